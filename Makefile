@@ -1,0 +1,48 @@
+# Custos — the two commands a newcomer needs:
+#   make run    install what is missing, build, create ./demo-data once, serve HTTPS
+#   make test   install what is missing, build, run every test
+# Also: make build, make format, make test SANITIZE=1 (ASan+UBSan, own build folder).
+
+SANITIZE ?= 0
+BUILD_TYPE ?= RelWithDebInfo
+DATA ?= demo-data
+LISTEN ?= 127.0.0.1:8443
+JOBS ?= $(shell nproc)
+
+ifeq ($(SANITIZE),1)
+  BUILD_DIR ?= build-asan
+  CMAKE_EXTRA := -DCUSTOS_SANITIZE=ON
+  TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+  BUILD_DIR ?= build
+  CMAKE_EXTRA :=
+  TEST_ENV :=
+endif
+
+.PHONY: all deps configure build test run format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+run: build
+	@bash scripts/run-demo.sh $(BUILD_DIR) $(DATA) $(LISTEN)
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
+	@echo "formatted"
+
+clean:
+	rm -rf build build-asan

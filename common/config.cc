@@ -1,0 +1,263 @@
+#include "common/config.h"
+
+#include <charconv>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace custos {
+
+namespace {
+
+Status BadValue(std::string_view key, std::string_view value, std::string_view expected) {
+  return InvalidArgument("bad value for " + std::string(key) + ": '" + std::string(value) +
+                             "' (expected " + std::string(expected) + ")",
+                         "config_bad_value");
+}
+
+template <typename Int>
+Status ParseInt(std::string_view key, std::string_view value, Int min, Int max, Int& out) {
+  Int v{};
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || ptr != value.data() + value.size() || v < min || v > max) {
+    return BadValue(key, value,
+                    "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  out = v;
+  return Status::Ok();
+}
+
+Status ParseBool(std::string_view key, std::string_view value, bool& out) {
+  if (value == "true" || value == "yes" || value == "on") {
+    out = true;
+  } else if (value == "false" || value == "no" || value == "off") {
+    out = false;
+  } else {
+    return BadValue(key, value, "true or false");
+  }
+  return Status::Ok();
+}
+
+Status ParseChoice(std::string_view key, std::string_view value,
+                   std::initializer_list<std::string_view> choices, std::string& out) {
+  std::string expected;
+  for (auto c : choices) {
+    if (c == value) {
+      out = std::string(value);
+      return Status::Ok();
+    }
+    expected += (expected.empty() ? "" : " or ") + std::string(c);
+  }
+  return BadValue(key, value, expected);
+}
+
+Status ParseText(std::string_view key, std::string_view value, std::string& out) {
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20) return BadValue(key, value, "printable text");
+  }
+  out = std::string(value);
+  return Status::Ok();
+}
+
+struct Key {
+  const char* name;
+  const char* help;
+  std::function<Status(Config&, std::string_view)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+constexpr int64_t kMaxBytes = int64_t{1} << 50;
+
+const std::vector<Key>& Keys() {
+  static const std::vector<Key> keys = {
+      {"server.listen", "address and port of the HTTPS listener ([::1]:8443 for IPv6)",
+       [](Config& c, std::string_view v) -> Status {
+         CUSTOS_ASSIGN_OR_RETURN(c.listen, ParseListenAddress(v));
+         return Status::Ok();
+       },
+       [](const Config& c) { return c.listen.ToString(); }},
+      {"server.threads", "worker threads serving requests",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.threads"), v, 1, 1024, c.threads); },
+       [](const Config& c) { return std::to_string(c.threads); }},
+      {"server.max_queued", "accepted connections that may wait for a free thread",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.max_queued"), v, 1, 100000, c.max_queued); },
+       [](const Config& c) { return std::to_string(c.max_queued); }},
+      {"server.max_header_bytes", "largest request header (all lines); larger gets 431",
+       [](Config& c, std::string_view v) { return ParseInt<int64_t>("server.max_header_bytes", v, 1024, 1 << 20, c.max_header_bytes); },
+       [](const Config& c) { return std::to_string(c.max_header_bytes); }},
+      {"server.max_body_bytes", "largest request body, uploads included; larger gets 413",
+       [](Config& c, std::string_view v) { return ParseInt<int64_t>("server.max_body_bytes", v, 1024, kMaxBytes, c.max_body_bytes); },
+       [](const Config& c) { return std::to_string(c.max_body_bytes); }},
+      {"server.max_json_bytes", "largest JSON request body; larger gets 413",
+       [](Config& c, std::string_view v) { return ParseInt<int64_t>("server.max_json_bytes", v, 1024, 64 << 20, c.max_json_bytes); },
+       [](const Config& c) { return std::to_string(c.max_json_bytes); }},
+      {"server.keep_alive", "allow persistent connections",
+       [](Config& c, std::string_view v) { return ParseBool("server.keep_alive", v, c.keep_alive); },
+       [](const Config& c) { return std::string(c.keep_alive ? "true" : "false"); }},
+      {"server.keep_alive_timeout_s", "seconds an idle persistent connection stays open",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.keep_alive_timeout_s"), v, 1, 3600, c.keep_alive_timeout_s); },
+       [](const Config& c) { return std::to_string(c.keep_alive_timeout_s); }},
+      {"server.max_keep_alive_requests", "requests served on one persistent connection",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.max_keep_alive_requests"), v, 1, 1000000, c.max_keep_alive_requests); },
+       [](const Config& c) { return std::to_string(c.max_keep_alive_requests); }},
+      {"server.read_timeout_s", "seconds a socket read or write may block",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.read_timeout_s"), v, 1, 3600, c.read_timeout_s); },
+       [](const Config& c) { return std::to_string(c.read_timeout_s); }},
+      {"server.shutdown_grace_s", "seconds in-flight requests may finish after SIGTERM",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.shutdown_grace_s"), v, 0, 3600, c.shutdown_grace_s); },
+       [](const Config& c) { return std::to_string(c.shutdown_grace_s); }},
+      {"tls.certificate", "server certificate chain (PEM), relative to the data directory",
+       [](Config& c, std::string_view v) { return ParseText("tls.certificate", v, c.tls_certificate); },
+       [](const Config& c) { return c.tls_certificate; }},
+      {"tls.private_key", "server private key (PEM, mode 0600), relative to the data directory",
+       [](Config& c, std::string_view v) { return ParseText("tls.private_key", v, c.tls_private_key); },
+       [](const Config& c) { return c.tls_private_key; }},
+      {"archive.origin", "origin line of the audit log's checkpoints (unique per archive)",
+       [](Config& c, std::string_view v) { return ParseText("archive.origin", v, c.origin); },
+       [](const Config& c) { return c.origin; }},
+      {"archive.suite", "cryptographic suite: intl (AES-GCM, Ed25519) or gm (SM4, SM3, SM2)",
+       [](Config& c, std::string_view v) { return ParseChoice("archive.suite", v, {"intl", "gm"}, c.suite); },
+       [](const Config& c) { return c.suite; }},
+      {"storage.backend", "metadata store: sqlite (embedded) or postgresql",
+       [](Config& c, std::string_view v) { return ParseChoice("storage.backend", v, {"sqlite", "postgresql"}, c.storage_backend); },
+       [](const Config& c) { return c.storage_backend; }},
+      {"storage.dsn", "PostgreSQL connection string (storage.backend = postgresql)",
+       [](Config& c, std::string_view v) { return ParseText("storage.dsn", v, c.storage_dsn); },
+       [](const Config& c) { return c.storage_dsn; }},
+      {"log.level", "least severe log level written: debug, info, warn or error",
+       [](Config& c, std::string_view v) { return ParseChoice("log.level", v, {"debug", "info", "warn", "error"}, c.log_level); },
+       [](const Config& c) { return c.log_level; }},
+  };
+  return keys;
+}
+
+const Key* FindKey(std::string_view name) {
+  for (const Key& k : Keys()) {
+    if (name == k.name) return &k;
+  }
+  return nullptr;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string ListenAddress::ToString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+StatusOr<ListenAddress> ParseListenAddress(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgument("bad listen address '" + std::string(text) +
+                               "' (expected HOST:PORT or [IPV6]:PORT)",
+                           "config_bad_value");
+  };
+  ListenAddress out;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad();
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return bad();
+    out.host = std::string(text.substr(0, colon));
+    if (out.host.find(':') != std::string::npos) return bad();
+    port_text = text.substr(colon + 1);
+  }
+  if (out.host.empty()) return bad();
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return bad();
+  }
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+Status SetConfigValue(Config& config, std::string_view key, std::string_view value) {
+  const Key* k = FindKey(key);
+  if (k == nullptr) {
+    return InvalidArgument("unknown configuration key '" + std::string(key) + "'",
+                           "config_unknown_key");
+  }
+  return k->set(config, Trim(value));
+}
+
+Status ValidateConfig(const Config& config) {
+  if (config.storage_backend == "postgresql" && config.storage_dsn.empty()) {
+    return InvalidArgument("storage.backend = postgresql needs storage.dsn", "config_bad_value");
+  }
+  if (config.max_json_bytes > config.max_body_bytes) {
+    return InvalidArgument("server.max_json_bytes exceeds server.max_body_bytes",
+                           "config_bad_value");
+  }
+  if (config.tls_certificate.empty() || config.tls_private_key.empty()) {
+    return InvalidArgument("tls.certificate and tls.private_key must be set", "config_bad_value");
+  }
+  return Status::Ok();
+}
+
+StatusOr<Config> ParseConfig(std::string_view text) {
+  Config config;
+  std::set<std::string, std::less<>> seen;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    ++line_no;
+    line = Trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    auto where = "line " + std::to_string(line_no);
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return InvalidArgument(where + ": expected 'key = value'", "config_syntax");
+    }
+    std::string_view key = Trim(line.substr(0, eq));
+    std::string_view value = Trim(line.substr(eq + 1));
+    if (!seen.insert(std::string(key)).second) {
+      return InvalidArgument(where + ": key '" + std::string(key) + "' repeated",
+                             "config_repeated_key");
+    }
+    Status s = SetConfigValue(config, key, value);
+    if (!s.ok()) return s.WithContext(where);
+  }
+  CUSTOS_RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+std::string FormatConfigFile(const Config& config) {
+  std::ostringstream out;
+  out << "# Custos configuration. One 'key = value' per line; '#' starts a comment.\n"
+         "# Unknown keys and bad values stop the server at start-up.\n"
+         "# Command-line flags override the values here. See docs/operations.md.\n";
+  std::string section;
+  for (const Key& k : Keys()) {
+    std::string name = k.name;
+    std::string this_section = name.substr(0, name.find('.'));
+    if (this_section != section) {
+      out << "\n";
+      section = this_section;
+    }
+    out << "# " << k.help << "\n" << name << " = " << k.get(config) << "\n";
+  }
+  return out.str();
+}
+
+std::vector<std::string> ConfigKeys() {
+  std::vector<std::string> out;
+  for (const Key& k : Keys()) out.emplace_back(k.name);
+  return out;
+}
+
+}  // namespace custos

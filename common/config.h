@@ -1,0 +1,76 @@
+// Configuration of one Custos installation: a typed struct read once from
+// DIR/custos.conf at start and passed down by reference (no globals).
+//
+// File format: UTF-8 text, one `key = value` per line; `#` starts a comment
+// line; blank lines are ignored. Every key is optional (defaults below); an
+// unknown key, a repeated key or a bad value is an error naming the line.
+// docs/operations.md lists every key.
+//
+// Thread safety: a Config is a plain value; after start-up it is only read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace custos {
+
+struct ListenAddress {
+  std::string host = "127.0.0.1";  // IPv4 or IPv6 literal, or "localhost"
+  uint16_t port = 8443;            // 0 = any free port (tests)
+  std::string ToString() const;    // "127.0.0.1:8443", "[::1]:8443"
+};
+
+// Parses "HOST:PORT" or "[V6]:PORT". The error names the text.
+StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
+
+struct Config {
+  // server.*
+  ListenAddress listen;
+  int threads = 16;                          // worker threads
+  int max_queued = 128;                      // accepted connections waiting for a thread
+  int64_t max_header_bytes = 16 * 1024;      // all request header lines together
+  int64_t max_body_bytes = 4LL << 30;        // any request body (uploads)
+  int64_t max_json_bytes = 1 << 20;          // a JSON request body
+  bool keep_alive = true;
+  int keep_alive_timeout_s = 15;             // idle time before a kept-alive connection closes
+  int max_keep_alive_requests = 1000;
+  int read_timeout_s = 30;                   // socket send/receive timeout
+  int shutdown_grace_s = 20;                 // drain time after SIGTERM before aborting
+
+  // tls.* (relative paths are inside the data directory)
+  std::string tls_certificate = "tls/cert.pem";
+  std::string tls_private_key = "tls/key.pem";
+
+  // archive.*
+  std::string origin = "custos.local/archive";  // the log's checkpoint origin line
+  std::string suite = "intl";                    // "intl" or "gm"
+
+  // storage.*
+  std::string storage_backend = "sqlite";        // "sqlite" or "postgresql"
+  std::string storage_dsn;                       // PostgreSQL connection string
+
+  // log.*
+  std::string log_level = "info";                // "debug", "info", "warn", "error"
+};
+
+// Parses configuration text, starting from the defaults above.
+StatusOr<Config> ParseConfig(std::string_view text);
+
+// Sets one key as if it appeared in the file (used for command-line flags).
+Status SetConfigValue(Config& config, std::string_view key, std::string_view value);
+
+// Checks values that depend on each other; ParseConfig calls it.
+Status ValidateConfig(const Config& config);
+
+// The commented configuration file `custosctl init` writes: every key with
+// its value from `config` and a one-line explanation.
+std::string FormatConfigFile(const Config& config);
+
+// Every known key, in file order.
+std::vector<std::string> ConfigKeys();
+
+}  // namespace custos

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Custos needs to build, run and test, and
+# nothing else. Only packages that are missing are installed; the script is
+# silent and non-interactive, so it is safe to call from `make run`,
+# `make test` and CI on a brand-new machine.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libpoco-dev libssl-dev openssl
+  libsqlite3-dev libarchive-dev libargon2-dev libpq-dev
+  libgtest-dev libgmock-dev
+  clang-format curl ca-certificates
+)
+
+if [[ -n "${CUSTOS_EXTRA_PACKAGES:-}" ]]; then
+  read -r -a extra <<<"${CUSTOS_EXTRA_PACKAGES}"
+  packages+=("${extra[@]}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+  else
+    echo "install-deps: missing packages (${missing[*]}) and not root; install them or rerun as root" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

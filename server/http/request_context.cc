@@ -1,0 +1,111 @@
+#include "server/http/request_context.h"
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/URI.h>
+
+#include <streambuf>
+
+namespace custos::http {
+
+// A streambuf over the request stream that stops after `limit` bytes and
+// remembers whether the underlying stream reached its end.
+class LimitedBuf : public std::streambuf {
+ public:
+  LimitedBuf(std::istream& in, int64_t limit) : in_(in), limit_(limit) {}
+  bool over_limit() const { return over_limit_; }
+  bool at_end() const { return at_end_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (at_end_) return traits_type::eof();
+    in_.read(buf_, sizeof buf_);
+    std::streamsize n = in_.gcount();
+    if (n <= 0) {
+      at_end_ = true;
+      return traits_type::eof();
+    }
+    total_ += n;
+    if (total_ > limit_) {
+      over_limit_ = true;
+      return traits_type::eof();
+    }
+    setg(buf_, buf_, buf_ + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  std::istream& in_;
+  const int64_t limit_;
+  int64_t total_ = 0;
+  bool over_limit_ = false;
+  bool at_end_ = false;
+  char buf_[16384];
+};
+
+struct RequestContext::BodyState {
+  BodyState(std::istream& in, int64_t limit) : buf(in, limit), stream(&buf) {}
+  LimitedBuf buf;
+  std::istream stream;
+};
+
+RequestContext::RequestContext(Poco::Net::HTTPServerRequest& req,
+                               std::map<std::string, std::string> path_params,
+                               RequestLimits lim)
+    : request(req), params(std::move(path_params)), limits(lim) {}
+
+RequestContext::~RequestContext() = default;
+
+std::optional<std::string> RequestContext::Query(const std::string& name) const {
+  if (!query_) {
+    query_.emplace();
+    try {
+      Poco::URI uri(request.getURI());
+      for (const auto& [k, v] : uri.getQueryParameters()) query_->emplace(k, v);
+    } catch (const Poco::Exception&) {
+      // An undecodable query string reads as no parameters.
+    }
+  }
+  auto it = query_->find(name);
+  if (it == query_->end()) return std::nullopt;
+  return it->second;
+}
+
+bool RequestContext::HasBody() const {
+  return request.getChunkedTransferEncoding() ||
+         (request.hasContentLength() && request.getContentLength64() > 0);
+}
+
+std::istream& RequestContext::BodyStream() {
+  if (!body_) body_ = std::make_unique<BodyState>(request.stream(), limits.max_body_bytes);
+  return body_->stream;
+}
+
+bool RequestContext::BodyConsumed() const {
+  if (!HasBody()) return true;
+  return body_ && body_->buf.at_end() && !body_->buf.over_limit();
+}
+
+StatusOr<std::string> RequestContext::ReadSmallBody() {
+  if (request.hasContentLength() && request.getContentLength64() > limits.max_json_bytes) {
+    return TooLarge("request body exceeds " + std::to_string(limits.max_json_bytes) + " bytes",
+                    "body_too_large");
+  }
+  if (!body_) body_ = std::make_unique<BodyState>(request.stream(), limits.max_json_bytes);
+  std::string out;
+  char buf[8192];
+  while (body_->stream.read(buf, sizeof buf) || body_->stream.gcount() > 0) {
+    out.append(buf, static_cast<size_t>(body_->stream.gcount()));
+  }
+  if (body_->buf.over_limit()) {
+    return TooLarge("request body exceeds " + std::to_string(limits.max_json_bytes) + " bytes",
+                    "body_too_large");
+  }
+  if (request.hasContentLength() &&
+      static_cast<int64_t>(out.size()) != request.getContentLength64()) {
+    return InvalidArgument("request body shorter than its Content-Length", "body_truncated");
+  }
+  return out;
+}
+
+}  // namespace custos::http

@@ -1,0 +1,59 @@
+// Everything a handler may know about the request it serves. Handlers read
+// from here and return a Response; they never touch the socket.
+#pragma once
+
+#include <istream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace Poco::Net {
+class HTTPServerRequest;
+}
+
+namespace custos::http {
+
+struct RequestLimits {
+  int64_t max_body_bytes = 0;
+  int64_t max_json_bytes = 0;
+};
+
+struct RequestContext {
+  RequestContext(Poco::Net::HTTPServerRequest& req, std::map<std::string, std::string> path_params,
+                 RequestLimits limits);
+  ~RequestContext();
+
+  Poco::Net::HTTPServerRequest& request;
+  const std::map<std::string, std::string> params;  // path captures
+  const RequestLimits limits;
+  // Who is asking, once authentication has run; empty for anonymous requests.
+  // Written to the request log line.
+  std::string principal;
+
+  // A query parameter (percent-decoded), or nullopt.
+  std::optional<std::string> Query(const std::string& name) const;
+
+  // Reads the whole body as JSON text, up to limits.max_json_bytes:
+  // kTooLarge ("body_too_large") beyond it, kInvalidArgument if the client
+  // sent fewer bytes than its Content-Length.
+  StatusOr<std::string> ReadSmallBody();
+
+  // The body as a stream that fails (badbit) after limits.max_body_bytes.
+  std::istream& BodyStream();
+
+  // True once the body has been read to its end (or there is none); the
+  // server closes the connection after a response when this is false,
+  // because unread body bytes would be taken for the next request.
+  bool BodyConsumed() const;
+  bool HasBody() const;
+
+ private:
+  mutable std::optional<std::map<std::string, std::string>> query_;
+  struct BodyState;
+  std::unique_ptr<BodyState> body_;
+};
+
+}  // namespace custos::http

@@ -1,0 +1,298 @@
+#include "server/http/server.h"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
+
+#include "server/http/request_context.h"
+
+namespace custos::http {
+
+namespace {
+
+// AEAD suites only, forward secret only. TLS 1.3 suites are all AEAD.
+constexpr const char* kCipherList =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+constexpr const char* kGroups = "X25519:P-256:P-384";
+
+const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,    1,     2.5,  5,     10,   30};
+
+// Counts the bytes written through it.
+class CountingBuf : public std::streambuf {
+ public:
+  explicit CountingBuf(std::ostream& out) : out_(out) {}
+  uint64_t count() const { return count_; }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.write(s, n);
+    if (!out_) return 0;
+    count_ += static_cast<uint64_t>(n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    char ch = traits_type::to_char_type(c);
+    return xsputn(&ch, 1) == 1 ? c : traits_type::eof();
+  }
+  int sync() override {
+    out_.flush();
+    return out_ ? 0 : -1;
+  }
+
+ private:
+  std::ostream& out_;
+  uint64_t count_ = 0;
+};
+
+int64_t HeaderBytes(const Poco::Net::HTTPServerRequest& req) {
+  int64_t n = static_cast<int64_t>(req.getMethod().size() + req.getURI().size() +
+                                   req.getVersion().size() + 4);
+  for (const auto& [name, value] : req) n += static_cast<int64_t>(name.size() + value.size() + 4);
+  return n;
+}
+
+std::string PathOf(const std::string& uri) {
+  size_t q = uri.find('?');
+  return q == std::string::npos ? uri : uri.substr(0, q);
+}
+
+}  // namespace
+
+// Shared by every request: the metrics families and the collaborators.
+struct Instruments {
+  Instruments(MetricsRegistry& m)
+      : requests(m.AddCounter("custos_http_requests_total", "HTTP requests served",
+                              {"route", "method", "status"})),
+        latency(m.AddHistogram("custos_http_request_duration_seconds",
+                               "Time from request headers read to response sent", {"route"},
+                               kLatencyBuckets)),
+        in_flight(m.AddGauge("custos_http_requests_in_flight", "Requests being served now")) {}
+  Counter& requests;
+  Histogram& latency;
+  Gauge& in_flight;
+};
+
+class Dispatcher : public Poco::Net::HTTPRequestHandler {
+ public:
+  Dispatcher(const Config& config, const Router& router, Logger& logger, Instruments& inst)
+      : config_(config), router_(router), logger_(logger), inst_(inst) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& req,
+                     Poco::Net::HTTPServerResponse& resp) override {
+    auto start = std::chrono::steady_clock::now();
+    inst_.in_flight.Add(1);
+    std::string path = PathOf(req.getURI());
+    Router::Match match = router_.Find(req.getMethod(), path);
+    std::string route = match.kind == Router::Match::kNotFound ? "unmatched" : match.pattern;
+    RequestContext ctx(req, std::move(match.params),
+                       RequestLimits{config_.max_body_bytes, config_.max_json_bytes});
+
+    Response response = Route(req, match, ctx, path);
+    if (!ctx.BodyConsumed()) response.close = true;
+    uint64_t bytes = Send(resp, response);
+
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    inst_.in_flight.Add(-1);
+    inst_.requests.Inc({route, req.getMethod(), std::to_string(response.status)});
+    inst_.latency.Observe(seconds, {route});
+    logger_.Info("request", {{"method", req.getMethod()},
+                             {"path", path},
+                             {"route", route},
+                             {"status", response.status},
+                             {"bytes", bytes},
+                             {"durationMs", seconds * 1000.0},
+                             {"principal", ctx.principal},
+                             {"remote", req.clientAddress().host().toString()}});
+  }
+
+ private:
+  Response Route(Poco::Net::HTTPServerRequest& req, const Router::Match& match,
+                 RequestContext& ctx, const std::string& path) {
+    if (HeaderBytes(req) > config_.max_header_bytes) {
+      Response r = Response::Error(431, "header_too_large",
+                                   "request header exceeds " +
+                                       std::to_string(config_.max_header_bytes) + " bytes");
+      r.close = true;
+      return r;
+    }
+    if (req.hasContentLength() && req.getContentLength64() > config_.max_body_bytes) {
+      Response r = Response::Error(413, "body_too_large",
+                                   "request body exceeds " +
+                                       std::to_string(config_.max_body_bytes) + " bytes");
+      r.close = true;
+      return r;
+    }
+    if (match.kind == Router::Match::kNotFound) {
+      return Response::Error(404, "route_not_found",
+                             "no route for " + req.getMethod() + " " + path);
+    }
+    if (match.kind == Router::Match::kMethodNotAllowed) {
+      Response r = Response::Error(405, "method_not_allowed",
+                                   req.getMethod() + " is not allowed on " + path);
+      r.headers.emplace_back("Allow", match.allow);
+      return r;
+    }
+    try {
+      return (*match.handler)(ctx);
+    } catch (const Poco::Exception& e) {
+      logger_.Error("handler failed", {{"route", match.pattern}, {"error", e.displayText()}});
+    } catch (const std::exception& e) {
+      logger_.Error("handler failed", {{"route", match.pattern}, {"error", e.what()}});
+    }
+    return Response::Error(Internal("unexpected failure"));
+  }
+
+  uint64_t Send(Poco::Net::HTTPServerResponse& resp, const Response& r) {
+    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
+    resp.setContentType(r.content_type);
+    resp.set("X-Content-Type-Options", "nosniff");
+    resp.set("Cache-Control", "no-store");
+    for (const auto& [name, value] : r.headers) resp.set(name, value);
+    if (r.close) resp.setKeepAlive(false);
+    try {
+      if (r.stream) {
+        resp.setChunkedTransferEncoding(true);
+        std::ostream& raw = resp.send();
+        CountingBuf counter(raw);
+        std::ostream out(&counter);
+        Status s = r.stream(out);
+        out.flush();
+        if (!s.ok()) {
+          // Headers are gone; the only honest signal left is to cut the
+          // connection before the terminating chunk.
+          logger_.Warn("stream failed", {{"error", s.ToString()}});
+          throw Poco::Net::NetException("stream aborted");
+        }
+        return counter.count();
+      }
+      resp.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
+      resp.send().write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
+      return r.body.size();
+    } catch (const Poco::Exception& e) {
+      logger_.Warn("response not delivered", {{"error", e.displayText()}});
+      throw;
+    }
+  }
+
+  const Config& config_;
+  const Router& router_;
+  Logger& logger_;
+  Instruments& inst_;
+};
+
+class HttpsServer::Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  Factory(const Config& config, const Router& router, Logger& logger, MetricsRegistry& metrics)
+      : config_(config), router_(router), logger_(logger), inst_(metrics) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new Dispatcher(config_, router_, logger_, inst_);
+  }
+
+ private:
+  const Config& config_;
+  const Router& router_;
+  Logger& logger_;
+  Instruments inst_;
+};
+
+HttpsServer::HttpsServer(const Config& config, TlsFiles tls, const Router& router,
+                         Logger& logger, MetricsRegistry& metrics)
+    : config_(config), tls_(std::move(tls)), router_(router), logger_(logger), metrics_(metrics) {}
+
+HttpsServer::~HttpsServer() { Stop(0); }
+
+int HttpsServer::OpenConnections() const {
+  return server_ ? server_->currentConnections() : 0;
+}
+
+Status HttpsServer::Start() {
+  struct stat st {};
+  if (::stat(tls_.private_key.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    logger_.Warn("TLS private key is readable by other users; chmod 600 it",
+                 {{"file", tls_.private_key}});
+  }
+  Poco::Net::Context::Ptr context;
+  try {
+    Poco::Net::Context::Params params;
+    params.privateKeyFile = tls_.private_key;
+    params.certificateFile = tls_.certificate;
+    params.verificationMode = Poco::Net::Context::VERIFY_NONE;  // no client certificates
+    params.loadDefaultCAs = false;
+    params.cipherList = kCipherList;
+    params.ecdhCurve = kGroups;
+    context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    context->enableSessionCache(true, "custos");
+  } catch (const Poco::Exception& e) {
+    return InvalidArgument("cannot load TLS certificate " + tls_.certificate + " and key " +
+                               tls_.private_key + ": " + e.displayText(),
+                           "tls_config");
+  }
+
+  auto params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(config_.threads);
+  params->setMaxQueued(config_.max_queued);
+  params->setKeepAlive(config_.keep_alive);
+  params->setKeepAliveTimeout(Poco::Timespan(config_.keep_alive_timeout_s, 0));
+  params->setMaxKeepAliveRequests(config_.max_keep_alive_requests);
+  params->setTimeout(Poco::Timespan(config_.read_timeout_s, 0));
+  params->setServerName("custos");
+  params->setSoftwareVersion("custos");
+
+  try {
+    Poco::Net::SocketAddress address(config_.listen.host, config_.listen.port);
+    Poco::Net::SecureServerSocket socket(context);
+    socket.bind(address, /*reuseAddress=*/true, /*ipV6Only=*/address.family() ==
+                                                    Poco::Net::SocketAddress::IPv6);
+    socket.listen(config_.max_queued);
+    port_ = socket.address().port();
+    pool_ = std::make_unique<Poco::ThreadPool>(2, config_.threads + 2);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(
+        new Factory(config_, router_, logger_, metrics_), *pool_, socket, params);
+  } catch (const Poco::Exception& e) {
+    return InvalidArgument("cannot listen on " + config_.listen.ToString() + ": " +
+                               e.displayText(),
+                           "listen_failed");
+  }
+  metrics_.AddCallbackGauge("custos_http_open_connections", "Client connections open now",
+                            [this] { return static_cast<double>(OpenConnections()); });
+  server_->start();
+  return Status::Ok();
+}
+
+void HttpsServer::Stop(int grace_s) {
+  if (stopped_ || !server_) return;
+  stopped_ = true;
+  draining_ = true;
+  server_->stopAll(false);  // stop accepting; idle keep-alive connections close
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_s);
+  while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (server_->currentConnections() > 0) {
+    logger_.Warn("closing connections still open after the grace period",
+                 {{"connections", server_->currentConnections()}});
+    server_->stopAll(true);
+  }
+  pool_->joinAll();
+}
+
+}  // namespace custos::http

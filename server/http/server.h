@@ -1,0 +1,77 @@
+// The HTTPS front door: a Poco HTTPServer on a TLS socket, one dispatcher
+// that routes every request, enforces request limits, renders errors, writes
+// one structured log line per request and updates the HTTP metrics.
+//
+// Lifetime: construct, Start(), later Stop(); the Router, Logger and
+// MetricsRegistry passed in must outlive the server.
+// Thread safety: Start() and Stop() are called from one (the main) thread;
+// requests are served by the server's own thread pool.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "server/http/router.h"
+
+namespace Poco {
+class ThreadPool;
+}
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace custos::http {
+
+struct TlsFiles {
+  std::string certificate;  // PEM chain
+  std::string private_key;  // PEM, unencrypted
+};
+
+class HttpsServer {
+ public:
+  HttpsServer(const Config& config, TlsFiles tls, const Router& router, Logger& logger,
+              MetricsRegistry& metrics);
+  ~HttpsServer();
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  // Loads the certificate, binds the listener and starts serving.
+  // Fails with "tls_config" (certificate/key unusable) or "listen_failed"
+  // (address in use, not permitted), each naming the file or address.
+  Status Start();
+
+  // The bound port (useful with port 0). Valid after Start().
+  uint16_t port() const { return port_; }
+
+  // Stops accepting, lets in-flight requests finish for up to `grace_s`
+  // seconds, then closes whatever remains. Idempotent.
+  void Stop(int grace_s);
+
+  // True between Stop() being called and the server being gone; /readyz
+  // answers 503 while draining.
+  bool draining() const { return draining_.load(); }
+
+  // Currently open client connections.
+  int OpenConnections() const;
+
+ private:
+  class Factory;
+
+  const Config& config_;
+  const TlsFiles tls_;
+  const Router& router_;
+  Logger& logger_;
+  MetricsRegistry& metrics_;
+  std::unique_ptr<Poco::ThreadPool> pool_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  uint16_t port_ = 0;
+  std::atomic<bool> draining_{false};
+  bool stopped_ = false;
+};
+
+}  // namespace custos::http

@@ -1,0 +1,146 @@
+// custosd: the Custos archive server. The composition root: it reads the
+// configuration once, builds every object, wires them together and serves
+// until SIGTERM or SIGINT.
+//
+//   custosd --data DIR [--listen HOST:PORT]
+//
+// Exit codes: 0 clean stop, 2 could not start (bad arguments, configuration,
+// certificate, address in use, unwritable data directory).
+#include <Poco/Net/SSLManager.h>
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "server/http/ops_routes.h"
+#include "server/http/router.h"
+#include "server/http/server.h"
+#include "server/services/health.h"
+#include "storage/data_dir.h"
+
+namespace {
+
+constexpr int kExitStartFailure = 2;
+
+struct Flags {
+  std::string data_dir;
+  std::optional<std::string> listen;
+};
+
+const char kUsage[] = "usage: custosd --data DIR [--listen HOST:PORT]\n";
+
+int StartFailure(const std::string& message) {
+  std::cerr << "custosd: " << message << "\n";
+  return kExitStartFailure;
+}
+
+std::optional<Flags> ParseFlags(int argc, char** argv, std::string& error) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= argc) {
+        error = std::string(name) + " needs a value";
+        return std::nullopt;
+      }
+      return std::string(argv[++i]);
+    };
+    if (a == "--data") {
+      auto v = value("--data");
+      if (!v) return std::nullopt;
+      f.data_dir = *v;
+    } else if (a == "--listen") {
+      auto v = value("--listen");
+      if (!v) return std::nullopt;
+      f.listen = *v;
+    } else if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else {
+      error = "unknown argument '" + a + "'";
+      return std::nullopt;
+    }
+  }
+  if (f.data_dir.empty()) {
+    error = "--data DIR is required";
+    return std::nullopt;
+  }
+  return f;
+}
+
+std::string InDataDir(const custos::storage::DataDir& dir, const std::string& path) {
+  return !path.empty() && path.front() == '/' ? path : dir.root() + "/" + path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  std::optional<Flags> flags = ParseFlags(argc, argv, error);
+  if (!flags) return StartFailure(error + "\n" + kUsage);
+
+  custos::storage::DataDir data_dir(flags->data_dir);
+  if (auto s = data_dir.CheckWritable(); !s.ok()) return StartFailure(s.message());
+
+  auto text = custos::storage::ReadSmallFile(data_dir.ConfigFile());
+  if (!text.ok()) return StartFailure(text.status().message());
+  auto parsed = custos::ParseConfig(*text);
+  if (!parsed.ok()) {
+    return StartFailure(data_dir.ConfigFile() + ": " + parsed.status().message());
+  }
+  custos::Config config = std::move(parsed).value();
+  if (flags->listen) {
+    if (auto s = custos::SetConfigValue(config, "server.listen", *flags->listen); !s.ok()) {
+      return StartFailure("--listen: " + s.message());
+    }
+  }
+
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  custos::Logger logger(2, custos::ParseLogLevel(config.log_level));
+  custos::MetricsRegistry metrics;
+  custos::services::HealthService health;
+  health.AddCheck("data_dir", [&data_dir] { return data_dir.CheckWritable(); });
+
+  Poco::Net::initializeSSL();
+  int exit_code = 0;
+  {
+    custos::http::Router router;
+    custos::http::HttpsServer* server_ptr = nullptr;
+    custos::http::AddOperationsRoutes(router, health, metrics,
+                                      [&server_ptr] { return server_ptr && server_ptr->draining(); });
+    custos::http::HttpsServer server(
+        config,
+        {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},
+        router, logger, metrics);
+    server_ptr = &server;
+    if (auto s = server.Start(); !s.ok()) {
+      exit_code = StartFailure(s.message());
+    } else {
+      custos::ListenAddress bound = config.listen;
+      bound.port = server.port();
+      logger.Info("listening", {{"address", bound.ToString()},
+                                {"port", static_cast<int>(server.port())},
+                                {"dataDir", data_dir.root()}});
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      logger.Info("stopping", {{"signal", std::string(strsignal(sig))},
+                               {"inFlight", server.OpenConnections()}});
+      server.Stop(config.shutdown_grace_s);
+      logger.Info("stopped");
+    }
+  }
+  Poco::Net::uninitializeSSL();
+  return exit_code;
+}
