@@ -1,0 +1,66 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+namespace custos {
+namespace {
+
+TEST(Config, DefaultsRoundTripThroughTheFileFormat) {
+  Config defaults;
+  auto parsed = ParseConfig(FormatConfigFile(defaults));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(FormatConfigFile(*parsed), FormatConfigFile(defaults));
+  EXPECT_EQ(parsed->listen.ToString(), "127.0.0.1:8443");
+}
+
+TEST(Config, EveryKeyAppearsInTheWrittenFile) {
+  std::string text = FormatConfigFile(Config{});
+  for (const auto& key : ConfigKeys()) EXPECT_NE(text.find(key + " = "), std::string::npos) << key;
+}
+
+TEST(Config, UnknownKey) {
+  auto r = ParseConfig("# c\n\nserver.threads = 4\nbogus.key = 1\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "config_unknown_key");
+  EXPECT_NE(r.status().message().find("line 4"), std::string::npos);
+}
+
+TEST(Config, BadValues) {
+  for (const char* text : {"server.threads = 0\n", "server.threads = 12x\n",
+                           "server.keep_alive = maybe\n", "archive.suite = des\n",
+                           "server.listen = 127.0.0.1:99999\n", "server.listen = :80\n",
+                           "server.max_body_bytes = -5\n", "storage.backend = mysql\n"}) {
+    auto r = ParseConfig(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().reason(), "config_bad_value") << text;
+  }
+}
+
+TEST(Config, SyntaxAndRepetition) {
+  EXPECT_EQ(ParseConfig("server.threads\n").status().reason(), "config_syntax");
+  EXPECT_EQ(ParseConfig("server.threads=1\nserver.threads=2\n").status().reason(),
+            "config_repeated_key");
+}
+
+TEST(Config, CrossFieldRules) {
+  EXPECT_FALSE(ParseConfig("storage.backend = postgresql\n").ok());
+  EXPECT_TRUE(ParseConfig("storage.backend = postgresql\nstorage.dsn = host=x\n").ok());
+  EXPECT_FALSE(ParseConfig("server.max_body_bytes = 2048\nserver.max_json_bytes = 4096\n").ok());
+}
+
+TEST(ListenAddress, Forms) {
+  auto v4 = ParseListenAddress("0.0.0.0:443");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 443);
+  auto v6 = ParseListenAddress("[::1]:8443");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->ToString(), "[::1]:8443");
+  EXPECT_FALSE(ParseListenAddress("::1:8443").ok());
+  EXPECT_FALSE(ParseListenAddress("[::1]8443").ok());
+  EXPECT_FALSE(ParseListenAddress("host:").ok());
+}
+
+}  // namespace
+}  // namespace custos
