@@ -1,0 +1,207 @@
+#include "storage/content_store.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "crypto/bytes.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+
+namespace custos::storage {
+
+namespace {
+
+StatusOr<crypto::FileId> ParseFileId(const FileId& id) {
+  std::optional<crypto::Bytes> raw = crypto::HexDecode(id.value);
+  if (!raw || raw->size() != crypto::kFileIdSize) {
+    return InvalidArgument(
+        "file id must be " + std::to_string(2 * crypto::kFileIdSize) + " hex characters",
+        std::string(kInvalidFileId));
+  }
+  crypto::FileId out{};
+  std::copy(raw->begin(), raw->end(), out.begin());
+  return out;
+}
+
+StatusOr<crypto::Digest32> ParseSha256(const std::string& hex) {
+  std::optional<crypto::Bytes> raw = crypto::HexDecode(hex);
+  if (!raw || raw->size() != crypto::kDigestSize) {
+    return InvalidArgument(
+        "sha256 must be " + std::to_string(2 * crypto::kDigestSize) + " hex characters",
+        std::string(kInvalidSha256));
+  }
+  crypto::Digest32 out{};
+  std::copy(raw->begin(), raw->end(), out.begin());
+  return out;
+}
+
+Status DestroyedError(const FileId& file_id) {
+  return NotFound("the content of file " + file_id.value + " has been destroyed",
+                  std::string(kContentDestroyed));
+}
+
+// The plaintext digests Put() records: SHA-256 always, SM3 for the gm suite.
+class PlaintextDigests {
+ public:
+  explicit PlaintextDigests(crypto::Suite suite) {
+    if (suite == crypto::Suite::kGm) sm3_.emplace();
+  }
+  void Update(const uint8_t* p, size_t n) {
+    sha256_.Update(p, n);
+    if (sm3_) sm3_->Update(p, n);
+  }
+  std::string Sha256Hex() { return crypto::HexEncode(sha256_.Finish()); }
+  std::string Sm3Hex() { return sm3_ ? crypto::HexEncode(sm3_->Finish()) : std::string(); }
+
+ private:
+  crypto::Sha256 sha256_;
+  std::optional<crypto::Sm3> sm3_;
+};
+
+// Copies `source` to its end into `sink`, hashing on the way; returns the
+// byte count, or kFileTooLarge once more than `max_bytes` arrived.
+StatusOr<uint64_t> CopyPlaintext(crypto::ByteSource& source, uint64_t max_bytes,
+                                 crypto::ByteSink& sink, PlaintextDigests& digests) {
+  crypto::SecretBytes buffer(kContentCopyBufferSize);  // plaintext: wiped afterwards
+  uint64_t total = 0;
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(size_t r, source.Read(buffer.data(), buffer.size()));
+    if (r == 0) return total;
+    total += r;
+    if (total > max_bytes) {
+      return TooLarge("file is larger than the limit of " + std::to_string(max_bytes) + " bytes",
+                      std::string(kFileTooLarge));
+    }
+    digests.Update(buffer.data(), r);
+    CUSTOS_RETURN_IF_ERROR(sink.Write(buffer.data(), r));
+  }
+}
+
+}  // namespace
+
+// Decrypts a blob and hashes the plaintext it releases; optionally checks the
+// hash at the end of the stream.
+class ContentStore::DecryptingSource final : public crypto::ByteSource {
+ public:
+  // Opens the envelope over the blob (checks its header and file id).
+  static StatusOr<std::unique_ptr<DecryptingSource>> Create(
+      std::unique_ptr<crypto::ByteSource> blob, const crypto::SecretBytes& dek,
+      const crypto::FileId& file_id) {
+    std::unique_ptr<DecryptingSource> s(new DecryptingSource(std::move(blob)));
+    CUSTOS_ASSIGN_OR_RETURN(s->reader_, crypto::EnvelopeReader::Open(dek, file_id, s->blob_.get()));
+    return s;
+  }
+
+  void ExpectSha256(const crypto::Digest32& expected) { expected_ = expected; }
+
+  StatusOr<size_t> Read(uint8_t* p, size_t n) override {
+    CUSTOS_RETURN_IF_ERROR(status_);
+    StatusOr<size_t> r = reader_->Read(p, n);
+    if (!r.ok()) return Fail(r.status());
+    if (*r > 0) {
+      sha256_.Update(p, *r);
+    } else if (n > 0 && !finished_) {
+      finished_ = true;
+      digest_ = sha256_.Finish();
+      if (expected_ && *expected_ != digest_) {
+        return Fail(DataLoss("decrypted content does not match its recorded SHA-256",
+                             std::string(kContentHashMismatch)));
+      }
+    }
+    return r;
+  }
+
+  // SHA-256 of the whole plaintext; valid once Read() has reported the end.
+  const crypto::Digest32& digest() const { return digest_; }
+
+ private:
+  explicit DecryptingSource(std::unique_ptr<crypto::ByteSource> blob) : blob_(std::move(blob)) {}
+
+  Status Fail(Status s) {
+    status_ = s;
+    return s;
+  }
+
+  std::unique_ptr<crypto::ByteSource> blob_;        // read by reader_
+  std::unique_ptr<crypto::EnvelopeReader> reader_;  // declared after blob_: destroyed first
+  crypto::Sha256 sha256_;
+  crypto::Digest32 digest_{};
+  std::optional<crypto::Digest32> expected_;
+  bool finished_ = false;
+  Status status_;  // first failure; sticky
+};
+
+ContentStore::ContentStore(BlobStore& blobs, const crypto::KeyProvider& keys, crypto::Suite suite)
+    : blobs_(blobs), keys_(keys), suite_(suite) {}
+
+StatusOr<StoredContent> ContentStore::Put(crypto::ByteSource& plaintext, uint64_t max_bytes) {
+  crypto::FileId file_id{};
+  CUSTOS_RETURN_IF_ERROR(crypto::RandomFill(file_id.data(), file_id.size()));
+  CUSTOS_ASSIGN_OR_RETURN(crypto::SecretBytes dek, keys_.NewDataKey());
+  CUSTOS_ASSIGN_OR_RETURN(crypto::WrappedKey wrapped, keys_.Wrap(dek));
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> blob, blobs_.Create());
+  // Declared after `blob`, so destroyed before it; any early return below
+  // destroys the uncommitted writer, which discards the blob.
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::EnvelopeWriter> envelope,
+                          crypto::EnvelopeWriter::Create(suite_, dek, file_id, blob.get()));
+  dek.Clear();
+  PlaintextDigests digests(suite_);
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t size, CopyPlaintext(plaintext, max_bytes, *envelope, digests));
+  CUSTOS_RETURN_IF_ERROR(envelope->Finish());
+  CUSTOS_RETURN_IF_ERROR(blob->Commit());
+
+  StoredContent out;
+  out.blob_id = blob->id();
+  out.file_id = FileId{crypto::HexEncode(file_id.data(), file_id.size())};
+  out.size = size;
+  out.sha256 = digests.Sha256Hex();
+  out.sm3 = digests.Sm3Hex();
+  out.kek_id = std::move(wrapped.kek_id);
+  out.wrapped_dek = std::move(wrapped.wrapped);
+  return out;
+}
+
+StatusOr<std::unique_ptr<ContentStore::DecryptingSource>> ContentStore::OpenDecrypting(
+    const BlobId& blob_id, const FileId& file_id, const std::string& kek_id,
+    const std::vector<uint8_t>& wrapped_dek) {
+  if (wrapped_dek.empty()) return DestroyedError(file_id);
+  CUSTOS_ASSIGN_OR_RETURN(crypto::FileId raw_file_id, ParseFileId(file_id));
+  CUSTOS_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
+                          keys_.Unwrap(crypto::WrappedKey{kek_id, wrapped_dek}));
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::ByteSource> blob, blobs_.Open(blob_id));
+  return DecryptingSource::Create(std::move(blob), dek, raw_file_id);
+}
+
+StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(
+    const BlobId& blob_id, const FileId& file_id, const std::string& kek_id,
+    const std::vector<uint8_t>& wrapped_dek, const std::string& expected_sha256) {
+  if (wrapped_dek.empty()) return DestroyedError(file_id);
+  CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 expected, ParseSha256(expected_sha256));
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<DecryptingSource> source,
+                          OpenDecrypting(blob_id, file_id, kek_id, wrapped_dek));
+  source->ExpectSha256(expected);
+  return std::unique_ptr<crypto::ByteSource>(std::move(source));
+}
+
+StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(const StoredFile& file) {
+  return Open(file.blob_id, file.id, file.kek_id, file.wrapped_dek, file.sha256);
+}
+
+StatusOr<std::string> ContentStore::Fixity(const BlobId& blob_id, const FileId& file_id,
+                                           const std::string& kek_id,
+                                           const std::vector<uint8_t>& wrapped_dek) {
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<DecryptingSource> source,
+                          OpenDecrypting(blob_id, file_id, kek_id, wrapped_dek));
+  crypto::SecretBytes buffer(kContentCopyBufferSize);
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(size_t r, source->Read(buffer.data(), buffer.size()));
+    if (r == 0) break;
+  }
+  return crypto::HexEncode(source->digest());
+}
+
+StatusOr<std::string> ContentStore::Fixity(const StoredFile& file) {
+  return Fixity(file.blob_id, file.id, file.kek_id, file.wrapped_dek);
+}
+
+}  // namespace custos::storage

@@ -1,0 +1,131 @@
+// ContentStore: plaintext in, encrypted blob out, and back (DESIGN §6).
+//
+// Put() streams a file's plaintext through a fresh random data key (DEK) and
+// the envelope writer (crypto/envelope.h, docs/formats/envelope.md) into a
+// new blob, hashing the plaintext on the way, and commits the blob durably
+// before returning. The caller stores the returned StoredContent (blob id,
+// file id, size, digests, KEK id, wrapped DEK) in the database commit that
+// references the blob (DESIGN §7). The DEK itself is never returned or
+// stored: only its wrapped form, so deleting the wrapped DEK destroys the
+// content (crypto-shredding).
+//
+// Open() gives back a stream that releases only authenticated plaintext and,
+// at the end, also checks the plaintext's SHA-256 against the recorded value.
+// Fixity() decrypts and hashes a whole blob without returning content.
+//
+// Memory: every operation streams through one kContentCopyBufferSize buffer
+// (plus the envelope's one-chunk buffer); nothing grows with the file size.
+//
+// Thread safety: a ContentStore holds no mutable state; it is safe for
+// concurrent use as long as its BlobStore and KeyProvider are (both
+// interfaces promise that). A source returned by Open() is used by one thread
+// at a time. The BlobStore and KeyProvider must outlive the ContentStore and
+// every source it returned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "crypto/envelope.h"
+#include "crypto/key_provider.h"
+#include "crypto/stream.h"
+#include "storage/blob_store.h"
+#include "storage/model.h"
+
+namespace custos::storage {
+
+// Plaintext is copied through a buffer of this size.
+inline constexpr size_t kContentCopyBufferSize = 64 * 1024;
+
+// ---- Stable failure reasons (Status::reason()) ----
+
+// kTooLarge: the plaintext is longer than Put()'s max_bytes.
+inline constexpr std::string_view kFileTooLarge = "file_too_large";
+// kNotFound: the file's wrapped DEK is empty; its content was destroyed.
+inline constexpr std::string_view kContentDestroyed = "content_destroyed";
+// kDataLoss: the decrypted plaintext does not have the recorded SHA-256.
+inline constexpr std::string_view kContentHashMismatch = "content_hash_mismatch";
+// kInvalidArgument: a file id that is not 32 hex characters.
+inline constexpr std::string_view kInvalidFileId = "invalid_file_id";
+// kInvalidArgument: an expected SHA-256 that is not 64 hex characters.
+inline constexpr std::string_view kInvalidSha256 = "invalid_sha256";
+
+// What Put() stored: everything the database keeps about the content.
+struct StoredContent {
+  BlobId blob_id;
+  FileId file_id;      // 32 lower-hex characters; bound into every envelope chunk
+  uint64_t size = 0;   // plaintext bytes
+  std::string sha256;  // lower-hex SHA-256 of the plaintext
+  std::string sm3;     // lower-hex SM3 of the plaintext; empty unless the suite is gm
+  std::string kek_id;  // the KEK that wrapped the DEK
+  std::vector<uint8_t> wrapped_dek;
+};
+
+class ContentStore {
+ public:
+  // `blobs` and `keys` are not owned and must outlive this object. `suite`
+  // encrypts new content; Open() and Fixity() read blobs of either suite (the
+  // envelope header names it and every chunk authenticates the header), so an
+  // installation that switched suites still reads its older files.
+  ContentStore(BlobStore& blobs, const crypto::KeyProvider& keys, crypto::Suite suite);
+
+  crypto::Suite suite() const { return suite_; }
+
+  // Reads `plaintext` to its end and stores it encrypted under a fresh DEK
+  // and a fresh random file id, in a new blob that is committed (durable)
+  // before this returns. Failures, after which no blob and no temp file of
+  // this call remain:
+  //   kTooLarge / kFileTooLarge   more than `max_bytes` bytes of plaintext;
+  //   kResourceExhausted / kStorageFull, kInternal / kBlobIo   from the store;
+  //   errors of `plaintext` (passed through unchanged) and of the key
+  //   provider (crypto/key_provider.h).
+  StatusOr<StoredContent> Put(crypto::ByteSource& plaintext, uint64_t max_bytes);
+
+  // A stream of the plaintext of a stored file. Checks, in this order:
+  //   wrapped_dek empty             kNotFound / kContentDestroyed;
+  //   malformed file id or hash     kInvalidArgument / kInvalidFileId,
+  //                                 kInvalidSha256;
+  //   unwrapping the DEK            kNotFound / kKekUnknown,
+  //                                 kDataLoss / kDekUnwrapFailed;
+  //   the blob                      kBlobInvalidId, kBlobNotFound, kBlobIo;
+  //   the envelope header           the EnvelopeReader::Open failures
+  //                                 (e.g. kEnvelopeWrongFileId, kDataLoss).
+  // The stream's Read() releases only plaintext whose chunk verified, and
+  // fails with the EnvelopeReader::Read failures (e.g. kDataLoss /
+  // kEnvelopeChunkTagMismatch for a modified byte, kEnvelopeTruncated). At
+  // the end, instead of reporting end of stream, Read() fails with kDataLoss /
+  // kContentHashMismatch if the plaintext's SHA-256 differs from
+  // `expected_sha256` (hex), so no caller sees a "complete" stream of wrong
+  // bytes. Failures are sticky.
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const BlobId& blob_id, const FileId& file_id,
+                                                     const std::string& kek_id,
+                                                     const std::vector<uint8_t>& wrapped_dek,
+                                                     const std::string& expected_sha256);
+  // The same for a stored file's recorded fields.
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const StoredFile& file);
+
+  // Decrypts the whole blob, discarding the plaintext, and returns its
+  // SHA-256 as lower-case hex (for fixity checks: the caller compares it with
+  // the recorded value). Same failures as Open() and the stream's Read(),
+  // without the hash comparison.
+  StatusOr<std::string> Fixity(const BlobId& blob_id, const FileId& file_id,
+                               const std::string& kek_id, const std::vector<uint8_t>& wrapped_dek);
+  StatusOr<std::string> Fixity(const StoredFile& file);
+
+ private:
+  class DecryptingSource;
+  StatusOr<std::unique_ptr<DecryptingSource>> OpenDecrypting(
+      const BlobId& blob_id, const FileId& file_id, const std::string& kek_id,
+      const std::vector<uint8_t>& wrapped_dek);
+
+  BlobStore& blobs_;                 // not owned
+  const crypto::KeyProvider& keys_;  // not owned
+  const crypto::Suite suite_;
+};
+
+}  // namespace custos::storage

@@ -1,0 +1,73 @@
+#include "storage/integrity.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include "crypto/hash.h"
+#include "storage/canonical_json.h"
+
+namespace custos::storage {
+
+namespace {
+
+StatusOr<std::string> HexSha256(const StatusOr<std::string>& canonical) {
+  if (!canonical.ok()) return canonical.status();
+  return crypto::HexEncode(crypto::Sha256Of(*canonical));
+}
+
+}  // namespace
+
+StatusOr<std::string> RecordCanonical(const Record& r) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", r.id.value);
+  o->set("type", std::string(Name(r.type)));
+  o->set("title", r.title);
+  o->set("description", r.description);
+  o->set("department", r.department);
+  o->set("classification", std::string(Name(r.classification)));
+  o->set("custodian", r.custodian);
+  o->set("location", r.location);
+  o->set("metadata", r.metadata_json);
+  o->set("retentionClass", r.retention_class);
+  o->set("state", std::string(Name(r.state)));
+  o->set("createdAt", FormatTime(r.created_at));
+  o->set("createdBy", r.created_by);
+  o->set("updatedAt", FormatTime(r.updated_at));
+  return CanonicalJson(o);
+}
+
+StatusOr<std::string> RecordDigest(const Record& r) { return HexSha256(RecordCanonical(r)); }
+
+StatusOr<std::string> ManifestCanonical(const Version& v) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("record", v.record_id.value);
+  o->set("number", v.number);
+  o->set("kind", std::string(Name(v.kind)));
+  o->set("note", v.note);
+  o->set("createdAt", FormatTime(v.created_at));
+  o->set("createdBy", v.created_by);
+  o->set("prev", v.prev_manifest_hash);
+  Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+  for (const StoredFile& f : v.files) {
+    Poco::JSON::Object::Ptr fo = new Poco::JSON::Object;
+    fo->set("id", f.id.value);
+    fo->set("name", f.name);
+    fo->set("mediaType", f.media_type);
+    fo->set("size", static_cast<Poco::Int64>(f.size));
+    fo->set("sha256", f.sha256);
+    fo->set("sm3", f.sm3);
+    Poco::JSON::Object::Ptr sig = new Poco::JSON::Object;
+    sig->set("status", f.signature.status);
+    sig->set("signer", f.signature.signer);
+    sig->set("signingTime",
+             f.signature.signing_time ? FormatTime(*f.signature.signing_time) : std::string());
+    fo->set("signature", sig);
+    files->add(fo);
+  }
+  o->set("files", files);
+  return CanonicalJson(o);
+}
+
+StatusOr<std::string> ManifestHash(const Version& v) { return HexSha256(ManifestCanonical(v)); }
+
+}  // namespace custos::storage

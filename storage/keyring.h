@@ -1,0 +1,63 @@
+// The installation's keys, kept in DATA/keys (0700):
+//
+//   keys/kek/<kek id>.key   32 random bytes, 0600: key-encryption keys
+//   keys/kek/current        the id of the KEK that wraps new data keys
+//   keys/log-ed25519.pem    0600: the log's checkpoint signing key
+//   keys/log-sm2.pem        0600: second checkpoint signature (gm suite only)
+//   keys/log.vkey           the log's verifier key(s), one per line (public)
+//
+// Every KEK file present is loaded: the current one wraps, the others
+// (retired by rotation) still unwrap until no data key refers to them.
+// Thread safety: a Keyring is immutable after loading; share freely.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crypto/envelope.h"
+#include "crypto/key_provider.h"
+#include "crypto/signed_note.h"
+#include "storage/data_dir.h"
+#include "storage/metadata_store.h"
+
+namespace custos::storage {
+
+class Keyring {
+ public:
+  // Creates the key files for a new installation (fails if any exists).
+  static Status Create(const DataDir& dir, const std::string& origin, crypto::Suite suite);
+  // Loads them. The signers are named after `origin`.
+  static StatusOr<std::unique_ptr<Keyring>> Load(const DataDir& dir, const std::string& origin,
+                                                 crypto::Suite suite);
+
+  const crypto::KeyProvider& keys() const { return *keys_; }
+  crypto::Suite suite() const { return suite_; }
+  const std::string& origin() const { return origin_; }
+  std::vector<const crypto::note::Signer*> log_signers() const;
+  std::vector<const crypto::note::Verifier*> log_verifiers() const;
+  // The verifier key lines, "\n"-separated (the Ed25519 one first).
+  std::string VerifierKeys() const;
+
+ private:
+  Keyring() = default;
+  std::unique_ptr<crypto::KeyProvider> keys_;
+  crypto::Suite suite_ = crypto::Suite::kIntl;
+  std::string origin_;
+  std::vector<crypto::note::KeySigner> signers_;
+};
+
+// Signs checkpoints "<origin>\n<size>\n<b64 root>\n" with every signer given
+// (the Ed25519 one, and the SM2 one with the gm suite).
+class NoteCheckpointSigner final : public CheckpointSigner {
+ public:
+  NoteCheckpointSigner(std::string origin, std::vector<const crypto::note::Signer*> signers)
+      : origin_(std::move(origin)), signers_(std::move(signers)) {}
+  StatusOr<std::string> Sign(uint64_t size, const crypto::Digest32& root) override;
+
+ private:
+  const std::string origin_;
+  const std::vector<const crypto::note::Signer*> signers_;
+};
+
+}  // namespace custos::storage

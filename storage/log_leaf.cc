@@ -1,0 +1,304 @@
+#include "storage/log_leaf.h"
+
+#include <array>
+#include <typeinfo>
+#include <utility>
+
+#include <Poco/Dynamic/Var.h>
+
+#include "storage/canonical_json.h"
+
+namespace custos::storage {
+
+namespace {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Object;
+
+constexpr std::array<std::string_view, 8> kLeafKeys = {
+    kLeafKeyAction, kLeafKeyActor, kLeafKeyAt,      kLeafKeyDetails,
+    kLeafKeyPrev,   kLeafKeySeq,   kLeafKeySubject, kLeafKeyVersion};
+
+constexpr char kActionSeparator = '.';
+constexpr char32_t kDelete = 0x7F;
+constexpr char32_t kLastC1Control = 0x9F;
+constexpr char32_t kFirstPrintable = 0x20;
+
+// ---------------------------------------------------------------------------
+// Field rules
+
+bool IsActionChar(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
+
+// [a-z_]+(\.[a-z_]+)+
+bool IsValidAction(std::string_view action) {
+  if (action.empty() || action.size() > kMaxLeafFieldBytes) return false;
+  size_t parts = 1;
+  bool part_empty = true;
+  for (char c : action) {
+    if (c == kActionSeparator) {
+      if (part_empty) return false;
+      ++parts;
+      part_empty = true;
+    } else if (IsActionChar(c)) {
+      part_empty = false;
+    } else {
+      return false;
+    }
+  }
+  return !part_empty && parts >= 2;
+}
+
+// Checks that `s` is valid UTF-8 without C0/C1 controls or DEL.
+bool IsPrintableUtf8(std::string_view s) {
+  if (!IsValidUtf8(s)) return false;
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    const size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    char32_t cp = length == 1 ? lead : lead & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    if (cp < kFirstPrintable || (cp >= kDelete && cp <= kLastC1Control)) return false;
+    i += length;
+  }
+  return true;
+}
+
+bool IsValidName(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxLeafFieldBytes && IsPrintableUtf8(s);
+}
+
+Status InvalidEvent(std::string message) {
+  return InvalidArgument("audit event: " + std::move(message), "leaf_invalid_event");
+}
+
+// The year of an RFC 3339 time: its first four characters, which must be
+// digits. nullopt if they are not.
+std::optional<int> LeadingYear(std::string_view text) {
+  constexpr size_t kYearDigits = 4;
+  if (text.size() < kYearDigits) return std::nullopt;
+  int year = 0;
+  for (size_t i = 0; i < kYearDigits; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    year = year * 10 + (text[i] - '0');
+  }
+  return year;
+}
+
+bool IsLeafYear(std::string_view text) {
+  const std::optional<int> year = LeadingYear(text);
+  return year && *year >= kMinLeafYear && *year <= kMaxLeafYear;
+}
+
+std::string YearRangeText() {
+  return std::to_string(kMinLeafYear) + "-" + std::to_string(kMaxLeafYear);
+}
+
+// Renders `at` the way the leaf stores it and checks that it reads back.
+StatusOr<std::string> LeafTime(Time at) {
+  const Time millis = TruncateToMillis(at);
+  std::string text = FormatTime(millis);
+  if (!IsLeafYear(text)) {
+    return InvalidEvent("time '" + text + "' outside the years " + YearRangeText());
+  }
+  StatusOr<Time> back = ParseTime(text);
+  if (!back.ok() || *back != millis) {
+    return InvalidEvent("time '" + text + "' does not read back as RFC 3339");
+  }
+  return text;
+}
+
+Status ValidateEvent(const LogEvent& e) {
+  if (!IsValidAction(e.action)) {
+    return InvalidEvent("action must be dotted lower-case words ([a-z_]+(.[a-z_]+)+), at most " +
+                        std::to_string(kMaxLeafFieldBytes) + " bytes");
+  }
+  if (!IsValidName(e.actor)) {
+    return InvalidEvent("actor must be 1.." + std::to_string(kMaxLeafFieldBytes) +
+                        " bytes of printable UTF-8");
+  }
+  if (!IsValidName(e.subject)) {
+    return InvalidEvent("subject must be 1.." + std::to_string(kMaxLeafFieldBytes) +
+                        " bytes of printable UTF-8");
+  }
+  return Status::Ok();
+}
+
+Status ValidateLink(uint64_t seq, const std::optional<crypto::Digest32>& prev) {
+  if (seq > kMaxLeafSeq) {
+    return InvalidArgument("audit log seq " + std::to_string(seq) + " beyond 2^53-1",
+                           "leaf_seq_range");
+  }
+  if (seq == 0 && prev.has_value()) {
+    return InvalidArgument("entry 0 has no previous leaf hash", "leaf_invalid_prev");
+  }
+  if (seq != 0 && !prev.has_value()) {
+    return InvalidArgument("entry " + std::to_string(seq) + " needs the previous leaf hash",
+                           "leaf_invalid_prev");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Decoding helpers
+
+Status LeafMalformed(std::string message) {
+  return InvalidArgument("audit leaf: " + std::move(message), "leaf_malformed");
+}
+
+StatusOr<std::string> GetString(const Object& o, std::string_view key) {
+  const Var v = o.get(std::string(key));
+  if (v.type() != typeid(std::string)) {
+    return LeafMalformed("\"" + std::string(key) + "\" must be a string");
+  }
+  return v.extract<std::string>();
+}
+
+// The version check comes first so that a leaf of a later format is reported
+// as such rather than as having unexpected members.
+Status CheckVersion(const Object& o) {
+  const std::string key(kLeafKeyVersion);
+  if (!o.has(key)) return LeafMalformed("missing \"v\"");
+  const Var v = o.get(key);
+  if (v.type() != typeid(Poco::Int64)) return LeafMalformed("\"v\" must be an integer");
+  const Poco::Int64 version = v.extract<Poco::Int64>();
+  if (version != kLeafFormatVersion) {
+    return InvalidArgument("audit leaf format version " + std::to_string(version) +
+                               " (this build reads version " +
+                               std::to_string(kLeafFormatVersion) + ")",
+                           "leaf_bad_version");
+  }
+  return Status::Ok();
+}
+
+Status CheckMemberSet(const Object& o) {
+  for (std::string_view key : kLeafKeys) {
+    if (!o.has(std::string(key))) return LeafMalformed("missing \"" + std::string(key) + "\"");
+  }
+  if (o.size() != kLeafKeys.size()) return LeafMalformed("unexpected members");
+  return Status::Ok();
+}
+
+StatusOr<uint64_t> GetSeq(const Object& o) {
+  const Var v = o.get(std::string(kLeafKeySeq));
+  if (v.type() != typeid(Poco::Int64)) return LeafMalformed("\"seq\" must be an integer");
+  const Poco::Int64 seq = v.extract<Poco::Int64>();
+  if (seq < 0) return LeafMalformed("\"seq\" must not be negative");
+  return static_cast<uint64_t>(seq);
+}
+
+StatusOr<std::optional<crypto::Digest32>> GetPrev(const Object& o) {
+  CUSTOS_ASSIGN_OR_RETURN(std::string text, GetString(o, kLeafKeyPrev));
+  if (text.empty()) return std::optional<crypto::Digest32>();
+  std::optional<crypto::Bytes> bytes = crypto::Base64Decode(text);
+  crypto::Digest32 hash;
+  if (!bytes || bytes->size() != hash.size()) {
+    return LeafMalformed("\"prev\" must be \"\" or the base64 of 32 bytes");
+  }
+  std::copy(bytes->begin(), bytes->end(), hash.begin());
+  return std::optional<crypto::Digest32>(hash);
+}
+
+StatusOr<Object::Ptr> GetDetails(const Object& o) {
+  const Var v = o.get(std::string(kLeafKeyDetails));
+  if (v.type() != typeid(Object::Ptr) || v.extract<Object::Ptr>().isNull()) {
+    return LeafMalformed("\"details\" must be an object");
+  }
+  return v.extract<Object::Ptr>();
+}
+
+StatusOr<Object::Ptr> ParseLeafObject(std::string_view leaf) {
+  if (leaf.size() > kMaxLeafBytes) {
+    return LeafMalformed("larger than " + std::to_string(kMaxLeafBytes) + " bytes");
+  }
+  StatusOr<Var> parsed = ParseJsonStrict(leaf);
+  if (!parsed.ok()) return LeafMalformed(parsed.status().ToString());
+  if (parsed->type() != typeid(Object::Ptr) || parsed->extract<Object::Ptr>().isNull()) {
+    return LeafMalformed("not a JSON object");
+  }
+  return parsed->extract<Object::Ptr>();
+}
+
+StatusOr<DecodedLeaf> FieldsOf(const Object& o) {
+  DecodedLeaf out;
+  CUSTOS_ASSIGN_OR_RETURN(out.seq, GetSeq(o));
+  CUSTOS_ASSIGN_OR_RETURN(out.prev, GetPrev(o));
+  CUSTOS_ASSIGN_OR_RETURN(out.event.action, GetString(o, kLeafKeyAction));
+  CUSTOS_ASSIGN_OR_RETURN(out.event.actor, GetString(o, kLeafKeyActor));
+  CUSTOS_ASSIGN_OR_RETURN(out.event.subject, GetString(o, kLeafKeySubject));
+  CUSTOS_ASSIGN_OR_RETURN(out.event.details, GetDetails(o));
+  CUSTOS_ASSIGN_OR_RETURN(std::string at, GetString(o, kLeafKeyAt));
+  // The year is checked first: only times in range convert to Time safely.
+  if (!IsLeafYear(at)) {
+    return LeafMalformed("\"at\" must be an RFC 3339 time in the years " + YearRangeText());
+  }
+  StatusOr<Time> time = ParseTime(at);
+  if (!time.ok()) return LeafMalformed("\"at\" is not an RFC 3339 time");
+  out.event.at = *time;
+  return out;
+}
+
+std::string IndexText(uint64_t index) { return "audit log entry " + std::to_string(index); }
+
+}  // namespace
+
+StatusOr<std::string> EncodeLeaf(const LogEvent& e, uint64_t seq,
+                                 const std::optional<crypto::Digest32>& prev_leaf_hash) {
+  CUSTOS_RETURN_IF_ERROR(ValidateLink(seq, prev_leaf_hash));
+  CUSTOS_RETURN_IF_ERROR(ValidateEvent(e));
+  CUSTOS_ASSIGN_OR_RETURN(std::string at, LeafTime(e.at));
+
+  Object::Ptr leaf = new Object();
+  leaf->set(std::string(kLeafKeyAction), e.action);
+  leaf->set(std::string(kLeafKeyActor), e.actor);
+  leaf->set(std::string(kLeafKeyAt), at);
+  leaf->set(std::string(kLeafKeyDetails), e.details.isNull() ? Object::Ptr(new Object()) : e.details);
+  leaf->set(std::string(kLeafKeyPrev),
+            prev_leaf_hash ? crypto::Base64Encode(*prev_leaf_hash) : std::string());
+  leaf->set(std::string(kLeafKeySeq), static_cast<Poco::UInt64>(seq));
+  leaf->set(std::string(kLeafKeySubject), e.subject);
+  leaf->set(std::string(kLeafKeyVersion), kLeafFormatVersion);
+
+  CUSTOS_ASSIGN_OR_RETURN(std::string bytes, CanonicalJson(leaf));
+  if (bytes.size() > kMaxLeafBytes) {
+    return InvalidArgument("audit leaf of " + std::to_string(bytes.size()) + " bytes exceeds " +
+                               std::to_string(kMaxLeafBytes),
+                           "leaf_too_large");
+  }
+  return bytes;
+}
+
+StatusOr<DecodedLeaf> DecodeLeaf(std::string_view leaf) {
+  CUSTOS_ASSIGN_OR_RETURN(Object::Ptr object, ParseLeafObject(leaf));
+  CUSTOS_RETURN_IF_ERROR(CheckVersion(*object));
+  CUSTOS_RETURN_IF_ERROR(CheckMemberSet(*object));
+  CUSTOS_ASSIGN_OR_RETURN(DecodedLeaf decoded, FieldsOf(*object));
+
+  // The one encoding of this event: anything else is a second form.
+  StatusOr<std::string> canonical = EncodeLeaf(decoded.event, decoded.seq, decoded.prev);
+  if (!canonical.ok()) return LeafMalformed(canonical.status().ToString());
+  if (*canonical != leaf) {
+    return InvalidArgument("audit leaf is valid but not in its canonical encoding",
+                           "leaf_not_canonical");
+  }
+  return decoded;
+}
+
+Status CheckChainLink(const DecodedLeaf& leaf, uint64_t expected_seq,
+                      const std::optional<crypto::Digest32>& prev_leaf_hash) {
+  if (leaf.seq != expected_seq) {
+    return DataLoss(IndexText(expected_seq) + " carries seq " + std::to_string(leaf.seq),
+                    "log_seq_mismatch");
+  }
+  if (leaf.prev != prev_leaf_hash) {
+    return DataLoss(IndexText(expected_seq) +
+                        (expected_seq == 0 ? ": prev must be empty for the first entry"
+                                           : ": prev is not the leaf hash of entry " +
+                                                 std::to_string(expected_seq - 1)),
+                    "log_chain_broken");
+  }
+  return Status::Ok();
+}
+
+}  // namespace custos::storage

@@ -1,0 +1,176 @@
+// MetadataStore: the catalogue, the users and the audit log, behind one
+// transactional interface (DESIGN §2, §5, §7).
+//
+// Every change is made inside MetadataStore::Write(fn): `fn` receives a
+// Transaction, reads and writes rows through its typed repositories and
+// appends the audit events that describe the change. Either everything `fn`
+// did — rows, events, Merkle tree nodes — commits together, or nothing does.
+// A non-OK Status returned by `fn` rolls back exactly that function's work
+// and is returned to its caller.
+//
+// Group commit: concurrent Write() calls are batched into one database
+// transaction with one fsync; each function runs inside its own savepoint,
+// so one failing function does not fail its neighbours. After a batch that
+// appended events, the log signs one checkpoint for the new tree size inside
+// the same transaction; no checkpoint is visible before its leaves commit.
+//
+// Write functions run on whichever caller thread leads the batch: they must
+// not block on anything but the store itself, and must not call Write() or
+// Read() recursively. Large content (blobs) is written and fsynced before
+// Write() is called (DESIGN §7).
+//
+// Implementations: SqliteStore (storage/sqlite_store.h) and MemoryStore
+// (storage/memory_store.h, the fake for service tests).
+// Thread safety: Write() and Read() may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "crypto/bytes.h"
+#include "storage/log_leaf.h"
+#include "storage/model.h"
+
+namespace custos::storage {
+
+class DepartmentRepository {
+ public:
+  virtual ~DepartmentRepository() = default;
+  // kConflict "department_exists" if the name is taken.
+  virtual Status Insert(const Department& d) = 0;
+  virtual StatusOr<std::vector<Department>> List() = 0;
+  virtual StatusOr<bool> Exists(const std::string& name) = 0;
+};
+
+class UserRepository {
+ public:
+  virtual ~UserRepository() = default;
+  // kConflict "user_exists" if the name is taken.
+  virtual Status Insert(const User& u) = 0;
+  // kNotFound "user_not_found" if absent.
+  virtual Status Update(const User& u) = 0;
+  virtual StatusOr<std::optional<User>> Find(const Username& name) = 0;
+  virtual StatusOr<std::vector<User>> List() = 0;
+};
+
+class SessionRepository {
+ public:
+  virtual ~SessionRepository() = default;
+  virtual Status Insert(const Session& s) = 0;
+  virtual StatusOr<std::optional<Session>> Find(const std::string& token_hash) = 0;
+  virtual Status Touch(const std::string& token_hash, Time last_seen) = 0;
+  virtual Status Delete(const std::string& token_hash) = 0;
+  virtual Status DeleteForUser(const Username& name) = 0;
+};
+
+class RecordRepository {
+ public:
+  virtual ~RecordRepository() = default;
+  // Allocates the next archive sequence number for (type, year), starting at
+  // 1; numbers are never reused, even if the transaction that took one
+  // fails later (the rollback returns it, so there are no gaps either).
+  virtual StatusOr<uint64_t> NextSequence(RecordType type, int year) = 0;
+  // kConflict "record_exists" if the id is taken.
+  virtual Status Insert(const Record& r) = 0;
+  // kNotFound "record_not_found" if absent.
+  virtual Status Update(const Record& r) = 0;
+  virtual StatusOr<std::optional<Record>> Find(const RecordId& id) = 0;
+  virtual StatusOr<RecordPage> Search(const RecordQuery& q) = 0;
+  // Calls `visit` for every record, in id order; stops at the first error.
+  virtual Status ForEach(const std::function<Status(const Record&)>& visit) = 0;
+};
+
+class VersionRepository {
+ public:
+  virtual ~VersionRepository() = default;
+  // Inserts a version and its files. kConflict "version_exists" if
+  // (record, number) is taken; kNotFound if the record is absent.
+  virtual Status Insert(const Version& v) = 0;
+  // Versions of a record with their files, number ascending.
+  virtual StatusOr<std::vector<Version>> List(const RecordId& id) = 0;
+  virtual StatusOr<std::optional<Version>> Find(const RecordId& id, int number) = 0;
+  // Replaces a file's wrapped data key (key rotation) or clears it
+  // (crypto-shredding: pass an empty key).
+  virtual Status SetFileKey(const FileId& id, const std::string& kek_id,
+                            const std::vector<uint8_t>& wrapped_dek) = 0;
+  // Calls `visit` for every stored file; stops at the first error.
+  virtual Status ForEachFile(const std::function<Status(const StoredFile&)>& visit) = 0;
+  virtual StatusOr<bool> BlobReferenced(const BlobId& id) = 0;
+};
+
+// One stored log entry.
+struct LogEntry {
+  uint64_t index = 0;
+  std::string leaf;  // canonical JSON bytes
+  crypto::Digest32 leaf_hash{};
+};
+
+// One stored signed checkpoint.
+struct StoredCheckpoint {
+  uint64_t size = 0;
+  crypto::Digest32 root{};
+  std::string note;  // the signed note text
+  Time created_at;
+};
+
+class LogRepository {
+ public:
+  virtual ~LogRepository() = default;
+  // Appends an event (write transactions only; kInternal otherwise) and
+  // returns its index. The leaf is built from `event`, the next sequence
+  // number and the previous leaf hash (storage/log_leaf.h).
+  virtual StatusOr<uint64_t> Append(const LogEvent& event) = 0;
+  // Number of entries visible to this transaction.
+  virtual StatusOr<uint64_t> Size() = 0;
+  // Entries [start, end) (end clamped to the size), at most `limit`.
+  virtual StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) = 0;
+  // The newest checkpoint (kNotFound "no_checkpoint" for an empty log).
+  virtual StatusOr<StoredCheckpoint> LatestCheckpoint() = 0;
+  // Every stored checkpoint, size ascending.
+  virtual StatusOr<std::vector<StoredCheckpoint>> Checkpoints() = 0;
+  // RFC 9162 proofs over the stored tree (O(log n) node reads).
+  virtual StatusOr<std::vector<crypto::Digest32>> InclusionProof(uint64_t index, uint64_t size) = 0;
+  virtual StatusOr<std::vector<crypto::Digest32>> ConsistencyProof(uint64_t from, uint64_t to) = 0;
+  virtual StatusOr<crypto::Digest32> RootAt(uint64_t size) = 0;
+  // Stored nodes of one level with index ≥ from_index, index ascending, at
+  // most `limit` (for verification, which walks each level in order).
+  virtual StatusOr<std::vector<std::pair<uint64_t, crypto::Digest32>>> NodesAtLevel(
+      uint32_t level, uint64_t from_index, size_t limit) = 0;
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual bool writable() const = 0;
+  virtual DepartmentRepository& departments() = 0;
+  virtual UserRepository& users() = 0;
+  virtual SessionRepository& sessions() = 0;
+  virtual RecordRepository& records() = 0;
+  virtual VersionRepository& versions() = 0;
+  virtual LogRepository& log() = 0;
+};
+
+// Signs checkpoints for the store. Implemented over crypto/signed_note.h by
+// storage/checkpoint_signer.h.
+class CheckpointSigner {
+ public:
+  virtual ~CheckpointSigner() = default;
+  // Returns the signed note for (size, root).
+  virtual StatusOr<std::string> Sign(uint64_t size, const crypto::Digest32& root) = 0;
+};
+
+class MetadataStore {
+ public:
+  using TxFn = std::function<Status(Transaction&)>;
+  virtual ~MetadataStore() = default;
+  // Runs `fn` in a write transaction (see the file comment). Returns fn's
+  // Status, or the commit's failure (then nothing of fn persisted).
+  virtual Status Write(const TxFn& fn) = 0;
+  // Runs `fn` on a consistent read-only snapshot; writes through it fail.
+  virtual Status Read(const TxFn& fn) = 0;
+};
+
+}  // namespace custos::storage

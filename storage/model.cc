@@ -1,0 +1,187 @@
+#include "storage/model.h"
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+namespace custos::storage {
+
+namespace {
+
+template <typename E, size_t N>
+struct NameTable {
+  std::array<std::pair<E, std::string_view>, N> entries;
+  std::string_view Name(E v) const {
+    for (const auto& [e, n] : entries) {
+      if (e == v) return n;
+    }
+    return "unknown";
+  }
+  StatusOr<E> Parse(std::string_view s, const char* what) const {
+    for (const auto& [e, n] : entries) {
+      if (n == s) return e;
+    }
+    std::string expected;
+    for (const auto& [e, n] : entries) expected += (expected.empty() ? "" : ", ") + std::string(n);
+    return Unprocessable("unknown " + std::string(what) + " '" + std::string(s) +
+                             "' (expected one of: " + expected + ")",
+                         "invalid_" + std::string(what));
+  }
+};
+
+constexpr NameTable<RecordType, 5> kRecordTypes{{{{RecordType::kContract, "contract"},
+                                                  {RecordType::kProductDossier, "product_dossier"},
+                                                  {RecordType::kCustomerFile, "customer_file"},
+                                                  {RecordType::kQualification, "qualification"},
+                                                  {RecordType::kGeneral, "general"}}}};
+constexpr NameTable<Classification, 4> kClassifications{
+    {{{Classification::kPublic, "public"},
+      {Classification::kInternal, "internal"},
+      {Classification::kConfidential, "confidential"},
+      {Classification::kSecret, "secret"}}}};
+constexpr NameTable<RecordState, 4> kStates{{{{RecordState::kActive, "active"},
+                                              {RecordState::kOnHold, "on_hold"},
+                                              {RecordState::kDispositionDue, "disposition_due"},
+                                              {RecordState::kDestroyed, "destroyed"}}}};
+constexpr NameTable<VersionKind, 6> kKinds{
+    {{{VersionKind::kOriginal, "original"},
+      {VersionKind::kAmendment, "amendment"},
+      {VersionKind::kSupplementaryAgreement, "supplementary_agreement"},
+      {VersionKind::kChangeNote, "change_note"},
+      {VersionKind::kCopy, "copy"},
+      {VersionKind::kRenewal, "renewal"}}}};
+constexpr NameTable<Role, 6> kRoles{{{{Role::kAdmin, "admin"},
+                                      {Role::kArchivist, "archivist"},
+                                      {Role::kStaff, "staff"},
+                                      {Role::kApprover, "approver"},
+                                      {Role::kLegal, "legal"},
+                                      {Role::kAuditor, "auditor"}}}};
+
+bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+std::string_view Name(RecordType v) { return kRecordTypes.Name(v); }
+std::string_view Name(Classification v) { return kClassifications.Name(v); }
+std::string_view Name(RecordState v) { return kStates.Name(v); }
+std::string_view Name(VersionKind v) { return kKinds.Name(v); }
+std::string_view Name(Role v) { return kRoles.Name(v); }
+
+std::string_view Prefix(RecordType v) {
+  switch (v) {
+    case RecordType::kContract: return "CT";
+    case RecordType::kProductDossier: return "PD";
+    case RecordType::kCustomerFile: return "CF";
+    case RecordType::kQualification: return "QC";
+    case RecordType::kGeneral: return "GN";
+  }
+  return "GN";
+}
+
+StatusOr<RecordType> ParseRecordType(std::string_view s) { return kRecordTypes.Parse(s, "type"); }
+StatusOr<Classification> ParseClassification(std::string_view s) {
+  return kClassifications.Parse(s, "classification");
+}
+StatusOr<RecordState> ParseRecordState(std::string_view s) { return kStates.Parse(s, "state"); }
+StatusOr<VersionKind> ParseVersionKind(std::string_view s) { return kKinds.Parse(s, "kind"); }
+StatusOr<Role> ParseRole(std::string_view s) { return kRoles.Parse(s, "role"); }
+
+RecordId MakeArchiveNumber(RecordType type, int year, uint64_t sequence) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s-%04d-%06llu", std::string(Prefix(type)).c_str(), year,
+                static_cast<unsigned long long>(sequence));
+  return RecordId{buf};
+}
+
+Time TruncateToMillis(Time t) {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(t);
+}
+
+std::string FormatTime(Time t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  int64_t secs = ms / 1000;
+  int64_t frac = ms % 1000;
+  if (frac < 0) {
+    frac += 1000;
+    secs -= 1;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(frac));
+  return buf;
+}
+
+StatusOr<Time> ParseTime(std::string_view s) {
+  auto bad = [&] {
+    return InvalidArgument("bad time '" + std::string(s.substr(0, 64)) +
+                               "' (expected RFC 3339, e.g. 2026-11-22T14:00:00Z)",
+                           "invalid_time");
+  };
+  int year, mon, day, hour, min, sec;
+  if (s.size() < 20 || !ParseDigits(s, 0, 4, year) || s[4] != '-' || !ParseDigits(s, 5, 2, mon) ||
+      s[7] != '-' || !ParseDigits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') ||
+      !ParseDigits(s, 11, 2, hour) || s[13] != ':' || !ParseDigits(s, 14, 2, min) ||
+      s[16] != ':' || !ParseDigits(s, 17, 2, sec)) {
+    return bad();
+  }
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return bad();
+  size_t pos = 19;
+  int64_t millis = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    int digits = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (digits < 3) millis = millis * 10 + (s[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (pos == start) return bad();
+    for (int d = digits; d < 3; ++d) millis *= 10;
+  }
+  int offset_minutes = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om;
+    if (!ParseDigits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !ParseDigits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return bad();
+    }
+    offset_minutes = (oh * 60 + om) * (s[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return bad();
+  }
+  if (pos != s.size()) return bad();
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec == 60 ? 59 : sec;
+  std::time_t t = timegm(&tm);
+  // timegm normalises out-of-range days (Feb 30): reject those.
+  std::tm check{};
+  gmtime_r(&t, &check);
+  if (check.tm_mday != day || check.tm_mon != mon - 1) return bad();
+  int64_t ms = (static_cast<int64_t>(t) - offset_minutes * 60) * 1000 + millis;
+  return Time(std::chrono::milliseconds(ms));
+}
+
+}  // namespace custos::storage

@@ -1,0 +1,166 @@
+// The domain of DESIGN §2 as plain typed values, shared by the stores and the
+// services. No behaviour lives here beyond parsing and naming enum values.
+//
+// Times are UTC instants (std::chrono::system_clock::time_point, millisecond
+// precision when stored); they are rendered as RFC 3339 at the edges.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace custos::storage {
+
+using Time = std::chrono::system_clock::time_point;
+
+// RFC 3339 UTC with milliseconds: "2026-11-22T14:00:00.123Z".
+std::string FormatTime(Time t);
+// Accepts RFC 3339 with "Z" or a numeric offset, optional fraction.
+StatusOr<Time> ParseTime(std::string_view text);
+// Truncates to whole milliseconds (what the stores keep).
+Time TruncateToMillis(Time t);
+
+// Strong identifier types (Core Guidelines I.4): distinct types so a loan id
+// can never be passed where a record id is expected.
+template <typename Tag>
+struct Id {
+  std::string value;
+  bool operator==(const Id&) const = default;
+  auto operator<=>(const Id&) const = default;
+};
+using RecordId = Id<struct RecordIdTag>;      // archive number, "CT-2026-000001"
+using FileId = Id<struct FileIdTag>;          // 32 hex characters
+using BlobId = Id<struct BlobIdTag>;          // 32 hex characters
+using LoanId = Id<struct LoanIdTag>;
+using Username = Id<struct UsernameTag>;
+
+enum class RecordType { kContract, kProductDossier, kCustomerFile, kQualification, kGeneral };
+enum class Classification { kPublic, kInternal, kConfidential, kSecret };  // ordered
+enum class RecordState { kActive, kOnHold, kDispositionDue, kDestroyed };
+enum class VersionKind { kOriginal, kAmendment, kSupplementaryAgreement, kChangeNote, kCopy, kRenewal };
+enum class Role { kAdmin, kArchivist, kStaff, kApprover, kLegal, kAuditor };
+
+// API names ("contract", "product_dossier", …) and parsing (kUnprocessable
+// with reason "invalid_<what>" on unknown names).
+std::string_view Name(RecordType v);
+std::string_view Name(Classification v);
+std::string_view Name(RecordState v);
+std::string_view Name(VersionKind v);
+std::string_view Name(Role v);
+// Archive-number prefix: CT, PD, CF, QC, GN.
+std::string_view Prefix(RecordType v);
+StatusOr<RecordType> ParseRecordType(std::string_view s);
+StatusOr<Classification> ParseClassification(std::string_view s);
+StatusOr<RecordState> ParseRecordState(std::string_view s);
+StatusOr<VersionKind> ParseVersionKind(std::string_view s);
+StatusOr<Role> ParseRole(std::string_view s);
+
+// Formats an archive number: Prefix(type)-YYYY-NNNNNN.
+RecordId MakeArchiveNumber(RecordType type, int year, uint64_t sequence);
+
+struct Department {
+  std::string name;
+  Time created_at;
+};
+
+struct User {
+  Username username;
+  std::string password_hash;  // Argon2id PHC string; never leaves storage/services
+  Role role = Role::kStaff;
+  std::string department;
+  bool must_change_password = true;
+  Time password_changed_at;
+  int failed_logins = 0;
+  std::optional<Time> locked_until;
+  bool disabled = false;
+  Time created_at;
+};
+
+struct Session {
+  std::string token_hash;  // hex SHA-256 of the bearer token; the token itself is never stored
+  Username username;
+  Time created_at;
+  Time last_seen_at;
+  Time expires_at;  // absolute expiry
+};
+
+struct Record {
+  RecordId id;
+  RecordType type = RecordType::kGeneral;
+  std::string title;
+  std::string description;
+  std::string department;
+  Classification classification = Classification::kInternal;
+  std::string custodian;
+  std::string location;  // box/shelf, may be empty
+  // Type-specific fields (counterparty, contractNumber, validUntil, …) as
+  // canonical JSON text of an object; the services own their schema.
+  std::string metadata_json = "{}";
+  std::string retention_class;
+  RecordState state = RecordState::kActive;
+  Time created_at;
+  std::string created_by;
+  Time updated_at;
+};
+
+// The result of checking a detached CMS signature, as stored with a file.
+struct FileSignature {
+  std::string status = "none";  // "valid" | "invalid" | "none"
+  std::string signer;
+  std::optional<Time> signing_time;
+  std::string reason;
+};
+
+struct StoredFile {
+  FileId id;
+  RecordId record_id;
+  int version = 0;
+  std::string name;
+  std::string media_type;
+  uint64_t size = 0;
+  std::string sha256;  // hex, of the plaintext
+  std::string sm3;     // hex, of the plaintext; empty unless the gm suite is on
+  BlobId blob_id;
+  std::string kek_id;  // key that wraps the data key
+  std::vector<uint8_t> wrapped_dek;  // empty once destroyed (crypto-shredded)
+  FileSignature signature;
+};
+
+struct Version {
+  RecordId record_id;
+  int number = 0;
+  VersionKind kind = VersionKind::kOriginal;
+  std::string note;
+  Time created_at;
+  std::string created_by;
+  std::string manifest_hash;       // hex SHA-256 of the canonical manifest
+  std::string prev_manifest_hash;  // "" for version 1
+  uint64_t log_index = 0;          // the audit log entry that recorded it
+  std::vector<StoredFile> files;
+};
+
+// Catalogue search. Empty fields do not filter.
+struct RecordQuery {
+  std::string text;  // matched against archive number, title, description, metadata
+  std::optional<RecordType> type;
+  std::string department;
+  std::optional<Classification> classification;
+  std::optional<RecordState> state;
+  // Restricts to these classifications (the caller's clearance); empty = all.
+  std::vector<Classification> allowed_classifications;
+  int page = 1;        // 1-based
+  int page_size = 50;  // 1..500
+};
+
+struct RecordPage {
+  std::vector<Record> records;
+  uint64_t total = 0;
+};
+
+}  // namespace custos::storage

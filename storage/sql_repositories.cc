@@ -1,0 +1,695 @@
+#include "storage/sql_repositories.h"
+
+#include <algorithm>
+
+#include "storage/sql_util.h"
+
+namespace custos::storage {
+
+using sql::P;
+using sql::Params;
+using sql::Rows;
+
+namespace {
+
+Time T(const std::string& s) {
+  auto t = ParseTime(s);
+  return t.ok() ? *t : Time{};
+}
+
+// ---------------------------------------------------------------- departments
+class SqlDepartments final : public DepartmentRepository {
+ public:
+  explicit SqlDepartments(Poco::Data::Session& s) : s_(s) {}
+  Status Insert(const Department& d) override {
+    CUSTOS_ASSIGN_OR_RETURN(bool exists, Exists(d.name));
+    if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
+    return sql::Exec(s_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
+                     {P(d.name), P(FormatTime(d.created_at))});
+  }
+  StatusOr<std::vector<Department>> List() override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows rows,
+                            sql::Query(s_, "SELECT name, created_at FROM departments ORDER BY name"));
+    std::vector<Department> out;
+    for (size_t i = 0; i < rows.size(); ++i) out.push_back({rows.Text(i, 0), T(rows.Text(i, 1))});
+    return out;
+  }
+  StatusOr<bool> Exists(const std::string& name) override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows rows,
+                            sql::Query(s_, "SELECT 1 FROM departments WHERE name = $1", {P(name)}));
+    return !rows.empty();
+  }
+
+ private:
+  Poco::Data::Session& s_;
+};
+
+// ---------------------------------------------------------------------- users
+constexpr const char* kUserColumns =
+    "username, password_hash, role, department, must_change_password, password_changed_at, "
+    "failed_logins, locked_until, disabled, created_at";
+
+User UserFromRow(const Rows& r, size_t i) {
+  User u;
+  u.username = Username{r.Text(i, 0)};
+  u.password_hash = r.Text(i, 1);
+  auto role = ParseRole(r.Text(i, 2));
+  u.role = role.ok() ? *role : Role::kStaff;
+  u.department = r.Text(i, 3);
+  u.must_change_password = r.Int(i, 4) != 0;
+  u.password_changed_at = T(r.Text(i, 5));
+  u.failed_logins = static_cast<int>(r.Int(i, 6));
+  std::string locked = r.Text(i, 7);
+  if (!locked.empty()) u.locked_until = T(locked);
+  u.disabled = r.Int(i, 8) != 0;
+  u.created_at = T(r.Text(i, 9));
+  return u;
+}
+
+Params UserParams(const User& u) {
+  return {P(u.username.value),
+          P(u.password_hash),
+          P(std::string(Name(u.role))),
+          P(u.department),
+          P(u.must_change_password),
+          P(FormatTime(u.password_changed_at)),
+          P(u.failed_logins),
+          P(u.locked_until ? FormatTime(*u.locked_until) : std::string()),
+          P(u.disabled),
+          P(FormatTime(u.created_at))};
+}
+
+class SqlUsers final : public UserRepository {
+ public:
+  explicit SqlUsers(Poco::Data::Session& s) : s_(s) {}
+  Status Insert(const User& u) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
+    if (existing) return Conflict("user '" + u.username.value + "' already exists", "user_exists");
+    return sql::Exec(s_,
+                     std::string("INSERT INTO users(") + kUserColumns +
+                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     UserParams(u));
+  }
+  Status Update(const User& u) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
+    if (!existing) return NotFound("no user '" + u.username.value + "'", "user_not_found");
+    Params p = UserParams(u);
+    std::rotate(p.begin(), p.begin() + 1, p.end());  // username last
+    p.pop_back();                                    // created_at never changes
+    p.push_back(P(u.username.value));
+    return sql::Exec(s_,
+                     "UPDATE users SET password_hash = $1, role = $2, department = $3, "
+                     "must_change_password = $4, password_changed_at = $5, failed_logins = $6, "
+                     "locked_until = $7, disabled = $8 WHERE username = $9",
+                     {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[9]});
+  }
+  StatusOr<std::optional<User>> Find(const Username& name) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows rows, sql::Query(s_, std::string("SELECT ") + kUserColumns +
+                                      " FROM users WHERE username = $1",
+                              {P(name.value)}));
+    if (rows.empty()) return std::optional<User>();
+    return std::optional<User>(UserFromRow(rows, 0));
+  }
+  StatusOr<std::vector<User>> List() override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows rows,
+        sql::Query(s_, std::string("SELECT ") + kUserColumns + " FROM users ORDER BY username"));
+    std::vector<User> out;
+    for (size_t i = 0; i < rows.size(); ++i) out.push_back(UserFromRow(rows, i));
+    return out;
+  }
+
+ private:
+  Poco::Data::Session& s_;
+};
+
+// ------------------------------------------------------------------- sessions
+class SqlSessions final : public SessionRepository {
+ public:
+  explicit SqlSessions(Poco::Data::Session& s) : s_(s) {}
+  Status Insert(const Session& x) override {
+    return sql::Exec(s_,
+                     "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
+                     "expires_at) VALUES ($1, $2, $3, $4, $5)",
+                     {P(x.token_hash), P(x.username.value), P(FormatTime(x.created_at)),
+                      P(FormatTime(x.last_seen_at)), P(FormatTime(x.expires_at))});
+  }
+  StatusOr<std::optional<Session>> Find(const std::string& token_hash) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           "SELECT token_hash, username, created_at, last_seen_at, expires_at "
+                           "FROM sessions WHERE token_hash = $1",
+                           {P(token_hash)}));
+    if (r.empty()) return std::optional<Session>();
+    return std::optional<Session>(Session{r.Text(0, 0), Username{r.Text(0, 1)}, T(r.Text(0, 2)),
+                                          T(r.Text(0, 3)), T(r.Text(0, 4))});
+  }
+  Status Touch(const std::string& token_hash, Time last_seen) override {
+    return sql::Exec(s_, "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2",
+                     {P(FormatTime(last_seen)), P(token_hash)});
+  }
+  Status Delete(const std::string& token_hash) override {
+    return sql::Exec(s_, "DELETE FROM sessions WHERE token_hash = $1", {P(token_hash)});
+  }
+  Status DeleteForUser(const Username& name) override {
+    return sql::Exec(s_, "DELETE FROM sessions WHERE username = $1", {P(name.value)});
+  }
+
+ private:
+  Poco::Data::Session& s_;
+};
+
+// -------------------------------------------------------------------- records
+constexpr const char* kRecordColumns =
+    "id, type, title, description, department, classification, custodian, location, "
+    "metadata_json, retention_class, state, created_at, created_by, updated_at";
+
+Record RecordFromRow(const Rows& r, size_t i) {
+  Record x;
+  x.id = RecordId{r.Text(i, 0)};
+  if (auto t = ParseRecordType(r.Text(i, 1)); t.ok()) x.type = *t;
+  x.title = r.Text(i, 2);
+  x.description = r.Text(i, 3);
+  x.department = r.Text(i, 4);
+  if (auto c = ParseClassification(r.Text(i, 5)); c.ok()) x.classification = *c;
+  x.custodian = r.Text(i, 6);
+  x.location = r.Text(i, 7);
+  x.metadata_json = r.Text(i, 8);
+  x.retention_class = r.Text(i, 9);
+  if (auto s = ParseRecordState(r.Text(i, 10)); s.ok()) x.state = *s;
+  x.created_at = T(r.Text(i, 11));
+  x.created_by = r.Text(i, 12);
+  x.updated_at = T(r.Text(i, 13));
+  return x;
+}
+
+Params RecordParams(const Record& x) {
+  return {P(x.id.value),
+          P(std::string(Name(x.type))),
+          P(x.title),
+          P(x.description),
+          P(x.department),
+          P(std::string(Name(x.classification))),
+          P(x.custodian),
+          P(x.location),
+          P(x.metadata_json),
+          P(x.retention_class),
+          P(std::string(Name(x.state))),
+          P(FormatTime(x.created_at)),
+          P(x.created_by),
+          P(FormatTime(x.updated_at))};
+}
+
+std::string EscapeLike(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '!') out.push_back('!');
+    out.push_back(c);
+  }
+  return out;
+}
+
+class SqlRecords final : public RecordRepository {
+ public:
+  explicit SqlRecords(Poco::Data::Session& s) : s_(s) {}
+
+  StatusOr<uint64_t> NextSequence(RecordType type, int year) override {
+    std::string prefix(Prefix(type));
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_, "SELECT last FROM archive_sequences WHERE prefix = $1 AND year = $2",
+                           {P(prefix), P(year)}));
+    uint64_t next = r.empty() ? 1 : static_cast<uint64_t>(r.Int(0, 0)) + 1;
+    if (r.empty()) {
+      CUSTOS_RETURN_IF_ERROR(sql::Exec(
+          s_, "INSERT INTO archive_sequences(prefix, year, last) VALUES ($1, $2, $3)",
+          {P(prefix), P(year), P(next)}));
+    } else {
+      CUSTOS_RETURN_IF_ERROR(sql::Exec(
+          s_, "UPDATE archive_sequences SET last = $1 WHERE prefix = $2 AND year = $3",
+          {P(next), P(prefix), P(year)}));
+    }
+    return next;
+  }
+
+  Status Insert(const Record& x) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
+    if (existing) return Conflict("record " + x.id.value + " already exists", "record_exists");
+    return sql::Exec(s_,
+                     std::string("INSERT INTO records(") + kRecordColumns +
+                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                     RecordParams(x));
+  }
+
+  Status Update(const Record& x) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
+    if (!existing) return NotFound("no record " + x.id.value, "record_not_found");
+    Params p = RecordParams(x);
+    return sql::Exec(s_,
+                     "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
+                     "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
+                     "retention_class = $9, state = $10, updated_at = $11 WHERE id = $12",
+                     {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[0]});
+  }
+
+  StatusOr<std::optional<Record>> Find(const RecordId& id) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_, std::string("SELECT ") + kRecordColumns + " FROM records WHERE id = $1",
+                           {P(id.value)}));
+    if (r.empty()) return std::optional<Record>();
+    return std::optional<Record>(RecordFromRow(r, 0));
+  }
+
+  StatusOr<RecordPage> Search(const RecordQuery& q) override {
+    std::string where = " WHERE 1 = 1";
+    Params params;
+    auto add = [&](const std::string& clause, sql::Param p) {
+      params.push_back(std::move(p));
+      std::string n = "$" + std::to_string(params.size());
+      std::string c = clause;
+      for (size_t at; (at = c.find("$?")) != std::string::npos;) c.replace(at, 2, n);
+      where += " AND " + c;
+    };
+    if (!q.text.empty()) {
+      add("(lower(id) LIKE $? ESCAPE '!' OR lower(title) LIKE $? ESCAPE '!' OR lower(description) "
+          "LIKE $? ESCAPE '!' OR lower(metadata_json) LIKE $? ESCAPE '!')",
+          P("%" + EscapeLike(Lower(q.text)) + "%"));
+    }
+    if (q.type) add("type = $?", P(std::string(Name(*q.type))));
+    if (!q.department.empty()) add("department = $?", P(q.department));
+    if (q.classification) add("classification = $?", P(std::string(Name(*q.classification))));
+    if (q.state) add("state = $?", P(std::string(Name(*q.state))));
+    if (!q.allowed_classifications.empty()) {
+      std::string in;
+      for (Classification c : q.allowed_classifications) {
+        params.push_back(P(std::string(Name(c))));
+        in += (in.empty() ? "" : ", ") + std::string("$") + std::to_string(params.size());
+      }
+      where += " AND classification IN (" + in + ")";
+    }
+    CUSTOS_ASSIGN_OR_RETURN(Rows count, sql::Query(s_, "SELECT COUNT(*) FROM records" + where, params));
+    int page_size = std::clamp(q.page_size, 1, 500);
+    int64_t offset = static_cast<int64_t>(std::max(q.page, 1) - 1) * page_size;
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           std::string("SELECT ") + kRecordColumns + " FROM records" + where +
+                               " ORDER BY created_at DESC, id DESC LIMIT " +
+                               std::to_string(page_size) + " OFFSET " + std::to_string(offset),
+                           params));
+    RecordPage page;
+    page.total = static_cast<uint64_t>(count.Int(0, 0));
+    for (size_t i = 0; i < r.size(); ++i) page.records.push_back(RecordFromRow(r, i));
+    return page;
+  }
+
+  Status ForEach(const std::function<Status(const Record&)>& visit) override {
+    std::string after;
+    for (;;) {
+      CUSTOS_ASSIGN_OR_RETURN(
+          Rows r, sql::Query(s_,
+                             std::string("SELECT ") + kRecordColumns +
+                                 " FROM records WHERE id > $1 ORDER BY id LIMIT 1000",
+                             {P(after)}));
+      if (r.empty()) return Status::Ok();
+      for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(RecordFromRow(r, i)));
+      after = r.Text(r.size() - 1, 0);
+    }
+  }
+
+ private:
+  static std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+  Poco::Data::Session& s_;
+};
+
+// ------------------------------------------------------------ versions, files
+constexpr const char* kFileColumns =
+    "id, record_id, version, name, media_type, size, sha256, sm3, blob_id, kek_id, wrapped_dek, "
+    "sig_status, sig_signer, sig_time, sig_reason";
+
+StoredFile FileFromRow(const Rows& r, size_t i) {
+  StoredFile f;
+  f.id = FileId{r.Text(i, 0)};
+  f.record_id = RecordId{r.Text(i, 1)};
+  f.version = static_cast<int>(r.Int(i, 2));
+  f.name = r.Text(i, 3);
+  f.media_type = r.Text(i, 4);
+  f.size = static_cast<uint64_t>(r.Int(i, 5));
+  f.sha256 = r.Text(i, 6);
+  f.sm3 = r.Text(i, 7);
+  f.blob_id = BlobId{r.Text(i, 8)};
+  f.kek_id = r.Text(i, 9);
+  f.wrapped_dek = r.Bytes(i, 10);
+  f.signature.status = r.Text(i, 11);
+  f.signature.signer = r.Text(i, 12);
+  std::string t = r.Text(i, 13);
+  if (!t.empty()) f.signature.signing_time = T(t);
+  f.signature.reason = r.Text(i, 14);
+  return f;
+}
+
+class SqlVersions final : public VersionRepository {
+ public:
+  explicit SqlVersions(Poco::Data::Session& s) : s_(s) {}
+
+  Status Insert(const Version& v) override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_, "SELECT 1 FROM records WHERE id = $1",
+                                                 {P(v.record_id.value)}));
+    if (rec.empty()) return NotFound("no record " + v.record_id.value, "record_not_found");
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(v.record_id, v.number));
+    if (existing) {
+      return Conflict("version " + std::to_string(v.number) + " of " + v.record_id.value +
+                          " already exists",
+                      "version_exists");
+    }
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(
+        s_,
+        "INSERT INTO versions(record_id, number, kind, note, created_at, created_by, "
+        "manifest_hash, prev_manifest_hash, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        {P(v.record_id.value), P(v.number), P(std::string(Name(v.kind))), P(v.note),
+         P(FormatTime(v.created_at)), P(v.created_by), P(v.manifest_hash), P(v.prev_manifest_hash),
+         P(v.log_index)}));
+    int position = 0;
+    for (const StoredFile& f : v.files) {
+      CUSTOS_RETURN_IF_ERROR(sql::Exec(
+          s_,
+          std::string("INSERT INTO files(") + kFileColumns +
+              ", position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+              "$15, $16)",
+          {P(f.id.value), P(v.record_id.value), P(v.number), P(f.name), P(f.media_type),
+           P(f.size), P(f.sha256), P(f.sm3), P(f.blob_id.value), P(f.kek_id), P(f.wrapped_dek),
+           P(f.signature.status), P(f.signature.signer),
+           P(f.signature.signing_time ? FormatTime(*f.signature.signing_time) : std::string()),
+           P(f.signature.reason), P(position++)}));
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<Version>> List(const RecordId& id) override {
+    return Load(id, std::nullopt);
+  }
+
+  StatusOr<std::optional<Version>> Find(const RecordId& id, int number) override {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> v, Load(id, number));
+    if (v.empty()) return std::optional<Version>();
+    return std::optional<Version>(std::move(v.front()));
+  }
+
+  Status SetFileKey(const FileId& id, const std::string& kek_id,
+                    const std::vector<uint8_t>& wrapped_dek) override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM files WHERE id = $1", {P(id.value)}));
+    if (r.empty()) return NotFound("no file " + id.value, "file_not_found");
+    return sql::Exec(s_, "UPDATE files SET kek_id = $1, wrapped_dek = $2 WHERE id = $3",
+                     {P(kek_id), P(wrapped_dek), P(id.value)});
+  }
+
+  Status ForEachFile(const std::function<Status(const StoredFile&)>& visit) override {
+    std::string after;
+    for (;;) {
+      CUSTOS_ASSIGN_OR_RETURN(
+          Rows r, sql::Query(s_,
+                             std::string("SELECT ") + kFileColumns +
+                                 " FROM files WHERE id > $1 ORDER BY id LIMIT 1000",
+                             {P(after)}));
+      if (r.empty()) return Status::Ok();
+      for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(FileFromRow(r, i)));
+      after = r.Text(r.size() - 1, 0);
+    }
+  }
+
+  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM files WHERE blob_id = $1",
+                                               {P(id.value)}));
+    return !r.empty();
+  }
+
+ private:
+  StatusOr<std::vector<Version>> Load(const RecordId& id, std::optional<int> number) {
+    Params p = {P(id.value)};
+    std::string filter;
+    if (number) {
+      p.push_back(P(*number));
+      filter = " AND number = $2";
+    }
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           "SELECT record_id, number, kind, note, created_at, created_by, "
+                           "manifest_hash, prev_manifest_hash, log_index FROM versions "
+                           "WHERE record_id = $1" + filter + " ORDER BY number",
+                           p));
+    std::vector<Version> out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      Version v;
+      v.record_id = RecordId{r.Text(i, 0)};
+      v.number = static_cast<int>(r.Int(i, 1));
+      if (auto k = ParseVersionKind(r.Text(i, 2)); k.ok()) v.kind = *k;
+      v.note = r.Text(i, 3);
+      v.created_at = T(r.Text(i, 4));
+      v.created_by = r.Text(i, 5);
+      v.manifest_hash = r.Text(i, 6);
+      v.prev_manifest_hash = r.Text(i, 7);
+      v.log_index = static_cast<uint64_t>(r.Int(i, 8));
+      out.push_back(std::move(v));
+    }
+    if (out.empty()) return out;
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows f, sql::Query(s_,
+                           std::string("SELECT ") + kFileColumns +
+                               " FROM files WHERE record_id = $1" +
+                               (number ? " AND version = $2" : "") + " ORDER BY version, position",
+                           p));
+    for (size_t i = 0; i < f.size(); ++i) {
+      StoredFile file = FileFromRow(f, i);
+      for (Version& v : out) {
+        if (v.number == file.version) v.files.push_back(file);
+      }
+    }
+    return out;
+  }
+
+  Poco::Data::Session& s_;
+};
+
+// ------------------------------------------------------------------------ log
+class SqlNodeReader final : public crypto::merkle::NodeReader {
+ public:
+  explicit SqlNodeReader(Poco::Data::Session& s) : s_(s) {}
+  StatusOr<crypto::Digest32> Node(crypto::merkle::NodeId id) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto v, Nodes({id}));
+    return v.front();
+  }
+  StatusOr<std::vector<crypto::Digest32>> Nodes(
+      const std::vector<crypto::merkle::NodeId>& ids) override {
+    std::vector<crypto::Digest32> out(ids.size());
+    if (ids.empty()) return out;
+    std::string where;
+    Params p;
+    for (const auto& id : ids) {
+      p.push_back(P(static_cast<int64_t>(id.level)));
+      p.push_back(P(id.index));
+      where += (where.empty() ? "" : " OR ") + std::string("(level = $") +
+               std::to_string(p.size() - 1) + " AND idx = $" + std::to_string(p.size()) + ")";
+    }
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT level, idx, hash FROM log_nodes WHERE " + where, p));
+    std::vector<bool> found(ids.size(), false);
+    for (size_t i = 0; i < r.size(); ++i) {
+      uint32_t level = static_cast<uint32_t>(r.Int(i, 0));
+      uint64_t index = static_cast<uint64_t>(r.Int(i, 1));
+      CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 h, sql::ToDigest(r.Bytes(i, 2)));
+      for (size_t k = 0; k < ids.size(); ++k) {
+        if (ids[k].level == level && ids[k].index == index) {
+          out[k] = h;
+          found[k] = true;
+        }
+      }
+    }
+    for (size_t k = 0; k < ids.size(); ++k) {
+      if (!found[k]) {
+        return DataLoss("log node (" + std::to_string(ids[k].level) + ", " +
+                            std::to_string(ids[k].index) + ") is missing",
+                        "log_node_missing");
+      }
+    }
+    return out;
+  }
+
+ private:
+  Poco::Data::Session& s_;
+};
+
+StatusOr<uint64_t> StoredLogSize(Poco::Data::Session& s) {
+  CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s, "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_leaves"));
+  return static_cast<uint64_t>(r.Int(0, 0));
+}
+
+class SqlLog final : public LogRepository {
+ public:
+  SqlLog(Poco::Data::Session& s, LogTail* tail) : s_(s), tail_(tail) {}
+
+  StatusOr<uint64_t> Append(const LogEvent& event) override {
+    if (tail_ == nullptr) return Internal("log append in a read-only transaction");
+    uint64_t seq = tail_->range.size();
+    CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
+    crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
+    CUSTOS_RETURN_IF_ERROR(
+        sql::Exec(s_, "INSERT INTO log_leaves(seq, leaf) VALUES ($1, $2)", {P(seq), P(leaf)}));
+    Status node_status;
+    tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
+      if (!node_status.ok()) return;
+      node_status = sql::Exec(s_, "INSERT INTO log_nodes(level, idx, hash) VALUES ($1, $2, $3)",
+                              {P(static_cast<int64_t>(id.level)), P(id.index), P(h)});
+    });
+    CUSTOS_RETURN_IF_ERROR(node_status);
+    tail_->last_leaf_hash = hash;
+    return seq;
+  }
+
+  StatusOr<uint64_t> Size() override {
+    if (tail_ != nullptr) return tail_->range.size();
+    return StoredLogSize(s_);
+  }
+
+  StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           "SELECT l.seq, l.leaf, n.hash FROM log_leaves l JOIN log_nodes n ON "
+                           "n.level = 0 AND n.idx = l.seq WHERE l.seq >= $1 AND l.seq < $2 "
+                           "ORDER BY l.seq LIMIT " + std::to_string(limit),
+                           {P(start), P(end)}));
+    std::vector<LogEntry> out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      LogEntry e;
+      e.index = static_cast<uint64_t>(r.Int(i, 0));
+      e.leaf = r.Text(i, 1);
+      CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, sql::ToDigest(r.Bytes(i, 2)));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  StatusOr<StoredCheckpoint> LatestCheckpoint() override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_, "SELECT size, root, note, created_at FROM log_checkpoints "
+                               "ORDER BY size DESC LIMIT 1"));
+    if (r.empty()) return NotFound("the log has no checkpoint yet", "no_checkpoint");
+    return FromRow(r, 0);
+  }
+
+  StatusOr<std::vector<StoredCheckpoint>> Checkpoints() override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_, "SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size"));
+    std::vector<StoredCheckpoint> out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(StoredCheckpoint cp, FromRow(r, i));
+      out.push_back(std::move(cp));
+    }
+    return out;
+  }
+
+  StatusOr<std::vector<crypto::Digest32>> InclusionProof(uint64_t index, uint64_t size) override {
+    CUSTOS_RETURN_IF_ERROR(CheckSize(size));
+    SqlNodeReader reader(s_);
+    return crypto::merkle::InclusionProof(index, size, reader);
+  }
+
+  StatusOr<std::vector<crypto::Digest32>> ConsistencyProof(uint64_t from, uint64_t to) override {
+    CUSTOS_RETURN_IF_ERROR(CheckSize(to));
+    SqlNodeReader reader(s_);
+    return crypto::merkle::ConsistencyProof(from, to, reader);
+  }
+
+  StatusOr<crypto::Digest32> RootAt(uint64_t size) override {
+    CUSTOS_RETURN_IF_ERROR(CheckSize(size));
+    SqlNodeReader reader(s_);
+    return crypto::merkle::RootAt(size, reader);
+  }
+
+  StatusOr<std::vector<std::pair<uint64_t, crypto::Digest32>>> NodesAtLevel(
+      uint32_t level, uint64_t from_index, size_t limit) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 "
+                           "ORDER BY idx LIMIT " + std::to_string(limit),
+                           {P(static_cast<int64_t>(level)), P(from_index)}));
+    std::vector<std::pair<uint64_t, crypto::Digest32>> out;
+    out.reserve(r.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 h, sql::ToDigest(r.Bytes(i, 1)));
+      out.emplace_back(static_cast<uint64_t>(r.Int(i, 0)), h);
+    }
+    return out;
+  }
+
+ private:
+  Status CheckSize(uint64_t size) {
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t have, Size());
+    if (size > have) {
+      return InvalidArgument("tree size " + std::to_string(size) + " exceeds the log size " +
+                                 std::to_string(have),
+                             "proof_bad_sizes");
+    }
+    return Status::Ok();
+  }
+
+  static StatusOr<StoredCheckpoint> FromRow(const Rows& r, size_t i) {
+    StoredCheckpoint cp;
+    cp.size = static_cast<uint64_t>(r.Int(i, 0));
+    CUSTOS_ASSIGN_OR_RETURN(cp.root, sql::ToDigest(r.Bytes(i, 1)));
+    cp.note = r.Text(i, 2);
+    cp.created_at = T(r.Text(i, 3));
+    return cp;
+  }
+
+  Poco::Data::Session& s_;
+  LogTail* tail_;
+};
+
+class SqlTransaction final : public Transaction {
+ public:
+  SqlTransaction(Poco::Data::Session& s, LogTail* tail)
+      : tail_(tail), departments_(s), users_(s), sessions_(s), records_(s), versions_(s), log_(s, tail) {}
+  bool writable() const override { return tail_ != nullptr; }
+  DepartmentRepository& departments() override { return departments_; }
+  UserRepository& users() override { return users_; }
+  SessionRepository& sessions() override { return sessions_; }
+  RecordRepository& records() override { return records_; }
+  VersionRepository& versions() override { return versions_; }
+  LogRepository& log() override { return log_; }
+
+ private:
+  LogTail* tail_;
+  SqlDepartments departments_;
+  SqlUsers users_;
+  SqlSessions sessions_;
+  SqlRecords records_;
+  SqlVersions versions_;
+  SqlLog log_;
+};
+
+}  // namespace
+
+StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session) {
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t size, StoredLogSize(session));
+  LogTail tail;
+  if (size == 0) return tail;
+  SqlNodeReader reader(session);
+  auto ids = crypto::merkle::CompactRange::FrontierIds(size);
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<crypto::Digest32> hashes, reader.Nodes(ids));
+  CUSTOS_ASSIGN_OR_RETURN(tail.range, crypto::merkle::CompactRange::FromFrontier(size, hashes));
+  CUSTOS_ASSIGN_OR_RETURN(tail.last_leaf_hash, reader.Node({0, size - 1}));
+  return tail;
+}
+
+std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail) {
+  return std::make_unique<SqlTransaction>(session, tail);
+}
+
+Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp) {
+  return sql::Exec(session,
+                   "INSERT INTO log_checkpoints(size, root, note, created_at) VALUES ($1, $2, $3, $4)",
+                   {P(cp.size), P(cp.root), P(cp.note), P(FormatTime(cp.created_at))});
+}
+
+}  // namespace custos::storage

@@ -1,0 +1,36 @@
+// Repositories over SQL with portable statements ($n placeholders, no
+// dialect-specific syntax), shared by the SQLite and PostgreSQL stores.
+// The schema they expect is created by each store's migrations
+// (storage/sqlite_store.cc).
+#pragma once
+
+#include <Poco/Data/Session.h>
+
+#include <memory>
+#include <optional>
+
+#include "crypto/merkle.h"
+#include "storage/metadata_store.h"
+
+namespace custos::storage {
+
+// The log's in-memory tail, owned by the writer: the compact range of the
+// tree and the hash of the last leaf. Only the thread leading a write batch
+// touches it.
+struct LogTail {
+  crypto::merkle::CompactRange range;
+  std::optional<crypto::Digest32> last_leaf_hash;
+};
+
+// Loads the tail from the stored tree (O(log n) node reads).
+StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session);
+
+// A Transaction over `session`, which must already be inside a database
+// transaction. `tail` is non-null for write transactions (appends update
+// it) and null for read-only ones.
+std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail);
+
+// Stores a signed checkpoint row (inside the write batch's transaction).
+Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp);
+
+}  // namespace custos::storage

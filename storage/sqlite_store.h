@@ -1,0 +1,77 @@
+// SqliteStore: the MetadataStore of a single-node installation, one SQLite
+// file in the data directory, reached through Poco::Data.
+//
+// Durability: WAL journal, synchronous=FULL (every commit is fsynced before
+// Write() returns), foreign keys on, secure_delete on (deleted rows are
+// overwritten, which matters after destruction). Schema migrations are
+// numbered and applied at Open() inside one transaction each.
+//
+// Concurrency: one writer connection, used by whichever caller leads the
+// current group-commit batch (leveldb's writer queue); `read_connections`
+// reader connections for Read(), each on its own WAL snapshot.
+// Thread safety: all public methods may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "storage/metadata_store.h"
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace custos::storage {
+
+struct LogTail;
+
+struct SqliteOptions {
+  std::string path;          // database file, created 0600 if missing
+  int read_connections = 4;
+  size_t max_batch = 512;    // write functions committed together at most
+};
+
+class SqliteStore final : public MetadataStore {
+ public:
+  // Opens (creating if needed) the database and applies migrations.
+  // `signer` signs a checkpoint after every batch that appended events; it
+  // may be null for a store that is only read (verification), in which case
+  // Write() fails with kInternal. The signer must outlive the store.
+  static StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options,
+                                                     CheckpointSigner* signer);
+  ~SqliteStore() override;
+
+  Status Write(const TxFn& fn) override;
+  Status Read(const TxFn& fn) override;
+
+  // The schema version after migrations.
+  int schema_version() const { return schema_version_; }
+
+ private:
+  struct Writer;
+  SqliteStore(SqliteOptions options, CheckpointSigner* signer);
+  Status Init();
+  Status CommitBatch(std::deque<Writer*>& batch);
+  StatusOr<std::unique_ptr<Poco::Data::Session>> Connect();
+  std::unique_ptr<Poco::Data::Session> AcquireReader();
+  void ReleaseReader(std::unique_ptr<Poco::Data::Session> s);
+
+  const SqliteOptions options_;
+  CheckpointSigner* const signer_;
+  int schema_version_ = 0;
+
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::deque<Writer*> writers_;                       // GUARDED_BY(write_mu_)
+  std::unique_ptr<Poco::Data::Session> write_session_;  // used only by the batch leader
+  std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
+
+  std::mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::vector<std::unique_ptr<Poco::Data::Session>> readers_;  // GUARDED_BY(read_mu_)
+};
+
+}  // namespace custos::storage

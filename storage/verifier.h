@@ -1,0 +1,70 @@
+// Offline verification of a whole archive (DESIGN §7: "an alteration of any
+// stored byte that verify does not report" must never happen).
+//
+// Checks, each producing named findings rather than stopping at the first:
+//   log        every leaf decodes strictly; seq and prev form an unbroken
+//              hash chain; every stored tree node (all levels) equals its
+//              recomputation; no node is missing or extra
+//   checkpoints every stored checkpoint's signature verifies with the log's
+//              keys, its body names our origin and its stored size and root,
+//              and its root equals the recomputed root at its size (so all
+//              checkpoints are mutually consistent); the newest covers the
+//              whole log
+//   records    the newest recordHash logged for each record matches the row
+//   versions   each version's manifest hash is recomputed from its rows,
+//              matches the event at its log index, and chains to the
+//              previous version
+//   files      every live file's blob decrypts (all chunk tags) and hashes
+//              to its recorded SHA-256; destroyed files have no blob
+//
+// Memory stays bounded by the number of records (one digest each), not by
+// the log size. Thread safety: a pure function over the store.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "crypto/signed_note.h"
+#include "storage/content_store.h"
+#include "storage/metadata_store.h"
+
+namespace custos::storage {
+
+struct Finding {
+  std::string object;   // "log entry 17", "record CT-2026-000001", "file 3fa… (blob 9c…)"
+  std::string problem;  // what is wrong, one sentence
+  std::string code;     // stable reason, e.g. "log_chain_broken"
+};
+
+struct VerifyReport {
+  std::vector<Finding> findings;
+  uint64_t log_entries = 0;
+  uint64_t log_nodes = 0;
+  uint64_t checkpoints = 0;
+  uint64_t records = 0;
+  uint64_t versions = 0;
+  uint64_t files = 0;
+  uint64_t content_bytes = 0;
+  bool clean() const { return findings.empty(); }
+};
+
+struct VerifyProgress {
+  std::string phase;  // "log", "nodes", "records", "files"
+  uint64_t done = 0;
+  uint64_t total = 0;
+};
+
+struct VerifyOptions {
+  std::string origin;                                   // expected checkpoint origin
+  std::vector<const crypto::note::Verifier*> verifiers;  // the log's keys
+  ContentStore* content = nullptr;                       // null: skip blob checks
+  BlobStore* blobs = nullptr;                            // for destroyed-file checks
+  std::function<void(const VerifyProgress&)> progress;   // optional
+};
+
+// Runs every check. Fails (non-OK) only when verification could not run at
+// all (database unreadable); everything wrong with the data is a Finding.
+StatusOr<VerifyReport> VerifyArchive(MetadataStore& store, const VerifyOptions& options);
+
+}  // namespace custos::storage
