@@ -1,6 +1,7 @@
 #include "admin/init.h"
 
 #include "crypto/x509.h"
+#include "storage/archive.h"
 #include "storage/data_dir.h"
 
 namespace custos::admin {
@@ -17,6 +18,7 @@ StatusOr<InitResult> InitDataDirectory(const InitOptions& options) {
   CUSTOS_RETURN_IF_ERROR(storage::WriteNewFile(dir.TlsCertificate(), tls.certificate_pem, 0644));
   CUSTOS_RETURN_IF_ERROR(
       storage::WriteNewFile(dir.ConfigFile(), FormatConfigFile(options.config), 0600));
+  CUSTOS_RETURN_IF_ERROR(storage::ArchiveStorage::Create(dir, options.config));
   return InitResult{dir.ConfigFile(), dir.TlsCertificate()};
 }
 

@@ -5,6 +5,8 @@
 //   0  success
 //   1  the command ran and found problems (verify)
 //   2  bad arguments, or the command could not run
+#include <signal.h>
+
 #include <iostream>
 #include <map>
 #include <optional>
@@ -12,6 +14,9 @@
 #include <vector>
 
 #include "admin/init.h"
+#include "admin/verify.h"
+#include "storage/archive.h"
+#include "storage/data_dir.h"
 #include "common/config.h"
 
 namespace {
@@ -22,7 +27,8 @@ const char kUsage[] =
     "usage: custosctl COMMAND [OPTIONS]\n"
     "commands:\n"
     "  init --data DIR [--origin NAME] [--suite intl|gm] [--listen HOST:PORT]\n"
-    "       [--backend sqlite|postgresql --dsn DSN]\n";
+    "       [--backend sqlite|postgresql --dsn DSN]\n"
+    "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n";
 
 int Fail(const std::string& message) {
   std::cerr << "custosctl: " << message << "\n";
@@ -84,9 +90,54 @@ int RunInit(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Loads DIR/custos.conf.
+std::optional<custos::Config> LoadConfig(const custos::storage::DataDir& dir, std::string& error) {
+  auto text = custos::storage::ReadSmallFile(dir.ConfigFile());
+  if (!text.ok()) {
+    error = text.status().message();
+    return std::nullopt;
+  }
+  auto config = custos::ParseConfig(*text);
+  if (!config.ok()) {
+    error = dir.ConfigFile() + ": " + config.status().message();
+    return std::nullopt;
+  }
+  return std::move(config).value();
+}
+
+int RunVerify(const std::vector<std::string>& args) {
+  bool json = false;
+  std::vector<std::string> rest;
+  for (const auto& a : args) {
+    if (a == "--json") {
+      json = true;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  std::string error;
+  auto opts = ParseOptions(rest, {"--data"}, error);
+  if (!opts) return Fail("verify: " + error);
+  if (!opts->count("--data")) return Fail("verify: --data DIR is required");
+  custos::storage::DataDir dir(opts->at("--data"));
+  auto config = LoadConfig(dir, error);
+  if (!config) return Fail("verify: " + error);
+  auto archive = custos::storage::ArchiveStorage::Open(dir, *config);
+  if (!archive.ok()) return Fail("verify: cannot open the archive: " + archive.status().message());
+  auto report = (*archive)->Verify();
+  if (!report.ok()) return Fail("verify: could not run: " + report.status().message());
+  if (json) {
+    std::cout << custos::admin::ReportJson(*report) << "\n";
+  } else {
+    custos::admin::PrintReport(*report, std::cout);
+  }
+  return report->clean() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  signal(SIGXFSZ, SIG_IGN);  // a file-size limit is reported as storage full
   if (argc < 2) return Fail(std::string("missing command\n") + kUsage);
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
@@ -95,5 +146,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "init") return RunInit(args);
+  if (command == "verify") return RunVerify(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);
 }

@@ -21,6 +21,7 @@
 #include "server/http/router.h"
 #include "server/http/server.h"
 #include "server/services/health.h"
+#include "storage/archive.h"
 #include "storage/data_dir.h"
 
 namespace {
@@ -107,11 +108,25 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes EFBIG → 507, not a dead server
 
   custos::Logger logger(2, custos::ParseLogLevel(config.log_level));
   custos::MetricsRegistry metrics;
   custos::services::HealthService health;
   health.AddCheck("data_dir", [&data_dir] { return data_dir.CheckWritable(); });
+
+  uint64_t swept = 0;
+  auto opened = custos::storage::ArchiveStorage::Open(data_dir, config, /*sweep_orphans=*/true, &swept);
+  if (!opened.ok()) return StartFailure("cannot open the archive: " + opened.status().message());
+  std::unique_ptr<custos::storage::ArchiveStorage> archive = std::move(opened).value();
+  logger.Info("archive opened", {{"origin", archive->origin()},
+                                 {"suite", config.suite},
+                                 {"orphanBlobsRemoved", swept}});
+  health.AddCheck("database", [&archive] {
+    return archive->store().Read([](custos::storage::Transaction& tx) {
+      return tx.log().Size().status();
+    });
+  });
 
   Poco::Net::initializeSSL();
   int exit_code = 0;

@@ -1,0 +1,57 @@
+// An opened archive: everything under one data directory assembled into the
+// stores the services use. Built by custosd and custosctl (the composition
+// roots) and passed down by reference.
+//
+//   ArchiveStorage::Create(dir, config)   new installation: keys, database
+//   ArchiveStorage::Open(dir, config)     existing installation
+//
+// Thread safety: the members are themselves thread-safe; the object is
+// immutable after Open().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "storage/blob_store.h"
+#include "storage/content_store.h"
+#include "storage/data_dir.h"
+#include "storage/keyring.h"
+#include "storage/metadata_store.h"
+#include "storage/verifier.h"
+
+namespace custos::storage {
+
+class ArchiveStorage {
+ public:
+  // Creates keys (keyring) and the database schema in an initialised data
+  // directory (data_dir.h's CreateFresh must have run).
+  static Status Create(const DataDir& dir, const Config& config);
+
+  // Opens keys, database and blob folder. With `sweep_orphans`, removes
+  // blobs no committed row references (only safe before serving) and
+  // reports how many through `swept`.
+  static StatusOr<std::unique_ptr<ArchiveStorage>> Open(const DataDir& dir, const Config& config,
+                                                        bool sweep_orphans = false,
+                                                        uint64_t* swept = nullptr);
+
+  MetadataStore& store() { return *store_; }
+  BlobStore& blobs() { return *blobs_; }
+  ContentStore& content() { return *content_; }
+  const Keyring& keyring() const { return *keyring_; }
+  const std::string& origin() const { return origin_; }
+
+  // verify(): everything, including every blob.
+  StatusOr<VerifyReport> Verify(const std::function<void(const VerifyProgress&)>& progress = {});
+
+ private:
+  ArchiveStorage() = default;
+  std::string origin_;
+  std::unique_ptr<Keyring> keyring_;
+  std::unique_ptr<NoteCheckpointSigner> signer_;
+  std::unique_ptr<MetadataStore> store_;
+  std::unique_ptr<FileBlobStore> blobs_;
+  std::unique_ptr<ContentStore> content_;
+};
+
+}  // namespace custos::storage
