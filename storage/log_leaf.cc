@@ -1,6 +1,8 @@
 #include "storage/log_leaf.h"
 
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <typeinfo>
 #include <utility>
 

@@ -127,6 +127,9 @@ class LogRepository {
   virtual StatusOr<uint64_t> Size() = 0;
   // Entries [start, end) (end clamped to the size), at most `limit`.
   virtual StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) = 0;
+  // Entries whose event subject is `subject`, oldest first, at most `limit`.
+  virtual StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
+                                                            size_t limit) = 0;
   // The newest checkpoint (kNotFound "no_checkpoint" for an empty log).
   virtual StatusOr<StoredCheckpoint> LatestCheckpoint() = 0;
   // Every stored checkpoint, size ascending.

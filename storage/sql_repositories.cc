@@ -534,7 +534,8 @@ class SqlLog final : public LogRepository {
     CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
     crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
     CUSTOS_RETURN_IF_ERROR(
-        sql::Exec(s_, "INSERT INTO log_leaves(seq, leaf) VALUES ($1, $2)", {P(seq), P(leaf)}));
+        sql::Exec(s_, "INSERT INTO log_leaves(seq, leaf, subject) VALUES ($1, $2, $3)",
+                  {P(seq), P(leaf), P(event.subject)}));
     Status node_status;
     tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
       if (!node_status.ok()) return;
@@ -558,6 +559,25 @@ class SqlLog final : public LogRepository {
                            "n.level = 0 AND n.idx = l.seq WHERE l.seq >= $1 AND l.seq < $2 "
                            "ORDER BY l.seq LIMIT " + std::to_string(limit),
                            {P(start), P(end)}));
+    std::vector<LogEntry> out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      LogEntry e;
+      e.index = static_cast<uint64_t>(r.Int(i, 0));
+      e.leaf = r.Text(i, 1);
+      CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, sql::ToDigest(r.Bytes(i, 2)));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
+                                                    size_t limit) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           "SELECT l.seq, l.leaf, n.hash FROM log_leaves l JOIN log_nodes n ON "
+                           "n.level = 0 AND n.idx = l.seq WHERE l.subject = $1 "
+                           "ORDER BY l.seq LIMIT " + std::to_string(limit),
+                           {P(subject)}));
     std::vector<LogEntry> out;
     for (size_t i = 0; i < r.size(); ++i) {
       LogEntry e;

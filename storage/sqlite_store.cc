@@ -53,7 +53,9 @@ const std::vector<std::vector<std::string>>& Migrations() {
           "sig_time TEXT NOT NULL, sig_reason TEXT NOT NULL, "
           "FOREIGN KEY (record_id, version) REFERENCES versions(record_id, number))",
           "CREATE INDEX files_by_version ON files(record_id, version)",
-          "CREATE TABLE log_leaves (seq BIGINT PRIMARY KEY, leaf TEXT NOT NULL)",
+          "CREATE TABLE log_leaves (seq BIGINT PRIMARY KEY, leaf TEXT NOT NULL, "
+          "subject TEXT NOT NULL)",
+          "CREATE INDEX log_leaves_by_subject ON log_leaves(subject, seq)",
           "CREATE TABLE log_nodes (level BIGINT NOT NULL, idx BIGINT NOT NULL, "
           "hash BLOB NOT NULL, PRIMARY KEY (level, idx))",
           "CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, root BLOB NOT NULL, "
