@@ -1,0 +1,40 @@
+// Who is acting, and the authorization rules every service checks before it
+// acts (DESIGN §1). Policy lives here, in one place, not in handlers.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "storage/model.h"
+
+namespace custos::services {
+
+// An authenticated user, as established by AuthService::Authenticate.
+struct Principal {
+  storage::Username username;
+  storage::Role role = storage::Role::kStaff;
+  std::string department;
+};
+
+// The highest classification a role may see in the catalogue (metadata, not
+// content). Admins see no catalogue at all.
+//   archivist, legal, auditor: everything; approver: up to confidential;
+//   staff: up to internal.
+bool MaySeeRecord(const Principal& p, const storage::Record& r);
+
+// May `p` read the content of `r` without a loan? Archivists read everything
+// below secret; legal reads contracts; nobody else (they need an active
+// loan, a later feature).
+bool MayReadContentDirectly(const Principal& p, const storage::Record& r);
+
+// Check in records and add versions: archivists.
+Status RequireArchivist(const Principal& p);
+// Users and departments: admins.
+Status RequireAdmin(const Principal& p);
+// Log entries and proofs: auditors and archivists.
+Status RequireLogReader(const Principal& p);
+
+// PermissionDenied with reason "forbidden" naming the action.
+Status Forbidden(const std::string& action);
+
+}  // namespace custos::services

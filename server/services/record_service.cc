@@ -1,0 +1,527 @@
+#include "server/services/record_service.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "storage/canonical_json.h"
+#include "storage/integrity.h"
+
+namespace custos::services {
+
+using storage::Classification;
+using storage::LogEvent;
+using storage::Record;
+using storage::RecordId;
+using storage::RecordType;
+using storage::Role;
+using storage::StoredFile;
+using storage::Time;
+using storage::Transaction;
+using storage::Version;
+
+namespace {
+
+constexpr size_t kMaxTitle = 500;
+constexpr size_t kMaxText = 10000;
+constexpr size_t kMaxSignatureBytes = 1 << 20;
+constexpr size_t kHistoryLimit = 10000;
+
+struct TypeSchema {
+  std::vector<std::string> required;
+  std::vector<std::string> optional;
+};
+
+const TypeSchema& SchemaFor(RecordType type) {
+  static const TypeSchema contract{{"counterparty", "contractNumber", "signedDate"},
+                                   {"effectiveDate", "endDate", "amount", "currency"}};
+  static const TypeSchema qualification{{"issuer", "certificateNumber", "validUntil"},
+                                        {"issuedDate", "scope"}};
+  static const TypeSchema dossier{{"productModel", "documentKind"}, {}};
+  static const TypeSchema customer{{"customerName", "customerId"}, {}};
+  static const TypeSchema general{{}, {}};
+  switch (type) {
+    case RecordType::kContract: return contract;
+    case RecordType::kQualification: return qualification;
+    case RecordType::kProductDossier: return dossier;
+    case RecordType::kCustomerFile: return customer;
+    case RecordType::kGeneral: return general;
+  }
+  return general;
+}
+
+bool IsDateField(const std::string& name) {
+  return name == "signedDate" || name == "effectiveDate" || name == "endDate" ||
+         name == "issuedDate" || name == "validUntil";
+}
+
+bool IsDate(const std::string& s) {
+  if (s.size() != 10) return false;
+  return storage::ParseTime(s + "T00:00:00Z").ok();
+}
+
+Status BadField(const std::string& field, const std::string& why) {
+  return Unprocessable("metadata." + field + ": " + why, "invalid_metadata");
+}
+
+Status CheckText(const std::string& field, const std::string& value, size_t max, bool required) {
+  if (required && value.empty()) return Unprocessable(field + " is required", "invalid_" + field);
+  if (value.size() > max) return Unprocessable(field + " is too long", "invalid_" + field);
+  if (!storage::IsValidUtf8(value)) return Unprocessable(field + " is not UTF-8", "invalid_" + field);
+  for (unsigned char c : value) {
+    if (c < 0x20 && c != '\n' && c != '\t') {
+      return Unprocessable(field + " has a control character", "invalid_" + field);
+    }
+  }
+  return Status::Ok();
+}
+
+LogEvent MakeEvent(const std::string& action, const Principal& who, const std::string& subject,
+                   Time at) {
+  LogEvent e;
+  e.action = action;
+  e.actor = who.username.value;
+  e.subject = subject;
+  e.at = at;
+  e.details = new Poco::JSON::Object;
+  return e;
+}
+
+Poco::JSON::Array::Ptr FilesDetail(const std::vector<StoredFile>& files) {
+  Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+  for (const StoredFile& f : files) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("id", f.id.value);
+    o->set("name", f.name);
+    o->set("sha256", f.sha256);
+    o->set("size", static_cast<Poco::Int64>(f.size));
+    o->set("signature", f.signature.status);
+    arr->add(o);
+  }
+  return arr;
+}
+
+Status ValidFileName(const std::string& name) {
+  if (name.empty() || name.size() > 255 || name == "." || name == "..") {
+    return Unprocessable("file name must be 1 to 255 bytes", "invalid_file_name");
+  }
+  if (!storage::IsValidUtf8(name)) return Unprocessable("file name is not UTF-8", "invalid_file_name");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == '/' || c == '\\' || c == 0x7f) {
+      return Unprocessable("file name may not contain '/', '\\' or control characters",
+                           "invalid_file_name");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string SafeMediaType(const std::string& t) {
+  static const std::regex kMediaType("^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$");
+  std::string base = t.substr(0, t.find(';'));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  return std::regex_match(base, kMediaType) ? base : "application/octet-stream";
+}
+
+}  // namespace
+
+Status ValidateTypeMetadata(RecordType type, const Poco::JSON::Object::Ptr& metadata) {
+  const TypeSchema& schema = SchemaFor(type);
+  Poco::JSON::Object::Ptr m = metadata ? metadata : new Poco::JSON::Object;
+  for (const std::string& name : m->getNames()) {
+    bool known = std::count(schema.required.begin(), schema.required.end(), name) +
+                 std::count(schema.optional.begin(), schema.optional.end(), name);
+    if (!known) return BadField(name, "unknown field for a " + std::string(storage::Name(type)));
+    Poco::Dynamic::Var v = m->get(name);
+    if (!v.isString()) return BadField(name, "must be a string");
+    std::string s = v.convert<std::string>();
+    CUSTOS_RETURN_IF_ERROR(CheckText("metadata." + name, s, 1000, false));
+    if (IsDateField(name) && !IsDate(s)) return BadField(name, "must be a date YYYY-MM-DD");
+    if (name == "amount" && !std::regex_match(s, std::regex("^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"))) {
+      return BadField(name, "must be a decimal number such as 1250000.00");
+    }
+    if (name == "currency" && !std::regex_match(s, std::regex("^[A-Z]{3}$"))) {
+      return BadField(name, "must be an ISO 4217 code such as CNY");
+    }
+  }
+  for (const std::string& name : schema.required) {
+    if (!m->has(name) || m->getValue<std::string>(name).empty()) {
+      return BadField(name, "is required for a " + std::string(storage::Name(type)));
+    }
+  }
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ CheckIn
+
+CheckIn::CheckIn(RecordService& service, Principal who) : service_(service), who_(std::move(who)) {}
+
+CheckIn::~CheckIn() {
+  if (committed_) return;
+  for (const StoredFile& f : files_) (void)service_.blobs_.Delete(f.blob_id);
+}
+
+Status CheckIn::AddFile(const FileInput& file, crypto::ByteSource& content) {
+  if (files_.size() >= service_.options_.max_files_per_version) {
+    return Unprocessable("too many files in one version", "too_many_files");
+  }
+  CUSTOS_RETURN_IF_ERROR(ValidFileName(file.name));
+  CUSTOS_ASSIGN_OR_RETURN(storage::StoredContent c,
+                          service_.content_.Put(content, service_.options_.max_file_bytes));
+  StoredFile f;
+  f.id = c.file_id;
+  f.name = file.name;
+  f.media_type = SafeMediaType(file.media_type);
+  f.size = c.size;
+  f.sha256 = c.sha256;
+  f.sm3 = c.sm3;
+  f.blob_id = c.blob_id;
+  f.kek_id = c.kek_id;
+  f.wrapped_dek = c.wrapped_dek;
+  files_.push_back(std::move(f));
+  return Status::Ok();
+}
+
+Status CheckIn::AttachSignature(std::string_view cms) {
+  if (files_.empty() || files_.back().signature.status != "none") {
+    return InvalidArgument("a signature part must directly follow its file part",
+                           "signature_without_file");
+  }
+  if (cms.size() > kMaxSignatureBytes) return TooLarge("signature is too large", "signature_too_large");
+  StoredFile& f = files_.back();
+  CUSTOS_ASSIGN_OR_RETURN(auto source, service_.content_.Open(f));
+  static const crypto::TrustStore kEmpty = crypto::TrustStore::FromPem("").value();
+  const crypto::TrustStore& trust = service_.trust_ ? *service_.trust_ : kEmpty;
+  CUSTOS_ASSIGN_OR_RETURN(crypto::SignatureCheck check,
+                          crypto::VerifyDetached(trust, *source, cms, service_.clock_.Now()));
+  f.signature.status = std::string(crypto::SignatureStatusName(check.status));
+  f.signature.signer = check.signer_subject;
+  if (check.signing_time) f.signature.signing_time = storage::TruncateToMillis(*check.signing_time);
+  f.signature.reason = check.reason;
+  return Status::Ok();
+}
+
+StatusOr<CheckInResult> CheckIn::Commit() {
+  if (files_.empty()) return Unprocessable("a version needs at least one file", "no_files");
+  return service_.CommitCheckIn(*this);
+}
+
+// ------------------------------------------------------------ RecordService
+
+RecordService::RecordService(storage::MetadataStore& store, storage::ContentStore& content,
+                             storage::BlobStore& blobs, LogService& log, Clock& clock,
+                             std::shared_ptr<const crypto::TrustStore> trust,
+                             RecordOptions options)
+    : store_(store), content_(content), blobs_(blobs), log_(log), clock_(clock),
+      trust_(std::move(trust)), options_(options) {}
+
+StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& who,
+                                                               const RecordInput& in) {
+  CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
+  CUSTOS_ASSIGN_OR_RETURN(RecordType type, storage::ParseRecordType(in.type));
+  CUSTOS_ASSIGN_OR_RETURN(Classification cls, storage::ParseClassification(in.classification));
+  CUSTOS_RETURN_IF_ERROR(CheckText("title", in.title, kMaxTitle, true));
+  CUSTOS_RETURN_IF_ERROR(CheckText("description", in.description, kMaxText, false));
+  CUSTOS_RETURN_IF_ERROR(CheckText("department", in.department, 128, true));
+  CUSTOS_RETURN_IF_ERROR(CheckText("custodian", in.custodian, 64, false));
+  CUSTOS_RETURN_IF_ERROR(CheckText("location", in.location, 200, false));
+  CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(type, in.metadata));
+  bool department_exists = false;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(department_exists, tx.departments().Exists(in.department));
+    return Status::Ok();
+  }));
+  if (!department_exists) {
+    return Unprocessable("no department '" + in.department + "'", "unknown_department");
+  }
+  Record r;
+  r.type = type;
+  r.title = in.title;
+  r.description = in.description;
+  r.department = in.department;
+  r.classification = cls;
+  r.custodian = in.custodian.empty() ? who.username.value : in.custodian;
+  r.location = in.location;
+  CUSTOS_ASSIGN_OR_RETURN(r.metadata_json,
+                          storage::CanonicalJson(in.metadata ? in.metadata : new Poco::JSON::Object));
+  r.created_by = who.username.value;
+  std::unique_ptr<CheckIn> c(new CheckIn(*this, who));
+  c->record_ = std::move(r);
+  return c;
+}
+
+StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginVersion(const Principal& who,
+                                                               const RecordId& id,
+                                                               const std::string& kind,
+                                                               const std::string& note) {
+  CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
+  CUSTOS_ASSIGN_OR_RETURN(storage::VersionKind k, storage::ParseVersionKind(kind));
+  if (k == storage::VersionKind::kOriginal) {
+    return Unprocessable("only version 1 is the original", "invalid_kind");
+  }
+  CUSTOS_RETURN_IF_ERROR(CheckText("note", note, kMaxText, false));
+  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
+  if (r.state == storage::RecordState::kDestroyed) {
+    return Conflict("record " + id.value + " is destroyed", "record_destroyed");
+  }
+  std::unique_ptr<CheckIn> c(new CheckIn(*this, who));
+  c->existing_ = id;
+  c->kind_ = k;
+  c->note_ = note;
+  return c;
+}
+
+StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
+  for (const StoredFile& f : c.files_) {
+    bool is_contract = c.record_ && c.record_->type == RecordType::kContract;
+    if (options_.reject_invalid_contract_signatures && is_contract && f.signature.status == "invalid") {
+      return Unprocessable("the signature on " + f.name + " does not verify (" + f.signature.reason + ")",
+                           "invalid_signature");
+    }
+  }
+  Time now = clock_.Now();
+  CheckInResult result;
+  Status s = store_.Write([&](Transaction& tx) -> Status {
+    Record r;
+    Version v;
+    v.created_at = now;
+    v.created_by = c.who_.username.value;
+    v.note = c.note_;
+    v.kind = c.kind_;
+    std::string action;
+    if (c.record_) {
+      r = *c.record_;
+      int year = 0;
+      {
+        std::string stamp = storage::FormatTime(now);
+        year = std::stoi(stamp.substr(0, 4));
+      }
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
+      r.id = storage::MakeArchiveNumber(r.type, year, seq);
+      r.created_at = r.updated_at = now;
+      CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
+      v.number = 1;
+      action = "record.checkin";
+    } else {
+      CUSTOS_ASSIGN_OR_RETURN(auto found, tx.records().Find(*c.existing_));
+      if (!found) return NotFound("no record " + c.existing_->value, "record_not_found");
+      r = *found;
+      if (r.state == storage::RecordState::kDestroyed) {
+        return Conflict("record " + r.id.value + " is destroyed", "record_destroyed");
+      }
+      CUSTOS_ASSIGN_OR_RETURN(auto versions, tx.versions().List(r.id));
+      v.number = versions.empty() ? 1 : versions.back().number + 1;
+      v.prev_manifest_hash = versions.empty() ? "" : versions.back().manifest_hash;
+      r.updated_at = now;
+      CUSTOS_RETURN_IF_ERROR(tx.records().Update(r));
+      action = "record.version";
+    }
+    v.record_id = r.id;
+    for (StoredFile f : c.files_) {
+      f.record_id = r.id;
+      f.version = v.number;
+      v.files.push_back(std::move(f));
+    }
+    CUSTOS_ASSIGN_OR_RETURN(v.manifest_hash, storage::ManifestHash(v));
+    LogEvent e = MakeEvent(action, c.who_, r.id.value, now);
+    CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
+    e.details->set(storage::kDetailRecordHash, record_hash);
+    e.details->set(storage::kDetailManifestHash, v.manifest_hash);
+    e.details->set(storage::kDetailVersion, v.number);
+    e.details->set("kind", std::string(storage::Name(v.kind)));
+    e.details->set("files", FilesDetail(v.files));
+    CUSTOS_ASSIGN_OR_RETURN(v.log_index, tx.log().Append(e));
+    CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
+    CUSTOS_ASSIGN_OR_RETURN(result.detail.versions, tx.versions().List(r.id));
+    result.detail.record = r;
+    result.version = v.number;
+    result.log_index = v.log_index;
+    return Status::Ok();
+  });
+  CUSTOS_RETURN_IF_ERROR(s);
+  c.committed_ = true;
+  auto receipt = log_.Receipt(result.log_index);
+  if (receipt.ok()) result.receipt = *receipt;
+  return result;
+}
+
+StatusOr<Record> RecordService::LoadVisible(const Principal& who, const RecordId& id) {
+  if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
+  std::optional<Record> r;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(r, tx.records().Find(id));
+    return Status::Ok();
+  }));
+  // A record the caller may not see is reported like one that does not exist.
+  if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + id.value, "record_not_found");
+  return *r;
+}
+
+StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& id) {
+  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
+  RecordDetail d{r, {}};
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
+    return Status::Ok();
+  }));
+  return d;
+}
+
+StatusOr<storage::RecordPage> RecordService::Search(const Principal& who,
+                                                    storage::RecordQuery query) {
+  if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
+  std::vector<Classification> allowed;
+  for (Classification c : {Classification::kPublic, Classification::kInternal,
+                           Classification::kConfidential, Classification::kSecret}) {
+    Record probe;
+    probe.classification = c;
+    if (MaySeeRecord(who, probe)) allowed.push_back(c);
+  }
+  query.allowed_classifications = allowed;
+  if (query.page < 1) return InvalidArgument("page starts at 1", "invalid_page");
+  if (query.page_size < 1 || query.page_size > 500) {
+    return InvalidArgument("pageSize must be 1 to 500", "invalid_page_size");
+  }
+  storage::RecordPage page;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(query));
+    return Status::Ok();
+  }));
+  return page;
+}
+
+StatusOr<std::vector<Version>> RecordService::Versions(const Principal& who, const RecordId& id,
+                                                       std::optional<Time> as_of) {
+  CUSTOS_ASSIGN_OR_RETURN(RecordDetail d, Get(who, id));
+  if (!as_of) return d.versions;
+  const Version* current = nullptr;
+  for (const Version& v : d.versions) {
+    if (v.created_at <= *as_of) current = &v;
+  }
+  if (current == nullptr) {
+    return NotFound("record " + id.value + " had no version at " + storage::FormatTime(*as_of),
+                    "no_version_at");
+  }
+  return std::vector<Version>{*current};
+}
+
+StatusOr<Version> RecordService::GetVersion(const Principal& who, const RecordId& id, int n) {
+  CUSTOS_ASSIGN_OR_RETURN(RecordDetail d, Get(who, id));
+  for (const Version& v : d.versions) {
+    if (v.number == n) return v;
+  }
+  return NotFound("record " + id.value + " has no version " + std::to_string(n), "version_not_found");
+}
+
+StatusOr<std::vector<storage::LogEntry>> RecordService::History(const Principal& who,
+                                                                const RecordId& id) {
+  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
+  std::vector<storage::LogEntry> out;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(out, tx.log().EntriesForSubject(r.id.value, kHistoryLimit));
+    return Status::Ok();
+  }));
+  return out;
+}
+
+StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
+                                      const RecordPatch& patch) {
+  CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
+  CUSTOS_ASSIGN_OR_RETURN(Record current, LoadVisible(who, id));
+  if (patch.title) CUSTOS_RETURN_IF_ERROR(CheckText("title", *patch.title, kMaxTitle, true));
+  if (patch.description) CUSTOS_RETURN_IF_ERROR(CheckText("description", *patch.description, kMaxText, false));
+  if (patch.custodian) CUSTOS_RETURN_IF_ERROR(CheckText("custodian", *patch.custodian, 64, true));
+  if (patch.location) CUSTOS_RETURN_IF_ERROR(CheckText("location", *patch.location, 200, false));
+  std::optional<Classification> cls;
+  if (patch.classification) {
+    CUSTOS_ASSIGN_OR_RETURN(cls, storage::ParseClassification(*patch.classification));
+  }
+  std::string metadata_json;
+  if (patch.metadata) {
+    CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(current.type, patch.metadata));
+    CUSTOS_ASSIGN_OR_RETURN(metadata_json, storage::CanonicalJson(patch.metadata));
+  }
+  Time now = clock_.Now();
+  Record result;
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto found, tx.records().Find(id));
+    if (!found) return NotFound("no record " + id.value, "record_not_found");
+    Record r = *found;
+    if (r.state == storage::RecordState::kDestroyed) {
+      return Conflict("record " + id.value + " is destroyed", "record_destroyed");
+    }
+    Poco::JSON::Object::Ptr before = new Poco::JSON::Object, after = new Poco::JSON::Object;
+    auto change = [&](const char* field, std::string& slot, const std::optional<std::string>& v) {
+      if (v && *v != slot) {
+        before->set(field, slot);
+        after->set(field, *v);
+        slot = *v;
+      }
+    };
+    change("title", r.title, patch.title);
+    change("description", r.description, patch.description);
+    change("custodian", r.custodian, patch.custodian);
+    change("location", r.location, patch.location);
+    if (cls && *cls != r.classification) {
+      before->set("classification", std::string(storage::Name(r.classification)));
+      after->set("classification", std::string(storage::Name(*cls)));
+      r.classification = *cls;
+    }
+    if (patch.metadata && metadata_json != r.metadata_json) {
+      before->set("metadata", r.metadata_json);
+      after->set("metadata", metadata_json);
+      r.metadata_json = metadata_json;
+    }
+    if (after->size() == 0) {
+      result = r;
+      return Status::Ok();  // nothing changed: no event
+    }
+    r.updated_at = now;
+    CUSTOS_RETURN_IF_ERROR(tx.records().Update(r));
+    LogEvent e = MakeEvent("record.update", who, r.id.value, now);
+    CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
+    e.details->set(storage::kDetailRecordHash, record_hash);
+    e.details->set("before", before);
+    e.details->set("after", after);
+    CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
+    result = r;
+    return Status::Ok();
+  }));
+  return result;
+}
+
+StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
+                                                 int version, const storage::FileId& file_id) {
+  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
+  if (!MayReadContentDirectly(who, r)) {
+    return PermissionDenied("reading this record's content needs an approved loan",
+                            "content_forbidden");
+  }
+  CUSTOS_ASSIGN_OR_RETURN(Version v, GetVersion(who, id, version));
+  const StoredFile* file = nullptr;
+  for (const StoredFile& f : v.files) {
+    if (f.id == file_id) file = &f;
+  }
+  if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
+  if (file->wrapped_dek.empty()) return NotFound("the content was destroyed", "content_destroyed");
+  ContentRead out;
+  out.file = *file;
+  Time now = clock_.Now();
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    LogEvent e = MakeEvent("content.read", who, r.id.value, now);
+    e.details->set("version", version);
+    e.details->set("file", file->id.value);
+    e.details->set("sha256", file->sha256);
+    CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
+    return Status::Ok();
+  }));
+  CUSTOS_ASSIGN_OR_RETURN(out.stream, content_.Open(*file));
+  return out;
+}
+
+StatusOr<std::string> RecordService::Receipt(const Principal& who, const RecordId& id, int version) {
+  CUSTOS_ASSIGN_OR_RETURN(Version v, GetVersion(who, id, version));
+  return log_.Receipt(v.log_index);
+}
+
+}  // namespace custos::services

@@ -1,0 +1,167 @@
+// Records, versions and their content (DESIGN §2): check-in, new versions,
+// the catalogue, metadata changes, history, content reads and receipts.
+//
+// Uploads stream: a CheckIn is begun (authorization and metadata are checked
+// before any byte is accepted), files are added one at a time straight from
+// the request into the encrypted blob store (ContentStore; nothing is
+// buffered whole), and Commit() writes the record, the version and the
+// audit event in one transaction. A CheckIn destroyed without a successful
+// Commit() deletes the blobs it wrote, so a failed or abandoned upload
+// leaves no record, no event and no blob.
+//
+// Every change and every content read is an audit event committed before
+// the result is returned (for reads: before the first byte is released).
+// Thread safety: RecordService is safe for concurrent use; a CheckIn is
+// used by one thread.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/cms.h"
+#include "server/services/clock.h"
+#include "server/services/log_service.h"
+#include "server/services/principal.h"
+#include "storage/content_store.h"
+#include "storage/metadata_store.h"
+
+namespace custos::services {
+
+struct RecordOptions {
+  uint64_t max_file_bytes = 4ULL << 30;
+  size_t max_files_per_version = 100;
+  // A contract whose signature does not verify: refuse (422) or store flagged.
+  bool reject_invalid_contract_signatures = false;
+};
+
+// The metadata part of a check-in, as decoded from JSON.
+struct RecordInput {
+  std::string type;
+  std::string title;
+  std::string description;
+  std::string department;
+  std::string classification;
+  std::string custodian;  // defaults to the archivist checking in
+  std::string location;
+  Poco::JSON::Object::Ptr metadata;  // type-specific fields; may be null
+};
+
+struct FileInput {
+  std::string name;
+  std::string media_type;
+};
+
+// A record with its versions (and their files), as the API shows it.
+struct RecordDetail {
+  storage::Record record;
+  std::vector<storage::Version> versions;
+};
+
+struct CheckInResult {
+  RecordDetail detail;
+  int version = 1;
+  uint64_t log_index = 0;
+  std::string receipt;  // tlog-proof@v1 of the check-in's log entry
+};
+
+// Metadata changes; unset fields stay.
+struct RecordPatch {
+  std::optional<std::string> title;
+  std::optional<std::string> description;
+  std::optional<std::string> custodian;
+  std::optional<std::string> location;
+  std::optional<std::string> classification;
+  Poco::JSON::Object::Ptr metadata;  // replaces the type-specific fields when set
+};
+
+struct ContentRead {
+  storage::StoredFile file;
+  std::unique_ptr<crypto::ByteSource> stream;  // verified plaintext
+  uint64_t log_index = 0;                      // the content.read event
+};
+
+class RecordService;
+
+class CheckIn {
+ public:
+  ~CheckIn();
+  CheckIn(const CheckIn&) = delete;
+  CheckIn& operator=(const CheckIn&) = delete;
+
+  // Streams one file into the store. Fails with file_too_large,
+  // storage_full, too_many_files, invalid_file_name.
+  Status AddFile(const FileInput& file, crypto::ByteSource& content);
+  // Attaches a detached CMS signature (DER or PEM, ≤ 1 MiB) to the file
+  // added last and verifies it. kInvalidArgument "signature_without_file"
+  // if no file was added yet or the last one already has one.
+  Status AttachSignature(std::string_view cms);
+  // Commits record/version and event. kUnprocessable "no_files" without
+  // files; "invalid_signature" when configuration refuses a contract whose
+  // signature did not verify.
+  StatusOr<CheckInResult> Commit();
+
+ private:
+  friend class RecordService;
+  CheckIn(RecordService& service, Principal who);
+  RecordService& service_;
+  const Principal who_;
+  // Either a new record (record_ set, existing_ empty) or a new version.
+  std::optional<storage::Record> record_;
+  std::optional<storage::RecordId> existing_;
+  storage::VersionKind kind_ = storage::VersionKind::kOriginal;
+  std::string note_;
+  std::vector<storage::StoredFile> files_;
+  bool committed_ = false;
+};
+
+class RecordService {
+ public:
+  RecordService(storage::MetadataStore& store, storage::ContentStore& content,
+                storage::BlobStore& blobs, LogService& log, Clock& clock,
+                std::shared_ptr<const crypto::TrustStore> trust, RecordOptions options = {});
+
+  StatusOr<std::unique_ptr<CheckIn>> BeginCheckIn(const Principal& who, const RecordInput& input);
+  StatusOr<std::unique_ptr<CheckIn>> BeginVersion(const Principal& who, const storage::RecordId& id,
+                                                  const std::string& kind, const std::string& note);
+
+  StatusOr<RecordDetail> Get(const Principal& who, const storage::RecordId& id);
+  StatusOr<storage::RecordPage> Search(const Principal& who, storage::RecordQuery query);
+  // Versions, or with `as_of` only the version current at that instant
+  // (kNotFound "no_version_at" if the record had none yet).
+  StatusOr<std::vector<storage::Version>> Versions(const Principal& who,
+                                                   const storage::RecordId& id,
+                                                   std::optional<storage::Time> as_of);
+  StatusOr<storage::Version> GetVersion(const Principal& who, const storage::RecordId& id, int n);
+  StatusOr<std::vector<storage::LogEntry>> History(const Principal& who,
+                                                   const storage::RecordId& id);
+  StatusOr<storage::Record> Patch(const Principal& who, const storage::RecordId& id,
+                                  const RecordPatch& patch);
+  // Authorizes, logs the read durably, then opens the decrypting stream.
+  StatusOr<ContentRead> OpenContent(const Principal& who, const storage::RecordId& id, int version,
+                                    const storage::FileId& file);
+  StatusOr<std::string> Receipt(const Principal& who, const storage::RecordId& id, int version);
+
+ private:
+  friend class CheckIn;
+  StatusOr<storage::Record> LoadVisible(const Principal& who, const storage::RecordId& id);
+  StatusOr<CheckInResult> CommitCheckIn(CheckIn& c);
+
+  storage::MetadataStore& store_;
+  storage::ContentStore& content_;
+  storage::BlobStore& blobs_;
+  LogService& log_;
+  Clock& clock_;
+  std::shared_ptr<const crypto::TrustStore> trust_;
+  const RecordOptions options_;
+};
+
+// Validates the type-specific metadata of a record type: required fields,
+// their types (strings; dates as YYYY-MM-DD), no unknown fields.
+// kUnprocessable naming the field ("invalid_metadata").
+Status ValidateTypeMetadata(storage::RecordType type, const Poco::JSON::Object::Ptr& metadata);
+
+}  // namespace custos::services
