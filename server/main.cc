@@ -17,10 +17,16 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "server/http/api_routes.h"
 #include "server/http/ops_routes.h"
 #include "server/http/router.h"
 #include "server/http/server.h"
+#include "server/services/auth_service.h"
+#include "server/services/clock.h"
 #include "server/services/health.h"
+#include "server/services/log_service.h"
+#include "server/services/record_service.h"
+#include <sys/stat.h>
 #include "storage/archive.h"
 #include "storage/data_dir.h"
 
@@ -128,6 +134,24 @@ int main(int argc, char** argv) {
     });
   });
 
+  // Trusted CAs for contract signatures: every PEM in DATA/trust (optional).
+  std::shared_ptr<const custos::crypto::TrustStore> trust;
+  struct stat trust_stat {};
+  std::string trust_dir = data_dir.root() + "/trust";
+  if (::stat(trust_dir.c_str(), &trust_stat) == 0) {
+    auto loaded = custos::crypto::TrustStore::LoadDirectory(trust_dir);
+    if (!loaded.ok()) return StartFailure(trust_dir + ": " + loaded.status().message());
+    trust = std::make_shared<custos::crypto::TrustStore>(std::move(loaded).value());
+  }
+
+  custos::services::SystemClock clock;
+  custos::services::LogService log_service(archive->store(), archive->keyring().VerifierKeys());
+  custos::services::AuthService auth(archive->store(), clock);
+  custos::services::RecordOptions record_options;
+  record_options.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
+  custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
+                                          log_service, clock, trust, record_options);
+
   Poco::Net::initializeSSL();
   int exit_code = 0;
   {
@@ -135,6 +159,7 @@ int main(int argc, char** argv) {
     custos::http::HttpsServer* server_ptr = nullptr;
     custos::http::AddOperationsRoutes(router, health, metrics,
                                       [&server_ptr] { return server_ptr && server_ptr->draining(); });
+    custos::http::AddApiRoutes(router, {auth, records, log_service});
     custos::http::HttpsServer server(
         config,
         {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},

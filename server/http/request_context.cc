@@ -13,6 +13,7 @@ class LimitedBuf : public std::streambuf {
  public:
   LimitedBuf(std::istream& in, int64_t limit) : in_(in), limit_(limit) {}
   bool over_limit() const { return over_limit_; }
+  int64_t total() const { return total_; }
   bool at_end() const { return at_end_; }
 
  protected:
@@ -85,6 +86,9 @@ bool RequestContext::BodyConsumed() const {
   if (!HasBody()) return true;
   return body_ && body_->buf.at_end() && !body_->buf.over_limit();
 }
+
+int64_t RequestContext::BodyBytesRead() const { return body_ ? body_->buf.total() : 0; }
+bool RequestContext::BodyOverLimit() const { return body_ && body_->buf.over_limit(); }
 
 StatusOr<std::string> RequestContext::ReadSmallBody() {
   if (request.hasContentLength() && request.getContentLength64() > limits.max_json_bytes) {

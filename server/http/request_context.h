@@ -49,6 +49,9 @@ struct RequestContext {
   // because unread body bytes would be taken for the next request.
   bool BodyConsumed() const;
   bool HasBody() const;
+  // Bytes read from the body so far, and whether the limit cut it short.
+  int64_t BodyBytesRead() const;
+  bool BodyOverLimit() const;
 
  private:
   mutable std::optional<std::map<std::string, std::string>> query_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -24,6 +25,9 @@ struct Response {
   // When set, the body is produced by this writer (chunked transfer) and
   // `body` is ignored. Used for large content that must stream.
   std::function<Status(std::ostream&)> stream;
+  // With `stream`: the exact length, sent as Content-Length instead of
+  // chunked transfer encoding.
+  std::optional<uint64_t> stream_length;
   // Close the connection after this response (e.g. an unread request body).
   bool close = false;
 

@@ -168,7 +168,11 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     if (r.close) resp.setKeepAlive(false);
     try {
       if (r.stream) {
-        resp.setChunkedTransferEncoding(true);
+        if (r.stream_length) {
+          resp.setContentLength64(static_cast<Poco::Int64>(*r.stream_length));
+        } else {
+          resp.setChunkedTransferEncoding(true);
+        }
         std::ostream& raw = resp.send();
         CountingBuf counter(raw);
         std::ostream out(&counter);

@@ -1,0 +1,23 @@
+// The v1 API routes (DESIGN §4): session, users and departments, records
+// and versions, content, receipts and the log. Handlers parse, call one
+// service function and render; policy lives in the services.
+#pragma once
+
+#include "common/config.h"
+#include "server/http/router.h"
+#include "server/services/auth_service.h"
+#include "server/services/log_service.h"
+#include "server/services/record_service.h"
+
+namespace custos::http {
+
+struct ApiServices {
+  services::AuthService& auth;
+  services::RecordService& records;
+  services::LogService& log;
+};
+
+// Registers every /v1 route. The services must outlive the router.
+void AddApiRoutes(Router& router, ApiServices api);
+
+}  // namespace custos::http

@@ -1,0 +1,199 @@
+#include "server/http/json_codec.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <sstream>
+
+#include "crypto/bytes.h"
+#include "storage/canonical_json.h"
+
+namespace custos::http {
+
+namespace {
+Status FieldType(const std::string& key, const char* type) {
+  return InvalidArgument("field '" + key + "' must be " + type, "invalid_field");
+}
+}  // namespace
+
+StatusOr<Poco::JSON::Object::Ptr> ParseObject(const std::string& text) {
+  auto parsed = storage::ParseJsonStrict(text);
+  if (!parsed.ok()) {
+    return InvalidArgument("request body is not valid JSON: " + parsed.status().message(),
+                           "malformed_json");
+  }
+  if (parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
+    return InvalidArgument("request body must be a JSON object", "malformed_json");
+  }
+  return parsed->extract<Poco::JSON::Object::Ptr>();
+}
+
+StatusOr<std::optional<std::string>> OptString(const Poco::JSON::Object::Ptr& o,
+                                               const std::string& key) {
+  if (!o->has(key) || o->isNull(key)) return std::optional<std::string>();
+  Poco::Dynamic::Var v = o->get(key);
+  if (!v.isString()) return FieldType(key, "a string");
+  return std::optional<std::string>(v.convert<std::string>());
+}
+
+StatusOr<std::string> ReqString(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  CUSTOS_ASSIGN_OR_RETURN(auto v, OptString(o, key));
+  if (!v) return InvalidArgument("field '" + key + "' is required", "missing_field");
+  return *v;
+}
+
+StatusOr<std::optional<bool>> OptBool(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  if (!o->has(key) || o->isNull(key)) return std::optional<bool>();
+  Poco::Dynamic::Var v = o->get(key);
+  if (v.type() != typeid(bool)) return FieldType(key, "true or false");
+  return std::optional<bool>(v.extract<bool>());
+}
+
+StatusOr<Poco::JSON::Object::Ptr> OptObject(const Poco::JSON::Object::Ptr& o,
+                                            const std::string& key) {
+  if (!o->has(key) || o->isNull(key)) return Poco::JSON::Object::Ptr();
+  Poco::Dynamic::Var v = o->get(key);
+  if (v.type() != typeid(Poco::JSON::Object::Ptr)) return FieldType(key, "an object");
+  return v.extract<Poco::JSON::Object::Ptr>();
+}
+
+Status OnlyKeys(const Poco::JSON::Object::Ptr& o, const std::vector<std::string>& allowed) {
+  for (const std::string& k : o->getNames()) {
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || a == k;
+    if (!ok) return InvalidArgument("unknown field '" + k + "'", "unknown_field");
+  }
+  return Status::Ok();
+}
+
+std::string Stringify(const Poco::Dynamic::Var& v) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(v, out);
+  return out.str();
+}
+
+Poco::JSON::Object::Ptr UserJson(const storage::User& u) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("username", u.username.value);
+  o->set("role", std::string(storage::Name(u.role)));
+  o->set("department", u.department);
+  o->set("mustChangePassword", u.must_change_password);
+  o->set("disabled", u.disabled);
+  o->set("passwordChangedAt", storage::FormatTime(u.password_changed_at));
+  o->set("createdAt", storage::FormatTime(u.created_at));
+  return o;
+}
+
+Poco::JSON::Object::Ptr DepartmentJson(const storage::Department& d) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("name", d.name);
+  o->set("createdAt", storage::FormatTime(d.created_at));
+  return o;
+}
+
+Poco::JSON::Object::Ptr FileJson(const storage::StoredFile& f) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", f.id.value);
+  o->set("name", f.name);
+  o->set("mediaType", f.media_type);
+  o->set("size", static_cast<Poco::UInt64>(f.size));
+  o->set("sha256", f.sha256);
+  if (!f.sm3.empty()) o->set("sm3", f.sm3);
+  o->set("destroyed", f.wrapped_dek.empty());
+  Poco::JSON::Object::Ptr sig = new Poco::JSON::Object;
+  sig->set("status", f.signature.status);
+  sig->set("signer", f.signature.signer);
+  sig->set("signingTime",
+           f.signature.signing_time ? Poco::Dynamic::Var(storage::FormatTime(*f.signature.signing_time))
+                                    : Poco::Dynamic::Var());
+  sig->set("reason", f.signature.reason);
+  o->set("signature", sig);
+  return o;
+}
+
+Poco::JSON::Object::Ptr VersionJson(const storage::Version& v) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("number", v.number);
+  o->set("kind", std::string(storage::Name(v.kind)));
+  o->set("note", v.note);
+  o->set("createdAt", storage::FormatTime(v.created_at));
+  o->set("createdBy", v.created_by);
+  o->set("manifestHash", v.manifest_hash);
+  o->set("prevManifestHash", v.prev_manifest_hash);
+  o->set("logIndex", static_cast<Poco::UInt64>(v.log_index));
+  Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+  for (const auto& f : v.files) files->add(FileJson(f));
+  o->set("files", files);
+  return o;
+}
+
+Poco::JSON::Object::Ptr RecordJson(const storage::Record& r) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", r.id.value);
+  o->set("type", std::string(storage::Name(r.type)));
+  o->set("title", r.title);
+  o->set("description", r.description);
+  o->set("department", r.department);
+  o->set("classification", std::string(storage::Name(r.classification)));
+  o->set("custodian", r.custodian);
+  o->set("location", r.location);
+  auto meta = storage::ParseJsonStrict(r.metadata_json);
+  o->set("metadata", meta.ok() ? *meta : Poco::Dynamic::Var(Poco::JSON::Object::Ptr(new Poco::JSON::Object)));
+  o->set("retentionClass", r.retention_class);
+  o->set("state", std::string(storage::Name(r.state)));
+  o->set("createdAt", storage::FormatTime(r.created_at));
+  o->set("createdBy", r.created_by);
+  o->set("updatedAt", storage::FormatTime(r.updated_at));
+  return o;
+}
+
+Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
+  Poco::JSON::Object::Ptr o = RecordJson(d.record);
+  Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
+  for (const auto& v : d.versions) versions->add(VersionJson(v));
+  o->set("versions", versions);
+  return o;
+}
+
+Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("index", static_cast<Poco::UInt64>(e.index));
+  o->set("leaf", crypto::Base64Encode(e.leaf));
+  auto event = storage::ParseJsonStrict(e.leaf);
+  o->set("event", event.ok() ? *event : Poco::Dynamic::Var());
+  return o;
+}
+
+StatusOr<services::RecordInput> DecodeRecordInput(const std::string& text) {
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"type", "title", "description", "department",
+                                      "classification", "custodian", "location", "metadata"}));
+  services::RecordInput in;
+  CUSTOS_ASSIGN_OR_RETURN(in.type, ReqString(o, "type"));
+  CUSTOS_ASSIGN_OR_RETURN(in.title, ReqString(o, "title"));
+  CUSTOS_ASSIGN_OR_RETURN(in.department, ReqString(o, "department"));
+  CUSTOS_ASSIGN_OR_RETURN(in.classification, ReqString(o, "classification"));
+  CUSTOS_ASSIGN_OR_RETURN(auto description, OptString(o, "description"));
+  CUSTOS_ASSIGN_OR_RETURN(auto custodian, OptString(o, "custodian"));
+  CUSTOS_ASSIGN_OR_RETURN(auto location, OptString(o, "location"));
+  in.description = description.value_or("");
+  in.custodian = custodian.value_or("");
+  in.location = location.value_or("");
+  CUSTOS_ASSIGN_OR_RETURN(in.metadata, OptObject(o, "metadata"));
+  return in;
+}
+
+StatusOr<services::RecordPatch> DecodeRecordPatch(const std::string& text) {
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"title", "description", "custodian", "location",
+                                      "classification", "metadata"}));
+  services::RecordPatch p;
+  CUSTOS_ASSIGN_OR_RETURN(p.title, OptString(o, "title"));
+  CUSTOS_ASSIGN_OR_RETURN(p.description, OptString(o, "description"));
+  CUSTOS_ASSIGN_OR_RETURN(p.custodian, OptString(o, "custodian"));
+  CUSTOS_ASSIGN_OR_RETURN(p.location, OptString(o, "location"));
+  CUSTOS_ASSIGN_OR_RETURN(p.classification, OptString(o, "classification"));
+  CUSTOS_ASSIGN_OR_RETURN(p.metadata, OptObject(o, "metadata"));
+  return p;
+}
+
+}  // namespace custos::http
