@@ -30,6 +30,12 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   routes_.push_back(std::move(r));
 }
 
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Route& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
   Match result;
   std::vector<std::string> segments = SplitPath(path);

@@ -39,6 +39,9 @@ class Router {
   };
   Match Find(std::string_view method, std::string_view path) const;
 
+  // Every registered (method, pattern), in registration order.
+  std::vector<std::pair<std::string, std::string>> Routes() const;
+
  private:
   struct Route {
     std::string method;
