@@ -152,6 +152,15 @@ struct RecordQuery {
   std::string department;
   std::optional<Classification> classification;
   std::optional<RecordState> state;
+  // Records created in [created_from, created_to] when set.
+  std::optional<Time> created_from;
+  std::optional<Time> created_to;
+  // Records whose validUntil (qualifications) or endDate (contracts) is on
+  // or before this date (YYYY-MM-DD), e.g. today + expiringWithin days.
+  std::string expiring_by;
+  // Set by callers that think in days from now; the services turn it into
+  // expiring_by with their clock.
+  std::optional<int> expiring_within_days;
   // Restricts to these classifications (the caller's clearance); empty = all.
   std::vector<Classification> allowed_classifications;
   int page = 1;        // 1-based

@@ -1,6 +1,7 @@
 #include "storage/sql_repositories.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "storage/sql_util.h"
 
@@ -163,7 +164,21 @@ class SqlSessions final : public SessionRepository {
 // -------------------------------------------------------------------- records
 constexpr const char* kRecordColumns =
     "id, type, title, description, department, classification, custodian, location, "
-    "metadata_json, retention_class, state, created_at, created_by, updated_at";
+    "metadata_json, retention_class, state, created_at, created_by, updated_at, expires_on";
+
+// The date a record's validity or term ends, from its type-specific fields:
+// validUntil (qualifications) or endDate (contracts); "" when none.
+std::string ExpiresOn(const Record& r) {
+  for (const char* key : {"\"validUntil\":\"", "\"endDate\":\""}) {
+    size_t at = r.metadata_json.find(key);
+    if (at != std::string::npos) {
+      size_t start = at + std::strlen(key);
+      size_t end = r.metadata_json.find('"', start);
+      if (end != std::string::npos && end - start == 10) return r.metadata_json.substr(start, 10);
+    }
+  }
+  return "";
+}
 
 Record RecordFromRow(const Rows& r, size_t i) {
   Record x;
@@ -198,7 +213,8 @@ Params RecordParams(const Record& x) {
           P(std::string(Name(x.state))),
           P(FormatTime(x.created_at)),
           P(x.created_by),
-          P(FormatTime(x.updated_at))};
+          P(FormatTime(x.updated_at)),
+          P(ExpiresOn(x))};
 }
 
 std::string EscapeLike(const std::string& s) {
@@ -212,7 +228,7 @@ std::string EscapeLike(const std::string& s) {
 
 class SqlRecords final : public RecordRepository {
  public:
-  explicit SqlRecords(Poco::Data::Session& s) : s_(s) {}
+  SqlRecords(Poco::Data::Session& s, const SqlDialect& d) : s_(s), dialect_(d) {}
 
   StatusOr<uint64_t> NextSequence(RecordType type, int year) override {
     std::string prefix(Prefix(type));
@@ -237,7 +253,7 @@ class SqlRecords final : public RecordRepository {
     if (existing) return Conflict("record " + x.id.value + " already exists", "record_exists");
     return sql::Exec(s_,
                      std::string("INSERT INTO records(") + kRecordColumns +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                      RecordParams(x));
   }
 
@@ -248,8 +264,9 @@ class SqlRecords final : public RecordRepository {
     return sql::Exec(s_,
                      "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
                      "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
-                     "retention_class = $9, state = $10, updated_at = $11 WHERE id = $12",
-                     {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[0]});
+                     "retention_class = $9, state = $10, updated_at = $11, expires_on = $12 "
+                     "WHERE id = $13",
+                     {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[0]});
   }
 
   StatusOr<std::optional<Record>> Find(const RecordId& id) override {
@@ -270,7 +287,10 @@ class SqlRecords final : public RecordRepository {
       for (size_t at; (at = c.find("$?")) != std::string::npos;) c.replace(at, 2, n);
       where += " AND " + c;
     };
-    if (!q.text.empty()) {
+    if (!q.text.empty() && !dialect_.text_match_clause.empty() &&
+        q.text.size() >= dialect_.min_text_match_chars) {
+      add(dialect_.text_match_clause, P(dialect_.text_match_param(q.text)));
+    } else if (!q.text.empty()) {
       add("(lower(id) LIKE $? ESCAPE '!' OR lower(title) LIKE $? ESCAPE '!' OR lower(description) "
           "LIKE $? ESCAPE '!' OR lower(metadata_json) LIKE $? ESCAPE '!')",
           P("%" + EscapeLike(Lower(q.text)) + "%"));
@@ -279,6 +299,9 @@ class SqlRecords final : public RecordRepository {
     if (!q.department.empty()) add("department = $?", P(q.department));
     if (q.classification) add("classification = $?", P(std::string(Name(*q.classification))));
     if (q.state) add("state = $?", P(std::string(Name(*q.state))));
+    if (q.created_from) add("created_at >= $?", P(FormatTime(*q.created_from)));
+    if (q.created_to) add("created_at <= $?", P(FormatTime(*q.created_to)));
+    if (!q.expiring_by.empty()) add("(expires_on <> '' AND expires_on <= $?)", P(q.expiring_by));
     if (!q.allowed_classifications.empty()) {
       std::string in;
       for (Classification c : q.allowed_classifications) {
@@ -322,6 +345,7 @@ class SqlRecords final : public RecordRepository {
     return s;
   }
   Poco::Data::Session& s_;
+  const SqlDialect& dialect_;
 };
 
 // ------------------------------------------------------------ versions, files
@@ -668,8 +692,8 @@ class SqlLog final : public LogRepository {
 
 class SqlTransaction final : public Transaction {
  public:
-  SqlTransaction(Poco::Data::Session& s, LogTail* tail)
-      : tail_(tail), departments_(s), users_(s), sessions_(s), records_(s), versions_(s), log_(s, tail) {}
+  SqlTransaction(Poco::Data::Session& s, LogTail* tail, const SqlDialect& d)
+      : tail_(tail), departments_(s), users_(s), sessions_(s), records_(s, d), versions_(s), log_(s, tail) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
@@ -702,8 +726,9 @@ StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session) {
   return tail;
 }
 
-std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail) {
-  return std::make_unique<SqlTransaction>(session, tail);
+std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail,
+                                                const SqlDialect& dialect) {
+  return std::make_unique<SqlTransaction>(session, tail, dialect);
 }
 
 Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp) {

@@ -6,6 +6,7 @@
 
 #include <Poco/Data/Session.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -25,10 +26,22 @@ struct LogTail {
 // Loads the tail from the stored tree (O(log n) node reads).
 StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session);
 
+// What differs between SQL engines, supplied by each store.
+struct SqlDialect {
+  // A WHERE clause matching records by full text, "$?" standing for the
+  // parameter; empty when the engine has no full-text index (LIKE is used).
+  std::string text_match_clause;
+  // Turns the user's search text into the parameter for that clause.
+  std::function<std::string(const std::string&)> text_match_param;
+  // Shorter texts fall back to LIKE (a trigram index needs three characters).
+  size_t min_text_match_chars = 0;
+};
+
 // A Transaction over `session`, which must already be inside a database
 // transaction. `tail` is non-null for write transactions (appends update
 // it) and null for read-only ones.
-std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail);
+std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail,
+                                                const SqlDialect& dialect);
 
 // Stores a signed checkpoint row (inside the write batch's transaction).
 Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp);

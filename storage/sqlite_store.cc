@@ -17,6 +17,13 @@ namespace custos::storage {
 
 namespace {
 
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
 // Numbered schema migrations. Never edit a released one: add the next.
 const std::vector<std::vector<std::string>>& Migrations() {
   static const std::vector<std::vector<std::string>> m = {
@@ -37,8 +44,21 @@ const std::vector<std::vector<std::string>>& Migrations() {
           "description TEXT NOT NULL, department TEXT NOT NULL, classification TEXT NOT NULL, "
           "custodian TEXT NOT NULL, location TEXT NOT NULL, metadata_json TEXT NOT NULL, "
           "retention_class TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, "
-          "created_by TEXT NOT NULL, updated_at TEXT NOT NULL)",
+          "created_by TEXT NOT NULL, updated_at TEXT NOT NULL, expires_on TEXT NOT NULL)",
           "CREATE INDEX records_by_created ON records(created_at)",
+          "CREATE INDEX records_by_expiry ON records(expires_on)",
+          // Full text over the catalogue: trigram tokens match any substring
+          // of three or more characters, Chinese included.
+          "CREATE VIRTUAL TABLE records_fts USING fts5(id UNINDEXED, title, description, "
+          "metadata, tokenize = 'trigram')",
+          "CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN "
+          "INSERT INTO records_fts(rowid, id, title, description, metadata) "
+          "VALUES (new.rowid, new.id, new.title, new.description, new.metadata_json); END",
+          "CREATE TRIGGER records_fts_update AFTER UPDATE ON records BEGIN "
+          "UPDATE records_fts SET title = new.title, description = new.description, "
+          "metadata = new.metadata_json WHERE rowid = old.rowid; END",
+          "CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN "
+          "DELETE FROM records_fts WHERE rowid = old.rowid; END",
           "CREATE INDEX records_by_department ON records(department)",
           "CREATE TABLE versions (record_id TEXT NOT NULL REFERENCES records(id), "
           "number BIGINT NOT NULL, kind TEXT NOT NULL, note TEXT NOT NULL, "
@@ -63,6 +83,14 @@ const std::vector<std::vector<std::string>>& Migrations() {
       },
   };
   return m;
+}
+
+const SqlDialect& SqliteDialect() {
+  static const SqlDialect d{
+      "id IN (SELECT id FROM records_fts WHERE records_fts MATCH $?)",
+      [](const std::string& text) { return "\"" + ReplaceAll(text, "\"", "\"\"") + "\""; },
+      3};
+  return d;
 }
 
 void RegisterConnector() {
@@ -200,7 +228,7 @@ Status SqliteStore::CommitBatch(std::deque<Writer*>& batch) {
   Poco::Data::Session& s = *write_session_;
   CUSTOS_RETURN_IF_ERROR(Pragma(s, "BEGIN IMMEDIATE"));
   const uint64_t size_before = tail_->range.size();
-  auto tx = MakeSqlTransaction(s, tail_.get());
+  auto tx = MakeSqlTransaction(s, tail_.get(), SqliteDialect());
   for (Writer* x : batch) {
     LogTail saved = *tail_;
     Status st = Pragma(s, "SAVEPOINT w");
@@ -263,7 +291,7 @@ Status SqliteStore::Read(const TxFn& fn) {
   std::unique_ptr<Poco::Data::Session> s = AcquireReader();
   Status st = Pragma(*s, "BEGIN");
   if (st.ok()) {
-    auto tx = MakeSqlTransaction(*s, nullptr);
+    auto tx = MakeSqlTransaction(*s, nullptr, SqliteDialect());
     try {
       st = fn(*tx);
     } catch (const std::exception& e) {

@@ -330,6 +330,21 @@ StatusOr<storage::RecordQuery> DecodeQuery(const RequestContext& ctx) {
   if (auto s = ctx.Query("state"); s && !s->empty()) {
     CUSTOS_ASSIGN_OR_RETURN(q.state, storage::ParseRecordState(*s));
   }
+  if (auto v = ctx.Query("expiringWithin"); v && !v->empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t days, QueryNumber(ctx, "expiringWithin"));
+    q.expiring_within_days = static_cast<int>(std::min<uint64_t>(days, 1000000));
+  }
+  for (const char* name : {"createdFrom", "createdTo"}) {
+    auto v = ctx.Query(name);
+    if (!v || v->empty()) continue;
+    std::string text = v->size() == 10 ? *v + "T00:00:00Z" : *v;
+    CUSTOS_ASSIGN_OR_RETURN(storage::Time t, storage::ParseTime(text));
+    if (std::string(name) == "createdFrom") {
+      q.created_from = t;
+    } else {
+      q.created_to = v->size() == 10 ? t + std::chrono::hours(24) - std::chrono::milliseconds(1) : t;
+    }
+  }
   CUSTOS_ASSIGN_OR_RETURN(uint64_t page, QueryNumber(ctx, "page", 1));
   CUSTOS_ASSIGN_OR_RETURN(uint64_t size, QueryNumber(ctx, "pageSize", 50));
   if (page < 1 || page > 1000000) return InvalidArgument("page must be 1 or more", "invalid_parameter");

@@ -378,6 +378,13 @@ StatusOr<storage::RecordPage> RecordService::Search(const Principal& who,
     if (MaySeeRecord(who, probe)) allowed.push_back(c);
   }
   query.allowed_classifications = allowed;
+  if (query.expiring_within_days) {
+    if (*query.expiring_within_days < 0 || *query.expiring_within_days > 36500) {
+      return InvalidArgument("expiringWithin must be 0 to 36500 days", "invalid_parameter");
+    }
+    Time by = clock_.Now() + std::chrono::hours(24) * *query.expiring_within_days;
+    query.expiring_by = storage::FormatTime(by).substr(0, 10);
+  }
   if (query.page < 1) return InvalidArgument("page starts at 1", "invalid_page");
   if (query.page_size < 1 || query.page_size > 500) {
     return InvalidArgument("pageSize must be 1 to 500", "invalid_page_size");

@@ -289,5 +289,46 @@ TEST_F(SqliteStoreTest, UsersSessionsVersionsAndSearch) {
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
+TEST_F(SqliteStoreTest, FullTextSearchFindsSubstringsInAnyScriptAndFollowsUpdates) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Status s = store->Write([&](Transaction& tx) -> Status {
+    Record a = MakeRecord("CT-2026-000001", "钢材采购合同");
+    a.metadata_json = R"({"counterparty":"宝山钢铁","endDate":"2027-03-31"})";
+    Record b = MakeRecord("QC-2026-000001", "ISO 9001 certificate");
+    b.metadata_json = R"({"validUntil":"2026-12-31"})";
+    CUSTOS_RETURN_IF_ERROR(tx.records().Insert(a));
+    CUSTOS_RETURN_IF_ERROR(tx.records().Insert(b));
+    b.title = "ISO 14001 certificate";
+    return tx.records().Update(b);
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto count = [&](RecordQuery q) {
+    uint64_t total = 99;
+    EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(RecordPage p, tx.records().Search(q));
+      total = p.total;
+      return Status::Ok();
+    }).ok());
+    return total;
+  };
+  RecordQuery q;
+  q.text = "采购合";  // inside the title
+  EXPECT_EQ(count(q), 1u);
+  q.text = "宝山钢";  // inside the metadata
+  EXPECT_EQ(count(q), 1u);
+  q.text = "14001";  // the updated title
+  EXPECT_EQ(count(q), 1u);
+  q.text = "9001";  // the old title is gone from the index
+  EXPECT_EQ(count(q), 0u);
+  q.text = "\"; DROP";  // quotes are data, not syntax
+  EXPECT_EQ(count(q), 0u);
+  RecordQuery expiring;
+  expiring.expiring_by = "2027-01-01";
+  EXPECT_EQ(count(expiring), 1u);  // the certificate, not the contract ending in March
+  expiring.expiring_by = "2027-12-31";
+  EXPECT_EQ(count(expiring), 2u);
+}
+
 }  // namespace
 }  // namespace custos::storage
