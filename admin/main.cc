@@ -7,17 +7,22 @@
 //   2  bad arguments, or the command could not run
 #include <signal.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "admin/init.h"
+#include "admin/open_archive.h"
+#include "admin/password_input.h"
+#include "admin/user_command.h"
 #include "admin/verify.h"
+#include "common/config.h"
 #include "storage/archive.h"
 #include "storage/data_dir.h"
-#include "common/config.h"
 
 namespace {
 
@@ -27,7 +32,16 @@ const char kUsage[] =
     "usage: custosctl COMMAND [OPTIONS]\n"
     "commands:\n"
     "  init --data DIR [--origin NAME] [--suite intl|gm] [--listen HOST:PORT]\n"
-    "       [--backend sqlite|postgresql --dsn DSN]\n"
+    "       [--backend sqlite|postgresql --dsn DSN] [--admin-password-file F]\n"
+    "       creates DIR and the first admin 'admin' (department administration);\n"
+    "       the admin password is the first line of F, or is generated, printed\n"
+    "       once as 'admin password: ...' and must be changed at first sign-in\n"
+    "  user add NAME --role R --department D --data DIR [--password-file F]\n"
+    "       [--no-force-change]\n"
+    "       R: admin|archivist|staff|approver|legal|auditor; D is created if missing;\n"
+    "       the password is the first line of F, or is generated and printed once\n"
+    "       as 'password for NAME: ...'; the user must change it at first sign-in\n"
+    "       unless F is given with --no-force-change\n"
     "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n";
 
 int Fail(const std::string& message) {
@@ -35,36 +49,65 @@ int Fail(const std::string& message) {
   return kExitUsage;
 }
 
-// Parses "--name value" pairs; every option takes exactly one value.
+struct CommandLine {
+  std::map<std::string, std::string> options;  // "--name" -> value
+  std::set<std::string> flags;                  // "--name" without a value
+  std::vector<std::string> positionals;
+};
+
+// Parses "--name value" options (each at most once), value-less flags and
+// positional arguments; anything else starting with '-' is an error.
+std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                            const std::vector<std::string>& options,
+                                            const std::vector<std::string>& flags,
+                                            std::string& error) {
+  auto listed = [](const std::vector<std::string>& names, const std::string& a) {
+    return std::find(names.begin(), names.end(), a) != names.end();
+  };
+  CommandLine out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (listed(flags, a)) {
+      out.flags.insert(a);
+    } else if (listed(options, a)) {
+      if (i + 1 >= args.size()) {
+        error = a + " needs a value";
+        return std::nullopt;
+      }
+      if (out.options.count(a)) {
+        error = a + " given twice";
+        return std::nullopt;
+      }
+      out.options[a] = args[++i];
+    } else if (!a.empty() && a[0] == '-') {
+      error = "unknown argument '" + a + "'";
+      return std::nullopt;
+    } else {
+      out.positionals.push_back(a);
+    }
+  }
+  return out;
+}
+
+// Parses "--name value" pairs only; every option takes exactly one value.
 std::optional<std::map<std::string, std::string>> ParseOptions(
     const std::vector<std::string>& args, const std::vector<std::string>& allowed,
     std::string& error) {
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    bool known = false;
-    for (const auto& name : allowed) known = known || a == name;
-    if (!known) {
-      error = "unknown argument '" + a + "'";
-      return std::nullopt;
-    }
-    if (i + 1 >= args.size()) {
-      error = a + " needs a value";
-      return std::nullopt;
-    }
-    if (out.count(a)) {
-      error = a + " given twice";
-      return std::nullopt;
-    }
-    out[a] = args[++i];
+  auto line = ParseCommandLine(args, allowed, {}, error);
+  if (!line) return std::nullopt;
+  if (!line->positionals.empty()) {
+    error = "unknown argument '" + line->positionals.front() + "'";
+    return std::nullopt;
   }
-  return out;
+  return std::move(line->options);
 }
 
 int RunInit(const std::vector<std::string>& args) {
   std::string error;
   auto opts = ParseOptions(
-      args, {"--data", "--origin", "--suite", "--listen", "--backend", "--dsn"}, error);
+      args,
+      {"--data", "--origin", "--suite", "--listen", "--backend", "--dsn", "--admin-password-file"},
+      error);
   if (!opts) return Fail("init: " + error);
   if (!opts->count("--data")) return Fail("init: --data DIR is required");
 
@@ -81,28 +124,79 @@ int RunInit(const std::vector<std::string>& args) {
       return Fail("init: " + flag + ": " + s.message());
     }
   }
+  if (opts->count("--admin-password-file")) {
+    const std::string& file = opts->at("--admin-password-file");
+    auto password = custos::admin::ReadPasswordFile(file);
+    if (!password.ok()) return Fail("init: " + password.status().message());
+    init.admin_password = std::move(password).value();
+  }
   auto result = custos::admin::InitDataDirectory(init);
+  if (init.admin_password) custos::admin::WipeString(*init.admin_password);
   if (!result.ok()) return Fail("init: " + result.status().message());
   std::cout << "Created data directory " << init.data_dir << "\n"
             << "  configuration: " << result->config_file << "\n"
             << "  TLS certificate (self-signed): " << result->certificate << "\n"
-            << "Start the server with: custosd --data " << init.data_dir << "\n";
+            << "  first admin: " << result->admin_username << " (department "
+            << custos::admin::kFirstAdminDepartment << ")\n";
+  if (result->generated_admin_password) {
+    std::cout << "admin password: " << *result->generated_admin_password << "\n"
+              << "  (shown only this once; it must be changed at first sign-in)\n";
+    custos::admin::WipeString(*result->generated_admin_password);
+  } else {
+    std::cout << "  the admin signs in with the password from " << opts->at("--admin-password-file")
+              << "\n";
+  }
+  std::cout << "Start the server with: custosd --data " << init.data_dir << "\n";
   return 0;
 }
 
-// Loads DIR/custos.conf.
-std::optional<custos::Config> LoadConfig(const custos::storage::DataDir& dir, std::string& error) {
-  auto text = custos::storage::ReadSmallFile(dir.ConfigFile());
-  if (!text.ok()) {
-    error = text.status().message();
-    return std::nullopt;
+int RunUserAdd(const std::vector<std::string>& args) {
+  std::string error;
+  auto line = ParseCommandLine(args, {"--data", "--role", "--department", "--password-file"},
+                               {"--no-force-change"}, error);
+  if (!line) return Fail("user add: " + error);
+  if (line->positionals.size() != 1) return Fail("user add: exactly one user NAME is required");
+  for (const char* required : {"--data", "--role", "--department"}) {
+    if (!line->options.count(required)) {
+      return Fail(std::string("user add: ") + required + " is required");
+    }
   }
-  auto config = custos::ParseConfig(*text);
-  if (!config.ok()) {
-    error = dir.ConfigFile() + ": " + config.status().message();
-    return std::nullopt;
+  const bool has_file = line->options.count("--password-file") > 0;
+  if (line->flags.count("--no-force-change") && !has_file) {
+    return Fail("user add: --no-force-change needs --password-file (a generated password must be "
+                "changed)");
   }
-  return std::move(config).value();
+  custos::admin::AddUserOptions add;
+  add.data_dir = line->options.at("--data");
+  add.username = line->positionals.front();
+  add.role = line->options.at("--role");
+  add.department = line->options.at("--department");
+  add.must_change_password = !line->flags.count("--no-force-change");
+  if (has_file) {
+    auto password = custos::admin::ReadPasswordFile(line->options.at("--password-file"));
+    if (!password.ok()) return Fail("user add: " + password.status().message());
+    add.password = std::move(password).value();
+  }
+  auto result = custos::admin::AddUser(add);
+  if (add.password) custos::admin::WipeString(*add.password);
+  if (!result.ok()) return Fail("user add: " + result.status().message());
+  std::cout << "Created user " << add.username << " (role " << add.role << ", department "
+            << add.department << ")\n";
+  if (result->generated_password) {
+    std::cout << "password for " << add.username << ": " << *result->generated_password << "\n";
+    custos::admin::WipeString(*result->generated_password);
+  }
+  if (result->user.must_change_password) {
+    std::cout << "  the password must be changed at first sign-in\n";
+  }
+  return 0;
+}
+
+int RunUser(const std::vector<std::string>& args) {
+  if (args.empty()) return Fail(std::string("user: missing subcommand (add)\n") + kUsage);
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "add") return RunUserAdd(rest);
+  return Fail("user: unknown subcommand '" + args[0] + "' (expected: add)");
 }
 
 int RunVerify(const std::vector<std::string>& args) {
@@ -119,11 +213,8 @@ int RunVerify(const std::vector<std::string>& args) {
   auto opts = ParseOptions(rest, {"--data"}, error);
   if (!opts) return Fail("verify: " + error);
   if (!opts->count("--data")) return Fail("verify: --data DIR is required");
-  custos::storage::DataDir dir(opts->at("--data"));
-  auto config = LoadConfig(dir, error);
-  if (!config) return Fail("verify: " + error);
-  auto archive = custos::storage::ArchiveStorage::Open(dir, *config);
-  if (!archive.ok()) return Fail("verify: cannot open the archive: " + archive.status().message());
+  auto archive = custos::admin::OpenArchive(opts->at("--data"));
+  if (!archive.ok()) return Fail("verify: " + archive.status().message());
   auto report = (*archive)->Verify();
   if (!report.ok()) return Fail("verify: could not run: " + report.status().message());
   if (json) {
@@ -146,6 +237,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "init") return RunInit(args);
+  if (command == "user") return RunUser(args);
   if (command == "verify") return RunVerify(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);
 }

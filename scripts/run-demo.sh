@@ -1,14 +1,84 @@
 #!/usr/bin/env bash
-# `make run`: creates the demo data directory once, then runs the server in
-# the foreground (Ctrl-C stops it cleanly).
+# `make run`: creates the demo data directory once (the archive, the first
+# admin and one demo user per role), then runs the server in the foreground
+# (Ctrl-C stops it cleanly).
+#
+# The demo credentials are written once to DIR/demo-credentials.txt (0600)
+# and printed when the directory is created; later runs only point to the
+# file. Demo only: anyone who can read that file can sign in.
 set -euo pipefail
 build_dir=${1:-build}
 data=${2:-demo-data}
 listen=${3:-127.0.0.1:8443}
 bin="$build_dir/bin"
+credentials="$data/demo-credentials.txt"
+
+# username role department
+demo_users=(
+  "archivist archivist sales"
+  "staff staff sales"
+  "approver approver sales"
+  "legal legal legal"
+  "auditor auditor audit"
+)
+
+credential_line() {  # username role department password note
+  printf '%-10s %-10s %-15s %s%s\n' "$1" "$2" "$3" "$4" "${5:+  ($5)}"
+}
+
+# Creates the data directory and the demo users; writes and prints the
+# credentials. Runs in a subshell with umask 077 so every file it creates is
+# private to the user.
+create_demo() (
+  umask 077
+  local init_out admin_password name role department password
+  local password_file="" sheet=""
+  trap 'status=$?
+    rm -f ${password_file:+"$password_file"} ${sheet:+"$sheet"}
+    if ((status != 0)); then echo "run-demo: setting up $data failed; remove $data and run again" >&2; fi' EXIT
+  init_out=$("$bin/custosctl" init --data "$data" --listen "$listen")
+  admin_password=$(sed -n 's/^admin password: //p' <<<"$init_out")
+  if [[ -z "$admin_password" ]]; then
+    echo "run-demo: custosctl init printed no admin password" >&2
+    exit 1
+  fi
+  # What init said, except the password (it goes to the sheet below) and how
+  # to start the server (this script does that).
+  grep -v -e '^admin password: ' -e 'shown only this once' -e '^Start the server with' \
+    <<<"$init_out"
+
+  password_file=$(mktemp)
+  sheet=$(mktemp)
+  {
+    echo "# Custos demo credentials for https://$listen/ (created $(date -u +%Y-%m-%dT%H:%M:%SZ))."
+    echo "# Demo only: anyone who can read this file can sign in."
+    credential_line "# username" "role" "department" "password"
+    credential_line admin admin administration "$admin_password" \
+      "must be changed at first sign-in"
+  } >"$sheet"
+  for entry in "${demo_users[@]}"; do
+    read -r name role department <<<"$entry"
+    password=$(openssl rand -base64 15)
+    printf '%s\n' "$password" >"$password_file"
+    "$bin/custosctl" user add "$name" --role "$role" --department "$department" \
+      --password-file "$password_file" --no-force-change --data "$data" >/dev/null
+    credential_line "$name" "$role" "$department" "$password" >>"$sheet"
+  done
+  : >"$password_file"
+  mv "$sheet" "$credentials"
+  sheet=""
+  chmod 600 "$credentials"
+  echo
+  echo "Demo credentials (kept in $credentials; later runs only point to it):"
+  cat "$credentials"
+)
 
 if [[ ! -d "$data" ]]; then
-  "$bin/custosctl" init --data "$data" --listen "$listen"
+  create_demo
+elif [[ -f "$credentials" ]]; then
+  echo "demo credentials: see $credentials"
+else
+  echo "demo credentials: $data was not created by this script; use the accounts you made"
 fi
 
 echo

@@ -1,0 +1,54 @@
+#include "admin/user_command.h"
+
+#include "admin/init.h"
+#include "admin/open_archive.h"
+#include "admin/password_input.h"
+#include "server/services/auth_service.h"
+#include "server/services/clock.h"
+
+namespace custos::admin {
+
+namespace {
+
+Status UserExists(const std::string& username) {
+  return Conflict("user '" + username + "' already exists", "user_exists");
+}
+
+}  // namespace
+
+StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
+  // Cheap checks first, so a typo costs neither a password hash nor a
+  // generated password.
+  CUSTOS_RETURN_IF_ERROR(storage::ParseRole(options.role).status());
+  CUSTOS_ASSIGN_OR_RETURN(auto archive, OpenArchive(options.data_dir));
+  services::SystemClock clock;
+  services::AuthService auth(archive->store(), clock);
+  if (auth.GetUser(options.username).ok()) return UserExists(options.username);
+
+  services::NewUser user;
+  user.username = options.username;
+  user.role = options.role;
+  user.department = options.department;
+  AddUserResult result;
+  if (options.password) {
+    user.password = *options.password;
+    user.must_change_password = options.must_change_password;
+  } else {
+    CUSTOS_ASSIGN_OR_RETURN(user.password, GeneratePassword());
+    user.must_change_password = true;
+  }
+  StatusOr<storage::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), user);
+  if (!created.ok()) {
+    WipeString(user.password);
+    return created.status();
+  }
+  result.user = std::move(created).value();
+  if (options.password) {
+    WipeString(user.password);
+  } else {
+    result.generated_password = std::move(user.password);
+  }
+  return result;
+}
+
+}  // namespace custos::admin

@@ -1,0 +1,368 @@
+// custosctl init's first admin and custosctl user add: the accounts they
+// create (read back from the archive after the command exits), the password
+// printed once, and the one-line refusals with exit code 2.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "admin/init.h"
+#include "admin/open_archive.h"
+#include "admin/password_input.h"
+#include "crypto/password.h"
+#include "storage/model.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/testutil.h"
+
+namespace custos::testing {
+namespace {
+
+std::string Ctl() { return BinDir() + "/custosctl"; }
+
+// The rest of the first stdout line that starts with `prefix`, if any.
+std::optional<std::string> LineValue(const std::string& out, const std::string& prefix) {
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+  }
+  return std::nullopt;
+}
+
+size_t CountOf(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+// A failure is one line on stderr.
+bool OneLine(const std::string& err) { return CountOf(err, "\n") == 1 && err.back() == '\n'; }
+
+// Reads a user and whether a department exists, with the archive opened in
+// this process (the command has exited).
+struct Stored {
+  std::optional<storage::User> user;
+  bool department_exists = false;
+};
+
+Stored ReadBack(const std::string& data, const std::string& username,
+                const std::string& department) {
+  Stored out;
+  auto archive = admin::OpenArchive(data);
+  EXPECT_TRUE(archive.ok()) << archive.status().ToString();
+  if (!archive.ok()) return out;
+  Status s = (*archive)->store().Read([&](storage::Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(out.user, tx.users().Find(storage::Username{username}));
+    CUSTOS_ASSIGN_OR_RETURN(out.department_exists, tx.departments().Exists(department));
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+void ExpectLogVerifies(const std::string& data) {
+  RunResult v = RunProgram({Ctl(), "verify", "--data", data});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// Runs init with the given password file; fails the test if init fails.
+void InitWithPassword(const TempDir& tmp, const std::string& data, const std::string& password) {
+  std::string file = tmp.Sub("admin-password");
+  WriteFile(file, password + "\n");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+constexpr char kAdminPassword[] = "correct horse battery staple";
+
+// ---------------------------------------------------------------- init
+
+TEST(CustosctlInitAdmin, GeneratedPasswordIsPrintedOnceAndMustBeChanged) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::optional<std::string> password = LineValue(r.out, "admin password: ");
+  ASSERT_TRUE(password.has_value()) << r.out;
+  EXPECT_EQ(password->size(), admin::kGeneratedPasswordLength);
+  for (char c : *password) {
+    EXPECT_NE(admin::kGeneratedPasswordAlphabet.find(c), std::string::npos) << c;
+  }
+  EXPECT_EQ(CountOf(r.out, *password), 1u) << "printed exactly once";
+  EXPECT_EQ(r.err.find(*password), std::string::npos);
+
+  Stored stored = ReadBack(data, "admin", "administration");
+  ASSERT_TRUE(stored.user.has_value());
+  EXPECT_EQ(stored.user->role, storage::Role::kAdmin);
+  EXPECT_EQ(stored.user->department, "administration");
+  EXPECT_TRUE(stored.department_exists);
+  EXPECT_TRUE(stored.user->must_change_password);
+  EXPECT_FALSE(stored.user->disabled);
+  EXPECT_TRUE(crypto::VerifyPassword(*password, stored.user->password_hash));
+  EXPECT_FALSE(crypto::VerifyPassword(*password + "x", stored.user->password_hash));
+  EXPECT_EQ(stored.user->password_hash.find(*password), std::string::npos);
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlInitAdmin, TwoInitsGenerateDifferentPasswords) {
+  TempDir tmp;
+  RunResult a = RunProgram({Ctl(), "init", "--data", tmp.Sub("a")});
+  RunResult b = RunProgram({Ctl(), "init", "--data", tmp.Sub("b")});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(LineValue(a.out, "admin password: "), LineValue(b.out, "admin password: "));
+}
+
+TEST(CustosctlInitAdmin, PasswordFileSetsExactlyThatPasswordWithoutForcedChange) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  std::string file = tmp.Sub("pw");
+  WriteFile(file, std::string(kAdminPassword) + "\nsecond line is ignored\n");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(LineValue(r.out, "admin password: ").has_value()) << r.out;
+  EXPECT_EQ(r.out.find(kAdminPassword), std::string::npos) << "the given password is not echoed";
+
+  Stored stored = ReadBack(data, "admin", "administration");
+  ASSERT_TRUE(stored.user.has_value());
+  EXPECT_EQ(stored.user->role, storage::Role::kAdmin);
+  EXPECT_FALSE(stored.user->must_change_password);
+  EXPECT_TRUE(crypto::VerifyPassword(kAdminPassword, stored.user->password_hash));
+  // The line ending is not part of the password, and neither is line two.
+  EXPECT_FALSE(crypto::VerifyPassword(std::string(kAdminPassword) + "\n",
+                                      stored.user->password_hash));
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlInitAdmin, CrLfLineEndingIsStripped) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  std::string file = tmp.Sub("pw");
+  WriteFile(file, std::string(kAdminPassword) + "\r\n");
+  ASSERT_EQ(RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", file}).exit_code,
+            0);
+  Stored stored = ReadBack(data, "admin", "administration");
+  ASSERT_TRUE(stored.user.has_value());
+  EXPECT_TRUE(crypto::VerifyPassword(kAdminPassword, stored.user->password_hash));
+}
+
+TEST(CustosctlInitAdmin, TooShortPasswordFileIsRefusedBeforeAnythingIsCreated) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  std::string file = tmp.Sub("pw");
+  WriteFile(file, "short-pw\n");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", file});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("at least 12 characters"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_EQ(r.err.find("short-pw"), std::string::npos) << "no password in messages";
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+TEST(CustosctlInitAdmin, EmptyOrMissingPasswordFileIsRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  std::string empty = tmp.Sub("empty");
+  WriteFile(empty, "\nthe password is the first line\n");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", empty});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is empty"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+
+  r = RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", tmp.Sub("missing")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot read password file"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+// ---------------------------------------------------------------- user add
+
+TEST(CustosctlUser, AddWithGeneratedPasswordPrintsItOnceAndForcesChange) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  RunResult r = RunProgram({Ctl(), "user", "add", "alice", "--role", "archivist", "--department",
+                            "records office", "--data", data});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::optional<std::string> password = LineValue(r.out, "password for alice: ");
+  ASSERT_TRUE(password.has_value()) << r.out;
+  EXPECT_EQ(password->size(), admin::kGeneratedPasswordLength);
+  EXPECT_EQ(CountOf(r.out, *password), 1u);
+
+  Stored stored = ReadBack(data, "alice", "records office");
+  ASSERT_TRUE(stored.user.has_value());
+  EXPECT_EQ(stored.user->role, storage::Role::kArchivist);
+  EXPECT_EQ(stored.user->department, "records office");
+  EXPECT_TRUE(stored.department_exists) << "the department is created with the user";
+  EXPECT_TRUE(stored.user->must_change_password);
+  EXPECT_TRUE(crypto::VerifyPassword(*password, stored.user->password_hash));
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlUser, PasswordFileStillForcesChangeUnlessNoForceChange) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  std::string file = tmp.Sub("bob-pw");
+  WriteFile(file, "bobs own passphrase\n");
+
+  RunResult forced = RunProgram({Ctl(), "user", "add", "bob", "--role", "staff", "--department",
+                                 "sales", "--password-file", file, "--data", data});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_FALSE(LineValue(forced.out, "password for bob: ").has_value()) << forced.out;
+  EXPECT_EQ(forced.out.find("bobs own passphrase"), std::string::npos);
+  // Options before the name work too, and an existing department is reused.
+  RunResult free = RunProgram({Ctl(), "user", "add", "--role", "approver", "--department",
+                               "sales", "--password-file", file, "--no-force-change", "carol",
+                               "--data", data});
+  ASSERT_EQ(free.exit_code, 0) << free.err;
+
+  Stored bob = ReadBack(data, "bob", "sales");
+  ASSERT_TRUE(bob.user.has_value());
+  EXPECT_EQ(bob.user->role, storage::Role::kStaff);
+  EXPECT_TRUE(bob.user->must_change_password);
+  EXPECT_TRUE(crypto::VerifyPassword("bobs own passphrase", bob.user->password_hash));
+  Stored carol = ReadBack(data, "carol", "sales");
+  ASSERT_TRUE(carol.user.has_value());
+  EXPECT_EQ(carol.user->role, storage::Role::kApprover);
+  EXPECT_FALSE(carol.user->must_change_password);
+  EXPECT_TRUE(crypto::VerifyPassword("bobs own passphrase", carol.user->password_hash));
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlUser, DuplicateUserIsRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  std::vector<std::string> add = {Ctl(), "user", "add", "dave", "--role", "legal",
+                                  "--department", "legal", "--data", data};
+  RunResult first = RunProgram(add);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::optional<std::string> password = LineValue(first.out, "password for dave: ");
+  ASSERT_TRUE(password.has_value());
+
+  RunResult again = RunProgram(add);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  EXPECT_TRUE(OneLine(again.err)) << again.err;
+  EXPECT_FALSE(LineValue(again.out, "password for dave: ").has_value());
+  // The first account is untouched.
+  Stored stored = ReadBack(data, "dave", "legal");
+  ASSERT_TRUE(stored.user.has_value());
+  EXPECT_TRUE(crypto::VerifyPassword(*password, stored.user->password_hash));
+
+  // The init admin is a user like any other.
+  RunResult admin = RunProgram({Ctl(), "user", "add", "admin", "--role", "admin", "--department",
+                                "administration", "--data", data});
+  EXPECT_EQ(admin.exit_code, 2);
+  EXPECT_NE(admin.err.find("already exists"), std::string::npos) << admin.err;
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlUser, UnknownRoleIsRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  RunResult r = RunProgram({Ctl(), "user", "add", "erin", "--role", "superuser", "--department",
+                            "sales", "--data", data});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown role 'superuser'"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  Stored stored = ReadBack(data, "erin", "sales");
+  EXPECT_FALSE(stored.user.has_value());
+  EXPECT_FALSE(stored.department_exists);
+}
+
+TEST(CustosctlUser, MissingRequiredArgumentsAreRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"user", "add", "frank", "--role", "staff", "--data", data}, "--department is required"},
+      {{"user", "add", "frank", "--department", "sales", "--data", data}, "--role is required"},
+      {{"user", "add", "frank", "--role", "staff", "--department", "sales"}, "--data is required"},
+      {{"user", "add", "--role", "staff", "--department", "sales", "--data", data},
+       "exactly one user NAME"},
+      {{"user", "add", "frank", "grace", "--role", "staff", "--department", "sales", "--data",
+        data},
+       "exactly one user NAME"},
+      {{"user", "add", "frank", "--role", "staff", "--department", "sales", "--data", data,
+        "--no-force-change"},
+       "--no-force-change needs --password-file"},
+      {{"user", "add", "frank", "--role", "staff", "--department", "sales", "--data", data,
+        "--colour", "red"},
+       "unknown argument '--colour'"},
+      {{"user", "add", "frank", "--role"}, "--role needs a value"},
+      {{"user", "remove", "frank"}, "unknown subcommand 'remove'"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {Ctl()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    RunResult r = RunProgram(argv);
+    EXPECT_EQ(r.exit_code, 2) << c.message;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+  }
+  EXPECT_FALSE(ReadBack(data, "frank", "sales").user.has_value());
+}
+
+TEST(CustosctlUser, WeakPasswordFileIsRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  std::string short_file = tmp.Sub("short");
+  WriteFile(short_file, "tooshort\n");
+  RunResult r = RunProgram({Ctl(), "user", "add", "heidi", "--role", "auditor", "--department",
+                            "audit", "--password-file", short_file, "--data", data});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("at least 12 characters"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+
+  std::string same_file = tmp.Sub("same");
+  WriteFile(same_file, "heidi.auditor\n");
+  r = RunProgram({Ctl(), "user", "add", "heidi.auditor", "--role", "auditor", "--department",
+                  "audit", "--password-file", same_file, "--data", data});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("differ from the username"), std::string::npos) << r.err;
+
+  EXPECT_FALSE(ReadBack(data, "heidi", "audit").user.has_value());
+  EXPECT_FALSE(ReadBack(data, "heidi.auditor", "audit").user.has_value());
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlUser, InvalidUsernameIsRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  RunResult r = RunProgram({Ctl(), "user", "add", "Ivan Smith", "--role", "staff", "--department",
+                            "sales", "--data", data});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("username may contain only"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "no password printed for a refused user: " << r.out;
+}
+
+TEST(CustosctlUser, MissingDataDirectoryIsRefused) {
+  TempDir tmp;
+  RunResult r = RunProgram({Ctl(), "user", "add", "judy", "--role", "staff", "--department",
+                            "sales", "--data", tmp.Sub("nowhere")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("nowhere")));
+}
+
+}  // namespace
+}  // namespace custos::testing
