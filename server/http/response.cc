@@ -35,7 +35,9 @@ Response Response::Error(const Status& status) {
   int http = HttpStatusFor(status);
   // Internal details stay in the server log, not in the answer.
   std::string message = http == 500 ? "internal error" : status.message();
-  return Json(http, ErrorBody(status.reason(), message));
+  Response r = Json(http, ErrorBody(status.reason(), message));
+  if (http >= 500) r.log_detail = status.ToString();
+  return r;
 }
 
 Response Response::Error(int http_status, std::string code, std::string message) {

@@ -30,6 +30,9 @@ struct Response {
   std::optional<uint64_t> stream_length;
   // Close the connection after this response (e.g. an unread request body).
   bool close = false;
+  // For 5xx answers: the underlying failure, written to the server log (the
+  // client only sees "internal error").
+  std::string log_detail;
 
   static Response Json(int status, std::string json_text) {
     Response r;

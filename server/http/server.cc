@@ -104,6 +104,9 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
                        RequestLimits{config_.max_body_bytes, config_.max_json_bytes});
 
     Response response = Route(req, match, ctx, path);
+    if (!response.log_detail.empty()) {
+      logger_.Error("request failed", {{"route", route}, {"error", response.log_detail}});
+    }
     if (!ctx.BodyConsumed()) response.close = true;
     uint64_t bytes = Send(resp, response);
 
@@ -160,7 +163,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
   }
 
   uint64_t Send(Poco::Net::HTTPServerResponse& resp, const Response& r) {
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
+    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     resp.setContentType(r.content_type);
     resp.set("X-Content-Type-Options", "nosniff");
     resp.set("Cache-Control", "no-store");
