@@ -53,6 +53,16 @@ struct Config {
   std::string storage_backend = "sqlite";        // "sqlite" or "postgresql"
   std::string storage_dsn;                       // PostgreSQL connection string
 
+  // auth.*
+  int password_max_age_days = 90;     // then the password must be changed
+  int session_idle_minutes = 30;
+  int session_absolute_hours = 12;
+  int max_failed_logins = 5;
+  int lockout_minutes = 15;
+
+  // records.*
+  bool reject_invalid_contract_signatures = false;  // else stored and flagged
+
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"
 };

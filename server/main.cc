@@ -146,9 +146,16 @@ int main(int argc, char** argv) {
 
   custos::services::SystemClock clock;
   custos::services::LogService log_service(archive->store(), archive->keyring().VerifierKeys());
-  custos::services::AuthService auth(archive->store(), clock);
+  custos::services::AuthOptions auth_options;
+  auth_options.password_max_age = std::chrono::hours(24) * config.password_max_age_days;
+  auth_options.idle_timeout = std::chrono::minutes(config.session_idle_minutes);
+  auth_options.absolute_timeout = std::chrono::hours(config.session_absolute_hours);
+  auth_options.max_failed_logins = config.max_failed_logins;
+  auth_options.lockout = std::chrono::minutes(config.lockout_minutes);
+  custos::services::AuthService auth(archive->store(), clock, auth_options);
   custos::services::RecordOptions record_options;
   record_options.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
+  record_options.reject_invalid_contract_signatures = config.reject_invalid_contract_signatures;
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
                                           log_service, clock, trust, record_options);
 
