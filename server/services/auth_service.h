@@ -91,7 +91,8 @@ class AuthService {
                                     const UserPatch& patch);
   StatusOr<std::vector<storage::User>> ListUsers(const Principal& admin);
   StatusOr<storage::Department> CreateDepartment(const Principal& admin, const std::string& name);
-  StatusOr<std::vector<storage::Department>> ListDepartments(const Principal& admin);
+  // Any signed-in user: check-in forms and searches need the names.
+  StatusOr<std::vector<storage::Department>> ListDepartments(const Principal& who);
 
   // For custosctl (no principal: the operator of the machine). Creates the
   // department if missing. `actor` names who did it in the log ("custosctl").
