@@ -1,0 +1,150 @@
+// AuthService rules that depend on time, driven by a ManualClock over a real
+// SQLite store: lockout and its expiry, idle and absolute session expiry,
+// password age, and that no event ever carries a secret.
+#include "server/services/auth_service.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/signature.h"
+#include "storage/keyring.h"
+#include "storage/sqlite_store.h"
+#include "tests/testutil/testutil.h"
+
+namespace custos::services {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPassword = "correct horse battery";
+
+class AuthServiceTest : public ::testing::Test {
+ protected:
+  AuthServiceTest()
+      : signer_(crypto::note::KeySigner::Create(
+                    "test/auth", crypto::KeyPair::Generate(crypto::SignatureAlgorithm::kEd25519).value())
+                    .value()),
+        checkpoints_("test/auth", {&signer_}),
+        clock_(storage::ParseTime("2026-11-25T09:00:00Z").value()) {
+    store_ = storage::SqliteStore::Open({tmp_.Sub("db")}, &checkpoints_).value();
+    AuthOptions o;
+    o.argon2_memory_kib = 64;  // cheap hashes for tests
+    o.argon2_iterations = 1;
+    auth_ = std::make_unique<AuthService>(*store_, clock_, o);
+    auto admin = auth_->CreateUserUnchecked("test", {"admin", kPassword, "admin", "it", false});
+    EXPECT_TRUE(admin.ok()) << admin.status().ToString();
+    admin_ = Principal{storage::Username{"admin"}, storage::Role::kAdmin, "it"};
+    auto u = auth_->CreateUser(admin_, {"alice", kPassword, "archivist", "it", false});
+    EXPECT_TRUE(u.ok()) << u.status().ToString();
+  }
+
+  std::string AllLeaves() {
+    std::string out;
+    EXPECT_TRUE(store_->Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.log().Size());
+      CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(0, n, n + 1));
+      for (const auto& e : entries) out += e.leaf + "\n";
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+
+  custos::testing::TempDir tmp_;
+  crypto::note::KeySigner signer_;
+  storage::NoteCheckpointSigner checkpoints_;
+  ManualClock clock_;
+  std::unique_ptr<storage::SqliteStore> store_;
+  std::unique_ptr<AuthService> auth_;
+  Principal admin_;
+};
+
+TEST_F(AuthServiceTest, FiveFailuresLockForFifteenMinutes) {
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(auth_->SignIn("alice", "wrong password!!").status().reason(), "invalid_credentials");
+  }
+  // Locked: even the right password fails, with the same answer.
+  EXPECT_EQ(auth_->SignIn("alice", kPassword).status().reason(), "invalid_credentials");
+  clock_.Advance(14min);
+  EXPECT_FALSE(auth_->SignIn("alice", kPassword).ok());
+  clock_.Advance(2min);
+  EXPECT_TRUE(auth_->SignIn("alice", kPassword).ok());
+  EXPECT_NE(AllLeaves().find("wrong_password_locked"), std::string::npos);
+}
+
+TEST_F(AuthServiceTest, SessionsEndWhenIdleAndAfterTheAbsoluteLimit) {
+  auto s = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(s.ok());
+  clock_.Advance(29min);
+  ASSERT_TRUE(auth_->Authenticate(s->token).ok());  // also extends the idle timer
+  clock_.Advance(29min);
+  ASSERT_TRUE(auth_->Authenticate(s->token).ok());
+  clock_.Advance(31min);
+  EXPECT_EQ(auth_->Authenticate(s->token).status().reason(), "session_invalid");
+
+  auto t = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(t.ok());
+  for (int i = 0; i < 24; ++i) {  // busy for 12 hours, never idle
+    clock_.Advance(29min);
+    (void)auth_->Authenticate(t->token);
+  }
+  clock_.Advance(30min);
+  EXPECT_EQ(auth_->Authenticate(t->token).status().reason(), "session_invalid");
+}
+
+TEST_F(AuthServiceTest, OldPasswordMustBeChangedBeforeAnythingElse) {
+  clock_.Advance(24h * 91);
+  auto s = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(s.ok());
+  auto session = auth_->Authenticate(s->token);
+  ASSERT_TRUE(session.ok());
+  EXPECT_TRUE(session->must_change_password);
+  EXPECT_EQ(auth_->ChangePassword(session->principal, "not it at all", "another long passphrase")
+                .reason(),
+            "wrong_password");
+  EXPECT_EQ(auth_->ChangePassword(session->principal, kPassword, "short").reason(), "weak_password");
+  ASSERT_TRUE(auth_->ChangePassword(session->principal, kPassword, "another long passphrase").ok());
+  session = auth_->Authenticate(s->token);
+  ASSERT_TRUE(session.ok());
+  EXPECT_FALSE(session->must_change_password);
+}
+
+TEST_F(AuthServiceTest, SignOutEndsTheSessionAndTokensAreStoredHashed) {
+  auto s = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(s.ok());
+  auto session = auth_->Authenticate(s->token);
+  ASSERT_TRUE(session.ok());
+  ASSERT_TRUE(auth_->SignOut(*session).ok());
+  EXPECT_FALSE(auth_->Authenticate(s->token).ok());
+  std::string db = custos::testing::ReadFileOrDie(tmp_.Sub("db"));
+  std::string wal = custos::testing::ReadFileOrDie(tmp_.Sub("db-wal"));
+  EXPECT_EQ((db + wal).find(s->token), std::string::npos);
+  std::string leaves = AllLeaves();
+  EXPECT_EQ(leaves.find(s->token), std::string::npos);
+  EXPECT_EQ(leaves.find(kPassword), std::string::npos);
+}
+
+TEST_F(AuthServiceTest, AdminRulesAndSeparationOfDuties) {
+  Principal alice{storage::Username{"alice"}, storage::Role::kArchivist, "it"};
+  EXPECT_EQ(auth_->CreateUser(alice, {"bob", kPassword, "staff", "it", true}).status().reason(),
+            "forbidden");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", kPassword, "staff", "nowhere", true}).status().reason(),
+            "unknown_department");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"Bob!", kPassword, "staff", "it", true}).status().reason(),
+            "invalid_username");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", "bob", "staff", "it", true}).status().reason(),
+            "weak_password");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", kPassword, "wizard", "it", true}).status().reason(),
+            "invalid_role");
+  EXPECT_EQ(auth_->PatchUser(admin_, "admin", UserPatch{std::nullopt, std::nullopt, true, std::nullopt})
+                .status()
+                .reason(),
+            "cannot_disable_self");
+  // Disabling a user ends their sessions at once.
+  auto s = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(auth_->PatchUser(admin_, "alice", UserPatch{std::nullopt, std::nullopt, true, std::nullopt}).ok());
+  EXPECT_FALSE(auth_->Authenticate(s->token).ok());
+  EXPECT_FALSE(auth_->SignIn("alice", kPassword).ok());
+}
+
+}  // namespace
+}  // namespace custos::services
