@@ -109,6 +109,8 @@ class AuthService {
   storage::MetadataStore& store_;
   Clock& clock_;
   const AuthOptions options_;
+  // Checked against for unknown users, so their sign-in costs the same.
+  std::string dummy_hash_;
 };
 
 // Hex SHA-256 of a bearer token (what the sessions table keeps).
