@@ -19,7 +19,7 @@ else
   TEST_ENV :=
 endif
 
-.PHONY: all deps configure build test run format clean
+.PHONY: all deps configure build test run format clean fuzz
 
 all: build
 
@@ -39,6 +39,10 @@ test: build
 
 run: build
 	@bash scripts/run-demo.sh $(BUILD_DIR) $(DATA) $(LISTEN)
+
+# Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer, in build-fuzz.
+fuzz:
+	@JOBS=$(JOBS) bash scripts/fuzz.sh "$(FUZZ_SECONDS)" $(FUZZ_TARGETS)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
