@@ -19,7 +19,7 @@ else
   TEST_ENV :=
 endif
 
-.PHONY: all deps configure build test run format clean fuzz
+.PHONY: all deps configure build test run format clean fuzz bench
 
 all: build
 
@@ -43,6 +43,12 @@ run: build
 # Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer, in build-fuzz.
 fuzz:
 	@JOBS=$(JOBS) bash scripts/fuzz.sh "$(FUZZ_SECONDS)" $(FUZZ_TARGETS)
+
+# Figures as ratios against bounds measured in the same run (docs/benchmarks.md).
+bench: build
+	@mkdir -p $(BUILD_DIR)/bench-work
+	$(BUILD_DIR)/bin/log_bench $(BUILD_DIR)/bench-work $(if $(QUICK),100000,1000000)
+	bash bench/checkin_bench.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
