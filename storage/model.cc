@@ -140,7 +140,7 @@ StatusOr<Time> ParseTime(std::string_view s) {
   }
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return bad();
   // Time counts nanoseconds in 64 bits: years outside 1678..2261 overflow.
-  if (year < 1900 || year > 2261) return bad();
+  if (year < 1678 || year > 2261) return bad();
   size_t pos = 19;
   int64_t millis = 0;
   if (pos < s.size() && s[pos] == '.') {
