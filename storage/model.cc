@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -140,7 +141,7 @@ StatusOr<Time> ParseTime(std::string_view s) {
   }
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return bad();
   // Time counts nanoseconds in 64 bits: years outside 1678..2261 overflow.
-  if (year < 1678 || year > 2261) return bad();
+  if (year < 1677 || year > 2262) return bad();
   size_t pos = 19;
   int64_t millis = 0;
   if (pos < s.size() && s[pos] == '.') {
@@ -183,6 +184,9 @@ StatusOr<Time> ParseTime(std::string_view s) {
   gmtime_r(&t, &check);
   if (check.tm_mday != day || check.tm_mon != mon - 1) return bad();
   int64_t ms = (static_cast<int64_t>(t) - offset_minutes * 60) * 1000 + millis;
+  // The clock holds ±2^63 ns, about ±9.2e12 ms (years 1677 to 2262).
+  constexpr int64_t kMaxMillis = INT64_MAX / 1000000;
+  if (ms > kMaxMillis || ms < -kMaxMillis) return bad();
   return Time(std::chrono::milliseconds(ms));
 }
 
