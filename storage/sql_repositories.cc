@@ -289,7 +289,13 @@ class SqlRecords final : public RecordRepository {
     };
     if (!q.text.empty() && !dialect_.text_match_clause.empty() &&
         q.text.size() >= dialect_.min_text_match_chars) {
-      add(dialect_.text_match_clause, P(dialect_.text_match_param(q.text)));
+      // Archive numbers are not in the full-text index: match them directly.
+      params.push_back(P("%" + EscapeLike(Lower(q.text)) + "%"));
+      std::string id_param = "$" + std::to_string(params.size());
+      params.push_back(P(dialect_.text_match_param(q.text)));
+      std::string clause = dialect_.text_match_clause;
+      clause.replace(clause.find("$?"), 2, "$" + std::to_string(params.size()));
+      where += " AND (lower(id) LIKE " + id_param + " ESCAPE '!' OR " + clause + ")";
     } else if (!q.text.empty()) {
       add("(lower(id) LIKE $? ESCAPE '!' OR lower(title) LIKE $? ESCAPE '!' OR lower(description) "
           "LIKE $? ESCAPE '!' OR lower(metadata_json) LIKE $? ESCAPE '!')",

@@ -148,6 +148,14 @@ Response Upload(RequestContext& ctx,
     while (reader.hasNextPart()) {
       Poco::Net::MessageHeader header;
       reader.nextPart(header);
+      // The reader sees the end of a cut-off body as one more, empty part.
+      if (ctx.BodyOverLimit()) {
+        return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
+      }
+      if (ctx.BodyConsumed() && ctx.request.hasContentLength() &&
+          ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
+        return Response::Error(InvalidArgument("upload ended before its Content-Length", "truncated_upload"));
+      }
       std::string disposition;
       Poco::Net::NameValueCollection dparams;
       Poco::Net::MessageHeader::splitParameters(header.get("Content-Disposition", ""), disposition, dparams);

@@ -19,7 +19,7 @@ class LimitedBuf : public std::streambuf {
  protected:
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    if (at_end_) return traits_type::eof();
+    if (at_end_ || over_limit_) return traits_type::eof();
     in_.read(buf_, sizeof buf_);
     std::streamsize n = in_.gcount();
     if (n <= 0) {

@@ -321,6 +321,8 @@ TEST_F(SqliteStoreTest, FullTextSearchFindsSubstringsInAnyScriptAndFollowsUpdate
   EXPECT_EQ(count(q), 1u);
   q.text = "9001";  // the old title is gone from the index
   EXPECT_EQ(count(q), 0u);
+  q.text = "CT-2026-000001";  // archive numbers are found too
+  EXPECT_EQ(count(q), 1u);
   q.text = "\"; DROP";  // quotes are data, not syntax
   EXPECT_EQ(count(q), 0u);
   RecordQuery expiring;

@@ -1,0 +1,578 @@
+// Shared helpers for the v1 API integration suites (api_*_test.cc): a real
+// custosd on a fresh data directory with one signed-in user per role,
+// hand-built multipart bodies, JSON access, a raw TLS connection for
+// misbehaving clients, and probes of the data directory (blob counts).
+//
+// Everything here fails the current test (ADD_FAILURE) rather than throwing;
+// functions that cannot produce their result return an empty value.
+// Thread safety: ApiServer::As and Call use one shared client and belong to
+// the test's main thread; other threads take their own NewClient().
+#pragma once
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/testutil/https_client.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/testutil.h"
+
+namespace custos::testing::api {
+
+// ------------------------------------------------------------------ constants
+
+inline constexpr char kAnonymous[] = "anonymous";
+inline constexpr char kAdmin[] = "admin";
+// Password of the first admin, given to custosctl init in a file.
+inline constexpr char kAdminPassword[] = "admin-password-for-tests";
+// Departments every fixture creates.
+inline const std::vector<std::string> kDepartments = {"sales", "legal", "audit"};
+// Roles with one user each (besides the admin), in matrix column order.
+inline const std::vector<std::string> kUserRoles = {"archivist", "staff", "approver", "legal",
+                                                    "auditor"};
+inline constexpr char kBoundary[] = "----CustosTestBoundary7d1f0c93";
+inline constexpr char kJson[] = "application/json";
+
+// ---------------------------------------------------------------------- JSON
+
+// Parses JSON text; an empty Var if it is not JSON.
+inline Poco::Dynamic::Var ParseJson(const std::string& text) {
+  try {
+    Poco::JSON::Parser parser;
+    return parser.parse(text);
+  } catch (const Poco::Exception&) {
+    return {};
+  }
+}
+
+// The object `text` holds, or a null pointer.
+inline Poco::JSON::Object::Ptr JsonObject(const std::string& text) {
+  Poco::Dynamic::Var v = ParseJson(text);
+  if (v.type() != typeid(Poco::JSON::Object::Ptr)) return {};
+  return v.extract<Poco::JSON::Object::Ptr>();
+}
+
+// The array `text` holds, or a null pointer.
+inline Poco::JSON::Array::Ptr JsonArray(const std::string& text) {
+  Poco::Dynamic::Var v = ParseJson(text);
+  if (v.type() != typeid(Poco::JSON::Array::Ptr)) return {};
+  return v.extract<Poco::JSON::Array::Ptr>();
+}
+
+inline std::string Stringify(const Poco::Dynamic::Var& v) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(v, out);
+  return out.str();
+}
+
+// Member `key` of `o` as a string ("" when absent or `o` is null).
+inline std::string Str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  if (!o || !o->has(key) || o->isNull(key)) return "";
+  return o->get(key).convert<std::string>();
+}
+
+// Member `key` of `o` as an integer (-1 when absent or `o` is null).
+inline int64_t Int(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  if (!o || !o->has(key) || o->isNull(key)) return -1;
+  return o->get(key).convert<int64_t>();
+}
+
+// error.code of an API error answer, or "".
+inline std::string ErrorCode(const HttpResult& r) {
+  Poco::JSON::Object::Ptr o = JsonObject(r.body);
+  if (!o || !o->has("error")) return "";
+  return Str(o->getObject("error"), "code");
+}
+
+// error.message of an API error answer, or "".
+inline std::string ErrorMessage(const HttpResult& r) {
+  Poco::JSON::Object::Ptr o = JsonObject(r.body);
+  if (!o || !o->has("error")) return "";
+  return Str(o->getObject("error"), "message");
+}
+
+// A one-line description of an answer for failure messages.
+inline std::string Describe(const HttpResult& r) {
+  std::string body = r.body.size() > 400 ? r.body.substr(0, 400) + "…" : r.body;
+  return "HTTP " + std::to_string(r.status) + " " + body +
+         (r.transport_error.empty() ? "" : " [transport: " + r.transport_error + "]");
+}
+
+// ---------------------------------------------------------------- multipart
+
+// One part of a multipart/form-data body. `filename` and `content_type` are
+// left out of the part header when empty.
+struct Part {
+  std::string name;
+  std::string filename;
+  std::string content_type;
+  std::string body;
+};
+
+inline Part MetadataPart(const std::string& json) { return {"metadata", "", kJson, json}; }
+inline Part FilePart(const std::string& filename, const std::string& bytes,
+                     const std::string& type = "application/pdf") {
+  return {"file", filename, type, bytes};
+}
+
+// The multipart/form-data body of `parts` (RFC 7578).
+inline std::string MultipartBody(const std::vector<Part>& parts,
+                                 const std::string& boundary = kBoundary) {
+  std::string out;
+  for (const Part& p : parts) {
+    out += "--" + boundary + "\r\n";
+    out += "Content-Disposition: form-data; name=\"" + p.name + "\"";
+    if (!p.filename.empty()) out += "; filename=\"" + p.filename + "\"";
+    out += "\r\n";
+    if (!p.content_type.empty()) out += "Content-Type: " + p.content_type + "\r\n";
+    out += "\r\n" + p.body + "\r\n";
+  }
+  out += "--" + boundary + "--\r\n";
+  return out;
+}
+
+inline std::string MultipartType(const std::string& boundary = kBoundary) {
+  return "multipart/form-data; boundary=" + boundary;
+}
+
+// ----------------------------------------------------------- record metadata
+
+// Metadata of a contract check-in (type-specific fields inside "metadata").
+inline std::string ContractJson(const std::string& title, const std::string& counterparty,
+                                const std::string& classification = "internal",
+                                const std::string& department = "sales",
+                                const std::string& contract_number = "HT-2026-0042") {
+  Poco::JSON::Object::Ptr meta = new Poco::JSON::Object;
+  meta->set("counterparty", counterparty);
+  meta->set("contractNumber", contract_number);
+  meta->set("signedDate", "2026-03-14");
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("type", "contract");
+  o->set("title", title);
+  o->set("department", department);
+  o->set("classification", classification);
+  o->set("metadata", meta);
+  return Stringify(o);
+}
+
+// Metadata of a general record (no type-specific fields).
+inline std::string GeneralJson(const std::string& title,
+                               const std::string& classification = "internal",
+                               const std::string& department = "sales") {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("type", "general");
+  o->set("title", title);
+  o->set("department", department);
+  o->set("classification", classification);
+  return Stringify(o);
+}
+
+// --------------------------------------------------------------- hashes etc.
+
+inline std::string HexOf(const unsigned char* p, size_t n) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[p[i] >> 4]);
+    out.push_back(kHex[p[i] & 0xF]);
+  }
+  return out;
+}
+
+// Lower-case hex SHA-256 of `data`, computed with OpenSSL directly.
+inline std::string Sha256Hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+    ADD_FAILURE() << "EVP_Digest failed";
+    return "";
+  }
+  return HexOf(md, len);
+}
+
+// `n` bytes of a deterministic pattern seeded by `seed` (not compressible
+// into anything a test might confuse with a marker).
+inline std::string PatternBytes(size_t n, uint32_t seed) {
+  std::string out(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    out[i] = static_cast<char>(x & 0xFF);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ data directory
+
+// Committed blobs: regular files in DATA/blobs/<2 chars>/ (tmp/ excluded).
+inline size_t CountBlobs(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(data_dir + "/blobs", ec)) {
+    const std::string name = dir.path().filename().string();
+    if (!dir.is_directory() || name.size() != 2) continue;
+    for (const auto& f : fs::directory_iterator(dir.path(), ec)) n += f.is_regular_file() ? 1 : 0;
+  }
+  return n;
+}
+
+// Blobs being written: files in DATA/blobs/tmp/.
+inline size_t CountTempBlobs(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(data_dir + "/blobs/tmp", ec)) {
+    n += f.is_regular_file() ? 1 : 0;
+  }
+  return n;
+}
+
+// The tree size line of a signed checkpoint text (0 if unparsable).
+inline uint64_t CheckpointSize(const std::string& checkpoint) {
+  size_t a = checkpoint.find('\n');
+  if (a == std::string::npos) return 0;
+  size_t b = checkpoint.find('\n', a + 1);
+  if (b == std::string::npos) return 0;
+  try {
+    return std::stoull(checkpoint.substr(a + 1, b - a - 1));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// Polls `done` every 20 ms until it holds or `timeout_ms` passes.
+template <typename F>
+bool WaitFor(F done, int timeout_ms = 10000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// ------------------------------------------------------------ raw TLS client
+
+// One TLS connection driven by hand, for clients that misbehave (announce
+// more bytes than they send, stream chunked bodies, vanish mid-upload). The
+// server certificate is not checked: this probes, it does not trust.
+class RawTlsConnection {
+ public:
+  explicit RawTlsConnection(int port) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    connected_ = SSL_connect(ssl_) == 1;
+  }
+  ~RawTlsConnection() {
+    Close();
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    ERR_clear_error();
+  }
+  RawTlsConnection(const RawTlsConnection&) = delete;
+  RawTlsConnection& operator=(const RawTlsConnection&) = delete;
+
+  bool connected() const { return connected_; }
+
+  // Writes all of `bytes`; false if the connection failed.
+  bool Write(const std::string& bytes) {
+    size_t off = 0;
+    while (connected_ && off < bytes.size()) {
+      int n = SSL_write(ssl_, bytes.data() + off, static_cast<int>(bytes.size() - off));
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return connected_;
+  }
+
+  // Whatever arrives next (one read), or "" on close or after `timeout_ms`.
+  std::string ReadSome(int timeout_ms) {
+    if (!connected_) return "";
+    if (SSL_pending(ssl_) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return "";
+    }
+    char buf[4096];
+    int n = SSL_read(ssl_, buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+  // One HTTP response: reads until the header and Content-Length bytes of
+  // body have arrived, the server closes, or `timeout_ms` passes.
+  std::string ReadResponse(int timeout_ms = 5000) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!ResponseComplete(out) && std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      std::string more = ReadSome(static_cast<int>(std::max<int64_t>(left, 0)));
+      if (more.empty()) break;
+      out += more;
+    }
+    return out;
+  }
+
+  // Sends a TLS close_notify (the client will send nothing more) and keeps
+  // the connection open for reading the answer.
+  void FinishSending() {
+    if (connected_) SSL_shutdown(ssl_);
+  }
+
+  // Drops the connection without a TLS close_notify, as a crashed client would.
+  void Close() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    ssl_ = nullptr;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    connected_ = false;
+  }
+
+ private:
+  static bool ResponseComplete(const std::string& text) {
+    size_t end = text.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    static const std::string kLength = "\r\nContent-Length: ";
+    size_t at = text.find(kLength);
+    if (at == std::string::npos || at > end) return true;
+    size_t length = std::stoul(text.substr(at + kLength.size()));
+    return text.size() >= end + 4 + length;
+  }
+
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// ------------------------------------------------------------------- server
+
+struct Account {
+  std::string username;
+  std::string password;
+  std::string role;
+  std::string department;
+  std::string token;
+};
+
+// A custosd on a fresh data directory initialised with a known admin
+// password, with departments kDepartments and one signed-in user per
+// requested role (user name = role name, mustChangePassword false).
+class ApiServer {
+ public:
+  // Returns nullptr (after ADD_FAILURE) if any step fails. `roles` defaults
+  // to kUserRoles; `extra_config` lines are set in custos.conf before start.
+  static std::unique_ptr<ApiServer> Create(const std::string& extra_config = "",
+                                           const std::vector<std::string>& roles = kUserRoles) {
+    std::unique_ptr<ApiServer> s(new ApiServer);
+    if (!s->Init(extra_config, roles)) return nullptr;
+    return s;
+  }
+
+  ~ApiServer() {
+    if (server_.process().running()) server_.Stop();
+  }
+
+  const std::string& data_dir() const { return data_dir_; }
+  int port() const { return server_.port(); }
+  std::string ca_file() const { return data_dir_ + "/tls/cert.pem"; }
+  ServerProcess& process() { return server_; }
+  const TempDir& tmp() const { return tmp_; }
+
+  std::unique_ptr<HttpsClient> NewClient() const {
+    return std::make_unique<HttpsClient>(port(), ca_file());
+  }
+
+  Account& account(const std::string& role) { return accounts_.at(role); }
+  const std::string& token(const std::string& role) { return accounts_.at(role).token; }
+
+  // A request with `token` as bearer (none when empty), on the shared client.
+  HttpResult Call(const std::string& token, const std::string& method, const std::string& path,
+                  const std::string& body = "", const std::string& content_type = "",
+                  std::map<std::string, std::string> headers = {}) {
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return client_->Request(method, path, body, content_type, headers);
+  }
+
+  // A request as the user of `role` (kAnonymous: no Authorization header).
+  HttpResult As(const std::string& role, const std::string& method, const std::string& path,
+                const std::string& body = "", const std::string& content_type = "",
+                std::map<std::string, std::string> headers = {}) {
+    std::string t = role == kAnonymous ? "" : token(role);
+    return Call(t, method, path, body, content_type, std::move(headers));
+  }
+
+  // POST /v1/records as `role` with a metadata part and file parts.
+  HttpResult CheckIn(const std::string& role, const std::string& metadata,
+                     const std::vector<Part>& files) {
+    std::vector<Part> parts{MetadataPart(metadata)};
+    parts.insert(parts.end(), files.begin(), files.end());
+    return As(role, "POST", "/v1/records", MultipartBody(parts), MultipartType());
+  }
+
+  // Checks in and returns the record JSON; ADD_FAILURE and null unless 201.
+  Poco::JSON::Object::Ptr CheckInOk(const std::string& role, const std::string& metadata,
+                                    const std::vector<Part>& files) {
+    HttpResult r = CheckIn(role, metadata, files);
+    if (r.status != 201) {
+      ADD_FAILURE() << "check-in failed: " << Describe(r);
+      return {};
+    }
+    return JsonObject(r.body);
+  }
+
+  // Signs in on `client` (the shared one when null); the token or "".
+  std::string SignIn(const std::string& username, const std::string& password,
+                     HttpsClient* client = nullptr) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", username);
+    o->set("password", password);
+    HttpsClient& c = client ? *client : *client_;
+    HttpResult r = c.Request("POST", "/v1/session", Stringify(o), kJson);
+    if (r.status != 200) return "";
+    return Str(JsonObject(r.body), "token");
+  }
+
+  // Creates a user as the admin; the HTTP answer.
+  HttpResult CreateUser(const std::string& username, const std::string& password,
+                        const std::string& role, const std::string& department,
+                        std::optional<bool> must_change, HttpsClient* client = nullptr) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", username);
+    o->set("password", password);
+    o->set("role", role);
+    o->set("department", department);
+    if (must_change) o->set("mustChangePassword", *must_change);
+    HttpsClient& c = client ? *client : *client_;
+    return c.Request("POST", "/v1/users", Stringify(o), kJson,
+                     {{"Authorization", "Bearer " + token(kAdmin)}});
+  }
+
+  // The current log size, from the public checkpoint.
+  uint64_t LogSize() {
+    HttpResult r = client_->Get("/v1/log/checkpoint");
+    if (r.status != 200) {
+      ADD_FAILURE() << "checkpoint: " << Describe(r);
+      return 0;
+    }
+    return CheckpointSize(r.body);
+  }
+
+  // The `total` of a catalogue search as `role` (-1 on failure).
+  int64_t SearchTotal(const std::string& role, const std::string& query) {
+    HttpResult r = As(role, "GET", "/v1/records?" + query);
+    if (r.status != 200) {
+      ADD_FAILURE() << "search: " << Describe(r);
+      return -1;
+    }
+    return Int(JsonObject(r.body), "total");
+  }
+
+  // Stops the server (SIGTERM); its exit code.
+  int Stop() { return server_.Stop(); }
+
+  // Starts the server again on the same data directory (new port, new
+  // shared client; sessions live in the database and stay valid).
+  bool Restart() {
+    if (server_.process().running()) server_.Stop();
+    if (!server_.Start(data_dir_)) return false;
+    client_ = NewClient();
+    return true;
+  }
+
+ private:
+  ApiServer() = default;
+
+  bool Init(const std::string& extra_config, const std::vector<std::string>& roles) {
+    data_dir_ = tmp_.Sub("data");
+    const std::string pw_file = tmp_.Sub("admin-password");
+    WriteFile(pw_file, std::string(kAdminPassword) + "\n");
+    RunResult init = RunProgram(
+        {BinDir() + "/custosctl", "init", "--data", data_dir_, "--admin-password-file", pw_file});
+    if (init.exit_code != 0) {
+      ADD_FAILURE() << "custosctl init failed (" << init.exit_code << "): " << init.err;
+      return false;
+    }
+    if (!server_.Start(data_dir_, extra_config)) return false;
+    client_ = NewClient();
+    accounts_[kAdmin] = {kAdmin, kAdminPassword, kAdmin, "administration", ""};
+    accounts_[kAdmin].token = SignIn(kAdmin, kAdminPassword);
+    if (accounts_[kAdmin].token.empty()) {
+      ADD_FAILURE() << "admin sign-in failed";
+      return false;
+    }
+    for (const std::string& d : kDepartments) {
+      HttpResult r = As(kAdmin, "POST", "/v1/departments", "{\"name\":\"" + d + "\"}", kJson);
+      if (r.status != 201) {
+        ADD_FAILURE() << "department " << d << ": " << Describe(r);
+        return false;
+      }
+    }
+    for (const std::string& role : roles) {
+      std::string department = role == "legal" ? "legal" : role == "auditor" ? "audit" : "sales";
+      accounts_[role] = {role, role + "-password-0001", role, department, ""};
+    }
+    // Each user costs two Argon2id hashes (create, sign in): spread them over
+    // the server's worker threads.
+    std::vector<std::thread> threads;
+    std::mutex mu;
+    std::vector<std::string> failures;
+    for (const std::string& role : roles) {
+      threads.emplace_back([this, role, &mu, &failures] {
+        std::unique_ptr<HttpsClient> c = NewClient();
+        Account& a = accounts_.at(role);
+        HttpResult r = CreateUser(a.username, a.password, a.role, a.department, false, c.get());
+        std::string t = r.status == 201 ? SignIn(a.username, a.password, c.get()) : "";
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.status != 201)
+          failures.push_back("create " + role + ": " + Describe(r));
+        else if (t.empty())
+          failures.push_back("sign-in " + role + " failed");
+        a.token = t;
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& f : failures) ADD_FAILURE() << f;
+    return failures.empty();
+  }
+
+  TempDir tmp_;
+  std::string data_dir_;
+  ServerProcess server_;
+  std::unique_ptr<HttpsClient> client_;
+  std::map<std::string, Account> accounts_;
+};
+
+}  // namespace custos::testing::api
