@@ -13,6 +13,9 @@ using sql::Rows;
 
 namespace {
 
+// The most rows one call returns (callers page).
+constexpr size_t kMaxRows = 1000000;
+
 Time T(const std::string& s) {
   auto t = ParseTime(s);
   return t.ok() ? *t : Time{};
@@ -287,8 +290,10 @@ class SqlRecords final : public RecordRepository {
       for (size_t at; (at = c.find("$?")) != std::string::npos;) c.replace(at, 2, n);
       where += " AND " + c;
     };
+    size_t characters = 0;
+    for (unsigned char c : q.text) characters += (c & 0xC0) != 0x80;  // UTF-8 code points
     if (!q.text.empty() && !dialect_.text_match_clause.empty() &&
-        q.text.size() >= dialect_.min_text_match_chars) {
+        characters >= dialect_.min_text_match_chars) {
       // Archive numbers are not in the full-text index: match them directly.
       params.push_back(P("%" + EscapeLike(Lower(q.text)) + "%"));
       std::string id_param = "$" + std::to_string(params.size());
@@ -583,6 +588,10 @@ class SqlLog final : public LogRepository {
   }
 
   StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) override {
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t size, Size());
+    end = std::min(end, size);
+    limit = std::min<size_t>(limit, kMaxRows);
+    if (start >= end || limit == 0) return std::vector<LogEntry>();
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
                            "SELECT l.seq, l.leaf, n.hash FROM log_leaves l JOIN log_nodes n ON "
@@ -602,6 +611,7 @@ class SqlLog final : public LogRepository {
 
   StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
                                                     size_t limit) override {
+    limit = std::min<size_t>(limit, kMaxRows);
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
                            "SELECT l.seq, l.leaf, n.hash FROM log_leaves l JOIN log_nodes n ON "
@@ -658,6 +668,10 @@ class SqlLog final : public LogRepository {
 
   StatusOr<std::vector<std::pair<uint64_t, crypto::Digest32>>> NodesAtLevel(
       uint32_t level, uint64_t from_index, size_t limit) override {
+    limit = std::min<size_t>(limit, kMaxRows);
+    if (from_index > static_cast<uint64_t>(INT64_MAX)) {
+      return std::vector<std::pair<uint64_t, crypto::Digest32>>();
+    }
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
                            "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 "

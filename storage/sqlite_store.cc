@@ -192,6 +192,7 @@ Status SqliteStore::Init() {
   tail_ = std::make_unique<LogTail>(std::move(tail));
   for (int i = 0; i < options_.read_connections; ++i) {
     CUSTOS_ASSIGN_OR_RETURN(auto reader, Connect());
+    CUSTOS_RETURN_IF_ERROR(Pragma(*reader, "PRAGMA query_only = ON"));
     readers_.push_back(std::move(reader));
   }
   return Status::Ok();
@@ -297,7 +298,8 @@ Status SqliteStore::Read(const TxFn& fn) {
     } catch (const std::exception& e) {
       st = Internal(std::string("read function threw: ") + e.what());
     }
-    (void)Pragma(*s, "COMMIT");
+    // A read transaction never changes anything, whatever `fn` tried.
+    (void)Pragma(*s, "ROLLBACK");
   }
   ReleaseReader(std::move(s));
   return st;
