@@ -270,6 +270,22 @@ std::string ContentDisposition(const std::string& name) {
 Response Content(services::RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
   auto n = PathNumber(ctx, "n");
   if (!n.ok()) return Response::Error(n.status());
+  // An unsatisfiable range is answered before the read is logged: no byte
+  // of content leaves, so nothing was read.
+  std::string range_header = ctx.request.get("Range", "");
+  if (!range_header.empty()) {
+    auto version = records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, *n);
+    if (!version.ok()) return Response::Error(version.status());
+    for (const storage::StoredFile& f : version->files) {
+      bool unsatisfiable = false;
+      if (f.id.value == ctx.params.at("fileId")) (void)ParseRange(range_header, f.size, unsatisfiable);
+      if (unsatisfiable) {
+        Response e = Response::Error(416, "range_not_satisfiable", "the range lies outside the file");
+        e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(f.size));
+        return e;
+      }
+    }
+  }
   auto read = records.OpenContent(s.principal, RecordId{ctx.params.at("id")}, *n,
                                   storage::FileId{ctx.params.at("fileId")});
   if (!read.ok()) return Response::Error(read.status());
@@ -282,7 +298,6 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
   r.headers.emplace_back("Accept-Ranges", "bytes");
   r.headers.emplace_back("X-Custos-Log-Index", std::to_string(shared->log_index));
   uint64_t first = 0, length = f.size;
-  std::string range_header = ctx.request.get("Range", "");
   if (!range_header.empty()) {
     bool unsatisfiable = false;
     auto range = ParseRange(range_header, f.size, unsatisfiable);
