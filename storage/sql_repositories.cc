@@ -21,6 +21,37 @@ Time T(const std::string& s) {
   return t.ok() ? *t : Time{};
 }
 
+// Visits every row of `table` in id order, 1,000 rows per query (keyset
+// paging, so memory stays bounded). `columns` must start with the id.
+template <typename T>
+Status ForEachById(Poco::Data::Session& s, const char* columns, const char* table,
+                   T (*from_row)(const Rows&, size_t), const std::function<Status(const T&)>& visit) {
+  std::string after;
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s,
+                                               std::string("SELECT ") + columns + " FROM " + table +
+                                                   " WHERE id > $1 ORDER BY id LIMIT 1000",
+                                               {P(after)}));
+    if (r.empty()) return Status::Ok();
+    for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(from_row(r, i)));
+    after = r.Text(r.size() - 1, 0);
+  }
+}
+
+// Rows of (seq, leaf, hash) as log entries.
+StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
+  std::vector<LogEntry> out;
+  out.reserve(r.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    LogEntry e;
+    e.index = static_cast<uint64_t>(r.Int(i, 0));
+    e.leaf = r.Text(i, 1);
+    CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, sql::ToDigest(r.Bytes(i, 2)));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- departments
 class SqlDepartments final : public DepartmentRepository {
  public:
@@ -337,17 +368,7 @@ class SqlRecords final : public RecordRepository {
   }
 
   Status ForEach(const std::function<Status(const Record&)>& visit) override {
-    std::string after;
-    for (;;) {
-      CUSTOS_ASSIGN_OR_RETURN(
-          Rows r, sql::Query(s_,
-                             std::string("SELECT ") + kRecordColumns +
-                                 " FROM records WHERE id > $1 ORDER BY id LIMIT 1000",
-                             {P(after)}));
-      if (r.empty()) return Status::Ok();
-      for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(RecordFromRow(r, i)));
-      after = r.Text(r.size() - 1, 0);
-    }
+    return ForEachById<Record>(s_, kRecordColumns, "records", RecordFromRow, visit);
   }
 
  private:
@@ -441,17 +462,7 @@ class SqlVersions final : public VersionRepository {
   }
 
   Status ForEachFile(const std::function<Status(const StoredFile&)>& visit) override {
-    std::string after;
-    for (;;) {
-      CUSTOS_ASSIGN_OR_RETURN(
-          Rows r, sql::Query(s_,
-                             std::string("SELECT ") + kFileColumns +
-                                 " FROM files WHERE id > $1 ORDER BY id LIMIT 1000",
-                             {P(after)}));
-      if (r.empty()) return Status::Ok();
-      for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(FileFromRow(r, i)));
-      after = r.Text(r.size() - 1, 0);
-    }
+    return ForEachById<StoredFile>(s_, kFileColumns, "files", FileFromRow, visit);
   }
 
   StatusOr<bool> BlobReferenced(const BlobId& id) override {
@@ -598,15 +609,7 @@ class SqlLog final : public LogRepository {
                            "n.level = 0 AND n.idx = l.seq WHERE l.seq >= $1 AND l.seq < $2 "
                            "ORDER BY l.seq LIMIT " + std::to_string(limit),
                            {P(start), P(end)}));
-    std::vector<LogEntry> out;
-    for (size_t i = 0; i < r.size(); ++i) {
-      LogEntry e;
-      e.index = static_cast<uint64_t>(r.Int(i, 0));
-      e.leaf = r.Text(i, 1);
-      CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, sql::ToDigest(r.Bytes(i, 2)));
-      out.push_back(std::move(e));
-    }
-    return out;
+    return EntriesFromRows(r);
   }
 
   StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
@@ -618,15 +621,7 @@ class SqlLog final : public LogRepository {
                            "n.level = 0 AND n.idx = l.seq WHERE l.subject = $1 "
                            "ORDER BY l.seq LIMIT " + std::to_string(limit),
                            {P(subject)}));
-    std::vector<LogEntry> out;
-    for (size_t i = 0; i < r.size(); ++i) {
-      LogEntry e;
-      e.index = static_cast<uint64_t>(r.Int(i, 0));
-      e.leaf = r.Text(i, 1);
-      CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, sql::ToDigest(r.Bytes(i, 2)));
-      out.push_back(std::move(e));
-    }
-    return out;
+    return EntriesFromRows(r);
   }
 
   StatusOr<StoredCheckpoint> LatestCheckpoint() override {
