@@ -136,20 +136,6 @@ std::string AsciiLower(std::string s) {
 // The date a record's validity or term ends, from its type-specific fields:
 // validUntil (qualifications) or endDate (contracts); "" when none. The same
 // rule as the SQL stores' expires_on column.
-std::string ExpiresOn(const std::string& metadata_json) {
-  constexpr size_t kDateChars = 10;  // YYYY-MM-DD
-  for (const char* key : {"\"validUntil\":\"", "\"endDate\":\""}) {
-    size_t at = metadata_json.find(key);
-    if (at == std::string::npos) continue;
-    size_t start = at + std::strlen(key);
-    size_t end = metadata_json.find('"', start);
-    if (end != std::string::npos && end - start == kDateChars) {
-      return metadata_json.substr(start, kDateChars);
-    }
-  }
-  return "";
-}
-
 Status ReadOnly(const std::string& what) {
   return Internal(what + " in a read-only transaction");
 }

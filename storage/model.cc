@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace custos::storage {
@@ -96,6 +97,20 @@ StatusOr<Classification> ParseClassification(std::string_view s) {
 StatusOr<RecordState> ParseRecordState(std::string_view s) { return kStates.Parse(s, "state"); }
 StatusOr<VersionKind> ParseVersionKind(std::string_view s) { return kKinds.Parse(s, "kind"); }
 StatusOr<Role> ParseRole(std::string_view s) { return kRoles.Parse(s, "role"); }
+
+std::string ExpiresOn(const std::string& metadata_json) {
+  constexpr size_t kDateChars = 10;  // YYYY-MM-DD
+  for (const char* key : {"\"validUntil\":\"", "\"endDate\":\""}) {
+    size_t at = metadata_json.find(key);
+    if (at == std::string::npos) continue;
+    size_t start = at + std::strlen(key);
+    size_t end = metadata_json.find('"', start);
+    if (end != std::string::npos && end - start == kDateChars) {
+      return metadata_json.substr(start, kDateChars);
+    }
+  }
+  return "";
+}
 
 RecordId MakeArchiveNumber(RecordType type, int year, uint64_t sequence) {
   char buf[32];

@@ -61,6 +61,11 @@ StatusOr<RecordState> ParseRecordState(std::string_view s);
 StatusOr<VersionKind> ParseVersionKind(std::string_view s);
 StatusOr<Role> ParseRole(std::string_view s);
 
+// The date a record's validity or term ends, from its type-specific fields:
+// validUntil (qualifications) or endDate (contracts), "YYYY-MM-DD"; "" when
+// none. Both stores index it for expiringWithin searches.
+std::string ExpiresOn(const std::string& metadata_json);
+
 // Formats an archive number: Prefix(type)-YYYY-NNNNNN.
 RecordId MakeArchiveNumber(RecordType type, int year, uint64_t sequence);
 

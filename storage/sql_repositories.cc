@@ -200,19 +200,7 @@ constexpr const char* kRecordColumns =
     "id, type, title, description, department, classification, custodian, location, "
     "metadata_json, retention_class, state, created_at, created_by, updated_at, expires_on";
 
-// The date a record's validity or term ends, from its type-specific fields:
-// validUntil (qualifications) or endDate (contracts); "" when none.
-std::string ExpiresOn(const Record& r) {
-  for (const char* key : {"\"validUntil\":\"", "\"endDate\":\""}) {
-    size_t at = r.metadata_json.find(key);
-    if (at != std::string::npos) {
-      size_t start = at + std::strlen(key);
-      size_t end = r.metadata_json.find('"', start);
-      if (end != std::string::npos && end - start == 10) return r.metadata_json.substr(start, 10);
-    }
-  }
-  return "";
-}
+
 
 Record RecordFromRow(const Rows& r, size_t i) {
   Record x;
@@ -248,7 +236,7 @@ Params RecordParams(const Record& x) {
           P(FormatTime(x.created_at)),
           P(x.created_by),
           P(FormatTime(x.updated_at)),
-          P(ExpiresOn(x))};
+          P(ExpiresOn(x.metadata_json))};
 }
 
 std::string EscapeLike(const std::string& s) {
