@@ -27,6 +27,30 @@ Status ParseInt(std::string_view key, std::string_view value, Int min, Int max, 
   return Status::Ok();
 }
 
+// A comma-separated list of integers in [min, max], at least one.
+Status ParseIntList(std::string_view key, std::string_view value, int min, int max,
+                    std::vector<int>& out) {
+  std::vector<int> list;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = value.find(',', start);
+    std::string_view item = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    int v = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || v < min || v > max) {
+      return BadValue(key, value, "comma-separated integers from " + std::to_string(min) + " to " +
+                                      std::to_string(max));
+    }
+    list.push_back(v);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  out = std::move(list);
+  return Status::Ok();
+}
+
 Status ParseBool(std::string_view key, std::string_view value, bool& out) {
   if (value == "true" || value == "yes" || value == "on") {
     out = true;
@@ -143,6 +167,17 @@ const std::vector<Key>& Keys() {
        "refuse (422) a contract whose signature does not verify, instead of storing it flagged",
        [](Config& c, std::string_view v) { return ParseBool("records.reject_invalid_contract_signatures", v, c.reject_invalid_contract_signatures); },
        [](const Config& c) { return std::string(c.reject_invalid_contract_signatures ? "true" : "false"); }},
+      {"loans.max_days", "longest loan or renewal, in days from the request",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("loans.max_days"), v, 1, 3650, c.loan_max_days); },
+       [](const Config& c) { return std::to_string(c.loan_max_days); }},
+      {"alerts.certificate_horizons_days",
+       "comma-separated days ahead at which expiring qualification certificates are flagged",
+       [](Config& c, std::string_view v) { return ParseIntList("alerts.certificate_horizons_days", v, 1, 3650, c.certificate_horizons_days); },
+       [](const Config& c) {
+         std::string out;
+         for (int d : c.certificate_horizons_days) out += (out.empty() ? "" : ",") + std::to_string(d);
+         return out;
+       }},
       {"log.level", "least severe log level written: debug, info, warn or error",
        [](Config& c, std::string_view v) { return ParseChoice("log.level", v, {"debug", "info", "warn", "error"}, c.log_level); },
        [](const Config& c) { return c.log_level; }},

@@ -63,6 +63,12 @@ struct Config {
   // records.*
   bool reject_invalid_contract_signatures = false;  // else stored and flagged
 
+  // loans.*
+  int loan_max_days = 90;             // longest loan (and renewal) from the day it is asked for
+
+  // alerts.*
+  std::vector<int> certificate_horizons_days = {90, 30, 7};  // warn this many days ahead
+
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"
 };

@@ -9,10 +9,13 @@
 #include <Poco/Net/SSLManager.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -24,6 +27,7 @@
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
 #include "server/services/health.h"
+#include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include <sys/stat.h>
@@ -159,6 +163,30 @@ int main(int argc, char** argv) {
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
                                           log_service, clock, trust, record_options);
 
+  custos::services::LoanOptions loan_options;
+  loan_options.max_days = config.loan_max_days;
+  loan_options.certificate_horizons = config.certificate_horizons_days;
+  custos::services::LoanService loans(archive->store(), clock, loan_options);
+
+  // Housekeeping: record loans whose time ran out as expired in the log.
+  // Access never waits for this (every read checks the due date itself).
+  std::mutex housekeeping_mu;
+  std::condition_variable housekeeping_cv;
+  bool stopping = false;
+  std::thread housekeeping([&] {
+    std::unique_lock<std::mutex> lock(housekeeping_mu);
+    while (!housekeeping_cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
+      lock.unlock();
+      auto expired = loans.ExpireDue();
+      if (!expired.ok()) {
+        logger.Warn("loan expiry failed", {{"error", expired.status().message()}});
+      } else if (*expired > 0) {
+        logger.Info("loans expired", {{"count", *expired}});
+      }
+      lock.lock();
+    }
+  });
+
   Poco::Net::initializeSSL();
   int exit_code = 0;
   {
@@ -166,7 +194,7 @@ int main(int argc, char** argv) {
     custos::http::HttpsServer* server_ptr = nullptr;
     custos::http::AddOperationsRoutes(router, health, metrics,
                                       [&server_ptr] { return server_ptr && server_ptr->draining(); });
-    custos::http::AddApiRoutes(router, {auth, records, log_service});
+    custos::http::AddApiRoutes(router, {auth, records, log_service, loans});
     custos::http::HttpsServer server(
         config,
         {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},
@@ -188,6 +216,12 @@ int main(int argc, char** argv) {
       logger.Info("stopped");
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(housekeeping_mu);
+    stopping = true;
+  }
+  housekeeping_cv.notify_all();
+  housekeeping.join();
   Poco::Net::uninitializeSSL();
   return exit_code;
 }

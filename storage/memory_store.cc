@@ -65,6 +65,7 @@ struct Tables {
   CowTable<std::map<VersionKey, VersionRow>> versions;
   CowTable<std::map<std::string, StoredFile>> files;
   CowTable<std::map<std::string, std::string>> blob_files;  // blob id -> file id
+  CowTable<std::map<std::pair<std::string, std::string>, Document>> documents;  // (kind, id)
 };
 
 // The audit log: append-only, so a failed Write() rolls back by truncating.
@@ -133,9 +134,6 @@ std::string AsciiLower(std::string s) {
   return s;
 }
 
-// The date a record's validity or term ends, from its type-specific fields:
-// validUntil (qualifications) or endDate (contracts); "" when none. The same
-// rule as the SQL stores' expires_on column.
 Status ReadOnly(const std::string& what) {
   return Internal(what + " in a read-only transaction");
 }
@@ -450,9 +448,12 @@ bool Matches(const RecordRow& row, const RecordQuery& q, const TextMatcher& text
   if (!q.expiring_by.empty() && (row.expires_on.empty() || row.expires_on > q.expiring_by)) {
     return false;
   }
-  if (!q.allowed_classifications.empty() &&
-      std::find(q.allowed_classifications.begin(), q.allowed_classifications.end(),
-                r.classification) == q.allowed_classifications.end()) {
+  auto in = [&](const std::vector<Classification>& list) {
+    return std::find(list.begin(), list.end(), r.classification) != list.end();
+  };
+  if (!q.allowed_classifications.empty() && !in(q.allowed_classifications) &&
+      !(!q.own_department.empty() && r.department == q.own_department &&
+        in(q.own_department_classifications))) {
     return false;
   }
   return true;
@@ -630,6 +631,77 @@ class MemVersions final : public VersionRepository {
 // ------------------------------------------------------------------------ log
 // Reads the perfect nodes the log keeps; kDataLoss "log_node_missing" (as
 // the SQL stores) for any other.
+// ------------------------------------------------------------------ documents
+class MemDocuments final : public DocumentRepository {
+ public:
+  explicit MemDocuments(TxContext& c) : c_(c) {}
+
+  Status Insert(const Document& d) override {
+    CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("document insert"));
+    if (c_.tables.documents.get().count({d.kind, d.id}) != 0) {
+      return Conflict(d.kind + " " + d.id + " already exists", "document_exists");
+    }
+    c_.tables.documents.mutable_map()[{d.kind, d.id}] = StoredDocument(d);
+    return Status::Ok();
+  }
+
+  Status Update(const Document& d) override {
+    CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("document update"));
+    auto it = c_.tables.documents.get().find({d.kind, d.id});
+    if (it == c_.tables.documents.get().end()) {
+      return NotFound("no " + d.kind + " " + d.id, "document_not_found");
+    }
+    Document stored = StoredDocument(d);
+    stored.created_at = it->second.created_at;  // never changes
+    c_.tables.documents.mutable_map()[{d.kind, d.id}] = std::move(stored);
+    return Status::Ok();
+  }
+
+  StatusOr<std::optional<Document>> Find(const std::string& kind, const std::string& id) override {
+    auto it = c_.tables.documents.get().find({kind, id});
+    if (it == c_.tables.documents.get().end()) return std::optional<Document>();
+    return std::optional<Document>(it->second);
+  }
+
+  StatusOr<std::vector<Document>> List(const DocumentQuery& q) override {
+    std::vector<Document> out;
+    const auto& m = c_.tables.documents.get();
+    // Times compare as their stored text, as in SQL.
+    auto text = [](const std::optional<Time>& t) { return t ? FormatTime(*t) : std::string(); };
+    for (auto it = m.upper_bound({q.kind, q.after_id}); it != m.end() && it->first.first == q.kind;
+         ++it) {
+      if (out.size() >= q.limit) break;
+      const Document& d = it->second;
+      if (!q.states.empty() &&
+          std::find(q.states.begin(), q.states.end(), d.state) == q.states.end()) {
+        continue;
+      }
+      if (!q.subject.empty() && d.subject != q.subject) continue;
+      if (!q.owner.empty() && d.owner != q.owner) continue;
+      if (q.due_before && (!d.due_at || text(d.due_at) >= text(q.due_before))) continue;
+      std::string created = FormatTime(d.created_at);
+      if (q.created_from && created < text(q.created_from)) continue;
+      if (q.created_to && created > text(q.created_to)) continue;
+      out.push_back(d);
+    }
+    return out;
+  }
+
+  StatusOr<uint64_t> NextNumber(const std::string& prefix, int year) override {
+    CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("sequence allocation"));
+    return ++c_.tables.sequences.mutable_map()[SequenceKey{prefix, year}];
+  }
+
+ private:
+  static Document StoredDocument(Document d) {
+    d.due_at = Stored(d.due_at);
+    d.created_at = Stored(d.created_at);
+    d.updated_at = Stored(d.updated_at);
+    return d;
+  }
+  TxContext& c_;
+};
+
 class LogNodeReader final : public merkle::NodeReader {
  public:
   explicit LogNodeReader(const Log& log) : log_(log) {}
@@ -744,6 +816,7 @@ class MemTransaction final : public Transaction {
         sessions_(context_),
         records_(context_),
         versions_(context_),
+        documents_(context_),
         log_(context_) {}
   bool writable() const override { return context_.writable; }
   DepartmentRepository& departments() override { return departments_; }
@@ -751,6 +824,7 @@ class MemTransaction final : public Transaction {
   SessionRepository& sessions() override { return sessions_; }
   RecordRepository& records() override { return records_; }
   VersionRepository& versions() override { return versions_; }
+  DocumentRepository& documents() override { return documents_; }
   LogRepository& log() override { return log_; }
 
  private:
@@ -760,6 +834,7 @@ class MemTransaction final : public Transaction {
   MemSessions sessions_;
   MemRecords records_;
   MemVersions versions_;
+  MemDocuments documents_;
   MemLog log_;
 };
 

@@ -33,6 +33,10 @@
 //     into expiring_by). Results come created_at DESC then id DESC; `total`
 //     counts every match; page < 1 means 1 and page_size is clamped to
 //     1..500.
+//   * Documents: List() filters as SQL does (times compared as FormatTime
+//     text) and returns id order; Insert/Update/NextNumber as SqliteStore's
+//     (document_exists, document_not_found; NextNumber shares the counters
+//     of NextSequence).
 //   * NextSequence counts per (Prefix(type), year) from 1; a failed Write()
 //     gives the numbers it took back.
 //   * The log: Append builds leaves with EncodeLeaf, and the store keeps

@@ -101,6 +101,53 @@ class VersionRepository {
   virtual StatusOr<bool> BlobReferenced(const BlobId& id) = 0;
 };
 
+// A workflow document: a loan, a legal hold and its members, a retention
+// change, a destruction batch. The services own the body's schema
+// (canonical JSON text); the store keeps the body whole and indexes the few
+// columns that queries filter on, so adding a field never needs a
+// migration while every list the services need stays one indexed query.
+struct Document {
+  std::string kind;     // "loan", "hold", … (the services' names)
+  std::string id;       // unique within its kind
+  std::string subject;  // the record it concerns; "" if none
+  std::string owner;    // the user it belongs to (a loan's borrower); "" if none
+  std::string state;
+  std::optional<Time> due_at;
+  Time created_at;
+  Time updated_at;
+  std::string body = "{}";
+};
+
+// Documents of one kind; empty fields do not filter. Results come in id
+// order (ids are built to sort by creation), starting after `after_id`.
+struct DocumentQuery {
+  std::string kind;
+  std::vector<std::string> states;  // any of these
+  std::string subject;
+  std::string owner;
+  std::optional<Time> due_before;   // due_at set and earlier than this
+  std::optional<Time> created_from;  // inclusive
+  std::optional<Time> created_to;    // inclusive
+  std::string after_id;
+  size_t limit = 1000;
+};
+
+class DocumentRepository {
+ public:
+  virtual ~DocumentRepository() = default;
+  // kConflict "document_exists" if (kind, id) is taken.
+  virtual Status Insert(const Document& d) = 0;
+  // kNotFound "document_not_found" if absent; created_at never changes.
+  virtual Status Update(const Document& d) = 0;
+  virtual StatusOr<std::optional<Document>> Find(const std::string& kind,
+                                                 const std::string& id) = 0;
+  virtual StatusOr<std::vector<Document>> List(const DocumentQuery& q) = 0;
+  // Next number of a (prefix, year) counter, from 1, never reused; the same
+  // counters as RecordRepository::NextSequence (whose prefixes are the
+  // archive-number prefixes), so a document prefix must differ from those.
+  virtual StatusOr<uint64_t> NextNumber(const std::string& prefix, int year) = 0;
+};
+
 // One stored log entry.
 struct LogEntry {
   uint64_t index = 0;
@@ -153,6 +200,7 @@ class Transaction {
   virtual SessionRepository& sessions() = 0;
   virtual RecordRepository& records() = 0;
   virtual VersionRepository& versions() = 0;
+  virtual DocumentRepository& documents() = 0;
   virtual LogRepository& log() = 0;
 };
 

@@ -168,6 +168,10 @@ struct RecordQuery {
   std::optional<int> expiring_within_days;
   // Restricts to these classifications (the caller's clearance); empty = all.
   std::vector<Classification> allowed_classifications;
+  // With allowed_classifications: records of `own_department` also pass
+  // with these classifications (a caller's clearance in their department).
+  std::string own_department;
+  std::vector<Classification> own_department_classifications;
   int page = 1;        // 1-based
   int page_size = 50;  // 1..500
 };

@@ -195,6 +195,24 @@ class SqlSessions final : public SessionRepository {
   Poco::Data::Session& s_;
 };
 
+// Takes the next number of a (prefix, year) counter.
+StatusOr<uint64_t> NextCounter(Poco::Data::Session& s, const std::string& prefix, int year) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      Rows r, sql::Query(s, "SELECT last FROM archive_sequences WHERE prefix = $1 AND year = $2",
+                         {P(prefix), P(year)}));
+  uint64_t next = r.empty() ? 1 : static_cast<uint64_t>(r.Int(0, 0)) + 1;
+  if (r.empty()) {
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(
+        s, "INSERT INTO archive_sequences(prefix, year, last) VALUES ($1, $2, $3)",
+        {P(prefix), P(year), P(next)}));
+  } else {
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(
+        s, "UPDATE archive_sequences SET last = $1 WHERE prefix = $2 AND year = $3",
+        {P(next), P(prefix), P(year)}));
+  }
+  return next;
+}
+
 // -------------------------------------------------------------------- records
 constexpr const char* kRecordColumns =
     "id, type, title, description, department, classification, custodian, location, "
@@ -253,21 +271,7 @@ class SqlRecords final : public RecordRepository {
   SqlRecords(Poco::Data::Session& s, const SqlDialect& d) : s_(s), dialect_(d) {}
 
   StatusOr<uint64_t> NextSequence(RecordType type, int year) override {
-    std::string prefix(Prefix(type));
-    CUSTOS_ASSIGN_OR_RETURN(
-        Rows r, sql::Query(s_, "SELECT last FROM archive_sequences WHERE prefix = $1 AND year = $2",
-                           {P(prefix), P(year)}));
-    uint64_t next = r.empty() ? 1 : static_cast<uint64_t>(r.Int(0, 0)) + 1;
-    if (r.empty()) {
-      CUSTOS_RETURN_IF_ERROR(sql::Exec(
-          s_, "INSERT INTO archive_sequences(prefix, year, last) VALUES ($1, $2, $3)",
-          {P(prefix), P(year), P(next)}));
-    } else {
-      CUSTOS_RETURN_IF_ERROR(sql::Exec(
-          s_, "UPDATE archive_sequences SET last = $1 WHERE prefix = $2 AND year = $3",
-          {P(next), P(prefix), P(year)}));
-    }
-    return next;
+    return NextCounter(s_, std::string(Prefix(type)), year);
   }
 
   Status Insert(const Record& x) override {
@@ -338,7 +342,17 @@ class SqlRecords final : public RecordRepository {
         params.push_back(P(std::string(Name(c))));
         in += (in.empty() ? "" : ", ") + std::string("$") + std::to_string(params.size());
       }
-      where += " AND classification IN (" + in + ")";
+      if (q.own_department.empty() || q.own_department_classifications.empty()) {
+        where += " AND classification IN (" + in + ")";
+      } else {
+        params.push_back(P(q.own_department));
+        std::string own = "department = $" + std::to_string(params.size()) + " AND classification IN (";
+        for (size_t i = 0; i < q.own_department_classifications.size(); ++i) {
+          params.push_back(P(std::string(Name(q.own_department_classifications[i]))));
+          own += (i ? ", $" : "$") + std::to_string(params.size());
+        }
+        where += " AND (classification IN (" + in + ") OR (" + own + ")))";
+      }
     }
     CUSTOS_ASSIGN_OR_RETURN(Rows count, sql::Query(s_, "SELECT COUNT(*) FROM records" + where, params));
     int page_size = std::clamp(q.page_size, 1, 500);
@@ -507,6 +521,103 @@ class SqlVersions final : public VersionRepository {
 };
 
 // ------------------------------------------------------------------------ log
+// ------------------------------------------------------------------ documents
+constexpr const char* kDocumentColumns =
+    "kind, id, subject, owner, state, due_at, created_at, updated_at, body";
+
+Document DocumentFromRow(const Rows& r, size_t i) {
+  Document d;
+  d.kind = r.Text(i, 0);
+  d.id = r.Text(i, 1);
+  d.subject = r.Text(i, 2);
+  d.owner = r.Text(i, 3);
+  d.state = r.Text(i, 4);
+  if (std::string due = r.Text(i, 5); !due.empty()) d.due_at = T(due);
+  d.created_at = T(r.Text(i, 6));
+  d.updated_at = T(r.Text(i, 7));
+  d.body = r.Text(i, 8);
+  return d;
+}
+
+class SqlDocuments final : public DocumentRepository {
+ public:
+  explicit SqlDocuments(Poco::Data::Session& s) : s_(s) {}
+
+  Status Insert(const Document& d) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
+    if (existing) return Conflict(d.kind + " " + d.id + " already exists", "document_exists");
+    return sql::Exec(s_,
+                     std::string("INSERT INTO documents(") + kDocumentColumns +
+                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     {P(d.kind), P(d.id), P(d.subject), P(d.owner), P(d.state),
+                      P(d.due_at ? FormatTime(*d.due_at) : std::string()),
+                      P(FormatTime(d.created_at)), P(FormatTime(d.updated_at)), P(d.body)});
+  }
+
+  Status Update(const Document& d) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
+    if (!existing) return NotFound("no " + d.kind + " " + d.id, "document_not_found");
+    return sql::Exec(s_,
+                     "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
+                     "updated_at = $5, body = $6 WHERE kind = $7 AND id = $8",
+                     {P(d.subject), P(d.owner), P(d.state),
+                      P(d.due_at ? FormatTime(*d.due_at) : std::string()),
+                      P(FormatTime(d.updated_at)), P(d.body), P(d.kind), P(d.id)});
+  }
+
+  StatusOr<std::optional<Document>> Find(const std::string& kind, const std::string& id) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           std::string("SELECT ") + kDocumentColumns +
+                               " FROM documents WHERE kind = $1 AND id = $2",
+                           {P(kind), P(id)}));
+    if (r.empty()) return std::optional<Document>();
+    return std::optional<Document>(DocumentFromRow(r, 0));
+  }
+
+  StatusOr<std::vector<Document>> List(const DocumentQuery& q) override {
+    Params params{P(q.kind), P(q.after_id)};
+    std::string where = " WHERE kind = $1 AND id > $2";
+    auto add = [&](const std::string& column_op, sql::Param p) {
+      params.push_back(std::move(p));
+      where += " AND " + column_op + " $" + std::to_string(params.size());
+    };
+    if (!q.states.empty()) {
+      where += " AND state IN (";
+      for (size_t i = 0; i < q.states.size(); ++i) {
+        params.push_back(P(q.states[i]));
+        where += (i ? ", $" : "$") + std::to_string(params.size());
+      }
+      where += ")";
+    }
+    if (!q.subject.empty()) add("subject =", P(q.subject));
+    if (!q.owner.empty()) add("owner =", P(q.owner));
+    if (q.due_before) {
+      where += " AND due_at <> ''";
+      add("due_at <", P(FormatTime(*q.due_before)));
+    }
+    if (q.created_from) add("created_at >=", P(FormatTime(*q.created_from)));
+    if (q.created_to) add("created_at <=", P(FormatTime(*q.created_to)));
+    size_t limit = std::min(q.limit, kMaxRows);
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_,
+                                               std::string("SELECT ") + kDocumentColumns +
+                                                   " FROM documents" + where + " ORDER BY id LIMIT " +
+                                                   std::to_string(limit),
+                                               params));
+    std::vector<Document> out;
+    out.reserve(r.size());
+    for (size_t i = 0; i < r.size(); ++i) out.push_back(DocumentFromRow(r, i));
+    return out;
+  }
+
+  StatusOr<uint64_t> NextNumber(const std::string& prefix, int year) override {
+    return NextCounter(s_, prefix, year);
+  }
+
+ private:
+  Poco::Data::Session& s_;
+};
+
 class SqlNodeReader final : public crypto::merkle::NodeReader {
  public:
   explicit SqlNodeReader(Poco::Data::Session& s) : s_(s) {}
@@ -696,13 +807,21 @@ class SqlLog final : public LogRepository {
 class SqlTransaction final : public Transaction {
  public:
   SqlTransaction(Poco::Data::Session& s, LogTail* tail, const SqlDialect& d)
-      : tail_(tail), departments_(s), users_(s), sessions_(s), records_(s, d), versions_(s), log_(s, tail) {}
+      : tail_(tail),
+        departments_(s),
+        users_(s),
+        sessions_(s),
+        records_(s, d),
+        versions_(s),
+        documents_(s),
+        log_(s, tail) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
   SessionRepository& sessions() override { return sessions_; }
   RecordRepository& records() override { return records_; }
   VersionRepository& versions() override { return versions_; }
+  DocumentRepository& documents() override { return documents_; }
   LogRepository& log() override { return log_; }
 
  private:
@@ -712,6 +831,7 @@ class SqlTransaction final : public Transaction {
   SqlSessions sessions_;
   SqlRecords records_;
   SqlVersions versions_;
+  SqlDocuments documents_;
   SqlLog log_;
 };
 

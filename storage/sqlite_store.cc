@@ -81,6 +81,17 @@ const std::vector<std::vector<std::string>>& Migrations() {
           "CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, root BLOB NOT NULL, "
           "note TEXT NOT NULL, created_at TEXT NOT NULL)",
       },
+      // 2: workflow documents (loans, holds, retention changes, destructions).
+      {
+          "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, "
+          "subject TEXT NOT NULL, owner TEXT NOT NULL, state TEXT NOT NULL, "
+          "due_at TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+          "body TEXT NOT NULL, PRIMARY KEY (kind, id))",
+          "CREATE INDEX documents_by_subject ON documents(kind, subject)",
+          "CREATE INDEX documents_by_owner ON documents(kind, owner)",
+          "CREATE INDEX documents_by_due ON documents(kind, state, due_at)",
+          "CREATE INDEX documents_by_created ON documents(kind, created_at)",
+      },
   };
   return m;
 }

@@ -10,7 +10,9 @@
 #include <charconv>
 
 #include "server/http/json_codec.h"
+#include "server/http/loan_routes.h"
 #include "server/http/request_context.h"
+#include "server/http/route_util.h"
 
 namespace custos::http {
 
@@ -18,65 +20,6 @@ using services::AuthenticatedSession;
 using storage::RecordId;
 
 namespace {
-
-using AuthedHandler = std::function<Response(RequestContext&, const AuthenticatedSession&)>;
-
-Response JsonOk(int status, const Poco::Dynamic::Var& v) { return Response::Json(status, Stringify(v)); }
-
-// Resolves the bearer token. Users who must change their password may only
-// reach the routes marked `allow_password_change`.
-Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_password_change = false) {
-  return [&auth, h = std::move(h), allow_password_change](RequestContext& ctx) -> Response {
-    const std::string header = ctx.request.get("Authorization", "");
-    const std::string prefix = "Bearer ";
-    if (header.compare(0, prefix.size(), prefix) != 0) {
-      Response r = Response::Error(Unauthenticated("sign in first (Authorization: Bearer <token>)",
-                                                   "not_signed_in"));
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return r;
-    }
-    auto session = auth.Authenticate(header.substr(prefix.size()));
-    if (!session.ok()) {
-      Response r = Response::Error(session.status());
-      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-      return r;
-    }
-    ctx.principal = session->principal.username.value;
-    if (session->must_change_password && !allow_password_change) {
-      return Response::Error(PermissionDenied(
-          "you must change your password first (POST /v1/me/password)", "password_change_required"));
-    }
-    return h(ctx, *session);
-  };
-}
-
-template <typename T>
-Response Render(const StatusOr<T>& result, int status,
-                const std::function<Poco::Dynamic::Var(const T&)>& render) {
-  if (!result.ok()) return Response::Error(result.status());
-  return JsonOk(status, render(*result));
-}
-
-StatusOr<Poco::JSON::Object::Ptr> JsonBody(RequestContext& ctx) {
-  CUSTOS_ASSIGN_OR_RETURN(std::string body, ctx.ReadSmallBody());
-  return ParseObject(body);
-}
-
-StatusOr<uint64_t> QueryNumber(const RequestContext& ctx, const std::string& name,
-                               std::optional<uint64_t> fallback = std::nullopt) {
-  auto v = ctx.Query(name);
-  if (!v || v->empty()) {
-    if (fallback) return *fallback;
-    return InvalidArgument("query parameter '" + name + "' is required", "missing_parameter");
-  }
-  uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || p != v->data() + v->size()) {
-    return InvalidArgument("query parameter '" + name + "' must be a non-negative integer",
-                           "invalid_parameter");
-  }
-  return out;
-}
 
 StatusOr<int> PathNumber(const RequestContext& ctx, const std::string& name) {
   const std::string& v = ctx.params.at(name);
@@ -635,6 +578,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddUserRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
+  AddLoanRoutes(router, api.auth, api.loans);
 }
 
 }  // namespace custos::http

@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
+#include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 
@@ -15,6 +16,7 @@ struct ApiServices {
   services::AuthService& auth;
   services::RecordService& records;
   services::LogService& log;
+  services::LoanService& loans;
 };
 
 // Registers every /v1 route. The services must outlive the router.

@@ -151,6 +151,33 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
   for (const auto& v : d.versions) versions->add(VersionJson(v));
   o->set("versions", versions);
+  // Borrowing, as of d.at: open loans, who holds the paper original and
+  // since when, and whether anything is overdue.
+  Poco::JSON::Array::Ptr loans = new Poco::JSON::Array;
+  Poco::Dynamic::Var original;  // null unless the original is out
+  bool overdue = false;
+  for (const services::Loan& l : d.open_loans) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("id", l.id);
+    x->set("kind", std::string(services::Name(l.kind)));
+    x->set("state", std::string(services::Name(services::EffectiveState(l, d.at))));
+    x->set("borrower", l.borrower);
+    x->set("dueAt", storage::FormatTime(l.due_at));
+    x->set("overdue", services::IsOverdue(l, d.at));
+    loans->add(x);
+    overdue = overdue || services::IsOverdue(l, d.at);
+    if (l.kind == services::LoanKind::kPhysical && l.state == services::LoanState::kCheckedOut) {
+      Poco::JSON::Object::Ptr h = new Poco::JSON::Object;
+      h->set("loanId", l.id);
+      h->set("borrower", l.borrower);
+      h->set("since", l.checked_out_at ? storage::FormatTime(*l.checked_out_at) : std::string());
+      h->set("dueAt", storage::FormatTime(l.due_at));
+      original = h;
+    }
+  }
+  o->set("loans", loans);
+  o->set("originalHeldBy", original);
+  o->set("overdue", overdue);
   return o;
 }
 

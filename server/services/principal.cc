@@ -16,13 +16,42 @@ bool MaySeeRecord(const Principal& p, const storage::Record& r) {
     case Role::kAuditor:
       return true;
     case Role::kApprover:
-      return r.classification <= Classification::kConfidential;
+      return r.classification <= Classification::kConfidential || r.department == p.department;
     case Role::kStaff:
-      return r.classification <= Classification::kInternal;
+      return r.classification <= Classification::kInternal ||
+             (r.classification == Classification::kConfidential && r.department == p.department);
     case Role::kAdmin:
       return false;
   }
   return false;
+}
+
+void RestrictToVisible(const Principal& p, storage::RecordQuery& q) {
+  using C = Classification;
+  q.allowed_classifications.clear();
+  q.own_department = p.department;
+  q.own_department_classifications.clear();
+  switch (p.role) {
+    case Role::kArchivist:
+    case Role::kLegal:
+    case Role::kAuditor:
+      return;  // everything
+    case Role::kApprover:
+      q.allowed_classifications = {C::kPublic, C::kInternal, C::kConfidential};
+      q.own_department_classifications = {C::kSecret};
+      return;
+    case Role::kStaff:
+      q.allowed_classifications = {C::kPublic, C::kInternal};
+      q.own_department_classifications = {C::kConfidential};
+      return;
+    case Role::kAdmin:
+      // Callers refuse admins before searching; should one get here, an
+      // unmatchable department keeps the result empty.
+      q.allowed_classifications = {C::kPublic};
+      q.own_department_classifications.clear();
+      q.department = std::string(1, '\0');
+      return;
+  }
 }
 
 bool MayReadContentDirectly(const Principal& p, const storage::Record& r) {

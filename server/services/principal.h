@@ -16,15 +16,20 @@ struct Principal {
   std::string department;
 };
 
-// The highest classification a role may see in the catalogue (metadata, not
-// content). Admins see no catalogue at all.
-//   archivist, legal, auditor: everything; approver: up to confidential;
-//   staff: up to internal.
+// May `p` see `r` in the catalogue (metadata, not content)? Admins see no
+// catalogue at all.
+//   archivist, legal, auditor: everything;
+//   approver: up to confidential, and every record of their own department
+//             (they approve its loans, secret ones included);
+//   staff: up to internal, and confidential records of their own department.
 bool MaySeeRecord(const Principal& p, const storage::Record& r);
 
+// Restricts a catalogue query to the records MaySeeRecord lets `p` see.
+void RestrictToVisible(const Principal& p, storage::RecordQuery& q);
+
 // May `p` read the content of `r` without a loan? Archivists read everything
-// below secret; legal reads contracts; nobody else (they need an active
-// loan, a later feature).
+// below secret; legal reads contracts; everyone else needs an active digital
+// loan (server/services/loan.h).
 bool MayReadContentDirectly(const Principal& p, const storage::Record& r);
 
 // Check in records and add versions: archivists.

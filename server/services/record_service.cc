@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "server/services/events.h"
 #include "storage/canonical_json.h"
 #include "storage/integrity.h"
 
@@ -75,17 +76,6 @@ Status CheckText(const std::string& field, const std::string& value, size_t max,
     }
   }
   return Status::Ok();
-}
-
-LogEvent MakeEvent(const std::string& action, const Principal& who, const std::string& subject,
-                   Time at) {
-  LogEvent e;
-  e.action = action;
-  e.actor = who.username.value;
-  e.subject = subject;
-  e.at = at;
-  e.details = new Poco::JSON::Object;
-  return e;
 }
 
 Poco::JSON::Array::Ptr FilesDetail(const std::vector<StoredFile>& files) {
@@ -334,6 +324,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
     CUSTOS_ASSIGN_OR_RETURN(result.detail.versions, tx.versions().List(r.id));
     result.detail.record = r;
+    result.detail.at = now;
     result.version = v.number;
     result.log_index = v.log_index;
     return Status::Ok();
@@ -359,9 +350,14 @@ StatusOr<Record> RecordService::LoadVisible(const Principal& who, const RecordId
 
 StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
-  RecordDetail d{r, {}};
+  Time now = clock_.Now();
+  RecordDetail d{r, {}, {}, now};
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, id));
+    for (Loan& l : loans) {
+      if (IsOpen(l, now)) d.open_loans.push_back(std::move(l));
+    }
     return Status::Ok();
   }));
   return d;
@@ -370,14 +366,7 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
 StatusOr<storage::RecordPage> RecordService::Search(const Principal& who,
                                                     storage::RecordQuery query) {
   if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
-  std::vector<Classification> allowed;
-  for (Classification c : {Classification::kPublic, Classification::kInternal,
-                           Classification::kConfidential, Classification::kSecret}) {
-    Record probe;
-    probe.classification = c;
-    if (MaySeeRecord(who, probe)) allowed.push_back(c);
-  }
-  query.allowed_classifications = allowed;
+  RestrictToVisible(who, query);
   if (query.expiring_within_days) {
     if (*query.expiring_within_days < 0 || *query.expiring_within_days > 36500) {
       return InvalidArgument("expiringWithin must be 0 to 36500 days", "invalid_parameter");
@@ -500,10 +489,6 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
 StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
                                                  int version, const storage::FileId& file_id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
-  if (!MayReadContentDirectly(who, r)) {
-    return PermissionDenied("reading this record's content needs an approved loan",
-                            "content_forbidden");
-  }
   CUSTOS_ASSIGN_OR_RETURN(Version v, GetVersion(who, id, version));
   const StoredFile* file = nullptr;
   for (const StoredFile& f : v.files) {
@@ -515,7 +500,21 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
   out.file = *file;
   Time now = clock_.Now();
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    // The right to read is decided at this instant, in the transaction that
+    // logs the read: a loan that ran out a millisecond ago no longer counts.
+    std::string via_loan;
+    if (!MayReadContentDirectly(who, r)) {
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, r.id));
+      for (const Loan& l : loans) {
+        if (GrantsContentAccess(l, who.username.value, now)) via_loan = l.id;
+      }
+      if (via_loan.empty()) {
+        return PermissionDenied("reading this record's content needs an active digital loan",
+                                "content_forbidden");
+      }
+    }
     LogEvent e = MakeEvent("content.read", who, r.id.value, now);
+    if (!via_loan.empty()) e.details->set("loan", via_loan);
     e.details->set("version", version);
     e.details->set("file", file->id.value);
     e.details->set("sha256", file->sha256);

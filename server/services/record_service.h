@@ -24,6 +24,7 @@
 
 #include "crypto/cms.h"
 #include "server/services/clock.h"
+#include "server/services/loan.h"
 #include "server/services/log_service.h"
 #include "server/services/principal.h"
 #include "storage/content_store.h"
@@ -59,6 +60,10 @@ struct FileInput {
 struct RecordDetail {
   storage::Record record;
   std::vector<storage::Version> versions;
+  // Loans still open (requested, approved, checked out): who holds the
+  // original and since when, and whether it is overdue, come from these.
+  std::vector<Loan> open_loans;
+  storage::Time at;  // when this view was taken (loan states are as of then)
 };
 
 struct CheckInResult {

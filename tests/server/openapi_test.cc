@@ -35,6 +35,7 @@
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
 #include "server/services/health.h"
+#include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
@@ -225,6 +226,7 @@ struct Server {
   std::unique_ptr<services::LogService> log;
   std::unique_ptr<services::AuthService> auth;
   std::unique_ptr<services::RecordService> records;
+  std::unique_ptr<services::LoanService> loans;
   services::HealthService health;
   MetricsRegistry metrics;
   http::Router router;
@@ -248,8 +250,9 @@ class OpenApi : public ::testing::Test {
     s->records = std::make_unique<services::RecordService>(
         s->archive->store(), s->archive->content(), s->archive->blobs(), *s->log, s->clock,
         /*trust=*/nullptr);
+    s->loans = std::make_unique<services::LoanService>(s->archive->store(), s->clock);
     http::AddOperationsRoutes(s->router, s->health, s->metrics, [] { return false; });
-    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log});
+    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans});
     server_ = s.release();
   }
   static void TearDownTestSuite() {

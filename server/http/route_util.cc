@@ -1,0 +1,82 @@
+#include "server/http/route_util.h"
+
+#include <Poco/Net/HTTPServerRequest.h>
+
+#include <charconv>
+
+#include "server/http/json_codec.h"
+
+namespace custos::http {
+
+using services::AuthenticatedSession;
+
+
+Response JsonOk(int status, const Poco::Dynamic::Var& v) { return Response::Json(status, Stringify(v)); }
+
+Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_password_change) {
+  return [&auth, h = std::move(h), allow_password_change](RequestContext& ctx) -> Response {
+    const std::string header = ctx.request.get("Authorization", "");
+    const std::string prefix = "Bearer ";
+    if (header.compare(0, prefix.size(), prefix) != 0) {
+      Response r = Response::Error(Unauthenticated("sign in first (Authorization: Bearer <token>)",
+                                                   "not_signed_in"));
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    auto session = auth.Authenticate(header.substr(prefix.size()));
+    if (!session.ok()) {
+      Response r = Response::Error(session.status());
+      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      return r;
+    }
+    ctx.principal = session->principal.username.value;
+    if (session->must_change_password && !allow_password_change) {
+      return Response::Error(PermissionDenied(
+          "you must change your password first (POST /v1/me/password)", "password_change_required"));
+    }
+    return h(ctx, *session);
+  };
+}
+
+StatusOr<Poco::JSON::Object::Ptr> JsonBody(RequestContext& ctx) {
+  CUSTOS_ASSIGN_OR_RETURN(std::string body, ctx.ReadSmallBody());
+  return ParseObject(body);
+}
+
+StatusOr<uint64_t> QueryNumber(const RequestContext& ctx, const std::string& name,
+                               std::optional<uint64_t> fallback) {
+  auto v = ctx.Query(name);
+  if (!v || v->empty()) {
+    if (fallback) return *fallback;
+    return InvalidArgument("query parameter '" + name + "' is required", "missing_parameter");
+  }
+  uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || p != v->data() + v->size()) {
+    return InvalidArgument("query parameter '" + name + "' must be a non-negative integer",
+                           "invalid_parameter");
+  }
+  return out;
+}
+
+StatusOr<std::optional<storage::Time>> QueryTime(const RequestContext& ctx,
+                                                 const std::string& name) {
+  auto v = ctx.Query(name);
+  if (!v || v->empty()) return std::optional<storage::Time>();
+  auto t = storage::ParseTime(*v);
+  if (!t.ok()) {
+    return InvalidArgument("query parameter '" + name + "' must be an RFC 3339 time",
+                           "invalid_parameter");
+  }
+  return std::optional<storage::Time>(*t);
+}
+
+StatusOr<bool> QueryBool(const RequestContext& ctx, const std::string& name) {
+  auto v = ctx.Query(name);
+  if (!v || v->empty() || *v == "false") return false;
+  if (*v == "true") return true;
+  return InvalidArgument("query parameter '" + name + "' must be true or false",
+                         "invalid_parameter");
+}
+
+}  // namespace custos::http

@@ -1,0 +1,21 @@
+// Building audit events (storage/log_leaf.h) for the services: every change
+// a service makes is described by one event appended in the same
+// transaction.
+#pragma once
+
+#include <string>
+
+#include "server/services/principal.h"
+#include "storage/log_leaf.h"
+
+namespace custos::services {
+
+// An event by `who` about `subject` at `at`, with an empty details object.
+storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
+                            const std::string& subject, storage::Time at);
+
+// The actor name of changes the archive makes by itself (a loan running
+// out). Not a valid username (usernames cannot contain ':').
+inline constexpr const char* kSystemActor = "system:custos";
+
+}  // namespace custos::services

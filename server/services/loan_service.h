@@ -1,0 +1,122 @@
+// Borrowing (DESIGN §2, Loan): requests, approvals, hand-out and return,
+// renewal, revocation, expiry, the overdue list, alerts and the borrowing
+// register.
+//
+// Rules, all checked here (never in handlers):
+//   * Anyone but an admin may ask to borrow a record they can see.
+//     `confidential` and `secret` loans need a purpose. A due date is
+//     required, in the future and at most LoanOptions::max_days away. A
+//     borrower has at most one open loan of each kind per record.
+//   * Approvers of the record's owning department approve or reject;
+//     never the borrower; each approver once. `secret` records need two
+//     distinct approvers, every other record one.
+//   * A digital loan opens access at its last approval (there is nothing to
+//     hand out) and ends it at the due date by itself: every content read
+//     checks the loan at that instant (GrantsContentAccess), no timer needed.
+//   * A physical loan is handed out and taken back by an archivist; one
+//     original can be out only once; past its due date it is overdue.
+//   * Renewal: the borrower asks for a later due date; it needs the same
+//     approvals again. Revocation: an approver of the department or an
+//     archivist, for a loan not yet returned (a physical original that is
+//     out must be returned instead).
+//   * Every transition appends one audit event (subject: the record;
+//     details: the loan id and its new state) in the transaction that makes
+//     it; the loan keeps the indices of its events for the register.
+//   * An illegal transition is kConflict "invalid_loan_state" naming the
+//     loan's current state.
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/services/clock.h"
+#include "server/services/loan.h"
+#include "server/services/principal.h"
+#include "storage/metadata_store.h"
+
+namespace custos::services {
+
+struct LoanOptions {
+  int max_days = 90;                             // longest loan or renewal from now
+  std::vector<int> certificate_horizons = {90, 30, 7};  // days, for alerts
+};
+
+struct LoanRequest {
+  std::string record_id;
+  std::string kind;
+  std::string purpose;
+  std::optional<storage::Time> due_at;
+};
+
+struct LoanFilter {
+  std::optional<LoanState> state;  // effective state
+  bool overdue = false;
+  bool mine = false;
+  std::string record_id;
+};
+
+// A qualification certificate that expires within the widest horizon, or
+// has expired.
+struct CertificateAlert {
+  storage::Record record;
+  std::string valid_until;  // YYYY-MM-DD
+  int days_left = 0;        // negative once expired
+  int horizon = 0;          // the smallest horizon (days) it falls within; 0 if expired
+  bool expired = false;
+};
+
+struct Alerts {
+  std::vector<Loan> overdue_loans;
+  std::vector<CertificateAlert> certificates;
+};
+
+class LoanService {
+ public:
+  LoanService(storage::MetadataStore& store, Clock& clock, LoanOptions options = {});
+
+  StatusOr<Loan> Request(const Principal& who, const LoanRequest& request);
+  StatusOr<Loan> Get(const Principal& who, const std::string& id);
+  // Loans the caller may see (their own; an approver's department's; all
+  // for archivists, legal and auditors), newest first, at most 1,000.
+  StatusOr<std::vector<Loan>> List(const Principal& who, const LoanFilter& filter);
+
+  StatusOr<Loan> Approve(const Principal& who, const std::string& id);
+  StatusOr<Loan> Reject(const Principal& who, const std::string& id, const std::string& reason);
+  StatusOr<Loan> Checkout(const Principal& who, const std::string& id);
+  StatusOr<Loan> Return(const Principal& who, const std::string& id);
+  StatusOr<Loan> Renew(const Principal& who, const std::string& id,
+                       std::optional<storage::Time> due_at);
+  StatusOr<Loan> Revoke(const Principal& who, const std::string& id, const std::string& reason);
+
+  // The borrowing register: loans requested in [from, to], oldest first
+  // (archivists, legal, auditors).
+  StatusOr<std::vector<Loan>> Register(const Principal& who, std::optional<storage::Time> from,
+                                       std::optional<storage::Time> to);
+  // Overdue loans and expiring or expired qualification certificates the
+  // caller may see.
+  StatusOr<Alerts> GetAlerts(const Principal& who);
+
+  // Records `loan.expire` for every loan whose time ran out, as the system
+  // actor; returns how many. Access never depends on this having run.
+  StatusOr<int> ExpireDue();
+
+  storage::Time Now() { return clock_.Now(); }
+
+ private:
+  using Change = std::function<Status(storage::Transaction& tx, Loan& loan,
+                                      const storage::Record& record, storage::Time now)>;
+  // Loads the loan, checks the caller may see it, applies `change`, stores
+  // it and appends event `action` — all in one transaction.
+  StatusOr<Loan> Transition(const Principal& who, const std::string& id, const std::string& action,
+                            const Change& change);
+  bool MaySeeLoan(const Principal& who, const Loan& loan) const;
+
+  storage::MetadataStore& store_;
+  Clock& clock_;
+  const LoanOptions options_;
+};
+
+}  // namespace custos::services
