@@ -51,6 +51,27 @@ Status ParseIntList(std::string_view key, std::string_view value, int min, int m
   return Status::Ok();
 }
 
+// Two or more of approver, legal, archivist, auditor (not admin, not staff).
+Status ParseRoleList(std::string_view key, std::string_view value, std::vector<std::string>& out) {
+  std::vector<std::string> list;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = value.find(',', start);
+    std::string_view item = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item != "approver" && item != "legal" && item != "archivist" && item != "auditor") {
+      return BadValue(key, value, "two or more of approver, legal, archivist, auditor");
+    }
+    list.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (list.size() < 2) return BadValue(key, value, "two or more of approver, legal, archivist, auditor");
+  out = std::move(list);
+  return Status::Ok();
+}
+
 Status ParseBool(std::string_view key, std::string_view value, bool& out) {
   if (value == "true" || value == "yes" || value == "on") {
     out = true;
@@ -176,6 +197,14 @@ const std::vector<Key>& Keys() {
        [](const Config& c) {
          std::string out;
          for (int d : c.certificate_horizons_days) out += (out.empty() ? "" : ",") + std::to_string(d);
+         return out;
+       }},
+      {"destruction.approver_roles",
+       "comma-separated roles whose approval a destruction batch needs, one person each",
+       [](Config& c, std::string_view v) { return ParseRoleList("destruction.approver_roles", v, c.destruction_approver_roles); },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& r : c.destruction_approver_roles) out += (out.empty() ? "" : ",") + r;
          return out;
        }},
       {"log.level", "least severe log level written: debug, info, warn or error",

@@ -69,6 +69,9 @@ struct Config {
   // alerts.*
   std::vector<int> certificate_horizons_days = {90, 30, 7};  // warn this many days ahead
 
+  // destruction.*
+  std::vector<std::string> destruction_approver_roles = {"approver", "legal"};  // one each
+
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"
 };

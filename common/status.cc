@@ -10,6 +10,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kPermissionDenied: return "permission_denied";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kGone: return "gone";
     case ErrorCode::kTooLarge: return "too_large";
     case ErrorCode::kUnprocessable: return "unprocessable";
     case ErrorCode::kDataLoss: return "data_loss";

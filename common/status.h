@@ -26,6 +26,7 @@ enum class ErrorCode {
   kPermissionDenied,   // authenticated but not allowed (403)
   kNotFound,           // unknown id (404)
   kConflict,           // illegal state transition, duplicate (409)
+  kGone,               // existed once and was destroyed on purpose (410)
   kTooLarge,           // over a configured limit (413)
   kUnprocessable,      // well-formed but invalid values (422)
   kDataLoss,           // integrity failure: tag, hash or signature mismatch
@@ -74,6 +75,9 @@ inline Status NotFound(std::string m, std::string r = {}) {
 }
 inline Status Conflict(std::string m, std::string r = {}) {
   return Status(ErrorCode::kConflict, std::move(m), std::move(r));
+}
+inline Status Gone(std::string m, std::string r = {}) {
+  return Status(ErrorCode::kGone, std::move(m), std::move(r));
 }
 inline Status PermissionDenied(std::string m, std::string r = {}) {
   return Status(ErrorCode::kPermissionDenied, std::move(m), std::move(r));

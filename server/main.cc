@@ -30,6 +30,8 @@
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
+#include "server/services/retention_service.h"
+#include "server/services/destruction_service.h"
 #include <sys/stat.h>
 #include "storage/archive.h"
 #include "storage/data_dir.h"
@@ -167,9 +169,19 @@ int main(int argc, char** argv) {
   loan_options.max_days = config.loan_max_days;
   loan_options.certificate_horizons = config.certificate_horizons_days;
   custos::services::LoanService loans(archive->store(), clock, loan_options);
+  custos::services::RetentionService retention(archive->store(), clock);
+  custos::services::DestructionOptions destruction_options;
+  destruction_options.approver_roles.clear();
+  for (const std::string& role : config.destruction_approver_roles) {
+    destruction_options.approver_roles.push_back(*custos::storage::ParseRole(role));
+  }
+  custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,
+                                                   archive->keyring().log_signers(), clock,
+                                                   destruction_options);
 
-  // Housekeeping: record loans whose time ran out as expired in the log.
-  // Access never waits for this (every read checks the due date itself).
+  // Housekeeping: record loans whose time ran out as expired, and records
+  // whose retention ran out as disposition_due, in the log. Access never
+  // waits for this (every read checks the due date itself).
   std::mutex housekeeping_mu;
   std::condition_variable housekeeping_cv;
   bool stopping = false;
@@ -183,6 +195,12 @@ int main(int argc, char** argv) {
       } else if (*expired > 0) {
         logger.Info("loans expired", {{"count", *expired}});
       }
+      auto swept = retention.SweepStates();
+      if (!swept.ok()) {
+        logger.Warn("retention sweep failed", {{"error", swept.status().message()}});
+      } else if (*swept > 0) {
+        logger.Info("record states updated", {{"count", *swept}});
+      }
       lock.lock();
     }
   });
@@ -194,7 +212,7 @@ int main(int argc, char** argv) {
     custos::http::HttpsServer* server_ptr = nullptr;
     custos::http::AddOperationsRoutes(router, health, metrics,
                                       [&server_ptr] { return server_ptr && server_ptr->draining(); });
-    custos::http::AddApiRoutes(router, {auth, records, log_service, loans});
+    custos::http::AddApiRoutes(router, {auth, records, log_service, loans, retention, destruction});
     custos::http::HttpsServer server(
         config,
         {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},

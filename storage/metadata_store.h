@@ -222,6 +222,11 @@ class MetadataStore {
   virtual Status Write(const TxFn& fn) = 0;
   // Runs `fn` on a consistent read-only snapshot; writes through it fail.
   virtual Status Read(const TxFn& fn) = 0;
+  // Makes committed deletions unrecoverable from the store's files: freed
+  // space is already overwritten (secure delete); this also folds the
+  // write-ahead log back into the database and truncates it, so no older
+  // copy of a changed page stays on disk. Used after crypto-shredding.
+  virtual Status Scrub() = 0;
 };
 
 }  // namespace custos::storage

@@ -220,7 +220,8 @@ Status SqliteStore::Write(const TxFn& fn) {
   // queueing behind it while it commits.
   std::deque<Writer*> batch;
   for (Writer* x : writers_) {
-    if (batch.size() >= options_.max_batch) break;
+    // A writer with no function is a Scrub() waiting for its own turn.
+    if (batch.size() >= options_.max_batch || !*x->fn) break;
     batch.push_back(x);
   }
   lock.unlock();
@@ -233,6 +234,22 @@ Status SqliteStore::Write(const TxFn& fn) {
   }
   write_cv_.notify_all();
   return w.status;
+}
+
+Status SqliteStore::Scrub() {
+  // Take the writer's turn (so no batch is half-written), checkpoint, give
+  // the turn on.
+  TxFn none;
+  Writer w{&none};
+  std::unique_lock<std::mutex> lock(write_mu_);
+  writers_.push_back(&w);
+  write_cv_.wait(lock, [&] { return writers_.front() == &w; });
+  lock.unlock();
+  Status s = Pragma(*write_session_, "PRAGMA wal_checkpoint(TRUNCATE)");
+  lock.lock();
+  writers_.pop_front();
+  write_cv_.notify_all();
+  return s;
 }
 
 Status SqliteStore::CommitBatch(std::deque<Writer*>& batch) {

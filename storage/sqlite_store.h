@@ -46,6 +46,7 @@ class SqliteStore final : public MetadataStore {
 
   Status Write(const TxFn& fn) override;
   Status Read(const TxFn& fn) override;
+  Status Scrub() override;
 
   // The schema version after migrations.
   int schema_version() const { return schema_version_; }

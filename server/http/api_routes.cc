@@ -11,6 +11,7 @@
 
 #include "server/http/json_codec.h"
 #include "server/http/loan_routes.h"
+#include "server/http/retention_routes.h"
 #include "server/http/request_context.h"
 #include "server/http/route_util.h"
 
@@ -579,6 +580,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
   AddLoanRoutes(router, api.auth, api.loans);
+  AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
 }
 
 }  // namespace custos::http

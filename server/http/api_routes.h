@@ -6,9 +6,11 @@
 #include "common/config.h"
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
+#include "server/services/destruction_service.h"
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
+#include "server/services/retention_service.h"
 
 namespace custos::http {
 
@@ -17,6 +19,8 @@ struct ApiServices {
   services::RecordService& records;
   services::LogService& log;
   services::LoanService& loans;
+  services::RetentionService& retention;
+  services::DestructionService& destruction;
 };
 
 // Registers every /v1 route. The services must outlive the router.

@@ -146,6 +146,15 @@ Poco::JSON::Object::Ptr RecordJson(const storage::Record& r) {
   return o;
 }
 
+Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d) {
+  Poco::JSON::Object::Ptr o = services::RuleJson(d.rule);
+  o->set("source", d.source);
+  o->set("triggerDate", d.trigger_date ? Poco::Dynamic::Var(*d.trigger_date) : Poco::Dynamic::Var());
+  o->set("dispositionDate", d.date ? Poco::Dynamic::Var(*d.date) : Poco::Dynamic::Var());
+  o->set("due", d.due);
+  return o;
+}
+
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   Poco::JSON::Object::Ptr o = RecordJson(d.record);
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
@@ -178,6 +187,18 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   o->set("loans", loans);
   o->set("originalHeldBy", original);
   o->set("overdue", overdue);
+  if (d.disposition) o->set("retention", DispositionJson(*d.disposition));
+  Poco::JSON::Array::Ptr holds = new Poco::JSON::Array;
+  if (d.disposition) {
+    for (const auto& h : d.disposition->holds) holds->add(h);
+  }
+  o->set("holds", holds);
+  Poco::Dynamic::Var tombstone;
+  if (!d.tombstone_json.empty()) {
+    auto parsed = storage::ParseJsonStrict(d.tombstone_json);
+    if (parsed.ok()) tombstone = *parsed;
+  }
+  o->set("tombstone", tombstone);
   return o;
 }
 

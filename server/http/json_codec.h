@@ -34,6 +34,9 @@ Poco::JSON::Object::Ptr DepartmentJson(const storage::Department& d);
 Poco::JSON::Object::Ptr FileJson(const storage::StoredFile& f);
 Poco::JSON::Object::Ptr VersionJson(const storage::Version& v);
 Poco::JSON::Object::Ptr RecordJson(const storage::Record& r);
+// A record's retention: {trigger, period, action, source, triggerDate,
+// dispositionDate, due}.
+Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d);
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d);
 // A log entry: {"index","leaf":b64,"event":{…}}; the event is the leaf itself.
 Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e);

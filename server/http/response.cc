@@ -12,6 +12,7 @@ int HttpStatusFor(const Status& status) {
     case ErrorCode::kPermissionDenied: return 403;
     case ErrorCode::kNotFound: return 404;
     case ErrorCode::kConflict: return 409;
+    case ErrorCode::kGone: return 410;
     case ErrorCode::kTooLarge: return 413;
     case ErrorCode::kUnprocessable: return 422;
     case ErrorCode::kResourceExhausted: return 507;

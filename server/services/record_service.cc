@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "server/services/destruction_service.h"
 #include "server/services/events.h"
 #include "storage/canonical_json.h"
 #include "storage/integrity.h"
@@ -358,6 +359,9 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
     for (Loan& l : loans) {
       if (IsOpen(l, now)) d.open_loans.push_back(std::move(l));
     }
+    CUSTOS_ASSIGN_OR_RETURN(d.disposition, LoadDisposition(tx, r, now));
+    CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
+    if (tomb) d.tombstone_json = tomb->body;
     return Status::Ok();
   }));
   return d;
@@ -424,6 +428,10 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
                                       const RecordPatch& patch) {
   CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
   CUSTOS_ASSIGN_OR_RETURN(Record current, LoadVisible(who, id));
+  if (current.state == storage::RecordState::kDestroyed) {
+    return Conflict("record " + id.value + " is destroyed; its tombstone cannot change",
+                    "record_destroyed");
+  }
   if (patch.title) CUSTOS_RETURN_IF_ERROR(CheckText("title", *patch.title, kMaxTitle, true));
   if (patch.description) CUSTOS_RETURN_IF_ERROR(CheckText("description", *patch.description, kMaxText, false));
   if (patch.custodian) CUSTOS_RETURN_IF_ERROR(CheckText("custodian", *patch.custodian, 64, true));
@@ -495,7 +503,10 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
     if (f.id == file_id) file = &f;
   }
   if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
-  if (file->wrapped_dek.empty()) return NotFound("the content was destroyed", "content_destroyed");
+  if (file->wrapped_dek.empty() || r.state == storage::RecordState::kDestroyed) {
+    return Gone("the content of " + r.id.value + " was destroyed under its retention schedule",
+                "content_destroyed");
+  }
   ContentRead out;
   out.file = *file;
   Time now = clock_.Now();

@@ -26,6 +26,7 @@
 #include "server/services/clock.h"
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
+#include "server/services/retention.h"
 #include "server/services/principal.h"
 #include "storage/content_store.h"
 #include "storage/metadata_store.h"
@@ -64,6 +65,12 @@ struct RecordDetail {
   // original and since when, and whether it is overdue, come from these.
   std::vector<Loan> open_loans;
   storage::Time at;  // when this view was taken (loan states are as of then)
+  // The retention rule in force, its source, the disposition date and the
+  // holds on the record.
+  std::optional<Disposition> disposition;
+  // For a destroyed record: what its tombstone keeps (canonical JSON: batch,
+  // time, rule, approvals, event index); empty otherwise.
+  std::string tombstone_json;
 };
 
 struct CheckInResult {

@@ -231,35 +231,45 @@ TEST_F(ApiAuthz, EveryEndpointForEveryRole) {
                            << table.str();
 }
 
-// Catalogue visibility by classification: archivist, legal and auditor see
-// everything; approvers up to confidential; staff up to internal; the admin
-// sees no catalogue at all (403), and a hidden record is a 404.
+// Catalogue visibility by classification and department: archivist, legal
+// and auditor see everything; approvers up to confidential plus every record
+// of their own department; staff up to internal plus confidential records of
+// their own department; the admin sees no catalogue at all (403), and a
+// hidden record is a 404. The fixture's staff and approver work in "sales".
 TEST_F(ApiAuthz, RecordVisibilityFollowsClassification) {
   const std::vector<std::string> levels = {"public", "internal", "confidential", "secret"};
-  std::map<std::string, std::string> ids;
-  for (const auto& level : levels) {
-    auto rec = S().CheckInOk("archivist", GeneralJson("Visibility " + level, level),
-                             {FilePart("v.txt", level, "text/plain")});
-    ASSERT_TRUE(rec);
-    ids[level] = Str(rec, "id");
-  }
-  const std::map<std::string, int> highest = {
-      {"archivist", 3}, {"legal", 3}, {"auditor", 3}, {"approver", 2}, {"staff", 1}};
-  for (size_t lv = 0; lv < levels.size(); ++lv) {
-    for (const auto& [role, top] : highest) {
-      HttpResult r = S().As(role, "GET", "/v1/records/" + ids[levels[lv]]);
-      int expected = static_cast<int>(lv) <= top ? 200 : 404;
-      EXPECT_EQ(r.status, expected)
-          << role << " reading a " << levels[lv] << " record: " << Describe(r);
+  for (const std::string department : {"sales", "audit"}) {
+    std::map<std::string, std::string> ids;
+    for (const auto& level : levels) {
+      auto rec = S().CheckInOk("archivist",
+                               GeneralJson("Visibility " + department + " " + level, level, department),
+                               {FilePart("v.txt", level, "text/plain")});
+      ASSERT_TRUE(rec);
+      ids[level] = Str(rec, "id");
     }
-    HttpResult admin = S().As(kAdmin, "GET", "/v1/records/" + ids[levels[lv]]);
-    EXPECT_EQ(admin.status, 403) << Describe(admin);
-    EXPECT_EQ(ErrorCode(admin), "forbidden");
+    const bool own = department == "sales";
+    const std::map<std::string, int> highest = {{"archivist", 3},
+                                                {"legal", 3},
+                                                {"auditor", 3},
+                                                {"approver", own ? 3 : 2},
+                                                {"staff", own ? 2 : 1}};
+    for (size_t lv = 0; lv < levels.size(); ++lv) {
+      for (const auto& [role, top] : highest) {
+        HttpResult r = S().As(role, "GET", "/v1/records/" + ids[levels[lv]]);
+        int expected = static_cast<int>(lv) <= top ? 200 : 404;
+        EXPECT_EQ(r.status, expected) << role << " reading a " << department << " "
+                                      << levels[lv] << " record: " << Describe(r);
+      }
+      HttpResult admin = S().As(kAdmin, "GET", "/v1/records/" + ids[levels[lv]]);
+      EXPECT_EQ(admin.status, 403) << Describe(admin);
+      EXPECT_EQ(ErrorCode(admin), "forbidden");
+    }
+    // Search applies the same rule.
+    const std::string q = "q=Visibility%20" + department;
+    EXPECT_EQ(S().SearchTotal("staff", q), own ? 3 : 2) << department;
+    EXPECT_EQ(S().SearchTotal("approver", q), own ? 4 : 3) << department;
+    EXPECT_EQ(S().SearchTotal("auditor", q), 4) << department;
   }
-  // Search applies the same rule.
-  EXPECT_EQ(S().SearchTotal("staff", "q=Visibility"), 2);
-  EXPECT_EQ(S().SearchTotal("approver", "q=Visibility"), 3);
-  EXPECT_EQ(S().SearchTotal("auditor", "q=Visibility"), 4);
 }
 
 // Direct content reads: archivists below secret, legal for contracts only.

@@ -387,8 +387,11 @@ TEST_F(ApiFlow, SearchFindsByTitleAndCounterpartyAndHidesSecretFromStaff) {
                     {FilePart("a.pdf", "a")});
   auto b = S().CheckInOk("archivist", ContractJson("Spare parts order", "Brightwater Ceramics"),
                          {FilePart("b.pdf", "b")});
-  auto secret = S().CheckInOk("archivist", GeneralJson("Quillfeather acquisition plan", "secret"),
-                              {FilePart("c.pdf", "c")});
+  // A secret record of another department: hidden from staff and from the
+  // sales approver (approvers see their own department's secret records).
+  auto secret =
+      S().CheckInOk("archivist", GeneralJson("Quillfeather acquisition plan", "secret", "legal"),
+                    {FilePart("c.pdf", "c")});
   ASSERT_TRUE(a && b && secret);
   auto ids = [&](const std::string& role, const std::string& q) {
     std::set<std::string> out;

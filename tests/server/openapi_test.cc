@@ -35,7 +35,9 @@
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
 #include "server/services/health.h"
+#include "server/services/destruction_service.h"
 #include "server/services/loan_service.h"
+#include "server/services/retention_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
@@ -227,6 +229,8 @@ struct Server {
   std::unique_ptr<services::AuthService> auth;
   std::unique_ptr<services::RecordService> records;
   std::unique_ptr<services::LoanService> loans;
+  std::unique_ptr<services::RetentionService> retention;
+  std::unique_ptr<services::DestructionService> destruction;
   services::HealthService health;
   MetricsRegistry metrics;
   http::Router router;
@@ -251,8 +255,12 @@ class OpenApi : public ::testing::Test {
         s->archive->store(), s->archive->content(), s->archive->blobs(), *s->log, s->clock,
         /*trust=*/nullptr);
     s->loans = std::make_unique<services::LoanService>(s->archive->store(), s->clock);
+    s->retention = std::make_unique<services::RetentionService>(s->archive->store(), s->clock);
+    s->destruction = std::make_unique<services::DestructionService>(
+        s->archive->store(), s->archive->blobs(), *s->log, s->archive->keyring().log_signers(),
+        s->clock);
     http::AddOperationsRoutes(s->router, s->health, s->metrics, [] { return false; });
-    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans});
+    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans, *s->retention, *s->destruction});
     server_ = s.release();
   }
   static void TearDownTestSuite() {

@@ -1,0 +1,508 @@
+#include "server/services/destruction_service.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "crypto/hash.h"
+#include "server/services/events.h"
+#include "storage/canonical_json.h"
+#include "storage/integrity.h"
+
+namespace custos::services {
+
+using storage::Document;
+using storage::Record;
+using storage::RecordId;
+using storage::Role;
+using storage::Time;
+using storage::Transaction;
+
+namespace {
+
+constexpr size_t kMaxBatchRecords = 1000;
+constexpr size_t kMaxReason = 2000;
+
+Status RequireBatchReader(const Principal& who) {
+  switch (who.role) {
+    case Role::kArchivist:
+    case Role::kApprover:
+    case Role::kLegal:
+    case Role::kAuditor:
+      return Status::Ok();
+    default:
+      return Forbidden("read destruction batches");
+  }
+}
+
+// ---- stored form
+
+Poco::JSON::Object::Ptr RuleOf(const DestructionItem& it) {
+  Poco::JSON::Object::Ptr o = RuleJson(it.rule);
+  o->set("source", it.rule_source);
+  o->set("triggerDate", it.trigger_date);
+  o->set("dispositionDate", it.disposition_date);
+  return o;
+}
+
+Poco::JSON::Object::Ptr ItemJson(const DestructionItem& it, bool with_blobs) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("recordId", it.record_id);
+  o->set("type", it.type);
+  o->set("title", it.title);
+  o->set("department", it.department);
+  o->set("retention", RuleOf(it));
+  Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+  for (const DestroyedFile& f : it.files) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("id", f.id);
+    x->set("version", f.version);
+    x->set("name", f.name);
+    x->set("size", static_cast<Poco::Int64>(f.size));
+    x->set("sha256", f.sha256);
+    if (!f.sm3.empty()) x->set("sm3", f.sm3);
+    if (with_blobs) x->set("blobId", f.blob_id);
+    files->add(x);
+  }
+  o->set("files", files);
+  o->set("eventIndex", static_cast<Poco::Int64>(it.event_index));
+  return o;
+}
+
+Poco::JSON::Array::Ptr ApprovalsJson(const std::vector<DestructionApproval>& list) {
+  Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+  for (const auto& a : list) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("by", a.by);
+    o->set("role", a.role);
+    o->set("at", storage::FormatTime(a.at));
+    o->set("logIndex", static_cast<Poco::Int64>(a.log_index));
+    arr->add(o);
+  }
+  return arr;
+}
+
+std::string Canonical(const Poco::JSON::Object::Ptr& o) {
+  auto text = storage::CanonicalJson(o);
+  return text.ok() ? *text : "{}";
+}
+
+Document BatchDocument(const DestructionBatch& b, Time now) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", b.id);
+  o->set("reason", b.reason);
+  o->set("state", b.state);
+  o->set("proposedBy", b.proposed_by);
+  o->set("proposedAt", storage::FormatTime(b.proposed_at));
+  o->set("approvals", ApprovalsJson(b.approvals));
+  Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
+  for (const auto& it : b.items) items->add(ItemJson(it, true));
+  o->set("items", items);
+  o->set("executedBy", b.executed_by);
+  if (b.executed_at) o->set("executedAt", storage::FormatTime(*b.executed_at));
+  Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;
+  for (uint64_t i : b.event_indices) indices->add(static_cast<Poco::Int64>(i));
+  o->set("eventIndices", indices);
+  o->set("certificate", b.certificate);
+  Document d;
+  d.kind = kDestructionDocument;
+  d.id = b.id;
+  d.owner = b.proposed_by;
+  d.state = b.state;
+  d.created_at = b.proposed_at;
+  d.updated_at = now;
+  d.body = Canonical(o);
+  return d;
+}
+
+StatusOr<DestructionBatch> BatchFromDocument(const Document& d) {
+  auto corrupt = [&] { return DataLoss("destruction batch " + d.id + " does not decode", "destruction_corrupt"); };
+  auto parsed = storage::ParseJsonStrict(d.body);
+  if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return corrupt();
+  auto o = parsed->extract<Poco::JSON::Object::Ptr>();
+  DestructionBatch b;
+  try {
+    auto str = [](const Poco::JSON::Object::Ptr& x, const std::string& k) {
+      return x->has(k) ? x->getValue<std::string>(k) : std::string();
+    };
+    auto time = [&](const Poco::JSON::Object::Ptr& x, const std::string& k) -> std::optional<Time> {
+      if (!x->has(k)) return std::nullopt;
+      auto t = storage::ParseTime(x->getValue<std::string>(k));
+      return t.ok() ? std::optional<Time>(*t) : std::nullopt;
+    };
+    b.id = str(o, "id");
+    b.reason = str(o, "reason");
+    b.state = str(o, "state");
+    b.proposed_by = str(o, "proposedBy");
+    b.proposed_at = time(o, "proposedAt").value_or(Time{});
+    auto approvals = o->getArray("approvals");
+    for (size_t i = 0; approvals && i < approvals->size(); ++i) {
+      auto a = approvals->getObject(static_cast<unsigned>(i));
+      b.approvals.push_back({str(a, "by"), str(a, "role"), time(a, "at").value_or(Time{}),
+                             static_cast<uint64_t>(a->getValue<Poco::Int64>("logIndex"))});
+    }
+    auto items = o->getArray("items");
+    for (size_t i = 0; items && i < items->size(); ++i) {
+      auto x = items->getObject(static_cast<unsigned>(i));
+      DestructionItem it;
+      it.record_id = str(x, "recordId");
+      it.type = str(x, "type");
+      it.title = str(x, "title");
+      it.department = str(x, "department");
+      auto retention = x->getObject("retention");
+      auto rule = RuleFromJson(retention);
+      if (!rule.ok()) return corrupt();
+      it.rule = *rule;
+      it.rule_source = str(retention, "source");
+      it.trigger_date = str(retention, "triggerDate");
+      it.disposition_date = str(retention, "dispositionDate");
+      auto files = x->getArray("files");
+      for (size_t j = 0; files && j < files->size(); ++j) {
+        auto f = files->getObject(static_cast<unsigned>(j));
+        it.files.push_back({str(f, "id"), static_cast<int>(f->getValue<Poco::Int64>("version")),
+                            str(f, "name"), static_cast<uint64_t>(f->getValue<Poco::Int64>("size")),
+                            str(f, "sha256"), str(f, "sm3"), str(f, "blobId")});
+      }
+      it.event_index = static_cast<uint64_t>(x->getValue<Poco::Int64>("eventIndex"));
+      b.items.push_back(std::move(it));
+    }
+    b.executed_by = str(o, "executedBy");
+    b.executed_at = time(o, "executedAt");
+    auto indices = o->getArray("eventIndices");
+    for (size_t i = 0; indices && i < indices->size(); ++i) {
+      b.event_indices.push_back(static_cast<uint64_t>(indices->getElement<Poco::Int64>(static_cast<unsigned>(i))));
+    }
+    b.certificate = str(o, "certificate");
+  } catch (const std::exception&) {
+    return corrupt();
+  }
+  if (b.id != d.id) return corrupt();
+  return b;
+}
+
+StatusOr<DestructionBatch> LoadBatch(Transaction& tx, const std::string& id) {
+  CUSTOS_ASSIGN_OR_RETURN(auto d, tx.documents().Find(kDestructionDocument, id));
+  if (!d) return NotFound("no destruction batch " + id, "destruction_not_found");
+  return BatchFromDocument(*d);
+}
+
+// Checks a record may be destroyed now; returns its disposition.
+StatusOr<Disposition> CheckDestroyable(Transaction& tx, const Record& r, Time now) {
+  if (r.state == storage::RecordState::kDestroyed) {
+    return Conflict("record " + r.id.value + " is already destroyed", "record_destroyed");
+  }
+  CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));
+  if (!d.holds.empty()) {
+    return Conflict("record " + r.id.value + " is under legal hold " + d.holds.front(),
+                    "record_on_hold");
+  }
+  if (d.rule.action != RetentionAction::kDestroy) {
+    return Conflict("record " + r.id.value + "'s retention action is " +
+                        std::string(Name(d.rule.action)) + ", not destroy",
+                    "record_not_due");
+  }
+  if (!d.due) {
+    return Conflict("record " + r.id.value + " is not due for destruction" +
+                        (d.date ? " before " + *d.date : std::string(" (no disposition date)")),
+                    "record_not_due");
+  }
+  return d;
+}
+
+}  // namespace
+
+DestructionService::DestructionService(storage::MetadataStore& store, storage::BlobStore& blobs,
+                                       LogService& log,
+                                       std::vector<const crypto::note::Signer*> signers,
+                                       Clock& clock, DestructionOptions options)
+    : store_(store),
+      blobs_(blobs),
+      log_(log),
+      signers_(std::move(signers)),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
+                                                       const std::vector<std::string>& record_ids,
+                                                       const std::string& reason) {
+  if (who.role != Role::kArchivist) return Forbidden("propose destruction batches");
+  if (record_ids.empty()) return Unprocessable("recordIds must name at least one record", "invalid_recordIds");
+  if (record_ids.size() > kMaxBatchRecords) {
+    return Unprocessable("a batch holds at most " + std::to_string(kMaxBatchRecords) + " records",
+                         "invalid_recordIds");
+  }
+  if (std::set<std::string>(record_ids.begin(), record_ids.end()).size() != record_ids.size()) {
+    return Unprocessable("recordIds names a record twice", "invalid_recordIds");
+  }
+  if (reason.size() > kMaxReason) return Unprocessable("reason is too long", "invalid_reason");
+  Time now = clock_.Now();
+  DestructionBatch b;
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    // Records already in an open batch.
+    std::map<std::string, std::string> in_batch;
+    storage::DocumentQuery q;
+    q.kind = kDestructionDocument;
+    q.states = {"proposed", "approved"};
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> open, tx.documents().List(q));
+    for (const Document& d : open) {
+      CUSTOS_ASSIGN_OR_RETURN(DestructionBatch other, BatchFromDocument(d));
+      for (const auto& it : other.items) in_batch[it.record_id] = other.id;
+    }
+    for (const std::string& rid : record_ids) {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{rid}));
+      if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + rid, "record_not_found");
+      if (auto it = in_batch.find(rid); it != in_batch.end()) {
+        return Conflict("record " + rid + " is already in destruction batch " + it->second,
+                        "record_in_batch");
+      }
+      CUSTOS_ASSIGN_OR_RETURN(Disposition d, CheckDestroyable(tx, *r, now));
+      DestructionItem item;
+      item.record_id = rid;
+      item.type = std::string(storage::Name(r->type));
+      item.title = r->title;
+      item.department = r->department;
+      item.rule = d.rule;
+      item.rule_source = d.source;
+      item.trigger_date = d.trigger_date.value_or("");
+      item.disposition_date = d.date.value_or("");
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Version> versions, tx.versions().List(r->id));
+      for (const auto& v : versions) {
+        for (const auto& f : v.files) {
+          item.files.push_back({f.id.value, v.number, f.name, f.size, f.sha256, f.sm3, f.blob_id.value});
+        }
+      }
+      b.items.push_back(std::move(item));
+    }
+    int year = std::stoi(storage::FormatTime(now).substr(0, 4));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.documents().NextNumber("DB", year));
+    char id[32];
+    std::snprintf(id, sizeof id, "DB-%04d-%06llu", year, static_cast<unsigned long long>(n));
+    b.id = id;
+    b.reason = reason;
+    b.state = "proposed";
+    b.proposed_by = who.username.value;
+    b.proposed_at = now;
+    storage::LogEvent e = MakeEvent("destruction.propose", who, "destruction:" + b.id, now);
+    e.details->set("batch", b.id);
+    Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
+    for (const auto& rid : record_ids) ids->add(rid);
+    e.details->set("recordIds", ids);
+    e.details->set("reason", reason);
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
+    b.event_indices.push_back(index);
+    return tx.documents().Insert(BatchDocument(b, now));
+  }));
+  return b;
+}
+
+StatusOr<DestructionBatch> DestructionService::Get(const Principal& who, const std::string& id) {
+  CUSTOS_RETURN_IF_ERROR(RequireBatchReader(who));
+  std::optional<DestructionBatch> b;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
+    return Status::Ok();
+  }));
+  return *b;
+}
+
+StatusOr<std::vector<DestructionBatch>> DestructionService::List(const Principal& who) {
+  CUSTOS_RETURN_IF_ERROR(RequireBatchReader(who));
+  std::vector<DestructionBatch> out;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    storage::DocumentQuery q;
+    q.kind = kDestructionDocument;
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, tx.documents().List(q));
+    for (const Document& d : docs) {
+      CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, BatchFromDocument(d));
+      out.push_back(std::move(b));
+    }
+    return Status::Ok();
+  }));
+  std::reverse(out.begin(), out.end());  // newest first
+  return out;
+}
+
+StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, const std::string& id) {
+  Time now = clock_.Now();
+  DestructionBatch b;
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
+    if (b.state != "proposed") {
+      return Conflict("destruction batch " + id + " is " + b.state + "; it cannot be approved",
+                      "invalid_batch_state");
+    }
+    if (who.username.value == b.proposed_by) {
+      return PermissionDenied("the proposer of a destruction batch may not approve it", "self_approval");
+    }
+    for (const auto& a : b.approvals) {
+      if (a.by == who.username.value) {
+        return Conflict("you have already approved destruction batch " + id, "already_approved");
+      }
+    }
+    // Slots still open: the configured roles minus those already filled.
+    std::multiset<Role> open(options_.approver_roles.begin(), options_.approver_roles.end());
+    for (const auto& a : b.approvals) {
+      auto role = storage::ParseRole(a.role);
+      if (role.ok() && open.count(*role)) open.erase(open.find(*role));
+    }
+    if (!open.count(who.role)) {
+      std::string needed;
+      for (Role r : open) needed += (needed.empty() ? "" : ", ") + std::string(storage::Name(r));
+      return PermissionDenied("this batch still needs approval by: " + needed, "forbidden");
+    }
+    open.erase(open.find(who.role));
+    b.approvals.push_back({who.username.value, std::string(storage::Name(who.role)), now, 0});
+    if (open.empty()) b.state = "approved";
+    storage::LogEvent e = MakeEvent("destruction.approve", who, "destruction:" + b.id, now);
+    e.details->set("batch", b.id);
+    e.details->set("state", b.state);
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
+    b.approvals.back().log_index = index;
+    b.event_indices.push_back(index);
+    return tx.documents().Update(BatchDocument(b, now));
+  }));
+  return b;
+}
+
+StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, const std::string& id) {
+  if (who.role != Role::kArchivist) return Forbidden("execute destruction batches");
+  Time now = clock_.Now();
+  DestructionBatch b;
+  bool resumed = false;
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
+    if (b.state == "executed") {
+      resumed = true;
+      return Status::Ok();
+    }
+    if (b.state != "approved") {
+      return Conflict("destruction batch " + id + " is " + b.state + "; it needs its approvals first",
+                      "invalid_batch_state");
+    }
+    for (DestructionItem& item : b.items) {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{item.record_id}));
+      if (!r) return NotFound("no record " + item.record_id, "record_not_found");
+      CUSTOS_RETURN_IF_ERROR(CheckDestroyable(tx, *r, now).status());
+      // Crypto-shredding: without its wrapped data key a blob is noise.
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Version> versions, tx.versions().List(r->id));
+      Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+      for (const auto& v : versions) {
+        for (const auto& f : v.files) {
+          CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(f.id, "", {}));
+          Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+          x->set("id", f.id.value);
+          x->set("sha256", f.sha256);
+          files->add(x);
+        }
+      }
+      // The tombstone keeps what identifies the record; everything else goes.
+      r->description.clear();
+      r->location.clear();
+      r->metadata_json = "{}";
+      r->state = storage::RecordState::kDestroyed;
+      r->updated_at = now;
+      CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
+      storage::LogEvent e = MakeEvent("record.destroy", who, r->id.value, now);
+      CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(*r));
+      e.details->set(storage::kDetailRecordHash, record_hash);
+      e.details->set("batch", b.id);
+      e.details->set("files", files);
+      e.details->set("retention", RuleOf(item));
+      CUSTOS_ASSIGN_OR_RETURN(item.event_index, tx.log().Append(e));
+      b.event_indices.push_back(item.event_index);
+
+      Poco::JSON::Object::Ptr tomb = new Poco::JSON::Object;
+      tomb->set("batch", b.id);
+      tomb->set("destroyedAt", storage::FormatTime(now));
+      tomb->set("destroyedBy", who.username.value);
+      tomb->set("retention", RuleOf(item));
+      tomb->set("approvals", ApprovalsJson(b.approvals));
+      tomb->set("eventIndex", static_cast<Poco::Int64>(item.event_index));
+      Document t;
+      t.kind = kTombstoneDocument;
+      t.id = r->id.value;
+      t.subject = r->id.value;
+      t.state = "destroyed";
+      t.created_at = t.updated_at = now;
+      t.body = Canonical(tomb);
+      CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(t));
+    }
+    b.state = "executed";
+    b.executed_by = who.username.value;
+    b.executed_at = now;
+    return tx.documents().Update(BatchDocument(b, now));
+  }));
+  (void)resumed;
+  CUSTOS_RETURN_IF_ERROR(FinishExecution(who, b));
+  return b;
+}
+
+Status DestructionService::FinishExecution(const Principal& who, DestructionBatch& b) {
+  // 1. The ciphertext. Already gone is fine (a resumed execution).
+  for (const auto& item : b.items) {
+    for (const auto& f : item.files) {
+      Status s = blobs_.Delete(storage::BlobId{f.blob_id});
+      if (!s.ok() && blobs_.Size(storage::BlobId{f.blob_id}).ok()) return s;
+    }
+  }
+  // 2. Old copies of the wrapped keys in the database files.
+  CUSTOS_RETURN_IF_ERROR(store_.Scrub());
+  if (!b.certificate.empty()) return Status::Ok();
+
+  // 3. The certificate: every record and file hash, the rule, the approvals
+  //    and a receipt for each destruction event, signed with the log key.
+  Poco::JSON::Object::Ptr c = new Poco::JSON::Object;
+  c->set("batch", b.id);
+  c->set("reason", b.reason);
+  c->set("proposedBy", b.proposed_by);
+  c->set("proposedAt", storage::FormatTime(b.proposed_at));
+  c->set("approvals", ApprovalsJson(b.approvals));
+  c->set("executedBy", b.executed_by);
+  c->set("executedAt", b.executed_at ? storage::FormatTime(*b.executed_at) : std::string());
+  Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
+  Poco::JSON::Array::Ptr receipts = new Poco::JSON::Array;
+  for (const auto& item : b.items) {
+    records->add(ItemJson(item, false));
+    CUSTOS_ASSIGN_OR_RETURN(std::string receipt, log_.Receipt(item.event_index));
+    Poco::JSON::Object::Ptr r = new Poco::JSON::Object;
+    r->set("recordId", item.record_id);
+    r->set("eventIndex", static_cast<Poco::Int64>(item.event_index));
+    r->set("receipt", receipt);
+    receipts->add(r);
+  }
+  c->set("records", records);
+  c->set("receipts", receipts);
+  CUSTOS_ASSIGN_OR_RETURN(std::string json, storage::CanonicalJson(c));
+  CUSTOS_ASSIGN_OR_RETURN(std::string note,
+                          crypto::note::Sign(std::string(kCertificateHeader) + "\n" + json + "\n", signers_));
+  Time now = clock_.Now();
+  return store_.Write([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(DestructionBatch current, LoadBatch(tx, b.id));
+    if (!current.certificate.empty()) {
+      b = current;  // another request finished first
+      return Status::Ok();
+    }
+    current.certificate = note;
+    storage::LogEvent e = MakeEvent("destruction.certificate", who, "destruction:" + b.id, now);
+    e.details->set("batch", b.id);
+    e.details->set("sha256", crypto::HexEncode(crypto::Sha256Of(note)));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
+    current.event_indices.push_back(index);
+    b = current;
+    return tx.documents().Update(BatchDocument(current, now));
+  });
+}
+
+StatusOr<std::string> DestructionService::Certificate(const Principal& who, const std::string& id) {
+  CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, Get(who, id));
+  if (b.state != "executed" || b.certificate.empty()) {
+    return Conflict("destruction batch " + id + " has no certificate yet (it is " + b.state + ")",
+                    "not_executed");
+  }
+  return b.certificate;
+}
+
+}  // namespace custos::services

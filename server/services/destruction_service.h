@@ -1,0 +1,121 @@
+// Destruction batches (DESIGN §2, §7): proposal, two approvals, execution
+// by crypto-shredding, tombstones and the signed destruction certificate.
+//
+//   proposed ──approve × N──▶ approved ──execute──▶ executed
+//
+//   * An archivist proposes a batch of records whose disposition is due
+//     (action `destroy`, date reached, no hold); any other record is
+//     refused with 409 naming it. A record is in at most one open batch.
+//   * Approval needs one person for each role in
+//     DestructionOptions::approver_roles (default: one approver and one
+//     legal), all distinct, never the proposer.
+//   * An archivist executes an approved batch. Every record is checked again
+//     (a hold placed after approval still stops it). Then, in one
+//     transaction: every file's wrapped data key is cleared, the record is
+//     reduced to a tombstone and a `record.destroy` event is appended per
+//     record. After that commit, the ciphertext blobs are deleted and the
+//     database's freed space and write-ahead log are scrubbed, so neither
+//     the content nor its key survives on disk. Finally a certificate —
+//     canonical JSON listing every record and file hash, the rule, the
+//     approvals and the receipts of the destruction events — is signed with
+//     the log key as a signed note (docs/formats/destruction-certificate.md).
+//   * Executing an executed batch again finishes what a crash interrupted
+//     (blob deletion, scrubbing, the certificate) and changes nothing else.
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/signed_note.h"
+#include "server/services/clock.h"
+#include "server/services/log_service.h"
+#include "server/services/principal.h"
+#include "server/services/retention.h"
+#include "storage/blob_store.h"
+#include "storage/metadata_store.h"
+
+namespace custos::services {
+
+struct DestructionOptions {
+  std::vector<storage::Role> approver_roles = {storage::Role::kApprover, storage::Role::kLegal};
+};
+
+inline constexpr const char* kDestructionDocument = "destruction";  // id: DB-YYYY-NNNNNN
+inline constexpr const char* kTombstoneDocument = "tombstone";      // id: record id
+
+struct DestructionApproval {
+  std::string by;
+  std::string role;
+  storage::Time at;
+  uint64_t log_index = 0;
+};
+
+struct DestroyedFile {
+  std::string id;
+  int version = 0;
+  std::string name;
+  uint64_t size = 0;
+  std::string sha256;
+  std::string sm3;
+  std::string blob_id;
+};
+
+struct DestructionItem {
+  std::string record_id;
+  std::string type;
+  std::string title;
+  std::string department;
+  RetentionRule rule;
+  std::string rule_source;
+  std::string trigger_date;
+  std::string disposition_date;
+  std::vector<DestroyedFile> files;
+  uint64_t event_index = 0;  // its record.destroy event (after execution)
+};
+
+struct DestructionBatch {
+  std::string id;
+  std::string reason;
+  std::string state;  // "proposed", "approved", "executed"
+  std::string proposed_by;
+  storage::Time proposed_at;
+  std::vector<DestructionApproval> approvals;
+  std::vector<DestructionItem> items;
+  std::string executed_by;
+  std::optional<storage::Time> executed_at;
+  std::vector<uint64_t> event_indices;  // propose, approvals, execution
+  std::string certificate;  // signed note; empty until issued
+};
+
+class DestructionService {
+ public:
+  DestructionService(storage::MetadataStore& store, storage::BlobStore& blobs, LogService& log,
+                     std::vector<const crypto::note::Signer*> signers, Clock& clock,
+                     DestructionOptions options = {});
+
+  StatusOr<DestructionBatch> Propose(const Principal& who, const std::vector<std::string>& record_ids,
+                                     const std::string& reason);
+  StatusOr<DestructionBatch> Get(const Principal& who, const std::string& id);
+  StatusOr<std::vector<DestructionBatch>> List(const Principal& who);
+  StatusOr<DestructionBatch> Approve(const Principal& who, const std::string& id);
+  StatusOr<DestructionBatch> Execute(const Principal& who, const std::string& id);
+  // The signed certificate (kConflict "not_executed" before execution).
+  StatusOr<std::string> Certificate(const Principal& who, const std::string& id);
+
+ private:
+  Status FinishExecution(const Principal& who, DestructionBatch& batch);
+
+  storage::MetadataStore& store_;
+  storage::BlobStore& blobs_;
+  LogService& log_;
+  const std::vector<const crypto::note::Signer*> signers_;
+  Clock& clock_;
+  const DestructionOptions options_;
+};
+
+// The first line of a certificate note.
+inline constexpr const char* kCertificateHeader = "custos destruction certificate v1";
+
+}  // namespace custos::services

@@ -1,0 +1,111 @@
+// Retention (DESIGN §2): schedules, per-record overrides, legal holds and
+// the disposition date of a record — the value types, their stored forms
+// and the rules that need no service around them.
+//
+// A rule is (trigger, period, action). The trigger date comes from the
+// record: `created` (the day it was checked in), `contract_end` (metadata
+// endDate), `valid_until` (metadata validUntil) or `last_activity` (the
+// day of its last change). The disposition date is the trigger date plus
+// the period, in calendar arithmetic (2026-01-31 + P1M = 2026-02-28). On
+// and after that day, a `destroy` or `review` record is due unless a legal
+// hold is on it; a `permanent` record never is. A record without its
+// trigger date (a contract with no end date) is not due.
+//
+// All dates are UTC calendar days, "YYYY-MM-DD".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/metadata_store.h"
+#include "storage/model.h"
+
+namespace custos::services {
+
+enum class RetentionTrigger { kCreated, kContractEnd, kValidUntil, kLastActivity };
+enum class RetentionAction { kDestroy, kReview, kPermanent };
+
+std::string_view Name(RetentionTrigger t);
+std::string_view Name(RetentionAction a);
+StatusOr<RetentionTrigger> ParseRetentionTrigger(std::string_view s);  // 422 "invalid_trigger"
+StatusOr<RetentionAction> ParseRetentionAction(std::string_view s);    // 422 "invalid_action"
+
+// An ISO 8601 period of whole days: PnYnMnWnD (at least one part; no time
+// part). Kept as months and days, and as the text it was given in.
+struct IsoPeriod {
+  int months = 0;
+  int days = 0;
+  std::string text;  // canonical: "P10Y", "P18M" → "P1Y6M", "P2W" → "P14D", "P0D"
+};
+// kUnprocessable "invalid_period".
+StatusOr<IsoPeriod> ParseIsoPeriod(std::string_view text);
+
+struct RetentionRule {
+  RetentionTrigger trigger = RetentionTrigger::kCreated;
+  IsoPeriod period;
+  RetentionAction action = RetentionAction::kDestroy;
+};
+
+// The defaults of a fresh archive (documented in docs/retention.md):
+// contracts 10 years after their end, qualification certificates 5 years
+// after valid-until, customer files 5 years after last activity, product
+// dossiers permanent, general records 10 years after creation.
+RetentionRule DefaultRule(storage::RecordType type);
+
+// True when `to` keeps every record at least as long as `from`: the same
+// trigger and a period no shorter in both months and days, or `to`
+// permanent; `review` counts as longer than `destroy` (nothing is destroyed
+// without a decision). Anything else shortens and needs legal approval.
+bool IsLengthening(const RetentionRule& from, const RetentionRule& to);
+
+// "YYYY-MM-DD" plus a period; nullopt for a malformed date.
+std::optional<std::string> AddPeriod(const std::string& date, const IsoPeriod& period);
+// The UTC day of an instant.
+std::string DayOf(storage::Time t);
+
+// Where a record's rule and date come from, and what they are.
+struct Disposition {
+  RetentionRule rule;
+  std::string source;                       // "schedule" or "record"
+  std::optional<std::string> trigger_date;  // nullopt: the record lacks it
+  std::optional<std::string> date;          // disposition date; nullopt if none
+  std::vector<std::string> holds;           // active legal holds on the record
+  bool due = false;                         // date reached, not permanent, no hold
+};
+
+Disposition ComputeDisposition(const storage::Record& r, const RetentionRule& rule,
+                               const std::string& source, std::vector<std::string> holds,
+                               storage::Time now);
+
+// ---- Stored forms (storage::Document kinds and their bodies).
+
+inline constexpr const char* kScheduleDocument = "retention_schedule";  // id: record type name
+inline constexpr const char* kOverrideDocument = "retention_override";  // id: record id
+inline constexpr const char* kChangeDocument = "retention_change";      // id: RC-YYYY-NNNNNN
+inline constexpr const char* kHoldDocument = "hold";                    // id: LH-YYYY-NNNNNN
+inline constexpr const char* kHoldItemDocument = "hold_item";  // id: "<hold>/<record>"; subject: record
+
+Poco::JSON::Object::Ptr RuleJson(const RetentionRule& rule);
+// Decodes {"trigger","period","action"} (400/422 naming the field).
+StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o);
+
+// The rule in force for a record inside `tx` (override, else schedule, else
+// default) and the ids of the active holds on it, then its disposition.
+StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const storage::Record& r,
+                                      storage::Time now);
+// The schedule rule for a type (stored or default).
+StatusOr<RetentionRule> LoadSchedule(storage::Transaction& tx, storage::RecordType type);
+// Ids of the active holds on a record.
+StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const storage::RecordId& id);
+
+// Brings a record's state in line with its holds and disposition
+// (on_hold / disposition_due / active; destroyed stays), appending a
+// `record.state` event with the new record hash when it changes. `actor`
+// is the user whose action caused it, or the system actor.
+Status ReconcileRecordState(storage::Transaction& tx, storage::Record& r, const std::string& actor,
+                            storage::Time now);
+
+}  // namespace custos::services
