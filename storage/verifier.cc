@@ -214,7 +214,7 @@ class Checker {
         ++report_.versions;
         CheckVersion(r, v, prev);
         prev = v.manifest_hash;
-        for (const StoredFile& f : v.files) CUSTOS_RETURN_IF_ERROR(CheckFile(f));
+        for (const StoredFile& f : v.files) CUSTOS_RETURN_IF_ERROR(CheckFile(r, f));
       }
       return Status::Ok();
     });
@@ -237,10 +237,15 @@ class Checker {
     }
   }
 
-  Status CheckFile(const StoredFile& f) {
+  Status CheckFile(const Record& r, const StoredFile& f) {
     ++report_.files;
     std::string name = "file " + f.id.value + " (" + f.name + ", blob " + f.blob_id.value + ")";
     if (f.wrapped_dek.empty()) {
+      // Only a logged destruction may take a key away: the record row says
+      // destroyed, and CheckRecords ties that row to its logged hash.
+      if (r.state != RecordState::kDestroyed) {
+        Add(name, "data key is missing but the record was never destroyed", "key_missing");
+      }
       if (options_.blobs != nullptr && options_.blobs->Size(f.blob_id).ok()) {
         Add(name, "destroyed file still has ciphertext on disk", "destroyed_blob_present");
       }

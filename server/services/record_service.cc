@@ -326,6 +326,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     CUSTOS_ASSIGN_OR_RETURN(result.detail.versions, tx.versions().List(r.id));
     result.detail.record = r;
     result.detail.at = now;
+    CUSTOS_ASSIGN_OR_RETURN(result.detail.disposition, LoadDisposition(tx, r, now));
     result.version = v.number;
     result.log_index = v.log_index;
     return Status::Ok();

@@ -105,8 +105,8 @@ class ApiLoans : public ::testing::Test {
   static void SetUpTestSuite() {
     server_ = ApiServer::Create().release();
     if (server_ == nullptr) return;
-    HttpResult r = server_->CreateUser(kSecondApprover, "approver-b-password-01", "approver",
-                                       "sales", false);
+    HttpResult r =
+        server_->CreateUser(kSecondApprover, "approver-b-password-01", "approver", "sales", false);
     EXPECT_EQ(r.status, 201) << Describe(r);
     second_approver_token_ =
         new std::string(server_->SignIn(kSecondApprover, "approver-b-password-01"));
@@ -131,7 +131,8 @@ class ApiLoans : public ::testing::Test {
     std::string content_path;
   };
   Checked CheckIn(const std::string& metadata, const std::string& bytes) {
-    Poco::JSON::Object::Ptr rec = S().CheckInOk("archivist", metadata, {FilePart("doc.pdf", bytes)});
+    Poco::JSON::Object::Ptr rec =
+        S().CheckInOk("archivist", metadata, {FilePart("doc.pdf", bytes)});
     if (!rec) return {};
     Poco::JSON::Object::Ptr v1 = rec->getArray("versions")->getObject(0);
     Poco::JSON::Object::Ptr f = v1->getArray("files")->getObject(0);
@@ -176,7 +177,7 @@ class ApiLoans : public ::testing::Test {
     return JsonObject(r.body);
   }
 
-  // GET /v1/loans?… as `role`: the loans' ids and borrowers.
+  // The loans of GET /v1/loans<query> as `role`.
   std::vector<Poco::JSON::Object::Ptr> List(const std::string& role, const std::string& query) {
     HttpResult r = S().As(role, "GET", "/v1/loans" + query);
     EXPECT_EQ(r.status, 200) << Describe(r);
@@ -186,9 +187,9 @@ class ApiLoans : public ::testing::Test {
 
   // The audit event at log index `i`, read as the auditor.
   Poco::JSON::Object::Ptr LogEvent(uint64_t i) {
-    HttpResult r = S().As("auditor", "GET",
-                          "/v1/log/entries?start=" + std::to_string(i) +
-                              "&end=" + std::to_string(i + 1));
+    HttpResult r =
+        S().As("auditor", "GET",
+               "/v1/log/entries?start=" + std::to_string(i) + "&end=" + std::to_string(i + 1));
     EXPECT_EQ(r.status, 200) << Describe(r);
     Poco::JSON::Array::Ptr arr = JsonArray(r.body);
     if (!arr || arr->size() != 1) {
@@ -378,12 +379,12 @@ TEST_F(ApiLoans, RefusalsCarryTheirStatusAndCode) {
   // Another person's loan is invisible to staff.
   ExpectError(Act("staff", Str(own, "id"), "approve"), 404, "loan_not_found");
   ExpectError(S().As("staff", "GET", "/v1/loans/" + Str(own, "id")), 404, "loan_not_found");
-  ExpectError(S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "digital", HoursFromNow(24)),
-                     kJson),
-              409, "loan_exists");
-  ExpectError(S().As(kAdmin, "POST", "/v1/loans", LoanBody(rec.id, "digital", HoursFromNow(24)),
-                     kJson),
-              403, "forbidden");
+  ExpectError(
+      S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "digital", HoursFromNow(24)), kJson),
+      409, "loan_exists");
+  ExpectError(
+      S().As(kAdmin, "POST", "/v1/loans", LoanBody(rec.id, "digital", HoursFromNow(24)), kJson),
+      403, "forbidden");
   ExpectError(Act("staff", staff_loan, "approve", "{\"note\":\"x\"}"), 400, "unknown_field");
   ASSERT_TRUE(ActOk("approver", staff_loan, "approve", "{}"));
   HttpResult twice = Act("approver", staff_loan, "approve");
@@ -400,26 +401,25 @@ TEST_F(ApiLoans, RefusalsCarryTheirStatusAndCode) {
   ExpectError(S().As("staff", "POST", "/v1/loans", "{\"recordId\": \"" + rec.id + "\",", kJson),
               400, "malformed_json");
   ExpectError(S().As("staff", "POST", "/v1/loans",
-                     "{\"recordId\":\"" + rec.id +
-                         "\",\"kind\":\"physical\",\"dueAt\":\"" + HoursFromNow(24) +
-                         "\",\"copies\":2}",
+                     "{\"recordId\":\"" + rec.id + "\",\"kind\":\"physical\",\"dueAt\":\"" +
+                         HoursFromNow(24) + "\",\"copies\":2}",
                      kJson),
               400, "unknown_field");
-  ExpectError(S().As("staff", "POST", "/v1/loans",
-                     LoanBody(rec.id, "physical", HoursFromNow(-24)), kJson),
-              422, "invalid_due_date");
-  ExpectError(S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "physical", "next friday"),
-                     kJson),
-              422, "invalid_due_date");
+  ExpectError(
+      S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "physical", HoursFromNow(-24)), kJson),
+      422, "invalid_due_date");
+  ExpectError(
+      S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "physical", "next friday"), kJson), 422,
+      "invalid_due_date");
   ExpectError(S().As("staff", "POST", "/v1/loans",
                      LoanBody(rec.id, "physical", HoursFromNow(24 * 365)), kJson),
               422, "invalid_due_date");
   ExpectError(S().As("staff", "POST", "/v1/loans",
                      "{\"recordId\":\"" + rec.id + "\",\"kind\":\"physical\"}", kJson),
               422, "invalid_due_date");
-  ExpectError(S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "borrowed", HoursFromNow(24)),
-                     kJson),
-              422, "invalid_kind");
+  ExpectError(
+      S().As("staff", "POST", "/v1/loans", LoanBody(rec.id, "borrowed", HoursFromNow(24)), kJson),
+      422, "invalid_kind");
   ExpectError(S().As("staff", "POST", "/v1/loans",
                      LoanBody("GN-2026-999999", "digital", HoursFromNow(24)), kJson),
               404, "record_not_found");
@@ -517,8 +517,8 @@ TEST_F(ApiLoans, RenewRevokeRejectAndTwoApproversForSecret) {
 // index leads to an entry about that loan, so the register can be checked
 // line by line against the signed log.
 TEST_F(ApiLoans, RegisterRowsLeadToTheirLogEntries) {
-  Checked rec = CheckIn(ContractJson("Agency contract Shenzhen", "Shenzhen Optics"),
-                        PatternBytes(700, 107));
+  Checked rec =
+      CheckIn(ContractJson("Agency contract Shenzhen", "Shenzhen Optics"), PatternBytes(700, 107));
   ASSERT_NE(rec.id, "");
   Poco::JSON::Object::Ptr a = RequestOk("staff", rec.id, "digital", "=HYPERLINK(\"x\")");
   ASSERT_TRUE(a);
@@ -579,7 +579,8 @@ TEST_F(ApiLoans, RegisterRowsLeadToTheirLogEntries) {
   }
   ASSERT_NE(row_a, "") << csv.body.substr(0, 400);
   std::string indices_a;
-  for (uint64_t i : Indices(returned_row)) indices_a += (indices_a.empty() ? "" : " ") + std::to_string(i);
+  for (uint64_t i : Indices(returned_row))
+    indices_a += (indices_a.empty() ? "" : " ") + std::to_string(i);
   EXPECT_NE(row_a.find(",returned," + indices_a), std::string::npos) << row_a;
   EXPECT_NE(row_a.find(",\"'=HYPERLINK(\"\"x\"\")\","), std::string::npos)
       << "a formula in a cell must be defused: " << row_a;
@@ -600,21 +601,20 @@ TEST_F(ApiLoans, RegisterRowsLeadToTheirLogEntries) {
   ExpectError(S().As("archivist", "GET",
                      "/v1/loans/register?from=" + HoursFromNow(1) + "&to=" + HoursFromNow(-1)),
               400, "invalid_range");
-  ExpectError(S().As("auditor", "GET", "/v1/loans/register?format=xlsx"), 400,
-              "invalid_parameter");
+  ExpectError(S().As("auditor", "GET", "/v1/loans/register?format=xlsx"), 400, "invalid_parameter");
   ExpectError(S().As("staff", "GET", "/v1/loans/register"), 403, "forbidden");
   ExpectError(S().As("approver", "GET", "/v1/loans/register?format=csv"), 403, "forbidden");
 }
 
 TEST_F(ApiLoans, AlertsListExpiredAndExpiringCertificates) {
-  Checked expired = CheckIn(QualificationJson("ISO 9001 certificate", "CQC-9001-A", DayFromToday(-10)),
-                            PatternBytes(200, 108));
+  Checked expired =
+      CheckIn(QualificationJson("ISO 9001 certificate", "CQC-9001-A", DayFromToday(-10)),
+              PatternBytes(200, 108));
   Checked expiring =
       CheckIn(QualificationJson("CCC product certificate", "CQC-CCC-B", DayFromToday(20)),
               PatternBytes(200, 109));
-  Checked distant =
-      CheckIn(QualificationJson("Export licence", "CQC-EXP-C", DayFromToday(400)),
-              PatternBytes(200, 110));
+  Checked distant = CheckIn(QualificationJson("Export licence", "CQC-EXP-C", DayFromToday(400)),
+                            PatternBytes(200, 110));
   ASSERT_NE(expired.id, "");
   ASSERT_NE(expiring.id, "");
   ASSERT_NE(distant.id, "");
@@ -682,8 +682,8 @@ TEST_F(ApiLoans, MineListsOnlyTheCallersLoans) {
   EXPECT_TRUE(ids(approver_mine).count(Str(approvers, "id")));
   // Without `mine` an approver sees the department's loans.
   std::set<std::string> department = ids(List("approver", "?recordId=" + rec.id));
-  EXPECT_EQ(department, (std::set<std::string>{Str(staffs, "id"), Str(approvers, "id"),
-                                               Str(legals, "id")}));
+  EXPECT_EQ(department,
+            (std::set<std::string>{Str(staffs, "id"), Str(approvers, "id"), Str(legals, "id")}));
 
   // Filters combine.
   EXPECT_EQ(ids(List("archivist", "?recordId=" + rec.id + "&state=requested")), department);
