@@ -113,6 +113,12 @@ int main(int argc, char** argv) {
     }
   }
 
+  // One server per SQLite archive; several may share a PostgreSQL one.
+  auto lock = custos::storage::DataDirLock::Acquire(
+      data_dir, config.storage_backend == "sqlite" ? custos::storage::DataDirLock::Mode::kExclusive
+                                                   : custos::storage::DataDirLock::Mode::kShared);
+  if (!lock.ok()) return StartFailure(lock.status().message());
+
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

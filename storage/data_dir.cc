@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,5 +144,24 @@ StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   ::close(fd);
   return out;
 }
+
+StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const DataDir& dir, Mode mode) {
+  int fd = ::open(dir.LockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Internal("cannot open " + dir.LockFile() + ": " + std::strerror(errno), "data_dir_lock");
+  }
+  if (::flock(fd, (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Conflict(dir.root() + " is in use by another process (a running custosd or an offline command)",
+                      "data_dir_in_use");
+    }
+    return Internal("cannot lock " + dir.LockFile() + ": " + std::strerror(err), "data_dir_lock");
+  }
+  return std::unique_ptr<DataDirLock>(new DataDirLock(fd));
+}
+
+DataDirLock::~DataDirLock() { ::close(fd_); }
 
 }  // namespace custos::storage

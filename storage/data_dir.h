@@ -12,6 +12,7 @@
 // Thread safety: immutable after construction; share freely.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -30,6 +31,7 @@ class DataDir {
   std::string KeysDir() const { return root_ + "/keys"; }
   std::string BlobsDir() const { return root_ + "/blobs"; }
   std::string Database() const { return root_ + "/custos.db"; }
+  std::string LockFile() const { return root_ + "/lock"; }
 
   // Creates root (0700) and its subfolders. Fails with kConflict
   // ("data_dir_exists") if root exists and is not an empty directory, so an
@@ -42,6 +44,26 @@ class DataDir {
 
  private:
   std::string root_;
+};
+
+// An advisory lock on a data directory (flock on DIR/lock, released when
+// the process ends, even by a crash). custosd holds it exclusively on an
+// SQLite archive (the log's tail lives in the process: a second writer
+// would fork the log) and shared on a PostgreSQL one (several nodes may
+// serve it). Offline commands that change keys or files take it
+// exclusively, so they never run under a live server.
+class DataDirLock {
+ public:
+  enum class Mode { kShared, kExclusive };
+  // kConflict "data_dir_in_use" if another process holds a conflicting lock.
+  static StatusOr<std::unique_ptr<DataDirLock>> Acquire(const DataDir& dir, Mode mode);
+  ~DataDirLock();
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 // Creates `path` with mode 0700 if missing; fails if it exists as a non-directory.
