@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "admin/export_command.h"
 #include "admin/init.h"
 #include "admin/open_archive.h"
+#include "admin/package_verify.h"
 #include "admin/password_input.h"
 #include "admin/user_command.h"
 #include "admin/verify.h"
@@ -42,7 +44,13 @@ const char kUsage[] =
     "       the password is the first line of F, or is generated and printed once\n"
     "       as 'password for NAME: ...'; the user must change it at first sign-in\n"
     "       unless F is given with --no-force-change\n"
-    "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n";
+    "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n"
+    "  export --data DIR --out FILE [--records ID,...] [--query TEXT] [--type T]\n"
+    "       [--format tar.gz|zip] [--metadata-only] [--name NAME]\n"
+    "       writes an audit package (BagIt) of the chosen records\n"
+    "  verify-package PKG --vkey KEY [--json]\n"
+    "       checks an audit package offline against the log's verifier key:\n"
+    "       exit 0 clean, 1 findings, 2 could not run\n";
 
 int Fail(const std::string& message) {
   std::cerr << "custosctl: " << message << "\n";
@@ -239,5 +247,7 @@ int main(int argc, char** argv) {
   if (command == "init") return RunInit(args);
   if (command == "user") return RunUser(args);
   if (command == "verify") return RunVerify(args);
+  if (command == "export") return custos::admin::RunExport(args);
+  if (command == "verify-package") return custos::admin::RunVerifyPackage(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);
 }

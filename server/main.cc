@@ -24,6 +24,7 @@
 #include "server/http/ops_routes.h"
 #include "server/http/router.h"
 #include "server/http/server.h"
+#include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
 #include "server/services/health.h"
@@ -185,6 +186,15 @@ int main(int argc, char** argv) {
                                                    archive->keyring().log_signers(), clock,
                                                    destruction_options);
 
+  custos::services::PackageExporter exporter(archive->store(), archive->content(),
+                                             archive->keyring().VerifierKeys(), clock);
+  custos::services::AuditService audit(
+      archive->store(),
+      [&archive](const std::function<void(const custos::storage::VerifyProgress&)>& progress) {
+        return archive->Verify(progress);
+      },
+      exporter, data_dir.root() + "/exports", clock);
+
   // Housekeeping: record loans whose time ran out as expired, and records
   // whose retention ran out as disposition_due, in the log. Access never
   // waits for this (every read checks the due date itself).
@@ -218,7 +228,7 @@ int main(int argc, char** argv) {
     custos::http::HttpsServer* server_ptr = nullptr;
     custos::http::AddOperationsRoutes(router, health, metrics,
                                       [&server_ptr] { return server_ptr && server_ptr->draining(); });
-    custos::http::AddApiRoutes(router, {auth, records, log_service, loans, retention, destruction});
+    custos::http::AddApiRoutes(router, {auth, records, log_service, loans, retention, destruction, audit});
     custos::http::HttpsServer server(
         config,
         {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},

@@ -1,5 +1,10 @@
 #include "storage/verifier.h"
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <sstream>
+
 #include <algorithm>
 #include <map>
 
@@ -279,5 +284,32 @@ StatusOr<VerifyReport> VerifyArchive(MetadataStore& store, const VerifyOptions& 
   if (!s.ok()) return s;
   return report;
 }
+
+std::string VerifyReportJson(const VerifyReport& r) {
+  Poco::JSON::Object root;
+  root.set("clean", r.clean());
+  Poco::JSON::Array::Ptr findings = new Poco::JSON::Array;
+  for (const Finding& f : r.findings) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("object", f.object);
+    o->set("problem", f.problem);
+    o->set("code", f.code);
+    findings->add(o);
+  }
+  root.set("findings", findings);
+  Poco::JSON::Object::Ptr counts = new Poco::JSON::Object;
+  counts->set("logEntries", static_cast<Poco::UInt64>(r.log_entries));
+  counts->set("logNodes", static_cast<Poco::UInt64>(r.log_nodes));
+  counts->set("checkpoints", static_cast<Poco::UInt64>(r.checkpoints));
+  counts->set("records", static_cast<Poco::UInt64>(r.records));
+  counts->set("versions", static_cast<Poco::UInt64>(r.versions));
+  counts->set("files", static_cast<Poco::UInt64>(r.files));
+  counts->set("contentBytes", static_cast<Poco::UInt64>(r.content_bytes));
+  root.set("counts", counts);
+  std::ostringstream out;
+  root.stringify(out);
+  return out.str();
+}
+
 
 }  // namespace custos::storage

@@ -67,4 +67,7 @@ struct VerifyOptions {
 // all (database unreadable); everything wrong with the data is a Finding.
 StatusOr<VerifyReport> VerifyArchive(MetadataStore& store, const VerifyOptions& options);
 
+// {"clean":bool,"findings":[{"object","problem","code"}],"counts":{…}}
+std::string VerifyReportJson(const VerifyReport& report);
+
 }  // namespace custos::storage

@@ -9,6 +9,7 @@
 
 #include <charconv>
 
+#include "server/http/audit_routes.h"
 #include "server/http/json_codec.h"
 #include "server/http/loan_routes.h"
 #include "server/http/retention_routes.h"
@@ -581,6 +582,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddLogRoutes(router, api.auth, api.log);
   AddLoanRoutes(router, api.auth, api.loans);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
+  AddAuditRoutes(router, api.auth, api.audit);
 }
 
 }  // namespace custos::http

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "server/http/router.h"
+#include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/destruction_service.h"
 #include "server/services/loan_service.h"
@@ -21,6 +22,7 @@ struct ApiServices {
   services::LoanService& loans;
   services::RetentionService& retention;
   services::DestructionService& destruction;
+  services::AuditService& audit;
 };
 
 // Registers every /v1 route. The services must outlive the router.

@@ -32,6 +32,7 @@
 #include "server/http/ops_routes.h"
 #include "server/http/request_context.h"
 #include "server/http/router.h"
+#include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
 #include "server/services/health.h"
@@ -231,6 +232,8 @@ struct Server {
   std::unique_ptr<services::LoanService> loans;
   std::unique_ptr<services::RetentionService> retention;
   std::unique_ptr<services::DestructionService> destruction;
+  std::unique_ptr<services::PackageExporter> exporter;
+  std::unique_ptr<services::AuditService> audit;
   services::HealthService health;
   MetricsRegistry metrics;
   http::Router router;
@@ -259,8 +262,14 @@ class OpenApi : public ::testing::Test {
     s->destruction = std::make_unique<services::DestructionService>(
         s->archive->store(), s->archive->blobs(), *s->log, s->archive->keyring().log_signers(),
         s->clock);
+    s->exporter = std::make_unique<services::PackageExporter>(
+        s->archive->store(), s->archive->content(), s->archive->keyring().VerifierKeys(), s->clock);
+    s->audit = std::make_unique<services::AuditService>(
+        s->archive->store(),
+        [](const auto&) -> StatusOr<storage::VerifyReport> { return storage::VerifyReport{}; },
+        *s->exporter, s->dir.root() + "/exports", s->clock);
     http::AddOperationsRoutes(s->router, s->health, s->metrics, [] { return false; });
-    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans, *s->retention, *s->destruction});
+    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans, *s->retention, *s->destruction, *s->audit});
     server_ = s.release();
   }
   static void TearDownTestSuite() {

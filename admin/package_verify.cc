@@ -1,0 +1,382 @@
+#include "admin/package_verify.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "crypto/hash.h"
+#include "crypto/merkle.h"
+#include "crypto/signed_note.h"
+#include "server/services/receipt.h"
+#include "storage/canonical_json.h"
+#include "storage/data_dir.h"
+#include "storage/log_leaf.h"
+
+namespace custos::admin {
+
+namespace {
+
+struct PayloadFile {
+  std::string sha256;
+  uint64_t size = 0;
+};
+
+struct Contents {
+  std::string root;                              // the bag's folder ("name/")
+  std::map<std::string, PayloadFile> payload;    // "data/…" → hash
+  std::map<std::string, std::string> tags;       // other files → bytes
+};
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// "<hex>  <path>" lines → path → hex; malformed lines become findings.
+std::map<std::string, std::string> ParseManifest(const std::string& name, const std::string& text,
+                                                 PackageReport& report) {
+  std::map<std::string, std::string> out;
+  for (const std::string& line : Lines(text)) {
+    size_t sep = line.find(' ');
+    if (sep != 64 || line.size() < 67) {
+      report.findings.push_back({name, "malformed line: " + line.substr(0, 80)});
+      continue;
+    }
+    size_t path_at = line.find_first_not_of(' ', sep);
+    out[line.substr(path_at)] = line.substr(0, 64);
+  }
+  return out;
+}
+
+StatusOr<Contents> ReadPackage(const std::string& path, PackageReport& report) {
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_zip(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK) {
+    return InvalidArgument("cannot read " + path + ": " + archive_error_string(a.get()), "package_unreadable");
+  }
+  Contents c;
+  std::vector<uint8_t> buf(64 * 1024);
+  for (;;) {
+    struct archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK) {
+      return InvalidArgument("cannot read " + path + ": " + archive_error_string(a.get()), "package_unreadable");
+    }
+    std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    if (archive_entry_filetype(e) == AE_IFDIR) continue;
+    size_t slash = name.find('/');
+    if (slash == std::string::npos || name.find("..") != std::string::npos) {
+      report.findings.push_back({name, "entry outside the bag's folder"});
+      continue;
+    }
+    std::string root = name.substr(0, slash + 1);
+    if (c.root.empty()) c.root = root;
+    if (root != c.root) {
+      report.findings.push_back({name, "entry outside the bag's folder " + c.root});
+      continue;
+    }
+    std::string rel = name.substr(slash + 1);
+    if (archive_entry_filetype(e) != AE_IFREG) {
+      report.findings.push_back({rel, "not a regular file"});
+      continue;
+    }
+    bool is_payload = rel.rfind("data/", 0) == 0;
+    crypto::Sha256 h;
+    std::string bytes;
+    uint64_t total = 0;
+    for (;;) {
+      la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+      if (n < 0) {
+        return InvalidArgument("cannot read " + rel + " from " + path + ": " + archive_error_string(a.get()),
+                               "package_unreadable");
+      }
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+      if (is_payload) {
+        h.Update(buf.data(), static_cast<size_t>(n));
+      } else {
+        if (total > kMaxTagFileBytes) return TooLarge(rel + " is larger than a tag file may be", "package_too_large");
+        bytes.append(reinterpret_cast<const char*>(buf.data()), static_cast<size_t>(n));
+      }
+    }
+    if (is_payload) {
+      if (c.payload.count(rel)) report.findings.push_back({rel, "appears twice in the package"});
+      c.payload[rel] = {crypto::HexEncode(h.Finish()), total};
+    } else {
+      if (c.tags.count(rel)) report.findings.push_back({rel, "appears twice in the package"});
+      c.tags[rel] = std::move(bytes);
+    }
+  }
+  return c;
+}
+
+const std::string* Tag(const Contents& c, const std::string& name, PackageReport& report) {
+  auto it = c.tags.find(name);
+  if (it == c.tags.end()) {
+    report.findings.push_back({name, "missing"});
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void CheckBagIt(const Contents& c, PackageReport& report) {
+  if (const std::string* bagit = Tag(c, "bagit.txt", report)) {
+    if (bagit->find("BagIt-Version: 1.0") == std::string::npos) {
+      report.findings.push_back({"bagit.txt", "not a BagIt 1.0 declaration"});
+    }
+  }
+  if (const std::string* text = Tag(c, "manifest-sha256.txt", report)) {
+    auto manifest = ParseManifest("manifest-sha256.txt", *text, report);
+    for (const auto& [path, sha] : manifest) {
+      auto it = c.payload.find(path);
+      if (it == c.payload.end()) {
+        report.findings.push_back({path, "listed in manifest-sha256.txt but missing"});
+      } else if (it->second.sha256 != sha) {
+        report.findings.push_back({path, "SHA-256 differs from manifest-sha256.txt"});
+      }
+    }
+    for (const auto& [path, file] : c.payload) {
+      if (!manifest.count(path)) report.findings.push_back({path, "not listed in manifest-sha256.txt"});
+    }
+  }
+  if (const std::string* text = Tag(c, "tagmanifest-sha256.txt", report)) {
+    auto manifest = ParseManifest("tagmanifest-sha256.txt", *text, report);
+    for (const auto& [path, sha] : manifest) {
+      auto it = c.tags.find(path);
+      if (it == c.tags.end()) {
+        report.findings.push_back({path, "listed in tagmanifest-sha256.txt but missing"});
+      } else if (crypto::HexEncode(crypto::Sha256Of(it->second)) != sha) {
+        report.findings.push_back({path, "SHA-256 differs from tagmanifest-sha256.txt"});
+      }
+    }
+    for (const auto& [path, bytes] : c.tags) {
+      if (path != "tagmanifest-sha256.txt" && !manifest.count(path)) {
+        report.findings.push_back({path, "not listed in tagmanifest-sha256.txt"});
+      }
+    }
+  }
+  if (const std::string* info = Tag(c, "bag-info.txt", report)) {
+    uint64_t bytes = 0;
+    for (const auto& [p, f] : c.payload) bytes += f.size;
+    std::string want = "Payload-Oxum: " + std::to_string(bytes) + "." + std::to_string(c.payload.size());
+    if (info->find(want + "\n") == std::string::npos) {
+      report.findings.push_back({"bag-info.txt", "Payload-Oxum does not match the payload (" + want + ")"});
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text) {
+  std::vector<crypto::note::KeyVerifier> keys;
+  for (const std::string& line : Lines(vkey_text)) {
+    CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeyVerifier v, crypto::note::KeyVerifier::FromVerifierKey(line));
+    keys.push_back(std::move(v));
+  }
+  if (keys.empty()) return InvalidArgument("the verifier key file holds no key", "vkey_empty");
+  std::vector<const crypto::note::Verifier*> verifiers;
+  for (const auto& k : keys) verifiers.push_back(&k);
+
+  PackageReport report;
+  CUSTOS_ASSIGN_OR_RETURN(Contents c, ReadPackage(package_path, report));
+  report.payload_files = c.payload.size();
+  for (const auto& [p, f] : c.payload) report.payload_bytes += f.size;
+  report.tag_files = c.tags.size();
+  CheckBagIt(c, report);
+
+  // The checkpoint, signed by the key the auditor trusts.
+  std::optional<crypto::Checkpoint> cp;
+  if (const std::string* note = Tag(c, "log/checkpoint", report)) {
+    auto opened = crypto::OpenCheckpoint(*note, verifiers);
+    if (!opened.ok()) {
+      report.findings.push_back({"log/checkpoint", "not signed by the given key: " + opened.status().message()});
+    } else {
+      cp = opened->checkpoint;
+    }
+  }
+
+  // The log: chain and root.
+  std::vector<std::string> leaves;
+  if (const std::string* jsonl = Tag(c, "log/entries.jsonl", report)) {
+    crypto::merkle::CompactRange range;
+    std::optional<crypto::Digest32> prev;
+    uint64_t line_no = 0;
+    for (const std::string& line : Lines(*jsonl)) {
+      auto parsed = storage::ParseJsonStrict(line);
+      std::string leaf;
+      int64_t index = -1;
+      if (parsed.ok() && parsed->type() == typeid(Poco::JSON::Object::Ptr)) {
+        auto o = parsed->extract<Poco::JSON::Object::Ptr>();
+        try {
+          index = o->getValue<Poco::Int64>("index");
+          auto bytes = crypto::Base64Decode(o->getValue<std::string>("leaf"));
+          if (bytes) leaf = crypto::ToString(*bytes);
+        } catch (...) {
+        }
+      }
+      if (index != static_cast<int64_t>(line_no) || leaf.empty()) {
+        report.findings.push_back({"log/entries.jsonl", "line " + std::to_string(line_no + 1) + " is not entry " +
+                                                            std::to_string(line_no)});
+        break;
+      }
+      auto decoded = storage::DecodeLeaf(leaf);
+      if (!decoded.ok()) {
+        report.findings.push_back({"log/entries.jsonl", "entry " + std::to_string(line_no) + ": " + decoded.status().message()});
+        break;
+      }
+      if (auto link = storage::CheckChainLink(*decoded, line_no, prev); !link.ok()) {
+        report.findings.push_back({"log/entries.jsonl", link.message()});
+        break;
+      }
+      crypto::Digest32 h = crypto::merkle::HashLeaf(leaf);
+      range.Append(h);
+      prev = h;
+      leaves.push_back(std::move(leaf));
+      ++line_no;
+    }
+    report.log_entries = leaves.size();
+    if (cp && report.findings.empty() && (range.size() != cp->size || range.Root() != cp->root)) {
+      report.findings.push_back({"log/entries.jsonl", "the entries do not give the checkpoint's size " +
+                                                         std::to_string(cp->size) + " and root"});
+    }
+  }
+
+  // Receipts, and the file hashes their leaves record.
+  std::map<std::string, std::string> file_hash_in_log;  // "<record>/v<n>/<file id>" → sha256
+  for (const auto& [name, text] : c.tags) {
+    if (name.rfind("receipts/", 0) != 0) continue;
+    ++report.receipts;
+    auto verified = services::VerifyReceipt(text, verifiers);
+    if (!verified.ok()) {
+      report.findings.push_back({name, "does not verify: " + verified.status().message()});
+      continue;
+    }
+    if (cp && !(verified->checkpoint == *cp)) {
+      report.findings.push_back({name, "is against a checkpoint other than log/checkpoint"});
+    }
+    uint64_t index = verified->receipt.index;
+    if (index < leaves.size() && leaves[index] != verified->receipt.leaf) {
+      report.findings.push_back({name, "its leaf differs from entry " + std::to_string(index) + " of the log"});
+    }
+    auto leaf = storage::DecodeLeaf(verified->receipt.leaf);
+    if (!leaf.ok()) {
+      report.findings.push_back({name, "its leaf does not decode"});
+      continue;
+    }
+    const auto& details = leaf->event.details;
+    std::string record = leaf->event.subject;
+    int version = 0;
+    try {
+      version = static_cast<int>(details->getValue<Poco::Int64>("version"));
+      auto files = details->getArray("files");
+      for (size_t i = 0; files && i < files->size(); ++i) {
+        auto f = files->getObject(static_cast<unsigned>(i));
+        file_hash_in_log[record + "/v" + std::to_string(version) + "/" + f->getValue<std::string>("id")] =
+            f->getValue<std::string>("sha256");
+      }
+    } catch (...) {
+      report.findings.push_back({name, "its leaf is not a version event"});
+    }
+  }
+  for (const auto& [path, file] : c.payload) {
+    // data/<record>/v<n>/<file id>-<name>
+    std::string rest = path.substr(5);
+    size_t s1 = rest.find('/');
+    size_t s2 = s1 == std::string::npos ? s1 : rest.find('/', s1 + 1);
+    size_t dash = s2 == std::string::npos ? s2 : rest.find('-', s2 + 1);
+    if (dash == std::string::npos) {
+      report.findings.push_back({path, "not a file of a record version"});
+      continue;
+    }
+    std::string key = rest.substr(0, s2 + 1) + rest.substr(s2 + 1, dash - s2 - 1);
+    auto it = file_hash_in_log.find(key);
+    if (it == file_hash_in_log.end()) {
+      report.findings.push_back({path, "no receipt records this file"});
+    } else if (it->second != file.sha256) {
+      report.findings.push_back({path, "SHA-256 differs from the hash recorded in the log"});
+    }
+  }
+  return report;
+}
+
+void PrintPackageReport(const PackageReport& report, std::ostream& out) {
+  for (const auto& f : report.findings) out << "FINDING " << f.file << ": " << f.problem << "\n";
+  out << (report.clean() ? "clean: " : std::to_string(report.findings.size()) + " finding(s): ")
+      << report.payload_files << " files (" << report.payload_bytes << " bytes), " << report.tag_files
+      << " tag files, " << report.log_entries << " log entries, " << report.receipts << " receipts\n";
+}
+
+std::string PackageReportJson(const PackageReport& report) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("clean", report.clean());
+  Poco::JSON::Array::Ptr findings = new Poco::JSON::Array;
+  for (const auto& f : report.findings) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("file", f.file);
+    x->set("problem", f.problem);
+    findings->add(x);
+  }
+  o->set("findings", findings);
+  Poco::JSON::Object::Ptr counts = new Poco::JSON::Object;
+  counts->set("payloadFiles", static_cast<Poco::UInt64>(report.payload_files));
+  counts->set("payloadBytes", static_cast<Poco::UInt64>(report.payload_bytes));
+  counts->set("tagFiles", static_cast<Poco::UInt64>(report.tag_files));
+  counts->set("logEntries", static_cast<Poco::UInt64>(report.log_entries));
+  counts->set("receipts", static_cast<Poco::UInt64>(report.receipts));
+  o->set("counts", counts);
+  auto text = storage::CanonicalJson(o);
+  return text.ok() ? *text : "{}";
+}
+
+int RunVerifyPackage(const std::vector<std::string>& args) {
+  std::string package, vkey_path;
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--vkey" && i + 1 < args.size()) {
+      vkey_path = args[++i];
+    } else if (!args[i].empty() && args[i][0] != '-' && package.empty()) {
+      package = args[i];
+    } else {
+      std::cerr << "custosctl: verify-package: unexpected argument '" << args[i] << "'\n";
+      return 2;
+    }
+  }
+  if (package.empty() || vkey_path.empty()) {
+    std::cerr << "custosctl: verify-package: usage: verify-package PKG --vkey KEY [--json]\n";
+    return 2;
+  }
+  auto vkey = storage::ReadSmallFile(vkey_path);
+  if (!vkey.ok()) {
+    std::cerr << "custosctl: verify-package: " << vkey.status().message() << "\n";
+    return 2;
+  }
+  auto report = VerifyPackage(package, *vkey);
+  if (!report.ok()) {
+    std::cerr << "custosctl: verify-package: could not run: " << report.status().message() << "\n";
+    return 2;
+  }
+  if (json) {
+    std::cout << PackageReportJson(*report) << "\n";
+  } else {
+    PrintPackageReport(*report, std::cout);
+  }
+  return report->clean() ? 0 : 1;
+}
+
+}  // namespace custos::admin

@@ -1,0 +1,164 @@
+#include "server/http/audit_routes.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <fstream>
+#include <sys/stat.h>
+
+#include "server/http/json_codec.h"
+#include "server/http/route_util.h"
+#include "storage/canonical_json.h"
+
+namespace custos::http {
+
+using services::AuditJob;
+using services::AuthenticatedSession;
+
+namespace {
+
+Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", j.id);
+  o->set("kind", j.kind);
+  o->set("state", j.state);
+  o->set("owner", j.owner);
+  o->set("createdAt", storage::FormatTime(j.created_at));
+  o->set("finishedAt", j.finished_at ? Poco::Dynamic::Var(storage::FormatTime(*j.finished_at)) : Poco::Dynamic::Var());
+  Poco::JSON::Object::Ptr progress = new Poco::JSON::Object;
+  progress->set("phase", j.phase);
+  progress->set("done", static_cast<Poco::UInt64>(j.done));
+  progress->set("total", static_cast<Poco::UInt64>(j.total));
+  o->set("progress", progress);
+  o->set("error", j.error);
+  o->set("logIndex", j.log_index ? Poco::Dynamic::Var(static_cast<Poco::UInt64>(*j.log_index)) : Poco::Dynamic::Var());
+  if (j.kind == "verify") {
+    Poco::Dynamic::Var report;
+    if (!j.report_json.empty()) {
+      auto parsed = storage::ParseJsonStrict(j.report_json);
+      if (parsed.ok()) report = *parsed;
+    }
+    o->set("report", report);
+    o->set("clean", j.state == "done" ? Poco::Dynamic::Var(j.clean) : Poco::Dynamic::Var());
+  }
+  if (j.kind == "export") {
+    o->set("format", std::string(services::Extension(j.format)).substr(1));
+    if (j.summary) {
+      Poco::JSON::Object::Ptr s = new Poco::JSON::Object;
+      s->set("name", j.summary->name);
+      s->set("records", static_cast<Poco::UInt64>(j.summary->records));
+      s->set("files", static_cast<Poco::UInt64>(j.summary->files));
+      s->set("filesWithContent", static_cast<Poco::UInt64>(j.summary->files_with_content));
+      s->set("payloadBytes", static_cast<Poco::UInt64>(j.summary->payload_bytes));
+      s->set("logSize", static_cast<Poco::UInt64>(j.summary->log_size));
+      s->set("logRoot", j.summary->log_root);
+      o->set("package", s);
+    }
+  }
+  return o;
+}
+
+StatusOr<services::ExportRequest> DecodeExport(RequestContext& ctx) {
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, JsonBody(ctx));
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"recordIds", "query", "includeContent", "format"}));
+  services::ExportRequest r;
+  if (o->has("recordIds")) {
+    Poco::JSON::Array::Ptr arr;
+    try {
+      arr = o->getArray("recordIds");
+    } catch (...) {
+    }
+    if (!arr) return InvalidArgument("'recordIds' must be an array of strings", "invalid_field");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      Poco::Dynamic::Var v = arr->get(static_cast<unsigned>(i));
+      if (!v.isString()) return InvalidArgument("'recordIds' must be an array of strings", "invalid_field");
+      r.record_ids.push_back(v.convert<std::string>());
+    }
+  }
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr q, OptObject(o, "query"));
+  if (q) {
+    CUSTOS_RETURN_IF_ERROR(OnlyKeys(q, {"q", "type", "department", "classification", "state"}));
+    storage::RecordQuery query;
+    CUSTOS_ASSIGN_OR_RETURN(auto text, OptString(q, "q"));
+    query.text = text.value_or("");
+    CUSTOS_ASSIGN_OR_RETURN(auto type, OptString(q, "type"));
+    if (type) {
+      CUSTOS_ASSIGN_OR_RETURN(auto t, storage::ParseRecordType(*type));
+      query.type = t;
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto department, OptString(q, "department"));
+    query.department = department.value_or("");
+    CUSTOS_ASSIGN_OR_RETURN(auto cls, OptString(q, "classification"));
+    if (cls) {
+      CUSTOS_ASSIGN_OR_RETURN(auto c, storage::ParseClassification(*cls));
+      query.classification = c;
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto state, OptString(q, "state"));
+    if (state) {
+      CUSTOS_ASSIGN_OR_RETURN(auto s, storage::ParseRecordState(*state));
+      query.state = s;
+    }
+    r.query = query;
+  }
+  CUSTOS_ASSIGN_OR_RETURN(auto include, OptBool(o, "includeContent"));
+  r.include_content = include.value_or(true);
+  CUSTOS_ASSIGN_OR_RETURN(auto format, OptString(o, "format"));
+  if (format) {
+    CUSTOS_ASSIGN_OR_RETURN(r.format, services::ParsePackageFormat(*format));
+  }
+  return r;
+}
+
+}  // namespace
+
+void AddAuditRoutes(Router& router, services::AuthService& auth, services::AuditService& audit) {
+  router.Add("POST", "/v1/audit/verify", WithSession(auth, [&audit](RequestContext& ctx, const AuthenticatedSession& s) {
+    auto body = ctx.ReadSmallBody();
+    if (!body.ok()) return Response::Error(body.status());
+    return Render<AuditJob>(audit.StartVerify(s.principal), 202,
+                            [](const AuditJob& j) { return Poco::Dynamic::Var(JobJson(j)); });
+  }));
+  router.Add("GET", "/v1/audit/verify/{id}", WithSession(auth, [&audit](RequestContext& ctx, const AuthenticatedSession& s) {
+    return Render<AuditJob>(audit.GetVerify(s.principal, ctx.params.at("id")), 200,
+                            [](const AuditJob& j) { return Poco::Dynamic::Var(JobJson(j)); });
+  }));
+  router.Add("POST", "/v1/exports", WithSession(auth, [&audit](RequestContext& ctx, const AuthenticatedSession& s) {
+    auto request = DecodeExport(ctx);
+    if (!request.ok()) return Response::Error(request.status());
+    return Render<AuditJob>(audit.StartExport(s.principal, *request), 202,
+                            [](const AuditJob& j) { return Poco::Dynamic::Var(JobJson(j)); });
+  }));
+  router.Add("GET", "/v1/exports/{id}", WithSession(auth, [&audit](RequestContext& ctx, const AuthenticatedSession& s) {
+    auto job = audit.GetExport(s.principal, ctx.params.at("id"));
+    if (!job.ok()) return Response::Error(job.status());
+    if (job->state == "failed") {
+      return Response::Error(Conflict("export " + job->id + " failed: " + job->error, "export_failed"));
+    }
+    if (job->state != "done") return JsonOk(202, JobJson(*job));
+    struct stat st {};
+    if (::stat(job->package_path.c_str(), &st) != 0) {
+      return Response::Error(Gone("export " + job->id + " is no longer kept", "export_expired"));
+    }
+    Response r;
+    r.status = 200;
+    r.content_type = job->format == services::PackageFormat::kZip ? "application/zip" : "application/gzip";
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job->summary->name +
+                                                      std::string(services::Extension(job->format)) + "\"");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    std::string path = job->package_path;
+    r.stream_length = static_cast<uint64_t>(st.st_size);
+    r.stream = [path](std::ostream& out) -> Status {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) return Internal("cannot open " + path);
+      char buf[64 * 1024];
+      while (in) {
+        in.read(buf, sizeof buf);
+        out.write(buf, in.gcount());
+        if (!out) return Internal("client went away");
+      }
+      return Status::Ok();
+    };
+    return r;
+  }));
+}
+
+}  // namespace custos::http
