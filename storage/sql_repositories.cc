@@ -38,6 +38,20 @@ Status ForEachById(Poco::Data::Session& s, const char* columns, const char* tabl
   }
 }
 
+// What a write through a Read() transaction gets, whatever the engine
+// would have done with it.
+Status ReadOnly(const std::string& what) {
+  return Internal(what + " in a read-only transaction", "read_only_transaction");
+}
+
+// sql::Exec for repositories: refuses every statement in a read-only
+// transaction (Exec only ever runs statements that change rows).
+Status Exec(Poco::Data::Session& s, bool writable, const std::string& statement,
+            const Params& params = {}) {
+  if (!writable) return ReadOnly("a write");
+  return sql::Exec(s, statement, params);
+}
+
 // Rows of (seq, leaf, hash) as log entries.
 StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
   std::vector<LogEntry> out;
@@ -55,11 +69,11 @@ StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
 // ---------------------------------------------------------------- departments
 class SqlDepartments final : public DepartmentRepository {
  public:
-  explicit SqlDepartments(Poco::Data::Session& s) : s_(s) {}
+  SqlDepartments(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
   Status Insert(const Department& d) override {
     CUSTOS_ASSIGN_OR_RETURN(bool exists, Exists(d.name));
     if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
-    return sql::Exec(s_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
+    return Exec(s_, writable_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
                      {P(d.name), P(FormatTime(d.created_at))});
   }
   StatusOr<std::vector<Department>> List() override {
@@ -77,6 +91,7 @@ class SqlDepartments final : public DepartmentRepository {
 
  private:
   Poco::Data::Session& s_;
+  const bool writable_;  // false in Read(): every write is refused
 };
 
 // ---------------------------------------------------------------------- users
@@ -116,11 +131,11 @@ Params UserParams(const User& u) {
 
 class SqlUsers final : public UserRepository {
  public:
-  explicit SqlUsers(Poco::Data::Session& s) : s_(s) {}
+  SqlUsers(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
   Status Insert(const User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (existing) return Conflict("user '" + u.username.value + "' already exists", "user_exists");
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      std::string("INSERT INTO users(") + kUserColumns +
                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                      UserParams(u));
@@ -132,7 +147,7 @@ class SqlUsers final : public UserRepository {
     std::rotate(p.begin(), p.begin() + 1, p.end());  // username last
     p.pop_back();                                    // created_at never changes
     p.push_back(P(u.username.value));
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      "UPDATE users SET password_hash = $1, role = $2, department = $3, "
                      "must_change_password = $4, password_changed_at = $5, failed_logins = $6, "
                      "locked_until = $7, disabled = $8 WHERE username = $9",
@@ -157,14 +172,15 @@ class SqlUsers final : public UserRepository {
 
  private:
   Poco::Data::Session& s_;
+  const bool writable_;  // false in Read(): every write is refused
 };
 
 // ------------------------------------------------------------------- sessions
 class SqlSessions final : public SessionRepository {
  public:
-  explicit SqlSessions(Poco::Data::Session& s) : s_(s) {}
+  SqlSessions(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
   Status Insert(const Session& x) override {
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
                      "expires_at) VALUES ($1, $2, $3, $4, $5)",
                      {P(x.token_hash), P(x.username.value), P(FormatTime(x.created_at)),
@@ -181,22 +197,25 @@ class SqlSessions final : public SessionRepository {
                                           T(r.Text(0, 3)), T(r.Text(0, 4))});
   }
   Status Touch(const std::string& token_hash, Time last_seen) override {
-    return sql::Exec(s_, "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2",
+    return Exec(s_, writable_, "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2",
                      {P(FormatTime(last_seen)), P(token_hash)});
   }
   Status Delete(const std::string& token_hash) override {
-    return sql::Exec(s_, "DELETE FROM sessions WHERE token_hash = $1", {P(token_hash)});
+    return Exec(s_, writable_, "DELETE FROM sessions WHERE token_hash = $1", {P(token_hash)});
   }
   Status DeleteForUser(const Username& name) override {
-    return sql::Exec(s_, "DELETE FROM sessions WHERE username = $1", {P(name.value)});
+    return Exec(s_, writable_, "DELETE FROM sessions WHERE username = $1", {P(name.value)});
   }
 
  private:
   Poco::Data::Session& s_;
+  const bool writable_;  // false in Read(): every write is refused
 };
 
 // Takes the next number of a (prefix, year) counter.
-StatusOr<uint64_t> NextCounter(Poco::Data::Session& s, const std::string& prefix, int year) {
+StatusOr<uint64_t> NextCounter(Poco::Data::Session& s, bool writable, const std::string& prefix,
+                               int year) {
+  if (!writable) return ReadOnly("sequence allocation");
   CUSTOS_ASSIGN_OR_RETURN(
       Rows r, sql::Query(s, "SELECT last FROM archive_sequences WHERE prefix = $1 AND year = $2",
                          {P(prefix), P(year)}));
@@ -268,16 +287,17 @@ std::string EscapeLike(const std::string& s) {
 
 class SqlRecords final : public RecordRepository {
  public:
-  SqlRecords(Poco::Data::Session& s, const SqlDialect& d) : s_(s), dialect_(d) {}
+  SqlRecords(Poco::Data::Session& s, const SqlDialect& d, bool writable)
+      : s_(s), dialect_(d), writable_(writable) {}
 
   StatusOr<uint64_t> NextSequence(RecordType type, int year) override {
-    return NextCounter(s_, std::string(Prefix(type)), year);
+    return NextCounter(s_, writable_, std::string(Prefix(type)), year);
   }
 
   Status Insert(const Record& x) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (existing) return Conflict("record " + x.id.value + " already exists", "record_exists");
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      std::string("INSERT INTO records(") + kRecordColumns +
                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                      RecordParams(x));
@@ -287,7 +307,7 @@ class SqlRecords final : public RecordRepository {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (!existing) return NotFound("no record " + x.id.value, "record_not_found");
     Params p = RecordParams(x);
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
                      "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
                      "retention_class = $9, state = $10, updated_at = $11, expires_on = $12 "
@@ -380,6 +400,7 @@ class SqlRecords final : public RecordRepository {
   }
   Poco::Data::Session& s_;
   const SqlDialect& dialect_;
+  const bool writable_;  // false in Read(): every write is refused
 };
 
 // ------------------------------------------------------------ versions, files
@@ -410,7 +431,7 @@ StoredFile FileFromRow(const Rows& r, size_t i) {
 
 class SqlVersions final : public VersionRepository {
  public:
-  explicit SqlVersions(Poco::Data::Session& s) : s_(s) {}
+  SqlVersions(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
 
   Status Insert(const Version& v) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_, "SELECT 1 FROM records WHERE id = $1",
@@ -422,8 +443,8 @@ class SqlVersions final : public VersionRepository {
                           " already exists",
                       "version_exists");
     }
-    CUSTOS_RETURN_IF_ERROR(sql::Exec(
-        s_,
+    CUSTOS_RETURN_IF_ERROR(Exec(
+        s_, writable_,
         "INSERT INTO versions(record_id, number, kind, note, created_at, created_by, "
         "manifest_hash, prev_manifest_hash, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         {P(v.record_id.value), P(v.number), P(std::string(Name(v.kind))), P(v.note),
@@ -431,8 +452,8 @@ class SqlVersions final : public VersionRepository {
          P(v.log_index)}));
     int position = 0;
     for (const StoredFile& f : v.files) {
-      CUSTOS_RETURN_IF_ERROR(sql::Exec(
-          s_,
+      CUSTOS_RETURN_IF_ERROR(Exec(
+          s_, writable_,
           std::string("INSERT INTO files(") + kFileColumns +
               ", position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
               "$15, $16)",
@@ -459,7 +480,7 @@ class SqlVersions final : public VersionRepository {
                     const std::vector<uint8_t>& wrapped_dek) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM files WHERE id = $1", {P(id.value)}));
     if (r.empty()) return NotFound("no file " + id.value, "file_not_found");
-    return sql::Exec(s_, "UPDATE files SET kek_id = $1, wrapped_dek = $2 WHERE id = $3",
+    return Exec(s_, writable_, "UPDATE files SET kek_id = $1, wrapped_dek = $2 WHERE id = $3",
                      {P(kek_id), P(wrapped_dek), P(id.value)});
   }
 
@@ -518,6 +539,7 @@ class SqlVersions final : public VersionRepository {
   }
 
   Poco::Data::Session& s_;
+  const bool writable_;  // false in Read(): every write is refused
 };
 
 // ------------------------------------------------------------------------ log
@@ -541,12 +563,12 @@ Document DocumentFromRow(const Rows& r, size_t i) {
 
 class SqlDocuments final : public DocumentRepository {
  public:
-  explicit SqlDocuments(Poco::Data::Session& s) : s_(s) {}
+  SqlDocuments(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
 
   Status Insert(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
     if (existing) return Conflict(d.kind + " " + d.id + " already exists", "document_exists");
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      std::string("INSERT INTO documents(") + kDocumentColumns +
                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                      {P(d.kind), P(d.id), P(d.subject), P(d.owner), P(d.state),
@@ -557,7 +579,7 @@ class SqlDocuments final : public DocumentRepository {
   Status Update(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
     if (!existing) return NotFound("no " + d.kind + " " + d.id, "document_not_found");
-    return sql::Exec(s_,
+    return Exec(s_, writable_,
                      "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
                      "updated_at = $5, body = $6 WHERE kind = $7 AND id = $8",
                      {P(d.subject), P(d.owner), P(d.state),
@@ -611,11 +633,12 @@ class SqlDocuments final : public DocumentRepository {
   }
 
   StatusOr<uint64_t> NextNumber(const std::string& prefix, int year) override {
-    return NextCounter(s_, prefix, year);
+    return NextCounter(s_, writable_, prefix, year);
   }
 
  private:
   Poco::Data::Session& s_;
+  const bool writable_;  // false in Read(): every write is refused
 };
 
 class SqlNodeReader final : public crypto::merkle::NodeReader {
@@ -679,12 +702,12 @@ class SqlLog final : public LogRepository {
     CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
     crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
     CUSTOS_RETURN_IF_ERROR(
-        sql::Exec(s_, "INSERT INTO log_leaves(seq, leaf, subject) VALUES ($1, $2, $3)",
+        Exec(s_, tail_ != nullptr, "INSERT INTO log_leaves(seq, leaf, subject) VALUES ($1, $2, $3)",
                   {P(seq), P(leaf), P(event.subject)}));
     Status node_status;
     tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
       if (!node_status.ok()) return;
-      node_status = sql::Exec(s_, "INSERT INTO log_nodes(level, idx, hash) VALUES ($1, $2, $3)",
+      node_status = Exec(s_, tail_ != nullptr, "INSERT INTO log_nodes(level, idx, hash) VALUES ($1, $2, $3)",
                               {P(static_cast<int64_t>(id.level)), P(id.index), P(h)});
     });
     CUSTOS_RETURN_IF_ERROR(node_status);
@@ -808,12 +831,12 @@ class SqlTransaction final : public Transaction {
  public:
   SqlTransaction(Poco::Data::Session& s, LogTail* tail, const SqlDialect& d)
       : tail_(tail),
-        departments_(s),
-        users_(s),
-        sessions_(s),
-        records_(s, d),
-        versions_(s),
-        documents_(s),
+        departments_(s, tail != nullptr),
+        users_(s, tail != nullptr),
+        sessions_(s, tail != nullptr),
+        records_(s, d, tail != nullptr),
+        versions_(s, tail != nullptr),
+        documents_(s, tail != nullptr),
         log_(s, tail) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
