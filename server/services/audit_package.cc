@@ -213,7 +213,8 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
     CUSTOS_ASSIGN_OR_RETURN(er.versions, tx.versions().List(r.id));
     bool may_read = who == nullptr || MayReadContentDirectly(*who, r);
     if (!may_read) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, r.id));
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans,
+                              LoansOfRecord(tx, r.id, who->username.value, {LoanState::kCheckedOut}));
       for (const Loan& l : loans) may_read = may_read || GrantsContentAccess(l, who->username.value, now);
     }
     for (const Version& v : er.versions) {

@@ -274,19 +274,31 @@ StatusOr<Loan> LoanFromDocument(const storage::Document& d) {
   return l;
 }
 
-StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const storage::RecordId& id) {
+StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const storage::RecordId& id,
+                                          const std::string& borrower,
+                                          const std::vector<LoanState>& states) {
   storage::DocumentQuery q;
   q.kind = kLoanDocument;
   q.subject = id.value;
-  q.limit = 10000;
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> docs, tx.documents().List(q));
+  q.owner = borrower;
+  for (LoanState st : states) q.states.emplace_back(Name(st));
+  q.limit = 1000;
   std::vector<Loan> out;
-  out.reserve(docs.size());
-  for (const storage::Document& d : docs) {
-    CUSTOS_ASSIGN_OR_RETURN(Loan l, LoanFromDocument(d));
-    out.push_back(std::move(l));
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> docs, tx.documents().List(q));
+    for (const storage::Document& d : docs) {
+      CUSTOS_ASSIGN_OR_RETURN(Loan l, LoanFromDocument(d));
+      out.push_back(std::move(l));
+    }
+    if (docs.size() < q.limit) return out;
+    q.after_id = docs.back().id;
   }
-  return out;
+}
+
+const std::vector<LoanState>& OpenStates() {
+  static const std::vector<LoanState> open = {LoanState::kRequested, LoanState::kApproved,
+                                              LoanState::kCheckedOut};
+  return open;
 }
 
 }  // namespace custos::services

@@ -101,7 +101,15 @@ bool GrantsContentAccess(const Loan& loan, const std::string& username, storage:
 storage::Document ToDocument(const Loan& loan, storage::Time updated_at);
 StatusOr<Loan> LoanFromDocument(const storage::Document& d);
 
-// Loans of a record, read inside `tx` (at most 10,000, oldest first).
-StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const storage::RecordId& id);
+// Loans of a record read inside `tx`, oldest first, all of them: only those
+// of `borrower` when set, and only those stored in one of `states` when
+// given (stored states: a loan past its due date is still "checked_out"
+// here; apply EffectiveState).
+StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const storage::RecordId& id,
+                                          const std::string& borrower = "",
+                                          const std::vector<LoanState>& states = {});
+// The stored states of loans that are still open (requested, approved,
+// checked out), for LoansOfRecord.
+const std::vector<LoanState>& OpenStates();
 
 }  // namespace custos::services

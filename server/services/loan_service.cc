@@ -95,8 +95,11 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
   if (request.record_id.empty()) return Unprocessable("recordId is required", "invalid_record_id");
   Time now = clock_.Now();
   if (!request.due_at) return Unprocessable("dueAt is required", "invalid_due_date");
-  if (*request.due_at <= now) return Unprocessable("dueAt must be in the future", "invalid_due_date");
-  if (*request.due_at > now + std::chrono::hours(24) * options_.max_days) {
+  // Compare what will be stored (whole milliseconds), so a loan is never
+  // born expired.
+  const Time due = storage::TruncateToMillis(*request.due_at);
+  if (due <= now) return Unprocessable("dueAt must be in the future", "invalid_due_date");
+  if (due > now + std::chrono::hours(24) * options_.max_days) {
     return Unprocessable("a loan may last at most " + std::to_string(options_.max_days) + " days",
                          "invalid_due_date");
   }
@@ -115,9 +118,10 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
                                " record needs a purpose",
                            "purpose_required");
     }
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> existing, LoansOfRecord(tx, r->id));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> existing,
+                            LoansOfRecord(tx, r->id, who.username.value, OpenStates()));
     for (const Loan& l : existing) {
-      if (l.borrower == who.username.value && l.kind == kind && IsOpen(l, now)) {
+      if (l.kind == kind && IsOpen(l, now)) {
         return Conflict("you already have an open " + std::string(Name(kind)) + " loan of " +
                             r->id.value + ": " + l.id,
                         "loan_exists");
@@ -138,7 +142,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
     loan.borrower = who.username.value;
     loan.purpose = request.purpose;
     loan.requested_at = now;
-    loan.due_at = storage::TruncateToMillis(*request.due_at);
+    loan.due_at = due;
     loan.approvals_needed = r->classification == Classification::kSecret ? 2 : 1;
     storage::LogEvent e = MakeEvent("loan.request", who, r->id.value, now);
     e.details->set("loan", loan.id);
@@ -154,6 +158,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
 }
 
 StatusOr<Loan> LoanService::Get(const Principal& who, const std::string& id) {
+  if (who.role == Role::kAdmin) return Forbidden("read loans");
   std::optional<Loan> loan;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(loan, LoadLoan(tx, id));
@@ -228,7 +233,20 @@ StatusOr<Loan> LoanService::Transition(const Principal& who, const std::string& 
 }
 
 StatusOr<Loan> LoanService::Approve(const Principal& who, const std::string& id) {
-  return Transition(who, id, "loan.approve", [&](Transaction&, Loan& loan, const Record&, Time now) -> Status {
+  return Transition(who, id, "loan.approve", [&](Transaction&, Loan& loan, const Record& record,
+                                                 Time now) -> Status {
+    // The rules of the record as it is now: a record made secret after the
+    // request needs two approvers, one made confidential needs a purpose.
+    if (record.classification == Classification::kSecret) {
+      loan.approvals_needed = std::max(loan.approvals_needed, 2);
+    }
+    if (record.classification >= Classification::kConfidential &&
+        loan.purpose.find_first_not_of(" \t\r\n") == std::string::npos) {
+      return Unprocessable("record " + record.id.value + " is now " +
+                               std::string(storage::Name(record.classification)) +
+                               "; its loans need a purpose: the borrower must ask again with one",
+                           "purpose_required");
+    }
     LoanState state = EffectiveState(loan, now);
     if (loan.renewal && (state == LoanState::kApproved || state == LoanState::kCheckedOut)) {
       CUSTOS_RETURN_IF_ERROR(CheckApprover(who, loan, loan.renewal->approvals, "approve"));
@@ -288,9 +306,10 @@ StatusOr<Loan> LoanService::Checkout(const Principal& who, const std::string& id
     }
     LoanState state = EffectiveState(loan, now);
     if (state != LoanState::kApproved) return InvalidState(loan, state, "handed out");
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> others, LoansOfRecord(tx, loan.record_id));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> others,
+                            LoansOfRecord(tx, loan.record_id, "", {LoanState::kCheckedOut}));
     for (const Loan& o : others) {
-      if (o.kind == LoanKind::kPhysical && o.state == LoanState::kCheckedOut) {
+      if (o.kind == LoanKind::kPhysical) {
         return Conflict("the original of " + loan.record_id.value + " is out with " + o.borrower +
                             " (loan " + o.id + ")",
                         "original_out");

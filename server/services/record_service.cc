@@ -356,7 +356,7 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
   RecordDetail d{r, {}, {}, now};
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, id));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, id, "", OpenStates()));
     for (Loan& l : loans) {
       if (IsOpen(l, now)) d.open_loans.push_back(std::move(l));
     }
@@ -516,7 +516,8 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
     // logs the read: a loan that ran out a millisecond ago no longer counts.
     std::string via_loan;
     if (!MayReadContentDirectly(who, r)) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, r.id));
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans,
+                              LoansOfRecord(tx, r.id, who.username.value, {LoanState::kCheckedOut}));
       for (const Loan& l : loans) {
         if (GrantsContentAccess(l, who.username.value, now)) via_loan = l.id;
       }
