@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "admin/export_command.h"
+#include "admin/backup_command.h"
 #include "admin/init.h"
+#include "admin/keys_command.h"
 #include "admin/open_archive.h"
 #include "admin/package_verify.h"
 #include "admin/password_input.h"
@@ -45,6 +47,14 @@ const char kUsage[] =
     "       as 'password for NAME: ...'; the user must change it at first sign-in\n"
     "       unless F is given with --no-force-change\n"
     "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n"
+    "  backup --data DIR --out DEST [--include-keys]\n"
+    "       online copy of an archive (custosd may run) into the new directory DEST;\n"
+    "       keys/ only with --include-keys, otherwise back it up separately\n"
+    "  restore --from DEST --data NEWDIR [--keys KEYSDIR]\n"
+    "       restores a backup into a new directory with the backup's keys or a copy\n"
+    "       of keys/, then verifies it: exit 0 clean, 1 findings, 2 could not run\n"
+    "  keys rotate --data DIR   new KEK, every data key re-wrapped, old KEK destroyed\n"
+    "       (custosd must be stopped; an interrupted rotation resumes when rerun)\n"
     "  export --data DIR --out FILE [--records ID,...] [--query TEXT] [--type T]\n"
     "       [--format tar.gz|zip] [--metadata-only] [--name NAME]\n"
     "       writes an audit package (BagIt) of the chosen records\n"
@@ -247,6 +257,9 @@ int main(int argc, char** argv) {
   if (command == "init") return RunInit(args);
   if (command == "user") return RunUser(args);
   if (command == "verify") return RunVerify(args);
+  if (command == "backup") return custos::admin::RunBackup(args);
+  if (command == "restore") return custos::admin::RunRestore(args);
+  if (command == "keys") return custos::admin::RunKeys(args);
   if (command == "export") return custos::admin::RunExport(args);
   if (command == "verify-package") return custos::admin::RunVerifyPackage(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);

@@ -5,9 +5,13 @@
 //   keys/log-ed25519.pem    0600: the log's checkpoint signing key
 //   keys/log-sm2.pem        0600: second checkpoint signature (gm suite only)
 //   keys/log.vkey           the log's verifier key(s), one per line (public)
+//   keys/kek/rotation       present only while `custosctl keys rotate` runs
+//                           or was interrupted (admin/keys_command.h)
 //
 // Every KEK file present is loaded: the current one wraps, the others
 // (retired by rotation) still unwrap until no data key refers to them.
+// Key rotation uses the static helpers below (AddKek, SetCurrentKek,
+// DestroyRetiredKeks) on a data directory that no running server holds.
 // Thread safety: a Keyring is immutable after loading; share freely.
 #pragma once
 
@@ -30,6 +34,33 @@ class Keyring {
   // Loads them. The signers are named after `origin`.
   static StatusOr<std::unique_ptr<Keyring>> Load(const DataDir& dir, const std::string& origin,
                                                  crypto::Suite suite);
+
+  // ---- KEK files, for key rotation (no Keyring object involved) ----
+
+  // keys/kek.
+  static std::string KekDirectory(const DataDir& dir);
+  // Ids of the KEK files keys/kek/<id>.key, sorted ascending (the files are
+  // not read). kNotFound "keys_missing" if keys/kek does not exist.
+  static StatusOr<std::vector<std::string>> ListKekIds(const DataDir& dir);
+  // The id that keys/kek/current names (whether or not its file exists).
+  static StatusOr<std::string> CurrentKekId(const DataDir& dir);
+  // Creates a new random KEK file keys/kek/<id>.key and returns its id. The
+  // file and its directory entry are durable when this returns, so data
+  // keys may be wrapped under it at once. It does not become current.
+  static StatusOr<std::string> AddKek(const DataDir& dir);
+  // Makes `id` (whose key file must exist: kNotFound "kek_unknown") the
+  // current KEK, atomically: keys/kek/current is replaced by rename, then
+  // the directory is fsynced.
+  static Status SetCurrentKek(const DataDir& dir, const std::string& id);
+  // Destroys every KEK file except the current one and returns their ids.
+  // Each is first renamed to <id>.key.destroy (a name Load() ignores, so an
+  // interruption never leaves a half-wiped key that Load() would refuse),
+  // then overwritten with zeros, fsynced and unlinked; the directory is
+  // fsynced. Files left as *.key.destroy by an interrupted call are finished
+  // too. Only call it once no data key is wrapped under those KEKs.
+  // Overwriting cannot reach copies the storage device or file system keeps
+  // elsewhere (journals, SSD remapping) or backups.
+  static StatusOr<std::vector<std::string>> DestroyRetiredKeks(const DataDir& dir);
 
   const crypto::KeyProvider& keys() const { return *keys_; }
   crypto::Suite suite() const { return suite_; }

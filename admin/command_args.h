@@ -1,0 +1,30 @@
+// Command-line parsing shared by the custosctl commands that live outside
+// admin/main.cc (backup, restore, keys): "--name value" options, value-less
+// flags and positional arguments.
+//
+// Thread safety: a stateless function.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace custos::admin {
+
+struct ParsedArgs {
+  std::map<std::string, std::string> options;  // "--name" -> value
+  std::set<std::string> flags;                 // "--name" given without a value
+  std::vector<std::string> positionals;
+};
+
+// Parses `args` against the allowed `options` (each takes exactly one value
+// and may appear once) and `flags`. Anything else that starts with '-' is an
+// error. Returns nullopt with a one-line `error` ("--data needs a value",
+// "--out given twice", "unknown argument '--x'").
+std::optional<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                    const std::vector<std::string>& options,
+                                    const std::vector<std::string>& flags, std::string& error);
+
+}  // namespace custos::admin
