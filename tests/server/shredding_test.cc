@@ -1,0 +1,373 @@
+// Destruction leaves nothing recoverable in the live data directory
+// (DESIGN §7): a real archive (SQLite database with its write-ahead log,
+// blob folder, key files) on disk, a record destroyed through the services,
+// then every byte of every file under the data directory is searched for the
+// record's plaintext marker and for its wrapped data key, and the saved
+// ciphertext is tried against every key the archive still holds.
+//
+// The test lives in server_tests rather than storage_tests because it drives
+// the services (storage_tests links only custos_storage).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "crypto/stream.h"
+#include "server/services/clock.h"
+#include "server/services/destruction_service.h"
+#include "server/services/log_service.h"
+#include "server/services/record_service.h"
+#include "server/services/retention_service.h"
+#include "storage/archive.h"
+#include "storage/data_dir.h"
+#include "storage/memory_blob_store.h"
+#include "tests/testutil/testutil.h"
+
+namespace custos::services {
+namespace {
+
+using storage::RecordId;
+using storage::Role;
+using storage::StoredFile;
+
+Principal User(const std::string& name, Role role, const std::string& department) {
+  return Principal{storage::Username{name}, role, department};
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string AsString(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
+
+// The files under `root` whose raw bytes contain `needle`.
+std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    if (ReadAll(e.path().string()).find(needle) != std::string::npos) {
+      out.push_back(e.path().string());
+    }
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
+// Reads `source` to its end. Returns what it released and whether it ended
+// cleanly (a verified, complete stream).
+struct Drained {
+  std::string bytes;
+  bool complete = false;
+};
+Drained Drain(crypto::ByteSource& source) {
+  Drained d;
+  uint8_t buf[8192];
+  for (;;) {
+    auto n = source.Read(buf, sizeof buf);
+    if (!n.ok()) return d;
+    if (*n == 0) {
+      d.complete = true;
+      return d;
+    }
+    d.bytes.append(reinterpret_cast<const char*>(buf), *n);
+  }
+}
+
+class ShreddingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<storage::DataDir>(tmp_.Sub("data"));
+    ASSERT_TRUE(dir_->CreateFresh().ok());
+    Status created = storage::ArchiveStorage::Create(*dir_, config_);
+    ASSERT_TRUE(created.ok()) << created.ToString();
+    auto opened = storage::ArchiveStorage::Open(*dir_, config_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    archive_ = std::move(opened).value();
+    log_ = std::make_unique<LogService>(archive_->store(), archive_->keyring().VerifierKeys());
+    records_ = std::make_unique<RecordService>(archive_->store(), archive_->content(),
+                                               archive_->blobs(), *log_, clock_, nullptr);
+    retention_ = std::make_unique<RetentionService>(archive_->store(), clock_);
+    destruction_ = std::make_unique<DestructionService>(archive_->store(), archive_->blobs(), *log_,
+                                                        archive_->keyring().log_signers(), clock_);
+    Status s = archive_->store().Write([&](storage::Transaction& tx) -> Status {
+      for (const char* d : {"sales", "records"}) {
+        CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, clock_.Now()}));
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  void TearDown() override {
+    // Services before the archive they use, the archive before its folder.
+    destruction_.reset();
+    retention_.reset();
+    records_.reset();
+    log_.reset();
+    archive_.reset();
+  }
+
+  // A general record whose files have these contents.
+  RecordId CheckIn(const std::string& title, const std::vector<std::string>& contents) {
+    RecordInput in;
+    in.type = "general";
+    in.title = title;
+    in.department = "sales";
+    in.classification = "internal";
+    auto c = records_->BeginCheckIn(arch_, in);
+    if (!c.ok()) {
+      ADD_FAILURE() << c.status().ToString();
+      return {};
+    }
+    for (size_t i = 0; i < contents.size(); ++i) {
+      crypto::Bytes bytes(contents[i].begin(), contents[i].end());
+      crypto::MemorySource source(bytes);
+      Status added =
+          (*c)->AddFile({"part" + std::to_string(i) + ".bin", "application/octet-stream"}, source);
+      EXPECT_TRUE(added.ok()) << added.ToString();
+    }
+    auto r = (*c)->Commit();
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status().ToString();
+      return {};
+    }
+    return r->detail.record.id;
+  }
+
+  std::vector<StoredFile> FilesOf(const RecordId& id) {
+    std::vector<StoredFile> out;
+    Status s = archive_->store().Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(auto v, tx.versions().Find(id, 1));
+      if (!v) return NotFound("no version 1 of " + id.value);
+      out = v->files;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  std::vector<StoredFile> AllFiles() {
+    std::vector<StoredFile> out;
+    Status s = archive_->store().Read([&](storage::Transaction& tx) -> Status {
+      return tx.versions().ForEachFile([&](const StoredFile& f) -> Status {
+        out.push_back(f);
+        return Status::Ok();
+      });
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  std::string BlobBytes(const storage::BlobId& id) {
+    auto source = archive_->blobs().Open(id);
+    if (!source.ok()) {
+      ADD_FAILURE() << source.status().ToString();
+      return "";
+    }
+    Drained d = Drain(**source);
+    EXPECT_TRUE(d.complete);
+    return d.bytes;
+  }
+
+  testing::TempDir tmp_;
+  Config config_;
+  std::unique_ptr<storage::DataDir> dir_;
+  std::unique_ptr<storage::ArchiveStorage> archive_;
+  ManualClock clock_{storage::ParseTime("2026-03-02T09:00:00Z").value()};
+  std::unique_ptr<LogService> log_;
+  std::unique_ptr<RecordService> records_;
+  std::unique_ptr<RetentionService> retention_;
+  std::unique_ptr<DestructionService> destruction_;
+
+  const Principal arch_ = User("arch", Role::kArchivist, "records");
+  const Principal ann_ = User("ann", Role::kApprover, "sales");
+  const Principal lee_ = User("lee", Role::kLegal, "legal");
+};
+
+TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirectory) {
+  // Two unique markers (fixed seed), each inside its own file with filler
+  // around it; the first file spans several envelope chunks.
+  std::mt19937_64 rng(0x5eedc0de);
+  auto random_bytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  const std::string marker = random_bytes(32);
+  const std::string marker2 = random_bytes(32);
+  const std::string filler(100 * 1024, 'f');
+  const std::string doomed_text = filler + marker + filler;
+  const std::string doomed_text2 = "page two: " + marker2 + " end";
+  RecordId doomed = CheckIn("Minutes to destroy", {doomed_text, doomed_text2});
+
+  // The record that stays, checked in ten years later (so not yet due).
+  clock_.Set(storage::ParseTime("2036-03-01T09:00:00Z").value());
+  const std::string survivor_text = "survivor content " + random_bytes(16);
+  RecordId survivor = CheckIn("Minutes to keep", {survivor_text});
+
+  std::vector<StoredFile> doomed_files = FilesOf(doomed);
+  ASSERT_EQ(doomed_files.size(), 2u);
+  const StoredFile doomed_file = doomed_files[0];
+  ASSERT_FALSE(doomed_file.wrapped_dek.empty());
+  ASSERT_FALSE(doomed_files[1].wrapped_dek.empty());
+  const std::string wrapped = AsString(doomed_file.wrapped_dek);
+  const std::string wrapped2 = AsString(doomed_files[1].wrapped_dek);
+  const std::string ciphertext = BlobBytes(doomed_file.blob_id);
+  ASSERT_FALSE(ciphertext.empty());
+
+  // Before destruction: the plaintext was never on disk, the wrapped keys
+  // are (so the scan below can find what it looks for).
+  EXPECT_TRUE(FilesContaining(dir_->root(), marker).empty());
+  EXPECT_TRUE(FilesContaining(dir_->root(), marker2).empty());
+  EXPECT_FALSE(FilesContaining(dir_->root(), wrapped).empty())
+      << "the wrapped data key should be in the database files before destruction";
+
+  // A copy of the ciphertext, as an attacker holding an old blob would have
+  // it, decrypts with the key the archive holds before destruction.
+  storage::MemoryBlobStore saved;
+  storage::BlobId saved_id;
+  {
+    auto w = saved.Create();
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(
+        (*w)->Write(reinterpret_cast<const uint8_t*>(ciphertext.data()), ciphertext.size()).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+    saved_id = (*w)->id();
+  }
+  storage::ContentStore saved_content(saved, archive_->keyring().keys(),
+                                      archive_->keyring().suite());
+  {
+    auto s = saved_content.Open(saved_id, doomed_file.id, doomed_file.kek_id,
+                                doomed_file.wrapped_dek, doomed_file.sha256);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    Drained d = Drain(**s);
+    ASSERT_TRUE(d.complete);
+    EXPECT_EQ(d.bytes, doomed_text);
+  }
+
+  // Due, proposed, approved by an approver and legal, executed.
+  clock_.Set(storage::ParseTime("2036-03-03T09:00:00Z").value());
+  auto batch = destruction_->Propose(arch_, {doomed.value}, "retention expired");
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_TRUE(destruction_->Approve(ann_, batch->id).ok());
+  ASSERT_TRUE(destruction_->Approve(lee_, batch->id).ok());
+  auto done = destruction_->Execute(arch_, batch->id);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done->state, "executed");
+  for (const StoredFile& f : FilesOf(doomed)) EXPECT_TRUE(f.wrapped_dek.empty()) << f.id.value;
+
+  // 1. No file under the data directory holds the plaintext or the keys —
+  //    database, write-ahead log, shared memory, blobs, keys, everything.
+  std::vector<std::string> scanned;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_->root())) {
+    if (e.is_regular_file()) scanned.push_back(e.path().string());
+  }
+  EXPECT_GE(scanned.size(), 4u) << Join(scanned);
+  EXPECT_TRUE(FilesContaining(dir_->root(), marker).empty())
+      << Join(FilesContaining(dir_->root(), marker));
+  EXPECT_TRUE(FilesContaining(dir_->root(), marker2).empty());
+  EXPECT_TRUE(FilesContaining(dir_->root(), wrapped).empty())
+      << "wrapped data key still on disk in:\n"
+      << Join(FilesContaining(dir_->root(), wrapped));
+  EXPECT_TRUE(FilesContaining(dir_->root(), wrapped2).empty())
+      << "wrapped data key still on disk in:\n"
+      << Join(FilesContaining(dir_->root(), wrapped2));
+  // Not even a 16-byte piece of either key.
+  for (const std::string* key : {&wrapped, &wrapped2}) {
+    ASSERT_GE(key->size(), 32u);
+    for (size_t at = 0; at + 16 <= key->size(); at += 8) {
+      EXPECT_TRUE(FilesContaining(dir_->root(), key->substr(at, 16)).empty()) << "piece at " << at;
+    }
+  }
+  // Nor the ciphertext: its blobs are gone.
+  for (const StoredFile& f : doomed_files) {
+    EXPECT_FALSE(archive_->blobs().Size(f.blob_id).ok()) << f.blob_id.value;
+  }
+  EXPECT_TRUE(FilesContaining(dir_->root(), ciphertext.substr(ciphertext.size() / 2, 64)).empty());
+
+  // 2. No key the archive still holds opens the destroyed content: not the
+  //    saved ciphertext, and no remaining blob yields the destroyed plaintext.
+  std::vector<StoredFile> remaining;
+  for (const StoredFile& f : AllFiles()) {
+    if (!f.wrapped_dek.empty()) remaining.push_back(f);
+  }
+  ASSERT_EQ(remaining.size(), 1u);  // the survivor's file
+  EXPECT_EQ(remaining[0].record_id, survivor);
+  auto blob_ids = archive_->blobs().List();
+  ASSERT_TRUE(blob_ids.ok());
+  ASSERT_EQ(blob_ids->size(), 1u);  // the survivor's blob
+  for (const StoredFile& key : remaining) {
+    // The saved ciphertext, under the destroyed file's id and under the key's own.
+    for (const storage::FileId& as : {doomed_file.id, key.id}) {
+      auto s = saved_content.Open(saved_id, as, key.kek_id, key.wrapped_dek, doomed_file.sha256);
+      if (!s.ok()) continue;
+      Drained d = Drain(**s);
+      EXPECT_FALSE(d.complete) << "saved ciphertext decrypted with the key of " << key.id.value;
+      EXPECT_EQ(d.bytes.find(marker), std::string::npos);
+    }
+    // Every remaining blob, as the destroyed file, with this key.
+    for (const storage::BlobId& blob : *blob_ids) {
+      for (const storage::FileId& as : {doomed_file.id, key.id}) {
+        auto s =
+            archive_->content().Open(blob, as, key.kek_id, key.wrapped_dek, doomed_file.sha256);
+        if (!s.ok()) continue;
+        Drained d = Drain(**s);
+        EXPECT_FALSE(d.complete) << "blob " << blob.value << " passed as the destroyed file";
+        EXPECT_EQ(d.bytes.find(marker), std::string::npos);
+      }
+    }
+  }
+  // The destroyed file's own record now has no key to offer.
+  auto own = archive_->content().Open(FilesOf(doomed)[0]);
+  EXPECT_FALSE(own.ok());
+  EXPECT_EQ(own.status().reason(), storage::kContentDestroyed);
+  auto read = records_->OpenContent(arch_, doomed, 1, doomed_file.id);
+  EXPECT_EQ(read.status().code(), ErrorCode::kGone);
+
+  // The survivor still reads, and the whole archive verifies clean.
+  {
+    auto s = records_->OpenContent(arch_, survivor, 1, remaining[0].id);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    Drained d = Drain(*s->stream);
+    EXPECT_TRUE(d.complete);
+    EXPECT_EQ(d.bytes, survivor_text);
+  }
+  auto report = archive_->Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  std::string findings;
+  for (const auto& f : report->findings)
+    findings += f.object + ": " + f.problem + " [" + f.code + "]\n";
+  EXPECT_TRUE(report->clean()) << findings;
+  EXPECT_EQ(report->records, 2u);
+  EXPECT_EQ(report->files, 3u);
+
+  // 3. Closed and reopened, still nothing.
+  records_.reset();
+  destruction_.reset();
+  retention_.reset();
+  log_.reset();
+  archive_.reset();
+  EXPECT_TRUE(FilesContaining(dir_->root(), marker).empty());
+  EXPECT_TRUE(FilesContaining(dir_->root(), wrapped).empty());
+  EXPECT_TRUE(FilesContaining(dir_->root(), wrapped2).empty());
+  auto reopened = storage::ArchiveStorage::Open(*dir_, config_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  auto again = (*reopened)->Verify();
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->clean());
+}
+
+}  // namespace
+}  // namespace custos::services
