@@ -232,6 +232,19 @@ int RunVerify(const std::vector<std::string>& args) {
   if (!opts) return Fail("verify: " + error);
   if (!opts->count("--data")) return Fail("verify: --data DIR is required");
   auto archive = custos::admin::OpenArchive(opts->at("--data"));
+  if (!archive.ok() && archive.status().code() == custos::ErrorCode::kDataLoss) {
+    // Damaged stored data that stops the archive from opening (a key file
+    // that no longer matches its name) is a finding, not a failure to run.
+    custos::storage::VerifyReport damaged;
+    damaged.findings.push_back({opts->at("--data") + "/keys", archive.status().message(),
+                                archive.status().reason()});
+    if (json) {
+      std::cout << custos::admin::ReportJson(damaged) << "\n";
+    } else {
+      custos::admin::PrintReport(damaged, std::cout);
+    }
+    return 1;
+  }
   if (!archive.ok()) return Fail("verify: " + archive.status().message());
   auto report = (*archive)->Verify();
   if (!report.ok()) return Fail("verify: could not run: " + report.status().message());

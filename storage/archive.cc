@@ -34,6 +34,7 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
   CUSTOS_RETURN_IF_ERROR(RequireSqlite(config));
   CUSTOS_ASSIGN_OR_RETURN(crypto::Suite suite, SuiteOf(config));
   std::unique_ptr<ArchiveStorage> a(new ArchiveStorage());
+  a->root_ = dir.root();
   a->origin_ = config.origin;
   CUSTOS_ASSIGN_OR_RETURN(a->keyring_, Keyring::Load(dir, config.origin, suite));
   a->signer_ = std::make_unique<NoteCheckpointSigner>(config.origin, a->keyring_->log_signers());
@@ -64,7 +65,17 @@ StatusOr<VerifyReport> ArchiveStorage::Verify(
   o.content = content_.get();
   o.blobs = blobs_.get();
   o.progress = progress;
-  return VerifyArchive(*store_, o);
+  CUSTOS_ASSIGN_OR_RETURN(VerifyReport report, VerifyArchive(*store_, o));
+  // The published verifier key must be the signing key's: auditors check
+  // checkpoints with this file.
+  const std::string vkey_path = DataDir(root_).KeysDir() + "/log.vkey";
+  auto vkey = ReadSmallFile(vkey_path);
+  if (!vkey.ok()) {
+    report.findings.push_back({vkey_path, vkey.status().message(), "vkey_unreadable"});
+  } else if (*vkey != keyring_->VerifierKeys() && *vkey != keyring_->VerifierKeys() + "\n") {
+    report.findings.push_back({vkey_path, "does not match the log's signing key", "vkey_mismatch"});
+  }
+  return report;
 }
 
 }  // namespace custos::storage

@@ -46,6 +46,7 @@ class ArchiveStorage {
 
  private:
   ArchiveStorage() = default;
+  std::string root_;  // the data directory
   std::string origin_;
   std::unique_ptr<Keyring> keyring_;
   std::unique_ptr<NoteCheckpointSigner> signer_;
