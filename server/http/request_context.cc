@@ -95,6 +95,9 @@ StatusOr<std::string> RequestContext::ReadSmallBody() {
     return TooLarge("request body exceeds " + std::to_string(limits.max_json_bytes) + " bytes",
                     "body_too_large");
   }
+  // No Content-Length and no chunked transfer: the request has no body
+  // (RFC 9112 §6.3); reading would wait for the client to close.
+  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return std::string();
   if (!body_) body_ = std::make_unique<BodyState>(request.stream(), limits.max_json_bytes);
   std::string out;
   char buf[8192];
