@@ -17,6 +17,7 @@
 
 #include "admin/export_command.h"
 #include "admin/backup_command.h"
+#include "admin/import_command.h"
 #include "admin/init.h"
 #include "admin/keys_command.h"
 #include "admin/open_archive.h"
@@ -53,6 +54,11 @@ const char kUsage[] =
     "  restore --from DEST --data NEWDIR [--keys KEYSDIR]\n"
     "       restores a backup into a new directory with the backup's keys or a copy\n"
     "       of keys/, then verifies it: exit 0 clean, 1 findings, 2 could not run\n"
+    "  import --data DIR --as USER [--dry-run] [--json] [--max-file-bytes N]\n"
+    "         [--max-total-bytes N] BATCH\n"
+    "       bulk check-in of a zip or tar batch with manifest.csv or manifest.json\n"
+    "       (docs/import.md) as archivist USER; N takes K/M/G/T (default 4G, 64G):\n"
+    "       exit 0 imported, 1 refused (nothing imported), 2 could not run\n"
     "  keys rotate --data DIR   new KEK, every data key re-wrapped, old KEK destroyed\n"
     "       (custosd must be stopped; an interrupted rotation resumes when rerun)\n"
     "  export --data DIR --out FILE [--records ID,...] [--query TEXT] [--type T]\n"
@@ -273,6 +279,7 @@ int main(int argc, char** argv) {
   if (command == "backup") return custos::admin::RunBackup(args);
   if (command == "restore") return custos::admin::RunRestore(args);
   if (command == "keys") return custos::admin::RunKeys(args);
+  if (command == "import") return custos::admin::RunImport(args);
   if (command == "export") return custos::admin::RunExport(args);
   if (command == "verify-package") return custos::admin::RunVerifyPackage(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);

@@ -215,6 +215,7 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
     crypto::merkle::CompactRange range;
     std::optional<crypto::Digest32> prev;
     uint64_t line_no = 0;
+    const size_t findings_before = report.findings.size();
     for (const std::string& line : Lines(*jsonl)) {
       auto parsed = storage::ParseJsonStrict(line);
       std::string leaf;
@@ -249,14 +250,28 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
       ++line_no;
     }
     report.log_entries = leaves.size();
-    if (cp && report.findings.empty() && (range.size() != cp->size || range.Root() != cp->root)) {
+    if (cp && report.findings.size() == findings_before &&
+        (range.size() != cp->size || range.Root() != cp->root)) {
       report.findings.push_back({"log/entries.jsonl", "the entries do not give the checkpoint's size " +
                                                          std::to_string(cp->size) + " and root"});
     }
   }
 
+  if (cp) {
+    if (auto it = c.tags.find("bag-info.txt"); it != c.tags.end()) {
+      const std::string& info = it->second;
+      std::string size_line = "Custos-Checkpoint-Size: " + std::to_string(cp->size) + "\n";
+      std::string root_line = "Custos-Checkpoint-Root: " + crypto::Base64Encode(cp->root) + "\n";
+      if (info.find(size_line) == std::string::npos || info.find(root_line) == std::string::npos) {
+        report.findings.push_back({"bag-info.txt", "its checkpoint size or root differs from log/checkpoint"});
+      }
+    }
+  }
+
   // Receipts, and the file hashes their leaves record.
   std::map<std::string, std::string> file_hash_in_log;  // "<record>/v<n>/<file id>" → sha256
+  // "<record>/v<n>" → the version event's details.
+  std::map<std::string, Poco::JSON::Object::Ptr> version_in_log;
   for (const auto& [name, text] : c.tags) {
     if (name.rfind("receipts/", 0) != 0) continue;
     ++report.receipts;
@@ -282,6 +297,7 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
     int version = 0;
     try {
       version = static_cast<int>(details->getValue<Poco::Int64>("version"));
+      version_in_log[record + "/v" + std::to_string(version)] = details;
       auto files = details->getArray("files");
       for (size_t i = 0; files && i < files->size(); ++i) {
         auto f = files->getObject(static_cast<unsigned>(i));
@@ -292,6 +308,68 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
       report.findings.push_back({name, "its leaf is not a version event"});
     }
   }
+  // Metadata: every version and file it describes must be what the log
+  // recorded, and every path it names must be in the package.
+  for (const auto& [name, text] : c.tags) {
+    if (name.rfind("metadata/", 0) != 0) continue;
+    auto parsed = storage::ParseJsonStrict(text);
+    if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
+      report.findings.push_back({name, "is not a JSON object"});
+      continue;
+    }
+    try {
+      auto record = parsed->extract<Poco::JSON::Object::Ptr>();
+      std::string id = record->getValue<std::string>("id");
+      auto versions = record->getArray("versions");
+      for (size_t i = 0; versions && i < versions->size(); ++i) {
+        auto v = versions->getObject(static_cast<unsigned>(i));
+        std::string key = id + "/v" + std::to_string(v->getValue<Poco::Int64>("number"));
+        auto logged = version_in_log.find(key);
+        if (logged == version_in_log.end()) {
+          report.findings.push_back({name, "version " + key + " has no receipt"});
+          continue;
+        }
+        if (v->getValue<std::string>("manifestHash") != logged->second->getValue<std::string>("manifestHash")) {
+          report.findings.push_back({name, "the manifest hash of " + key + " differs from the log"});
+        }
+        std::map<std::string, Poco::JSON::Object::Ptr> logged_files;
+        auto lf = logged->second->getArray("files");
+        for (size_t j = 0; lf && j < lf->size(); ++j) {
+          auto f = lf->getObject(static_cast<unsigned>(j));
+          logged_files[f->getValue<std::string>("id")] = f;
+        }
+        auto files = v->getArray("files");
+        size_t described = files ? files->size() : 0;
+        if (described != logged_files.size()) {
+          report.findings.push_back({name, key + " lists " + std::to_string(described) + " files, the log " +
+                                               std::to_string(logged_files.size())});
+        }
+        for (size_t j = 0; j < described; ++j) {
+          auto f = files->getObject(static_cast<unsigned>(j));
+          std::string fid = f->getValue<std::string>("id");
+          auto lfile = logged_files.find(fid);
+          if (lfile == logged_files.end()) {
+            report.findings.push_back({name, "file " + fid + " of " + key + " is not in the log"});
+            continue;
+          }
+          for (const char* field : {"name", "sha256"}) {
+            if (f->getValue<std::string>(field) != lfile->second->getValue<std::string>(field)) {
+              report.findings.push_back({name, std::string("the ") + field + " of file " + fid + " differs from the log"});
+            }
+          }
+          if (f->getValue<Poco::Int64>("size") != lfile->second->getValue<Poco::Int64>("size")) {
+            report.findings.push_back({name, "the size of file " + fid + " differs from the log"});
+          }
+          if (!f->isNull("path") && !c.payload.count(f->getValue<std::string>("path"))) {
+            report.findings.push_back({name, "names " + f->getValue<std::string>("path") + ", which is missing"});
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      report.findings.push_back({name, std::string("is not record metadata: ") + e.what()});
+    }
+  }
+
   for (const auto& [path, file] : c.payload) {
     // data/<record>/v<n>/<file id>-<name>
     std::string rest = path.substr(5);

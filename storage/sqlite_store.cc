@@ -240,7 +240,7 @@ Status SqliteStore::Scrub() {
   // Take the writer's turn (so no batch is half-written), checkpoint, give
   // the turn on.
   TxFn none;
-  Writer w{&none};
+  Writer w{&none, Status::Ok(), false};
   std::unique_lock<std::mutex> lock(write_mu_);
   writers_.push_back(&w);
   write_cv_.wait(lock, [&] { return writers_.front() == &w; });

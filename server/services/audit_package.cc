@@ -36,7 +36,10 @@ constexpr size_t kChunk = 64 * 1024;
 std::string SafeName(const std::string& name) {
   std::string out;
   for (unsigned char c : name) {
-    out.push_back(c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':' ? '_' : static_cast<char>(c));
+    // '%' would need percent-encoding in BagIt manifests (RFC 8493 §2.1.3).
+    out.push_back(c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':' || c == '%'
+                      ? '_'
+                      : static_cast<char>(c));
   }
   while (!out.empty() && out.front() == '.') out.front() = '_';
   if (out.empty()) out = "file";
