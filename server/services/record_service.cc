@@ -353,7 +353,9 @@ StatusOr<Record> RecordService::LoadVisible(const Principal& who, const RecordId
 StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
   Time now = clock_.Now();
-  RecordDetail d{r, {}, {}, now};
+  RecordDetail d;
+  d.record = r;
+  d.at = now;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
     CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, id, "", OpenStates()));
