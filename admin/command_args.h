@@ -1,6 +1,5 @@
-// Command-line parsing shared by the custosctl commands that live outside
-// admin/main.cc (backup, restore, keys): "--name value" options, value-less
-// flags and positional arguments.
+// Command-line parsing shared by every custosctl command: "--name value"
+// options, value-less flags and positional arguments.
 //
 // Thread safety: a stateless function.
 #pragma once

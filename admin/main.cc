@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/command_args.h"
 #include "admin/export_command.h"
 #include "admin/backup_command.h"
 #include "admin/import_command.h"
@@ -73,51 +74,14 @@ int Fail(const std::string& message) {
   return kExitUsage;
 }
 
-struct CommandLine {
-  std::map<std::string, std::string> options;  // "--name" -> value
-  std::set<std::string> flags;                  // "--name" without a value
-  std::vector<std::string> positionals;
-};
-
-// Parses "--name value" options (each at most once), value-less flags and
-// positional arguments; anything else starting with '-' is an error.
-std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
-                                            const std::vector<std::string>& options,
-                                            const std::vector<std::string>& flags,
-                                            std::string& error) {
-  auto listed = [](const std::vector<std::string>& names, const std::string& a) {
-    return std::find(names.begin(), names.end(), a) != names.end();
-  };
-  CommandLine out;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (listed(flags, a)) {
-      out.flags.insert(a);
-    } else if (listed(options, a)) {
-      if (i + 1 >= args.size()) {
-        error = a + " needs a value";
-        return std::nullopt;
-      }
-      if (out.options.count(a)) {
-        error = a + " given twice";
-        return std::nullopt;
-      }
-      out.options[a] = args[++i];
-    } else if (!a.empty() && a[0] == '-') {
-      error = "unknown argument '" + a + "'";
-      return std::nullopt;
-    } else {
-      out.positionals.push_back(a);
-    }
-  }
-  return out;
-}
+using CommandLine = custos::admin::ParsedArgs;
+using custos::admin::ParseArgs;
 
 // Parses "--name value" pairs only; every option takes exactly one value.
 std::optional<std::map<std::string, std::string>> ParseOptions(
     const std::vector<std::string>& args, const std::vector<std::string>& allowed,
     std::string& error) {
-  auto line = ParseCommandLine(args, allowed, {}, error);
+  auto line = ParseArgs(args, allowed, {}, error);
   if (!line) return std::nullopt;
   if (!line->positionals.empty()) {
     error = "unknown argument '" + line->positionals.front() + "'";
@@ -176,7 +140,7 @@ int RunInit(const std::vector<std::string>& args) {
 
 int RunUserAdd(const std::vector<std::string>& args) {
   std::string error;
-  auto line = ParseCommandLine(args, {"--data", "--role", "--department", "--password-file"},
+  auto line = ParseArgs(args, {"--data", "--role", "--department", "--password-file"},
                                {"--no-force-change"}, error);
   if (!line) return Fail("user add: " + error);
   if (line->positionals.size() != 1) return Fail("user add: exactly one user NAME is required");

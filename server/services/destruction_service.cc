@@ -276,11 +276,7 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
       }
       b.items.push_back(std::move(item));
     }
-    int year = std::stoi(storage::FormatTime(now).substr(0, 4));
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.documents().NextNumber("DB", year));
-    char id[32];
-    std::snprintf(id, sizeof id, "DB-%04d-%06llu", year, static_cast<unsigned long long>(n));
-    b.id = id;
+    CUSTOS_ASSIGN_OR_RETURN(b.id, NextDocumentId(tx, "DB", now));
     b.reason = reason;
     b.state = "proposed";
     b.proposed_by = who.username.value;

@@ -1,5 +1,8 @@
 #include "server/services/events.h"
 
+#include <cstdio>
+#include <string>
+
 namespace custos::services {
 
 storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
@@ -11,6 +14,16 @@ storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
   e.at = at;
   e.details = new Poco::JSON::Object;
   return e;
+}
+
+StatusOr<std::string> NextDocumentId(storage::Transaction& tx, const std::string& prefix,
+                                     storage::Time now) {
+  int year = std::stoi(storage::FormatTime(now).substr(0, 4));
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.documents().NextNumber(prefix, year));
+  char id[48];
+  std::snprintf(id, sizeof id, "%s-%04d-%06llu", prefix.c_str(), year,
+                static_cast<unsigned long long>(n));
+  return std::string(id);
 }
 
 }  // namespace custos::services

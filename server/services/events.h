@@ -7,12 +7,18 @@
 
 #include "server/services/principal.h"
 #include "storage/log_leaf.h"
+#include "storage/metadata_store.h"
 
 namespace custos::services {
 
 // An event by `who` about `subject` at `at`, with an empty details object.
 storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
                             const std::string& subject, storage::Time at);
+
+// The next id of a workflow document: "<prefix>-YYYY-NNNNNN" from the
+// (prefix, year) counter of `tx` (write transactions only).
+StatusOr<std::string> NextDocumentId(storage::Transaction& tx, const std::string& prefix,
+                                     storage::Time now);
 
 // The actor name of changes the archive makes by itself (a loan running
 // out). Not a valid username (usernames cannot contain ':').

@@ -127,12 +127,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
                         "loan_exists");
       }
     }
-    int year = std::stoi(storage::FormatTime(now).substr(0, 4));
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.documents().NextNumber(kLoanIdPrefix, year));
-    char id[32];
-    std::snprintf(id, sizeof id, "%s-%04d-%06llu", kLoanIdPrefix, year,
-                  static_cast<unsigned long long>(n));
-    loan.id = id;
+    CUSTOS_ASSIGN_OR_RETURN(loan.id, NextDocumentId(tx, kLoanIdPrefix, now));
     loan.record_id = r->id;
     loan.record_title = r->title;
     loan.department = r->department;

@@ -69,14 +69,6 @@ std::optional<Time> OptTime(const Poco::JSON::Object::Ptr& o, const std::string&
   return t.ok() ? std::optional<Time>(*t) : std::nullopt;
 }
 
-std::string NewId(Transaction& tx, const char* prefix, Time now, StatusOr<uint64_t>& n) {
-  int year = std::stoi(storage::FormatTime(now).substr(0, 4));
-  n = tx.documents().NextNumber(prefix, year);
-  if (!n.ok()) return "";
-  char id[32];
-  std::snprintf(id, sizeof id, "%s-%04d-%06llu", prefix, year, static_cast<unsigned long long>(*n));
-  return id;
-}
 
 // ---- schedules and overrides
 
@@ -273,9 +265,7 @@ StatusOr<RuleChangeResult> RetentionService::PutSchedule(const Principal& who, c
       return Status::Ok();
     }
     RetentionChange c;
-    StatusOr<uint64_t> n = uint64_t{0};
-    c.id = NewId(tx, "RC", now, n);
-    CUSTOS_RETURN_IF_ERROR(n.status());
+    CUSTOS_ASSIGN_OR_RETURN(c.id, NextDocumentId(tx, "RC", now));
     c.scope = "schedule";
     c.target = id;
     c.from = current;
@@ -326,9 +316,7 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
                       "record_on_hold");
     }
     RetentionChange c;
-    StatusOr<uint64_t> n = uint64_t{0};
-    c.id = NewId(tx, "RC", now, n);
-    CUSTOS_RETURN_IF_ERROR(n.status());
+    CUSTOS_ASSIGN_OR_RETURN(c.id, NextDocumentId(tx, "RC", now));
     c.scope = "record";
     c.target = id.value;
     c.from = current.rule;
@@ -460,9 +448,7 @@ StatusOr<Hold> RetentionService::CreateHold(const Principal& who, const HoldInpu
   Time now = clock_.Now();
   Hold h;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
-    StatusOr<uint64_t> n = uint64_t{0};
-    h.id = NewId(tx, "LH", now, n);
-    CUSTOS_RETURN_IF_ERROR(n.status());
+    CUSTOS_ASSIGN_OR_RETURN(h.id, NextDocumentId(tx, "LH", now));
     h.name = input.name;
     h.reason = input.reason;
     h.case_ref = input.case_ref;
