@@ -114,6 +114,10 @@ bool ServerProcess::Start(const std::string& data_dir, const std::string& extra_
   if (!extra_config.empty()) SetConfigLines(data_dir + "/custos.conf", extra_config);
   log_path_ = data_dir + "/../custosd-" + std::to_string(::getpid()) + "-" +
               std::to_string(reinterpret_cast<uintptr_t>(this) & 0xFFFF) + ".log";
+  // A restart reuses the log path: empty it first, so the previous run's
+  // "listening" line is never mistaken for this one's.
+  std::filesystem::remove(log_path_);
+  std::filesystem::remove(log_path_ + ".out");
   if (!child_.Start({BinDir() + "/custosd", "--data", data_dir, "--listen", "127.0.0.1:0"},
                     log_path_ + ".out", log_path_)) {
     return false;
