@@ -552,10 +552,15 @@ int RunRestore(const std::vector<std::string>& args, std::ostream& out, std::ost
     return code;
   };
   std::string error;
-  auto parsed = ParseArgs(args, {"--from", "--data", "--keys"}, {}, error);
+  auto parsed = ParseArgs(args, {"--from", "--in", "--data", "--keys"}, {}, error);
   if (!parsed) return fail(error);
   if (!parsed->positionals.empty()) {
     return fail("unknown argument '" + parsed->positionals.front() + "'");
+  }
+  // --in is the same as --from (the spelling of DESIGN §9).
+  if (parsed->options.count("--in")) {
+    if (parsed->options.count("--from")) return fail("give --from or --in, not both");
+    parsed->options["--from"] = parsed->options.at("--in");
   }
   for (const char* required : {"--from", "--data"}) {
     if (!parsed->options.count(required)) return fail(std::string(required) + " is required");

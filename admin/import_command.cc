@@ -472,10 +472,19 @@ StatusOr<std::shared_ptr<const crypto::TrustStore>> LoadTrust(const storage::Dat
   return std::make_shared<const crypto::TrustStore>(std::move(trust));
 }
 
+// The actor of an import run without --as.
+constexpr const char* kOperatorImporter = "system:import";
+
 // The --as user, read straight from the store (AuthService is not needed:
 // nobody signs in).
 StatusOr<services::Principal> ImportingArchivist(storage::MetadataStore& store,
                                                  const std::string& username) {
+  // Without --as the operator imports in the archive's own name: the log
+  // names "system:import", which no user can be called (':' is not allowed
+  // in usernames), so the entries cannot be mistaken for a person's.
+  if (username.empty()) {
+    return services::Principal{storage::Username{kOperatorImporter}, storage::Role::kArchivist, ""};
+  }
   std::optional<storage::User> user;
   CUSTOS_RETURN_IF_ERROR(store.Read([&](storage::Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(user, tx.users().Find(storage::Username{username}));
@@ -635,7 +644,7 @@ StatusOr<uint64_t> ParseByteCount(std::string_view text) {
 namespace {
 
 const char kImportUsage[] =
-    "usage: custosctl import --data DIR --as USER [--max-file-bytes N] [--max-total-bytes N]\n"
+    "usage: custosctl import --data DIR [--as USER] [--max-file-bytes N] [--max-total-bytes N]\n"
     "       [--dry-run] [--json] BATCH";
 
 std::string OutcomeName(ImportOutcome o) {
@@ -656,7 +665,7 @@ std::string ReportJson(const ImportOptions& options, const ImportReport& report)
   Poco::JSON::Object::Ptr root = new Poco::JSON::Object;
   root->set("outcome", OutcomeName(report.outcome));
   root->set("batch", options.batch);
-  root->set("actor", options.as_user);
+  root->set("actor", options.as_user.empty() ? std::string(kOperatorImporter) : options.as_user);
   Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
   for (const ImportedRecord& r : report.records) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -721,7 +730,7 @@ void PrintReport(const ImportOptions& options, const ImportReport& report, std::
       PrintRecords(report, "imported", out);
       out << "imported " << Count(report.records.size(), "record") << " ("
           << Count(report.files, "file") << ", " << Count(report.bytes, "byte") << ") from "
-          << batch << " as " << options.as_user << "\n";
+          << batch << " as " << (options.as_user.empty() ? std::string(kOperatorImporter) : options.as_user) << "\n";
       return;
     case ImportOutcome::kChecked:
       PrintRecords(report, "would import", out);
@@ -776,12 +785,9 @@ int RunImport(const std::vector<std::string>& args, std::ostream& out, std::ostr
     }
   }
   if (!values.count("--data")) return usage("--data DIR is required");
-  if (!values.count("--as")) {
-    return usage("--as USER is required (the archivist the audit log names for every record)");
-  }
   if (positionals.size() != 1) return usage("exactly one BATCH file is required");
   options.data_dir = values["--data"];
-  options.as_user = values["--as"];
+  options.as_user = values.count("--as") ? values["--as"] : "";
   options.batch = positionals.front();
   for (const auto& [flag, field] :
        {std::pair{"--max-file-bytes", &options.limits.max_file_bytes},

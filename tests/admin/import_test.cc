@@ -852,6 +852,26 @@ TEST_F(ImportTest, InvalidContractSignatureIsRefusedWhenTheInstallationRefusesTh
   EXPECT_EQ(Take(data), before);
 }
 
+// The command as DESIGN §9 writes it: the real custosctl, no --as. The log
+// then names the archive's own importer, which no user can be.
+TEST_F(ImportTest, BinaryWithoutAsImportsInTheSystemsName) {
+  std::string batch = Batch("plain.zip");
+  WriteArchive(batch, Format::kZip, OneRecord());
+  Snapshot before = Take(data_);
+  RunResult r = RunProgram({BinDir() + "/custosctl", "import", "--data", data_, batch});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("as system:import"), std::string::npos) << r.out;
+  Snapshot after = Take(data_);
+  EXPECT_EQ(after.records, before.records + 1);
+  std::string id = r.out.substr(r.out.find("imported ") + 9, 14);
+  auto archive = admin::OpenArchive(data_);
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  StoredRecord rec = ReadRecord(**archive, id);
+  EXPECT_NE(rec.leaf.find("\"actor\":\"system:import\""), std::string::npos) << rec.leaf;
+  RunResult verify = RunProgram({BinDir() + "/custosctl", "verify", "--data", data_});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
 // ------------------------------------------------- could not run (exit 2)
 
 TEST_F(ImportTest, CommandLineProblemsExitTwo) {
@@ -859,8 +879,8 @@ TEST_F(ImportTest, CommandLineProblemsExitTwo) {
   WriteArchive(batch, Format::kZip, OneRecord());
   Snapshot before = Take(data_);
   std::ostringstream out, err;
-  EXPECT_EQ(admin::RunImport({"--data", data_, batch}, out, err), 2);
-  EXPECT_NE(err.str().find("--as USER is required"), std::string::npos) << err.str();
+  EXPECT_EQ(admin::RunImport({"--data", data_, "--as", kArchivist}, out, err), 2);
+  EXPECT_NE(err.str().find("exactly one BATCH"), std::string::npos) << err.str();
   std::ostringstream out2, err2;
   EXPECT_EQ(admin::RunImport({"--data", data_, "--as", kStaff, batch}, out2, err2), 2);
   EXPECT_NE(err2.str().find("not archivist"), std::string::npos) << err2.str();
