@@ -246,7 +246,7 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
     storage::DocumentQuery q;
     q.kind = kDestructionDocument;
     q.states = {"proposed", "approved"};
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> open, tx.documents().List(q));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> open, ListAllDocuments(tx, q));
     for (const Document& d : open) {
       CUSTOS_ASSIGN_OR_RETURN(DestructionBatch other, BatchFromDocument(d));
       for (const auto& it : other.items) in_batch[it.record_id] = other.id;
@@ -310,7 +310,7 @@ StatusOr<std::vector<DestructionBatch>> DestructionService::List(const Principal
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     storage::DocumentQuery q;
     q.kind = kDestructionDocument;
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, tx.documents().List(q));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, ListAllDocuments(tx, q));
     for (const Document& d : docs) {
       CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, BatchFromDocument(d));
       out.push_back(std::move(b));

@@ -26,4 +26,17 @@ StatusOr<std::string> NextDocumentId(storage::Transaction& tx, const std::string
   return std::string(id);
 }
 
+StatusOr<std::vector<storage::Document>> ListAllDocuments(storage::Transaction& tx,
+                                                          storage::DocumentQuery q) {
+  q.limit = 1000;
+  std::vector<storage::Document> out;
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> page, tx.documents().List(q));
+    bool more = page.size() == q.limit;
+    if (more) q.after_id = page.back().id;
+    for (auto& d : page) out.push_back(std::move(d));
+    if (!more) return out;
+  }
+}
+
 }  // namespace custos::services

@@ -20,6 +20,10 @@ storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
 StatusOr<std::string> NextDocumentId(storage::Transaction& tx, const std::string& prefix,
                                      storage::Time now);
 
+// Every document `q` matches, however many (List() pages by id).
+StatusOr<std::vector<storage::Document>> ListAllDocuments(storage::Transaction& tx,
+                                                          storage::DocumentQuery q);
+
 // The actor name of changes the archive makes by itself (a loan running
 // out). Not a valid username (usernames cannot contain ':').
 inline constexpr const char* kSystemActor = "system:custos";

@@ -291,7 +291,7 @@ StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const s
   q.kind = kHoldItemDocument;
   q.subject = id.value;
   q.states = {"active"};
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> items, tx.documents().List(q));
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> items, ListAllDocuments(tx, q));
   std::vector<std::string> out;
   for (const auto& d : items) out.push_back(d.id.substr(0, d.id.find('/')));
   return out;

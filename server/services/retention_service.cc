@@ -360,7 +360,7 @@ StatusOr<std::vector<RetentionChange>> RetentionService::Changes(const Principal
     storage::DocumentQuery q;
     q.kind = kChangeDocument;
     if (!state.empty()) q.states = {state};
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, tx.documents().List(q));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, ListAllDocuments(tx, q));
     for (const Document& d : docs) {
       CUSTOS_ASSIGN_OR_RETURN(RetentionChange c, ChangeFromDocument(d));
       out.push_back(std::move(c));
@@ -480,7 +480,7 @@ StatusOr<std::vector<Hold>> RetentionService::Holds(const Principal& who) {
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     storage::DocumentQuery q;
     q.kind = kHoldDocument;
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, tx.documents().List(q));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, ListAllDocuments(tx, q));
     for (const Document& d : docs) {
       CUSTOS_ASSIGN_OR_RETURN(Hold h, HoldFromDocument(d));
       out.push_back(std::move(h));
