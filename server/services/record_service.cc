@@ -323,6 +323,9 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     e.details->set("files", FilesDetail(v.files));
     CUSTOS_ASSIGN_OR_RETURN(v.log_index, tx.log().Append(e));
     CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
+    // New activity (and, for a new record, its first rule) can change the
+    // record's disposition.
+    CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, c.who_.username.value, now));
     CUSTOS_ASSIGN_OR_RETURN(result.detail.versions, tx.versions().List(r.id));
     result.detail.record = r;
     result.detail.at = now;
@@ -491,6 +494,8 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     e.details->set("before", before);
     e.details->set("after", after);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
+    // A new end date can make the record due (or no longer due) at once.
+    CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, who.username.value, now));
     result = r;
     return Status::Ok();
   }));

@@ -248,11 +248,9 @@ Poco::JSON::Object::Ptr RuleJson(const RetentionRule& rule) {
 StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o) {
   auto field = [&](const std::string& key) -> StatusOr<std::string> {
     if (!o->has(key)) return Unprocessable("'" + key + "' is required", "invalid_" + key);
-    try {
-      return o->getValue<std::string>(key);
-    } catch (...) {
-      return InvalidArgument("'" + key + "' must be a string", "invalid_field");
-    }
+    Poco::Dynamic::Var v = o->get(key);
+    if (!v.isString()) return InvalidArgument("'" + key + "' must be a string", "invalid_field");
+    return v.convert<std::string>();
   };
   RetentionRule rule;
   CUSTOS_ASSIGN_OR_RETURN(std::string trigger, field("trigger"));
