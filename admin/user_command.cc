@@ -20,6 +20,19 @@ StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
   // Cheap checks first, so a typo costs neither a password hash nor a
   // generated password.
   CUSTOS_RETURN_IF_ERROR(storage::ParseRole(options.role).status());
+  // Adding a user appends to the log: on SQLite only one process may do
+  // that, so a running custosd means "use POST /v1/users instead".
+  storage::DataDir dir(options.data_dir);
+  CUSTOS_ASSIGN_OR_RETURN(Config config, LoadDataDirConfig(dir));
+  std::unique_ptr<storage::DataDirLock> lock;
+  if (config.storage_backend == "sqlite") {
+    auto acquired = storage::DataDirLock::Acquire(dir, storage::DataDirLock::Mode::kExclusive);
+    if (!acquired.ok()) {
+      return Conflict(acquired.status().message() + "; stop custosd or add the user with POST /v1/users",
+                      "data_dir_in_use");
+    }
+    lock = std::move(acquired).value();
+  }
   CUSTOS_ASSIGN_OR_RETURN(auto archive, OpenArchive(options.data_dir));
   services::SystemClock clock;
   services::AuthService auth(archive->store(), clock);

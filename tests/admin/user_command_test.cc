@@ -14,6 +14,7 @@
 #include "admin/open_archive.h"
 #include "admin/password_input.h"
 #include "crypto/password.h"
+#include "storage/data_dir.h"
 #include "storage/model.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
@@ -265,6 +266,30 @@ TEST(CustosctlUser, DuplicateUserIsRefused) {
   EXPECT_EQ(admin.exit_code, 2);
   EXPECT_NE(admin.err.find("already exists"), std::string::npos) << admin.err;
   ExpectLogVerifies(data);
+}
+
+// On SQLite only one process may append to the log: while another holds
+// the data directory (a running custosd), user add refuses and changes
+// nothing; once it is free, the same command works.
+TEST(CustosctlUser, RefusedWhileTheDataDirectoryIsInUse) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  InitWithPassword(tmp, data, kAdminPassword);
+  std::vector<std::string> add = {Ctl(), "user", "add", "erin", "--role", "staff",
+                                  "--department", "sales", "--data", data};
+  {
+    auto lock = storage::DataDirLock::Acquire(storage::DataDir(data),
+                                              storage::DataDirLock::Mode::kShared);
+    ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+    RunResult busy = RunProgram(add);
+    EXPECT_EQ(busy.exit_code, 2);
+    EXPECT_NE(busy.err.find("in use"), std::string::npos) << busy.err;
+    EXPECT_NE(busy.err.find("POST /v1/users"), std::string::npos) << busy.err;
+    EXPECT_FALSE(ReadBack(data, "erin", "sales").user.has_value());
+  }
+  RunResult free = RunProgram(add);
+  EXPECT_EQ(free.exit_code, 0) << free.err;
+  EXPECT_TRUE(ReadBack(data, "erin", "sales").user.has_value());
 }
 
 TEST(CustosctlUser, UnknownRoleIsRefused) {
