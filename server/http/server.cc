@@ -254,7 +254,8 @@ Status HttpsServer::Start() {
                            "tls_config");
   }
 
-  auto params = new Poco::Net::HTTPServerParams;
+  // Reference counted: released on every path, also when listening fails.
+  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(config_.threads);
   params->setMaxQueued(config_.max_queued);
   params->setKeepAlive(config_.keep_alive);
