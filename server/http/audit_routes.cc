@@ -61,19 +61,7 @@ StatusOr<services::ExportRequest> DecodeExport(RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, JsonBody(ctx));
   CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"recordIds", "query", "includeContent", "format"}));
   services::ExportRequest r;
-  if (o->has("recordIds")) {
-    Poco::JSON::Array::Ptr arr;
-    try {
-      arr = o->getArray("recordIds");
-    } catch (...) {
-    }
-    if (!arr) return InvalidArgument("'recordIds' must be an array of strings", "invalid_field");
-    for (size_t i = 0; i < arr->size(); ++i) {
-      Poco::Dynamic::Var v = arr->get(static_cast<unsigned>(i));
-      if (!v.isString()) return InvalidArgument("'recordIds' must be an array of strings", "invalid_field");
-      r.record_ids.push_back(v.convert<std::string>());
-    }
-  }
+  CUSTOS_ASSIGN_OR_RETURN(r.record_ids, StringList(o, "recordIds", false));
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr q, OptObject(o, "query"));
   if (q) {
     CUSTOS_RETURN_IF_ERROR(OnlyKeys(q, {"q", "type", "department", "classification", "state"}));

@@ -74,16 +74,6 @@ StatusOr<services::LoanRequest> DecodeLoanRequest(const Poco::JSON::Object::Ptr&
   return r;
 }
 
-// The optional JSON body of an action: {} or {"reason": "…"} (or
-// {"dueAt": …} for renew). An empty body counts as {}.
-StatusOr<Poco::JSON::Object::Ptr> ActionBody(RequestContext& ctx, const std::vector<std::string>& keys) {
-  CUSTOS_ASSIGN_OR_RETURN(std::string text, ctx.ReadSmallBody());
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return Poco::JSON::Object::Ptr(new Poco::JSON::Object);
-  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
-  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, keys));
-  return o;
-}
-
 }  // namespace
 
 Poco::JSON::Object::Ptr LoanJson(const Loan& loan, Time now) {
@@ -243,7 +233,7 @@ void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loa
   auto action = [&](const std::string& name, std::vector<std::string> keys, Action act) {
     router.Add("POST", "/v1/loans/{id}/" + name,
                WithSession(auth, [one, keys, act](RequestContext& ctx, const services::AuthenticatedSession& s) {
-                 auto body = ActionBody(ctx, keys);
+                 auto body = OptionalJsonBody(ctx, keys);
                  if (!body.ok()) return Response::Error(body.status());
                  return one(act(s.principal, ctx.params.at("id"), *body), 200);
                }));

@@ -114,38 +114,6 @@ Poco::JSON::Object::Ptr BatchJson(const DestructionBatch& b) {
   return o;
 }
 
-StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o, const std::string& key,
-                                              bool required) {
-  std::vector<std::string> out;
-  if (!o->has(key)) {
-    if (required) return Unprocessable("'" + key + "' is required", "invalid_" + key);
-    return out;
-  }
-  Poco::JSON::Array::Ptr arr;
-  try {
-    arr = o->getArray(key);
-  } catch (...) {
-  }
-  if (!arr) return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field");
-  for (size_t i = 0; i < arr->size(); ++i) {
-    Poco::Dynamic::Var v = arr->get(static_cast<unsigned>(i));
-    if (!v.isString()) return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field");
-    out.push_back(v.convert<std::string>());
-  }
-  return out;
-}
-
-// An optional JSON body ({} when empty) with only `keys`.
-StatusOr<Poco::JSON::Object::Ptr> OptionalBody(RequestContext& ctx, const std::vector<std::string>& keys) {
-  CUSTOS_ASSIGN_OR_RETURN(std::string text, ctx.ReadSmallBody());
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return Poco::JSON::Object::Ptr(new Poco::JSON::Object);
-  }
-  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
-  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, keys));
-  return o;
-}
-
 StatusOr<services::RetentionRule> RuleBody(RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, JsonBody(ctx));
   CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"trigger", "period", "action"}));
@@ -196,12 +164,12 @@ void AddRetentionRoutes(Router& router, services::AuthService& auth,
     return Many<RetentionChange>(R.Changes(s.principal, ctx.Query("state").value_or("")), "changes", ChangeJson);
   }));
   router.Add("POST", "/v1/retention/changes/{id}/approve", WithSession(auth, [&R](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = OptionalBody(ctx, {});
+    auto body = OptionalJsonBody(ctx, {});
     if (!body.ok()) return Response::Error(body.status());
     return One<RetentionChange>(R.Approve(s.principal, ctx.params.at("id")), 200, ChangeJson);
   }));
   router.Add("POST", "/v1/retention/changes/{id}/reject", WithSession(auth, [&R](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = OptionalBody(ctx, {"reason"});
+    auto body = OptionalJsonBody(ctx, {"reason"});
     if (!body.ok()) return Response::Error(body.status());
     auto reason = OptString(*body, "reason");
     if (!reason.ok()) return Response::Error(reason.status());
@@ -268,7 +236,7 @@ void AddRetentionRoutes(Router& router, services::AuthService& auth,
     return One<Hold>(R.RemoveFromHold(s.principal, ctx.params.at("id"), ctx.params.at("recordId")), 200, HoldJson);
   }));
   router.Add("POST", "/v1/holds/{id}/release", WithSession(auth, [&R](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = OptionalBody(ctx, {});
+    auto body = OptionalJsonBody(ctx, {});
     if (!body.ok()) return Response::Error(body.status());
     return One<Hold>(R.ReleaseHold(s.principal, ctx.params.at("id")), 200, HoldJson);
   }));
@@ -291,12 +259,12 @@ void AddRetentionRoutes(Router& router, services::AuthService& auth,
     return One<DestructionBatch>(D.Get(s.principal, ctx.params.at("id")), 200, BatchJson);
   }));
   router.Add("POST", "/v1/destructions/{id}/approve", WithSession(auth, [&D](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = OptionalBody(ctx, {});
+    auto body = OptionalJsonBody(ctx, {});
     if (!body.ok()) return Response::Error(body.status());
     return One<DestructionBatch>(D.Approve(s.principal, ctx.params.at("id")), 200, BatchJson);
   }));
   router.Add("POST", "/v1/destructions/{id}/execute", WithSession(auth, [&D](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = OptionalBody(ctx, {});
+    auto body = OptionalJsonBody(ctx, {});
     if (!body.ok()) return Response::Error(body.status());
     return One<DestructionBatch>(D.Execute(s.principal, ctx.params.at("id")), 200, BatchJson);
   }));

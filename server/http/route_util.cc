@@ -1,5 +1,6 @@
 #include "server/http/route_util.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/Net/HTTPServerRequest.h>
 
 #include <charconv>
@@ -41,6 +42,38 @@ Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_pas
 StatusOr<Poco::JSON::Object::Ptr> JsonBody(RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(std::string body, ctx.ReadSmallBody());
   return ParseObject(body);
+}
+
+StatusOr<Poco::JSON::Object::Ptr> OptionalJsonBody(RequestContext& ctx,
+                                                   const std::vector<std::string>& keys) {
+  CUSTOS_ASSIGN_OR_RETURN(std::string text, ctx.ReadSmallBody());
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Poco::JSON::Object::Ptr(new Poco::JSON::Object);
+  }
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, keys));
+  return o;
+}
+
+StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o, const std::string& key,
+                                              bool required) {
+  std::vector<std::string> out;
+  if (!o->has(key)) {
+    if (required) return Unprocessable("'" + key + "' is required", "invalid_" + key);
+    return out;
+  }
+  Poco::JSON::Array::Ptr arr;
+  try {
+    arr = o->getArray(key);
+  } catch (...) {
+  }
+  if (!arr) return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field");
+  for (size_t i = 0; i < arr->size(); ++i) {
+    Poco::Dynamic::Var v = arr->get(static_cast<unsigned>(i));
+    if (!v.isString()) return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field");
+    out.push_back(v.convert<std::string>());
+  }
+  return out;
 }
 
 StatusOr<uint64_t> QueryNumber(const RequestContext& ctx, const std::string& name,

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "server/http/request_context.h"
@@ -37,6 +38,16 @@ Response Render(const StatusOr<T>& result, int status,
 
 // The request body as a JSON object (size-limited, strict).
 StatusOr<Poco::JSON::Object::Ptr> JsonBody(RequestContext& ctx);
+
+// The body of an action whose JSON is optional: an empty body counts as {};
+// otherwise a JSON object with only `keys` (400 otherwise).
+StatusOr<Poco::JSON::Object::Ptr> OptionalJsonBody(RequestContext& ctx,
+                                                   const std::vector<std::string>& keys);
+
+// An array of strings under `key`: empty when absent (422 "invalid_<key>"
+// when `required`), 400 "invalid_field" when not an array of strings.
+StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o,
+                                              const std::string& key, bool required);
 
 // A non-negative integer query parameter; `fallback` when absent.
 StatusOr<uint64_t> QueryNumber(const RequestContext& ctx, const std::string& name,
