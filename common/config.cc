@@ -27,16 +27,26 @@ Status ParseInt(std::string_view key, std::string_view value, Int min, Int max, 
   return Status::Ok();
 }
 
-// A comma-separated list of integers in [min, max], at least one.
-Status ParseIntList(std::string_view key, std::string_view value, int min, int max,
-                    std::vector<int>& out) {
-  std::vector<int> list;
+// The items of a comma-separated value, blanks around each removed.
+std::vector<std::string_view> CommaItems(std::string_view value) {
+  std::vector<std::string_view> items;
   size_t start = 0;
   for (;;) {
     size_t comma = value.find(',', start);
     std::string_view item = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    items.push_back(item);
+    if (comma == std::string_view::npos) return items;
+    start = comma + 1;
+  }
+}
+
+// A comma-separated list of integers in [min, max], at least one.
+Status ParseIntList(std::string_view key, std::string_view value, int min, int max,
+                    std::vector<int>& out) {
+  std::vector<int> list;
+  for (std::string_view item : CommaItems(value)) {
     int v = 0;
     auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || v < min || v > max) {
@@ -44,8 +54,6 @@ Status ParseIntList(std::string_view key, std::string_view value, int min, int m
                                       std::to_string(max));
     }
     list.push_back(v);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   out = std::move(list);
   return Status::Ok();
@@ -54,18 +62,11 @@ Status ParseIntList(std::string_view key, std::string_view value, int min, int m
 // Two or more of approver, legal, archivist, auditor (not admin, not staff).
 Status ParseRoleList(std::string_view key, std::string_view value, std::vector<std::string>& out) {
   std::vector<std::string> list;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = value.find(',', start);
-    std::string_view item = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+  for (std::string_view item : CommaItems(value)) {
     if (item != "approver" && item != "legal" && item != "archivist" && item != "auditor") {
       return BadValue(key, value, "two or more of approver, legal, archivist, auditor");
     }
     list.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   if (list.size() < 2) return BadValue(key, value, "two or more of approver, legal, archivist, auditor");
   out = std::move(list);

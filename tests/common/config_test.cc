@@ -36,6 +36,28 @@ TEST(Config, BadValues) {
   }
 }
 
+TEST(Config, ListValues) {
+  auto ok = ParseConfig(
+      "alerts.certificate_horizons_days = 60, 14 ,3\n"
+      "destruction.approver_roles = approver,approver , legal\n"
+      "loans.max_days = 30\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->certificate_horizons_days, (std::vector<int>{60, 14, 3}));
+  EXPECT_EQ(ok->destruction_approver_roles,
+            (std::vector<std::string>{"approver", "approver", "legal"}));
+  EXPECT_EQ(ok->loan_max_days, 30);
+  for (const char* text :
+       {"alerts.certificate_horizons_days = \n", "alerts.certificate_horizons_days = 30,,7\n",
+        "alerts.certificate_horizons_days = 0\n", "alerts.certificate_horizons_days = 7d\n",
+        "destruction.approver_roles = legal\n", "destruction.approver_roles = approver,admin\n",
+        "destruction.approver_roles = approver,staff\n", "loans.max_days = 0\n",
+        "loans.max_days = 3651\n"}) {
+    auto r = ParseConfig(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().reason(), "config_bad_value") << text;
+  }
+}
+
 TEST(Config, SyntaxAndRepetition) {
   EXPECT_EQ(ParseConfig("server.threads\n").status().reason(), "config_syntax");
   EXPECT_EQ(ParseConfig("server.threads=1\nserver.threads=2\n").status().reason(),
