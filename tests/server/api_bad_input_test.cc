@@ -315,6 +315,25 @@ TEST_F(ApiBadInput, ShortBodyIsReportedAsTruncated) {
   EXPECT_NE(reply.find("\"truncated_upload\""), std::string::npos) << reply;
 }
 
+// A POST that carries neither Content-Length nor a chunked body has no body
+// (RFC 9112 §6.3) — curl -X POST sends exactly this. A second request
+// pipelined behind it must be answered as a request of its own, not read as
+// the first one's body.
+TEST_F(ApiBadInput, PostWithoutBodyHasNoBody) {
+  RawTlsConnection conn(S().port());
+  ASSERT_TRUE(conn.connected());
+  const std::string auth = "Authorization: Bearer " + S().token("archivist") + "\r\n";
+  ASSERT_TRUE(conn.Write("POST /v1/loans/LN-2099-000001/approve HTTP/1.1\r\nHost: localhost\r\n" +
+                         auth + "\r\n" +
+                         "GET /v1/loans/LN-2099-000002 HTTP/1.1\r\nHost: localhost\r\n" + auth +
+                         "\r\n"));
+  std::string first = conn.ReadResponse();
+  std::string both = first + conn.ReadResponse();
+  EXPECT_EQ(first.rfind("HTTP/1.1 404", 0), 0u) << first;
+  EXPECT_NE(both.find("no loan LN-2099-000001"), std::string::npos) << both;
+  EXPECT_NE(both.find("no loan LN-2099-000002"), std::string::npos) << both;
+}
+
 // ----------------------------------------------------------- lookups, queries
 
 TEST_F(ApiBadInput, UnknownRecordId) {
