@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "storage/data_dir.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 
@@ -77,6 +78,17 @@ TEST_F(StartupTest, PortInUse) {
   ::close(fd);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot listen on " + listen), std::string::npos) << r.err;
+}
+
+// One server per SQLite archive: a second process appending would fork the
+// log. Another holder of the data directory's lock stops custosd at start.
+TEST_F(StartupTest, DataDirectoryInUse) {
+  auto lock = storage::DataDirLock::Acquire(storage::DataDir(data()),
+                                            storage::DataDirLock::Mode::kShared);
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  RunResult r = RunServer();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is in use by another process"), std::string::npos) << r.err;
 }
 
 TEST_F(StartupTest, MissingDataDirectory) {
