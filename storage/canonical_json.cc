@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <typeinfo>
@@ -34,6 +35,18 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 // UTF-8 / UTF-16
 
 bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+// The length of the leading run of ASCII bytes, eight at a time.
+size_t AsciiPrefix(std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    if (word & 0x8080808080808080ULL) break;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
+}
 
 // Decodes one UTF-8 sequence starting at s[i] per RFC 3629 §4 (no overlong
 // forms, no surrogates, nothing above U+10FFFF) and advances i past it.
@@ -197,16 +210,25 @@ Status CanonicalWriter::Write(const Var& value, int depth) {
 }
 
 Status CanonicalWriter::WriteObject(const Object& object, int depth) {
-  std::vector<Object::ConstIterator> members;
+  // Members sort by UTF-16 code units (RFC 8785). For ASCII names that is
+  // plain byte order, so the conversion is only paid for other names.
+  bool ascii = true;
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (!IsValidUtf8(it->first)) return InvalidUtf8("member name");
-    members.push_back(it);
+    ascii = ascii && AsciiPrefix(it->first) == it->first.size();
   }
   std::vector<std::pair<std::u16string, Object::ConstIterator>> sorted;
-  sorted.reserve(members.size());
-  for (const auto& it : members) sorted.emplace_back(ToUtf16(it->first), it);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  sorted.reserve(object.size());
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    sorted.emplace_back(ascii ? std::u16string() : ToUtf16(it->first), it);
+  }
+  if (ascii) {
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.second->first < b.second->first; });
+  } else {
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
   out_ += '{';
   bool first = true;
   for (const auto& [unused, it] : sorted) {
@@ -236,6 +258,16 @@ Status CanonicalWriter::WriteString(std::string_view s, std::string_view where) 
   out_ += '"';
   size_t i = 0;
   while (i < s.size()) {
+    // Runs of printable ASCII other than '"' and '\\' are copied as they are.
+    size_t run = i;
+    while (run < s.size()) {
+      const auto c = static_cast<unsigned char>(s[run]);
+      if (c < kFirstNonControl || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out_.append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
     const size_t start = i;
     if (!NextCodePoint(s, i)) return InvalidUtf8(where);
     const auto c = static_cast<unsigned char>(s[start]);
@@ -555,7 +587,7 @@ StatusOr<T> CatchAll(F&& f) {
 bool Utf16Less(std::string_view a, std::string_view b) { return ToUtf16(a) < ToUtf16(b); }
 
 bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
+  size_t i = AsciiPrefix(s);
   while (i < s.size()) {
     if (!NextCodePoint(s, i)) return false;
   }
