@@ -701,18 +701,37 @@ class SqlLog final : public LogRepository {
     uint64_t seq = tail_->range.size();
     CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
     crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
-    CUSTOS_RETURN_IF_ERROR(
-        Exec(s_, tail_ != nullptr, "INSERT INTO log_leaves(seq, leaf, subject) VALUES ($1, $2, $3)",
-                  {P(seq), P(leaf), P(event.subject)}));
-    Status node_status;
+    pending_leaves_.push_back({seq, std::move(leaf), event.subject});
     tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
-      if (!node_status.ok()) return;
-      node_status = Exec(s_, tail_ != nullptr, "INSERT INTO log_nodes(level, idx, hash) VALUES ($1, $2, $3)",
-                              {P(static_cast<int64_t>(id.level)), P(id.index), P(h)});
+      pending_nodes_.push_back({id.level, id.index, h});
     });
-    CUSTOS_RETURN_IF_ERROR(node_status);
     tail_->last_leaf_hash = hash;
+    if (pending_leaves_.size() >= kRowsPerInsert) CUSTOS_RETURN_IF_ERROR(Flush());
     return seq;
+  }
+
+  Status Flush() {
+    Status s = FlushRows(pending_leaves_, "INSERT INTO log_leaves(seq, leaf, subject) VALUES ",
+                         [](const PendingLeaf& l, Params& p) {
+                           p.push_back(P(l.seq));
+                           p.push_back(P(l.leaf));
+                           p.push_back(P(l.subject));
+                         });
+    if (s.ok()) {
+      s = FlushRows(pending_nodes_, "INSERT INTO log_nodes(level, idx, hash) VALUES ",
+                    [](const PendingNode& n, Params& p) {
+                      p.push_back(P(static_cast<int64_t>(n.level)));
+                      p.push_back(P(n.index));
+                      p.push_back(P(n.hash));
+                    });
+    }
+    if (!s.ok()) Discard();
+    return s;
+  }
+
+  void Discard() {
+    pending_leaves_.clear();
+    pending_nodes_.clear();
   }
 
   StatusOr<uint64_t> Size() override {
@@ -721,6 +740,7 @@ class SqlLog final : public LogRepository {
   }
 
   StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, Size());
     end = std::min(end, size);
     limit = std::min<size_t>(limit, kMaxRows);
@@ -736,6 +756,7 @@ class SqlLog final : public LogRepository {
 
   StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
                                                     size_t limit) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
     limit = std::min<size_t>(limit, kMaxRows);
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
@@ -766,18 +787,21 @@ class SqlLog final : public LogRepository {
   }
 
   StatusOr<std::vector<crypto::Digest32>> InclusionProof(uint64_t index, uint64_t size) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
     CUSTOS_RETURN_IF_ERROR(CheckSize(size));
     SqlNodeReader reader(s_);
     return crypto::merkle::InclusionProof(index, size, reader);
   }
 
   StatusOr<std::vector<crypto::Digest32>> ConsistencyProof(uint64_t from, uint64_t to) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
     CUSTOS_RETURN_IF_ERROR(CheckSize(to));
     SqlNodeReader reader(s_);
     return crypto::merkle::ConsistencyProof(from, to, reader);
   }
 
   StatusOr<crypto::Digest32> RootAt(uint64_t size) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
     CUSTOS_RETURN_IF_ERROR(CheckSize(size));
     SqlNodeReader reader(s_);
     return crypto::merkle::RootAt(size, reader);
@@ -785,6 +809,7 @@ class SqlLog final : public LogRepository {
 
   StatusOr<std::vector<std::pair<uint64_t, crypto::Digest32>>> NodesAtLevel(
       uint32_t level, uint64_t from_index, size_t limit) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
     limit = std::min<size_t>(limit, kMaxRows);
     if (from_index > static_cast<uint64_t>(INT64_MAX)) {
       return std::vector<std::pair<uint64_t, crypto::Digest32>>();
@@ -823,13 +848,52 @@ class SqlLog final : public LogRepository {
     return cp;
   }
 
+  struct PendingLeaf {
+    uint64_t seq;
+    std::string leaf;
+    std::string subject;
+  };
+  struct PendingNode {
+    uint32_t level;
+    uint64_t index;
+    crypto::Digest32 hash;
+  };
+  // Rows per multi-row INSERT. SQLite looks "$n" parameters up in a list,
+  // so preparing costs grows with the square of the parameter count: 32
+  // rows (96 parameters) was fastest, 27k appends/s batched against 18k at
+  // 256 rows and 12k for one statement per row (bench/log_bench).
+  static constexpr size_t kRowsPerInsert = 32;
+
+  template <typename Row, typename Bind>
+  Status FlushRows(std::vector<Row>& rows, const char* insert, Bind bind) {
+    for (size_t start = 0; start < rows.size(); start += kRowsPerInsert) {
+      size_t end = std::min(rows.size(), start + kRowsPerInsert);
+      std::string sql = insert;
+      Params p;
+      p.reserve((end - start) * 3);
+      for (size_t i = start; i < end; ++i) {
+        sql += i == start ? "(" : ", (";
+        for (int k = 0; k < 3; ++k) {
+          sql += (k == 0 ? "$" : ", $") + std::to_string(p.size() + 1 + k);
+        }
+        sql += ")";
+        bind(rows[i], p);
+      }
+      CUSTOS_RETURN_IF_ERROR(Exec(s_, tail_ != nullptr, sql, p));
+    }
+    rows.clear();
+    return Status::Ok();
+  }
+
   Poco::Data::Session& s_;
   LogTail* tail_;
+  std::vector<PendingLeaf> pending_leaves_;
+  std::vector<PendingNode> pending_nodes_;
 };
 
-class SqlTransaction final : public Transaction {
+class SqlTransactionImpl final : public SqlTransaction {
  public:
-  SqlTransaction(Poco::Data::Session& s, LogTail* tail, const SqlDialect& d)
+  SqlTransactionImpl(Poco::Data::Session& s, LogTail* tail, const SqlDialect& d)
       : tail_(tail),
         departments_(s, tail != nullptr),
         users_(s, tail != nullptr),
@@ -846,6 +910,8 @@ class SqlTransaction final : public Transaction {
   VersionRepository& versions() override { return versions_; }
   DocumentRepository& documents() override { return documents_; }
   LogRepository& log() override { return log_; }
+  Status Flush() override { return log_.Flush(); }
+  void Discard() override { log_.Discard(); }
 
  private:
   LogTail* tail_;
@@ -872,9 +938,9 @@ StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session) {
   return tail;
 }
 
-std::unique_ptr<Transaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail,
-                                                const SqlDialect& dialect) {
-  return std::make_unique<SqlTransaction>(session, tail, dialect);
+std::unique_ptr<SqlTransaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail,
+                                                   const SqlDialect& dialect) {
+  return std::make_unique<SqlTransactionImpl>(session, tail, dialect);
 }
 
 Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp) {

@@ -268,9 +268,11 @@ Status SqliteStore::CommitBatch(std::deque<Writer*>& batch) {
         st = Internal(std::string("write function threw: ") + e.what());
       }
     }
+    if (st.ok()) st = tx->Flush();
     if (st.ok()) {
       st = Pragma(s, "RELEASE SAVEPOINT w");
     } else {
+      tx->Discard();
       (void)Pragma(s, "ROLLBACK TO SAVEPOINT w");
       (void)Pragma(s, "RELEASE SAVEPOINT w");
       *tail_ = std::move(saved);
