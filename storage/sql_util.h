@@ -40,6 +40,10 @@ inline Param P(bool v) { return Param(static_cast<Poco::Int64>(v ? 1 : 0)); }
 Param P(const crypto::Bytes& b);
 Param P(const crypto::Digest32& d);
 
+// On SQLite, Exec and Query keep each connection's prepared statements for
+// reuse. Call this before closing such a session (it finalizes them).
+void ReleaseStatements(Poco::Data::Session& session);
+
 // Executes a statement that returns no rows.
 Status Exec(Poco::Data::Session& session, const std::string& sql, const Params& params = {});
 // Executes a query and returns every row.

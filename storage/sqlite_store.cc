@@ -132,7 +132,11 @@ struct SqliteStore::Writer {
 SqliteStore::SqliteStore(SqliteOptions options, CheckpointSigner* signer)
     : options_(std::move(options)), signer_(signer) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  // Prepared statements go before their connections close.
+  if (write_session_) sql::ReleaseStatements(*write_session_);
+  for (auto& reader : readers_) sql::ReleaseStatements(*reader);
+}
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
                                                          CheckpointSigner* signer) {
