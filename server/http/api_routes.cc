@@ -3,7 +3,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/MessageHeader.h>
-#include <Poco/Net/MultipartReader.h>
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/URI.h>
 
@@ -12,6 +11,7 @@
 #include "server/http/audit_routes.h"
 #include "server/http/json_codec.h"
 #include "server/http/loan_routes.h"
+#include "server/http/multipart.h"
 #include "server/http/retention_routes.h"
 #include "server/http/request_context.h"
 #include "server/http/route_util.h"
@@ -32,24 +32,6 @@ StatusOr<int> PathNumber(const RequestContext& ctx, const std::string& name) {
   }
   return out;
 }
-
-// ---------------------------------------------------------------- streams
-
-// A ByteSource over an istream (a multipart part).
-class IstreamSource final : public crypto::ByteSource {
- public:
-  explicit IstreamSource(std::istream& in) : in_(in) {}
-  StatusOr<size_t> Read(uint8_t* p, size_t n) override {
-    if (n == 0) return size_t{0};
-    in_.read(reinterpret_cast<char*>(p), static_cast<std::streamsize>(n));
-    std::streamsize got = in_.gcount();
-    if (got == 0 && in_.bad()) return InvalidArgument("upload stream failed", "malformed_multipart");
-    return static_cast<size_t>(got);
-  }
-
- private:
-  std::istream& in_;
-};
 
 // --------------------------------------------------------------- sessions
 
@@ -86,67 +68,67 @@ Response Upload(RequestContext& ctx,
     return Response::Error(InvalidArgument("expected multipart/form-data with a boundary",
                                            "expected_multipart"));
   }
-  std::unique_ptr<services::CheckIn> checkin;
-  try {
-    Poco::Net::MultipartReader reader(ctx.BodyStream(), params.get("boundary"));
-    bool first = true;
-    while (reader.hasNextPart()) {
-      Poco::Net::MessageHeader header;
-      reader.nextPart(header);
-      // The reader sees the end of a cut-off body as one more, empty part.
-      if (ctx.BodyOverLimit()) {
-        return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
-      }
-      if (ctx.BodyConsumed() && ctx.request.hasContentLength() &&
-          ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
-        return Response::Error(InvalidArgument("upload ended before its Content-Length", "truncated_upload"));
-      }
-      std::string disposition;
-      Poco::Net::NameValueCollection dparams;
-      Poco::Net::MessageHeader::splitParameters(header.get("Content-Disposition", ""), disposition, dparams);
-      std::string name = dparams.get("name", "");
-      std::istream& part = reader.stream();
-      if (first) {
-        if (name != "metadata") {
-          return Response::Error(InvalidArgument("the first part must be 'metadata'", "missing_metadata"));
-        }
-        std::string text;
-        char buf[8192];
-        while (part.read(buf, sizeof buf) || part.gcount() > 0) {
-          text.append(buf, static_cast<size_t>(part.gcount()));
-          if (text.size() > (1 << 20)) return Response::Error(TooLarge("metadata part too large", "body_too_large"));
-        }
-        auto started = begin(text);
-        if (!started.ok()) return Response::Error(started.status());
-        checkin = std::move(started).value();
-        first = false;
-      } else if (name == "file") {
-        IstreamSource source(part);
-        services::FileInput in{dparams.get("filename", ""), header.get("Content-Type", "application/octet-stream")};
-        if (auto s = checkin->AddFile(in, source); !s.ok()) {
-          if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
-          return Response::Error(s);
-        }
-      } else if (name == "signature") {
-        std::string sig;
-        char buf[8192];
-        while (part.read(buf, sizeof buf) || part.gcount() > 0) {
-          sig.append(buf, static_cast<size_t>(part.gcount()));
-          if (sig.size() > (1 << 20)) return Response::Error(TooLarge("signature part too large", "signature_too_large"));
-        }
-        if (auto s = checkin->AttachSignature(sig); !s.ok()) return Response::Error(s);
-      } else {
-        return Response::Error(InvalidArgument("unexpected part '" + name + "'", "unknown_part"));
-      }
-    }
-    if (first) return Response::Error(InvalidArgument("no parts in the upload", "missing_metadata"));
-  } catch (const Poco::Exception& e) {
+  // Past the size limit the body stream just ends: say so rather than
+  // "truncated".
+  auto fail = [&ctx](const Status& s) {
     if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
-    return Response::Error(InvalidArgument("malformed multipart body: " + e.message(), "malformed_multipart"));
+    return Response::Error(s);
+  };
+  // A small part (metadata, signature) read whole, at most 1 MiB.
+  auto read_small = [](MultipartReader& part, std::string& out, const char* too_large) -> Status {
+    uint8_t buf[8192];
+    while (true) {
+      CUSTOS_ASSIGN_OR_RETURN(size_t got, part.Read(buf, sizeof buf));
+      if (got == 0) return Status::Ok();
+      out.append(reinterpret_cast<const char*>(buf), got);
+      if (out.size() > (1 << 20)) return TooLarge(std::string(too_large) + " part too large", "body_too_large");
+    }
+  };
+  std::unique_ptr<services::CheckIn> checkin;
+  MultipartReader reader(ctx.BodyStream(), params.get("boundary"));
+  bool first = true;
+  while (true) {
+    Poco::Net::MessageHeader header;
+    auto more = reader.NextPart(header);
+    if (!more.ok()) return fail(more.status());
+    if (!*more) break;
+    std::string disposition;
+    Poco::Net::NameValueCollection dparams;
+    try {
+      Poco::Net::MessageHeader::splitParameters(header.get("Content-Disposition", ""), disposition, dparams);
+    } catch (const Poco::Exception& e) {
+      return fail(InvalidArgument("malformed multipart body: " + e.message(), "malformed_multipart"));
+    }
+    std::string name = dparams.get("name", "");
+    if (first) {
+      if (name != "metadata") {
+        return fail(InvalidArgument("the first part must be 'metadata'", "missing_metadata"));
+      }
+      std::string text;
+      if (auto s = read_small(reader, text, "metadata"); !s.ok()) return fail(s);
+      auto started = begin(text);
+      if (!started.ok()) return Response::Error(started.status());
+      checkin = std::move(started).value();
+      first = false;
+    } else if (name == "file") {
+      services::FileInput in{dparams.get("filename", ""), header.get("Content-Type", "application/octet-stream")};
+      if (auto s = checkin->AddFile(in, reader); !s.ok()) return fail(s);
+    } else if (name == "signature") {
+      std::string sig;
+      if (auto s = read_small(reader, sig, "signature"); !s.ok()) {
+        return fail(s.reason() == "body_too_large"
+                        ? TooLarge("signature part too large", "signature_too_large")
+                        : s);
+      }
+      if (auto s = checkin->AttachSignature(sig); !s.ok()) return Response::Error(s);
+    } else {
+      return Response::Error(InvalidArgument("unexpected part '" + name + "'", "unknown_part"));
+    }
   }
+  if (first) return fail(InvalidArgument("no parts in the upload", "missing_metadata"));
   if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
   if (ctx.request.hasContentLength() && ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
-    // Drain what is left so a short read is told from a truncated upload.
+    // Drain the epilogue so a short read is told from a truncated upload.
     std::istream& rest = ctx.BodyStream();
     char buf[8192];
     while (rest.read(buf, sizeof buf) || rest.gcount() > 0) {
