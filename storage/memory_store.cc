@@ -511,7 +511,8 @@ class MemRecords final : public RecordRepository {
     const int page_size = std::clamp(q.page_size, 1, kMaxPageSize);
     const uint64_t offset = static_cast<uint64_t>(std::max(q.page, 1) - 1) * page_size;
     RecordPage page;
-    page.total = hits.size();
+    page.total = std::min<uint64_t>(hits.size(), kMaxCountedMatches);
+    page.total_exact = hits.size() <= kMaxCountedMatches;
     for (uint64_t i = offset; i < hits.size() && page.records.size() < static_cast<size_t>(page_size);
          ++i) {
       page.records.push_back(hits[i]->record);

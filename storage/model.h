@@ -176,9 +176,14 @@ struct RecordQuery {
   int page_size = 50;  // 1..500
 };
 
+// Searches count matches up to this many; beyond it a page says "more than
+// this" (total_exact false) instead of reading every match.
+inline constexpr uint64_t kMaxCountedMatches = 10000;
+
 struct RecordPage {
   std::vector<Record> records;
-  uint64_t total = 0;
+  uint64_t total = 0;       // at most kMaxCountedMatches
+  bool total_exact = true;  // false: more records than `total` match
 };
 
 }  // namespace custos::storage

@@ -1,6 +1,7 @@
 #include "storage/sql_repositories.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "storage/sql_util.h"
@@ -239,6 +240,39 @@ constexpr const char* kRecordColumns =
 
 
 
+// kRecordColumns, each prefixed with "records." (for queries that join).
+const std::string& QualifiedRecordColumns() {
+  static const std::string columns = [] {
+    std::string out;
+    std::string all = kRecordColumns;
+    for (size_t start = 0; start < all.size();) {
+      size_t comma = all.find(',', start);
+      if (comma == std::string::npos) comma = all.size();
+      std::string name = all.substr(start, comma - start);
+      name.erase(0, name.find_first_not_of(' '));
+      out += (out.empty() ? "records." : ", records.") + name;
+      start = comma + 1;
+    }
+    return out;
+  }();
+  return columns;
+}
+
+// Whether a search text could be part of an archive number
+// ("CT-2026-000001"): letters, digits and dashes with at least one digit or
+// dash.
+bool MayBeArchiveNumber(const std::string& text) {
+  bool digit_or_dash = false;
+  for (char c : text) {
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '-') {
+      digit_or_dash = true;
+    } else if (!std::isalpha(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return digit_or_dash;
+}
+
 Record RecordFromRow(const Rows& r, size_t i) {
   Record x;
   x.id = RecordId{r.Text(i, 0)};
@@ -324,7 +358,9 @@ class SqlRecords final : public RecordRepository {
   }
 
   StatusOr<RecordPage> Search(const RecordQuery& q) override {
+    std::string from = " FROM records";
     std::string where = " WHERE 1 = 1";
+    std::string order = "records.created_at DESC, records.id DESC";
     Params params;
     auto add = [&](const std::string& clause, sql::Param p) {
       params.push_back(std::move(p));
@@ -335,27 +371,38 @@ class SqlRecords final : public RecordRepository {
     };
     size_t characters = 0;
     for (unsigned char c : q.text) characters += (c & 0xC0) != 0x80;  // UTF-8 code points
-    if (!q.text.empty() && !dialect_.text_match_clause.empty() &&
+    if (!q.text.empty() && !dialect_.text_match_join.empty() &&
         characters >= dialect_.min_text_match_chars) {
-      // Archive numbers are not in the full-text index: match them directly.
-      params.push_back(P("%" + EscapeLike(Lower(q.text)) + "%"));
-      std::string id_param = "$" + std::to_string(params.size());
-      params.push_back(P(dialect_.text_match_param(q.text)));
-      std::string clause = dialect_.text_match_clause;
-      clause.replace(clause.find("$?"), 2, "$" + std::to_string(params.size()));
-      where += " AND (lower(id) LIKE " + id_param + " ESCAPE '!' OR " + clause + ")";
+      if (MayBeArchiveNumber(q.text)) {
+        // Archive numbers are not in the full-text index: match them
+        // directly too (this reads every id, so only for texts that could
+        // be part of one).
+        params.push_back(P("%" + EscapeLike(Lower(q.text)) + "%"));
+        std::string id_param = "$" + std::to_string(params.size());
+        params.push_back(P(dialect_.text_match_param(q.text)));
+        std::string match = dialect_.text_match_where;
+        match.replace(match.find("$?"), 2, "$" + std::to_string(params.size()));
+        where += " AND (lower(records.id) LIKE " + id_param + " ESCAPE '!' OR records.rowid IN (SELECT records.rowid FROM records " +
+                 dialect_.text_match_join + " WHERE " + match + "))";
+      } else {
+        from += " " + dialect_.text_match_join;
+        add(dialect_.text_match_where, P(dialect_.text_match_param(q.text)));
+        order = dialect_.text_match_order;
+      }
     } else if (!q.text.empty()) {
-      add("(lower(id) LIKE $? ESCAPE '!' OR lower(title) LIKE $? ESCAPE '!' OR lower(description) "
-          "LIKE $? ESCAPE '!' OR lower(metadata_json) LIKE $? ESCAPE '!')",
+      add("(lower(records.id) LIKE $? ESCAPE '!' OR lower(records.title) LIKE $? ESCAPE '!' OR "
+          "lower(records.description) LIKE $? ESCAPE '!' OR lower(records.metadata_json) LIKE $? ESCAPE '!')",
           P("%" + EscapeLike(Lower(q.text)) + "%"));
     }
-    if (q.type) add("type = $?", P(std::string(Name(*q.type))));
-    if (!q.department.empty()) add("department = $?", P(q.department));
-    if (q.classification) add("classification = $?", P(std::string(Name(*q.classification))));
-    if (q.state) add("state = $?", P(std::string(Name(*q.state))));
-    if (q.created_from) add("created_at >= $?", P(FormatTime(*q.created_from)));
-    if (q.created_to) add("created_at <= $?", P(FormatTime(*q.created_to)));
-    if (!q.expiring_by.empty()) add("(expires_on <> '' AND expires_on <= $?)", P(q.expiring_by));
+    if (q.type) add("records.type = $?", P(std::string(Name(*q.type))));
+    if (!q.department.empty()) add("records.department = $?", P(q.department));
+    if (q.classification) add("records.classification = $?", P(std::string(Name(*q.classification))));
+    if (q.state) add("records.state = $?", P(std::string(Name(*q.state))));
+    if (q.created_from) add("records.created_at >= $?", P(FormatTime(*q.created_from)));
+    if (q.created_to) add("records.created_at <= $?", P(FormatTime(*q.created_to)));
+    if (!q.expiring_by.empty()) {
+      add("(records.expires_on <> '' AND records.expires_on <= $?)", P(q.expiring_by));
+    }
     if (!q.allowed_classifications.empty()) {
       std::string in;
       for (Classification c : q.allowed_classifications) {
@@ -363,28 +410,35 @@ class SqlRecords final : public RecordRepository {
         in += (in.empty() ? "" : ", ") + std::string("$") + std::to_string(params.size());
       }
       if (q.own_department.empty() || q.own_department_classifications.empty()) {
-        where += " AND classification IN (" + in + ")";
+        where += " AND records.classification IN (" + in + ")";
       } else {
         params.push_back(P(q.own_department));
-        std::string own = "department = $" + std::to_string(params.size()) + " AND classification IN (";
+        std::string own = "records.department = $" + std::to_string(params.size()) +
+                          " AND records.classification IN (";
         for (size_t i = 0; i < q.own_department_classifications.size(); ++i) {
           params.push_back(P(std::string(Name(q.own_department_classifications[i]))));
           own += (i ? ", $" : "$") + std::to_string(params.size());
         }
-        where += " AND (classification IN (" + in + ") OR (" + own + ")))";
+        where += " AND (records.classification IN (" + in + ") OR (" + own + ")))";
       }
     }
-    CUSTOS_ASSIGN_OR_RETURN(Rows count, sql::Query(s_, "SELECT COUNT(*) FROM records" + where, params));
+    // Counting stops past kMaxCountedMatches: an exact count of a common
+    // word's matches in a large catalogue would read all of them.
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows count, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT " +
+                                       std::to_string(kMaxCountedMatches + 1) + ")",
+                               params));
     int page_size = std::clamp(q.page_size, 1, 500);
     int64_t offset = static_cast<int64_t>(std::max(q.page, 1) - 1) * page_size;
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
-                           std::string("SELECT ") + kRecordColumns + " FROM records" + where +
-                               " ORDER BY created_at DESC, id DESC LIMIT " +
-                               std::to_string(page_size) + " OFFSET " + std::to_string(offset),
+                           "SELECT " + QualifiedRecordColumns() + from + where + " ORDER BY " + order +
+                               " LIMIT " + std::to_string(page_size) + " OFFSET " + std::to_string(offset),
                            params));
     RecordPage page;
-    page.total = static_cast<uint64_t>(count.Int(0, 0));
+    uint64_t counted = static_cast<uint64_t>(count.Int(0, 0));
+    page.total = std::min<uint64_t>(counted, kMaxCountedMatches);
+    page.total_exact = counted <= kMaxCountedMatches;
     for (size_t i = 0; i < r.size(); ++i) page.records.push_back(RecordFromRow(r, i));
     return page;
   }

@@ -28,9 +28,15 @@ StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session);
 
 // What differs between SQL engines, supplied by each store.
 struct SqlDialect {
-  // A WHERE clause matching records by full text, "$?" standing for the
-  // parameter; empty when the engine has no full-text index (LIKE is used).
-  std::string text_match_clause;
+  // Full-text search over the catalogue, empty when the engine has none
+  // (LIKE is used). `text_match_join` joins the index to `records` by
+  // rowid; `text_match_where` is the condition, "$?" standing for the
+  // parameter; `text_match_order` walks the matches newest first in the
+  // index's own order, so a page of a common word's matches is read
+  // without collecting and sorting all of them.
+  std::string text_match_join;
+  std::string text_match_where;
+  std::string text_match_order;
   // Turns the user's search text into the parameter for that clause.
   std::function<std::string(const std::string&)> text_match_param;
   // Shorter texts fall back to LIKE (a trigram index needs three characters).

@@ -97,8 +97,12 @@ const std::vector<std::vector<std::string>>& Migrations() {
 }
 
 const SqlDialect& SqliteDialect() {
+  // records_fts.rowid is the records row's rowid (the triggers keep them
+  // equal), and rowids grow with every check-in: newest first.
   static const SqlDialect d{
-      "id IN (SELECT id FROM records_fts WHERE records_fts MATCH $?)",
+      "JOIN records_fts ON records_fts.rowid = records.rowid",
+      "records_fts MATCH $?",
+      "records_fts.rowid DESC",
       [](const std::string& text) { return "\"" + ReplaceAll(text, "\"", "\"\"") + "\""; },
       3};
   return d;

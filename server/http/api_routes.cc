@@ -423,6 +423,7 @@ void AddRecordRoutes(Router& router, services::AuthService& auth, services::Reco
       Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
       o->set("records", arr);
       o->set("total", static_cast<Poco::UInt64>(p.total));
+      o->set("totalExact", p.total_exact);
       o->set("page", q->page);
       o->set("pageSize", q->page_size);
       return Poco::Dynamic::Var(o);
