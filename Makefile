@@ -44,11 +44,17 @@ run: build
 fuzz:
 	@JOBS=$(JOBS) bash scripts/fuzz.sh "$(FUZZ_SECONDS)" $(FUZZ_TARGETS)
 
-# Figures as ratios against bounds measured in the same run (docs/benchmarks.md).
-bench: build
-	@mkdir -p $(BUILD_DIR)/bench-work
-	$(BUILD_DIR)/bin/log_bench $(BUILD_DIR)/bench-work $(if $(QUICK),100000,1000000)
-	bash bench/checkin_bench.sh $(BUILD_DIR)
+# Figures as ratios against bounds and peers measured in the same run
+# (docs/benchmarks.md): installs the peers (restic, borg, nginx, wrk) and
+# gnuplot, builds, runs bench/run.py, writes bench/results/<time>.json and
+# regenerates docs/benchmarks.md. QUICK=1: smaller corpus, under 3 minutes.
+BENCH_PACKAGES := python3 libbenchmark-dev restic borgbackup nginx-light wrk gnuplot-nox
+bench:
+	@CUSTOS_EXTRA_PACKAGES="$(BENCH_PACKAGES)" bash scripts/install-deps.sh
+	@$(MAKE) --no-print-directory configure
+	@cmake -S . -B $(BUILD_DIR) > /dev/null  # finds Google Benchmark if it was just installed
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	python3 bench/run.py --bin $(BUILD_DIR)/bin $(if $(QUICK),--quick)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file

@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Regenerates docs/benchmarks.md and its charts from one results file.
+
+  bench/report.py bench/results/<UTC time>.json
+
+The page is written from scratch each time, except the hand-written notes
+between the `<!-- notes -->` and `<!-- /notes -->` markers, which are kept
+verbatim. Charts are drawn by gnuplot into docs/benchmarks/*.png.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DOC = os.path.join(REPO, "docs", "benchmarks.md")
+CHART_DIR = os.path.join(REPO, "docs", "benchmarks")
+NOTES_RE = re.compile(r"<!-- notes -->\n?(.*?)<!-- /notes -->", re.S)
+DEFAULT_NOTES = ("_Profiling notes: what limits each figure and what is being done about it._\n")
+
+GREEN, RED, GREY = "0x2ca02c", "0xd62728", "0x7f7f7f"
+CUSTOS, PEER, BOUND = "0x1f77b4", "0xff7f0e", "0x7f7f7f"
+
+# Short chart labels for the ratio rows.
+SHORT = {
+    "checkin_vs_pipeline": "check-in MB/s\\nvs crypto bound",
+    "checkin_vs_restic": "check-in MB/s\\nvs restic",
+    "checkin_vs_borg": "check-in MB/s\\nvs borg",
+    "checkins_vs_fsync": "check-ins/s\\nvs fsync/s",
+    "checkins_vs_borg": "check-ins/s\\nvs borg files/s",
+    "reads_vs_nginx": "reads/s\\nvs nginx",
+    "gets_vs_nginx": "record GETs/s\\nvs nginx JSON",
+    "log_batched": "log appends/s\\nvs 10,000",
+    "log_verify": "log verify, leaves\\nper CPU s vs 5 M",
+    "log_proof": "proof p99\\nvs 1 ms",
+    "rss_upload": "RSS upload\\nvs 64 MiB",
+    "rss_download": "RSS download\\nvs 64 MiB",
+    "search_p99": "search p99\\nvs 50 ms",
+}
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, (int, float)):
+        return str(v)
+    sep = "" if unit.startswith("/") else " "
+    if isinstance(v, int):
+        return f"{v:,}{sep}{unit}".strip()
+    a = abs(v)
+    if a >= 1000:
+        s = f"{v:,.0f}"
+    elif a >= 100:
+        s = f"{v:.0f}"
+    elif a >= 10:
+        s = f"{v:.1f}"
+    elif a == 0:
+        s = "0"
+    else:
+        s = f"{v:.3g}"
+    return f"{s}{sep}{unit}".strip() if unit else s
+
+
+def get(d, *path):
+    for k in path:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def wrk_errors(w):
+    """wrk's non-2xx answers and socket errors, or 0."""
+    parts = [f"{w['non_2xx']:,} non-2xx"] if w.get("non_2xx") else []
+    parts += [f"{n:,} {k}" for k, n in (w.get("socket_errors") or {}).items() if n]
+    return ", ".join(parts) or "0"
+
+
+def figure_label(row, s):
+    label = row["figure"]
+    if row["id"] == "log_proof" and get(s, "log", "log_entries"):
+        label += f" at {get(s, 'log', 'log_entries'):,.0f} entries"
+    if row["id"] == "search_p99" and get(s, "search", "records"):
+        label += f" at {get(s, 'search', 'records'):,.0f} records"
+    if row["id"].startswith("rss_") and get(s, "custos", "rss", "file_bytes"):
+        label = label.replace("1 GiB", f"{get(s, 'custos', 'rss', 'file_bytes') / 2**20:,.0f} MiB")
+    return label
+
+
+def why_missing(row, s):
+    """Why a row has no figure: the section's skip note or error, if any."""
+    section = {"log": "log", "search": "search"}.get(row["id"].split("_")[0])
+    for name in ([section] if section else ["custos", "peers", "bounds"]):
+        sec = s.get(name)
+        if sec is None:
+            return f"{name} not run"
+        if sec.get("skipped"):
+            return sec["skipped"]
+        if sec.get("error"):
+            return f"{name} failed"
+    return "not measured"
+
+
+# --- charts ------------------------------------------------------------------
+
+
+def gp_quote(text):
+    return '"' + text.replace('"', "'") + '"'
+
+
+def bar_chart(path, title, ylabel, bars, logscale=False, targets=None, legend=None):
+    """bars: [(label, value, rgb)], targets: [value or None] drawn as a red
+    line across each bar; legend: [(name, rgb)]."""
+    bars = [(l, v, c) for l, v, c in bars]
+    vals = [v for _, v, _ in bars if v] + [t for t in (targets or []) if t]
+    if not vals:
+        return False
+    lo = min(vals) / 3 if logscale else 0
+    hi = max(vals) * (3 if logscale else 1.2)
+    data = []
+    for i, (label, v, rgb) in enumerate(bars):
+        t = targets[i] if targets and targets[i] is not None else "NaN"
+        data.append(f"{i} {v if v is not None else 'NaN'} {t} {rgb} {gp_quote(label)}")
+    script = [
+        "set terminal pngcairo size 1200,540 font 'sans,10'",
+        f"set output {gp_quote(path)}",
+        f"set title {gp_quote(title)}",
+        f"set ylabel {gp_quote(ylabel)}",
+        "set grid ytics",
+        "set key below center horizontal",
+        "set style fill solid 0.85 border -1",
+        f"set xrange [-0.6:{len(bars) - 0.4}]",
+        f"set yrange [{lo}:{hi}]",
+        "set xtics nomirror scale 0",
+        "set bmargin 5",
+    ]
+    if logscale:
+        script.append("set logscale y")
+    script.append("$d << EOD\n" + "\n".join(data) + "\nEOD")
+    bottom = lo if logscale else 0
+    plots = [f"$d using 1:({bottom}):($1-0.35):($1+0.35):({bottom}):2:4:xtic(5) "
+             "with boxxyerror lc rgb variable notitle"]
+    if targets:
+        plots.append("$d using 1:3:(0.45) with xerrorbars lw 3 pt 0 lc rgb '#000000' title 'target'")
+    for name, rgb in legend or []:
+        plots.append(f"NaN with boxes lc rgb '#{rgb[2:]}' title {gp_quote(name)}")
+    script.append("plot " + ", \\\n     ".join(plots))
+    p = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
+                       capture_output=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"gnuplot failed for {os.path.basename(path)}: {p.stderr.strip()}")
+    return True
+
+
+def charts(results):
+    """Draws the charts; returns [(file name, alt text)] of those drawn."""
+    os.makedirs(CHART_DIR, exist_ok=True)
+    s = results["sections"]
+    drawn = []
+    ratios = [r for r in results["ratios"] if r["ratio"] is not None and r["op"]]
+
+    def met_rgb(r):
+        return GREEN if r["met"] else RED
+
+    low = [r for r in ratios if r["op"] == ">="]
+    legend_met = [("target met", GREEN), ("target not met", RED)]
+    if bar_chart(os.path.join(CHART_DIR, "ratios.png"),
+                 "Custos / bound or peer, measured in the same run (higher is better)",
+                 "ratio (log scale)",
+                 [(SHORT.get(r["id"], r["id"]), r["ratio"], met_rgb(r)) for r in low],
+                 logscale=True, targets=[r["target"] for r in low], legend=legend_met):
+        drawn.append(("ratios.png", "Ratios against their minimum targets"))
+    high = [r for r in ratios if r["op"] == "<"]
+    if bar_chart(os.path.join(CHART_DIR, "limits.png"),
+                 "Custos / limit (lower is better; the target is below 1)",
+                 "ratio to the limit (log scale)",
+                 [(SHORT.get(r["id"], r["id"]), r["ratio"], met_rgb(r)) for r in high],
+                 logscale=True, targets=[r["target"] for r in high], legend=legend_met):
+        drawn.append(("limits.png", "Latency and memory against their limits"))
+
+    mbps = [
+        ("Custos check-in\\n1 client", get(s, "custos", "checkin_16MiB_1client", "MBps"), CUSTOS),
+        ("Custos check-in\\n2 clients", get(s, "custos", "checkin_16MiB_2clients", "MBps"), CUSTOS),
+        ("restic\\nbackup", get(s, "peers", "restic", "large", "backup_MBps"), PEER),
+        ("borg\\ncreate", get(s, "peers", "borg", "large", "backup_MBps"), PEER),
+        ("crypto pipeline\\nbound", get(s, "bounds", "pipeline_bound_MBps"), BOUND),
+        ("custosctl\\nverify", get(s, "custos", "verify", "MBps"), CUSTOS),
+        ("restic check\\n--read-data", get(s, "peers", "restic", "large", "check_MBps"), PEER),
+        ("borg check\\n--verify-data", get(s, "peers", "borg", "large", "check_MBps"), PEER),
+    ]
+    legend = [("Custos", CUSTOS), ("peer", PEER), ("bound", BOUND)]
+    if bar_chart(os.path.join(CHART_DIR, "throughput.png"),
+                 "Throughput of 16 MiB files (verify: the whole archive), MB/s",
+                 "MB/s", [m for m in mbps if m[1] is not None], legend=legend):
+        drawn.append(("throughput.png", "Throughput in MB/s, Custos against restic, borg and the crypto bound"))
+    rates = [
+        ("Custos\\ncheck-ins/s", get(s, "custos", "checkin_64KiB_16clients", "per_s"), CUSTOS),
+        ("disk\\nfsync/s", get(s, "bounds", "fsync", "fsyncs_per_s"), BOUND),
+        ("borg\\nfiles/s", get(s, "peers", "borg", "small", "backup_files_per_s"), PEER),
+        ("restic\\nfiles/s", get(s, "peers", "restic", "small", "backup_files_per_s"), PEER),
+        ("Custos\\ncontent reads/s", get(s, "custos", "content_reads", "req_per_s"), CUSTOS),
+        ("nginx\\nfile reads/s", get(s, "peers", "nginx", "files", "req_per_s"), PEER),
+        ("Custos\\nrecord GETs/s", get(s, "custos", "catalogue_gets", "req_per_s"), CUSTOS),
+        ("nginx\\nJSON GETs/s", get(s, "peers", "nginx", "json", "req_per_s"), PEER),
+    ]
+    if bar_chart(os.path.join(CHART_DIR, "rates.png"),
+                 "64 KiB files and records per second (log scale)",
+                 "per second", [r for r in rates if r[1] is not None], logscale=True,
+                 legend=legend):
+        drawn.append(("rates.png", "Operations per second, Custos against nginx, borg, restic and the disk"))
+    return drawn
+
+
+# --- the page ------------------------------------------------------------------
+
+
+INTRO = """\
+# Benchmarks
+
+<!-- Generated by bench/report.py from {source}. Edit only the notes at the end;
+     everything else is rewritten by the next `make bench`. -->
+
+`make bench` runs `bench/run.py`, which measures, in one go on this machine,
+Custos and the bounds and peers it is judged against (DESIGN §8): the
+single-core crypto bound (`openssl speed`), the disk's fsync rate, restic and
+borg backing up the same files, and nginx serving the same files over the same
+TLS. Every target is a **ratio against a figure measured in the same run**, so
+a slow or busy machine moves both sides; absolute numbers are only for
+orientation.
+
+```sh
+make bench            # full: 2,000 × 64 KiB, 20 × 16 MiB, a 1 GiB file,
+                      #       a 10-million-entry log, a 1-million-record catalogue
+make bench QUICK=1    # 300 × 64 KiB, 4 × 16 MiB, 256 MiB, 200,000 entries,
+                      #       100,000 records; a few minutes
+python3 bench/run.py --bin build/bin --quick --only custos,peers   # some sections
+python3 bench/report.py bench/results/<time>.json                 # redraw this page
+```
+
+Each run writes every raw figure, ratio and target, and the machine, to
+`bench/results/<UTC time>.json` (kept in the repository, so that figures can
+be compared over time) and regenerates this page and its charts from it.
+Sections: `corpus`, `bounds`, `custos`, `peers`, `search`, `log`. The work
+directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
+removed at the end; servers listen on 127.0.0.1 only.
+"""
+
+METHOD = """\
+## How each figure is measured
+
+- **Corpus**: random (incompressible) files from a fixed seed, made at run
+  time: 64 KiB files, 16 MiB files and one big file.
+- **Crypto pipeline bound**: `openssl speed -evp` on one core at 16 KiB
+  blocks; encrypting and hashing every byte costs both, so the bound is
+  1 / (1/AES-256-GCM + 1/SHA-256).
+- **fsync/s**: 4 KiB written and fsynced 2,000 times in the work directory.
+- **restic / borg**: `restic backup` and `borg create` (repokey, encrypted)
+  of the 16 MiB set (MB/s) and, into a fresh repository, the 64 KiB set
+  (files/s); then `restic check --read-data` and `borg check --verify-data`.
+- **nginx**: the 64 KiB files and a static JSON as large as a Custos record
+  response, over TLS 1.2+ with custosd's cipher list and an EC P-256
+  certificate, keep-alive on, access log off; `wrk -t2 -c64` cycling over the
+  files.
+- **Custos check-in**: `bench/checkin_client.py`, multipart uploads streamed
+  from disk over HTTPS, one TLS connection per client; every check-in is
+  durable (fsynced) and logged before the answer.
+- **Content reads / record GETs**: `wrk -t2 -c64` with `bench/cycle.lua`
+  cycling over the checked-in records with a bearer token; every content read
+  is durably logged before its first byte. Any non-2xx answer fails the run.
+- **Peak RSS**: custosd's high-water mark (`VmHWM`, reset through
+  `/proc/PID/clear_refs`) during a curl upload, then a curl download, of the
+  big file; VmRSS sampled every 50 ms as a cross-check.
+- **custosctl verify**: the offline check of the whole archive after the
+  above, in content MB/s.
+- **Search**: `catalogue_seed` fills a fresh archive, then 2,000
+  `GET /v1/records?q=…` over 4 connections.
+- **Audit log**: `log_bench` (Google Benchmark) in-process on a real SQLite
+  file.
+"""
+
+
+def page(results, source, notes, drawn):
+    s = results["sections"]
+    m = results.get("machine", {})
+    out = [INTRO.format(source=source)]
+
+    out.append("## This run\n")
+    la0, la1 = results.get("loadavg_start"), results.get("loadavg_end")
+    out.append(table(["", ""], [
+        ["results", f"`{source}`"],
+        ["started (UTC)", results.get("started_utc")],
+        ["mode", "quick (`--quick`)" if results.get("quick") else "full"],
+        ["sections", ", ".join(results.get("sections_run", []))],
+        ["elapsed", fmt(results.get("elapsed_s"), "s")],
+        ["load average (1 min) at start / end",
+         f"{fmt(la0[0] if la0 else None)} / {fmt(la1[0] if la1 else None)}"],
+    ]))
+    out.append("")
+    out.append("## Machine\n")
+    tools = results.get("tools", {})
+    out.append(table(["", ""], [
+        ["CPU", f"{m.get('cpu')} ({m.get('nproc')} cores usable)"],
+        ["RAM", fmt(m.get("ram_GiB"), "GiB")],
+        ["kernel", m.get("kernel")],
+        ["work directory filesystem", m.get("work_filesystem")],
+        ["OpenSSL", (get(s, "bounds", "openssl_version") or "—").split(" (")[0]],
+        ["restic / borg / nginx",
+         " / ".join(str(x) for x in (get(s, "peers", "restic", "version"),
+                                     get(s, "peers", "borg", "version"),
+                                     get(s, "peers", "nginx", "version")))],
+        ["wrk", (tools.get("wrk") or "—").split(" Copyright")[0]],
+    ]))
+    out.append("")
+
+    out.append("## Targets\n")
+    out.append("Ratio = Custos / bound or peer. Rows without a target are for information.\n")
+    rows = []
+    for r in results.get("ratios", []):
+        ref = fmt(r["reference"], r["unit"])
+        if r["reference_is_target"]:
+            ref = f"target {r['reference_label']}"
+        else:
+            ref = f"{r['reference_label']}: {ref}"
+        custos = fmt(r["custos"], r["unit"]) if r["custos"] is not None else f"— ({why_missing(r, s)})"
+        target = f"{'≥' if r['op'] == '>=' else '<'} {fmt(r['target'])}" if r["op"] else "—"
+        met = {True: "yes", False: "**no**", None: "—"}[r["met"]]
+        rows.append([figure_label(r, s), custos, ref, fmt(r["ratio"]), target, met])
+    out.append(table(["figure", "Custos", "bound or peer", "ratio", "target", "met"], rows))
+    out.append("")
+    for name, alt in drawn:
+        out.append(f"![{alt}](benchmarks/{name})\n")
+
+    out.append("## Bounds\n")
+    b = s.get("bounds", {})
+    speed = b.get("openssl_MBps", {})
+    rows = [
+        ["AES-256-GCM, 16 KiB blocks, 1 core", fmt(speed.get("aes_256_gcm_16k"), "MB/s")],
+        ["SHA-256, 16 KiB blocks", fmt(speed.get("sha256_16k"), "MB/s")],
+        ["SHA-256, 64-byte blocks", f"{fmt(speed.get('sha256_64'), 'MB/s')} "
+                                    f"({fmt(b.get('sha256_64B_hashes_per_s'))} hashes/s)"],
+        ["SM4-CTR, 16 KiB blocks", fmt(speed.get("sm4_ctr_16k"), "MB/s")],
+        ["SM3, 16 KiB blocks", fmt(speed.get("sm3_16k"), "MB/s")],
+        ["crypto pipeline bound, AES-256-GCM + SHA-256", fmt(b.get("pipeline_bound_MBps"), "MB/s")],
+        ["crypto pipeline bound, SM4-CTR + SM3 (gm suite)", fmt(b.get("gm_pipeline_bound_MBps"), "MB/s")],
+        ["fsync/s (4 KiB write + fsync)", fmt(get(b, "fsync", "fsyncs_per_s"), "/s")],
+    ]
+    out.append(table(["bound", "value"], rows))
+    for k, e in (b.get("openssl_unavailable") or {}).items():
+        out.append(f"\n`{k}` unavailable: {e}")
+    out.append("")
+
+    out.append("## Peers\n")
+    rows = []
+    for tool in ("restic", "borg"):
+        for set_name, label in (("large", "16 MiB"), ("small", "64 KiB")):
+            t = get(s, "peers", tool, set_name)
+            if not t:
+                continue
+            rows.append([f"{tool}, {t['files']:,} × {label}", fmt(t.get("backup_seconds"), "s"),
+                         fmt(t.get("backup_MBps"), "MB/s"), fmt(t.get("backup_files_per_s"), "/s"),
+                         fmt(t.get("check_seconds"), "s"), fmt(t.get("check_MBps"), "MB/s")])
+    if rows:
+        out.append(table(["backup", "wall", "MB/s", "files/s", "check wall", "check MB/s"], rows))
+        out.append("")
+    rows = []
+    for k, label in (("files", "64 KiB files"), ("json", "static JSON")):
+        w = get(s, "peers", "nginx", k)
+        if w:
+            rows.append([f"nginx, {label}", fmt(w.get("req_per_s"), "/s"), fmt(w.get("MBps"), "MB/s"),
+                         fmt(w.get("p50_ms"), "ms"), fmt(w.get("p99_ms"), "ms"), wrk_errors(w)])
+    if rows:
+        out.append(table(["served over TLS, wrk -c64", "requests/s", "MB/s", "p50", "p99",
+                          "errors"], rows))
+        out.append("")
+
+    out.append("## Custos\n")
+    c = s.get("custos", {})
+    rows = []
+    for k, label in (("checkin_16MiB_1client", "check-in, 16 MiB files, 1 client"),
+                     ("checkin_16MiB_2clients", "check-in, 16 MiB files, 2 clients"),
+                     ("checkin_64KiB_16clients", "check-in, 64 KiB files, 16 clients")):
+        x = c.get(k)
+        if x and "count" in x:
+            rows.append([label, f"{x['count']:,}", fmt(x["seconds"], "s"), fmt(x["per_s"], "/s"),
+                         fmt(x["MBps"], "MB/s")])
+    if rows:
+        out.append(table(["check-in", "records", "wall", "check-ins/s", "MB/s"], rows))
+        out.append("")
+    rows = []
+    for k, label in (("content_reads", "content reads, 64 KiB"), ("catalogue_gets", "record GETs")):
+        w = c.get(k)
+        if w and "req_per_s" in w:
+            rows.append([label, fmt(w["req_per_s"], "/s"), fmt(w["MBps"], "MB/s"),
+                         fmt(w["p50_ms"], "ms"), fmt(w["p99_ms"], "ms"), fmt(w["max_ms"], "ms"),
+                         wrk_errors(w)])
+    if rows:
+        out.append(table(["HTTPS, wrk -c64", "requests/s", "MB/s", "p50", "p99", "max",
+                          "errors"], rows))
+        out.append("")
+    rss = c.get("rss", {})
+    rows = []
+    for k in ("upload", "download"):
+        x = rss.get(k)
+        if x:
+            rows.append([f"{k} of {fmt(rss['file_bytes'] / 2**20)} MiB", fmt(x["rss_before_MiB"], "MiB"),
+                         fmt(x["peak_MiB"], "MiB"), fmt(x["sampled_peak_MiB"], "MiB"),
+                         fmt(x["MBps"], "MB/s"), fmt(x.get("client_sampled_peak_MiB"), "MiB")])
+    if rows:
+        out.append(table(["custosd memory", "RSS before", "peak (VmHWM)", "peak sampled",
+                          "curl MB/s", "curl's own RSS"], rows))
+        out.append("")
+    v = c.get("verify")
+    if v and "MBps" in v:
+        out.append(f"`custosctl verify`: {fmt(v['content_bytes'] / 1e6)} MB of content, "
+                   f"{v['counts'].get('records', 0):,} records, "
+                   f"{v['counts'].get('logEntries', 0):,} log entries in {fmt(v['seconds'], 's')} "
+                   f"({fmt(v['MBps'], 'MB/s')}).\n")
+
+    out.append("## Catalogue search\n")
+    se = s.get("search")
+    if se is None:
+        out.append("Not run.\n")
+    elif se.get("skipped"):
+        out.append(f"Skipped: {se['skipped']}.\n")
+    else:
+        requests = fmt(se.get("requests"))
+        if se.get("complete") is False:
+            requests += (f" of {fmt(se.get('requests_wanted'))} (stopped at the "
+                         f"{fmt(se.get('time_cap_s'))} s time limit)")
+        out.append(table(["records", "seeded in", "distinct queries", "requests over 4 connections",
+                          "p50", "p99", "max"], [[
+            fmt(se.get("records")), fmt(se.get("seed_seconds"), "s"), fmt(se.get("queries")),
+            requests, fmt(se.get("p50_ms"), "ms"), fmt(se.get("p99_ms"), "ms"),
+            fmt(se.get("max_ms"), "ms")]]))
+        out.append("")
+
+    out.append("## Audit log\n")
+    lg = s.get("log")
+    if lg is None:
+        out.append("Not run.\n")
+    elif lg.get("skipped"):
+        out.append(f"Skipped: {lg['skipped']}.\n")
+    else:
+        skip = {"entries_wanted", "section_seconds", "seconds", "error"}
+        rows = [[f"`{k}`", fmt(v)] for k, v in lg.items() if k not in skip and not isinstance(v, dict)]
+        out.append(table(["log_bench figure", "value"], rows))
+        out.append("")
+
+    errors = results.get("errors") or []
+    if errors:
+        out.append("## Errors in this run\n")
+        out += [f"- {e}" for e in errors]
+        out.append("")
+
+    out.append(METHOD)
+    out.append("## Notes\n")
+    out.append("<!-- notes -->\n" + notes + "<!-- /notes -->\n")
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: report.py RESULTS.json")
+    path = sys.argv[1]
+    with open(path) as f:
+        results = json.load(f)
+    source = os.path.relpath(os.path.abspath(path), REPO)
+    if source.startswith(".."):
+        source = os.path.basename(path)
+    notes = DEFAULT_NOTES
+    if os.path.exists(DOC):
+        with open(DOC) as f:
+            m = NOTES_RE.search(f.read())
+        if m:
+            notes = m.group(1)
+    failed = None
+    try:
+        drawn = charts(results)
+    except (OSError, RuntimeError) as e:
+        failed, drawn = str(e), []
+    with open(DOC, "w") as f:
+        f.write(page(results, source, notes, drawn))
+    print(f"wrote {os.path.relpath(DOC, REPO)} and {len(drawn)} charts", file=sys.stderr)
+    if failed:
+        print(f"charts: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1061 @@
+#!/usr/bin/env python3
+"""`make bench`: Custos's performance figures as ratios against bounds and peers
+measured in the same run on the same machine (DESIGN §8).
+
+  bench/run.py --bin BINDIR [--quick] [--work DIR] [--only SECTION,...]
+               [--keep-work] [--no-report]
+
+Sections, run in this order (corpus is made whenever a later section needs it):
+  corpus  random files from a fixed seed: 64 KiB, 16 MiB and one 1 GiB file
+  bounds  openssl speed (AES-256-GCM, SHA-256, SM4-CTR, SM3) and the disk's fsync/s
+  custos  custosd over HTTPS: check-in MB/s and check-ins/s, content reads/s,
+          catalogue GETs/s, peak RSS of a 1 GiB upload and download, custosctl verify
+  peers   restic and borg backup/check of the same files; nginx serving them over TLS
+  search  catalogue search latency at 1 million records (BINDIR/catalogue_seed)
+  log     the audit log in-process (BINDIR/log_bench)
+then the ratios against their targets. Everything goes to
+bench/results/<UTC time>.json, and bench/report.py turns that into
+docs/benchmarks.md. A section that fails records {"error": ...}; the others
+still run, and the run exits 1 at the end.
+
+The work directory is a fresh directory under /var/tmp (a real disk: fsync
+must reach it), removed at the end, also on failure or Ctrl-C. Servers listen
+on 127.0.0.1 only and are stopped by their own PIDs.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
+
+import checkin_client  # noqa: E402
+import corpus as corpus_mod  # noqa: E402
+import fsync_rate  # noqa: E402
+
+SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "log"]
+MiB = 1 << 20
+
+# The TLS settings of server/http/server.cc, so that nginx pays for the same
+# handshakes and ciphers as custosd.
+CUSTOS_CIPHERS = ("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
+CUSTOS_GROUPS = "X25519:prime256v1:secp384r1"
+
+
+class BenchError(Exception):
+    """A figure could not be measured; the message says why."""
+
+
+def log(msg):
+    print(f"[{time.monotonic() - START:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+START = time.monotonic()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(text, n=800):
+    text = text.decode(errors="replace") if isinstance(text, bytes) else (text or "")
+    return text[-n:].strip()
+
+
+def run(cmd, timeout=1800, env=None, cwd=None, check=True):
+    """Runs cmd; returns (CompletedProcess, wall seconds). Raises BenchError."""
+    start = time.monotonic()
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, cwd=cwd)
+    except FileNotFoundError as e:
+        raise BenchError(f"{cmd[0]}: not found ({e})")
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{os.path.basename(cmd[0])} timed out after {timeout}s")
+    wall = time.monotonic() - start
+    if check and p.returncode != 0:
+        raise BenchError(f"{os.path.basename(cmd[0])} {' '.join(cmd[1:3])} exited "
+                         f"{p.returncode}: {tail(p.stderr) or tail(p.stdout)}")
+    return p, wall
+
+
+def write_secret(path, value):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+
+
+def read_proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0]) * 1024
+    return out
+
+
+class Bench:
+    def __init__(self, args):
+        self.bin = os.path.abspath(args.bin)
+        self.quick = args.quick
+        self.work = None
+        self.procs = []  # every server we started, stopped in finally
+        self.corpus = None
+        self.record_sample = None  # a catalogue record response, sizes nginx's JSON
+        self.results = {}
+
+    # --- processes ---------------------------------------------------------
+
+    def start_server(self, name, cmd, log_path, env=None):
+        logf = open(log_path, "wb")
+        # Own session: a Ctrl-C in the terminal reaches us, and we stop the
+        # server ourselves, in order, by its PID.
+        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env,
+                             start_new_session=True)
+        logf.close()
+        self.procs.append((name, p))
+        return p
+
+    def stop_server(self, p, grace=30):
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        # Whatever the server forked (nginx workers) is in its process group,
+        # which is the server's own PID; it goes with it.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.procs = [(n, q) for n, q in self.procs if q is not p]
+
+    def stop_all(self):
+        for name, p in list(self.procs):
+            try:
+                self.stop_server(p, grace=30)
+            except Exception as e:  # keep stopping the others
+                print(f"could not stop {name} (pid {p.pid}): {e}", file=sys.stderr)
+
+    # --- helpers -------------------------------------------------------------
+
+    def path(self, *parts):
+        return os.path.join(self.work, *parts)
+
+    def ensure_corpus(self):
+        if self.corpus is None:
+            log("corpus: generating")
+            start = time.monotonic()
+            self.corpus = corpus_mod.generate(self.path("corpus"), self.quick)
+            out = self.results.setdefault("corpus", {})
+            out.update(corpus_mod.summary(self.corpus))
+            out["seconds"] = time.monotonic() - start
+        return self.corpus
+
+    def wrk(self, base_url, paths, conns, seconds, token=None, threads=2, name="wrk"):
+        """wrk with bench/cycle.lua over paths; returns its figures."""
+        list_path = self.path(f"{name}-paths.txt")
+        with open(list_path, "w") as f:
+            f.write("\n".join(paths) + "\n")
+        env = dict(os.environ)
+        env.pop("BENCH_TOKEN", None)
+        if token:
+            env["BENCH_TOKEN"] = token
+        cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency",
+               "-s", os.path.join(HERE, "cycle.lua"), base_url, "--", list_path]
+        p, _ = run(cmd, timeout=seconds + 120, env=env)
+        out = p.stdout.decode(errors="replace")
+        m = re.search(r"^BENCH_JSON (\{.*\})$", out, re.M)
+        if not m:
+            raise BenchError(f"wrk printed no figures: {tail(out)} {tail(p.stderr)}")
+        w = json.loads(m.group(1))
+        secs = w["duration_us"] / 1e6
+        res = {
+            "connections": conns, "threads": threads, "seconds": secs,
+            "requests": w["requests"],
+            "req_per_s": w["requests"] / secs,
+            "MBps": w["bytes"] / secs / 1e6,
+            "p50_ms": w["latency_p50_us"] / 1000, "p90_ms": w["latency_p90_us"] / 1000,
+            "p99_ms": w["latency_p99_us"] / 1000, "max_ms": w["latency_max_us"] / 1000,
+            "non_2xx": w["errors_status"],
+            "socket_errors": {k[7:]: w[k] for k in ("errors_connect", "errors_read",
+                                                     "errors_write", "errors_timeout")},
+        }
+        # Cross-check against wrk's own report.
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if m:
+            res["wrk_reported_req_per_s"] = float(m.group(1))
+        return res
+
+
+# --- custosd ---------------------------------------------------------------
+
+
+class Custos:
+    """One data directory and, while started, one custosd serving it."""
+
+    USER = "bench"
+
+    def __init__(self, bench, name):
+        self.b = bench
+        self.dir = bench.path(name)
+        os.makedirs(self.dir)
+        self.data = os.path.join(self.dir, "data")
+        self.pw_file = os.path.join(self.dir, "password")
+        self.proc = None
+        self.url = None
+        self._token = None
+
+    @property
+    def cafile(self):
+        return os.path.join(self.data, "tls", "cert.pem")
+
+    def ctl(self, *args, timeout=1800):
+        return run([os.path.join(self.b.bin, "custosctl"), *args], timeout=timeout)
+
+    def init(self):
+        admin_pw = os.path.join(self.dir, "admin-password")
+        write_secret(admin_pw, secrets.token_urlsafe(18))
+        write_secret(self.pw_file, secrets.token_urlsafe(18))
+        self.ctl("init", "--data", self.data, "--admin-password-file", admin_pw)
+        # custosd must not run while users are added.
+        self.ctl("user", "add", self.USER, "--role", "archivist", "--department", "sales",
+                 "--password-file", self.pw_file, "--no-force-change", "--data", self.data)
+
+    def start(self):
+        log_path = os.path.join(self.dir, "custosd.log")
+        self.proc = self.b.start_server(
+            "custosd", [os.path.join(self.b.bin, "custosd"), "--data", self.data,
+                        "--listen", "127.0.0.1:0"], log_path)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with open(log_path, "rb") as f:
+                for line in f:
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(rec, dict) and "port" in rec:
+                        self.url = f"https://127.0.0.1:{rec['port']}"
+                        self._token = None
+                        return
+            if self.proc.poll() is not None:
+                with open(log_path, "rb") as f:
+                    raise BenchError(f"custosd exited {self.proc.returncode}: {tail(f.read())}")
+            time.sleep(0.05)
+        raise BenchError("custosd did not report its port within 60 s")
+
+    def stop(self):
+        if self.proc is not None:
+            self.b.stop_server(self.proc)
+            if self.proc.returncode not in (0, -signal.SIGTERM):
+                raise BenchError(f"custosd stopped with status {self.proc.returncode}")
+            self.proc = None
+
+    def token(self):
+        if self._token is None:
+            with open(self.pw_file) as f:
+                self._token = checkin_client.sign_in(self.url, self.cafile, self.USER,
+                                                     f.readline().strip())
+        return self._token
+
+    def get(self, path):
+        c = checkin_client.connect(self.url, self.cafile, timeout=120)
+        try:
+            c.request("GET", path, headers={"Authorization": f"Bearer {self.token()}"})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def check_in(self, rel_paths, clients, name):
+        """Checks in corpus files with checkin_client.py in its own process."""
+        list_path = os.path.join(self.dir, f"{name}.list")
+        records_path = os.path.join(self.dir, f"{name}.records.json")
+        with open(list_path, "w") as f:
+            f.write("\n".join(rel_paths) + "\n")
+        p, _ = run([sys.executable, os.path.join(HERE, "checkin_client.py"),
+                    "--url", self.url, "--cafile", self.cafile, "--user", self.USER,
+                    "--password-file", self.pw_file, "--clients", str(clients),
+                    "--list", list_path, "--root", self.b.path("corpus"),
+                    "--records-out", records_path], timeout=3600, check=False)
+        try:
+            summary = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise BenchError(f"checkin_client failed ({p.returncode}): {tail(p.stderr)}")
+        if summary["failures"]:
+            raise BenchError(f"{summary['failures']} of {summary['attempted']} check-ins "
+                             f"failed: {summary['first_failures']}")
+        with open(records_path) as f:
+            return summary, json.load(f)
+
+
+def timed_gets(url, cafile, token, paths, conns, want, max_seconds):
+    """GETs paths in turn over `conns` connections until `want` answers or the
+    time is up; returns latencies in ms and any non-200 statuses."""
+    lock = threading.Lock()
+    lat, bad = [], []
+    deadline = time.monotonic() + max_seconds
+    counter = [0]
+
+    def worker():
+        c = checkin_client.connect(url, cafile, timeout=120)
+        try:
+            while time.monotonic() < deadline:
+                with lock:
+                    i = counter[0]
+                    counter[0] += 1
+                if i >= want:
+                    return
+                t0 = time.perf_counter()
+                c.request("GET", paths[i % len(paths)],
+                          headers={"Authorization": f"Bearer {token}"})
+                r = c.getresponse()
+                r.read()
+                ms = (time.perf_counter() - t0) * 1000
+                with lock:
+                    lat.append(ms)
+                    if r.status != 200:
+                        bad.append(r.status)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return lat, bad, time.monotonic() - start
+
+
+def percentile(values, p):
+    s = sorted(values)
+    if not s:
+        return None
+    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))  # nearest rank
+    return s[k]
+
+
+# --- sections --------------------------------------------------------------
+
+
+def section_corpus(b, out):
+    b.ensure_corpus()
+
+
+def openssl_speed(algo, seconds, size):
+    """KB/s (thousands of bytes) of `openssl speed -evp algo` at one block size."""
+    p, _ = run(["openssl", "speed", "-elapsed", "-seconds", str(seconds), "-bytes", str(size),
+                "-evp", algo], timeout=seconds * 10 + 60, check=False)
+    text = p.stdout.decode(errors="replace")
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("type") and i + 1 < len(lines):
+            sizes = [int(x) for x in re.findall(r"(\d+) bytes", line)]
+            values = lines[i + 1].split()[-len(sizes):]
+            table = dict(zip(sizes, (float(v.rstrip("k")) for v in values)))
+            if size in table:
+                return table[size] / 1000  # MB/s (10^6 bytes)
+    raise BenchError(f"openssl speed -evp {algo}: {tail(p.stderr) or tail(text)}")
+
+
+def section_bounds(b, out):
+    secs = 1 if b.quick else 3
+    out["openssl_seconds_per_figure"] = secs
+    p, _ = run(["openssl", "version"], check=False)
+    out["openssl_version"] = p.stdout.decode().strip()
+    speed = out.setdefault("openssl_MBps", {})
+    errors = {}
+    for key, algo, size in [("aes_256_gcm_16k", "aes-256-gcm", 16384),
+                            ("sha256_16k", "sha256", 16384),
+                            ("sha256_64", "sha256", 64),
+                            ("sm4_ctr_16k", "sm4-ctr", 16384),
+                            ("sm3_16k", "sm3", 16384)]:
+        log(f"bounds: openssl speed {algo} {size}")
+        try:
+            speed[key] = openssl_speed(algo, secs, size)
+        except BenchError as e:
+            speed[key] = None
+            errors[key] = str(e)
+    if errors:
+        out["openssl_unavailable"] = errors
+    aes, sha = speed.get("aes_256_gcm_16k"), speed.get("sha256_16k")
+    if not (aes and sha):
+        raise BenchError("no AES-256-GCM or SHA-256 figure: no pipeline bound")
+    # Encrypting and hashing every byte on one core: the times add up.
+    out["pipeline_bound_MBps"] = 1 / (1 / aes + 1 / sha)
+    sm4, sm3 = speed.get("sm4_ctr_16k"), speed.get("sm3_16k")
+    out["gm_pipeline_bound_MBps"] = 1 / (1 / sm4 + 1 / sm3) if sm4 and sm3 else None
+    out["sha256_64B_hashes_per_s"] = speed["sha256_64"] * 1e6 / 64 if speed.get("sha256_64") else None
+    log("bounds: fsync rate")
+    out["fsync"] = fsync_rate.measure(b.work, 2000)
+
+
+def step(out, name, fn):
+    """Runs one figure of a section; a failure is recorded and does not stop the rest."""
+    try:
+        fn(out.setdefault(name, {}))
+    except BenchError as e:
+        out[name]["error"] = str(e)
+        log(f"  {name}: ERROR {e}")
+    except Exception as e:
+        out[name]["error"] = f"{type(e).__name__}: {e}"
+        log(f"  {name}: ERROR\n{traceback.format_exc()}")
+
+
+def section_custos(b, out):
+    corpus = b.ensure_corpus()
+    c = Custos(b, "custos")
+    log("custos: init")
+    c.init()
+    c.start()
+    c.token()
+    small_records = []
+    checked_in = {"bytes": 0}
+
+    def checkin_large(clients):
+        def fn(o):
+            log(f"custos: check-in of {corpus['large']['count']} × 16 MiB, {clients} client(s)")
+            s, recs = c.check_in(corpus["large"]["files"], clients, f"large{clients}")
+            o.update(s)
+            checked_in["bytes"] += s["bytes"]
+        return fn
+
+    step(out, "checkin_16MiB_1client", checkin_large(1))
+    step(out, "checkin_16MiB_2clients", checkin_large(2))
+    best = [out[k].get("MBps") for k in ("checkin_16MiB_1client", "checkin_16MiB_2clients")]
+    best = [x for x in best if x]
+    out["checkin_16MiB_best_MBps"] = max(best) if best else None
+
+    def checkin_small(o):
+        log(f"custos: check-in of {corpus['small']['count']} × 64 KiB, 16 clients")
+        s, recs = c.check_in(corpus["small"]["files"], 16, "small")
+        o.update(s)
+        small_records.extend(recs)
+        checked_in["bytes"] += s["bytes"]
+
+    step(out, "checkin_64KiB_16clients", checkin_small)
+    dur = 4 if b.quick else 10
+
+    def reads(o):
+        if not small_records:
+            raise BenchError("no checked-in records to read")
+        log(f"custos: content reads, wrk -c64 {dur}s")
+        paths = [f"/v1/records/{r['id']}/versions/1/files/{r['file']}" for r in small_records]
+        o.update(b.wrk(c.url, paths, 64, dur, token=c.token(), name="custos-reads"))
+        o["file_bytes"] = corpus["small"]["file_bytes"]
+        if o["non_2xx"]:
+            raise BenchError(f"{o['non_2xx']} content reads did not answer 2xx")
+
+    step(out, "content_reads", reads)
+
+    def gets(o):
+        if not small_records:
+            raise BenchError("no checked-in records to fetch")
+        status, body = c.get(f"/v1/records/{small_records[0]['id']}")
+        if status != 200:
+            raise BenchError(f"GET record answered {status}")
+        b.record_sample = body
+        o["response_bytes"] = len(body)
+        log(f"custos: catalogue GETs, wrk -c64 {dur}s")
+        paths = [f"/v1/records/{r['id']}" for r in small_records]
+        o.update(b.wrk(c.url, paths, 64, dur, token=c.token(), name="custos-gets"))
+        if o["non_2xx"]:
+            raise BenchError(f"{o['non_2xx']} catalogue GETs did not answer 2xx")
+
+    step(out, "catalogue_gets", gets)
+
+    def rss(o):
+        big = b.path("corpus", corpus["big"]["file"])
+        size = corpus["big"]["bytes"]
+        o["file_bytes"] = size
+        hdr = os.path.join(c.dir, "curl-headers")
+        write_secret(hdr, f"Authorization: Bearer {c.token()}")
+        meta = os.path.join(c.dir, "big-meta.json")
+        with open(meta, "w") as f:
+            json.dump({"type": "general", "title": "bench big file", "department": "sales",
+                       "classification": "internal"}, f)
+        resp = os.path.join(c.dir, "big-record.json")
+        base = ["curl", "-sS", "--max-time", "1800", "--cacert", c.cafile, "-H", f"@{hdr}"]
+        log(f"custos: peak RSS, upload of {size // MiB} MiB with curl")
+        up = measure_rss(c.proc.pid, base + [
+            "-H", "Expect:", "-F", f"metadata=<{meta};type=application/json",
+            "-F", f"file=@{big};type=application/octet-stream", "-o", resp,
+            "-w", "%{http_code} %{speed_upload}", f"{c.url}/v1/records"])
+        code, speed = up.pop("curl_out").split()
+        if code != "201":
+            with open(resp, "rb") as f:
+                raise BenchError(f"1 GiB upload answered {code}: {tail(f.read(), 300)}")
+        up["MBps"] = float(speed) / 1e6
+        o["upload"] = up
+        checked_in["bytes"] += size
+        with open(resp) as f:
+            rec = json.load(f)
+        url = f"{c.url}/v1/records/{rec['id']}/versions/1/files/{rec['versions'][0]['files'][0]['id']}"
+        log(f"custos: peak RSS, download of {size // MiB} MiB with curl")
+        down = measure_rss(c.proc.pid, base + [
+            "-o", "/dev/null", "-w", "%{http_code} %{speed_download} %{size_download}", url])
+        code, speed, got = down.pop("curl_out").split()
+        if code != "200" or int(got) != size:
+            raise BenchError(f"1 GiB download answered {code} with {got} bytes")
+        down["MBps"] = float(speed) / 1e6
+        o["download"] = down
+        o["limit_MiB"] = 64
+
+    step(out, "rss", rss)
+    out["checked_in_bytes"] = checked_in["bytes"]
+    log("custos: stopping custosd")
+    c.stop()
+
+    def verify(o):
+        log("custos: custosctl verify")
+        p, wall = c.ctl("verify", "--data", c.data, "--json")
+        v = json.loads(p.stdout)
+        if not v.get("clean"):
+            raise BenchError(f"custosctl verify found problems: {v.get('findings')}")
+        o["seconds"] = wall
+        o["content_bytes"] = v["counts"]["contentBytes"]
+        o["counts"] = v["counts"]
+        o["MBps"] = o["content_bytes"] / wall / 1e6
+
+    step(out, "verify", verify)
+
+
+def measure_rss(pid, curl_cmd):
+    """Runs curl while watching custosd's memory: the kernel's high-water mark
+    (reset first) and a VmRSS sample every 50 ms as a cross-check. curl's own
+    RSS is sampled too: it shows that the client streamed the file from disk
+    rather than holding it in memory."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    before = read_proc_status(pid)
+    samples, client = [], [0]
+    stop = threading.Event()
+    p = subprocess.Popen(curl_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def sampler():
+        while not stop.is_set():
+            try:
+                samples.append(read_proc_status(pid)["VmRSS"])
+            except (OSError, KeyError):
+                return
+            try:
+                client[0] = max(client[0], read_proc_status(p.pid).get("VmRSS", 0))
+            except OSError:
+                pass
+            stop.wait(0.05)
+
+    t = threading.Thread(target=sampler)
+    start = time.monotonic()
+    t.start()
+    try:
+        outs, errs = p.communicate(timeout=1900)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise BenchError("curl timed out")
+    finally:
+        wall = time.monotonic() - start
+        stop.set()
+        t.join()
+    if p.returncode != 0:
+        raise BenchError(f"curl exited {p.returncode}: {tail(errs)}")
+    after = read_proc_status(pid)
+    return {
+        "seconds": wall,
+        "rss_before_MiB": before["VmRSS"] / MiB,
+        "peak_MiB": after["VmHWM"] / MiB,
+        "sampled_peak_MiB": max(samples) / MiB if samples else None,
+        "samples": len(samples),
+        "client_sampled_peak_MiB": client[0] / MiB,
+        "curl_out": outs.decode().strip(),
+    }
+
+
+def nginx_conf(prefix, port, cert, key, root):
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    temps = "".join(f"  {t}_temp_path {prefix}/tmp/{t};\n"
+                    for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""# nginx as the peer for reads: the same files, the same TLS as custosd.
+{user}worker_processes auto;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+{temps}  types {{ application/octet-stream bin; application/json json; }}
+  default_type application/octet-stream;
+  keepalive_timeout 15s;
+  keepalive_requests 1000;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers {CUSTOS_CIPHERS};
+    ssl_ecdh_curve {CUSTOS_GROUPS};
+    ssl_prefer_server_ciphers on;
+    root {root};
+  }}
+}}
+"""
+
+
+def sample_record_json(b):
+    """A catalogue record response, for when the custos section did not run."""
+    c = Custos(b, "custos-sample")
+    c.init()
+    c.start()
+    try:
+        _, recs = c.check_in(b.ensure_corpus()["small"]["files"][:1], 1, "sample")
+        status, body = c.get(f"/v1/records/{recs[0]['id']}")
+        if status != 200:
+            raise BenchError(f"GET record answered {status}")
+        return body
+    finally:
+        c.stop()
+
+
+def section_peers(b, out):
+    corpus = b.ensure_corpus()
+    root = b.path("corpus")
+    pw = b.path("peer-password")
+    write_secret(pw, secrets.token_urlsafe(24))
+    with open(pw) as f:
+        passphrase = f.readline().strip()
+    base_env = dict(os.environ, XDG_CACHE_HOME=b.path("xdg-cache"),
+                    XDG_CONFIG_HOME=b.path("xdg-config"))
+
+    def tool(name, version_cmd, init, backup, check, env):
+        def fn(o):
+            p, _ = run(version_cmd, env=env, check=False)
+            o["version"] = p.stdout.decode().strip().splitlines()[0] if p.stdout else None
+            for set_name in ("large", "small"):
+                s = corpus[set_name]
+                repo = b.path(f"{name}-repo-{set_name}")
+                r = o.setdefault(set_name, {"files": s["count"], "bytes": s["bytes"]})
+                log(f"peers: {name} backup of {s['count']} × {s['file_bytes'] // 1024} KiB")
+                run(init(repo), env=env, cwd=root)
+                _, wall = run(backup(repo, s["dir"]), env=env, cwd=root)
+                r["backup_seconds"] = wall
+                r["backup_MBps"] = s["bytes"] / wall / 1e6
+                r["backup_files_per_s"] = s["count"] / wall
+                log(f"peers: {name} check of the {set_name} repository")
+                _, wall = run(check(repo), env=env, cwd=root)
+                r["check_seconds"] = wall
+                r["check_MBps"] = s["bytes"] / wall / 1e6
+                shutil.rmtree(repo, ignore_errors=True)
+        return fn
+
+    renv = dict(base_env, RESTIC_PASSWORD_FILE=pw, RESTIC_CACHE_DIR=b.path("restic-cache"))
+    renv.pop("RESTIC_REPOSITORY", None)
+    renv.pop("RESTIC_PASSWORD", None)
+    step(out, "restic", tool(
+        "restic", ["restic", "version"],
+        lambda repo: ["restic", "-r", repo, "init", "--quiet"],
+        lambda repo, d: ["restic", "-r", repo, "backup", "--quiet", "--host", "bench", d],
+        lambda repo: ["restic", "-r", repo, "check", "--read-data", "--quiet"], renv))
+    benv = dict(base_env, BORG_PASSPHRASE=passphrase, BORG_BASE_DIR=b.path("borg-home"),
+                BORG_DISPLAY_PASSPHRASE="no")
+    benv.pop("BORG_REPO", None)
+    step(out, "borg", tool(
+        "borg", ["borg", "--version"],
+        lambda repo: ["borg", "init", "-e", "repokey", repo],
+        lambda repo, d: ["borg", "create", f"{repo}::bench", d],
+        lambda repo: ["borg", "check", "--verify-data", repo], benv))
+
+    def nginx(o):
+        if b.record_sample is None:
+            log("peers: fetching a catalogue record from a throwaway custosd to size the JSON")
+            b.record_sample = sample_record_json(b)
+        with open(os.path.join(root, "record.json"), "wb") as f:
+            f.write(b.record_sample)
+        prefix = b.path("nginx")
+        os.makedirs(os.path.join(prefix, "tmp"))
+        cert, key = os.path.join(prefix, "cert.pem"), os.path.join(prefix, "key.pem")
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"])
+        port = free_port()
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_conf(prefix, port, cert, key, root))
+        p, _ = run(["nginx", "-v"], check=False)
+        o["version"] = tail(p.stderr).replace("nginx version: ", "")
+        proc = b.start_server("nginx", ["nginx", "-e", os.path.join(prefix, "error.log"),
+                                        "-c", conf, "-p", prefix], os.path.join(prefix, "out.log"))
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        with open(os.path.join(prefix, "error.log"), "rb") as f:
+                            raise BenchError(f"nginx did not start: {tail(f.read())}")
+                    time.sleep(0.05)
+            url = f"https://127.0.0.1:{port}"
+            dur = 4 if b.quick else 10
+            log(f"peers: nginx, 64 KiB files, wrk -c64 {dur}s")
+            o["files"] = b.wrk(url, ["/" + p for p in corpus["small"]["files"]], 64, dur,
+                               name="nginx-files")
+            log(f"peers: nginx, static JSON, wrk -c64 {dur}s")
+            o["json"] = b.wrk(url, ["/record.json"], 64, dur, name="nginx-json")
+            o["json"]["response_bytes"] = len(b.record_sample)
+            for k in ("files", "json"):
+                if o[k]["non_2xx"]:
+                    raise BenchError(f"nginx answered {o[k]['non_2xx']} non-2xx ({k})")
+        finally:
+            b.stop_server(proc)
+
+    step(out, "nginx", nginx)
+
+
+def section_search(b, out):
+    seeder = os.path.join(b.bin, "catalogue_seed")
+    n = 100_000 if b.quick else 1_000_000
+    out["records_wanted"] = n
+    if not os.access(seeder, os.X_OK):
+        out["skipped"] = f"not available: {os.path.basename(seeder)} is not in the bin directory"
+        log("search: " + out["skipped"])
+        return
+    c = Custos(b, "search")
+    c.init()
+    log(f"search: seeding {n} records")
+    p, wall = run([seeder, "--data", c.data, "--records", str(n)], timeout=7200)
+    lines = [ln for ln in p.stdout.decode().splitlines() if ln.strip().startswith("{")]
+    if not lines:
+        raise BenchError(f"catalogue_seed printed no JSON: {tail(p.stdout)}")
+    seed = json.loads(lines[-1])
+    out["records"] = seed.get("records")
+    out["seed_seconds"] = seed.get("seconds", wall)
+    queries = seed.get("queries") or []
+    if not queries:
+        raise BenchError("catalogue_seed named no queries")
+    out["queries"] = len(queries)
+    c.start()
+    try:
+        paths = [f"/v1/records?q={urllib.parse.quote(q)}&page=1&pageSize=20" for q in queries]
+        want = 2000
+        log(f"search: {want} queries over 4 connections")
+        # Bounded in time: a catalogue far from its target would otherwise
+        # keep QUICK from finishing in its few minutes. Fewer answers still
+        # give a p99, and "complete" says so.
+        cap = 15 if b.quick else 300
+        lat, bad, wall = timed_gets(c.url, c.cafile, c.token(), paths, 4, want, cap)
+        out.update({"requests": len(lat), "requests_wanted": want, "time_cap_s": cap,
+                    "complete": len(lat) >= want, "seconds": wall,
+                    "req_per_s": len(lat) / wall if wall else None,
+                    "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+                    "max_ms": max(lat) if lat else None, "connections": 4})
+        if bad:
+            raise BenchError(f"{len(bad)} searches did not answer 200 (e.g. {bad[0]})")
+        if not lat:
+            raise BenchError(f"no search finished within {cap} s")
+        if len(lat) < want:
+            log(f"search: only {len(lat)} of {want} searches within {cap} s")
+    finally:
+        c.stop()
+
+
+def section_log(b, out):
+    exe = os.path.join(b.bin, "log_bench")
+    n = 200_000 if b.quick else 10_000_000
+    out["entries_wanted"] = n
+    try:
+        with open(exe, "rb") as f:
+            # The Google Benchmark version takes --entries and --json; the
+            # older one took positional arguments and must not be run so.
+            ok = b"--entries" in f.read()
+    except OSError:
+        ok = False
+    if not ok:
+        out["skipped"] = "not available: log_bench without --entries/--json in the bin directory"
+        log("log: " + out["skipped"])
+        return
+    d = b.path("log")
+    os.makedirs(d)
+    js = os.path.join(d, "figures.json")
+    log(f"log: log_bench with {n} entries")
+    p, wall = run([exe, "--dir", d, "--entries", str(n), "--json", js],
+                  timeout=3 * 3600)
+    out["seconds"] = wall
+    with open(js) as f:
+        figures = json.load(f)
+    out.update(figures)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+# --- ratios ----------------------------------------------------------------
+
+# id, figure, Custos value (path), unit, reference (path or number),
+# reference label, comparison, target. The ratio is Custos / reference; a
+# comparison of None is informational.
+RATIOS = [
+    ("checkin_vs_pipeline", "check-in of 16 MiB files, 1 client", ("custos", "checkin_16MiB_1client", "MBps"), "MB/s",
+     ("bounds", "pipeline_bound_MBps"), "crypto pipeline bound, AES-256-GCM + SHA-256 on 1 core", ">=", 0.5),
+    ("checkin_vs_restic", "check-in of 16 MiB files, best of 1 and 2 clients", ("custos", "checkin_16MiB_best_MBps"), "MB/s",
+     ("peers", "restic", "large", "backup_MBps"), "restic backup", ">=", 2.5),
+    ("checkin_vs_borg", "check-in of 16 MiB files, best of 1 and 2 clients", ("custos", "checkin_16MiB_best_MBps"), "MB/s",
+     ("peers", "borg", "large", "backup_MBps"), "borg create", ">=", 2.5),
+    ("checkins_vs_fsync", "durable check-ins of 64 KiB files, 16 clients", ("custos", "checkin_64KiB_16clients", "per_s"), "/s",
+     ("bounds", "fsync", "fsyncs_per_s"), "disk fsync/s, 4 KiB write + fsync", ">=", 0.5),
+    ("checkins_vs_borg", "durable check-ins of 64 KiB files, 16 clients", ("custos", "checkin_64KiB_16clients", "per_s"), "/s",
+     ("peers", "borg", "small", "backup_files_per_s"), "borg create, files/s", ">=", 2),
+    ("reads_vs_nginx", "content reads of 64 KiB files (each logged)", ("custos", "content_reads", "req_per_s"), "/s",
+     ("peers", "nginx", "files", "req_per_s"), "nginx, the same files over TLS", ">=", 0.4),
+    ("gets_vs_nginx", "catalogue GETs of one record", ("custos", "catalogue_gets", "req_per_s"), "/s",
+     ("peers", "nginx", "json", "req_per_s"), "nginx, static JSON of the same size", ">=", 0.4),
+    ("log_batched", "audit log appends, batched", ("log", "appends_per_s_batched"), "/s",
+     10000, "10,000/s", ">=", 1),
+    ("log_verify", "audit log re-verification, per CPU second", ("log", "verify_leaves_per_cpu_s"), "leaves/s",
+     5e6, "5,000,000 leaves/s", ">=", 1),
+    ("log_verify_vs_hashing", "audit log re-verification, per CPU second", ("log", "verify_leaves_per_cpu_s"), "leaves/s",
+     ("log", "verify_hash_bound_leaves_per_s"), "SHA-256 of the same leaves and nodes alone, 1 core", None, None),
+    ("log_proof", "inclusion proof p99", ("log", "proof_us_p99"), "µs",
+     1000, "1 ms", "<", 1),
+    ("rss_upload", "custosd peak RSS, 1 GiB upload", ("custos", "rss", "upload", "peak_MiB"), "MiB",
+     64, "64 MiB", "<", 1),
+    ("rss_download", "custosd peak RSS, 1 GiB download", ("custos", "rss", "download", "peak_MiB"), "MiB",
+     64, "64 MiB", "<", 1),
+    ("search_p99", "catalogue search p99", ("search", "p99_ms"), "ms",
+     50, "50 ms", "<", 1),
+    ("verify_vs_restic", "custosctl verify", ("custos", "verify", "MBps"), "MB/s",
+     ("peers", "restic", "large", "check_MBps"), "restic check --read-data", None, None),
+    ("verify_vs_borg", "custosctl verify", ("custos", "verify", "MBps"), "MB/s",
+     ("peers", "borg", "large", "check_MBps"), "borg check --verify-data", None, None),
+    ("verify_vs_pipeline", "custosctl verify", ("custos", "verify", "MBps"), "MB/s",
+     ("bounds", "pipeline_bound_MBps"), "crypto pipeline bound", None, None),
+]
+
+
+def lookup(results, path):
+    v = results.get("sections", {})
+    for k in path:
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def compute_ratios(results):
+    rows = []
+    for rid, figure, cpath, unit, ref, ref_label, op, target in RATIOS:
+        value = lookup(results, cpath)
+        refv = ref if isinstance(ref, (int, float)) else lookup(results, ref)
+        ratio = value / refv if value is not None and refv else None
+        met = None
+        if ratio is not None and op is not None:
+            met = ratio >= target if op == ">=" else ratio < target
+        rows.append({"id": rid, "figure": figure, "unit": unit, "custos": value,
+                     "reference": refv, "reference_label": ref_label,
+                     "reference_is_target": isinstance(ref, (int, float)),
+                     "ratio": ratio, "op": op, "target": target, "met": met})
+    # Figure sizes that the labels depend on.
+    return rows
+
+
+# --- machine and bookkeeping --------------------------------------------------
+
+
+def machine(work):
+    info = {"nproc": len(os.sched_getaffinity(0)), "cpus_online": os.cpu_count(),
+            "kernel": platform.release(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            info["cpu"] = m.group(1).strip() if m else None
+        with open("/proc/meminfo") as f:
+            m = re.search(r"^MemTotal:\s+(\d+) kB", f.read(), re.M)
+            info["ram_GiB"] = round(int(m.group(1)) / MiB, 1) if m else None
+    except OSError:
+        pass
+    # The filesystem of the work directory: the mount with the longest
+    # matching mount point.
+    real, best = os.path.realpath(work), ("", None)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                mp = left.split()[4]
+                if (real == mp or real.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best[0]):
+                    best = (mp, right.split()[0])
+    except OSError:
+        pass
+    info["work_filesystem"] = best[1]
+    return info
+
+
+def tool_versions():
+    out = {}
+    for name, cmd in [("wrk", ["wrk", "-v"]), ("curl", ["curl", "--version"]),
+                      ("gnuplot", ["gnuplot", "--version"])]:
+        try:
+            p = subprocess.run(cmd, capture_output=True, timeout=10)
+            text = (p.stdout or p.stderr).decode(errors="replace").strip()
+            out[name] = text.splitlines()[0] if text else None
+        except (OSError, subprocess.TimeoutExpired):
+            out[name] = None
+    return out
+
+
+def scrub(value, work):
+    """The work directory's path means nothing after the run: drop it."""
+    if isinstance(value, dict):
+        return {k: scrub(v, work) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, work) for v in value]
+    if isinstance(value, str) and work:
+        return value.replace(work, "$WORK")
+    return value
+
+
+def collect_errors(value, path=""):
+    errs = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "error":
+                errs.append(f"{path}: {v}")
+            else:
+                errs.extend(collect_errors(v, f"{path}.{k}" if path else k))
+    return errs
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Custos benchmarks (DESIGN §8).")
+    ap.add_argument("--bin", required=True, help="directory with custosd, custosctl, log_bench, ...")
+    ap.add_argument("--quick", action="store_true", help="smaller corpus, log and catalogue")
+    ap.add_argument("--work", default="/var/tmp",
+                    help="parent of the fresh work directory (default /var/tmp; not tmpfs)")
+    ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
+    ap.add_argument("--keep-work", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-report", action="store_true", help="do not regenerate docs/benchmarks.md")
+    ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    only = SECTIONS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown section(s) {unknown}; known: {SECTIONS}")
+    for exe in ("custosd", "custosctl"):
+        if any(s in only for s in ("custos", "search", "peers")) and \
+                not os.access(os.path.join(args.bin, exe), os.X_OK):
+            ap.error(f"{exe} not found in {args.bin}")
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    b = Bench(args)
+    b.work = tempfile.mkdtemp(prefix="custos-bench-", dir=args.work)
+    os.chmod(b.work, 0o700)
+    results = {
+        "schema": 1,
+        "started_utc": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "quick": args.quick,
+        "sections_run": [s for s in SECTIONS if s in only],
+        "bin": args.bin,
+        "machine": machine(b.work),
+        "tools": tool_versions(),
+        "loadavg_start": os.getloadavg(),
+        "sections": b.results,
+    }
+    log(f"work directory {b.work} on {results['machine']['work_filesystem']}")
+    if results["machine"]["work_filesystem"] in ("tmpfs", "ramfs"):
+        log("WARNING: the work directory is on tmpfs: fsync figures will be meaningless")
+    fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
+           "peers": section_peers, "search": section_search, "log": section_log}
+    interrupted = False
+    try:
+        for name in SECTIONS:
+            if name not in only:
+                continue
+            out = b.results.setdefault(name, {})
+            t0 = time.monotonic()
+            log(f"== {name}")
+            try:
+                fns[name](b, out)
+            except BenchError as e:
+                out["error"] = str(e)
+                log(f"{name}: ERROR {e}")
+            except Exception as e:
+                out["error"] = f"{type(e).__name__}: {e}"
+                log(f"{name}: ERROR\n{traceback.format_exc()}")
+            finally:
+                # A failed section must not leave its servers to the next one.
+                b.stop_all()
+            out["section_seconds"] = round(time.monotonic() - t0, 2)
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: stopping servers and removing the work directory")
+    finally:
+        b.stop_all()
+        if args.keep_work:
+            log(f"work directory kept: {b.work}")
+        else:
+            shutil.rmtree(b.work, ignore_errors=True)
+    if interrupted:
+        return 130
+
+    results["ratios"] = compute_ratios(results)
+    results["loadavg_end"] = os.getloadavg()
+    results["elapsed_s"] = round(time.monotonic() - START, 1)
+    results = scrub(results, b.work)
+    errors = collect_errors(results["sections"])
+    results["errors"] = errors
+    os.makedirs(args.results_dir, exist_ok=True)
+    out_path = os.path.join(args.results_dir, f"{stamp}.json")
+    with open(out_path, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=False)
+        f.write("\n")
+    log(f"results: {os.path.relpath(out_path, REPO)}")
+    if not args.no_report:
+        p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), out_path])
+        if p.returncode != 0:
+            errors.append("report.py failed")
+    for row in results["ratios"]:
+        if row["ratio"] is not None:
+            flag = {True: "met", False: "NOT MET", None: "info"}[row["met"]]
+            tgt = f"{row['op']} {row['target']}" if row["op"] else ""
+            log(f"  {row['id']:<20} ratio {row['ratio']:.3g} {tgt} {flag}")
+    for e in errors:
+        log(f"ERROR {e}")
+    log(f"elapsed {results['elapsed_s']} s")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
