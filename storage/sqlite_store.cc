@@ -125,6 +125,11 @@ Status Pragma(Poco::Data::Session& s, const std::string& pragma) {
   return Status::Ok();
 }
 
+// A transaction-control statement (BEGIN, SAVEPOINT, COMMIT, …) of the
+// request path: through the prepared-statement cache, and a full disk is
+// "storage_full".
+Status Control(Poco::Data::Session& s, const char* statement) { return sql::Exec(s, statement); }
+
 }  // namespace
 
 struct SqliteStore::Writer {
@@ -263,12 +268,12 @@ Status SqliteStore::Scrub() {
 Status SqliteStore::CommitBatch(std::deque<Writer*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
   Poco::Data::Session& s = *write_session_;
-  CUSTOS_RETURN_IF_ERROR(Pragma(s, "BEGIN IMMEDIATE"));
+  CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN IMMEDIATE"));
   const uint64_t size_before = tail_->range.size();
   auto tx = MakeSqlTransaction(s, tail_.get(), SqliteDialect());
   for (Writer* x : batch) {
     LogTail saved = *tail_;
-    Status st = Pragma(s, "SAVEPOINT w");
+    Status st = Control(s, "SAVEPOINT w");
     if (st.ok()) {
       try {
         st = (*x->fn)(*tx);
@@ -278,11 +283,11 @@ Status SqliteStore::CommitBatch(std::deque<Writer*>& batch) {
     }
     if (st.ok()) st = tx->Flush();
     if (st.ok()) {
-      st = Pragma(s, "RELEASE SAVEPOINT w");
+      st = Control(s, "RELEASE SAVEPOINT w");
     } else {
       tx->Discard();
-      (void)Pragma(s, "ROLLBACK TO SAVEPOINT w");
-      (void)Pragma(s, "RELEASE SAVEPOINT w");
+      (void)Control(s, "ROLLBACK TO SAVEPOINT w");
+      (void)Control(s, "RELEASE SAVEPOINT w");
       *tail_ = std::move(saved);
     }
     x->status = st;
@@ -301,9 +306,9 @@ Status SqliteStore::CommitBatch(std::deque<Writer*>& batch) {
       st = InsertCheckpoint(s, cp);
     }
   }
-  if (st.ok()) st = Pragma(s, "COMMIT");
+  if (st.ok()) st = Control(s, "COMMIT");
   if (!st.ok()) {
-    (void)Pragma(s, "ROLLBACK");
+    (void)Control(s, "ROLLBACK");
     // The in-memory tail may hold leaves that never committed: reload it.
     auto tail = LoadLogTail(s);
     if (tail.ok()) *tail_ = std::move(tail).value();
@@ -328,7 +333,7 @@ void SqliteStore::ReleaseReader(std::unique_ptr<Poco::Data::Session> s) {
 
 Status SqliteStore::Read(const TxFn& fn) {
   std::unique_ptr<Poco::Data::Session> s = AcquireReader();
-  Status st = Pragma(*s, "BEGIN");
+  Status st = Control(*s, "BEGIN");
   if (st.ok()) {
     auto tx = MakeSqlTransaction(*s, nullptr, SqliteDialect());
     try {
@@ -337,7 +342,7 @@ Status SqliteStore::Read(const TxFn& fn) {
       st = Internal(std::string("read function threw: ") + e.what());
     }
     // A read transaction never changes anything, whatever `fn` tried.
-    (void)Pragma(*s, "ROLLBACK");
+    (void)Control(*s, "ROLLBACK");
   }
   ReleaseReader(std::move(s));
   return st;
