@@ -251,18 +251,30 @@ StatusOr<std::string> EncodeLeaf(const LogEvent& e, uint64_t seq,
   CUSTOS_RETURN_IF_ERROR(ValidateEvent(e));
   CUSTOS_ASSIGN_OR_RETURN(std::string at, LeafTime(e.at));
 
-  Object::Ptr leaf = new Object();
-  leaf->set(std::string(kLeafKeyAction), e.action);
-  leaf->set(std::string(kLeafKeyActor), e.actor);
-  leaf->set(std::string(kLeafKeyAt), at);
-  leaf->set(std::string(kLeafKeyDetails), e.details.isNull() ? Object::Ptr(new Object()) : e.details);
-  leaf->set(std::string(kLeafKeyPrev),
-            prev_leaf_hash ? crypto::Base64Encode(*prev_leaf_hash) : std::string());
-  leaf->set(std::string(kLeafKeySeq), static_cast<Poco::UInt64>(seq));
-  leaf->set(std::string(kLeafKeySubject), e.subject);
-  leaf->set(std::string(kLeafKeyVersion), kLeafFormatVersion);
-
-  CUSTOS_ASSIGN_OR_RETURN(std::string bytes, CanonicalJson(leaf));
+  // The eight members in their canonical order, written directly: the
+  // same bytes as CanonicalJson of the whole object (tests compare both),
+  // without building and sorting a Poco object for every event.
+  auto member = [](std::string& out, std::string_view key, const Poco::Dynamic::Var& value) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(std::string text, CanonicalJson(value));
+    out += out.empty() ? "{\"" : ",\"";
+    out += key;
+    out += "\":";
+    out += text;
+    return Status::Ok();
+  };
+  std::string bytes;
+  bytes.reserve(256);
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyAction, e.action));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyActor, e.actor));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyAt, at));
+  CUSTOS_RETURN_IF_ERROR(
+      member(bytes, kLeafKeyDetails, e.details.isNull() ? Object::Ptr(new Object()) : e.details));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyPrev,
+                                prev_leaf_hash ? crypto::Base64Encode(*prev_leaf_hash) : std::string()));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeySeq, static_cast<Poco::UInt64>(seq)));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeySubject, e.subject));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyVersion, kLeafFormatVersion));
+  bytes += '}';
   if (bytes.size() > kMaxLeafBytes) {
     return InvalidArgument("audit leaf of " + std::to_string(bytes.size()) + " bytes exceeds " +
                                std::to_string(kMaxLeafBytes),

@@ -7,7 +7,9 @@
 #include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
 
+#include "crypto/bytes.h"
 #include "crypto/merkle.h"
+#include "storage/canonical_json.h"
 
 namespace custos::storage {
 namespace {
@@ -98,6 +100,47 @@ TEST(LogLeaf, KnownEventExactBytes) {
   StatusOr<std::string> leaf = EncodeLeaf(Event0(), 0, std::nullopt);
   ASSERT_TRUE(leaf.ok()) << leaf.status().ToString();
   EXPECT_EQ(*leaf, kLeaf0);
+}
+
+// EncodeLeaf writes the envelope itself: its bytes must be those of the
+// whole event object put through the canonical serialiser, for events with
+// escapes, non-ASCII text and nested details.
+TEST(LogLeaf, EnvelopeEqualsCanonicalJsonOfTheWholeObject) {
+  const std::vector<std::string> texts = {"alice", "Zoë \"quoted\" \\ back", "tab\there",
+                                          "\xF0\x9F\x93\x84 file", "line\nbreak"};
+  for (size_t i = 0; i < texts.size(); ++i) {
+    LogEvent e = Event0();
+    // Actors and subjects may not hold control characters; details may.
+    const std::vector<std::string> names = {"alice", "Zoë \"quoted\" \\ back", "\xF0\x9F\x93\x84 file"};
+    e.actor = i % 2 ? names[i % names.size()] : "system";
+    e.subject = names[(i + 1) % names.size()];
+    Object::Ptr details = new Object;
+    details->set("name", texts[i]);
+    details->set("size", static_cast<Poco::Int64>(i * 1000003));
+    Array::Ptr list = new Array;
+    list->add(texts[(i + 2) % texts.size()]);
+    list->add(true);
+    details->set("\xC3\xA9t\xC3\xA9", list);
+    e.details = details;
+    std::optional<crypto::Digest32> prev;
+    if (i > 0) prev = crypto::merkle::HashLeaf(texts[i]);
+    StatusOr<std::string> leaf = EncodeLeaf(e, i, prev);
+    ASSERT_TRUE(leaf.ok()) << leaf.status().ToString();
+
+    Object::Ptr whole = new Object;
+    whole->set("action", e.action);
+    whole->set("actor", e.actor);
+    whole->set("at", leaf->substr(leaf->find("\"at\":\"") + 6, 24));
+    whole->set("details", details);
+    whole->set("prev", prev ? crypto::Base64Encode(*prev) : std::string());
+    whole->set("seq", static_cast<Poco::UInt64>(i));
+    whole->set("subject", e.subject);
+    whole->set("v", kLeafFormatVersion);
+    StatusOr<std::string> canonical = CanonicalJson(whole);
+    ASSERT_TRUE(canonical.ok());
+    EXPECT_EQ(*leaf, *canonical) << i;
+    EXPECT_TRUE(DecodeLeaf(*leaf).ok()) << i;
+  }
 }
 
 // The leaf hashes quoted in docs/formats/audit-log.md, section "Leaf".
