@@ -101,6 +101,36 @@ TEST_F(SqliteStoreTest, FailedFunctionLeavesNoRowNoEventNoSequence) {
   ASSERT_TRUE(s.ok());
 }
 
+// Appends are buffered and written as multi-row INSERTs: a write function
+// sees its own appends (more than one INSERT's worth), and a failing one
+// leaves none of them, flushed or still buffered.
+TEST_F(SqliteStoreTest, BufferedAppendsAreVisibleInsideAndGoneAfterAFailure) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (bool fail : {true, false}) {
+    Status s = store->Write([&](Transaction& tx) -> Status {
+      for (int i = 0; i < 100; ++i) {
+        CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("test.append", "buffered", i)).status());
+      }
+      CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(0, 100, 100));
+      EXPECT_EQ(entries.size(), 100u);
+      CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(99, 100));
+      EXPECT_FALSE(proof.empty());
+      CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("test.append", "buffered", 100)).status());
+      return fail ? Conflict("planned failure", "test_abort") : Status::Ok();
+    });
+    EXPECT_EQ(s.ok(), !fail) << s.ToString();
+    s = store->Read([&](Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
+      EXPECT_EQ(size, fail ? 0u : 101u);
+      CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(0, 1000, 1000));
+      EXPECT_EQ(entries.size(), size);
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+}
+
 TEST_F(SqliteStoreTest, ConcurrentWritersAreGroupCommittedAndFailuresIsolated) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
