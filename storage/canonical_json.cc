@@ -452,7 +452,16 @@ Status StrictParser::ParseString(std::string& out) {
     }
     if (c < kFirstNonControl) return Malformed("raw control character in a string", pos_);
     const size_t start = pos_;
-    if (!NextCodePoint(text_, pos_)) return InvalidUtf8("string");
+    if (c < 0x80) {
+      // A run of plain ASCII is taken at once.
+      while (pos_ < text_.size()) {
+        const auto d = static_cast<unsigned char>(text_[pos_]);
+        if (d < kFirstNonControl || d >= 0x80 || d == '"' || d == '\\') break;
+        ++pos_;
+      }
+    } else if (!NextCodePoint(text_, pos_)) {
+      return InvalidUtf8("string");
+    }
     out.append(text_.substr(start, pos_ - start));
   }
 }
