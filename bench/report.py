@@ -271,9 +271,13 @@ METHOD = """\
   response, over TLS 1.2+ with custosd's cipher list and an EC P-256
   certificate, keep-alive on, access log off; `wrk -t2 -c64` cycling over the
   files.
-- **Custos check-in**: `bench/checkin_client.py`, multipart uploads streamed
-  from disk over HTTPS, one TLS connection per client; every check-in is
-  durable (fsynced) and logged before the answer.
+- **Custos check-in**: multipart uploads over HTTPS, one TLS connection per
+  client, from C clients as light as the one nginx is measured with. 16 MiB
+  files: one `curl` per client, uploading its share of the files in turn,
+  timed from the first start to the last exit. 64 KiB files: `wrk -t2 -c16`
+  with `bench/checkin.lua`, each file once, timed from the first request to
+  the last answer. Every check-in is durable (fsynced) and logged before the
+  answer; any answer but 201 fails the run.
 - **Content reads / record GETs**: `wrk -t2 -c64` with `bench/cycle.lua`
   cycling over the checked-in records with a bearer token; every content read
   is durably logged before its first byte. Any non-2xx answer fails the run.

@@ -24,15 +24,19 @@ on 127.0.0.1 only and are stopped by their own PIDs.
 """
 import argparse
 import datetime
+import http.client
 import json
 import math
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
 import socket
+import ssl
+import string
 import subprocess
 import sys
 import tempfile
@@ -46,7 +50,6 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 
-import checkin_client  # noqa: E402
 import corpus as corpus_mod  # noqa: E402
 import fsync_rate  # noqa: E402
 
@@ -103,6 +106,43 @@ def write_secret(path, value):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
+
+
+def connect(url, cafile, timeout=600):
+    """An HTTPS connection for the few requests made from Python: sign-in,
+    finding the checked-in records, and the search figure's GETs."""
+    u = urllib.parse.urlparse(url)
+    ctx = ssl.create_default_context(cafile=cafile)
+    return http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=timeout)
+
+
+def sign_in(url, cafile, user, password):
+    """Returns a session token; raises BenchError if the server refuses."""
+    c = connect(url, cafile)
+    try:
+        c.request("POST", "/v1/session", json.dumps({"username": user, "password": password}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise BenchError(f"sign-in failed: HTTP {r.status} {body[:200]!r}")
+        return json.loads(body)["token"]
+    finally:
+        c.close()
+
+
+def children_cpu_s():
+    """CPU seconds (user + system) of the child processes reaped so far: the
+    difference over a step is what its load generator cost."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_marker():
+    """Letters only, so that a catalogue search for it uses the trigram index
+    alone (text that could be part of an archive number also reads through
+    the archive numbers), and unique to the run."""
+    return "bench" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
 
 
 def read_proc_status(pid):
@@ -281,39 +321,238 @@ class Custos:
     def token(self):
         if self._token is None:
             with open(self.pw_file) as f:
-                self._token = checkin_client.sign_in(self.url, self.cafile, self.USER,
-                                                     f.readline().strip())
+                self._token = sign_in(self.url, self.cafile, self.USER, f.readline().strip())
         return self._token
 
-    def get(self, path):
-        c = checkin_client.connect(self.url, self.cafile, timeout=120)
+    def get(self, path, conn=None):
+        c = conn or connect(self.url, self.cafile, timeout=120)
         try:
             c.request("GET", path, headers={"Authorization": f"Bearer {self.token()}"})
             r = c.getresponse()
             return r.status, r.read()
         finally:
-            c.close()
+            if conn is None:
+                c.close()
 
-    def check_in(self, rel_paths, clients, name):
-        """Checks in corpus files with checkin_client.py in its own process."""
-        list_path = os.path.join(self.dir, f"{name}.list")
-        records_path = os.path.join(self.dir, f"{name}.records.json")
-        with open(list_path, "w") as f:
-            f.write("\n".join(rel_paths) + "\n")
-        p, _ = run([sys.executable, os.path.join(HERE, "checkin_client.py"),
-                    "--url", self.url, "--cafile", self.cafile, "--user", self.USER,
-                    "--password-file", self.pw_file, "--clients", str(clients),
-                    "--list", list_path, "--root", self.b.path("corpus"),
-                    "--records-out", records_path], timeout=3600, check=False)
+    def header_file(self):
+        """The bearer token as a curl header file (0600): never on a command line."""
+        hdr = os.path.join(self.dir, "curl-headers")
+        write_secret(hdr, f"Authorization: Bearer {self.token()}")
+        return hdr
+
+    def check_in_curl(self, rel_paths, clients, name):
+        """Checks in corpus files with one curl process per client, each
+        taking its share of the files in turn over one kept-alive TLS
+        connection (transfers chained with --next). Returns (summary,
+        records); wall time runs from starting the first curl to the exit of
+        the last, which is right after its last answer."""
+        root = self.b.path("corpus")
+        work = os.path.join(self.dir, name)
+        os.makedirs(work)
+        hdr = self.header_file()
+        marker = run_marker()
+        paths = [os.path.join(root, p) for p in rel_paths]
+        uploads = []  # (client, index, path, response file)
+        cmds = []
+        for k in range(clients):
+            cmd = ["curl"]
+            for i in range(k, len(paths), clients):
+                meta = os.path.join(work, f"meta{i:05d}.json")
+                with open(meta, "w") as f:
+                    json.dump({"type": "general", "title": f"bench {marker} {i:05d}",
+                               "department": "sales", "classification": "internal"}, f)
+                resp = os.path.join(work, f"answer{i:05d}.json")
+                if len(cmd) > 1:
+                    cmd.append("--next")
+                # "Expect:" stops curl from waiting for a 100 Continue
+                # before sending a large body.
+                cmd += ["-sS", "--max-time", "1800", "--cacert", self.cafile, "-H", f"@{hdr}",
+                        "-H", "Expect:", "-F", f"metadata=<{meta};type=application/json",
+                        "-F", f"file=@{paths[i]};type=application/octet-stream",
+                        "-o", resp, "-w", f"{i} %{{http_code}} %{{num_connects}}\n",
+                        f"{self.url}/v1/records"]
+                uploads.append((k, i, paths[i], resp))
+            if len(cmd) > 1:
+                cmds.append(cmd)
+        total = sum(os.path.getsize(p) for p in paths)
+        cpu0 = children_cpu_s()
+        start = time.monotonic()
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for cmd in cmds]
+        outs = []
         try:
-            summary = json.loads(p.stdout.decode().strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise BenchError(f"checkin_client failed ({p.returncode}): {tail(p.stderr)}")
-        if summary["failures"]:
-            raise BenchError(f"{summary['failures']} of {summary['attempted']} check-ins "
-                             f"failed: {summary['first_failures']}")
-        with open(records_path) as f:
-            return summary, json.load(f)
+            for p in procs:
+                outs.append(p.communicate(timeout=3600))
+        except subprocess.TimeoutExpired:
+            raise BenchError("curl check-ins timed out after 3600 s")
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        wall = time.monotonic() - start
+        client_cpu = children_cpu_s() - cpu0
+        status, connects, failures = {}, 0, []
+        for p, (out, err) in zip(procs, outs):
+            for line in out.decode(errors="replace").splitlines():
+                i, code, n = line.split()
+                status[int(i)] = code
+                connects += int(n)
+            if p.returncode != 0:
+                failures.append(f"curl exited {p.returncode}: {tail(err, 300)}")
+        records = []
+        for k, i, path, resp in uploads:
+            code = status.get(i)
+            body = b""
+            if os.path.exists(resp):
+                with open(resp, "rb") as f:
+                    body = f.read()
+            if code != "201":
+                failures.append(f"{os.path.basename(path)}: HTTP {code} {tail(body, 200)}")
+                continue
+            rec = json.loads(body)
+            f = rec["versions"][0]["files"][0]
+            if f["size"] != os.path.getsize(path):
+                failures.append(f"{os.path.basename(path)}: stored {f['size']} bytes "
+                                f"of {os.path.getsize(path)}")
+                continue
+            records.append({"id": rec["id"], "file": f["id"], "size": f["size"]})
+        shutil.rmtree(work, ignore_errors=True)
+        done = sum(r["size"] for r in records)
+        summary = {
+            "client": "curl, one process per client, uploads in turn over one connection",
+            "clients": clients, "count": len(records), "attempted": len(paths),
+            "bytes": done, "seconds": wall, "per_s": len(records) / wall,
+            "MBps": done / wall / 1e6, "tls_connections": connects,
+            "client_cpu_s": client_cpu,
+            "failures": len(failures), "first_failures": failures[:3], "corpus_bytes": total,
+        }
+        if failures:
+            raise BenchError(f"{len(failures)} of {len(paths)} check-ins failed: {failures[:3]}")
+        return summary, records
+
+    def check_in_wrk(self, rel_paths, conns, threads, name):
+        """Checks in every corpus file once with wrk and bench/checkin.lua
+        (see there for how wrk is made to stop when the list is done), then
+        finds the records again by the marker in their titles. Returns
+        (summary, records in list order); the wall time runs from wrk's first
+        request to its last answer."""
+        marker = run_marker()
+        list_path = os.path.join(self.dir, f"{name}.list")
+        with open(list_path, "w") as f:
+            f.write("\n".join(self.b.path("corpus", p) for p in rel_paths) + "\n")
+        env = dict(os.environ, BENCH_TOKEN=self.token())
+        # -d only bounds a run that goes wrong (a request lost to a broken
+        # connection is never answered); a good run ends when the list does.
+        limit = 60 + len(rel_paths) // 10
+        cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{limit}s",
+               "-s", os.path.join(HERE, "checkin.lua"), self.url, "--",
+               list_path, str(threads), marker]
+        cpu0 = children_cpu_s()
+        start = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        lines, finished = [], 0
+        try:
+            # wrk sleeps for -d whatever its threads do; once every thread
+            # has said it is done, SIGINT wakes it to print its figures.
+            for raw in p.stdout:
+                line = raw.decode(errors="replace")
+                lines.append(line)
+                if line.startswith("BENCH_THREAD_DONE"):
+                    finished += 1
+                    if finished == threads:
+                        break
+            if finished == threads:
+                deadline = time.monotonic() + 30
+                while p.poll() is None and time.monotonic() < deadline:
+                    p.send_signal(signal.SIGINT)
+                    try:
+                        p.wait(2)
+                    except subprocess.TimeoutExpired:
+                        pass
+            rest, err = p.communicate(timeout=limit + 60)
+        except subprocess.TimeoutExpired:
+            raise BenchError("wrk did not stop")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        process_wall = time.monotonic() - start
+        client_cpu = children_cpu_s() - cpu0
+        out = "".join(lines) + rest.decode(errors="replace")
+        m = re.search(r"^BENCH_JSON (\{.*\})$", out, re.M)
+        if not m:
+            raise BenchError(f"wrk printed no figures ({p.returncode}): {tail(out)} {tail(err)}")
+        w = json.loads(m.group(1))
+        size = corpus_bytes = sum(os.path.getsize(self.b.path("corpus", r)) for r in rel_paths)
+        secs = w["t_last"] - w["t_first"] if w["t_first"] >= 0 and w["t_last"] >= 0 else None
+        missing = len(rel_paths) - w["answered"]
+        summary = {
+            "client": f"wrk -t{threads} -c{conns}, bench/checkin.lua",
+            "clients": conns, "threads": threads, "count": w["created"],
+            "attempted": len(rel_paths), "bytes": w["created"] * size // max(1, len(rel_paths)),
+            "seconds": secs,
+            "per_s": w["created"] / secs if secs else None,
+            "MBps": w["created"] * size / len(rel_paths) / secs / 1e6 if secs else None,
+            "wrk_process_seconds": process_wall,
+            # Includes reading the files and building the requests in init().
+            "client_cpu_s": client_cpu,
+            "p50_ms": w["latency_p50_us"] / 1000, "p99_ms": w["latency_p99_us"] / 1000,
+            "max_ms": w["latency_max_us"] / 1000,
+            "failures": w["other"] + missing, "first_failures": w["first_other"][:3],
+            "unanswered": missing, "corpus_bytes": corpus_bytes,
+            "socket_errors": {k[7:]: w[k] for k in ("errors_connect", "errors_read",
+                                                     "errors_write", "errors_timeout")},
+        }
+        if w["other"] or missing:
+            raise BenchError(f"{w['created']} of {len(rel_paths)} check-ins answered 201, "
+                             f"{w['other']} something else, {missing} nothing: "
+                             f"{w['first_other'][:3]} socket errors {summary['socket_errors']}")
+        log(f"custos: finding the {w['created']} records by their titles")
+        t0 = time.monotonic()
+        records = self.find_records(marker, len(rel_paths))
+        summary["find_records_seconds"] = time.monotonic() - t0
+        if len(records) != w["created"]:
+            raise BenchError(f"wrk saw {w['created']} check-ins, the catalogue "
+                             f"finds {len(records)} with their marker")
+        return summary, records
+
+    def find_records(self, marker, count):
+        """The records whose titles hold marker (made by check_in_wrk, titled
+        "bench MARKER NNNNN"), in list order, as {"id", "file", "size"} of
+        version 1's file. Searched page by page until a short page: the total
+        in the answer is counted only up to 10,000 matches."""
+        conn = connect(self.url, self.cafile, timeout=120)
+        try:
+            index = {}
+            page = 1
+            while True:
+                q = urllib.parse.quote(marker)
+                status, body = self.get(f"/v1/records?q={q}&pageSize=500&page={page}", conn)
+                if status != 200:
+                    raise BenchError(f"search for the check-ins answered {status}: {tail(body, 200)}")
+                recs = json.loads(body)["records"]
+                for r in recs:
+                    m = re.fullmatch(rf"bench {marker} (\d+)", r["title"])
+                    if m:
+                        index[int(m.group(1))] = r["id"]
+                if len(recs) < 500:
+                    break
+                page += 1
+            if len(index) > count:
+                raise BenchError(f"{len(index)} records hold the marker of {count} check-ins")
+            records = []
+            for i in sorted(index):
+                status, body = self.get(f"/v1/records/{index[i]}", conn)
+                if status != 200:
+                    raise BenchError(f"GET record answered {status}: {tail(body, 200)}")
+                rec = json.loads(body)
+                v1 = next(v for v in rec["versions"] if v["number"] == 1)
+                f = v1["files"][0]
+                records.append({"id": rec["id"], "file": f["id"], "size": f["size"]})
+            return records
+        finally:
+            conn.close()
 
 
 def timed_gets(url, cafile, token, paths, conns, want, max_seconds):
@@ -325,7 +564,7 @@ def timed_gets(url, cafile, token, paths, conns, want, max_seconds):
     counter = [0]
 
     def worker():
-        c = checkin_client.connect(url, cafile, timeout=120)
+        c = connect(url, cafile, timeout=120)
         try:
             while time.monotonic() < deadline:
                 with lock:
@@ -443,7 +682,7 @@ def section_custos(b, out):
     def checkin_large(clients):
         def fn(o):
             log(f"custos: check-in of {corpus['large']['count']} × 16 MiB, {clients} client(s)")
-            s, recs = c.check_in(corpus["large"]["files"], clients, f"large{clients}")
+            s, recs = c.check_in_curl(corpus["large"]["files"], clients, f"large{clients}")
             o.update(s)
             checked_in["bytes"] += s["bytes"]
         return fn
@@ -456,7 +695,7 @@ def section_custos(b, out):
 
     def checkin_small(o):
         log(f"custos: check-in of {corpus['small']['count']} × 64 KiB, 16 clients")
-        s, recs = c.check_in(corpus["small"]["files"], 16, "small")
+        s, recs = c.check_in_wrk(corpus["small"]["files"], 16, 2, "small")
         o.update(s)
         small_records.extend(recs)
         checked_in["bytes"] += s["bytes"]
@@ -496,8 +735,7 @@ def section_custos(b, out):
         big = b.path("corpus", corpus["big"]["file"])
         size = corpus["big"]["bytes"]
         o["file_bytes"] = size
-        hdr = os.path.join(c.dir, "curl-headers")
-        write_secret(hdr, f"Authorization: Bearer {c.token()}")
+        hdr = c.header_file()
         meta = os.path.join(c.dir, "big-meta.json")
         with open(meta, "w") as f:
             json.dump({"type": "general", "title": "bench big file", "department": "sales",
@@ -635,7 +873,7 @@ def sample_record_json(b):
     c.init()
     c.start()
     try:
-        _, recs = c.check_in(b.ensure_corpus()["small"]["files"][:1], 1, "sample")
+        _, recs = c.check_in_curl(b.ensure_corpus()["small"]["files"][:1], 1, "sample")
         status, body = c.get(f"/v1/records/{recs[0]['id']}")
         if status != 200:
             raise BenchError(f"GET record answered {status}")
