@@ -178,7 +178,7 @@ struct RecordQuery {
 
 // Searches count matches up to this many; beyond it a page says "more than
 // this" (total_exact false) instead of reading every match.
-inline constexpr uint64_t kMaxCountedMatches = 10000;
+inline constexpr uint64_t kMaxCountedMatches = 1000;
 
 struct RecordPage {
   std::vector<Record> records;

@@ -528,6 +528,40 @@ TEST_P(StoreContract, SearchOrdersNewestFirstThenIdDescending) {
                                       "CT-2026-000002", "CT-2026-000001"}));
 }
 
+// Counting stops at kMaxCountedMatches; the pages go on past it, newest
+// first, the same with and without a text query.
+TEST_P(StoreContract, SearchCountsUpToTheCapAndPagesOnBeyondIt) {
+  std::vector<Record> records;
+  const int n = static_cast<int>(kMaxCountedMatches) + 3;
+  for (int i = 0; i < n; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "GN-2026-%06d", i + 1);
+    Record r = MakeRecord(id, i % 2 ? "bulk even" : "bulk odd");
+    r.created_at = r.updated_at = At(i);
+    records.push_back(r);
+  }
+  InsertRecords(records);
+  for (const char* text : {"", "bulk"}) {
+    RecordQuery q;
+    q.text = text;
+    q.page_size = 50;
+    RecordPage page = Search(q);
+    EXPECT_EQ(page.total, kMaxCountedMatches) << text;
+    EXPECT_FALSE(page.total_exact) << text;
+    EXPECT_EQ(page.records.front().id.value, "GN-2026-001003") << text;
+    q.page = static_cast<int>(kMaxCountedMatches / 50) + 1;  // past the counted ones
+    EXPECT_EQ(Ids(Search(q)), (std::vector<std::string>{"GN-2026-000003", "GN-2026-000002",
+                                                        "GN-2026-000001"}))
+        << text;
+  }
+  RecordQuery few;
+  few.text = "bulk odd";
+  few.created_from = At(n - 6);
+  RecordPage page = Search(few);
+  EXPECT_EQ(page.total, 3u);
+  EXPECT_TRUE(page.total_exact);
+}
+
 TEST_P(StoreContract, PaginationClampsPageSizeAndPage) {
   std::vector<Record> records;
   for (int i = 0; i < 503; ++i) {
