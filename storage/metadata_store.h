@@ -172,7 +172,9 @@ class LogRepository {
   virtual StatusOr<uint64_t> Append(const LogEvent& event) = 0;
   // Number of entries visible to this transaction.
   virtual StatusOr<uint64_t> Size() = 0;
-  // Entries [start, end) (end clamped to the size), at most `limit`.
+  // The entries with index in [start, min(end, start + limit)) (end clamped
+  // to the size): all of them in an intact log; an entry missing from
+  // storage is missing from the result.
   virtual StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) = 0;
   // Entries whose event subject is `subject`, oldest first, at most `limit`.
   virtual StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
