@@ -172,21 +172,17 @@ def charts(results):
     def met_rgb(r):
         return GREEN if r["met"] else RED
 
-    low = [r for r in ratios if r["op"] == ">="]
     legend_met = [("target met", GREEN), ("target not met", RED)]
-    if bar_chart(os.path.join(CHART_DIR, "ratios.png"),
-                 "Custos / bound or peer, measured in the same run (higher is better)",
-                 "ratio (log scale)",
-                 [(SHORT.get(r["id"], r["id"]), r["ratio"], met_rgb(r)) for r in low],
-                 logscale=True, targets=[r["target"] for r in low], legend=legend_met):
-        drawn.append(("ratios.png", "Ratios against their minimum targets"))
-    high = [r for r in ratios if r["op"] == "<"]
-    if bar_chart(os.path.join(CHART_DIR, "limits.png"),
-                 "Custos / limit (lower is better; the target is below 1)",
-                 "ratio to the limit (log scale)",
-                 [(SHORT.get(r["id"], r["id"]), r["ratio"], met_rgb(r)) for r in high],
-                 logscale=True, targets=[r["target"] for r in high], legend=legend_met):
-        drawn.append(("limits.png", "Latency and memory against their limits"))
+    for op, png, title, ylabel, caption in (
+            (">=", "ratios.png", "Custos / bound or peer, measured in the same run (higher is better)",
+             "ratio (log scale)", "Ratios against their minimum targets"),
+            ("<", "limits.png", "Custos / limit (lower is better; the target is below 1)",
+             "ratio to the limit (log scale)", "Latency and memory against their limits")):
+        rows = [r for r in ratios if r["op"] == op]
+        if bar_chart(os.path.join(CHART_DIR, png), title, ylabel,
+                     [(SHORT.get(r["id"], r["id"]), r["ratio"], met_rgb(r)) for r in rows],
+                     logscale=True, targets=[r["target"] for r in rows], legend=legend_met):
+            drawn.append((png, caption))
 
     mbps = [
         ("Custos check-in\\n1 client", get(s, "custos", "checkin_16MiB_1client", "MBps"), CUSTOS),

@@ -1029,15 +1029,8 @@ def section_log(b, out):
     exe = os.path.join(b.bin, "log_bench")
     n = 200_000 if b.quick else 10_000_000
     out["entries_wanted"] = n
-    try:
-        with open(exe, "rb") as f:
-            # The Google Benchmark version takes --entries and --json; the
-            # older one took positional arguments and must not be run so.
-            ok = b"--entries" in f.read()
-    except OSError:
-        ok = False
-    if not ok:
-        out["skipped"] = "not available: log_bench without --entries/--json in the bin directory"
+    if not os.access(exe, os.X_OK):
+        out["skipped"] = "not available: log_bench is not built (Google Benchmark missing?)"
         log("log: " + out["skipped"])
         return
     d = b.path("log")

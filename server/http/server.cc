@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -239,14 +240,16 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         // With a known length the body goes to the socket directly (the
         // server's requests are always HTTPServerRequestImpl).
         auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&req);
-        std::unique_ptr<std::streambuf> buf;
+        std::optional<SocketBuf> direct;
+        std::optional<CountingBuf> counted;
+        std::streambuf* buf;
         if (r.stream_length && impl != nullptr) {
           raw.flush();
-          buf = std::make_unique<SocketBuf>(impl->socket());
+          buf = &direct.emplace(impl->socket());
         } else {
-          buf = std::make_unique<CountingBuf>(raw);
+          buf = &counted.emplace(raw);
         }
-        std::ostream out(buf.get());
+        std::ostream out(buf);
         Status s = r.stream(out);
         out.flush();
         if (!s.ok()) {
@@ -255,8 +258,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
           logger_.Warn("stream failed", {{"error", s.ToString()}});
           throw Poco::Net::NetException("stream aborted");
         }
-        if (auto* socket_buf = dynamic_cast<SocketBuf*>(buf.get())) return socket_buf->count();
-        return static_cast<CountingBuf*>(buf.get())->count();
+        return direct ? direct->count() : counted->count();
       }
       resp.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
       resp.send().write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
