@@ -30,7 +30,7 @@ StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
 struct Config {
   // server.*
   ListenAddress listen;
-  int threads = 16;                          // worker threads
+  int threads = 512;                         // threads serving connections, one each, made on demand
   int max_queued = 128;                      // accepted connections waiting for a thread
   int64_t max_header_bytes = 16 * 1024;      // all request header lines together
   int64_t max_body_bytes = 4LL << 30;        // any request body (uploads)
@@ -39,6 +39,7 @@ struct Config {
   int keep_alive_timeout_s = 15;             // idle time before a kept-alive connection closes
   int max_keep_alive_requests = 1000;
   int read_timeout_s = 30;                   // socket send/receive timeout
+  int header_timeout_s = 10;                 // a whole request header must arrive in this time
   int shutdown_grace_s = 20;                 // drain time after SIGTERM before aborting
 
   // tls.* (relative paths are inside the data directory)

@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev libarchive-dev libargon2-dev libpq-dev
   libgtest-dev libgmock-dev
   clang-format curl ca-certificates
+  sslscan
 )
 
 if [[ -n "${CUSTOS_EXTRA_PACKAGES:-}" ]]; then

@@ -8,6 +8,7 @@
 // certificate, address in use, unwritable data directory).
 #include <Poco/Net/SSLManager.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -129,6 +130,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes EFBIG → 507, not a dead server
+  // One socket per open connection (server.threads of them): the usual soft
+  // limit of 1,024 descriptors would refuse connections long before that.
+  struct rlimit files {};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   custos::Logger logger(2, custos::ParseLogLevel(config.log_level));
   custos::MetricsRegistry metrics;

@@ -188,10 +188,18 @@ std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size, bo
   return r;
 }
 
+// RFC 6266: always an attachment (never rendered inline by a browser), with
+// the exact name in filename* and, for clients that ignore it, a printable
+// ASCII fallback in which every other byte, '"' and '\\' become '_'.
 std::string ContentDisposition(const std::string& name) {
   std::string encoded;
   Poco::URI::encode(name, "!#$&+,/:;=?@[]'\"()*<>\\%", encoded);
-  return "attachment; filename*=UTF-8''" + encoded;
+  std::string fallback = name;
+  for (char& c : fallback) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\') c = '_';
+  }
+  return "attachment; filename=\"" + fallback + "\"; filename*=UTF-8''" + encoded;
 }
 
 Response Content(services::RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {

@@ -1,6 +1,7 @@
 #include "server/http/request_context.h"
 
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Exception.h>
 #include <Poco/URI.h>
 
 #include <streambuf>
@@ -85,6 +86,28 @@ std::istream& RequestContext::BodyStream() {
 bool RequestContext::BodyConsumed() const {
   if (!HasBody()) return true;
   return body_ && body_->buf.at_end() && !body_->buf.over_limit();
+}
+
+bool RequestContext::DrainBody(int64_t max_bytes, std::chrono::milliseconds max_time) {
+  if (BodyConsumed()) return true;
+  if (BodyOverLimit()) return false;
+  int64_t read = BodyBytesRead();
+  if (request.hasContentLength() && request.getContentLength64() - read > max_bytes) return false;
+  auto deadline = std::chrono::steady_clock::now() + max_time;
+  std::istream& in = request.stream();
+  char buf[16384];
+  int64_t drained = 0;
+  try {
+    while (drained <= max_bytes && std::chrono::steady_clock::now() < deadline) {
+      in.read(buf, sizeof buf);
+      std::streamsize n = in.gcount();
+      if (n <= 0) return in.eof();
+      drained += n;
+    }
+  } catch (const Poco::Exception&) {
+    // The client went away: nothing left to drain for.
+  }
+  return false;
 }
 
 int64_t RequestContext::BodyBytesRead() const { return body_ ? body_->buf.total() : 0; }

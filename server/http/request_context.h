@@ -2,6 +2,7 @@
 // from here and return a Response; they never touch the socket.
 #pragma once
 
+#include <chrono>
 #include <istream>
 #include <map>
 #include <memory>
@@ -49,6 +50,12 @@ struct RequestContext {
   // because unread body bytes would be taken for the next request.
   bool BodyConsumed() const;
   bool HasBody() const;
+  // Reads and discards what is left of an unread body, so that a client
+  // that is still sending when it is answered early (a 507, a 403) gets to
+  // read the answer instead of a broken pipe. Gives up, leaving the rest,
+  // when more than `max_bytes` remain (declared or read) or after
+  // `max_time`. True if the body was read to its end.
+  bool DrainBody(int64_t max_bytes, std::chrono::milliseconds max_time);
   // Bytes read from the body so far, and whether the limit cut it short.
   int64_t BodyBytesRead() const;
   bool BodyOverLimit() const;

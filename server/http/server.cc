@@ -3,7 +3,7 @@
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -11,6 +11,8 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/ThreadPool.h>
 #include <sys/stat.h>
 
@@ -21,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/http/connection_guard.h"
 #include "server/http/request_context.h"
 
 namespace custos::http {
@@ -33,6 +36,25 @@ constexpr const char* kCipherList =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
 constexpr const char* kGroups = "X25519:P-256:P-384";
+
+// On every response (docs/security.md). The API answers JSON and files, never
+// pages: its policy forbids every fetch, frame and form; no answer may be
+// cached, since every content read is logged and authorized.
+const std::pair<const char*, const char*> kSecurityHeaders[] = {
+    {"Strict-Transport-Security", "max-age=63072000"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Cache-Control", "no-store"},
+    {"Content-Security-Policy",
+     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"},
+    {"Referrer-Policy", "no-referrer"},
+    {"X-Frame-Options", "DENY"},
+    {"Cross-Origin-Resource-Policy", "same-origin"},
+};
+
+// After an early answer, at most this much of the unread body is read and
+// discarded, for at most this long, before the connection is closed.
+constexpr int64_t kLingerBytes = 64 << 20;
+constexpr std::chrono::milliseconds kLingerTime{10000};
 
 const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                              0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -155,6 +177,10 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& req,
                      Poco::Net::HTTPServerResponse& resp) override {
     auto start = std::chrono::steady_clock::now();
+    ConnectionGuard::RequestStarted();
+    struct Finished {
+      ~Finished() { ConnectionGuard::RequestFinished(); }
+    } finished;
     inst_.in_flight.Add(1);
     std::string path = PathOf(req.getURI());
     Router::Match match = router_.Find(req.getMethod(), path);
@@ -166,8 +192,12 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     if (!response.log_detail.empty()) {
       logger_.Error("request failed", {{"route", route}, {"error", response.log_detail}});
     }
-    if (!ctx.BodyConsumed()) response.close = true;
+    bool unread_body = !ctx.BodyConsumed();
+    if (unread_body) response.close = true;
     uint64_t bytes = Send(req, resp, response);
+    // Answered before the body was read (an error): read the rest so the
+    // client, still sending, sees the answer (nginx's lingering close).
+    if (unread_body) (void)ctx.DrainBody(kLingerBytes, kLingerTime);
 
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -225,8 +255,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
                 const Response& r) {
     resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     resp.setContentType(r.content_type);
-    resp.set("X-Content-Type-Options", "nosniff");
-    resp.set("Cache-Control", "no-store");
+    for (const auto& [name, value] : kSecurityHeaders) resp.set(name, value);
     for (const auto& [name, value] : r.headers) resp.set(name, value);
     if (r.close) resp.setKeepAlive(false);
     try {
@@ -261,7 +290,9 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         return direct ? direct->count() : counted->count();
       }
       resp.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
-      resp.send().write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
+      std::ostream& out = resp.send();
+      out.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
+      out.flush();  // on the wire now, not when the connection ends
       return r.body.size();
     } catch (const Poco::Exception& e) {
       logger_.Warn("response not delivered", {{"error", e.displayText()}});
@@ -275,6 +306,45 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
   Instruments& inst_;
 };
 
+namespace {
+
+// Poco's HTTP connection, registered with the header deadline for its life.
+class GuardedConnection : public Poco::Net::HTTPServerConnection {
+ public:
+  GuardedConnection(const Poco::Net::StreamSocket& socket,
+                    Poco::Net::HTTPServerParams::Ptr params,
+                    Poco::Net::HTTPRequestHandlerFactory::Ptr factory, ConnectionGuard& guard)
+      : HTTPServerConnection(socket, std::move(params), std::move(factory)), guard_(guard) {}
+
+  void run() override {
+    ConnectionGuard::Scope scope(guard_, socket().impl()->sockfd());
+    HTTPServerConnection::run();
+  }
+
+ private:
+  ConnectionGuard& guard_;
+};
+
+class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  GuardedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params,
+                           Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+                           ConnectionGuard& guard)
+      : params_(std::move(params)), factory_(std::move(factory)), guard_(guard) {}
+
+  Poco::Net::TCPServerConnection* createConnection(
+      const Poco::Net::StreamSocket& socket) override {
+    return new GuardedConnection(socket, params_, factory_, guard_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+  ConnectionGuard& guard_;
+};
+
+}  // namespace
+
 class HttpsServer::Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   Factory(const Config& config, const Router& router, Logger& logger, MetricsRegistry& metrics)
@@ -282,6 +352,10 @@ class HttpsServer::Factory : public Poco::Net::HTTPRequestHandlerFactory {
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest&) override {
     return new Dispatcher(config_, router_, logger_, inst_);
+  }
+  // Every open connection listens to this event (Poco's HTTPServerConnection).
+  void NotifyStopped(const void* sender, bool abort_current) {
+    serverStopped(sender, abort_current);
   }
 
  private:
@@ -344,8 +418,12 @@ Status HttpsServer::Start() {
     socket.listen(config_.max_queued);
     port_ = socket.address().port();
     pool_ = std::make_unique<Poco::ThreadPool>(2, config_.threads + 2);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new Factory(config_, router_, logger_, metrics_), *pool_, socket, params);
+    guard_ = std::make_unique<ConnectionGuard>(
+        std::chrono::seconds(config_.header_timeout_s),
+        std::chrono::seconds(config_.keep_alive_timeout_s));
+    factory_ = new Factory(config_, router_, logger_, metrics_);
+    server_ = std::make_unique<Poco::Net::TCPServer>(
+        new GuardedConnectionFactory(params, factory_, *guard_), *pool_, socket, params);
   } catch (const Poco::Exception& e) {
     return InvalidArgument("cannot listen on " + config_.listen.ToString() + ": " +
                                e.displayText(),
@@ -353,15 +431,24 @@ Status HttpsServer::Start() {
   }
   metrics_.AddCallbackGauge("custos_http_open_connections", "Client connections open now",
                             [this] { return static_cast<double>(OpenConnections()); });
+  metrics_.AddCallbackGauge("custos_http_header_timeouts", "Connections closed for not sending a request header in time",
+                            [this] { return guard_ ? static_cast<double>(guard_->closed()) : 0.0; });
   server_->start();
   return Status::Ok();
+}
+
+// What Poco's HTTPServer::stopAll does: stop accepting, then tell every
+// connection (they listen to the handler factory) to end.
+void HttpsServer::StopAll(bool abort_current) {
+  server_->stop();
+  static_cast<Factory*>(factory_.get())->NotifyStopped(this, abort_current);
 }
 
 void HttpsServer::Stop(int grace_s) {
   if (stopped_ || !server_) return;
   stopped_ = true;
   draining_ = true;
-  server_->stopAll(false);  // stop accepting; idle keep-alive connections close
+  StopAll(false);  // stop accepting; idle keep-alive connections close
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_s);
   while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -369,9 +456,11 @@ void HttpsServer::Stop(int grace_s) {
   if (server_->currentConnections() > 0) {
     logger_.Warn("closing connections still open after the grace period",
                  {{"connections", server_->currentConnections()}});
-    server_->stopAll(true);
+    StopAll(true);
   }
   pool_->joinAll();
+  server_.reset();
+  guard_.reset();
 }
 
 }  // namespace custos::http

@@ -8,6 +8,8 @@
 // requests are served by the server's own thread pool.
 #pragma once
 
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -22,10 +24,12 @@ namespace Poco {
 class ThreadPool;
 }
 namespace Poco::Net {
-class HTTPServer;
+class TCPServer;
 }
 
 namespace custos::http {
+
+class ConnectionGuard;
 
 struct TlsFiles {
   std::string certificate;  // PEM chain
@@ -62,13 +66,17 @@ class HttpsServer {
  private:
   class Factory;
 
+  void StopAll(bool abort_current);
+
   const Config& config_;
   const TlsFiles tls_;
   const Router& router_;
   Logger& logger_;
   MetricsRegistry& metrics_;
   std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<ConnectionGuard> guard_;  // outlives server_: connections use it
+  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
   uint16_t port_ = 0;
   std::atomic<bool> draining_{false};
   bool stopped_ = false;

@@ -98,9 +98,24 @@ Status ValidFileName(const std::string& name) {
     return Unprocessable("file name must be 1 to 255 bytes", "invalid_file_name");
   }
   if (!storage::IsValidUtf8(name)) return Unprocessable("file name is not UTF-8", "invalid_file_name");
-  for (unsigned char c : name) {
+  for (size_t i = 0; i < name.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
     if (c < 0x20 || c == '/' || c == '\\' || c == 0x7f) {
       return Unprocessable("file name may not contain '/', '\\' or control characters",
+                           "invalid_file_name");
+    }
+    // In UTF-8 (validated above): C1 controls U+0080..U+009F are C2 80..9F;
+    // the bidi embeddings and overrides U+202A..U+202E are E2 80 AA..AE and
+    // the isolates U+2066..U+2069 are E2 81 A6..A9. They make a name read
+    // differently from what it is ("invoice\u202Efdp.exe" shows as
+    // "invoiceexe.pdf"), so they are refused rather than stored.
+    unsigned char c1 = i + 1 < name.size() ? static_cast<unsigned char>(name[i + 1]) : 0;
+    unsigned char c2 = i + 2 < name.size() ? static_cast<unsigned char>(name[i + 2]) : 0;
+    bool c1_control = c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F;
+    bool bidi = c == 0xE2 && ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) ||
+                              (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9));
+    if (c1_control || bidi) {
+      return Unprocessable("file name may not contain control or bidirectional-override characters",
                            "invalid_file_name");
     }
   }

@@ -53,17 +53,7 @@ class NothingChangesTest : public ::testing::Test {
     return S().As("archivist", "POST", "/v1/records", MultipartBody(parts), MultipartType());
   }
 
-  // Waits until the server logged that it finished the `n`-th request to
-  // POST /v1/records counted from `log_offset` (delivered or not).
-  bool WaitForUploadHandled(size_t log_offset) {
-    return WaitFor([&] {
-      std::string log = S().process().Log();
-      if (log.size() <= log_offset) return false;
-      std::string tail = log.substr(log_offset);
-      return tail.find("\"path\":\"/v1/records\"") != std::string::npos ||
-             tail.find("response not delivered") != std::string::npos;
-    });
-  }
+  bool WaitForUploadHandled(size_t log_offset) { return api::WaitForUploadHandled(S(), log_offset); }
 
   uint64_t log_size_ = 0;
   int64_t records_ = 0;

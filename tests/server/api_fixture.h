@@ -575,4 +575,16 @@ class ApiServer {
   std::map<std::string, Account> accounts_;
 };
 
+// Waits until the server logged the end of a POST /v1/records that began
+// after `log_offset` in its log (answered, or not delivered).
+inline bool WaitForUploadHandled(ApiServer& s, size_t log_offset) {
+  return WaitFor([&] {
+    std::string log = s.process().Log();
+    if (log.size() <= log_offset) return false;
+    std::string tail = log.substr(log_offset);
+    return tail.find("\"path\":\"/v1/records\"") != std::string::npos ||
+           tail.find("response not delivered") != std::string::npos;
+  });
+}
+
 }  // namespace custos::testing::api

@@ -306,7 +306,7 @@ TEST_F(ApiFlow, LegalReadsContractContentWithRangesAndEveryReadIsLogged) {
   EXPECT_EQ(full.body, content);
   EXPECT_EQ(full.headers["ETag"], "\"" + Sha256Hex(content) + "\"");
   EXPECT_EQ(full.headers["Content-Disposition"],
-            "attachment; filename*=UTF-8''supply%20agreement.pdf");
+            "attachment; filename=\"supply agreement.pdf\"; filename*=UTF-8''supply%20agreement.pdf");
   EXPECT_EQ(full.headers["Content-Type"], "application/pdf");
   EXPECT_EQ(CountActions(id, "content.read"), 1u);
 
