@@ -41,6 +41,8 @@ StatusOr<Receipt> ParseReceipt(std::string_view text) {
   if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) {
     return Malformed("the index is not a number");
   }
+  // One text per receipt: "0" / %x31-39 *DIGIT (docs/formats/receipt.md).
+  if (digits.size() > 1 && digits[0] == '0') return Malformed("the index has a leading zero");
   for (;;) {
     if (!NextLine(rest, line)) return Malformed("missing the blank line before the checkpoint");
     if (line.empty()) break;

@@ -32,6 +32,7 @@
 #include "server/http/ops_routes.h"
 #include "server/http/request_context.h"
 #include "server/http/router.h"
+#include "tests/testutil/fake_request.h"
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
@@ -195,28 +196,7 @@ std::string OpenApiText() { return ReadFileOrDie(SourceDir() + "/docs/openapi.ya
 
 // ------------------------------------------------------------ the server
 
-// A request as the HTTP server would hand it to a handler, without a socket.
-class FakeRequest final : public Poco::Net::HTTPServerRequest {
- public:
-  FakeRequest(const std::string& method, const std::string& uri) {
-    setMethod(method);
-    setURI(uri);
-  }
-  std::istream& stream() override { return body_; }
-  const Poco::Net::SocketAddress& clientAddress() const override { return address_; }
-  const Poco::Net::SocketAddress& serverAddress() const override { return address_; }
-  const Poco::Net::HTTPServerParams& serverParams() const override {
-    throw std::logic_error("no server parameters in this test");
-  }
-  Poco::Net::HTTPServerResponse& response() const override {
-    throw std::logic_error("handlers return a Response; they never touch the raw one");
-  }
-  bool secure() const override { return true; }
-
- private:
-  std::istringstream body_;
-  Poco::Net::SocketAddress address_;
-};
+using custos::testing::FakeRequest;
 
 // Everything custosd wires together, over a fresh archive. Members are
 // destroyed in reverse order: router, services, archive, then the folder.
