@@ -26,6 +26,7 @@
 #include "server/http/ops_routes.h"
 #include "server/http/router.h"
 #include "server/http/server.h"
+#include "server/http/ui_assets.h"
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
@@ -194,6 +195,13 @@ int main(int argc, char** argv) {
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,
                                                    archive->keyring().log_signers(), clock,
                                                    destruction_options);
+  // A destruction cut short by a crash is finished before serving: its
+  // records' keys are gone already, their ciphertext must go too.
+  auto finished = destruction.FinishInterrupted();
+  if (!finished.ok()) {
+    return StartFailure("cannot finish interrupted destructions: " + finished.status().message());
+  }
+  if (*finished > 0) logger.Info("finished interrupted destructions", {{"batches", *finished}});
 
   custos::services::PackageExporter exporter(archive->store(), archive->content(),
                                              archive->keyring().VerifierKeys(), clock);
@@ -247,6 +255,7 @@ int main(int argc, char** argv) {
     custos::http::AddOperationsRoutes(router, health, metrics,
                                       [&server_ptr] { return server_ptr && server_ptr->draining(); });
     custos::http::AddApiRoutes(router, {auth, records, log_service, loans, retention, destruction, audit});
+    custos::http::AddUiRoutes(router);
     custos::http::HttpsServer server(
         config,
         {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},

@@ -492,6 +492,25 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
   });
 }
 
+StatusOr<int> DestructionService::FinishInterrupted() {
+  std::vector<DestructionBatch> unfinished;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    storage::DocumentQuery q;
+    q.kind = kDestructionDocument;
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, ListAllDocuments(tx, q));
+    for (const Document& d : docs) {
+      CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, BatchFromDocument(d));
+      if (b.state == "executed" && b.certificate.empty()) unfinished.push_back(std::move(b));
+    }
+    return Status::Ok();
+  }));
+  for (DestructionBatch& b : unfinished) {
+    Principal executor{storage::Username{b.executed_by}, Role::kArchivist, ""};
+    CUSTOS_RETURN_IF_ERROR(FinishExecution(executor, b));
+  }
+  return static_cast<int>(unfinished.size());
+}
+
 StatusOr<std::string> DestructionService::Certificate(const Principal& who, const std::string& id) {
   CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, Get(who, id));
   if (b.state != "executed" || b.certificate.empty()) {

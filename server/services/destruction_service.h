@@ -104,6 +104,13 @@ class DestructionService {
   // The signed certificate (kConflict "not_executed" before execution).
   StatusOr<std::string> Certificate(const Principal& who, const std::string& id);
 
+  // Finishes every batch whose execution committed but was cut short by a
+  // crash (ciphertext still on disk, database not scrubbed, no certificate),
+  // as its executor: what POST …/execute would do again. custosd calls it
+  // at start, so no destroyed record's ciphertext outlives a restart.
+  // Returns how many batches it finished.
+  StatusOr<int> FinishInterrupted();
+
  private:
   Status FinishExecution(const Principal& who, DestructionBatch& batch);
 
