@@ -1,7 +1,9 @@
 # Custos — the two commands a newcomer needs:
 #   make run    install what is missing, build, create ./demo-data once, serve HTTPS
 #   make test   install what is missing, build, run every test
-# Also: make build, make format, make test SANITIZE=1 (ASan+UBSan, own build folder).
+# Also: make build, make format, make test SANITIZE=1 (ASan+UBSan, own build
+# folder), make test SANITIZE=thread (the concurrency tests under TSan),
+# make crashtest (100 crash trials), make fuzz, make bench.
 
 SANITIZE ?= 0
 BUILD_TYPE ?= RelWithDebInfo
@@ -9,17 +11,26 @@ DATA ?= demo-data
 LISTEN ?= 127.0.0.1:8443
 JOBS ?= $(shell nproc)
 
+# The tests that run threads against each other (in one process, or many
+# clients against custosd), run under ThreadSanitizer by SANITIZE=thread.
+CONCURRENCY_TESTS := Concurren|Threads|Sixteen|Slowloris|BackupOnline|SigtermDrains|ShareOneStore|crash_harness
+
 ifeq ($(SANITIZE),1)
   BUILD_DIR ?= build-asan
   CMAKE_EXTRA := -DCUSTOS_SANITIZE=ON
   TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else ifeq ($(SANITIZE),thread)
+  BUILD_DIR ?= build-tsan
+  CMAKE_EXTRA := -DCUSTOS_SANITIZE_THREAD=ON
+  TEST_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
+  TEST_SELECT := -R '$(CONCURRENCY_TESTS)'
 else
   BUILD_DIR ?= build
   CMAKE_EXTRA :=
   TEST_ENV :=
 endif
 
-.PHONY: all deps configure build test run format clean fuzz bench
+.PHONY: all deps configure build test run format clean fuzz bench crashtest
 
 all: build
 
@@ -35,10 +46,16 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
-	cd $(BUILD_DIR) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(BUILD_DIR) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 $(TEST_SELECT)
 
 run: build
 	@bash scripts/run-demo.sh $(BUILD_DIR) $(DATA) $(LISTEN)
+
+# The crash harness (docs/crashtest.md): TRIALS (default 100) trials of a
+# mixed workload killed with SIGKILL and checked after restart; make test runs 10.
+TRIALS ?= 100
+crashtest: build
+	$(TEST_ENV) $(BUILD_DIR)/bin/crash_harness --trials $(TRIALS) $(if $(SEED),--seed $(SEED))
 
 # Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer, in build-fuzz.
 fuzz:
@@ -61,4 +78,4 @@ format:
 	@echo "formatted"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan build-fuzz
