@@ -11,8 +11,14 @@ packages=(
   libsqlite3-dev libarchive-dev libargon2-dev libpq-dev
   libgtest-dev libgmock-dev
   clang-format curl ca-certificates
-  sslscan
+  sslscan chromium fonts-wqy-microhei
 )
+# Node.js and npm for the browser tests (tests/ui), unless some Node.js with
+# npm is already there (a distribution's nodejs package may bundle npm, and
+# Debian's npm package would conflict with it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 if [[ -n "${CUSTOS_EXTRA_PACKAGES:-}" ]]; then
   read -r -a extra <<<"${CUSTOS_EXTRA_PACKAGES}"

@@ -1,0 +1,270 @@
+// End to end in a real browser: an archivist checks in a contract with two
+// files, a staff member asks to borrow it, the department's approver
+// approves, the staff member downloads the file and gets exactly the bytes
+// that were uploaded, and an auditor runs a verification that comes back
+// clean. A screenshot of every page visited goes to build/test-artifacts/ui.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import {
+  makeArchive, startServer, launchBrowser, screenshotter, signIn, signOut, settle, go, sha256, seededBytes,
+} from './lib/harness.mjs';
+
+const USERS = [
+  ['alice', 'archivist', 'Archive'],
+  ['bob', 'staff', 'Sales'],
+  ['carol', 'approver', 'Sales'],
+  ['dave', 'auditor', 'Audit'],
+];
+
+// 3 MiB so that the upload reports progress; a second, small text file
+// with a non-ASCII name.
+const CONTRACT = { name: 'supply-contract-2026.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from('%PDF-1.7\n'), seededBytes(3 * 1024 * 1024, 20261126)]) };
+const ANNEX = { name: '附件-价格表.txt', mimeType: 'text/plain', buffer: Buffer.from('单价表 price list\nitem,price\nA-100,12.50\n', 'utf8') };
+
+let archive;
+let server;
+let browser;
+
+before(async () => {
+  archive = makeArchive(USERS);
+  server = await startServer(archive.dataDir, path.join(archive.tmp, 'custosd.log'));
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+  if (archive) archive.remove();
+});
+
+test('check-in, loan, approval, download and verification in the browser', { timeout: 300000 }, async () => {
+  const snap = screenshotter('flow');
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1360, height: 900 },
+    locale: 'zh-CN', timezoneId: 'Asia/Shanghai',
+  });
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const { origin } = server;
+
+  // --- the archivist checks in a contract with two files ----------------
+  await page.goto(`${origin}/`);
+  await page.locator('#sign-in').waitFor();
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN', 'Chinese is the default language');
+  await snap(page, 'signin');
+
+  await signIn(page, origin, 'alice');
+  await snap(page, 'catalogue-empty');
+  await page.click('#go-checkin');
+  await settle(page);
+  await page.selectOption('#checkin-type', 'contract');
+  await page.selectOption('#checkin-classification', 'internal');
+  await page.fill('#checkin-title', '2026 年度供货合同 Supply agreement');
+  await page.selectOption('#checkin-department', 'Sales');
+  await page.fill('#checkin-location', 'B-12 / 3');
+  await page.fill('#meta-counterparty', 'Example Supplies Ltd.');
+  await page.fill('#meta-contractNumber', 'ES-2026-0042');
+  await page.fill('#meta-signedDate', '2026-03-01');
+  await page.fill('#meta-endDate', '2028-02-28');
+  await page.fill('#meta-amount', '1250000.00');
+  await page.fill('#meta-currency', 'CNY');
+  await page.setInputFiles('#checkin-files', [CONTRACT, ANNEX]);
+  await page.locator('.file-list tbody tr').nth(1).waitFor();
+  assert.equal(await page.locator('.file-list tbody tr').count(), 2, 'both files are listed before upload');
+  await snap(page, 'checkin-form');
+
+  // The upload goes through XMLHttpRequest (fetch reports no upload
+  // progress), and the progress bar is shown.
+  const upload = page.waitForRequest((r) => r.url().endsWith('/v1/records') && r.method() === 'POST');
+  await page.click('#checkin-submit');
+  assert.equal((await upload).resourceType(), 'xhr');
+  await page.waitForFunction(() => /^#\/records\/CT-\d{4}-\d{6}$/.test(window.location.hash), null, { timeout: 60000 });
+  await settle(page);
+  const recordId = (await page.textContent('#record-id')).trim();
+  assert.match(recordId, /^CT-\d{4}-\d{6}$/);
+  assert.match(await page.textContent('.notice-success'), new RegExp(recordId));
+  const recordText = await page.textContent('main');
+  assert.ok(recordText.includes(sha256(CONTRACT.buffer)), 'the contract\'s SHA-256 is shown');
+  assert.ok(recordText.includes(sha256(ANNEX.buffer)), 'the annex\'s SHA-256 is shown');
+  assert.ok(recordText.includes('Example Supplies Ltd.'));
+  assert.equal(await page.locator('button[data-action=download]').count(), 2);
+  assert.ok(await page.locator('#disposition-date').textContent(), 'the disposition date is shown');
+  await snap(page, 'record-archivist');
+  await signOut(page);
+  await snap(page, 'signed-out');
+
+  // --- staff finds the record, cannot read it yet, asks for a loan ----
+  await signIn(page, origin, 'bob');
+  await page.fill('#search-q', '供货合同');
+  await page.click('#search-submit');
+  await page.waitForFunction(() => window.location.hash.startsWith('#/records?q='));
+  await settle(page);
+  await snap(page, 'catalogue-search');
+  await page.click(`a[href="#/records/${recordId}"]`);
+  await settle(page);
+  await page.click(`button[data-action=download][data-file="${CONTRACT.name}"]`);
+  const refusal = page.locator('.status-area .notice-error');
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /借阅/, 'the refusal explains that a loan is needed');
+  await snap(page, 'record-staff-no-loan');
+
+  await page.click('#borrow');
+  await settle(page);
+  await page.fill('#loan-purpose', '核对价格条款 / price review');
+  await snap(page, 'loan-request');
+  await page.click('#request-loan');
+  await page.waitForFunction(() => /^#\/loans\/LN-/.test(window.location.hash));
+  await settle(page);
+  const loanId = (await page.textContent('#page-title')).trim();
+  assert.match(loanId, /^LN-\d{4}-\d{6}$/);
+  assert.match(await page.textContent('#loan-state'), /待审批/);
+  await snap(page, 'loan-requested');
+  await signOut(page);
+
+  // --- the approver of Sales approves it from the inbox ----------------
+  await signIn(page, origin, 'carol');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/loans?view=inbox', 'an approver starts at the inbox');
+  const approve = page.locator(`button[data-action=approve][data-loan="${loanId}"]`);
+  await approve.waitFor();
+  await snap(page, 'approvals-inbox');
+  await approve.click();
+  await page.locator('.notice-success', { hasText: loanId }).waitFor();
+  await settle(page);
+  assert.equal(await page.locator(`button[data-action=approve][data-loan="${loanId}"]`).count(), 0, 'the loan left the inbox');
+  await snap(page, 'approvals-done');
+  await signOut(page);
+
+  // --- staff downloads both files; the bytes are those uploaded ------
+  await signIn(page, origin, 'bob');
+  await go(page, '#/loans?view=mine');
+  assert.match(await page.textContent('main'), /借出中/, 'the digital loan is checked out');
+  await snap(page, 'my-loans');
+  await page.click(`a[href="#/records/${recordId}"]`);
+  await settle(page);
+  for (const file of [CONTRACT, ANNEX]) {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click(`button[data-action=download][data-file="${file.name}"]`),
+    ]);
+    assert.equal(download.suggestedFilename(), file.name);
+    const saved = await download.path();
+    const bytes = fs.readFileSync(saved);
+    assert.equal(bytes.length, file.buffer.length, `${file.name}: size`);
+    assert.equal(sha256(bytes), sha256(file.buffer), `${file.name}: SHA-256`);
+    assert.ok(bytes.equals(file.buffer), `${file.name}: bytes`);
+  }
+  await page.locator('.status-area .notice-success').waitFor();
+  await go(page, `#/records/${recordId}`);
+  assert.match(await page.textContent('main'), new RegExp(`${loanId}`), 'the history shows the reads under the loan');
+  await snap(page, 'record-staff-downloaded');
+  await signOut(page);
+
+  // --- the auditor (in English) verifies the archive ------------------
+  await signIn(page, origin, 'dave');
+  await page.click('.lang-switch');
+  await settle(page);
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal(await page.evaluate(() => localStorage.getItem('custos.lang')), 'en', 'the choice is remembered');
+  await go(page, '#/audit');
+  await snap(page, 'audit-before');
+  await page.click('#run-verification');
+  const verdict = page.locator('#verify-verdict');
+  await verdict.waitFor({ timeout: 120000 });
+  assert.ok(await verdict.evaluate((el) => el.classList.contains('verdict-ok')), await verdict.textContent());
+  assert.match(await verdict.textContent(), /Clean/);
+  await snap(page, 'audit-verified');
+
+  // ... and exports the record as an audit package.
+  await page.fill('#export-records', recordId);
+  const [pkg] = await Promise.all([
+    page.waitForEvent('download', { timeout: 120000 }),
+    page.click('#start-export'),
+  ]);
+  // An auditor without a loan gets metadata, hashes, log and receipts.
+  const pkgBytes = fs.readFileSync(await pkg.path());
+  assert.match(pkg.suggestedFilename(), /\.tar\.gz$/);
+  const tar = zlib.gunzipSync(pkgBytes).toString('latin1');
+  assert.ok(tar.includes(recordId), 'the package holds the record');
+  assert.ok(tar.includes(sha256(CONTRACT.buffer)), 'the package holds the file hashes');
+  await page.locator('.notice-success', { hasText: pkg.suggestedFilename() }).waitFor();
+  await snap(page, 'audit-exported');
+  await go(page, `#/records/${recordId}`);
+  await snap(page, 'record-auditor-en');
+  await signOut(page);
+
+  // The token is gone after sign-out.
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('custos.token')), null);
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+});
+
+test('accounts: wrong password, admin creates a user, forced password change', { timeout: 120000 }, async () => {
+  const snap = screenshotter('accounts');
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1360, height: 900 } });
+  const page = await context.newPage();
+  const { origin } = server;
+
+  // A wrong password is answered with the message for invalid_credentials.
+  await page.goto(`${origin}/`);
+  await page.locator('#sign-in').waitFor();
+  await page.fill('input[name=username]', 'bob');
+  await page.fill('input[name=password]', 'not-the-password');
+  await page.click('#sign-in');
+  const wrong = page.locator('.notice-error');
+  await wrong.waitFor();
+  assert.match(await wrong.textContent(), /用户名或密码错误/);
+  await snap(page, 'signin-wrong-password');
+
+  // The admin adds a department and a user who must change the password.
+  await signIn(page, origin, 'admin');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/admin/users');
+  assert.equal(await page.locator('a[href="#/records"]').count(), 0, 'an admin is offered no catalogue');
+  await go(page, '#/admin/departments');
+  await page.fill('#new-department-name', 'Quality 质量部');
+  await page.click('text=创建部门');
+  await page.locator('.notice-success').waitFor();
+  await settle(page);
+  assert.match(await page.textContent('main'), /Quality 质量部/);
+  await snap(page, 'admin-departments');
+  await go(page, '#/admin/users');
+  await page.fill('#new-username', 'quinn');
+  await page.selectOption('#new-role', 'staff');
+  await page.selectOption('#new-department', 'Quality 质量部');
+  await page.fill('#new-password', 'first-password-quinn');
+  await page.click('#create-user');
+  await page.locator('.notice-success', { hasText: 'quinn' }).waitFor();
+  await settle(page);
+  await snap(page, 'admin-users');
+  await signOut(page);
+
+  // quinn is sent to the password page and can do nothing else first.
+  await page.fill('input[name=username]', 'quinn');
+  await page.fill('input[name=password]', 'first-password-quinn');
+  await page.click('#sign-in');
+  await page.waitForFunction(() => window.location.hash === '#/password');
+  await settle(page);
+  assert.equal(await page.locator('nav.sidebar').count(), 0, 'no navigation before the change');
+  await page.evaluate(() => { window.location.hash = '#/records'; });
+  await page.waitForFunction(() => window.location.hash === '#/password', null, { timeout: 10000 });
+  await settle(page);
+  await page.fill('input[name=current]', 'wrong-current-password');
+  await page.fill('input[name=next]', 'second-password-quinn');
+  await page.fill('input[name=again]', 'second-password-quinn');
+  await page.click('#change-password');
+  const refused = page.locator('.notice-error');
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /当前密码不正确/);
+  await snap(page, 'password-forced');
+  await page.fill('input[name=current]', 'first-password-quinn');
+  await page.click('#change-password');
+  await page.waitForFunction(() => window.location.hash === '#/records');
+  await settle(page);
+  assert.match(await page.textContent('.notice-success'), /密码已修改/);
+  await snap(page, 'password-changed');
+  await context.close();
+});

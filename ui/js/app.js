@@ -1,0 +1,215 @@
+// The application shell: top bar, navigation for the signed-in role, and a
+// hash router (#/records/CT-2026-000001) so that the server is only ever
+// asked for real files and API calls.
+
+import { h, clear, append, notice, spinner, timeZoneName } from './dom.js';
+import { t, lang, setLang, onLangChange, errorText } from './i18n.js';
+import * as api from './api.js';
+import * as session from './session.js';
+import { routes } from './routes.js';
+import { flash, takeFlash, navigate, homeFor, setRenderer } from './nav.js';
+
+const app = document.getElementById('app');
+let main = null;
+let renderSeq = 0;
+let lastHash = null;
+
+function parseHash() {
+  const raw = window.location.hash.replace(/^#/, '') || '/';
+  const [pathPart, queryPart] = raw.split('?');
+  const query = Object.fromEntries(new URLSearchParams(queryPart || ''));
+  return { path: pathPart, query };
+}
+
+function match(path) {
+  for (const route of routes) {
+    const m = route.pattern.exec(path);
+    if (m) return { route, params: m.slice(1).map(decodeURIComponent) };
+  }
+  return null;
+}
+
+// ---- shell ---------------------------------------------------------------
+
+function navItems() {
+  const groups = [
+    { label: t('nav.groupRecords'), items: [
+      ['catalogue', '#/records', t('nav.catalogue')],
+      ['checkIn', '#/checkin', t('nav.checkin')],
+    ] },
+    { label: t('nav.groupLoans'), items: [
+      ['borrow', '#/loans?view=mine', t('nav.myLoans')],
+      ['approveLoans', '#/loans?view=inbox', t('nav.inbox')],
+      ['desk', '#/loans?view=desk', t('nav.desk')],
+      ['allLoans', '#/loans?view=all', t('nav.allLoans')],
+      ['alerts', '#/alerts', t('nav.alerts')],
+    ] },
+    { label: t('nav.groupRetention'), items: [
+      ['retention', '#/retention', t('nav.schedules')],
+      ['disposition', '#/disposition', t('nav.disposition')],
+      ['holds', '#/holds', t('nav.holds')],
+      ['destructions', '#/destructions', t('nav.destructions')],
+    ] },
+    { label: t('nav.groupAudit'), items: [
+      ['audit', '#/audit', t('nav.audit')],
+    ] },
+    { label: t('nav.groupAdmin'), items: [
+      ['admin', '#/admin/users', t('nav.users')],
+      ['admin', '#/admin/departments', t('nav.departments')],
+    ] },
+  ];
+  return groups
+    .map((g) => ({ label: g.label, items: g.items.filter(([cap]) => session.can(cap)) }))
+    .filter((g) => g.items.length > 0);
+}
+
+function currentNavHref() {
+  const { path, query } = parseHash();
+  if (path === '/loans') return `#/loans?view=${query.view || 'mine'}`;
+  if (path.startsWith('/records/') || path === '/records') return '#/records';
+  if (path.startsWith('/loans/')) return '#/loans?view=mine';
+  const top = path.split('/').slice(0, path.startsWith('/admin/') ? 3 : 2).join('/');
+  return `#${top}`;
+}
+
+function langSwitch() {
+  const other = lang() === 'zh' ? 'en' : 'zh';
+  return h('button', {
+    type: 'button', class: 'btn btn-ghost lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en',
+    'aria-label': t('app.switchLanguage'),
+    on: { click: () => setLang(other) },
+  }, other === 'zh' ? '中文' : 'English');
+}
+
+async function signOut() {
+  try { await api.del('/v1/session'); } catch (_) { /* the session may be gone already */ }
+  session.end();
+  flash(t('signin.signedOut'), 'info');
+  navigate('#/signin');
+}
+
+function shell(user) {
+  clear(app);
+  const skip = h('button', {
+    type: 'button', class: 'skip-link',
+    on: { click: () => { const el = document.getElementById('page-title') || main; if (el) el.focus(); } },
+  }, t('app.skip'));
+  const top = h('header', { class: 'topbar' },
+    h('a', { class: 'brand', href: user ? homeFor(user) : '#/signin' },
+      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, 'C'),
+      h('span', { class: 'brand-name' }, 'Custos'),
+      h('span', { class: 'brand-sub' }, t('app.tagline'))),
+    h('div', { class: 'topbar-right' },
+      langSwitch(),
+      user ? h('span', { class: 'whoami' },
+        h('span', { class: 'whoami-name', id: 'whoami-name' }, user.username),
+        h('span', { class: 'whoami-role' }, `${t(`role.${user.role}`)} · ${user.department}`)) : null,
+      user ? h('a', { class: 'btn btn-ghost', href: '#/password' }, t('nav.password')) : null,
+      user ? h('button', { type: 'button', class: 'btn btn-ghost', id: 'sign-out', on: { click: signOut } }, t('app.signOut')) : null));
+
+  // Until a required password change is done, nothing else is offered.
+  const withNav = user && !user.mustChangePassword;
+  const body = h('div', { class: withNav ? 'layout' : 'layout layout-bare' });
+  if (withNav) {
+    const current = currentNavHref();
+    body.appendChild(h('nav', { class: 'sidebar', 'aria-label': t('app.navigation') },
+      navItems().map((g) => h('div', { class: 'nav-group' },
+        h('p', { class: 'nav-group-label' }, g.label),
+        h('ul', null, g.items.map(([, href, label]) => h('li', null,
+          h('a', { href, class: href === current ? 'nav-link active' : 'nav-link', 'aria-current': href === current ? 'page' : null }, label))))))));
+  }
+  main = h('main', { id: 'main', class: 'content', tabindex: '-1' });
+  body.appendChild(main);
+  const foot = h('footer', { class: 'footer' },
+    h('span', null, t('app.timesIn', { zone: timeZoneName() })),
+    h('span', null, 'Custos · /v1'));
+  append(app, [skip, top, body, foot]);
+}
+
+// ---- rendering -----------------------------------------------------------
+
+async function ensureUser() {
+  if (session.user()) return session.user();
+  if (!session.token()) return null;
+  try {
+    const me = await api.get('/v1/me');
+    session.setUser(me);
+    return me;
+  } catch (err) {
+    session.end();
+    return null;
+  }
+}
+
+// body[data-state] is "loading" while a page is drawn and "ready" once it
+// is complete, with body[data-hash] naming it (tests wait for this).
+function markState(state) {
+  document.body.dataset.state = state;
+  document.body.dataset.hash = window.location.hash;
+}
+
+async function render() {
+  const seq = ++renderSeq;
+  markState('loading');
+  document.documentElement.lang = lang() === 'zh' ? 'zh-CN' : 'en';
+  const { path, query } = parseHash();
+  const user = await ensureUser();
+  if (seq !== renderSeq) return;
+
+  if (!user && path !== '/signin') { navigate('#/signin'); return; }
+  if (user && user.mustChangePassword && path !== '/password') { navigate('#/password'); return; }
+  if (user && (path === '/' || path === '/signin')) { navigate(homeFor(user)); return; }
+
+  const found = match(path);
+  shell(user);
+  const target = main;
+  const message = takeFlash();
+  if (message) target.appendChild(notice(message.text, message.variant));
+  if (!found) {
+    target.appendChild(notice(t('app.notFound'), 'error'));
+    markState('ready');
+    return;
+  }
+  if (found.route.cap && !session.can(found.route.cap)) {
+    target.appendChild(notice(t('err.forbidden'), 'error'));
+    markState('ready');
+    return;
+  }
+  const loading = spinner(t('common.loading'));
+  target.appendChild(loading);
+  try {
+    const node = await found.route.page({ params: found.params, query, user, isCurrent: () => seq === renderSeq });
+    if (seq !== renderSeq) return;
+    loading.remove();
+    if (node) target.appendChild(node);
+    document.title = `${(document.getElementById('page-title') || {}).textContent || ''} · Custos`;
+    // A new page, or a page drawn again with a message about what just
+    // happened, starts at the top; the focus goes to its heading.
+    if (message || window.location.hash !== lastHash) window.scrollTo(0, 0);
+    lastHash = window.location.hash;
+    const heading = document.getElementById('page-title');
+    if (heading) heading.focus({ preventScroll: true });
+  } catch (err) {
+    if (seq !== renderSeq) return;
+    loading.remove();
+    target.appendChild(notice(errorText(err), 'error'));
+  }
+  markState('ready');
+}
+
+api.onAuthProblem((err) => {
+  if (err.code === 'password_change_required') {
+    const u = session.user();
+    if (u) u.mustChangePassword = true;
+    navigate('#/password');
+    return;
+  }
+  session.end();
+  flash(t(`err.${err.code}`, {}, t('err.session_invalid')), 'error');
+  navigate('#/signin');
+});
+
+setRenderer(() => render());
+onLangChange(() => render());
+window.addEventListener('hashchange', () => render());
+render();

@@ -1,0 +1,38 @@
+// What needs attention: paper originals out past their due date, and
+// qualification certificates that expired or expire soon.
+
+import { h, pageHeader, section, table, badge, recordLink, loanLink, fmtTime, fmtTimeShort, fmtDate } from '../dom.js';
+import { t } from '../i18n.js';
+import * as api from '../api.js';
+
+export async function alertsPage() {
+  const alerts = await api.get('/v1/alerts');
+  const loanCols = [
+    { label: t('loan.id'), cell: (l) => loanLink(l.id), class: 'nowrap' },
+    { label: t('loan.record'), cell: (l) => h('div', null, recordLink(l.recordId), h('div', { class: 'small' }, l.recordTitle)), class: 'wrap' },
+    { label: t('loan.borrower'), cell: (l) => l.borrower },
+    { label: t('field.department'), cell: (l) => l.department },
+    { label: t('loan.checkedOutAt'), cell: (l) => fmtTimeShort(l.checkedOutAt), class: 'nowrap' },
+    { label: t('loan.due'), cell: (l) => h('strong', null, fmtTimeShort(l.dueAt)), class: 'nowrap' },
+  ];
+  const certCols = [
+    { label: t('field.archiveNumber'), cell: (c) => recordLink(c.recordId), class: 'nowrap' },
+    { label: t('field.title'), cell: (c) => c.title, class: 'wrap' },
+    { label: t('field.department'), cell: (c) => c.department },
+    { label: t('meta.validUntil'), cell: (c) => fmtDate(c.validUntil), class: 'nowrap' },
+    {
+      label: t('alerts.status'),
+      cell: (c) => (c.expired
+        ? badge(t('alerts.expiredDays', { n: -c.daysLeft }), 'alert')
+        : badge(t('alerts.daysLeft', { n: c.daysLeft }), c.daysLeft <= 7 ? 'alert' : (c.daysLeft <= 30 ? 'warn' : 'info'))),
+    },
+    { label: t('alerts.horizon'), cell: (c) => (c.horizonDays === null ? '—' : t('alerts.withinDays', { n: c.horizonDays })) },
+  ];
+  return h('div', null,
+    pageHeader(t('alerts.title'), t('alerts.generated', { time: fmtTime(alerts.generatedAt) })),
+    h('div', { class: 'stat-row' },
+      h('div', { class: ['stat', alerts.overdueLoans.length ? 'stat-alert' : null] }, h('span', { class: 'stat-n' }, String(alerts.overdueLoans.length)), h('span', { class: 'stat-l' }, t('alerts.overdueLoans'))),
+      h('div', { class: ['stat', alerts.certificates.some((c) => c.expired) ? 'stat-alert' : null] }, h('span', { class: 'stat-n' }, String(alerts.certificates.length)), h('span', { class: 'stat-l' }, t('alerts.certificates')))),
+    section(t('alerts.overdueLoans'), h('div', { class: 'flush' }, table(loanCols, alerts.overdueLoans, t('alerts.noOverdue'), { rowClass: () => 'row-alert' }))),
+    section(t('alerts.certificates'), h('div', { class: 'flush' }, table(certCols, alerts.certificates, t('alerts.noCertificates')))));
+}

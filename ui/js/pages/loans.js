@@ -1,0 +1,259 @@
+// Loans: my loans, the approvals inbox of an approver, the archivist's desk
+// for handing paper originals out and taking them back, overdue originals,
+// every loan and the borrowing register; and one loan with its events.
+
+import {
+  h, pageHeader, table, badge, stateBadge, classBadge, mono, fmtTime, fmtTimeShort, field, select,
+  loanLink, recordLink, dl, section, sectionWithActions, localInputToIso, isoToLocalInput, notice,
+} from '../dom.js';
+import { t, eventLabel } from '../i18n.js';
+import * as api from '../api.js';
+import * as session from '../session.js';
+import { navigate, flash, reload } from '../nav.js';
+import { statusArea, onSubmit, actionButton } from '../widgets.js';
+import { LOAN_STATES } from '../model.js';
+
+const enc = encodeURIComponent;
+
+function views() {
+  const v = [['mine', t('nav.myLoans')]];
+  if (session.can('approveLoans')) v.push(['inbox', t('nav.inbox')]);
+  if (session.can('desk')) v.push(['desk', t('nav.desk')]);
+  if (session.can('allLoans') || session.can('approveLoans')) v.push(['overdue', t('loans.overdue')]);
+  if (session.can('allLoans')) v.push(['all', t('nav.allLoans')]);
+  return v;
+}
+
+function dueCell(l) {
+  return h('span', { class: 'nowrap' }, fmtTimeShort(l.dueAt), l.overdue ? [' ', badge(t('loan.overdue'), 'alert')] : null,
+    l.renewal ? [' ', badge(t('loan.renewalPending'), 'info', t('loan.renewalTo', { due: fmtTimeShort(l.renewal.dueAt) }))] : null);
+}
+
+function baseColumns() {
+  return [
+    { label: t('loan.id'), cell: (l) => loanLink(l.id), class: 'nowrap' },
+    { label: t('loan.record'), cell: (l) => h('div', null, recordLink(l.recordId), h('div', { class: 'small wrap' }, l.recordTitle)), class: 'wrap' },
+    { label: t('loan.kind'), cell: (l) => t(`loanKind.${l.kind}`), class: 'nowrap' },
+    { label: t('loan.state'), cell: (l) => stateBadge('loanState', l.state) },
+    { label: t('loan.borrower'), cell: (l) => l.borrower },
+    { label: t('loan.requestedAt'), cell: (l) => fmtTimeShort(l.requestedAt), class: 'nowrap' },
+    { label: t('loan.due'), cell: dueCell },
+  ];
+}
+
+function tabs(current) {
+  if (views().length < 2) return null;
+  return h('nav', { class: 'tabs', 'aria-label': t('loans.views') },
+    views().map(([key, label]) => h('a', {
+      href: `#/loans?view=${key}`, class: key === current ? 'tab active' : 'tab', 'aria-current': key === current ? 'page' : null,
+    }, label)));
+}
+
+async function mineView(user) {
+  const status = statusArea();
+  const { loans } = await api.get('/v1/loans', { mine: 'true' });
+  const columns = [...baseColumns(), {
+    label: h('span', { class: 'sr-only' }, t('common.actions')),
+    cell: (l) => (l.kind === 'digital' && l.state === 'checked_out' && l.borrower === user.username
+      ? actionButton(t('loan.return'), async () => { await api.post(`/v1/loans/${enc(l.id)}/return`); flash(t('loan.returned', { id: l.id })); reload(); }, status)
+      : null),
+  }];
+  return section(t('nav.myLoans'), status.el,
+    h('div', { class: 'flush' }, table(columns, loans, t('loans.noneMine'), { label: t('nav.myLoans') })),
+    h('p', { class: 'hint' }, t('loans.mineHint')));
+}
+
+async function inboxView(user) {
+  const status = statusArea();
+  const { loans } = await api.get('/v1/loans');
+  const waiting = loans.filter((l) => l.borrower !== user.username
+    && (l.state === 'requested' || (l.renewal && ['approved', 'checked_out'].includes(l.state)))
+    && !(l.renewal ? l.renewal.approvals : l.approvals).some((a) => a.by === user.username));
+  const reason = h('input', { name: 'reason', maxlength: '2000', id: 'reject-reason' });
+  const columns = [...baseColumns(),
+    { label: t('loan.purpose'), cell: (l) => h('span', { class: 'wrap small' }, l.purpose || '—'), class: 'wrap' },
+    { label: t('loan.approvals'), cell: (l) => `${(l.renewal ? l.renewal.approvals : l.approvals).length}/${l.approvalsNeeded}`, class: 'num' },
+    {
+      label: h('span', { class: 'sr-only' }, t('common.actions')),
+      cell: (l) => h('div', { class: 'row-actions' },
+        actionButton(t('loan.approve'), async () => {
+          const after = await api.post(`/v1/loans/${enc(l.id)}/approve`);
+          flash(t('loan.approved', { id: l.id, state: t(`loanState.${after.state}`) }));
+          reload();
+        }, status, 'primary', { dataset: { action: 'approve', loan: l.id } }),
+        actionButton(t('loan.reject'), async () => {
+          const r = reason.value.trim();
+          await api.post(`/v1/loans/${enc(l.id)}/reject`, r ? { reason: r } : {});
+          flash(t('loan.rejected', { id: l.id }), 'info');
+          reload();
+        }, status, 'danger', { dataset: { action: 'reject', loan: l.id } })),
+      class: 'nowrap',
+    }];
+  return section(t('nav.inbox'),
+    h('p', { class: 'hint' }, t('loans.inboxHint', { dept: user.department })),
+    waiting.length ? field(t('loans.rejectReason'), reason, { class: 'narrow-field' }) : null,
+    status.el,
+    h('div', { class: 'flush' }, table(columns, waiting, t('loans.inboxEmpty'), { label: t('nav.inbox') })));
+}
+
+async function deskView() {
+  const status = statusArea();
+  const [approved, out] = await Promise.all([
+    api.get('/v1/loans', { state: 'approved' }),
+    api.get('/v1/loans', { state: 'checked_out' }),
+  ]);
+  const toHandOut = approved.loans.filter((l) => l.kind === 'physical');
+  const outside = out.loans.filter((l) => l.kind === 'physical');
+  const handCols = [...baseColumns(), {
+    label: h('span', { class: 'sr-only' }, t('common.actions')),
+    cell: (l) => actionButton(t('loan.handOut'), async () => {
+      await api.post(`/v1/loans/${enc(l.id)}/checkout`);
+      flash(t('loan.handedOut', { id: l.id, who: l.borrower }));
+      reload();
+    }, status, 'primary', { dataset: { action: 'checkout', loan: l.id } }),
+  }];
+  const backCols = [...baseColumns(), {
+    label: h('span', { class: 'sr-only' }, t('common.actions')),
+    cell: (l) => actionButton(t('loan.takeBack'), async () => {
+      await api.post(`/v1/loans/${enc(l.id)}/return`);
+      flash(t('loan.takenBack', { id: l.id }));
+      reload();
+    }, status, 'secondary', { dataset: { action: 'return', loan: l.id } }),
+  }];
+  return h('div', null, status.el,
+    section(t('loans.toHandOut'), h('div', { class: 'flush' }, table(handCols, toHandOut, t('loans.noneToHandOut')))),
+    section(t('loans.outside'), h('div', { class: 'flush' }, table(backCols, outside, t('loans.noneOutside'), { rowClass: (l) => (l.overdue ? 'row-alert' : null) }))));
+}
+
+async function overdueView() {
+  const { loans } = await api.get('/v1/loans', { overdue: 'true' });
+  return section(t('loans.overdue'), h('p', { class: 'hint' }, t('loans.overdueHint')),
+    h('div', { class: 'flush' }, table(baseColumns(), loans, t('loans.noneOverdue'), { rowClass: () => 'row-alert' })));
+}
+
+async function allView(query) {
+  const { loans } = await api.get('/v1/loans', { state: query.state || '' });
+  const filter = h('form', { class: 'inline-form' },
+    field(t('loan.state'), select('state', [['', t('common.any')], ...LOAN_STATES.map((s) => [s, t(`loanState.${s}`)])], query.state || '', { id: 'loan-state-filter' })));
+  filter.querySelector('select').addEventListener('change', (e) => navigate(`#/loans?view=all${e.target.value ? `&state=${enc(e.target.value)}` : ''}`));
+  filter.addEventListener('submit', (e) => e.preventDefault());
+  const regStatus = statusArea();
+  const from = h('input', { type: 'date', name: 'from' });
+  const to = h('input', { type: 'date', name: 'to' });
+  const register = h('form', { class: 'inline-form' },
+    field(t('loans.registerFrom'), from), field(t('loans.registerTo'), to),
+    h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'btn btn-secondary' }, t('loans.registerCsv'))));
+  onSubmit(register, regStatus, async (fd) => {
+    const q = { format: 'csv' };
+    if (fd.get('from')) q.from = new Date(`${fd.get('from')}T00:00:00`).toISOString();
+    if (fd.get('to')) q.to = new Date(`${fd.get('to')}T23:59:59.999`).toISOString();
+    await api.download('/v1/loans/register', 'loan-register.csv', { query: q });
+    regStatus.ok(t('loans.registerSaved'));
+  });
+  return h('div', null,
+    sectionWithActions(t('nav.allLoans'), filter, h('div', { class: 'flush' }, table(baseColumns(), loans, t('loans.noneAll')))),
+    session.can('register') ? section(t('loans.register'), h('p', { class: 'hint' }, t('loans.registerHint')), register, regStatus.el) : null);
+}
+
+export async function loansPage({ query, user }) {
+  const allowed = views().map(([k]) => k);
+  const view = allowed.includes(query.view) ? query.view : 'mine';
+  let body;
+  if (view === 'inbox') body = await inboxView(user);
+  else if (view === 'desk') body = await deskView();
+  else if (view === 'overdue') body = await overdueView();
+  else if (view === 'all') body = await allView(query);
+  else body = await mineView(user);
+  return h('div', null, pageHeader(t('loans.title'), t('loans.subtitle')), tabs(view), body);
+}
+
+// ---- one loan -----------------------------------------------------------
+
+function loanActions(loan, user, status) {
+  const me = user.username;
+  const mine = loan.borrower === me;
+  const out = [];
+  const pendingApprovals = loan.renewal ? loan.renewal.approvals : loan.approvals;
+  const decidable = loan.state === 'requested' || (loan.renewal && ['approved', 'checked_out'].includes(loan.state));
+  if (session.can('approveLoans') && !mine && decidable && !pendingApprovals.some((a) => a.by === me)) {
+    out.push(actionButton(loan.renewal ? t('loan.approveRenewal') : t('loan.approve'), async () => {
+      await api.post(`/v1/loans/${enc(loan.id)}/approve`); flash(t('loan.approvedShort')); reload();
+    }, status, 'primary', { dataset: { action: 'approve', loan: loan.id } }));
+    out.push(actionButton(loan.renewal ? t('loan.rejectRenewal') : t('loan.reject'), async () => {
+      await api.post(`/v1/loans/${enc(loan.id)}/reject`, {}); flash(t('loan.rejectedShort'), 'info'); reload();
+    }, status, 'danger'));
+  }
+  if (session.can('desk') && loan.kind === 'physical' && loan.state === 'approved') {
+    out.push(actionButton(t('loan.handOut'), async () => {
+      await api.post(`/v1/loans/${enc(loan.id)}/checkout`); flash(t('loan.handedOut', { id: loan.id, who: loan.borrower })); reload();
+    }, status, 'primary'));
+  }
+  if (loan.state === 'checked_out' && ((loan.kind === 'digital' && (mine || session.can('desk'))) || (loan.kind === 'physical' && session.can('desk')))) {
+    out.push(actionButton(loan.kind === 'physical' ? t('loan.takeBack') : t('loan.return'), async () => {
+      await api.post(`/v1/loans/${enc(loan.id)}/return`); flash(t('loan.returned', { id: loan.id })); reload();
+    }, status, 'secondary', { dataset: { action: 'return', loan: loan.id } }));
+  }
+  const revocable = ['requested', 'approved'].includes(loan.state) || (loan.state === 'checked_out' && loan.kind === 'digital');
+  if (session.can('revokeLoans') && revocable) {
+    out.push(actionButton(t('loan.revoke'), async () => {
+      await api.post(`/v1/loans/${enc(loan.id)}/revoke`, {}); flash(t('loan.revoked'), 'info'); reload();
+    }, status, 'danger'));
+  }
+  return out;
+}
+
+function renewForm(loan, status) {
+  const next = new Date(new Date(loan.dueAt).getTime() + 14 * 86400000);
+  const form = h('form', { class: 'inline-form' },
+    field(t('loan.newDue'), h('input', { type: 'datetime-local', name: 'dueAt', required: true, value: isoToLocalInput(next) })),
+    h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'btn btn-secondary' }, t('loan.renew'))));
+  onSubmit(form, status, async (fd) => {
+    await api.post(`/v1/loans/${enc(loan.id)}/renew`, { dueAt: localInputToIso(fd.get('dueAt')) });
+    flash(t('loan.renewRequested'));
+    reload();
+  });
+  return form;
+}
+
+export async function loanPage({ params, user }) {
+  const loan = await api.get(`/v1/loans/${enc(params[0])}`);
+  const status = statusArea();
+  const actions = loanActions(loan, user, status);
+  const canRenew = loan.borrower === user.username && ['approved', 'checked_out'].includes(loan.state) && !loan.renewal;
+  const readable = loan.kind === 'digital' && loan.state === 'checked_out' && loan.borrower === user.username;
+  return h('div', null,
+    h('nav', { class: 'crumbs', 'aria-label': t('app.breadcrumbs') }, h('a', { href: '#/loans?view=mine' }, t('loans.title')), ' / ', h('span', null, loan.id)),
+    pageHeader(`${loan.id}`, `${loan.recordId} · ${loan.recordTitle}`, actions),
+    status.el,
+    readable ? notice(t('loan.readNow', { due: fmtTime(loan.dueAt) }), 'success') : null,
+    h('div', { class: loan.renewal || canRenew ? 'cols' : 'cols cols-single' },
+      h('div', { class: 'col-main' }, section(t('loan.details'), dl([
+        [t('loan.state'), h('span', { id: 'loan-state' }, stateBadge('loanState', loan.state), loan.overdue ? [' ', badge(t('loan.overdue'), 'alert')] : null)],
+        [t('loan.record'), h('span', null, recordLink(loan.recordId), ' ', loan.recordTitle)],
+        [t('loan.kind'), t(`loanKind.${loan.kind}`)],
+        [t('field.department'), loan.department],
+        [t('field.classification'), classBadge(loan.classification)],
+        [t('loan.borrower'), loan.borrower],
+        [t('loan.purpose'), loan.purpose ? h('span', { class: 'pre' }, loan.purpose) : ''],
+        [t('loan.requestedAt'), fmtTime(loan.requestedAt)],
+        [t('loan.due'), h('span', null, fmtTime(loan.dueAt), loan.renewals ? ` · ${t('loan.renewedTimes', { n: loan.renewals })}` : '')],
+        [t('loan.approvals'), `${loan.approvals.length} · ${t('loan.needed', { n: loan.approvalsNeeded })}`],
+        loan.checkedOutAt ? [t('loan.checkedOutAt'), `${fmtTime(loan.checkedOutAt)} · ${loan.checkedOutBy}`] : null,
+        loan.returnedAt ? [t('loan.returnedAt'), `${fmtTime(loan.returnedAt)} · ${loan.returnedBy}`] : null,
+        loan.closedAt ? [t('loan.closedAt'), fmtTime(loan.closedAt)] : null,
+        loan.reason ? [t('loan.reason'), loan.reason] : null,
+      ]))),
+      h('div', { class: 'col-side' },
+        loan.renewal ? section(t('loan.renewalPending'), dl([
+          [t('loan.newDue'), fmtTime(loan.renewal.dueAt)],
+          [t('loan.requestedAt'), fmtTime(loan.renewal.requestedAt)],
+          [t('loan.approvals'), `${loan.renewal.approvals.length}/${loan.approvalsNeeded}`],
+        ])) : null,
+        canRenew ? section(t('loan.renewTitle'), h('p', { class: 'hint' }, t('loan.renewHint')), renewForm(loan, status)) : null)),
+    section(t('loan.events'), h('div', { class: 'flush' }, table([
+      { label: t('record.logIndex'), cell: (e) => mono(String(e.logIndex)), class: 'num' },
+      { label: t('hist.time'), cell: (e) => fmtTime(e.at), class: 'nowrap' },
+      { label: t('hist.action'), cell: (e) => eventLabel(e.action) },
+      { label: t('hist.actor'), cell: (e) => e.by },
+    ], loan.events, t('common.none'), { class: 'compact' }))));
+}

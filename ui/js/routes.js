@@ -1,0 +1,39 @@
+// Every page of the UI: a hash path pattern, the page function, and the
+// capability (session.js) a role needs to see it.
+
+import { signInPage, passwordPage } from './pages/signin.js';
+import { cataloguePage } from './pages/catalogue.js';
+import { recordPage, borrowPage, editRecordPage } from './pages/record.js';
+import { checkInPage, newVersionPage } from './pages/checkin.js';
+import { loansPage, loanPage } from './pages/loans.js';
+import { alertsPage } from './pages/alerts.js';
+import { retentionPage, dispositionPage } from './pages/retention.js';
+import { holdsPage, holdPage } from './pages/holds.js';
+import { destructionsPage, destructionPage } from './pages/destructions.js';
+import { auditPage } from './pages/audit.js';
+import { usersPage, departmentsPage } from './pages/admin.js';
+
+const ID = '([A-Za-z0-9._-]+)';
+
+export const routes = [
+  { pattern: /^\/signin$/, page: signInPage },
+  { pattern: /^\/password$/, page: passwordPage },
+  { pattern: /^\/records$/, page: cataloguePage, cap: 'catalogue' },
+  { pattern: new RegExp(`^/records/${ID}$`), page: recordPage, cap: 'catalogue' },
+  { pattern: new RegExp(`^/records/${ID}/borrow$`), page: borrowPage, cap: 'borrow' },
+  { pattern: new RegExp(`^/records/${ID}/edit$`), page: editRecordPage, cap: 'editRecord' },
+  { pattern: new RegExp(`^/records/${ID}/new-version$`), page: newVersionPage, cap: 'checkIn' },
+  { pattern: /^\/checkin$/, page: checkInPage, cap: 'checkIn' },
+  { pattern: /^\/loans$/, page: loansPage, cap: 'borrow' },
+  { pattern: new RegExp(`^/loans/${ID}$`), page: loanPage, cap: 'borrow' },
+  { pattern: /^\/alerts$/, page: alertsPage, cap: 'alerts' },
+  { pattern: /^\/retention$/, page: retentionPage, cap: 'retention' },
+  { pattern: /^\/disposition$/, page: dispositionPage, cap: 'disposition' },
+  { pattern: /^\/holds$/, page: holdsPage, cap: 'holds' },
+  { pattern: new RegExp(`^/holds/${ID}$`), page: holdPage, cap: 'holds' },
+  { pattern: /^\/destructions$/, page: destructionsPage, cap: 'destructions' },
+  { pattern: new RegExp(`^/destructions/${ID}$`), page: destructionPage, cap: 'destructions' },
+  { pattern: /^\/audit$/, page: auditPage, cap: 'audit' },
+  { pattern: /^\/admin\/users$/, page: usersPage, cap: 'admin' },
+  { pattern: /^\/admin\/departments$/, page: departmentsPage, cap: 'admin' },
+];
