@@ -606,7 +606,9 @@ class Slowloris {
       int tls = 0;
       for (const Conn& c : conns_) tls += c.ssl != nullptr ? 1 : 0;
       int tcp = static_cast<int>(conns_.size()) - tls;
-      if (reopen_) {
+      // Read once per round: the main thread may clear it at any moment.
+      const bool reopen = reopen_;
+      if (reopen) {
         // A bounded batch per round, so that trickling and polling go on.
         for (int i = 0; i < 25 && tls < want_tls_; ++i) {
           if (Open(true)) ++tls; else ++open_failures_;
@@ -623,7 +625,7 @@ class Slowloris {
         held_sum_ += held_;
         ++samples_;
       }
-      if (!reopen_ && (conns_.empty() || Clock::now() - stopped_reopening > drain_limit_)) break;
+      if (!reopen && (conns_.empty() || Clock::now() - stopped_reopening > drain_limit_)) break;
 
       auto now = Clock::now();
       for (Conn& c : conns_) {
