@@ -83,6 +83,7 @@ fi
 
 echo
 echo "Custos is starting on https://$listen/ (self-signed certificate: curl -k, or trust $data/tls/cert.pem)"
+echo "  web UI:  https://$listen/ in a browser (accept the self-signed certificate once)"
 echo "  health:  curl --cacert $data/tls/cert.pem https://$listen/healthz"
 echo "  stop:    Ctrl-C"
 echo
