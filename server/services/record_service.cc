@@ -567,7 +567,17 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
     CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
     return Status::Ok();
   }));
-  CUSTOS_ASSIGN_OR_RETURN(out.stream, content_.Open(*file));
+  auto stream = content_.Open(*file);
+  if (!stream.ok() && stream.status().reason() == storage::kBlobNotFound) {
+    // The catalogue says the file is live, so its ciphertext must be there:
+    // a missing blob is damage to the archive (custosctl verify names it),
+    // not an unknown resource.
+    return Internal("the stored content of file " + file->id.value + " of " + r.id.value +
+                        " is missing (run custosctl verify)",
+                    "content_missing");
+  }
+  if (!stream.ok()) return stream.status();
+  out.stream = std::move(stream).value();
   return out;
 }
 
