@@ -306,6 +306,12 @@ StatusOr<DestructionBatch> DestructionService::Get(const Principal& who, const s
 
 StatusOr<std::vector<DestructionBatch>> DestructionService::List(const Principal& who) {
   CUSTOS_RETURN_IF_ERROR(RequireBatchReader(who));
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<DestructionBatch> out, LoadAll());
+  std::reverse(out.begin(), out.end());  // newest first
+  return out;
+}
+
+StatusOr<std::vector<DestructionBatch>> DestructionService::LoadAll() {
   std::vector<DestructionBatch> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     storage::DocumentQuery q;
@@ -317,7 +323,6 @@ StatusOr<std::vector<DestructionBatch>> DestructionService::List(const Principal
     }
     return Status::Ok();
   }));
-  std::reverse(out.begin(), out.end());  // newest first
   return out;
 }
 
@@ -493,22 +498,15 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
 }
 
 StatusOr<int> DestructionService::FinishInterrupted() {
-  std::vector<DestructionBatch> unfinished;
-  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    storage::DocumentQuery q;
-    q.kind = kDestructionDocument;
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, ListAllDocuments(tx, q));
-    for (const Document& d : docs) {
-      CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, BatchFromDocument(d));
-      if (b.state == "executed" && b.certificate.empty()) unfinished.push_back(std::move(b));
-    }
-    return Status::Ok();
-  }));
-  for (DestructionBatch& b : unfinished) {
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<DestructionBatch> batches, LoadAll());
+  int finished = 0;
+  for (DestructionBatch& b : batches) {
+    if (b.state != "executed" || !b.certificate.empty()) continue;
     Principal executor{storage::Username{b.executed_by}, Role::kArchivist, ""};
     CUSTOS_RETURN_IF_ERROR(FinishExecution(executor, b));
+    ++finished;
   }
-  return static_cast<int>(unfinished.size());
+  return finished;
 }
 
 StatusOr<std::string> DestructionService::Certificate(const Principal& who, const std::string& id) {

@@ -112,6 +112,8 @@ class DestructionService {
   StatusOr<int> FinishInterrupted();
 
  private:
+  // Every batch, oldest first, without an authorization check.
+  StatusOr<std::vector<DestructionBatch>> LoadAll();
   Status FinishExecution(const Principal& who, DestructionBatch& batch);
 
   storage::MetadataStore& store_;
