@@ -100,6 +100,9 @@ inline Status TooLarge(std::string m, std::string r = {}) {
 inline Status ResourceExhausted(std::string m, std::string r = {}) {
   return Status(ErrorCode::kResourceExhausted, std::move(m), std::move(r));
 }
+inline Status Unavailable(std::string m, std::string r = {}) {
+  return Status(ErrorCode::kUnavailable, std::move(m), std::move(r));
+}
 
 // Either a value of type T or a non-OK Status.
 template <typename T>

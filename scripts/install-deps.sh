@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libpoco-dev libssl-dev openssl
   libsqlite3-dev libarchive-dev libargon2-dev libpq-dev
+  postgresql
   libgtest-dev libgmock-dev
   clang-format curl ca-certificates
   sslscan chromium fonts-wqy-microhei

@@ -6,6 +6,13 @@
 #                                        its connection string on stdout
 #   scripts/test-postgres.sh stop DIR    stops the server and removes DIR
 #
+# For make test (a ctest fixture, tests/CMakeLists.txt), with STATE a folder
+# in the build tree that remembers the cluster between the two calls:
+#   scripts/test-postgres.sh fixture-start STATE   stops a cluster an earlier,
+#                   interrupted run left, starts one under $TMPDIR and writes
+#                   its connection string to STATE/dsn
+#   scripts/test-postgres.sh fixture-stop STATE    stops and removes it
+#
 # initdb refuses to run as root, so as root the cluster belongs to the
 # `postgres` system user (from Debian's postgresql package). Authentication
 # is `trust` for the one role `custos`: the server is reachable from this
@@ -15,7 +22,7 @@ set -euo pipefail
 readonly pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 usage() {
-  echo "usage: $0 start DIR | stop DIR" >&2
+  echo "usage: $0 start DIR | stop DIR | fixture-start STATE | fixture-stop STATE" >&2
   exit 2
 }
 
@@ -77,6 +84,25 @@ case "$action" in
   stop)
     if [[ -f "$dir/data/postmaster.pid" ]]; then
       as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+  fixture-start)
+    if [[ -f "$dir/cluster" ]]; then
+      "$0" stop "$(cat "$dir/cluster")"
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cluster=$(mktemp -d "${TMPDIR:-/tmp}/custos-pg.XXXXXX")
+    rmdir "$cluster"
+    echo "$cluster" >"$dir/cluster"
+    "$0" start "$cluster" >"$dir/dsn.tmp"
+    mv "$dir/dsn.tmp" "$dir/dsn"
+    cat "$dir/dsn"
+    ;;
+  fixture-stop)
+    if [[ -f "$dir/cluster" ]]; then
+      "$0" stop "$(cat "$dir/cluster")"
     fi
     rm -rf "$dir"
     ;;

@@ -1,5 +1,6 @@
 #include "storage/archive.h"
 
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace custos::storage {
@@ -8,20 +9,50 @@ namespace {
 
 StatusOr<crypto::Suite> SuiteOf(const Config& config) { return crypto::ParseSuite(config.suite); }
 
-Status RequireSqlite(const Config& config) {
-  if (config.storage_backend != "sqlite") {
-    return InvalidArgument("storage.backend '" + config.storage_backend +
-                               "' is not supported by this build",
-                           "backend_unsupported");
-  }
-  return Status::Ok();
-}
+// On PostgreSQL other nodes may be writing blobs into the shared folder
+// while this one starts: only files untouched this long are swept. An
+// upload stalls at most the request timeouts (minutes), and a blob waits
+// for its database commit for seconds.
+constexpr std::chrono::seconds kSharedSweepMinAge{6 * 3600};
 
 }  // namespace
 
+StatusOr<std::unique_ptr<MetadataStore>> OpenMetadataStore(const DataDir& dir, const Config& config,
+                                                          CheckpointSigner* signer) {
+  if (config.storage_backend == "sqlite") {
+    CUSTOS_ASSIGN_OR_RETURN(auto store, SqliteStore::Open({dir.Database()}, signer));
+    return std::unique_ptr<MetadataStore>(std::move(store));
+  }
+  if (config.storage_backend == "postgresql") {
+    PostgresOptions options;
+    options.dsn = config.storage_dsn;
+    CUSTOS_ASSIGN_OR_RETURN(auto store, PostgresStore::Open(options, signer));
+    return std::unique_ptr<MetadataStore>(std::move(store));
+  }
+  return InvalidArgument("storage.backend '" + config.storage_backend + "' is unknown",
+                         "backend_unsupported");
+}
+
 Status ArchiveStorage::Create(const DataDir& dir, const Config& config) {
-  CUSTOS_RETURN_IF_ERROR(RequireSqlite(config));
   CUSTOS_ASSIGN_OR_RETURN(crypto::Suite suite, SuiteOf(config));
+  {
+    // A database shared by several nodes may already hold an archive (made
+    // by an init elsewhere): a second one would mix two logs under two keys.
+    CUSTOS_ASSIGN_OR_RETURN(auto store, OpenMetadataStore(dir, config, /*signer=*/nullptr));
+    bool empty = true;
+    CUSTOS_RETURN_IF_ERROR(store->Read([&](Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
+      CUSTOS_ASSIGN_OR_RETURN(auto users, tx.users().List());
+      empty = size == 0 && users.empty();
+      return Status::Ok();
+    }));
+    if (!empty) {
+      return Conflict("the database already holds an archive; give an empty database, or point "
+                      "this node's data directory at the existing archive (copy its custos.conf "
+                      "and keys/)",
+                      "database_not_empty");
+    }
+  }
   CUSTOS_RETURN_IF_ERROR(Keyring::Create(dir, config.origin, suite));
   CUSTOS_ASSIGN_OR_RETURN(auto archive, Open(dir, config));
   return Status::Ok();
@@ -31,27 +62,29 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
                                                                const Config& config,
                                                                bool sweep_orphans,
                                                                uint64_t* swept) {
-  CUSTOS_RETURN_IF_ERROR(RequireSqlite(config));
   CUSTOS_ASSIGN_OR_RETURN(crypto::Suite suite, SuiteOf(config));
   std::unique_ptr<ArchiveStorage> a(new ArchiveStorage());
   a->root_ = dir.root();
   a->origin_ = config.origin;
   CUSTOS_ASSIGN_OR_RETURN(a->keyring_, Keyring::Load(dir, config.origin, suite));
   a->signer_ = std::make_unique<NoteCheckpointSigner>(config.origin, a->keyring_->log_signers());
-  CUSTOS_ASSIGN_OR_RETURN(auto store, SqliteStore::Open({dir.Database()}, a->signer_.get()));
-  a->store_ = std::move(store);
+  CUSTOS_ASSIGN_OR_RETURN(a->store_, OpenMetadataStore(dir, config, a->signer_.get()));
   CUSTOS_ASSIGN_OR_RETURN(a->blobs_, FileBlobStore::OpenDirectory(dir.BlobsDir()));
   a->content_ = std::make_unique<ContentStore>(*a->blobs_, a->keyring_->keys(), suite);
   if (sweep_orphans) {
     MetadataStore& store = *a->store_;
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, a->blobs_->SweepOrphans([&store](const BlobId& id) {
+    auto is_referenced = [&store](const BlobId& id) {
       bool referenced = true;  // when in doubt, keep
       (void)store.Read([&](Transaction& tx) -> Status {
         CUSTOS_ASSIGN_OR_RETURN(referenced, tx.versions().BlobReferenced(id));
         return Status::Ok();
       });
       return referenced;
-    }));
+    };
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t n,
+                            config.storage_backend == "sqlite"
+                                ? a->blobs_->SweepOrphans(is_referenced)
+                                : a->blobs_->SweepOrphansOlderThan(is_referenced, kSharedSweepMinAge));
     if (swept != nullptr) *swept = n;
   }
   return a;

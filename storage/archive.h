@@ -22,6 +22,11 @@
 
 namespace custos::storage {
 
+// The metadata store `config` names (storage.backend): SQLite in the data
+// directory, or PostgreSQL at storage.dsn.
+StatusOr<std::unique_ptr<MetadataStore>> OpenMetadataStore(const DataDir& dir, const Config& config,
+                                                          CheckpointSigner* signer);
+
 class ArchiveStorage {
  public:
   // Creates keys (keyring) and the database schema in an initialised data

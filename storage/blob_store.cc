@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <set>
 
 #include "crypto/random.h"
@@ -402,7 +403,20 @@ StatusOr<std::vector<BlobId>> FileBlobStore::List() {
   return ids;
 }
 
-Status FileBlobStore::RemoveTempFiles(uint64_t* removed) {
+namespace {
+
+// Whether `path` was modified at least `min_age` ago (a file that is gone
+// is not: there is nothing to remove).
+bool OlderThan(const std::string& path, std::chrono::seconds min_age) {
+  if (min_age.count() <= 0) return true;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return ::time(nullptr) - st.st_mtim.tv_sec >= min_age.count();
+}
+
+}  // namespace
+
+Status FileBlobStore::RemoveTempFiles(uint64_t* removed, std::chrono::seconds min_age) {
   const std::string temp_dir = TempDir();
   CUSTOS_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(temp_dir));
   bool any = false;
@@ -414,6 +428,7 @@ Status FileBlobStore::RemoveTempFiles(uint64_t* removed) {
       continue;  // not a temp file of this store
     }
     std::string path = temp_dir + "/" + name;
+    if (!OlderThan(path, min_age)) continue;
     if (::unlink(path.c_str()) != 0) {
       if (errno == ENOENT) continue;
       return IoError("unlink", path, errno);
@@ -430,13 +445,24 @@ StatusOr<uint64_t> FileBlobStore::SweepOrphans(
     return Conflict("cannot sweep the blob store while blobs are being written",
                     std::string(kBlobWritersActive));
   }
+  return Sweep(is_referenced, std::chrono::seconds(0));
+}
+
+StatusOr<uint64_t> FileBlobStore::SweepOrphansOlderThan(
+    const std::function<bool(const BlobId&)>& is_referenced, std::chrono::seconds min_age) {
+  return Sweep(is_referenced, min_age);
+}
+
+StatusOr<uint64_t> FileBlobStore::Sweep(const std::function<bool(const BlobId&)>& is_referenced,
+                                        std::chrono::seconds min_age) {
   uint64_t removed = 0;
-  CUSTOS_RETURN_IF_ERROR(RemoveTempFiles(&removed));
+  CUSTOS_RETURN_IF_ERROR(RemoveTempFiles(&removed, min_age));
   CUSTOS_ASSIGN_OR_RETURN(std::vector<BlobId> ids, List());
   std::set<std::string> touched_dirs;
   for (const BlobId& id : ids) {
-    if (is_referenced(id)) continue;
     std::string path = BlobPath(id);
+    // Age first: a young unreferenced blob may be a check-in about to commit.
+    if (!OlderThan(path, min_age) || is_referenced(id)) continue;
     if (::unlink(path.c_str()) != 0) {
       if (errno == ENOENT) continue;
       return IoError("unlink", path, errno);

@@ -23,6 +23,7 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -185,6 +186,12 @@ class FileBlobStore final : public BlobStore {
   Status Delete(const BlobId& id) override;
   StatusOr<std::vector<BlobId>> List() override;
   StatusOr<uint64_t> SweepOrphans(const std::function<bool(const BlobId&)>& is_referenced) override;
+  // SweepOrphans for a folder that other processes write to (several
+  // custosd nodes on a shared folder): leaves every file modified less than
+  // `min_age` ago, which may be another node's blob in flight. Ignores this
+  // store's own open writers for the same reason.
+  StatusOr<uint64_t> SweepOrphansOlderThan(const std::function<bool(const BlobId&)>& is_referenced,
+                                           std::chrono::seconds min_age);
 
   const std::string& root() const { return root_; }
   // Where the committed blob `id` lives (or would live): ROOT/ab/ab…; for
@@ -201,7 +208,9 @@ class FileBlobStore final : public BlobStore {
   // Creates the fan-out directory for `prefix` if needed and makes its entry
   // in ROOT durable; after the first success per prefix this is a no-op.
   Status EnsureFanOutDurable(std::string_view prefix);
-  Status RemoveTempFiles(uint64_t* removed);
+  Status RemoveTempFiles(uint64_t* removed, std::chrono::seconds min_age);
+  StatusOr<uint64_t> Sweep(const std::function<bool(const BlobId&)>& is_referenced,
+                           std::chrono::seconds min_age);
 
   const std::string root_;  // immutable
   std::mutex fan_out_mu_;

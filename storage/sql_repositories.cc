@@ -310,6 +310,8 @@ Params RecordParams(const Record& x) {
           P(ExpiresOn(x.metadata_json))};
 }
 
+}  // namespace
+
 std::string EscapeLike(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -318,6 +320,8 @@ std::string EscapeLike(const std::string& s) {
   }
   return out;
 }
+
+namespace {
 
 class SqlRecords final : public RecordRepository {
  public:
@@ -371,7 +375,7 @@ class SqlRecords final : public RecordRepository {
     };
     size_t characters = 0;
     for (unsigned char c : q.text) characters += (c & 0xC0) != 0x80;  // UTF-8 code points
-    if (!q.text.empty() && !dialect_.text_match_join.empty() &&
+    if (!q.text.empty() && !dialect_.text_match_where.empty() &&
         characters >= dialect_.min_text_match_chars) {
       if (MayBeArchiveNumber(q.text)) {
         // Archive numbers are not in the full-text index: match them
@@ -381,11 +385,17 @@ class SqlRecords final : public RecordRepository {
         std::string id_param = "$" + std::to_string(params.size());
         params.push_back(P(dialect_.text_match_param(q.text)));
         std::string match = dialect_.text_match_where;
-        match.replace(match.find("$?"), 2, "$" + std::to_string(params.size()));
-        where += " AND (lower(records.id) LIKE " + id_param + " ESCAPE '!' OR records.rowid IN (SELECT records.rowid FROM records " +
-                 dialect_.text_match_join + " WHERE " + match + "))";
+        for (size_t at; (at = match.find("$?")) != std::string::npos;) {
+          match.replace(at, 2, "$" + std::to_string(params.size()));
+        }
+        if (dialect_.text_match_join.empty()) {
+          where += " AND (lower(records.id) LIKE " + id_param + " ESCAPE '!' OR " + match + ")";
+        } else {
+          where += " AND (lower(records.id) LIKE " + id_param + " ESCAPE '!' OR records.rowid IN (SELECT records.rowid FROM records " +
+                   dialect_.text_match_join + " WHERE " + match + "))";
+        }
       } else {
-        from += " " + dialect_.text_match_join;
+        if (!dialect_.text_match_join.empty()) from += " " + dialect_.text_match_join;
         add(dialect_.text_match_where, P(dialect_.text_match_param(q.text)));
         order = dialect_.text_match_order;
       }
@@ -426,7 +436,7 @@ class SqlRecords final : public RecordRepository {
     // word's matches in a large catalogue would read all of them.
     CUSTOS_ASSIGN_OR_RETURN(
         Rows count, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT " +
-                                       std::to_string(kMaxCountedMatches + 1) + ")",
+                                       std::to_string(kMaxCountedMatches + 1) + ") AS matches",
                                params));
     int page_size = std::clamp(q.page_size, 1, 500);
     int64_t offset = static_cast<int64_t>(std::max(q.page, 1) - 1) * page_size;
@@ -1006,6 +1016,42 @@ Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp
   return sql::Exec(session,
                    "INSERT INTO log_checkpoints(size, root, note, created_at) VALUES ($1, $2, $3, $4)",
                    {P(cp.size), P(cp.root), P(cp.note), P(FormatTime(cp.created_at))});
+}
+
+Status RunWriteBatch(Poco::Data::Session& s, LogTail& tail, const SqlDialect& dialect,
+                     CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch) {
+  const uint64_t size_before = tail.range.size();
+  auto tx = MakeSqlTransaction(s, &tail, dialect);
+  for (GroupCommitQueue::Item* x : batch) {
+    LogTail saved = tail;
+    Status st = sql::Exec(s, "SAVEPOINT w");
+    if (st.ok()) {
+      try {
+        st = (*x->fn)(*tx);
+      } catch (const std::exception& e) {
+        st = Internal(std::string("write function threw: ") + e.what());
+      }
+    }
+    if (st.ok()) st = tx->Flush();
+    if (st.ok()) {
+      st = sql::Exec(s, "RELEASE SAVEPOINT w");
+    } else {
+      tx->Discard();
+      Status undo = sql::Exec(s, "ROLLBACK TO SAVEPOINT w");
+      if (undo.ok()) undo = sql::Exec(s, "RELEASE SAVEPOINT w");
+      tail = std::move(saved);
+      // Without the savepoint the transaction holds the failed work.
+      if (!undo.ok()) return undo;
+    }
+    x->status = st;
+  }
+  if (tail.range.size() == size_before) return Status::Ok();
+  StoredCheckpoint cp;
+  cp.size = tail.range.size();
+  cp.root = tail.range.Root();
+  cp.created_at = TruncateToMillis(std::chrono::system_clock::now());
+  CUSTOS_ASSIGN_OR_RETURN(cp.note, signer.Sign(cp.size, cp.root));
+  return InsertCheckpoint(s, cp);
 }
 
 }  // namespace custos::storage

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "crypto/merkle.h"
+#include "storage/group_commit.h"
 #include "storage/metadata_store.h"
 
 namespace custos::storage {
@@ -30,8 +31,8 @@ StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session);
 struct SqlDialect {
   // Full-text search over the catalogue, empty when the engine has none
   // (LIKE is used). `text_match_join` joins the index to `records` by
-  // rowid; `text_match_where` is the condition, "$?" standing for the
-  // parameter; `text_match_order` walks the matches newest first in the
+  // rowid (empty: the condition reads `records` itself);
+  // `text_match_where` is the condition, "$?" standing for the parameter; `text_match_order` walks the matches newest first in the
   // index's own order, so a page of a common word's matches is read
   // without collecting and sorting all of them.
   std::string text_match_join;
@@ -42,6 +43,9 @@ struct SqlDialect {
   // Shorter texts fall back to LIKE (a trigram index needs three characters).
   size_t min_text_match_chars = 0;
 };
+
+// `s` escaped for LIKE … ESCAPE '!'.
+std::string EscapeLike(const std::string& s);
 
 // A Transaction over SQL. Log appends are buffered and written as
 // multi-row INSERTs — a few statements per hundreds of events instead of
@@ -63,5 +67,14 @@ std::unique_ptr<SqlTransaction> MakeSqlTransaction(Poco::Data::Session& session,
 
 // Stores a signed checkpoint row (inside the write batch's transaction).
 Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp);
+
+// The body of a group-commit batch, shared by the SQL stores: runs each
+// function in its own savepoint inside the transaction `session` is in
+// (setting its item's status; a failing function is rolled back alone,
+// `tail` with it), then, if the log grew, signs a checkpoint for the new
+// size and stores it. Returns a failure that must roll back the whole
+// transaction. The caller begins and commits the transaction.
+Status RunWriteBatch(Poco::Data::Session& session, LogTail& tail, const SqlDialect& dialect,
+                     CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch);
 
 }  // namespace custos::storage

@@ -3,7 +3,11 @@
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/SessionHandle.h>
+#include <Poco/Data/PostgreSQL/Utility.h>
 #include <Poco/Data/Statement.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <cerrno>
@@ -197,15 +201,211 @@ Status SqliteRun(Poco::Data::Session& session, const std::string& sql, const Par
   return result;
 }
 
+// ---------------------------------------------------------------------------
+// PostgreSQL: the connection is Poco's; statements go to libpq directly, as
+// named prepared statements kept per connection (parsed and planned once),
+// with bytea parameters sent in binary. Poco's PostgreSQL statements
+// prepare every execution and pass blobs as text.
+
+bool IsPostgres(Poco::Data::Session& session) {
+  return session.connector() == Poco::Data::PostgreSQL::Connector::KEY;
+}
+
+PGconn* PgHandle(Poco::Data::Session& session) {
+  return *Poco::Data::PostgreSQL::Utility::handle(session);
+}
+
+// Type oids (server/catalog/pg_type_d.h, stable across versions).
+constexpr Oid kBoolOid = 16;
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+
+class PgStatementCache {
+ public:
+  // The name of the statement prepared for `sql` with parameter types
+  // `types`; "" with `error` set if it does not prepare.
+  std::string Get(PGconn* conn, const std::string& sql, const std::vector<Oid>& types,
+                  std::string& error, std::string& sqlstate) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second;
+    if (statements_.size() >= kMaxStatements) {
+      PGresult* r = PQexec(conn, "DEALLOCATE ALL");
+      PQclear(r);
+      statements_.clear();
+    }
+    std::string name = "c" + std::to_string(next_++);
+    PGresult* r = PQprepare(conn, name.c_str(), sql.c_str(), static_cast<int>(types.size()),
+                            types.empty() ? nullptr : types.data());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      error = PQresultErrorMessage(r);
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      sqlstate = state ? state : "";
+      PQclear(r);
+      return "";
+    }
+    PQclear(r);
+    statements_.emplace(sql, name);
+    return name;
+  }
+
+ private:
+  static constexpr size_t kMaxStatements = 256;
+  std::unordered_map<std::string, std::string> statements_;
+  uint64_t next_ = 0;
+};
+
+class PgStatementCaches {
+ public:
+  static PgStatementCaches& Instance() {
+    static PgStatementCaches* caches = new PgStatementCaches;  // never destroyed: used at exit
+    return *caches;
+  }
+  PgStatementCache& For(PGconn* conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& cache = caches_[conn];
+    if (!cache) cache = std::make_unique<PgStatementCache>();
+    return *cache;
+  }
+  void Release(PGconn* conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    caches_.erase(conn);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<PGconn*, std::unique_ptr<PgStatementCache>> caches_;
+};
+
+Status PgError(PGconn* conn, const std::string& message, const std::string& sqlstate,
+               const std::string& what) {
+  std::string text = message;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  // Class 53: insufficient resources (53100 disk full, 53200 out of memory).
+  if (sqlstate.rfind("53", 0) == 0) {
+    return ResourceExhausted("storage full while " + what + ": " + text, "storage_full");
+  }
+  // Class 08: connection exceptions; a broken connection has no state.
+  if (sqlstate.rfind("08", 0) == 0 || PQstatus(conn) != CONNECTION_OK) {
+    return Unavailable("database unreachable while " + what + ": " + text, "database_unavailable");
+  }
+  return Internal("database error while " + what + ": " + text, "database_error");
+}
+
+Status PgRun(Poco::Data::Session& session, const std::string& sql, const Params& params,
+             Rows* out) {
+  PGconn* conn = PgHandle(session);
+  std::string what = (out ? "querying " : "executing ") + sql.substr(0, 40);
+  std::vector<Oid> types(params.size(), 0);
+  std::vector<std::string> texts(params.size());
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size(), 0);
+  std::vector<int> formats(params.size(), 0);
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (const auto* v = std::get_if<Poco::Int64>(&params[i])) {
+      // Sent as text of unknown type: the server takes the type the
+      // statement gives the parameter (a column's, a LIMIT's).
+      texts[i] = std::to_string(*v);
+      values[i] = texts[i].c_str();
+    } else if (const auto* t = std::get_if<std::string>(&params[i])) {
+      values[i] = t->c_str();  // text columns hold no NUL (UTF-8 text)
+    } else {
+      const Blob& b = std::get<Blob>(params[i]);
+      types[i] = kByteaOid;
+      values[i] = b.size() ? reinterpret_cast<const char*>(b.rawContent()) : "";
+      lengths[i] = static_cast<int>(b.size());
+      formats[i] = 1;
+    }
+  }
+  std::string error, sqlstate;
+  std::string name = PgStatementCaches::Instance().For(conn).Get(conn, sql, types, error, sqlstate);
+  if (name.empty()) return PgError(conn, error, sqlstate, what);
+  PGresult* r = PQexecPrepared(conn, name.c_str(), static_cast<int>(params.size()),
+                               values.data(), lengths.data(), formats.data(), /*resultFormat=*/0);
+  ExecStatusType status = PQresultStatus(r);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    Status st = PgError(conn, PQresultErrorMessage(r), state ? state : "", what);
+    PQclear(r);
+    return st;
+  }
+  if (out != nullptr && status == PGRES_TUPLES_OK) {
+    const int rows = PQntuples(r);
+    const int cols = PQnfields(r);
+    out->rows.reserve(out->rows.size() + static_cast<size_t>(rows));
+    for (int row = 0; row < rows; ++row) {
+      std::vector<Poco::Dynamic::Var> values_out(cols);
+      std::vector<bool> nulls(cols, false);
+      for (int c = 0; c < cols; ++c) {
+        if (PQgetisnull(r, row, c)) {
+          nulls[c] = true;
+          continue;
+        }
+        const char* text = PQgetvalue(r, row, c);
+        const size_t length = static_cast<size_t>(PQgetlength(r, row, c));
+        switch (PQftype(r, c)) {
+          case kInt8Oid:
+          case kInt4Oid:
+          case kInt2Oid:
+            values_out[c] = static_cast<Poco::Int64>(std::strtoll(text, nullptr, 10));
+            break;
+          case kBoolOid:
+            values_out[c] = static_cast<Poco::Int64>(text[0] == 't' ? 1 : 0);
+            break;
+          case kByteaOid: {
+            size_t n = 0;
+            unsigned char* bytes =
+                PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &n);
+            if (bytes == nullptr) {
+              PQclear(r);
+              return Internal("database error while " + what + ": bytea does not decode",
+                              "database_error");
+            }
+            values_out[c] = Blob(bytes, n);
+            PQfreemem(bytes);
+            break;
+          }
+          default:
+            values_out[c] = std::string(text, length);
+        }
+      }
+      out->rows.push_back(std::move(values_out));
+      out->nulls.push_back(std::move(nulls));
+    }
+  }
+  PQclear(r);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void ReleaseStatements(Poco::Data::Session& session) {
+  if (IsPostgres(session)) {
+    PgStatementCaches::Instance().Release(PgHandle(session));
+    return;
+  }
   if (!IsSqlite(session)) return;
   StatementCaches::Instance().Release(Poco::Data::SQLite::Utility::dbHandle(session));
 }
 
+Status EnsureConnected(Poco::Data::Session& session) {
+  if (!IsPostgres(session)) return Status::Ok();
+  PGconn* conn = PgHandle(session);
+  if (PQstatus(conn) == CONNECTION_OK) return Status::Ok();
+  PgStatementCaches::Instance().Release(conn);
+  PQreset(conn);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string text = PQerrorMessage(conn);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return Unavailable("database unreachable: " + text, "database_unavailable");
+  }
+  return Status::Ok();
+}
+
 Status Exec(Poco::Data::Session& session, const std::string& sql, const Params& params) {
   if (IsSqlite(session)) return SqliteRun(session, sql, params, nullptr);
+  if (IsPostgres(session)) return PgRun(session, sql, params, nullptr);
   try {
     Poco::Data::Statement st(session);
     st << sql;
@@ -221,6 +421,11 @@ StatusOr<Rows> Query(Poco::Data::Session& session, const std::string& sql, const
   if (IsSqlite(session)) {
     Rows out;
     CUSTOS_RETURN_IF_ERROR(SqliteRun(session, sql, params, &out));
+    return out;
+  }
+  if (IsPostgres(session)) {
+    Rows out;
+    CUSTOS_RETURN_IF_ERROR(PgRun(session, sql, params, &out));
     return out;
   }
   try {

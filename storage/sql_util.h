@@ -44,6 +44,11 @@ Param P(const crypto::Digest32& d);
 // reuse. Call this before closing such a session (it finalizes them).
 void ReleaseStatements(Poco::Data::Session& session);
 
+// PostgreSQL: if the session's connection was lost, forgets its prepared
+// statements and reconnects (kUnavailable if the server is unreachable).
+// Nothing to do for SQLite.
+Status EnsureConnected(Poco::Data::Session& session);
+
 // Executes a statement that returns no rows.
 Status Exec(Poco::Data::Session& session, const std::string& sql, const Params& params = {});
 // Executes a query and returns every row.

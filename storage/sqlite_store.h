@@ -13,11 +13,11 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "storage/group_commit.h"
 #include "storage/metadata_store.h"
 
 namespace Poco::Data {
@@ -52,10 +52,9 @@ class SqliteStore final : public MetadataStore {
   int schema_version() const { return schema_version_; }
 
  private:
-  struct Writer;
   SqliteStore(SqliteOptions options, CheckpointSigner* signer);
   Status Init();
-  Status CommitBatch(std::deque<Writer*>& batch);
+  Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
   StatusOr<std::unique_ptr<Poco::Data::Session>> Connect();
   std::unique_ptr<Poco::Data::Session> AcquireReader();
   void ReleaseReader(std::unique_ptr<Poco::Data::Session> s);
@@ -64,9 +63,7 @@ class SqliteStore final : public MetadataStore {
   CheckpointSigner* const signer_;
   int schema_version_ = 0;
 
-  std::mutex write_mu_;
-  std::condition_variable write_cv_;
-  std::deque<Writer*> writers_;                       // GUARDED_BY(write_mu_)
+  GroupCommitQueue writers_;
   std::unique_ptr<Poco::Data::Session> write_session_;  // used only by the batch leader
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
 

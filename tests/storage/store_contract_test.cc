@@ -15,6 +15,7 @@
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
 #include "storage/memory_store.h"
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
@@ -57,6 +58,17 @@ std::unique_ptr<MetadataStore> OpenSqlite(const custos::testing::TempDir& dir,
   return s.ok() ? std::unique_ptr<MetadataStore>(std::move(s).value()) : nullptr;
 }
 
+// A new schema on the test PostgreSQL server for every store.
+std::unique_ptr<MetadataStore> OpenPostgres(const custos::testing::TempDir&,
+                                            CheckpointSigner* signer) {
+  PostgresOptions options;
+  options.dsn = custos::testing::NewPostgresSchema();
+  if (options.dsn.empty()) return nullptr;
+  auto s = PostgresStore::Open(options, signer);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::unique_ptr<MetadataStore>(std::move(s).value()) : nullptr;
+}
+
 std::unique_ptr<MetadataStore> OpenMemory(const custos::testing::TempDir&,
                                           CheckpointSigner* signer) {
   return std::make_unique<MemoryStore>(signer);
@@ -67,6 +79,7 @@ void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 
 const Backend kSqlite{"Sqlite", OpenSqlite};
 const Backend kMemory{"Memory", OpenMemory};
+const Backend kPostgres{"Postgres", OpenPostgres};
 
 // A fixed instant (2026-11-22T14:00:00Z) plus `ms` milliseconds, so that
 // both stores see identical leaves.
@@ -131,6 +144,9 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
   bool IsSqlite() const { return GetParam().name == kSqlite.name; }
 
   void SetUp() override {
+    if (GetParam().name == kPostgres.name) {
+      CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
+    }
     store_ = GetParam().open(dir_, &signer_);
     ASSERT_NE(store_, nullptr);
   }
@@ -1543,7 +1559,7 @@ TEST_P(StoreContract, ReadTransactionCannotChangeDocuments) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(kSqlite, kMemory),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(kSqlite, kPostgres, kMemory),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });

@@ -1,0 +1,165 @@
+#include "storage/postgres_store.h"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/Session.h>
+
+#include <mutex>
+
+#include "storage/schema.h"
+#include "storage/sql_repositories.h"
+#include "storage/sql_util.h"
+
+namespace custos::storage {
+
+namespace {
+
+// Advisory lock keys (any 64-bit numbers other applications of the
+// database do not use): "custos" + 'L' for the log, 'M' for migrations.
+constexpr const char* kLockLog = "SELECT pg_advisory_xact_lock(109342161580108)";
+constexpr const char* kLockMigrations = "SELECT pg_advisory_lock(109342161580109)";
+constexpr const char* kUnlockMigrations = "SELECT pg_advisory_unlock(109342161580109)";
+
+// Catalogue text search of three characters or more folds case in every
+// script, as SQLite's trigram index does (final sigma included); shorter
+// texts take the common LIKE path. Both scan the catalogue (no index).
+const SqlDialect& PostgresDialect() {
+  static const SqlDialect d{
+      "",
+      "(lower(translate(records.title, 'ς', 'σ')) LIKE lower(translate($?, 'ς', 'σ')) ESCAPE '!' OR "
+      "lower(translate(records.description, 'ς', 'σ')) LIKE lower(translate($?, 'ς', 'σ')) ESCAPE '!' OR "
+      "lower(translate(records.metadata_json, 'ς', 'σ')) LIKE lower(translate($?, 'ς', 'σ')) ESCAPE '!')",
+      "records.created_at DESC, records.id DESC",
+      [](const std::string& text) { return "%" + EscapeLike(text) + "%"; },
+      3};
+  return d;
+}
+
+void RegisterConnector() {
+  static std::once_flag once;
+  std::call_once(once, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
+}
+
+}  // namespace
+
+PostgresStore::PostgresStore(PostgresOptions options, CheckpointSigner* signer)
+    : options_(std::move(options)),
+      signer_(signer),
+      writers_(options_.max_batch, [this](const auto& batch) { return CommitBatch(batch); }) {}
+
+PostgresStore::~PostgresStore() {
+  if (write_session_) sql::ReleaseStatements(*write_session_);
+  for (auto& reader : readers_) sql::ReleaseStatements(*reader);
+}
+
+StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
+                                                             CheckpointSigner* signer) {
+  RegisterConnector();
+  std::unique_ptr<PostgresStore> store(new PostgresStore(options, signer));
+  CUSTOS_RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+StatusOr<std::unique_ptr<Poco::Data::Session>> PostgresStore::Connect() {
+  try {
+    return std::make_unique<Poco::Data::Session>("PostgreSQL", options_.dsn);
+  } catch (const Poco::Exception& e) {
+    // The message may quote the connection string; it holds no password
+    // when passwords come from ~/.pgpass or PGPASSWORD, as documented.
+    return Unavailable("cannot connect to PostgreSQL: " + e.message(), "database_unavailable");
+  }
+}
+
+Status PostgresStore::Init() {
+  CUSTOS_ASSIGN_OR_RETURN(write_session_, Connect());
+  Poco::Data::Session& s = *write_session_;
+  CUSTOS_RETURN_IF_ERROR(sql::Exec(s, "SET client_min_messages = warning"));
+  CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockMigrations).status());
+  Status st = [&]() -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kPostgres));
+    return Status::Ok();
+  }();
+  (void)sql::Query(s, kUnlockMigrations);
+  CUSTOS_RETURN_IF_ERROR(st);
+  CUSTOS_ASSIGN_OR_RETURN(LogTail tail, LoadLogTail(s));
+  tail_ = std::make_unique<LogTail>(std::move(tail));
+  tail_valid_ = true;
+  for (int i = 0; i < options_.read_connections; ++i) {
+    CUSTOS_ASSIGN_OR_RETURN(auto reader, Connect());
+    readers_.push_back(std::move(reader));
+  }
+  return Status::Ok();
+}
+
+Status PostgresStore::Write(const TxFn& fn) { return writers_.Write(fn); }
+
+Status PostgresStore::Scrub() {
+  return writers_.Exclusive([this]() -> Status {
+    CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(*write_session_));
+    return sql::Exec(*write_session_, "VACUUM FULL files");
+  });
+}
+
+Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
+  if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
+  Poco::Data::Session& s = *write_session_;
+  CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(s));
+  Status st = sql::Exec(s, "BEGIN");
+  if (!st.ok()) {
+    tail_valid_ = false;
+    return st;
+  }
+  st = [&]() -> Status {
+    // Batches of all nodes take turns here; what earlier turns committed is
+    // visible to every statement after the lock (READ COMMITTED).
+    CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockLog).status());
+    CUSTOS_ASSIGN_OR_RETURN(sql::Rows r,
+                            sql::Query(s, "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_leaves"));
+    if (!tail_valid_ || static_cast<uint64_t>(r.Int(0, 0)) != tail_->range.size()) {
+      CUSTOS_ASSIGN_OR_RETURN(*tail_, LoadLogTail(s));
+      tail_valid_ = true;
+    }
+    CUSTOS_RETURN_IF_ERROR(RunWriteBatch(s, *tail_, PostgresDialect(), *signer_, batch));
+    return sql::Exec(s, "COMMIT");
+  }();
+  if (!st.ok()) {
+    // The tail may hold leaves that never committed (or, if COMMIT was cut
+    // off, that did): the next batch reloads it under the lock.
+    tail_valid_ = false;
+    (void)sql::Exec(s, "ROLLBACK");
+    return st;
+  }
+  return Status::Ok();
+}
+
+std::unique_ptr<Poco::Data::Session> PostgresStore::AcquireReader() {
+  std::unique_lock<std::mutex> lock(read_mu_);
+  read_cv_.wait(lock, [&] { return !readers_.empty(); });
+  auto s = std::move(readers_.back());
+  readers_.pop_back();
+  return s;
+}
+
+void PostgresStore::ReleaseReader(std::unique_ptr<Poco::Data::Session> s) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  readers_.push_back(std::move(s));
+  read_cv_.notify_one();
+}
+
+Status PostgresStore::Read(const TxFn& fn) {
+  std::unique_ptr<Poco::Data::Session> s = AcquireReader();
+  Status st = sql::EnsureConnected(*s);
+  if (st.ok()) st = sql::Exec(*s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (st.ok()) {
+    auto tx = MakeSqlTransaction(*s, nullptr, PostgresDialect());
+    try {
+      st = fn(*tx);
+    } catch (const std::exception& e) {
+      st = Internal(std::string("read function threw: ") + e.what());
+    }
+    (void)sql::Exec(*s, "ROLLBACK");
+  }
+  ReleaseReader(std::move(s));
+  return st;
+}
+
+}  // namespace custos::storage

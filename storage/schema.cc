@@ -1,0 +1,151 @@
+#include "storage/schema.h"
+
+#include "storage/model.h"
+#include "storage/sql_util.h"
+
+namespace custos::storage {
+
+namespace {
+
+// Never edit a released migration: add the next. Written for SQLite;
+// SchemaMigrations() adapts them for PostgreSQL.
+const std::vector<std::vector<std::string>>& SqliteMigrations() {
+  static const std::vector<std::vector<std::string>> m = {
+      // 1: people, catalogue, versions, files, audit log.
+      {
+          "CREATE TABLE departments (name TEXT PRIMARY KEY, created_at TEXT NOT NULL)",
+          "CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
+          "role TEXT NOT NULL, department TEXT NOT NULL, must_change_password BIGINT NOT NULL, "
+          "password_changed_at TEXT NOT NULL, failed_logins BIGINT NOT NULL, "
+          "locked_until TEXT NOT NULL, disabled BIGINT NOT NULL, created_at TEXT NOT NULL)",
+          "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, "
+          "username TEXT NOT NULL REFERENCES users(username), created_at TEXT NOT NULL, "
+          "last_seen_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
+          "CREATE INDEX sessions_by_user ON sessions(username)",
+          "CREATE TABLE archive_sequences (prefix TEXT NOT NULL, year BIGINT NOT NULL, "
+          "last BIGINT NOT NULL, PRIMARY KEY (prefix, year))",
+          "CREATE TABLE records (id TEXT PRIMARY KEY, type TEXT NOT NULL, title TEXT NOT NULL, "
+          "description TEXT NOT NULL, department TEXT NOT NULL, classification TEXT NOT NULL, "
+          "custodian TEXT NOT NULL, location TEXT NOT NULL, metadata_json TEXT NOT NULL, "
+          "retention_class TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, "
+          "created_by TEXT NOT NULL, updated_at TEXT NOT NULL, expires_on TEXT NOT NULL)",
+          "CREATE INDEX records_by_created ON records(created_at)",
+          "CREATE INDEX records_by_expiry ON records(expires_on)",
+          // Full text over the catalogue: trigram tokens match any substring
+          // of three or more characters, Chinese included.
+          "CREATE VIRTUAL TABLE records_fts USING fts5(id UNINDEXED, title, description, "
+          "metadata, tokenize = 'trigram')",
+          "CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN "
+          "INSERT INTO records_fts(rowid, id, title, description, metadata) "
+          "VALUES (new.rowid, new.id, new.title, new.description, new.metadata_json); END",
+          "CREATE TRIGGER records_fts_update AFTER UPDATE ON records BEGIN "
+          "UPDATE records_fts SET title = new.title, description = new.description, "
+          "metadata = new.metadata_json WHERE rowid = old.rowid; END",
+          "CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN "
+          "DELETE FROM records_fts WHERE rowid = old.rowid; END",
+          "CREATE INDEX records_by_department ON records(department)",
+          "CREATE TABLE versions (record_id TEXT NOT NULL REFERENCES records(id), "
+          "number BIGINT NOT NULL, kind TEXT NOT NULL, note TEXT NOT NULL, "
+          "created_at TEXT NOT NULL, created_by TEXT NOT NULL, manifest_hash TEXT NOT NULL, "
+          "prev_manifest_hash TEXT NOT NULL, log_index BIGINT NOT NULL, "
+          "PRIMARY KEY (record_id, number))",
+          "CREATE TABLE files (id TEXT PRIMARY KEY, record_id TEXT NOT NULL, "
+          "version BIGINT NOT NULL, position BIGINT NOT NULL, name TEXT NOT NULL, "
+          "media_type TEXT NOT NULL, size BIGINT NOT NULL, sha256 TEXT NOT NULL, "
+          "sm3 TEXT NOT NULL, blob_id TEXT NOT NULL UNIQUE, kek_id TEXT NOT NULL, "
+          "wrapped_dek BLOB, sig_status TEXT NOT NULL, sig_signer TEXT NOT NULL, "
+          "sig_time TEXT NOT NULL, sig_reason TEXT NOT NULL, "
+          "FOREIGN KEY (record_id, version) REFERENCES versions(record_id, number))",
+          "CREATE INDEX files_by_version ON files(record_id, version)",
+          "CREATE TABLE log_leaves (seq BIGINT PRIMARY KEY, leaf TEXT NOT NULL, "
+          "subject TEXT NOT NULL)",
+          "CREATE INDEX log_leaves_by_subject ON log_leaves(subject, seq)",
+          "CREATE TABLE log_nodes (level BIGINT NOT NULL, idx BIGINT NOT NULL, "
+          "hash BLOB NOT NULL, PRIMARY KEY (level, idx))",
+          "CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, root BLOB NOT NULL, "
+          "note TEXT NOT NULL, created_at TEXT NOT NULL)",
+      },
+      // 2: workflow documents (loans, holds, retention changes, destructions).
+      {
+          "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, "
+          "subject TEXT NOT NULL, owner TEXT NOT NULL, state TEXT NOT NULL, "
+          "due_at TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+          "body TEXT NOT NULL, PRIMARY KEY (kind, id))",
+          "CREATE INDEX documents_by_subject ON documents(kind, subject)",
+          "CREATE INDEX documents_by_owner ON documents(kind, owner)",
+          "CREATE INDEX documents_by_due ON documents(kind, state, due_at)",
+          "CREATE INDEX documents_by_created ON documents(kind, created_at)",
+      },
+  };
+  return m;
+}
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> SchemaMigrations(SqlEngine engine) {
+  if (engine == SqlEngine::kSqlite) return SqliteMigrations();
+  std::vector<std::vector<std::string>> out;
+  for (const auto& migration : SqliteMigrations()) {
+    std::vector<std::string> statements;
+    for (const std::string& ddl : migration) {
+      // The full-text table and its triggers are SQLite's own.
+      if (ddl.find("records_fts") != std::string::npos) continue;
+      statements.push_back(ReplaceAll(ddl, " BLOB", " BYTEA"));
+    }
+    out.push_back(std::move(statements));
+  }
+  return out;
+}
+
+const std::vector<std::string>& SchemaTables() {
+  static const std::vector<std::string> tables = {
+      "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
+      "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents"};
+  return tables;
+}
+
+StatusOr<int> ApplyMigrations(Poco::Data::Session& s, SqlEngine engine) {
+  const char* begin = engine == SqlEngine::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN";
+  CUSTOS_RETURN_IF_ERROR(sql::Exec(
+      s, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+         "applied_at TEXT NOT NULL)"));
+  CUSTOS_ASSIGN_OR_RETURN(sql::Rows v,
+                          sql::Query(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  int version = static_cast<int>(v.Int(0, 0));
+  const auto migrations = SchemaMigrations(engine);
+  if (version > static_cast<int>(migrations.size())) {
+    return InvalidArgument("database schema version " + std::to_string(version) +
+                               " is newer than this program knows (" +
+                               std::to_string(migrations.size()) + ")",
+                           "schema_too_new");
+  }
+  for (size_t i = static_cast<size_t>(version); i < migrations.size(); ++i) {
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(s, begin));
+    Status st;
+    for (const std::string& ddl : migrations[i]) {
+      st = sql::Exec(s, ddl);
+      if (!st.ok()) break;
+    }
+    if (st.ok()) {
+      st = sql::Exec(s, "INSERT INTO schema_migrations(version, applied_at) VALUES ($1, $2)",
+                     {sql::P(static_cast<int64_t>(i + 1)),
+                      sql::P(FormatTime(std::chrono::system_clock::now()))});
+    }
+    if (st.ok()) st = sql::Exec(s, "COMMIT");
+    if (!st.ok()) {
+      (void)sql::Exec(s, "ROLLBACK");
+      return st.WithContext("migration " + std::to_string(i + 1));
+    }
+    version = static_cast<int>(i + 1);
+  }
+  return version;
+}
+
+}  // namespace custos::storage

@@ -1,0 +1,35 @@
+// The metadata schema, one numbered list of migrations for both SQL
+// engines: SQLite (storage/sqlite_store.h) and PostgreSQL
+// (storage/postgres_store.h) get the same tables, columns and version
+// numbers, so custosctl migrate copies an archive table by table. What
+// differs: PostgreSQL stores BLOB columns as BYTEA and has no full-text
+// table (SQLite's records_fts and its triggers).
+#pragma once
+
+#include <Poco/Data/Session.h>
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace custos::storage {
+
+enum class SqlEngine { kSqlite, kPostgres };
+
+// The migrations for `engine`: element i brings the schema from version i
+// to i + 1.
+std::vector<std::vector<std::string>> SchemaMigrations(SqlEngine engine);
+
+// The tables an archive's rows live in, in an order that satisfies their
+// foreign keys (for copying).
+const std::vector<std::string>& SchemaTables();
+
+// Brings the schema of the database `session` is connected to up to date,
+// each migration in its own transaction, and returns the version reached.
+// kInvalidArgument "schema_too_new" if the database is newer than this
+// program. The caller serializes concurrent callers (SQLite's BEGIN
+// IMMEDIATE does; PostgresStore takes an advisory lock).
+StatusOr<int> ApplyMigrations(Poco::Data::Session& session, SqlEngine engine);
+
+}  // namespace custos::storage
