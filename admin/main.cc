@@ -21,6 +21,7 @@
 #include "admin/import_command.h"
 #include "admin/init.h"
 #include "admin/keys_command.h"
+#include "admin/migrate_command.h"
 #include "admin/open_archive.h"
 #include "admin/package_verify.h"
 #include "admin/password_input.h"
@@ -66,6 +67,10 @@ const char kUsage[] =
     "  export --data DIR --out FILE [--records ID,...] [--query TEXT] [--type T]\n"
     "       [--format tar.gz|zip] [--metadata-only] [--name NAME]\n"
     "       writes an audit package (BagIt) of the chosen records\n"
+    "  migrate --from DIR --to DSN\n"
+    "       moves the archive's metadata and log from SQLite to an empty PostgreSQL\n"
+    "       database (DSN: postgresql://USER@HOST:PORT/DB or 'host=… dbname=…'),\n"
+    "       verifying the log root before and after (custosd must be stopped)\n"
     "  verify-package PKG --vkey KEY [--json]\n"
     "       checks an audit package offline against the log's verifier key:\n"
     "       exit 0 clean, 1 findings, 2 could not run\n";
@@ -246,6 +251,7 @@ int main(int argc, char** argv) {
   if (command == "keys") return custos::admin::RunKeys(args);
   if (command == "import") return custos::admin::RunImport(args);
   if (command == "export") return custos::admin::RunExport(args);
+  if (command == "migrate") return custos::admin::RunMigrate(args, std::cout, std::cerr);
   if (command == "verify-package") return custos::admin::RunVerifyPackage(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);
 }

@@ -13,6 +13,9 @@ Sections, run in this order (corpus is made whenever a later section needs it):
   peers   restic and borg backup/check of the same files; nginx serving them over TLS
   search  catalogue search latency at 1 million records (BINDIR/catalogue_seed)
   log     the audit log in-process (BINDIR/log_bench)
+  scaleout  a throwaway PostgreSQL (scripts/test-postgres.sh): pgbench's
+          commits/s, then durable 64 KiB check-ins/s of one and of two
+          custosd nodes serving one archive whose metadata lives there
 then the ratios against their targets. Everything goes to
 bench/results/<UTC time>.json, and bench/report.py turns that into
 docs/benchmarks.md. A section that fails records {"error": ...}; the others
@@ -53,7 +56,7 @@ sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 import corpus as corpus_mod  # noqa: E402
 import fsync_rate  # noqa: E402
 
-SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "log"]
+SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "log", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -159,6 +162,7 @@ class Bench:
     def __init__(self, args):
         self.bin = os.path.abspath(args.bin)
         self.quick = args.quick
+        self.work_parent = args.work
         self.work = None
         self.procs = []  # every server we started, stopped in finally
         self.corpus = None
@@ -262,12 +266,14 @@ class Custos:
 
     USER = "bench"
 
-    def __init__(self, bench, name):
+    def __init__(self, bench, name, shared=None):
         self.b = bench
         self.dir = bench.path(name)
         os.makedirs(self.dir)
-        self.data = os.path.join(self.dir, "data")
-        self.pw_file = os.path.join(self.dir, "password")
+        # Another node of a PostgreSQL archive (shared: its first node): its
+        # own log and work files, the first node's data directory and user.
+        self.data = shared.data if shared else os.path.join(self.dir, "data")
+        self.pw_file = shared.pw_file if shared else os.path.join(self.dir, "password")
         self.proc = None
         self.url = None
         self._token = None
@@ -279,11 +285,12 @@ class Custos:
     def ctl(self, *args, timeout=1800):
         return run([os.path.join(self.b.bin, "custosctl"), *args], timeout=timeout)
 
-    def init(self):
+    def init(self, *backend):
+        """backend: extra `custosctl init` flags, e.g. --backend postgresql --dsn DSN."""
         admin_pw = os.path.join(self.dir, "admin-password")
         write_secret(admin_pw, secrets.token_urlsafe(18))
         write_secret(self.pw_file, secrets.token_urlsafe(18))
-        self.ctl("init", "--data", self.data, "--admin-password-file", admin_pw)
+        self.ctl("init", "--data", self.data, "--admin-password-file", admin_pw, *backend)
         # custosd must not run while users are added.
         self.ctl("user", "add", self.USER, "--role", "archivist", "--department", "sales",
                  "--password-file", self.pw_file, "--no-force-change", "--data", self.data)
@@ -437,6 +444,20 @@ class Custos:
         finds the records again by the marker in their titles. Returns
         (summary, records in list order); the wall time runs from wrk's first
         request to its last answer."""
+        summary, marker, _ = self.wrk_check_ins(rel_paths, conns, threads, name)
+        log(f"custos: finding the {summary['count']} records by their titles")
+        t0 = time.monotonic()
+        records = self.find_records(marker, len(rel_paths))
+        summary["find_records_seconds"] = time.monotonic() - t0
+        if len(records) != summary["count"]:
+            raise BenchError(f"wrk saw {summary['count']} check-ins, the catalogue "
+                             f"finds {len(records)} with their marker")
+        return summary, records
+
+    def wrk_check_ins(self, rel_paths, conns, threads, name):
+        """The wrk part of check_in_wrk. Returns (summary, the marker in the
+        titles, (first request, last answer) on time.monotonic()'s clock) and
+        raises unless every file was answered 201."""
         marker = run_marker()
         list_path = os.path.join(self.dir, f"{name}.list")
         with open(list_path, "w") as f:
@@ -508,14 +529,7 @@ class Custos:
             raise BenchError(f"{w['created']} of {len(rel_paths)} check-ins answered 201, "
                              f"{w['other']} something else, {missing} nothing: "
                              f"{w['first_other'][:3]} socket errors {summary['socket_errors']}")
-        log(f"custos: finding the {w['created']} records by their titles")
-        t0 = time.monotonic()
-        records = self.find_records(marker, len(rel_paths))
-        summary["find_records_seconds"] = time.monotonic() - t0
-        if len(records) != w["created"]:
-            raise BenchError(f"wrk saw {w['created']} check-ins, the catalogue "
-                             f"finds {len(records)} with their marker")
-        return summary, records
+        return summary, marker, (w["t_first"], w["t_last"])
 
     def find_records(self, marker, count):
         """The records whose titles hold marker (made by check_in_wrk, titled
@@ -1046,6 +1060,231 @@ def section_log(b, out):
     shutil.rmtree(d, ignore_errors=True)
 
 
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of its own for the run, started and removed by
+    scripts/test-postgres.sh (as root the cluster belongs to the postgres
+    user, so its folder sits beside the work directory, whose 0700 the
+    postgres user cannot traverse)."""
+
+    def __init__(self, bench):
+        self.b = bench
+        self.dir = None
+        self.host_dsn = None  # without dbname
+
+    def script(self, action):
+        return run(["bash", os.path.join(REPO, "scripts", "test-postgres.sh"), action, self.dir],
+                   timeout=180)
+
+    def start(self):
+        # The script wants a new folder: take a unique name, leave it free.
+        self.dir = tempfile.mkdtemp(prefix="custos-bench-pg-", dir=self.b.work_parent)
+        os.rmdir(self.dir)
+        p, _ = self.script("start")
+        dsn = p.stdout.decode().strip().splitlines()[-1]
+        self.host_dsn = " ".join(kv for kv in dsn.split() if not kv.startswith("dbname="))
+
+    def dsn(self, db):
+        return f"{self.host_dsn} dbname={db}"
+
+    def psql(self, db, *sql):
+        cmd = [os.path.join(PG_BIN, "psql"), self.dsn(db), "-X", "-q", "-A", "-t",
+               "-v", "ON_ERROR_STOP=1"]
+        for q in sql:
+            cmd += ["-c", q]
+        p, _ = run(cmd, timeout=120)
+        return p.stdout.decode().strip()
+
+    def stop(self):
+        if self.dir is not None:
+            try:
+                self.script("stop")
+            except BenchError as e:
+                log(f"scaleout: stopping PostgreSQL: {e}")
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def pgbench(pg, db, args, seconds):
+    """pgbench with 16 clients on 2 threads for `seconds`; returns its figures."""
+    cmd = [os.path.join(PG_BIN, "pgbench"), "-n", "-c", "16", "-j", "2", "-T", str(seconds),
+           *args, pg.dsn(db)]
+    p, wall = run(cmd, timeout=seconds + 120)
+    text = p.stdout.decode(errors="replace")
+
+    def figure(pattern):
+        m = re.search(pattern, text, re.M)
+        return float(m.group(1)) if m else None
+
+    tps = figure(r"^tps = ([\d.]+) \(without initial connection time\)")
+    if tps is None:
+        raise BenchError(f"pgbench printed no tps: {tail(text)} {tail(p.stderr)}")
+    return {"client": f"pgbench -n -c 16 -j 2 -T {seconds} {' '.join(args)}".strip(),
+            "clients": 16, "threads": 2, "seconds": seconds, "tps": tps,
+            "transactions": figure(r"^number of transactions actually processed: (\d+)"),
+            "failed": figure(r"^number of failed transactions: (\d+)"),
+            "latency_avg_ms": figure(r"^latency average = ([\d.]+) ms"),
+            "process_seconds": wall}
+
+
+# One small INSERT per transaction: what a single durable commit costs the
+# server, with its own group commit across 16 sessions.
+PGBENCH_INSERT = """\\set v random(1, 1000000)
+INSERT INTO bench_commits (v) VALUES (:v);
+"""
+
+
+def section_scaleout(b, out):
+    corpus = b.ensure_corpus()
+    pg = ThrowawayPostgres(b)
+    try:
+        scaleout(b, out, corpus, pg)
+    finally:
+        # The nodes go before their database does; then the server, always.
+        b.stop_all()
+        log("scaleout: stopping and removing PostgreSQL")
+        pg.stop()
+
+
+def scaleout(b, out, corpus, pg):
+    secs = 3 if b.quick else 10
+    log("scaleout: starting a throwaway PostgreSQL")
+    pg.start()
+    pg.psql("postgres", "CREATE DATABASE custos_bench", "CREATE DATABASE pgbench")
+    # The settings a commit rate depends on (the script's cluster keeps
+    # PostgreSQL's defaults: fsync and synchronous_commit on).
+    settings = pg.psql("postgres", "SELECT name || '=' || current_setting(name) "
+                       "FROM pg_settings WHERE name IN ('server_version', 'fsync', "
+                       "'synchronous_commit', 'wal_sync_method', 'commit_delay', "
+                       "'shared_buffers') ORDER BY name")
+    out["postgres"] = dict(line.split("=", 1) for line in settings.splitlines())
+
+    def insert(o):
+        pg.psql("pgbench", "CREATE TABLE bench_commits (id bigserial PRIMARY KEY, "
+                "v integer NOT NULL)")
+        script = b.path("pgbench-insert.sql")
+        with open(script, "w") as f:
+            f.write(PGBENCH_INSERT)
+        log(f"scaleout: pgbench, one INSERT per transaction, 16 clients, {secs} s")
+        o.update(pgbench(pg, "pgbench", ["-f", script], secs))
+        o["script"] = PGBENCH_INSERT
+
+    step(out, "pgbench_insert", insert)
+
+    def simple_update(o):
+        run([os.path.join(PG_BIN, "pgbench"), "-i", "-s", "1", "-q", pg.dsn("pgbench")],
+            timeout=300)
+        log(f"scaleout: pgbench -N (simple update), 16 clients, {secs} s")
+        o.update(pgbench(pg, "pgbench", ["-N"], secs))
+        o["scale"] = 1
+
+    step(out, "pgbench_simple_update", simple_update)
+
+    files = corpus["small"]["files"]
+    node1 = Custos(b, "scaleout-node1")
+    log("scaleout: custosctl init on PostgreSQL")
+    node1.init("--backend", "postgresql", "--dsn", pg.dsn("custos_bench"))
+    node1.start()
+    node1.token()
+    nodes = [node1]
+
+    def one_node(o):
+        log(f"scaleout: check-in of {len(files)} × 64 KiB, 1 node, 16 clients")
+        s, _ = node1.check_in_wrk(files, 16, 2, "pg1node")
+        o.update(s)
+        o["nodes"] = 1
+
+    step(out, "checkin_64KiB_1node", one_node)
+
+    def two_nodes(o):
+        node2 = Custos(b, "scaleout-node2", shared=node1)
+        node2.start()
+        nodes.append(node2)
+        node2.token()
+        # 8 + 8 clients, one wrk thread each: two client threads in all, as
+        # for one node.
+        half = len(files) // 2
+        shares = [files[:half], files[half:]]
+        log(f"scaleout: check-in of {len(files)} × 64 KiB, 2 nodes, 8 + 8 clients")
+        got = [None, None]
+
+        def client(i):
+            try:
+                got[i] = nodes[i].wrk_check_ins(shares[i], 8, 1, f"pg2nodes{i + 1}")
+            except Exception as e:  # reported below, after both have ended
+                got[i] = e
+
+        cpu0 = children_cpu_s()
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        client_cpu = children_cpu_s() - cpu0
+        errors = [f"node {i + 1}: {g}" for i, g in enumerate(got) if isinstance(g, Exception)]
+        if errors:
+            raise BenchError("; ".join(errors))
+        per_node = []
+        for s, _, _ in got:
+            s.pop("client_cpu_s", None)  # both wrks' children: counted once below
+            per_node.append(s)
+        first = min(span[0] for _, _, span in got)
+        last = max(span[1] for _, _, span in got)
+        count = sum(s["count"] for s in per_node)
+        size = corpus["small"]["file_bytes"]
+        o.update({"client": "2 × wrk -t1 -c8, bench/checkin.lua, one per node",
+                  "nodes": 2, "clients": 16, "threads": 2, "count": count,
+                  "attempted": len(files), "bytes": count * size, "seconds": last - first,
+                  "per_s": count / (last - first), "MBps": count * size / (last - first) / 1e6,
+                  "client_cpu_s": client_cpu, "per_node": per_node})
+        # Each node's records are found through the other node: the
+        # catalogue is one.
+        t0 = time.monotonic()
+        for i, (s, marker, _) in enumerate(got):
+            other = nodes[1 - i]
+            found = other.find_records(marker, len(shares[i]))
+            if len(found) != s["count"]:
+                raise BenchError(f"node {i + 1} checked in {s['count']} records, node "
+                                 f"{2 - i} finds {len(found)} with their marker")
+        o["find_records_seconds"] = time.monotonic() - t0
+
+    step(out, "checkin_64KiB_2nodes", two_nodes)
+
+    def ratio(num, den):
+        a, d = get_number(out, *num), get_number(out, *den)
+        return a / d if a is not None and d else None
+
+    out["checkins_per_commit_1node"] = ratio(("checkin_64KiB_1node", "per_s"),
+                                             ("pgbench_insert", "tps"))
+    out["checkins_per_commit_2nodes"] = ratio(("checkin_64KiB_2nodes", "per_s"),
+                                              ("pgbench_insert", "tps"))
+    out["two_nodes_vs_one"] = ratio(("checkin_64KiB_2nodes", "per_s"),
+                                    ("checkin_64KiB_1node", "per_s"))
+
+    def stop_and_verify(o):
+        log("scaleout: stopping the nodes; custosctl verify")
+        for n in reversed(nodes):
+            n.stop()
+        p, wall = node1.ctl("verify", "--data", node1.data, "--json")
+        v = json.loads(p.stdout)
+        if not v.get("clean"):
+            raise BenchError(f"custosctl verify found problems: {v.get('findings')}")
+        o["seconds"] = wall
+        o["counts"] = v["counts"]
+
+    step(out, "verify", stop_and_verify)
+
+
+def get_number(d, *path):
+    for k in path:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d if isinstance(d, (int, float)) and not isinstance(d, bool) else None
+
+
 # --- ratios ----------------------------------------------------------------
 
 # id, figure, Custos value (path), unit, reference (path or number),
@@ -1086,6 +1325,15 @@ RATIOS = [
      ("peers", "borg", "large", "check_MBps"), "borg check --verify-data", None, None),
     ("verify_vs_pipeline", "custosctl verify", ("custos", "verify", "MBps"), "MB/s",
      ("bounds", "pipeline_bound_MBps"), "crypto pipeline bound", None, None),
+    ("scaleout_1node_vs_pgbench", "durable check-ins of 64 KiB files on PostgreSQL, 1 node, 16 clients",
+     ("scaleout", "checkin_64KiB_1node", "per_s"), "/s",
+     ("scaleout", "pgbench_insert", "tps"), "pgbench commits/s, one INSERT each, 16 clients", None, None),
+    ("scaleout_2nodes_vs_pgbench", "durable check-ins of 64 KiB files on PostgreSQL, 2 nodes, 8 + 8 clients",
+     ("scaleout", "checkin_64KiB_2nodes", "per_s"), "/s",
+     ("scaleout", "pgbench_insert", "tps"), "pgbench commits/s, one INSERT each, 16 clients", None, None),
+    ("scaleout_2nodes_vs_1node", "durable check-ins of 64 KiB files on PostgreSQL, 2 nodes, 8 + 8 clients",
+     ("scaleout", "checkin_64KiB_2nodes", "per_s"), "/s",
+     ("scaleout", "checkin_64KiB_1node", "per_s"), "the same on 1 node, 16 clients", None, None),
 ]
 
 
@@ -1197,7 +1445,7 @@ def main():
     if unknown:
         ap.error(f"unknown section(s) {unknown}; known: {SECTIONS}")
     for exe in ("custosd", "custosctl"):
-        if any(s in only for s in ("custos", "search", "peers")) and \
+        if any(s in only for s in ("custos", "search", "peers", "scaleout")) and \
                 not os.access(os.path.join(args.bin, exe), os.X_OK):
             ap.error(f"{exe} not found in {args.bin}")
 
@@ -1228,7 +1476,8 @@ def main():
     if results["machine"]["work_filesystem"] in ("tmpfs", "ramfs"):
         log("WARNING: the work directory is on tmpfs: fsync figures will be meaningless")
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
-           "peers": section_peers, "search": section_search, "log": section_log}
+           "peers": section_peers, "search": section_search, "log": section_log,
+           "scaleout": section_scaleout}
     interrupted = False
     try:
         for name in SECTIONS:

@@ -2,6 +2,7 @@
 
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/Session.h>
+#include <libpq-fe.h>
 
 #include <mutex>
 
@@ -41,6 +42,34 @@ void RegisterConnector() {
 
 }  // namespace
 
+StatusOr<std::string> NormalizePostgresDsn(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (options == nullptr) {
+    std::string text = error ? error : "out of memory";
+    PQfreemem(error);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return InvalidArgument("the PostgreSQL connection string does not parse: " + text, "dsn_invalid");
+  }
+  std::string out;
+  Status st;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    std::string value = o->val;
+    if (value.find_first_of(" \t'\"\\") != std::string::npos) {
+      st = InvalidArgument(std::string("the PostgreSQL connection parameter ") + o->keyword +
+                               " holds a space or quote, which cannot be passed on; set it in a "
+                               "service file or the environment instead",
+                           "dsn_invalid");
+      break;
+    }
+    out += (out.empty() ? "" : " ") + std::string(o->keyword) + "=" + value;
+  }
+  PQconninfoFree(options);
+  if (!st.ok()) return st;
+  return out;
+}
+
 PostgresStore::PostgresStore(PostgresOptions options, CheckpointSigner* signer)
     : options_(std::move(options)),
       signer_(signer),
@@ -60,8 +89,9 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
 }
 
 StatusOr<std::unique_ptr<Poco::Data::Session>> PostgresStore::Connect() {
+  CUSTOS_ASSIGN_OR_RETURN(std::string dsn, NormalizePostgresDsn(options_.dsn));
   try {
-    return std::make_unique<Poco::Data::Session>("PostgreSQL", options_.dsn);
+    return std::make_unique<Poco::Data::Session>("PostgreSQL", dsn);
   } catch (const Poco::Exception& e) {
     // The message may quote the connection string; it holds no password
     // when passwords come from ~/.pgpass or PGPASSWORD, as documented.

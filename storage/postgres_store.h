@@ -44,6 +44,12 @@ struct PostgresOptions {
   size_t max_batch = 512;  // write functions committed together at most
 };
 
+// The connection string in libpq's key=value form (as Poco's connector
+// takes it), from either form. kInvalidArgument "dsn_invalid" if it does
+// not parse, or if a value holds a space or quote (which that form cannot
+// carry through; use a service file or environment variables instead).
+StatusOr<std::string> NormalizePostgresDsn(const std::string& dsn);
+
 class PostgresStore final : public MetadataStore {
  public:
   // Connects and applies migrations (under a session advisory lock, so

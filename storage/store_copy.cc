@@ -1,0 +1,143 @@
+#include "storage/store_copy.h"
+
+#include <Poco/Data/Session.h>
+
+#include <memory>
+
+#include "storage/postgres_store.h"
+#include "storage/schema.h"
+#include "storage/sql_util.h"
+#include "storage/sqlite_store.h"
+
+namespace custos::storage {
+
+namespace {
+
+using sql::P;
+using sql::Params;
+using sql::Rows;
+
+// Rows per SELECT page and per multi-row INSERT (16 columns at most:
+// 8,000 parameters, well below PostgreSQL's 65,535).
+constexpr int kRowsPerPage = 500;
+
+struct Column {
+  std::string name;
+  bool blob = false;
+};
+
+StatusOr<std::vector<Column>> SqliteColumns(Poco::Data::Session& s, const std::string& table) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      Rows r, sql::Query(s, "SELECT name, type FROM pragma_table_info($1) ORDER BY cid", {P(table)}));
+  std::vector<Column> out;
+  for (size_t i = 0; i < r.size(); ++i) out.push_back({r.Text(i, 0), r.Text(i, 1) == "BLOB"});
+  if (out.empty()) return Internal("table " + table + " is missing from the SQLite database");
+  return out;
+}
+
+// One SQLite value as an insert parameter of the same type.
+StatusOr<sql::Param> ToParam(const Rows& r, size_t row, size_t col, const Column& c,
+                             const std::string& table) {
+  if (r.IsNull(row, col)) {
+    // Blob columns are written empty, never NULL; an old NULL means the same.
+    if (c.blob) return P(crypto::Bytes{});
+    return DataLoss("unexpected NULL in " + table + "." + c.name, "unexpected_null");
+  }
+  const Poco::Dynamic::Var& v = r.rows[row][col];
+  if (v.type() == typeid(sql::Blob)) return sql::Param(v.extract<sql::Blob>());
+  if (v.type() == typeid(Poco::Int64)) return P(static_cast<int64_t>(v.extract<Poco::Int64>()));
+  return P(r.Text(row, col));
+}
+
+Status CopyTable(Poco::Data::Session& from, Poco::Data::Session& to, const std::string& table,
+                 uint64_t* copied, const std::function<void(const CopyProgress&)>& progress) {
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Column> columns, SqliteColumns(from, table));
+  std::string names;
+  for (const Column& c : columns) names += (names.empty() ? "" : ", ") + c.name;
+  // Paged by rowid: every table is a rowid table, and rowid order is
+  // insertion order, so parents (earlier tables) are always in place.
+  const std::string select = "SELECT rowid, " + names + " FROM " + table +
+                             " WHERE rowid > $1 ORDER BY rowid LIMIT " +
+                             std::to_string(kRowsPerPage);
+  int64_t after = -1;
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(from, select, {P(after)}));
+    if (r.empty()) return Status::Ok();
+    std::string insert = "INSERT INTO " + table + " (" + names + ") VALUES ";
+    Params params;
+    params.reserve(r.size() * columns.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      insert += i ? ", (" : "(";
+      for (size_t c = 0; c < columns.size(); ++c) {
+        CUSTOS_ASSIGN_OR_RETURN(sql::Param p, ToParam(r, i, c + 1, columns[c], table));
+        params.push_back(std::move(p));
+        insert += (c ? ", $" : "$") + std::to_string(params.size());
+      }
+      insert += ")";
+    }
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(to, insert, params).WithContext("copying " + table));
+    after = r.Int(r.size() - 1, 0);
+    *copied += r.size();
+    if (progress) progress({table, *copied});
+  }
+}
+
+// Version of the schema a session's database is at.
+StatusOr<int64_t> SchemaVersion(Poco::Data::Session& s) {
+  CUSTOS_ASSIGN_OR_RETURN(Rows r,
+                          sql::Query(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  return r.Int(0, 0);
+}
+
+}  // namespace
+
+StatusOr<CopyCounts> CopySqliteToPostgres(const std::string& sqlite_path, const std::string& dsn,
+                                          const std::function<void(const CopyProgress&)>& progress) {
+  // Opening each as a store applies its migrations and registers its
+  // connector; a store without signer cannot write.
+  {
+    CUSTOS_ASSIGN_OR_RETURN(auto source, SqliteStore::Open({sqlite_path}, nullptr));
+    PostgresOptions target_options;
+    target_options.dsn = dsn;
+    target_options.read_connections = 1;
+    CUSTOS_ASSIGN_OR_RETURN(auto target, PostgresStore::Open(target_options, nullptr));
+    if (source->schema_version() != target->schema_version()) {
+      return InvalidArgument("schema versions differ", "schema_mismatch");
+    }
+  }
+  CUSTOS_ASSIGN_OR_RETURN(std::string target_dsn, NormalizePostgresDsn(dsn));
+  std::unique_ptr<Poco::Data::Session> from, to;
+  try {
+    from = std::make_unique<Poco::Data::Session>("SQLite", sqlite_path);
+    to = std::make_unique<Poco::Data::Session>("PostgreSQL", target_dsn);
+  } catch (const Poco::Exception& e) {
+    return sql::FromException(e, "connecting for the copy");
+  }
+  CopyCounts counts;
+  Status st = [&]() -> Status {
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(*from, "BEGIN"));  // one snapshot of the source
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(*to, "BEGIN"));
+    CUSTOS_ASSIGN_OR_RETURN(int64_t from_version, SchemaVersion(*from));
+    CUSTOS_ASSIGN_OR_RETURN(int64_t to_version, SchemaVersion(*to));
+    if (from_version != to_version) return InvalidArgument("schema versions differ", "schema_mismatch");
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows used, sql::Query(*to, "SELECT (SELECT COUNT(*) FROM log_leaves) + (SELECT COUNT(*) FROM users)"));
+    if (used.Int(0, 0) != 0) {
+      return Conflict("the PostgreSQL database already holds an archive; give an empty database",
+                      "database_not_empty");
+    }
+    for (const std::string& table : SchemaTables()) {
+      uint64_t& n = counts[table];
+      CUSTOS_RETURN_IF_ERROR(CopyTable(*from, *to, table, &n, progress));
+    }
+    return sql::Exec(*to, "COMMIT");
+  }();
+  if (!st.ok()) (void)sql::Exec(*to, "ROLLBACK");
+  (void)sql::Exec(*from, "ROLLBACK");
+  sql::ReleaseStatements(*from);
+  sql::ReleaseStatements(*to);
+  if (!st.ok()) return st;
+  return counts;
+}
+
+}  // namespace custos::storage
