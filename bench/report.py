@@ -99,7 +99,8 @@ def figure_label(row, s):
 
 def why_missing(row, s):
     """Why a row has no figure: the section's skip note or error, if any."""
-    section = {"log": "log", "search": "search"}.get(row["id"].split("_")[0])
+    section = {"log": "log", "search": "search",
+               "scaleout": "scaleout"}.get(row["id"].split("_")[0])
     for name in ([section] if section else ["custos", "peers", "bounds"]):
         sec = s.get(name)
         if sec is None:
@@ -208,6 +209,11 @@ def charts(results):
         ("nginx\\nfile reads/s", get(s, "peers", "nginx", "files", "req_per_s"), PEER),
         ("Custos\\nrecord GETs/s", get(s, "custos", "catalogue_gets", "req_per_s"), CUSTOS),
         ("nginx\\nJSON GETs/s", get(s, "peers", "nginx", "json", "req_per_s"), PEER),
+        ("Custos on PostgreSQL\\ncheck-ins/s, 1 node",
+         get(s, "scaleout", "checkin_64KiB_1node", "per_s"), CUSTOS),
+        ("Custos on PostgreSQL\\ncheck-ins/s, 2 nodes",
+         get(s, "scaleout", "checkin_64KiB_2nodes", "per_s"), CUSTOS),
+        ("pgbench\\ncommits/s", get(s, "scaleout", "pgbench_insert", "tps"), BOUND),
     ]
     if bar_chart(os.path.join(CHART_DIR, "rates.png"),
                  "64 KiB files and records per second (log scale)",
@@ -240,13 +246,15 @@ make bench            # full: 2,000 × 64 KiB, 20 × 16 MiB, a 1 GiB file,
 make bench QUICK=1    # 300 × 64 KiB, 4 × 16 MiB, 256 MiB, 200,000 entries,
                       #       100,000 records; a few minutes
 python3 bench/run.py --bin build/bin --quick --only custos,peers   # some sections
+python3 bench/run.py --bin build/bin --quick --only scaleout      # PostgreSQL only
 python3 bench/report.py bench/results/<time>.json                 # redraw this page
 ```
 
 Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
-Sections: `corpus`, `bounds`, `custos`, `peers`, `search`, `log`. The work
+Sections: `corpus`, `bounds`, `custos`, `peers`, `search`, `log`,
+`scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -286,7 +294,91 @@ METHOD = """\
   `GET /v1/records?q=…` over 4 connections.
 - **Audit log**: `log_bench` (Google Benchmark) in-process on a real SQLite
   file.
+- **Scale-out on PostgreSQL**: `scripts/test-postgres.sh` starts a throwaway
+  PostgreSQL 15 (its defaults: fsync and synchronous_commit on) beside the
+  work directory; it is stopped and removed at the end of the section, also
+  on failure. Its bound is **pgbench against the same server**: one small
+  `INSERT` per transaction, `pgbench -n -c 16 -j 2 -T 10` (3 s in quick
+  mode), in commits/s; the default simple-update script (`-N`, scale 1) is
+  shown beside it. Then `custosctl init --backend postgresql` makes one
+  archive in that server, and the 64 KiB files are checked in as in the
+  SQLite figure: once against one custosd (`wrk -t2 -c16`), then, on the
+  same data directory and database, against two custosd nodes at once, the
+  files split in halves, one `wrk -t1 -c8` per node (still 16 clients and
+  two client threads), timed from the first request of either to the last
+  answer of both. Each node's records are then found through the other
+  node, and `custosctl verify` checks the whole archive and its log after
+  the nodes stop. Writes of all nodes serialize on one advisory lock, each
+  node group-committing its queue, so the ratios to read are check-ins/s ÷
+  pgbench commits/s and 2 nodes ÷ 1 node; the nodes, PostgreSQL and the
+  clients share this machine's cores.
 """
+
+
+def scaleout_section(s, out):
+    so = s.get("scaleout")
+    out.append("## Scale-out on PostgreSQL\n")
+    if so is None:
+        out.append("Not run.\n")
+        return
+    if so.get("error") and not so.get("pgbench_insert"):
+        out.append(f"Failed: {so['error']}\n")
+        return
+    pgs = so.get("postgres") or {}
+    if pgs:
+        out.append(f"PostgreSQL {pgs.get('server_version', '?').split(' ')[0]}, "
+                   f"fsync {pgs.get('fsync')}, synchronous_commit {pgs.get('synchronous_commit')}, "
+                   f"wal_sync_method {pgs.get('wal_sync_method')}, "
+                   f"commit_delay {pgs.get('commit_delay')}, shared_buffers "
+                   f"{pgs.get('shared_buffers')}.\n")
+    rows = []
+    for k, label in (("pgbench_insert", "pgbench, one INSERT per transaction"),
+                     ("pgbench_simple_update", "pgbench -N (simple update, scale 1)")):
+        x = so.get(k) or {}
+        if "tps" in x:
+            rows.append([label, fmt(x["clients"]), fmt(x["seconds"], "s"), fmt(x["tps"], "/s"),
+                         fmt(x.get("latency_avg_ms"), "ms"), fmt(x.get("failed"))])
+        elif x.get("error"):
+            rows.append([label, "—", "—", f"— ({x['error'][:80]})", "—", "—"])
+    if rows:
+        out.append(table(["PostgreSQL alone", "clients", "run", "commits/s", "mean latency",
+                          "failed"], rows))
+        out.append("")
+    rows = []
+    for k, label in (("checkin_64KiB_1node", "1 node, 16 clients"),
+                     ("checkin_64KiB_2nodes", "2 nodes, 8 + 8 clients")):
+        x = so.get(k) or {}
+        if "count" in x:
+            rows.append([label, f"{x['count']:,}", fmt(x["seconds"], "s"), fmt(x["per_s"], "/s"),
+                         fmt(x["MBps"], "MB/s"), fmt(x.get("p50_ms"), "ms"),
+                         fmt(x.get("p99_ms"), "ms")])
+            for i, n in enumerate(x.get("per_node") or []):
+                rows.append([f"… node {i + 1} of 2, 8 clients", f"{n['count']:,}",
+                             fmt(n["seconds"], "s"), fmt(n["per_s"], "/s"), fmt(n["MBps"], "MB/s"),
+                             fmt(n.get("p50_ms"), "ms"), fmt(n.get("p99_ms"), "ms")])
+        elif x.get("error"):
+            rows.append([label, "—", "—", f"— ({x['error'][:80]})", "—", "—", "—"])
+    if rows:
+        out.append(table(["64 KiB durable check-ins on PostgreSQL", "records", "wall",
+                          "check-ins/s", "MB/s", "p50", "p99"], rows))
+        out.append("")
+    ratios = [["check-ins/s ÷ pgbench commits/s, 1 node", fmt(so.get("checkins_per_commit_1node"))],
+              ["check-ins/s ÷ pgbench commits/s, 2 nodes", fmt(so.get("checkins_per_commit_2nodes"))],
+              ["2 nodes ÷ 1 node", fmt(so.get("two_nodes_vs_one"))]]
+    one, sqlite = get(so, "checkin_64KiB_1node", "per_s"), get(s, "custos", "checkin_64KiB_16clients", "per_s")
+    if one and sqlite:
+        ratios.append(["1 node on PostgreSQL ÷ SQLite (the custos section's 16 clients)",
+                       fmt(one / sqlite)])
+    out.append(table(["ratio", "value"], ratios))
+    out.append("")
+    v = so.get("verify") or {}
+    if v.get("counts"):
+        out.append(f"`custosctl verify` after both runs: clean, {v['counts'].get('records', 0):,} "
+                   f"records, {v['counts'].get('logEntries', 0):,} log entries, "
+                   f"{v['counts'].get('checkpoints', 0):,} checkpoints, in "
+                   f"{fmt(v.get('seconds'), 's')}.\n")
+    elif v.get("error"):
+        out.append(f"`custosctl verify` after both runs: {v['error']}\n")
 
 
 def page(results, source, notes, drawn):
@@ -443,6 +535,8 @@ def page(results, source, notes, drawn):
             requests, fmt(se.get("p50_ms"), "ms"), fmt(se.get("p99_ms"), "ms"),
             fmt(se.get("max_ms"), "ms")]]))
         out.append("")
+
+    scaleout_section(s, out)
 
     out.append("## Audit log\n")
     lg = s.get("log")
