@@ -35,6 +35,17 @@ const SqlDialect& PostgresDialect() {
   return d;
 }
 
+// Begins a transaction. A connection the server dropped while it sat idle
+// (a restart, a failover, an idle timeout) is only noticed when used: then
+// nothing has happened yet, so reconnect and begin once more.
+Status Begin(Poco::Data::Session& s, const char* begin) {
+  CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(s));
+  Status st = sql::Exec(s, begin);
+  if (st.ok() || st.reason() != "database_unavailable") return st;
+  CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(s));
+  return sql::Exec(s, begin);
+}
+
 void RegisterConnector() {
   static std::once_flag once;
   std::call_once(once, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
@@ -132,8 +143,7 @@ Status PostgresStore::Scrub() {
 Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
   Poco::Data::Session& s = *write_session_;
-  CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(s));
-  Status st = sql::Exec(s, "BEGIN");
+  Status st = Begin(s, "BEGIN");
   if (!st.ok()) {
     tail_valid_ = false;
     return st;
@@ -177,8 +187,7 @@ void PostgresStore::ReleaseReader(std::unique_ptr<Poco::Data::Session> s) {
 
 Status PostgresStore::Read(const TxFn& fn) {
   std::unique_ptr<Poco::Data::Session> s = AcquireReader();
-  Status st = sql::EnsureConnected(*s);
-  if (st.ok()) st = sql::Exec(*s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  Status st = Begin(*s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   if (st.ok()) {
     auto tx = MakeSqlTransaction(*s, nullptr, PostgresDialect());
     try {

@@ -1,0 +1,237 @@
+// PostgresStore as several nodes use it: two stores on one database stand
+// for two custosd processes. The contract every store keeps is in
+// store_contract_test.cc; this file checks what only sharing adds — one log
+// from interleaved batches, gap-free numbers, checkpoints consistent across
+// stores — and recovery from a dropped connection.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "crypto/merkle.h"
+#include "crypto/signed_note.h"
+#include "storage/postgres_store.h"
+#include "tests/storage/store_test_util.h"
+#include "tests/testutil/testutil.h"
+
+namespace custos::storage {
+namespace {
+
+namespace merkle = crypto::merkle;
+using testing::Event;
+using testing::TestSigner;
+
+std::unique_ptr<PostgresStore> Open(const std::string& dsn, CheckpointSigner* signer) {
+  PostgresOptions options;
+  options.dsn = dsn;
+  options.read_connections = 2;
+  auto s = PostgresStore::Open(options, signer);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+std::vector<LogEntry> AllEntries(MetadataStore& store) {
+  std::vector<LogEntry> out;
+  Status st = store.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
+    for (uint64_t at = 0; at < size;) {
+      CUSTOS_ASSIGN_OR_RETURN(auto page, tx.log().Entries(at, size, 1000));
+      if (page.empty()) return DataLoss("log entries missing");
+      at += page.size();
+      for (auto& e : page) out.push_back(std::move(e));
+    }
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+std::vector<StoredCheckpoint> AllCheckpoints(MetadataStore& store) {
+  std::vector<StoredCheckpoint> out;
+  Status st = store.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(out, tx.log().Checkpoints());
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+// Terminates every other server connection to the current database, as a
+// server restart or failover would.
+void DropOtherConnections(const std::string& dsn) {
+  PGconn* conn = PQconnectdb(dsn.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn,
+                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  EXPECT_GE(std::atoi(PQgetvalue(r, 0, 0)), 1);
+  PQclear(r);
+  PQfinish(conn);
+}
+
+TEST(PostgresStoreTest, TwoStoresOnOneDatabaseWriteOneLogAndGapFreeNumbers) {
+  const std::string dsn = custos::testing::NewPostgresDatabase();
+  CUSTOS_REQUIRE_POSTGRES(dsn);
+  TestSigner signer;
+  auto a = Open(dsn, &signer.checkpoint);
+  auto b = Open(dsn, &signer.checkpoint);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+
+  // Four writer threads per store; each write takes an archive number and
+  // logs it, and some writes fail and must give their number back.
+  constexpr int kThreadsPerStore = 4;
+  constexpr int kWritesPerThread = 40;
+  std::mutex mu;
+  std::vector<uint64_t> numbers;  // committed ones
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreadsPerStore; ++t) {
+    MetadataStore* store = t % 2 == 0 ? a.get() : b.get();
+    threads.emplace_back([&, store, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        uint64_t n = 0;
+        const bool fail = (i % 7) == 3;
+        Status s = store->Write([&](Transaction& tx) -> Status {
+          CUSTOS_ASSIGN_OR_RETURN(n, tx.records().NextSequence(RecordType::kContract, 2026));
+          CUSTOS_RETURN_IF_ERROR(
+              tx.log().Append(Event("test.number", "CT-2026-" + std::to_string(n), t)).status());
+          if (fail) return Conflict("refused on purpose", "test_refused");
+          return Status::Ok();
+        });
+        if (fail) {
+          EXPECT_EQ(s.reason(), "test_refused");
+          ++failed;
+        } else {
+          EXPECT_TRUE(s.ok()) << s.ToString();
+          std::lock_guard<std::mutex> lock(mu);
+          numbers.push_back(n);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  // Numbers: exactly 1..N, each once.
+  std::sort(numbers.begin(), numbers.end());
+  ASSERT_EQ(numbers.size(), static_cast<size_t>(2 * kThreadsPerStore * kWritesPerThread - failed));
+  for (size_t i = 0; i < numbers.size(); ++i) ASSERT_EQ(numbers[i], i + 1);
+
+  // One log: one leaf per committed write, the hash chain unbroken, the
+  // same entries seen through either store.
+  std::vector<LogEntry> entries = AllEntries(*a);
+  ASSERT_EQ(entries.size(), numbers.size());
+  std::vector<LogEntry> from_b = AllEntries(*b);
+  ASSERT_EQ(from_b.size(), entries.size());
+  std::set<std::string> subjects;
+  merkle::MemoryTree tree;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].index, i);
+    EXPECT_EQ(entries[i].leaf, from_b[i].leaf);
+    EXPECT_EQ(entries[i].leaf_hash, merkle::HashLeaf(entries[i].leaf));
+    auto leaf = DecodeLeaf(entries[i].leaf);
+    ASSERT_TRUE(leaf.ok()) << leaf.status().ToString();
+    if (i > 0) {
+      ASSERT_TRUE(leaf->prev.has_value());
+      EXPECT_EQ(*leaf->prev, entries[i - 1].leaf_hash) << "chain broken at " << i;
+    }
+    subjects.insert(leaf->event.subject);
+    tree.AppendLeafHash(entries[i].leaf_hash);
+  }
+  EXPECT_EQ(subjects.size(), numbers.size());  // no number logged twice
+
+  // Checkpoints: from batches of both stores, each signed, each the root of
+  // its prefix of the one tree, each consistent with the newest.
+  std::vector<StoredCheckpoint> checkpoints = AllCheckpoints(*b);
+  ASSERT_GE(checkpoints.size(), 2u);
+  const StoredCheckpoint& newest = checkpoints.back();
+  EXPECT_EQ(newest.size, entries.size());
+  for (const StoredCheckpoint& cp : checkpoints) {
+    auto opened = crypto::OpenCheckpoint(cp.note, signer.verifiers());
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->checkpoint.size, cp.size);
+    EXPECT_EQ(opened->checkpoint.root, cp.root);
+    auto root = merkle::RootAt(cp.size, tree);
+    ASSERT_TRUE(root.ok());
+    EXPECT_EQ(*root, cp.root) << "checkpoint at " << cp.size;
+    std::vector<crypto::Digest32> proof;
+    ASSERT_TRUE(a->Read([&](Transaction& tx) -> Status {
+                   CUSTOS_ASSIGN_OR_RETURN(proof, tx.log().ConsistencyProof(cp.size, newest.size));
+                   return Status::Ok();
+                 }).ok());
+    EXPECT_TRUE(merkle::VerifyConsistency(cp.size, newest.size, merkle::ProofToBytes(proof),
+                                          cp.root, newest.root)
+                    .ok())
+        << cp.size << " -> " << newest.size;
+  }
+}
+
+TEST(PostgresStoreTest, AStoreThatMissedOtherAppendsContinuesTheSameLog) {
+  const std::string dsn = custos::testing::NewPostgresDatabase();
+  CUSTOS_REQUIRE_POSTGRES(dsn);
+  TestSigner signer;
+  auto a = Open(dsn, &signer.checkpoint);
+  auto b = Open(dsn, &signer.checkpoint);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto append = [](MetadataStore& s, int n) {
+    Status st = s.Write([&](Transaction& tx) { return tx.log().Append(Event("test.append", "x", n)).status(); });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  };
+  append(*a, 0);
+  for (int i = 1; i <= 5; ++i) append(*b, i);  // a's tail is now 5 leaves behind
+  append(*a, 6);
+  std::vector<LogEntry> entries = AllEntries(*a);
+  ASSERT_EQ(entries.size(), 7u);
+  auto last = DecodeLeaf(entries[6].leaf);
+  ASSERT_TRUE(last.ok());
+  ASSERT_TRUE(last->prev.has_value());
+  EXPECT_EQ(*last->prev, entries[5].leaf_hash);
+  EXPECT_EQ(last->seq, 6u);
+}
+
+TEST(PostgresStoreTest, DroppedConnectionsAreReopenedOnNextUse) {
+  const std::string dsn = custos::testing::NewPostgresDatabase();
+  CUSTOS_REQUIRE_POSTGRES(dsn);
+  TestSigner signer;
+  auto store = Open(dsn, &signer.checkpoint);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Transaction& tx) { return tx.departments().Insert({"sales", {}}); }).ok());
+
+  DropOtherConnections(dsn);
+  // Both the writer and the readers lost their connections while idle:
+  // nothing was in flight, so the next write and read just work.
+  Status w = store->Write([](Transaction& tx) { return tx.departments().Insert({"legal", {}}); });
+  EXPECT_TRUE(w.ok()) << w.ToString();
+  Status r = store->Read([](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto departments, tx.departments().List());
+    EXPECT_EQ(departments.size(), 2u);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(r.ok()) << r.ToString();
+}
+
+TEST(PostgresStoreTest, UnreachableServerIsUnavailableAndBadStringsAreRefused) {
+  // A port nothing listens on.
+  PostgresOptions options;
+  options.dsn = "host=127.0.0.1 port=1 dbname=custos user=custos connect_timeout=2";
+  auto s = PostgresStore::Open(options, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(s.status().reason(), "database_unavailable");
+
+  EXPECT_EQ(NormalizePostgresDsn("host=a nonsense").status().reason(), "dsn_invalid");
+  EXPECT_EQ(NormalizePostgresDsn("host=a options='-c x=1'").status().reason(), "dsn_invalid");
+  auto uri = NormalizePostgresDsn("postgresql://custos@db.example:5433/archive");
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  EXPECT_NE(uri->find("host=db.example"), std::string::npos);
+  EXPECT_NE(uri->find("port=5433"), std::string::npos);
+  EXPECT_NE(uri->find("dbname=archive"), std::string::npos);
+  EXPECT_NE(uri->find("user=custos"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace custos::storage
