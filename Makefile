@@ -13,7 +13,7 @@ JOBS ?= $(shell nproc)
 
 # The tests that run threads against each other (in one process, or many
 # clients against custosd), run under ThreadSanitizer by SANITIZE=thread.
-CONCURRENCY_TESTS := Concurren|Threads|Sixteen|Slowloris|BackupOnline|SigtermDrains|ShareOneStore|crash_harness
+CONCURRENCY_TESTS := Concurren|Threads|Sixteen|Slowloris|BackupOnline|SigtermDrains|ShareOneStore|crash_harness|TwoStores|MultiNode
 
 ifeq ($(SANITIZE),1)
   BUILD_DIR ?= build-asan
