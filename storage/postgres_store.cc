@@ -57,9 +57,8 @@ StatusOr<std::string> NormalizePostgresDsn(const std::string& dsn) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
   if (options == nullptr) {
-    std::string text = error ? error : "out of memory";
+    std::string text = sql::OneLine(error ? error : "out of memory");
     PQfreemem(error);
-    while (!text.empty() && text.back() == '\n') text.pop_back();
     return InvalidArgument("the PostgreSQL connection string does not parse: " + text, "dsn_invalid");
   }
   std::string out;
@@ -106,7 +105,8 @@ StatusOr<std::unique_ptr<Poco::Data::Session>> PostgresStore::Connect() {
   } catch (const Poco::Exception& e) {
     // The message may quote the connection string; it holds no password
     // when passwords come from ~/.pgpass or PGPASSWORD, as documented.
-    return Unavailable("cannot connect to PostgreSQL: " + e.message(), "database_unavailable");
+    return Unavailable("cannot connect to PostgreSQL: " + sql::OneLine(e.message()),
+                       "database_unavailable");
   }
 }
 

@@ -45,7 +45,7 @@ crypto::Bytes Rows::Bytes(size_t row, size_t col) const {
 }
 
 Status FromException(const Poco::Exception& e, const std::string& what) {
-  std::string text = e.displayText();
+  std::string text = OneLine(e.displayText());
   if (text.find("full") != std::string::npos || text.find("No space") != std::string::npos) {
     return ResourceExhausted("storage full while " + what + ": " + text, "storage_full");
   }
@@ -280,8 +280,7 @@ class PgStatementCaches {
 
 Status PgError(PGconn* conn, const std::string& message, const std::string& sqlstate,
                const std::string& what) {
-  std::string text = message;
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::string text = OneLine(message);
   // Class 53: insufficient resources (53100 disk full, 53200 out of memory).
   if (sqlstate.rfind("53", 0) == 0) {
     return ResourceExhausted("storage full while " + what + ": " + text, "storage_full");
@@ -396,8 +395,7 @@ Status EnsureConnected(Poco::Data::Session& session) {
   PgStatementCaches::Instance().Release(conn);
   PQreset(conn);
   if (PQstatus(conn) != CONNECTION_OK) {
-    std::string text = PQerrorMessage(conn);
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    std::string text = OneLine(PQerrorMessage(conn));
     return Unavailable("database unreachable: " + text, "database_unavailable");
   }
   return Status::Ok();
@@ -452,6 +450,21 @@ StatusOr<Rows> Query(Poco::Data::Session& session, const std::string& sql, const
   } catch (const Poco::Exception& e) {
     return FromException(e, "querying " + sql.substr(0, 40));
   }
+}
+
+std::string OneLine(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
 }
 
 StatusOr<crypto::Digest32> ToDigest(const crypto::Bytes& b) {

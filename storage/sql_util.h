@@ -59,6 +59,10 @@ StatusOr<Rows> Query(Poco::Data::Session& session, const std::string& sql,
 // kResourceExhausted "storage_full", everything else to kInternal.
 Status FromException(const Poco::Exception& e, const std::string& what);
 
+// A database's message (often several lines, tabs, a trailing newline) as
+// one line: runs of whitespace become one space, none at either end.
+std::string OneLine(const std::string& text);
+
 // Digest32 from a 32-byte column; kDataLoss "stored_hash_malformed" otherwise.
 StatusOr<crypto::Digest32> ToDigest(const crypto::Bytes& b);
 
