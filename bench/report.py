@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Regenerates docs/benchmarks.md and its charts from one results file.
 
-  bench/report.py bench/results/<UTC time>.json
+  bench/report.py bench/results/<UTC time>.json [LATER.json ...]
 
-The page is written from scratch each time, except the hand-written notes
+With more than one results file, the sections of each later file replace
+those of the earlier ones (e.g. a full run, then a run of `--only scaleout`),
+and the page names every file and which sections it gave. The page is written from scratch each time, except the hand-written notes
 between the `<!-- notes -->` and `<!-- /notes -->` markers, which are kept
 verbatim. Charts are drawn by gnuplot into docs/benchmarks/*.png.
 """
@@ -209,17 +211,17 @@ def charts(results):
         ("nginx\\nfile reads/s", get(s, "peers", "nginx", "files", "req_per_s"), PEER),
         ("Custos\\nrecord GETs/s", get(s, "custos", "catalogue_gets", "req_per_s"), CUSTOS),
         ("nginx\\nJSON GETs/s", get(s, "peers", "nginx", "json", "req_per_s"), PEER),
-        ("Custos on PostgreSQL\\ncheck-ins/s, 1 node",
-         get(s, "scaleout", "checkin_64KiB_1node", "per_s"), CUSTOS),
-        ("Custos on PostgreSQL\\ncheck-ins/s, 2 nodes",
-         get(s, "scaleout", "checkin_64KiB_2nodes", "per_s"), CUSTOS),
+        ("check-ins/s\\nPostgreSQL\\n1 node", get(s, "scaleout", "checkin_64KiB_1node", "per_s"),
+         CUSTOS),
+        ("check-ins/s\\nPostgreSQL\\n2 nodes", get(s, "scaleout", "checkin_64KiB_2nodes", "per_s"),
+         CUSTOS),
         ("pgbench\\ncommits/s", get(s, "scaleout", "pgbench_insert", "tps"), BOUND),
     ]
     if bar_chart(os.path.join(CHART_DIR, "rates.png"),
                  "64 KiB files and records per second (log scale)",
                  "per second", [r for r in rates if r[1] is not None], logscale=True,
                  legend=legend):
-        drawn.append(("rates.png", "Operations per second, Custos against nginx, borg, restic and the disk"))
+        drawn.append(("rates.png", "Operations per second, Custos against nginx, borg, restic, the disk and pgbench"))
     return drawn
 
 
@@ -248,6 +250,7 @@ make bench QUICK=1    # 300 × 64 KiB, 4 × 16 MiB, 256 MiB, 200,000 entries,
 python3 bench/run.py --bin build/bin --quick --only custos,peers   # some sections
 python3 bench/run.py --bin build/bin --quick --only scaleout      # PostgreSQL only
 python3 bench/report.py bench/results/<time>.json                 # redraw this page
+python3 bench/report.py FULL.json SCALEOUT.json   # later files' sections win
 ```
 
 Each run writes every raw figure, ratio and target, and the machine, to
@@ -315,7 +318,8 @@ METHOD = """\
 """
 
 
-def scaleout_section(s, out):
+def scaleout_section(results, out):
+    s = results["sections"]
     so = s.get("scaleout")
     out.append("## Scale-out on PostgreSQL\n")
     if so is None:
@@ -362,11 +366,45 @@ def scaleout_section(s, out):
         out.append(table(["64 KiB durable check-ins on PostgreSQL", "records", "wall",
                           "check-ins/s", "MB/s", "p50", "p99"], rows))
         out.append("")
+    rows = []
+    for k, label in (("pgbench_insert", "pgbench, one INSERT per transaction"),
+                     ("pgbench_simple_update", "pgbench -N"),
+                     ("checkin_64KiB_1node", "check-ins, 1 node"),
+                     ("checkin_64KiB_2nodes", "check-ins, 2 nodes")):
+        u = get(so, k, "cpu")
+        if u:
+            pct = lambda v: f"{v * 100:.0f}%" if v is not None else "—"  # noqa: E731
+            rows.append([label, pct(u.get("machine_busy")), pct(u.get("machine_iowait")),
+                         fmt(u.get("custosd_cpu_ms_per_op"), "ms"),
+                         fmt(u.get("postgres_cpu_ms_per_op"), "ms")])
+    if rows:
+        out.append(f"Where the CPU went ({fmt(get(so, 'pgbench_insert', 'cpu', 'cores'))} cores; "
+                   "per commit or check-in; the clients' own CPU is in the results file):\n")
+        out.append(table(["measurement", "machine busy", "iowait", "custosd CPU",
+                          "PostgreSQL CPU"], rows))
+        out.append("")
+    rows = []
+    for k, label in (("checkin_64KiB_1node", "1 node"), ("checkin_64KiB_2nodes", "2 nodes")):
+        d = get(so, k, "postgres_per_checkin")
+        if d:
+            rows.append([label] + [fmt(d.get(c)) for c in (
+                "xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_deleted",
+                "tup_fetched", "blks_hit", "blks_read")])
+    if rows:
+        out.append("PostgreSQL's work per check-in (`pg_stat_database` of the archive's database; "
+                   "custosd ends its read-only transactions with ROLLBACK):\n")
+        out.append(table(["check-ins", "commits (writes)", "read transactions", "rows inserted",
+                          "updated",
+                          "deleted", "fetched", "buffer hits", "blocks read"], rows))
+        out.append("")
     ratios = [["check-ins/s ÷ pgbench commits/s, 1 node", fmt(so.get("checkins_per_commit_1node"))],
               ["check-ins/s ÷ pgbench commits/s, 2 nodes", fmt(so.get("checkins_per_commit_2nodes"))],
               ["2 nodes ÷ 1 node", fmt(so.get("two_nodes_vs_one"))]]
     one, sqlite = get(so, "checkin_64KiB_1node", "per_s"), get(s, "custos", "checkin_64KiB_16clients", "per_s")
-    if one and sqlite:
+    # Only figures of one run compare (a merged page may hold two).
+    same_run = not any("scaleout" in m["sections"] and "custos" not in m["sections"]
+                       for m in results.get("merged", []))
+    if one and sqlite and same_run:
         ratios.append(["1 node on PostgreSQL ÷ SQLite (the custos section's 16 clients)",
                        fmt(one / sqlite)])
     out.append(table(["ratio", "value"], ratios))
@@ -389,7 +427,7 @@ def page(results, source, notes, drawn):
     out.append("## This run\n")
     la0, la1 = results.get("loadavg_start"), results.get("loadavg_end")
     out.append(table(["", ""], [
-        ["results", f"`{source}`"],
+        ["results", "`" + source.replace(" + ", "` + `") + "`"],
         ["started (UTC)", results.get("started_utc")],
         ["mode", "quick (`--quick`)" if results.get("quick") else "full"],
         ["sections", ", ".join(results.get("sections_run", []))],
@@ -398,6 +436,16 @@ def page(results, source, notes, drawn):
          f"{fmt(la0[0] if la0 else None)} / {fmt(la1[0] if la1 else None)}"],
     ]))
     out.append("")
+    for later in results.get("merged", []):
+        names = ", ".join(f"`{n}`" for n in later["sections"])
+        out.append(f"The {names} section{'s' if len(later['sections']) > 1 else ''} "
+                   f"{'are' if len(later['sections']) > 1 else 'is'} from `{later['source']}`, "
+                   f"started {later.get('started_utc')} "
+                   f"({'quick' if later.get('quick') else 'full'}, "
+                   f"{fmt(later.get('elapsed_s'), 's')}, load average "
+                   f"{fmt((later.get('loadavg_start') or [None])[0])} / "
+                   f"{fmt((later.get('loadavg_end') or [None])[0])} at start / end), "
+                   "on this machine.\n")
     out.append("## Machine\n")
     tools = results.get("tools", {})
     out.append(table(["", ""], [
@@ -536,7 +584,7 @@ def page(results, source, notes, drawn):
             fmt(se.get("max_ms"), "ms")]]))
         out.append("")
 
-    scaleout_section(s, out)
+    scaleout_section(results, out)
 
     out.append("## Audit log\n")
     lg = s.get("log")
@@ -562,15 +610,44 @@ def page(results, source, notes, drawn):
     return "\n".join(out)
 
 
+def source_name(path):
+    source = os.path.relpath(os.path.abspath(path), REPO)
+    return os.path.basename(path) if source.startswith("..") else source
+
+
+def merge(results, later, source):
+    """Puts the sections of a later results file over those of results: its
+    sections, its ratio rows that have a figure, its errors."""
+    taken = [n for n in later.get("sections_run", later["sections"]) if n in later["sections"]]
+    for name in taken:
+        results["sections"][name] = later["sections"][name]
+    rows = {r["id"]: r for r in results.get("ratios", [])}
+    for r in later.get("ratios", []):
+        if r["custos"] is not None or r["id"] not in rows:
+            rows[r["id"]] = r
+    results["ratios"] = list(rows.values())
+    results["errors"] = [e for e in results.get("errors") or []
+                         if e.split(".")[0].split(":")[0] not in taken] + (later.get("errors") or [])
+    results["sections_run"] = [n for n in results.get("sections_run", [])] + \
+        [n for n in taken if n not in results.get("sections_run", [])]
+    results.setdefault("merged", []).append({
+        "source": source, "sections": taken, "started_utc": later.get("started_utc"),
+        "quick": later.get("quick"), "elapsed_s": later.get("elapsed_s"),
+        "loadavg_start": later.get("loadavg_start"), "loadavg_end": later.get("loadavg_end")})
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: report.py RESULTS.json")
+    if len(sys.argv) < 2:
+        sys.exit("usage: report.py RESULTS.json [LATER.json ...]")
     path = sys.argv[1]
     with open(path) as f:
         results = json.load(f)
-    source = os.path.relpath(os.path.abspath(path), REPO)
-    if source.startswith(".."):
-        source = os.path.basename(path)
+    source = source_name(path)
+    for later_path in sys.argv[2:]:
+        with open(later_path) as f:
+            merge(results, json.load(f), source_name(later_path))
+    if len(sys.argv) > 2:
+        source += " + " + " + ".join(source_name(p) for p in sys.argv[2:])
     notes = DEFAULT_NOTES
     if os.path.exists(DOC):
         with open(DOC) as f:

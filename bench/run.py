@@ -1097,6 +1097,27 @@ class ThrowawayPostgres:
         p, _ = run(cmd, timeout=120)
         return p.stdout.decode().strip()
 
+    def postmaster_pid(self):
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+            return int(f.readline())
+
+    STAT_COLUMNS = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated",
+                    "tup_deleted", "tup_fetched", "blks_hit", "blks_read")
+
+    def db_stats(self, db):
+        """pg_stat_database's counters of db once they have settled:
+        backends report their counts up to a second after their
+        transactions end."""
+        sql = (f"SELECT {', '.join(self.STAT_COLUMNS)} FROM pg_stat_database "
+               f"WHERE datname = '{db}'")
+        last, deadline = None, time.monotonic() + 5
+        while True:
+            now = [int(x) for x in self.psql("postgres", sql).split("|")]
+            if now == last or time.monotonic() > deadline:
+                return dict(zip(self.STAT_COLUMNS, now))
+            last = now
+            time.sleep(0.6)
+
     def stop(self):
         if self.dir is not None:
             try:
@@ -1105,6 +1126,81 @@ class ThrowawayPostgres:
                 log(f"scaleout: stopping PostgreSQL: {e}")
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+
+def proc_cpu_s(pid, reaped_children=False):
+    """User + system CPU seconds of a process (and of its reaped children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s(postmaster):
+    """CPU seconds of a PostgreSQL server: the postmaster, its live
+    backends and those it has reaped."""
+    total = proc_cpu_s(postmaster, reaped_children=True)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == postmaster:
+                total += proc_cpu_s(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
+
+
+def machine_cpu_ticks():
+    """(busy, iowait, total) ticks of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle, iowait = v[3], v[4] if len(v) > 4 else 0
+    total = sum(v[:8])
+    return total - idle - iowait, iowait, total
+
+
+class CpuUsage:
+    """Where the CPU went during one measurement: custosd nodes, PostgreSQL
+    and the whole machine. It tells a server that is short of cores from one
+    that waits (on the disk, on a lock)."""
+
+    def __init__(self, node_pids, postmaster):
+        self.node_pids = node_pids
+        self.postmaster = postmaster
+
+    def snapshot(self):
+        return (time.monotonic(), [proc_cpu_s(p) for p in self.node_pids],
+                postgres_cpu_s(self.postmaster), machine_cpu_ticks())
+
+    def __enter__(self):
+        self.start = self.snapshot()
+        return self
+
+    def __exit__(self, *exc):
+        self.end = self.snapshot()
+        return False
+
+    def figures(self, ops):
+        """ops: the commits or check-ins done meanwhile, for the per-op costs."""
+        (t0, n0, pg0, m0), (t1, n1, pg1, m1) = self.start, self.end
+        total = m1[2] - m0[2]
+        nodes = [b - a for a, b in zip(n0, n1)]
+        return {"wall_s": t1 - t0, "custosd_cpu_s": nodes, "postgres_cpu_s": pg1 - pg0,
+                "custosd_cpu_ms_per_op": sum(nodes) * 1000 / ops if ops and nodes else None,
+                "postgres_cpu_ms_per_op": (pg1 - pg0) * 1000 / ops if ops else None,
+                "machine_busy": (m1[0] - m0[0]) / total if total else None,
+                "machine_iowait": (m1[1] - m0[1]) / total if total else None,
+                "cores": len(os.sched_getaffinity(0))}
+
+
+def per_op(before, after, ops):
+    """The change of each pg_stat_database counter per check-in."""
+    return {k: (after[k] - before[k]) / ops for k in after} if ops else None
 
 
 def pgbench(pg, db, args, seconds):
@@ -1168,7 +1264,9 @@ def scaleout(b, out, corpus, pg):
         with open(script, "w") as f:
             f.write(PGBENCH_INSERT)
         log(f"scaleout: pgbench, one INSERT per transaction, 16 clients, {secs} s")
-        o.update(pgbench(pg, "pgbench", ["-f", script], secs))
+        with CpuUsage([], pg.postmaster_pid()) as u:
+            o.update(pgbench(pg, "pgbench", ["-f", script], secs))
+        o["cpu"] = u.figures(o["transactions"])
         o["script"] = PGBENCH_INSERT
 
     step(out, "pgbench_insert", insert)
@@ -1177,7 +1275,9 @@ def scaleout(b, out, corpus, pg):
         run([os.path.join(PG_BIN, "pgbench"), "-i", "-s", "1", "-q", pg.dsn("pgbench")],
             timeout=300)
         log(f"scaleout: pgbench -N (simple update), 16 clients, {secs} s")
-        o.update(pgbench(pg, "pgbench", ["-N"], secs))
+        with CpuUsage([], pg.postmaster_pid()) as u:
+            o.update(pgbench(pg, "pgbench", ["-N"], secs))
+        o["cpu"] = u.figures(o["transactions"])
         o["scale"] = 1
 
     step(out, "pgbench_simple_update", simple_update)
@@ -1192,8 +1292,18 @@ def scaleout(b, out, corpus, pg):
 
     def one_node(o):
         log(f"scaleout: check-in of {len(files)} × 64 KiB, 1 node, 16 clients")
-        s, _ = node1.check_in_wrk(files, 16, 2, "pg1node")
+        db0 = pg.db_stats("custos_bench")
+        with CpuUsage([node1.proc.pid], pg.postmaster_pid()) as u:
+            s, marker, _ = node1.wrk_check_ins(files, 16, 2, "pg1node")
         o.update(s)
+        o["cpu"] = u.figures(s["count"])
+        o["postgres_per_checkin"] = per_op(db0, pg.db_stats("custos_bench"), s["count"])
+        t0 = time.monotonic()
+        found = node1.find_records(marker, len(files))
+        o["find_records_seconds"] = time.monotonic() - t0
+        if len(found) != s["count"]:
+            raise BenchError(f"wrk saw {s['count']} check-ins, the catalogue "
+                             f"finds {len(found)} with their marker")
         o["nodes"] = 1
 
     step(out, "checkin_64KiB_1node", one_node)
@@ -1216,12 +1326,14 @@ def scaleout(b, out, corpus, pg):
             except Exception as e:  # reported below, after both have ended
                 got[i] = e
 
+        db0 = pg.db_stats("custos_bench")
         cpu0 = children_cpu_s()
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in (0, 1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with CpuUsage([n.proc.pid for n in nodes], pg.postmaster_pid()) as u:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         client_cpu = children_cpu_s() - cpu0
         errors = [f"node {i + 1}: {g}" for i, g in enumerate(got) if isinstance(g, Exception)]
         if errors:
@@ -1238,7 +1350,9 @@ def scaleout(b, out, corpus, pg):
                   "nodes": 2, "clients": 16, "threads": 2, "count": count,
                   "attempted": len(files), "bytes": count * size, "seconds": last - first,
                   "per_s": count / (last - first), "MBps": count * size / (last - first) / 1e6,
-                  "client_cpu_s": client_cpu, "per_node": per_node})
+                  "client_cpu_s": client_cpu, "per_node": per_node,
+                  "cpu": u.figures(count),
+                  "postgres_per_checkin": per_op(db0, pg.db_stats("custos_bench"), count)})
         # Each node's records are found through the other node: the
         # catalogue is one.
         t0 = time.monotonic()
