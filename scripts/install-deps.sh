@@ -49,5 +49,16 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages that bring a daemon (postgresql; nginx for make bench) must not
+# start it: the tests and benchmarks start their own servers on free ports
+# and stop them again. Debian's policy-rc.d hook says so for the duration of
+# the install, unless the machine already has one (container images do).
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\n# installed by custos scripts/install-deps.sh while it runs apt-get\nexit 101\n' |
+    $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 0755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
