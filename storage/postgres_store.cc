@@ -100,6 +100,16 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptio
 
 StatusOr<std::unique_ptr<Poco::Data::Session>> PostgresStore::Connect() {
   CUSTOS_ASSIGN_OR_RETURN(std::string dsn, NormalizePostgresDsn(options_.dsn));
+  {
+    // Poco's connector leaks its libpq connection when connecting fails
+    // (server down, database missing, authentication): find that out with
+    // a connection of our own first, closed either way.
+    PGconn* probe = PQconnectdb(dsn.c_str());
+    const bool ok = PQstatus(probe) == CONNECTION_OK;
+    std::string error = ok ? "" : sql::OneLine(PQerrorMessage(probe));
+    PQfinish(probe);
+    if (!ok) return Unavailable("cannot connect to PostgreSQL: " + error, "database_unavailable");
+  }
   try {
     return std::make_unique<Poco::Data::Session>("PostgreSQL", dsn);
   } catch (const Poco::Exception& e) {
