@@ -445,14 +445,20 @@ class Custos:
         (summary, records in list order); the wall time runs from wrk's first
         request to its last answer."""
         summary, marker, _ = self.wrk_check_ins(rel_paths, conns, threads, name)
+        return summary, self.find_check_ins(summary, marker, len(rel_paths))
+
+    def find_check_ins(self, summary, marker, count):
+        """Finds the `count` records a wrk run checked in by the marker in
+        their titles, records how long that took in the summary, and raises
+        unless the catalogue holds exactly the check-ins wrk saw."""
         log(f"custos: finding the {summary['count']} records by their titles")
         t0 = time.monotonic()
-        records = self.find_records(marker, len(rel_paths))
+        records = self.find_records(marker, count)
         summary["find_records_seconds"] = time.monotonic() - t0
         if len(records) != summary["count"]:
             raise BenchError(f"wrk saw {summary['count']} check-ins, the catalogue "
                              f"finds {len(records)} with their marker")
-        return summary, records
+        return records
 
     def wrk_check_ins(self, rel_paths, conns, threads, name):
         """The wrk part of check_in_wrk. Returns (summary, the marker in the
@@ -1298,12 +1304,7 @@ def scaleout(b, out, corpus, pg):
         o.update(s)
         o["cpu"] = u.figures(s["count"])
         o["postgres_per_checkin"] = per_op(db0, pg.db_stats("custos_bench"), s["count"])
-        t0 = time.monotonic()
-        found = node1.find_records(marker, len(files))
-        o["find_records_seconds"] = time.monotonic() - t0
-        if len(found) != s["count"]:
-            raise BenchError(f"wrk saw {s['count']} check-ins, the catalogue "
-                             f"finds {len(found)} with their marker")
+        node1.find_check_ins(o, marker, len(files))
         o["nodes"] = 1
 
     step(out, "checkin_64KiB_1node", one_node)

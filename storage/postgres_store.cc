@@ -87,7 +87,6 @@ PostgresStore::PostgresStore(PostgresOptions options, CheckpointSigner* signer)
 
 PostgresStore::~PostgresStore() {
   if (write_session_) sql::ReleaseStatements(*write_session_);
-  for (auto& reader : readers_) sql::ReleaseStatements(*reader);
 }
 
 StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
@@ -136,7 +135,7 @@ Status PostgresStore::Init() {
   tail_valid_ = true;
   for (int i = 0; i < options_.read_connections; ++i) {
     CUSTOS_ASSIGN_OR_RETURN(auto reader, Connect());
-    readers_.push_back(std::move(reader));
+    readers_.Add(std::move(reader));
   }
   return Status::Ok();
 }
@@ -181,34 +180,11 @@ Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& ba
   return Status::Ok();
 }
 
-std::unique_ptr<Poco::Data::Session> PostgresStore::AcquireReader() {
-  std::unique_lock<std::mutex> lock(read_mu_);
-  read_cv_.wait(lock, [&] { return !readers_.empty(); });
-  auto s = std::move(readers_.back());
-  readers_.pop_back();
-  return s;
-}
-
-void PostgresStore::ReleaseReader(std::unique_ptr<Poco::Data::Session> s) {
-  std::lock_guard<std::mutex> lock(read_mu_);
-  readers_.push_back(std::move(s));
-  read_cv_.notify_one();
-}
-
 Status PostgresStore::Read(const TxFn& fn) {
-  std::unique_ptr<Poco::Data::Session> s = AcquireReader();
-  Status st = Begin(*s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  if (st.ok()) {
-    auto tx = MakeSqlTransaction(*s, nullptr, PostgresDialect());
-    try {
-      st = fn(*tx);
-    } catch (const std::exception& e) {
-      st = Internal(std::string("read function threw: ") + e.what());
-    }
-    (void)sql::Exec(*s, "ROLLBACK");
-  }
-  ReleaseReader(std::move(s));
-  return st;
+  return readers_.With([&](Poco::Data::Session& s) -> Status {
+    CUSTOS_RETURN_IF_ERROR(Begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    return RunReadFunction(s, PostgresDialect(), fn);
+  });
 }
 
 }  // namespace custos::storage

@@ -19,7 +19,6 @@
 // Thread safety: all public methods may be called from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,14 +26,9 @@
 
 #include "storage/group_commit.h"
 #include "storage/metadata_store.h"
-
-namespace Poco::Data {
-class Session;
-}
+#include "storage/sql_repositories.h"
 
 namespace custos::storage {
-
-struct LogTail;
 
 struct PostgresOptions {
   // A libpq connection string ("host=… port=… dbname=… user=…") or URI
@@ -73,8 +67,6 @@ class PostgresStore final : public MetadataStore {
   Status Init();
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
   StatusOr<std::unique_ptr<Poco::Data::Session>> Connect();
-  std::unique_ptr<Poco::Data::Session> AcquireReader();
-  void ReleaseReader(std::unique_ptr<Poco::Data::Session> s);
 
   const PostgresOptions options_;
   CheckpointSigner* const signer_;
@@ -85,9 +77,7 @@ class PostgresStore final : public MetadataStore {
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
   bool tail_valid_ = false;                             // used only by the batch leader
 
-  std::mutex read_mu_;
-  std::condition_variable read_cv_;
-  std::vector<std::unique_ptr<Poco::Data::Session>> readers_;  // GUARDED_BY(read_mu_)
+  SessionPool readers_;
 };
 
 }  // namespace custos::storage

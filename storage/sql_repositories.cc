@@ -1020,6 +1020,42 @@ Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp
                    {P(cp.size), P(cp.root), P(cp.note), P(FormatTime(cp.created_at))});
 }
 
+Status RunReadFunction(Poco::Data::Session& s, const SqlDialect& dialect,
+                       const MetadataStore::TxFn& fn) {
+  auto tx = MakeSqlTransaction(s, nullptr, dialect);
+  Status st;
+  try {
+    st = fn(*tx);
+  } catch (const std::exception& e) {
+    st = Internal(std::string("read function threw: ") + e.what());
+  }
+  (void)sql::Exec(s, "ROLLBACK");
+  return st;
+}
+
+SessionPool::~SessionPool() {
+  for (auto& session : idle_) sql::ReleaseStatements(*session);
+}
+
+void SessionPool::Add(std::unique_ptr<Poco::Data::Session> session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back(std::move(session));
+  cv_.notify_one();
+}
+
+Status SessionPool::With(const std::function<Status(Poco::Data::Session&)>& fn) {
+  std::unique_ptr<Poco::Data::Session> session;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty(); });
+    session = std::move(idle_.back());
+    idle_.pop_back();
+  }
+  Status st = fn(*session);
+  Add(std::move(session));
+  return st;
+}
+
 Status RunWriteBatch(Poco::Data::Session& s, LogTail& tail, const SqlDialect& dialect,
                      CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch) {
   const uint64_t size_before = tail.range.size();

@@ -6,9 +6,12 @@
 
 #include <Poco/Data/Session.h>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "crypto/merkle.h"
 #include "storage/group_commit.h"
@@ -67,6 +70,32 @@ std::unique_ptr<SqlTransaction> MakeSqlTransaction(Poco::Data::Session& session,
 
 // Stores a signed checkpoint row (inside the write batch's transaction).
 Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp);
+
+// The body of Read() in the SQL stores: runs `fn` on a read-only
+// SqlTransaction over `session`, which the caller has begun, and ends the
+// transaction with ROLLBACK whatever `fn` tried.
+Status RunReadFunction(Poco::Data::Session& session, const SqlDialect& dialect,
+                       const MetadataStore::TxFn& fn);
+
+// The read connections of a SQL store. Thread safety: all methods may be
+// called from any thread; With() waits while every session is in use.
+class SessionPool {
+ public:
+  SessionPool() = default;
+  // Releases each session's prepared statements before it closes.
+  ~SessionPool();
+  SessionPool(const SessionPool&) = delete;
+  SessionPool& operator=(const SessionPool&) = delete;
+
+  void Add(std::unique_ptr<Poco::Data::Session> session);
+  // Runs `fn` on a session of the pool, which is its alone meanwhile.
+  Status With(const std::function<Status(Poco::Data::Session&)>& fn);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Poco::Data::Session>> idle_;  // GUARDED_BY(mu_)
+};
 
 // The body of a group-commit batch, shared by the SQL stores: runs each
 // function in its own savepoint inside the transaction `session` is in

@@ -69,7 +69,6 @@ SqliteStore::SqliteStore(SqliteOptions options, CheckpointSigner* signer)
 SqliteStore::~SqliteStore() {
   // Prepared statements go before their connections close.
   if (write_session_) sql::ReleaseStatements(*write_session_);
-  for (auto& reader : readers_) sql::ReleaseStatements(*reader);
 }
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
@@ -111,7 +110,7 @@ Status SqliteStore::Init() {
   for (int i = 0; i < options_.read_connections; ++i) {
     CUSTOS_ASSIGN_OR_RETURN(auto reader, Connect());
     CUSTOS_RETURN_IF_ERROR(Pragma(*reader, "PRAGMA query_only = ON"));
-    readers_.push_back(std::move(reader));
+    readers_.Add(std::move(reader));
   }
   return Status::Ok();
 }
@@ -138,35 +137,11 @@ Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batc
   return Status::Ok();
 }
 
-std::unique_ptr<Poco::Data::Session> SqliteStore::AcquireReader() {
-  std::unique_lock<std::mutex> lock(read_mu_);
-  read_cv_.wait(lock, [&] { return !readers_.empty(); });
-  auto s = std::move(readers_.back());
-  readers_.pop_back();
-  return s;
-}
-
-void SqliteStore::ReleaseReader(std::unique_ptr<Poco::Data::Session> s) {
-  std::lock_guard<std::mutex> lock(read_mu_);
-  readers_.push_back(std::move(s));
-  read_cv_.notify_one();
-}
-
 Status SqliteStore::Read(const TxFn& fn) {
-  std::unique_ptr<Poco::Data::Session> s = AcquireReader();
-  Status st = Control(*s, "BEGIN");
-  if (st.ok()) {
-    auto tx = MakeSqlTransaction(*s, nullptr, SqliteDialect());
-    try {
-      st = fn(*tx);
-    } catch (const std::exception& e) {
-      st = Internal(std::string("read function threw: ") + e.what());
-    }
-    // A read transaction never changes anything, whatever `fn` tried.
-    (void)Control(*s, "ROLLBACK");
-  }
-  ReleaseReader(std::move(s));
-  return st;
+  return readers_.With([&](Poco::Data::Session& s) -> Status {
+    CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN"));
+    return RunReadFunction(s, SqliteDialect(), fn);
+  });
 }
 
 }  // namespace custos::storage

@@ -12,21 +12,15 @@
 // Thread safety: all public methods may be called from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "storage/group_commit.h"
 #include "storage/metadata_store.h"
-
-namespace Poco::Data {
-class Session;
-}
+#include "storage/sql_repositories.h"
 
 namespace custos::storage {
-
-struct LogTail;
 
 struct SqliteOptions {
   std::string path;          // database file, created 0600 if missing
@@ -56,8 +50,6 @@ class SqliteStore final : public MetadataStore {
   Status Init();
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
   StatusOr<std::unique_ptr<Poco::Data::Session>> Connect();
-  std::unique_ptr<Poco::Data::Session> AcquireReader();
-  void ReleaseReader(std::unique_ptr<Poco::Data::Session> s);
 
   const SqliteOptions options_;
   CheckpointSigner* const signer_;
@@ -67,9 +59,7 @@ class SqliteStore final : public MetadataStore {
   std::unique_ptr<Poco::Data::Session> write_session_;  // used only by the batch leader
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
 
-  std::mutex read_mu_;
-  std::condition_variable read_cv_;
-  std::vector<std::unique_ptr<Poco::Data::Session>> readers_;  // GUARDED_BY(read_mu_)
+  SessionPool readers_;
 };
 
 }  // namespace custos::storage
