@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +274,38 @@ TEST_P(BlobStoreContractTest, SweepKeepsReferencedRemovesOthers) {
   ExpectStatus(store_->Open(drop2).status(), ErrorCode::kNotFound, kBlobNotFound);
   // A second sweep has nothing left to do.
   EXPECT_EQ(*store_->SweepOrphans([&](const BlobId& id) { return referenced.count(id) > 0; }), 0u);
+}
+
+// Several nodes share one blob folder: another node's blob may be committed
+// but not yet referenced, or still being written. The sweep for that case
+// leaves files younger than its minimum age alone.
+TEST(FileBlobStoreTest, SharedSweepLeavesYoungFilesAlone) {
+  custos::testing::TempDir dir;
+  auto store = FileBlobStore::OpenDirectory(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  BlobId orphan = PutBlob(**store, Pattern(10, 21));
+  auto writer = (*store)->Create();  // another node's upload in flight
+  ASSERT_TRUE(writer.ok());
+  const Bytes partial = Pattern(10, 22);
+  ASSERT_TRUE((*writer)->Write(partial.data(), partial.size()).ok());
+  auto none = [](const BlobId&) { return false; };
+
+  auto young = (*store)->SweepOrphansOlderThan(none, std::chrono::hours(1));
+  ASSERT_TRUE(young.ok()) << young.status().ToString();
+  EXPECT_EQ(*young, 0u);
+  EXPECT_EQ(ReadBlob(**store, orphan), Pattern(10, 21));
+
+  // Two hours later both are left over from something that died.
+  const time_t old = ::time(nullptr) - 2 * 3600;
+  const struct timeval times[2] = {{old, 0}, {old, 0}};
+  ASSERT_EQ(::utimes((*store)->BlobPath(orphan).c_str(), times), 0);
+  for (const auto& entry : std::filesystem::directory_iterator((*store)->TempDir())) {
+    ASSERT_EQ(::utimes(entry.path().c_str(), times), 0);
+  }
+  auto old_files = (*store)->SweepOrphansOlderThan(none, std::chrono::hours(1));
+  ASSERT_TRUE(old_files.ok()) << old_files.status().ToString();
+  EXPECT_EQ(*old_files, 2u);
+  ExpectStatus((*store)->Open(orphan).status(), ErrorCode::kNotFound, kBlobNotFound);
 }
 
 TEST_P(BlobStoreContractTest, SweepRefusedWhileWriting) {

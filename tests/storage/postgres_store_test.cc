@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -212,6 +213,74 @@ TEST(PostgresStoreTest, DroppedConnectionsAreReopenedOnNextUse) {
     return Status::Ok();
   });
   EXPECT_TRUE(r.ok()) << r.ToString();
+}
+
+// The first row of `query` on `dsn`, as text.
+std::string QueryOne(const std::string& dsn, const std::string& query) {
+  PGconn* conn = PQconnectdb(dsn.c_str());
+  EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn, query.c_str());
+  std::string out;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+  EXPECT_NE(PQresultStatus(r), PGRES_FATAL_ERROR) << query << ": " << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
+// Whether the on-disk heap of the files table holds `bytes` (after a
+// checkpoint writes every dirty page), read from the test cluster's folder.
+bool FilesTableHolds(const std::string& dsn, const std::vector<uint8_t>& bytes) {
+  QueryOne(dsn, "CHECKPOINT");
+  const std::string relation = QueryOne(dsn, "SELECT pg_relation_filepath('files')");
+  const std::string cluster =
+      custos::testing::ReadFileOrDie(std::string(std::getenv("CUSTOS_TEST_PG_STATE")) + "/cluster");
+  const std::string heap = custos::testing::ReadFileOrDie(
+      cluster.substr(0, cluster.find('\n')) + "/data/" + relation);
+  return heap.find(std::string(bytes.begin(), bytes.end())) != std::string::npos;
+}
+
+TEST(PostgresStoreTest, ScrubLeavesNoCopyOfAShreddedKeyInTheFilesTable) {
+  const std::string dsn = custos::testing::NewPostgresDatabase();
+  CUSTOS_REQUIRE_POSTGRES(dsn);
+  TestSigner signer;
+  auto store = Open(dsn, &signer.checkpoint);
+  ASSERT_NE(store, nullptr);
+  std::vector<uint8_t> key;
+  for (int i = 0; i < 4; ++i) {
+    for (char c : std::string("wrapped-key-to-shred")) key.push_back(static_cast<uint8_t>(c));
+  }
+  Version v;
+  v.record_id = RecordId{"CT-2026-000001"};
+  v.number = 1;
+  v.created_by = "alice";
+  v.manifest_hash = "ab";
+  StoredFile f;
+  f.id = FileId{"f-1"};
+  f.record_id = v.record_id;
+  f.version = 1;
+  f.name = "contract.pdf";
+  f.sha256 = "00";
+  f.blob_id = BlobId{"0123456789abcdef0123456789abcdef"};
+  f.kek_id = "kek-1";
+  f.wrapped_dek = key;
+  v.files.push_back(f);
+  ASSERT_TRUE(store->Write([&](Transaction& tx) -> Status {
+                     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(testing::MakeRecord("CT-2026-000001", "t")));
+                     return tx.versions().Insert(v);
+                   }).ok());
+  ASSERT_TRUE(store->Write([&](Transaction& tx) { return tx.versions().SetFileKey(f.id, "kek-1", {}); }).ok());
+  // The old row version, key and all, is still in the table's file.
+  EXPECT_TRUE(FilesTableHolds(dsn, key));
+
+  Status s = store->Scrub();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(FilesTableHolds(dsn, key));
+  ASSERT_TRUE(store->Read([&](Transaction& tx) -> Status {
+                     CUSTOS_ASSIGN_OR_RETURN(auto found, tx.versions().Find(v.record_id, 1));
+                     EXPECT_TRUE(found && found->files.size() == 1 && found->files[0].wrapped_dek.empty());
+                     return Status::Ok();
+                   }).ok());
 }
 
 TEST(PostgresStoreTest, UnreachableServerIsUnavailableAndBadStringsAreRefused) {
