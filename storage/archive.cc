@@ -77,6 +77,8 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
       bool referenced = true;  // when in doubt, keep
       (void)store.Read([&](Transaction& tx) -> Status {
         CUSTOS_ASSIGN_OR_RETURN(referenced, tx.versions().BlobReferenced(id));
+        if (referenced) return Status::Ok();
+        CUSTOS_ASSIGN_OR_RETURN(referenced, tx.exports().BlobReferenced(id));  // a stored package
         return Status::Ok();
       });
       return referenced;

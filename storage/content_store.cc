@@ -58,10 +58,9 @@ class PlaintextDigests {
   std::optional<crypto::Sm3> sm3_;
 };
 
-// Copies `source` to its end into `sink`, hashing on the way; returns the
-// byte count, or kFileTooLarge once more than `max_bytes` arrived.
-StatusOr<uint64_t> CopyPlaintext(crypto::ByteSource& source, uint64_t max_bytes,
-                                 crypto::ByteSink& sink, PlaintextDigests& digests) {
+// Copies `source` to its end into `sink`; returns the byte count, or
+// kFileTooLarge once more than `max_bytes` arrived.
+StatusOr<uint64_t> CopyPlaintext(crypto::ByteSource& source, uint64_t max_bytes, crypto::ByteSink& sink) {
   crypto::SecretBytes buffer(kContentCopyBufferSize);  // plaintext: wiped afterwards
   uint64_t total = 0;
   for (;;) {
@@ -72,10 +71,61 @@ StatusOr<uint64_t> CopyPlaintext(crypto::ByteSource& source, uint64_t max_bytes,
       return TooLarge("file is larger than the limit of " + std::to_string(max_bytes) + " bytes",
                       std::string(kFileTooLarge));
     }
-    digests.Update(buffer.data(), r);
     CUSTOS_RETURN_IF_ERROR(sink.Write(buffer.data(), r));
   }
 }
+
+// The one ContentWriter: plaintext → digests and envelope → blob.
+class EncryptingWriter final : public ContentWriter {
+ public:
+  EncryptingWriter(crypto::Suite suite, crypto::FileId file_id, crypto::WrappedKey wrapped,
+                   std::unique_ptr<BlobWriter> blob)
+      : digests_(suite), file_id_(file_id), wrapped_(std::move(wrapped)), blob_(std::move(blob)) {}
+
+  Status Open(crypto::Suite suite, const crypto::SecretBytes& dek) {
+    CUSTOS_ASSIGN_OR_RETURN(envelope_, crypto::EnvelopeWriter::Create(suite, dek, file_id_, blob_.get()));
+    return Status::Ok();
+  }
+
+  Status Write(const uint8_t* p, size_t n) override {
+    CUSTOS_RETURN_IF_ERROR(status_);
+    digests_.Update(p, n);
+    size_ += n;
+    return Check(envelope_->Write(p, n));
+  }
+
+  StatusOr<StoredContent> Commit() override {
+    CUSTOS_RETURN_IF_ERROR(status_);
+    CUSTOS_RETURN_IF_ERROR(Check(envelope_->Finish()));
+    CUSTOS_RETURN_IF_ERROR(Check(blob_->Commit()));
+    status_ = Conflict("the content writer has committed", std::string(kBlobWriterCommitted));
+    StoredContent out;
+    out.blob_id = blob_->id();
+    out.file_id = FileId{crypto::HexEncode(file_id_.data(), file_id_.size())};
+    out.size = size_;
+    out.sha256 = digests_.Sha256Hex();
+    out.sm3 = digests_.Sm3Hex();
+    out.kek_id = std::move(wrapped_.kek_id);
+    out.wrapped_dek = std::move(wrapped_.wrapped);
+    return out;
+  }
+
+ private:
+  Status Check(Status s) {
+    if (!s.ok()) status_ = s;
+    return s;
+  }
+
+  PlaintextDigests digests_;
+  crypto::FileId file_id_;
+  crypto::WrappedKey wrapped_;
+  uint64_t size_ = 0;
+  std::unique_ptr<BlobWriter> blob_;
+  // Declared after `blob_`, so destroyed before it; an uncommitted blob
+  // writer discards the blob when destroyed.
+  std::unique_ptr<crypto::EnvelopeWriter> envelope_;
+  Status status_;  // first failure, or "committed"; sticky
+};
 
 }  // namespace
 
@@ -134,31 +184,24 @@ class ContentStore::DecryptingSource final : public crypto::ByteSource {
 ContentStore::ContentStore(BlobStore& blobs, const crypto::KeyProvider& keys, crypto::Suite suite)
     : blobs_(blobs), keys_(keys), suite_(suite) {}
 
-StatusOr<StoredContent> ContentStore::Put(crypto::ByteSource& plaintext, uint64_t max_bytes) {
+ContentWriter::~ContentWriter() = default;
+
+StatusOr<std::unique_ptr<ContentWriter>> ContentStore::Create() {
   crypto::FileId file_id{};
   CUSTOS_RETURN_IF_ERROR(crypto::RandomFill(file_id.data(), file_id.size()));
   CUSTOS_ASSIGN_OR_RETURN(crypto::SecretBytes dek, keys_.NewDataKey());
   CUSTOS_ASSIGN_OR_RETURN(crypto::WrappedKey wrapped, keys_.Wrap(dek));
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> blob, blobs_.Create());
-  // Declared after `blob`, so destroyed before it; any early return below
-  // destroys the uncommitted writer, which discards the blob.
-  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::EnvelopeWriter> envelope,
-                          crypto::EnvelopeWriter::Create(suite_, dek, file_id, blob.get()));
+  auto writer = std::make_unique<EncryptingWriter>(suite_, file_id, std::move(wrapped), std::move(blob));
+  CUSTOS_RETURN_IF_ERROR(writer->Open(suite_, dek));
   dek.Clear();
-  PlaintextDigests digests(suite_);
-  CUSTOS_ASSIGN_OR_RETURN(uint64_t size, CopyPlaintext(plaintext, max_bytes, *envelope, digests));
-  CUSTOS_RETURN_IF_ERROR(envelope->Finish());
-  CUSTOS_RETURN_IF_ERROR(blob->Commit());
+  return std::unique_ptr<ContentWriter>(std::move(writer));
+}
 
-  StoredContent out;
-  out.blob_id = blob->id();
-  out.file_id = FileId{crypto::HexEncode(file_id.data(), file_id.size())};
-  out.size = size;
-  out.sha256 = digests.Sha256Hex();
-  out.sm3 = digests.Sm3Hex();
-  out.kek_id = std::move(wrapped.kek_id);
-  out.wrapped_dek = std::move(wrapped.wrapped);
-  return out;
+StatusOr<StoredContent> ContentStore::Put(crypto::ByteSource& plaintext, uint64_t max_bytes) {
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ContentWriter> writer, Create());
+  CUSTOS_RETURN_IF_ERROR(CopyPlaintext(plaintext, max_bytes, *writer).status());
+  return writer->Commit();
 }
 
 StatusOr<std::unique_ptr<ContentStore::DecryptingSource>> ContentStore::OpenDecrypting(

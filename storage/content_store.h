@@ -66,6 +66,24 @@ struct StoredContent {
   std::vector<uint8_t> wrapped_dek;
 };
 
+// Put() turned around, for content that is produced rather than read (an
+// audit package written by a library): the caller writes plaintext into the
+// writer, which encrypts it under a fresh DEK and file id on the way into a
+// new blob, then commits. Destroying a writer that has not committed
+// discards the blob (nothing of it remains). Thread safety: one thread at a
+// time; the writer must not outlive its ContentStore.
+class ContentWriter : public crypto::ByteSink {
+ public:
+  ~ContentWriter() override;
+  // Encrypts and appends `n` bytes. Failures: those of the blob store
+  // (kResourceExhausted / kStorageFull, kInternal / kBlobIo); after one,
+  // and after Commit(), every call fails.
+  Status Write(const uint8_t* p, size_t n) override = 0;
+  // Ends the envelope and commits the blob durably; returns what Put()
+  // returns. Same failures as Write(); the blob is discarded on failure.
+  [[nodiscard]] virtual StatusOr<StoredContent> Commit() = 0;
+};
+
 class ContentStore {
  public:
   // `blobs` and `keys` are not owned and must outlive this object. `suite`
@@ -85,6 +103,10 @@ class ContentStore {
   //   errors of `plaintext` (passed through unchanged) and of the key
   //   provider (crypto/key_provider.h).
   StatusOr<StoredContent> Put(crypto::ByteSource& plaintext, uint64_t max_bytes);
+
+  // A writer for new content (see ContentWriter), with its blob started.
+  // Failures: those of the blob store and the key provider.
+  StatusOr<std::unique_ptr<ContentWriter>> Create();
 
   // A stream of the plaintext of a stored file. Checks, in this order:
   //   wrapped_dek empty             kNotFound / kContentDestroyed;

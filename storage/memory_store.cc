@@ -66,6 +66,7 @@ struct Tables {
   CowTable<std::map<std::string, StoredFile>> files;
   CowTable<std::map<std::string, std::string>> blob_files;  // blob id -> file id
   CowTable<std::map<std::pair<std::string, std::string>, Document>> documents;  // (kind, id)
+  CowTable<std::map<std::string, StoredExport>> exports;  // records sorted by id
 };
 
 // The audit log: append-only, so a failed Write() rolls back by truncating.
@@ -808,6 +809,86 @@ class MemLog final : public LogRepository {
   TxContext& c_;
 };
 
+// -------------------------------------------------------------------- exports
+class MemExports final : public ExportRepository {
+ public:
+  explicit MemExports(TxContext& c) : c_(c) {}
+
+  Status Insert(const StoredExport& e) override {
+    CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("export insert"));
+    const auto& exports = c_.tables.exports.get();
+    if (exports.count(e.id) != 0) return Conflict("export " + e.id + " already exists", "export_exists");
+    for (const auto& [id, other] : exports) {
+      if (other.blob_id == e.blob_id) return ConstraintFailed("UNIQUE exports.blob_id (" + e.blob_id.value + ")");
+    }
+    StoredExport stored = e;
+    stored.created_at = Stored(e.created_at);
+    stored.expires_at = Stored(e.expires_at);
+    std::sort(stored.records.begin(), stored.records.end(),
+              [](const ExportedRecord& a, const ExportedRecord& b) { return a.id.value < b.id.value; });
+    for (size_t i = 1; i < stored.records.size(); ++i) {
+      if (stored.records[i].id == stored.records[i - 1].id) {
+        return ConstraintFailed("UNIQUE export_records (" + e.id + ", " + stored.records[i].id.value + ")");
+      }
+    }
+    c_.tables.exports.mutable_map()[e.id] = std::move(stored);
+    return Status::Ok();
+  }
+
+  StatusOr<std::optional<StoredExport>> Find(const std::string& id) override {
+    auto it = c_.tables.exports.get().find(id);
+    if (it == c_.tables.exports.get().end()) return std::optional<StoredExport>();
+    return std::optional<StoredExport>(it->second);
+  }
+
+  StatusOr<std::vector<StoredExport>> List() override {
+    std::vector<StoredExport> out;
+    for (const auto& [id, e] : c_.tables.exports.get()) out.push_back(e);
+    return out;
+  }
+
+  StatusOr<std::vector<StoredExport>> Naming(const RecordId& record) override {
+    std::vector<StoredExport> out;
+    for (const auto& [id, e] : c_.tables.exports.get()) {
+      for (const ExportedRecord& r : e.records) {
+        if (r.id == record) {
+          out.push_back(e);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  Status Shred(const std::string& id, const std::string& by) override {
+    CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("export shred"));
+    if (c_.tables.exports.get().count(id) == 0) return NotFound("no export " + id, "export_not_found");
+    StoredExport& e = c_.tables.exports.mutable_map()[id];
+    e.kek_id.clear();
+    e.wrapped_dek.clear();
+    e.shredded_by = by;
+    e.summary = "{}";
+    return Status::Ok();
+  }
+
+  Status Delete(const std::string& id) override {
+    CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("export delete"));
+    if (c_.tables.exports.get().count(id) == 0) return NotFound("no export " + id, "export_not_found");
+    c_.tables.exports.mutable_map().erase(id);
+    return Status::Ok();
+  }
+
+  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+    for (const auto& [eid, e] : c_.tables.exports.get()) {
+      if (e.blob_id == id) return !e.wrapped_dek.empty();
+    }
+    return false;
+  }
+
+ private:
+  TxContext& c_;
+};
+
 class MemTransaction final : public Transaction {
  public:
   MemTransaction(Tables& tables, Log& log, bool writable, locale_t locale)
@@ -818,6 +899,7 @@ class MemTransaction final : public Transaction {
         records_(context_),
         versions_(context_),
         documents_(context_),
+        exports_(context_),
         log_(context_) {}
   bool writable() const override { return context_.writable; }
   DepartmentRepository& departments() override { return departments_; }
@@ -826,6 +908,7 @@ class MemTransaction final : public Transaction {
   RecordRepository& records() override { return records_; }
   VersionRepository& versions() override { return versions_; }
   DocumentRepository& documents() override { return documents_; }
+  ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
 
  private:
@@ -836,6 +919,7 @@ class MemTransaction final : public Transaction {
   MemRecords records_;
   MemVersions versions_;
   MemDocuments documents_;
+  MemExports exports_;
   MemLog log_;
 };
 

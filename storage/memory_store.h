@@ -37,6 +37,9 @@
 //     text) and returns id order; Insert/Update/NextNumber as SqliteStore's
 //     (document_exists, document_not_found; NextNumber shares the counters
 //     of NextSequence).
+//   * Exports: as SqliteStore's (export_exists, export_not_found; a second
+//     export with the same blob id or a record named twice is kInternal
+//     "database_error"); records come back sorted by id, lists in id order.
 //   * NextSequence counts per (Prefix(type), year) from 1; a failed Write()
 //     gives the numbers it took back.
 //   * The log: Append builds leaves with EncodeLeaf, and the store keeps

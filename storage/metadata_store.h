@@ -148,6 +148,55 @@ class DocumentRepository {
   virtual StatusOr<uint64_t> NextNumber(const std::string& prefix, int year) = 0;
 };
 
+// A stored audit package (server/services/audit_service.h): encrypted like
+// any file (its own data key, the envelope format) in a blob of the blob
+// store, and known here so that destroying a record shreds every package
+// naming it and start-up removes the expired ones.
+struct ExportedRecord {
+  RecordId id;
+  bool content = false;  // the package holds (some of) its content
+};
+
+struct StoredExport {
+  std::string id;      // the export job's id
+  std::string owner;   // the user who made it; only they may fetch it
+  std::string format;  // "tar.gz" | "zip"
+  Time created_at;
+  Time expires_at;
+  BlobId blob_id;
+  FileId file_id;      // bound into every envelope chunk
+  uint64_t size = 0;   // plaintext bytes of the package
+  std::string sha256;  // lower-hex SHA-256 of the plaintext package
+  std::string kek_id;
+  std::vector<uint8_t> wrapped_dek;  // empty once shredded
+  std::string shredded_by;  // the destruction batch that shredded it; "" while live
+  // What the package holds and withholds (the service's JSON); "{}" once
+  // shredded, so nothing descriptive of a destroyed record stays here.
+  std::string summary = "{}";
+  std::vector<ExportedRecord> records;  // every record the package names
+};
+
+class ExportRepository {
+ public:
+  virtual ~ExportRepository() = default;
+  // Inserts the export and its records. kConflict "export_exists" if the id
+  // is taken.
+  virtual Status Insert(const StoredExport& e) = 0;
+  virtual StatusOr<std::optional<StoredExport>> Find(const std::string& id) = 0;
+  // Every stored export (live and shredded), id order. Exports expire, so
+  // this stays small.
+  virtual StatusOr<std::vector<StoredExport>> List() = 0;
+  // The exports naming `record` (with or without its content), id order.
+  virtual StatusOr<std::vector<StoredExport>> Naming(const RecordId& record) = 0;
+  // Crypto-shredding: clears the wrapped data key and the summary, sets
+  // shredded_by. kNotFound "export_not_found" if absent.
+  virtual Status Shred(const std::string& id, const std::string& by) = 0;
+  // Removes the export and its record list. kNotFound "export_not_found".
+  virtual Status Delete(const std::string& id) = 0;
+  // Does a live (not shredded) export keep its package in blob `id`?
+  virtual StatusOr<bool> BlobReferenced(const BlobId& id) = 0;
+};
+
 // One stored log entry.
 struct LogEntry {
   uint64_t index = 0;
@@ -203,6 +252,7 @@ class Transaction {
   virtual RecordRepository& records() = 0;
   virtual VersionRepository& versions() = 0;
   virtual DocumentRepository& documents() = 0;
+  virtual ExportRepository& exports() = 0;
   virtual LogRepository& log() = 0;
 };
 

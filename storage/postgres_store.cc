@@ -145,7 +145,7 @@ Status PostgresStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 Status PostgresStore::Scrub() {
   return writers_.Exclusive([this]() -> Status {
     CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(*write_session_));
-    return sql::Exec(*write_session_, "VACUUM FULL files");
+    return sql::Exec(*write_session_, "VACUUM FULL files, exports");
   });
 }
 

@@ -76,6 +76,19 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "CREATE INDEX documents_by_due ON documents(kind, state, due_at)",
           "CREATE INDEX documents_by_created ON documents(kind, created_at)",
       },
+      // 3: stored audit packages (encrypted blobs) and the records each names,
+      // so that destroying a record shreds them.
+      {
+          "CREATE TABLE exports (id TEXT PRIMARY KEY, owner TEXT NOT NULL, format TEXT NOT NULL, "
+          "created_at TEXT NOT NULL, expires_at TEXT NOT NULL, blob_id TEXT NOT NULL UNIQUE, "
+          "file_id TEXT NOT NULL, size BIGINT NOT NULL, sha256 TEXT NOT NULL, "
+          "kek_id TEXT NOT NULL, wrapped_dek BLOB, shredded_by TEXT NOT NULL, "
+          "summary TEXT NOT NULL)",
+          "CREATE INDEX exports_by_owner ON exports(owner)",
+          "CREATE TABLE export_records (export_id TEXT NOT NULL REFERENCES exports(id), "
+          "record_id TEXT NOT NULL, content BIGINT NOT NULL, PRIMARY KEY (export_id, record_id))",
+          "CREATE INDEX export_records_by_record ON export_records(record_id)",
+      },
   };
   return m;
 }
@@ -107,7 +120,8 @@ std::vector<std::vector<std::string>> SchemaMigrations(SqlEngine engine) {
 const std::vector<std::string>& SchemaTables() {
   static const std::vector<std::string> tables = {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
-      "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents"};
+      "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
+      "exports",     "export_records"};
   return tables;
 }
 

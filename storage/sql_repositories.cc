@@ -705,6 +705,117 @@ class SqlDocuments final : public DocumentRepository {
   const bool writable_;  // false in Read(): every write is refused
 };
 
+// -------------------------------------------------------------------- exports
+constexpr const char* kExportColumns =
+    "id, owner, format, created_at, expires_at, blob_id, file_id, size, sha256, kek_id, "
+    "wrapped_dek, shredded_by, summary";
+
+StoredExport ExportFromRow(const Rows& r, size_t i) {
+  StoredExport e;
+  e.id = r.Text(i, 0);
+  e.owner = r.Text(i, 1);
+  e.format = r.Text(i, 2);
+  e.created_at = T(r.Text(i, 3));
+  e.expires_at = T(r.Text(i, 4));
+  e.blob_id = BlobId{r.Text(i, 5)};
+  e.file_id = FileId{r.Text(i, 6)};
+  e.size = static_cast<uint64_t>(r.Int(i, 7));
+  e.sha256 = r.Text(i, 8);
+  e.kek_id = r.Text(i, 9);
+  e.wrapped_dek = r.Bytes(i, 10);
+  e.shredded_by = r.Text(i, 11);
+  e.summary = r.Text(i, 12);
+  return e;
+}
+
+class SqlExports final : public ExportRepository {
+ public:
+  SqlExports(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+
+  Status Insert(const StoredExport& e) override {
+    CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(e.id));
+    if (existing) return Conflict("export " + e.id + " already exists", "export_exists");
+    CUSTOS_RETURN_IF_ERROR(Exec(
+        s_, writable_,
+        std::string("INSERT INTO exports(") + kExportColumns +
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        {P(e.id), P(e.owner), P(e.format), P(FormatTime(e.created_at)), P(FormatTime(e.expires_at)),
+         P(e.blob_id.value), P(e.file_id.value), P(e.size), P(e.sha256), P(e.kek_id), P(e.wrapped_dek),
+         P(e.shredded_by), P(e.summary)}));
+    for (const ExportedRecord& r : e.records) {
+      CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                  "INSERT INTO export_records(export_id, record_id, content) "
+                                  "VALUES ($1, $2, $3)",
+                                  {P(e.id), P(r.id.value), P(static_cast<int64_t>(r.content ? 1 : 0))}));
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::optional<StoredExport>> Find(const std::string& id) override {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> v, Load(" WHERE id = $1", {P(id)}));
+    if (v.empty()) return std::optional<StoredExport>();
+    return std::optional<StoredExport>(std::move(v.front()));
+  }
+
+  StatusOr<std::vector<StoredExport>> List() override { return Load("", {}); }
+
+  StatusOr<std::vector<StoredExport>> Naming(const RecordId& record) override {
+    return Load(" WHERE id IN (SELECT export_id FROM export_records WHERE record_id = $1)",
+                {P(record.value)});
+  }
+
+  Status Shred(const std::string& id, const std::string& by) override {
+    CUSTOS_RETURN_IF_ERROR(MustExist(id));
+    return Exec(s_, writable_,
+                "UPDATE exports SET kek_id = '', wrapped_dek = $1, shredded_by = $2, summary = '{}' "
+                "WHERE id = $3",
+                {P(std::vector<uint8_t>()), P(by), P(id)});
+  }
+
+  Status Delete(const std::string& id) override {
+    CUSTOS_RETURN_IF_ERROR(MustExist(id));
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "DELETE FROM export_records WHERE export_id = $1", {P(id)}));
+    return Exec(s_, writable_, "DELETE FROM exports WHERE id = $1", {P(id)});
+  }
+
+  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT wrapped_dek FROM exports WHERE blob_id = $1",
+                                               {P(id.value)}));
+    return !r.empty() && !r.Bytes(0, 0).empty();
+  }
+
+ private:
+  Status MustExist(const std::string& id) {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM exports WHERE id = $1", {P(id)}));
+    if (r.empty()) return NotFound("no export " + id, "export_not_found");
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<StoredExport>> Load(const std::string& where, const Params& params) {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_,
+                                               std::string("SELECT ") + kExportColumns + " FROM exports" +
+                                                   where + " ORDER BY id",
+                                               params));
+    std::vector<StoredExport> out;
+    out.reserve(r.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      StoredExport e = ExportFromRow(r, i);
+      CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_,
+                                                   "SELECT record_id, content FROM export_records "
+                                                   "WHERE export_id = $1 ORDER BY record_id",
+                                                   {P(e.id)}));
+      for (size_t k = 0; k < rec.size(); ++k) {
+        e.records.push_back({RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
+      }
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  Poco::Data::Session& s_;
+  const bool writable_;  // false in Read(): every write is refused
+};
+
 class SqlNodeReader final : public crypto::merkle::NodeReader {
  public:
   explicit SqlNodeReader(Poco::Data::Session& s) : s_(s) {}
@@ -972,6 +1083,7 @@ class SqlTransactionImpl final : public SqlTransaction {
         records_(s, d, tail != nullptr),
         versions_(s, tail != nullptr),
         documents_(s, tail != nullptr),
+        exports_(s, tail != nullptr),
         log_(s, tail) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
@@ -980,6 +1092,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   RecordRepository& records() override { return records_; }
   VersionRepository& versions() override { return versions_; }
   DocumentRepository& documents() override { return documents_; }
+  ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
   Status Flush() override { return log_.Flush(); }
   void Discard() override { log_.Discard(); }
@@ -992,6 +1105,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   SqlRecords records_;
   SqlVersions versions_;
   SqlDocuments documents_;
+  SqlExports exports_;
   SqlLog log_;
 };
 
