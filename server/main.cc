@@ -210,7 +210,14 @@ int main(int argc, char** argv) {
       [&archive](const std::function<void(const custos::storage::VerifyProgress&)>& progress) {
         return archive->Verify(progress);
       },
-      exporter, data_dir.root() + "/exports", clock);
+      exporter, archive->content(), archive->blobs(), data_dir.root() + "/exports", clock, logger);
+  // No package outlives its lifetime, a crash included; none of an older
+  // version lies in clear.
+  auto exports_swept = audit.SweepAtStart();
+  if (!exports_swept.ok()) {
+    return StartFailure("cannot sweep stored exports: " + exports_swept.status().message());
+  }
+  if (*exports_swept > 0) logger.Info("expired exports removed", {{"count", *exports_swept}});
 
   // Housekeeping: record loans whose time ran out as expired, and records
   // whose retention ran out as disposition_due, in the log. Access never

@@ -16,6 +16,9 @@
 //              previous version
 //   files      every live file's blob decrypts (all chunk tags) and hashes
 //              to its recorded SHA-256; destroyed files have no blob
+//   exports    no stored audit package that can still be decrypted names a
+//              destroyed record (export_holds_destroyed); shredded ones
+//              have no blob
 //
 // Memory stays bounded by the number of records (one digest each), not by
 // the log size. Thread safety: a pure function over the store.
@@ -50,9 +53,9 @@ struct VerifyReport {
 };
 
 struct VerifyProgress {
-  std::string phase;  // "log", "nodes", "records", "files"
+  std::string phase;  // "log", "nodes", "files"
   uint64_t done = 0;
-  uint64_t total = 0;
+  uint64_t total = 0;  // never 0 while done > 0
 };
 
 struct VerifyOptions {

@@ -71,7 +71,8 @@ Response Upload(RequestContext& ctx,
   // Past the size limit the body stream just ends: say so rather than
   // "truncated".
   auto fail = [&ctx](const Status& s) {
-    if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
+    if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large")
+                                                       .WithParam("maxBytes", ctx.limits.max_body_bytes));
     return Response::Error(s);
   };
   // A small part (metadata, signature) read whole, at most 1 MiB.
@@ -81,7 +82,9 @@ Response Upload(RequestContext& ctx,
       CUSTOS_ASSIGN_OR_RETURN(size_t got, part.Read(buf, sizeof buf));
       if (got == 0) return Status::Ok();
       out.append(reinterpret_cast<const char*>(buf), got);
-      if (out.size() > (1 << 20)) return TooLarge(std::string(too_large) + " part too large", "body_too_large");
+      if (out.size() > (1 << 20)) {
+        return TooLarge(std::string(too_large) + " part too large", "body_too_large").WithParam("maxBytes", 1 << 20);
+      }
     }
   };
   std::unique_ptr<services::CheckIn> checkin;
@@ -126,7 +129,8 @@ Response Upload(RequestContext& ctx,
     }
   }
   if (first) return fail(InvalidArgument("no parts in the upload", "missing_metadata"));
-  if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large"));
+  if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large")
+                                                       .WithParam("maxBytes", ctx.limits.max_body_bytes));
   if (ctx.request.hasContentLength() && ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
     // Drain the epilogue so a short read is told from a truncated upload.
     std::istream& rest = ctx.BodyStream();

@@ -2,8 +2,8 @@
 
 #include <Poco/JSON/Array.h>
 
-#include <fstream>
-#include <sys/stat.h>
+#include <memory>
+#include <vector>
 
 #include "server/http/json_codec.h"
 #include "server/http/route_util.h"
@@ -42,16 +42,12 @@ Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
   }
   if (j.kind == "export") {
     o->set("format", std::string(services::Extension(j.format)).substr(1));
+    o->set("expiresAt", j.expires_at ? Poco::Dynamic::Var(storage::FormatTime(*j.expires_at)) : Poco::Dynamic::Var());
+    o->set("shreddedBy", j.shredded_by.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(j.shredded_by));
     if (j.summary) {
-      Poco::JSON::Object::Ptr s = new Poco::JSON::Object;
-      s->set("name", j.summary->name);
-      s->set("records", static_cast<Poco::UInt64>(j.summary->records));
-      s->set("files", static_cast<Poco::UInt64>(j.summary->files));
-      s->set("filesWithContent", static_cast<Poco::UInt64>(j.summary->files_with_content));
-      s->set("payloadBytes", static_cast<Poco::UInt64>(j.summary->payload_bytes));
-      s->set("logSize", static_cast<Poco::UInt64>(j.summary->log_size));
-      s->set("logRoot", j.summary->log_root);
-      o->set("package", s);
+      Poco::JSON::Object::Ptr package = services::ExportSummaryObject(*j.summary);
+      package->set("packageBytes", static_cast<Poco::UInt64>(j.package_bytes));
+      o->set("package", package);
     }
   }
   return o;
@@ -115,35 +111,38 @@ void AddAuditRoutes(Router& router, services::AuthService& auth, services::Audit
     return Render<AuditJob>(audit.StartExport(s.principal, *request), 202,
                             [](const AuditJob& j) { return Poco::Dynamic::Var(JobJson(j)); });
   }));
+  router.Add("GET", "/v1/exports/{id}/job", WithSession(auth, [&audit](RequestContext& ctx, const AuthenticatedSession& s) {
+    return Render<AuditJob>(audit.GetExport(s.principal, ctx.params.at("id")), 200,
+                            [](const AuditJob& j) { return Poco::Dynamic::Var(JobJson(j)); });
+  }));
   router.Add("GET", "/v1/exports/{id}", WithSession(auth, [&audit](RequestContext& ctx, const AuthenticatedSession& s) {
     auto job = audit.GetExport(s.principal, ctx.params.at("id"));
     if (!job.ok()) return Response::Error(job.status());
-    if (job->state == "failed") {
-      return Response::Error(Conflict("export " + job->id + " failed: " + job->error, "export_failed"));
-    }
-    if (job->state != "done") return JsonOk(202, JobJson(*job));
-    struct stat st {};
-    if (::stat(job->package_path.c_str(), &st) != 0) {
-      return Response::Error(Gone("export " + job->id + " is no longer kept", "export_expired"));
-    }
+    if (job->state == "queued" || job->state == "running") return JsonOk(202, JobJson(*job));
+    auto opened = audit.OpenExport(s.principal, ctx.params.at("id"));
+    if (!opened.ok()) return Response::Error(opened.status());
+    auto download = std::make_shared<services::ExportDownload>(std::move(opened).value());
+    const AuditJob& j = download->job;
     Response r;
     r.status = 200;
-    r.content_type = job->format == services::PackageFormat::kZip ? "application/zip" : "application/gzip";
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + job->summary->name +
-                                                      std::string(services::Extension(job->format)) + "\"");
+    r.content_type = j.format == services::PackageFormat::kZip ? "application/zip" : "application/gzip";
+    const std::string name = (j.summary ? j.summary->name : j.id) + std::string(services::Extension(j.format));
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
     r.headers.emplace_back("Cache-Control", "no-store");
-    std::string path = job->package_path;
-    r.stream_length = static_cast<uint64_t>(st.st_size);
-    r.stream = [path](std::ostream& out) -> Status {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) return Internal("cannot open " + path);
-      char buf[64 * 1024];
-      while (in) {
-        in.read(buf, sizeof buf);
-        out.write(buf, in.gcount());
+    r.headers.emplace_back("X-Custos-Withheld-Files",
+                           std::to_string(j.summary ? j.summary->withheld.size() : 0));
+    r.stream_length = download->size;
+    r.stream = [download](std::ostream& out) -> Status {
+      std::vector<uint8_t> buf(64 * 1024);
+      uint64_t sent = 0;
+      for (;;) {
+        CUSTOS_ASSIGN_OR_RETURN(size_t got, download->stream->Read(buf.data(), buf.size()));
+        if (got == 0) break;
+        out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(got));
         if (!out) return Internal("client went away");
+        sent += got;
       }
-      return Status::Ok();
+      return sent == download->size ? Status::Ok() : DataLoss("package ended early", "content_truncated");
     };
     return r;
   }));

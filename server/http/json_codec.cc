@@ -11,7 +11,7 @@ namespace custos::http {
 
 namespace {
 Status FieldType(const std::string& key, const char* type) {
-  return InvalidArgument("field '" + key + "' must be " + type, "invalid_field");
+  return InvalidArgument("field '" + key + "' must be " + type, "invalid_field").WithParam("field", key);
 }
 }  // namespace
 
@@ -37,7 +37,9 @@ StatusOr<std::optional<std::string>> OptString(const Poco::JSON::Object::Ptr& o,
 
 StatusOr<std::string> ReqString(const Poco::JSON::Object::Ptr& o, const std::string& key) {
   CUSTOS_ASSIGN_OR_RETURN(auto v, OptString(o, key));
-  if (!v) return InvalidArgument("field '" + key + "' is required", "missing_field");
+  if (!v) {
+    return InvalidArgument("field '" + key + "' is required", "missing_field").WithParam("field", key);
+  }
   return *v;
 }
 
@@ -60,7 +62,7 @@ Status OnlyKeys(const Poco::JSON::Object::Ptr& o, const std::vector<std::string>
   for (const std::string& k : o->getNames()) {
     bool ok = false;
     for (const auto& a : allowed) ok = ok || a == k;
-    if (!ok) return InvalidArgument("unknown field '" + k + "'", "unknown_field");
+    if (!ok) return InvalidArgument("unknown field '" + k + "'", "unknown_field").WithParam("field", k);
   }
   return Status::Ok();
 }

@@ -116,7 +116,8 @@ bool RequestContext::BodyOverLimit() const { return body_ && body_->buf.over_lim
 StatusOr<std::string> RequestContext::ReadSmallBody() {
   if (request.hasContentLength() && request.getContentLength64() > limits.max_json_bytes) {
     return TooLarge("request body exceeds " + std::to_string(limits.max_json_bytes) + " bytes",
-                    "body_too_large");
+                    "body_too_large")
+        .WithParam("maxBytes", limits.max_json_bytes);
   }
   // No Content-Length and no chunked transfer: the request has no body
   // (RFC 9112 §6.3); reading would wait for the client to close.
@@ -129,7 +130,8 @@ StatusOr<std::string> RequestContext::ReadSmallBody() {
   }
   if (body_->buf.over_limit()) {
     return TooLarge("request body exceeds " + std::to_string(limits.max_json_bytes) + " bytes",
-                    "body_too_large");
+                    "body_too_large")
+        .WithParam("maxBytes", limits.max_json_bytes);
   }
   if (request.hasContentLength() &&
       static_cast<int64_t>(out.size()) != request.getContentLength64()) {

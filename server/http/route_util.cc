@@ -59,7 +59,10 @@ StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o, 
                                               bool required) {
   std::vector<std::string> out;
   if (!o->has(key)) {
-    if (required) return Unprocessable("'" + key + "' is required", "invalid_" + key);
+    if (required) {
+      return Unprocessable("'" + key + "' is required", "invalid_" + key)
+          .WithParam("field", key).WithParam("rule", "required");
+    }
     return out;
   }
   Poco::JSON::Array::Ptr arr;
@@ -67,10 +70,14 @@ StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o, 
     arr = o->getArray(key);
   } catch (...) {
   }
-  if (!arr) return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field");
+  if (!arr) {
+    return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field").WithParam("field", key);
+  }
   for (size_t i = 0; i < arr->size(); ++i) {
     Poco::Dynamic::Var v = arr->get(static_cast<unsigned>(i));
-    if (!v.isString()) return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field");
+    if (!v.isString()) {
+      return InvalidArgument("'" + key + "' must be an array of strings", "invalid_field").WithParam("field", key);
+    }
     out.push_back(v.convert<std::string>());
   }
   return out;

@@ -227,7 +227,8 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     if (req.hasContentLength() && req.getContentLength64() > config_.max_body_bytes) {
       Response r = Response::Error(413, "body_too_large",
                                    "request body exceeds " +
-                                       std::to_string(config_.max_body_bytes) + " bytes");
+                                       std::to_string(config_.max_body_bytes) + " bytes",
+                                   {{"maxBytes", static_cast<int64_t>(config_.max_body_bytes)}});
       r.close = true;
       return r;
     }

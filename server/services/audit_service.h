@@ -7,25 +7,46 @@
 //     document) and an `audit.verify` event records its outcome and the
 //     SHA-256 of the report, so a stored report cannot be edited unseen.
 //   * Exports (anyone who may see the records; content as in
-//     audit_package.h): the package is written under DATA/exports (0600)
-//     and served until the server restarts or 24 hours pass.
+//     audit_package.h): the package is encrypted on its way to disk like
+//     any file (its own data key, the envelope format: a blob of the blob
+//     store; no plaintext byte is ever written) and known to the database
+//     (storage::StoredExport: owner, expiry, key, every record it names).
+//     It is kept for kExportLifetime. Serving it re-checks, at that moment
+//     and in the transaction that logs it, the owner's right to see every
+//     record it names and to read every content it holds; each record whose
+//     content leaves gets an `export.download` event (in its /history)
+//     before the first byte is sent. Destroying a record shreds every
+//     stored export naming it (ShredExportsNaming, RemoveShreddedExports).
+//   * Each user has at most AuditOptions::max_jobs_per_user jobs queued or
+//     running (kConflict "too_many_jobs"), so no one can fill the queue or
+//     the disk.
+//   * A failed job is written to the server log with its id and error.
 // One worker thread runs the jobs one after another (verification reads
-// every blob; two at once would only halve each other's speed).
+// every blob; two at once would only halve each other's speed); between
+// jobs it removes expired packages every minute.
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "common/log.h"
 #include "server/services/audit_package.h"
 #include "server/services/clock.h"
 #include "server/services/principal.h"
+#include "storage/blob_store.h"
+#include "storage/content_store.h"
 #include "storage/metadata_store.h"
 #include "storage/verifier.h"
 
@@ -34,7 +55,9 @@ namespace custos::services {
 struct AuditJob {
   std::string id;
   std::string kind;   // "verify" or "export"
-  std::string state;  // "queued", "running", "done", "failed"
+  // "queued", "running", "done", "failed"; an export also "shredded" (a
+  // record it names was destroyed) or "expired".
+  std::string state;
   std::string owner;
   storage::Time created_at;
   std::optional<storage::Time> finished_at;
@@ -46,22 +69,53 @@ struct AuditJob {
   std::string report_json;
   bool clean = false;
   std::optional<uint64_t> log_index;  // the audit.verify / export.create event
-  // export: where the package is and what it holds.
-  std::string package_path;
+  // export: what the package holds, withholds and until when it is kept.
   PackageFormat format = PackageFormat::kTarGz;
   std::optional<ExportSummary> summary;
+  std::optional<storage::Time> expires_at;
+  uint64_t package_bytes = 0;
+  std::string shredded_by;  // the destruction batch, for state "shredded"
+};
+
+// A finished export opened for download: its decrypted stream (every chunk
+// authenticated; the package's SHA-256 checked at the end).
+struct ExportDownload {
+  AuditJob job;
+  uint64_t size = 0;
+  std::unique_ptr<crypto::ByteSource> stream;
+  std::vector<uint64_t> log_indices;  // the export.download events
 };
 
 using VerifyFn = std::function<StatusOr<storage::VerifyReport>(
     const std::function<void(const storage::VerifyProgress&)>& progress)>;
 
+struct AuditOptions {
+  std::chrono::seconds export_lifetime = std::chrono::hours(24);
+  size_t max_jobs_per_user = 2;  // queued or running, verifications and exports together
+  // How often the worker looks for expired packages while idle.
+  std::chrono::seconds sweep_interval = std::chrono::seconds(60);
+};
+
 class AuditService {
  public:
+  // `packages` encrypts packages into `blobs` (the archive's content store
+  // and blob store); `legacy_exports_dir` is where older versions wrote
+  // plaintext packages (DATA/exports), emptied by SweepAtStart. Every
+  // reference must outlive the service.
   AuditService(storage::MetadataStore& store, VerifyFn verify, PackageExporter& exporter,
-               std::string exports_dir, Clock& clock);
+               storage::ContentStore& packages, storage::BlobStore& blobs,
+               std::string legacy_exports_dir, Clock& clock, Logger& logger,
+               AuditOptions options = {});
   ~AuditService();
   AuditService(const AuditService&) = delete;
   AuditService& operator=(const AuditService&) = delete;
+
+  // Before serving: removes every file under the legacy exports folder (and
+  // the folder) and every expired package. Returns how many files and
+  // packages it removed.
+  StatusOr<uint64_t> SweepAtStart();
+  // Removes expired packages (blob and row); returns how many.
+  StatusOr<uint64_t> SweepExpired();
 
   StatusOr<AuditJob> StartVerify(const Principal& who);
   // A verification job, running or finished (also one finished before a
@@ -69,20 +123,43 @@ class AuditService {
   StatusOr<AuditJob> GetVerify(const Principal& who, const std::string& id);
 
   StatusOr<AuditJob> StartExport(const Principal& who, const ExportRequest& request);
+  // The export job of `who`: while in work from memory, once stored from
+  // its row (also after a restart). kNotFound "export_not_found" for an
+  // unknown id or another user's export.
   StatusOr<AuditJob> GetExport(const Principal& who, const std::string& id);
+  // The finished package, after checking in one write transaction that
+  // `who` may still see every record it names and read every content it
+  // holds, and logging an `export.download` event per record whose content
+  // it holds. Failures: those of GetExport; kConflict "export_not_ready"
+  // (queued or running), "export_failed"; kGone "export_shredded",
+  // "export_expired", "content_destroyed" (a record destroyed since);
+  // kPermissionDenied "export_forbidden" (the right to a record or its
+  // content is gone: a revoked or ended loan, a changed role or
+  // department); errors of the store and of decryption.
+  StatusOr<ExportDownload> OpenExport(const Principal& who, const std::string& id);
 
  private:
   void Work();
   void RunVerify(const std::string& id);
   void RunExport(const std::string& id, const Principal& who, const ExportRequest& request);
+  // Stores the encrypted package of job `id`; on failure nothing remains.
+  Status StorePackage(const std::string& id, const Principal& who, const ExportRequest& request,
+                      ExportSummary& summary);
   void Update(const std::string& id, const std::function<void(AuditJob&)>& change);
+  void Fail(const std::string& id, const Status& error);
   StatusOr<std::string> NewJobId(const char* prefix);
+  // Queues `job` (kConflict "too_many_jobs" when its owner has enough).
+  Status Enqueue(const AuditJob& job, std::function<void()> task);
 
   storage::MetadataStore& store_;
   VerifyFn verify_;
   PackageExporter& exporter_;
-  const std::string exports_dir_;
+  storage::ContentStore& packages_;
+  storage::BlobStore& blobs_;
+  const std::string legacy_exports_dir_;
   Clock& clock_;
+  Logger& logger_;
+  const AuditOptions options_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -91,5 +168,27 @@ class AuditService {
   bool stopping_ = false;                             // GUARDED_BY(mu_)
   std::thread worker_;
 };
+
+// What a package holds and withholds, as stored with it and as the API
+// shows it: {"name","records","files","filesWithContent","payloadBytes",
+// "logSize","logRoot","logIndex"?,"withheld":[{"recordId","version",
+// "fileId","name","reason"}]}.
+Poco::JSON::Object::Ptr ExportSummaryObject(const ExportSummary& summary);
+
+// ---- Destruction and stored exports (used by DestructionService) ----
+
+// Inside the destruction's write transaction: shreds every stored export
+// naming `record` (its wrapped data key and summary cleared, shredded_by
+// set to `batch`). Returns how many it shredded now.
+StatusOr<uint64_t> ShredExportsNaming(storage::Transaction& tx, const storage::RecordId& record,
+                                      const std::string& batch);
+
+// After that transaction committed (and again when an interrupted
+// destruction is finished): deletes the ciphertext of every export `batch`
+// shredded among those naming `records` (already gone is fine). Returns how
+// many exports the batch shredded, for its certificate.
+StatusOr<uint64_t> RemoveShreddedExports(storage::MetadataStore& store, storage::BlobStore& blobs,
+                                         const std::vector<std::string>& records,
+                                         const std::string& batch);
 
 }  // namespace custos::services

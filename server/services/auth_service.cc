@@ -80,11 +80,13 @@ Status AuthService::ValidatePassword(const std::string& username,
   if (password.size() < options_.min_password_length) {
     return Unprocessable("password must have at least " +
                              std::to_string(options_.min_password_length) + " characters",
-                         "weak_password");
+                         "weak_password")
+        .WithParam("rule", "min_length")
+        .WithParam("minLength", options_.min_password_length);
   }
-  if (password.size() > 1024) return Unprocessable("password is too long", "weak_password");
+  if (password.size() > 1024) return Unprocessable("password is too long", "weak_password").WithParam("rule", "too_long");
   if (password == username) {
-    return Unprocessable("password must differ from the username", "weak_password");
+    return Unprocessable("password must differ from the username", "weak_password").WithParam("rule", "username");
   }
   return Status::Ok();
 }
@@ -245,7 +247,7 @@ StatusOr<User> AuthService::InsertUser(const std::string& actor, const NewUser& 
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(bool exists, tx.departments().Exists(nu.department));
     if (!exists && !create_department) {
-      return Unprocessable("no department '" + nu.department + "'", "unknown_department");
+      return Unprocessable("no department '" + nu.department + "'", "unknown_department").WithParam("department", nu.department);
     }
     if (!exists) {
       CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({nu.department, now}));
@@ -302,7 +304,7 @@ StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string&
     }
     if (patch.department && *patch.department != u.department) {
       CUSTOS_ASSIGN_OR_RETURN(bool exists, tx.departments().Exists(*patch.department));
-      if (!exists) return Unprocessable("no department '" + *patch.department + "'", "unknown_department");
+      if (!exists) return Unprocessable("no department '" + *patch.department + "'", "unknown_department").WithParam("department", *patch.department);
       before->set("department", u.department);
       after->set("department", *patch.department);
       u.department = *patch.department;

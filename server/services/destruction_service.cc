@@ -8,6 +8,7 @@
 #include <set>
 
 #include "crypto/hash.h"
+#include "server/services/audit_service.h"
 #include "server/services/events.h"
 #include "storage/canonical_json.h"
 #include "storage/integrity.h"
@@ -197,7 +198,9 @@ StatusOr<Disposition> CheckDestroyable(Transaction& tx, const Record& r, Time no
   CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));
   if (!d.holds.empty()) {
     return Conflict("record " + r.id.value + " is under legal hold " + d.holds.front(),
-                    "record_on_hold");
+                    "record_on_hold")
+        .WithParam("recordId", r.id.value)
+        .WithParam("holdId", d.holds.front());
   }
   if (d.rule.action != RetentionAction::kDestroy) {
     return Conflict("record " + r.id.value + "'s retention action is " +
@@ -256,7 +259,9 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
       if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + rid, "record_not_found");
       if (auto it = in_batch.find(rid); it != in_batch.end()) {
         return Conflict("record " + rid + " is already in destruction batch " + it->second,
-                        "record_in_batch");
+                        "record_in_batch")
+            .WithParam("recordId", rid)
+            .WithParam("batchId", it->second);
       }
       CUSTOS_ASSIGN_OR_RETURN(Disposition d, CheckDestroyable(tx, *r, now));
       DestructionItem item;
@@ -331,9 +336,12 @@ StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, con
   DestructionBatch b;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
+    CUSTOS_RETURN_IF_ERROR(RequireAllVisible(tx, who, b, "approve its destruction"));
     if (b.state != "proposed") {
       return Conflict("destruction batch " + id + " is " + b.state + "; it cannot be approved",
-                      "invalid_batch_state");
+                      "invalid_batch_state")
+          .WithParam("batchId", id)
+          .WithParam("state", b.state);
     }
     if (who.username.value == b.proposed_by) {
       return PermissionDenied("the proposer of a destruction batch may not approve it", "self_approval");
@@ -381,7 +389,9 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
     }
     if (b.state != "approved") {
       return Conflict("destruction batch " + id + " is " + b.state + "; it needs its approvals first",
-                      "invalid_batch_state");
+                      "invalid_batch_state")
+          .WithParam("batchId", id)
+          .WithParam("state", b.state);
     }
     for (DestructionItem& item : b.items) {
       CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{item.record_id}));
@@ -399,6 +409,8 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
           files->add(x);
         }
       }
+      // Stored audit packages naming the record are shredded with it.
+      CUSTOS_RETURN_IF_ERROR(ShredExportsNaming(tx, r->id, b.id).status());
       // The tombstone keeps what identifies the record; everything else goes.
       r->description.clear();
       r->location.clear();
@@ -449,6 +461,9 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
       if (!s.ok() && blobs_.Size(storage::BlobId{f.blob_id}).ok()) return s;
     }
   }
+  std::vector<std::string> record_ids;
+  for (const auto& item : b.items) record_ids.push_back(item.record_id);
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t exports_shredded, RemoveShreddedExports(store_, blobs_, record_ids, b.id));
   // 2. Old copies of the wrapped keys in the database files.
   CUSTOS_RETURN_IF_ERROR(store_.Scrub());
   if (!b.certificate.empty()) return Status::Ok();
@@ -476,6 +491,7 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
   }
   c->set("records", records);
   c->set("receipts", receipts);
+  c->set("exportsShredded", static_cast<Poco::Int64>(exports_shredded));
   CUSTOS_ASSIGN_OR_RETURN(std::string json, storage::CanonicalJson(c));
   CUSTOS_ASSIGN_OR_RETURN(std::string note,
                           crypto::note::Sign(std::string(kCertificateHeader) + "\n" + json + "\n", signers_));

@@ -26,7 +26,9 @@ constexpr size_t kRegisterLimit = 100000;
 
 Status InvalidState(const Loan& loan, LoanState state, const std::string& action) {
   return Conflict("loan " + loan.id + " is " + std::string(Name(state)) + "; it cannot be " + action,
-                  "invalid_loan_state");
+                  "invalid_loan_state")
+      .WithParam("loanId", loan.id)
+      .WithParam("state", std::string(Name(state)));
 }
 
 bool IsDepartmentApprover(const Principal& who, const Loan& loan) {
@@ -62,7 +64,8 @@ StatusOr<Loan> LoadLoan(Transaction& tx, const std::string& id) {
 Status CheckText(const std::string& text, size_t max, const std::string& what) {
   if (text.size() > max) {
     return Unprocessable(what + " must be at most " + std::to_string(max) + " bytes",
-                         "invalid_" + what);
+                         "invalid_" + what)
+        .WithParam("field", what).WithParam("rule", "too_long").WithParam("maxBytes", max);
   }
   return Status::Ok();
 }
@@ -94,14 +97,25 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
   CUSTOS_RETURN_IF_ERROR(CheckText(request.purpose, kMaxPurpose, "purpose"));
   if (request.record_id.empty()) return Unprocessable("recordId is required", "invalid_record_id");
   Time now = clock_.Now();
-  if (!request.due_at) return Unprocessable("dueAt is required", "invalid_due_date");
+  if (!request.due_at) {
+    return Unprocessable("dueAt is required", "invalid_due_date")
+        .WithParam("field", "dueAt")
+        .WithParam("rule", "required");
+  }
   // Compare what will be stored (whole milliseconds), so a loan is never
   // born expired.
   const Time due = storage::TruncateToMillis(*request.due_at);
-  if (due <= now) return Unprocessable("dueAt must be in the future", "invalid_due_date");
+  if (due <= now) {
+    return Unprocessable("dueAt must be in the future", "invalid_due_date")
+        .WithParam("field", "dueAt")
+        .WithParam("rule", "future");
+  }
   if (due > now + std::chrono::hours(24) * options_.max_days) {
     return Unprocessable("a loan may last at most " + std::to_string(options_.max_days) + " days",
-                         "invalid_due_date");
+                         "invalid_due_date")
+        .WithParam("field", "dueAt")
+        .WithParam("rule", "max_days")
+        .WithParam("maxDays", options_.max_days);
   }
   Loan loan;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
@@ -124,7 +138,9 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
       if (l.kind == kind && IsOpen(l, now)) {
         return Conflict("you already have an open " + std::string(Name(kind)) + " loan of " +
                             r->id.value + ": " + l.id,
-                        "loan_exists");
+                        "loan_exists")
+            .WithParam("recordId", r->id.value)
+            .WithParam("loanId", l.id);
       }
     }
     CUSTOS_ASSIGN_OR_RETURN(loan.id, NextDocumentId(tx, kLoanIdPrefix, now));
@@ -307,7 +323,7 @@ StatusOr<Loan> LoanService::Checkout(const Principal& who, const std::string& id
       if (o.kind == LoanKind::kPhysical) {
         return Conflict("the original of " + loan.record_id.value + " is out with " + o.borrower +
                             " (loan " + o.id + ")",
-                        "original_out");
+                        "original_out").WithParam("recordId", loan.record_id.value);
       }
     }
     loan.state = LoanState::kCheckedOut;
@@ -355,12 +371,18 @@ StatusOr<Loan> LoanService::Renew(const Principal& who, const std::string& id,
     if (due <= loan.due_at) {
       return Unprocessable("a renewal must move the due date later than " +
                                storage::FormatTime(loan.due_at),
-                           "invalid_due_date");
+                           "invalid_due_date")
+          .WithParam("field", "dueAt")
+          .WithParam("rule", "after_due")
+          .WithParam("dueAt", storage::FormatTime(loan.due_at));
     }
     if (due > now + std::chrono::hours(24) * options_.max_days) {
       return Unprocessable("a loan may run at most " + std::to_string(options_.max_days) +
                                " days from today",
-                           "invalid_due_date");
+                           "invalid_due_date")
+          .WithParam("field", "dueAt")
+          .WithParam("rule", "max_days")
+          .WithParam("maxDays", options_.max_days);
     }
     loan.renewal = LoanRenewal{due, now, {}};
     return Status::Ok();
@@ -383,7 +405,7 @@ StatusOr<Loan> LoanService::Revoke(const Principal& who, const std::string& id,
     if (state == LoanState::kCheckedOut && loan.kind == LoanKind::kPhysical) {
       return Conflict("the original of " + loan.record_id.value + " is out with " + loan.borrower +
                           "; record its return instead",
-                      "original_out");
+                      "original_out").WithParam("recordId", loan.record_id.value);
     }
     loan.state = LoanState::kRevoked;
     loan.closed_at = now;

@@ -63,17 +63,30 @@ bool IsDate(const std::string& s) {
   return storage::ParseTime(s + "T00:00:00Z").ok();
 }
 
-Status BadField(const std::string& field, const std::string& why) {
-  return Unprocessable("metadata." + field + ": " + why, "invalid_metadata");
+// params: field (the metadata key) and rule (which check failed).
+Status BadField(const std::string& field, const std::string& why, const char* rule) {
+  return Unprocessable("metadata." + field + ": " + why, "invalid_metadata")
+      .WithParam("field", field)
+      .WithParam("rule", rule);
 }
 
 Status CheckText(const std::string& field, const std::string& value, size_t max, bool required) {
-  if (required && value.empty()) return Unprocessable(field + " is required", "invalid_" + field);
-  if (value.size() > max) return Unprocessable(field + " is too long", "invalid_" + field);
-  if (!storage::IsValidUtf8(value)) return Unprocessable(field + " is not UTF-8", "invalid_" + field);
+  if (required && value.empty()) {
+    return Unprocessable(field + " is required", "invalid_" + field)
+        .WithParam("field", field).WithParam("rule", "required");
+  }
+  if (value.size() > max) {
+    return Unprocessable(field + " is too long", "invalid_" + field)
+        .WithParam("field", field).WithParam("rule", "too_long").WithParam("maxBytes", max);
+  }
+  if (!storage::IsValidUtf8(value)) {
+    return Unprocessable(field + " is not UTF-8", "invalid_" + field)
+        .WithParam("field", field).WithParam("rule", "utf8");
+  }
   for (unsigned char c : value) {
     if (c < 0x20 && c != '\n' && c != '\t') {
-      return Unprocessable(field + " has a control character", "invalid_" + field);
+      return Unprocessable(field + " has a control character", "invalid_" + field)
+          .WithParam("field", field).WithParam("rule", "control");
     }
   }
   return Status::Ok();
@@ -137,22 +150,22 @@ Status ValidateTypeMetadata(RecordType type, const Poco::JSON::Object::Ptr& meta
   for (const std::string& name : m->getNames()) {
     bool known = std::count(schema.required.begin(), schema.required.end(), name) +
                  std::count(schema.optional.begin(), schema.optional.end(), name);
-    if (!known) return BadField(name, "unknown field for a " + std::string(storage::Name(type)));
+    if (!known) return BadField(name, "unknown field for a " + std::string(storage::Name(type)), "unknown");
     Poco::Dynamic::Var v = m->get(name);
-    if (!v.isString()) return BadField(name, "must be a string");
+    if (!v.isString()) return BadField(name, "must be a string", "string");
     std::string s = v.convert<std::string>();
     CUSTOS_RETURN_IF_ERROR(CheckText("metadata." + name, s, 1000, false));
-    if (IsDateField(name) && !IsDate(s)) return BadField(name, "must be a date YYYY-MM-DD");
+    if (IsDateField(name) && !IsDate(s)) return BadField(name, "must be a date YYYY-MM-DD", "date");
     if (name == "amount" && !std::regex_match(s, std::regex("^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"))) {
-      return BadField(name, "must be a decimal number such as 1250000.00");
+      return BadField(name, "must be a decimal number such as 1250000.00", "decimal");
     }
     if (name == "currency" && !std::regex_match(s, std::regex("^[A-Z]{3}$"))) {
-      return BadField(name, "must be an ISO 4217 code such as CNY");
+      return BadField(name, "must be an ISO 4217 code such as CNY", "currency");
     }
   }
   for (const std::string& name : schema.required) {
     if (!m->has(name) || m->getValue<std::string>(name).empty()) {
-      return BadField(name, "is required for a " + std::string(storage::Name(type)));
+      return BadField(name, "is required for a " + std::string(storage::Name(type)), "required");
     }
   }
   return Status::Ok();
@@ -238,7 +251,7 @@ StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& 
     return Status::Ok();
   }));
   if (!department_exists) {
-    return Unprocessable("no department '" + in.department + "'", "unknown_department");
+    return Unprocessable("no department '" + in.department + "'", "unknown_department").WithParam("department", in.department);
   }
   Record r;
   r.type = type;

@@ -247,9 +247,12 @@ Poco::JSON::Object::Ptr RuleJson(const RetentionRule& rule) {
 
 StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o) {
   auto field = [&](const std::string& key) -> StatusOr<std::string> {
-    if (!o->has(key)) return Unprocessable("'" + key + "' is required", "invalid_" + key);
+    if (!o->has(key)) {
+      return Unprocessable("'" + key + "' is required", "invalid_" + key)
+          .WithParam("field", key).WithParam("rule", "required");
+    }
     Poco::Dynamic::Var v = o->get(key);
-    if (!v.isString()) return InvalidArgument("'" + key + "' must be a string", "invalid_field");
+    if (!v.isString()) return InvalidArgument("'" + key + "' must be a string", "invalid_field").WithParam("field", key);
     return v.convert<std::string>();
   };
   RetentionRule rule;

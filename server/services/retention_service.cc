@@ -37,11 +37,13 @@ Status RequireLegal(const Principal& who, const std::string& what) {
 
 Status CheckText(const std::string& s, size_t max, const std::string& field, bool required) {
   if (required && s.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return Unprocessable(field + " is required", "invalid_" + field);
+    return Unprocessable(field + " is required", "invalid_" + field)
+        .WithParam("field", field).WithParam("rule", "required");
   }
   if (s.size() > max) {
     return Unprocessable(field + " must be at most " + std::to_string(max) + " bytes",
-                         "invalid_" + field);
+                         "invalid_" + field)
+        .WithParam("field", field).WithParam("rule", "too_long").WithParam("maxBytes", max);
   }
   return Status::Ok();
 }
@@ -313,7 +315,9 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
     if (!current.holds.empty()) {
       return Conflict("record " + id.value + " is under legal hold " + current.holds.front() +
                           "; its retention cannot be shortened",
-                      "record_on_hold");
+                      "record_on_hold")
+          .WithParam("recordId", id.value)
+          .WithParam("holdId", current.holds.front());
     }
     RetentionChange c;
     CUSTOS_ASSIGN_OR_RETURN(c.id, NextDocumentId(tx, "RC", now));
@@ -391,7 +395,9 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
     CUSTOS_ASSIGN_OR_RETURN(c, ChangeFromDocument(*doc));
     if (c.state != "pending") {
       return Conflict("retention change " + id + " is " + c.state + "; it cannot be decided again",
-                      "invalid_change_state");
+                      "invalid_change_state")
+          .WithParam("changeId", id)
+          .WithParam("state", c.state);
     }
     if (c.requested_by == who.username.value) {
       return PermissionDenied("nobody may approve or reject their own retention change",
@@ -406,7 +412,9 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
         if (!holds.empty()) {
           return Conflict("record " + c.target + " is under legal hold " + holds.front() +
                               "; its retention cannot be shortened",
-                          "record_on_hold");
+                          "record_on_hold")
+              .WithParam("recordId", c.target)
+              .WithParam("holdId", holds.front());
         }
         CUSTOS_RETURN_IF_ERROR(PutDocument(
             tx, RuleDocument(kOverrideDocument, c.target, c.target, c.to, c.requested_by, now)));

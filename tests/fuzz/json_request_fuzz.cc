@@ -341,7 +341,7 @@ struct World {
         audit(
             store,
             [](const auto&) -> StatusOr<storage::VerifyReport> { return storage::VerifyReport{}; },
-            exporter, shared.exports_dir, clock) {
+            exporter, content, blobs, shared.exports_dir, clock, logger) {
     http::AddApiRoutes(router, {auth, records, log, loans, retention, destruction, audit});
   }
 
@@ -357,6 +357,7 @@ struct World {
   services::RetentionService retention;
   services::DestructionService destruction;
   services::PackageExporter exporter;
+  Logger logger{2, LogLevel::kError};  // failed audit jobs are expected here
   services::AuditService audit;
   http::Router router;
 

@@ -213,6 +213,7 @@ struct Server {
   std::unique_ptr<services::RetentionService> retention;
   std::unique_ptr<services::DestructionService> destruction;
   std::unique_ptr<services::PackageExporter> exporter;
+  Logger logger;
   std::unique_ptr<services::AuditService> audit;
   services::HealthService health;
   MetricsRegistry metrics;
@@ -247,7 +248,8 @@ class OpenApi : public ::testing::Test {
     s->audit = std::make_unique<services::AuditService>(
         s->archive->store(),
         [](const auto&) -> StatusOr<storage::VerifyReport> { return storage::VerifyReport{}; },
-        *s->exporter, s->dir.root() + "/exports", s->clock);
+        *s->exporter, s->archive->content(), s->archive->blobs(), s->dir.root() + "/exports", s->clock,
+        s->logger);
     http::AddOperationsRoutes(s->router, s->health, s->metrics, [] { return false; });
     http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans, *s->retention, *s->destruction, *s->audit});
     server_ = s.release();
