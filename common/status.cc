@@ -32,7 +32,33 @@ std::string Status::ToString() const {
 
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, std::string(context) + ": " + message_, reason_);
+  Status out(code_, std::string(context) + ": " + message_, reason_);
+  out.params_ = params_;
+  return out;
+}
+
+Status Status::WithValue(std::string_view name, std::variant<std::string, int64_t> value) const {
+  Status out = *this;
+  if (ok()) return out;
+  for (ErrorParam& p : out.params_) {
+    if (p.name == name) {
+      p.value = std::move(value);
+      return out;
+    }
+  }
+  out.params_.push_back(ErrorParam{std::string(name), std::move(value)});
+  return out;
+}
+
+Status Status::WithParam(std::string_view name, std::string value) const {
+  return WithValue(name, std::move(value));
+}
+
+const ErrorParam* Status::param(std::string_view name) const {
+  for (const ErrorParam& p : params_) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
 }
 
 }  // namespace custos

@@ -10,10 +10,14 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <variant>
+#include <vector>
 
 namespace custos {
 
@@ -38,6 +42,14 @@ enum class ErrorCode {
 // Stable lower-case name of a code, e.g. "invalid_argument".
 std::string_view ErrorCodeName(ErrorCode code);
 
+// One named value that explains an error to a client in its own language
+// (sent as error.params, e.g. {"field":"amount"} or {"maxDays":90}): a
+// string or a whole number, never a secret.
+struct ErrorParam {
+  std::string name;
+  std::variant<std::string, int64_t> value;
+};
+
 class [[nodiscard]] Status {
  public:
   // OK.
@@ -57,13 +69,33 @@ class [[nodiscard]] Status {
   // "reason: message", for logs and test failures.
   std::string ToString() const;
 
-  // Returns a copy whose message is prefixed with `context` + ": ".
+  // Returns a copy whose message is prefixed with `context` + ": " (the
+  // params are kept).
   Status WithContext(std::string_view context) const;
 
+  // Returns a copy that also carries the parameter `name` (replacing one of
+  // the same name): `return Unprocessable("…", "loan_too_long").WithParam("maxDays", 90);`
+  // Parameters of an OK status are dropped.
+  Status WithParam(std::string_view name, std::string value) const;
+  Status WithParam(std::string_view name, const char* value) const {
+    return WithParam(name, std::string(value));
+  }
+  template <typename I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+  Status WithParam(std::string_view name, I value) const {
+    return WithValue(name, static_cast<int64_t>(value));
+  }
+  // In the order they were added.
+  const std::vector<ErrorParam>& params() const { return params_; }
+  // The string or number of parameter `name`, if present.
+  const ErrorParam* param(std::string_view name) const;
+
  private:
+  Status WithValue(std::string_view name, std::variant<std::string, int64_t> value) const;
+
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
   std::string reason_;
+  std::vector<ErrorParam> params_;
 };
 
 // Convenience constructors.

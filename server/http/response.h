@@ -1,6 +1,9 @@
 // What a handler returns, and the single place where a Status becomes an
 // HTTP status and a JSON error body (DESIGN §4):
-//   {"error": {"code": "<stable reason>", "message": "<human text>"}}
+//   {"error": {"code": "<stable reason>", "message": "<human text>",
+//              "params": {"<name>": "<string>" or <number>, …}}}
+// "params" is present only when the Status carries parameters
+// (Status::WithParam); clients render code + params in their own language.
 #pragma once
 
 #include <functional>
@@ -51,14 +54,16 @@ struct Response {
   static Response Error(const Status& status);
   // An error response with an explicit HTTP status (for protocol-level errors
   // such as 404 route_not_found, 405, 413, 431 that have no service Status).
-  static Response Error(int http_status, std::string code, std::string message);
+  static Response Error(int http_status, std::string code, std::string message,
+                        const std::vector<ErrorParam>& params = {});
 };
 
 // Maps a Status code to its HTTP status (400, 401, 403, 404, 409, 413, 422,
 // 500, 503, 507).
 int HttpStatusFor(const Status& status);
 
-// {"error":{"code":…,"message":…}}
-std::string ErrorBody(const std::string& code, const std::string& message);
+// {"error":{"code":…,"message":…}}, plus "params":{…} when there are any.
+std::string ErrorBody(const std::string& code, const std::string& message,
+                      const std::vector<ErrorParam>& params = {});
 
 }  // namespace custos::http

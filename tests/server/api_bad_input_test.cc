@@ -3,9 +3,11 @@
 // blobs are what they were before (checked in TearDown).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "storage/model.h"
 #include "tests/server/api_fixture.h"
 
 namespace custos::testing::api {
@@ -231,6 +233,57 @@ TEST_F(ApiBadInput, ContractWithUnknownMetadataField) {
   EXPECT_NE(ErrorMessage(r).find("discount"), std::string::npos);
 }
 
+// error.params of an answer as compact JSON ("" when absent): the values a
+// client needs to say what was wrong in its own language.
+std::string ErrorParams(const HttpResult& r) {
+  Poco::JSON::Object::Ptr o = JsonObject(r.body);
+  if (!o || !o->has("error")) return "";
+  Poco::JSON::Object::Ptr e = o->getObject("error");
+  if (!e->has("params")) return "";
+  return Stringify(e->getObject("params"));
+}
+
+TEST_F(ApiBadInput, ContractAmountInWordsNamesTheFieldAndRuleInParams) {
+  HttpResult r =
+      Upload({MetadataPart("{\"type\":\"contract\",\"title\":\"采购合同 x\",\"department\":\"sales\","
+                           "\"classification\":\"internal\",\"metadata\":{\"counterparty\":"
+                           "\"甲方\",\"contractNumber\":\"HT-1\",\"signedDate\":\"2026-01-05\","
+                           "\"amount\":\"十万元\"}}"),
+              FilePart("合同.pdf", "a")});
+  ExpectError(r, 422, "invalid_metadata");
+  Poco::JSON::Object::Ptr params = JsonObject(ErrorParams(r));
+  ASSERT_TRUE(params) << Describe(r);
+  EXPECT_EQ(Str(params, "field"), "amount") << Describe(r);
+  EXPECT_EQ(Str(params, "rule"), "decimal") << Describe(r);
+  // The English message stays for clients that know no code.
+  EXPECT_NE(ErrorMessage(r).find("decimal"), std::string::npos) << Describe(r);
+}
+
+TEST_F(ApiBadInput, LoanLongerThanTheLongestCarriesMaxDaysInParams) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("recordId", *record_id_);
+  o->set("kind", "digital");
+  o->set("purpose", "审计 audit");
+  o->set("dueAt", storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * 200));
+  HttpResult r = S().As("archivist", "POST", "/v1/loans", Stringify(o), kJson);
+  ExpectError(r, 422, "invalid_due_date");
+  Poco::JSON::Object::Ptr params = JsonObject(ErrorParams(r));
+  ASSERT_TRUE(params) << Describe(r);
+  EXPECT_EQ(Int(params, "maxDays"), 90) << Describe(r);
+  EXPECT_TRUE(params->get("maxDays").isInteger()) << "a number, not a string: " << Describe(r);
+  EXPECT_EQ(Str(params, "rule"), "max_days") << Describe(r);
+}
+
+TEST_F(ApiBadInput, WrongFieldTypeNamesTheFieldInParams) {
+  HttpResult r = S().Call("", "POST", "/v1/session", "{\"username\":42,\"password\":\"whatever-pass\"}", kJson);
+  ExpectError(r, 400, "invalid_field");
+  EXPECT_EQ(ErrorParams(r), "{\"field\":\"username\"}") << Describe(r);
+  // An error without values has no params at all.
+  HttpResult none = S().Call("", "POST", "/v1/session", "[]", kJson);
+  ExpectError(none, 400, "malformed_json");
+  EXPECT_EQ(none.body.find("params"), std::string::npos) << Describe(none);
+}
+
 TEST_F(ApiBadInput, CheckInToUnknownDepartment) {
   ExpectError(
       Upload({MetadataPart(GeneralJson("Orphan", "internal", "nowhere")), FilePart("a.pdf", "a")}),
@@ -396,6 +449,7 @@ TEST_F(ApiBadInputSizeLimit, DeclaredLengthOverLimitGets413) {
   std::string reply = conn.ReadResponse();
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply;
   EXPECT_NE(reply.find("body_too_large"), std::string::npos);
+  EXPECT_NE(reply.find("\"params\":{\"maxBytes\":" + std::to_string(kLimit) + "}"), std::string::npos) << reply;
 }
 
 // Without a Content-Length the limit is found while streaming: the file
@@ -422,6 +476,7 @@ TEST_F(ApiBadInputSizeLimit, ChunkedUploadOverLimitGets413AndLeavesNoBlob) {
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply << "\n"
                                                 << S().process().Log().substr(log_offset);
   EXPECT_NE(reply.find("body_too_large"), std::string::npos);
+  EXPECT_NE(reply.find("\"maxBytes\":" + std::to_string(kLimit)), std::string::npos) << reply;
 }
 
 TEST_F(ApiBadInputSizeLimit, JustUnderTheLimitStillWorks) {
