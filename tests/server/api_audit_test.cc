@@ -13,12 +13,21 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/config.h"
+#include "common/log.h"
+#include "server/services/audit_service.h"
+#include "storage/archive.h"
+#include "storage/data_dir.h"
 #include "tests/server/api_fixture.h"
 
 namespace custos::testing::api {
@@ -206,6 +215,21 @@ class ApiAudit : public ::testing::Test {
     return {};
   }
 
+  // GET /v1/exports/{id}/job as `role`: the one withheld file it lists.
+  Poco::JSON::Object::Ptr OnlyWithheld(const std::string& job, const std::string& role) {
+    HttpResult r = S().As(role, "GET", "/v1/exports/" + job + "/job");
+    EXPECT_EQ(r.status, 200) << Describe(r);
+    Poco::JSON::Object::Ptr o = JsonObject(r.body);
+    EXPECT_EQ(Str(o, "state"), "done") << r.body;
+    Poco::JSON::Object::Ptr package = o ? o->getObject("package") : nullptr;
+    Poco::JSON::Array::Ptr withheld = package ? package->getArray("withheld") : nullptr;
+    if (!withheld || withheld->size() != 1) {
+      ADD_FAILURE() << "expected one withheld file: " << r.body;
+      return {};
+    }
+    return withheld->getObject(0);
+  }
+
   static ApiServer* server_;
   TempDir tmp_;
 };
@@ -242,6 +266,14 @@ TEST_F(ApiAudit, AuditorVerificationRunsInTheBackgroundAndIsLogged) {
   EXPECT_GE(Int(counts, "files"), 1);
   EXPECT_GE(Int(counts, "contentBytes"), 9000);
   EXPECT_GE(Int(counts, "logEntries"), 1);
+  // The last progress step is the files phase, complete: never a total of 0
+  // beside a count of files done.
+  Poco::JSON::Object::Ptr progress = done->getObject("progress");
+  ASSERT_TRUE(progress) << Stringify(done);
+  EXPECT_EQ(Str(progress, "phase"), "files");
+  EXPECT_GT(Int(progress, "total"), 0) << Stringify(progress);
+  EXPECT_EQ(Int(progress, "done"), Int(progress, "total")) << Stringify(progress);
+  EXPECT_EQ(Int(progress, "total"), Int(counts, "files")) << Stringify(progress);
 
   // logIndex is the audit.verify event recording the outcome.
   const int64_t index = Int(done, "logIndex");
@@ -396,6 +428,28 @@ TEST_F(ApiAudit, StaffExportWithholdsContentTheyMayNotRead) {
   ASSERT_TRUE(event);
   EXPECT_EQ(Str(event, "actor"), "staff");
   EXPECT_EQ(event->getObject("details")->getArray("filesWithContent")->size(), 0u);
+
+  // The answer says which file was left out and why.
+  EXPECT_EQ(r.headers["X-Custos-Withheld-Files"], "1");
+  Poco::JSON::Object::Ptr withheld = OnlyWithheld(job, "staff");
+  ASSERT_TRUE(withheld);
+  EXPECT_EQ(Str(withheld, "recordId"), id);
+  EXPECT_EQ(Int(withheld, "version"), 1);
+  EXPECT_EQ(Str(withheld, "fileId"), Str(file, "id"));
+  EXPECT_EQ(Str(withheld, "name"), "page-0.pdf");
+  EXPECT_EQ(Str(withheld, "reason"), "not_permitted");
+}
+
+TEST_F(ApiAudit, MetadataOnlyExportListsEveryFileAsNotRequested) {
+  const std::string id = CheckIn("仅元数据导出 metadata only", {PatternBytes(700, 52)});
+  ASSERT_FALSE(id.empty());
+  const std::string job = StartExport("archivist", "{\"recordIds\":[\"" + id + "\"],\"includeContent\":false}");
+  ASSERT_FALSE(job.empty());
+  ASSERT_EQ(WaitForExport("archivist", job).status, 200);
+  Poco::JSON::Object::Ptr withheld = OnlyWithheld(job, "archivist");
+  ASSERT_TRUE(withheld);
+  EXPECT_EQ(Str(withheld, "recordId"), id);
+  EXPECT_EQ(Str(withheld, "reason"), "not_requested");
 }
 
 TEST_F(ApiAudit, AnotherUsersExportIsNotFound) {
@@ -421,6 +475,14 @@ TEST_F(ApiAudit, ExportOfAMissingRecordFails) {
   HttpResult r = WaitForExport("archivist", job);
   EXPECT_EQ(r.status, 409) << Describe(r);
   EXPECT_EQ(ErrorCode(r), "export_failed");
+  // The server log names the job and the error.
+  const std::string log = S().process().Log();
+  size_t line = log.find("\"job\":\"" + job + "\"");
+  ASSERT_NE(line, std::string::npos) << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  size_t start = log.rfind('\n', line) + 1;
+  const std::string text = log.substr(start, log.find('\n', line) - start);
+  EXPECT_NE(text.find("export job failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("GN-2026-999999"), std::string::npos) << text;
 }
 
 TEST_F(ApiAudit, MalformedExportRequestsAreRefused) {
@@ -454,6 +516,327 @@ TEST_F(ApiAudit, MalformedExportRequestsAreRefused) {
   HttpResult admin = S().As("admin", "POST", "/v1/exports", "{" + ids + "}", kJson);
   EXPECT_EQ(admin.status, 403) << Describe(admin);
   EXPECT_EQ(S().As(kAnonymous, "POST", "/v1/exports", "{" + ids + "}", kJson).status, 401);
+}
+
+
+// ------------------------------------------- exports after the rights changed
+
+// A digital loan of `record` by staff, approved; its id.
+std::string ApprovedDigitalLoan(ApiServer& s, const std::string& record) {
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+  body->set("recordId", record);
+  body->set("kind", "digital");
+  body->set("purpose", "审计核对 audit check");
+  body->set("dueAt", storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(48)));
+  HttpResult asked = s.As("staff", "POST", "/v1/loans", Stringify(body), kJson);
+  EXPECT_EQ(asked.status, 201) << Describe(asked);
+  const std::string loan = Str(JsonObject(asked.body), "id");
+  HttpResult approved = s.As("approver", "POST", "/v1/loans/" + loan + "/approve");
+  EXPECT_EQ(approved.status, 200) << Describe(approved);
+  return loan;
+}
+
+// The actions of GET /v1/records/{id}/history as `role`, each with its actor.
+std::vector<std::pair<std::string, std::string>> HistoryActions(ApiServer& s, const std::string& id,
+                                                               const std::string& role) {
+  HttpResult r = s.As(role, "GET", "/v1/records/" + id + "/history");
+  EXPECT_EQ(r.status, 200) << Describe(r);
+  std::vector<std::pair<std::string, std::string>> out;
+  Poco::JSON::Object::Ptr o = JsonObject(r.body);
+  Poco::JSON::Array::Ptr entries = o ? o->getArray("entries") : nullptr;
+  for (size_t i = 0; entries && i < entries->size(); ++i) {
+    Poco::JSON::Object::Ptr e = entries->getObject(static_cast<unsigned>(i))->getObject("event");
+    out.emplace_back(Str(e, "action"), Str(e, "actor"));
+  }
+  return out;
+}
+
+size_t Downloads(const std::vector<std::pair<std::string, std::string>>& history, const std::string& actor) {
+  size_t n = 0;
+  for (const auto& [action, who] : history) n += action == "export.download" && who == actor ? 1 : 0;
+  return n;
+}
+
+TEST_F(ApiAudit, RevokedLoanExportIsRefused) {
+  const std::string content = PatternBytes(5000, 81);
+  const std::string id = CheckIn("借阅导出 销售合同 loan export", {content});
+  ASSERT_FALSE(id.empty());
+  const std::string loan = ApprovedDigitalLoan(S(), id);
+  ASSERT_FALSE(loan.empty());
+  const std::string job = StartExport("staff", "{\"recordIds\":[\"" + id + "\"]}");
+  ASSERT_FALSE(job.empty());
+
+  // Under the loan the package holds the content, and its download is in
+  // the record's history before the bytes leave.
+  HttpResult r = WaitForExport("staff", job);
+  ASSERT_EQ(r.status, 200) << Describe(r);
+  EXPECT_EQ(DataFiles(PackageEntries(r.body)), 1u);
+  EXPECT_EQ(Downloads(HistoryActions(S(), id, "archivist"), "staff"), 1u);
+
+  HttpResult revoked = S().As("approver", "POST", "/v1/loans/" + loan + "/revoke", "{\"reason\":\"提前收回\"}", kJson);
+  ASSERT_EQ(revoked.status, 200) << Describe(revoked);
+  HttpResult again = S().As("staff", "GET", "/v1/exports/" + job);
+  EXPECT_EQ(again.status, 403) << Describe(again);
+  EXPECT_EQ(ErrorCode(again), "export_forbidden");
+  EXPECT_NE(ErrorMessage(again).find(id), std::string::npos) << ErrorMessage(again);
+  EXPECT_EQ(again.body.find(content.substr(0, 64)), std::string::npos);
+  EXPECT_EQ(Downloads(HistoryActions(S(), id, "archivist"), "staff"), 1u);
+  // The job itself still answers.
+  HttpResult jobview = S().As("staff", "GET", "/v1/exports/" + job + "/job");
+  EXPECT_EQ(jobview.status, 200) << Describe(jobview);
+}
+
+TEST_F(ApiAudit, ExportOfARecordTheOwnerMayNoLongerSeeIsRefused) {
+  // A metadata-only package still names the record: after the record
+  // became secret, staff may not see it any more, so nothing is served.
+  const std::string id = CheckIn("密级调整 classification change", {PatternBytes(400, 82)});
+  ASSERT_FALSE(id.empty());
+  const std::string job = StartExport("staff", "{\"recordIds\":[\"" + id + "\"],\"includeContent\":false}");
+  ASSERT_FALSE(job.empty());
+  ASSERT_EQ(WaitForExport("staff", job).status, 200);
+  HttpResult patched = S().As("archivist", "PATCH", "/v1/records/" + id, "{\"classification\":\"secret\"}", kJson);
+  ASSERT_EQ(patched.status, 200) << Describe(patched);
+  HttpResult again = S().As("staff", "GET", "/v1/exports/" + job);
+  EXPECT_EQ(again.status, 403) << Describe(again);
+  EXPECT_EQ(ErrorCode(again), "export_forbidden");
+}
+
+// Makes every general record due (a shortened schedule, approved by legal).
+void GeneralRecordsDueNow(ApiServer& s) {
+  static bool done = false;
+  if (done) return;
+  HttpResult put = s.As("archivist", "PUT", "/v1/retention/schedules/general",
+                        "{\"trigger\":\"created\",\"period\":\"P0D\",\"action\":\"destroy\"}", kJson);
+  ASSERT_EQ(put.status, 202) << Describe(put);
+  HttpResult ok = s.As("legal", "POST", "/v1/retention/changes/" + Str(JsonObject(put.body), "id") + "/approve");
+  ASSERT_EQ(ok.status, 200) << Describe(ok);
+  done = true;
+}
+
+// Proposes, approves and executes the destruction of `ids`; the batch id.
+std::string Destroy(ApiServer& s, const std::vector<std::string>& ids) {
+  GeneralRecordsDueNow(s);
+  Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+  for (const auto& id : ids) arr->add(id);
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+  body->set("recordIds", arr);
+  body->set("reason", "保管期满 retention ended");
+  HttpResult proposed = s.As("archivist", "POST", "/v1/destructions", Stringify(body), kJson);
+  EXPECT_EQ(proposed.status, 201) << Describe(proposed);
+  const std::string batch = Str(JsonObject(proposed.body), "id");
+  for (const char* role : {"approver", "legal"}) {
+    HttpResult a = s.As(role, "POST", "/v1/destructions/" + batch + "/approve");
+    EXPECT_EQ(a.status, 200) << role << ": " << Describe(a);
+  }
+  HttpResult executed = s.As("archivist", "POST", "/v1/destructions/" + batch + "/execute");
+  EXPECT_EQ(executed.status, 200) << Describe(executed);
+  return batch;
+}
+
+// Stored exports as the archive holds them, read from a stopped server's
+// data directory (or a copy of it).
+std::unique_ptr<storage::ArchiveStorage> OpenStopped(const std::string& data_dir) {
+  storage::DataDir dir(data_dir);
+  auto text = storage::ReadSmallFile(dir.ConfigFile());
+  auto config = text.ok() ? ParseConfig(*text) : StatusOr<Config>(text.status());
+  if (!config.ok()) {
+    ADD_FAILURE() << config.status().ToString();
+    return nullptr;
+  }
+  auto archive = storage::ArchiveStorage::Open(dir, *config);
+  if (!archive.ok()) {
+    ADD_FAILURE() << archive.status().ToString();
+    return nullptr;
+  }
+  return std::move(archive).value();
+}
+
+TEST_F(ApiAudit, DestroyedRecordsExportIsShreddedRefusedAndCounted) {
+  const std::string doomed = CheckIn("待销毁会议纪要 minutes to destroy", {PatternBytes(3000, 91)});
+  const std::string kept = CheckIn("保留的记录 kept", {PatternBytes(3000, 92)});
+  ASSERT_FALSE(doomed.empty());
+  ASSERT_FALSE(kept.empty());
+  // Two packages name the doomed record (tar.gz with content, zip without);
+  // one names only the kept record.
+  const std::string both = StartExport("archivist", "{\"recordIds\":[\"" + doomed + "\",\"" + kept + "\"]}");
+  ASSERT_FALSE(both.empty());
+  ASSERT_EQ(WaitForExport("archivist", both).status, 200);
+  const std::string meta = StartExport(
+      "auditor", "{\"recordIds\":[\"" + doomed + "\"],\"includeContent\":false,\"format\":\"zip\"}");
+  ASSERT_FALSE(meta.empty());
+  ASSERT_EQ(WaitForExport("auditor", meta).status, 200);
+  const std::string other = StartExport("archivist", "{\"recordIds\":[\"" + kept + "\"]}");
+  ASSERT_FALSE(other.empty());
+  ASSERT_EQ(WaitForExport("archivist", other).status, 200);
+  const size_t blobs_before = CountBlobs(S().data_dir());
+
+  const std::string batch = Destroy(S(), {doomed});
+  ASSERT_FALSE(batch.empty());
+
+  for (const auto& [role, job] : {std::pair<std::string, std::string>{"archivist", both}, {"auditor", meta}}) {
+    HttpResult r = S().As(role, "GET", "/v1/exports/" + job);
+    EXPECT_EQ(r.status, 410) << Describe(r);
+    EXPECT_EQ(ErrorCode(r), "export_shredded") << job;
+    HttpResult view = S().As(role, "GET", "/v1/exports/" + job + "/job");
+    ASSERT_EQ(view.status, 200) << Describe(view);
+    Poco::JSON::Object::Ptr o = JsonObject(view.body);
+    EXPECT_EQ(Str(o, "state"), "shredded");
+    EXPECT_EQ(Str(o, "shreddedBy"), batch);
+    EXPECT_FALSE(o->has("package")) << "nothing descriptive stays of a shredded package";
+  }
+  // The package naming only the kept record is untouched.
+  EXPECT_EQ(S().As("archivist", "GET", "/v1/exports/" + other).status, 200);
+  // Two package blobs and the doomed record's file are gone.
+  EXPECT_EQ(CountBlobs(S().data_dir()), blobs_before - 3);
+
+  HttpResult cert = S().As("auditor", "GET", "/v1/destructions/" + batch + "/certificate");
+  ASSERT_EQ(cert.status, 200) << Describe(cert);
+  EXPECT_NE(cert.body.find("\"exportsShredded\":2"), std::string::npos) << cert.body;
+}
+
+TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnExportOfADestroyedRecord) {
+  const std::string id = CheckIn("过期导出 expiring export", {PatternBytes(2000, 101)});
+  ASSERT_FALSE(id.empty());
+  const std::string expiring = StartExport("archivist", "{\"recordIds\":[\"" + id + "\"]}");
+  const std::string fresh = StartExport("legal", "{\"recordIds\":[\"" + id + "\"],\"format\":\"zip\"}");
+  ASSERT_FALSE(expiring.empty());
+  ASSERT_FALSE(fresh.empty());
+  ASSERT_EQ(WaitForExport("archivist", expiring).status, 200);
+  ASSERT_EQ(WaitForExport("legal", fresh).status, 200);
+  const std::string doomed = CheckIn("已销毁 destroyed for verify", {PatternBytes(900, 102)});
+  ASSERT_FALSE(doomed.empty());
+  ASSERT_FALSE(Destroy(S(), {doomed}).empty());
+  const size_t blobs_before = CountBlobs(S().data_dir());
+
+  ASSERT_EQ(S().Stop(), 0);
+  // A copy in which a stored export still holding its key names the
+  // destroyed record (as if the destruction had not shredded it).
+  const std::string copy = tmp_.Sub("copy");
+  std::filesystem::copy(S().data_dir(), copy, std::filesystem::copy_options::recursive);
+  {
+    auto archive = OpenStopped(copy);
+    ASSERT_TRUE(archive);
+    Status planted = archive->store().Write([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::StoredExport> e, tx.exports().Find(fresh));
+      if (!e) return NotFound("no export " + fresh);
+      e->id = "EX-00000000000000000000beef";
+      e->blob_id = storage::BlobId{std::string(32, 'e')};
+      e->records.push_back({storage::RecordId{doomed}, true});
+      return tx.exports().Insert(*e);
+    });
+    ASSERT_TRUE(planted.ok()) << planted.ToString();
+  }
+  RunResult verify = RunProgram({BinDir() + "/custosctl", "verify", "--data", copy, "--json"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("export_holds_destroyed"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("EX-00000000000000000000beef"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find(doomed), std::string::npos) << verify.out;
+
+  // In the real directory: one package past its expiry (as after a crash
+  // that left it a day), and plaintext leftovers of an older version.
+  {
+    auto archive = OpenStopped(S().data_dir());
+    ASSERT_TRUE(archive);
+    Status aged = archive->store().Write([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::StoredExport> e, tx.exports().Find(expiring));
+      if (!e) return NotFound("no export " + expiring);
+      e->expires_at = std::chrono::system_clock::now() - std::chrono::hours(1);
+      CUSTOS_RETURN_IF_ERROR(tx.exports().Delete(expiring));
+      return tx.exports().Insert(*e);
+    });
+    ASSERT_TRUE(aged.ok()) << aged.ToString();
+  }
+  const std::string legacy = S().data_dir() + "/exports";
+  std::filesystem::create_directories(legacy);
+  WriteFile(legacy + "/EX-0123456789abcdef01234567.tar.gz", "旧版明文导出 plaintext package");
+  WriteFile(legacy + "/EX-0123456789abcdef01234568.zip.tmp", "half a package");
+  ASSERT_TRUE(S().Restart());
+
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+  EXPECT_EQ(CountBlobs(S().data_dir()), blobs_before - 1);
+  HttpResult gone = S().As("archivist", "GET", "/v1/exports/" + expiring);
+  EXPECT_EQ(gone.status, 404) << Describe(gone);
+  EXPECT_EQ(ErrorCode(gone), "export_not_found");
+  // A package within its lifetime survives the restart.
+  HttpResult kept = S().As("legal", "GET", "/v1/exports/" + fresh);
+  EXPECT_EQ(kept.status, 200) << Describe(kept);
+  EXPECT_EQ(kept.body.substr(0, 2), "PK");
+  EXPECT_NE(S().process().Log().find("expired exports removed"), std::string::npos);
+}
+
+// ------------------------------------------------------- per-user job limits
+
+// A real archive and the audit service over it, with a verification that
+// waits until the test lets it finish.
+class AuditJobs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<storage::DataDir>(tmp_.Sub("data"));
+    ASSERT_TRUE(dir_->CreateFresh().ok());
+    ASSERT_TRUE(storage::ArchiveStorage::Create(*dir_, config_).ok());
+    auto opened = storage::ArchiveStorage::Open(*dir_, config_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    archive_ = std::move(opened).value();
+    exporter_ = std::make_unique<services::PackageExporter>(archive_->store(), archive_->content(),
+                                                            archive_->keyring().VerifierKeys(), clock_);
+    audit_ = std::make_unique<services::AuditService>(
+        archive_->store(),
+        [this](const auto&) -> StatusOr<storage::VerifyReport> {
+          std::unique_lock<std::mutex> lock(mu_);
+          cv_.wait(lock, [&] { return released_; });
+          return storage::VerifyReport{};
+        },
+        *exporter_, archive_->content(), archive_->blobs(), dir_->root() + "/exports", clock_, logger_);
+  }
+  void TearDown() override {
+    Release();
+    audit_.reset();
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  TempDir tmp_;
+  Config config_;
+  std::unique_ptr<storage::DataDir> dir_;
+  std::unique_ptr<storage::ArchiveStorage> archive_;
+  services::SystemClock clock_;
+  Logger logger_{2, LogLevel::kError};
+  std::unique_ptr<services::PackageExporter> exporter_;
+  std::unique_ptr<services::AuditService> audit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;  // GUARDED_BY(mu_)
+};
+
+TEST_F(AuditJobs, AThirdQueuedJobOfOneUserIsRefused) {
+  const services::Principal zhang{storage::Username{"张审计"}, storage::Role::kAuditor, "audit"};
+  const services::Principal li{storage::Username{"李审计"}, storage::Role::kAuditor, "audit"};
+  auto first = audit_->StartVerify(zhang);
+  auto second = audit_->StartVerify(zhang);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  // One running (waiting) and one queued: a third job, of either kind, is refused.
+  auto third = audit_->StartVerify(zhang);
+  EXPECT_EQ(third.status().code(), custos::ErrorCode::kConflict);
+  EXPECT_EQ(third.status().reason(), "too_many_jobs");
+  services::ExportRequest request;
+  request.record_ids = {"GN-2026-000001"};
+  auto export_job = audit_->StartExport(zhang, request);
+  EXPECT_EQ(export_job.status().reason(), "too_many_jobs");
+  // Another user is not held up by it.
+  EXPECT_TRUE(audit_->StartVerify(li).ok());
+  // Once the jobs ran, the user may start again.
+  Release();
+  ASSERT_TRUE(WaitFor([&] {
+    auto j = audit_->GetVerify(zhang, second->id);
+    return j.ok() && j->state == "done";
+  }));
+  EXPECT_TRUE(audit_->StartVerify(zhang).ok());
 }
 
 }  // namespace
