@@ -334,7 +334,7 @@ void AddSessionRoutes(Router& router, services::AuthService& auth) {
     auto replacement = ReqString(*body, "newPassword");
     if (!current.ok()) return Response::Error(current.status());
     if (!replacement.ok()) return Response::Error(replacement.status());
-    Status st = auth.ChangePassword(s.principal, *current, *replacement);
+    Status st = auth.ChangePassword(s, *current, *replacement);
     return st.ok() ? Response::Json(204, "") : Response::Error(st);
   }, true));
 }

@@ -105,6 +105,7 @@ Poco::JSON::Object::Ptr BatchJson(const DestructionBatch& b) {
     records->add(x);
   }
   o->set("records", records);
+  o->set("hiddenRecords", static_cast<Poco::UInt64>(b.hidden_records));
   o->set("executedBy", b.executed_by);
   o->set("executedAt", TimeOrNull(b.executed_at));
   Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;

@@ -203,8 +203,9 @@ Status AuthService::SignOut(const AuthenticatedSession& session) {
   });
 }
 
-Status AuthService::ChangePassword(const Principal& who, const std::string& current,
+Status AuthService::ChangePassword(const AuthenticatedSession& session, const std::string& current,
                                    const std::string& replacement) {
+  const Principal& who = session.principal;
   CUSTOS_ASSIGN_OR_RETURN(User user, GetUser(who.username.value));
   if (!crypto::VerifyPassword(current, user.password_hash)) {
     return Unprocessable("the current password is wrong", "wrong_password");
@@ -223,6 +224,10 @@ Status AuthService::ChangePassword(const Principal& who, const std::string& curr
     u.password_changed_at = now;
     u.must_change_password = false;
     CUSTOS_RETURN_IF_ERROR(tx.users().Update(u));
+    // Every other session ends: delete them all, then put back the one in use.
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::Session> in_use, tx.sessions().Find(session.token_hash));
+    CUSTOS_RETURN_IF_ERROR(tx.sessions().DeleteForUser(u.username));
+    if (in_use) CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert(*in_use));
     const std::string& name = who.username.value;
     return tx.log().Append(MakeEvent("user.password_change", name, name, now)).status();
   });

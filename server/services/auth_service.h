@@ -81,8 +81,10 @@ class AuthService {
   // or expired. Extends the idle timer.
   StatusOr<AuthenticatedSession> Authenticate(const std::string& token);
   Status SignOut(const AuthenticatedSession& session);
-  // The caller's own password; needs the current one.
-  Status ChangePassword(const Principal& who, const std::string& current,
+  // The caller's own password; needs the current one. Ends every other
+  // session of the user in the same transaction (a stolen token dies with
+  // the old password); the session making the change stays signed in.
+  Status ChangePassword(const AuthenticatedSession& session, const std::string& current,
                         const std::string& replacement);
 
   // Admin operations (RequireAdmin).

@@ -190,6 +190,33 @@ StatusOr<DestructionBatch> LoadBatch(Transaction& tx, const std::string& id) {
   return BatchFromDocument(*d);
 }
 
+// Leaves out of `b.items` the records `who` may not see in the catalogue
+// (the rule of GET /v1/records/{id}, applied to each record as it is now)
+// and counts them in `b.hidden_records`. A batch with nothing left is
+// reported like one that does not exist.
+Status HideInvisible(Transaction& tx, const Principal& who, DestructionBatch& b) {
+  std::vector<DestructionItem> visible;
+  for (DestructionItem& it : b.items) {
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{it.record_id}));
+    if (r && MaySeeRecord(who, *r)) visible.push_back(std::move(it));
+  }
+  b.hidden_records = b.items.size() - visible.size();
+  b.items = std::move(visible);
+  if (b.items.empty()) return NotFound("no destruction batch " + b.id, "destruction_not_found");
+  return Status::Ok();
+}
+
+// Approving a batch, or reading its certificate, means vouching for every
+// record in it: the caller must see them all.
+Status RequireAllVisible(Transaction& tx, const Principal& who, DestructionBatch b,
+                         const std::string& action) {
+  CUSTOS_RETURN_IF_ERROR(HideInvisible(tx, who, b));
+  if (b.hidden_records == 0) return Status::Ok();
+  return PermissionDenied("destruction batch " + b.id + " holds " + std::to_string(b.hidden_records) +
+                              " record(s) you may not see in the catalogue; you may not " + action,
+                          "batch_records_hidden");
+}
+
 // Checks a record may be destroyed now; returns its disposition.
 StatusOr<Disposition> CheckDestroyable(Transaction& tx, const Record& r, Time now) {
   if (r.state == storage::RecordState::kDestroyed) {
@@ -304,15 +331,26 @@ StatusOr<DestructionBatch> DestructionService::Get(const Principal& who, const s
   std::optional<DestructionBatch> b;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
-    return Status::Ok();
+    return HideInvisible(tx, who, *b);
   }));
   return *b;
 }
 
 StatusOr<std::vector<DestructionBatch>> DestructionService::List(const Principal& who) {
   CUSTOS_RETURN_IF_ERROR(RequireBatchReader(who));
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<DestructionBatch> out, LoadAll());
-  std::reverse(out.begin(), out.end());  // newest first
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<DestructionBatch> all, LoadAll());
+  std::vector<DestructionBatch> out;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {  // newest first
+      Status s = HideInvisible(tx, who, *it);
+      if (s.ok()) {
+        out.push_back(std::move(*it));
+      } else if (s.code() != ErrorCode::kNotFound) {
+        return s;
+      }
+    }
+    return Status::Ok();
+  }));
   return out;
 }
 
@@ -526,7 +564,13 @@ StatusOr<int> DestructionService::FinishInterrupted() {
 }
 
 StatusOr<std::string> DestructionService::Certificate(const Principal& who, const std::string& id) {
-  CUSTOS_ASSIGN_OR_RETURN(DestructionBatch b, Get(who, id));
+  CUSTOS_RETURN_IF_ERROR(RequireBatchReader(who));
+  std::optional<DestructionBatch> loaded;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(loaded, LoadBatch(tx, id));
+    return RequireAllVisible(tx, who, *loaded, "read its certificate");
+  }));
+  const DestructionBatch& b = *loaded;
   if (b.state != "executed" || b.certificate.empty()) {
     return Conflict("destruction batch " + id + " has no certificate yet (it is " + b.state + ")",
                     "not_executed");

@@ -21,6 +21,13 @@
 //     the log key as a signed note (docs/formats/destruction-certificate.md).
 //   * Executing an executed batch again finishes what a crash interrupted
 //     (blob deletion, scrubbing, the certificate) and changes nothing else.
+//   * Readers see a batch as they see the catalogue (MaySeeRecord on each
+//     record as it is now): Get and List leave out the records the reader
+//     may not see and count them in `hidden_records`; a batch with no
+//     record the reader may see is reported as not existing (404
+//     "destruction_not_found") and left out of List. Approving a batch and
+//     reading its certificate need every record visible: otherwise 403
+//     "batch_records_hidden" (404 when none is visible).
 // Thread safety: safe for concurrent use.
 #pragma once
 
@@ -87,6 +94,9 @@ struct DestructionBatch {
   std::optional<storage::Time> executed_at;
   std::vector<uint64_t> event_indices;  // propose, approvals, execution
   std::string certificate;  // signed note; empty until issued
+  // Records of the batch the reader may not see in the catalogue
+  // (MaySeeRecord), left out of `items` by Get and List.
+  size_t hidden_records = 0;
 };
 
 class DestructionService {
@@ -97,11 +107,17 @@ class DestructionService {
 
   StatusOr<DestructionBatch> Propose(const Principal& who, const std::vector<std::string>& record_ids,
                                      const std::string& reason);
+  // The batch as `who` may see it (see above); kNotFound "destruction_not_found".
   StatusOr<DestructionBatch> Get(const Principal& who, const std::string& id);
+  // Newest first; batches with no record `who` may see are left out.
   StatusOr<std::vector<DestructionBatch>> List(const Principal& who);
+  // kPermissionDenied "batch_records_hidden" unless `who` may see every
+  // record of the batch; "self_approval", "forbidden" (role not needed);
+  // kConflict "invalid_batch_state", "already_approved".
   StatusOr<DestructionBatch> Approve(const Principal& who, const std::string& id);
   StatusOr<DestructionBatch> Execute(const Principal& who, const std::string& id);
-  // The signed certificate (kConflict "not_executed" before execution).
+  // The signed certificate (kConflict "not_executed" before execution). It
+  // names every record, so it needs every record visible, like Approve.
   StatusOr<std::string> Certificate(const Principal& who, const std::string& id);
 
   // Finishes every batch whose execution committed but was cut short by a

@@ -75,22 +75,6 @@ Status CheckText(const std::string& text, size_t max, const std::string& what) {
 LoanService::LoanService(storage::MetadataStore& store, Clock& clock, LoanOptions options)
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
-bool LoanService::MaySeeLoan(const Principal& who, const Loan& loan) const {
-  switch (who.role) {
-    case Role::kArchivist:
-    case Role::kLegal:
-    case Role::kAuditor:
-      return true;
-    case Role::kApprover:
-      return who.department == loan.department || who.username.value == loan.borrower;
-    case Role::kStaff:
-      return who.username.value == loan.borrower;
-    case Role::kAdmin:
-      return false;
-  }
-  return false;
-}
-
 StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& request) {
   if (who.role == Role::kAdmin) return Forbidden("borrow records");
   CUSTOS_ASSIGN_OR_RETURN(LoanKind kind, ParseLoanKind(request.kind));

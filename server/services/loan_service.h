@@ -112,7 +112,6 @@ class LoanService {
   // it and appends event `action` — all in one transaction.
   StatusOr<Loan> Transition(const Principal& who, const std::string& id, const std::string& action,
                             const Change& change);
-  bool MaySeeLoan(const Principal& who, const Loan& loan) const;
 
   storage::MetadataStore& store_;
   Clock& clock_;

@@ -26,6 +26,22 @@ bool MaySeeRecord(const Principal& p, const storage::Record& r) {
   return false;
 }
 
+bool MaySeeLoan(const Principal& p, const Loan& loan) {
+  switch (p.role) {
+    case Role::kArchivist:
+    case Role::kLegal:
+    case Role::kAuditor:
+      return true;
+    case Role::kApprover:
+      return p.department == loan.department || p.username.value == loan.borrower;
+    case Role::kStaff:
+      return p.username.value == loan.borrower;
+    case Role::kAdmin:
+      return false;
+  }
+  return false;
+}
+
 void RestrictToVisible(const Principal& p, storage::RecordQuery& q) {
   using C = Classification;
   q.allowed_classifications.clear();

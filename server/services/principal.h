@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "server/services/loan.h"
 #include "storage/model.h"
 
 namespace custos::services {
@@ -23,6 +24,14 @@ struct Principal {
 //             (they approve its loans, secret ones included);
 //   staff: up to internal, and confidential records of their own department.
 bool MaySeeRecord(const Principal& p, const storage::Record& r);
+
+// May `p` see `loan` (borrower, purpose, dates)? The one rule for the loan
+// list, a record's view of its open loans and a record's history:
+//   archivist, legal, auditor: every loan;
+//   approver: loans of their department's records, and their own;
+//   staff: their own;
+//   admin: none.
+bool MaySeeLoan(const Principal& p, const Loan& loan);
 
 // Restricts a catalogue query to the records MaySeeRecord lets `p` see.
 void RestrictToVisible(const Principal& p, storage::RecordQuery& q);

@@ -9,6 +9,7 @@
 #include "server/services/events.h"
 #include "storage/canonical_json.h"
 #include "storage/integrity.h"
+#include "storage/log_leaf.h"
 
 namespace custos::services {
 
@@ -391,7 +392,7 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
     CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
     CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, id, "", OpenStates()));
     for (Loan& l : loans) {
-      if (IsOpen(l, now)) d.open_loans.push_back(std::move(l));
+      if (IsOpen(l, now) && MaySeeLoan(who, l)) d.open_loans.push_back(std::move(l));
     }
     CUSTOS_ASSIGN_OR_RETURN(d.disposition, LoadDisposition(tx, r, now));
     CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
@@ -447,12 +448,34 @@ StatusOr<Version> RecordService::GetVersion(const Principal& who, const RecordId
   return NotFound("record " + id.value + " has no version " + std::to_string(n), "version_not_found");
 }
 
+namespace {
+
+// Does history entry `e` name a loan (details.loan) that `who` may not see?
+// Such entries — a request with its purpose, approvals, reads through the
+// loan — are the loan's, and follow MaySeeLoan.
+bool MaySeeEntryLoan(const Principal& who, const storage::LogEntry& e, const std::vector<Loan>& loans) {
+  auto leaf = storage::DecodeLeaf(e.leaf);
+  if (!leaf.ok() || !leaf->event.details->has("loan")) return true;
+  const std::string id = leaf->event.details->optValue<std::string>("loan", "");
+  for (const Loan& l : loans) {
+    if (l.id == id) return MaySeeLoan(who, l);
+  }
+  return MaySeeLoan(who, Loan{});  // a loan that is gone: only the roles that see every loan
+}
+
+}  // namespace
+
 StatusOr<std::vector<storage::LogEntry>> RecordService::History(const Principal& who,
                                                                 const RecordId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
   std::vector<storage::LogEntry> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(out, tx.log().EntriesForSubject(r.id.value, kHistoryLimit));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> all,
+                            tx.log().EntriesForSubject(r.id.value, kHistoryLimit));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, r.id));
+    for (storage::LogEntry& e : all) {
+      if (MaySeeEntryLoan(who, e, loans)) out.push_back(std::move(e));
+    }
     return Status::Ok();
   }));
   return out;
@@ -530,6 +553,31 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
   return result;
 }
 
+Status RecordService::ContentDestroyed(const RecordId& id) {
+  // The tombstone keeps the rule the destruction applied and where it came
+  // from: the record's own rule ("record") or its type's schedule.
+  std::string source, type, batch;
+  Status read = store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
+    if (r) type = std::string(storage::Name(r->type));
+    if (!tomb) return Status::Ok();
+    auto parsed = storage::ParseJsonStrict(tomb->body);
+    if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return Status::Ok();
+    auto o = parsed->extract<Poco::JSON::Object::Ptr>();
+    batch = o->optValue<std::string>("batch", "");
+    if (auto rule = o->getObject("retention")) source = rule->optValue<std::string>("source", "");
+    return Status::Ok();
+  });
+  std::string basis = source == "record"   ? "under the record's own retention rule"
+                      : source == "schedule" ? "under the retention schedule for " + type + " records"
+                                             : "under its retention rule";
+  if (!batch.empty()) basis += " (destruction batch " + batch + ")";
+  (void)read;  // the answer is 410 either way; only its wording depends on the tombstone
+  return Gone("the content of " + id.value + " was destroyed " + basis, "content_destroyed")
+      .WithParam("basis", source.empty() ? "unknown" : source);
+}
+
 StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
                                                  int version, const storage::FileId& file_id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
@@ -551,8 +599,7 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
   }
   if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
   if (file->wrapped_dek.empty() || r.state == storage::RecordState::kDestroyed) {
-    return Gone("the content of " + r.id.value + " was destroyed under its retention schedule",
-                "content_destroyed");
+    return ContentDestroyed(r.id);
   }
   ContentRead out;
   out.file = *file;

@@ -61,8 +61,9 @@ struct FileInput {
 struct RecordDetail {
   storage::Record record;
   std::vector<storage::Version> versions;
-  // Loans still open (requested, approved, checked out): who holds the
-  // original and since when, and whether it is overdue, come from these.
+  // Loans still open (requested, approved, checked out) that the caller may
+  // see (MaySeeLoan): who holds the original and since when, and whether it
+  // is overdue, come from these.
   std::vector<Loan> open_loans;
   storage::Time at;  // when this view was taken (loan states are as of then)
   // The retention rule in force, its source, the disposition date and the
@@ -148,6 +149,8 @@ class RecordService {
                                                    const storage::RecordId& id,
                                                    std::optional<storage::Time> as_of);
   StatusOr<storage::Version> GetVersion(const Principal& who, const storage::RecordId& id, int n);
+  // The record's log entries, oldest first; entries that belong to a loan
+  // the caller may not see (details.loan, MaySeeLoan) are left out.
   StatusOr<std::vector<storage::LogEntry>> History(const Principal& who,
                                                    const storage::RecordId& id);
   StatusOr<storage::Record> Patch(const Principal& who, const storage::RecordId& id,
@@ -161,6 +164,9 @@ class RecordService {
   friend class CheckIn;
   StatusOr<storage::Record> LoadVisible(const Principal& who, const storage::RecordId& id);
   StatusOr<CheckInResult> CommitCheckIn(CheckIn& c);
+  // kGone "content_destroyed", naming the basis of the destruction from the
+  // tombstone: the record's own retention rule or its type's schedule.
+  Status ContentDestroyed(const storage::RecordId& id);
 
   storage::MetadataStore& store_;
   storage::ContentStore& content_;

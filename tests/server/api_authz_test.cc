@@ -160,6 +160,16 @@ TEST_F(ApiAuthz, EveryEndpointForEveryRole) {
       {"GET", "/v1/log/entries?start=0&end=" + n, kLogReaders, none, nullptr},
       {"GET", "/v1/log/proof/inclusion?index=0&size=" + n, kLogReaders, none, nullptr},
       {"GET", "/v1/log/proof/consistency?from=1&to=" + n, kLogReaders, none, nullptr},
+      // Ends the sessions the first row opened (the suite's own tokens stay).
+      {"DELETE", "/v1/session", kSignedIn,
+       [&](const std::string& role) {
+         Request r;
+         if (role != kAnonymous) r.token = fresh_tokens[role];
+         return r;
+       },
+       nullptr},
+      // Last: a password change ends every other session of the user, so it
+      // comes after the row that needs the first row's sessions.
       {"POST", "/v1/me/password", kSignedIn,
        [&](const std::string& role) {
          if (role == kAnonymous) return json("{\"currentPassword\":\"x\",\"newPassword\":\"y\"}");
@@ -170,14 +180,6 @@ TEST_F(ApiAuthz, EveryEndpointForEveryRole) {
        [&](const std::string& role, const HttpResult&) {
          S().account(role).password += "-changed";
        }},
-      // Last: ends the sessions the first row opened (the suite's own tokens stay).
-      {"DELETE", "/v1/session", kSignedIn,
-       [&](const std::string& role) {
-         Request r;
-         if (role != kAnonymous) r.token = fresh_tokens[role];
-         return r;
-       },
-       nullptr},
   };
 
   // Columns run side by side (sign-ins and password changes cost an Argon2id
@@ -298,6 +300,136 @@ TEST_F(ApiAuthz, ContentReadsFollowRoleAndRecordType) {
   EXPECT_EQ(S().As("auditor", "GET", general).status, 403);
   EXPECT_EQ(S().As("approver", "GET", general).status, 403);
   EXPECT_EQ(S().As(kAdmin, "GET", general).status, 403);
+}
+
+// POST /v1/me/password with one of two sessions: the other ends (a stolen
+// token dies with the old password), the one in use goes on.
+TEST_F(ApiAuthz, PasswordChangeLeftOtherSessionsAlive) {
+  ASSERT_EQ(S().CreateUser("two-sessions", "two-sessions-pass-1", "staff", "sales", false).status,
+            201);
+  const std::string stolen = S().SignIn("two-sessions", "two-sessions-pass-1");
+  const std::string in_use = S().SignIn("two-sessions", "two-sessions-pass-1");
+  ASSERT_FALSE(stolen.empty() || in_use.empty());
+  HttpResult changed = S().Call(
+      in_use, "POST", "/v1/me/password",
+      R"({"currentPassword":"two-sessions-pass-1","newPassword":"新的口令 two-sessions-2"})", kJson);
+  ASSERT_EQ(changed.status, 204) << Describe(changed);
+  HttpResult old_session = S().Call(stolen, "GET", "/v1/me");
+  EXPECT_EQ(old_session.status, 401) << Describe(old_session);
+  EXPECT_EQ(ErrorCode(old_session), "session_invalid");
+  EXPECT_EQ(S().Call(in_use, "GET", "/v1/me").status, 200);
+  EXPECT_EQ(S().Call(in_use, "GET", "/v1/records").status, 200);
+  EXPECT_FALSE(S().SignIn("two-sessions", "新的口令 two-sessions-2").empty());
+}
+
+// Destruction batches follow catalogue visibility: an approver of "audit"
+// may not see a secret "sales" record (404 on GET /v1/records/{id}), so a
+// batch view leaves it out (counted in hiddenRecords), a batch of nothing
+// but such records is a 404, and approving or reading the certificate of
+// a batch that holds one is 403 batch_records_hidden. The destroyed
+// content's 410 names the record's own rule, which applied here.
+TEST_F(ApiAuthz, DestructionBatchShowedHiddenRecordsToAnotherDepartmentsApprover) {
+  ASSERT_EQ(S().CreateUser("approver-audit", "approver-audit-pass", "approver", "audit", false).status,
+            201);
+  const std::string outsider = S().SignIn("approver-audit", "approver-audit-pass");
+  ASSERT_FALSE(outsider.empty());
+  const std::string secret_file = "销售底价表-secret-floor-prices.pdf";
+  const std::string secret_bytes = "底价 floor prices " + PatternBytes(300, 31);
+  auto check_in = [&](const std::string& title, const std::string& level, const std::string& dept,
+                      const std::string& file, const std::string& bytes) -> std::string {
+    auto rec = S().CheckInOk("archivist", GeneralJson(title, level, dept), {FilePart(file, bytes)});
+    if (!rec) return "";
+    // The record's own rule: destroy on the day of check-in (shortening: legal approves).
+    HttpResult put = S().As("archivist", "PUT", "/v1/records/" + Str(rec, "id") + "/retention",
+                            R"({"trigger":"created","period":"P0D","action":"destroy"})", kJson);
+    if (put.status == 202) {
+      HttpResult ok = S().As("legal", "POST",
+                             "/v1/retention/changes/" + Str(JsonObject(put.body), "id") + "/approve");
+      EXPECT_EQ(ok.status, 200) << Describe(ok);
+    } else {
+      EXPECT_EQ(put.status, 200) << Describe(put);
+    }
+    return Str(rec, "id");
+  };
+  const std::string secret1 = check_in("华东区底价 Secret floor prices", "secret", "sales",
+                                       secret_file, secret_bytes);
+  const std::string secret2 = check_in("华南区底价 Secret floor prices 2", "secret", "sales",
+                                       "华南底价.pdf", "south " + secret_bytes);
+  const std::string open_rec = check_in("审计访客登记 Audit visitor log", "internal", "audit",
+                                        "访客登记.pdf", "visitors");
+  ASSERT_FALSE(secret1.empty() || secret2.empty() || open_rec.empty());
+  ASSERT_EQ(S().Call(outsider, "GET", "/v1/records/" + secret1).status, 404);
+
+  auto propose = [&](const std::vector<std::string>& ids) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+    for (const auto& id : ids) arr->add(id);
+    o->set("recordIds", arr);
+    o->set("reason", "到期销毁 due");
+    HttpResult r = S().As("archivist", "POST", "/v1/destructions", Stringify(o), kJson);
+    EXPECT_EQ(r.status, 201) << Describe(r);
+    return r.status == 201 ? Str(JsonObject(r.body), "id") : std::string();
+  };
+  const std::string mixed = propose({secret1, open_rec});
+  const std::string hidden = propose({secret2});
+  ASSERT_FALSE(mixed.empty() || hidden.empty());
+  auto leaks = [&](const std::string& body) {
+    return body.find("底价") != std::string::npos || body.find(secret1) != std::string::npos ||
+           body.find(secret2) != std::string::npos || body.find(Sha256Hex(secret_bytes)) != std::string::npos;
+  };
+
+  // Views and lists.
+  HttpResult view = S().Call(outsider, "GET", "/v1/destructions/" + mixed);
+  ASSERT_EQ(view.status, 200) << Describe(view);
+  EXPECT_FALSE(leaks(view.body)) << view.body;
+  EXPECT_EQ(JsonObject(view.body)->getArray("records")->size(), 1u);
+  EXPECT_EQ(Int(JsonObject(view.body), "hiddenRecords"), 1);
+  HttpResult none = S().Call(outsider, "GET", "/v1/destructions/" + hidden);
+  EXPECT_EQ(none.status, 404) << Describe(none);
+  EXPECT_EQ(ErrorCode(none), "destruction_not_found");
+  HttpResult list = S().Call(outsider, "GET", "/v1/destructions");
+  ASSERT_EQ(list.status, 200) << Describe(list);
+  EXPECT_FALSE(leaks(list.body)) << list.body;
+  EXPECT_NE(list.body.find(mixed), std::string::npos);
+  EXPECT_EQ(list.body.find(hidden), std::string::npos);
+  HttpResult insider = S().As("approver", "GET", "/v1/destructions/" + mixed);
+  ASSERT_EQ(insider.status, 200) << Describe(insider);
+  EXPECT_EQ(JsonObject(insider.body)->getArray("records")->size(), 2u);
+  EXPECT_EQ(Int(JsonObject(insider.body), "hiddenRecords"), 0);
+
+  // Approval needs every record visible; nothing changes on a refusal.
+  HttpResult refused = S().Call(outsider, "POST", "/v1/destructions/" + mixed + "/approve");
+  EXPECT_EQ(refused.status, 403) << Describe(refused);
+  EXPECT_EQ(ErrorCode(refused), "batch_records_hidden");
+  EXPECT_FALSE(leaks(refused.body)) << refused.body;
+  HttpResult refused_hidden = S().Call(outsider, "POST", "/v1/destructions/" + hidden + "/approve");
+  EXPECT_EQ(refused_hidden.status, 404) << Describe(refused_hidden);
+  EXPECT_EQ(JsonObject(S().As("legal", "GET", "/v1/destructions/" + mixed).body)
+                ->getArray("approvals")->size(), 0u);
+
+  // The department's own approver and legal approve; the archivist executes.
+  ASSERT_EQ(S().As("approver", "POST", "/v1/destructions/" + mixed + "/approve").status, 200);
+  ASSERT_EQ(S().As("legal", "POST", "/v1/destructions/" + mixed + "/approve").status, 200);
+  HttpResult executed = S().As("archivist", "POST", "/v1/destructions/" + mixed + "/execute");
+  ASSERT_EQ(executed.status, 200) << Describe(executed);
+  HttpResult cert = S().Call(outsider, "GET", "/v1/destructions/" + mixed + "/certificate");
+  EXPECT_EQ(cert.status, 403) << Describe(cert);
+  EXPECT_EQ(ErrorCode(cert), "batch_records_hidden");
+  EXPECT_EQ(S().As("auditor", "GET", "/v1/destructions/" + mixed + "/certificate").status, 200);
+
+  // 410 names the basis that applied: the record's own rule, not the schedule.
+  auto rec = JsonObject(S().As("archivist", "GET", "/v1/records/" + open_rec).body);
+  ASSERT_TRUE(rec);
+  const std::string file_id =
+      Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  HttpResult gone =
+      S().As("archivist", "GET", "/v1/records/" + open_rec + "/versions/1/files/" + file_id);
+  EXPECT_EQ(gone.status, 410) << Describe(gone);
+  EXPECT_EQ(ErrorCode(gone), "content_destroyed");
+  EXPECT_NE(ErrorMessage(gone).find("record's own retention rule"), std::string::npos)
+      << ErrorMessage(gone);
+  EXPECT_EQ(ErrorMessage(gone).find("schedule"), std::string::npos) << ErrorMessage(gone);
+  EXPECT_NE(ErrorMessage(gone).find(mixed), std::string::npos) << ErrorMessage(gone);
 }
 
 }  // namespace

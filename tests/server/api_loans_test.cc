@@ -321,9 +321,14 @@ TEST_F(ApiLoans, PhysicalOriginalIsHandedOutAndTakenBackByArchivist) {
   EXPECT_EQ(Str(holder, "since"), Str(out, "checkedOutAt"));
   EXPECT_TRUE(storage::ParseTime(Str(holder, "since")).ok()) << Str(holder, "since");
   EXPECT_FALSE(held->getValue<bool>("overdue"));
-  std::set<std::string> open;
-  for (const auto& l : Objects(held->getArray("loans"))) open.insert(Str(l, "id"));
-  EXPECT_EQ(open, (std::set<std::string>{id, other_id}));
+  // Staff see their own loans only (MaySeeLoan); the archivist sees both.
+  auto open_loans = [](const Poco::JSON::Object::Ptr& view) {
+    std::set<std::string> open;
+    for (const auto& l : Objects(view->getArray("loans"))) open.insert(Str(l, "id"));
+    return open;
+  };
+  EXPECT_EQ(open_loans(held), (std::set<std::string>{id}));
+  EXPECT_EQ(open_loans(Record(rec.id, "archivist")), (std::set<std::string>{id, other_id}));
 
   HttpResult second = Act("archivist", other_id, "checkout");
   ExpectError(second, 409, "original_out");
@@ -692,6 +697,85 @@ TEST_F(ApiLoans, MineListsOnlyTheCallersLoans) {
             std::set<std::string>{Str(staffs, "id")});
   EXPECT_EQ(ids(List("archivist", "?recordId=" + rec.id + "&state=requested")),
             (std::set<std::string>{Str(approvers, "id"), Str(legals, "id")}));
+}
+
+// One rule decides who sees a loan (its borrower and purpose): the loan list,
+// the record view and the record's history. Staff saw other people's loans
+// through the record view and /history although GET /v1/loans hid them.
+TEST_F(ApiLoans, StaffSawOtherPeoplesLoansInRecordViewAndHistory) {
+  Checked rec = CheckIn(GeneralJson("客户拜访纪要 Customer visit notes", "confidential"),
+                        PatternBytes(400, 505));
+  ASSERT_NE(rec.id, "");
+  const std::string purpose = "诉讼准备 litigation preparation against 华东贸易";
+  Poco::JSON::Object::Ptr legals = RequestOk("legal", rec.id, "digital", purpose);
+  Poco::JSON::Object::Ptr staffs = RequestOk("staff", rec.id, "digital", "我的用途 my own purpose");
+  ASSERT_TRUE(legals && staffs);
+  const std::string legal_id = Str(legals, "id"), staff_id = Str(staffs, "id");
+  ASSERT_TRUE(ActOk("approver", legal_id, "approve"));
+  ASSERT_EQ(S().As("legal", "GET", rec.content_path).status, 200);  // a read under legal's loan
+
+  auto loan_ids = [](const Poco::JSON::Object::Ptr& view) {
+    std::set<std::string> out;
+    for (const auto& l : Objects(view->getArray("loans"))) out.insert(Str(l, "id"));
+    return out;
+  };
+  auto history = [&](const std::string& role) {
+    HttpResult r = S().As(role, "GET", "/v1/records/" + rec.id + "/history");
+    EXPECT_EQ(r.status, 200) << Describe(r);
+    return r.body;
+  };
+  auto listed = [&](const std::string& role) {
+    std::set<std::string> out;
+    for (const auto& l : List(role, "?recordId=" + rec.id)) out.insert(Str(l, "id"));
+    return out;
+  };
+
+  // Staff: their own loan everywhere, legal's nowhere.
+  EXPECT_EQ(listed("staff"), std::set<std::string>{staff_id});
+  EXPECT_EQ(loan_ids(Record(rec.id, "staff")), std::set<std::string>{staff_id});
+  const std::string staff_history = history("staff");
+  EXPECT_EQ(staff_history.find(legal_id), std::string::npos) << staff_history.substr(0, 600);
+  EXPECT_EQ(staff_history.find("litigation"), std::string::npos);
+  EXPECT_EQ(staff_history.find("\"actor\":\"legal\""), std::string::npos);
+  EXPECT_NE(staff_history.find(staff_id), std::string::npos);
+  EXPECT_NE(staff_history.find("record.checkin"), std::string::npos);
+
+  // The department's approver and the auditor see both, in all three places.
+  const std::set<std::string> both{legal_id, staff_id};
+  for (const std::string role : {"approver", "auditor"}) {
+    EXPECT_EQ(listed(role), both) << role;
+    EXPECT_EQ(loan_ids(Record(rec.id, role)), both) << role;
+    const std::string h = history(role);
+    EXPECT_NE(h.find(legal_id), std::string::npos) << role;
+    EXPECT_NE(h.find(staff_id), std::string::npos) << role;
+  }
+}
+
+// An approver of another department does not see the department's loans
+// (MaySeeLoan), so approving one is 404 loan_not_found, like a loan that
+// does not exist, and changes nothing; 403 wrong_department is for a loan
+// they may see: their own loan of another department's record.
+TEST_F(ApiLoans, ApproverOfAnotherDepartmentGets404ForTheLoan) {
+  ASSERT_EQ(S().CreateUser("approver-legal", "approver-legal-pass", "approver", "legal", false).status,
+            201);
+  const std::string outsider = S().SignIn("approver-legal", "approver-legal-pass");
+  ASSERT_FALSE(outsider.empty());
+  Checked rec = CheckIn(GeneralJson("展会预算 Trade fair budget 2027"), PatternBytes(200, 77));
+  ASSERT_NE(rec.id, "");
+  Poco::JSON::Object::Ptr staffs = RequestOk("staff", rec.id, "digital");
+  ASSERT_TRUE(staffs);
+  const std::string id = Str(staffs, "id");
+  ExpectError(S().Call(outsider, "GET", "/v1/loans/" + id), 404, "loan_not_found");
+  ExpectError(S().Call(outsider, "POST", "/v1/loans/" + id + "/approve"), 404, "loan_not_found");
+  HttpResult still = S().As("archivist", "GET", "/v1/loans/" + id);
+  ASSERT_EQ(still.status, 200) << Describe(still);
+  EXPECT_EQ(Str(JsonObject(still.body), "state"), "requested");
+
+  HttpResult own = S().Call(outsider, "POST", "/v1/loans",
+                            LoanBody(rec.id, "digital", HoursFromNow(48)), kJson);
+  ASSERT_EQ(own.status, 201) << Describe(own);
+  ExpectError(S().Call(outsider, "POST", "/v1/loans/" + Str(JsonObject(own.body), "id") + "/approve"),
+              403, "wrong_department");
 }
 
 }  // namespace

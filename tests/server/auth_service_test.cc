@@ -97,14 +97,26 @@ TEST_F(AuthServiceTest, OldPasswordMustBeChangedBeforeAnythingElse) {
   auto session = auth_->Authenticate(s->token);
   ASSERT_TRUE(session.ok());
   EXPECT_TRUE(session->must_change_password);
-  EXPECT_EQ(auth_->ChangePassword(session->principal, "not it at all", "another long passphrase")
+  EXPECT_EQ(auth_->ChangePassword(*session, "not it at all", "another long passphrase")
                 .reason(),
             "wrong_password");
-  EXPECT_EQ(auth_->ChangePassword(session->principal, kPassword, "short").reason(), "weak_password");
-  ASSERT_TRUE(auth_->ChangePassword(session->principal, kPassword, "another long passphrase").ok());
+  EXPECT_EQ(auth_->ChangePassword(*session, kPassword, "short").reason(), "weak_password");
+  ASSERT_TRUE(auth_->ChangePassword(*session, kPassword, "another long passphrase").ok());
   session = auth_->Authenticate(s->token);
   ASSERT_TRUE(session.ok());
   EXPECT_FALSE(session->must_change_password);
+}
+
+TEST_F(AuthServiceTest, PasswordChangeLeftOtherSessionsAlive) {
+  auto phone = auth_->SignIn("alice", kPassword);
+  auto laptop = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(phone.ok() && laptop.ok());
+  auto in_use = auth_->Authenticate(laptop->token);
+  ASSERT_TRUE(in_use.ok());
+  ASSERT_TRUE(auth_->ChangePassword(*in_use, kPassword, "另一个很长的口令 passphrase").ok());
+  EXPECT_EQ(auth_->Authenticate(phone->token).status().reason(), "session_invalid");
+  EXPECT_TRUE(auth_->Authenticate(laptop->token).ok());
+  EXPECT_TRUE(auth_->SignIn("alice", "另一个很长的口令 passphrase").ok());
 }
 
 TEST_F(AuthServiceTest, SignOutEndsTheSessionAndTokensAreStoredHashed) {
