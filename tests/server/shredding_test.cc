@@ -3,10 +3,16 @@
 // blob folder, key files) on disk, a record destroyed through the services,
 // then every byte of every file under the data directory is searched for the
 // record's plaintext marker and for its wrapped data key, and the saved
-// ciphertext is tried against every key the archive still holds.
+// ciphertext is tried against every key the archive still holds. Audit
+// packages exported before the destruction (tar.gz and zip) are covered
+// too: every file is also searched after unpacking it as a package or a
+// compressed stream, and one marker sits in incompressible bytes, which
+// deflate stores as they are.
 //
 // The test lives in server_tests rather than storage_tests because it drives
 // the services (storage_tests links only custos_storage).
+#include <archive.h>
+#include <archive_entry.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,10 +21,13 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "crypto/stream.h"
+#include "server/services/audit_service.h"
 #include "server/services/clock.h"
 #include "server/services/destruction_service.h"
 #include "server/services/log_service.h"
@@ -53,6 +62,35 @@ std::vector<std::string> FilesContaining(const std::string& root, const std::str
   for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
     if (!e.is_regular_file()) continue;
     if (ReadAll(e.path().string()).find(needle) != std::string::npos) {
+      out.push_back(e.path().string());
+    }
+  }
+  return out;
+}
+
+// Does `bytes`, unpacked (every entry of a tar, zip or compressed stream
+// that libarchive reads; the bytes themselves otherwise), contain `needle`?
+bool UnpackedContains(const std::string& bytes, const std::string& needle) {
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_all(a.get());
+  archive_read_support_format_raw(a.get());
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) return false;
+  struct archive_entry* e = nullptr;
+  while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
+    std::string entry;
+    char buf[16 * 1024];
+    for (la_ssize_t n; (n = archive_read_data(a.get(), buf, sizeof buf)) > 0;) entry.append(buf, static_cast<size_t>(n));
+    if (entry.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The files under `root` that hold `needle` once unpacked.
+std::vector<std::string> FilesUnpackingTo(const std::string& root, const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (e.is_regular_file() && UnpackedContains(ReadAll(e.path().string()), needle)) {
       out.push_back(e.path().string());
     }
   }
@@ -101,6 +139,11 @@ class ShreddingTest : public ::testing::Test {
     retention_ = std::make_unique<RetentionService>(archive_->store(), clock_);
     destruction_ = std::make_unique<DestructionService>(archive_->store(), archive_->blobs(), *log_,
                                                         archive_->keyring().log_signers(), clock_);
+    exporter_ = std::make_unique<PackageExporter>(archive_->store(), archive_->content(),
+                                                  archive_->keyring().VerifierKeys(), clock_);
+    audit_ = std::make_unique<AuditService>(
+        archive_->store(), [](const auto&) -> StatusOr<storage::VerifyReport> { return storage::VerifyReport{}; },
+        *exporter_, archive_->content(), archive_->blobs(), dir_->root() + "/exports", clock_, logger_);
     Status s = archive_->store().Write([&](storage::Transaction& tx) -> Status {
       for (const char* d : {"sales", "records"}) {
         CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, clock_.Now()}));
@@ -112,6 +155,8 @@ class ShreddingTest : public ::testing::Test {
 
   void TearDown() override {
     // Services before the archive they use, the archive before its folder.
+    audit_.reset();
+    exporter_.reset();
     destruction_.reset();
     retention_.reset();
     records_.reset();
@@ -190,6 +235,57 @@ class ShreddingTest : public ::testing::Test {
   std::unique_ptr<RecordService> records_;
   std::unique_ptr<RetentionService> retention_;
   std::unique_ptr<DestructionService> destruction_;
+  Logger logger_{2, LogLevel::kError};
+  std::unique_ptr<PackageExporter> exporter_;
+  std::unique_ptr<AuditService> audit_;
+
+  // Exports `id` as the archivist in `format` and waits until it is stored;
+  // the job id ("" on failure).
+  std::string ExportAndWait(const RecordId& id, PackageFormat format) {
+    ExportRequest request;
+    request.record_ids = {id.value};
+    request.format = format;
+    auto job = audit_->StartExport(arch_, request);
+    if (!job.ok()) {
+      ADD_FAILURE() << job.status().ToString();
+      return "";
+    }
+    for (int i = 0; i < 2000; ++i) {
+      auto now = audit_->GetExport(arch_, job->id);
+      if (now.ok() && now->state == "done") return job->id;
+      if (now.ok() && now->state == "failed") {
+        ADD_FAILURE() << "export failed: " << now->error;
+        return "";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "export " << job->id << " did not finish";
+    return "";
+  }
+
+  // The plaintext package of a stored export.
+  std::string Download(const std::string& job) {
+    auto opened = audit_->OpenExport(arch_, job);
+    if (!opened.ok()) {
+      ADD_FAILURE() << opened.status().ToString();
+      return "";
+    }
+    Drained d = Drain(*opened->stream);
+    EXPECT_TRUE(d.complete);
+    return d.bytes;
+  }
+
+  storage::StoredExport StoredExportRow(const std::string& id) {
+    storage::StoredExport out;
+    Status s = archive_->store().Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(auto e, tx.exports().Find(id));
+      if (!e) return NotFound("no export " + id);
+      out = *e;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
 
   const Principal arch_ = User("arch", Role::kArchivist, "records");
   const Principal ann_ = User("ann", Role::kApprover, "sales");
@@ -209,13 +305,35 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   const std::string marker2 = random_bytes(32);
   const std::string filler(100 * 1024, 'f');
   const std::string doomed_text = filler + marker + filler;
-  const std::string doomed_text2 = "page two: " + marker2 + " end";
-  RecordId doomed = CheckIn("Minutes to destroy", {doomed_text, doomed_text2});
+  // Incompressible: deflate stores these bytes as they are, in both formats.
+  const std::string doomed_text2 = random_bytes(40 * 1024) + marker2 + random_bytes(40 * 1024);
+  RecordId doomed = CheckIn("待销毁会议纪要 Minutes to destroy", {doomed_text, doomed_text2});
 
   // The record that stays, checked in ten years later (so not yet due).
   clock_.Set(storage::ParseTime("2036-03-01T09:00:00Z").value());
   const std::string survivor_text = "survivor content " + random_bytes(16);
-  RecordId survivor = CheckIn("Minutes to keep", {survivor_text});
+  RecordId survivor = CheckIn("保留会议纪要 Minutes to keep", {survivor_text});
+
+  // Two days later, audit packages of the doomed record in both formats.
+  clock_.Set(storage::ParseTime("2036-03-03T08:00:00Z").value());
+  std::vector<std::string> exports;
+  std::vector<std::string> export_keys;
+  std::vector<storage::BlobId> export_blobs;
+  for (PackageFormat format : {PackageFormat::kTarGz, PackageFormat::kZip}) {
+    const std::string job = ExportAndWait(doomed, format);
+    ASSERT_FALSE(job.empty());
+    // The package holds both markers: the searches below would find them
+    // in a plaintext package, marker2 even without unpacking it.
+    const std::string package = Download(job);
+    EXPECT_TRUE(UnpackedContains(package, marker));
+    EXPECT_TRUE(UnpackedContains(package, marker2));
+    EXPECT_NE(package.find(marker2), std::string::npos) << "deflate did not store marker2 as it is";
+    storage::StoredExport row = StoredExportRow(job);
+    ASSERT_FALSE(row.wrapped_dek.empty());
+    exports.push_back(job);
+    export_keys.push_back(AsString(row.wrapped_dek));
+    export_blobs.push_back(row.blob_id);
+  }
 
   std::vector<StoredFile> doomed_files = FilesOf(doomed);
   ASSERT_EQ(doomed_files.size(), 2u);
@@ -230,9 +348,15 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   // Before destruction: the plaintext was never on disk, the wrapped keys
   // are (so the scan below can find what it looks for).
   EXPECT_TRUE(FilesContaining(dir_->root(), marker).empty());
-  EXPECT_TRUE(FilesContaining(dir_->root(), marker2).empty());
+  EXPECT_TRUE(FilesContaining(dir_->root(), marker2).empty())
+      << "an export lies in clear in:\n" << Join(FilesContaining(dir_->root(), marker2));
+  EXPECT_TRUE(FilesUnpackingTo(dir_->root(), marker).empty())
+      << "an export lies in clear in:\n" << Join(FilesUnpackingTo(dir_->root(), marker));
   EXPECT_FALSE(FilesContaining(dir_->root(), wrapped).empty())
       << "the wrapped data key should be in the database files before destruction";
+  for (const std::string& key : export_keys) {
+    EXPECT_FALSE(FilesContaining(dir_->root(), key).empty()) << "an export's wrapped key should be on disk";
+  }
 
   // A copy of the ciphertext, as an attacker holding an old blob would have
   // it, decrypts with the key the archive holds before destruction.
@@ -267,6 +391,21 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   ASSERT_EQ(done->state, "executed");
   for (const StoredFile& f : FilesOf(doomed)) EXPECT_TRUE(f.wrapped_dek.empty()) << f.id.value;
+  // Both packages were shredded with it, and the certificate says so.
+  for (const std::string& job : exports) {
+    EXPECT_TRUE(StoredExportRow(job).wrapped_dek.empty()) << job;
+    auto view = audit_->GetExport(arch_, job);
+    ASSERT_TRUE(view.ok()) << view.status().ToString();
+    EXPECT_EQ(view->state, "shredded");
+    EXPECT_EQ(view->shredded_by, batch->id);
+    auto opened = audit_->OpenExport(arch_, job);
+    EXPECT_EQ(opened.status().code(), ErrorCode::kGone);
+    EXPECT_EQ(opened.status().reason(), "export_shredded");
+  }
+  for (const storage::BlobId& blob : export_blobs) EXPECT_FALSE(archive_->blobs().Size(blob).ok());
+  auto certificate = destruction_->Certificate(arch_, batch->id);
+  ASSERT_TRUE(certificate.ok()) << certificate.status().ToString();
+  EXPECT_NE(certificate->find("\"exportsShredded\":2"), std::string::npos) << *certificate;
 
   // 1. No file under the data directory holds the plaintext or the keys —
   //    database, write-ahead log, shared memory, blobs, keys, everything.
@@ -278,6 +417,12 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   EXPECT_TRUE(FilesContaining(dir_->root(), marker).empty())
       << Join(FilesContaining(dir_->root(), marker));
   EXPECT_TRUE(FilesContaining(dir_->root(), marker2).empty());
+  EXPECT_TRUE(FilesUnpackingTo(dir_->root(), marker).empty());
+  EXPECT_TRUE(FilesUnpackingTo(dir_->root(), marker2).empty());
+  for (const std::string& key : export_keys) {
+    EXPECT_TRUE(FilesContaining(dir_->root(), key).empty())
+        << "an export's wrapped key still on disk in:\n" << Join(FilesContaining(dir_->root(), key));
+  }
   EXPECT_TRUE(FilesContaining(dir_->root(), wrapped).empty())
       << "wrapped data key still on disk in:\n"
       << Join(FilesContaining(dir_->root(), wrapped));
@@ -354,6 +499,8 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   EXPECT_EQ(report->files, 3u);
 
   // 3. Closed and reopened, still nothing.
+  audit_.reset();
+  exporter_.reset();
   records_.reset();
   destruction_.reset();
   retention_.reset();
