@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,7 +88,94 @@ std::string PrintableName(std::string_view raw) {
   return out;
 }
 
+StatusOr<NameEncoding> ParseNameEncoding(std::string_view text) {
+  const std::string folded = FoldCase(text);
+  if (folded == "utf-8" || folded == "utf8") return NameEncoding::kUtf8;
+  if (folded == "gbk" || folded == "cp936") return NameEncoding::kGbk;
+  return InvalidArgument("--name-encoding must be utf-8 or gbk, not '" + PrintableName(text) + "'");
+}
+
+StatusOr<std::string> GbkToUtf8(std::string_view gbk) {
+  iconv_t cd = iconv_open("UTF-8", "GBK");
+  if (cd == reinterpret_cast<iconv_t>(-1)) return Internal("this system cannot decode GBK", "batch_io");
+  std::string out(gbk.size() * 2 + 4, '\0');  // a GBK character is 1 or 2 bytes, its UTF-8 at most 3
+  char* in = const_cast<char*>(gbk.data());
+  size_t in_left = gbk.size();
+  char* to = out.data();
+  size_t to_left = out.size();
+  const size_t rc = iconv(cd, &in, &in_left, &to, &to_left);
+  iconv_close(cd);
+  if (rc == static_cast<size_t>(-1) || in_left != 0) {
+    return Unprocessable("not valid GBK at byte " + std::to_string(gbk.size() - in_left),
+                         std::string(kBatchNameEncoding));
+  }
+  out.resize(out.size() - to_left);
+  return out;
+}
+
+Utf8Locale::Utf8Locale() {
+  for (const char* name : {"C.UTF-8", "C.utf8", "en_US.UTF-8"}) {
+    locale_ = newlocale(LC_CTYPE_MASK, name, static_cast<locale_t>(0));
+    if (ok()) break;
+  }
+  if (ok()) previous_ = uselocale(locale_);
+}
+
+Utf8Locale::~Utf8Locale() {
+  if (!ok()) return;
+  uselocale(previous_);
+  freelocale(locale_);
+}
+
 namespace {
+
+Status NoUtf8Locale() {
+  return Internal("no UTF-8 locale (C.UTF-8) is installed, so entry names cannot be read", "batch_io");
+}
+
+std::string Hex(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0x0f]);
+  }
+  return out;
+}
+
+// libarchive reads through this when a name's bytes are wanted again: its
+// own offset into the batch file, so the main read is not disturbed.
+struct PreadSource {
+  int fd;
+  off_t at = 0;
+  std::vector<uint8_t> buf = std::vector<uint8_t>(kReadBlockSize);
+};
+
+la_ssize_t PreadCallback(struct archive*, void* self, const void** out) {
+  auto* src = static_cast<PreadSource*>(self);
+  ssize_t n = ::pread(src->fd, src->buf.data(), src->buf.size(), src->at);
+  if (n < 0) return -1;
+  src->at += n;
+  *out = src->buf.data();
+  return n;
+}
+
+// Zip and tar only: the other formats libarchive knows (cpio, iso9660,
+// rar, 7z, …) are not what an import batch is, and each is more parser
+// exposed to hostile input. The filters are the common compressions;
+// "program" filters that start external tools are not enabled.
+void SupportBatchFormats(struct archive* a) {
+  archive_read_support_format_tar(a);
+  archive_read_support_format_zip(a);
+  archive_read_support_filter_gzip(a);
+  archive_read_support_filter_bzip2(a);
+  archive_read_support_filter_xz(a);
+  archive_read_support_filter_lzma(a);
+  archive_read_support_filter_lzip(a);
+  archive_read_support_filter_zstd(a);
+  archive_read_support_filter_lz4(a);
+  archive_read_support_filter_compress(a);
+}
 
 Status UnsafePath(const std::string& why) {
   return Unprocessable(why, std::string(kBatchUnsafePath));
@@ -165,8 +253,8 @@ std::string FoldCase(std::string_view path) {
 
 // ------------------------------------------------------------ BatchReader
 
-BatchReader::BatchReader(int fd, uint64_t file_size, const BatchLimits& limits)
-    : fd_(fd), file_size_(file_size), limits_(limits) {}
+BatchReader::BatchReader(int fd, uint64_t file_size, const BatchLimits& limits, NameEncoding names)
+    : fd_(fd), file_size_(file_size), limits_(limits), names_(names) {}
 
 BatchReader::~BatchReader() {
   Close();
@@ -174,7 +262,8 @@ BatchReader::~BatchReader() {
 }
 
 StatusOr<std::unique_ptr<BatchReader>> BatchReader::Open(const std::string& path,
-                                                         const BatchLimits& limits) {
+                                                         const BatchLimits& limits,
+                                                         NameEncoding names) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -193,7 +282,7 @@ StatusOr<std::unique_ptr<BatchReader>> BatchReader::Open(const std::string& path
     return Unprocessable(path + " is not a regular file", std::string(kBatchUnreadable));
   }
   return std::unique_ptr<BatchReader>(
-      new BatchReader(fd, static_cast<uint64_t>(st.st_size), limits));
+      new BatchReader(fd, static_cast<uint64_t>(st.st_size), limits, names));
 }
 
 void BatchReader::Close() {
@@ -224,25 +313,22 @@ Status BatchReader::Rewind() {
   zip_ = false;
   entry_raw_start_ = 0;
   seen_.clear();
+  Utf8Locale utf8;
+  if (!utf8.ok()) return NoUtf8Locale();
   if (::lseek(fd_, 0, SEEK_SET) != 0) {
     return Internal(std::string("cannot rewind the batch: ") + std::strerror(errno), "batch_io");
   }
   archive_ = archive_read_new();
   if (!archive_) return Internal("libarchive cannot allocate a reader", "batch_io");
-  // Zip and tar only: the other formats libarchive knows (cpio, iso9660,
-  // rar, 7z, …) are not what an import batch is, and each is more parser
-  // exposed to hostile input. The filters are the common compressions;
-  // "program" filters that start external tools are not enabled.
-  archive_read_support_format_tar(archive_);
-  archive_read_support_format_zip(archive_);
-  archive_read_support_filter_gzip(archive_);
-  archive_read_support_filter_bzip2(archive_);
-  archive_read_support_filter_xz(archive_);
-  archive_read_support_filter_lzma(archive_);
-  archive_read_support_filter_lzip(archive_);
-  archive_read_support_filter_zstd(archive_);
-  archive_read_support_filter_lz4(archive_);
-  archive_read_support_filter_compress(archive_);
+  SupportBatchFormats(archive_);
+  // Names not marked as UTF-8 (zip names without bit 11 or a Unicode Path
+  // field, ustar and GNU tar names) are decoded from GBK.
+  if (names_ == NameEncoding::kGbk && archive_read_set_options(archive_, "hdrcharset=GBK") != ARCHIVE_OK) {
+    std::string why = ArchiveError(archive_);
+    Close();
+    failed_ = true;
+    return Internal("cannot read names in GBK (" + why + ")", "batch_io");
+  }
   if (archive_read_open_fd(archive_, fd_, kReadBlockSize) != ARCHIVE_OK) {
     std::string why = ArchiveError(archive_);
     Close();
@@ -260,6 +346,8 @@ StatusOr<bool> BatchReader::Next(BatchEntry* entry) {
   if (in_file_ && !finished_) CUSTOS_RETURN_IF_ERROR(Finish().status());
   in_file_ = false;
   finished_.reset();
+  Utf8Locale utf8;
+  if (!utf8.ok()) return NoUtf8Locale();
   ::archive_entry* e = nullptr;
   int r = archive_read_next_header(archive_, &e);
   if (r == ARCHIVE_EOF) {
@@ -283,7 +371,10 @@ StatusOr<bool> BatchReader::Next(BatchEntry* entry) {
     return TooLarge("the batch has more than " + std::to_string(limits_.max_entries) + " entries",
                     std::string(kBatchTooManyEntries));
   }
-  Status s = CheckEntryHeader(e, entry);
+  // A name that could not be decoded (GBK asked for, and it is not GBK).
+  const char* warning = r == ARCHIVE_WARN ? archive_error_string(archive_) : nullptr;
+  const bool undecodable = warning != nullptr && std::strstr(warning, "converted") != nullptr;
+  Status s = undecodable ? RefuseName("", /*converted=*/true) : CheckEntryHeader(e, entry);
   if (s.ok()) s = CheckUnique(*entry);
   if (!s.ok()) {
     failed_ = true;
@@ -303,10 +394,11 @@ StatusOr<bool> BatchReader::Next(BatchEntry* entry) {
 }
 
 Status BatchReader::CheckEntryHeader(::archive_entry* e, BatchEntry* out) {
-  const char* name = archive_entry_pathname_utf8(e);
-  if (!name) name = archive_entry_pathname(e);
-  current_ = name ? PrintableName(name) : "";
-  if (!name) return Refuse(kBatchUnsafePath, "the entry has no readable name");
+  // Under Utf8Locale the name is UTF-8 where libarchive could decode it,
+  // and its stored bytes otherwise.
+  const char* name = archive_entry_pathname(e);
+  if (name == nullptr || !storage::IsValidUtf8(name)) return RefuseName(name ? name : "", false);
+  current_ = PrintableName(name);
   const std::string raw = name;
 
   StatusOr<std::string> path = NormalizeEntryPath(raw);
@@ -361,6 +453,47 @@ Status BatchReader::CheckEntryHeader(::archive_entry* e, BatchEntry* out) {
   return Status::Ok();
 }
 
+// The current entry's name is not UTF-8 (converted: libarchive failed to
+// decode it from GBK, and `raw` is empty).
+Status BatchReader::RefuseName(const std::string& raw, bool converted) const {
+  std::string bytes = raw;
+  if (converted) {
+    auto again = RawNameOf(entries_);
+    bytes = again.ok() ? *again : "";
+  }
+  std::string what = "entry #" + std::to_string(entries_) +
+                     (bytes.empty() ? std::string() : " '" + PrintableName(bytes) + "'") +
+                     " (name bytes in hex: " + (bytes.empty() ? std::string("unavailable") : Hex(bytes)) + "): ";
+  if (names_ == NameEncoding::kGbk) {
+    what += "the name is neither marked as UTF-8 nor valid GBK";
+  } else {
+    what += "the name is not valid UTF-8; zips made by Chinese Windows tools store names in GBK: "
+            "if this batch is one, run the import again with --name-encoding gbk";
+  }
+  return Unprocessable(what, std::string(kBatchNameEncoding));
+}
+
+// The stored bytes of entry `index` (counting from 1), read again from the
+// start with no decoding.
+StatusOr<std::string> BatchReader::RawNameOf(uint64_t index) const {
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  if (!a) return Internal("libarchive cannot allocate a reader", "batch_io");
+  SupportBatchFormats(a.get());
+  PreadSource src{fd_};
+  if (archive_read_open(a.get(), &src, nullptr, &PreadCallback, nullptr) != ARCHIVE_OK) {
+    return Unprocessable(ArchiveError(a.get()), std::string(kBatchUnreadable));
+  }
+  ::archive_entry* e = nullptr;
+  for (uint64_t i = 1; i <= index; ++i) {
+    int r = archive_read_next_header(a.get(), &e);
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      return Unprocessable(ArchiveError(a.get()), std::string(kBatchUnreadable));
+    }
+  }
+  const char* name = archive_entry_pathname(e);
+  return std::string(name ? name : "");
+}
+
 Status BatchReader::CheckUnique(const BatchEntry& entry) {
   if (entry.path.empty()) return Status::Ok();  // "./": the root itself
   auto [it, inserted] =
@@ -394,6 +527,7 @@ StatusOr<size_t> BatchReader::DataSource::Read(uint8_t* p, size_t n) {
 StatusOr<size_t> BatchReader::ReadData(uint8_t* p, size_t n) {
   if (failed_) return Internal("the batch read is over", "batch_read_over");
   if (n == 0 || !in_file_ || data_ended_) return size_t{0};
+  Utf8Locale utf8;
   la_ssize_t r = archive_read_data(archive_, p, n);
   if (r < 0) {
     failed_ = true;

@@ -3,6 +3,13 @@
 // lz4, compress), read entry by entry with libarchive so that a hostile
 // archive can do no harm:
 //
+//   * entry names are read as UTF-8 whatever the process locale: a zip
+//     name flagged UTF-8 (general purpose bit 11) or carrying an Info-ZIP
+//     Unicode Path field is UTF-8; any other name must be valid UTF-8, or,
+//     with NameEncoding::kGbk, is decoded from GBK (CP936, what Chinese
+//     Windows tools write). A name that is neither is refused, naming the
+//     entry by its index and its bytes in hex and the option that helps;
+//     nothing is guessed;
 //   * entry paths are checked and normalised (NormalizeEntryPath): nothing
 //     absolute, no "..", no empty segment, no backslash, no control
 //     character, valid UTF-8;
@@ -28,6 +35,8 @@
 //
 // Thread safety: a BatchReader is used by one thread at a time.
 #pragma once
+
+#include <locale.h>
 
 #include <cstdint>
 #include <map>
@@ -56,6 +65,39 @@ inline constexpr std::string_view kBatchEntryTooLarge = "batch_entry_too_large";
 inline constexpr std::string_view kBatchTooLarge = "batch_too_large";  // total expansion
 inline constexpr std::string_view kBatchRatio = "batch_compression_ratio";
 inline constexpr std::string_view kBatchTooManyEntries = "batch_too_many_entries";
+inline constexpr std::string_view kBatchNameEncoding = "batch_name_encoding";  // name not UTF-8/GBK
+
+// How names that do not say they are UTF-8 are read (custosctl import
+// --name-encoding).
+enum class NameEncoding {
+  kUtf8,  // they must be valid UTF-8 (the default)
+  kGbk,   // they are GBK (CP936); flagged zip names stay UTF-8
+};
+// "utf-8" (or "utf8") | "gbk" (or "cp936"), any letter case; kInvalidArgument otherwise.
+StatusOr<NameEncoding> ParseNameEncoding(std::string_view text);
+
+// GBK (CP936) text as UTF-8. Fails (kUnprocessable kBatchNameEncoding,
+// naming the byte offset) for bytes that are not GBK.
+StatusOr<std::string> GbkToUtf8(std::string_view gbk);
+
+// While alive, the calling thread's character-type locale is UTF-8 (the
+// process's locale is untouched). libarchive converts every entry name to
+// or from "the current locale", and under the C locale, which a program has
+// unless it calls setlocale, a non-ASCII name cannot be converted. Hold one
+// around every libarchive call that reads or writes names.
+class Utf8Locale {
+ public:
+  Utf8Locale();
+  ~Utf8Locale();
+  Utf8Locale(const Utf8Locale&) = delete;
+  Utf8Locale& operator=(const Utf8Locale&) = delete;
+  // False when the system has no UTF-8 locale (C.UTF-8); nothing changed then.
+  bool ok() const { return locale_ != static_cast<locale_t>(0); }
+
+ private:
+  locale_t locale_ = static_cast<locale_t>(0);
+  locale_t previous_ = static_cast<locale_t>(0);
+};
 
 struct BatchLimits {
   uint64_t max_file_bytes = 4ULL << 30;    // one entry, decompressed
@@ -110,8 +152,10 @@ class BatchReader {
   // kNotFound "batch_not_found" or kInternal "batch_io" (the caller could not
   // run), or kUnprocessable kBatchUnreadable for something that is not a
   // regular file.
+  // Names are read as `names` says (see the file comment).
   static StatusOr<std::unique_ptr<BatchReader>> Open(const std::string& path,
-                                                     const BatchLimits& limits);
+                                                     const BatchLimits& limits,
+                                                     NameEncoding names = NameEncoding::kUtf8);
   ~BatchReader();
   BatchReader(const BatchReader&) = delete;
   BatchReader& operator=(const BatchReader&) = delete;
@@ -154,10 +198,12 @@ class BatchReader {
     BatchReader& reader_;
   };
 
-  BatchReader(int fd, uint64_t file_size, const BatchLimits& limits);
+  BatchReader(int fd, uint64_t file_size, const BatchLimits& limits, NameEncoding names);
   void Close();
   Status Refuse(std::string_view reason, const std::string& why) const;
   Status CheckEntryHeader(::archive_entry* e, BatchEntry* out);
+  Status RefuseName(const std::string& raw, bool converted) const;
+  StatusOr<std::string> RawNameOf(uint64_t index) const;
   Status CheckEntryEnd() const;
   Status CheckUnique(const BatchEntry& entry);
   Status CheckNesting();
@@ -166,6 +212,7 @@ class BatchReader {
   const int fd_;
   const uint64_t file_size_;
   const BatchLimits limits_;
+  const NameEncoding names_;
   struct archive* archive_ = nullptr;
   DataSource data_{*this};
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "admin/batch_archive.h"
 #include "crypto/hash.h"
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
@@ -31,6 +32,7 @@ struct Contents {
   std::string root;                              // the bag's folder ("name/")
   std::map<std::string, PayloadFile> payload;    // "data/…" → hash
   std::map<std::string, std::string> tags;       // other files → bytes
+  bool data_dir = false;                          // data/ is there (maybe empty)
 };
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -39,6 +41,25 @@ std::vector<std::string> Lines(const std::string& text) {
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// A manifest's path with RFC 8493 §2.1.3's percent-encoding undone (%0A,
+// %0D and %25, in either letter case; nothing else is decoded).
+std::string DecodeManifestPath(const std::string& p) {
+  std::string out;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '%' && i + 2 < p.size()) {
+      std::string code = p.substr(i + 1, 2);
+      for (char& ch : code) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+      if (code == "0A" || code == "0D" || code == "25") {
+        out.push_back(code == "0A" ? '\n' : code == "0D" ? '\r' : '%');
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(p[i]);
   }
   return out;
 }
@@ -54,12 +75,16 @@ std::map<std::string, std::string> ParseManifest(const std::string& name, const 
       continue;
     }
     size_t path_at = line.find_first_not_of(' ', sep);
-    out[line.substr(path_at)] = line.substr(0, 64);
+    out[DecodeManifestPath(line.substr(path_at))] = line.substr(0, 64);
   }
   return out;
 }
 
 StatusOr<Contents> ReadPackage(const std::string& path, PackageReport& report) {
+  // Names are UTF-8 (pax path records, zip bit 11), whatever the process
+  // locale.
+  Utf8Locale utf8;
+  if (!utf8.ok()) return Internal("no UTF-8 locale (C.UTF-8) is installed, so package names cannot be read");
   std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
@@ -77,7 +102,13 @@ StatusOr<Contents> ReadPackage(const std::string& path, PackageReport& report) {
       return InvalidArgument("cannot read " + path + ": " + archive_error_string(a.get()), "package_unreadable");
     }
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-    if (archive_entry_filetype(e) == AE_IFDIR) continue;
+    if (archive_entry_filetype(e) == AE_IFDIR) {
+      size_t slash = name.find('/');
+      std::string rel = slash == std::string::npos ? "" : name.substr(slash + 1);
+      if (!rel.empty() && rel.back() == '/') rel.pop_back();
+      if (rel == "data") c.data_dir = true;
+      continue;
+    }
     size_t slash = name.find('/');
     if (slash == std::string::npos || name.find("..") != std::string::npos) {
       report.findings.push_back({name, "entry outside the bag's folder"});
@@ -138,6 +169,9 @@ void CheckBagIt(const Contents& c, PackageReport& report) {
     if (bagit->find("BagIt-Version: 1.0") == std::string::npos) {
       report.findings.push_back({"bagit.txt", "not a BagIt 1.0 declaration"});
     }
+  }
+  if (!c.data_dir && c.payload.empty()) {
+    report.findings.push_back({"data/", "missing: a bag has a payload directory even when it is empty"});
   }
   if (const std::string* text = Tag(c, "manifest-sha256.txt", report)) {
     auto manifest = ParseManifest("manifest-sha256.txt", *text, report);

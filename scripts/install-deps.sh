@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libpoco-dev libssl-dev openssl
-  libsqlite3-dev libarchive-dev libargon2-dev libpq-dev
+  libsqlite3-dev libarchive-dev zlib1g-dev libargon2-dev libpq-dev
   postgresql
   libgtest-dev libgmock-dev
   clang-format curl ca-certificates

@@ -2,20 +2,21 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "crypto/hash.h"
+#include "crypto/stream.h"
 #include "server/services/events.h"
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
+#include "server/services/package_writer.h"
 #include "storage/canonical_json.h"
 
 namespace custos::services {
@@ -32,82 +33,76 @@ constexpr size_t kEntriesPerRead = 10000;
 constexpr size_t kChunk = 64 * 1024;
 
 // A file name safe inside a package path: no separators, no control
-// characters, no leading dots.
+// characters, no leading dots. Any other UTF-8 stays as it is.
 std::string SafeName(const std::string& name) {
   std::string out;
   for (unsigned char c : name) {
-    // '%' would need percent-encoding in BagIt manifests (RFC 8493 §2.1.3).
-    out.push_back(c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':' || c == '%'
-                      ? '_'
-                      : static_cast<char>(c));
+    out.push_back(c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':' ? '_' : static_cast<char>(c));
   }
   while (!out.empty() && out.front() == '.') out.front() = '_';
   if (out.empty()) out = "file";
   return out;
 }
 
-// Writes entries into a libarchive archive.
-class PackageWriter {
+// Writes to a file descriptor the caller owns.
+class FdSink final : public crypto::ByteSink {
  public:
-  ~PackageWriter() {
-    if (a_ != nullptr) archive_write_free(a_);
-  }
-
-  Status Open(PackageFormat format, int fd) {
-    a_ = archive_write_new();
-    if (a_ == nullptr) return Internal("cannot create an archive writer");
-    int rc = format == PackageFormat::kZip
-                 ? archive_write_set_format_zip(a_)
-                 : (archive_write_set_format_pax_restricted(a_) == ARCHIVE_OK ? archive_write_add_filter_gzip(a_)
-                                                                              : ARCHIVE_FATAL);
-    if (rc != ARCHIVE_OK) return Error("set format");
-    if (archive_write_open_fd(a_, fd) != ARCHIVE_OK) return Error("open");
-    return Status::Ok();
-  }
-
-  Status Begin(const std::string& path, uint64_t size, time_t mtime) {
-    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
-    archive_entry_set_pathname(e.get(), path.c_str());
-    archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
-    archive_entry_set_filetype(e.get(), AE_IFREG);
-    archive_entry_set_perm(e.get(), 0644);
-    archive_entry_set_mtime(e.get(), mtime, 0);
-    if (archive_write_header(a_, e.get()) != ARCHIVE_OK) return Error("write header of " + path);
-    return Status::Ok();
-  }
-
-  Status Data(const void* p, size_t n) {
-    if (n == 0) return Status::Ok();
-    la_ssize_t w = archive_write_data(a_, p, n);
-    if (w < 0 || static_cast<size_t>(w) != n) return Error("write data");
-    return Status::Ok();
-  }
-
-  Status Small(const std::string& path, const std::string& content, time_t mtime) {
-    CUSTOS_RETURN_IF_ERROR(Begin(path, content.size(), mtime));
-    return Data(content.data(), content.size());
-  }
-
-  Status Close() {
-    if (archive_write_close(a_) != ARCHIVE_OK) return Error("close");
+  FdSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status Write(const uint8_t* p, size_t n) override {
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        std::string m = "write " + path_ + ": " + std::strerror(errno);
+        if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT) return ResourceExhausted(m, "storage_full");
+        return Internal(m);
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
     return Status::Ok();
   }
 
  private:
-  Status Error(const std::string& what) {
-    const char* msg = archive_error_string(a_);
-    std::string m = "package " + what + ": " + (msg ? msg : "unknown error");
-    if (archive_errno(a_) == ENOSPC || archive_errno(a_) == EFBIG) return ResourceExhausted(m, "storage_full");
-    return Internal(m);
-  }
-  struct archive* a_ = nullptr;
+  int fd_;
+  std::string path_;
 };
+
+// A path as a BagIt manifest line gives it (RFC 8493 §2.1.3): '%', CR and
+// LF percent-encoded.
+std::string ManifestPath(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '\r') {
+      out += "%0D";
+    } else if (c == '\n') {
+      out += "%0A";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Why a file's content is left out: the code (WithheldFile::reason) and
+// the words metadata/<record>.json gives.
+constexpr char kWithheldDestroyed[] = "destroyed";
+constexpr char kWithheldNotRequested[] = "not_requested";
+constexpr char kWithheldNotPermitted[] = "not_permitted";
+
+std::string WithheldText(const std::string& code) {
+  if (code == kWithheldNotRequested) return "content not requested";
+  if (code == kWithheldNotPermitted) return "the exporter may not read this content";
+  return code;
+}
 
 struct ExportFile {
   StoredFile file;
   int version = 0;
   bool include = false;
-  std::string withheld;  // why the content is not included
+  std::string withheld;  // why the content is not included (a kWithheld* code)
   std::string path;      // inside data/
 };
 
@@ -158,7 +153,7 @@ Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
       if (!f.file.sm3.empty()) fo->set("sm3", f.file.sm3);
       fo->set("signature", f.file.signature.status);
       fo->set("path", f.include ? Poco::Dynamic::Var("data/" + f.path) : Poco::Dynamic::Var());
-      if (!f.include) fo->set("withheld", f.withheld);
+      if (!f.include) fo->set("withheld", WithheldText(f.withheld));
       files->add(fo);
     }
     vo->set("files", files);
@@ -184,6 +179,28 @@ PackageExporter::PackageExporter(storage::MetadataStore& store, storage::Content
 
 StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const ExportRequest& request,
                                                const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Internal("cannot create " + tmp + ": " + std::strerror(errno));
+  struct Cleanup {
+    int fd;
+    std::string tmp;
+    bool keep = false;
+    ~Cleanup() {
+      if (fd >= 0) ::close(fd);
+      if (!keep) ::unlink(tmp.c_str());
+    }
+  } cleanup{fd, tmp};
+  FdSink sink(fd, tmp);
+  CUSTOS_ASSIGN_OR_RETURN(ExportSummary summary, WriteTo(who, request, sink));
+  if (::fsync(fd) != 0) return Internal("fsync " + tmp + ": " + std::strerror(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Internal("rename to " + path + ": " + std::strerror(errno));
+  cleanup.keep = true;
+  return summary;
+}
+
+StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const ExportRequest& request,
+                                                 crypto::ByteSink& out) {
   if (who != nullptr && who->role == storage::Role::kAdmin) return Forbidden("export records");
   if (request.record_ids.empty() && !request.query) {
     return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export");
@@ -227,11 +244,11 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
         ef.version = v.number;
         ef.path = r.id.value + "/v" + std::to_string(v.number) + "/" + f.id.value + "-" + SafeName(f.name);
         if (f.wrapped_dek.empty()) {
-          ef.withheld = "destroyed";
+          ef.withheld = kWithheldDestroyed;
         } else if (!request.include_content) {
-          ef.withheld = "content not requested";
+          ef.withheld = kWithheldNotRequested;
         } else if (!may_read) {
-          ef.withheld = "the exporter may not read this content";
+          ef.withheld = kWithheldNotPermitted;
         } else {
           ef.include = true;
         }
@@ -306,41 +323,37 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
     summary.log_index = index;
   }
 
-  // 3. Write the bag into a temporary file beside `path`.
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Internal("cannot create " + tmp + ": " + std::strerror(errno));
-  struct Cleanup {
-    int fd;
-    std::string tmp;
-    bool keep = false;
-    ~Cleanup() {
-      if (fd >= 0) ::close(fd);
-      if (!keep) ::unlink(tmp.c_str());
-    }
-  } cleanup{fd, tmp};
+  // 3. Write the bag.
   const time_t mtime = std::chrono::system_clock::to_time_t(now);
   const std::string root = summary.name + "/";
-  PackageWriter w;
-  CUSTOS_RETURN_IF_ERROR(w.Open(request.format, fd));
+  std::unique_ptr<PackageWriter> w = PackageWriter::Create(request.format, out);
   std::map<std::string, std::string> tag_hashes;  // tag file → sha256
   auto tag = [&](const std::string& name, const std::string& content) -> Status {
     tag_hashes[name] = crypto::HexEncode(crypto::Sha256Of(content));
-    return w.Small(root + name, content, mtime);
+    return w->Small(root + name, content, mtime);
   };
-  CUSTOS_RETURN_IF_ERROR(w.Small(root + "bagit.txt",
-                                 "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", mtime));
-  tag_hashes["bagit.txt"] = crypto::HexEncode(
-      crypto::Sha256Of(std::string("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")));
+  const std::string bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
+  CUSTOS_RETURN_IF_ERROR(w->Small(root + "bagit.txt", bagit, mtime));
+  tag_hashes["bagit.txt"] = crypto::HexEncode(crypto::Sha256Of(bagit));
+  // data/ is there even when it stays empty: a bag without it is no bag
+  // (RFC 8493 §2.1.2).
+  CUSTOS_RETURN_IF_ERROR(w->Directory(root + "data/", mtime));
 
   std::string manifest;
   std::vector<uint8_t> buf(kChunk);
   for (const ExportRecord& er : records) {
     for (const ExportFile& f : er.files) {
       ++summary.files;
-      if (!f.include) continue;
+      if (!f.include) {
+        summary.withheld.push_back(
+            WithheldFile{er.record.id.value, f.version, f.file.id.value, f.file.name, f.withheld});
+        continue;
+      }
+      if (summary.records_with_content.empty() || summary.records_with_content.back() != er.record.id.value) {
+        summary.records_with_content.push_back(er.record.id.value);
+      }
       CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::ByteSource> in, content_.Open(f.file));
-      CUSTOS_RETURN_IF_ERROR(w.Begin(root + "data/" + f.path, f.file.size, mtime));
+      CUSTOS_RETURN_IF_ERROR(w->Begin(root + "data/" + f.path, f.file.size, mtime));
       crypto::Sha256 h;
       uint64_t total = 0;
       for (;;) {
@@ -348,7 +361,7 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
         if (n == 0) break;
         h.Update(buf.data(), n);
         total += n;
-        CUSTOS_RETURN_IF_ERROR(w.Data(buf.data(), n));
+        CUSTOS_RETURN_IF_ERROR(w->Data(buf.data(), n));
       }
       std::string sha = crypto::HexEncode(h.Finish());
       if (total != f.file.size || sha != f.file.sha256) {
@@ -356,7 +369,7 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
                             " does not match its recorded size and hash",
                         "content_hash_mismatch");
       }
-      manifest += sha + "  data/" + f.path + "\n";
+      manifest += sha + "  " + ManifestPath("data/" + f.path) + "\n";
       ++summary.files_with_content;
       summary.payload_bytes += total;
     }
@@ -398,14 +411,18 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
   info += "Custos-Checkpoint-Size: " + std::to_string(summary.log_size) + "\n";
   info += "Custos-Checkpoint-Root: " + summary.log_root + "\n";
   if (who != nullptr) info += "Custos-Exported-By: " + who->username.value + "\n";
+  // Which files the package leaves out and why, one line each; the names
+  // are in metadata/<record>.json (a bag-info value is one line).
+  info += "Custos-Withheld-Files: " + std::to_string(summary.withheld.size()) + "\n";
+  for (const WithheldFile& f : summary.withheld) {
+    info += "Custos-Withheld: " + f.record_id + "/v" + std::to_string(f.version) + "/" + f.file_id + " " +
+            f.reason + "\n";
+  }
   CUSTOS_RETURN_IF_ERROR(tag("bag-info.txt", info));
   std::string tagmanifest;
   for (const auto& [name, sha] : tag_hashes) tagmanifest += sha + "  " + name + "\n";
-  CUSTOS_RETURN_IF_ERROR(w.Small(root + "tagmanifest-sha256.txt", tagmanifest, mtime));
-  CUSTOS_RETURN_IF_ERROR(w.Close());
-  if (::fsync(fd) != 0) return Internal("fsync " + tmp + ": " + std::strerror(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Internal("rename to " + path + ": " + std::strerror(errno));
-  cleanup.keep = true;
+  CUSTOS_RETURN_IF_ERROR(w->Small(root + "tagmanifest-sha256.txt", tagmanifest, mtime));
+  CUSTOS_RETURN_IF_ERROR(w->Close());
   return summary;
 }
 

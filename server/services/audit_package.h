@@ -1,13 +1,16 @@
 // Audit packages (docs/formats/audit-package.md): a BagIt 1.0 bag (RFC
 // 8493) of chosen records — their files, metadata, the whole log up to one
 // signed checkpoint, the log key and a receipt per version — written as
-// .tar.gz or .zip, so that an auditor can check it offline with nothing but
-// the package and the log's verifier key (custosctl verify-package).
+// .tar.gz or .zip with UTF-8 names (server/services/package_writer.h), so
+// that an auditor can check it offline with nothing but the package and the
+// log's verifier key (custosctl verify-package).
 //
 //   <name>/bagit.txt
-//   <name>/bag-info.txt              Payload-Oxum, checkpoint size and root
+//   <name>/bag-info.txt              Payload-Oxum, checkpoint size and root,
+//                                    the files withheld and why
 //   <name>/manifest-sha256.txt       every payload file
 //   <name>/tagmanifest-sha256.txt    every tag file
+//   <name>/data/                     always, empty when no content is included
 //   <name>/data/<record>/v<n>/<file id>-<file name>
 //   <name>/metadata/<record>.json    record, versions and files
 //   <name>/log/entries.jsonl         {"index","leaf"} for every entry < size
@@ -28,14 +31,15 @@
 #include <string>
 #include <vector>
 
+#include "crypto/stream.h"
 #include "server/services/clock.h"
+#include "server/services/package_writer.h"
 #include "server/services/principal.h"
 #include "storage/content_store.h"
 #include "storage/metadata_store.h"
 
 namespace custos::services {
 
-enum class PackageFormat { kTarGz, kZip };
 StatusOr<PackageFormat> ParsePackageFormat(std::string_view s);  // "tar.gz" | "zip"
 std::string_view Extension(PackageFormat f);                     // ".tar.gz" | ".zip"
 
@@ -47,6 +51,17 @@ struct ExportRequest {
   std::string name;  // the bag's folder name; generated when empty
 };
 
+// A file whose content a package leaves out, and why.
+struct WithheldFile {
+  std::string record_id;
+  int version = 0;
+  std::string file_id;
+  std::string name;
+  // "destroyed" (crypto-shredded), "not_requested" (the export asked for
+  // metadata only) or "not_permitted" (the exporter may not read it now).
+  std::string reason;
+};
+
 struct ExportSummary {
   std::string name;
   uint64_t records = 0;
@@ -56,6 +71,10 @@ struct ExportSummary {
   uint64_t log_size = 0;
   std::string log_root;  // base64
   std::optional<uint64_t> log_index;  // the export.create event, for API exports
+  std::vector<WithheldFile> withheld;  // every file left out, in package order
+  // The records whose content (at least one file) the package holds: the
+  // package must die when any of them is destroyed.
+  std::vector<std::string> records_with_content;
 };
 
 // Largest number of records one package holds.
@@ -71,6 +90,13 @@ class PackageExporter {
   // record, every readable content, and no audit event.
   StatusOr<ExportSummary> Write(const Principal* who, const ExportRequest& request,
                                 const std::string& path);
+
+  // The same package, every byte written to `out` in order; nothing else is
+  // written anywhere. The caller decides where the bytes rest (an API export
+  // encrypts them). On failure `out` holds a partial package to be
+  // abandoned; a failure of `out` is returned unchanged.
+  StatusOr<ExportSummary> WriteTo(const Principal* who, const ExportRequest& request,
+                                  crypto::ByteSink& out);
 
  private:
   storage::MetadataStore& store_;

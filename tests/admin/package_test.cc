@@ -16,8 +16,13 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/batch_archive.h"
 #include "admin/open_archive.h"
 #include "crypto/hash.h"
 #include "crypto/signature.h"
@@ -40,6 +46,7 @@
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
+#include "tests/tools/python.h"
 
 namespace custos::testing {
 namespace {
@@ -54,7 +61,15 @@ constexpr char kBagName[] = "audit-2026-q4";
 // ------------------------------------------------------------------ the seed
 
 // Record `a`: version 1 with two files and version 2 with one; record `b`
-// with one file; record `d` with one file, destroyed.
+// with one file; record `d` with one file, destroyed. The file names are
+// Chinese beside ASCII; one holds a '%', which BagIt manifests
+// percent-encode.
+constexpr char kNameA1[] = "合同正本 contract.pdf";
+constexpr char kNameA1b[] = "附件 100% 清单.pdf";
+constexpr char kNameA2[] = "补充协议（第二版）.pdf";
+constexpr char kNameB[] = "供应商名册 register.pdf";
+constexpr char kNameD[] = "访客登记 2016.pdf";
+
 struct Seed {
   std::string data;
   std::string a, b, d;
@@ -62,16 +77,22 @@ struct Seed {
   std::map<std::string, std::string> packages;  // ".tar.gz" / ".zip" → path
 };
 
+// One file: its name and its bytes.
+struct SeedFile {
+  std::string name;
+  std::string bytes;
+};
+
 std::optional<services::CheckInResult> Commit(StatusOr<std::unique_ptr<services::CheckIn>> begun,
-                                              const std::vector<std::string>& contents) {
+                                              const std::vector<SeedFile>& files) {
   if (!begun.ok()) {
     ADD_FAILURE() << "begin: " << begun.status().ToString();
     return std::nullopt;
   }
-  for (size_t i = 0; i < contents.size(); ++i) {
-    crypto::Bytes bytes(contents[i].begin(), contents[i].end());
+  for (const SeedFile& file : files) {
+    crypto::Bytes bytes(file.bytes.begin(), file.bytes.end());
     crypto::MemorySource source(bytes);
-    Status added = (*begun)->AddFile({"scan " + std::to_string(i) + ".pdf", "application/pdf"}, source);
+    Status added = (*begun)->AddFile({file.name, "application/pdf"}, source);
     if (!added.ok()) {
       ADD_FAILURE() << "add file: " << added.ToString();
       return std::nullopt;
@@ -113,19 +134,19 @@ bool FillArchive(Seed& seed) {
   const Principal approver{storage::Username{"ann"}, Role::kApprover, "sales"};
   const Principal legal{storage::Username{"lee"}, Role::kLegal, "legal"};
 
-  auto a1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("Board minutes 2026")),
-                   {live::PatternBytes(5000, 1), live::PatternBytes(70000, 2)});
-  auto b1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("Supplier register")),
-                   {live::PatternBytes(3000, 3)});
-  auto d1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("Visitor log 2016")),
-                   {live::PatternBytes(2000, 5)});
+  auto a1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("董事会纪要 Board minutes 2026")),
+                   {{kNameA1, live::PatternBytes(5000, 1)}, {kNameA1b, live::PatternBytes(70000, 2)}});
+  auto b1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("供应商名册 Supplier register")),
+                   {{kNameB, live::PatternBytes(3000, 3)}});
+  auto d1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("访客登记 Visitor log 2016")),
+                   {{kNameD, live::PatternBytes(2000, 5)}});
   if (!a1 || !b1 || !d1) return false;
   seed.a = a1->detail.record.id.value;
   seed.b = b1->detail.record.id.value;
   seed.d = d1->detail.record.id.value;
   auto a2 = Commit(records.BeginVersion(archivist, storage::RecordId{seed.a}, "amendment",
-                                        "corrected attendance"),
-                   {live::PatternBytes(4000, 4)});
+                                        "更正出席名单 corrected attendance"),
+                   {{kNameA2, live::PatternBytes(4000, 4)}});
   if (!a2) return false;
 
   clock.Advance(std::chrono::hours(24) * (3653 + 7));
@@ -183,6 +204,7 @@ struct Entry {
 // Every regular file of a package, in the order stored.
 std::vector<Entry> ReadEntries(const std::string& path) {
   std::vector<Entry> out;
+  admin::Utf8Locale utf8;  // the names are UTF-8
   std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
   archive_read_support_filter_all(a.get());
   archive_read_support_format_all(a.get());
@@ -220,6 +242,7 @@ bool IsZip(const std::string& path) { return path.size() > 4 && path.substr(path
 // Writes `entries` as a new package: zip for a ".zip" path, gzip'd pax tar
 // otherwise (the formats custosctl export writes).
 void WriteEntries(const std::string& path, const std::vector<Entry>& entries) {
+  admin::Utf8Locale utf8;  // the names are UTF-8
   std::unique_ptr<struct archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
   if (IsZip(path)) {
     ASSERT_EQ(archive_write_set_format_zip(a.get()), ARCHIVE_OK);
@@ -622,10 +645,221 @@ TEST_P(AuditPackage, DestroyedRecordHasMetadataButNoDataFile) {
   EXPECT_EQ(data->bytes, live::PatternBytes(3000, 3));
 }
 
+// ------------------------------------------------- an outside BagIt checker
+
+// What tests/tools/bagit_check.py (a BagIt validator written from RFC 8493,
+// reading the package with Python's zipfile and tarfile) says of a package.
+struct BagCheck {
+  int exit_code = -1;
+  bool valid = false;
+  std::vector<std::string> errors;
+  std::vector<std::string> members;  // as Python decoded them
+  Poco::JSON::Object::Ptr report;
+  std::string output;
+};
+
+BagCheck CheckBag(const std::string& package) {
+  RunResult r = RunProgram({Python(), "tests/tools/bagit_check.py", "--all-tags-listed", package});
+  BagCheck c;
+  c.exit_code = r.exit_code;
+  c.output = "exit " + std::to_string(r.exit_code) + "\n" + r.out + r.err;
+  try {
+    Poco::JSON::Parser parser;
+    c.report = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
+    c.valid = c.report->getValue<bool>("valid");
+    auto errors = c.report->getArray("errors");
+    for (size_t i = 0; i < errors->size(); ++i) c.errors.push_back(errors->getElement<std::string>(i));
+    auto members = c.report->getArray("members");
+    for (size_t i = 0; i < members->size(); ++i) c.members.push_back(members->getElement<std::string>(i));
+  } catch (const Poco::Exception&) {
+  } catch (const std::exception&) {
+  }
+  return c;
+}
+
+// The bag-info.txt values of `label`.
+std::vector<std::string> BagInfo(const BagCheck& c, const std::string& label) {
+  std::vector<std::string> out;
+  auto info = c.report ? c.report->getArray("bagInfo") : nullptr;
+  for (size_t i = 0; info && i < info->size(); ++i) {
+    auto item = info->getArray(static_cast<unsigned>(i));
+    if (item->getElement<std::string>(0) == label) out.push_back(item->getElement<std::string>(1));
+  }
+  return out;
+}
+
+// The member whose path ends with "-<name>" (payload files are
+// data/<record>/v<n>/<file id>-<name>).
+std::string MemberNamed(const BagCheck& c, const std::string& name) {
+  for (const std::string& m : c.members) {
+    if (m.size() > name.size() && m.compare(m.size() - name.size() - 1, std::string::npos, "-" + name) == 0) {
+      return m;
+    }
+  }
+  return "";
+}
+
+TEST_P(AuditPackage, ChineseNamesComeOutExactlyAndTheBagIsValid) {
+  BagCheck c = CheckBag(package());
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_TRUE(c.valid) << c.output;
+  // Python's zipfile / tarfile read every Chinese name back byte for byte.
+  const std::string bag = std::string(kBagName) + "/data/";
+  EXPECT_EQ(MemberNamed(c, kNameA1).rfind(bag + seed_->a + "/v1/", 0), 0u) << c.output;
+  EXPECT_EQ(MemberNamed(c, kNameA1b).rfind(bag + seed_->a + "/v1/", 0), 0u) << c.output;
+  EXPECT_EQ(MemberNamed(c, kNameA2).rfind(bag + seed_->a + "/v2/", 0), 0u) << c.output;
+  EXPECT_EQ(MemberNamed(c, kNameB).rfind(bag + seed_->b + "/v1/", 0), 0u) << c.output;
+  EXPECT_EQ(MemberNamed(c, kNameD), "") << "a destroyed file has no content";
+  ASSERT_TRUE(c.report);
+  auto payload = c.report->getObject("payload");
+  ASSERT_TRUE(payload);
+  EXPECT_EQ(payload->getValue<uint64_t>(MemberNamed(c, kNameA1b).substr(std::strlen(kBagName) + 1)), 70000u);
+  if (ext() == ".zip") {
+    // Bit 11 and the Unicode Path field (0x7075) on every Chinese name.
+    auto names = c.report->getArray("zipNames");
+    ASSERT_TRUE(names);
+    size_t chinese = 0;
+    for (size_t i = 0; i < names->size(); ++i) {
+      auto n = names->getObject(static_cast<unsigned>(i));
+      const std::string name = n->getValue<std::string>("name");
+      EXPECT_TRUE(n->getValue<bool>("utf8Flag")) << name;
+      bool ascii = std::all_of(name.begin(), name.end(), [](char ch) { return (ch & 0x80) == 0; });
+      if (ascii) continue;
+      ++chinese;
+      EXPECT_FALSE(n->isNull("unicodePath")) << name;
+      if (!n->isNull("unicodePath")) EXPECT_EQ(n->getValue<std::string>("unicodePath"), name);
+    }
+    EXPECT_EQ(chinese, 4u);
+  }
+}
+
+TEST_P(AuditPackage, PercentInANameIsPercentEncodedInTheManifest) {
+  std::vector<Entry> entries = ReadEntries(package());
+  const Entry* manifest = Find(entries, "manifest-sha256.txt");
+  ASSERT_NE(manifest, nullptr);
+  EXPECT_NE(manifest->bytes.find("-附件 100%25 清单.pdf\n"), std::string::npos) << manifest->bytes;
+  EXPECT_EQ(manifest->bytes.find("100% "), std::string::npos) << manifest->bytes;
+}
+
+TEST_P(AuditPackage, WithheldFilesAreNamedInBagInfo) {
+  BagCheck c = CheckBag(package());
+  ASSERT_TRUE(c.valid) << c.output;
+  EXPECT_EQ(BagInfo(c, "Custos-Withheld-Files"), std::vector<std::string>{"1"}) << c.output;
+  std::vector<std::string> withheld = BagInfo(c, "Custos-Withheld");
+  ASSERT_EQ(withheld.size(), 1u) << c.output;
+  EXPECT_EQ(withheld[0].rfind(seed_->d + "/v1/", 0), 0u) << withheld[0];
+  EXPECT_EQ(withheld[0].substr(withheld[0].size() - 10), " destroyed") << withheld[0];
+
+  const std::string path = Scratch("metadata-only-withheld");
+  ASSERT_TRUE(Export(*seed_, path, {"--metadata-only"}));
+  BagCheck m = CheckBag(path);
+  ASSERT_TRUE(m.valid) << m.output;
+  EXPECT_EQ(BagInfo(m, "Custos-Withheld-Files"), std::vector<std::string>{"5"}) << m.output;
+  std::vector<std::string> all = BagInfo(m, "Custos-Withheld");
+  ASSERT_EQ(all.size(), 5u) << m.output;
+  size_t not_requested = 0, destroyed = 0;
+  for (const std::string& w : all) {
+    not_requested += w.size() > 14 && w.substr(w.size() - 14) == " not_requested" ? 1 : 0;
+    destroyed += w.size() > 10 && w.substr(w.size() - 10) == " destroyed" ? 1 : 0;
+  }
+  EXPECT_EQ(not_requested, 4u) << m.output;
+  EXPECT_EQ(destroyed, 1u) << m.output;
+}
+
+TEST_P(AuditPackage, MetadataOnlyPackageIsAValidBagWithAnEmptyDataDirectory) {
+  const std::string path = Scratch("metadata-only-bag");
+  ASSERT_TRUE(Export(*seed_, path, {"--metadata-only"}));
+  BagCheck c = CheckBag(path);
+  EXPECT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_TRUE(c.valid) << c.output;
+  EXPECT_EQ(BagInfo(c, "Payload-Oxum"), std::vector<std::string>{"0.0"}) << c.output;
+  bool data_dir = false;
+  for (const std::string& m : c.members) {
+    data_dir = data_dir || m == std::string(kBagName) + "/data/" || m == std::string(kBagName) + "/data";
+  }
+  EXPECT_TRUE(data_dir) << c.output;
+}
+
+TEST_P(AuditPackage, BagWithoutDataDirectoryIsRefusedByBothCheckers) {
+  // The metadata-only package as it was before data/ was written: only the
+  // tag files. The outside checker and verify-package both refuse it.
+  const std::string path = Scratch("no-data-dir");
+  ASSERT_TRUE(Export(*seed_, Scratch("metadata-only-src"), {"--metadata-only"}));
+  WriteEntries(path, ReadEntries(Scratch("metadata-only-src")));  // regular files only
+  BagCheck c = CheckBag(path);
+  EXPECT_EQ(c.exit_code, 1) << c.output;
+  bool named = false;
+  for (const std::string& e : c.errors) named = named || e.find("data/") != std::string::npos;
+  EXPECT_TRUE(named) << c.output;
+  Verdict v = VerifyPackage(path, seed_->vkey);
+  EXPECT_EQ(v.exit_code, 1) << Dump(v);
+  EXPECT_TRUE(NamesFile(v, "data/")) << Dump(v);
+}
+
 INSTANTIATE_TEST_SUITE_P(Formats, AuditPackage, ::testing::Values(".tar.gz", ".zip"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param) == ".zip" ? "Zip" : "TarGz";
                          });
+
+// ------------------------------------------- the outside checker's own tests
+
+// A minimal bag by hand: payload `files` (name → bytes) listed in a
+// manifest whose lines give `listed` (name → path as written).
+std::vector<Entry> HandMadeBag(const std::map<std::string, std::string>& files,
+                               const std::map<std::string, std::string>& listed) {
+  std::vector<Entry> out;
+  out.push_back({"bag/bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"});
+  std::string manifest;
+  uint64_t bytes = 0;
+  for (const auto& [name, content] : files) {
+    out.push_back({"bag/data/" + name, content});
+    manifest += crypto::HexEncode(crypto::Sha256Of(content)) + "  data/" + listed.at(name) + "\n";
+    bytes += content.size();
+  }
+  out.push_back({"bag/manifest-sha256.txt", manifest});
+  out.push_back({"bag/bag-info.txt", "Payload-Oxum: " + std::to_string(bytes) + "." +
+                                         std::to_string(files.size()) + "\nBagging-Date: 2026-12-06\n"});
+  return out;
+}
+
+TEST(BagItChecker, PercentEncodedLineBreaksAndPercentAreDecoded) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("encoded.tar.gz");
+  WriteEntries(path, HandMadeBag({{"合同\n正本.pdf", "a"}, {"报告\r1.pdf", "b"}, {"100%.pdf", "c"}},
+                                 {{"合同\n正本.pdf", "合同%0A正本.pdf"},
+                                  {"报告\r1.pdf", "报告%0D1.pdf"},
+                                  {"100%.pdf", "100%25.pdf"}}));
+  BagCheck c = CheckBag(path);
+  EXPECT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_TRUE(c.valid) << c.output;
+}
+
+TEST(BagItChecker, UnencodedPercentSequenceNamesAnotherFile) {
+  // A file literally named "a%0Ab.pdf" listed without encoding its '%' is
+  // read as "a<LF>b.pdf": not in the bag, and the real file is unlisted.
+  TempDir tmp;
+  const std::string path = tmp.Sub("unencoded.zip");
+  WriteEntries(path, HandMadeBag({{"a%0Ab.pdf", "x"}}, {{"a%0Ab.pdf", "a%0Ab.pdf"}}));
+  BagCheck c = CheckBag(path);
+  EXPECT_EQ(c.exit_code, 1) << c.output;
+  EXPECT_EQ(c.errors.size(), 2u) << c.output;
+}
+
+TEST(BagItChecker, WrongChecksumUnlistedFileAndWrongOxumAreRefused) {
+  TempDir tmp;
+  std::vector<Entry> bag = HandMadeBag({{"文件.pdf", "content"}}, {{"文件.pdf", "文件.pdf"}});
+  bag.push_back({"bag/data/未列出.pdf", "smuggled"});
+  bag[1].bytes[0] = 'C';  // data/文件.pdf no longer matches its line
+  const std::string path = tmp.Sub("bad.zip");
+  WriteEntries(path, bag);
+  BagCheck c = CheckBag(path);
+  EXPECT_EQ(c.exit_code, 1) << c.output;
+  std::string all;
+  for (const std::string& e : c.errors) all += e + "\n";
+  EXPECT_NE(all.find("文件.pdf' has another sha256 checksum"), std::string::npos) << all;
+  EXPECT_NE(all.find("data/未列出.pdf': a payload file not listed"), std::string::npos) << all;
+  EXPECT_NE(all.find("Payload-Oxum"), std::string::npos) << all;
+}
 
 // ---------------------------------------------------------------- refusals
 
