@@ -265,11 +265,11 @@ class ManifestChecker {
 
 // Step 1, the manifest part: parses it, checks it against the entries and
 // every record as a check-in (nothing is written). Appends every problem.
-Plan CheckManifest(const Scan& scan, services::RecordService& records,
+Plan CheckManifest(const Scan& scan, NameEncoding encoding, services::RecordService& records,
                    const services::Principal& who, std::vector<std::string>* problems) {
   Plan plan;
   StatusOr<std::vector<ManifestRow>> rows = scan.manifest_name == kManifestCsv
-                                                ? ParseManifestCsv(scan.manifest_text)
+                                                ? ParseManifestCsv(scan.manifest_text, encoding)
                                                 : ParseManifestJson(scan.manifest_text);
   if (!rows.ok()) {
     problems->push_back(rows.status().message());
@@ -569,7 +569,7 @@ ImportReport ImportBatch(const ImportOptions& options) {
   }
   services::RecordService& records = *(*ctx)->records;
   const services::Principal& who = (*ctx)->who;
-  auto reader = BatchReader::Open(options.batch, options.limits);
+  auto reader = BatchReader::Open(options.batch, options.limits, options.name_encoding);
   if (!reader.ok()) {
     Stopped(report, reader.status());
     return report;
@@ -581,7 +581,7 @@ ImportReport ImportBatch(const ImportOptions& options) {
     return report;
   }
   std::vector<std::string> problems;
-  Plan plan = CheckManifest(*scan, records, who, &problems);
+  Plan plan = CheckManifest(*scan, options.name_encoding, records, who, &problems);
   report.files = plan.files;
   report.bytes = plan.bytes;
   // Steps 2 and 3.
@@ -645,7 +645,7 @@ namespace {
 
 const char kImportUsage[] =
     "usage: custosctl import --data DIR [--as USER] [--max-file-bytes N] [--max-total-bytes N]\n"
-    "       [--dry-run] [--json] BATCH";
+    "       [--name-encoding utf-8|gbk] [--dry-run] [--json] BATCH";
 
 std::string OutcomeName(ImportOutcome o) {
   switch (o) {
@@ -767,7 +767,8 @@ int RunImport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   bool json = false;
   std::map<std::string, std::string> values;
   std::vector<std::string> positionals;
-  const std::set<std::string> valued = {"--data", "--as", "--max-file-bytes", "--max-total-bytes"};
+  const std::set<std::string> valued = {"--data", "--as", "--max-file-bytes", "--max-total-bytes",
+                                        "--name-encoding"};
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--json") {
@@ -789,6 +790,11 @@ int RunImport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   options.data_dir = values["--data"];
   options.as_user = values.count("--as") ? values["--as"] : "";
   options.batch = positionals.front();
+  if (values.count("--name-encoding")) {
+    StatusOr<NameEncoding> encoding = ParseNameEncoding(values["--name-encoding"]);
+    if (!encoding.ok()) return usage(encoding.status().message());
+    options.name_encoding = *encoding;
+  }
   for (const auto& [flag, field] :
        {std::pair{"--max-file-bytes", &options.limits.max_file_bytes},
         std::pair{"--max-total-bytes", &options.limits.max_total_bytes}}) {

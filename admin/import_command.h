@@ -1,5 +1,6 @@
 // `custosctl import --data DIR --as USER [--max-file-bytes N]
-// [--max-total-bytes N] [--dry-run] [--json] BATCH`: bulk check-in of a
+// [--max-total-bytes N] [--name-encoding utf-8|gbk] [--dry-run] [--json]
+// BATCH`: bulk check-in of a
 // legacy archive (a zip or tar batch with a manifest; docs/import.md).
 //
 // The import runs offline, as the archivist USER (every record's check-in
@@ -49,6 +50,9 @@ struct ImportOptions {
   std::string batch;     // path of the zip or tar file
   std::string as_user;   // an archivist
   BatchLimits limits;    // max_file_bytes also limits each stored file
+  // How names not marked as UTF-8, and a manifest.csv that is not UTF-8,
+  // are read (--name-encoding; admin/batch_archive.h).
+  NameEncoding name_encoding = NameEncoding::kUtf8;
   bool dry_run = false;  // check only (steps 1–3), import nothing
 };
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "admin/batch_archive.h"
+#include "storage/canonical_json.h"
 
 namespace custos::admin {
 
@@ -195,9 +196,25 @@ bool JsonString(const Poco::Dynamic::Var& v, std::string* out) {
 
 }  // namespace
 
-StatusOr<std::vector<ManifestRow>> ParseManifestCsv(std::string_view text) {
+StatusOr<std::vector<ManifestRow>> ParseManifestCsv(std::string_view text, NameEncoding encoding) {
   const std::string where = std::string(kManifestCsv) + " line ";
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  const bool bom = text.substr(0, 3) == "\xEF\xBB\xBF";
+  if (bom) text.remove_prefix(3);
+  std::string decoded;
+  if (!storage::IsValidUtf8(text)) {
+    if (bom || encoding != NameEncoding::kGbk) {
+      return BadManifest(std::string(kManifestCsv) + " is not valid UTF-8" +
+                         (bom ? std::string(" although it starts with a UTF-8 byte order mark")
+                              : "; a manifest saved as CSV by Excel on Chinese Windows is in GBK: save it as "
+                                "\"CSV UTF-8\" or run the import again with --name-encoding gbk"));
+    }
+    auto utf8 = GbkToUtf8(text);
+    if (!utf8.ok()) {
+      return BadManifest(std::string(kManifestCsv) + " is neither UTF-8 nor GBK (" + utf8.status().message() + ")");
+    }
+    decoded = std::move(utf8).value();
+    text = decoded;
+  }
   CUSTOS_ASSIGN_OR_RETURN(std::vector<CsvRecord> records, SplitCsv(text));
   if (records.empty()) return BadManifest(std::string(kManifestCsv) + " is empty");
   std::vector<std::string> columns;

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/batch_archive.h"
 #include "common/status.h"
 #include "server/services/record_service.h"
 
@@ -46,13 +47,17 @@ struct ManifestRow {
   std::map<std::string, std::string> fields;
 };
 
-// Parses RFC 4180 CSV (comma separated, double quotes, CRLF or LF, an
-// optional UTF-8 byte order mark) with a header row naming the columns.
+// Parses RFC 4180 CSV (comma separated, double quotes, CRLF or LF) with a
+// header row naming the columns. The text is UTF-8 when it starts with a
+// UTF-8 byte order mark (then it must be valid UTF-8) or is valid UTF-8;
+// otherwise, with `encoding` kGbk, GBK (as Excel on Chinese Windows saves
+// "CSV"); otherwise it is refused, naming --name-encoding gbk.
 // Blank lines are skipped. Fails with kUnprocessable "invalid_manifest"
 // naming the line, for bad quoting, a row with a different number of
 // fields than the header, an unknown, repeated or missing ("path") column,
 // or no rows at all.
-StatusOr<std::vector<ManifestRow>> ParseManifestCsv(std::string_view text);
+StatusOr<std::vector<ManifestRow>> ParseManifestCsv(std::string_view text,
+                                                    NameEncoding encoding = NameEncoding::kUtf8);
 
 // Parses a JSON array of objects with the member names above ("metadata" an
 // object). Fails with kUnprocessable "invalid_manifest" for invalid JSON, a

@@ -39,6 +39,7 @@
 #include "storage/data_dir.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
+#include "tests/tools/python.h"
 
 namespace custos::testing {
 namespace {
@@ -629,12 +630,108 @@ TEST_F(ImportTest, BackslashAndControlCharactersAreRefused) {
 }
 
 // A name in GBK, as a zip made on a Chinese Windows system may hold.
-TEST_F(ImportTest, NameThatIsNotUtf8IsRefused) {
+TEST_F(ImportTest, NameThatIsNotUtf8IsRefusedByIndexAndBytesNamingTheOption) {
   Entry gbk = File("docs/\xBA\xCF\xCD\xAC.pdf", "x");  // 合同 in GBK
   gbk.raw_name = true;
   std::string batch = Batch("gbk.zip");
   WriteArchive(batch, Format::kZip, With(OneRecord(), gbk));
-  ExpectRefused(batch, {"entry 'docs/\\xba\\xcf\\xcd\\xac.pdf'", "not valid UTF-8"});
+  ExpectRefused(batch, {"entry #4 'docs/\\xba\\xcf\\xcd\\xac.pdf'", "name bytes in hex: 646f63732fbacfcdac2e706466",
+                        "not valid UTF-8", "--name-encoding gbk"});
+}
+
+TEST_F(ImportTest, NameNeitherUtf8NorGbkIsRefusedWithItsBytesUnderTheGbkOption) {
+  Entry bad = File("docs/\xFF\xFE\x80.pdf", "x");
+  bad.raw_name = true;
+  std::string batch = Batch("not-gbk.zip");
+  WriteArchive(batch, Format::kZip, With(OneRecord(), bad));
+  ExpectRefused(batch, {"entry #4", "name bytes in hex: 646f63732ffffe802e706466", "nor valid GBK"},
+                {"--name-encoding", "gbk"});
+}
+
+// Writes a zip with Python's zipfile (tests/tools/make_zip.py): names in
+// UTF-8 with bit 11 ("utf-8"), or in GBK without it as Chinese Windows tools
+// write them ("gbk"); each entry's text in `encoding` (utf-8, utf-8-sig, gbk).
+struct PyEntry {
+  std::string name;
+  std::string text;
+  std::string encoding = "utf-8";
+};
+
+void PythonZip(const std::string& out, const std::string& name_encoding, const std::vector<PyEntry>& entries) {
+  Poco::JSON::Object spec;
+  spec.set("nameEncoding", name_encoding);
+  Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+  for (const PyEntry& e : entries) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("name", e.name);
+    o->set("text", e.text);
+    o->set("encoding", e.encoding);
+    list->add(o);
+  }
+  spec.set("entries", list);
+  std::ostringstream json;
+  spec.stringify(json);
+  RunResult r = RunProgram({Python(), "tests/tools/make_zip.py", out, json.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+// The archive number in "imported GN-2026-000001 …".
+std::string ImportedId(const std::string& out) {
+  return out.rfind("imported ", 0) == 0 ? out.substr(9, 14) : "";
+}
+
+TEST_F(ImportTest, PythonZipWithUtf8FlaggedNamesImports) {
+  // The zip of the audit: Python's zipfile sets bit 11 on 文件.pdf; the
+  // manifest is UTF-8 with a byte order mark, as Excel's "CSV UTF-8" saves it.
+  const std::string batch = Batch("python-utf8.zip");
+  PythonZip(batch, "utf-8",
+            {{"资料/文件.pdf", "%PDF-1.7 文件"},
+             {"manifest.csv",
+              "recordKey,path,type,title,department,classification\n"
+              "P1,资料/文件.pdf,general,合同扫描件 Python zip,sales,internal\n",
+              "utf-8-sig"}});
+  ImportRun r = RunImport(data_, batch);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto archive = admin::OpenArchive(data_);
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  StoredRecord rec = ReadRecord(**archive, ImportedId(r.out));
+  EXPECT_EQ(rec.record.title, "合同扫描件 Python zip");
+  const storage::StoredFile* f = FileNamed(rec.version, "文件.pdf");
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_EQ(ReadContent(**archive, *f), "%PDF-1.7 文件");
+}
+
+TEST_F(ImportTest, GbkZipFromWindowsToolsImportsOnlyWithTheOption) {
+  const std::string batch = Batch("windows-gbk.zip");
+  PythonZip(batch, "gbk",
+            {{"合同/合同正本.pdf", "%PDF-1.4 contract"},
+             {"manifest.csv",
+              "recordKey,path,type,title,department,classification\r\n"
+              "W1,合同/合同正本.pdf,general,采购合同 GBK 清单,sales,internal\r\n",
+              "gbk"}});
+  // Without the option: refused, naming the first entry, its bytes and the way out.
+  ExpectRefused(batch, {"entry #1", "name bytes in hex: bacfcdac2fbacfcdacd5fdb1be2e706466",
+                        "--name-encoding gbk"});
+  ImportRun r = RunImport(data_, batch, {"--name-encoding", "gbk"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto archive = admin::OpenArchive(data_);
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  StoredRecord rec = ReadRecord(**archive, ImportedId(r.out));
+  EXPECT_EQ(rec.record.title, "采购合同 GBK 清单");
+  const storage::StoredFile* f = FileNamed(rec.version, "合同正本.pdf");
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_EQ(ReadContent(**archive, *f), "%PDF-1.4 contract");
+}
+
+TEST_F(ImportTest, GbkManifestWithoutTheOptionIsRefusedNamingIt) {
+  const std::string batch = Batch("gbk-manifest.zip");
+  PythonZip(batch, "utf-8",
+            {{"文件.pdf", "x"},
+             {"manifest.csv",
+              "recordKey,path,type,title,department,classification\n"
+              "M1,文件.pdf,general,会议纪要,sales,internal\n",
+              "gbk"}});
+  ExpectRefused(batch, {"manifest.csv is not valid UTF-8", "--name-encoding gbk"});
 }
 
 TEST_F(ImportTest, SymbolicLinkIsRefused) {
@@ -981,6 +1078,29 @@ TEST(ImportManifestCsv, QuotingAndErrorsNameTheLine) {
   EXPECT_FALSE(open_quote.ok());
   auto no_path = admin::ParseManifestCsv("title\nx\n");
   EXPECT_NE(no_path.status().message().find("no 'path' column"), std::string::npos);
+}
+
+TEST(ImportManifestCsv, Utf8WithOrWithoutBomAndGbkOnlyWhenAsked) {
+  const std::string utf8 = "path,title\n文件.pdf,会议纪要 minutes\n";
+  const std::string gbk = "path,title\n\xCE\xC4\xBC\xFE.pdf,\xBB\xE1\xD2\xE9\xBC\xCD\xD2\xAA minutes\n";
+  for (const auto& [text, encoding] :
+       {std::pair{utf8, admin::NameEncoding::kUtf8}, std::pair{"\xEF\xBB\xBF" + utf8, admin::NameEncoding::kUtf8},
+        std::pair{utf8, admin::NameEncoding::kGbk}, std::pair{gbk, admin::NameEncoding::kGbk}}) {
+    auto rows = admin::ParseManifestCsv(text, encoding);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].fields.at("path"), "文件.pdf");
+    EXPECT_EQ((*rows)[0].fields.at("title"), "会议纪要 minutes");
+  }
+  auto refused = admin::ParseManifestCsv(gbk, admin::NameEncoding::kUtf8);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--name-encoding gbk"), std::string::npos);
+  // A byte order mark says UTF-8: GBK after it is refused even with the option.
+  EXPECT_FALSE(admin::ParseManifestCsv("\xEF\xBB\xBF" + gbk, admin::NameEncoding::kGbk).ok());
+  // Bytes that are not GBK either.
+  auto neither = admin::ParseManifestCsv("path,title\nx.pdf,\xFF\xFF\n", admin::NameEncoding::kGbk);
+  ASSERT_FALSE(neither.ok());
+  EXPECT_NE(neither.status().message().find("neither UTF-8 nor GBK"), std::string::npos);
 }
 
 TEST(ImportManifestJson, ValuesMustBeStrings) {
