@@ -41,14 +41,63 @@ std::vector<uint64_t> LogIndices(const Loan& loan) {
   return out;
 }
 
-// One CSV cell: quoted when needed; a leading = + - @ (or tab/CR) is
-// defused with an apostrophe so a spreadsheet shows it as text.
-std::string Cell(const std::string& text) {
-  std::string v = text;
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' ||
-                     v[0] == '\r')) {
-    v.insert(v.begin(), '\'');
+// One code point of UTF-8 at `i` (advanced past it); U+FFFD for a byte
+// that starts no valid sequence (the register's text is valid UTF-8).
+uint32_t NextCodePoint(std::string_view s, size_t& i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    ++i;
+    return 0xFFFD;
   }
+  uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  i += n;
+  return cp;
+}
+
+// Whitespace a spreadsheet may skip before it looks for a formula: ASCII
+// (space, tab, LF, VT, FF, CR) and Unicode (NEL, no-break space, the
+// U+2000 spaces, line and paragraph separators, U+3000 ideographic space,
+// zero-width space and the byte order mark among them).
+bool IsSkippedSpace(uint32_t cp) {
+  return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+}
+
+// = + - @ and the forms a spreadsheet folds into them: full-width
+// (＝ ＋ － ＠), small (﹦ ﹢ ﹣ ﹫) and the minus sign U+2212.
+bool IsFormulaStart(uint32_t cp) {
+  switch (cp) {
+    case '=': case '+': case '-': case '@':
+    case 0xFF1D: case 0xFF0B: case 0xFF0D: case 0xFF20:
+    case 0xFE66: case 0xFE62: case 0xFE63: case 0xFE6B:
+    case 0x2212:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool LooksLikeFormula(std::string_view text) {
+  if (!text.empty() && (text[0] == '\t' || text[0] == '\r')) return true;
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = NextCodePoint(text, i);
+    if (IsSkippedSpace(cp)) continue;
+    return IsFormulaStart(cp);
+  }
+  return false;
+}
+
+namespace {
+
+// One CSV cell: defused with a leading apostrophe when LooksLikeFormula,
+// then quoted when needed (RFC 4180).
+std::string Cell(const std::string& text) {
+  std::string v = LooksLikeFormula(text) ? "'" + text : text;
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string out = "\"";
   for (char c : v) {

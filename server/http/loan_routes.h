@@ -4,6 +4,10 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
 #include "server/services/loan_service.h"
@@ -13,9 +17,18 @@ namespace custos::http {
 // A loan as the API shows it, with its state and overdue flag at `now`.
 Poco::JSON::Object::Ptr LoanJson(const services::Loan& loan, storage::Time now);
 
-// The borrowing register as CSV (RFC 4180, CRLF, a header row; cells that
-// a spreadsheet would run as a formula are prefixed with a quote).
+// The borrowing register as CSV (RFC 4180, CRLF, a header row; every cell
+// for which LooksLikeFormula holds is prefixed with a single quote, so a
+// spreadsheet shows it as text).
 std::string RegisterCsv(const std::vector<services::Loan>& loans, storage::Time now);
+
+// Could a spreadsheet run `text` (UTF-8) as a formula? True when it starts
+// with a tab or CR, or when its first character that is not whitespace —
+// ASCII (space, tab, CR, LF, VT, FF) or Unicode (U+3000 ideographic space,
+// no-break and U+2000 spaces, NEL, line/paragraph separators, zero-width
+// space, BOM) — is = + - @, a full-width ＝ ＋ － ＠, a small form
+// ﹦ ﹢ ﹣ ﹫ or the minus sign U+2212. The one defusing rule of the register.
+bool LooksLikeFormula(std::string_view text);
 
 void AddLoanRoutes(Router& router, services::AuthService& auth, services::LoanService& loans);
 

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "server/http/loan_routes.h"
+#include "server/services/loan.h"
 #include "storage/model.h"
 #include "tests/server/api_fixture.h"
 
@@ -776,6 +778,143 @@ TEST_F(ApiLoans, ApproverOfAnotherDepartmentGets404ForTheLoan) {
   ASSERT_EQ(own.status, 201) << Describe(own);
   ExpectError(S().Call(outsider, "POST", "/v1/loans/" + Str(JsonObject(own.body), "id") + "/approve"),
               403, "wrong_department");
+}
+
+// ------------------------------------------------------------ CSV defusing
+
+// The rows of an RFC 4180 text (quoted cells may hold commas, quotes, CR, LF).
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false, was_quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell += c;
+      }
+    } else if (c == '"' && cell.empty() && !was_quoted) {
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(cell);
+      cell.clear();
+      was_quoted = false;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.back().push_back(cell);
+      cell.clear();
+      was_quoted = false;
+      rows.emplace_back();
+      ++i;
+    } else {
+      cell += c;
+    }
+  }
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+
+// Cells a spreadsheet would run as a formula: each must come out of the
+// register CSV as one cell, prefixed with a single quote. Before the one
+// rule (http::LooksLikeFormula) 8 of the first 22 got through.
+const std::vector<std::string> kFormulaCells = {
+    "=1+1",                                   // 1 plain
+    "+86 21 5555",                            // 2
+    "-2+3",                                   // 3
+    "@SUM(A1:A2)",                            // 4
+    " =1+1",                                  // 5 leading space
+    "\u3000=HYPERLINK(\"http://x\",\"点这里\")",  // 6 ideographic space
+    "\uFF1D1+1",                              // 7 full-width ＝
+    "\uFF0BCMD|' /C calc'!A0",                // 8 full-width ＋
+    "\uFF0D1+1",                              // 9 full-width －
+    "\uFF20SUM(1,2)",                         // 10 full-width ＠
+    "\t=1+1",                                 // 11 tab
+    "\r=1+1",                                 // 12 CR
+    "\n=1+1",                                 // 13 LF
+    "\r\n=1+1",                               // 14 CRLF
+    "\t",                                     // 15 a lone tab
+    "\r借阅",                                 // 16 CR then Chinese
+    "\u00A0=1+1",                             // 17 no-break space
+    "\u2003\u3000 \t=cmd|'/c calc'!A1",       // 18 mixed spaces
+    "\uFEFF=1+1",                             // 19 byte order mark
+    "\u200B@x",                               // 20 zero-width space
+    "\u3000\uFF1D合同金额*2",                 // 21 ideographic space, full-width ＝
+    "   \uFF0B借阅用途",                       // 22 spaces, full-width ＋
+    "\uFE66SUM(1)",                           // 23 small ﹦
+    "\u2212" "1",                             // 24 minus sign
+    "\v-1",                                   // 25 vertical tab
+};
+
+// Text that must come out unchanged (no quote added).
+const std::vector<std::string> kPlainCells = {
+    "合同正本 2026", "项目-2026", "a=b", "报价单（2026）", " 普通用途", "\u3000审计", "", "1-2",
+};
+
+TEST(RegisterCsvTest, FormulaCellsGotThroughUndefused) {
+  std::vector<services::Loan> loans;
+  std::vector<std::string> cells = kFormulaCells;
+  cells.insert(cells.end(), kPlainCells.begin(), kPlainCells.end());
+  for (size_t i = 0; i < cells.size(); ++i) {
+    services::Loan l;
+    l.id = "LN-2026-" + std::to_string(100000 + i);
+    l.record_id = storage::RecordId{"GN-2026-000001"};
+    l.record_title = cells[i];
+    l.borrower = "staff";
+    l.department = "销售部";
+    l.purpose = cells[i];
+    loans.push_back(l);
+  }
+  const std::string csv = http::RegisterCsv(loans, std::chrono::system_clock::now());
+  std::vector<std::vector<std::string>> rows = ParseCsv(csv);
+  ASSERT_EQ(rows.size(), cells.size() + 1) << csv;
+  int undefused = 0;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const std::vector<std::string>& row = rows[i + 1];
+    ASSERT_EQ(row.size(), 14u) << "row " << i;
+    const bool formula = i < kFormulaCells.size();
+    const std::string want = formula ? "'" + cells[i] : cells[i];
+    for (size_t column : {2u, 6u}) {  // recordTitle, purpose
+      if (row[column] != want) ++undefused;
+      EXPECT_EQ(row[column], want) << "cell " << i + 1 << " column " << column;
+    }
+    EXPECT_EQ(http::LooksLikeFormula(cells[i]), formula) << "cell " << i + 1;
+  }
+  EXPECT_EQ(undefused, 0);
+}
+
+// The same rule through the real server: purposes that start with a
+// formula behind spaces (ASCII, U+3000, no-break) or in full-width form
+// leave GET /v1/loans/register?format=csv defused.
+TEST_F(ApiLoans, RegisterCsvLetFormulasBehindSpacesThrough) {
+  Checked rec = CheckIn(GeneralJson("借阅登记测试 Register cells"), PatternBytes(100, 9));
+  ASSERT_NE(rec.id, "");
+  const std::vector<std::string> purposes = {
+      " =1+1", "\u3000=HYPERLINK(\"http://x\")", "\uFF1D1+1", "\uFF0B借阅", "\uFF0D1",
+      "\uFF20SUM(1)", "\u00A0@x", "\t=1+1", "\u3000\uFF1D合同*2", "合同正本 normal purpose"};
+  const std::vector<std::string> roles = {"staff", "approver", "legal", "auditor", "archivist"};
+  std::map<std::string, std::string> purpose_of;  // loan id → purpose
+  for (size_t i = 0; i < purposes.size(); ++i) {
+    Poco::JSON::Object::Ptr l =
+        RequestOk(roles[i % roles.size()], rec.id, i < roles.size() ? "digital" : "physical", purposes[i]);
+    ASSERT_TRUE(l) << i;
+    purpose_of[Str(l, "id")] = purposes[i];
+  }
+  HttpResult csv = S().As("auditor", "GET", "/v1/loans/register?format=csv");
+  ASSERT_EQ(csv.status, 200) << Describe(csv);
+  size_t seen = 0;
+  for (const auto& row : ParseCsv(csv.body)) {
+    auto it = row.empty() ? purpose_of.end() : purpose_of.find(row[0]);
+    if (it == purpose_of.end()) continue;
+    ++seen;
+    ASSERT_EQ(row.size(), 14u);
+    const bool plain = it->second == purposes.back();
+    EXPECT_EQ(row[6], (plain ? "" : "'") + it->second) << it->first;
+  }
+  EXPECT_EQ(seen, purposes.size());
 }
 
 }  // namespace
