@@ -1559,6 +1559,147 @@ TEST_P(StoreContract, ReadTransactionCannotChangeDocuments) {
   });
 }
 
+// ------------------------------------------------------------------ exports
+
+StoredExport MakeExport(const std::string& id, const std::string& blob,
+                        const std::vector<ExportedRecord>& records) {
+  StoredExport e;
+  e.id = id;
+  e.owner = "张三";
+  e.format = "zip";
+  e.created_at = At(10) + std::chrono::microseconds(700);
+  e.expires_at = At(86400010);
+  e.blob_id = BlobId{blob};
+  e.file_id = FileId{"0123456789abcdef0123456789abcdef"};
+  e.size = 4242;
+  e.sha256 = std::string(64, 'a');
+  e.kek_id = "kek-1";
+  e.wrapped_dek = {1, 2, 3, 0, 255};
+  e.summary = "{\"name\":\"导出-1\",\"withheld\":[]}";
+  e.records = records;
+  return e;
+}
+
+std::vector<std::string> ExportIds(const std::vector<StoredExport>& v) {
+  std::vector<std::string> out;
+  for (const auto& e : v) out.push_back(e.id);
+  return out;
+}
+
+TEST_P(StoreContract, ExportsRoundTripAndAreFoundByEveryRecordTheyName) {
+  const StoredExport a = MakeExport("EX-b", "blob-a", {{RecordId{"GN-2026-000002"}, false}, {RecordId{"CT-2026-000001"}, true}});
+  const StoredExport b = MakeExport("EX-a", "blob-b", {{RecordId{"GN-2026-000002"}, true}});
+  MustWrite([&](Transaction& tx) -> Status {
+    CUSTOS_RETURN_IF_ERROR(tx.exports().Insert(a));
+    return tx.exports().Insert(b);
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto got, tx.exports().Find("EX-b"));
+    EXPECT_TRUE(got.has_value());
+    if (got) {
+      EXPECT_EQ(got->owner, "张三");
+      EXPECT_EQ(got->format, "zip");
+      EXPECT_EQ(got->created_at, At(10));  // to the millisecond
+      EXPECT_EQ(got->expires_at, At(86400010));
+      EXPECT_EQ(got->blob_id.value, "blob-a");
+      EXPECT_EQ(got->file_id, a.file_id);
+      EXPECT_EQ(got->size, 4242u);
+      EXPECT_EQ(got->sha256, a.sha256);
+      EXPECT_EQ(got->kek_id, "kek-1");
+      EXPECT_EQ(got->wrapped_dek, a.wrapped_dek);
+      EXPECT_EQ(got->shredded_by, "");
+      EXPECT_EQ(got->summary, a.summary);
+      // Records come back sorted by id.
+      EXPECT_EQ(got->records.size(), 2u);
+      if (got->records.size() == 2) {
+        EXPECT_EQ(got->records[0].id.value, "CT-2026-000001");
+        EXPECT_TRUE(got->records[0].content);
+        EXPECT_EQ(got->records[1].id.value, "GN-2026-000002");
+        EXPECT_FALSE(got->records[1].content);
+      }
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto missing, tx.exports().Find("EX-c"));
+    EXPECT_FALSE(missing.has_value());
+    CUSTOS_ASSIGN_OR_RETURN(auto all, tx.exports().List());
+    EXPECT_EQ(ExportIds(all), (std::vector<std::string>{"EX-a", "EX-b"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto both, tx.exports().Naming(RecordId{"GN-2026-000002"}));
+    EXPECT_EQ(ExportIds(both), (std::vector<std::string>{"EX-a", "EX-b"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto one, tx.exports().Naming(RecordId{"CT-2026-000001"}));
+    EXPECT_EQ(ExportIds(one), (std::vector<std::string>{"EX-b"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.exports().Naming(RecordId{"CT-2026-000009"}));
+    EXPECT_TRUE(none.empty());
+    CUSTOS_ASSIGN_OR_RETURN(bool live, tx.exports().BlobReferenced(BlobId{"blob-a"}));
+    EXPECT_TRUE(live);
+    CUSTOS_ASSIGN_OR_RETURN(bool unknown, tx.exports().BlobReferenced(BlobId{"blob-z"}));
+    EXPECT_FALSE(unknown);
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreContract, ShreddedExportKeepsNoKeyNorSummaryAndDeletedOneIsGone) {
+  MustWrite([&](Transaction& tx) {
+    return tx.exports().Insert(MakeExport("EX-1", "blob-1", {{RecordId{"CT-2026-000001"}, true}}));
+  });
+  MustWrite([&](Transaction& tx) { return tx.exports().Shred("EX-1", "DB-2026-000001"); });
+  MustRead([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto got, tx.exports().Find("EX-1"));
+    EXPECT_TRUE(got.has_value());
+    if (got) {
+      EXPECT_TRUE(got->wrapped_dek.empty());
+      EXPECT_EQ(got->kek_id, "");
+      EXPECT_EQ(got->summary, "{}");
+      EXPECT_EQ(got->shredded_by, "DB-2026-000001");
+      EXPECT_EQ(got->blob_id.value, "blob-1");
+      EXPECT_EQ(got->records.size(), 1u);  // still found by the record it named
+    }
+    CUSTOS_ASSIGN_OR_RETURN(bool referenced, tx.exports().BlobReferenced(BlobId{"blob-1"}));
+    EXPECT_FALSE(referenced);
+    return Status::Ok();
+  });
+  for (const auto& change : std::vector<std::function<Status(Transaction&)>>{
+           [](Transaction& tx) { return tx.exports().Shred("EX-2", "DB-2026-000001"); },
+           [](Transaction& tx) { return tx.exports().Delete("EX-2"); }}) {
+    Status s = store_->Write(change);
+    EXPECT_EQ(s.code(), ErrorCode::kNotFound) << s.ToString();
+    EXPECT_EQ(s.reason(), "export_not_found");
+  }
+  MustWrite([&](Transaction& tx) { return tx.exports().Delete("EX-1"); });
+  MustRead([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto got, tx.exports().Find("EX-1"));
+    EXPECT_FALSE(got.has_value());
+    CUSTOS_ASSIGN_OR_RETURN(auto naming, tx.exports().Naming(RecordId{"CT-2026-000001"}));
+    EXPECT_TRUE(naming.empty());
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreContract, DuplicateExportIsRefusedAndReadTransactionCannotChangeExports) {
+  MustWrite([&](Transaction& tx) { return tx.exports().Insert(MakeExport("EX-1", "blob-1", {})); });
+  Status dup = store_->Write([&](Transaction& tx) { return tx.exports().Insert(MakeExport("EX-1", "blob-2", {})); });
+  EXPECT_EQ(dup.code(), ErrorCode::kConflict);
+  EXPECT_EQ(dup.reason(), "export_exists");
+  Status same_blob = store_->Write([&](Transaction& tx) {
+    return tx.exports().Insert(MakeExport("EX-2", "blob-1", {{RecordId{"CT-2026-000001"}, true}}));
+  });
+  EXPECT_EQ(same_blob.code(), ErrorCode::kInternal) << same_blob.ToString();
+  EXPECT_EQ(same_blob.reason(), "database_error");
+  for (const auto& change : std::vector<std::function<Status(Transaction&)>>{
+           [](Transaction& tx) { return tx.exports().Insert(MakeExport("EX-3", "blob-3", {})); },
+           [](Transaction& tx) { return tx.exports().Shred("EX-1", "DB-2026-000001"); },
+           [](Transaction& tx) { return tx.exports().Delete("EX-1"); }}) {
+    Status s = store_->Read(change);
+    EXPECT_EQ(s.code(), ErrorCode::kInternal) << s.ToString();
+  }
+  MustRead([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto all, tx.exports().List());
+    EXPECT_EQ(ExportIds(all), std::vector<std::string>{"EX-1"});
+    EXPECT_FALSE(all.empty() || all[0].wrapped_dek.empty());
+    CUSTOS_ASSIGN_OR_RETURN(auto naming, tx.exports().Naming(RecordId{"CT-2026-000001"}));
+    EXPECT_TRUE(naming.empty());  // the failed insert left no record rows
+    return Status::Ok();
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(kSqlite, kPostgres, kMemory),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
