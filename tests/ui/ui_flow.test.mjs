@@ -71,9 +71,34 @@ test('check-in, loan, approval, download and verification in the browser', { tim
   await page.fill('#meta-contractNumber', 'ES-2026-0042');
   await page.fill('#meta-signedDate', '2026-03-01');
   await page.fill('#meta-endDate', '2028-02-28');
-  await page.fill('#meta-amount', '1250000.00');
   await page.fill('#meta-currency', 'CNY');
-  await page.setInputFiles('#checkin-files', [CONTRACT, ANNEX]);
+
+  // A refused upload: an amount in words. The server answers 422
+  // invalid_metadata with params {field: amount, rule: decimal}; the UI
+  // says so in Chinese, marks the amount field and the progress bar shows
+  // the failure, not "storing".
+  await page.fill('#meta-amount', '一百二十五万元');
+  await page.setInputFiles('#checkin-files', [ANNEX]);
+  await page.locator('.file-list tbody tr').first().waitFor();
+  await page.click('#checkin-submit');
+  const refusedUpload = page.locator('.status-area .notice-error');
+  await refusedUpload.waitFor();
+  const refusedText = await refusedUpload.textContent();
+  assert.match(refusedText, /金额/, refusedText);
+  assert.match(refusedText, /十进制/, refusedText);
+  assert.doesNotMatch(refusedText, /must be|decimal number|metadata\./, 'no English server text');
+  assert.equal(await page.getAttribute('#meta-amount', 'aria-invalid'), 'true', 'the amount field is marked');
+  const fieldError = page.locator('#meta-amount + .field-error');
+  assert.ok(await fieldError.isVisible(), 'a visible message under the field');
+  const fieldErrorId = await fieldError.getAttribute('id');
+  assert.ok((await page.getAttribute('#meta-amount', 'aria-describedby')).split(' ').includes(fieldErrorId), 'the message describes the field');
+  const progressText = await page.textContent('.progress-text');
+  assert.doesNotMatch(progressText, /正在加密保存/, progressText);
+  assert.match(progressText, /上传失败/, progressText);
+  assert.equal(await page.locator('.progress.progress-failed').count(), 1);
+  await snap(page, 'checkin-refused');
+  await page.fill('#meta-amount', '1250000.00');
+  await page.setInputFiles('#checkin-files', [CONTRACT]);
   await page.locator('.file-list tbody tr').nth(1).waitFor();
   assert.equal(await page.locator('.file-list tbody tr').count(), 2, 'both files are listed before upload');
   await snap(page, 'checkin-form');
@@ -116,6 +141,20 @@ test('check-in, loan, approval, download and verification in the browser', { tim
   await page.click('#borrow');
   await settle(page);
   await page.fill('#loan-purpose', '核对价格条款 / price review');
+  // Longer than the longest loan: the answer's code and params
+  // ({maxDays: 90}) are shown in Chinese, with the due date marked.
+  const defaultDue = await page.inputValue('#loan-due');
+  const tooLate = new Date(Date.now() + 200 * 86400000);
+  const pad = (x) => String(x).padStart(2, '0');
+  await page.fill('#loan-due', `${tooLate.getFullYear()}-${pad(tooLate.getMonth() + 1)}-${pad(tooLate.getDate())}T17:00`);
+  await page.click('#request-loan');
+  const tooLong = page.locator('.status-area .notice-error');
+  await tooLong.waitFor();
+  const tooLongText = await tooLong.textContent();
+  assert.match(tooLongText, /借阅期限最长 90 天/, tooLongText);
+  assert.doesNotMatch(tooLongText, /[A-Za-z]{3,}/, `no English in ${tooLongText}`);
+  assert.equal(await page.getAttribute('#loan-due', 'aria-invalid'), 'true');
+  await page.fill('#loan-due', defaultDue);
   await snap(page, 'loan-request');
   await page.click('#request-loan');
   await page.waitForFunction(() => /^#\/loans\/LN-/.test(window.location.hash));
@@ -191,10 +230,27 @@ test('check-in, loan, approval, download and verification in the browser', { tim
   const tar = zlib.gunzipSync(pkgBytes).toString('latin1');
   assert.ok(tar.includes(recordId), 'the package holds the record');
   assert.ok(tar.includes(sha256(CONTRACT.buffer)), 'the package holds the file hashes');
-  await page.locator('.notice-success', { hasText: pkg.suggestedFilename() }).waitFor();
+  await page.locator('form:has(#start-export) .status-area .notice', { hasText: pkg.suggestedFilename() }).waitFor();
   await snap(page, 'audit-exported');
+  // The package holds no file content (no loan): the UI says so, lists
+  // every file withheld with its reason, and never claims content.
+  const saved = await page.textContent('form:has(#start-export) .status-area .notice');
+  assert.match(saved, /no file content/, saved);
+  const withheld = await page.textContent('#export-withheld');
+  assert.ok(withheld.includes(CONTRACT.name) && withheld.includes(ANNEX.name), withheld);
+  assert.match(withheld, /approved digital loan/, withheld);
   await go(page, `#/records/${recordId}`);
+  // English counts: "2 files", and one result is "1 record".
+  // (textContent runs the table cells together: no \b at the ends.)
+  assert.match(await page.textContent('main'), /version 1 \(Original\), 2 files/);
   await snap(page, 'record-auditor-en');
+  await go(page, `#/records?q=${encodeURIComponent('供货合同')}`);
+  assert.equal((await page.textContent('#result-count')).trim(), '1 record');
+  const forms = await page.evaluate(async () => {
+    const i18n = await import('/js/i18n.js');
+    return [1, 2].map((n) => [i18n.t('checkin.filesSummary', { n, size: '1 KiB' }), i18n.t('alerts.daysLeft', { n })]);
+  });
+  assert.deepEqual(forms, [['1 file, 1 KiB in all', '1 day left'], ['2 files, 1 KiB in all', '2 days left']]);
   await signOut(page);
 
   // The token is gone after sign-out.

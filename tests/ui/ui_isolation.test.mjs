@@ -259,8 +259,42 @@ test('Chinese and English have the same messages', async () => {
   const { MESSAGES } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
   const zh = Object.keys(MESSAGES.zh).sort();
   const en = Object.keys(MESSAGES.en).sort();
+  // English may add plural forms (`key.one`) of a key both languages have.
+  const pluralForm = (k) => /\.(zero|one|two|few|many)$/.test(k) && zh.includes(k.replace(/\.\w+$/, ''));
   assert.deepEqual(zh.filter((k) => !en.includes(k)), [], 'only in Chinese');
-  assert.deepEqual(en.filter((k) => !zh.includes(k)), [], 'only in English');
+  assert.deepEqual(en.filter((k) => !zh.includes(k) && !pluralForm(k)), [], 'only in English');
   const placeholders = (s) => (s.match(/\{\w+\}/g) || []).sort().join(',');
   for (const k of zh) assert.equal(placeholders(MESSAGES.zh[k]), placeholders(MESSAGES.en[k]), `placeholders of ${k}`);
+  for (const k of en.filter(pluralForm)) {
+    assert.equal(placeholders(MESSAGES.en[k]), placeholders(MESSAGES.en[k.replace(/\.\w+$/, '')]), `placeholders of ${k}`);
+  }
+  // Every English count of things has its singular: no "1 files".
+  const counted = /\{(n|files|count)\} (files|days|records|findings|versions|entries)\b/;
+  const missing = en.filter((k) => !pluralForm(k) && counted.test(MESSAGES.en[k]) && MESSAGES.en[`${k}.one`] === undefined);
+  assert.deepEqual(missing, [], 'English counts without a singular form');
+});
+
+test('every error code the server returns for a user action has a message', () => {
+  // Codes are the last string literal of a Status or Response::Error built
+  // in the server's services and routes (docs/api.md "Errors").
+  const source = fs.readFileSync(path.join(uiDir, 'js', 'messages.js'), 'utf8');
+  const dirs = ['server/services', 'server/http'];
+  const codes = new Set();
+  for (const dir of dirs) {
+    for (const name of fs.readdirSync(path.join(uiDir, '..', dir))) {
+      if (!name.endsWith('.cc')) continue;
+      const text = fs.readFileSync(path.join(uiDir, '..', dir, name), 'utf8');
+      // The arguments: string literals (which may hold ';') and other text,
+      // up to the first literal that ends the call.
+      const re = /\b(InvalidArgument|NotFound|Conflict|Gone|PermissionDenied|Unauthenticated|Unprocessable|TooLarge|ResourceExhausted|Unavailable)\(((?:[^;"]|"(?:[^"\\]|\\.)*")*?)"([a-z][a-z0-9_]*)"\)/g;
+      for (const m of text.matchAll(re)) if (!m[2].includes('WithParam(')) codes.add(m[3]);
+      for (const m of text.matchAll(/Response::Error\(\s*\d+\s*,\s*"([a-z][a-z0-9_]*)"/g)) codes.add(m[1]);
+    }
+  }
+  // Failures of start-up (custosd's log, not an answer) and of parsing a
+  // receipt (custosctl verify) never reach the UI.
+  for (const c of ['listen_failed', 'tls_config', 'receipt_malformed']) codes.delete(c);
+  assert.ok(codes.size > 50, `found ${codes.size} codes`);
+  const missing = [...codes].filter((c) => !source.includes(`'err.${c}'`)).sort();
+  assert.deepEqual(missing, [], 'codes without a Chinese and English message');
 });

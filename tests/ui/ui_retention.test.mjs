@@ -152,12 +152,22 @@ test('versions, the loan desk, retention, holds and destruction in the browser',
   await page.click('#create-hold');
   await page.waitForFunction(() => /^#\/holds\/LH-/.test(window.location.hash));
   await settle(page);
+  // The message is a sentence that names the hold, not a column's label.
+  const placed = await page.textContent('.notice-success');
+  assert.match(placed, /^已设立法律保全“North Trading dispute”（LH-[^）]+），涉及 1 件档案。$/, placed);
   await snap(page, 'hold-placed');
   await go(page, `#/records/${ids.contract}`);
   assert.match(await page.textContent('main'), /保全中/);
   await page.goBack();
   await settle(page);
+  // Releasing asks first; cancelling (Escape) keeps the hold.
   await page.click('#release-hold');
+  await page.locator('dialog.confirm-dialog[open]').waitFor();
+  await page.keyboard.press('Escape');
+  await page.locator('dialog.confirm-dialog').waitFor({ state: 'detached' });
+  assert.match(await page.textContent('main'), /保全中|生效/);
+  await page.click('#release-hold');
+  await page.click('#confirm-ok');
   await page.locator('.notice-info').waitFor();
   await settle(page);
   assert.match(await page.textContent('main'), /已解除/);
@@ -167,7 +177,24 @@ test('versions, the loan desk, retention, holds and destruction in the browser',
   // --- archivist executes; the certificate downloads --------------------
   await signIn(page, origin, 'alice');
   await go(page, `#/destructions/${batchId}`);
+  // Executing needs the batch id typed: a wrong one keeps the button
+  // disabled and nothing is executed.
   await page.click('#execute-destruction');
+  await page.locator('dialog.confirm-dialog[open]').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'confirm-typed', 'the focus is in the dialog');
+  await page.fill('#confirm-typed', `${batchId.slice(0, -1)}X`);
+  assert.equal(await page.isDisabled('#confirm-ok'), true, 'a wrong id does not enable execution');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.locator('dialog.confirm-dialog[open]').count(), 1, 'Enter with a wrong id does nothing');
+  await snap(page, 'destruction-confirm');
+  await page.click('#confirm-cancel');
+  await page.locator('dialog.confirm-dialog').waitFor({ state: 'detached' });
+  const stillApproved = await apiCall(server, 'GET', `/v1/destructions/${batchId}`, { token: await apiSignIn(server, 'alice') });
+  assert.equal(stillApproved.data.state, 'approved', 'nothing was executed');
+  await page.click('#execute-destruction');
+  await page.fill('#confirm-typed', batchId);
+  assert.equal(await page.isDisabled('#confirm-ok'), false);
+  await page.keyboard.press('Enter');
   await page.locator('.notice-success').waitFor();
   await settle(page);
   const [cert] = await Promise.all([page.waitForEvent('download'), page.click('#certificate')]);

@@ -6,11 +6,18 @@
 import * as session from './session.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  // params: the error's values ({"field":"amount"}, {"maxDays":90}) from
+  // which i18n.errorText builds the text in the chosen language.
+  constructor(status, code, message, params) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.params = params && typeof params === 'object' && !Array.isArray(params) ? params : {};
   }
+}
+
+function fromBody(status, error) {
+  return new ApiError(status, error.code, typeof error.message === 'string' ? error.message : '', error.params);
 }
 
 // Called for answers that end or block the session everywhere: 401
@@ -37,16 +44,11 @@ function headers(extra) {
 }
 
 async function errorFrom(res) {
-  let code = `http_${res.status}`;
-  let message = res.statusText;
   try {
     const body = await res.json();
-    if (body && body.error && typeof body.error.code === 'string') {
-      code = body.error.code;
-      message = typeof body.error.message === 'string' ? body.error.message : '';
-    }
+    if (body && body.error && typeof body.error.code === 'string') return fromBody(res.status, body.error);
   } catch (_) { /* not JSON: keep the status */ }
-  return new ApiError(res.status, code, message);
+  return new ApiError(res.status, `http_${res.status}`, res.statusText);
 }
 
 function report(err, path) {
@@ -109,8 +111,8 @@ export function upload(path, formData, onProgress) {
         resolve(body);
         return;
       }
-      const err = body && body.error
-        ? new ApiError(xhr.status, body.error.code, body.error.message)
+      const err = body && body.error && typeof body.error.code === 'string'
+        ? fromBody(xhr.status, body.error)
         : new ApiError(xhr.status, `http_${xhr.status}`, xhr.statusText);
       report(err, path);
       reject(err);

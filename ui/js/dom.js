@@ -294,8 +294,15 @@ export function progressBar(labelText) {
   return {
     el: wrap,
     set(fraction, text) {
+      wrap.classList.remove('progress-failed');
       if (fraction === null) bar.removeAttribute('value');
       else bar.value = Math.max(0, Math.min(100, fraction * 100));
+      label.textContent = text || '';
+    },
+    // The operation ended in failure: the bar stops and says so.
+    fail(text) {
+      wrap.classList.add('progress-failed');
+      bar.value = 0;
       label.textContent = text || '';
     },
   };

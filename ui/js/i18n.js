@@ -35,6 +35,7 @@ export function has(key) {
 // t('loan.approved', {id: 'LN-…'}): the message with {placeholders} filled
 // in as plain text. An unknown key falls back to `fallback`, then the key.
 export function t(key, vars, fallback) {
+  key = pluralKey(key, vars);
   let s = MESSAGES[current][key];
   if (s === undefined) s = MESSAGES.en[key];
   if (s === undefined) return fallback !== undefined ? fallback : key;
@@ -46,23 +47,77 @@ export function eventLabel(action) {
   return t(`ev.${action}`, {}, action);
 }
 
-// Codes whose server message carries a detail the user needs (which field,
-// which loan, which hold): the message is shown after the translation.
-const DETAIL_CODES = new Set([
-  'invalid_metadata', 'loan_exists', 'invalid_loan_state', 'original_out', 'record_on_hold', 'record_not_due',
-  'record_in_batch', 'record_destroyed', 'missing_field', 'invalid_field', 'unknown_field', 'forbidden',
-  'invalid_batch_state', 'export_failed', 'weak_password', 'invalid_file_name', 'malformed_multipart',
-  'unknown_department', 'invalid_due_date', 'record_not_found', 'invalid_change_state',
-]);
+// Plural forms: t(key, {n}) looks for `key.one` / `key.other` (by
+// Intl.PluralRules of the current language) before `key`, so English says
+// "1 file" and "2 files"; Chinese needs no forms and has only `key`.
+const pluralRules = {};
+// The count is vars.count when given (n may be a formatted string), else vars.n.
+function pluralKey(key, vars) {
+  const n = vars && typeof vars.count === 'number' ? vars.count : (vars ? vars.n : undefined);
+  if (typeof n !== 'number') return key;
+  const rules = pluralRules[current] || (pluralRules[current] = new Intl.PluralRules(current === 'zh' ? 'zh-CN' : 'en-US'));
+  const form = `${key}.${rules.select(n)}`;
+  return MESSAGES[current][form] !== undefined ? form : key;
+}
+
+// An error's text in the chosen language, from its code and params
+// (docs/api.md "Errors"): `err.<code>.<rule>` when params.rule names a
+// variant, else `err.field.<rule>` for a rule on a named field, else
+// `err.<code>.<param>` for the first param that has such a form, else
+// `err.<code>`; {placeholders} come from params ({field} as the field's
+// label, {state} in words, {maxBytes} in KiB/MiB). The server's own
+// (English) message is shown only for a code the UI does not know.
+const FIELD_LABELS = {
+  title: 'field.title', description: 'field.description', department: 'field.department',
+  custodian: 'field.custodian', location: 'field.location', classification: 'field.classification',
+  type: 'field.type', purpose: 'loan.purpose', reason: 'holds.reason', dueAt: 'loan.due',
+  name: 'holds.name', caseRef: 'holds.caseRef', recordIds: 'holds.recordIds', note: 'version.note',
+  username: 'signin.username', password: 'signin.password',
+};
+
+export function fieldLabel(name) {
+  if (!name) return '';
+  const bare = String(name).replace(/^metadata\./, '');
+  if (has(`meta.${bare}`)) return t(`meta.${bare}`);
+  if (FIELD_LABELS[bare] && has(FIELD_LABELS[bare])) return t(FIELD_LABELS[bare]);
+  return bare;
+}
+
+const STATE_NAMES = { invalid_loan_state: 'loanState', invalid_batch_state: 'batchState', invalid_change_state: 'changeState' };
+
+function errorKey(code, params) {
+  const rule = typeof params.rule === 'string' ? params.rule : '';
+  const candidates = [];
+  if (rule) candidates.push(`err.${code}.${rule}`);
+  if (rule && params.field) candidates.push(`err.field.${rule}`);
+  for (const name of Object.keys(params)) if (name !== 'rule') candidates.push(`err.${code}.${name}`);
+  candidates.push(`err.${code}`);
+  if (params.field && code.startsWith('invalid_')) candidates.push('err.field.invalid');
+  return candidates.find((k) => MESSAGES.en[k] !== undefined) || null;
+}
+
+function fmtSize(n) {
+  if (typeof n !== 'number') return String(n);
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} B`;
+}
 
 export function errorText(err) {
   if (!err) return '';
   if (!err.code) return err.message || String(err);
-  const key = `err.${err.code}`;
-  if (has(key) || MESSAGES.en[key] !== undefined) {
-    const base = t(key);
-    const detail = DETAIL_CODES.has(err.code) && err.message ? ` — ${err.message}` : '';
-    return `${base}${detail}`;
+  const params = err.params || {};
+  const key = errorKey(err.code, params);
+  if (key) {
+    const vars = { ...params };
+    if (params.field !== undefined) vars.field = fieldLabel(params.field);
+    if (typeof params.maxBytes === 'number') vars.maxBytes = fmtSize(params.maxBytes);
+    if (typeof params.state === 'string' && STATE_NAMES[err.code]) vars.state = t(`${STATE_NAMES[err.code]}.${params.state}`, {}, params.state);
+    if (typeof params.dueAt === 'string') {
+      const d = new Date(params.dueAt);
+      if (!Number.isNaN(d.getTime())) vars.dueAt = new Intl.DateTimeFormat(current === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+    }
+    return t(key, vars);
   }
   return t('err.generic', { code: err.code, status: err.status, message: err.message || '' });
 }

@@ -5,7 +5,7 @@ import { h, pageHeader, section, table, badge, fmtTimeShort, field, select, chec
 import { t } from '../i18n.js';
 import * as api from '../api.js';
 import { flash, reload } from '../nav.js';
-import { statusArea, onSubmit, actionButton } from '../widgets.js';
+import { statusArea, onSubmit, actionButton, confirmDialog } from '../widgets.js';
 import { ROLES, departments, forgetDepartments } from '../model.js';
 
 const enc = encodeURIComponent;
@@ -47,6 +47,8 @@ export async function usersPage({ user }) {
         h('td', { class: 'nowrap' },
           button(editing === u.username ? t('common.cancel') : t('common.edit'), () => draw(editing === u.username ? null : u.username), 'link', { 'aria-label': t('admin.editNamed', { name: u.username }) }),
           u.username === user.username ? null : actionButton(u.disabled ? t('admin.enable') : t('admin.disable'), async () => {
+            // Enabling needs no question; disabling locks a person out.
+            if (!u.disabled && !(await confirmDialog({ title: t('confirm.disableTitle', { name: u.username }), body: t('confirm.disableBody'), confirmLabel: t('admin.disable') }))) return;
             await api.patch(`/v1/users/${enc(u.username)}`, { disabled: !u.disabled });
             flash(t(u.disabled ? 'admin.enabledNamed' : 'admin.disabledNamed', { name: u.username }), 'info');
             reload();

@@ -127,10 +127,36 @@ function verifyPanel(isCurrent) {
     h('p', { class: 'hint' }, t('audit.verifyHint')), progress.el, status.el, result);
 }
 
+// What the downloaded package holds, in words: never "downloaded" with
+// content when it holds none, and every file whose content was withheld,
+// with the reason (GET /v1/exports/{id}/job: package.filesWithContent,
+// package.withheld).
+function exportOutcome(status, holder, name, job, asked) {
+  const summary = job.package || {};
+  const records = typeof summary.records === 'number' ? summary.records : 0;
+  const withContent = typeof summary.filesWithContent === 'number' ? summary.filesWithContent : 0;
+  const withheld = Array.isArray(summary.withheld) ? summary.withheld : [];
+  if (!asked) status.ok(t('audit.exportSavedMetadataOnly', { name, records }));
+  else if (withContent === 0) status.warn(t('audit.exportSavedNoContent', { name, records }));
+  else status.ok(t('audit.exportSavedContent', { name, records, n: withContent }));
+  clear(holder);
+  if (withheld.length === 0) return;
+  append(holder, [
+    h('h3', null, t('audit.withheld', { n: withheld.length })),
+    h('div', { class: 'flush' }, table([
+      { label: t('field.archiveNumber'), cell: (w) => recordLink(w.recordId), class: 'nowrap' },
+      { label: t('record.versionShort'), cell: (w) => String(w.version), class: 'num' },
+      { label: t('record.fileName'), cell: (w) => w.name, class: 'wrap' },
+      { label: t('audit.withheldReason'), cell: (w) => t(`withheld.${w.reason}`, {}, w.reason) },
+    ], withheld, t('common.none'), { class: 'compact' })),
+  ]);
+}
+
 function exportPanel(query, isCurrent) {
   const status = statusArea();
   const progress = progressBar();
   progress.el.hidden = true;
+  const withheldHolder = h('div', { class: 'withheld', id: 'export-withheld' });
   const form = h('form', { class: 'form' },
     h('div', { class: 'form-grid' },
       field(t('audit.exportRecords'), h('textarea', { name: 'recordIds', rows: '2', id: 'export-records', value: query.records || '' }), { class: 'span-2', hint: t('audit.exportRecordsHint') }),
@@ -139,7 +165,7 @@ function exportPanel(query, isCurrent) {
       field(t('audit.format'), select('format', [['tar.gz', 'tar.gz'], ['zip', 'zip']], 'tar.gz')),
       checkbox(t('audit.includeContent'), { name: 'includeContent', checked: true })),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-secondary', id: 'start-export' }, t('audit.exportStart'))),
-    progress.el, status.el);
+    progress.el, status.el, withheldHolder);
   onSubmit(form, status, async (fd) => {
     const ids = String(fd.get('recordIds') || '').split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
     const body = { format: fd.get('format'), includeContent: fd.get('includeContent') === 'on' };
@@ -150,21 +176,27 @@ function exportPanel(query, isCurrent) {
       if (fd.get('type')) q.type = fd.get('type');
       body.query = q;
     }
-    const job = await api.post('/v1/exports', body);
+    clear(withheldHolder);
+    const started = await api.post('/v1/exports', body);
     progress.el.hidden = false;
-    for (;;) {
+    // Wait on the job (its answer says what the package holds), then fetch it.
+    let job = started;
+    while (job.state === 'queued' || job.state === 'running') {
       if (!isCurrent()) return;
-      const res = await api.download(`/v1/exports/${enc(job.id)}`, `${job.id}.${body.format}`);
-      if (!res.pending) {
-        progress.set(1, t('audit.exportReady'));
-        status.ok(t('audit.exportSaved', { name: res.name }));
-        return;
-      }
-      const p = res.job.progress || {};
+      const p = job.progress || {};
       if (p.total > 0) progress.set(p.done / p.total, `${p.phase || ''} ${fmtNumber(p.done)} / ${fmtNumber(p.total)}`);
-      else progress.set(null, t(`jobState.${res.job.state}`));
+      else progress.set(null, t(`jobState.${job.state}`));
       await sleep(400);
+      job = await api.get(`/v1/exports/${enc(started.id)}/job`);
     }
+    if (job.state === 'failed') {
+      progress.fail(t('audit.exportFailed', { error: job.error || '' }));
+      return;
+    }
+    if (!isCurrent()) return;
+    const res = await api.download(`/v1/exports/${enc(job.id)}`, `${job.id}.${body.format}`);
+    progress.set(1, t('audit.exportReady'));
+    exportOutcome(status, withheldHolder, res.name, job, body.includeContent);
   });
   return section(t('audit.export'), h('p', { class: 'hint' }, t('audit.exportHint')), form);
 }

@@ -52,8 +52,8 @@ export async function cataloguePage({ query }) {
   const anyFilter = FILTERS.some((k) => query[k]);
   const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
   const count = result.totalExact
-    ? t('search.count', { n: fmtNumber(result.total) })
-    : t('search.countAtLeast', { n: fmtNumber(result.total) });
+    ? t('search.count', { n: fmtNumber(result.total), count: result.total })
+    : t('search.countAtLeast', { n: fmtNumber(result.total), count: result.total });
 
   const pageLink = (p) => {
     const qs = new URLSearchParams();

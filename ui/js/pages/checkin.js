@@ -3,7 +3,7 @@
 // through XMLHttpRequest so that large files show their progress.
 
 import { h, field, select, pageHeader, section, linkButton, fmtBytes, clear, progressBar, dl, hash } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, errorText } from '../i18n.js';
 import * as api from '../api.js';
 import { navigate, flash } from '../nav.js';
 import { statusArea, onSubmit, fileList } from '../widgets.js';
@@ -21,13 +21,21 @@ async function sendUpload(path, metadata, files, progress) {
   progress.el.hidden = false;
   progress.set(0, t('checkin.uploading', { done: fmtBytes(0), total: fmtBytes(total) }));
   const started = performance.now();
-  const result = await api.upload(path, fd, (loaded, all) => {
-    const whole = all || total || 1;
-    const secs = (performance.now() - started) / 1000;
-    const rate = secs > 0.5 ? ` · ${fmtBytes(loaded / secs)}/s` : '';
-    if (loaded >= whole) progress.set(null, t('checkin.storing'));
-    else progress.set(loaded / whole, `${t('checkin.uploading', { done: fmtBytes(loaded), total: fmtBytes(whole) })}${rate}`);
-  });
+  let result;
+  try {
+    result = await api.upload(path, fd, (loaded, all) => {
+      const whole = all || total || 1;
+      const secs = (performance.now() - started) / 1000;
+      const rate = secs > 0.5 ? ` · ${fmtBytes(loaded / secs)}/s` : '';
+      if (loaded >= whole) progress.set(null, t('checkin.storing'));
+      else progress.set(loaded / whole, `${t('checkin.uploading', { done: fmtBytes(loaded), total: fmtBytes(whole) })}${rate}`);
+    });
+  } catch (err) {
+    // Never leave "storing…" behind a refusal: the bar says it failed and
+    // why; the form's status area marks the field the error names.
+    progress.fail(`${t('checkin.failed')} ${errorText(err)}`);
+    throw err;
+  }
   progress.set(1, t('checkin.done'));
   return result;
 }

@@ -7,7 +7,7 @@ import { t } from '../i18n.js';
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { flash, reload } from '../nav.js';
-import { statusArea, actionButton } from '../widgets.js';
+import { statusArea, actionButton, confirmedActionButton } from '../widgets.js';
 
 const enc = encodeURIComponent;
 
@@ -40,7 +40,13 @@ export async function destructionPage({ params, user }) {
     }, status, 'primary', { id: 'approve-destruction' }));
   }
   if ((b.state === 'approved' || (b.state === 'executed' && !b.hasCertificate)) && session.can('executeDestruction')) {
-    actions.push(actionButton(t('destr.execute'), async () => {
+    // Destroys content for good: the batch id must be typed to go on.
+    actions.push(confirmedActionButton(t('destr.execute'), {
+      title: t('confirm.executeTitle', { id: b.id }),
+      body: t('confirm.executeBody', { n: b.records.length }),
+      typed: b.id,
+      typedLabel: t('confirm.executeTyped', { id: b.id }),
+    }, async () => {
       await api.post(`/v1/destructions/${enc(b.id)}/execute`);
       flash(t('destr.executed'));
       reload();

@@ -6,7 +6,7 @@ import { t } from '../i18n.js';
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { navigate, flash, reload } from '../nav.js';
-import { statusArea, onSubmit, actionButton } from '../widgets.js';
+import { statusArea, onSubmit, actionButton, confirmedActionButton } from '../widgets.js';
 
 const enc = encodeURIComponent;
 
@@ -23,7 +23,7 @@ export async function holdsPage() {
     { label: t('holds.caseRef'), cell: (x) => x.caseRef || '—' },
     { label: t('holds.records'), cell: (x) => String(x.recordIds.length), class: 'num' },
     { label: t('field.state'), cell: (x) => stateBadge('holdState', x.state) },
-    { label: t('holds.created'), cell: (x) => `${fmtTimeShort(x.createdAt)} · ${x.createdBy}`, class: 'small nowrap' },
+    { label: t('holds.createdAt'), cell: (x) => `${fmtTimeShort(x.createdAt)} · ${x.createdBy}`, class: 'small nowrap' },
   ];
   let create = null;
   if (session.can('editHolds')) {
@@ -43,7 +43,7 @@ export async function holdsPage() {
       const ids = parseIds(fd.get('recordIds'));
       if (ids.length) body.recordIds = ids;
       const hold = await api.post('/v1/holds', body);
-      flash(t('holds.created', { id: hold.id, n: hold.recordIds.length }));
+      flash(t('holds.placed', { name: hold.name, id: hold.id, n: hold.recordIds.length }));
       navigate(`#/holds/${enc(hold.id)}`);
     });
     create = section(t('holds.new'), form);
@@ -81,7 +81,10 @@ export async function holdPage({ params }) {
     });
     add = form;
   }
-  const actions = editable ? [actionButton(t('holds.release'), async () => {
+  const actions = editable ? [confirmedActionButton(t('holds.release'), {
+    title: t('confirm.releaseTitle', { name: hold.name }),
+    body: t('confirm.releaseBody', { n: hold.recordIds.length }),
+  }, async () => {
     await api.post(`/v1/holds/${enc(hold.id)}/release`);
     flash(t('holds.released', { id: hold.id }), 'info');
     reload();
@@ -94,7 +97,7 @@ export async function holdPage({ params }) {
       [t('field.state'), stateBadge('holdState', hold.state)],
       [t('holds.reason'), h('span', { class: 'pre' }, hold.reason)],
       [t('holds.caseRef'), hold.caseRef],
-      [t('holds.created'), `${fmtTime(hold.createdAt)} · ${hold.createdBy}`],
+      [t('holds.createdAt'), `${fmtTime(hold.createdAt)} · ${hold.createdBy}`],
       hold.releasedAt ? [t('holds.releasedAt'), `${fmtTime(hold.releasedAt)} · ${hold.releasedBy}`] : null,
       [t('holds.id'), mono(hold.id)],
     ])),

@@ -10,7 +10,7 @@ import { t, eventLabel } from '../i18n.js';
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { navigate, flash, reload } from '../nav.js';
-import { statusArea, onSubmit, actionButton } from '../widgets.js';
+import { statusArea, onSubmit, actionButton, confirmedActionButton } from '../widgets.js';
 import { LOAN_STATES } from '../model.js';
 
 const enc = encodeURIComponent;
@@ -81,7 +81,9 @@ async function inboxView(user) {
           flash(t('loan.approved', { id: l.id, state: t(`loanState.${after.state}`) }));
           reload();
         }, status, 'primary', { dataset: { action: 'approve', loan: l.id } }),
-        actionButton(t('loan.reject'), async () => {
+        confirmedActionButton(t('loan.reject'), () => (l.renewal
+          ? { title: t('confirm.rejectRenewalTitle', { id: l.id }), body: t('confirm.rejectRenewalBody') }
+          : { title: t('confirm.rejectLoanTitle', { id: l.id }), body: t('confirm.rejectLoanBody') }), async () => {
           const r = reason.value.trim();
           await api.post(`/v1/loans/${enc(l.id)}/reject`, r ? { reason: r } : {});
           flash(t('loan.rejected', { id: l.id }), 'info');
@@ -179,7 +181,9 @@ function loanActions(loan, user, status) {
     out.push(actionButton(loan.renewal ? t('loan.approveRenewal') : t('loan.approve'), async () => {
       await api.post(`/v1/loans/${enc(loan.id)}/approve`); flash(t('loan.approvedShort')); reload();
     }, status, 'primary', { dataset: { action: 'approve', loan: loan.id } }));
-    out.push(actionButton(loan.renewal ? t('loan.rejectRenewal') : t('loan.reject'), async () => {
+    out.push(confirmedActionButton(loan.renewal ? t('loan.rejectRenewal') : t('loan.reject'), loan.renewal
+      ? { title: t('confirm.rejectRenewalTitle', { id: loan.id }), body: t('confirm.rejectRenewalBody') }
+      : { title: t('confirm.rejectLoanTitle', { id: loan.id }), body: t('confirm.rejectLoanBody') }, async () => {
       await api.post(`/v1/loans/${enc(loan.id)}/reject`, {}); flash(t('loan.rejectedShort'), 'info'); reload();
     }, status, 'danger'));
   }

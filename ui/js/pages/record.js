@@ -79,7 +79,7 @@ function historySummary(ev, fileNames) {
   switch (ev.action) {
     case 'record.checkin':
     case 'record.version':
-      return t('hist.version', { n: d.version, files: (d.files || []).length, kind: t(`kind.${d.kind}`, {}, d.kind || '') });
+      return t('hist.version', { n: d.version, files: (d.files || []).length, count: (d.files || []).length, kind: t(`kind.${d.kind}`, {}, d.kind || '') });
     case 'content.read':
       return t(d.loan ? 'hist.readLoan' : 'hist.read', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
     case 'record.update':

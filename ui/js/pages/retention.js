@@ -10,7 +10,7 @@ import { t } from '../i18n.js';
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { navigate, flash, reload } from '../nav.js';
-import { statusArea, onSubmit, actionButton } from '../widgets.js';
+import { statusArea, onSubmit, actionButton, confirmedActionButton } from '../widgets.js';
 import { TRIGGERS, ACTIONS } from '../model.js';
 
 const enc = encodeURIComponent;
@@ -77,7 +77,7 @@ function changesPanel(changes, user) {
       label: h('span', { class: 'sr-only' }, t('common.actions')),
       cell: (c) => (c.state === 'pending' && c.requestedBy !== user.username ? h('div', { class: 'row-actions' },
         actionButton(t('common.approve'), async () => { await api.post(`/v1/retention/changes/${enc(c.id)}/approve`); flash(t('retention.changeApproved', { id: c.id })); reload(); }, status, 'primary'),
-        actionButton(t('common.reject'), async () => { await api.post(`/v1/retention/changes/${enc(c.id)}/reject`, {}); flash(t('retention.changeRejected', { id: c.id }), 'info'); reload(); }, status, 'danger')) : null),
+        confirmedActionButton(t('common.reject'), { title: t('confirm.rejectChangeTitle', { id: c.id }), body: t('confirm.rejectChangeBody') }, async () => { await api.post(`/v1/retention/changes/${enc(c.id)}/reject`, {}); flash(t('retention.changeRejected', { id: c.id }), 'info'); reload(); }, status, 'danger')) : null),
     } : null,
   ].filter(Boolean);
   return section(t('retention.changes'), h('p', { class: 'hint' }, t('retention.changesHint')), status.el,
