@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <set>
@@ -152,6 +153,15 @@ const std::vector<Key>& Keys() {
       {"server.header_timeout_s", "seconds a connection has to send a complete request header (after connecting; after a response, keep_alive_timeout_s more)",
        [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.header_timeout_s"), v, 1, 3600, c.header_timeout_s); },
        [](const Config& c) { return std::to_string(c.header_timeout_s); }},
+      {"server.body_min_rate_bytes_s", "average bytes/s a request body must keep up once server.header_timeout_s has passed since its header",
+       [](Config& c, std::string_view v) { return ParseInt<int64_t>("server.body_min_rate_bytes_s", v, 1, 1LL << 30, c.body_min_rate_bytes_s); },
+       [](const Config& c) { return std::to_string(c.body_min_rate_bytes_s); }},
+      {"server.body_timeout_s", "seconds a whole request body may take, however fast it comes",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.body_timeout_s"), v, 1, 86400, c.body_timeout_s); },
+       [](const Config& c) { return std::to_string(c.body_timeout_s); }},
+      {"server.max_connections_per_address", "open connections one client address may hold (IPv6: one /64); below server.threads; 0 = a quarter of server.threads",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.max_connections_per_address"), v, 0, 100000, c.max_connections_per_address); },
+       [](const Config& c) { return std::to_string(c.max_connections_per_address); }},
       {"server.shutdown_grace_s", "seconds in-flight requests may finish after SIGTERM",
        [](Config& c, std::string_view v) { return ParseInt(std::string_view("server.shutdown_grace_s"), v, 0, 3600, c.shutdown_grace_s); },
        [](const Config& c) { return std::to_string(c.shutdown_grace_s); }},
@@ -173,6 +183,9 @@ const std::vector<Key>& Keys() {
       {"storage.dsn", "PostgreSQL connection string (storage.backend = postgresql)",
        [](Config& c, std::string_view v) { return ParseText("storage.dsn", v, c.storage_dsn); },
        [](const Config& c) { return c.storage_dsn; }},
+      {"storage.min_free_bytes", "free bytes on the data directory's file system below which /readyz answers 503",
+       [](Config& c, std::string_view v) { return ParseInt<int64_t>("storage.min_free_bytes", v, 0, kMaxBytes, c.min_free_bytes); },
+       [](const Config& c) { return std::to_string(c.min_free_bytes); }},
       {"auth.password_max_age_days", "days after which a password must be changed",
        [](Config& c, std::string_view v) { return ParseInt(std::string_view("auth.password_max_age_days"), v, 1, 3650, c.password_max_age_days); },
        [](const Config& c) { return std::to_string(c.password_max_age_days); }},
@@ -280,12 +293,24 @@ Status SetConfigValue(Config& config, std::string_view key, std::string_view val
   return k->set(config, Trim(value));
 }
 
+int ConnectionsPerAddress(const Config& config) {
+  if (config.max_connections_per_address > 0) return config.max_connections_per_address;
+  return std::max(1, config.threads / 4);
+}
+
 Status ValidateConfig(const Config& config) {
   if (config.storage_backend == "postgresql" && config.storage_dsn.empty()) {
     return InvalidArgument("storage.backend = postgresql needs storage.dsn", "config_bad_value");
   }
   if (config.max_json_bytes > config.max_body_bytes) {
     return InvalidArgument("server.max_json_bytes exceeds server.max_body_bytes",
+                           "config_bad_value");
+  }
+  if (config.max_connections_per_address != 0 && config.max_connections_per_address >= config.threads) {
+    return InvalidArgument("server.max_connections_per_address (" +
+                               std::to_string(config.max_connections_per_address) +
+                               ") must be below server.threads (" + std::to_string(config.threads) +
+                               "), or one client address can take every thread",
                            "config_bad_value");
   }
   if (config.tls_certificate.empty() || config.tls_private_key.empty()) {

@@ -40,6 +40,13 @@ struct Config {
   int max_keep_alive_requests = 1000;
   int read_timeout_s = 30;                   // socket send/receive timeout
   int header_timeout_s = 10;                 // a whole request header must arrive in this time
+  // A request body must keep up this average rate once header_timeout_s
+  // has passed since the header, and arrive whole within body_timeout_s.
+  int64_t body_min_rate_bytes_s = 4096;
+  int body_timeout_s = 3600;
+  // Open connections one client address may hold (IPv6: one /64); 0 means
+  // a quarter of `threads` (at least 1). Set, it must be below `threads`.
+  int max_connections_per_address = 0;
   int shutdown_grace_s = 20;                 // drain time after SIGTERM before aborting
 
   // tls.* (relative paths are inside the data directory)
@@ -53,6 +60,9 @@ struct Config {
   // storage.*
   std::string storage_backend = "sqlite";        // "sqlite" or "postgresql"
   std::string storage_dsn;                       // PostgreSQL connection string
+  // Below this much free space on the data directory's file system /readyz
+  // answers 503 (content reads and sign-ins need room for their log entries).
+  int64_t min_free_bytes = 256LL << 20;
 
   // auth.*
   int password_max_age_days = 90;     // then the password must be changed
@@ -76,6 +86,10 @@ struct Config {
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"
 };
+
+// The per-address connection cap in force: max_connections_per_address, or
+// its automatic value when that is 0.
+int ConnectionsPerAddress(const Config& config);
 
 // Parses configuration text, starting from the defaults above.
 StatusOr<Config> ParseConfig(std::string_view text);

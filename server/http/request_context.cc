@@ -4,7 +4,10 @@
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <streambuf>
+
+#include "server/http/connection_guard.h"
 
 namespace custos::http {
 
@@ -21,13 +24,20 @@ class LimitedBuf : public std::streambuf {
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
     if (at_end_ || over_limit_) return traits_type::eof();
-    in_.read(buf_, sizeof buf_);
-    std::streamsize n = in_.gcount();
+    // What one read from the connection brought, not a full buffer: the
+    // connection guard sees the body's progress as it arrives.
+    std::streambuf* src = in_.rdbuf();
+    std::streamsize n = 0;
+    if (src != nullptr && !traits_type::eq_int_type(src->sgetc(), traits_type::eof())) {
+      n = src->sgetn(buf_, std::clamp<std::streamsize>(src->in_avail(), 1, sizeof buf_));
+    }
     if (n <= 0) {
       at_end_ = true;
+      ConnectionGuard::BodyDone();
       return traits_type::eof();
     }
     total_ += n;
+    ConnectionGuard::BodyRead(n);
     if (total_ > limit_) {
       over_limit_ = true;
       return traits_type::eof();
@@ -103,6 +113,7 @@ bool RequestContext::DrainBody(int64_t max_bytes, std::chrono::milliseconds max_
       std::streamsize n = in.gcount();
       if (n <= 0) return in.eof();
       drained += n;
+      ConnectionGuard::BodyRead(n);
     }
   } catch (const Poco::Exception&) {
     // The client went away: nothing left to drain for.

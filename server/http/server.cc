@@ -13,6 +13,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/TCPServerParams.h>
 #include <Poco/ThreadPool.h>
 #include <sys/stat.h>
 
@@ -122,15 +123,26 @@ class SocketBuf : public std::streambuf {
   int sync() override { return Flush() ? 0 : -1; }
 
  private:
+  // Never throws (the destructor calls it): a lost connection makes it
+  // false, and every later call false at once.
   bool Flush() {
+    if (broken_) return false;
     const char* p = pbase();
     size_t n = static_cast<size_t>(pptr() - pbase());
-    while (n > 0) {
-      int sent = socket_.sendBytes(p, static_cast<int>(n));  // throws on a lost connection
-      if (sent <= 0) return false;
-      p += sent;
-      n -= static_cast<size_t>(sent);
-      count_ += static_cast<uint64_t>(sent);
+    try {
+      while (n > 0) {
+        int sent = socket_.sendBytes(p, static_cast<int>(n));
+        if (sent <= 0) {
+          broken_ = true;
+          return false;
+        }
+        p += sent;
+        n -= static_cast<size_t>(sent);
+        count_ += static_cast<uint64_t>(sent);
+      }
+    } catch (const Poco::Exception&) {
+      broken_ = true;  // the client closed or reset the connection
+      return false;
     }
     setp(buf_.data(), buf_.data() + buf_.size());
     return true;
@@ -139,6 +151,7 @@ class SocketBuf : public std::streambuf {
   Poco::Net::StreamSocket& socket_;
   std::vector<char> buf_;
   uint64_t count_ = 0;
+  bool broken_ = false;
 };
 
 int64_t HeaderBytes(const Poco::Net::HTTPServerRequest& req) {
@@ -163,10 +176,14 @@ struct Instruments {
         latency(m.AddHistogram("custos_http_request_duration_seconds",
                                "Time from request headers read to response sent", {"route"},
                                kLatencyBuckets)),
-        in_flight(m.AddGauge("custos_http_requests_in_flight", "Requests being served now")) {}
+        in_flight(m.AddGauge("custos_http_requests_in_flight", "Requests being served now")),
+        aborted(m.AddCounter("custos_http_responses_aborted_total",
+                             "Responses cut short because the client closed or reset its connection",
+                             {"route"})) {}
   Counter& requests;
   Histogram& latency;
   Gauge& in_flight;
+  Counter& aborted;
 };
 
 class Dispatcher : public Poco::Net::HTTPRequestHandler {
@@ -174,43 +191,64 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
   Dispatcher(const Config& config, const Router& router, Logger& logger, Instruments& inst)
       : config_(config), router_(router), logger_(logger), inst_(inst) {}
 
+  // Never throws: whatever happens to one request (a client that closed
+  // mid-body, a failing handler) ends that request and nothing else.
   void handleRequest(Poco::Net::HTTPServerRequest& req,
                      Poco::Net::HTTPServerResponse& resp) override {
     auto start = std::chrono::steady_clock::now();
-    ConnectionGuard::RequestStarted();
-    struct Finished {
-      ~Finished() { ConnectionGuard::RequestFinished(); }
-    } finished;
-    inst_.in_flight.Add(1);
     std::string path = PathOf(req.getURI());
-    Router::Match match = router_.Find(req.getMethod(), path);
-    std::string route = match.kind == Router::Match::kNotFound ? "unmatched" : match.pattern;
-    RequestContext ctx(req, std::move(match.params),
-                       RequestLimits{config_.max_body_bytes, config_.max_json_bytes});
-
-    Response response = Route(req, match, ctx, path);
-    if (!response.log_detail.empty()) {
-      logger_.Error("request failed", {{"route", route}, {"error", response.log_detail}});
+    std::string route = "unmatched";
+    int status = 0;
+    uint64_t bytes = 0;
+    bool aborted = false;
+    std::string principal;
+    inst_.in_flight.Add(1);
+    try {
+      Router::Match match = router_.Find(req.getMethod(), path);
+      if (match.kind != Router::Match::kNotFound) route = match.pattern;
+      RequestContext ctx(req, std::move(match.params),
+                         RequestLimits{config_.max_body_bytes, config_.max_json_bytes});
+      ConnectionGuard::RequestStarted(ctx.HasBody());
+      Response response = Route(req, match, ctx, path);
+      status = response.status;
+      principal = ctx.principal;
+      if (!response.log_detail.empty()) {
+        logger_.Error("request failed", {{"route", route}, {"error", response.log_detail}});
+      }
+      bool unread_body = !ctx.BodyConsumed();
+      if (unread_body) response.close = true;
+      aborted = !Send(req, resp, response, bytes);
+      // Answered before the body was read (an error): read the rest so the
+      // client, still sending, sees the answer (nginx's lingering close).
+      if (unread_body && !aborted) (void)ctx.DrainBody(kLingerBytes, kLingerTime);
+    } catch (const std::exception& e) {
+      // Reading the request failed under the handler's feet (the client
+      // went away); nothing can be answered.
+      logger_.Warn("request abandoned", {{"route", route}, {"error", e.what()}});
+      aborted = true;
+    } catch (...) {
+      logger_.Warn("request abandoned", {{"route", route}});
+      aborted = true;
     }
-    bool unread_body = !ctx.BodyConsumed();
-    if (unread_body) response.close = true;
-    uint64_t bytes = Send(req, resp, response);
-    // Answered before the body was read (an error): read the rest so the
-    // client, still sending, sees the answer (nginx's lingering close).
-    if (unread_body) (void)ctx.DrainBody(kLingerBytes, kLingerTime);
+    if (aborted) {
+      resp.setKeepAlive(false);  // the connection is no good for another request
+      inst_.aborted.Inc({route});
+    }
+    ConnectionGuard::RequestFinished();
 
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     inst_.in_flight.Add(-1);
-    inst_.requests.Inc({route, req.getMethod(), std::to_string(response.status)});
+    inst_.requests.Inc({route, req.getMethod(), std::to_string(status)});
     inst_.latency.Observe(seconds, {route});
     logger_.Info("request", {{"method", req.getMethod()},
                              {"path", path},
                              {"route", route},
-                             {"status", response.status},
+                             {"status", status},
                              {"bytes", bytes},
+                             {"aborted", aborted},
                              {"durationMs", seconds * 1000.0},
-                             {"principal", ctx.principal},
+                             {"principal", principal},
                              {"remote", req.clientAddress().host().toString()}});
   }
 
@@ -252,8 +290,10 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
     return Response::Error(Internal("unexpected failure"));
   }
 
-  uint64_t Send(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-                const Response& r) {
+  // Sends `r`; false if the client was gone before all of it was written
+  // (`bytes` says how much was). Never throws.
+  bool Send(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+            const Response& r, uint64_t& bytes) {
     resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     resp.setContentType(r.content_type);
     for (const auto& [name, value] : kSecurityHeaders) resp.set(name, value);
@@ -275,6 +315,7 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         std::streambuf* buf;
         if (r.stream_length && impl != nullptr) {
           raw.flush();
+          if (!raw) return false;
           buf = &direct.emplace(impl->socket());
         } else {
           buf = &counted.emplace(raw);
@@ -282,23 +323,31 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
         std::ostream out(buf);
         Status s = r.stream(out);
         out.flush();
+        bytes = direct ? direct->count() : counted->count();
+        if (!out) return false;  // the client went away
         if (!s.ok()) {
           // Headers are gone; the only honest signal left is to cut the
-          // connection before the terminating chunk.
+          // connection before the terminating chunk or the promised length.
           logger_.Warn("stream failed", {{"error", s.ToString()}});
-          throw Poco::Net::NetException("stream aborted");
+          resp.setKeepAlive(false);
+          if (impl != nullptr) impl->socket().shutdown();
+          return true;
         }
-        return direct ? direct->count() : counted->count();
+        return true;
       }
       resp.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
       std::ostream& out = resp.send();
       out.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
       out.flush();  // on the wire now, not when the connection ends
-      return r.body.size();
+      if (!out) return false;
+      bytes = r.body.size();
+      return true;
     } catch (const Poco::Exception& e) {
       logger_.Warn("response not delivered", {{"error", e.displayText()}});
-      throw;
+    } catch (const std::exception& e) {
+      logger_.Warn("response not delivered", {{"error", e.what()}});
     }
+    return false;
   }
 
   const Config& config_;
@@ -309,7 +358,9 @@ class Dispatcher : public Poco::Net::HTTPRequestHandler {
 
 namespace {
 
-// Poco's HTTP connection, registered with the header deadline for its life.
+// Poco's HTTP connection, registered with the connection guard for its
+// life; closed at once, before the TLS handshake, when its address already
+// holds its share of the connections.
 class GuardedConnection : public Poco::Net::HTTPServerConnection {
  public:
   GuardedConnection(const Poco::Net::StreamSocket& socket,
@@ -318,8 +369,31 @@ class GuardedConnection : public Poco::Net::HTTPServerConnection {
       : HTTPServerConnection(socket, std::move(params), std::move(factory)), guard_(guard) {}
 
   void run() override {
-    ConnectionGuard::Scope scope(guard_, socket().impl()->sockfd());
+    std::string address;
+    try {
+      address = ConnectionGuard::AddressKey(socket().peerAddress().host().toString());
+    } catch (const Poco::Exception&) {
+      return;  // already gone
+    }
+    ConnectionGuard::Scope scope(guard_, socket().impl()->sockfd(), std::move(address));
+    if (!scope.admitted()) return;
     HTTPServerConnection::run();
+  }
+
+ private:
+  ConnectionGuard& guard_;
+};
+
+// Refuses, at accept time, connections from an address that holds its share.
+class PerAddressFilter : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  explicit PerAddressFilter(ConnectionGuard& guard) : guard_(guard) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    try {
+      return guard_.MayAccept(ConnectionGuard::AddressKey(socket.peerAddress().host().toString()));
+    } catch (const Poco::Exception&) {
+      return false;
+    }
   }
 
  private:
@@ -419,12 +493,17 @@ Status HttpsServer::Start() {
     socket.listen(config_.max_queued);
     port_ = socket.address().port();
     pool_ = std::make_unique<Poco::ThreadPool>(2, config_.threads + 2);
-    guard_ = std::make_unique<ConnectionGuard>(
-        std::chrono::seconds(config_.header_timeout_s),
-        std::chrono::seconds(config_.keep_alive_timeout_s));
+    GuardLimits limits;
+    limits.header_timeout = std::chrono::seconds(config_.header_timeout_s);
+    limits.keep_alive_timeout = std::chrono::seconds(config_.keep_alive_timeout_s);
+    limits.body_min_rate = config_.body_min_rate_bytes_s;
+    limits.body_timeout = std::chrono::seconds(config_.body_timeout_s);
+    limits.max_per_address = ConnectionsPerAddress(config_);
+    guard_ = std::make_unique<ConnectionGuard>(limits);
     factory_ = new Factory(config_, router_, logger_, metrics_);
     server_ = std::make_unique<Poco::Net::TCPServer>(
         new GuardedConnectionFactory(params, factory_, *guard_), *pool_, socket, params);
+    server_->setConnectionFilter(new PerAddressFilter(*guard_));
   } catch (const Poco::Exception& e) {
     return InvalidArgument("cannot listen on " + config_.listen.ToString() + ": " +
                                e.displayText(),
@@ -434,6 +513,15 @@ Status HttpsServer::Start() {
                             [this] { return static_cast<double>(OpenConnections()); });
   metrics_.AddCallbackGauge("custos_http_header_timeouts", "Connections closed for not sending a request header in time",
                             [this] { return guard_ ? static_cast<double>(guard_->closed()) : 0.0; });
+  metrics_.AddCallbackGauge("custos_http_body_timeouts",
+                            "Connections closed for a request body slower than server.body_min_rate_bytes_s or longer than server.body_timeout_s",
+                            [this] { return guard_ ? static_cast<double>(guard_->body_timeouts()) : 0.0; });
+  metrics_.AddCallbackGauge("custos_http_connections_busiest_address",
+                            "The most connections one client address holds now",
+                            [this] { return guard_ ? static_cast<double>(guard_->busiest_address()) : 0.0; });
+  metrics_.AddCallbackGauge("custos_http_connections_refused_per_address",
+                            "Connections refused because their client address held server.max_connections_per_address",
+                            [this] { return guard_ ? static_cast<double>(guard_->refused()) : 0.0; });
   server_->start();
   return Status::Ok();
 }

@@ -537,6 +537,15 @@ class Slowloris {
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    // From another loopback address than the clients it must not starve:
+    // the server caps the connections of one address.
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd);
+      return -1;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port_));
@@ -713,8 +722,11 @@ class AbuseSlowloris : public ::testing::Test {
   static constexpr int kHeaderTimeoutS = 3;
   static void SetUpTestSuite() {
     ::signal(SIGPIPE, SIG_IGN);
+    // The per-address cap is raised so that all 300 idle connections get a
+    // thread: this suite tests the header deadline (connection_abuse_test.cc
+    // tests the cap).
     server_ = ApiServer::Create("server.header_timeout_s = " + std::to_string(kHeaderTimeoutS) +
-                                    "\n",
+                                    "\nserver.max_connections_per_address = 400\n",
                                 {"staff"})
                   .release();
   }

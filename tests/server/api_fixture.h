@@ -14,6 +14,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -284,9 +285,17 @@ bool WaitFor(F done, int timeout_ms = 10000) {
 // server certificate is not checked: this probes, it does not trust.
 class RawTlsConnection {
  public:
-  explicit RawTlsConnection(int port) {
+  // `source`: the loopback address to connect from (another client address
+  // than the tests' usual 127.0.0.1), or null for any.
+  explicit RawTlsConnection(int port, const char* source = nullptr) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ >= 0 && source != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &from.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -305,6 +314,17 @@ class RawTlsConnection {
   RawTlsConnection& operator=(const RawTlsConnection&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+
+  // Drops the connection with a TCP reset (SO_LINGER 0), as a client that
+  // is killed with data still in flight does.
+  void Reset() {
+    if (fd_ >= 0) {
+      linger l{1, 0};
+      ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    Close();
+  }
 
   // Writes all of `bytes`; false if the connection failed.
   bool Write(const std::string& bytes) {
@@ -315,6 +335,30 @@ class RawTlsConnection {
       off += static_cast<size_t>(n);
     }
     return connected_;
+  }
+
+  // True once the server has closed the connection (a TLS close or a TCP
+  // end or reset); reads and discards anything else that has arrived (TLS
+  // session tickets, an answer). Waits at most `timeout_ms` for news.
+  bool PeerClosed(int timeout_ms = 0) {
+    if (!connected_) return true;
+    if (SSL_pending(ssl_) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    char buf[4096];
+    bool closed = false;
+    for (;;) {
+      int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n > 0) continue;
+      int e = SSL_get_error(ssl_, n);
+      closed = e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+      break;
+    }
+    ERR_clear_error();
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+    return closed;
   }
 
   // Whatever arrives next (one read), or "" on close or after `timeout_ms`.

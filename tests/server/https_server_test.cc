@@ -160,7 +160,7 @@ TEST_F(HttpsServerTest, OneStructuredLogLinePerRequestWithoutSecrets) {
   std::string log = server_.Log();
   std::regex line("\\{\"ts\":\"[0-9T:.Z-]+\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"GET\","
                   "\"path\":\"/healthz\",\"route\":\"/healthz\",\"status\":200,\"bytes\":15,"
-                  "\"durationMs\":[0-9.]+,\"principal\":\"\",\"remote\":\"127.0.0.1\"\\}");
+                  "\"aborted\":false,\"durationMs\":[0-9.]+,\"principal\":\"\",\"remote\":\"127.0.0.1\"\\}");
   EXPECT_TRUE(std::regex_search(log, line)) << log;
   EXPECT_EQ(log.find("sekrit"), std::string::npos);
 }
