@@ -143,6 +143,9 @@ int main(int argc, char** argv) {
   custos::MetricsRegistry metrics;
   custos::services::HealthService health;
   health.AddCheck("data_dir", [&data_dir] { return data_dir.CheckWritable(); });
+  health.AddCheck("disk_space", [&data_dir, &config] {
+    return data_dir.CheckFreeSpace(static_cast<uint64_t>(config.min_free_bytes));
+  });
 
   uint64_t swept = 0;
   auto opened = custos::storage::ArchiveStorage::Open(data_dir, config, /*sweep_orphans=*/true, &swept);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,6 +89,21 @@ Status DataDir::CheckWritable() const {
   }
   ::close(fd);
   ::unlink(probe.c_str());
+  return Status::Ok();
+}
+
+Status DataDir::CheckFreeSpace(uint64_t min_free_bytes) const {
+  struct statvfs fs {};
+  if (::statvfs(root_.c_str(), &fs) != 0) {
+    return Internal("cannot read the free space of " + root_ + ": " + ErrnoText(errno), "data_dir_statfs");
+  }
+  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < min_free_bytes) {
+    return ResourceExhausted(std::to_string(free_bytes) + " bytes free on the file system of " + root_ +
+                                 ", below storage.min_free_bytes (" + std::to_string(min_free_bytes) +
+                                 "): content reads, sign-ins and writes need room for their log entries",
+                             "storage_full");
+  }
   return Status::Ok();
 }
 

@@ -42,6 +42,12 @@ class DataDir {
   // and remove a file in it. The error names the path and the reason.
   Status CheckWritable() const;
 
+  // Checks that the file system holding root has at least `min_free_bytes`
+  // available to this process. Fails with kResourceExhausted
+  // ("storage_full") naming the free and the required bytes, or with
+  // kInternal ("data_dir_statfs") if the file system cannot be asked.
+  Status CheckFreeSpace(uint64_t min_free_bytes) const;
+
  private:
   std::string root_;
 };

@@ -4,9 +4,13 @@
 // ENOSPC. DESIGN §7: the write is answered 507, nothing of it remains (no
 // record, no version, no blob, no temp file, no log entry), and the server
 // goes on serving reads and the writes that still fit.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include "tests/server/api_fixture.h"
@@ -112,6 +116,86 @@ TEST(DiskFull, WriteAnswers507LeavesNothingAndReadsGoOn) {
   ASSERT_EQ(s->process().Stop(), 0);
   RunResult verify = RunProgram({BinDir() + "/custosctl", "verify", "--data", s->data_dir()});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+
+// A file system that is really full (a small tmpfs of its own under the
+// data directory, filled to the last byte). Every content read is logged
+// before its first byte leaves and every sign-in writes its session, so
+// both need room: they answer 507 storage_full, while catalogue reads go
+// on; /readyz answers 503 naming disk_space as soon as less than
+// storage.min_free_bytes is free, and all is well again once room is made.
+// Needs the right to mount (root, as in CI); skipped otherwise.
+TEST(DiskFull, FullFileSystemStopsLoggedReadsAndReadyzSaysSo) {
+  namespace fs = std::filesystem;
+  std::unique_ptr<ApiServer> s = ApiServer::Create("storage.min_free_bytes = 4194304\n");
+  ASSERT_TRUE(s);
+  const std::string bytes = PatternBytes(64 * 1024, 11);
+  Poco::JSON::Object::Ptr rec = s->CheckInOk(
+      "archivist", ContractJson("磁盘已满时的合同 full-disk contract", "华南物流有限公司"),
+      {FilePart("合同正本.pdf", bytes)});
+  ASSERT_TRUE(rec);
+  const std::string id = Str(rec, "id");
+  const std::string file_id =
+      Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  const std::string content = "/v1/records/" + id + "/versions/1/files/" + file_id;
+  ASSERT_EQ(s->Stop(), 0);
+
+  // The data directory moves onto a 48 MiB file system of its own.
+  const std::string dir = s->data_dir();
+  const std::string moved = dir + ".moved";
+  fs::rename(dir, moved);
+  fs::create_directory(dir);
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=48m,mode=0700") != 0) {
+    fs::remove(dir);
+    fs::rename(moved, dir);
+    GTEST_SKIP() << "cannot mount a small file system here (needs root)";
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{dir};
+  fs::copy(moved, dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  ASSERT_TRUE(s->Restart());
+  HttpResult ready = s->As(kAnonymous, "GET", "/readyz");
+  ASSERT_EQ(ready.status, 200) << Describe(ready);
+
+  // Fill it to the last byte.
+  const std::string filler = dir + "/filler";
+  {
+    int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    std::string block(1 << 20, 'f');
+    for (size_t n = block.size(); n > 0;) {
+      if (::write(fd, block.data(), n) < 0) n /= 2;
+    }
+    ::close(fd);
+  }
+  const uint64_t log_before = s->LogSize();
+
+  HttpResult full = s->As(kAnonymous, "GET", "/readyz");
+  EXPECT_EQ(full.status, 503) << Describe(full);
+  EXPECT_NE(full.body.find("disk_space"), std::string::npos) << full.body;
+  HttpResult record = s->As("archivist", "GET", "/v1/records/" + id);
+  EXPECT_EQ(record.status, 200) << "catalogue reads go on: " << Describe(record);
+  HttpResult read = s->As("archivist", "GET", content);
+  EXPECT_EQ(read.status, 507) << "a content read that cannot be logged is refused: " << Describe(read);
+  EXPECT_EQ(ErrorCode(read), "storage_full") << Describe(read);
+  HttpResult login = s->NewClient()->Request(
+      "POST", "/v1/session",
+      "{\"username\":\"staff\",\"password\":\"" + s->account("staff").password + "\"}", kJson);
+  EXPECT_EQ(login.status, 507) << Describe(login);
+  EXPECT_EQ(s->LogSize(), log_before) << "nothing was logged";
+
+  // Room again: ready, and the read is served and logged.
+  fs::remove(filler);
+  HttpResult again = s->As(kAnonymous, "GET", "/readyz");
+  EXPECT_EQ(again.status, 200) << Describe(again);
+  HttpResult served = s->As("archivist", "GET", content);
+  EXPECT_EQ(served.status, 200) << Describe(served);
+  EXPECT_EQ(Sha256Hex(served.body), Sha256Hex(bytes));
+  EXPECT_GT(s->LogSize(), log_before);
+  EXPECT_EQ(s->Stop(), 0);
 }
 
 }  // namespace
