@@ -69,7 +69,8 @@ StatusOr<uint64_t> CopyPlaintext(crypto::ByteSource& source, uint64_t max_bytes,
     total += r;
     if (total > max_bytes) {
       return TooLarge("file is larger than the limit of " + std::to_string(max_bytes) + " bytes",
-                      std::string(kFileTooLarge));
+                      std::string(kFileTooLarge))
+          .WithParam("maxBytes", max_bytes);
     }
     CUSTOS_RETURN_IF_ERROR(sink.Write(buffer.data(), r));
   }

@@ -203,11 +203,14 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
                                                  crypto::ByteSink& out) {
   if (who != nullptr && who->role == storage::Role::kAdmin) return Forbidden("export records");
   if (request.record_ids.empty() && !request.query) {
-    return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export");
+    return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
+        .WithParam("rule", "empty");
   }
   if (request.record_ids.size() > kMaxExportRecords) {
     return Unprocessable("at most " + std::to_string(kMaxExportRecords) + " records per package",
-                         "invalid_export");
+                         "invalid_export")
+        .WithParam("rule", "too_many")
+        .WithParam("max", kMaxExportRecords);
   }
   const storage::Time now = clock_.Now();
   ExportSummary summary;
@@ -215,7 +218,8 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
   for (char c : summary.name) {
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
       return Unprocessable("the package name may hold only letters, digits, '-', '_' and '.'",
-                           "invalid_export");
+                           "invalid_export")
+          .WithParam("rule", "name");
     }
   }
 
@@ -226,7 +230,9 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
     if (!seen.insert(r.id.value).second) return Status::Ok();
     if (records.size() >= kMaxExportRecords) {
       return Unprocessable("more than " + std::to_string(kMaxExportRecords) + " records match",
-                           "invalid_export");
+                           "invalid_export")
+          .WithParam("rule", "too_many")
+          .WithParam("max", kMaxExportRecords);
     }
     ExportRecord er;
     er.record = r;

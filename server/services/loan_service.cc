@@ -423,7 +423,8 @@ StatusOr<std::vector<Loan>> LoanService::Register(const Principal& who, std::opt
       if (out.size() > kRegisterLimit) {
         return InvalidArgument("more than " + std::to_string(kRegisterLimit) +
                                    " loans in that period; ask for a shorter one",
-                               "range_too_large");
+                               "range_too_large")
+            .WithParam("max", kRegisterLimit);
       }
       if (docs.size() < q.limit) return Status::Ok();
       q.after_id = docs.back().id;

@@ -183,7 +183,8 @@ CheckIn::~CheckIn() {
 
 Status CheckIn::AddFile(const FileInput& file, crypto::ByteSource& content) {
   if (files_.size() >= service_.options_.max_files_per_version) {
-    return Unprocessable("too many files in one version", "too_many_files");
+    return Unprocessable("too many files in one version", "too_many_files")
+        .WithParam("max", service_.options_.max_files_per_version);
   }
   CUSTOS_RETURN_IF_ERROR(ValidFileName(file.name));
   CUSTOS_ASSIGN_OR_RETURN(storage::StoredContent c,

@@ -451,7 +451,8 @@ StatusOr<Hold> RetentionService::CreateHold(const Principal& who, const HoldInpu
   if (input.record_ids.size() > kMaxHoldRecords) {
     return Unprocessable("a hold takes at most " + std::to_string(kMaxHoldRecords) +
                              " records at a time",
-                         "too_many_records");
+                         "too_many_records")
+        .WithParam("max", kMaxHoldRecords);
   }
   Time now = clock_.Now();
   Hold h;

@@ -772,6 +772,13 @@ const zh = {
   'err.too_many_jobs': '您已有太多校验或导出任务在排队或运行，请等其中一个完成后再试。',
   'err.too_many_jobs.max': '每人最多同时有 {max} 个校验或导出任务在排队或运行，请等其中一个完成后再试。',
   'err.export_forbidden': '您已无权读取此导出包中的某件档案的内容（例如借阅已结束或被撤销），服务器没有发送任何内容。',
+  'err.file_too_large.maxBytes': '文件超过服务器允许的大小（每个文件最大 {maxBytes}）。',
+  'err.too_many_files.max': '一个版本最多 {max} 个文件。',
+  'err.too_many_records.max': '一次最多纳入 {max} 件档案。',
+  'err.range_too_large.max': '期间内的借阅超过 {max} 条，请缩短期间。',
+  'err.invalid_export.empty': '请填写档号或检索条件。',
+  'err.invalid_export.too_many': '一个审计包最多 {max} 件档案，请缩小范围。',
+  'err.invalid_export.name': '包名只能包含字母、数字及 - _ .。',
 };
 
 const en = {
@@ -1546,6 +1553,13 @@ const en = {
   'err.too_many_jobs': 'You have too many verifications or exports queued or running; wait until one has finished.',
   'err.too_many_jobs.max': 'Each person may have at most {max} verifications or exports queued or running; wait until one has finished.',
   'err.export_forbidden': 'You may no longer read the content of a record in this package (a loan ended or was revoked, for example); nothing was sent.',
+  'err.file_too_large.maxBytes': 'The file is larger than the server allows (at most {maxBytes} a file).',
+  'err.too_many_files.max': 'A version holds at most {max} files.',
+  'err.too_many_records.max': 'At most {max} records at a time.',
+  'err.range_too_large.max': 'More than {max} loans in that period; choose a shorter one.',
+  'err.invalid_export.empty': 'Name records or give a search.',
+  'err.invalid_export.too_many': 'A package holds at most {max} records; narrow it down.',
+  'err.invalid_export.name': 'The package name may hold only letters, digits and - _ .',
 };
 
 export const MESSAGES = { zh, en };
