@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "admin/batch_archive.h"
@@ -39,6 +40,7 @@
 #include "server/services/clock.h"
 #include "server/services/destruction_service.h"
 #include "server/services/log_service.h"
+#include "server/services/package_writer.h"
 #include "server/services/principal.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
@@ -800,6 +802,151 @@ INSTANTIATE_TEST_SUITE_P(Formats, AuditPackage, ::testing::Values(".tar.gz", ".z
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param) == ".zip" ? "Zip" : "TarGz";
                          });
+
+// ------------------------------------------------- the container writers
+
+// Python's zipfile / tarfile reading a container back: every member's name,
+// zip flag bits, SHA-256 of its bytes (the first 20 members), their count,
+// and for a zip what testzip() finds (null: every CRC right).
+constexpr char kReadBack[] = R"(
+import hashlib, json, sys, tarfile, zipfile
+p = sys.argv[1]
+out = {"entries": [], "count": 0, "bad": None}
+def add(name, data, flag, is_dir):
+    if len(out["entries"]) < 20:
+        out["entries"].append({"name": name, "flag": flag, "dir": is_dir,
+                               "sha": hashlib.sha256(data).hexdigest()})
+    out["count"] += 1
+if zipfile.is_zipfile(p):
+    with zipfile.ZipFile(p) as z:
+        out["bad"] = z.testzip()
+        for i in z.infolist():
+            add(i.filename, z.read(i), i.flag_bits, i.is_dir())
+else:
+    with tarfile.open(p, "r:gz") as t:
+        for m in t:
+            add(m.name, t.extractfile(m).read() if m.isfile() else b"", 0, m.isdir())
+print(json.dumps(out))
+)";
+
+struct ReadBack {
+  uint64_t count = 0;
+  bool crcs_ok = false;
+  std::vector<std::tuple<std::string, int, bool, std::string>> entries;  // name, flags, dir, sha256
+  std::string output;
+};
+
+ReadBack ReadBackWithPython(const std::string& path) {
+  RunResult r = RunProgram({Python(), "-c", kReadBack, path});
+  ReadBack b;
+  b.output = "exit " + std::to_string(r.exit_code) + "\n" + r.out.substr(0, 2000) + r.err;
+  try {
+    Poco::JSON::Parser parser;
+    auto o = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
+    b.count = o->getValue<uint64_t>("count");
+    b.crcs_ok = o->isNull("bad");
+    auto entries = o->getArray("entries");
+    for (size_t i = 0; i < entries->size(); ++i) {
+      auto e = entries->getObject(static_cast<unsigned>(i));
+      b.entries.emplace_back(e->getValue<std::string>("name"), e->getValue<int>("flag"), e->getValue<bool>("dir"),
+                             e->getValue<std::string>("sha"));
+    }
+  } catch (const Poco::Exception&) {
+  } catch (const std::exception&) {
+  }
+  return b;
+}
+
+// Writes `format` with PackageWriter into `path`.
+class ContainerFile {
+ public:
+  ContainerFile(services::PackageFormat format, const std::string& path)
+      : path_(path), writer_(services::PackageWriter::Create(format, sink_)) {}
+  services::PackageWriter& w() { return *writer_; }
+  void Save() {
+    const crypto::Bytes& bytes = sink_.data();
+    WriteFile(path_, std::string(bytes.begin(), bytes.end()));
+  }
+
+ private:
+  std::string path_;
+  crypto::StringSink sink_;
+  std::unique_ptr<services::PackageWriter> writer_;
+};
+
+class PackageContainer : public ::testing::TestWithParam<services::PackageFormat> {
+ protected:
+  std::string File(const std::string& name) const {
+    return tmp_.Sub(name + (GetParam() == services::PackageFormat::kZip ? ".zip" : ".tar.gz"));
+  }
+  TempDir tmp_;
+};
+
+TEST_P(PackageContainer, ChineseAndLongNamesReadBackExactlyInPython) {
+  const std::string path = File("names");
+  ContainerFile f(GetParam(), path);
+  const std::string big = live::PatternBytes(300000, 9);
+  const std::string long_ascii = "bag/data/" + std::string(120, 'x') + "/long name.pdf";
+  ASSERT_TRUE(f.w().Directory("bag/data/", 1795000000).ok());
+  ASSERT_TRUE(f.w().Small("bag/data/合同/合同正本（盖章）.pdf", big, 1795000000).ok());
+  ASSERT_TRUE(f.w().Small(long_ascii, "long", 1795000000).ok());
+  ASSERT_TRUE(f.w().Small("bag/空文件.txt", "", 1795000000).ok());
+  ASSERT_TRUE(f.w().Close().ok());
+  f.Save();
+  ReadBack b = ReadBackWithPython(path);
+  ASSERT_EQ(b.count, 4u) << b.output;
+  EXPECT_TRUE(b.crcs_ok) << b.output;
+  const bool zip = GetParam() == services::PackageFormat::kZip;
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"bag/data/", ""}, {"bag/data/合同/合同正本（盖章）.pdf", big}, {long_ascii, "long"}, {"bag/空文件.txt", ""}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& [name, flags, dir, sha] = b.entries[i];
+    // tarfile gives a directory's name without its slash.
+    EXPECT_EQ(name, zip || !dir ? want[i].first : want[i].first.substr(0, want[i].first.size() - 1));
+    EXPECT_EQ(dir, i == 0) << name;
+    if (zip) EXPECT_NE(flags & 0x800, 0) << name;
+    EXPECT_EQ(sha, crypto::HexEncode(crypto::Sha256Of(want[i].second))) << name;
+  }
+}
+
+TEST_P(PackageContainer, DataOtherThanTheDeclaredSizeFails) {
+  crypto::StringSink sink;
+  auto w = services::PackageWriter::Create(GetParam(), sink);
+  ASSERT_TRUE(w->Begin("bag/a.txt", 3, 0).ok());
+  EXPECT_FALSE(w->Data("abcd", 4).ok());
+  auto short_writer = services::PackageWriter::Create(GetParam(), sink);
+  ASSERT_TRUE(short_writer->Begin("bag/b.txt", 3, 0).ok());
+  ASSERT_TRUE(short_writer->Data("ab", 2).ok());
+  EXPECT_FALSE(short_writer->Close().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, PackageContainer,
+                         ::testing::Values(services::PackageFormat::kTarGz, services::PackageFormat::kZip),
+                         [](const ::testing::TestParamInfo<services::PackageFormat>& info) {
+                           return std::string(info.param == services::PackageFormat::kZip ? "Zip" : "TarGz");
+                         });
+
+TEST(PackageZip, MoreThan65535EntriesGetZip64EndRecords) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("many.zip");
+  ContainerFile f(services::PackageFormat::kZip, path);
+  for (int i = 0; i < 70000; ++i) {
+    ASSERT_TRUE(f.w().Directory("bag/data/目录" + std::to_string(i) + "/", 1795000000).ok());
+  }
+  ASSERT_TRUE(f.w().Close().ok());
+  f.Save();
+  ReadBack b = ReadBackWithPython(path);
+  EXPECT_EQ(b.count, 70000u) << b.output;
+  // The 16-bit counts of the classic end record cannot say 70000: the
+  // zip64 end record (found through its locator) does.
+  const std::string bytes = ReadFileOrDie(path);
+  const size_t end64 = bytes.rfind(std::string("PK\x06\x06", 4));
+  ASSERT_NE(end64, std::string::npos);
+  ASSERT_NE(bytes.rfind(std::string("PK\x06\x07", 4)), std::string::npos);
+  uint64_t total = 0;
+  for (int i = 7; i >= 0; --i) total = (total << 8) | static_cast<unsigned char>(bytes[end64 + 32 + i]);
+  EXPECT_EQ(total, 70000u);
+}
 
 // ------------------------------------------- the outside checker's own tests
 
