@@ -14,7 +14,8 @@ void PrintReport(const storage::VerifyReport& r, std::ostream& out) {
   out << (r.clean() ? "clean" : std::to_string(r.findings.size()) + " finding(s)") << ": "
       << r.log_entries << " log entries, " << r.log_nodes << " tree nodes, " << r.checkpoints
       << " checkpoints, " << r.records << " records, " << r.versions << " versions, " << r.files
-      << " files (" << r.content_bytes << " bytes decrypted and hashed)\n";
+      << " files (" << r.content_bytes << " bytes decrypted and hashed), " << r.exports
+      << " stored exports\n";
 }
 
 std::string ReportJson(const storage::VerifyReport& r) { return storage::VerifyReportJson(r); }

@@ -1,5 +1,8 @@
 #include "storage/archive.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
@@ -101,6 +104,17 @@ StatusOr<VerifyReport> ArchiveStorage::Verify(
   o.blobs = blobs_.get();
   o.progress = progress;
   CUSTOS_ASSIGN_OR_RETURN(VerifyReport report, VerifyArchive(*store_, o));
+  // Older versions kept API exports in clear in DATA/exports; custosd
+  // removes that folder at start. Whatever is still there is plaintext.
+  std::error_code ec;
+  const std::string legacy_exports = root_ + "/exports";
+  for (auto it = std::filesystem::recursive_directory_iterator(legacy_exports, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) {
+      report.findings.push_back({it->path().string(), "an audit package of an older version lies here in clear",
+                                 "export_plaintext_leftover"});
+    }
+  }
   // The published verifier key must be the signing key's: auditors check
   // checkpoints with this file.
   const std::string vkey_path = DataDir(root_).KeysDir() + "/log.vkey";

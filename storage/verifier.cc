@@ -282,6 +282,7 @@ class Checker {
   // ciphertext left.
   Status CheckExports() {
     CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> exports, tx_.exports().List());
+    report_.exports = exports.size();
     for (const StoredExport& e : exports) {
       std::string name = "export " + e.id + " (blob " + e.blob_id.value + ")";
       if (e.wrapped_dek.empty()) {
@@ -338,6 +339,7 @@ std::string VerifyReportJson(const VerifyReport& r) {
   counts->set("versions", static_cast<Poco::UInt64>(r.versions));
   counts->set("files", static_cast<Poco::UInt64>(r.files));
   counts->set("contentBytes", static_cast<Poco::UInt64>(r.content_bytes));
+  counts->set("exports", static_cast<Poco::UInt64>(r.exports));
   root.set("counts", counts);
   std::ostringstream out;
   root.stringify(out);

@@ -49,6 +49,7 @@ struct VerifyReport {
   uint64_t versions = 0;
   uint64_t files = 0;
   uint64_t content_bytes = 0;
+  uint64_t exports = 0;  // stored audit packages (live and shredded)
   bool clean() const { return findings.empty(); }
 };
 

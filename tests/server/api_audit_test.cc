@@ -750,6 +750,9 @@ TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnEx
   std::filesystem::create_directories(legacy);
   WriteFile(legacy + "/EX-0123456789abcdef01234567.tar.gz", "旧版明文导出 plaintext package");
   WriteFile(legacy + "/EX-0123456789abcdef01234568.zip.tmp", "half a package");
+  RunResult leftover = RunProgram({BinDir() + "/custosctl", "verify", "--data", S().data_dir(), "--json"});
+  EXPECT_EQ(leftover.exit_code, 1) << leftover.out << leftover.err;
+  EXPECT_NE(leftover.out.find("export_plaintext_leftover"), std::string::npos) << leftover.out;
   ASSERT_TRUE(S().Restart());
 
   EXPECT_FALSE(std::filesystem::exists(legacy));
@@ -762,6 +765,8 @@ TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnEx
   EXPECT_EQ(kept.status, 200) << Describe(kept);
   EXPECT_EQ(kept.body.substr(0, 2), "PK");
   EXPECT_NE(S().process().Log().find("expired exports removed"), std::string::npos);
+  RunResult clean = RunProgram({BinDir() + "/custosctl", "verify", "--data", S().data_dir(), "--json"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
 }
 
 // ------------------------------------------------------- per-user job limits
