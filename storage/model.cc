@@ -7,6 +7,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "storage/canonical_json.h"
+
 namespace custos::storage {
 
 namespace {
@@ -203,6 +205,82 @@ StatusOr<Time> ParseTime(std::string_view s) {
   constexpr int64_t kMaxMillis = INT64_MAX / 1000000;
   if (ms > kMaxMillis || ms < -kMaxMillis) return bad();
   return Time(std::chrono::milliseconds(ms));
+}
+
+uint32_t NextCodePoint(std::string_view s, size_t& i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc >> 6) != 0x2) {
+      ++i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  i += n;
+  return cp;
+}
+
+namespace {
+
+bool IsControl(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+bool IsBidiControl(uint32_t cp) {
+  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+         cp == 0x200F || cp == 0x061C;
+}
+
+std::string CodePointLabel(uint32_t cp) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "U+%04X", cp);
+  return buf;
+}
+
+}  // namespace
+
+Status ValidateName(std::string_view name, const NameRule& rule) {
+  const std::string what = rule.what;
+  auto refuse = [&](const std::string& message, const char* broken) {
+    return Unprocessable(message, rule.code).WithParam("field", rule.field).WithParam("rule", broken);
+  };
+  if (name.empty()) return refuse(what + " must not be empty", "empty");
+  if (name.size() > rule.max_bytes) {
+    return refuse(what + " must be at most " + std::to_string(rule.max_bytes) + " bytes", "too_long")
+        .WithParam("maxBytes", rule.max_bytes);
+  }
+  if (!IsValidUtf8(name)) return refuse(what + " must be UTF-8", "utf8");
+  if (rule.file_name && (name == "." || name == "..")) {
+    return refuse(what + " may not be '.' or '..'", "dot_name");
+  }
+  bool blank = true;  // only spaces (ASCII, no-break, ideographic) so far
+  for (size_t i = 0; i < name.size();) {
+    const uint32_t cp = NextCodePoint(name, i);
+    blank = blank && (cp == ' ' || cp == 0xA0 || cp == 0x3000);
+    if (IsControl(cp)) {
+      return refuse(what + " may not contain control characters (C0, C1, DEL, line breaks, tabs): " +
+                        CodePointLabel(cp),
+                    "control_character");
+    }
+    if (IsBidiControl(cp)) {
+      return refuse(what + " may not contain bidirectional control characters, which make it read as "
+                           "something else: " + CodePointLabel(cp),
+                    "bidi_control");
+    }
+    if (rule.file_name && (cp == '/' || cp == '\\' || cp == ':')) {
+      return refuse(what + " may not contain '/', '\\' or ':' (it is a name, not a path)", "path_character")
+          .WithParam("character", std::string(1, static_cast<char>(cp)));
+    }
+  }
+  if (blank) return refuse(what + " must not be blank (only spaces)", "empty");
+  return Status::Ok();
 }
 
 }  // namespace custos::storage

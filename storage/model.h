@@ -1,5 +1,6 @@
 // The domain of DESIGN §2 as plain typed values, shared by the stores and the
-// services. No behaviour lives here beyond parsing and naming enum values.
+// services. No behaviour lives here beyond parsing and naming enum values
+// and the one rule for names people read (ValidateName).
 //
 // Times are UTC instants (std::chrono::system_clock::time_point, millisecond
 // precision when stored); they are rendered as RFC 3339 at the edges.
@@ -68,6 +69,44 @@ std::string ExpiresOn(const std::string& metadata_json);
 
 // Formats an archive number: Prefix(type)-YYYY-NNNNNN.
 RecordId MakeArchiveNumber(RecordType type, int year, uint64_t sequence);
+
+// ---- names people read
+//
+// One rule for every name shown to people: file names, record titles,
+// department names and legal-hold names (usernames have their own, stricter
+// ASCII rule). A name is refused, never changed:
+//   * valid UTF-8, 1 to `max_bytes` bytes;
+//   * no control character: C0 (U+0000–U+001F, tab, CR and LF included),
+//     DEL, C1 (U+0080–U+009F), nor the line and paragraph separators
+//     U+2028/U+2029;
+//   * no bidirectional control, which makes a name read as something else
+//     ("invoice\u202Efdp.exe" shows as "invoiceexe.pdf"): U+202A–U+202E,
+//     U+2066–U+2069, U+200E, U+200F, U+061C;
+//   * a file name also has no '/', backslash or ':' (path and drive
+//     separators: "C:\x.pdf" and "..\..\boot.ini" are refused) and is not
+//     "." or "..".
+struct NameRule {
+  const char* what;     // in messages: "file name", "title", …
+  const char* field;    // the API field, params.field: "filename", "title", …
+  const char* code;     // the error code: "invalid_file_name", …
+  size_t max_bytes;
+  bool file_name;       // the path characters and "." / ".." too
+};
+inline constexpr NameRule kFileNameRule{"file name", "filename", "invalid_file_name", 255, true};
+inline constexpr NameRule kTitleRule{"title", "title", "invalid_title", 500, false};
+inline constexpr NameRule kDepartmentNameRule{"department name", "department", "invalid_department", 128,
+                                              false};
+inline constexpr NameRule kHoldNameRule{"hold name", "name", "invalid_name", 200, false};
+
+// Ok, or kUnprocessable with reason `rule.code`, a message naming the rule
+// that was broken, and params "field" (rule.field) and "rule": one of
+// "empty", "too_long" (with "maxBytes"), "utf8", "control_character",
+// "bidi_control", "path_character" (with "character"), "dot_name".
+[[nodiscard]] Status ValidateName(std::string_view name, const NameRule& rule);
+
+// The code point of UTF-8 at s[i], advancing i past it; U+FFFD (advancing
+// one byte) where no valid sequence starts. Needs i < s.size().
+uint32_t NextCodePoint(std::string_view s, size_t& i);
 
 struct Department {
   std::string name;

@@ -95,14 +95,9 @@ Response Upload(RequestContext& ctx,
     auto more = reader.NextPart(header);
     if (!more.ok()) return fail(more.status());
     if (!*more) break;
-    std::string disposition;
-    Poco::Net::NameValueCollection dparams;
-    try {
-      Poco::Net::MessageHeader::splitParameters(header.get("Content-Disposition", ""), disposition, dparams);
-    } catch (const Poco::Exception& e) {
-      return fail(InvalidArgument("malformed multipart body: " + e.message(), "malformed_multipart"));
-    }
-    std::string name = dparams.get("name", "");
+    auto disposition = ParseContentDisposition(reader.Disposition());
+    if (!disposition.ok()) return fail(disposition.status());
+    const std::string& name = disposition->name;
     if (first) {
       if (name != "metadata") {
         return fail(InvalidArgument("the first part must be 'metadata'", "missing_metadata"));
@@ -114,7 +109,9 @@ Response Upload(RequestContext& ctx,
       checkin = std::move(started).value();
       first = false;
     } else if (name == "file") {
-      services::FileInput in{dparams.get("filename", ""), header.get("Content-Type", "application/octet-stream")};
+      // The file name exactly as sent: CheckIn::AddFile refuses a bad one.
+      services::FileInput in{disposition->filename.value_or(""),
+                             header.get("Content-Type", "application/octet-stream")};
       if (auto s = checkin->AddFile(in, reader); !s.ok()) return fail(s);
     } else if (name == "signature") {
       std::string sig;

@@ -41,21 +41,6 @@ std::vector<uint64_t> LogIndices(const Loan& loan) {
   return out;
 }
 
-// One code point of UTF-8 at `i` (advanced past it); U+FFFD for a byte
-// that starts no valid sequence (the register's text is valid UTF-8).
-uint32_t NextCodePoint(std::string_view s, size_t& i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) {
-    ++i;
-    return 0xFFFD;
-  }
-  uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += n;
-  return cp;
-}
-
 // Whitespace a spreadsheet may skip before it looks for a formula: ASCII
 // (space, tab, LF, VT, FF, CR) and Unicode (NEL, no-break space, the
 // U+2000 spaces, line and paragraph separators, U+3000 ideographic space,
@@ -85,7 +70,7 @@ bool IsFormulaStart(uint32_t cp) {
 bool LooksLikeFormula(std::string_view text) {
   if (!text.empty() && (text[0] == '\t' || text[0] == '\r')) return true;
   for (size_t i = 0; i < text.size();) {
-    uint32_t cp = NextCodePoint(text, i);
+    uint32_t cp = storage::NextCodePoint(text, i);
     if (IsSkippedSpace(cp)) continue;
     return IsFormulaStart(cp);
   }

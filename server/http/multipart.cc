@@ -3,6 +3,7 @@
 #include <Poco/Exception.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <sstream>
 #include <string_view>
@@ -17,6 +18,35 @@ Status Malformed(const std::string& what) {
 
 Status Truncated() {
   return InvalidArgument("upload ended before its closing multipart boundary", "truncated_upload");
+}
+
+bool IsFieldNamed(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != std::tolower(static_cast<unsigned char>(name[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Does a quoted string opened in `value` stay open at its end?
+bool EndsInsideQuotes(std::string_view value) {
+  bool quoted = false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (quoted && value[i] == '\\' && i + 1 < value.size() && (value[i + 1] == '"' || value[i + 1] == '\\')) {
+      ++i;
+    } else if (value[i] == '"') {
+      quoted = !quoted;
+    }
+  }
+  return quoted;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 }  // namespace
@@ -105,21 +135,41 @@ StatusOr<bool> MultipartReader::NextPart(Poco::Net::MessageHeader& header) {
     if (end - pos_ > kMaxHeader) return Malformed("part header over 16 KiB");
   }
   // Every line a "name: value" field (no continuation lines, RFC 7578 §4.8).
+  // Content-Disposition is kept byte for byte, outside `header`: Poco's
+  // parser would end it at a bare CR or LF and unescape backslashes, which
+  // changes a file name instead of letting the service refuse it.
+  disposition_.clear();
+  std::string others;
   for (size_t line = pos_; line < end;) {
     size_t eol = buf_.find("\r\n", line);
-    size_t colon = buf_.find(':', line);
-    if (colon == line || colon >= eol || buf_[line] == ' ' || buf_[line] == '\t') {
+    std::string_view text(buf_.data() + line, eol - line);
+    if (IsFieldNamed(text, "Content-Disposition")) {
+      disposition_ = std::string(Trim(text.substr(text.find(':') + 1)));
+      if (EndsInsideQuotes(disposition_)) {
+        return Unprocessable("a file name may not contain control characters: a quoted value in "
+                             "Content-Disposition does not end on its line (a line break in the name)",
+                             "invalid_file_name")
+            .WithParam("field", "filename")
+            .WithParam("rule", "control_character");
+      }
+      line = eol + 2;
+      continue;
+    }
+    size_t colon = text.find(':');
+    if (colon == 0 || colon == std::string_view::npos || text[0] == ' ' || text[0] == '\t') {
       return Malformed("part header line is not a field");
     }
+    others.append(text).append("\r\n");
     line = eol + 2;
   }
   header.clear();
   try {
-    std::istringstream text(buf_.substr(pos_, end - pos_) + "\r\n");
+    std::istringstream text(others + "\r\n");
     header.read(text);
   } catch (const Poco::Exception& e) {
     return Malformed("bad part header: " + e.message());
   }
+  if (!disposition_.empty()) header.set("Content-Disposition", disposition_);
   pos_ = end + 2;
   clear_until_ = pos_;
   in_part_ = true;
@@ -141,6 +191,57 @@ StatusOr<size_t> MultipartReader::Read(uint8_t* p, size_t n) {
     if (at != std::string::npos) return size_t{0};  // the part ends here
     if (!Fill()) return Truncated();
   }
+}
+
+StatusOr<ContentDisposition> ParseContentDisposition(std::string_view value) {
+  ContentDisposition out;
+  size_t i = value.find(';');
+  out.type = std::string(Trim(value.substr(0, i)));
+  bool has_name = false;
+  while (i != std::string_view::npos && i < value.size()) {
+    ++i;  // past ';'
+    size_t eq = value.find('=', i);
+    if (eq == std::string_view::npos) {
+      if (Trim(value.substr(i)).empty()) break;  // a trailing ';'
+      return Malformed("Content-Disposition parameter without a value");
+    }
+    std::string key(Trim(value.substr(i, eq - i)));
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    i = eq + 1;
+    while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+    std::string v;
+    if (i < value.size() && value[i] == '"') {
+      bool closed = false;
+      for (++i; i < value.size(); ++i) {
+        if (value[i] == '\\' && i + 1 < value.size() && (value[i + 1] == '"' || value[i + 1] == '\\')) {
+          v += value[++i];
+        } else if (value[i] == '"') {
+          closed = true;
+          ++i;
+          break;
+        } else {
+          v += value[i];
+        }
+      }
+      if (!closed) return Malformed("unterminated quoted value in Content-Disposition");
+      while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+      if (i < value.size() && value[i] != ';') return Malformed("text after a quoted value in Content-Disposition");
+    } else {
+      size_t semi = value.find(';', i);
+      v = std::string(Trim(value.substr(i, semi == std::string_view::npos ? std::string_view::npos : semi - i)));
+      i = semi;
+    }
+    if (key == "name") {
+      if (has_name) return Malformed("Content-Disposition names the part twice");
+      has_name = true;
+      out.name = v;
+    } else if (key == "filename") {
+      if (out.filename) return Malformed("Content-Disposition gives filename twice");
+      out.filename = v;
+    }
+    if (i != std::string_view::npos && i >= value.size()) break;
+  }
+  return out;
 }
 
 }  // namespace custos::http

@@ -24,7 +24,9 @@
 #include <Poco/Net/MessageHeader.h>
 
 #include <istream>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "crypto/stream.h"
@@ -36,8 +38,17 @@ class MultipartReader final : public crypto::ByteSource {
   MultipartReader(std::istream& in, const std::string& boundary);
 
   // Skips what is left of the current part and reads the next part's
-  // header. Returns false after the closing delimiter.
+  // header. Returns false after the closing delimiter. Content-Disposition
+  // is read by our own code, not Poco's (which ends a field at a bare CR or
+  // LF): Disposition() has it exactly as sent, and so has `header`. A
+  // Content-Disposition whose quoted value runs past
+  // its line (a line break inside a file name) is kUnprocessable
+  // "invalid_file_name".
   StatusOr<bool> NextPart(Poco::Net::MessageHeader& header);
+
+  // The current part's Content-Disposition value, byte for byte ("" if the
+  // part has none). Parse it with ParseContentDisposition.
+  const std::string& Disposition() const { return disposition_; }
 
   // Reads the current part's body; 0 at its end.
   StatusOr<size_t> Read(uint8_t* p, size_t n) override;
@@ -64,6 +75,22 @@ class MultipartReader final : public crypto::ByteSource {
   bool started_ = false;   // the first delimiter was read
   bool in_part_ = false;   // between a part's header and its delimiter
   bool finished_ = false;  // the closing delimiter was read
+  std::string disposition_;  // of the current part
 };
+
+// A part's Content-Disposition (RFC 7578 §4.2): `form-data; name="…";
+// filename="…"`. Values are kept as sent: nothing is dropped or rewritten
+// (a file name is checked, and refused if need be, by the service, never
+// sanitized here). Inside a quoted value only \" and \\ are escapes (for "
+// and \); any other backslash is kept as it is, so "C:\x.pdf" stays
+// "C:\x.pdf". filename* (RFC 5987) is not read.
+struct ContentDisposition {
+  std::string type;                     // "form-data"
+  std::string name;                     // the name parameter ("" if none)
+  std::optional<std::string> filename;  // the filename parameter, if given
+};
+// kInvalidArgument "malformed_multipart" for an unterminated quoted value or
+// a parameter given twice.
+StatusOr<ContentDisposition> ParseContentDisposition(std::string_view value);
 
 }  // namespace custos::http

@@ -52,15 +52,7 @@ Status ValidUsername(const std::string& name) {
 }
 
 Status ValidDepartmentName(const std::string& name) {
-  if (name.empty() || name.size() > 128) {
-    return Unprocessable("department name must be 1 to 128 characters", "invalid_department");
-  }
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      return Unprocessable("department name has a control character", "invalid_department");
-    }
-  }
-  return Status::Ok();
+  return storage::ValidateName(name, storage::kDepartmentNameRule);
 }
 
 }  // namespace

@@ -26,7 +26,6 @@ using storage::Version;
 
 namespace {
 
-constexpr size_t kMaxTitle = 500;
 constexpr size_t kMaxText = 10000;
 constexpr size_t kMaxSignatureBytes = 1 << 20;
 constexpr size_t kHistoryLimit = 10000;
@@ -107,35 +106,6 @@ Poco::JSON::Array::Ptr FilesDetail(const std::vector<StoredFile>& files) {
   return arr;
 }
 
-Status ValidFileName(const std::string& name) {
-  if (name.empty() || name.size() > 255 || name == "." || name == "..") {
-    return Unprocessable("file name must be 1 to 255 bytes", "invalid_file_name");
-  }
-  if (!storage::IsValidUtf8(name)) return Unprocessable("file name is not UTF-8", "invalid_file_name");
-  for (size_t i = 0; i < name.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    if (c < 0x20 || c == '/' || c == '\\' || c == 0x7f) {
-      return Unprocessable("file name may not contain '/', '\\' or control characters",
-                           "invalid_file_name");
-    }
-    // In UTF-8 (validated above): C1 controls U+0080..U+009F are C2 80..9F;
-    // the bidi embeddings and overrides U+202A..U+202E are E2 80 AA..AE and
-    // the isolates U+2066..U+2069 are E2 81 A6..A9. They make a name read
-    // differently from what it is ("invoice\u202Efdp.exe" shows as
-    // "invoiceexe.pdf"), so they are refused rather than stored.
-    unsigned char c1 = i + 1 < name.size() ? static_cast<unsigned char>(name[i + 1]) : 0;
-    unsigned char c2 = i + 2 < name.size() ? static_cast<unsigned char>(name[i + 2]) : 0;
-    bool c1_control = c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F;
-    bool bidi = c == 0xE2 && ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) ||
-                              (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9));
-    if (c1_control || bidi) {
-      return Unprocessable("file name may not contain control or bidirectional-override characters",
-                           "invalid_file_name");
-    }
-  }
-  return Status::Ok();
-}
-
 std::string SafeMediaType(const std::string& t) {
   static const std::regex kMediaType("^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$");
   std::string base = t.substr(0, t.find(';'));
@@ -186,7 +156,7 @@ Status CheckIn::AddFile(const FileInput& file, crypto::ByteSource& content) {
     return Unprocessable("too many files in one version", "too_many_files")
         .WithParam("max", service_.options_.max_files_per_version);
   }
-  CUSTOS_RETURN_IF_ERROR(ValidFileName(file.name));
+  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(file.name, storage::kFileNameRule));
   CUSTOS_ASSIGN_OR_RETURN(storage::StoredContent c,
                           service_.content_.Put(content, service_.options_.max_file_bytes));
   StoredFile f;
@@ -241,9 +211,9 @@ StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& 
   CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
   CUSTOS_ASSIGN_OR_RETURN(RecordType type, storage::ParseRecordType(in.type));
   CUSTOS_ASSIGN_OR_RETURN(Classification cls, storage::ParseClassification(in.classification));
-  CUSTOS_RETURN_IF_ERROR(CheckText("title", in.title, kMaxTitle, true));
+  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(in.title, storage::kTitleRule));
   CUSTOS_RETURN_IF_ERROR(CheckText("description", in.description, kMaxText, false));
-  CUSTOS_RETURN_IF_ERROR(CheckText("department", in.department, 128, true));
+  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(in.department, storage::kDepartmentNameRule));
   CUSTOS_RETURN_IF_ERROR(CheckText("custodian", in.custodian, 64, false));
   CUSTOS_RETURN_IF_ERROR(CheckText("location", in.location, 200, false));
   CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(type, in.metadata));
@@ -490,7 +460,7 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     return Conflict("record " + id.value + " is destroyed; its tombstone cannot change",
                     "record_destroyed");
   }
-  if (patch.title) CUSTOS_RETURN_IF_ERROR(CheckText("title", *patch.title, kMaxTitle, true));
+  if (patch.title) CUSTOS_RETURN_IF_ERROR(storage::ValidateName(*patch.title, storage::kTitleRule));
   if (patch.description) CUSTOS_RETURN_IF_ERROR(CheckText("description", *patch.description, kMaxText, false));
   if (patch.custodian) CUSTOS_RETURN_IF_ERROR(CheckText("custodian", *patch.custodian, 64, true));
   if (patch.location) CUSTOS_RETURN_IF_ERROR(CheckText("location", *patch.location, 200, false));

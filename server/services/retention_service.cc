@@ -445,7 +445,7 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
 
 StatusOr<Hold> RetentionService::CreateHold(const Principal& who, const HoldInput& input) {
   CUSTOS_RETURN_IF_ERROR(RequireLegal(who, "place legal holds"));
-  CUSTOS_RETURN_IF_ERROR(CheckText(input.name, 200, "name", true));
+  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(input.name, storage::kHoldNameRule));
   CUSTOS_RETURN_IF_ERROR(CheckText(input.reason, kMaxText, "reason", true));
   CUSTOS_RETURN_IF_ERROR(CheckText(input.case_ref, 200, "caseRef", false));
   if (input.record_ids.size() > kMaxHoldRecords) {

@@ -57,6 +57,13 @@ class NothingChangesTest : public ::testing::Test {
 
   bool WaitForUploadHandled(size_t log_offset) { return api::WaitForUploadHandled(S(), log_offset); }
 
+  // Takes a new snapshot, after a test changed the archive on purpose.
+  void Resnapshot() {
+    log_size_ = S().LogSize();
+    records_ = S().SearchTotal("archivist", "pageSize=1");
+    blobs_ = CountBlobs(S().data_dir());
+  }
+
   uint64_t log_size_ = 0;
   int64_t records_ = 0;
   size_t blobs_ = 0;
@@ -412,6 +419,129 @@ TEST_F(ApiBadInput, BadQueryParameters) {
               "bad_range");
   ExpectError(S().As("archivist", "GET", "/v1/records/" + *record_id_ + "/versions?asOf=yesterday"),
               400, "invalid_time");
+}
+
+// ------------------------------------------------------------ names
+//
+// One rule for names people read (storage::ValidateName): a name is refused
+// with 422 and a code, never changed. Before it, "..\..\boot.ini" was
+// stored as "....boot.ini", "C:\x.pdf" as "C:x.pdf", a name with a line
+// break was cut short, and titles and department names took U+202E.
+
+struct HostileName {
+  std::string name;
+  std::string rule;  // params.rule
+};
+
+const std::vector<HostileName> kHostileFileNames = {
+    {"..\\..\\boot.ini", "path_character"},
+    {"C:\\x.pdf", "path_character"},
+    {"C:x.pdf", "path_character"},
+    {"dir/合同.pdf", "path_character"},
+    {"..\\合同正本.pdf", "path_character"},
+    {"a\r\nb.pdf", "control_character"},
+    {"a\nb.pdf", "control_character"},
+    {"a\rb.pdf", "control_character"},
+    {"报价\t单.xlsx", "control_character"},
+    {"del\x7f.pdf", "control_character"},
+    {"nel\u0085.pdf", "control_character"},
+    {"行\u2028分隔.pdf", "control_character"},
+    {"合同\u202Efdp.exe", "bidi_control"},
+    {"报价\u200F单.pdf", "bidi_control"},
+    {"x\u061C.pdf", "bidi_control"},
+    {"isolate\u2066.pdf", "bidi_control"},
+    {".", "dot_name"},
+    {"..", "dot_name"},
+    {"\u3000\u3000", "empty"},
+    {std::string(256, 'a'), "too_long"},
+};
+
+std::string ErrorParam(const HttpResult& r, const std::string& key) {
+  Poco::JSON::Object::Ptr o = JsonObject(r.body);
+  if (!o || !o->has("error")) return "";
+  Poco::JSON::Object::Ptr e = o->getObject("error");
+  return e->has("params") ? Str(e->getObject("params"), key) : "";
+}
+
+TEST_F(ApiBadInput, HostileFileNamesWereChangedInsteadOfRefused) {
+  for (const HostileName& h : kHostileFileNames) {
+    HttpResult r = Upload({MetadataPart(GeneralJson("敌意文件名 Hostile name")),
+                           FilePart("合同正本.pdf", "good first"), FilePart(h.name, "bad")});
+    EXPECT_EQ(r.status, 422) << Describe(r);
+    EXPECT_EQ(ErrorCode(r), "invalid_file_name") << Describe(r);
+    EXPECT_EQ(ErrorParam(r, "rule"), h.rule) << Describe(r);
+    EXPECT_EQ(ErrorParam(r, "field"), "filename") << Describe(r);
+    EXPECT_NE(ErrorMessage(r).find("file name"), std::string::npos) << ErrorMessage(r);
+  }
+  // A file part without a filename has an empty name.
+  HttpResult none = Upload({MetadataPart(GeneralJson("No name")), Part{"file", "", "", "x"}});
+  ExpectError(none, 422, "invalid_file_name");
+  EXPECT_EQ(ErrorParam(none, "rule"), "empty");
+}
+
+TEST_F(ApiBadInput, TitlesAndDepartmentsTookBidiOverrides) {
+  HttpResult title = Upload({MetadataPart(GeneralJson("合同\u202E正本")), FilePart("a.pdf", "a")});
+  ExpectError(title, 422, "invalid_title");
+  EXPECT_EQ(ErrorParam(title, "rule"), "bidi_control");
+  ExpectError(Upload({MetadataPart(GeneralJson("第一行\n第二行")), FilePart("a.pdf", "a")}), 422,
+              "invalid_title");
+  ExpectError(Upload({MetadataPart(GeneralJson("Blank", "internal", "\u3000")), FilePart("a.pdf", "a")}),
+              422, "invalid_department");
+  ExpectError(S().As("archivist", "PATCH", "/v1/records/" + *record_id_,
+                     "{\"title\":\"invoice\\u202Efdp.exe\"}", kJson),
+              422, "invalid_title");
+  for (const std::string name : {"销售\u202E部", "sales\u2067", "销售\t部", "\u200E销售部", "a\u0085b"}) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("name", name);
+    HttpResult r = S().As(kAdmin, "POST", "/v1/departments", Stringify(o), kJson);
+    ExpectError(r, 422, "invalid_department");
+    EXPECT_NE(ErrorMessage(r).find("department name"), std::string::npos) << ErrorMessage(r);
+  }
+  HttpResult departments = S().As(kAdmin, "GET", "/v1/departments");
+  ASSERT_EQ(departments.status, 200) << Describe(departments);
+  EXPECT_EQ(departments.body.find("销售"), std::string::npos) << departments.body;
+}
+
+// The Chinese names people really use pass through unchanged.
+TEST_F(ApiBadInput, ChineseNamesArriveUnchanged) {
+  const std::vector<std::string> names = {"合同正本.pdf", "报价单（2026）.xlsx", "Q1 报告 (final) v2.docx",
+                                          "résumé 简历.pdf", "a'b&c=d.txt", "..合同.pdf"};
+  std::vector<Part> parts = {MetadataPart(GeneralJson("华东区供货合同（2026）「正本」"))};
+  for (size_t i = 0; i < names.size(); ++i) parts.push_back(FilePart(names[i], "内容 " + std::to_string(i)));
+  HttpResult r = Upload(parts);
+  ASSERT_EQ(r.status, 201) << Describe(r);
+  Poco::JSON::Object::Ptr rec = JsonObject(r.body);
+  EXPECT_EQ(Str(rec, "title"), "华东区供货合同（2026）「正本」");
+  Poco::JSON::Array::Ptr files = rec->getArray("versions")->getObject(0)->getArray("files");
+  ASSERT_EQ(files->size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(Str(files->getObject(static_cast<unsigned>(i)), "name"), names[i]);
+  }
+  HttpResult dept = S().As(kAdmin, "POST", "/v1/departments", "{\"name\":\"华东销售部（上海）\"}", kJson);
+  EXPECT_EQ(dept.status, 201) << Describe(dept);
+  Resnapshot();  // what this test stored on purpose
+}
+
+TEST(ValidateName, OneRuleForEveryKindOfName) {
+  using storage::ValidateName;
+  for (const storage::NameRule* rule : {&storage::kFileNameRule, &storage::kTitleRule,
+                                        &storage::kDepartmentNameRule, &storage::kHoldNameRule}) {
+    EXPECT_TRUE(ValidateName("合同正本 2026", *rule).ok()) << rule->what;
+    for (const std::string bad : {"a\u202Eb", "a\u2066b", "a\u200Fb", "a\u061Cb", "a\tb", "a\nb",
+                                  "a\x7f", "a\u0085", "", "\u3000 ", "\xff\xfe"}) {
+      Status s = ValidateName(bad, *rule);
+      EXPECT_FALSE(s.ok()) << rule->what << " accepted " << bad;
+      EXPECT_EQ(s.reason(), rule->code);
+      EXPECT_EQ(s.code(), custos::ErrorCode::kUnprocessable);
+    }
+    EXPECT_EQ(ValidateName(std::string(rule->max_bytes + 1, 'x'), *rule).reason(), rule->code);
+    EXPECT_TRUE(ValidateName(std::string(rule->max_bytes, 'x'), *rule).ok());
+  }
+  // Path characters only matter in file names.
+  EXPECT_FALSE(ValidateName("C:\\x.pdf", storage::kFileNameRule).ok());
+  EXPECT_TRUE(ValidateName("合同 2026/01: 正本", storage::kTitleRule).ok());
+  EXPECT_TRUE(ValidateName(".", storage::kTitleRule).ok());
+  EXPECT_FALSE(ValidateName(".", storage::kFileNameRule).ok());
 }
 
 // ------------------------------------------------------------ size limit
