@@ -3,7 +3,7 @@
 // through XMLHttpRequest so that large files show their progress.
 
 import { h, field, select, pageHeader, section, linkButton, fmtBytes, clear, progressBar, dl, hash } from '../dom.js';
-import { t, errorText } from '../i18n.js';
+import { t } from '../i18n.js';
 import * as api from '../api.js';
 import { navigate, flash } from '../nav.js';
 import { statusArea, onSubmit, fileList } from '../widgets.js';
@@ -31,9 +31,9 @@ async function sendUpload(path, metadata, files, progress) {
       else progress.set(loaded / whole, `${t('checkin.uploading', { done: fmtBytes(loaded), total: fmtBytes(whole) })}${rate}`);
     });
   } catch (err) {
-    // Never leave "storing…" behind a refusal: the bar says it failed and
-    // why; the form's status area marks the field the error names.
-    progress.fail(`${t('checkin.failed')} ${errorText(err)}`);
+    // Never leave "storing…" behind a refusal: the bar says it failed; the
+    // form's status area says why and marks the field the error names.
+    progress.fail(t('checkin.failed'));
     throw err;
   }
   progress.set(1, t('checkin.done'));
