@@ -251,6 +251,17 @@ test('check-in, loan, approval, download and verification in the browser', { tim
     return [1, 2].map((n) => [i18n.t('checkin.filesSummary', { n, size: '1 KiB' }), i18n.t('alerts.daysLeft', { n })]);
   });
   assert.deepEqual(forms, [['1 file, 1 KiB in all', '1 day left'], ['2 files, 1 KiB in all', '2 days left']]);
+  // A refused file name is said from its params, in either language.
+  const named = await page.evaluate(async () => {
+    const i18n = await import('/js/i18n.js');
+    const err = { code: 'invalid_file_name', status: 422, message: 'file name may not contain …', params: { field: 'filename', rule: 'path_character', character: '\\' } };
+    const en = i18n.errorText(err);
+    i18n.setLang('zh');
+    const zh = i18n.errorText(err);
+    i18n.setLang('en');
+    return [en, zh];
+  });
+  assert.deepEqual(named, ['"File name" may not contain \\: it is a name, not a path.', '“文件名”不能包含 \\：它是名称，不是路径。']);
   await signOut(page);
 
   // The token is gone after sign-out.

@@ -72,7 +72,7 @@ const FIELD_LABELS = {
   custodian: 'field.custodian', location: 'field.location', classification: 'field.classification',
   type: 'field.type', purpose: 'loan.purpose', reason: 'holds.reason', dueAt: 'loan.due',
   name: 'holds.name', caseRef: 'holds.caseRef', recordIds: 'holds.recordIds', note: 'version.note',
-  username: 'signin.username', password: 'signin.password',
+  username: 'signin.username', password: 'signin.password', filename: 'field.fileName',
 };
 
 export function fieldLabel(name) {
