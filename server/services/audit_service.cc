@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "crypto/hash.h"
+#include "crypto/key_provider.h"
 #include "crypto/random.h"
 #include "server/services/events.h"
 #include "server/services/loan.h"
@@ -200,34 +201,23 @@ StatusOr<uint64_t> AuditService::SweepAtStart() {
     std::filesystem::remove_all(legacy_exports_dir_, ec);
     if (ec) return Internal("cannot remove " + legacy_exports_dir_ + ": " + ec.message());
   }
+  // A package whose key no longer unwraps (its KEK was rotated out by
+  // custosctl keys rotate) or whose ciphertext is gone cannot be served.
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t unreadable, RemoveExports([this](const StoredExport& e) {
+    if (e.wrapped_dek.empty()) return false;
+    auto opened = packages_.Open(e.blob_id, e.file_id, e.kek_id, e.wrapped_dek, e.sha256);
+    const std::string reason = opened.ok() ? std::string() : opened.status().reason();
+    return reason == crypto::kKekUnknown || reason == crypto::kDekUnwrapFailed || reason == storage::kBlobNotFound;
+  }));
   CUSTOS_ASSIGN_OR_RETURN(uint64_t expired, SweepExpired());
-  return removed + expired;
+  return removed + unreadable + expired;
 }
 
 StatusOr<uint64_t> AuditService::SweepExpired() {
   const Time now = clock_.Now();
-  std::vector<StoredExport> expired;
-  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> all, tx.exports().List());
-    for (StoredExport& e : all) {
-      Time until = e.shredded_by.empty() ? e.expires_at : e.expires_at + kShreddedRowGrace;
-      if (now >= until) expired.push_back(std::move(e));
-    }
-    return Status::Ok();
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t removed, RemoveExports([now](const StoredExport& e) {
+    return now >= (e.shredded_by.empty() ? e.expires_at : e.expires_at + kShreddedRowGrace);
   }));
-  uint64_t removed = 0;
-  for (const StoredExport& e : expired) {
-    // The key first: once the row is gone the blob is noise even if its
-    // deletion fails (start-up sweeps unreferenced blobs).
-    Status s = store_.Write([&](Transaction& tx) -> Status {
-      Status d = tx.exports().Delete(e.id);
-      return d.reason() == "export_not_found" ? Status::Ok() : d;  // another node was first
-    });
-    CUSTOS_RETURN_IF_ERROR(s);
-    Status gone = blobs_.Delete(e.blob_id);
-    if (!gone.ok() && gone.reason() != storage::kBlobNotFound) return gone;
-    ++removed;
-  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = jobs_.begin(); it != jobs_.end();) {
@@ -236,8 +226,30 @@ StatusOr<uint64_t> AuditService::SweepExpired() {
       it = old ? jobs_.erase(it) : std::next(it);
     }
   }
-  if (removed > 0) (void)store_.Scrub();
   return removed;
+}
+
+StatusOr<uint64_t> AuditService::RemoveExports(const std::function<bool(const StoredExport&)>& doomed) {
+  std::vector<StoredExport> chosen;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> all, tx.exports().List());
+    for (StoredExport& e : all) {
+      if (doomed(e)) chosen.push_back(std::move(e));
+    }
+    return Status::Ok();
+  }));
+  for (const StoredExport& e : chosen) {
+    // The key first: once the row is gone the blob is noise even if its
+    // deletion fails (start-up sweeps unreferenced blobs).
+    CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+      Status d = tx.exports().Delete(e.id);
+      return d.reason() == "export_not_found" ? Status::Ok() : d;  // another node was first
+    }));
+    Status gone = blobs_.Delete(e.blob_id);
+    if (!gone.ok() && gone.reason() != storage::kBlobNotFound) return gone;
+  }
+  if (!chosen.empty()) CUSTOS_RETURN_IF_ERROR(store_.Scrub());
+  return chosen.size();
 }
 
 void AuditService::Update(const std::string& id, const std::function<void(AuditJob&)>& change) {

@@ -111,8 +111,9 @@ class AuditService {
   AuditService& operator=(const AuditService&) = delete;
 
   // Before serving: removes every file under the legacy exports folder (and
-  // the folder) and every expired package. Returns how many files and
-  // packages it removed.
+  // the folder), every expired package and every package that can no
+  // longer be decrypted (its KEK was rotated out, its blob is gone).
+  // Returns how many files and packages it removed.
   StatusOr<uint64_t> SweepAtStart();
   // Removes expired packages (blob and row); returns how many.
   StatusOr<uint64_t> SweepExpired();
@@ -145,6 +146,9 @@ class AuditService {
   // Stores the encrypted package of job `id`; on failure nothing remains.
   Status StorePackage(const std::string& id, const Principal& who, const ExportRequest& request,
                       ExportSummary& summary);
+  // Removes the stored exports `doomed` picks (row, then blob) and scrubs
+  // the store; returns how many.
+  StatusOr<uint64_t> RemoveExports(const std::function<bool(const storage::StoredExport&)>& doomed);
   void Update(const std::string& id, const std::function<void(AuditJob&)>& change);
   void Fail(const std::string& id, const Status& error);
   StatusOr<std::string> NewJobId(const char* prefix);

@@ -767,6 +767,21 @@ TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnEx
   EXPECT_NE(S().process().Log().find("expired exports removed"), std::string::npos);
   RunResult clean = RunProgram({BinDir() + "/custosctl", "verify", "--data", S().data_dir(), "--json"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+
+  // A key rotation destroys the KEK that wrapped the packages' keys: they
+  // can no longer be decrypted, and the next start removes them.
+  ASSERT_EQ(S().Stop(), 0);
+  RunResult rotated = RunProgram({BinDir() + "/custosctl", "keys", "rotate", "--data", S().data_dir()});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out << rotated.err;
+  const size_t blobs_rotated = CountBlobs(S().data_dir());
+  ASSERT_TRUE(S().Restart());
+  HttpResult rotated_away = S().As("legal", "GET", "/v1/exports/" + fresh);
+  EXPECT_EQ(rotated_away.status, 404) << Describe(rotated_away);
+  EXPECT_LT(CountBlobs(S().data_dir()), blobs_rotated);
+  // Records' content was re-wrapped and still reads, and new exports work.
+  const std::string after = StartExport("archivist", "{\"recordIds\":[\"" + id + "\"]}");
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(WaitForExport("archivist", after).status, 200);
 }
 
 // ------------------------------------------------------- per-user job limits
