@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "admin/batch_archive.h"
@@ -153,6 +154,51 @@ StatusOr<Contents> ReadPackage(const std::string& path, PackageReport& report) {
     }
   }
   return c;
+}
+
+// The reason code bag-info.txt gives for the words of metadata's "withheld".
+std::string WithheldCode(const std::string& words) {
+  if (words == "content not requested") return "not_requested";
+  if (words == "the exporter may not read this content") return "not_permitted";
+  return words;  // "destroyed"
+}
+
+// bag-info.txt's Custos-Withheld lines must name exactly the files that
+// metadata/*.json describes without content, with the same reason. Packages
+// written before bag-info listed them (no Custos-Withheld-Files) are not
+// judged.
+void CheckWithheld(const std::string& info, const std::map<std::string, std::string>& withheld,
+                   PackageReport& report) {
+  std::optional<std::string> count;
+  std::map<std::string, std::string> listed;
+  for (const std::string& line : Lines(info)) {
+    if (line.rfind("Custos-Withheld-Files: ", 0) == 0) count = line.substr(23);
+    if (line.rfind("Custos-Withheld: ", 0) != 0) continue;
+    std::string value = line.substr(17);
+    size_t space = value.rfind(' ');
+    if (space == std::string::npos) {
+      report.findings.push_back({"bag-info.txt", "malformed Custos-Withheld line: " + value.substr(0, 80)});
+      continue;
+    }
+    listed[value.substr(0, space)] = value.substr(space + 1);
+  }
+  if (!count) return;
+  if (*count != std::to_string(withheld.size())) {
+    report.findings.push_back({"bag-info.txt", "Custos-Withheld-Files is " + *count + ", but the metadata withholds " +
+                                                   std::to_string(withheld.size()) + " files"});
+  }
+  for (const auto& [file, reason] : withheld) {
+    auto it = listed.find(file);
+    if (it == listed.end() || it->second != reason) {
+      report.findings.push_back({"bag-info.txt", "Custos-Withheld does not say " + file + " " + reason +
+                                                     " as the metadata does"});
+    }
+  }
+  for (const auto& [file, reason] : listed) {
+    if (!withheld.count(file)) {
+      report.findings.push_back({"bag-info.txt", "Custos-Withheld names " + file + ", which the metadata includes"});
+    }
+  }
 }
 
 const std::string* Tag(const Contents& c, const std::string& name, PackageReport& report) {
@@ -344,6 +390,7 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
   }
   // Metadata: every version and file it describes must be what the log
   // recorded, and every path it names must be in the package.
+  std::map<std::string, std::string> withheld;  // "<record>/v<n>/<file id>" → reason code
   for (const auto& [name, text] : c.tags) {
     if (name.rfind("metadata/", 0) != 0) continue;
     auto parsed = storage::ParseJsonStrict(text);
@@ -397,12 +444,15 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
           if (!f->isNull("path") && !c.payload.count(f->getValue<std::string>("path"))) {
             report.findings.push_back({name, "names " + f->getValue<std::string>("path") + ", which is missing"});
           }
+          if (f->isNull("path")) withheld[key + "/" + fid] = WithheldCode(f->optValue<std::string>("withheld", ""));
         }
       }
     } catch (const std::exception& e) {
       report.findings.push_back({name, std::string("is not record metadata: ") + e.what()});
     }
   }
+
+  if (auto it = c.tags.find("bag-info.txt"); it != c.tags.end()) CheckWithheld(it->second, withheld, report);
 
   for (const auto& [path, file] : c.payload) {
     // data/<record>/v<n>/<file id>-<name>

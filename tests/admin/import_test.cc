@@ -723,6 +723,34 @@ TEST_F(ImportTest, GbkZipFromWindowsToolsImportsOnlyWithTheOption) {
   EXPECT_EQ(ReadContent(**archive, *f), "%PDF-1.4 contract");
 }
 
+TEST_F(ImportTest, GnuTarWithGbkNamesImportsOnlyWithTheOption) {
+  // GNU tar names are bytes of no stated encoding: Python's tarfile writes
+  // them in GBK here, as a tar made on Chinese Windows has them.
+  const std::string batch = Batch("windows-gbk.tar");
+  const char kMakeTar[] = R"(
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT, encoding="gbk") as t:
+    for name, data in [("档案/会议纪要.pdf", b"%PDF minutes"),
+                       ("manifest.csv", "path,type,title,department,classification\n"
+                        "档案/会议纪要.pdf,general,董事会会议纪要 2019,sales,internal\n".encode("gbk"))]:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+)";
+  RunResult made = RunProgram({Python(), "-c", kMakeTar, batch});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ExpectRefused(batch, {"entry #1", "name bytes in hex: b5b5b0b82fbbe1d2e9bccdd2aa2e706466", "--name-encoding gbk"});
+  ImportRun r = RunImport(data_, batch, {"--name-encoding", "GBK"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto archive = admin::OpenArchive(data_);
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  StoredRecord rec = ReadRecord(**archive, ImportedId(r.out));
+  EXPECT_EQ(rec.record.title, "董事会会议纪要 2019");
+  const storage::StoredFile* f = FileNamed(rec.version, "会议纪要.pdf");
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_EQ(ReadContent(**archive, *f), "%PDF minutes");
+}
+
 TEST_F(ImportTest, GbkManifestWithoutTheOptionIsRefusedNamingIt) {
   const std::string batch = Batch("gbk-manifest.zip");
   PythonZip(batch, "utf-8",

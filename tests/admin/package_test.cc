@@ -768,6 +768,26 @@ TEST_P(AuditPackage, WithheldFilesAreNamedInBagInfo) {
   EXPECT_EQ(destroyed, 1u) << m.output;
 }
 
+TEST_P(AuditPackage, BagInfoHidingAWithheldFileIsNamed) {
+  // Dropping the destroyed file's Custos-Withheld line (and recomputing the
+  // tag manifest) makes bag-info.txt contradict the metadata.
+  std::vector<Entry> entries = ReadEntries(package());
+  for (Entry& e : entries) {
+    if (Relative(e) != "bag-info.txt") continue;
+    const size_t at = e.bytes.find("Custos-Withheld: ");
+    ASSERT_NE(at, std::string::npos) << e.bytes;
+    e.bytes.erase(at, e.bytes.find('\n', at) + 1 - at);
+  }
+  SetManifestLine(entries, "tagmanifest-sha256.txt", "bag-info.txt");
+  const std::string path = Scratch("hidden-withheld");
+  WriteEntries(path, entries);
+  Verdict v = VerifyPackage(path, seed_->vkey);
+  EXPECT_EQ(v.exit_code, 1) << Dump(v);
+  ASSERT_EQ(v.findings.size(), 1u) << Dump(v);
+  EXPECT_EQ(v.findings[0].file, "bag-info.txt") << Dump(v);
+  EXPECT_NE(v.findings[0].problem.find(seed_->d + "/v1/"), std::string::npos) << Dump(v);
+}
+
 TEST_P(AuditPackage, MetadataOnlyPackageIsAValidBagWithAnEmptyDataDirectory) {
   const std::string path = Scratch("metadata-only-bag");
   ASSERT_TRUE(Export(*seed_, path, {"--metadata-only"}));
