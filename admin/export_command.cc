@@ -81,6 +81,17 @@ int RunExport(const std::vector<std::string>& args) {
   std::cout << "wrote " << out << ": " << summary->records << " records, " << summary->files_with_content
             << " of " << summary->files << " files with content (" << summary->payload_bytes
             << " bytes), log size " << summary->log_size << " root " << summary->log_root << "\n";
+  if (!summary->withheld.empty()) {
+    std::map<std::string, size_t> by_reason;
+    for (const services::WithheldFile& f : summary->withheld) ++by_reason[f.reason];
+    std::cout << summary->withheld.size() << (summary->withheld.size() == 1 ? " file" : " files") << " withheld (";
+    const char* sep = "";
+    for (const auto& [reason, n] : by_reason) {
+      std::cout << sep << reason << ": " << n;
+      sep = ", ";
+    }
+    std::cout << "), each listed in bag-info.txt\n";
+  }
   return 0;
 }
 
