@@ -248,7 +248,9 @@ StatusOr<uint64_t> AuditService::RemoveExports(const std::function<bool(const St
     Status gone = blobs_.Delete(e.blob_id);
     if (!gone.ok() && gone.reason() != storage::kBlobNotFound) return gone;
   }
-  if (!chosen.empty()) CUSTOS_RETURN_IF_ERROR(store_.Scrub());
+  // No scrub: an expired package's content was not destroyed, and its key
+  // is still wrapped by the KEK (a destruction scrubs, for its own keys and
+  // those of the packages it shredded).
   return chosen.size();
 }
 

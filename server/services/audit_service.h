@@ -146,8 +146,8 @@ class AuditService {
   // Stores the encrypted package of job `id`; on failure nothing remains.
   Status StorePackage(const std::string& id, const Principal& who, const ExportRequest& request,
                       ExportSummary& summary);
-  // Removes the stored exports `doomed` picks (row, then blob) and scrubs
-  // the store; returns how many.
+  // Removes the stored exports `doomed` picks (row, then blob); returns how
+  // many.
   StatusOr<uint64_t> RemoveExports(const std::function<bool(const storage::StoredExport&)>& doomed);
   void Update(const std::string& id, const std::function<void(AuditJob&)>& change);
   void Fail(const std::string& id, const Status& error);
