@@ -176,6 +176,15 @@ struct StoredExport {
   std::vector<ExportedRecord> records;  // every record the package names
 };
 
+// Does stored export `e`, naming `named`, hold something of record `r` that
+// the record's destruction took away? Its content, or its catalogue details
+// from before the destruction. A package made after the destruction names
+// only the tombstone, which stays visible. (A destroyed record's row is not
+// changed after its destruction, so updated_at is when it was destroyed.)
+inline bool ExportOutlivesDestruction(const StoredExport& e, const ExportedRecord& named, const Record& r) {
+  return r.state == RecordState::kDestroyed && (named.content || r.updated_at >= e.created_at);
+}
+
 class ExportRepository {
  public:
   virtual ~ExportRepository() = default;

@@ -293,7 +293,7 @@ class Checker {
       }
       for (const ExportedRecord& named : e.records) {
         CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx_.records().Find(named.id));
-        if (r && r->state == RecordState::kDestroyed) {
+        if (r && ExportOutlivesDestruction(e, named, *r)) {
           Add(name, "holds record " + named.id.value + ", which was destroyed, and can still be decrypted",
               "export_holds_destroyed");
         }

@@ -520,7 +520,7 @@ StatusOr<ExportDownload> AuditService::OpenExport(const Principal& who, const st
     std::vector<std::pair<std::string, std::string>> reads;  // record, loan
     for (const storage::ExportedRecord& named : e.records) {
       CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::Record> r, tx.records().Find(named.id));
-      if (r && r->state == storage::RecordState::kDestroyed) {
+      if (r && storage::ExportOutlivesDestruction(e, named, *r)) {
         return Gone("record " + named.id.value + " in export " + id + " has been destroyed", "content_destroyed");
       }
       if (!r || !MaySeeRecord(who, *r)) {

@@ -692,6 +692,17 @@ TEST_F(ApiAudit, DestroyedRecordsExportIsShreddedRefusedAndCounted) {
   HttpResult cert = S().As("auditor", "GET", "/v1/destructions/" + batch + "/certificate");
   ASSERT_EQ(cert.status, 200) << Describe(cert);
   EXPECT_NE(cert.body.find("\"exportsShredded\":2"), std::string::npos) << cert.body;
+
+  // A package made after the destruction names only the tombstone: it is
+  // served, and lists the file as destroyed.
+  const std::string tombstone = StartExport("auditor", "{\"recordIds\":[\"" + doomed + "\"]}");
+  ASSERT_FALSE(tombstone.empty());
+  HttpResult after = WaitForExport("auditor", tombstone);
+  EXPECT_EQ(after.status, 200) << Describe(after);
+  EXPECT_EQ(DataFiles(PackageEntries(after.body)), 0u);
+  Poco::JSON::Object::Ptr withheld = OnlyWithheld(tombstone, "auditor");
+  ASSERT_TRUE(withheld);
+  EXPECT_EQ(Str(withheld, "reason"), "destroyed");
 }
 
 TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnExportOfADestroyedRecord) {
