@@ -1,5 +1,6 @@
 // The blob store: where the encrypted content of stored files lives, one
-// immutable blob per file version (DESIGN §6, §7). The layout on disk, the
+// immutable blob per file version, and that of stored audit packages (API
+// exports), one blob each (DESIGN §6, §7). The layout on disk, the
 // temp/commit protocol and the fsync order are in docs/formats/blob-store.md.
 //
 // A blob is written once through a BlobWriter and becomes visible only when
