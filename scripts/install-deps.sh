@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git lld
   libpoco-dev libssl-dev openssl
   libsqlite3-dev libarchive-dev zlib1g-dev libargon2-dev libpq-dev
   postgresql
