@@ -29,6 +29,7 @@
 #include "storage/archive.h"
 #include "storage/data_dir.h"
 #include "tests/server/api_fixture.h"
+#include "tests/tools/python.h"
 
 namespace custos::testing::api {
 namespace {
@@ -379,6 +380,52 @@ TEST_F(ApiAudit, ZipExportVerifies) {
   PackageVerdict v = VerifyServedPackage(r.body, "export.zip");
   EXPECT_EQ(v.exit_code, 0) << v.output;
   EXPECT_EQ(Counted(v, "payloadFiles"), 1) << v.output;
+}
+
+// Issue 20 item 9: an export of Chinese file names ended 409 export_failed.
+// Both formats now come out whole, valid for a BagIt checker written from
+// RFC 8493 and with every name exact in Python's zipfile and tarfile.
+TEST_F(ApiAudit, ChineseFileNamesExportInBothFormats) {
+  const std::string a = PatternBytes(5000, 51), b = PatternBytes(700, 52);
+  Poco::JSON::Object::Ptr rec = S().CheckInOk(
+      "archivist", ContractJson("供货合同（2026）华东 Supply contract", "华东供应链有限公司"),
+      {FilePart("合同正本.pdf", a), FilePart("补充协议 v2 (签字版).docx", b)});
+  ASSERT_TRUE(rec);
+  const std::string id = Str(rec, "id");
+  Poco::JSON::Array::Ptr files = rec->getArray("versions")->getObject(0)->getArray("files");
+  const std::set<std::string> want = {
+      "data/" + id + "/v1/" + Str(files->getObject(0), "id") + "-合同正本.pdf",
+      "data/" + id + "/v1/" + Str(files->getObject(1), "id") + "-补充协议 v2 (签字版).docx"};
+  // Lists the member names as Python's own modules decode them.
+  const std::string kNames =
+      "import sys, tarfile, zipfile\n"
+      "p = sys.argv[1]\n"
+      "names = zipfile.ZipFile(p).namelist() if p.endswith('.zip') else tarfile.open(p).getnames()\n"
+      "sys.stdout.buffer.write('\\n'.join(names).encode('utf-8'))\n";
+  for (const std::string format : {"tar.gz", "zip"}) {
+    SCOPED_TRACE(format);
+    const std::string job =
+        StartExport("archivist", "{\"recordIds\":[\"" + id + "\"],\"format\":\"" + format + "\"}");
+    ASSERT_FALSE(job.empty());
+    HttpResult r = WaitForExport("archivist", job);
+    ASSERT_EQ(r.status, 200) << Describe(r);
+    const std::string package = tmp_.Sub("chinese." + format);
+    WriteFile(package, r.body);
+
+    RunResult bag = RunProgram({Python(), "tests/tools/bagit_check.py", "--all-tags-listed", package});
+    EXPECT_EQ(bag.exit_code, 0) << bag.out << bag.err;
+    RunResult names = RunProgram({Python(), "-c", kNames, package});
+    ASSERT_EQ(names.exit_code, 0) << names.err;
+    std::set<std::string> data;
+    std::istringstream lines(names.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::string rel = line.substr(line.find('/') + 1);
+      if (rel.rfind("data/" + id + "/", 0) == 0) data.insert(rel);
+    }
+    EXPECT_EQ(data, want) << names.out;
+    PackageVerdict v = VerifyServedPackage(r.body, "chinese-verify." + format);
+    EXPECT_EQ(v.exit_code, 0) << v.output;
+  }
 }
 
 TEST_F(ApiAudit, ExportByQueryHoldsTheMatchingRecords) {
