@@ -42,12 +42,14 @@
 
 namespace custos::http {
 
+// Filled from the server.* configuration (common/config.h holds the
+// defaults, in one place).
 struct GuardLimits {
-  std::chrono::milliseconds header_timeout{10000};
-  std::chrono::milliseconds keep_alive_timeout{15000};
-  int64_t body_min_rate = 4096;  // bytes per second, averaged after the grace
-  std::chrono::milliseconds body_timeout{3600000};
-  int max_per_address = 128;
+  std::chrono::milliseconds header_timeout{0};
+  std::chrono::milliseconds keep_alive_timeout{0};
+  int64_t body_min_rate = 0;  // bytes per second, averaged after the grace
+  std::chrono::milliseconds body_timeout{0};
+  int max_per_address = 0;
 };
 
 class ConnectionGuard {

@@ -444,8 +444,9 @@ class ZipWriter final : public PackageWriter {
     const bool big_size = c.size >= kZip32Max || c.zip64_local;
     const bool big_compressed = c.compressed >= kZip32Max || c.zip64_local;
     const bool big_offset = c.offset >= kZip32Max;
+    const bool zip64 = big_size || big_compressed || big_offset;
     std::string extra;
-    if (big_size || big_compressed || big_offset) {
+    if (zip64) {
       std::string z;
       if (big_size) Put64(z, c.size);
       if (big_compressed) Put64(z, c.compressed);
@@ -455,7 +456,6 @@ class ZipWriter final : public PackageWriter {
       extra += z;
     }
     extra += CommonExtra(c);
-    const bool zip64 = !extra.empty() && (big_size || big_compressed || big_offset);
     uint16_t time = 0, date = 0;
     DosTime(c.mtime, &time, &date);
     std::string h;
