@@ -59,6 +59,17 @@ HttpResult HttpsClient::Request(const std::string& method, const std::string& pa
     std::istream& in = impl_->session->receiveResponse(resp);
     std::ostringstream text;
     Poco::StreamCopier::copyStream(in, text);
+    // A server that dies mid-response leaves a body shorter than its
+    // Content-Length; the stream just ends, so the cut is found here and
+    // reported as the transport failure it is.
+    const bool has_body = method != "HEAD" && resp.getStatus() != 204 && resp.getStatus() != 304;
+    if (has_body && resp.hasContentLength() &&
+        static_cast<Poco::Int64>(text.str().size()) < resp.getContentLength64()) {
+      result.transport_error = "response body cut short: " + std::to_string(text.str().size()) +
+                               " of " + std::to_string(resp.getContentLength64()) + " bytes";
+      impl_->session->reset();
+      return result;
+    }
     result.status = static_cast<int>(resp.getStatus());
     result.body = text.str();
     for (const auto& [k, v] : resp) result.headers[k] = v;
