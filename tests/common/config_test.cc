@@ -29,11 +29,20 @@ TEST(Config, BadValues) {
   for (const char* text : {"server.threads = 0\n", "server.threads = 12x\n",
                            "server.keep_alive = maybe\n", "archive.suite = des\n",
                            "server.listen = 127.0.0.1:99999\n", "server.listen = :80\n",
-                           "server.max_body_bytes = -5\n", "storage.backend = mysql\n"}) {
+                           "server.max_body_bytes = -5\n", "storage.backend = mysql\n",
+                           // weaker password hashes than the floor allows
+                           "auth.password_memory_kib = 19455\n", "auth.password_memory_kib = -1\n"}) {
     auto r = ParseConfig(text);
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_EQ(r.status().reason(), "config_bad_value") << text;
   }
+}
+
+TEST(Config, PasswordMemoryHasAFloor) {
+  auto r = ParseConfig("auth.password_memory_kib = 19456\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->password_memory_kib, kMinPasswordMemoryKib);
+  EXPECT_EQ(Config{}.password_memory_kib, 65536u);
 }
 
 TEST(Config, ListValues) {

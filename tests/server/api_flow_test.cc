@@ -4,6 +4,7 @@
 // entries and proofs, and the session rules (sign-out, forced password
 // change, lockout).
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <regex>
 #include <set>
@@ -548,6 +549,41 @@ TEST_F(ApiFlow, FiveWrongPasswordsLockTheAccount) {
   EXPECT_EQ(ErrorCode(locked), "invalid_credentials");
   EXPECT_EQ(locked.body, wrong.body) << "a locked account must look like a wrong password";
   EXPECT_EQ(JsonObject(locked.body)->has("token"), false);
+}
+
+// What custosd stored as a user's password hash (read from the stopped
+// server's database).
+std::string StoredPasswordHash(const std::string& data_dir, const std::string& username) {
+  sqlite3* db = nullptr;
+  std::string hash;
+  if (sqlite3_open_v2((data_dir + "/custos.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT password_hash FROM users WHERE username = ?1", -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, username.c_str(), -1, SQLITE_TRANSIENT);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+      hash = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return hash;
+}
+
+// auth.password_memory_kib sets the cost of new hashes; a hash made under
+// another setting keeps its own parameters and still verifies.
+TEST(ApiPasswords, NewHashesUseTheConfiguredMemoryAndOldOnesStillVerify) {
+  auto s = ApiServer::Create("auth.password_memory_kib = 20480", {"staff"});
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->Stop(), 0);
+  EXPECT_NE(StoredPasswordHash(s->data_dir(), "staff").find("$m=20480,"), std::string::npos)
+      << StoredPasswordHash(s->data_dir(), "staff");
+  // The first admin was hashed by custosctl init at the default 64 MiB.
+  EXPECT_NE(StoredPasswordHash(s->data_dir(), kAdmin).find("$m=65536,"), std::string::npos)
+      << StoredPasswordHash(s->data_dir(), kAdmin);
+  ASSERT_TRUE(s->Restart());
+  EXPECT_FALSE(s->SignIn("staff", "staff-password-0001").empty());
+  EXPECT_FALSE(s->SignIn(kAdmin, kAdminPassword).empty());
 }
 
 }  // namespace
