@@ -124,7 +124,7 @@ Status SnapshotDatabase(const std::string& source, const std::string& target) {
 
 // What the snapshot references, read back from the copy.
 struct SnapshotContent {
-  std::vector<storage::BlobId> blobs;  // of live files
+  std::vector<domain::BlobId> blobs;  // of live files
   std::set<std::string> kek_ids;       // of live files
 };
 
@@ -144,11 +144,11 @@ StatusOr<SnapshotContent> ReadSnapshot(const std::string& db_path, BackupInfo* i
     } else if (cp.status().code() != ErrorCode::kNotFound) {
       return cp.status();
     }
-    CUSTOS_RETURN_IF_ERROR(tx.records().ForEach([&](const storage::Record&) -> Status {
+    CUSTOS_RETURN_IF_ERROR(tx.records().ForEach([&](const domain::Record&) -> Status {
       ++info->records;
       return Status::Ok();
     }));
-    return tx.versions().ForEachFile([&](const storage::StoredFile& f) -> Status {
+    return tx.versions().ForEachFile([&](const domain::StoredFile& f) -> Status {
       ++info->files;
       if (f.wrapped_dek.empty()) {
         ++info->destroyed_files;  // crypto-shredded: no blob, nothing to copy
@@ -167,14 +167,14 @@ StatusOr<SnapshotContent> ReadSnapshot(const std::string& db_path, BackupInfo* i
 // Copies the blobs `ids` from the blob folder `from` into the new folder
 // `to`, in the same layout, each fsynced, then the directories.
 Status CopyBlobs(const std::string& from, const std::string& to,
-                 const std::vector<storage::BlobId>& ids, BackupInfo* info) {
+                 const std::vector<domain::BlobId>& ids, BackupInfo* info) {
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<storage::FileBlobStore> source,
                           storage::FileBlobStore::OpenDirectory(from));
   CUSTOS_RETURN_IF_ERROR(MakeDirectory(to, kDirMode, /*must_be_new=*/true));
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<storage::FileBlobStore> target,
                           storage::FileBlobStore::OpenDirectory(to));
   std::set<std::string> fan_out;
-  for (const storage::BlobId& id : ids) {
+  for (const domain::BlobId& id : ids) {
     CUSTOS_RETURN_IF_ERROR(storage::ValidateBlobId(id));
     const std::string dst = target->BlobPath(id);
     const std::string dir = dst.substr(0, dst.rfind('/'));
@@ -243,7 +243,7 @@ std::string AbsolutePath(const std::string& path) {
   return buf;
 }
 
-std::string NowText() { return storage::FormatTime(std::chrono::system_clock::now()); }
+std::string NowText() { return domain::FormatTime(std::chrono::system_clock::now()); }
 
 // ------------------------------------------------------------------ restore
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::admin {
 
@@ -66,7 +66,7 @@ std::string HexEscape(uint32_t v, bool byte) {
 
 std::string PrintableName(std::string_view raw) {
   std::string out;
-  if (storage::IsValidUtf8(raw)) {
+  if (domain::IsValidUtf8(raw)) {
     size_t i = 0;
     for (const CodePoint& cp : CodePoints(raw)) {
       if (IsForbiddenCodePoint(cp.value) || cp.value == '\'') {
@@ -203,7 +203,7 @@ StatusOr<std::string> NormalizeEntryPath(std::string_view raw) {
   if (raw.size() > kMaxEntryPathBytes) {
     return UnsafePath("the path is longer than " + std::to_string(kMaxEntryPathBytes) + " bytes");
   }
-  if (!storage::IsValidUtf8(raw)) {
+  if (!domain::IsValidUtf8(raw)) {
     // Typically a zip made on a Windows system with names in GBK or
     // another code page.
     return UnsafePath("the path is not valid UTF-8 (pack the batch with UTF-8 file names)");
@@ -397,7 +397,7 @@ Status BatchReader::CheckEntryHeader(::archive_entry* e, BatchEntry* out) {
   // Under Utf8Locale the name is UTF-8 where libarchive could decode it,
   // and its stored bytes otherwise.
   const char* name = archive_entry_pathname(e);
-  if (name == nullptr || !storage::IsValidUtf8(name)) return RefuseName(name ? name : "", false);
+  if (name == nullptr || !domain::IsValidUtf8(name)) return RefuseName(name ? name : "", false);
   current_ = PrintableName(name);
   const std::string raw = name;
 

@@ -59,10 +59,10 @@ int RunExport(const std::vector<std::string>& args) {
   request.format = *parsed_format;
   if (opts.count("--records")) request.record_ids = SplitCommas(opts["--records"]);
   if (opts.count("--query") || opts.count("--type")) {
-    storage::RecordQuery q;
+    domain::RecordQuery q;
     q.text = opts.count("--query") ? opts["--query"] : "";
     if (opts.count("--type")) {
-      auto type = storage::ParseRecordType(opts["--type"]);
+      auto type = domain::ParseRecordType(opts["--type"]);
       if (!type.ok()) return Fail(type.status().message());
       q.type = *type;
     }

@@ -20,7 +20,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/data_dir.h"
 
 namespace custos::admin {
@@ -171,7 +171,7 @@ std::string Quoted(const std::string& s) { return "'" + PrintableName(s) + "'"; 
 // is stored.
 bool ValidFileName(const std::string& name) {
   if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
-      !storage::IsValidUtf8(name)) {
+      !domain::IsValidUtf8(name)) {
     return false;
   }
   for (unsigned char c : name) {
@@ -362,10 +362,10 @@ ImportedRecord Described(const PlannedRecord& planned, const services::CheckInRe
   ImportedRecord out;
   out.key = planned.key;
   out.id = result.detail.record.id.value;
-  out.type = std::string(storage::Name(result.detail.record.type));
+  out.type = std::string(domain::Name(result.detail.record.type));
   out.title = result.detail.record.title;
   out.log_index = result.log_index;
-  const storage::Version& v = result.detail.versions.back();
+  const domain::Version& v = result.detail.versions.back();
   for (size_t i = 0; i < v.files.size(); ++i) {
     ImportedFile file;
     file.entry = i < planned.files.size() ? planned.files[i].entry : "";
@@ -483,18 +483,18 @@ StatusOr<services::Principal> ImportingArchivist(storage::MetadataStore& store,
   // names "system:import", which no user can be called (':' is not allowed
   // in usernames), so the entries cannot be mistaken for a person's.
   if (username.empty()) {
-    return services::Principal{storage::Username{kOperatorImporter}, storage::Role::kArchivist, ""};
+    return services::Principal{domain::Username{kOperatorImporter}, domain::Role::kArchivist, ""};
   }
-  std::optional<storage::User> user;
+  std::optional<domain::User> user;
   CUSTOS_RETURN_IF_ERROR(store.Read([&](storage::Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(user, tx.users().Find(storage::Username{username}));
+    CUSTOS_ASSIGN_OR_RETURN(user, tx.users().Find(domain::Username{username}));
     return Status::Ok();
   }));
   if (!user) return NotFound("--as: no user '" + username + "'", "user_not_found");
   if (user->disabled) return PermissionDenied("--as: user '" + username + "' is disabled");
-  if (user->role != storage::Role::kArchivist) {
+  if (user->role != domain::Role::kArchivist) {
     return PermissionDenied("--as: user '" + username + "' is " +
-                            std::string(storage::Name(user->role)) +
+                            std::string(domain::Name(user->role)) +
                             ", not archivist; only archivists check records in");
   }
   return services::Principal{user->username, user->role, user->department};

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "admin/batch_archive.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::admin {
 
@@ -201,7 +201,7 @@ StatusOr<std::vector<ManifestRow>> ParseManifestCsv(std::string_view text, NameE
   const bool bom = text.substr(0, 3) == "\xEF\xBB\xBF";
   if (bom) text.remove_prefix(3);
   std::string decoded;
-  if (!storage::IsValidUtf8(text)) {
+  if (!domain::IsValidUtf8(text)) {
     if (bom || encoding != NameEncoding::kGbk) {
       return BadManifest(std::string(kManifestCsv) + " is not valid UTF-8" +
                          (bom ? std::string(" although it starts with a UTF-8 byte order mark")

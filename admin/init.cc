@@ -35,7 +35,7 @@ Status CreateFirstAdmin(const storage::DataDir& dir, const Config& config,
   admin.role = std::string(kFirstAdminRole);
   admin.department = std::string(kFirstAdminDepartment);
   admin.must_change_password = must_change_password;
-  StatusOr<storage::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), admin);
+  StatusOr<domain::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), admin);
   WipeString(admin.password);
   return created.status();
 }

@@ -23,7 +23,7 @@ namespace {
 
 // A file whose DEK still has to be re-wrapped.
 struct PendingKey {
-  storage::FileId file;
+  domain::FileId file;
   crypto::WrappedKey key;
 };
 
@@ -106,7 +106,7 @@ StatusOr<std::vector<PendingKey>> CollectPending(storage::MetadataStore& store,
   result->already_current = 0;
   result->destroyed_files = 0;
   CUSTOS_RETURN_IF_ERROR(store.Read([&](storage::Transaction& tx) -> Status {
-    return tx.versions().ForEachFile([&](const storage::StoredFile& f) -> Status {
+    return tx.versions().ForEachFile([&](const domain::StoredFile& f) -> Status {
       if (f.wrapped_dek.empty()) {
         ++result->destroyed_files;
       } else if (f.kek_id == target) {

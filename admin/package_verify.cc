@@ -16,7 +16,7 @@
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
 #include "server/services/receipt.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/data_dir.h"
 #include "storage/log_leaf.h"
 
@@ -297,7 +297,7 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
     uint64_t line_no = 0;
     const size_t findings_before = report.findings.size();
     for (const std::string& line : Lines(*jsonl)) {
-      auto parsed = storage::ParseJsonStrict(line);
+      auto parsed = domain::ParseJsonStrict(line);
       std::string leaf;
       int64_t index = -1;
       if (parsed.ok() && parsed->type() == typeid(Poco::JSON::Object::Ptr)) {
@@ -393,7 +393,7 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
   std::map<std::string, std::string> withheld;  // "<record>/v<n>/<file id>" → reason code
   for (const auto& [name, text] : c.tags) {
     if (name.rfind("metadata/", 0) != 0) continue;
-    auto parsed = storage::ParseJsonStrict(text);
+    auto parsed = domain::ParseJsonStrict(text);
     if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
       report.findings.push_back({name, "is not a JSON object"});
       continue;
@@ -500,7 +500,7 @@ std::string PackageReportJson(const PackageReport& report) {
   counts->set("logEntries", static_cast<Poco::UInt64>(report.log_entries));
   counts->set("receipts", static_cast<Poco::UInt64>(report.receipts));
   o->set("counts", counts);
-  auto text = storage::CanonicalJson(o);
+  auto text = domain::CanonicalJson(o);
   return text.ok() ? *text : "{}";
 }
 

@@ -19,7 +19,7 @@ Status UserExists(const std::string& username) {
 StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
   // Cheap checks first, so a typo costs neither a password hash nor a
   // generated password.
-  CUSTOS_RETURN_IF_ERROR(storage::ParseRole(options.role).status());
+  CUSTOS_RETURN_IF_ERROR(domain::ParseRole(options.role).status());
   // Adding a user appends to the log: on SQLite only one process may do
   // that, so a running custosd means "use POST /v1/users instead".
   storage::DataDir dir(options.data_dir);
@@ -50,7 +50,7 @@ StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
     CUSTOS_ASSIGN_OR_RETURN(user.password, GeneratePassword());
     user.must_change_password = true;
   }
-  StatusOr<storage::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), user);
+  StatusOr<domain::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), user);
   if (!created.ok()) {
     WipeString(user.password);
     return created.status();

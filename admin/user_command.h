@@ -14,14 +14,14 @@
 #include <string>
 
 #include "common/status.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::admin {
 
 struct AddUserOptions {
   std::string data_dir;
   std::string username;
-  std::string role;        // storage::Name(Role): admin, archivist, staff, approver, legal, auditor
+  std::string role;        // domain::Name(Role): admin, archivist, staff, approver, legal, auditor
   std::string department;  // created if missing
   // The password (e.g. read from --password-file). When unset, one is
   // generated (admin/password_input.h) and returned in AddUserResult; a
@@ -33,7 +33,7 @@ struct AddUserOptions {
 };
 
 struct AddUserResult {
-  storage::User user;  // as stored (password_hash included; do not print it)
+  domain::User user;  // as stored (password_hash included; do not print it)
   // The generated password, set only when AddUserOptions::password was
   // unset. The caller shows it once and should wipe it (WipeString).
   std::optional<std::string> generated_password;

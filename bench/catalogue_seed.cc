@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "admin/open_archive.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/data_dir.h"
 #include "storage/integrity.h"
 
@@ -42,9 +42,9 @@ const std::vector<std::string> kWords = {
 
 const char* kTypes[] = {"contract", "product_dossier", "customer_file", "qualification",
                         "general"};
-const storage::Classification kClasses[] = {
-    storage::Classification::kPublic, storage::Classification::kInternal,
-    storage::Classification::kInternal, storage::Classification::kConfidential};
+const domain::Classification kClasses[] = {
+    domain::Classification::kPublic, domain::Classification::kInternal,
+    domain::Classification::kInternal, domain::Classification::kConfidential};
 const char* kDepartments[] = {"sales", "engineering", "quality", "legal"};
 
 std::string Words(std::mt19937_64& rng, int n) {
@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   storage::MetadataStore& store = (*archive)->store();
 
   auto start = std::chrono::steady_clock::now();
-  storage::Time now = storage::TruncateToMillis(std::chrono::system_clock::now());
-  int year = std::stoi(storage::FormatTime(now).substr(0, 4));
+  domain::Time now = domain::TruncateToMillis(std::chrono::system_clock::now());
+  int year = std::stoi(domain::FormatTime(now).substr(0, 4));
   Status s = store.Write([&](storage::Transaction& tx) -> Status {
     for (const char* d : kDepartments) {
       CUSTOS_ASSIGN_OR_RETURN(bool exists, tx.departments().Exists(d));
@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
     uint64_t batch = std::min(kPerTransaction, n - done);
     s = store.Write([&](storage::Transaction& tx) -> Status {
       for (uint64_t i = 0; i < batch; ++i) {
-        storage::Record r;
-        r.type = storage::ParseRecordType(kTypes[rng() % 5]).value();
+        domain::Record r;
+        r.type = domain::ParseRecordType(kTypes[rng() % 5]).value();
         r.title = Words(rng, 4);
         r.description = Words(rng, 12);
         r.department = kDepartments[rng() % 4];
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
         r.created_by = "archivist";
         r.created_at = r.updated_at = now;
         CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
-        r.id = storage::MakeArchiveNumber(r.type, year, seq);
+        r.id = domain::MakeArchiveNumber(r.type, year, seq);
         CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
         storage::LogEvent e;
         e.action = "record.checkin";

@@ -57,7 +57,7 @@ storage::LogEvent Event(uint64_t i) {
   storage::LogEvent e;
   e.action = "record.checkin";
   e.actor = "archivist" + std::to_string(i % 7);
-  e.at = storage::TruncateToMillis(std::chrono::system_clock::now());
+  e.at = domain::TruncateToMillis(std::chrono::system_clock::now());
   e.subject = "CT-2026-" + std::to_string(100000 + i % 900000);
   e.details = new Poco::JSON::Object;
   e.details->set("version", 1);

@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
   custos::services::DestructionOptions destruction_options;
   destruction_options.approver_roles.clear();
   for (const std::string& role : config.destruction_approver_roles) {
-    destruction_options.approver_roles.push_back(*custos::storage::ParseRole(role));
+    destruction_options.approver_roles.push_back(*custos::domain::ParseRole(role));
   }
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,
                                                    archive->keyring().log_signers(), clock,

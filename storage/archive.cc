@@ -76,7 +76,7 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
   a->content_ = std::make_unique<ContentStore>(*a->blobs_, a->keyring_->keys(), suite);
   if (sweep_orphans) {
     MetadataStore& store = *a->store_;
-    auto is_referenced = [&store](const BlobId& id) {
+    auto is_referenced = [&store](const domain::BlobId& id) {
       bool referenced = true;  // when in doubt, keep
       (void)store.Read([&](Transaction& tx) -> Status {
         CUSTOS_ASSIGN_OR_RETURN(referenced, tx.versions().BlobReferenced(id));

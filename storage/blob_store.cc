@@ -29,7 +29,7 @@ Status IoError(std::string_view call, const std::string& path, int err) {
   return Internal(std::move(message), std::string(kBlobIo));
 }
 
-Status NotFoundError(const BlobId& id) {
+Status NotFoundError(const domain::BlobId& id) {
   return NotFound("no blob " + id.value, std::string(kBlobNotFound));
 }
 
@@ -168,16 +168,16 @@ bool IsValidBlobId(std::string_view id) {
   return id.size() == kBlobIdHexLength && std::all_of(id.begin(), id.end(), IsLowerHex);
 }
 
-Status ValidateBlobId(const BlobId& id) {
+Status ValidateBlobId(const domain::BlobId& id) {
   if (IsValidBlobId(id.value)) return Status::Ok();
   return InvalidArgument(
       "blob id must be " + std::to_string(kBlobIdHexLength) + " lower-case hex characters",
       std::string(kBlobInvalidId));
 }
 
-StatusOr<BlobId> NewBlobId() {
+StatusOr<domain::BlobId> NewBlobId() {
   CUSTOS_ASSIGN_OR_RETURN(std::string hex, crypto::RandomHexId(kBlobIdBytes));
-  return BlobId{std::move(hex)};
+  return domain::BlobId{std::move(hex)};
 }
 
 BlobWriter::~BlobWriter() = default;
@@ -188,7 +188,7 @@ BlobStore::~BlobStore() = default;
 // Writes ROOT/tmp/<id>.part, renamed into place by Commit().
 class FileBlobStore::Writer final : public BlobWriter {
  public:
-  Writer(FileBlobStore* store, BlobId id, int fd, std::string temp_path)
+  Writer(FileBlobStore* store, domain::BlobId id, int fd, std::string temp_path)
       : store_(store), id_(std::move(id)), fd_(fd), temp_path_(std::move(temp_path)) {
     store_->open_writers_.fetch_add(1);
   }
@@ -199,7 +199,7 @@ class FileBlobStore::Writer final : public BlobWriter {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  const BlobId& id() const override { return id_; }
+  const domain::BlobId& id() const override { return id_; }
   uint64_t size() const override { return size_; }
 
   Status Write(const uint8_t* p, size_t n) override {
@@ -280,7 +280,7 @@ class FileBlobStore::Writer final : public BlobWriter {
   }
 
   FileBlobStore* const store_;  // not owned; outlives the writer
-  const BlobId id_;
+  const domain::BlobId id_;
   int fd_;                       // owned; -1 once closed
   std::string temp_path_;        // "" once removed
   std::vector<uint8_t> buffer_;  // bytes not yet handed to write(2)
@@ -317,7 +317,7 @@ std::string FileBlobStore::FanOutDir(std::string_view prefix) const {
   return root_ + "/" + std::string(prefix);
 }
 
-std::string FileBlobStore::BlobPath(const BlobId& id) const {
+std::string FileBlobStore::BlobPath(const domain::BlobId& id) const {
   return FanOutDir(std::string_view(id.value).substr(0, kBlobFanOutChars)) + "/" + id.value;
 }
 
@@ -335,7 +335,7 @@ Status FileBlobStore::EnsureFanOutDurable(std::string_view prefix) {
 
 StatusOr<std::unique_ptr<BlobWriter>> FileBlobStore::Create() {
   for (;;) {
-    CUSTOS_ASSIGN_OR_RETURN(BlobId id, NewBlobId());
+    CUSTOS_ASSIGN_OR_RETURN(domain::BlobId id, NewBlobId());
     std::string temp_path = TempDir() + "/" + id.value + std::string(kBlobTempSuffix);
     int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                     kBlobFileMode);
@@ -353,7 +353,7 @@ StatusOr<std::unique_ptr<BlobWriter>> FileBlobStore::Create() {
   }
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> FileBlobStore::Open(const BlobId& id) {
+StatusOr<std::unique_ptr<crypto::ByteSource>> FileBlobStore::Open(const domain::BlobId& id) {
   CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
   std::string path = BlobPath(id);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -364,7 +364,7 @@ StatusOr<std::unique_ptr<crypto::ByteSource>> FileBlobStore::Open(const BlobId& 
   return std::unique_ptr<crypto::ByteSource>(new FileSource(fd, std::move(path)));
 }
 
-StatusOr<uint64_t> FileBlobStore::Size(const BlobId& id) {
+StatusOr<uint64_t> FileBlobStore::Size(const domain::BlobId& id) {
   CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
   std::string path = BlobPath(id);
   struct stat st {};
@@ -376,7 +376,7 @@ StatusOr<uint64_t> FileBlobStore::Size(const BlobId& id) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-Status FileBlobStore::Delete(const BlobId& id) {
+Status FileBlobStore::Delete(const domain::BlobId& id) {
   CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
   std::string path = BlobPath(id);
   if (::unlink(path.c_str()) != 0) {
@@ -386,16 +386,16 @@ Status FileBlobStore::Delete(const BlobId& id) {
   return SyncDirectory(FanOutDir(std::string_view(id.value).substr(0, kBlobFanOutChars)));
 }
 
-StatusOr<std::vector<BlobId>> FileBlobStore::List() {
+StatusOr<std::vector<domain::BlobId>> FileBlobStore::List() {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<std::string> dirs, ListDirectory(root_));
-  std::vector<BlobId> ids;
+  std::vector<domain::BlobId> ids;
   for (const std::string& dir : dirs) {
     if (!IsFanOutName(dir) || !IsDirectory(FanOutDir(dir))) continue;
     CUSTOS_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(FanOutDir(dir)));
     for (std::string& name : names) {
       // Anything else in a fan-out directory is not a blob of this store.
       if (IsValidBlobId(name) && name.compare(0, kBlobFanOutChars, dir) == 0) {
-        ids.push_back(BlobId{std::move(name)});
+        ids.push_back(domain::BlobId{std::move(name)});
       }
     }
   }
@@ -440,7 +440,7 @@ Status FileBlobStore::RemoveTempFiles(uint64_t* removed, std::chrono::seconds mi
 }
 
 StatusOr<uint64_t> FileBlobStore::SweepOrphans(
-    const std::function<bool(const BlobId&)>& is_referenced) {
+    const std::function<bool(const domain::BlobId&)>& is_referenced) {
   if (open_writers_.load() != 0) {
     return Conflict("cannot sweep the blob store while blobs are being written",
                     std::string(kBlobWritersActive));
@@ -449,17 +449,17 @@ StatusOr<uint64_t> FileBlobStore::SweepOrphans(
 }
 
 StatusOr<uint64_t> FileBlobStore::SweepOrphansOlderThan(
-    const std::function<bool(const BlobId&)>& is_referenced, std::chrono::seconds min_age) {
+    const std::function<bool(const domain::BlobId&)>& is_referenced, std::chrono::seconds min_age) {
   return Sweep(is_referenced, min_age);
 }
 
-StatusOr<uint64_t> FileBlobStore::Sweep(const std::function<bool(const BlobId&)>& is_referenced,
+StatusOr<uint64_t> FileBlobStore::Sweep(const std::function<bool(const domain::BlobId&)>& is_referenced,
                                         std::chrono::seconds min_age) {
   uint64_t removed = 0;
   CUSTOS_RETURN_IF_ERROR(RemoveTempFiles(&removed, min_age));
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<BlobId> ids, List());
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::BlobId> ids, List());
   std::set<std::string> touched_dirs;
-  for (const BlobId& id : ids) {
+  for (const domain::BlobId& id : ids) {
     std::string path = BlobPath(id);
     // Age first: a young unreferenced blob may be a check-in about to commit.
     if (!OlderThan(path, min_age) || is_referenced(id)) continue;

@@ -34,7 +34,7 @@
 
 #include "common/status.h"
 #include "crypto/stream.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::storage {
 
@@ -74,10 +74,10 @@ inline constexpr std::string_view kBlobIo = "blob_io";
 // True iff `id` is exactly kBlobIdHexLength characters from [0-9a-f].
 bool IsValidBlobId(std::string_view id);
 // OK, or kInvalidArgument with kBlobInvalidId.
-Status ValidateBlobId(const BlobId& id);
+Status ValidateBlobId(const domain::BlobId& id);
 // A fresh random id (kBlobIdBytes from the system CSPRNG). Fails only if the
 // CSPRNG is unavailable.
-StatusOr<BlobId> NewBlobId();
+StatusOr<domain::BlobId> NewBlobId();
 
 // ---- Interfaces ----
 
@@ -96,7 +96,7 @@ class BlobWriter : public crypto::ByteSink {
   ~BlobWriter() override;
 
   // The id the blob will have once committed.
-  virtual const BlobId& id() const = 0;
+  virtual const domain::BlobId& id() const = 0;
   // Bytes accepted by Write() so far.
   virtual uint64_t size() const = 0;
 
@@ -125,17 +125,17 @@ class BlobStore {
   // A stream over the committed blob `id`, read from the start. Failures:
   // kBlobInvalidId, kBlobNotFound, kBlobIo (also from Read()). A blob deleted
   // while a source is open stays readable through that source.
-  virtual StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const BlobId& id) = 0;
+  virtual StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) = 0;
 
   // The committed blob's length in bytes. kBlobInvalidId, kBlobNotFound.
-  virtual StatusOr<uint64_t> Size(const BlobId& id) = 0;
+  virtual StatusOr<uint64_t> Size(const domain::BlobId& id) = 0;
 
   // Removes a committed blob durably. kBlobInvalidId, kBlobNotFound (also
   // when it was deleted before), kBlobIo.
-  virtual Status Delete(const BlobId& id) = 0;
+  virtual Status Delete(const domain::BlobId& id) = 0;
 
   // Ids of all committed blobs, sorted ascending. kBlobIo.
-  virtual StatusOr<std::vector<BlobId>> List() = 0;
+  virtual StatusOr<std::vector<domain::BlobId>> List() = 0;
 
   // Start-up cleanup: removes every committed blob for which
   // `is_referenced(id)` is false, and every leftover temp file of a writer
@@ -146,7 +146,7 @@ class BlobStore {
   // this store has writers open. Other failures: kBlobIo; `is_referenced`
   // must not call back into the store.
   virtual StatusOr<uint64_t> SweepOrphans(
-      const std::function<bool(const BlobId&)>& is_referenced) = 0;
+      const std::function<bool(const domain::BlobId&)>& is_referenced) = 0;
 };
 
 // ---- Directory implementation ----
@@ -182,22 +182,22 @@ class FileBlobStore final : public BlobStore {
   FileBlobStore& operator=(const FileBlobStore&) = delete;
 
   StatusOr<std::unique_ptr<BlobWriter>> Create() override;
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const BlobId& id) override;
-  StatusOr<uint64_t> Size(const BlobId& id) override;
-  Status Delete(const BlobId& id) override;
-  StatusOr<std::vector<BlobId>> List() override;
-  StatusOr<uint64_t> SweepOrphans(const std::function<bool(const BlobId&)>& is_referenced) override;
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) override;
+  StatusOr<uint64_t> Size(const domain::BlobId& id) override;
+  Status Delete(const domain::BlobId& id) override;
+  StatusOr<std::vector<domain::BlobId>> List() override;
+  StatusOr<uint64_t> SweepOrphans(const std::function<bool(const domain::BlobId&)>& is_referenced) override;
   // SweepOrphans for a folder that other processes write to (several
   // custosd nodes on a shared folder): leaves every file modified less than
   // `min_age` ago, which may be another node's blob in flight. Ignores this
   // store's own open writers for the same reason.
-  StatusOr<uint64_t> SweepOrphansOlderThan(const std::function<bool(const BlobId&)>& is_referenced,
+  StatusOr<uint64_t> SweepOrphansOlderThan(const std::function<bool(const domain::BlobId&)>& is_referenced,
                                            std::chrono::seconds min_age);
 
   const std::string& root() const { return root_; }
   // Where the committed blob `id` lives (or would live): ROOT/ab/ab…; for
   // tools and tests. `id` must be valid (not checked here).
-  std::string BlobPath(const BlobId& id) const;
+  std::string BlobPath(const domain::BlobId& id) const;
   // ROOT/tmp.
   std::string TempDir() const { return root_ + "/" + std::string(kBlobTempDirName); }
 
@@ -210,7 +210,7 @@ class FileBlobStore final : public BlobStore {
   // in ROOT durable; after the first success per prefix this is a no-op.
   Status EnsureFanOutDurable(std::string_view prefix);
   Status RemoveTempFiles(uint64_t* removed, std::chrono::seconds min_age);
-  StatusOr<uint64_t> Sweep(const std::function<bool(const BlobId&)>& is_referenced,
+  StatusOr<uint64_t> Sweep(const std::function<bool(const domain::BlobId&)>& is_referenced,
                            std::chrono::seconds min_age);
 
   const std::string root_;  // immutable

@@ -11,7 +11,7 @@ namespace custos::storage {
 
 namespace {
 
-StatusOr<crypto::FileId> ParseFileId(const FileId& id) {
+StatusOr<crypto::FileId> ParseFileId(const domain::FileId& id) {
   std::optional<crypto::Bytes> raw = crypto::HexDecode(id.value);
   if (!raw || raw->size() != crypto::kFileIdSize) {
     return InvalidArgument(
@@ -35,7 +35,7 @@ StatusOr<crypto::Digest32> ParseSha256(const std::string& hex) {
   return out;
 }
 
-Status DestroyedError(const FileId& file_id) {
+Status DestroyedError(const domain::FileId& file_id) {
   return NotFound("the content of file " + file_id.value + " has been destroyed",
                   std::string(kContentDestroyed));
 }
@@ -102,7 +102,7 @@ class EncryptingWriter final : public ContentWriter {
     status_ = Conflict("the content writer has committed", std::string(kBlobWriterCommitted));
     StoredContent out;
     out.blob_id = blob_->id();
-    out.file_id = FileId{crypto::HexEncode(file_id_.data(), file_id_.size())};
+    out.file_id = domain::FileId{crypto::HexEncode(file_id_.data(), file_id_.size())};
     out.size = size_;
     out.sha256 = digests_.Sha256Hex();
     out.sm3 = digests_.Sm3Hex();
@@ -206,7 +206,7 @@ StatusOr<StoredContent> ContentStore::Put(crypto::ByteSource& plaintext, uint64_
 }
 
 StatusOr<std::unique_ptr<ContentStore::DecryptingSource>> ContentStore::OpenDecrypting(
-    const BlobId& blob_id, const FileId& file_id, const std::string& kek_id,
+    const domain::BlobId& blob_id, const domain::FileId& file_id, const std::string& kek_id,
     const std::vector<uint8_t>& wrapped_dek) {
   if (wrapped_dek.empty()) return DestroyedError(file_id);
   CUSTOS_ASSIGN_OR_RETURN(crypto::FileId raw_file_id, ParseFileId(file_id));
@@ -217,7 +217,7 @@ StatusOr<std::unique_ptr<ContentStore::DecryptingSource>> ContentStore::OpenDecr
 }
 
 StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(
-    const BlobId& blob_id, const FileId& file_id, const std::string& kek_id,
+    const domain::BlobId& blob_id, const domain::FileId& file_id, const std::string& kek_id,
     const std::vector<uint8_t>& wrapped_dek, const std::string& expected_sha256) {
   if (wrapped_dek.empty()) return DestroyedError(file_id);
   CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 expected, ParseSha256(expected_sha256));
@@ -227,11 +227,11 @@ StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(
   return std::unique_ptr<crypto::ByteSource>(std::move(source));
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(const StoredFile& file) {
+StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(const domain::StoredFile& file) {
   return Open(file.blob_id, file.id, file.kek_id, file.wrapped_dek, file.sha256);
 }
 
-StatusOr<std::string> ContentStore::Fixity(const BlobId& blob_id, const FileId& file_id,
+StatusOr<std::string> ContentStore::Fixity(const domain::BlobId& blob_id, const domain::FileId& file_id,
                                            const std::string& kek_id,
                                            const std::vector<uint8_t>& wrapped_dek) {
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<DecryptingSource> source,
@@ -244,7 +244,7 @@ StatusOr<std::string> ContentStore::Fixity(const BlobId& blob_id, const FileId& 
   return crypto::HexEncode(source->digest());
 }
 
-StatusOr<std::string> ContentStore::Fixity(const StoredFile& file) {
+StatusOr<std::string> ContentStore::Fixity(const domain::StoredFile& file) {
   return Fixity(file.blob_id, file.id, file.kek_id, file.wrapped_dek);
 }
 

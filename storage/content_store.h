@@ -35,7 +35,7 @@
 #include "crypto/key_provider.h"
 #include "crypto/stream.h"
 #include "storage/blob_store.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::storage {
 
@@ -57,8 +57,8 @@ inline constexpr std::string_view kInvalidSha256 = "invalid_sha256";
 
 // What Put() stored: everything the database keeps about the content.
 struct StoredContent {
-  BlobId blob_id;
-  FileId file_id;      // 32 lower-hex characters; bound into every envelope chunk
+  domain::BlobId blob_id;
+  domain::FileId file_id;      // 32 lower-hex characters; bound into every envelope chunk
   uint64_t size = 0;   // plaintext bytes
   std::string sha256;  // lower-hex SHA-256 of the plaintext
   std::string sm3;     // lower-hex SM3 of the plaintext; empty unless the suite is gm
@@ -124,25 +124,25 @@ class ContentStore {
   // kContentHashMismatch if the plaintext's SHA-256 differs from
   // `expected_sha256` (hex), so no caller sees a "complete" stream of wrong
   // bytes. Failures are sticky.
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const BlobId& blob_id, const FileId& file_id,
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& blob_id, const domain::FileId& file_id,
                                                      const std::string& kek_id,
                                                      const std::vector<uint8_t>& wrapped_dek,
                                                      const std::string& expected_sha256);
   // The same for a stored file's recorded fields.
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const StoredFile& file);
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::StoredFile& file);
 
   // Decrypts the whole blob, discarding the plaintext, and returns its
   // SHA-256 as lower-case hex (for fixity checks: the caller compares it with
   // the recorded value). Same failures as Open() and the stream's Read(),
   // without the hash comparison.
-  StatusOr<std::string> Fixity(const BlobId& blob_id, const FileId& file_id,
+  StatusOr<std::string> Fixity(const domain::BlobId& blob_id, const domain::FileId& file_id,
                                const std::string& kek_id, const std::vector<uint8_t>& wrapped_dek);
-  StatusOr<std::string> Fixity(const StoredFile& file);
+  StatusOr<std::string> Fixity(const domain::StoredFile& file);
 
  private:
   class DecryptingSource;
   StatusOr<std::unique_ptr<DecryptingSource>> OpenDecrypting(
-      const BlobId& blob_id, const FileId& file_id, const std::string& kek_id,
+      const domain::BlobId& blob_id, const domain::FileId& file_id, const std::string& kek_id,
       const std::vector<uint8_t>& wrapped_dek);
 
   BlobStore& blobs_;                 // not owned

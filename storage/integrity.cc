@@ -4,7 +4,7 @@
 #include <Poco/JSON/Object.h>
 
 #include "crypto/hash.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::storage {
 
@@ -17,38 +17,38 @@ StatusOr<std::string> HexSha256(const StatusOr<std::string>& canonical) {
 
 }  // namespace
 
-StatusOr<std::string> RecordCanonical(const Record& r) {
+StatusOr<std::string> RecordCanonical(const domain::Record& r) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", r.id.value);
-  o->set("type", std::string(Name(r.type)));
+  o->set("type", std::string(domain::Name(r.type)));
   o->set("title", r.title);
   o->set("description", r.description);
   o->set("department", r.department);
-  o->set("classification", std::string(Name(r.classification)));
+  o->set("classification", std::string(domain::Name(r.classification)));
   o->set("custodian", r.custodian);
   o->set("location", r.location);
   o->set("metadata", r.metadata_json);
   o->set("retentionClass", r.retention_class);
-  o->set("state", std::string(Name(r.state)));
-  o->set("createdAt", FormatTime(r.created_at));
+  o->set("state", std::string(domain::Name(r.state)));
+  o->set("createdAt", domain::FormatTime(r.created_at));
   o->set("createdBy", r.created_by);
-  o->set("updatedAt", FormatTime(r.updated_at));
-  return CanonicalJson(o);
+  o->set("updatedAt", domain::FormatTime(r.updated_at));
+  return domain::CanonicalJson(o);
 }
 
-StatusOr<std::string> RecordDigest(const Record& r) { return HexSha256(RecordCanonical(r)); }
+StatusOr<std::string> RecordDigest(const domain::Record& r) { return HexSha256(RecordCanonical(r)); }
 
-StatusOr<std::string> ManifestCanonical(const Version& v) {
+StatusOr<std::string> ManifestCanonical(const domain::Version& v) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("record", v.record_id.value);
   o->set("number", v.number);
-  o->set("kind", std::string(Name(v.kind)));
+  o->set("kind", std::string(domain::Name(v.kind)));
   o->set("note", v.note);
-  o->set("createdAt", FormatTime(v.created_at));
+  o->set("createdAt", domain::FormatTime(v.created_at));
   o->set("createdBy", v.created_by);
   o->set("prev", v.prev_manifest_hash);
   Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
-  for (const StoredFile& f : v.files) {
+  for (const domain::StoredFile& f : v.files) {
     Poco::JSON::Object::Ptr fo = new Poco::JSON::Object;
     fo->set("id", f.id.value);
     fo->set("name", f.name);
@@ -60,14 +60,14 @@ StatusOr<std::string> ManifestCanonical(const Version& v) {
     sig->set("status", f.signature.status);
     sig->set("signer", f.signature.signer);
     sig->set("signingTime",
-             f.signature.signing_time ? FormatTime(*f.signature.signing_time) : std::string());
+             f.signature.signing_time ? domain::FormatTime(*f.signature.signing_time) : std::string());
     fo->set("signature", sig);
     files->add(fo);
   }
   o->set("files", files);
-  return CanonicalJson(o);
+  return domain::CanonicalJson(o);
 }
 
-StatusOr<std::string> ManifestHash(const Version& v) { return HexSha256(ManifestCanonical(v)); }
+StatusOr<std::string> ManifestHash(const domain::Version& v) { return HexSha256(ManifestCanonical(v)); }
 
 }  // namespace custos::storage

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::storage {
 
@@ -27,15 +27,15 @@ inline constexpr const char* kDetailManifestHash = "manifestHash";
 inline constexpr const char* kDetailVersion = "version";
 
 // Canonical JSON of a record row (every column).
-StatusOr<std::string> RecordCanonical(const Record& r);
-StatusOr<std::string> RecordDigest(const Record& r);
+StatusOr<std::string> RecordCanonical(const domain::Record& r);
+StatusOr<std::string> RecordDigest(const domain::Record& r);
 
 // Canonical JSON of a version's manifest: record, number, kind, note,
 // createdAt, createdBy, prev (previous manifest hash, "" for version 1) and
 // the files (id, name, mediaType, size, sha256, sm3, signature status,
 // signer and signing time) in order. Blob ids and wrapped keys are not part
 // of it: they change with key rotation and destruction.
-StatusOr<std::string> ManifestCanonical(const Version& v);
-StatusOr<std::string> ManifestHash(const Version& v);
+StatusOr<std::string> ManifestCanonical(const domain::Version& v);
+StatusOr<std::string> ManifestHash(const domain::Version& v);
 
 }  // namespace custos::storage

@@ -8,7 +8,7 @@
 
 #include <Poco/Dynamic/Var.h>
 
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::storage {
 
@@ -52,7 +52,7 @@ bool IsValidAction(std::string_view action) {
 
 // Checks that `s` is valid UTF-8 without C0/C1 controls or DEL.
 bool IsPrintableUtf8(std::string_view s) {
-  if (!IsValidUtf8(s)) return false;
+  if (!domain::IsValidUtf8(s)) return false;
   size_t i = 0;
   while (i < s.size()) {
     const auto lead = static_cast<unsigned char>(s[i]);
@@ -98,13 +98,13 @@ std::string YearRangeText() {
 }
 
 // Renders `at` the way the leaf stores it and checks that it reads back.
-StatusOr<std::string> LeafTime(Time at) {
-  const Time millis = TruncateToMillis(at);
-  std::string text = FormatTime(millis);
+StatusOr<std::string> LeafTime(domain::Time at) {
+  const domain::Time millis = domain::TruncateToMillis(at);
+  std::string text = domain::FormatTime(millis);
   if (!IsLeafYear(text)) {
     return InvalidEvent("time '" + text + "' outside the years " + YearRangeText());
   }
-  StatusOr<Time> back = ParseTime(text);
+  StatusOr<domain::Time> back = domain::ParseTime(text);
   if (!back.ok() || *back != millis) {
     return InvalidEvent("time '" + text + "' does not read back as RFC 3339");
   }
@@ -214,7 +214,7 @@ StatusOr<Object::Ptr> ParseLeafObject(std::string_view leaf) {
   if (leaf.size() > kMaxLeafBytes) {
     return LeafMalformed("larger than " + std::to_string(kMaxLeafBytes) + " bytes");
   }
-  StatusOr<Var> parsed = ParseJsonStrict(leaf);
+  StatusOr<Var> parsed = domain::ParseJsonStrict(leaf);
   if (!parsed.ok()) return LeafMalformed(parsed.status().ToString());
   if (parsed->type() != typeid(Object::Ptr) || parsed->extract<Object::Ptr>().isNull()) {
     return LeafMalformed("not a JSON object");
@@ -235,7 +235,7 @@ StatusOr<DecodedLeaf> FieldsOf(const Object& o) {
   if (!IsLeafYear(at)) {
     return LeafMalformed("\"at\" must be an RFC 3339 time in the years " + YearRangeText());
   }
-  StatusOr<Time> time = ParseTime(at);
+  StatusOr<domain::Time> time = domain::ParseTime(at);
   if (!time.ok()) return LeafMalformed("\"at\" is not an RFC 3339 time");
   out.event.at = *time;
   return out;
@@ -255,7 +255,7 @@ StatusOr<std::string> EncodeLeaf(const LogEvent& e, uint64_t seq,
   // same bytes as CanonicalJson of the whole object (tests compare both),
   // without building and sorting a Poco object for every event.
   auto member = [](std::string& out, std::string_view key, const Poco::Dynamic::Var& value) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(std::string text, CanonicalJson(value));
+    CUSTOS_ASSIGN_OR_RETURN(std::string text, domain::CanonicalJson(value));
     out += out.empty() ? "{\"" : ",\"";
     out += key;
     out += "\":";

@@ -2,7 +2,7 @@
 // that the Merkle tree commits to. Format specified in
 // docs/formats/audit-log.md, section "Leaf".
 //
-// A leaf is the event as canonical JSON (storage/canonical_json.h), with
+// A leaf is the event as canonical JSON (domain/canonical_json.h), with
 // exactly these eight members, in this (canonical) order:
 //
 //   {"action":"record.checkin","actor":"alice","at":"2026-11-22T14:00:00.123Z",
@@ -36,7 +36,7 @@
 
 #include "common/status.h"
 #include "crypto/bytes.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::storage {
 
@@ -78,14 +78,14 @@ struct LogEvent {
   std::string actor;
   // When. Recorded with millisecond precision (sub-millisecond parts are
   // dropped, i.e. truncated towards zero), as RFC 3339 UTC
-  // ("…T14:00:00.123Z", storage::FormatTime). Years kMinLeafYear to
+  // ("…T14:00:00.123Z", domain::FormatTime). Years kMinLeafYear to
   // kMaxLeafYear.
-  Time at;
+  domain::Time at;
   // What it happened to (archive number, username, key id, …). Same rules as
   // actor.
   std::string subject;
   // Hashes and metadata, never document content. Null means {}. Must be
-  // canonicalisable (storage/canonical_json.h: integers only, valid UTF-8, …).
+  // canonicalisable (domain/canonical_json.h: integers only, valid UTF-8, …).
   Poco::JSON::Object::Ptr details;
 };
 

@@ -9,7 +9,7 @@ namespace {
 
 using Blob = std::shared_ptr<const crypto::Bytes>;
 
-Status NotFoundError(const BlobId& id) {
+Status NotFoundError(const domain::BlobId& id) {
   return NotFound("no blob " + id.value, std::string(kBlobNotFound));
 }
 
@@ -38,11 +38,11 @@ class SnapshotSource final : public crypto::ByteSource {
 
 struct MemoryBlobStore::State {
   std::mutex mu;
-  std::map<BlobId, Blob> blobs;  // GUARDED_BY(mu); committed blobs
+  std::map<domain::BlobId, Blob> blobs;  // GUARDED_BY(mu); committed blobs
   int open_writers = 0;          // GUARDED_BY(mu)
   bool fail_next_write = false;  // GUARDED_BY(mu)
 
-  StatusOr<Blob> Find(const BlobId& id) {
+  StatusOr<Blob> Find(const domain::BlobId& id) {
     CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
     std::lock_guard<std::mutex> lock(mu);
     auto it = blobs.find(id);
@@ -53,7 +53,7 @@ struct MemoryBlobStore::State {
 
 class MemoryBlobStore::Writer final : public BlobWriter {
  public:
-  Writer(std::shared_ptr<State> state, BlobId id) : state_(std::move(state)), id_(std::move(id)) {
+  Writer(std::shared_ptr<State> state, domain::BlobId id) : state_(std::move(state)), id_(std::move(id)) {
     std::lock_guard<std::mutex> lock(state_->mu);
     ++state_->open_writers;
   }
@@ -62,7 +62,7 @@ class MemoryBlobStore::Writer final : public BlobWriter {
     --state_->open_writers;
   }
 
-  const BlobId& id() const override { return id_; }
+  const domain::BlobId& id() const override { return id_; }
   uint64_t size() const override { return data_.size(); }
 
   Status Write(const uint8_t* p, size_t n) override {
@@ -108,7 +108,7 @@ class MemoryBlobStore::Writer final : public BlobWriter {
   }
 
   const std::shared_ptr<State> state_;
-  const BlobId id_;
+  const domain::BlobId id_;
   crypto::Bytes data_;
   bool committed_ = false;
   Status status_;  // first failure; sticky
@@ -119,7 +119,7 @@ MemoryBlobStore::~MemoryBlobStore() = default;
 
 StatusOr<std::unique_ptr<BlobWriter>> MemoryBlobStore::Create() {
   for (;;) {
-    CUSTOS_ASSIGN_OR_RETURN(BlobId id, NewBlobId());
+    CUSTOS_ASSIGN_OR_RETURN(domain::BlobId id, NewBlobId());
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       if (state_->blobs.count(id) != 0) continue;  // a random-id collision: draw again
@@ -128,34 +128,34 @@ StatusOr<std::unique_ptr<BlobWriter>> MemoryBlobStore::Create() {
   }
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> MemoryBlobStore::Open(const BlobId& id) {
+StatusOr<std::unique_ptr<crypto::ByteSource>> MemoryBlobStore::Open(const domain::BlobId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Blob blob, state_->Find(id));
   return std::unique_ptr<crypto::ByteSource>(new SnapshotSource(std::move(blob)));
 }
 
-StatusOr<uint64_t> MemoryBlobStore::Size(const BlobId& id) {
+StatusOr<uint64_t> MemoryBlobStore::Size(const domain::BlobId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Blob blob, state_->Find(id));
   return static_cast<uint64_t>(blob->size());
 }
 
-Status MemoryBlobStore::Delete(const BlobId& id) {
+Status MemoryBlobStore::Delete(const domain::BlobId& id) {
   CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
   std::lock_guard<std::mutex> lock(state_->mu);
   if (state_->blobs.erase(id) == 0) return NotFoundError(id);
   return Status::Ok();
 }
 
-StatusOr<std::vector<BlobId>> MemoryBlobStore::List() {
+StatusOr<std::vector<domain::BlobId>> MemoryBlobStore::List() {
   std::lock_guard<std::mutex> lock(state_->mu);
-  std::vector<BlobId> ids;
+  std::vector<domain::BlobId> ids;
   ids.reserve(state_->blobs.size());
   for (const auto& [id, blob] : state_->blobs) ids.push_back(id);
   return ids;  // std::map keeps them sorted
 }
 
 StatusOr<uint64_t> MemoryBlobStore::SweepOrphans(
-    const std::function<bool(const BlobId&)>& is_referenced) {
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<BlobId> ids, List());
+    const std::function<bool(const domain::BlobId&)>& is_referenced) {
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::BlobId> ids, List());
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (state_->open_writers != 0) {
@@ -164,7 +164,7 @@ StatusOr<uint64_t> MemoryBlobStore::SweepOrphans(
     }
   }
   uint64_t removed = 0;
-  for (const BlobId& id : ids) {
+  for (const domain::BlobId& id : ids) {
     if (is_referenced(id)) continue;  // called without the lock held
     std::lock_guard<std::mutex> lock(state_->mu);
     removed += state_->blobs.erase(id);
@@ -172,7 +172,7 @@ StatusOr<uint64_t> MemoryBlobStore::SweepOrphans(
   return removed;
 }
 
-Status MemoryBlobStore::CorruptByte(const BlobId& id, uint64_t offset, uint8_t mask) {
+Status MemoryBlobStore::CorruptByte(const domain::BlobId& id, uint64_t offset, uint8_t mask) {
   CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
   std::lock_guard<std::mutex> lock(state_->mu);
   auto it = state_->blobs.find(id);
@@ -192,7 +192,7 @@ void MemoryBlobStore::FailNextWriteWithStorageFull() {
   state_->fail_next_write = true;
 }
 
-StatusOr<crypto::Bytes> MemoryBlobStore::Contents(const BlobId& id) {
+StatusOr<crypto::Bytes> MemoryBlobStore::Contents(const domain::BlobId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Blob blob, state_->Find(id));
   return *blob;
 }

@@ -33,22 +33,22 @@ class MemoryBlobStore final : public BlobStore {
   MemoryBlobStore& operator=(const MemoryBlobStore&) = delete;
 
   StatusOr<std::unique_ptr<BlobWriter>> Create() override;
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const BlobId& id) override;
-  StatusOr<uint64_t> Size(const BlobId& id) override;
-  Status Delete(const BlobId& id) override;
-  StatusOr<std::vector<BlobId>> List() override;
-  StatusOr<uint64_t> SweepOrphans(const std::function<bool(const BlobId&)>& is_referenced) override;
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) override;
+  StatusOr<uint64_t> Size(const domain::BlobId& id) override;
+  Status Delete(const domain::BlobId& id) override;
+  StatusOr<std::vector<domain::BlobId>> List() override;
+  StatusOr<uint64_t> SweepOrphans(const std::function<bool(const domain::BlobId&)>& is_referenced) override;
 
   // ---- Test hooks ----
 
   // XORs the byte at `offset` of committed blob `id` with `mask` (non-zero).
   // kBlobInvalidId, kBlobNotFound, or kInvalidArgument if offset ≥ size.
-  Status CorruptByte(const BlobId& id, uint64_t offset, uint8_t mask = 0x01);
+  Status CorruptByte(const domain::BlobId& id, uint64_t offset, uint8_t mask = 0x01);
   // The next Write() with n > 0 on any writer of this store fails with
   // kResourceExhausted / kStorageFull (and breaks that writer); one shot.
   void FailNextWriteWithStorageFull();
   // A copy of the committed blob's bytes; kBlobInvalidId, kBlobNotFound.
-  StatusOr<crypto::Bytes> Contents(const BlobId& id);
+  StatusOr<crypto::Bytes> Contents(const domain::BlobId& id);
   // Writers created and not yet destroyed.
   int open_writers() const;
 

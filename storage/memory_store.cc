@@ -40,7 +40,7 @@ class CowTable {
 };
 
 struct RecordRow {
-  Record record;
+  domain::Record record;
   // FormatTime(record.created_at): SQLite sorts and filters on this text.
   std::string created_at_text;
   // YYYY-MM-DD from the metadata (see ExpiresOn), "" when none.
@@ -48,7 +48,7 @@ struct RecordRow {
 };
 
 struct VersionRow {
-  Version version;                    // with no files
+  domain::Version version;                    // with no files
   std::vector<std::string> file_ids;  // in insertion (position) order
 };
 
@@ -57,13 +57,13 @@ using VersionKey = std::pair<std::string, int>;
 using SequenceKey = std::pair<std::string, int>;
 
 struct Tables {
-  CowTable<std::map<std::string, Department>> departments;
-  CowTable<std::map<std::string, User>> users;
-  CowTable<std::map<std::string, Session>> sessions;
+  CowTable<std::map<std::string, domain::Department>> departments;
+  CowTable<std::map<std::string, domain::User>> users;
+  CowTable<std::map<std::string, domain::Session>> sessions;
   CowTable<std::map<SequenceKey, uint64_t>> sequences;
   CowTable<std::map<std::string, RecordRow>> records;
   CowTable<std::map<VersionKey, VersionRow>> versions;
-  CowTable<std::map<std::string, StoredFile>> files;
+  CowTable<std::map<std::string, domain::StoredFile>> files;
   CowTable<std::map<std::string, std::string>> blob_files;  // blob id -> file id
   CowTable<std::map<std::pair<std::string, std::string>, Document>> documents;  // (kind, id)
   CowTable<std::map<std::string, StoredExport>> exports;  // records sorted by id
@@ -118,12 +118,12 @@ constexpr int kMaxPageSize = 500;
 constexpr const char* kTextLocale = "C.UTF-8";
 
 // A time as SQLite gives it back: through its RFC 3339 text.
-Time Stored(Time t) {
-  auto parsed = ParseTime(FormatTime(t));
-  return parsed.ok() ? *parsed : Time{};
+domain::Time Stored(domain::Time t) {
+  auto parsed = domain::ParseTime(domain::FormatTime(t));
+  return parsed.ok() ? *parsed : domain::Time{};
 }
 
-std::optional<Time> Stored(const std::optional<Time>& t) {
+std::optional<domain::Time> Stored(const std::optional<domain::Time>& t) {
   if (!t) return std::nullopt;
   return Stored(*t);
 }
@@ -144,26 +144,26 @@ Status ConstraintFailed(const std::string& what) {
   return Internal("database error: constraint failed: " + what, "database_error");
 }
 
-User StoredUser(User u) {
+domain::User StoredUser(domain::User u) {
   u.password_changed_at = Stored(u.password_changed_at);
   u.locked_until = Stored(u.locked_until);
   u.created_at = Stored(u.created_at);
   return u;
 }
 
-Session StoredSession(Session s) {
+domain::Session StoredSession(domain::Session s) {
   s.created_at = Stored(s.created_at);
   s.last_seen_at = Stored(s.last_seen_at);
   s.expires_at = Stored(s.expires_at);
   return s;
 }
 
-RecordRow MakeRecordRow(Record r) {
+RecordRow MakeRecordRow(domain::Record r) {
   r.created_at = Stored(r.created_at);
   r.updated_at = Stored(r.updated_at);
   RecordRow row;
-  row.created_at_text = FormatTime(r.created_at);
-  row.expires_on = ExpiresOn(r.metadata_json);
+  row.created_at_text = domain::FormatTime(r.created_at);
+  row.expires_on = domain::ExpiresOn(r.metadata_json);
   row.record = std::move(r);
   return row;
 }
@@ -201,16 +201,16 @@ Status ForEachInKeyOrder(const std::function<const Map&()>& map,
 class MemDepartments final : public DepartmentRepository {
  public:
   explicit MemDepartments(TxContext& c) : c_(c) {}
-  Status Insert(const Department& d) override {
+  Status Insert(const domain::Department& d) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("department insert"));
     if (c_.tables.departments.get().count(d.name) != 0) {
       return Conflict("department '" + d.name + "' already exists", "department_exists");
     }
-    c_.tables.departments.mutable_map()[d.name] = Department{d.name, Stored(d.created_at)};
+    c_.tables.departments.mutable_map()[d.name] = domain::Department{d.name, Stored(d.created_at)};
     return Status::Ok();
   }
-  StatusOr<std::vector<Department>> List() override {
-    std::vector<Department> out;
+  StatusOr<std::vector<domain::Department>> List() override {
+    std::vector<domain::Department> out;
     for (const auto& [name, d] : c_.tables.departments.get()) out.push_back(d);
     return out;
   }
@@ -226,7 +226,7 @@ class MemDepartments final : public DepartmentRepository {
 class MemUsers final : public UserRepository {
  public:
   explicit MemUsers(TxContext& c) : c_(c) {}
-  Status Insert(const User& u) override {
+  Status Insert(const domain::User& u) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("user insert"));
     if (c_.tables.users.get().count(u.username.value) != 0) {
       return Conflict("user '" + u.username.value + "' already exists", "user_exists");
@@ -234,24 +234,24 @@ class MemUsers final : public UserRepository {
     c_.tables.users.mutable_map()[u.username.value] = StoredUser(u);
     return Status::Ok();
   }
-  Status Update(const User& u) override {
+  Status Update(const domain::User& u) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("user update"));
     auto it = c_.tables.users.get().find(u.username.value);
     if (it == c_.tables.users.get().end()) {
       return NotFound("no user '" + u.username.value + "'", "user_not_found");
     }
-    User stored = StoredUser(u);
+    domain::User stored = StoredUser(u);
     stored.created_at = it->second.created_at;  // never changes
     c_.tables.users.mutable_map()[u.username.value] = std::move(stored);
     return Status::Ok();
   }
-  StatusOr<std::optional<User>> Find(const Username& name) override {
+  StatusOr<std::optional<domain::User>> Find(const domain::Username& name) override {
     auto it = c_.tables.users.get().find(name.value);
-    if (it == c_.tables.users.get().end()) return std::optional<User>();
-    return std::optional<User>(it->second);
+    if (it == c_.tables.users.get().end()) return std::optional<domain::User>();
+    return std::optional<domain::User>(it->second);
   }
-  StatusOr<std::vector<User>> List() override {
-    std::vector<User> out;
+  StatusOr<std::vector<domain::User>> List() override {
+    std::vector<domain::User> out;
     for (const auto& [name, u] : c_.tables.users.get()) out.push_back(u);
     return out;
   }
@@ -264,7 +264,7 @@ class MemUsers final : public UserRepository {
 class MemSessions final : public SessionRepository {
  public:
   explicit MemSessions(TxContext& c) : c_(c) {}
-  Status Insert(const Session& s) override {
+  Status Insert(const domain::Session& s) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("session insert"));
     if (c_.tables.sessions.get().count(s.token_hash) != 0) {
       return ConstraintFailed("UNIQUE sessions.token_hash");
@@ -275,12 +275,12 @@ class MemSessions final : public SessionRepository {
     c_.tables.sessions.mutable_map()[s.token_hash] = StoredSession(s);
     return Status::Ok();
   }
-  StatusOr<std::optional<Session>> Find(const std::string& token_hash) override {
+  StatusOr<std::optional<domain::Session>> Find(const std::string& token_hash) override {
     auto it = c_.tables.sessions.get().find(token_hash);
-    if (it == c_.tables.sessions.get().end()) return std::optional<Session>();
-    return std::optional<Session>(it->second);
+    if (it == c_.tables.sessions.get().end()) return std::optional<domain::Session>();
+    return std::optional<domain::Session>(it->second);
   }
-  Status Touch(const std::string& token_hash, Time last_seen) override {
+  Status Touch(const std::string& token_hash, domain::Time last_seen) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("session touch"));
     if (c_.tables.sessions.get().count(token_hash) == 0) return Status::Ok();
     c_.tables.sessions.mutable_map()[token_hash].last_seen_at = Stored(last_seen);
@@ -292,7 +292,7 @@ class MemSessions final : public SessionRepository {
     c_.tables.sessions.mutable_map().erase(token_hash);
     return Status::Ok();
   }
-  Status DeleteForUser(const Username& name) override {
+  Status DeleteForUser(const domain::Username& name) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("session delete"));
     std::vector<std::string> doomed;
     for (const auto& [token, s] : c_.tables.sessions.get()) {
@@ -423,7 +423,7 @@ class TextMatcher {
       : locale_(CountCodePoints(text) >= kMinIndexedTextChars ? locale : nullptr),
         ascii_needle_(AsciiLower(text)),
         needle_(UnicodeLower(text, locale_)) {}
-  bool Matches(const Record& r) const {
+  bool Matches(const domain::Record& r) const {
     if (AsciiLower(r.id.value).find(ascii_needle_) != std::string::npos) return true;
     for (const std::string* field : {&r.title, &r.description, &r.metadata_json}) {
       if (UnicodeLower(*field, locale_).find(needle_) != std::string::npos) return true;
@@ -437,19 +437,19 @@ class TextMatcher {
   std::string needle_;
 };
 
-bool Matches(const RecordRow& row, const RecordQuery& q, const TextMatcher& text) {
-  const Record& r = row.record;
+bool Matches(const RecordRow& row, const domain::RecordQuery& q, const TextMatcher& text) {
+  const domain::Record& r = row.record;
   if (!q.text.empty() && !text.Matches(r)) return false;
   if (q.type && r.type != *q.type) return false;
   if (!q.department.empty() && r.department != q.department) return false;
   if (q.classification && r.classification != *q.classification) return false;
   if (q.state && r.state != *q.state) return false;
-  if (q.created_from && row.created_at_text < FormatTime(*q.created_from)) return false;
-  if (q.created_to && row.created_at_text > FormatTime(*q.created_to)) return false;
+  if (q.created_from && row.created_at_text < domain::FormatTime(*q.created_from)) return false;
+  if (q.created_to && row.created_at_text > domain::FormatTime(*q.created_to)) return false;
   if (!q.expiring_by.empty() && (row.expires_on.empty() || row.expires_on > q.expiring_by)) {
     return false;
   }
-  auto in = [&](const std::vector<Classification>& list) {
+  auto in = [&](const std::vector<domain::Classification>& list) {
     return std::find(list.begin(), list.end(), r.classification) != list.end();
   };
   if (!q.allowed_classifications.empty() && !in(q.allowed_classifications) &&
@@ -464,13 +464,13 @@ class MemRecords final : public RecordRepository {
  public:
   explicit MemRecords(TxContext& c) : c_(c) {}
 
-  StatusOr<uint64_t> NextSequence(RecordType type, int year) override {
+  StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("sequence allocation"));
-    uint64_t& last = c_.tables.sequences.mutable_map()[SequenceKey{std::string(Prefix(type)), year}];
+    uint64_t& last = c_.tables.sequences.mutable_map()[SequenceKey{std::string(domain::Prefix(type)), year}];
     return ++last;
   }
 
-  Status Insert(const Record& r) override {
+  Status Insert(const domain::Record& r) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("record insert"));
     if (c_.tables.records.get().count(r.id.value) != 0) {
       return Conflict("record " + r.id.value + " already exists", "record_exists");
@@ -479,26 +479,26 @@ class MemRecords final : public RecordRepository {
     return Status::Ok();
   }
 
-  Status Update(const Record& r) override {
+  Status Update(const domain::Record& r) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("record update"));
     auto it = c_.tables.records.get().find(r.id.value);
     if (it == c_.tables.records.get().end()) {
       return NotFound("no record " + r.id.value, "record_not_found");
     }
-    Record updated = r;
+    domain::Record updated = r;
     updated.created_at = it->second.record.created_at;  // never change
     updated.created_by = it->second.record.created_by;
     c_.tables.records.mutable_map()[r.id.value] = MakeRecordRow(std::move(updated));
     return Status::Ok();
   }
 
-  StatusOr<std::optional<Record>> Find(const RecordId& id) override {
+  StatusOr<std::optional<domain::Record>> Find(const domain::RecordId& id) override {
     auto it = c_.tables.records.get().find(id.value);
-    if (it == c_.tables.records.get().end()) return std::optional<Record>();
-    return std::optional<Record>(it->second.record);
+    if (it == c_.tables.records.get().end()) return std::optional<domain::Record>();
+    return std::optional<domain::Record>(it->second.record);
   }
 
-  StatusOr<RecordPage> Search(const RecordQuery& q) override {
+  StatusOr<domain::RecordPage> Search(const domain::RecordQuery& q) override {
     const TextMatcher text(q.text, c_.locale);
     std::vector<const RecordRow*> hits;
     for (const auto& [id, row] : c_.tables.records.get()) {
@@ -511,9 +511,9 @@ class MemRecords final : public RecordRepository {
     });
     const int page_size = std::clamp(q.page_size, 1, kMaxPageSize);
     const uint64_t offset = static_cast<uint64_t>(std::max(q.page, 1) - 1) * page_size;
-    RecordPage page;
-    page.total = std::min<uint64_t>(hits.size(), kMaxCountedMatches);
-    page.total_exact = hits.size() <= kMaxCountedMatches;
+    domain::RecordPage page;
+    page.total = std::min<uint64_t>(hits.size(), domain::kMaxCountedMatches);
+    page.total_exact = hits.size() <= domain::kMaxCountedMatches;
     for (uint64_t i = offset; i < hits.size() && page.records.size() < static_cast<size_t>(page_size);
          ++i) {
       page.records.push_back(hits[i]->record);
@@ -521,9 +521,9 @@ class MemRecords final : public RecordRepository {
     return page;
   }
 
-  Status ForEach(const std::function<Status(const Record&)>& visit) override {
+  Status ForEach(const std::function<Status(const domain::Record&)>& visit) override {
     using Map = std::map<std::string, RecordRow>;
-    return ForEachInKeyOrder<Map, Record>([this]() -> const Map& { return c_.tables.records.get(); },
+    return ForEachInKeyOrder<Map, domain::Record>([this]() -> const Map& { return c_.tables.records.get(); },
                                           visit, [](const RecordRow& row) { return row.record; });
   }
 
@@ -539,7 +539,7 @@ class MemVersions final : public VersionRepository {
   // Like the SQL stores, inserts the version row and then each file, and
   // stops at the first file that breaks a constraint (the caller's failing
   // Write() then rolls everything back).
-  Status Insert(const Version& v) override {
+  Status Insert(const domain::Version& v) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("version insert"));
     if (c_.tables.records.get().count(v.record_id.value) == 0) {
       return NotFound("no record " + v.record_id.value, "record_not_found");
@@ -555,12 +555,12 @@ class MemVersions final : public VersionRepository {
     row.version.files.clear();
     row.version.created_at = Stored(v.created_at);
     c_.tables.versions.mutable_map()[key] = std::move(row);
-    for (const StoredFile& f : v.files) CUSTOS_RETURN_IF_ERROR(InsertFile(key, v, f));
+    for (const domain::StoredFile& f : v.files) CUSTOS_RETURN_IF_ERROR(InsertFile(key, v, f));
     return Status::Ok();
   }
 
-  StatusOr<std::vector<Version>> List(const RecordId& id) override {
-    std::vector<Version> out;
+  StatusOr<std::vector<domain::Version>> List(const domain::RecordId& id) override {
+    std::vector<domain::Version> out;
     const auto& versions = c_.tables.versions.get();
     for (auto it = versions.lower_bound(VersionKey{id.value, INT_MIN});
          it != versions.end() && it->first.first == id.value; ++it) {
@@ -569,45 +569,45 @@ class MemVersions final : public VersionRepository {
     return out;
   }
 
-  StatusOr<std::optional<Version>> Find(const RecordId& id, int number) override {
+  StatusOr<std::optional<domain::Version>> Find(const domain::RecordId& id, int number) override {
     const auto& versions = c_.tables.versions.get();
     auto it = versions.find(VersionKey{id.value, number});
-    if (it == versions.end()) return std::optional<Version>();
-    return std::optional<Version>(WithFiles(it->second));
+    if (it == versions.end()) return std::optional<domain::Version>();
+    return std::optional<domain::Version>(WithFiles(it->second));
   }
 
-  Status SetFileKey(const FileId& id, const std::string& kek_id,
+  Status SetFileKey(const domain::FileId& id, const std::string& kek_id,
                     const std::vector<uint8_t>& wrapped_dek) override {
     CUSTOS_RETURN_IF_ERROR(c_.CheckWritable("file key update"));
     if (c_.tables.files.get().count(id.value) == 0) {
       return NotFound("no file " + id.value, "file_not_found");
     }
-    StoredFile& f = c_.tables.files.mutable_map()[id.value];
+    domain::StoredFile& f = c_.tables.files.mutable_map()[id.value];
     f.kek_id = kek_id;
     f.wrapped_dek = wrapped_dek;
     return Status::Ok();
   }
 
-  Status ForEachFile(const std::function<Status(const StoredFile&)>& visit) override {
-    using Map = std::map<std::string, StoredFile>;
-    return ForEachInKeyOrder<Map, StoredFile>(
+  Status ForEachFile(const std::function<Status(const domain::StoredFile&)>& visit) override {
+    using Map = std::map<std::string, domain::StoredFile>;
+    return ForEachInKeyOrder<Map, domain::StoredFile>(
         [this]() -> const Map& { return c_.tables.files.get(); }, visit,
-        [](const StoredFile& f) { return f; });
+        [](const domain::StoredFile& f) { return f; });
   }
 
-  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+  StatusOr<bool> BlobReferenced(const domain::BlobId& id) override {
     return c_.tables.blob_files.get().count(id.value) != 0;
   }
 
  private:
-  Status InsertFile(const VersionKey& key, const Version& v, const StoredFile& f) {
+  Status InsertFile(const VersionKey& key, const domain::Version& v, const domain::StoredFile& f) {
     if (c_.tables.files.get().count(f.id.value) != 0) {
       return ConstraintFailed("UNIQUE files.id (" + f.id.value + ")");
     }
     if (c_.tables.blob_files.get().count(f.blob_id.value) != 0) {
       return ConstraintFailed("UNIQUE files.blob_id (" + f.blob_id.value + ")");
     }
-    StoredFile stored = f;
+    domain::StoredFile stored = f;
     stored.record_id = v.record_id;
     stored.version = v.number;
     stored.signature.signing_time = Stored(f.signature.signing_time);
@@ -617,8 +617,8 @@ class MemVersions final : public VersionRepository {
     return Status::Ok();
   }
 
-  Version WithFiles(const VersionRow& row) const {
-    Version v = row.version;
+  domain::Version WithFiles(const VersionRow& row) const {
+    domain::Version v = row.version;
     const auto& files = c_.tables.files.get();
     for (const std::string& id : row.file_ids) {
       auto it = files.find(id);
@@ -669,7 +669,7 @@ class MemDocuments final : public DocumentRepository {
     std::vector<Document> out;
     const auto& m = c_.tables.documents.get();
     // Times compare as their stored text, as in SQL.
-    auto text = [](const std::optional<Time>& t) { return t ? FormatTime(*t) : std::string(); };
+    auto text = [](const std::optional<domain::Time>& t) { return t ? domain::FormatTime(*t) : std::string(); };
     for (auto it = m.upper_bound({q.kind, q.after_id}); it != m.end() && it->first.first == q.kind;
          ++it) {
       if (out.size() >= q.limit) break;
@@ -681,7 +681,7 @@ class MemDocuments final : public DocumentRepository {
       if (!q.subject.empty() && d.subject != q.subject) continue;
       if (!q.owner.empty() && d.owner != q.owner) continue;
       if (q.due_before && (!d.due_at || text(d.due_at) >= text(q.due_before))) continue;
-      std::string created = FormatTime(d.created_at);
+      std::string created = domain::FormatTime(d.created_at);
       if (q.created_from && created < text(q.created_from)) continue;
       if (q.created_to && created > text(q.created_to)) continue;
       out.push_back(d);
@@ -847,7 +847,7 @@ class MemExports final : public ExportRepository {
     return out;
   }
 
-  StatusOr<std::vector<StoredExport>> Naming(const RecordId& record) override {
+  StatusOr<std::vector<StoredExport>> Naming(const domain::RecordId& record) override {
     std::vector<StoredExport> out;
     for (const auto& [id, e] : c_.tables.exports.get()) {
       for (const ExportedRecord& r : e.records) {
@@ -878,7 +878,7 @@ class MemExports final : public ExportRepository {
     return Status::Ok();
   }
 
-  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+  StatusOr<bool> BlobReferenced(const domain::BlobId& id) override {
     for (const auto& [eid, e] : c_.tables.exports.get()) {
       if (e.blob_id == id) return !e.wrapped_dek.empty();
     }

@@ -32,7 +32,7 @@
 #include "common/status.h"
 #include "crypto/bytes.h"
 #include "storage/log_leaf.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::storage {
 
@@ -40,8 +40,8 @@ class DepartmentRepository {
  public:
   virtual ~DepartmentRepository() = default;
   // kConflict "department_exists" if the name is taken.
-  virtual Status Insert(const Department& d) = 0;
-  virtual StatusOr<std::vector<Department>> List() = 0;
+  virtual Status Insert(const domain::Department& d) = 0;
+  virtual StatusOr<std::vector<domain::Department>> List() = 0;
   virtual StatusOr<bool> Exists(const std::string& name) = 0;
 };
 
@@ -49,21 +49,21 @@ class UserRepository {
  public:
   virtual ~UserRepository() = default;
   // kConflict "user_exists" if the name is taken.
-  virtual Status Insert(const User& u) = 0;
+  virtual Status Insert(const domain::User& u) = 0;
   // kNotFound "user_not_found" if absent.
-  virtual Status Update(const User& u) = 0;
-  virtual StatusOr<std::optional<User>> Find(const Username& name) = 0;
-  virtual StatusOr<std::vector<User>> List() = 0;
+  virtual Status Update(const domain::User& u) = 0;
+  virtual StatusOr<std::optional<domain::User>> Find(const domain::Username& name) = 0;
+  virtual StatusOr<std::vector<domain::User>> List() = 0;
 };
 
 class SessionRepository {
  public:
   virtual ~SessionRepository() = default;
-  virtual Status Insert(const Session& s) = 0;
-  virtual StatusOr<std::optional<Session>> Find(const std::string& token_hash) = 0;
-  virtual Status Touch(const std::string& token_hash, Time last_seen) = 0;
+  virtual Status Insert(const domain::Session& s) = 0;
+  virtual StatusOr<std::optional<domain::Session>> Find(const std::string& token_hash) = 0;
+  virtual Status Touch(const std::string& token_hash, domain::Time last_seen) = 0;
   virtual Status Delete(const std::string& token_hash) = 0;
-  virtual Status DeleteForUser(const Username& name) = 0;
+  virtual Status DeleteForUser(const domain::Username& name) = 0;
 };
 
 class RecordRepository {
@@ -72,15 +72,15 @@ class RecordRepository {
   // Allocates the next archive sequence number for (type, year), starting at
   // 1; numbers are never reused, even if the transaction that took one
   // fails later (the rollback returns it, so there are no gaps either).
-  virtual StatusOr<uint64_t> NextSequence(RecordType type, int year) = 0;
+  virtual StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) = 0;
   // kConflict "record_exists" if the id is taken.
-  virtual Status Insert(const Record& r) = 0;
+  virtual Status Insert(const domain::Record& r) = 0;
   // kNotFound "record_not_found" if absent.
-  virtual Status Update(const Record& r) = 0;
-  virtual StatusOr<std::optional<Record>> Find(const RecordId& id) = 0;
-  virtual StatusOr<RecordPage> Search(const RecordQuery& q) = 0;
+  virtual Status Update(const domain::Record& r) = 0;
+  virtual StatusOr<std::optional<domain::Record>> Find(const domain::RecordId& id) = 0;
+  virtual StatusOr<domain::RecordPage> Search(const domain::RecordQuery& q) = 0;
   // Calls `visit` for every record, in id order; stops at the first error.
-  virtual Status ForEach(const std::function<Status(const Record&)>& visit) = 0;
+  virtual Status ForEach(const std::function<Status(const domain::Record&)>& visit) = 0;
 };
 
 class VersionRepository {
@@ -88,17 +88,17 @@ class VersionRepository {
   virtual ~VersionRepository() = default;
   // Inserts a version and its files. kConflict "version_exists" if
   // (record, number) is taken; kNotFound if the record is absent.
-  virtual Status Insert(const Version& v) = 0;
+  virtual Status Insert(const domain::Version& v) = 0;
   // Versions of a record with their files, number ascending.
-  virtual StatusOr<std::vector<Version>> List(const RecordId& id) = 0;
-  virtual StatusOr<std::optional<Version>> Find(const RecordId& id, int number) = 0;
+  virtual StatusOr<std::vector<domain::Version>> List(const domain::RecordId& id) = 0;
+  virtual StatusOr<std::optional<domain::Version>> Find(const domain::RecordId& id, int number) = 0;
   // Replaces a file's wrapped data key (key rotation) or clears it
   // (crypto-shredding: pass an empty key).
-  virtual Status SetFileKey(const FileId& id, const std::string& kek_id,
+  virtual Status SetFileKey(const domain::FileId& id, const std::string& kek_id,
                             const std::vector<uint8_t>& wrapped_dek) = 0;
   // Calls `visit` for every stored file; stops at the first error.
-  virtual Status ForEachFile(const std::function<Status(const StoredFile&)>& visit) = 0;
-  virtual StatusOr<bool> BlobReferenced(const BlobId& id) = 0;
+  virtual Status ForEachFile(const std::function<Status(const domain::StoredFile&)>& visit) = 0;
+  virtual StatusOr<bool> BlobReferenced(const domain::BlobId& id) = 0;
 };
 
 // A workflow document: a loan, a legal hold and its members, a retention
@@ -112,9 +112,9 @@ struct Document {
   std::string subject;  // the record it concerns; "" if none
   std::string owner;    // the user it belongs to (a loan's borrower); "" if none
   std::string state;
-  std::optional<Time> due_at;
-  Time created_at;
-  Time updated_at;
+  std::optional<domain::Time> due_at;
+  domain::Time created_at;
+  domain::Time updated_at;
   std::string body = "{}";
 };
 
@@ -125,9 +125,9 @@ struct DocumentQuery {
   std::vector<std::string> states;  // any of these
   std::string subject;
   std::string owner;
-  std::optional<Time> due_before;   // due_at set and earlier than this
-  std::optional<Time> created_from;  // inclusive
-  std::optional<Time> created_to;    // inclusive
+  std::optional<domain::Time> due_before;   // due_at set and earlier than this
+  std::optional<domain::Time> created_from;  // inclusive
+  std::optional<domain::Time> created_to;    // inclusive
   std::string after_id;
   size_t limit = 1000;
 };
@@ -153,7 +153,7 @@ class DocumentRepository {
 // store, and known here so that destroying a record shreds every package
 // naming it and start-up removes the expired ones.
 struct ExportedRecord {
-  RecordId id;
+  domain::RecordId id;
   bool content = false;  // the package holds (some of) its content
 };
 
@@ -161,10 +161,10 @@ struct StoredExport {
   std::string id;      // the export job's id
   std::string owner;   // the user who made it; only they may fetch it
   std::string format;  // "tar.gz" | "zip"
-  Time created_at;
-  Time expires_at;
-  BlobId blob_id;
-  FileId file_id;      // bound into every envelope chunk
+  domain::Time created_at;
+  domain::Time expires_at;
+  domain::BlobId blob_id;
+  domain::FileId file_id;      // bound into every envelope chunk
   uint64_t size = 0;   // plaintext bytes of the package
   std::string sha256;  // lower-hex SHA-256 of the plaintext package
   std::string kek_id;
@@ -181,8 +181,8 @@ struct StoredExport {
 // from before the destruction. A package made after the destruction names
 // only the tombstone, which stays visible. (A destroyed record's row is not
 // changed after its destruction, so updated_at is when it was destroyed.)
-inline bool ExportOutlivesDestruction(const StoredExport& e, const ExportedRecord& named, const Record& r) {
-  return r.state == RecordState::kDestroyed && (named.content || r.updated_at >= e.created_at);
+inline bool ExportOutlivesDestruction(const StoredExport& e, const ExportedRecord& named, const domain::Record& r) {
+  return r.state == domain::RecordState::kDestroyed && (named.content || r.updated_at >= e.created_at);
 }
 
 class ExportRepository {
@@ -196,14 +196,14 @@ class ExportRepository {
   // this stays small.
   virtual StatusOr<std::vector<StoredExport>> List() = 0;
   // The exports naming `record` (with or without its content), id order.
-  virtual StatusOr<std::vector<StoredExport>> Naming(const RecordId& record) = 0;
+  virtual StatusOr<std::vector<StoredExport>> Naming(const domain::RecordId& record) = 0;
   // Crypto-shredding: clears the wrapped data key and the summary, sets
   // shredded_by. kNotFound "export_not_found" if absent.
   virtual Status Shred(const std::string& id, const std::string& by) = 0;
   // Removes the export and its record list. kNotFound "export_not_found".
   virtual Status Delete(const std::string& id) = 0;
   // Does a live (not shredded) export keep its package in blob `id`?
-  virtual StatusOr<bool> BlobReferenced(const BlobId& id) = 0;
+  virtual StatusOr<bool> BlobReferenced(const domain::BlobId& id) = 0;
 };
 
 // One stored log entry.
@@ -218,7 +218,7 @@ struct StoredCheckpoint {
   uint64_t size = 0;
   crypto::Digest32 root{};
   std::string note;  // the signed note text
-  Time created_at;
+  domain::Time created_at;
 };
 
 class LogRepository {

@@ -1,6 +1,6 @@
 #include "storage/schema.h"
 
-#include "storage/model.h"
+#include "domain/model.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -150,7 +150,7 @@ StatusOr<int> ApplyMigrations(Poco::Data::Session& s, SqlEngine engine) {
     if (st.ok()) {
       st = sql::Exec(s, "INSERT INTO schema_migrations(version, applied_at) VALUES ($1, $2)",
                      {sql::P(static_cast<int64_t>(i + 1)),
-                      sql::P(FormatTime(std::chrono::system_clock::now()))});
+                      sql::P(domain::FormatTime(std::chrono::system_clock::now()))});
     }
     if (st.ok()) st = sql::Exec(s, "COMMIT");
     if (!st.ok()) {

@@ -17,9 +17,9 @@ namespace {
 // The most rows one call returns (callers page).
 constexpr size_t kMaxRows = 1000000;
 
-Time T(const std::string& s) {
-  auto t = ParseTime(s);
-  return t.ok() ? *t : Time{};
+domain::Time T(const std::string& s) {
+  auto t = domain::ParseTime(s);
+  return t.ok() ? *t : domain::Time{};
 }
 
 // Visits every row of `table` in id order, 1,000 rows per query (keyset
@@ -71,16 +71,16 @@ StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
 class SqlDepartments final : public DepartmentRepository {
  public:
   SqlDepartments(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
-  Status Insert(const Department& d) override {
+  Status Insert(const domain::Department& d) override {
     CUSTOS_ASSIGN_OR_RETURN(bool exists, Exists(d.name));
     if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
     return Exec(s_, writable_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
-                     {P(d.name), P(FormatTime(d.created_at))});
+                     {P(d.name), P(domain::FormatTime(d.created_at))});
   }
-  StatusOr<std::vector<Department>> List() override {
+  StatusOr<std::vector<domain::Department>> List() override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rows,
                             sql::Query(s_, "SELECT name, created_at FROM departments ORDER BY name"));
-    std::vector<Department> out;
+    std::vector<domain::Department> out;
     for (size_t i = 0; i < rows.size(); ++i) out.push_back({rows.Text(i, 0), T(rows.Text(i, 1))});
     return out;
   }
@@ -100,12 +100,12 @@ constexpr const char* kUserColumns =
     "username, password_hash, role, department, must_change_password, password_changed_at, "
     "failed_logins, locked_until, disabled, created_at";
 
-User UserFromRow(const Rows& r, size_t i) {
-  User u;
-  u.username = Username{r.Text(i, 0)};
+domain::User UserFromRow(const Rows& r, size_t i) {
+  domain::User u;
+  u.username = domain::Username{r.Text(i, 0)};
   u.password_hash = r.Text(i, 1);
-  auto role = ParseRole(r.Text(i, 2));
-  u.role = role.ok() ? *role : Role::kStaff;
+  auto role = domain::ParseRole(r.Text(i, 2));
+  u.role = role.ok() ? *role : domain::Role::kStaff;
   u.department = r.Text(i, 3);
   u.must_change_password = r.Int(i, 4) != 0;
   u.password_changed_at = T(r.Text(i, 5));
@@ -117,23 +117,23 @@ User UserFromRow(const Rows& r, size_t i) {
   return u;
 }
 
-Params UserParams(const User& u) {
+Params UserParams(const domain::User& u) {
   return {P(u.username.value),
           P(u.password_hash),
-          P(std::string(Name(u.role))),
+          P(std::string(domain::Name(u.role))),
           P(u.department),
           P(u.must_change_password),
-          P(FormatTime(u.password_changed_at)),
+          P(domain::FormatTime(u.password_changed_at)),
           P(u.failed_logins),
-          P(u.locked_until ? FormatTime(*u.locked_until) : std::string()),
+          P(u.locked_until ? domain::FormatTime(*u.locked_until) : std::string()),
           P(u.disabled),
-          P(FormatTime(u.created_at))};
+          P(domain::FormatTime(u.created_at))};
 }
 
 class SqlUsers final : public UserRepository {
  public:
   SqlUsers(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
-  Status Insert(const User& u) override {
+  Status Insert(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (existing) return Conflict("user '" + u.username.value + "' already exists", "user_exists");
     return Exec(s_, writable_,
@@ -141,7 +141,7 @@ class SqlUsers final : public UserRepository {
                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                      UserParams(u));
   }
-  Status Update(const User& u) override {
+  Status Update(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (!existing) return NotFound("no user '" + u.username.value + "'", "user_not_found");
     Params p = UserParams(u);
@@ -154,19 +154,19 @@ class SqlUsers final : public UserRepository {
                      "locked_until = $7, disabled = $8 WHERE username = $9",
                      {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[9]});
   }
-  StatusOr<std::optional<User>> Find(const Username& name) override {
+  StatusOr<std::optional<domain::User>> Find(const domain::Username& name) override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows rows, sql::Query(s_, std::string("SELECT ") + kUserColumns +
                                       " FROM users WHERE username = $1",
                               {P(name.value)}));
-    if (rows.empty()) return std::optional<User>();
-    return std::optional<User>(UserFromRow(rows, 0));
+    if (rows.empty()) return std::optional<domain::User>();
+    return std::optional<domain::User>(UserFromRow(rows, 0));
   }
-  StatusOr<std::vector<User>> List() override {
+  StatusOr<std::vector<domain::User>> List() override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows rows,
         sql::Query(s_, std::string("SELECT ") + kUserColumns + " FROM users ORDER BY username"));
-    std::vector<User> out;
+    std::vector<domain::User> out;
     for (size_t i = 0; i < rows.size(); ++i) out.push_back(UserFromRow(rows, i));
     return out;
   }
@@ -180,31 +180,31 @@ class SqlUsers final : public UserRepository {
 class SqlSessions final : public SessionRepository {
  public:
   SqlSessions(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
-  Status Insert(const Session& x) override {
+  Status Insert(const domain::Session& x) override {
     return Exec(s_, writable_,
                      "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
                      "expires_at) VALUES ($1, $2, $3, $4, $5)",
-                     {P(x.token_hash), P(x.username.value), P(FormatTime(x.created_at)),
-                      P(FormatTime(x.last_seen_at)), P(FormatTime(x.expires_at))});
+                     {P(x.token_hash), P(x.username.value), P(domain::FormatTime(x.created_at)),
+                      P(domain::FormatTime(x.last_seen_at)), P(domain::FormatTime(x.expires_at))});
   }
-  StatusOr<std::optional<Session>> Find(const std::string& token_hash) override {
+  StatusOr<std::optional<domain::Session>> Find(const std::string& token_hash) override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
                            "SELECT token_hash, username, created_at, last_seen_at, expires_at "
                            "FROM sessions WHERE token_hash = $1",
                            {P(token_hash)}));
-    if (r.empty()) return std::optional<Session>();
-    return std::optional<Session>(Session{r.Text(0, 0), Username{r.Text(0, 1)}, T(r.Text(0, 2)),
+    if (r.empty()) return std::optional<domain::Session>();
+    return std::optional<domain::Session>(domain::Session{r.Text(0, 0), domain::Username{r.Text(0, 1)}, T(r.Text(0, 2)),
                                           T(r.Text(0, 3)), T(r.Text(0, 4))});
   }
-  Status Touch(const std::string& token_hash, Time last_seen) override {
+  Status Touch(const std::string& token_hash, domain::Time last_seen) override {
     return Exec(s_, writable_, "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2",
-                     {P(FormatTime(last_seen)), P(token_hash)});
+                     {P(domain::FormatTime(last_seen)), P(token_hash)});
   }
   Status Delete(const std::string& token_hash) override {
     return Exec(s_, writable_, "DELETE FROM sessions WHERE token_hash = $1", {P(token_hash)});
   }
-  Status DeleteForUser(const Username& name) override {
+  Status DeleteForUser(const domain::Username& name) override {
     return Exec(s_, writable_, "DELETE FROM sessions WHERE username = $1", {P(name.value)});
   }
 
@@ -273,41 +273,41 @@ bool MayBeArchiveNumber(const std::string& text) {
   return digit_or_dash;
 }
 
-Record RecordFromRow(const Rows& r, size_t i) {
-  Record x;
-  x.id = RecordId{r.Text(i, 0)};
-  if (auto t = ParseRecordType(r.Text(i, 1)); t.ok()) x.type = *t;
+domain::Record RecordFromRow(const Rows& r, size_t i) {
+  domain::Record x;
+  x.id = domain::RecordId{r.Text(i, 0)};
+  if (auto t = domain::ParseRecordType(r.Text(i, 1)); t.ok()) x.type = *t;
   x.title = r.Text(i, 2);
   x.description = r.Text(i, 3);
   x.department = r.Text(i, 4);
-  if (auto c = ParseClassification(r.Text(i, 5)); c.ok()) x.classification = *c;
+  if (auto c = domain::ParseClassification(r.Text(i, 5)); c.ok()) x.classification = *c;
   x.custodian = r.Text(i, 6);
   x.location = r.Text(i, 7);
   x.metadata_json = r.Text(i, 8);
   x.retention_class = r.Text(i, 9);
-  if (auto s = ParseRecordState(r.Text(i, 10)); s.ok()) x.state = *s;
+  if (auto s = domain::ParseRecordState(r.Text(i, 10)); s.ok()) x.state = *s;
   x.created_at = T(r.Text(i, 11));
   x.created_by = r.Text(i, 12);
   x.updated_at = T(r.Text(i, 13));
   return x;
 }
 
-Params RecordParams(const Record& x) {
+Params RecordParams(const domain::Record& x) {
   return {P(x.id.value),
-          P(std::string(Name(x.type))),
+          P(std::string(domain::Name(x.type))),
           P(x.title),
           P(x.description),
           P(x.department),
-          P(std::string(Name(x.classification))),
+          P(std::string(domain::Name(x.classification))),
           P(x.custodian),
           P(x.location),
           P(x.metadata_json),
           P(x.retention_class),
-          P(std::string(Name(x.state))),
-          P(FormatTime(x.created_at)),
+          P(std::string(domain::Name(x.state))),
+          P(domain::FormatTime(x.created_at)),
           P(x.created_by),
-          P(FormatTime(x.updated_at)),
-          P(ExpiresOn(x.metadata_json))};
+          P(domain::FormatTime(x.updated_at)),
+          P(domain::ExpiresOn(x.metadata_json))};
 }
 
 }  // namespace
@@ -328,11 +328,11 @@ class SqlRecords final : public RecordRepository {
   SqlRecords(Poco::Data::Session& s, const SqlDialect& d, bool writable)
       : s_(s), dialect_(d), writable_(writable) {}
 
-  StatusOr<uint64_t> NextSequence(RecordType type, int year) override {
-    return NextCounter(s_, writable_, std::string(Prefix(type)), year);
+  StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) override {
+    return NextCounter(s_, writable_, std::string(domain::Prefix(type)), year);
   }
 
-  Status Insert(const Record& x) override {
+  Status Insert(const domain::Record& x) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (existing) return Conflict("record " + x.id.value + " already exists", "record_exists");
     return Exec(s_, writable_,
@@ -341,7 +341,7 @@ class SqlRecords final : public RecordRepository {
                      RecordParams(x));
   }
 
-  Status Update(const Record& x) override {
+  Status Update(const domain::Record& x) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (!existing) return NotFound("no record " + x.id.value, "record_not_found");
     Params p = RecordParams(x);
@@ -353,15 +353,15 @@ class SqlRecords final : public RecordRepository {
                      {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[0]});
   }
 
-  StatusOr<std::optional<Record>> Find(const RecordId& id) override {
+  StatusOr<std::optional<domain::Record>> Find(const domain::RecordId& id) override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_, std::string("SELECT ") + kRecordColumns + " FROM records WHERE id = $1",
                            {P(id.value)}));
-    if (r.empty()) return std::optional<Record>();
-    return std::optional<Record>(RecordFromRow(r, 0));
+    if (r.empty()) return std::optional<domain::Record>();
+    return std::optional<domain::Record>(RecordFromRow(r, 0));
   }
 
-  StatusOr<RecordPage> Search(const RecordQuery& q) override {
+  StatusOr<domain::RecordPage> Search(const domain::RecordQuery& q) override {
     std::string from = " FROM records";
     std::string where = " WHERE 1 = 1";
     std::string order = "records.created_at DESC, records.id DESC";
@@ -404,19 +404,19 @@ class SqlRecords final : public RecordRepository {
           "lower(records.description) LIKE $? ESCAPE '!' OR lower(records.metadata_json) LIKE $? ESCAPE '!')",
           P("%" + EscapeLike(Lower(q.text)) + "%"));
     }
-    if (q.type) add("records.type = $?", P(std::string(Name(*q.type))));
+    if (q.type) add("records.type = $?", P(std::string(domain::Name(*q.type))));
     if (!q.department.empty()) add("records.department = $?", P(q.department));
-    if (q.classification) add("records.classification = $?", P(std::string(Name(*q.classification))));
-    if (q.state) add("records.state = $?", P(std::string(Name(*q.state))));
-    if (q.created_from) add("records.created_at >= $?", P(FormatTime(*q.created_from)));
-    if (q.created_to) add("records.created_at <= $?", P(FormatTime(*q.created_to)));
+    if (q.classification) add("records.classification = $?", P(std::string(domain::Name(*q.classification))));
+    if (q.state) add("records.state = $?", P(std::string(domain::Name(*q.state))));
+    if (q.created_from) add("records.created_at >= $?", P(domain::FormatTime(*q.created_from)));
+    if (q.created_to) add("records.created_at <= $?", P(domain::FormatTime(*q.created_to)));
     if (!q.expiring_by.empty()) {
       add("(records.expires_on <> '' AND records.expires_on <= $?)", P(q.expiring_by));
     }
     if (!q.allowed_classifications.empty()) {
       std::string in;
-      for (Classification c : q.allowed_classifications) {
-        params.push_back(P(std::string(Name(c))));
+      for (domain::Classification c : q.allowed_classifications) {
+        params.push_back(P(std::string(domain::Name(c))));
         in += (in.empty() ? "" : ", ") + std::string("$") + std::to_string(params.size());
       }
       if (q.own_department.empty() || q.own_department_classifications.empty()) {
@@ -426,7 +426,7 @@ class SqlRecords final : public RecordRepository {
         std::string own = "records.department = $" + std::to_string(params.size()) +
                           " AND records.classification IN (";
         for (size_t i = 0; i < q.own_department_classifications.size(); ++i) {
-          params.push_back(P(std::string(Name(q.own_department_classifications[i]))));
+          params.push_back(P(std::string(domain::Name(q.own_department_classifications[i]))));
           own += (i ? ", $" : "$") + std::to_string(params.size());
         }
         where += " AND (records.classification IN (" + in + ") OR (" + own + ")))";
@@ -436,7 +436,7 @@ class SqlRecords final : public RecordRepository {
     // word's matches in a large catalogue would read all of them.
     CUSTOS_ASSIGN_OR_RETURN(
         Rows count, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT " +
-                                       std::to_string(kMaxCountedMatches + 1) + ") AS matches",
+                                       std::to_string(domain::kMaxCountedMatches + 1) + ") AS matches",
                                params));
     int page_size = std::clamp(q.page_size, 1, 500);
     int64_t offset = static_cast<int64_t>(std::max(q.page, 1) - 1) * page_size;
@@ -445,16 +445,16 @@ class SqlRecords final : public RecordRepository {
                            "SELECT " + QualifiedRecordColumns() + from + where + " ORDER BY " + order +
                                " LIMIT " + std::to_string(page_size) + " OFFSET " + std::to_string(offset),
                            params));
-    RecordPage page;
+    domain::RecordPage page;
     uint64_t counted = static_cast<uint64_t>(count.Int(0, 0));
-    page.total = std::min<uint64_t>(counted, kMaxCountedMatches);
-    page.total_exact = counted <= kMaxCountedMatches;
+    page.total = std::min<uint64_t>(counted, domain::kMaxCountedMatches);
+    page.total_exact = counted <= domain::kMaxCountedMatches;
     for (size_t i = 0; i < r.size(); ++i) page.records.push_back(RecordFromRow(r, i));
     return page;
   }
 
-  Status ForEach(const std::function<Status(const Record&)>& visit) override {
-    return ForEachById<Record>(s_, kRecordColumns, "records", RecordFromRow, visit);
+  Status ForEach(const std::function<Status(const domain::Record&)>& visit) override {
+    return ForEachById<domain::Record>(s_, kRecordColumns, "records", RecordFromRow, visit);
   }
 
  private:
@@ -472,17 +472,17 @@ constexpr const char* kFileColumns =
     "id, record_id, version, name, media_type, size, sha256, sm3, blob_id, kek_id, wrapped_dek, "
     "sig_status, sig_signer, sig_time, sig_reason";
 
-StoredFile FileFromRow(const Rows& r, size_t i) {
-  StoredFile f;
-  f.id = FileId{r.Text(i, 0)};
-  f.record_id = RecordId{r.Text(i, 1)};
+domain::StoredFile FileFromRow(const Rows& r, size_t i) {
+  domain::StoredFile f;
+  f.id = domain::FileId{r.Text(i, 0)};
+  f.record_id = domain::RecordId{r.Text(i, 1)};
   f.version = static_cast<int>(r.Int(i, 2));
   f.name = r.Text(i, 3);
   f.media_type = r.Text(i, 4);
   f.size = static_cast<uint64_t>(r.Int(i, 5));
   f.sha256 = r.Text(i, 6);
   f.sm3 = r.Text(i, 7);
-  f.blob_id = BlobId{r.Text(i, 8)};
+  f.blob_id = domain::BlobId{r.Text(i, 8)};
   f.kek_id = r.Text(i, 9);
   f.wrapped_dek = r.Bytes(i, 10);
   f.signature.status = r.Text(i, 11);
@@ -497,7 +497,7 @@ class SqlVersions final : public VersionRepository {
  public:
   SqlVersions(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
 
-  Status Insert(const Version& v) override {
+  Status Insert(const domain::Version& v) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_, "SELECT 1 FROM records WHERE id = $1",
                                                  {P(v.record_id.value)}));
     if (rec.empty()) return NotFound("no record " + v.record_id.value, "record_not_found");
@@ -511,11 +511,11 @@ class SqlVersions final : public VersionRepository {
         s_, writable_,
         "INSERT INTO versions(record_id, number, kind, note, created_at, created_by, "
         "manifest_hash, prev_manifest_hash, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        {P(v.record_id.value), P(v.number), P(std::string(Name(v.kind))), P(v.note),
-         P(FormatTime(v.created_at)), P(v.created_by), P(v.manifest_hash), P(v.prev_manifest_hash),
+        {P(v.record_id.value), P(v.number), P(std::string(domain::Name(v.kind))), P(v.note),
+         P(domain::FormatTime(v.created_at)), P(v.created_by), P(v.manifest_hash), P(v.prev_manifest_hash),
          P(v.log_index)}));
     int position = 0;
-    for (const StoredFile& f : v.files) {
+    for (const domain::StoredFile& f : v.files) {
       CUSTOS_RETURN_IF_ERROR(Exec(
           s_, writable_,
           std::string("INSERT INTO files(") + kFileColumns +
@@ -524,23 +524,23 @@ class SqlVersions final : public VersionRepository {
           {P(f.id.value), P(v.record_id.value), P(v.number), P(f.name), P(f.media_type),
            P(f.size), P(f.sha256), P(f.sm3), P(f.blob_id.value), P(f.kek_id), P(f.wrapped_dek),
            P(f.signature.status), P(f.signature.signer),
-           P(f.signature.signing_time ? FormatTime(*f.signature.signing_time) : std::string()),
+           P(f.signature.signing_time ? domain::FormatTime(*f.signature.signing_time) : std::string()),
            P(f.signature.reason), P(position++)}));
     }
     return Status::Ok();
   }
 
-  StatusOr<std::vector<Version>> List(const RecordId& id) override {
+  StatusOr<std::vector<domain::Version>> List(const domain::RecordId& id) override {
     return Load(id, std::nullopt);
   }
 
-  StatusOr<std::optional<Version>> Find(const RecordId& id, int number) override {
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> v, Load(id, number));
-    if (v.empty()) return std::optional<Version>();
-    return std::optional<Version>(std::move(v.front()));
+  StatusOr<std::optional<domain::Version>> Find(const domain::RecordId& id, int number) override {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> v, Load(id, number));
+    if (v.empty()) return std::optional<domain::Version>();
+    return std::optional<domain::Version>(std::move(v.front()));
   }
 
-  Status SetFileKey(const FileId& id, const std::string& kek_id,
+  Status SetFileKey(const domain::FileId& id, const std::string& kek_id,
                     const std::vector<uint8_t>& wrapped_dek) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM files WHERE id = $1", {P(id.value)}));
     if (r.empty()) return NotFound("no file " + id.value, "file_not_found");
@@ -548,18 +548,18 @@ class SqlVersions final : public VersionRepository {
                      {P(kek_id), P(wrapped_dek), P(id.value)});
   }
 
-  Status ForEachFile(const std::function<Status(const StoredFile&)>& visit) override {
-    return ForEachById<StoredFile>(s_, kFileColumns, "files", FileFromRow, visit);
+  Status ForEachFile(const std::function<Status(const domain::StoredFile&)>& visit) override {
+    return ForEachById<domain::StoredFile>(s_, kFileColumns, "files", FileFromRow, visit);
   }
 
-  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+  StatusOr<bool> BlobReferenced(const domain::BlobId& id) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM files WHERE blob_id = $1",
                                                {P(id.value)}));
     return !r.empty();
   }
 
  private:
-  StatusOr<std::vector<Version>> Load(const RecordId& id, std::optional<int> number) {
+  StatusOr<std::vector<domain::Version>> Load(const domain::RecordId& id, std::optional<int> number) {
     Params p = {P(id.value)};
     std::string filter;
     if (number) {
@@ -572,12 +572,12 @@ class SqlVersions final : public VersionRepository {
                            "manifest_hash, prev_manifest_hash, log_index FROM versions "
                            "WHERE record_id = $1" + filter + " ORDER BY number",
                            p));
-    std::vector<Version> out;
+    std::vector<domain::Version> out;
     for (size_t i = 0; i < r.size(); ++i) {
-      Version v;
-      v.record_id = RecordId{r.Text(i, 0)};
+      domain::Version v;
+      v.record_id = domain::RecordId{r.Text(i, 0)};
       v.number = static_cast<int>(r.Int(i, 1));
-      if (auto k = ParseVersionKind(r.Text(i, 2)); k.ok()) v.kind = *k;
+      if (auto k = domain::ParseVersionKind(r.Text(i, 2)); k.ok()) v.kind = *k;
       v.note = r.Text(i, 3);
       v.created_at = T(r.Text(i, 4));
       v.created_by = r.Text(i, 5);
@@ -594,8 +594,8 @@ class SqlVersions final : public VersionRepository {
                                (number ? " AND version = $2" : "") + " ORDER BY version, position",
                            p));
     for (size_t i = 0; i < f.size(); ++i) {
-      StoredFile file = FileFromRow(f, i);
-      for (Version& v : out) {
+      domain::StoredFile file = FileFromRow(f, i);
+      for (domain::Version& v : out) {
         if (v.number == file.version) v.files.push_back(file);
       }
     }
@@ -636,8 +636,8 @@ class SqlDocuments final : public DocumentRepository {
                      std::string("INSERT INTO documents(") + kDocumentColumns +
                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                      {P(d.kind), P(d.id), P(d.subject), P(d.owner), P(d.state),
-                      P(d.due_at ? FormatTime(*d.due_at) : std::string()),
-                      P(FormatTime(d.created_at)), P(FormatTime(d.updated_at)), P(d.body)});
+                      P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
+                      P(domain::FormatTime(d.created_at)), P(domain::FormatTime(d.updated_at)), P(d.body)});
   }
 
   Status Update(const Document& d) override {
@@ -647,8 +647,8 @@ class SqlDocuments final : public DocumentRepository {
                      "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
                      "updated_at = $5, body = $6 WHERE kind = $7 AND id = $8",
                      {P(d.subject), P(d.owner), P(d.state),
-                      P(d.due_at ? FormatTime(*d.due_at) : std::string()),
-                      P(FormatTime(d.updated_at)), P(d.body), P(d.kind), P(d.id)});
+                      P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
+                      P(domain::FormatTime(d.updated_at)), P(d.body), P(d.kind), P(d.id)});
   }
 
   StatusOr<std::optional<Document>> Find(const std::string& kind, const std::string& id) override {
@@ -680,10 +680,10 @@ class SqlDocuments final : public DocumentRepository {
     if (!q.owner.empty()) add("owner =", P(q.owner));
     if (q.due_before) {
       where += " AND due_at <> ''";
-      add("due_at <", P(FormatTime(*q.due_before)));
+      add("due_at <", P(domain::FormatTime(*q.due_before)));
     }
-    if (q.created_from) add("created_at >=", P(FormatTime(*q.created_from)));
-    if (q.created_to) add("created_at <=", P(FormatTime(*q.created_to)));
+    if (q.created_from) add("created_at >=", P(domain::FormatTime(*q.created_from)));
+    if (q.created_to) add("created_at <=", P(domain::FormatTime(*q.created_to)));
     size_t limit = std::min(q.limit, kMaxRows);
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_,
                                                std::string("SELECT ") + kDocumentColumns +
@@ -717,8 +717,8 @@ StoredExport ExportFromRow(const Rows& r, size_t i) {
   e.format = r.Text(i, 2);
   e.created_at = T(r.Text(i, 3));
   e.expires_at = T(r.Text(i, 4));
-  e.blob_id = BlobId{r.Text(i, 5)};
-  e.file_id = FileId{r.Text(i, 6)};
+  e.blob_id = domain::BlobId{r.Text(i, 5)};
+  e.file_id = domain::FileId{r.Text(i, 6)};
   e.size = static_cast<uint64_t>(r.Int(i, 7));
   e.sha256 = r.Text(i, 8);
   e.kek_id = r.Text(i, 9);
@@ -739,7 +739,7 @@ class SqlExports final : public ExportRepository {
         s_, writable_,
         std::string("INSERT INTO exports(") + kExportColumns +
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        {P(e.id), P(e.owner), P(e.format), P(FormatTime(e.created_at)), P(FormatTime(e.expires_at)),
+        {P(e.id), P(e.owner), P(e.format), P(domain::FormatTime(e.created_at)), P(domain::FormatTime(e.expires_at)),
          P(e.blob_id.value), P(e.file_id.value), P(e.size), P(e.sha256), P(e.kek_id), P(e.wrapped_dek),
          P(e.shredded_by), P(e.summary)}));
     for (const ExportedRecord& r : e.records) {
@@ -759,7 +759,7 @@ class SqlExports final : public ExportRepository {
 
   StatusOr<std::vector<StoredExport>> List() override { return Load("", {}); }
 
-  StatusOr<std::vector<StoredExport>> Naming(const RecordId& record) override {
+  StatusOr<std::vector<StoredExport>> Naming(const domain::RecordId& record) override {
     return Load(" WHERE id IN (SELECT export_id FROM export_records WHERE record_id = $1)",
                 {P(record.value)});
   }
@@ -778,7 +778,7 @@ class SqlExports final : public ExportRepository {
     return Exec(s_, writable_, "DELETE FROM exports WHERE id = $1", {P(id)});
   }
 
-  StatusOr<bool> BlobReferenced(const BlobId& id) override {
+  StatusOr<bool> BlobReferenced(const domain::BlobId& id) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT wrapped_dek FROM exports WHERE blob_id = $1",
                                                {P(id.value)}));
     return !r.empty() && !r.Bytes(0, 0).empty();
@@ -805,7 +805,7 @@ class SqlExports final : public ExportRepository {
                                                    "WHERE export_id = $1 ORDER BY record_id",
                                                    {P(e.id)}));
       for (size_t k = 0; k < rec.size(); ++k) {
-        e.records.push_back({RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
+        e.records.push_back({domain::RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
       }
       out.push_back(std::move(e));
     }
@@ -1131,7 +1131,7 @@ std::unique_ptr<SqlTransaction> MakeSqlTransaction(Poco::Data::Session& session,
 Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp) {
   return sql::Exec(session,
                    "INSERT INTO log_checkpoints(size, root, note, created_at) VALUES ($1, $2, $3, $4)",
-                   {P(cp.size), P(cp.root), P(cp.note), P(FormatTime(cp.created_at))});
+                   {P(cp.size), P(cp.root), P(cp.note), P(domain::FormatTime(cp.created_at))});
 }
 
 Status RunReadFunction(Poco::Data::Session& s, const SqlDialect& dialect,
@@ -1201,7 +1201,7 @@ Status RunWriteBatch(Poco::Data::Session& s, LogTail& tail, const SqlDialect& di
   StoredCheckpoint cp;
   cp.size = tail.range.size();
   cp.root = tail.range.Root();
-  cp.created_at = TruncateToMillis(std::chrono::system_clock::now());
+  cp.created_at = domain::TruncateToMillis(std::chrono::system_clock::now());
   CUSTOS_ASSIGN_OR_RETURN(cp.note, signer.Sign(cp.size, cp.root));
   return InsertCheckpoint(s, cp);
 }

@@ -196,7 +196,7 @@ class Checker {
   }
 
   Status CheckRecords() {
-    return tx_.records().ForEach([&](const Record& r) -> Status {
+    return tx_.records().ForEach([&](const domain::Record& r) -> Status {
       ++report_.records;
       std::string name = "record " + r.id.value;
       auto logged = facts_.record_hash.find(r.id.value);
@@ -215,25 +215,25 @@ class Checker {
   Status CheckVersionsAndFiles() {
     // The files phase reports done of a known total: count them first (rows
     // only, cheap beside decrypting every blob).
-    CUSTOS_RETURN_IF_ERROR(tx_.versions().ForEachFile([&](const StoredFile&) -> Status {
+    CUSTOS_RETURN_IF_ERROR(tx_.versions().ForEachFile([&](const domain::StoredFile&) -> Status {
       ++files_total_;
       return Status::Ok();
     }));
     Progress("files", 0, files_total_);
-    return tx_.records().ForEach([&](const Record& r) -> Status {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx_.versions().List(r.id));
+    return tx_.records().ForEach([&](const domain::Record& r) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx_.versions().List(r.id));
       std::string prev;
-      for (const Version& v : versions) {
+      for (const domain::Version& v : versions) {
         ++report_.versions;
         CheckVersion(r, v, prev);
         prev = v.manifest_hash;
-        for (const StoredFile& f : v.files) CUSTOS_RETURN_IF_ERROR(CheckFile(r, f));
+        for (const domain::StoredFile& f : v.files) CUSTOS_RETURN_IF_ERROR(CheckFile(r, f));
       }
       return Status::Ok();
     });
   }
 
-  void CheckVersion(const Record& r, const Version& v, const std::string& prev) {
+  void CheckVersion(const domain::Record& r, const domain::Version& v, const std::string& prev) {
     std::string name = "version " + std::to_string(v.number) + " of " + r.id.value;
     auto hash = ManifestHash(v);
     if (!hash.ok() || *hash != v.manifest_hash) {
@@ -250,13 +250,13 @@ class Checker {
     }
   }
 
-  Status CheckFile(const Record& r, const StoredFile& f) {
+  Status CheckFile(const domain::Record& r, const domain::StoredFile& f) {
     ++report_.files;
     std::string name = "file " + f.id.value + " (" + f.name + ", blob " + f.blob_id.value + ")";
     if (f.wrapped_dek.empty()) {
       // Only a logged destruction may take a key away: the record row says
       // destroyed, and CheckRecords ties that row to its logged hash.
-      if (r.state != RecordState::kDestroyed) {
+      if (r.state != domain::RecordState::kDestroyed) {
         Add(name, "data key is missing but the record was never destroyed", "key_missing");
       }
       if (options_.blobs != nullptr && options_.blobs->Size(f.blob_id).ok()) {
@@ -292,7 +292,7 @@ class Checker {
         continue;
       }
       for (const ExportedRecord& named : e.records) {
-        CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx_.records().Find(named.id));
+        CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::Record> r, tx_.records().Find(named.id));
         if (r && ExportOutlivesDestruction(e, named, *r)) {
           Add(name, "holds record " + named.id.value + ", which was destroyed, and can still be decrypted",
               "export_holds_destroyed");

@@ -19,7 +19,7 @@
 namespace custos::http {
 
 using services::AuthenticatedSession;
-using storage::RecordId;
+using domain::RecordId;
 
 namespace {
 
@@ -48,7 +48,7 @@ Response SignIn(services::AuthService& auth, RequestContext& ctx) {
   ctx.principal = result->user.username.value;
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("token", result->token);
-  o->set("expiresAt", storage::FormatTime(result->expires_at));
+  o->set("expiresAt", domain::FormatTime(result->expires_at));
   o->set("user", UserJson(result->user));
   return JsonOk(200, o);
 }
@@ -212,7 +212,7 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
   if (!range_header.empty()) {
     auto version = records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, *n);
     if (!version.ok()) return Response::Error(version.status());
-    for (const storage::StoredFile& f : version->files) {
+    for (const domain::StoredFile& f : version->files) {
       bool unsatisfiable = false;
       if (f.id.value == ctx.params.at("fileId")) (void)ParseRange(range_header, f.size, unsatisfiable);
       if (unsatisfiable) {
@@ -223,10 +223,10 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
     }
   }
   auto read = records.OpenContent(s.principal, RecordId{ctx.params.at("id")}, *n,
-                                  storage::FileId{ctx.params.at("fileId")});
+                                  domain::FileId{ctx.params.at("fileId")});
   if (!read.ok()) return Response::Error(read.status());
   auto shared = std::make_shared<services::ContentRead>(std::move(read).value());
-  const storage::StoredFile& f = shared->file;
+  const domain::StoredFile& f = shared->file;
   Response r;
   r.content_type = f.media_type;
   r.headers.emplace_back("ETag", "\"" + f.sha256 + "\"");
@@ -276,18 +276,18 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
 
 // ---------------------------------------------------------------- records
 
-StatusOr<storage::RecordQuery> DecodeQuery(const RequestContext& ctx) {
-  storage::RecordQuery q;
+StatusOr<domain::RecordQuery> DecodeQuery(const RequestContext& ctx) {
+  domain::RecordQuery q;
   q.text = ctx.Query("q").value_or("");
   if (auto t = ctx.Query("type"); t && !t->empty()) {
-    CUSTOS_ASSIGN_OR_RETURN(q.type, storage::ParseRecordType(*t));
+    CUSTOS_ASSIGN_OR_RETURN(q.type, domain::ParseRecordType(*t));
   }
   q.department = ctx.Query("department").value_or("");
   if (auto c = ctx.Query("classification"); c && !c->empty()) {
-    CUSTOS_ASSIGN_OR_RETURN(q.classification, storage::ParseClassification(*c));
+    CUSTOS_ASSIGN_OR_RETURN(q.classification, domain::ParseClassification(*c));
   }
   if (auto s = ctx.Query("state"); s && !s->empty()) {
-    CUSTOS_ASSIGN_OR_RETURN(q.state, storage::ParseRecordState(*s));
+    CUSTOS_ASSIGN_OR_RETURN(q.state, domain::ParseRecordState(*s));
   }
   if (auto v = ctx.Query("expiringWithin"); v && !v->empty()) {
     CUSTOS_ASSIGN_OR_RETURN(uint64_t days, QueryNumber(ctx, "expiringWithin"));
@@ -297,7 +297,7 @@ StatusOr<storage::RecordQuery> DecodeQuery(const RequestContext& ctx) {
     auto v = ctx.Query(name);
     if (!v || v->empty()) continue;
     std::string text = v->size() == 10 ? *v + "T00:00:00Z" : *v;
-    CUSTOS_ASSIGN_OR_RETURN(storage::Time t, storage::ParseTime(text));
+    CUSTOS_ASSIGN_OR_RETURN(domain::Time t, domain::ParseTime(text));
     if (std::string(name) == "createdFrom") {
       q.created_from = t;
     } else {
@@ -320,8 +320,8 @@ void AddSessionRoutes(Router& router, services::AuthService& auth) {
     return st.ok() ? Response::Json(204, "") : Response::Error(st);
   }, true));
   router.Add("GET", "/v1/me", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    return Render<storage::User>(auth.GetUser(s.principal.username.value), 200,
-                                 [&](const storage::User& u) { return UserJson(u); });
+    return Render<domain::User>(auth.GetUser(s.principal.username.value), 200,
+                                 [&](const domain::User& u) { return UserJson(u); });
   }, true));
   router.Add("POST", "/v1/me/password", WithSession(auth, [&auth](RequestContext& ctx, const AuthenticatedSession& s) {
     auto body = JsonBody(ctx);
@@ -338,7 +338,7 @@ void AddSessionRoutes(Router& router, services::AuthService& auth) {
 
 void AddUserRoutes(Router& router, services::AuthService& auth) {
   router.Add("GET", "/v1/users", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    return Render<std::vector<storage::User>>(auth.ListUsers(s.principal), 200, [](const auto& users) {
+    return Render<std::vector<domain::User>>(auth.ListUsers(s.principal), 200, [](const auto& users) {
       Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
       for (const auto& u : users) arr->add(UserJson(u));
       Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -367,8 +367,8 @@ void AddUserRoutes(Router& router, services::AuthService& auth) {
     nu.role = *role;
     nu.department = *department;
     nu.must_change_password = must->value_or(true);
-    return Render<storage::User>(auth.CreateUser(s.principal, nu), 201,
-                                 [](const storage::User& u) { return UserJson(u); });
+    return Render<domain::User>(auth.CreateUser(s.principal, nu), 201,
+                                 [](const domain::User& u) { return UserJson(u); });
   }));
   router.Add("PATCH", "/v1/users/{name}", WithSession(auth, [&auth](RequestContext& ctx, const AuthenticatedSession& s) {
     auto body = JsonBody(ctx);
@@ -387,11 +387,11 @@ void AddUserRoutes(Router& router, services::AuthService& auth) {
     p.department = *department;
     p.disabled = *disabled;
     p.password = *password;
-    return Render<storage::User>(auth.PatchUser(s.principal, ctx.params.at("name"), p), 200,
-                                 [](const storage::User& u) { return UserJson(u); });
+    return Render<domain::User>(auth.PatchUser(s.principal, ctx.params.at("name"), p), 200,
+                                 [](const domain::User& u) { return UserJson(u); });
   }));
   router.Add("GET", "/v1/departments", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    return Render<std::vector<storage::Department>>(auth.ListDepartments(s.principal), 200, [](const auto& ds) {
+    return Render<std::vector<domain::Department>>(auth.ListDepartments(s.principal), 200, [](const auto& ds) {
       Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
       for (const auto& d : ds) arr->add(DepartmentJson(d));
       Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -405,8 +405,8 @@ void AddUserRoutes(Router& router, services::AuthService& auth) {
     if (auto st = OnlyKeys(*body, {"name"}); !st.ok()) return Response::Error(st);
     auto name = ReqString(*body, "name");
     if (!name.ok()) return Response::Error(name.status());
-    return Render<storage::Department>(auth.CreateDepartment(s.principal, *name), 201,
-                                       [](const storage::Department& d) { return DepartmentJson(d); });
+    return Render<domain::Department>(auth.CreateDepartment(s.principal, *name), 201,
+                                       [](const domain::Department& d) { return DepartmentJson(d); });
   }));
 }
 
@@ -426,7 +426,7 @@ void AddRecordRoutes(Router& router, services::AuthService& auth, services::Reco
   router.Add("GET", "/v1/records", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
     auto q = DecodeQuery(ctx);
     if (!q.ok()) return Response::Error(q.status());
-    return Render<storage::RecordPage>(records.Search(s.principal, *q), 200, [&](const storage::RecordPage& p) {
+    return Render<domain::RecordPage>(records.Search(s.principal, *q), 200, [&](const domain::RecordPage& p) {
       Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
       for (const auto& r : p.records) arr->add(RecordJson(r));
       Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -468,13 +468,13 @@ void AddRecordRoutes(Router& router, services::AuthService& auth, services::Reco
     });
   }));
   router.Add("GET", "/v1/records/{id}/versions", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    std::optional<storage::Time> as_of;
+    std::optional<domain::Time> as_of;
     if (auto a = ctx.Query("asOf"); a && !a->empty()) {
-      auto t = storage::ParseTime(*a);
+      auto t = domain::ParseTime(*a);
       if (!t.ok()) return Response::Error(t.status());
       as_of = *t;
     }
-    return Render<std::vector<storage::Version>>(records.Versions(s.principal, RecordId{ctx.params.at("id")}, as_of), 200,
+    return Render<std::vector<domain::Version>>(records.Versions(s.principal, RecordId{ctx.params.at("id")}, as_of), 200,
                                                  [](const auto& vs) {
       Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
       for (const auto& v : vs) arr->add(VersionJson(v));
@@ -486,8 +486,8 @@ void AddRecordRoutes(Router& router, services::AuthService& auth, services::Reco
   router.Add("GET", "/v1/records/{id}/versions/{n}", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
     auto n = PathNumber(ctx, "n");
     if (!n.ok()) return Response::Error(n.status());
-    return Render<storage::Version>(records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, *n), 200,
-                                    [](const storage::Version& v) { return VersionJson(v); });
+    return Render<domain::Version>(records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, *n), 200,
+                                    [](const domain::Version& v) { return VersionJson(v); });
   }));
   router.Add("GET", "/v1/records/{id}/versions/{n}/files/{fileId}",
              WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {

@@ -7,7 +7,7 @@
 
 #include "server/http/json_codec.h"
 #include "server/http/route_util.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::http {
 
@@ -22,8 +22,8 @@ Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
   o->set("kind", j.kind);
   o->set("state", j.state);
   o->set("owner", j.owner);
-  o->set("createdAt", storage::FormatTime(j.created_at));
-  o->set("finishedAt", j.finished_at ? Poco::Dynamic::Var(storage::FormatTime(*j.finished_at)) : Poco::Dynamic::Var());
+  o->set("createdAt", domain::FormatTime(j.created_at));
+  o->set("finishedAt", j.finished_at ? Poco::Dynamic::Var(domain::FormatTime(*j.finished_at)) : Poco::Dynamic::Var());
   Poco::JSON::Object::Ptr progress = new Poco::JSON::Object;
   progress->set("phase", j.phase);
   progress->set("done", static_cast<Poco::UInt64>(j.done));
@@ -34,7 +34,7 @@ Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
   if (j.kind == "verify") {
     Poco::Dynamic::Var report;
     if (!j.report_json.empty()) {
-      auto parsed = storage::ParseJsonStrict(j.report_json);
+      auto parsed = domain::ParseJsonStrict(j.report_json);
       if (parsed.ok()) report = *parsed;
     }
     o->set("report", report);
@@ -42,7 +42,7 @@ Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
   }
   if (j.kind == "export") {
     o->set("format", std::string(services::Extension(j.format)).substr(1));
-    o->set("expiresAt", j.expires_at ? Poco::Dynamic::Var(storage::FormatTime(*j.expires_at)) : Poco::Dynamic::Var());
+    o->set("expiresAt", j.expires_at ? Poco::Dynamic::Var(domain::FormatTime(*j.expires_at)) : Poco::Dynamic::Var());
     o->set("shreddedBy", j.shredded_by.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(j.shredded_by));
     if (j.summary) {
       Poco::JSON::Object::Ptr package = services::ExportSummaryObject(*j.summary);
@@ -61,24 +61,24 @@ StatusOr<services::ExportRequest> DecodeExport(RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr q, OptObject(o, "query"));
   if (q) {
     CUSTOS_RETURN_IF_ERROR(OnlyKeys(q, {"q", "type", "department", "classification", "state"}));
-    storage::RecordQuery query;
+    domain::RecordQuery query;
     CUSTOS_ASSIGN_OR_RETURN(auto text, OptString(q, "q"));
     query.text = text.value_or("");
     CUSTOS_ASSIGN_OR_RETURN(auto type, OptString(q, "type"));
     if (type) {
-      CUSTOS_ASSIGN_OR_RETURN(auto t, storage::ParseRecordType(*type));
+      CUSTOS_ASSIGN_OR_RETURN(auto t, domain::ParseRecordType(*type));
       query.type = t;
     }
     CUSTOS_ASSIGN_OR_RETURN(auto department, OptString(q, "department"));
     query.department = department.value_or("");
     CUSTOS_ASSIGN_OR_RETURN(auto cls, OptString(q, "classification"));
     if (cls) {
-      CUSTOS_ASSIGN_OR_RETURN(auto c, storage::ParseClassification(*cls));
+      CUSTOS_ASSIGN_OR_RETURN(auto c, domain::ParseClassification(*cls));
       query.classification = c;
     }
     CUSTOS_ASSIGN_OR_RETURN(auto state, OptString(q, "state"));
     if (state) {
-      CUSTOS_ASSIGN_OR_RETURN(auto s, storage::ParseRecordState(*state));
+      CUSTOS_ASSIGN_OR_RETURN(auto s, domain::ParseRecordState(*state));
       query.state = s;
     }
     r.query = query;

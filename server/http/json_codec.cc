@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "crypto/bytes.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::http {
 
@@ -16,7 +16,7 @@ Status FieldType(const std::string& key, const char* type) {
 }  // namespace
 
 StatusOr<Poco::JSON::Object::Ptr> ParseObject(const std::string& text) {
-  auto parsed = storage::ParseJsonStrict(text);
+  auto parsed = domain::ParseJsonStrict(text);
   if (!parsed.ok()) {
     return InvalidArgument("request body is not valid JSON: " + parsed.status().message(),
                            "malformed_json");
@@ -73,26 +73,26 @@ std::string Stringify(const Poco::Dynamic::Var& v) {
   return out.str();
 }
 
-Poco::JSON::Object::Ptr UserJson(const storage::User& u) {
+Poco::JSON::Object::Ptr UserJson(const domain::User& u) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("username", u.username.value);
-  o->set("role", std::string(storage::Name(u.role)));
+  o->set("role", std::string(domain::Name(u.role)));
   o->set("department", u.department);
   o->set("mustChangePassword", u.must_change_password);
   o->set("disabled", u.disabled);
-  o->set("passwordChangedAt", storage::FormatTime(u.password_changed_at));
-  o->set("createdAt", storage::FormatTime(u.created_at));
+  o->set("passwordChangedAt", domain::FormatTime(u.password_changed_at));
+  o->set("createdAt", domain::FormatTime(u.created_at));
   return o;
 }
 
-Poco::JSON::Object::Ptr DepartmentJson(const storage::Department& d) {
+Poco::JSON::Object::Ptr DepartmentJson(const domain::Department& d) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("name", d.name);
-  o->set("createdAt", storage::FormatTime(d.created_at));
+  o->set("createdAt", domain::FormatTime(d.created_at));
   return o;
 }
 
-Poco::JSON::Object::Ptr FileJson(const storage::StoredFile& f) {
+Poco::JSON::Object::Ptr FileJson(const domain::StoredFile& f) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", f.id.value);
   o->set("name", f.name);
@@ -105,19 +105,19 @@ Poco::JSON::Object::Ptr FileJson(const storage::StoredFile& f) {
   sig->set("status", f.signature.status);
   sig->set("signer", f.signature.signer);
   sig->set("signingTime",
-           f.signature.signing_time ? Poco::Dynamic::Var(storage::FormatTime(*f.signature.signing_time))
+           f.signature.signing_time ? Poco::Dynamic::Var(domain::FormatTime(*f.signature.signing_time))
                                     : Poco::Dynamic::Var());
   sig->set("reason", f.signature.reason);
   o->set("signature", sig);
   return o;
 }
 
-Poco::JSON::Object::Ptr VersionJson(const storage::Version& v) {
+Poco::JSON::Object::Ptr VersionJson(const domain::Version& v) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("number", v.number);
-  o->set("kind", std::string(storage::Name(v.kind)));
+  o->set("kind", std::string(domain::Name(v.kind)));
   o->set("note", v.note);
-  o->set("createdAt", storage::FormatTime(v.created_at));
+  o->set("createdAt", domain::FormatTime(v.created_at));
   o->set("createdBy", v.created_by);
   o->set("manifestHash", v.manifest_hash);
   o->set("prevManifestHash", v.prev_manifest_hash);
@@ -128,23 +128,23 @@ Poco::JSON::Object::Ptr VersionJson(const storage::Version& v) {
   return o;
 }
 
-Poco::JSON::Object::Ptr RecordJson(const storage::Record& r) {
+Poco::JSON::Object::Ptr RecordJson(const domain::Record& r) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", r.id.value);
-  o->set("type", std::string(storage::Name(r.type)));
+  o->set("type", std::string(domain::Name(r.type)));
   o->set("title", r.title);
   o->set("description", r.description);
   o->set("department", r.department);
-  o->set("classification", std::string(storage::Name(r.classification)));
+  o->set("classification", std::string(domain::Name(r.classification)));
   o->set("custodian", r.custodian);
   o->set("location", r.location);
-  auto meta = storage::ParseJsonStrict(r.metadata_json);
+  auto meta = domain::ParseJsonStrict(r.metadata_json);
   o->set("metadata", meta.ok() ? *meta : Poco::Dynamic::Var(Poco::JSON::Object::Ptr(new Poco::JSON::Object)));
   o->set("retentionClass", r.retention_class);
-  o->set("state", std::string(storage::Name(r.state)));
-  o->set("createdAt", storage::FormatTime(r.created_at));
+  o->set("state", std::string(domain::Name(r.state)));
+  o->set("createdAt", domain::FormatTime(r.created_at));
   o->set("createdBy", r.created_by);
-  o->set("updatedAt", storage::FormatTime(r.updated_at));
+  o->set("updatedAt", domain::FormatTime(r.updated_at));
   return o;
 }
 
@@ -173,7 +173,7 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
     x->set("kind", std::string(services::Name(l.kind)));
     x->set("state", std::string(services::Name(services::EffectiveState(l, d.at))));
     x->set("borrower", l.borrower);
-    x->set("dueAt", storage::FormatTime(l.due_at));
+    x->set("dueAt", domain::FormatTime(l.due_at));
     x->set("overdue", services::IsOverdue(l, d.at));
     loans->add(x);
     overdue = overdue || services::IsOverdue(l, d.at);
@@ -181,8 +181,8 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object;
       h->set("loanId", l.id);
       h->set("borrower", l.borrower);
-      h->set("since", l.checked_out_at ? storage::FormatTime(*l.checked_out_at) : std::string());
-      h->set("dueAt", storage::FormatTime(l.due_at));
+      h->set("since", l.checked_out_at ? domain::FormatTime(*l.checked_out_at) : std::string());
+      h->set("dueAt", domain::FormatTime(l.due_at));
       original = h;
     }
   }
@@ -197,7 +197,7 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   o->set("holds", holds);
   Poco::Dynamic::Var tombstone;
   if (!d.tombstone_json.empty()) {
-    auto parsed = storage::ParseJsonStrict(d.tombstone_json);
+    auto parsed = domain::ParseJsonStrict(d.tombstone_json);
     if (parsed.ok()) tombstone = *parsed;
   }
   o->set("tombstone", tombstone);
@@ -208,7 +208,7 @@ Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("index", static_cast<Poco::UInt64>(e.index));
   o->set("leaf", crypto::Base64Encode(e.leaf));
-  auto event = storage::ParseJsonStrict(e.leaf);
+  auto event = domain::ParseJsonStrict(e.leaf);
   o->set("event", event.ok() ? *event : Poco::Dynamic::Var());
   return o;
 }

@@ -29,11 +29,11 @@ Status OnlyKeys(const Poco::JSON::Object::Ptr& o, const std::vector<std::string>
 
 std::string Stringify(const Poco::Dynamic::Var& v);
 
-Poco::JSON::Object::Ptr UserJson(const storage::User& u);
-Poco::JSON::Object::Ptr DepartmentJson(const storage::Department& d);
-Poco::JSON::Object::Ptr FileJson(const storage::StoredFile& f);
-Poco::JSON::Object::Ptr VersionJson(const storage::Version& v);
-Poco::JSON::Object::Ptr RecordJson(const storage::Record& r);
+Poco::JSON::Object::Ptr UserJson(const domain::User& u);
+Poco::JSON::Object::Ptr DepartmentJson(const domain::Department& d);
+Poco::JSON::Object::Ptr FileJson(const domain::StoredFile& f);
+Poco::JSON::Object::Ptr VersionJson(const domain::Version& v);
+Poco::JSON::Object::Ptr RecordJson(const domain::Record& r);
 // A record's retention: {trigger, period, action, source, triggerDate,
 // dispositionDate, due}.
 Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d);

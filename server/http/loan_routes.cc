@@ -10,8 +10,8 @@ namespace custos::http {
 
 using services::Loan;
 using services::LoanService;
-using storage::FormatTime;
-using storage::Time;
+using domain::FormatTime;
+using domain::Time;
 
 namespace {
 
@@ -70,7 +70,7 @@ bool IsFormulaStart(uint32_t cp) {
 bool LooksLikeFormula(std::string_view text) {
   if (!text.empty() && (text[0] == '\t' || text[0] == '\r')) return true;
   for (size_t i = 0; i < text.size();) {
-    uint32_t cp = storage::NextCodePoint(text, i);
+    uint32_t cp = domain::NextCodePoint(text, i);
     if (IsSkippedSpace(cp)) continue;
     return IsFormulaStart(cp);
   }
@@ -101,7 +101,7 @@ StatusOr<services::LoanRequest> DecodeLoanRequest(const Poco::JSON::Object::Ptr&
   r.purpose = purpose.value_or("");
   CUSTOS_ASSIGN_OR_RETURN(auto due, OptString(o, "dueAt"));
   if (due) {
-    auto t = storage::ParseTime(*due);
+    auto t = domain::ParseTime(*due);
     if (!t.ok()) return Unprocessable("dueAt must be an RFC 3339 time", "invalid_due_date");
     r.due_at = *t;
   }
@@ -116,7 +116,7 @@ Poco::JSON::Object::Ptr LoanJson(const Loan& loan, Time now) {
   o->set("recordId", loan.record_id.value);
   o->set("recordTitle", loan.record_title);
   o->set("department", loan.department);
-  o->set("classification", std::string(storage::Name(loan.classification)));
+  o->set("classification", std::string(domain::Name(loan.classification)));
   o->set("kind", std::string(services::Name(loan.kind)));
   o->set("state", std::string(services::Name(services::EffectiveState(loan, now))));
   o->set("overdue", services::IsOverdue(loan, now));
@@ -287,7 +287,7 @@ void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loa
     CUSTOS_ASSIGN_OR_RETURN(auto due, OptString(body, "dueAt"));
     std::optional<Time> t;
     if (due) {
-      auto parsed = storage::ParseTime(*due);
+      auto parsed = domain::ParseTime(*due);
       if (!parsed.ok()) return Unprocessable("dueAt must be an RFC 3339 time", "invalid_due_date");
       t = *parsed;
     }

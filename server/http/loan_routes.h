@@ -15,12 +15,12 @@
 namespace custos::http {
 
 // A loan as the API shows it, with its state and overdue flag at `now`.
-Poco::JSON::Object::Ptr LoanJson(const services::Loan& loan, storage::Time now);
+Poco::JSON::Object::Ptr LoanJson(const services::Loan& loan, domain::Time now);
 
 // The borrowing register as CSV (RFC 4180, CRLF, a header row; every cell
 // for which LooksLikeFormula holds is prefixed with a single quote, so a
 // spreadsheet shows it as text).
-std::string RegisterCsv(const std::vector<services::Loan>& loans, storage::Time now);
+std::string RegisterCsv(const std::vector<services::Loan>& loans, domain::Time now);
 
 // Could a spreadsheet run `text` (UTF-8) as a formula? True when it starts
 // with a tab or CR, or when its first character that is not whitespace —

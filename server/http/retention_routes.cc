@@ -11,17 +11,17 @@ using services::AuthenticatedSession;
 using services::DestructionBatch;
 using services::Hold;
 using services::RetentionChange;
-using storage::FormatTime;
+using domain::FormatTime;
 
 namespace {
 
-Poco::Dynamic::Var TimeOrNull(const std::optional<storage::Time>& t) {
+Poco::Dynamic::Var TimeOrNull(const std::optional<domain::Time>& t) {
   return t ? Poco::Dynamic::Var(FormatTime(*t)) : Poco::Dynamic::Var();
 }
 
 Poco::JSON::Object::Ptr ScheduleJson(const services::ScheduleView& v) {
   Poco::JSON::Object::Ptr o = services::RuleJson(v.rule);
-  o->set("type", std::string(storage::Name(v.type)));
+  o->set("type", std::string(domain::Name(v.type)));
   o->set("isDefault", v.is_default);
   o->set("updatedAt", TimeOrNull(v.updated_at));
   o->set("updatedBy", v.updated_by);
@@ -177,13 +177,13 @@ void AddRetentionRoutes(Router& router, services::AuthService& auth,
     return One<RetentionChange>(R.Reject(s.principal, ctx.params.at("id"), reason->value_or("")), 200, ChangeJson);
   }));
   router.Add("GET", "/v1/records/{id}/retention", WithSession(auth, [&R](RequestContext& ctx, const AuthenticatedSession& s) {
-    return One<services::Disposition>(R.RecordDisposition(s.principal, storage::RecordId{ctx.params.at("id")}), 200,
+    return One<services::Disposition>(R.RecordDisposition(s.principal, domain::RecordId{ctx.params.at("id")}), 200,
                                       DispositionJson);
   }));
   router.Add("PUT", "/v1/records/{id}/retention", WithSession(auth, [&R](RequestContext& ctx, const AuthenticatedSession& s) {
     auto rule = RuleBody(ctx);
     if (!rule.ok()) return Response::Error(rule.status());
-    return RuleChange(R.PutRecordRule(s.principal, storage::RecordId{ctx.params.at("id")}, *rule));
+    return RuleChange(R.PutRecordRule(s.principal, domain::RecordId{ctx.params.at("id")}, *rule));
   }));
   router.Add("GET", "/v1/disposition/due", WithSession(auth, [&R](RequestContext&, const AuthenticatedSession& s) {
     return Render<std::vector<services::DueRecord>>(R.DispositionDue(s.principal), 200, [](const auto& list) {

@@ -99,16 +99,16 @@ StatusOr<uint64_t> QueryNumber(const RequestContext& ctx, const std::string& nam
   return out;
 }
 
-StatusOr<std::optional<storage::Time>> QueryTime(const RequestContext& ctx,
+StatusOr<std::optional<domain::Time>> QueryTime(const RequestContext& ctx,
                                                  const std::string& name) {
   auto v = ctx.Query(name);
-  if (!v || v->empty()) return std::optional<storage::Time>();
-  auto t = storage::ParseTime(*v);
+  if (!v || v->empty()) return std::optional<domain::Time>();
+  auto t = domain::ParseTime(*v);
   if (!t.ok()) {
     return InvalidArgument("query parameter '" + name + "' must be an RFC 3339 time",
                            "invalid_parameter");
   }
-  return std::optional<storage::Time>(*t);
+  return std::optional<domain::Time>(*t);
 }
 
 StatusOr<bool> QueryBool(const RequestContext& ctx, const std::string& name) {

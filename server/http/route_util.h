@@ -15,7 +15,7 @@
 #include "server/http/response.h"
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::http {
 
@@ -53,7 +53,7 @@ StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o,
 StatusOr<uint64_t> QueryNumber(const RequestContext& ctx, const std::string& name,
                                std::optional<uint64_t> fallback = std::nullopt);
 // An RFC 3339 query parameter; nullopt when absent; 400 "invalid_parameter".
-StatusOr<std::optional<storage::Time>> QueryTime(const RequestContext& ctx,
+StatusOr<std::optional<domain::Time>> QueryTime(const RequestContext& ctx,
                                                  const std::string& name);
 // "true"/"false" query parameter; false when absent.
 StatusOr<bool> QueryBool(const RequestContext& ctx, const std::string& name);

@@ -17,15 +17,15 @@
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
 #include "server/services/package_writer.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::services {
 
-using storage::Record;
-using storage::RecordId;
-using storage::StoredFile;
+using domain::Record;
+using domain::RecordId;
+using domain::StoredFile;
 using storage::Transaction;
-using storage::Version;
+using domain::Version;
 
 namespace {
 
@@ -116,26 +116,26 @@ Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   const Record& x = r.record;
   o->set("id", x.id.value);
-  o->set("type", std::string(storage::Name(x.type)));
+  o->set("type", std::string(domain::Name(x.type)));
   o->set("title", x.title);
   o->set("description", x.description);
   o->set("department", x.department);
-  o->set("classification", std::string(storage::Name(x.classification)));
+  o->set("classification", std::string(domain::Name(x.classification)));
   o->set("custodian", x.custodian);
   o->set("location", x.location);
-  auto meta = storage::ParseJsonStrict(x.metadata_json);
+  auto meta = domain::ParseJsonStrict(x.metadata_json);
   o->set("metadata", meta.ok() ? *meta : Poco::Dynamic::Var());
-  o->set("state", std::string(storage::Name(x.state)));
-  o->set("createdAt", storage::FormatTime(x.created_at));
+  o->set("state", std::string(domain::Name(x.state)));
+  o->set("createdAt", domain::FormatTime(x.created_at));
   o->set("createdBy", x.created_by);
-  o->set("updatedAt", storage::FormatTime(x.updated_at));
+  o->set("updatedAt", domain::FormatTime(x.updated_at));
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
   for (const Version& v : r.versions) {
     Poco::JSON::Object::Ptr vo = new Poco::JSON::Object;
     vo->set("number", v.number);
-    vo->set("kind", std::string(storage::Name(v.kind)));
+    vo->set("kind", std::string(domain::Name(v.kind)));
     vo->set("note", v.note);
-    vo->set("createdAt", storage::FormatTime(v.created_at));
+    vo->set("createdAt", domain::FormatTime(v.created_at));
     vo->set("createdBy", v.created_by);
     vo->set("manifestHash", v.manifest_hash);
     vo->set("prevManifestHash", v.prev_manifest_hash);
@@ -201,7 +201,7 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
 
 StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const ExportRequest& request,
                                                  crypto::ByteSink& out) {
-  if (who != nullptr && who->role == storage::Role::kAdmin) return Forbidden("export records");
+  if (who != nullptr && who->role == domain::Role::kAdmin) return Forbidden("export records");
   if (request.record_ids.empty() && !request.query) {
     return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
         .WithParam("rule", "empty");
@@ -212,9 +212,9 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
         .WithParam("rule", "too_many")
         .WithParam("max", kMaxExportRecords);
   }
-  const storage::Time now = clock_.Now();
+  const domain::Time now = clock_.Now();
   ExportSummary summary;
-  summary.name = request.name.empty() ? "custos-export-" + storage::FormatTime(now).substr(0, 10) : request.name;
+  summary.name = request.name.empty() ? "custos-export-" + domain::FormatTime(now).substr(0, 10) : request.name;
   for (char c : summary.name) {
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
       return Unprocessable("the package name may hold only letters, digits, '-', '_' and '.'",
@@ -277,11 +277,11 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
       CUSTOS_RETURN_IF_ERROR(add_record(tx, *r));
     }
     if (request.query) {
-      storage::RecordQuery q = *request.query;
+      domain::RecordQuery q = *request.query;
       if (who != nullptr) RestrictToVisible(*who, q);
       q.page_size = 500;
       for (q.page = 1;; ++q.page) {
-        CUSTOS_ASSIGN_OR_RETURN(storage::RecordPage page, tx.records().Search(q));
+        CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(q));
         for (const Record& r : page.records) {
           if (who == nullptr || MaySeeRecord(*who, r)) CUSTOS_RETURN_IF_ERROR(add_record(tx, r));
         }
@@ -382,7 +382,7 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
   }
 
   for (const ExportRecord& er : records) {
-    CUSTOS_ASSIGN_OR_RETURN(std::string json, storage::CanonicalJson(RecordMetadata(er)));
+    CUSTOS_ASSIGN_OR_RETURN(std::string json, domain::CanonicalJson(RecordMetadata(er)));
     CUSTOS_RETURN_IF_ERROR(tag("metadata/" + er.record.id.value + ".json", json + "\n"));
   }
   // The whole log up to the checkpoint: the auditor recomputes the chain
@@ -409,7 +409,7 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
   CUSTOS_RETURN_IF_ERROR(tag("manifest-sha256.txt", manifest));
   std::string info;
   info += "Source-Organization: Custos archive " + std::string(snap.checkpoint.note.substr(0, snap.checkpoint.note.find('\n'))) + "\n";
-  info += "Bagging-Date: " + storage::FormatTime(now).substr(0, 10) + "\n";
+  info += "Bagging-Date: " + domain::FormatTime(now).substr(0, 10) + "\n";
   info += "External-Identifier: " + summary.name + "\n";
   info += "Payload-Oxum: " + std::to_string(summary.payload_bytes) + "." + std::to_string(summary.files_with_content) + "\n";
   info += "Bag-Count: 1 of 1\n";

@@ -45,7 +45,7 @@ std::string_view Extension(PackageFormat f);                     // ".tar.gz" | 
 
 struct ExportRequest {
   std::vector<std::string> record_ids;     // these records, or
-  std::optional<storage::RecordQuery> query;  // the records a search finds (all pages)
+  std::optional<domain::RecordQuery> query;  // the records a search finds (all pages)
   bool include_content = true;
   PackageFormat format = PackageFormat::kTarGz;
   std::string name;  // the bag's folder name; generated when empty

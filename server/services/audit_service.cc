@@ -12,14 +12,14 @@
 #include "crypto/random.h"
 #include "server/services/events.h"
 #include "server/services/loan.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/data_dir.h"
 
 namespace custos::services {
 
-using storage::Role;
+using domain::Role;
 using storage::StoredExport;
-using storage::Time;
+using domain::Time;
 using storage::Transaction;
 
 namespace {
@@ -38,12 +38,12 @@ bool Active(const AuditJob& j) { return j.state == "queued" || j.state == "runni
 // ---- The stored summary: what a package holds and withholds ----
 
 std::string SummaryJson(const ExportSummary& s) {
-  auto json = storage::CanonicalJson(ExportSummaryObject(s));
+  auto json = domain::CanonicalJson(ExportSummaryObject(s));
   return json.ok() ? *json : "{}";
 }
 
 std::optional<ExportSummary> SummaryFromJson(const std::string& json) {
-  auto parsed = storage::ParseJsonStrict(json);
+  auto parsed = domain::ParseJsonStrict(json);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return std::nullopt;
   auto o = parsed->extract<Poco::JSON::Object::Ptr>();
   if (!o->has("name")) return std::nullopt;  // "{}": shredded
@@ -78,7 +78,7 @@ std::vector<storage::ExportedRecord> NamedRecords(const ExportSummary& s, const 
   for (const WithheldFile& w : s.withheld) named.emplace(w.record_id, false);
   for (const std::string& id : s.records_with_content) named[id] = true;
   std::vector<storage::ExportedRecord> out;
-  for (const auto& [id, content] : named) out.push_back({storage::RecordId{id}, content});
+  for (const auto& [id, content] : named) out.push_back({domain::RecordId{id}, content});
   return out;
 }
 
@@ -105,7 +105,7 @@ AuditJob JobFromRow(const StoredExport& e, Time now) {
 
 // May `who` read the content of `r` now, and through which loan ("" when
 // directly)? kPermissionDenied "export_forbidden" otherwise.
-StatusOr<std::string> ContentRight(Transaction& tx, const Principal& who, const storage::Record& r, Time now) {
+StatusOr<std::string> ContentRight(Transaction& tx, const Principal& who, const domain::Record& r, Time now) {
   if (MayReadContentDirectly(who, r)) return std::string();
   CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans,
                           LoansOfRecord(tx, r.id, who.username.value, {LoanState::kCheckedOut}));
@@ -330,7 +330,7 @@ void AuditService::RunVerify(const std::string& id) {
   uint64_t index = 0;
   // Store the report and log its outcome together.
   Status stored = store_.Write([&](Transaction& tx) -> Status {
-    Principal system{storage::Username{owner}, Role::kAuditor, ""};
+    Principal system{domain::Username{owner}, Role::kAuditor, ""};
     storage::LogEvent e = MakeEvent("audit.verify", system, "audit:" + id, now);
     e.details->set("job", id);
     e.details->set("clean", report->clean());
@@ -349,7 +349,7 @@ void AuditService::RunVerify(const std::string& id) {
     d.owner = owner;
     d.state = report->clean() ? "clean" : "findings";
     d.created_at = d.updated_at = now;
-    CUSTOS_ASSIGN_OR_RETURN(d.body, storage::CanonicalJson(body));
+    CUSTOS_ASSIGN_OR_RETURN(d.body, domain::CanonicalJson(body));
     return tx.documents().Insert(d);
   });
   if (!stored.ok()) {
@@ -378,7 +378,7 @@ StatusOr<AuditJob> AuditService::GetVerify(const Principal& who, const std::stri
     return Status::Ok();
   }));
   if (!doc) return NotFound("no verification " + id, "job_not_found");
-  auto parsed = storage::ParseJsonStrict(doc->body);
+  auto parsed = domain::ParseJsonStrict(doc->body);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
     return DataLoss("stored report " + id + " does not decode", "report_corrupt");
   }
@@ -466,8 +466,8 @@ Status AuditService::StorePackage(const std::string& id, const Principal& who, c
     // A destruction that committed while the package was written did not
     // see it: such a package must not be kept.
     for (const storage::ExportedRecord& named : e.records) {
-      CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::Record> r, tx.records().Find(named.id));
-      if (r && r->state == storage::RecordState::kDestroyed && named.content) {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::Record> r, tx.records().Find(named.id));
+      if (r && r->state == domain::RecordState::kDestroyed && named.content) {
         return Gone("record " + named.id.value + " was destroyed while the package was written",
                     "content_destroyed");
       }
@@ -519,7 +519,7 @@ StatusOr<ExportDownload> AuditService::OpenExport(const Principal& who, const st
     if (now >= e.expires_at) return Gone("export " + id + " is no longer kept", "export_expired");
     std::vector<std::pair<std::string, std::string>> reads;  // record, loan
     for (const storage::ExportedRecord& named : e.records) {
-      CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::Record> r, tx.records().Find(named.id));
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::Record> r, tx.records().Find(named.id));
       if (r && storage::ExportOutlivesDestruction(e, named, *r)) {
         return Gone("record " + named.id.value + " in export " + id + " has been destroyed", "content_destroyed");
       }
@@ -549,7 +549,7 @@ StatusOr<ExportDownload> AuditService::OpenExport(const Principal& who, const st
 
 // ------------------------------------------------------------- destruction
 
-StatusOr<uint64_t> ShredExportsNaming(Transaction& tx, const storage::RecordId& record, const std::string& batch) {
+StatusOr<uint64_t> ShredExportsNaming(Transaction& tx, const domain::RecordId& record, const std::string& batch) {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> naming, tx.exports().Naming(record));
   uint64_t shredded = 0;
   for (const StoredExport& e : naming) {
@@ -562,10 +562,10 @@ StatusOr<uint64_t> ShredExportsNaming(Transaction& tx, const storage::RecordId& 
 
 StatusOr<uint64_t> RemoveShreddedExports(storage::MetadataStore& store, storage::BlobStore& blobs,
                                          const std::vector<std::string>& records, const std::string& batch) {
-  std::map<std::string, storage::BlobId> shredded;  // export id → blob
+  std::map<std::string, domain::BlobId> shredded;  // export id → blob
   CUSTOS_RETURN_IF_ERROR(store.Read([&](Transaction& tx) -> Status {
     for (const std::string& record : records) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> naming, tx.exports().Naming(storage::RecordId{record}));
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredExport> naming, tx.exports().Naming(domain::RecordId{record}));
       for (const StoredExport& e : naming) {
         if (e.shredded_by == batch) shredded.emplace(e.id, e.blob_id);
       }

@@ -59,8 +59,8 @@ struct AuditJob {
   // record it names was destroyed) or "expired".
   std::string state;
   std::string owner;
-  storage::Time created_at;
-  std::optional<storage::Time> finished_at;
+  domain::Time created_at;
+  std::optional<domain::Time> finished_at;
   std::string phase;
   uint64_t done = 0;
   uint64_t total = 0;
@@ -72,7 +72,7 @@ struct AuditJob {
   // export: what the package holds, withholds and until when it is kept.
   PackageFormat format = PackageFormat::kTarGz;
   std::optional<ExportSummary> summary;
-  std::optional<storage::Time> expires_at;
+  std::optional<domain::Time> expires_at;
   uint64_t package_bytes = 0;
   std::string shredded_by;  // the destruction batch, for state "shredded"
 };
@@ -184,7 +184,7 @@ Poco::JSON::Object::Ptr ExportSummaryObject(const ExportSummary& summary);
 // Inside the destruction's write transaction: shreds every stored export
 // naming `record` (its wrapped data key and summary cleared, shredded_by
 // set to `batch`). Returns how many it shredded now.
-StatusOr<uint64_t> ShredExportsNaming(storage::Transaction& tx, const storage::RecordId& record,
+StatusOr<uint64_t> ShredExportsNaming(storage::Transaction& tx, const domain::RecordId& record,
                                       const std::string& batch);
 
 // After that transaction committed (and again when an interrupted

@@ -9,11 +9,11 @@
 namespace custos::services {
 
 using storage::LogEvent;
-using storage::Role;
-using storage::Time;
+using domain::Role;
+using domain::Time;
 using storage::Transaction;
-using storage::User;
-using storage::Username;
+using domain::User;
+using domain::Username;
 
 namespace {
 
@@ -52,7 +52,7 @@ Status ValidUsername(const std::string& name) {
 }
 
 Status ValidDepartmentName(const std::string& name) {
-  return storage::ValidateName(name, storage::kDepartmentNameRule);
+  return domain::ValidateName(name, domain::kDepartmentNameRule);
 }
 
 }  // namespace
@@ -143,7 +143,7 @@ StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
     CUSTOS_RETURN_IF_ERROR(tx.users().Update(u));
     CUSTOS_ASSIGN_OR_RETURN(crypto::Bytes raw, crypto::RandomBytes(kTokenBytes));
     result.token = crypto::HexEncode(raw);
-    storage::Session session{TokenHash(result.token), u.username, now, now,
+    domain::Session session{TokenHash(result.token), u.username, now, now,
                              now + options_.absolute_timeout};
     CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert(session));
     result.expires_at = std::min(session.expires_at, now + options_.idle_timeout);
@@ -162,7 +162,7 @@ StatusOr<AuthenticatedSession> AuthService::Authenticate(const std::string& toke
   if (token.size() != 2 * kTokenBytes) return invalid;
   std::string hash = TokenHash(token);
   Time now = clock_.Now();
-  std::optional<storage::Session> session;
+  std::optional<domain::Session> session;
   std::optional<User> user;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(session, tx.sessions().Find(hash));
@@ -217,7 +217,7 @@ Status AuthService::ChangePassword(const AuthenticatedSession& session, const st
     u.must_change_password = false;
     CUSTOS_RETURN_IF_ERROR(tx.users().Update(u));
     // Every other session ends: delete them all, then put back the one in use.
-    CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::Session> in_use, tx.sessions().Find(session.token_hash));
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::Session> in_use, tx.sessions().Find(session.token_hash));
     CUSTOS_RETURN_IF_ERROR(tx.sessions().DeleteForUser(u.username));
     if (in_use) CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert(*in_use));
     const std::string& name = who.username.value;
@@ -228,7 +228,7 @@ Status AuthService::ChangePassword(const AuthenticatedSession& session, const st
 StatusOr<User> AuthService::InsertUser(const std::string& actor, const NewUser& nu,
                                        bool create_department) {
   CUSTOS_RETURN_IF_ERROR(ValidUsername(nu.username));
-  CUSTOS_ASSIGN_OR_RETURN(Role role, storage::ParseRole(nu.role));
+  CUSTOS_ASSIGN_OR_RETURN(Role role, domain::ParseRole(nu.role));
   CUSTOS_RETURN_IF_ERROR(ValidDepartmentName(nu.department));
   CUSTOS_RETURN_IF_ERROR(ValidatePassword(nu.username, nu.password));
   CUSTOS_ASSIGN_OR_RETURN(std::string hash, Hash(nu.password));
@@ -275,7 +275,7 @@ StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string&
   CUSTOS_RETURN_IF_ERROR(RequireAdmin(admin));
   std::optional<Role> role;
   if (patch.role) {
-    CUSTOS_ASSIGN_OR_RETURN(role, storage::ParseRole(*patch.role));
+    CUSTOS_ASSIGN_OR_RETURN(role, domain::ParseRole(*patch.role));
   }
   if (patch.department) CUSTOS_RETURN_IF_ERROR(ValidDepartmentName(*patch.department));
   std::string hash;
@@ -295,8 +295,8 @@ StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string&
     LogEvent e = MakeEvent("user.update", admin.username.value, username, now);
     Poco::JSON::Object::Ptr before = new Poco::JSON::Object, after = new Poco::JSON::Object;
     if (role && *role != u.role) {
-      before->set("role", std::string(storage::Name(u.role)));
-      after->set("role", std::string(storage::Name(*role)));
+      before->set("role", std::string(domain::Name(u.role)));
+      after->set("role", std::string(domain::Name(*role)));
       u.role = *role;
     }
     if (patch.department && *patch.department != u.department) {
@@ -340,11 +340,11 @@ StatusOr<std::vector<User>> AuthService::ListUsers(const Principal& admin) {
   return out;
 }
 
-StatusOr<storage::Department> AuthService::CreateDepartment(const Principal& admin,
+StatusOr<domain::Department> AuthService::CreateDepartment(const Principal& admin,
                                                             const std::string& name) {
   CUSTOS_RETURN_IF_ERROR(RequireAdmin(admin));
   CUSTOS_RETURN_IF_ERROR(ValidDepartmentName(name));
-  storage::Department d{name, clock_.Now()};
+  domain::Department d{name, clock_.Now()};
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.departments().Insert(d));
     return tx.log().Append(MakeEvent("department.create", admin.username.value, name, d.created_at)).status();
@@ -352,8 +352,8 @@ StatusOr<storage::Department> AuthService::CreateDepartment(const Principal& adm
   return d;
 }
 
-StatusOr<std::vector<storage::Department>> AuthService::ListDepartments(const Principal& who) {
-  std::vector<storage::Department> out;
+StatusOr<std::vector<domain::Department>> AuthService::ListDepartments(const Principal& who) {
+  std::vector<domain::Department> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(out, tx.departments().List());
     return Status::Ok();

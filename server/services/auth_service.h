@@ -44,8 +44,8 @@ struct AuthOptions {
 
 struct SignInResult {
   std::string token;  // give to the client once; never stored or logged
-  storage::Time expires_at;
-  storage::User user;
+  domain::Time expires_at;
+  domain::User user;
 };
 
 struct AuthenticatedSession {
@@ -88,24 +88,24 @@ class AuthService {
                         const std::string& replacement);
 
   // Admin operations (RequireAdmin).
-  StatusOr<storage::User> CreateUser(const Principal& admin, const NewUser& user);
-  StatusOr<storage::User> PatchUser(const Principal& admin, const std::string& username,
+  StatusOr<domain::User> CreateUser(const Principal& admin, const NewUser& user);
+  StatusOr<domain::User> PatchUser(const Principal& admin, const std::string& username,
                                     const UserPatch& patch);
-  StatusOr<std::vector<storage::User>> ListUsers(const Principal& admin);
-  StatusOr<storage::Department> CreateDepartment(const Principal& admin, const std::string& name);
+  StatusOr<std::vector<domain::User>> ListUsers(const Principal& admin);
+  StatusOr<domain::Department> CreateDepartment(const Principal& admin, const std::string& name);
   // Any signed-in user: check-in forms and searches need the names.
-  StatusOr<std::vector<storage::Department>> ListDepartments(const Principal& who);
+  StatusOr<std::vector<domain::Department>> ListDepartments(const Principal& who);
 
   // For custosctl (no principal: the operator of the machine). Creates the
   // department if missing. `actor` names who did it in the log ("custosctl").
-  StatusOr<storage::User> CreateUserUnchecked(const std::string& actor, const NewUser& user);
+  StatusOr<domain::User> CreateUserUnchecked(const std::string& actor, const NewUser& user);
 
-  StatusOr<storage::User> GetUser(const std::string& username);
+  StatusOr<domain::User> GetUser(const std::string& username);
 
  private:
   Status ValidatePassword(const std::string& username, const std::string& password) const;
   StatusOr<std::string> Hash(const std::string& password) const;
-  StatusOr<storage::User> InsertUser(const std::string& actor, const NewUser& user,
+  StatusOr<domain::User> InsertUser(const std::string& actor, const NewUser& user,
                                      bool create_department);
 
   storage::MetadataStore& store_;

@@ -5,11 +5,11 @@
 #include <chrono>
 #include <mutex>
 
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::services {
 
-using storage::Time;
+using domain::Time;
 
 class Clock {
  public:
@@ -20,13 +20,13 @@ class Clock {
 
 class SystemClock final : public Clock {
  public:
-  Time Now() override { return storage::TruncateToMillis(std::chrono::system_clock::now()); }
+  Time Now() override { return domain::TruncateToMillis(std::chrono::system_clock::now()); }
 };
 
 // A clock that moves only when told to (tests).
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(Time start) : now_(storage::TruncateToMillis(start)) {}
+  explicit ManualClock(Time start) : now_(domain::TruncateToMillis(start)) {}
   Time Now() override {
     std::lock_guard<std::mutex> lock(mu_);
     return now_;
@@ -37,7 +37,7 @@ class ManualClock final : public Clock {
   }
   void Set(Time t) {
     std::lock_guard<std::mutex> lock(mu_);
-    now_ = storage::TruncateToMillis(t);
+    now_ = domain::TruncateToMillis(t);
   }
 
  private:

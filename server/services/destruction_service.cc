@@ -10,16 +10,16 @@
 #include "crypto/hash.h"
 #include "server/services/audit_service.h"
 #include "server/services/events.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/integrity.h"
 
 namespace custos::services {
 
 using storage::Document;
-using storage::Record;
-using storage::RecordId;
-using storage::Role;
-using storage::Time;
+using domain::Record;
+using domain::RecordId;
+using domain::Role;
+using domain::Time;
 using storage::Transaction;
 
 namespace {
@@ -79,7 +79,7 @@ Poco::JSON::Array::Ptr ApprovalsJson(const std::vector<DestructionApproval>& lis
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("by", a.by);
     o->set("role", a.role);
-    o->set("at", storage::FormatTime(a.at));
+    o->set("at", domain::FormatTime(a.at));
     o->set("logIndex", static_cast<Poco::Int64>(a.log_index));
     arr->add(o);
   }
@@ -87,7 +87,7 @@ Poco::JSON::Array::Ptr ApprovalsJson(const std::vector<DestructionApproval>& lis
 }
 
 std::string Canonical(const Poco::JSON::Object::Ptr& o) {
-  auto text = storage::CanonicalJson(o);
+  auto text = domain::CanonicalJson(o);
   return text.ok() ? *text : "{}";
 }
 
@@ -97,13 +97,13 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
   o->set("reason", b.reason);
   o->set("state", b.state);
   o->set("proposedBy", b.proposed_by);
-  o->set("proposedAt", storage::FormatTime(b.proposed_at));
+  o->set("proposedAt", domain::FormatTime(b.proposed_at));
   o->set("approvals", ApprovalsJson(b.approvals));
   Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
   for (const auto& it : b.items) items->add(ItemJson(it, true));
   o->set("items", items);
   o->set("executedBy", b.executed_by);
-  if (b.executed_at) o->set("executedAt", storage::FormatTime(*b.executed_at));
+  if (b.executed_at) o->set("executedAt", domain::FormatTime(*b.executed_at));
   Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;
   for (uint64_t i : b.event_indices) indices->add(static_cast<Poco::Int64>(i));
   o->set("eventIndices", indices);
@@ -121,7 +121,7 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
 
 StatusOr<DestructionBatch> BatchFromDocument(const Document& d) {
   auto corrupt = [&] { return DataLoss("destruction batch " + d.id + " does not decode", "destruction_corrupt"); };
-  auto parsed = storage::ParseJsonStrict(d.body);
+  auto parsed = domain::ParseJsonStrict(d.body);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return corrupt();
   auto o = parsed->extract<Poco::JSON::Object::Ptr>();
   DestructionBatch b;
@@ -131,7 +131,7 @@ StatusOr<DestructionBatch> BatchFromDocument(const Document& d) {
     };
     auto time = [&](const Poco::JSON::Object::Ptr& x, const std::string& k) -> std::optional<Time> {
       if (!x->has(k)) return std::nullopt;
-      auto t = storage::ParseTime(x->getValue<std::string>(k));
+      auto t = domain::ParseTime(x->getValue<std::string>(k));
       return t.ok() ? std::optional<Time>(*t) : std::nullopt;
     };
     b.id = str(o, "id");
@@ -219,7 +219,7 @@ Status RequireAllVisible(Transaction& tx, const Principal& who, DestructionBatch
 
 // Checks a record may be destroyed now; returns its disposition.
 StatusOr<Disposition> CheckDestroyable(Transaction& tx, const Record& r, Time now) {
-  if (r.state == storage::RecordState::kDestroyed) {
+  if (r.state == domain::RecordState::kDestroyed) {
     return Conflict("record " + r.id.value + " is already destroyed", "record_destroyed");
   }
   CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));
@@ -293,14 +293,14 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
       CUSTOS_ASSIGN_OR_RETURN(Disposition d, CheckDestroyable(tx, *r, now));
       DestructionItem item;
       item.record_id = rid;
-      item.type = std::string(storage::Name(r->type));
+      item.type = std::string(domain::Name(r->type));
       item.title = r->title;
       item.department = r->department;
       item.rule = d.rule;
       item.rule_source = d.source;
       item.trigger_date = d.trigger_date.value_or("");
       item.disposition_date = d.date.value_or("");
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Version> versions, tx.versions().List(r->id));
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r->id));
       for (const auto& v : versions) {
         for (const auto& f : v.files) {
           item.files.push_back({f.id.value, v.number, f.name, f.size, f.sha256, f.sm3, f.blob_id.value});
@@ -392,16 +392,16 @@ StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, con
     // Slots still open: the configured roles minus those already filled.
     std::multiset<Role> open(options_.approver_roles.begin(), options_.approver_roles.end());
     for (const auto& a : b.approvals) {
-      auto role = storage::ParseRole(a.role);
+      auto role = domain::ParseRole(a.role);
       if (role.ok() && open.count(*role)) open.erase(open.find(*role));
     }
     if (!open.count(who.role)) {
       std::string needed;
-      for (Role r : open) needed += (needed.empty() ? "" : ", ") + std::string(storage::Name(r));
+      for (Role r : open) needed += (needed.empty() ? "" : ", ") + std::string(domain::Name(r));
       return PermissionDenied("this batch still needs approval by: " + needed, "forbidden");
     }
     open.erase(open.find(who.role));
-    b.approvals.push_back({who.username.value, std::string(storage::Name(who.role)), now, 0});
+    b.approvals.push_back({who.username.value, std::string(domain::Name(who.role)), now, 0});
     if (open.empty()) b.state = "approved";
     storage::LogEvent e = MakeEvent("destruction.approve", who, "destruction:" + b.id, now);
     e.details->set("batch", b.id);
@@ -436,7 +436,7 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
       if (!r) return NotFound("no record " + item.record_id, "record_not_found");
       CUSTOS_RETURN_IF_ERROR(CheckDestroyable(tx, *r, now).status());
       // Crypto-shredding: without its wrapped data key a blob is noise.
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Version> versions, tx.versions().List(r->id));
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r->id));
       Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
       for (const auto& v : versions) {
         for (const auto& f : v.files) {
@@ -453,7 +453,7 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
       r->description.clear();
       r->location.clear();
       r->metadata_json = "{}";
-      r->state = storage::RecordState::kDestroyed;
+      r->state = domain::RecordState::kDestroyed;
       r->updated_at = now;
       CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
       storage::LogEvent e = MakeEvent("record.destroy", who, r->id.value, now);
@@ -467,7 +467,7 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
 
       Poco::JSON::Object::Ptr tomb = new Poco::JSON::Object;
       tomb->set("batch", b.id);
-      tomb->set("destroyedAt", storage::FormatTime(now));
+      tomb->set("destroyedAt", domain::FormatTime(now));
       tomb->set("destroyedBy", who.username.value);
       tomb->set("retention", RuleOf(item));
       tomb->set("approvals", ApprovalsJson(b.approvals));
@@ -495,8 +495,8 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
   // 1. The ciphertext. Already gone is fine (a resumed execution).
   for (const auto& item : b.items) {
     for (const auto& f : item.files) {
-      Status s = blobs_.Delete(storage::BlobId{f.blob_id});
-      if (!s.ok() && blobs_.Size(storage::BlobId{f.blob_id}).ok()) return s;
+      Status s = blobs_.Delete(domain::BlobId{f.blob_id});
+      if (!s.ok() && blobs_.Size(domain::BlobId{f.blob_id}).ok()) return s;
     }
   }
   std::vector<std::string> record_ids;
@@ -512,10 +512,10 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
   c->set("batch", b.id);
   c->set("reason", b.reason);
   c->set("proposedBy", b.proposed_by);
-  c->set("proposedAt", storage::FormatTime(b.proposed_at));
+  c->set("proposedAt", domain::FormatTime(b.proposed_at));
   c->set("approvals", ApprovalsJson(b.approvals));
   c->set("executedBy", b.executed_by);
-  c->set("executedAt", b.executed_at ? storage::FormatTime(*b.executed_at) : std::string());
+  c->set("executedAt", b.executed_at ? domain::FormatTime(*b.executed_at) : std::string());
   Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
   Poco::JSON::Array::Ptr receipts = new Poco::JSON::Array;
   for (const auto& item : b.items) {
@@ -530,7 +530,7 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
   c->set("records", records);
   c->set("receipts", receipts);
   c->set("exportsShredded", static_cast<Poco::Int64>(exports_shredded));
-  CUSTOS_ASSIGN_OR_RETURN(std::string json, storage::CanonicalJson(c));
+  CUSTOS_ASSIGN_OR_RETURN(std::string json, domain::CanonicalJson(c));
   CUSTOS_ASSIGN_OR_RETURN(std::string note,
                           crypto::note::Sign(std::string(kCertificateHeader) + "\n" + json + "\n", signers_));
   Time now = clock_.Now();
@@ -556,7 +556,7 @@ StatusOr<int> DestructionService::FinishInterrupted() {
   int finished = 0;
   for (DestructionBatch& b : batches) {
     if (b.state != "executed" || !b.certificate.empty()) continue;
-    Principal executor{storage::Username{b.executed_by}, Role::kArchivist, ""};
+    Principal executor{domain::Username{b.executed_by}, Role::kArchivist, ""};
     CUSTOS_RETURN_IF_ERROR(FinishExecution(executor, b));
     ++finished;
   }

@@ -46,7 +46,7 @@
 namespace custos::services {
 
 struct DestructionOptions {
-  std::vector<storage::Role> approver_roles = {storage::Role::kApprover, storage::Role::kLegal};
+  std::vector<domain::Role> approver_roles = {domain::Role::kApprover, domain::Role::kLegal};
 };
 
 inline constexpr const char* kDestructionDocument = "destruction";  // id: DB-YYYY-NNNNNN
@@ -55,7 +55,7 @@ inline constexpr const char* kTombstoneDocument = "tombstone";      // id: recor
 struct DestructionApproval {
   std::string by;
   std::string role;
-  storage::Time at;
+  domain::Time at;
   uint64_t log_index = 0;
 };
 
@@ -87,11 +87,11 @@ struct DestructionBatch {
   std::string reason;
   std::string state;  // "proposed", "approved", "executed"
   std::string proposed_by;
-  storage::Time proposed_at;
+  domain::Time proposed_at;
   std::vector<DestructionApproval> approvals;
   std::vector<DestructionItem> items;
   std::string executed_by;
-  std::optional<storage::Time> executed_at;
+  std::optional<domain::Time> executed_at;
   std::vector<uint64_t> event_indices;  // propose, approvals, execution
   std::string certificate;  // signed note; empty until issued
   // Records of the batch the reader may not see in the catalogue

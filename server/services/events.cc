@@ -6,7 +6,7 @@
 namespace custos::services {
 
 storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
-                            const std::string& subject, storage::Time at) {
+                            const std::string& subject, domain::Time at) {
   storage::LogEvent e;
   e.action = action;
   e.actor = who.username.value;
@@ -17,8 +17,8 @@ storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
 }
 
 StatusOr<std::string> NextDocumentId(storage::Transaction& tx, const std::string& prefix,
-                                     storage::Time now) {
-  int year = std::stoi(storage::FormatTime(now).substr(0, 4));
+                                     domain::Time now) {
+  int year = std::stoi(domain::FormatTime(now).substr(0, 4));
   CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.documents().NextNumber(prefix, year));
   char id[48];
   std::snprintf(id, sizeof id, "%s-%04d-%06llu", prefix.c_str(), year,

@@ -13,12 +13,12 @@ namespace custos::services {
 
 // An event by `who` about `subject` at `at`, with an empty details object.
 storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
-                            const std::string& subject, storage::Time at);
+                            const std::string& subject, domain::Time at);
 
 // The next id of a workflow document: "<prefix>-YYYY-NNNNNN" from the
 // (prefix, year) counter of `tx` (write transactions only).
 StatusOr<std::string> NextDocumentId(storage::Transaction& tx, const std::string& prefix,
-                                     storage::Time now);
+                                     domain::Time now);
 
 // Every document `q` matches, however many (List() pages by id).
 StatusOr<std::vector<storage::Document>> ListAllDocuments(storage::Transaction& tx,

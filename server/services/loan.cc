@@ -6,11 +6,11 @@
 #include <array>
 #include <utility>
 
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::services {
 
-using storage::Time;
+using domain::Time;
 
 namespace {
 
@@ -54,7 +54,7 @@ StatusOr<E> ParseIn(const std::array<std::pair<E, std::string_view>, N>& table, 
 Poco::JSON::Object::Ptr ApprovalJson(const LoanApproval& a) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("by", a.by);
-  o->set("at", storage::FormatTime(a.at));
+  o->set("at", domain::FormatTime(a.at));
   o->set("logIndex", static_cast<Poco::Int64>(a.log_index));
   return o;
 }
@@ -66,7 +66,7 @@ Poco::JSON::Array::Ptr ApprovalsJson(const std::vector<LoanApproval>& list) {
 }
 
 void SetTime(Poco::JSON::Object& o, const std::string& key, const std::optional<Time>& t) {
-  if (t) o.set(key, storage::FormatTime(*t));
+  if (t) o.set(key, domain::FormatTime(*t));
 }
 
 struct Reader {
@@ -93,7 +93,7 @@ struct Reader {
   }
   std::optional<Time> OptTime(const std::string& key) {
     if (!o->has(key)) return std::nullopt;
-    auto t = storage::ParseTime(Str(key));
+    auto t = domain::ParseTime(Str(key));
     if (!t.ok()) {
       ok = false;
       return std::nullopt;
@@ -173,13 +173,13 @@ storage::Document ToDocument(const Loan& loan, Time updated_at) {
   o->set("recordId", loan.record_id.value);
   o->set("recordTitle", loan.record_title);
   o->set("department", loan.department);
-  o->set("classification", std::string(storage::Name(loan.classification)));
+  o->set("classification", std::string(domain::Name(loan.classification)));
   o->set("kind", std::string(Name(loan.kind)));
   o->set("state", std::string(Name(loan.state)));
   o->set("borrower", loan.borrower);
   o->set("purpose", loan.purpose);
-  o->set("requestedAt", storage::FormatTime(loan.requested_at));
-  o->set("dueAt", storage::FormatTime(loan.due_at));
+  o->set("requestedAt", domain::FormatTime(loan.requested_at));
+  o->set("dueAt", domain::FormatTime(loan.due_at));
   o->set("approvalsNeeded", loan.approvals_needed);
   o->set("approvals", ApprovalsJson(loan.approvals));
   SetTime(*o, "checkedOutAt", loan.checked_out_at);
@@ -191,8 +191,8 @@ storage::Document ToDocument(const Loan& loan, Time updated_at) {
   o->set("reason", loan.reason);
   if (loan.renewal) {
     Poco::JSON::Object::Ptr r = new Poco::JSON::Object;
-    r->set("dueAt", storage::FormatTime(loan.renewal->due_at));
-    r->set("requestedAt", storage::FormatTime(loan.renewal->requested_at));
+    r->set("dueAt", domain::FormatTime(loan.renewal->due_at));
+    r->set("requestedAt", domain::FormatTime(loan.renewal->requested_at));
     r->set("approvals", ApprovalsJson(loan.renewal->approvals));
     o->set("renewal", r);
   }
@@ -202,7 +202,7 @@ storage::Document ToDocument(const Loan& loan, Time updated_at) {
     Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
     x->set("action", e.action);
     x->set("by", e.by);
-    x->set("at", storage::FormatTime(e.at));
+    x->set("at", domain::FormatTime(e.at));
     x->set("logIndex", static_cast<Poco::Int64>(e.log_index));
     events->add(x);
   }
@@ -217,22 +217,22 @@ storage::Document ToDocument(const Loan& loan, Time updated_at) {
   d.due_at = loan.due_at;
   d.created_at = loan.requested_at;
   d.updated_at = updated_at;
-  auto body = storage::CanonicalJson(o);
+  auto body = domain::CanonicalJson(o);
   d.body = body.ok() ? *body : "{}";  // every value above is a string or a small integer
   return d;
 }
 
 StatusOr<Loan> LoanFromDocument(const storage::Document& d) {
   auto corrupt = [&] { return DataLoss("loan " + d.id + " is stored in a form that does not decode", "loan_corrupt"); };
-  auto parsed = storage::ParseJsonStrict(d.body);
+  auto parsed = domain::ParseJsonStrict(d.body);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return corrupt();
   Reader r{parsed->extract<Poco::JSON::Object::Ptr>()};
   Loan l;
   l.id = r.Str("id");
-  l.record_id = storage::RecordId{r.Str("recordId")};
+  l.record_id = domain::RecordId{r.Str("recordId")};
   l.record_title = r.Str("recordTitle");
   l.department = r.Str("department");
-  auto classification = storage::ParseClassification(r.Str("classification"));
+  auto classification = domain::ParseClassification(r.Str("classification"));
   auto kind = ParseLoanKind(r.Str("kind"));
   auto state = ParseLoanState(r.Str("state"));
   if (!classification.ok() || !kind.ok() || !state.ok()) return corrupt();
@@ -274,7 +274,7 @@ StatusOr<Loan> LoanFromDocument(const storage::Document& d) {
   return l;
 }
 
-StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const storage::RecordId& id,
+StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const domain::RecordId& id,
                                           const std::string& borrower,
                                           const std::vector<LoanState>& states) {
   storage::DocumentQuery q;

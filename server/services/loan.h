@@ -24,7 +24,7 @@
 
 #include "common/status.h"
 #include "storage/metadata_store.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::services {
 
@@ -42,7 +42,7 @@ inline constexpr const char* kLoanIdPrefix = "LN";
 
 struct LoanApproval {
   std::string by;
-  storage::Time at;
+  domain::Time at;
   uint64_t log_index = 0;
 };
 
@@ -50,35 +50,35 @@ struct LoanApproval {
 struct LoanEvent {
   std::string action;  // "loan.request", "loan.approve", …
   std::string by;
-  storage::Time at;
+  domain::Time at;
   uint64_t log_index = 0;
 };
 
 struct LoanRenewal {
-  storage::Time due_at;
-  storage::Time requested_at;
+  domain::Time due_at;
+  domain::Time requested_at;
   std::vector<LoanApproval> approvals;
 };
 
 struct Loan {
   std::string id;  // LN-YYYY-NNNNNN
-  storage::RecordId record_id;
+  domain::RecordId record_id;
   std::string record_title;  // at request time, for the register
   std::string department;    // the record's owning department
-  storage::Classification classification = storage::Classification::kInternal;
+  domain::Classification classification = domain::Classification::kInternal;
   LoanKind kind = LoanKind::kDigital;
   LoanState state = LoanState::kRequested;  // as stored; see EffectiveState
   std::string borrower;
   std::string purpose;
-  storage::Time requested_at;
-  storage::Time due_at;
+  domain::Time requested_at;
+  domain::Time due_at;
   int approvals_needed = 1;
   std::vector<LoanApproval> approvals;
-  std::optional<storage::Time> checked_out_at;
+  std::optional<domain::Time> checked_out_at;
   std::string checked_out_by;
-  std::optional<storage::Time> returned_at;
+  std::optional<domain::Time> returned_at;
   std::string returned_by;
-  std::optional<storage::Time> closed_at;  // rejected, revoked or expired
+  std::optional<domain::Time> closed_at;  // rejected, revoked or expired
   std::string closed_by;
   std::string reason;  // of a rejection or revocation
   std::optional<LoanRenewal> renewal;  // pending
@@ -88,24 +88,24 @@ struct Loan {
 
 // The state the loan is in at `now`: the stored one, or kExpired when the
 // due date has passed on a loan that time ends (see the file comment).
-LoanState EffectiveState(const Loan& loan, storage::Time now);
+LoanState EffectiveState(const Loan& loan, domain::Time now);
 // A physical original still out after its due date.
-bool IsOverdue(const Loan& loan, storage::Time now);
+bool IsOverdue(const Loan& loan, domain::Time now);
 // Still able to change: requested, approved or checked out (at `now`).
-bool IsOpen(const Loan& loan, storage::Time now);
+bool IsOpen(const Loan& loan, domain::Time now);
 // Does the loan let `username` read the content of its record at `now`?
-bool GrantsContentAccess(const Loan& loan, const std::string& username, storage::Time now);
+bool GrantsContentAccess(const Loan& loan, const std::string& username, domain::Time now);
 
 // The loan as a stored document and back (kDataLoss "loan_corrupt" for a
 // body that does not decode).
-storage::Document ToDocument(const Loan& loan, storage::Time updated_at);
+storage::Document ToDocument(const Loan& loan, domain::Time updated_at);
 StatusOr<Loan> LoanFromDocument(const storage::Document& d);
 
 // Loans of a record read inside `tx`, oldest first, all of them: only those
 // of `borrower` when set, and only those stored in one of `states` when
 // given (stored states: a loan past its due date is still "checked_out"
 // here; apply EffectiveState).
-StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const storage::RecordId& id,
+StatusOr<std::vector<Loan>> LoansOfRecord(storage::Transaction& tx, const domain::RecordId& id,
                                           const std::string& borrower = "",
                                           const std::vector<LoanState>& states = {});
 // The stored states of loans that are still open (requested, approved,

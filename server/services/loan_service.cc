@@ -8,13 +8,13 @@
 
 namespace custos::services {
 
-using storage::Classification;
+using domain::Classification;
 using storage::Document;
 using storage::DocumentQuery;
-using storage::Record;
-using storage::RecordId;
-using storage::Role;
-using storage::Time;
+using domain::Record;
+using domain::RecordId;
+using domain::Role;
+using domain::Time;
 using storage::Transaction;
 
 namespace {
@@ -88,7 +88,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
   }
   // Compare what will be stored (whole milliseconds), so a loan is never
   // born expired.
-  const Time due = storage::TruncateToMillis(*request.due_at);
+  const Time due = domain::TruncateToMillis(*request.due_at);
   if (due <= now) {
     return Unprocessable("dueAt must be in the future", "invalid_due_date")
         .WithParam("field", "dueAt")
@@ -107,12 +107,12 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
     if (!r || !MaySeeRecord(who, *r)) {
       return NotFound("no record " + request.record_id, "record_not_found");
     }
-    if (r->state == storage::RecordState::kDestroyed) {
+    if (r->state == domain::RecordState::kDestroyed) {
       return Conflict("record " + r->id.value + " is destroyed", "record_destroyed");
     }
     bool needs_purpose = r->classification >= Classification::kConfidential;
     if (needs_purpose && request.purpose.find_first_not_of(" \t\r\n") == std::string::npos) {
-      return Unprocessable("a loan of a " + std::string(storage::Name(r->classification)) +
+      return Unprocessable("a loan of a " + std::string(domain::Name(r->classification)) +
                                " record needs a purpose",
                            "purpose_required");
     }
@@ -143,7 +143,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
     e.details->set("loan", loan.id);
     e.details->set("kind", std::string(Name(kind)));
     e.details->set("state", std::string(Name(loan.state)));
-    e.details->set("dueAt", storage::FormatTime(loan.due_at));
+    e.details->set("dueAt", domain::FormatTime(loan.due_at));
     e.details->set("purpose", loan.purpose);
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     loan.events.push_back({"loan.request", who.username.value, now, index});
@@ -208,7 +208,7 @@ StatusOr<Loan> LoanService::Transition(const Principal& who, const std::string& 
     storage::LogEvent e = MakeEvent(action, who, loan.record_id.value, now);
     e.details->set("loan", loan.id);
     e.details->set("state", std::string(Name(loan.state)));
-    e.details->set("dueAt", storage::FormatTime(loan.renewal ? loan.renewal->due_at : loan.due_at));
+    e.details->set("dueAt", domain::FormatTime(loan.renewal ? loan.renewal->due_at : loan.due_at));
     if (!loan.reason.empty() && (action == "loan.reject" || action == "loan.revoke")) {
       e.details->set("reason", loan.reason);
     }
@@ -238,7 +238,7 @@ StatusOr<Loan> LoanService::Approve(const Principal& who, const std::string& id)
     if (record.classification >= Classification::kConfidential &&
         loan.purpose.find_first_not_of(" \t\r\n") == std::string::npos) {
       return Unprocessable("record " + record.id.value + " is now " +
-                               std::string(storage::Name(record.classification)) +
+                               std::string(domain::Name(record.classification)) +
                                "; its loans need a purpose: the borrower must ask again with one",
                            "purpose_required");
     }
@@ -351,14 +351,14 @@ StatusOr<Loan> LoanService::Renew(const Principal& who, const std::string& id,
       return Conflict("loan " + loan.id + " already has a renewal waiting for approval",
                       "renewal_pending");
     }
-    Time due = storage::TruncateToMillis(*due_at);
+    Time due = domain::TruncateToMillis(*due_at);
     if (due <= loan.due_at) {
       return Unprocessable("a renewal must move the due date later than " +
-                               storage::FormatTime(loan.due_at),
+                               domain::FormatTime(loan.due_at),
                            "invalid_due_date")
           .WithParam("field", "dueAt")
           .WithParam("rule", "after_due")
-          .WithParam("dueAt", storage::FormatTime(loan.due_at));
+          .WithParam("dueAt", domain::FormatTime(loan.due_at));
     }
     if (due > now + std::chrono::hours(24) * options_.max_days) {
       return Unprocessable("a loan may run at most " + std::to_string(options_.max_days) +
@@ -449,25 +449,25 @@ StatusOr<Alerts> LoanService::GetAlerts(const Principal& who) {
   std::sort(horizons.begin(), horizons.end());
   // Whole days between today (UTC) and the date the certificate runs out.
   auto day_number = [](const std::string& yyyy_mm_dd) -> std::optional<int64_t> {
-    auto t = storage::ParseTime(yyyy_mm_dd + "T00:00:00Z");
+    auto t = domain::ParseTime(yyyy_mm_dd + "T00:00:00Z");
     if (!t.ok()) return std::nullopt;
     return std::chrono::duration_cast<std::chrono::hours>(t->time_since_epoch()).count() / 24;
   };
-  std::string today = storage::FormatTime(now).substr(0, 10);
+  std::string today = domain::FormatTime(now).substr(0, 10);
   std::optional<int64_t> today_n = day_number(today);
-  storage::RecordQuery q;
-  q.type = storage::RecordType::kQualification;
-  q.expiring_by = storage::FormatTime(now + std::chrono::hours(24) * widest).substr(0, 10);
+  domain::RecordQuery q;
+  q.type = domain::RecordType::kQualification;
+  q.expiring_by = domain::FormatTime(now + std::chrono::hours(24) * widest).substr(0, 10);
   q.page_size = 500;
   RestrictToVisible(who, q);
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     for (q.page = 1;; ++q.page) {
-      CUSTOS_ASSIGN_OR_RETURN(storage::RecordPage page, tx.records().Search(q));
+      CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(q));
       for (const Record& r : page.records) {
-        if (r.state == storage::RecordState::kDestroyed || !MaySeeRecord(who, r)) continue;
+        if (r.state == domain::RecordState::kDestroyed || !MaySeeRecord(who, r)) continue;
         CertificateAlert a;
         a.record = r;
-        a.valid_until = storage::ExpiresOn(r.metadata_json);
+        a.valid_until = domain::ExpiresOn(r.metadata_json);
         std::optional<int64_t> until = day_number(a.valid_until);
         if (!until || !today_n) continue;
         a.days_left = static_cast<int>(*until - *today_n);
@@ -527,7 +527,7 @@ StatusOr<int> LoanService::ExpireDue() {
         e.details = new Poco::JSON::Object;
         e.details->set("loan", loan.id);
         e.details->set("state", std::string(Name(loan.state)));
-        e.details->set("dueAt", storage::FormatTime(loan.due_at));
+        e.details->set("dueAt", domain::FormatTime(loan.due_at));
         CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
         loan.events.push_back({"loan.expire", kSystemActor, now, index});
         CUSTOS_RETURN_IF_ERROR(tx.documents().Update(ToDocument(loan, now)));

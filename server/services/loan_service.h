@@ -48,7 +48,7 @@ struct LoanRequest {
   std::string record_id;
   std::string kind;
   std::string purpose;
-  std::optional<storage::Time> due_at;
+  std::optional<domain::Time> due_at;
 };
 
 struct LoanFilter {
@@ -61,7 +61,7 @@ struct LoanFilter {
 // A qualification certificate that expires within the widest horizon, or
 // has expired.
 struct CertificateAlert {
-  storage::Record record;
+  domain::Record record;
   std::string valid_until;  // YYYY-MM-DD
   int days_left = 0;        // negative once expired
   int horizon = 0;          // the smallest horizon (days) it falls within; 0 if expired
@@ -88,13 +88,13 @@ class LoanService {
   StatusOr<Loan> Checkout(const Principal& who, const std::string& id);
   StatusOr<Loan> Return(const Principal& who, const std::string& id);
   StatusOr<Loan> Renew(const Principal& who, const std::string& id,
-                       std::optional<storage::Time> due_at);
+                       std::optional<domain::Time> due_at);
   StatusOr<Loan> Revoke(const Principal& who, const std::string& id, const std::string& reason);
 
   // The borrowing register: loans requested in [from, to], oldest first
   // (archivists, legal, auditors).
-  StatusOr<std::vector<Loan>> Register(const Principal& who, std::optional<storage::Time> from,
-                                       std::optional<storage::Time> to);
+  StatusOr<std::vector<Loan>> Register(const Principal& who, std::optional<domain::Time> from,
+                                       std::optional<domain::Time> to);
   // Overdue loans and expiring or expired qualification certificates the
   // caller may see.
   StatusOr<Alerts> GetAlerts(const Principal& who);
@@ -103,11 +103,11 @@ class LoanService {
   // actor; returns how many. Access never depends on this having run.
   StatusOr<int> ExpireDue();
 
-  storage::Time Now() { return clock_.Now(); }
+  domain::Time Now() { return clock_.Now(); }
 
  private:
   using Change = std::function<Status(storage::Transaction& tx, Loan& loan,
-                                      const storage::Record& record, storage::Time now)>;
+                                      const domain::Record& record, domain::Time now)>;
   // Loads the loan, checks the caller may see it, applies `change`, stores
   // it and appends event `action` — all in one transaction.
   StatusOr<Loan> Transition(const Principal& who, const std::string& id, const std::string& action,

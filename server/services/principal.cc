@@ -2,14 +2,14 @@
 
 namespace custos::services {
 
-using storage::Classification;
-using storage::Role;
+using domain::Classification;
+using domain::Role;
 
 Status Forbidden(const std::string& action) {
   return PermissionDenied("your role may not " + action, "forbidden");
 }
 
-bool MaySeeRecord(const Principal& p, const storage::Record& r) {
+bool MaySeeRecord(const Principal& p, const domain::Record& r) {
   switch (p.role) {
     case Role::kArchivist:
     case Role::kLegal:
@@ -42,7 +42,7 @@ bool MaySeeLoan(const Principal& p, const Loan& loan) {
   return false;
 }
 
-void RestrictToVisible(const Principal& p, storage::RecordQuery& q) {
+void RestrictToVisible(const Principal& p, domain::RecordQuery& q) {
   using C = Classification;
   q.allowed_classifications.clear();
   q.own_department = p.department;
@@ -70,9 +70,9 @@ void RestrictToVisible(const Principal& p, storage::RecordQuery& q) {
   }
 }
 
-bool MayReadContentDirectly(const Principal& p, const storage::Record& r) {
+bool MayReadContentDirectly(const Principal& p, const domain::Record& r) {
   if (p.role == Role::kArchivist) return r.classification < Classification::kSecret;
-  if (p.role == Role::kLegal) return r.type == storage::RecordType::kContract;
+  if (p.role == Role::kLegal) return r.type == domain::RecordType::kContract;
   return false;
 }
 

@@ -6,14 +6,14 @@
 
 #include "common/status.h"
 #include "server/services/loan.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::services {
 
 // An authenticated user, as established by AuthService::Authenticate.
 struct Principal {
-  storage::Username username;
-  storage::Role role = storage::Role::kStaff;
+  domain::Username username;
+  domain::Role role = domain::Role::kStaff;
   std::string department;
 };
 
@@ -23,7 +23,7 @@ struct Principal {
 //   approver: up to confidential, and every record of their own department
 //             (they approve its loans, secret ones included);
 //   staff: up to internal, and confidential records of their own department.
-bool MaySeeRecord(const Principal& p, const storage::Record& r);
+bool MaySeeRecord(const Principal& p, const domain::Record& r);
 
 // May `p` see `loan` (borrower, purpose, dates)? The one rule for the loan
 // list, a record's view of its open loans and a record's history:
@@ -34,12 +34,12 @@ bool MaySeeRecord(const Principal& p, const storage::Record& r);
 bool MaySeeLoan(const Principal& p, const Loan& loan);
 
 // Restricts a catalogue query to the records MaySeeRecord lets `p` see.
-void RestrictToVisible(const Principal& p, storage::RecordQuery& q);
+void RestrictToVisible(const Principal& p, domain::RecordQuery& q);
 
 // May `p` read the content of `r` without a loan? Archivists read everything
 // below secret; legal reads contracts; everyone else needs an active digital
 // loan (server/services/loan.h).
-bool MayReadContentDirectly(const Principal& p, const storage::Record& r);
+bool MayReadContentDirectly(const Principal& p, const domain::Record& r);
 
 // Check in records and add versions: archivists.
 Status RequireArchivist(const Principal& p);

@@ -7,22 +7,22 @@
 
 #include "server/services/destruction_service.h"
 #include "server/services/events.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/integrity.h"
 #include "storage/log_leaf.h"
 
 namespace custos::services {
 
-using storage::Classification;
+using domain::Classification;
 using storage::LogEvent;
-using storage::Record;
-using storage::RecordId;
-using storage::RecordType;
-using storage::Role;
-using storage::StoredFile;
-using storage::Time;
+using domain::Record;
+using domain::RecordId;
+using domain::RecordType;
+using domain::Role;
+using domain::StoredFile;
+using domain::Time;
 using storage::Transaction;
-using storage::Version;
+using domain::Version;
 
 namespace {
 
@@ -60,7 +60,7 @@ bool IsDateField(const std::string& name) {
 
 bool IsDate(const std::string& s) {
   if (s.size() != 10) return false;
-  return storage::ParseTime(s + "T00:00:00Z").ok();
+  return domain::ParseTime(s + "T00:00:00Z").ok();
 }
 
 // params: field (the metadata key) and rule (which check failed).
@@ -79,7 +79,7 @@ Status CheckText(const std::string& field, const std::string& value, size_t max,
     return Unprocessable(field + " is too long", "invalid_" + field)
         .WithParam("field", field).WithParam("rule", "too_long").WithParam("maxBytes", max);
   }
-  if (!storage::IsValidUtf8(value)) {
+  if (!domain::IsValidUtf8(value)) {
     return Unprocessable(field + " is not UTF-8", "invalid_" + field)
         .WithParam("field", field).WithParam("rule", "utf8");
   }
@@ -121,7 +121,7 @@ Status ValidateTypeMetadata(RecordType type, const Poco::JSON::Object::Ptr& meta
   for (const std::string& name : m->getNames()) {
     bool known = std::count(schema.required.begin(), schema.required.end(), name) +
                  std::count(schema.optional.begin(), schema.optional.end(), name);
-    if (!known) return BadField(name, "unknown field for a " + std::string(storage::Name(type)), "unknown");
+    if (!known) return BadField(name, "unknown field for a " + std::string(domain::Name(type)), "unknown");
     Poco::Dynamic::Var v = m->get(name);
     if (!v.isString()) return BadField(name, "must be a string", "string");
     std::string s = v.convert<std::string>();
@@ -136,7 +136,7 @@ Status ValidateTypeMetadata(RecordType type, const Poco::JSON::Object::Ptr& meta
   }
   for (const std::string& name : schema.required) {
     if (!m->has(name) || m->getValue<std::string>(name).empty()) {
-      return BadField(name, "is required for a " + std::string(storage::Name(type)), "required");
+      return BadField(name, "is required for a " + std::string(domain::Name(type)), "required");
     }
   }
   return Status::Ok();
@@ -156,7 +156,7 @@ Status CheckIn::AddFile(const FileInput& file, crypto::ByteSource& content) {
     return Unprocessable("too many files in one version", "too_many_files")
         .WithParam("max", service_.options_.max_files_per_version);
   }
-  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(file.name, storage::kFileNameRule));
+  CUSTOS_RETURN_IF_ERROR(domain::ValidateName(file.name, domain::kFileNameRule));
   CUSTOS_ASSIGN_OR_RETURN(storage::StoredContent c,
                           service_.content_.Put(content, service_.options_.max_file_bytes));
   StoredFile f;
@@ -187,7 +187,7 @@ Status CheckIn::AttachSignature(std::string_view cms) {
                           crypto::VerifyDetached(trust, *source, cms, service_.clock_.Now()));
   f.signature.status = std::string(crypto::SignatureStatusName(check.status));
   f.signature.signer = check.signer_subject;
-  if (check.signing_time) f.signature.signing_time = storage::TruncateToMillis(*check.signing_time);
+  if (check.signing_time) f.signature.signing_time = domain::TruncateToMillis(*check.signing_time);
   f.signature.reason = check.reason;
   return Status::Ok();
 }
@@ -209,11 +209,11 @@ RecordService::RecordService(storage::MetadataStore& store, storage::ContentStor
 StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& who,
                                                                const RecordInput& in) {
   CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
-  CUSTOS_ASSIGN_OR_RETURN(RecordType type, storage::ParseRecordType(in.type));
-  CUSTOS_ASSIGN_OR_RETURN(Classification cls, storage::ParseClassification(in.classification));
-  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(in.title, storage::kTitleRule));
+  CUSTOS_ASSIGN_OR_RETURN(RecordType type, domain::ParseRecordType(in.type));
+  CUSTOS_ASSIGN_OR_RETURN(Classification cls, domain::ParseClassification(in.classification));
+  CUSTOS_RETURN_IF_ERROR(domain::ValidateName(in.title, domain::kTitleRule));
   CUSTOS_RETURN_IF_ERROR(CheckText("description", in.description, kMaxText, false));
-  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(in.department, storage::kDepartmentNameRule));
+  CUSTOS_RETURN_IF_ERROR(domain::ValidateName(in.department, domain::kDepartmentNameRule));
   CUSTOS_RETURN_IF_ERROR(CheckText("custodian", in.custodian, 64, false));
   CUSTOS_RETURN_IF_ERROR(CheckText("location", in.location, 200, false));
   CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(type, in.metadata));
@@ -234,7 +234,7 @@ StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& 
   r.custodian = in.custodian.empty() ? who.username.value : in.custodian;
   r.location = in.location;
   CUSTOS_ASSIGN_OR_RETURN(r.metadata_json,
-                          storage::CanonicalJson(in.metadata ? in.metadata : new Poco::JSON::Object));
+                          domain::CanonicalJson(in.metadata ? in.metadata : new Poco::JSON::Object));
   r.created_by = who.username.value;
   std::unique_ptr<CheckIn> c(new CheckIn(*this, who));
   c->record_ = std::move(r);
@@ -246,13 +246,13 @@ StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginVersion(const Principal& 
                                                                const std::string& kind,
                                                                const std::string& note) {
   CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
-  CUSTOS_ASSIGN_OR_RETURN(storage::VersionKind k, storage::ParseVersionKind(kind));
-  if (k == storage::VersionKind::kOriginal) {
+  CUSTOS_ASSIGN_OR_RETURN(domain::VersionKind k, domain::ParseVersionKind(kind));
+  if (k == domain::VersionKind::kOriginal) {
     return Unprocessable("only version 1 is the original", "invalid_kind");
   }
   CUSTOS_RETURN_IF_ERROR(CheckText("note", note, kMaxText, false));
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
-  if (r.state == storage::RecordState::kDestroyed) {
+  if (r.state == domain::RecordState::kDestroyed) {
     return Conflict("record " + id.value + " is destroyed", "record_destroyed");
   }
   std::unique_ptr<CheckIn> c(new CheckIn(*this, who));
@@ -284,11 +284,11 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
       r = *c.record_;
       int year = 0;
       {
-        std::string stamp = storage::FormatTime(now);
+        std::string stamp = domain::FormatTime(now);
         year = std::stoi(stamp.substr(0, 4));
       }
       CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
-      r.id = storage::MakeArchiveNumber(r.type, year, seq);
+      r.id = domain::MakeArchiveNumber(r.type, year, seq);
       r.created_at = r.updated_at = now;
       CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
       v.number = 1;
@@ -297,7 +297,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
       CUSTOS_ASSIGN_OR_RETURN(auto found, tx.records().Find(*c.existing_));
       if (!found) return NotFound("no record " + c.existing_->value, "record_not_found");
       r = *found;
-      if (r.state == storage::RecordState::kDestroyed) {
+      if (r.state == domain::RecordState::kDestroyed) {
         return Conflict("record " + r.id.value + " is destroyed", "record_destroyed");
       }
       CUSTOS_ASSIGN_OR_RETURN(auto versions, tx.versions().List(r.id));
@@ -319,7 +319,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     e.details->set(storage::kDetailRecordHash, record_hash);
     e.details->set(storage::kDetailManifestHash, v.manifest_hash);
     e.details->set(storage::kDetailVersion, v.number);
-    e.details->set("kind", std::string(storage::Name(v.kind)));
+    e.details->set("kind", std::string(domain::Name(v.kind)));
     e.details->set("files", FilesDetail(v.files));
     CUSTOS_ASSIGN_OR_RETURN(v.log_index, tx.log().Append(e));
     CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
@@ -373,8 +373,8 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
   return d;
 }
 
-StatusOr<storage::RecordPage> RecordService::Search(const Principal& who,
-                                                    storage::RecordQuery query) {
+StatusOr<domain::RecordPage> RecordService::Search(const Principal& who,
+                                                    domain::RecordQuery query) {
   if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
   RestrictToVisible(who, query);
   if (query.expiring_within_days) {
@@ -382,13 +382,13 @@ StatusOr<storage::RecordPage> RecordService::Search(const Principal& who,
       return InvalidArgument("expiringWithin must be 0 to 36500 days", "invalid_parameter");
     }
     Time by = clock_.Now() + std::chrono::hours(24) * *query.expiring_within_days;
-    query.expiring_by = storage::FormatTime(by).substr(0, 10);
+    query.expiring_by = domain::FormatTime(by).substr(0, 10);
   }
   if (query.page < 1) return InvalidArgument("page starts at 1", "invalid_page");
   if (query.page_size < 1 || query.page_size > 500) {
     return InvalidArgument("pageSize must be 1 to 500", "invalid_page_size");
   }
-  storage::RecordPage page;
+  domain::RecordPage page;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(query));
     return Status::Ok();
@@ -405,7 +405,7 @@ StatusOr<std::vector<Version>> RecordService::Versions(const Principal& who, con
     if (v.created_at <= *as_of) current = &v;
   }
   if (current == nullptr) {
-    return NotFound("record " + id.value + " had no version at " + storage::FormatTime(*as_of),
+    return NotFound("record " + id.value + " had no version at " + domain::FormatTime(*as_of),
                     "no_version_at");
   }
   return std::vector<Version>{*current};
@@ -456,22 +456,22 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
                                       const RecordPatch& patch) {
   CUSTOS_RETURN_IF_ERROR(RequireArchivist(who));
   CUSTOS_ASSIGN_OR_RETURN(Record current, LoadVisible(who, id));
-  if (current.state == storage::RecordState::kDestroyed) {
+  if (current.state == domain::RecordState::kDestroyed) {
     return Conflict("record " + id.value + " is destroyed; its tombstone cannot change",
                     "record_destroyed");
   }
-  if (patch.title) CUSTOS_RETURN_IF_ERROR(storage::ValidateName(*patch.title, storage::kTitleRule));
+  if (patch.title) CUSTOS_RETURN_IF_ERROR(domain::ValidateName(*patch.title, domain::kTitleRule));
   if (patch.description) CUSTOS_RETURN_IF_ERROR(CheckText("description", *patch.description, kMaxText, false));
   if (patch.custodian) CUSTOS_RETURN_IF_ERROR(CheckText("custodian", *patch.custodian, 64, true));
   if (patch.location) CUSTOS_RETURN_IF_ERROR(CheckText("location", *patch.location, 200, false));
   std::optional<Classification> cls;
   if (patch.classification) {
-    CUSTOS_ASSIGN_OR_RETURN(cls, storage::ParseClassification(*patch.classification));
+    CUSTOS_ASSIGN_OR_RETURN(cls, domain::ParseClassification(*patch.classification));
   }
   std::string metadata_json;
   if (patch.metadata) {
     CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(current.type, patch.metadata));
-    CUSTOS_ASSIGN_OR_RETURN(metadata_json, storage::CanonicalJson(patch.metadata));
+    CUSTOS_ASSIGN_OR_RETURN(metadata_json, domain::CanonicalJson(patch.metadata));
   }
   Time now = clock_.Now();
   Record result;
@@ -479,7 +479,7 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     CUSTOS_ASSIGN_OR_RETURN(auto found, tx.records().Find(id));
     if (!found) return NotFound("no record " + id.value, "record_not_found");
     Record r = *found;
-    if (r.state == storage::RecordState::kDestroyed) {
+    if (r.state == domain::RecordState::kDestroyed) {
       return Conflict("record " + id.value + " is destroyed", "record_destroyed");
     }
     Poco::JSON::Object::Ptr before = new Poco::JSON::Object, after = new Poco::JSON::Object;
@@ -495,8 +495,8 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     change("custodian", r.custodian, patch.custodian);
     change("location", r.location, patch.location);
     if (cls && *cls != r.classification) {
-      before->set("classification", std::string(storage::Name(r.classification)));
-      after->set("classification", std::string(storage::Name(*cls)));
+      before->set("classification", std::string(domain::Name(r.classification)));
+      after->set("classification", std::string(domain::Name(*cls)));
       r.classification = *cls;
     }
     if (patch.metadata && metadata_json != r.metadata_json) {
@@ -531,9 +531,9 @@ Status RecordService::ContentDestroyed(const RecordId& id) {
   Status read = store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
     CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
-    if (r) type = std::string(storage::Name(r->type));
+    if (r) type = std::string(domain::Name(r->type));
     if (!tomb) return Status::Ok();
-    auto parsed = storage::ParseJsonStrict(tomb->body);
+    auto parsed = domain::ParseJsonStrict(tomb->body);
     if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return Status::Ok();
     auto o = parsed->extract<Poco::JSON::Object::Ptr>();
     batch = o->optValue<std::string>("batch", "");
@@ -550,7 +550,7 @@ Status RecordService::ContentDestroyed(const RecordId& id) {
 }
 
 StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
-                                                 int version, const storage::FileId& file_id) {
+                                                 int version, const domain::FileId& file_id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
   // Only the version is needed here: not the record view (loans, retention,
   // tombstone) that GetVersion builds, on the path every download takes.
@@ -569,7 +569,7 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
     if (f.id == file_id) file = &f;
   }
   if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
-  if (file->wrapped_dek.empty() || r.state == storage::RecordState::kDestroyed) {
+  if (file->wrapped_dek.empty() || r.state == domain::RecordState::kDestroyed) {
     return ContentDestroyed(r.id);
   }
   ContentRead out;

@@ -59,13 +59,13 @@ struct FileInput {
 
 // A record with its versions (and their files), as the API shows it.
 struct RecordDetail {
-  storage::Record record;
-  std::vector<storage::Version> versions;
+  domain::Record record;
+  std::vector<domain::Version> versions;
   // Loans still open (requested, approved, checked out) that the caller may
   // see (MaySeeLoan): who holds the original and since when, and whether it
   // is overdue, come from these.
   std::vector<Loan> open_loans;
-  storage::Time at;  // when this view was taken (loan states are as of then)
+  domain::Time at;  // when this view was taken (loan states are as of then)
   // The retention rule in force, its source, the disposition date and the
   // holds on the record.
   std::optional<Disposition> disposition;
@@ -92,7 +92,7 @@ struct RecordPatch {
 };
 
 struct ContentRead {
-  storage::StoredFile file;
+  domain::StoredFile file;
   std::unique_ptr<crypto::ByteSource> stream;  // verified plaintext
   uint64_t log_index = 0;                      // the content.read event
 };
@@ -123,11 +123,11 @@ class CheckIn {
   RecordService& service_;
   const Principal who_;
   // Either a new record (record_ set, existing_ empty) or a new version.
-  std::optional<storage::Record> record_;
-  std::optional<storage::RecordId> existing_;
-  storage::VersionKind kind_ = storage::VersionKind::kOriginal;
+  std::optional<domain::Record> record_;
+  std::optional<domain::RecordId> existing_;
+  domain::VersionKind kind_ = domain::VersionKind::kOriginal;
   std::string note_;
-  std::vector<storage::StoredFile> files_;
+  std::vector<domain::StoredFile> files_;
   bool committed_ = false;
 };
 
@@ -138,35 +138,35 @@ class RecordService {
                 std::shared_ptr<const crypto::TrustStore> trust, RecordOptions options = {});
 
   StatusOr<std::unique_ptr<CheckIn>> BeginCheckIn(const Principal& who, const RecordInput& input);
-  StatusOr<std::unique_ptr<CheckIn>> BeginVersion(const Principal& who, const storage::RecordId& id,
+  StatusOr<std::unique_ptr<CheckIn>> BeginVersion(const Principal& who, const domain::RecordId& id,
                                                   const std::string& kind, const std::string& note);
 
-  StatusOr<RecordDetail> Get(const Principal& who, const storage::RecordId& id);
-  StatusOr<storage::RecordPage> Search(const Principal& who, storage::RecordQuery query);
+  StatusOr<RecordDetail> Get(const Principal& who, const domain::RecordId& id);
+  StatusOr<domain::RecordPage> Search(const Principal& who, domain::RecordQuery query);
   // Versions, or with `as_of` only the version current at that instant
   // (kNotFound "no_version_at" if the record had none yet).
-  StatusOr<std::vector<storage::Version>> Versions(const Principal& who,
-                                                   const storage::RecordId& id,
-                                                   std::optional<storage::Time> as_of);
-  StatusOr<storage::Version> GetVersion(const Principal& who, const storage::RecordId& id, int n);
+  StatusOr<std::vector<domain::Version>> Versions(const Principal& who,
+                                                   const domain::RecordId& id,
+                                                   std::optional<domain::Time> as_of);
+  StatusOr<domain::Version> GetVersion(const Principal& who, const domain::RecordId& id, int n);
   // The record's log entries, oldest first; entries that belong to a loan
   // the caller may not see (details.loan, MaySeeLoan) are left out.
   StatusOr<std::vector<storage::LogEntry>> History(const Principal& who,
-                                                   const storage::RecordId& id);
-  StatusOr<storage::Record> Patch(const Principal& who, const storage::RecordId& id,
+                                                   const domain::RecordId& id);
+  StatusOr<domain::Record> Patch(const Principal& who, const domain::RecordId& id,
                                   const RecordPatch& patch);
   // Authorizes, logs the read durably, then opens the decrypting stream.
-  StatusOr<ContentRead> OpenContent(const Principal& who, const storage::RecordId& id, int version,
-                                    const storage::FileId& file);
-  StatusOr<std::string> Receipt(const Principal& who, const storage::RecordId& id, int version);
+  StatusOr<ContentRead> OpenContent(const Principal& who, const domain::RecordId& id, int version,
+                                    const domain::FileId& file);
+  StatusOr<std::string> Receipt(const Principal& who, const domain::RecordId& id, int version);
 
  private:
   friend class CheckIn;
-  StatusOr<storage::Record> LoadVisible(const Principal& who, const storage::RecordId& id);
+  StatusOr<domain::Record> LoadVisible(const Principal& who, const domain::RecordId& id);
   StatusOr<CheckInResult> CommitCheckIn(CheckIn& c);
   // kGone "content_destroyed", naming the basis of the destruction from the
   // tombstone: the record's own retention rule or its type's schedule.
-  Status ContentDestroyed(const storage::RecordId& id);
+  Status ContentDestroyed(const domain::RecordId& id);
 
   storage::MetadataStore& store_;
   storage::ContentStore& content_;
@@ -180,6 +180,6 @@ class RecordService {
 // Validates the type-specific metadata of a record type: required fields,
 // their types (strings; dates as YYYY-MM-DD), no unknown fields.
 // kUnprocessable naming the field ("invalid_metadata").
-Status ValidateTypeMetadata(storage::RecordType type, const Poco::JSON::Object::Ptr& metadata);
+Status ValidateTypeMetadata(domain::RecordType type, const Poco::JSON::Object::Ptr& metadata);
 
 }  // namespace custos::services

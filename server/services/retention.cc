@@ -7,15 +7,15 @@
 #include <chrono>
 
 #include "server/services/events.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/integrity.h"
 
 namespace custos::services {
 
-using storage::Record;
-using storage::RecordState;
-using storage::RecordType;
-using storage::Time;
+using domain::Record;
+using domain::RecordState;
+using domain::RecordType;
+using domain::Time;
 
 namespace {
 
@@ -91,7 +91,7 @@ std::string FormatDate(int64_t y, unsigned m, unsigned d) {
 
 // A string field of the record's type-specific metadata ("" if absent).
 std::string MetadataField(const Record& r, const std::string& key) {
-  auto parsed = storage::ParseJsonStrict(r.metadata_json);
+  auto parsed = domain::ParseJsonStrict(r.metadata_json);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return "";
   auto o = parsed->extract<Poco::JSON::Object::Ptr>();
   if (!o->has(key)) return "";
@@ -210,7 +210,7 @@ std::optional<std::string> AddPeriod(const std::string& date, const IsoPeriod& p
   return FormatDate(y, m, d);
 }
 
-std::string DayOf(Time t) { return storage::FormatTime(t).substr(0, 10); }
+std::string DayOf(Time t) { return domain::FormatTime(t).substr(0, 10); }
 
 Disposition ComputeDisposition(const Record& r, const RetentionRule& rule, const std::string& source,
                                std::vector<std::string> holds, Time now) {
@@ -271,7 +271,7 @@ StatusOr<std::optional<RetentionRule>> StoredRule(storage::Transaction& tx, cons
                                                   const std::string& id) {
   CUSTOS_ASSIGN_OR_RETURN(auto doc, tx.documents().Find(kind, id));
   if (!doc) return std::optional<RetentionRule>();
-  auto parsed = storage::ParseJsonStrict(doc->body);
+  auto parsed = domain::ParseJsonStrict(doc->body);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
     return DataLoss(std::string(kind) + " " + id + " does not decode", "retention_corrupt");
   }
@@ -283,11 +283,11 @@ StatusOr<std::optional<RetentionRule>> StoredRule(storage::Transaction& tx, cons
 }  // namespace
 
 StatusOr<RetentionRule> LoadSchedule(storage::Transaction& tx, RecordType type) {
-  CUSTOS_ASSIGN_OR_RETURN(auto stored, StoredRule(tx, kScheduleDocument, std::string(storage::Name(type))));
+  CUSTOS_ASSIGN_OR_RETURN(auto stored, StoredRule(tx, kScheduleDocument, std::string(domain::Name(type))));
   return stored ? *stored : DefaultRule(type);
 }
 
-StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const storage::RecordId& id) {
+StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const domain::RecordId& id) {
   storage::DocumentQuery q;
   q.kind = kHoldItemDocument;
   q.subject = id.value;
@@ -324,8 +324,8 @@ Status ReconcileRecordState(storage::Transaction& tx, Record& r, const std::stri
   e.details = new Poco::JSON::Object;
   CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
   e.details->set(storage::kDetailRecordHash, record_hash);
-  e.details->set("from", std::string(storage::Name(before)));
-  e.details->set("to", std::string(storage::Name(want)));
+  e.details->set("from", std::string(domain::Name(before)));
+  e.details->set("to", std::string(domain::Name(want)));
   if (!d.holds.empty()) {
     Poco::JSON::Array::Ptr holds = new Poco::JSON::Array;
     for (const auto& h : d.holds) holds->add(h);

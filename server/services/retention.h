@@ -21,7 +21,7 @@
 
 #include "common/status.h"
 #include "storage/metadata_store.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::services {
 
@@ -53,7 +53,7 @@ struct RetentionRule {
 // contracts 10 years after their end, qualification certificates 5 years
 // after valid-until, customer files 5 years after last activity, product
 // dossiers permanent, general records 10 years after creation.
-RetentionRule DefaultRule(storage::RecordType type);
+RetentionRule DefaultRule(domain::RecordType type);
 
 // True when `to` keeps every record at least as long as `from`: the same
 // trigger and a period no shorter in both months and days, or `to`
@@ -64,7 +64,7 @@ bool IsLengthening(const RetentionRule& from, const RetentionRule& to);
 // "YYYY-MM-DD" plus a period; nullopt for a malformed date.
 std::optional<std::string> AddPeriod(const std::string& date, const IsoPeriod& period);
 // The UTC day of an instant.
-std::string DayOf(storage::Time t);
+std::string DayOf(domain::Time t);
 
 // Where a record's rule and date come from, and what they are.
 struct Disposition {
@@ -76,9 +76,9 @@ struct Disposition {
   bool due = false;                         // date reached, not permanent, no hold
 };
 
-Disposition ComputeDisposition(const storage::Record& r, const RetentionRule& rule,
+Disposition ComputeDisposition(const domain::Record& r, const RetentionRule& rule,
                                const std::string& source, std::vector<std::string> holds,
-                               storage::Time now);
+                               domain::Time now);
 
 // ---- Stored forms (storage::Document kinds and their bodies).
 
@@ -94,18 +94,18 @@ StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o);
 
 // The rule in force for a record inside `tx` (override, else schedule, else
 // default) and the ids of the active holds on it, then its disposition.
-StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const storage::Record& r,
-                                      storage::Time now);
+StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const domain::Record& r,
+                                      domain::Time now);
 // The schedule rule for a type (stored or default).
-StatusOr<RetentionRule> LoadSchedule(storage::Transaction& tx, storage::RecordType type);
+StatusOr<RetentionRule> LoadSchedule(storage::Transaction& tx, domain::RecordType type);
 // Ids of the active holds on a record.
-StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const storage::RecordId& id);
+StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const domain::RecordId& id);
 
 // Brings a record's state in line with its holds and disposition
 // (on_hold / disposition_due / active; destroyed stays), appending a
 // `record.state` event with the new record hash when it changes. `actor`
 // is the user whose action caused it, or the system actor.
-Status ReconcileRecordState(storage::Transaction& tx, storage::Record& r, const std::string& actor,
-                            storage::Time now);
+Status ReconcileRecordState(storage::Transaction& tx, domain::Record& r, const std::string& actor,
+                            domain::Time now);
 
 }  // namespace custos::services

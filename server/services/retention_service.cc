@@ -7,16 +7,16 @@
 #include <set>
 
 #include "server/services/events.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::services {
 
 using storage::Document;
-using storage::Record;
-using storage::RecordId;
-using storage::RecordType;
-using storage::Role;
-using storage::Time;
+using domain::Record;
+using domain::RecordId;
+using domain::RecordType;
+using domain::Role;
+using domain::Time;
 using storage::Transaction;
 
 namespace {
@@ -49,12 +49,12 @@ Status CheckText(const std::string& s, size_t max, const std::string& field, boo
 }
 
 std::string Body(const Poco::JSON::Object::Ptr& o) {
-  auto text = storage::CanonicalJson(o);
+  auto text = domain::CanonicalJson(o);
   return text.ok() ? *text : "{}";
 }
 
 StatusOr<Poco::JSON::Object::Ptr> ParseBody(const Document& d) {
-  auto parsed = storage::ParseJsonStrict(d.body);
+  auto parsed = domain::ParseJsonStrict(d.body);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
     return DataLoss(d.kind + " " + d.id + " does not decode", "retention_corrupt");
   }
@@ -67,7 +67,7 @@ std::string Str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
 
 std::optional<Time> OptTime(const Poco::JSON::Object::Ptr& o, const std::string& key) {
   if (!o->has(key)) return std::nullopt;
-  auto t = storage::ParseTime(o->getValue<std::string>(key));
+  auto t = domain::ParseTime(o->getValue<std::string>(key));
   return t.ok() ? std::optional<Time>(*t) : std::nullopt;
 }
 
@@ -79,7 +79,7 @@ Document RuleDocument(const char* kind, const std::string& id, const std::string
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("rule", RuleJson(rule));
   o->set("updatedBy", by);
-  o->set("updatedAt", storage::FormatTime(now));
+  o->set("updatedAt", domain::FormatTime(now));
   Document d;
   d.kind = kind;
   d.id = id;
@@ -106,9 +106,9 @@ Document ChangeDocument(const RetentionChange& c, Time now) {
   o->set("to", RuleJson(c.to));
   o->set("state", c.state);
   o->set("requestedBy", c.requested_by);
-  o->set("requestedAt", storage::FormatTime(c.requested_at));
+  o->set("requestedAt", domain::FormatTime(c.requested_at));
   o->set("decidedBy", c.decided_by);
-  if (c.decided_at) o->set("decidedAt", storage::FormatTime(*c.decided_at));
+  if (c.decided_at) o->set("decidedAt", domain::FormatTime(*c.decided_at));
   o->set("reason", c.reason);
   Document d;
   d.kind = kChangeDocument;
@@ -159,9 +159,9 @@ Document HoldDocument(const Hold& h, Time now) {
   for (const auto& r : h.record_ids) records->add(r);
   o->set("recordIds", records);
   o->set("createdBy", h.created_by);
-  o->set("createdAt", storage::FormatTime(h.created_at));
+  o->set("createdAt", domain::FormatTime(h.created_at));
   o->set("releasedBy", h.released_by);
-  if (h.released_at) o->set("releasedAt", storage::FormatTime(*h.released_at));
+  if (h.released_at) o->set("releasedAt", domain::FormatTime(*h.released_at));
   Document d;
   d.kind = kHoldDocument;
   d.id = h.id;
@@ -231,7 +231,7 @@ StatusOr<std::vector<ScheduleView>> RetentionService::Schedules(const Principal&
                          RecordType::kQualification, RecordType::kGeneral}) {
       ScheduleView v;
       v.type = t;
-      CUSTOS_ASSIGN_OR_RETURN(auto doc, tx.documents().Find(kScheduleDocument, std::string(storage::Name(t))));
+      CUSTOS_ASSIGN_OR_RETURN(auto doc, tx.documents().Find(kScheduleDocument, std::string(domain::Name(t))));
       CUSTOS_ASSIGN_OR_RETURN(v.rule, LoadSchedule(tx, t));
       if (doc) {
         v.is_default = false;
@@ -249,12 +249,12 @@ StatusOr<std::vector<ScheduleView>> RetentionService::Schedules(const Principal&
 StatusOr<RuleChangeResult> RetentionService::PutSchedule(const Principal& who, const std::string& type_name,
                                                          const RetentionRule& rule) {
   if (who.role != Role::kArchivist) return Forbidden("change retention schedules");
-  CUSTOS_ASSIGN_OR_RETURN(RecordType type, storage::ParseRecordType(type_name));
+  CUSTOS_ASSIGN_OR_RETURN(RecordType type, domain::ParseRecordType(type_name));
   Time now = clock_.Now();
   RuleChangeResult result;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(RetentionRule current, LoadSchedule(tx, type));
-    const std::string id(storage::Name(type));
+    const std::string id(domain::Name(type));
     if (IsLengthening(current, rule)) {
       CUSTOS_RETURN_IF_ERROR(PutDocument(tx, RuleDocument(kScheduleDocument, id, "", rule, who.username.value, now)));
       storage::LogEvent e = Event("retention.schedule", who, "schedule:" + id, now);
@@ -295,7 +295,7 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
     if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + id.value, "record_not_found");
-    if (r->state == storage::RecordState::kDestroyed) {
+    if (r->state == domain::RecordState::kDestroyed) {
       return Conflict("record " + id.value + " is destroyed", "record_destroyed");
     }
     CUSTOS_ASSIGN_OR_RETURN(Disposition current, LoadDisposition(tx, *r, now));
@@ -445,7 +445,7 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
 
 StatusOr<Hold> RetentionService::CreateHold(const Principal& who, const HoldInput& input) {
   CUSTOS_RETURN_IF_ERROR(RequireLegal(who, "place legal holds"));
-  CUSTOS_RETURN_IF_ERROR(storage::ValidateName(input.name, storage::kHoldNameRule));
+  CUSTOS_RETURN_IF_ERROR(domain::ValidateName(input.name, domain::kHoldNameRule));
   CUSTOS_RETURN_IF_ERROR(CheckText(input.reason, kMaxText, "reason", true));
   CUSTOS_RETURN_IF_ERROR(CheckText(input.case_ref, 200, "caseRef", false));
   if (input.record_ids.size() > kMaxHoldRecords) {
@@ -525,7 +525,7 @@ StatusOr<Hold> RetentionService::AddToHold(const Principal& who, const std::stri
       if (seen.count(rid)) continue;
       CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{rid}));
       if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + rid, "record_not_found");
-      if (r->state == storage::RecordState::kDestroyed) {
+      if (r->state == domain::RecordState::kDestroyed) {
         return Conflict("record " + rid + " is already destroyed", "record_destroyed");
       }
       CUSTOS_RETURN_IF_ERROR(PutDocument(tx, HoldItem(h.id, rid, "active", now)));
@@ -599,11 +599,11 @@ StatusOr<int> RetentionService::SweepStates() {
   std::vector<RecordId> stale;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     return tx.records().ForEach([&](const Record& r) -> Status {
-      if (r.state == storage::RecordState::kDestroyed) return Status::Ok();
+      if (r.state == domain::RecordState::kDestroyed) return Status::Ok();
       CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));
-      storage::RecordState want = !d.holds.empty() ? storage::RecordState::kOnHold
-                                  : d.due          ? storage::RecordState::kDispositionDue
-                                                   : storage::RecordState::kActive;
+      domain::RecordState want = !d.holds.empty() ? domain::RecordState::kOnHold
+                                  : d.due          ? domain::RecordState::kDispositionDue
+                                                   : domain::RecordState::kActive;
       if (want != r.state) stale.push_back(r.id);
       return Status::Ok();
     });
@@ -614,7 +614,7 @@ StatusOr<int> RetentionService::SweepStates() {
       for (size_t i = at; i < std::min(stale.size(), at + kBatch); ++i) {
         CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(stale[i]));
         if (!r) continue;
-        storage::RecordState before = r->state;
+        domain::RecordState before = r->state;
         CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, *r, kSystemActor, now));
         if (r->state != before) ++changed;
       }
@@ -630,11 +630,11 @@ StatusOr<std::vector<DueRecord>> RetentionService::DispositionDue(const Principa
   Time now = clock_.Now();
   std::vector<DueRecord> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    storage::RecordQuery q;
-    q.state = storage::RecordState::kDispositionDue;
+    domain::RecordQuery q;
+    q.state = domain::RecordState::kDispositionDue;
     q.page_size = 500;
     for (q.page = 1;; ++q.page) {
-      CUSTOS_ASSIGN_OR_RETURN(storage::RecordPage page, tx.records().Search(q));
+      CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(q));
       for (const Record& r : page.records) {
         if (!MaySeeRecord(who, r)) continue;
         CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));

@@ -29,10 +29,10 @@
 namespace custos::services {
 
 struct ScheduleView {
-  storage::RecordType type;
+  domain::RecordType type;
   RetentionRule rule;
   bool is_default = true;
-  std::optional<storage::Time> updated_at;
+  std::optional<domain::Time> updated_at;
   std::string updated_by;
 };
 
@@ -45,9 +45,9 @@ struct RetentionChange {
   RetentionRule to;
   std::string state;  // "pending", "approved", "rejected"
   std::string requested_by;
-  storage::Time requested_at;
+  domain::Time requested_at;
   std::string decided_by;
-  std::optional<storage::Time> decided_at;
+  std::optional<domain::Time> decided_at;
   std::string reason;
 };
 
@@ -67,9 +67,9 @@ struct Hold {
   std::string state;  // "active" or "released"
   std::vector<std::string> record_ids;  // records currently under this hold
   std::string created_by;
-  storage::Time created_at;
+  domain::Time created_at;
   std::string released_by;
-  std::optional<storage::Time> released_at;
+  std::optional<domain::Time> released_at;
 };
 
 struct HoldInput {
@@ -80,7 +80,7 @@ struct HoldInput {
 };
 
 struct DueRecord {
-  storage::Record record;
+  domain::Record record;
   Disposition disposition;
 };
 
@@ -91,9 +91,9 @@ class RetentionService {
   StatusOr<std::vector<ScheduleView>> Schedules(const Principal& who);
   StatusOr<RuleChangeResult> PutSchedule(const Principal& who, const std::string& type,
                                          const RetentionRule& rule);
-  StatusOr<RuleChangeResult> PutRecordRule(const Principal& who, const storage::RecordId& id,
+  StatusOr<RuleChangeResult> PutRecordRule(const Principal& who, const domain::RecordId& id,
                                            const RetentionRule& rule);
-  StatusOr<Disposition> RecordDisposition(const Principal& who, const storage::RecordId& id);
+  StatusOr<Disposition> RecordDisposition(const Principal& who, const domain::RecordId& id);
 
   StatusOr<std::vector<RetentionChange>> Changes(const Principal& who, const std::string& state);
   StatusOr<RetentionChange> Approve(const Principal& who, const std::string& change_id);

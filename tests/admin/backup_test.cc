@@ -19,7 +19,7 @@
 
 #include "admin/backup_command.h"
 #include "admin/open_archive.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/https_client.h"
 #include "tests/testutil/process.h"
@@ -77,7 +77,7 @@ std::vector<std::string> MissingRecords(const std::string& data,
   if (!archive.ok()) return ids;
   Status s = (*archive)->store().Read([&](storage::Transaction& tx) -> Status {
     for (const std::string& id : ids) {
-      CUSTOS_ASSIGN_OR_RETURN(auto record, tx.records().Find(storage::RecordId{id}));
+      CUSTOS_ASSIGN_OR_RETURN(auto record, tx.records().Find(domain::RecordId{id}));
       if (!record) missing.push_back(id);
     }
     return Status::Ok();

@@ -282,7 +282,7 @@ Snapshot Take(const std::string& data) {
   if (!archive.ok()) return s;
   Status st = (*archive)->store().Read([&](storage::Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(s.log_size, tx.log().Size());
-    return tx.records().ForEach([&](const storage::Record&) {
+    return tx.records().ForEach([&](const domain::Record&) {
       ++s.records;
       return Status::Ok();
     });
@@ -314,7 +314,7 @@ ImportRun RunImport(const std::string& data, const std::string& batch,
 }
 
 // The plaintext of a stored file, read back through the ContentStore.
-std::string ReadContent(storage::ArchiveStorage& archive, const storage::StoredFile& f) {
+std::string ReadContent(storage::ArchiveStorage& archive, const domain::StoredFile& f) {
   auto source = archive.content().Open(f);
   EXPECT_TRUE(source.ok()) << source.status().ToString();
   if (!source.ok()) return {};
@@ -330,18 +330,18 @@ std::string ReadContent(storage::ArchiveStorage& archive, const storage::StoredF
 }
 
 struct StoredRecord {
-  storage::Record record;
-  storage::Version version;  // version 1
+  domain::Record record;
+  domain::Version version;  // version 1
   std::string leaf;          // its record.checkin log leaf
 };
 
 StoredRecord ReadRecord(storage::ArchiveStorage& archive, const std::string& id) {
   StoredRecord out;
   Status s = archive.store().Read([&](storage::Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto r, tx.records().Find(storage::RecordId{id}));
+    CUSTOS_ASSIGN_OR_RETURN(auto r, tx.records().Find(domain::RecordId{id}));
     if (!r) return NotFound("no record " + id);
     out.record = *r;
-    CUSTOS_ASSIGN_OR_RETURN(auto versions, tx.versions().List(storage::RecordId{id}));
+    CUSTOS_ASSIGN_OR_RETURN(auto versions, tx.versions().List(domain::RecordId{id}));
     if (versions.size() != 1) return Internal("expected one version");
     out.version = versions[0];
     CUSTOS_ASSIGN_OR_RETURN(auto entries,
@@ -354,7 +354,7 @@ StoredRecord ReadRecord(storage::ArchiveStorage& archive, const std::string& id)
   return out;
 }
 
-const storage::StoredFile* FileNamed(const storage::Version& v, const std::string& name) {
+const domain::StoredFile* FileNamed(const domain::Version& v, const std::string& name) {
   for (const auto& f : v.files) {
     if (f.name == name) return &f;
   }
@@ -473,19 +473,19 @@ TEST_F(ImportTest, ZipWithCsvManifestImportsEachRecordWithItsFiles) {
   auto archive = admin::OpenArchive(data_);
   ASSERT_TRUE(archive.ok()) << archive.status().ToString();
   StoredRecord c = ReadRecord(**archive, contract_id);
-  EXPECT_EQ(c.record.type, storage::RecordType::kContract);
+  EXPECT_EQ(c.record.type, domain::RecordType::kContract);
   EXPECT_EQ(c.record.title, "Supply contract, 2019");
   EXPECT_EQ(c.record.description, "Framework agreement\nwith annex");
   EXPECT_EQ(c.record.department, "sales");
-  EXPECT_EQ(c.record.classification, storage::Classification::kConfidential);
+  EXPECT_EQ(c.record.classification, domain::Classification::kConfidential);
   EXPECT_EQ(c.record.location, "Box 12");
   EXPECT_EQ(c.record.custodian, kArchivist);
   EXPECT_NE(c.record.metadata_json.find("\"counterparty\":\"ACME Ltd\""), std::string::npos)
       << c.record.metadata_json;
   EXPECT_NE(c.record.metadata_json.find("\"amount\":\"1250000.00\""), std::string::npos);
   ASSERT_EQ(c.version.files.size(), 2u);
-  const storage::StoredFile* supply = FileNamed(c.version, "supply.pdf");
-  const storage::StoredFile* annex_file = FileNamed(c.version, "附件一.txt");
+  const domain::StoredFile* supply = FileNamed(c.version, "supply.pdf");
+  const domain::StoredFile* annex_file = FileNamed(c.version, "附件一.txt");
   ASSERT_NE(supply, nullptr);
   ASSERT_NE(annex_file, nullptr);
   EXPECT_EQ(supply->media_type, "application/pdf");
@@ -496,7 +496,7 @@ TEST_F(ImportTest, ZipWithCsvManifestImportsEachRecordWithItsFiles) {
   EXPECT_NE(c.leaf.find("\"actor\":\"alice\""), std::string::npos) << c.leaf;
 
   StoredRecord q = ReadRecord(**archive, cert_id);
-  EXPECT_EQ(q.record.type, storage::RecordType::kQualification);
+  EXPECT_EQ(q.record.type, domain::RecordType::kQualification);
   EXPECT_NE(q.record.metadata_json.find("\"validUntil\":\"2027-12-31\""), std::string::npos);
   ASSERT_EQ(q.version.files.size(), 1u);
   EXPECT_EQ(q.version.files[0].name, "ISO 9001.pdf");  // the manifest's name column
@@ -554,10 +554,10 @@ TEST_F(ImportTest, TarGzWithJsonManifestAndSignaturesImports) {
   auto archive = admin::OpenArchive(data_);
   ASSERT_TRUE(archive.ok());
   StoredRecord p = ReadRecord(**archive, pd->getValue<std::string>("id"));
-  EXPECT_EQ(p.record.type, storage::RecordType::kProductDossier);
+  EXPECT_EQ(p.record.type, domain::RecordType::kProductDossier);
   EXPECT_EQ(p.record.title, "X7 dossier");
-  const storage::StoredFile* spec = FileNamed(p.version, "spec.bin");
-  const storage::StoredFile* rep = FileNamed(p.version, "report.txt");
+  const domain::StoredFile* spec = FileNamed(p.version, "spec.bin");
+  const domain::StoredFile* rep = FileNamed(p.version, "report.txt");
   ASSERT_NE(spec, nullptr);
   ASSERT_NE(rep, nullptr);
   EXPECT_EQ(ReadContent(**archive, *spec), dossier);
@@ -696,7 +696,7 @@ TEST_F(ImportTest, PythonZipWithUtf8FlaggedNamesImports) {
   ASSERT_TRUE(archive.ok()) << archive.status().ToString();
   StoredRecord rec = ReadRecord(**archive, ImportedId(r.out));
   EXPECT_EQ(rec.record.title, "合同扫描件 Python zip");
-  const storage::StoredFile* f = FileNamed(rec.version, "文件.pdf");
+  const domain::StoredFile* f = FileNamed(rec.version, "文件.pdf");
   ASSERT_NE(f, nullptr) << r.out;
   EXPECT_EQ(ReadContent(**archive, *f), "%PDF-1.7 文件");
 }
@@ -718,7 +718,7 @@ TEST_F(ImportTest, GbkZipFromWindowsToolsImportsOnlyWithTheOption) {
   ASSERT_TRUE(archive.ok()) << archive.status().ToString();
   StoredRecord rec = ReadRecord(**archive, ImportedId(r.out));
   EXPECT_EQ(rec.record.title, "采购合同 GBK 清单");
-  const storage::StoredFile* f = FileNamed(rec.version, "合同正本.pdf");
+  const domain::StoredFile* f = FileNamed(rec.version, "合同正本.pdf");
   ASSERT_NE(f, nullptr) << r.out;
   EXPECT_EQ(ReadContent(**archive, *f), "%PDF-1.4 contract");
 }
@@ -746,7 +746,7 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT, encoding="gbk") a
   ASSERT_TRUE(archive.ok()) << archive.status().ToString();
   StoredRecord rec = ReadRecord(**archive, ImportedId(r.out));
   EXPECT_EQ(rec.record.title, "董事会会议纪要 2019");
-  const storage::StoredFile* f = FileNamed(rec.version, "会议纪要.pdf");
+  const domain::StoredFile* f = FileNamed(rec.version, "会议纪要.pdf");
   ASSERT_NE(f, nullptr) << r.out;
   EXPECT_EQ(ReadContent(**archive, *f), "%PDF minutes");
 }

@@ -15,7 +15,7 @@
 #include "admin/open_archive.h"
 #include "storage/data_dir.h"
 #include "storage/keyring.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
@@ -49,7 +49,7 @@ std::map<std::string, std::string> FileKeks(const std::string& data) {
   EXPECT_TRUE(archive.ok()) << archive.status().ToString();
   if (!archive.ok()) return out;
   Status s = (*archive)->store().Read([&](storage::Transaction& tx) -> Status {
-    return tx.versions().ForEachFile([&](const storage::StoredFile& f) -> Status {
+    return tx.versions().ForEachFile([&](const domain::StoredFile& f) -> Status {
       out[f.id.value] = f.wrapped_dek.empty() ? "" : f.kek_id;
       return Status::Ok();
     });
@@ -280,7 +280,7 @@ TEST_F(KeysRotate, DestroyedDataKeysAreSkipped) {
     ASSERT_TRUE(archive.ok()) << archive.status().ToString();
     shredded = FileKeks(data_).begin()->first;
     Status s = (*archive)->store().Write([&](storage::Transaction& tx) -> Status {
-      return tx.versions().SetFileKey(storage::FileId{shredded}, old_kek_, {});
+      return tx.versions().SetFileKey(domain::FileId{shredded}, old_kek_, {});
     });
     ASSERT_TRUE(s.ok()) << s.ToString();
   }

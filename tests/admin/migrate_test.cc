@@ -30,7 +30,7 @@
 #include "crypto/bytes.h"
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/admin/live_archive.h"
 #include "tests/server/api_fixture.h"
 #include "tests/testutil/https_client.h"
@@ -196,7 +196,7 @@ std::vector<Poco::JSON::Object::Ptr> Objects(const Poco::JSON::Array::Ptr& arr) 
 }
 
 std::string HoursFromNow(int hours) {
-  return storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(hours));
+  return domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(hours));
 }
 
 // The next archive number after `id` ("CT-2026-000003" -> "CT-2026-000004").

@@ -44,7 +44,7 @@
 #include "server/services/principal.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
@@ -55,7 +55,7 @@ namespace {
 
 using live::Ctl;
 using services::Principal;
-using storage::Role;
+using domain::Role;
 
 // The bag's folder name, given to custosctl export --name.
 constexpr char kBagName[] = "audit-2026-q4";
@@ -132,9 +132,9 @@ bool FillArchive(Seed& seed) {
   services::RecordService records(store.store(), store.content(), store.blobs(), log, clock, nullptr);
   services::DestructionService destruction(store.store(), store.blobs(), log,
                                            store.keyring().log_signers(), clock);
-  const Principal archivist{storage::Username{live::kArchivist}, Role::kArchivist, "sales"};
-  const Principal approver{storage::Username{"ann"}, Role::kApprover, "sales"};
-  const Principal legal{storage::Username{"lee"}, Role::kLegal, "legal"};
+  const Principal archivist{domain::Username{live::kArchivist}, Role::kArchivist, "sales"};
+  const Principal approver{domain::Username{"ann"}, Role::kApprover, "sales"};
+  const Principal legal{domain::Username{"lee"}, Role::kLegal, "legal"};
 
   auto a1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("董事会纪要 Board minutes 2026")),
                    {{kNameA1, live::PatternBytes(5000, 1)}, {kNameA1b, live::PatternBytes(70000, 2)}});
@@ -146,7 +146,7 @@ bool FillArchive(Seed& seed) {
   seed.a = a1->detail.record.id.value;
   seed.b = b1->detail.record.id.value;
   seed.d = d1->detail.record.id.value;
-  auto a2 = Commit(records.BeginVersion(archivist, storage::RecordId{seed.a}, "amendment",
+  auto a2 = Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
                                         "更正出席名单 corrected attendance"),
                    {{kNameA2, live::PatternBytes(4000, 4)}});
   if (!a2) return false;

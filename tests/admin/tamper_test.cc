@@ -30,7 +30,7 @@
 #include "server/services/record_service.h"
 #include "storage/archive.h"
 #include "storage/blob_store.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
@@ -48,8 +48,8 @@ using live::Ctl;
 struct Seed {
   std::string data;
   std::string a, b;
-  storage::StoredFile a_file;  // the first file of a's version 1
-  storage::StoredFile b_file;  // b's only file
+  domain::StoredFile a_file;  // the first file of a's version 1
+  domain::StoredFile b_file;  // b's only file
   uint64_t a_v1_index = 0;     // the log entry of a's check-in
   uint64_t a_v2_index = 0;     // the log entry of a's version 2
 };
@@ -95,8 +95,8 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
   services::LogService log(store.store(), store.keyring().VerifierKeys());
   services::RecordService records(store.store(), store.content(), store.blobs(), log, clock,
                                   nullptr);
-  const services::Principal archivist{storage::Username{live::kArchivist},
-                                      storage::Role::kArchivist, "sales"};
+  const services::Principal archivist{domain::Username{live::kArchivist},
+                                      domain::Role::kArchivist, "sales"};
   auto input = [](const std::string& title) {
     services::RecordInput in;
     in.type = "general";
@@ -112,15 +112,15 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
   if (!a1 || !b1) return false;
   seed.a = a1->detail.record.id.value;
   seed.b = b1->detail.record.id.value;
-  auto a2 = Commit(records.BeginVersion(archivist, storage::RecordId{seed.a}, "amendment",
+  auto a2 = Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
                                         "corrected attendance"),
                    {live::PatternBytes(4000, 4)});
   if (!a2) return false;
   seed.a_v1_index = a1->log_index;
   seed.a_v2_index = a2->log_index;
   Status s = store.store().Read([&](storage::Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto va, tx.versions().List(storage::RecordId{seed.a}));
-    CUSTOS_ASSIGN_OR_RETURN(auto vb, tx.versions().List(storage::RecordId{seed.b}));
+    CUSTOS_ASSIGN_OR_RETURN(auto va, tx.versions().List(domain::RecordId{seed.a}));
+    CUSTOS_ASSIGN_OR_RETURN(auto vb, tx.versions().List(domain::RecordId{seed.b}));
     if (va.size() != 2 || vb.size() != 1 || va[0].files.size() != 2 || vb[0].files.size() != 1) {
       return Internal("the seed records do not have the expected versions");
     }
@@ -291,7 +291,7 @@ size_t MiddleOfSignature(const std::string& note) {
 }
 
 // The blob file of `f` in a data directory.
-std::string BlobPath(const std::string& data, const storage::StoredFile& f) {
+std::string BlobPath(const std::string& data, const domain::StoredFile& f) {
   return data + "/blobs/" + f.blob_id.value.substr(0, storage::kBlobFanOutChars) + "/" + f.blob_id.value;
 }
 

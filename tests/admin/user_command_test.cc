@@ -15,7 +15,7 @@
 #include "admin/password_input.h"
 #include "crypto/password.h"
 #include "storage/data_dir.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 
@@ -49,7 +49,7 @@ bool OneLine(const std::string& err) { return CountOf(err, "\n") == 1 && err.bac
 // Reads a user and whether a department exists, with the archive opened in
 // this process (the command has exited).
 struct Stored {
-  std::optional<storage::User> user;
+  std::optional<domain::User> user;
   bool department_exists = false;
 };
 
@@ -60,7 +60,7 @@ Stored ReadBack(const std::string& data, const std::string& username,
   EXPECT_TRUE(archive.ok()) << archive.status().ToString();
   if (!archive.ok()) return out;
   Status s = (*archive)->store().Read([&](storage::Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(out.user, tx.users().Find(storage::Username{username}));
+    CUSTOS_ASSIGN_OR_RETURN(out.user, tx.users().Find(domain::Username{username}));
     CUSTOS_ASSIGN_OR_RETURN(out.department_exists, tx.departments().Exists(department));
     return Status::Ok();
   });
@@ -101,7 +101,7 @@ TEST(CustosctlInitAdmin, GeneratedPasswordIsPrintedOnceAndMustBeChanged) {
 
   Stored stored = ReadBack(data, "admin", "administration");
   ASSERT_TRUE(stored.user.has_value());
-  EXPECT_EQ(stored.user->role, storage::Role::kAdmin);
+  EXPECT_EQ(stored.user->role, domain::Role::kAdmin);
   EXPECT_EQ(stored.user->department, "administration");
   EXPECT_TRUE(stored.department_exists);
   EXPECT_TRUE(stored.user->must_change_password);
@@ -133,7 +133,7 @@ TEST(CustosctlInitAdmin, PasswordFileSetsExactlyThatPasswordWithoutForcedChange)
 
   Stored stored = ReadBack(data, "admin", "administration");
   ASSERT_TRUE(stored.user.has_value());
-  EXPECT_EQ(stored.user->role, storage::Role::kAdmin);
+  EXPECT_EQ(stored.user->role, domain::Role::kAdmin);
   EXPECT_FALSE(stored.user->must_change_password);
   EXPECT_TRUE(crypto::VerifyPassword(kAdminPassword, stored.user->password_hash));
   // The line ending is not part of the password, and neither is line two.
@@ -200,7 +200,7 @@ TEST(CustosctlUser, AddWithGeneratedPasswordPrintsItOnceAndForcesChange) {
 
   Stored stored = ReadBack(data, "alice", "records office");
   ASSERT_TRUE(stored.user.has_value());
-  EXPECT_EQ(stored.user->role, storage::Role::kArchivist);
+  EXPECT_EQ(stored.user->role, domain::Role::kArchivist);
   EXPECT_EQ(stored.user->department, "records office");
   EXPECT_TRUE(stored.department_exists) << "the department is created with the user";
   EXPECT_TRUE(stored.user->must_change_password);
@@ -228,12 +228,12 @@ TEST(CustosctlUser, PasswordFileStillForcesChangeUnlessNoForceChange) {
 
   Stored bob = ReadBack(data, "bob", "sales");
   ASSERT_TRUE(bob.user.has_value());
-  EXPECT_EQ(bob.user->role, storage::Role::kStaff);
+  EXPECT_EQ(bob.user->role, domain::Role::kStaff);
   EXPECT_TRUE(bob.user->must_change_password);
   EXPECT_TRUE(crypto::VerifyPassword("bobs own passphrase", bob.user->password_hash));
   Stored carol = ReadBack(data, "carol", "sales");
   ASSERT_TRUE(carol.user.has_value());
-  EXPECT_EQ(carol.user->role, storage::Role::kApprover);
+  EXPECT_EQ(carol.user->role, domain::Role::kApprover);
   EXPECT_FALSE(carol.user->must_change_password);
   EXPECT_TRUE(crypto::VerifyPassword("bobs own passphrase", carol.user->password_hash));
   ExpectLogVerifies(data);

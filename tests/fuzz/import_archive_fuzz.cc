@@ -45,7 +45,7 @@
 #include "admin/batch_archive.h"
 #include "admin/import_manifest.h"
 #include "crypto/hash.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace {
 
@@ -91,7 +91,7 @@ bool IsControlOrOverride(uint32_t cp) {
 // A path that stays inside the folder it is extracted to.
 void CheckContainedPath(std::string_view path) {
   Check(!path.empty() && path.size() <= custos::admin::kMaxEntryPathBytes);
-  Check(custos::storage::IsValidUtf8(path));
+  Check(custos::domain::IsValidUtf8(path));
   for (uint32_t cp : CodePoints(path)) Check(!IsControlOrOverride(cp) && cp != '\\');
   Check(path.front() != '/' && path.back() != '/');
   size_t start = 0;
@@ -109,7 +109,7 @@ void CheckContainedPath(std::string_view path) {
 
 void CheckPrintable(std::string_view raw) {
   const std::string shown = custos::admin::PrintableName(raw);
-  Check(custos::storage::IsValidUtf8(shown));
+  Check(custos::domain::IsValidUtf8(shown));
   for (uint32_t cp : CodePoints(shown)) Check(!IsControlOrOverride(cp) && cp != '\'');
 }
 

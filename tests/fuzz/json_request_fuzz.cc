@@ -321,8 +321,8 @@ constexpr Caller kCallers[] = {
     {"", nullptr, nullptr},                // a token no session has
 };
 constexpr size_t kCallerCount = sizeof kCallers / sizeof kCallers[0];
-const storage::Time kNow = storage::ParseTime("2026-03-02T09:00:00Z").value();
-const storage::Time kLongAgo = storage::ParseTime("1990-06-01T09:00:00Z").value();
+const domain::Time kNow = domain::ParseTime("2026-03-02T09:00:00Z").value();
+const domain::Time kLongAgo = domain::ParseTime("1990-06-01T09:00:00Z").value();
 
 // Everything custosd wires together, over fresh in-memory stores. Members
 // are destroyed in reverse order: router, services, stores.
@@ -369,7 +369,7 @@ struct World {
   // What the seeded world looks like from outside, to tell whether an input
   // changed it (see FreshWorld).
   uint64_t seeded_commits = 0;
-  std::vector<storage::BlobId> seeded_blobs;
+  std::vector<domain::BlobId> seeded_blobs;
   bool audit_jobs = false;  // an audit route started a job
 };
 
@@ -399,17 +399,17 @@ std::string TokenOf(const std::string& username) {
 // events would only cost time): the departments, one user per caller and a
 // session each.
 void SeedPeople(World& w) {
-  const storage::Time now = w.clock.Now();
+  const domain::Time now = w.clock.Now();
   Status s = w.store.Write([&](storage::Transaction& tx) -> Status {
     for (const char* d : {"administration", "sales", "legal", "audit"}) {
       CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, now}));
     }
     for (const Caller& c : kCallers) {
       if (c.username == nullptr || c.role == nullptr) continue;
-      storage::User u;
-      u.username = storage::Username{c.username};
+      domain::User u;
+      u.username = domain::Username{c.username};
       u.password_hash = w.shared.password_hash;
-      CUSTOS_ASSIGN_OR_RETURN(u.role, storage::ParseRole(c.role));
+      CUSTOS_ASSIGN_OR_RETURN(u.role, domain::ParseRole(c.role));
       u.department = c.department;
       u.must_change_password = std::string(c.username) == "newbie";
       u.password_changed_at = u.created_at = now;

@@ -1,6 +1,6 @@
 // Fuzz target for the audit log leaf codec (storage/log_leaf.h,
 // docs/formats/audit-log.md section "Leaf") and the canonical JSON parser
-// beneath it (storage/canonical_json.h). The input is read both as a leaf and
+// beneath it (domain/canonical_json.h). The input is read both as a leaf and
 // as JSON text. Neither may crash, and the properties that make a leaf's
 // bytes unique must hold:
 //   * a leaf that decodes re-encodes to exactly the input bytes, and passes
@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/log_leaf.h"
 
 namespace {
@@ -33,9 +33,9 @@ void FuzzLeaf(std::string_view input) {
 }
 
 void FuzzCanonicalJson(std::string_view input) {
-  custos::StatusOr<std::string> canonical = custos::storage::Canonicalize(input);
+  custos::StatusOr<std::string> canonical = custos::domain::Canonicalize(input);
   if (!canonical.ok()) return;
-  custos::StatusOr<std::string> twice = custos::storage::Canonicalize(*canonical);
+  custos::StatusOr<std::string> twice = custos::domain::Canonicalize(*canonical);
   Check(twice.ok() && *twice == *canonical);
   if (*canonical != input) {
     // A leaf has one encoding: a non-canonical input never decodes.

@@ -574,7 +574,7 @@ std::string ApprovedDigitalLoan(ApiServer& s, const std::string& record) {
   body->set("recordId", record);
   body->set("kind", "digital");
   body->set("purpose", "审计核对 audit check");
-  body->set("dueAt", storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(48)));
+  body->set("dueAt", domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(48)));
   HttpResult asked = s.As("staff", "POST", "/v1/loans", Stringify(body), kJson);
   EXPECT_EQ(asked.status, 201) << Describe(asked);
   const std::string loan = Str(JsonObject(asked.body), "id");
@@ -778,8 +778,8 @@ TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnEx
       CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::StoredExport> e, tx.exports().Find(fresh));
       if (!e) return NotFound("no export " + fresh);
       e->id = "EX-00000000000000000000beef";
-      e->blob_id = storage::BlobId{std::string(32, 'e')};
-      e->records.push_back({storage::RecordId{doomed}, true});
+      e->blob_id = domain::BlobId{std::string(32, 'e')};
+      e->records.push_back({domain::RecordId{doomed}, true});
       return tx.exports().Insert(*e);
     });
     ASSERT_TRUE(planted.ok()) << planted.ToString();
@@ -892,8 +892,8 @@ class AuditJobs : public ::testing::Test {
 };
 
 TEST_F(AuditJobs, AThirdQueuedJobOfOneUserIsRefused) {
-  const services::Principal zhang{storage::Username{"张审计"}, storage::Role::kAuditor, "audit"};
-  const services::Principal li{storage::Username{"李审计"}, storage::Role::kAuditor, "audit"};
+  const services::Principal zhang{domain::Username{"张审计"}, domain::Role::kAuditor, "audit"};
+  const services::Principal li{domain::Username{"李审计"}, domain::Role::kAuditor, "audit"};
   auto first = audit_->StartVerify(zhang);
   auto second = audit_->StartVerify(zhang);
   ASSERT_TRUE(first.ok()) << first.status().ToString();

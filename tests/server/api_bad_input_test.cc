@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/server/api_fixture.h"
 
 namespace custos::testing::api {
@@ -271,7 +271,7 @@ TEST_F(ApiBadInput, LoanLongerThanTheLongestCarriesMaxDaysInParams) {
   o->set("recordId", *record_id_);
   o->set("kind", "digital");
   o->set("purpose", "审计 audit");
-  o->set("dueAt", storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * 200));
+  o->set("dueAt", domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * 200));
   HttpResult r = S().As("archivist", "POST", "/v1/loans", Stringify(o), kJson);
   ExpectError(r, 422, "invalid_due_date");
   Poco::JSON::Object::Ptr params = JsonObject(ErrorParams(r));
@@ -423,7 +423,7 @@ TEST_F(ApiBadInput, BadQueryParameters) {
 
 // ------------------------------------------------------------ names
 //
-// One rule for names people read (storage::ValidateName): a name is refused
+// One rule for names people read (domain::ValidateName): a name is refused
 // with 422 and a code, never changed. Before it, "..\..\boot.ini" was
 // stored as "....boot.ini", "C:\x.pdf" as "C:x.pdf", a name with a line
 // break was cut short, and titles and department names took U+202E.
@@ -523,9 +523,9 @@ TEST_F(ApiBadInput, ChineseNamesArriveUnchanged) {
 }
 
 TEST(ValidateName, OneRuleForEveryKindOfName) {
-  using storage::ValidateName;
-  for (const storage::NameRule* rule : {&storage::kFileNameRule, &storage::kTitleRule,
-                                        &storage::kDepartmentNameRule, &storage::kHoldNameRule}) {
+  using domain::ValidateName;
+  for (const domain::NameRule* rule : {&domain::kFileNameRule, &domain::kTitleRule,
+                                        &domain::kDepartmentNameRule, &domain::kHoldNameRule}) {
     EXPECT_TRUE(ValidateName("合同正本 2026", *rule).ok()) << rule->what;
     for (const std::string bad : {"a\u202Eb", "a\u2066b", "a\u200Fb", "a\u061Cb", "a\tb", "a\nb",
                                   "a\x7f", "a\u0085", "", "\u3000 ", "\xff\xfe"}) {
@@ -538,10 +538,10 @@ TEST(ValidateName, OneRuleForEveryKindOfName) {
     EXPECT_TRUE(ValidateName(std::string(rule->max_bytes, 'x'), *rule).ok());
   }
   // Path characters only matter in file names.
-  EXPECT_FALSE(ValidateName("C:\\x.pdf", storage::kFileNameRule).ok());
-  EXPECT_TRUE(ValidateName("合同 2026/01: 正本", storage::kTitleRule).ok());
-  EXPECT_TRUE(ValidateName(".", storage::kTitleRule).ok());
-  EXPECT_FALSE(ValidateName(".", storage::kFileNameRule).ok());
+  EXPECT_FALSE(ValidateName("C:\\x.pdf", domain::kFileNameRule).ok());
+  EXPECT_TRUE(ValidateName("合同 2026/01: 正本", domain::kTitleRule).ok());
+  EXPECT_TRUE(ValidateName(".", domain::kTitleRule).ok());
+  EXPECT_FALSE(ValidateName(".", domain::kFileNameRule).ok());
 }
 
 // ------------------------------------------------------------ size limit

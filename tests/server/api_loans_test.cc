@@ -19,7 +19,7 @@
 
 #include "server/http/loan_routes.h"
 #include "server/services/loan.h"
-#include "storage/model.h"
+#include "domain/model.h"
 #include "tests/server/api_fixture.h"
 
 namespace custos::testing::api {
@@ -30,12 +30,12 @@ constexpr char kSecondApprover[] = "approver-b";
 
 // An RFC 3339 instant `hours` from now (negative: in the past).
 std::string HoursFromNow(int hours) {
-  return storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(hours));
+  return domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(hours));
 }
 
 // YYYY-MM-DD of the UTC day `days` from today.
 std::string DayFromToday(int days) {
-  return storage::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * days)
+  return domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * days)
       .substr(0, 10);
 }
 
@@ -236,7 +236,7 @@ TEST_F(ApiLoans, DigitalLoanOpensContentFromApprovalUntilReturn) {
   EXPECT_EQ(Str(loan, "department"), "sales");
   EXPECT_EQ(Str(loan, "purpose"), "tender");
   EXPECT_EQ(Int(loan, "approvalsNeeded"), 1);
-  EXPECT_EQ(Str(loan, "dueAt"), storage::FormatTime(*storage::ParseTime(due)));
+  EXPECT_EQ(Str(loan, "dueAt"), domain::FormatTime(*domain::ParseTime(due)));
   EXPECT_TRUE(loan->isNull("checkedOutAt"));
   EXPECT_EQ(Actions(loan), std::vector<std::string>{"loan.request"});
 
@@ -321,7 +321,7 @@ TEST_F(ApiLoans, PhysicalOriginalIsHandedOutAndTakenBackByArchivist) {
   EXPECT_EQ(Str(holder, "borrower"), "staff");
   EXPECT_EQ(Str(holder, "loanId"), id);
   EXPECT_EQ(Str(holder, "since"), Str(out, "checkedOutAt"));
-  EXPECT_TRUE(storage::ParseTime(Str(holder, "since")).ok()) << Str(holder, "since");
+  EXPECT_TRUE(domain::ParseTime(Str(holder, "since")).ok()) << Str(holder, "since");
   EXPECT_FALSE(held->getValue<bool>("overdue"));
   // Staff see their own loans only (MaySeeLoan); the archivist sees both.
   auto open_loans = [](const Poco::JSON::Object::Ptr& view) {
@@ -462,7 +462,7 @@ TEST_F(ApiLoans, RenewRevokeRejectAndTwoApproversForSecret) {
   ExpectError(Act("staff", id, "renew"), 422, "invalid_due_date");
   ExpectError(Act("approver", id, "renew", "{\"dueAt\":\"" + HoursFromNow(240) + "\"}"), 403,
               "forbidden");
-  const std::string new_due = storage::FormatTime(*storage::ParseTime(HoursFromNow(240)));
+  const std::string new_due = domain::FormatTime(*domain::ParseTime(HoursFromNow(240)));
   Poco::JSON::Object::Ptr pending = ActOk("staff", id, "renew", "{\"dueAt\":\"" + new_due + "\"}");
   ASSERT_TRUE(pending);
   ASSERT_FALSE(pending->isNull("renewal"));
@@ -861,7 +861,7 @@ TEST(RegisterCsvTest, FormulaCellsGotThroughUndefused) {
   for (size_t i = 0; i < cells.size(); ++i) {
     services::Loan l;
     l.id = "LN-2026-" + std::to_string(100000 + i);
-    l.record_id = storage::RecordId{"GN-2026-000001"};
+    l.record_id = domain::RecordId{"GN-2026-000001"};
     l.record_title = cells[i];
     l.borrower = "staff";
     l.department = "销售部";

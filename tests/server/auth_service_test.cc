@@ -24,7 +24,7 @@ class AuthServiceTest : public ::testing::Test {
                     "test/auth", crypto::KeyPair::Generate(crypto::SignatureAlgorithm::kEd25519).value())
                     .value()),
         checkpoints_("test/auth", {&signer_}),
-        clock_(storage::ParseTime("2026-11-25T09:00:00Z").value()) {
+        clock_(domain::ParseTime("2026-11-25T09:00:00Z").value()) {
     store_ = storage::SqliteStore::Open({tmp_.Sub("db")}, &checkpoints_).value();
     AuthOptions o;
     o.argon2_memory_kib = 64;  // cheap hashes for tests
@@ -32,7 +32,7 @@ class AuthServiceTest : public ::testing::Test {
     auth_ = std::make_unique<AuthService>(*store_, clock_, o);
     auto admin = auth_->CreateUserUnchecked("test", {"admin", kPassword, "admin", "it", false});
     EXPECT_TRUE(admin.ok()) << admin.status().ToString();
-    admin_ = Principal{storage::Username{"admin"}, storage::Role::kAdmin, "it"};
+    admin_ = Principal{domain::Username{"admin"}, domain::Role::kAdmin, "it"};
     auto u = auth_->CreateUser(admin_, {"alice", kPassword, "archivist", "it", false});
     EXPECT_TRUE(u.ok()) << u.status().ToString();
   }
@@ -135,7 +135,7 @@ TEST_F(AuthServiceTest, SignOutEndsTheSessionAndTokensAreStoredHashed) {
 }
 
 TEST_F(AuthServiceTest, AdminRulesAndSeparationOfDuties) {
-  Principal alice{storage::Username{"alice"}, storage::Role::kArchivist, "it"};
+  Principal alice{domain::Username{"alice"}, domain::Role::kArchivist, "it"};
   EXPECT_EQ(auth_->CreateUser(alice, {"bob", kPassword, "staff", "it", true}).status().reason(),
             "forbidden");
   EXPECT_EQ(auth_->CreateUser(admin_, {"bob", kPassword, "staff", "nowhere", true}).status().reason(),

@@ -45,9 +45,9 @@ namespace custos::services {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::Classification;
-using storage::Role;
-using storage::Time;
+using domain::Classification;
+using domain::Role;
+using domain::Time;
 using std::chrono::milliseconds;
 
 constexpr int kActions = 2000;
@@ -65,10 +65,10 @@ std::unique_ptr<crypto::LocalKeyProvider> NewKeyProvider() {
 }
 
 struct ModelRecord {
-  storage::RecordId id;
-  storage::FileId file;
+  domain::RecordId id;
+  domain::FileId file;
   std::string content;
-  storage::RecordType type;
+  domain::RecordType type;
   Classification classification;
   std::string department;
 };
@@ -114,7 +114,7 @@ bool SeesRecord(const Principal& p, const ModelRecord& r) {
 
 bool ReadsDirectly(const Principal& p, const ModelRecord& r) {
   return (p.role == Role::kArchivist && r.classification != Classification::kSecret) ||
-         (p.role == Role::kLegal && r.type == storage::RecordType::kContract);
+         (p.role == Role::kLegal && r.type == domain::RecordType::kContract);
 }
 
 bool SeesLoan(const Principal& p, const ModelLoan& l) {
@@ -174,7 +174,7 @@ class LoanRandomTest : public ::testing::Test {
       : store_(&signer_.checkpoint),
         keys_(NewKeyProvider()),
         content_(blobs_, *keys_, crypto::Suite::kIntl),
-        clock_(storage::ParseTime("2026-01-05T08:00:00Z").value()),
+        clock_(domain::ParseTime("2026-01-05T08:00:00Z").value()),
         log_(store_, ""),
         records_(store_, content_, blobs_, log_, clock_, nullptr),
         loans_(store_, clock_) {}
@@ -187,7 +187,7 @@ class LoanRandomTest : public ::testing::Test {
       return Status::Ok();
     }).ok());
     auto add = [&](const std::string& name, Role role, const std::string& department) {
-      users_.push_back(Principal{storage::Username{name}, role, department});
+      users_.push_back(Principal{domain::Username{name}, role, department});
       by_name_[name] = users_.back();
     };
     add("s1", Role::kStaff, "sales");
@@ -206,22 +206,22 @@ class LoanRandomTest : public ::testing::Test {
       if (p.role == Role::kApprover) approvers_.push_back(p);
       if (p.role == Role::kArchivist) archivists_.push_back(p);
     }
-    CheckInRecord(storage::RecordType::kGeneral, "internal", "sales");
-    CheckInRecord(storage::RecordType::kGeneral, "confidential", "sales");
-    CheckInRecord(storage::RecordType::kGeneral, "secret", "sales");
-    CheckInRecord(storage::RecordType::kContract, "confidential", "hr");
-    CheckInRecord(storage::RecordType::kGeneral, "secret", "hr");
-    CheckInRecord(storage::RecordType::kGeneral, "public", "hr");
+    CheckInRecord(domain::RecordType::kGeneral, "internal", "sales");
+    CheckInRecord(domain::RecordType::kGeneral, "confidential", "sales");
+    CheckInRecord(domain::RecordType::kGeneral, "secret", "sales");
+    CheckInRecord(domain::RecordType::kContract, "confidential", "hr");
+    CheckInRecord(domain::RecordType::kGeneral, "secret", "hr");
+    CheckInRecord(domain::RecordType::kGeneral, "public", "hr");
   }
 
-  void CheckInRecord(storage::RecordType type, const std::string& classification,
+  void CheckInRecord(domain::RecordType type, const std::string& classification,
                      const std::string& department) {
     RecordInput in;
-    in.type = std::string(storage::Name(type));
+    in.type = std::string(domain::Name(type));
     in.title = in.type + " " + classification + " " + department;
     in.department = department;
     in.classification = classification;
-    if (type == storage::RecordType::kContract) {
+    if (type == domain::RecordType::kContract) {
       in.metadata = new Poco::JSON::Object;
       in.metadata->set("counterparty", "ACME");
       in.metadata->set("contractNumber", "K-" + std::to_string(records_model_.size()));
@@ -229,7 +229,7 @@ class LoanRandomTest : public ::testing::Test {
     }
     ModelRecord m;
     m.type = type;
-    m.classification = storage::ParseClassification(classification).value();
+    m.classification = domain::ParseClassification(classification).value();
     m.department = department;
     m.content = "the content of " + in.title;
     auto c = records_.BeginCheckIn(archivists_.front(), in);
@@ -349,7 +349,7 @@ class LoanRandomTest : public ::testing::Test {
     }
     auto got = loans_.Request(who, q);
     if (!Expect("request " + q.kind + " " + r.id.value + " by " + who.username.value, got, v)) return;
-    int year = std::stoi(storage::FormatTime(now).substr(0, 4));
+    int year = std::stoi(domain::FormatTime(now).substr(0, 4));
     char id[32];
     std::snprintf(id, sizeof id, "LN-%04d-%06d", year, ++numbers_[year]);
     EXPECT_EQ(got->id, id) << step_;
@@ -361,7 +361,7 @@ class LoanRandomTest : public ::testing::Test {
     m.department = r.department;
     m.classification = r.classification;
     m.needed = r.classification == Classification::kSecret ? 2 : 1;
-    m.due = storage::TruncateToMillis(*q.due_at);
+    m.due = domain::TruncateToMillis(*q.due_at);
     loans_model_.push_back(m);
     ExpectReturnedIsStored(*got);
   }

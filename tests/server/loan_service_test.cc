@@ -32,10 +32,10 @@ namespace custos::services {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::FileId;
-using storage::RecordId;
-using storage::Role;
-using storage::Time;
+using domain::FileId;
+using domain::RecordId;
+using domain::Role;
+using domain::Time;
 
 constexpr auto kDay = std::chrono::hours(24);
 
@@ -50,7 +50,7 @@ T Must(StatusOr<T> s, const char* what = "") {
 }
 
 Principal User(const std::string& name, Role role, const std::string& department) {
-  return Principal{storage::Username{name}, role, department};
+  return Principal{domain::Username{name}, role, department};
 }
 
 std::unique_ptr<crypto::LocalKeyProvider> NewKeyProvider() {
@@ -79,7 +79,7 @@ class LoanServiceTest : public ::testing::Test {
       : store_(&signer_.checkpoint),
         keys_(NewKeyProvider()),
         content_(blobs_, *keys_, crypto::Suite::kIntl),
-        clock_(storage::ParseTime("2026-03-02T09:00:00Z").value()),
+        clock_(domain::ParseTime("2026-03-02T09:00:00Z").value()),
         log_(store_, ""),
         records_(store_, content_, blobs_, log_, clock_, nullptr),
         loans_(store_, clock_) {
@@ -135,7 +135,7 @@ class LoanServiceTest : public ::testing::Test {
                    "Certificate " + std::to_string(days), m);
   }
 
-  std::string DateIn(int days) { return storage::FormatTime(clock_.Now() + kDay * days).substr(0, 10); }
+  std::string DateIn(int days) { return domain::FormatTime(clock_.Now() + kDay * days).substr(0, 10); }
   Time In(std::chrono::milliseconds d) { return clock_.Now() + d; }
 
   StatusOr<Loan> Request(const Principal& who, const TestRecord& r, const std::string& kind,
@@ -366,7 +366,7 @@ TEST_F(LoanServiceTest, OnlyApproversOfTheOwningDepartmentApprove) {
 TEST_F(LoanServiceTest, SecretLoanNeedsTwoDistinctApprovers) {
   Loan l = Must(Request(arch_, secret_, "digital", 7 * kDay, "due diligence"), "request");
   EXPECT_EQ(l.approvals_needed, 2);
-  EXPECT_EQ(l.classification, storage::Classification::kSecret);
+  EXPECT_EQ(l.classification, domain::Classification::kSecret);
 
   Loan one = Must(loans_.Approve(ann_, l.id), "first approval");
   EXPECT_EQ(Name(one.state), "requested");
@@ -478,8 +478,8 @@ TEST_F(LoanServiceTest, DueDateInsideTheCurrentMillisecondIsRefused) {
   q.due_at = clock_.Now() + 500us;
   auto l = loans_.Request(alice_, q);
   EXPECT_EQ(l.status().reason(), "invalid_due_date")
-      << (l.ok() ? "accepted with due " + storage::FormatTime(l->due_at) + " at " +
-                       storage::FormatTime(clock_.Now())
+      << (l.ok() ? "accepted with due " + domain::FormatTime(l->due_at) + " at " +
+                       domain::FormatTime(clock_.Now())
                  : "");
 }
 

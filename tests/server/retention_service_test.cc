@@ -26,7 +26,7 @@
 #include "server/services/events.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 #include "storage/content_store.h"
 #include "storage/integrity.h"
 #include "storage/log_leaf.h"
@@ -39,11 +39,11 @@ namespace custos::services {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::FileId;
-using storage::RecordId;
-using storage::RecordState;
-using storage::Role;
-using storage::Time;
+using domain::FileId;
+using domain::RecordId;
+using domain::RecordState;
+using domain::Role;
+using domain::Time;
 
 namespace merkle = crypto::merkle;
 
@@ -58,10 +58,10 @@ T Must(StatusOr<T> s, const char* what = "") {
   return std::move(s).value();
 }
 
-Time At(const std::string& rfc3339) { return storage::ParseTime(rfc3339).value(); }
+Time At(const std::string& rfc3339) { return domain::ParseTime(rfc3339).value(); }
 
 Principal User(const std::string& name, Role role, const std::string& department) {
-  return Principal{storage::Username{name}, role, department};
+  return Principal{domain::Username{name}, role, department};
 }
 
 std::unique_ptr<crypto::LocalKeyProvider> NewKeyProvider() {
@@ -179,15 +179,15 @@ class UndeletableBlobs final : public storage::BlobStore {
  public:
   explicit UndeletableBlobs(storage::BlobStore& inner) : inner_(inner) {}
   StatusOr<std::unique_ptr<storage::BlobWriter>> Create() override { return inner_.Create(); }
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const storage::BlobId& id) override {
+  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) override {
     return inner_.Open(id);
   }
-  StatusOr<uint64_t> Size(const storage::BlobId& id) override { return inner_.Size(id); }
-  Status Delete(const storage::BlobId&) override {
+  StatusOr<uint64_t> Size(const domain::BlobId& id) override { return inner_.Size(id); }
+  Status Delete(const domain::BlobId&) override {
     return Status(ErrorCode::kInternal, "the disk went away", std::string(storage::kBlobIo));
   }
-  StatusOr<std::vector<storage::BlobId>> List() override { return inner_.List(); }
-  StatusOr<uint64_t> SweepOrphans(const std::function<bool(const storage::BlobId&)>& f) override {
+  StatusOr<std::vector<domain::BlobId>> List() override { return inner_.List(); }
+  StatusOr<uint64_t> SweepOrphans(const std::function<bool(const domain::BlobId&)>& f) override {
     return inner_.SweepOrphans(f);
   }
 
@@ -274,8 +274,8 @@ class RetentionFixture : public ::testing::Test {
     ASSERT_TRUE((*c)->Commit().ok());
   }
 
-  storage::Record Row(const RecordId& id) {
-    std::optional<storage::Record> r;
+  domain::Record Row(const RecordId& id) {
+    std::optional<domain::Record> r;
     Status s = store_.Read([&](storage::Transaction& tx) -> Status {
       CUSTOS_ASSIGN_OR_RETURN(r, tx.records().Find(id));
       return Status::Ok();
@@ -289,8 +289,8 @@ class RetentionFixture : public ::testing::Test {
   }
   RecordState StateOf(const TestRecord& r) { return Row(r.id).state; }
 
-  std::vector<storage::Version> VersionsOf(const RecordId& id) {
-    std::vector<storage::Version> out;
+  std::vector<domain::Version> VersionsOf(const RecordId& id) {
+    std::vector<domain::Version> out;
     Status s = store_.Read([&](storage::Transaction& tx) -> Status {
       CUSTOS_ASSIGN_OR_RETURN(out, tx.versions().List(id));
       return Status::Ok();
@@ -298,8 +298,8 @@ class RetentionFixture : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
-  std::vector<storage::StoredFile> FilesOf(const RecordId& id) {
-    std::vector<storage::StoredFile> out;
+  std::vector<domain::StoredFile> FilesOf(const RecordId& id) {
+    std::vector<domain::StoredFile> out;
     for (const auto& v : VersionsOf(id)) out.insert(out.end(), v.files.begin(), v.files.end());
     return out;
   }
@@ -363,9 +363,9 @@ class RetentionFixture : public ::testing::Test {
     auto events = EventsOf(from, "record.state", r.id.value);
     ASSERT_EQ(events.size(), 1u) << "record.state events of " << r.id.value;
     const storage::LogEvent& e = events[0];
-    EXPECT_EQ(Detail(e, "from"), storage::Name(before));
-    EXPECT_EQ(Detail(e, "to"), storage::Name(after));
-    storage::Record row = Row(r.id);
+    EXPECT_EQ(Detail(e, "from"), domain::Name(before));
+    EXPECT_EQ(Detail(e, "to"), domain::Name(after));
+    domain::Record row = Row(r.id);
     EXPECT_EQ(row.state, after);
     EXPECT_EQ(Detail(e, storage::kDetailRecordHash), storage::RecordDigest(row).value());
   }
@@ -456,7 +456,7 @@ TEST_F(RetentionServiceTest, OnlyArchivistsChangeSchedulesAndRecordRules) {
   }
   EXPECT_EQ(LogSize(), size);
   std::vector<ScheduleView> schedules = Must(retention_.Schedules(arch_), "schedules");
-  for (const ScheduleView& v : schedules) EXPECT_TRUE(v.is_default) << storage::Name(v.type);
+  for (const ScheduleView& v : schedules) EXPECT_TRUE(v.is_default) << domain::Name(v.type);
   Disposition d = Must(retention_.RecordDisposition(arch_, r.id), "disposition");
   EXPECT_EQ(d.source, "schedule");
 }
@@ -560,7 +560,7 @@ TEST_F(RetentionServiceTest, LengtheningAScheduleAppliesAtOnce) {
 
   std::vector<ScheduleView> schedules = Must(retention_.Schedules(audrey_), "schedules");
   auto general = std::find_if(schedules.begin(), schedules.end(), [](const ScheduleView& v) {
-    return v.type == storage::RecordType::kGeneral;
+    return v.type == domain::RecordType::kGeneral;
   });
   ASSERT_NE(general, schedules.end());
   EXPECT_FALSE(general->is_default);
@@ -613,7 +613,7 @@ TEST_F(RetentionServiceTest, ShorteningAScheduleWaitsForLegalApproval) {
   // Nothing changed yet.
   EXPECT_EQ(*Must(retention_.RecordDisposition(arch_, r.id), "d").date, "2036-03-02");
   for (const ScheduleView& v : Must(retention_.Schedules(arch_), "schedules")) {
-    EXPECT_TRUE(v.is_default) << storage::Name(v.type);
+    EXPECT_TRUE(v.is_default) << domain::Name(v.type);
   }
 
   clock_.Advance(2h);
@@ -1106,10 +1106,10 @@ TEST_F(DestructionServiceTest, RecordNoLongerDueAtExecutionIsRefused) {
 
 TEST_F(DestructionServiceTest, ExecutionShredsKeysDeletesBlobsAndLeavesTombstones) {
   DestructionBatch approved = Approved();
-  std::vector<storage::StoredFile> files_before = FilesOf(a_.id);
+  std::vector<domain::StoredFile> files_before = FilesOf(a_.id);
   for (const auto& f : FilesOf(b_.id)) files_before.push_back(f);
   ASSERT_EQ(files_before.size(), 4u);
-  std::vector<storage::StoredFile> kept_before = FilesOf(keep_.id);
+  std::vector<domain::StoredFile> kept_before = FilesOf(keep_.id);
   uint64_t size = LogSize();
 
   clock_.Advance(1h);
@@ -1142,7 +1142,7 @@ TEST_F(DestructionServiceTest, ExecutionShredsKeysDeletesBlobsAndLeavesTombstone
   for (const TestRecord* r : {&a_, &b_}) {
     auto events = EventsOf(size, "record.destroy", r->id.value);
     ASSERT_EQ(events.size(), 1u) << r->id.value;
-    storage::Record row = Row(r->id);
+    domain::Record row = Row(r->id);
     EXPECT_EQ(row.state, RecordState::kDestroyed);
     EXPECT_TRUE(row.description.empty());
     EXPECT_TRUE(row.location.empty());
@@ -1163,7 +1163,7 @@ TEST_F(DestructionServiceTest, ExecutionShredsKeysDeletesBlobsAndLeavesTombstone
     RecordDetail detail = Must(records_.Get(audrey_, r->id), "get");
     EXPECT_EQ(detail.record.state, RecordState::kDestroyed);
     EXPECT_EQ(detail.tombstone_json, tomb->body);
-    auto parsed = storage::ParseJsonStrict(detail.tombstone_json);
+    auto parsed = domain::ParseJsonStrict(detail.tombstone_json);
     ASSERT_TRUE(parsed.ok());
     auto o = parsed->extract<Poco::JSON::Object::Ptr>();
     EXPECT_EQ(o->getValue<std::string>("batch"), approved.id);
@@ -1286,8 +1286,8 @@ TEST_F(DestructionServiceTest, ExecutingAgainFinishesWhatACrashInterrupted) {
 
 TEST_F(DestructionServiceTest, CertificateIsSignedAndItsReceiptsVerify) {
   DestructionBatch approved = Approved();
-  std::vector<storage::StoredFile> a_files = FilesOf(a_.id);
-  std::vector<storage::StoredFile> b_files = FilesOf(b_.id);
+  std::vector<domain::StoredFile> a_files = FilesOf(a_.id);
+  std::vector<domain::StoredFile> b_files = FilesOf(b_.id);
   DestructionBatch done = Must(destruction_.Execute(arch_, approved.id), "execute");
   std::string cert = Must(destruction_.Certificate(audrey_, approved.id), "certificate");
   ExpectRefused(destruction_.Certificate(alice_, approved.id), ErrorCode::kPermissionDenied,
@@ -1311,9 +1311,9 @@ TEST_F(DestructionServiceTest, CertificateIsSignedAndItsReceiptsVerify) {
   ASSERT_FALSE(json.empty());
   ASSERT_EQ(json.back(), '\n');
   json.pop_back();
-  auto parsed = storage::ParseJsonStrict(json);
+  auto parsed = domain::ParseJsonStrict(json);
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
-  EXPECT_EQ(storage::CanonicalJson(*parsed).value(), json);  // canonical JSON
+  EXPECT_EQ(domain::CanonicalJson(*parsed).value(), json);  // canonical JSON
   auto c = parsed->extract<Poco::JSON::Object::Ptr>();
   EXPECT_EQ(c->getValue<std::string>("batch"), approved.id);
   EXPECT_EQ(c->getValue<std::string>("proposedBy"), "arch");
@@ -1328,7 +1328,7 @@ TEST_F(DestructionServiceTest, CertificateIsSignedAndItsReceiptsVerify) {
   Poco::JSON::Array::Ptr records = c->getArray("records");
   ASSERT_TRUE(records);
   ASSERT_EQ(records->size(), 2u);
-  const std::vector<std::pair<const TestRecord*, std::vector<storage::StoredFile>*>> expected = {
+  const std::vector<std::pair<const TestRecord*, std::vector<domain::StoredFile>*>> expected = {
       {&a_, &a_files}, {&b_, &b_files}};
   for (size_t i = 0; i < expected.size(); ++i) {
     Poco::JSON::Object::Ptr rec = records->getObject(static_cast<unsigned>(i));

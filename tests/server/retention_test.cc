@@ -12,10 +12,10 @@
 namespace custos::services {
 namespace {
 
-using storage::Record;
-using storage::RecordState;
-using storage::RecordType;
-using storage::Time;
+using domain::Record;
+using domain::RecordState;
+using domain::RecordType;
+using domain::Time;
 
 IsoPeriod Period(const std::string& text) {
   auto p = ParseIsoPeriod(text);
@@ -28,7 +28,7 @@ RetentionRule Rule(RetentionTrigger trigger, const std::string& period, Retentio
 }
 
 Time At(const std::string& rfc3339) {
-  auto t = storage::ParseTime(rfc3339);
+  auto t = domain::ParseTime(rfc3339);
   EXPECT_TRUE(t.ok()) << rfc3339;
   return t.ok() ? *t : Time{};
 }
@@ -36,7 +36,7 @@ Time At(const std::string& rfc3339) {
 Record MakeRecord(RecordType type, const std::string& metadata_json, const std::string& created,
                   const std::string& updated) {
   Record r;
-  r.id = storage::RecordId{"GN-2026-000001"};
+  r.id = domain::RecordId{"GN-2026-000001"};
   r.type = type;
   r.title = "A record";
   r.department = "sales";
@@ -360,12 +360,12 @@ TEST(DefaultRuleTest, AsDocumented) {
   };
   for (const Case& c : cases) {
     RetentionRule r = DefaultRule(c.type);
-    EXPECT_EQ(r.trigger, c.trigger) << storage::Name(c.type);
-    EXPECT_EQ(r.period.text, c.period) << storage::Name(c.type);
-    EXPECT_EQ(r.action, c.action) << storage::Name(c.type);
+    EXPECT_EQ(r.trigger, c.trigger) << domain::Name(c.type);
+    EXPECT_EQ(r.period.text, c.period) << domain::Name(c.type);
+    EXPECT_EQ(r.action, c.action) << domain::Name(c.type);
     IsoPeriod expected = Period(c.period);
-    EXPECT_EQ(r.period.months, expected.months) << storage::Name(c.type);
-    EXPECT_EQ(r.period.days, expected.days) << storage::Name(c.type);
+    EXPECT_EQ(r.period.months, expected.months) << domain::Name(c.type);
+    EXPECT_EQ(r.period.days, expected.days) << domain::Name(c.type);
   }
 }
 

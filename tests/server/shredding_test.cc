@@ -41,12 +41,12 @@
 namespace custos::services {
 namespace {
 
-using storage::RecordId;
-using storage::Role;
-using storage::StoredFile;
+using domain::RecordId;
+using domain::Role;
+using domain::StoredFile;
 
 Principal User(const std::string& name, Role role, const std::string& department) {
-  return Principal{storage::Username{name}, role, department};
+  return Principal{domain::Username{name}, role, department};
 }
 
 std::string ReadAll(const std::string& path) {
@@ -215,7 +215,7 @@ class ShreddingTest : public ::testing::Test {
     return out;
   }
 
-  std::string BlobBytes(const storage::BlobId& id) {
+  std::string BlobBytes(const domain::BlobId& id) {
     auto source = archive_->blobs().Open(id);
     if (!source.ok()) {
       ADD_FAILURE() << source.status().ToString();
@@ -230,7 +230,7 @@ class ShreddingTest : public ::testing::Test {
   Config config_;
   std::unique_ptr<storage::DataDir> dir_;
   std::unique_ptr<storage::ArchiveStorage> archive_;
-  ManualClock clock_{storage::ParseTime("2026-03-02T09:00:00Z").value()};
+  ManualClock clock_{domain::ParseTime("2026-03-02T09:00:00Z").value()};
   std::unique_ptr<LogService> log_;
   std::unique_ptr<RecordService> records_;
   std::unique_ptr<RetentionService> retention_;
@@ -310,15 +310,15 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   RecordId doomed = CheckIn("待销毁会议纪要 Minutes to destroy", {doomed_text, doomed_text2});
 
   // The record that stays, checked in ten years later (so not yet due).
-  clock_.Set(storage::ParseTime("2036-03-01T09:00:00Z").value());
+  clock_.Set(domain::ParseTime("2036-03-01T09:00:00Z").value());
   const std::string survivor_text = "survivor content " + random_bytes(16);
   RecordId survivor = CheckIn("保留会议纪要 Minutes to keep", {survivor_text});
 
   // Two days later, audit packages of the doomed record in both formats.
-  clock_.Set(storage::ParseTime("2036-03-03T08:00:00Z").value());
+  clock_.Set(domain::ParseTime("2036-03-03T08:00:00Z").value());
   std::vector<std::string> exports;
   std::vector<std::string> export_keys;
-  std::vector<storage::BlobId> export_blobs;
+  std::vector<domain::BlobId> export_blobs;
   for (PackageFormat format : {PackageFormat::kTarGz, PackageFormat::kZip}) {
     const std::string job = ExportAndWait(doomed, format);
     ASSERT_FALSE(job.empty());
@@ -361,7 +361,7 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   // A copy of the ciphertext, as an attacker holding an old blob would have
   // it, decrypts with the key the archive holds before destruction.
   storage::MemoryBlobStore saved;
-  storage::BlobId saved_id;
+  domain::BlobId saved_id;
   {
     auto w = saved.Create();
     ASSERT_TRUE(w.ok());
@@ -382,7 +382,7 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   }
 
   // Due, proposed, approved by an approver and legal, executed.
-  clock_.Set(storage::ParseTime("2036-03-03T09:00:00Z").value());
+  clock_.Set(domain::ParseTime("2036-03-03T09:00:00Z").value());
   auto batch = destruction_->Propose(arch_, {doomed.value}, "retention expired");
   ASSERT_TRUE(batch.ok()) << batch.status().ToString();
   ASSERT_TRUE(destruction_->Approve(ann_, batch->id).ok());
@@ -402,7 +402,7 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
     EXPECT_EQ(opened.status().code(), ErrorCode::kGone);
     EXPECT_EQ(opened.status().reason(), "export_shredded");
   }
-  for (const storage::BlobId& blob : export_blobs) EXPECT_FALSE(archive_->blobs().Size(blob).ok());
+  for (const domain::BlobId& blob : export_blobs) EXPECT_FALSE(archive_->blobs().Size(blob).ok());
   auto certificate = destruction_->Certificate(arch_, batch->id);
   ASSERT_TRUE(certificate.ok()) << certificate.status().ToString();
   EXPECT_NE(certificate->find("\"exportsShredded\":2"), std::string::npos) << *certificate;
@@ -455,7 +455,7 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   ASSERT_EQ(blob_ids->size(), 1u);  // the survivor's blob
   for (const StoredFile& key : remaining) {
     // The saved ciphertext, under the destroyed file's id and under the key's own.
-    for (const storage::FileId& as : {doomed_file.id, key.id}) {
+    for (const domain::FileId& as : {doomed_file.id, key.id}) {
       auto s = saved_content.Open(saved_id, as, key.kek_id, key.wrapped_dek, doomed_file.sha256);
       if (!s.ok()) continue;
       Drained d = Drain(**s);
@@ -463,8 +463,8 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
       EXPECT_EQ(d.bytes.find(marker), std::string::npos);
     }
     // Every remaining blob, as the destroyed file, with this key.
-    for (const storage::BlobId& blob : *blob_ids) {
-      for (const storage::FileId& as : {doomed_file.id, key.id}) {
+    for (const domain::BlobId& blob : *blob_ids) {
+      for (const domain::FileId& as : {doomed_file.id, key.id}) {
         auto s =
             archive_->content().Open(blob, as, key.kek_id, key.wrapped_dek, doomed_file.sha256);
         if (!s.ok()) continue;

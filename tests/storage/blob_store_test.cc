@@ -52,7 +52,7 @@ StatusOr<Bytes> ReadAll(crypto::ByteSource& source, size_t piece = 4096) {
 }
 
 // Writes `data` as a new committed blob; returns its id ("" on failure).
-BlobId PutBlob(BlobStore& store, const Bytes& data) {
+domain::BlobId PutBlob(BlobStore& store, const Bytes& data) {
   auto writer = store.Create();
   EXPECT_TRUE(writer.ok()) << writer.status().ToString();
   if (!writer.ok()) return {};
@@ -62,7 +62,7 @@ BlobId PutBlob(BlobStore& store, const Bytes& data) {
   return (*writer)->id();
 }
 
-Bytes ReadBlob(BlobStore& store, const BlobId& id) {
+Bytes ReadBlob(BlobStore& store, const domain::BlobId& id) {
   auto source = store.Open(id);
   EXPECT_TRUE(source.ok()) << source.status().ToString();
   if (!source.ok()) return {};
@@ -122,7 +122,7 @@ TEST_P(BlobStoreContractTest, CommitMakesVisible) {
   Bytes data = Pattern(1000, 1);
   auto writer = store_->Create();
   ASSERT_TRUE(writer.ok());
-  BlobId id = (*writer)->id();
+  domain::BlobId id = (*writer)->id();
   EXPECT_TRUE(IsValidBlobId(id.value)) << id.value;
   ASSERT_TRUE((*writer)->Write(data.data(), data.size()).ok());
   EXPECT_EQ((*writer)->size(), 1000u);
@@ -134,12 +134,12 @@ TEST_P(BlobStoreContractTest, CommitMakesVisible) {
   ASSERT_TRUE((*writer)->Commit().ok());
   EXPECT_EQ(ReadBlob(*store_, id), data);
   EXPECT_EQ(*store_->Size(id), 1000u);
-  EXPECT_EQ(*store_->List(), std::vector<BlobId>{id});
+  EXPECT_EQ(*store_->List(), std::vector<domain::BlobId>{id});
   ExpectNoTempFiles();
 }
 
 TEST_P(BlobStoreContractTest, EmptyBlob) {
-  BlobId id = PutBlob(*store_, {});
+  domain::BlobId id = PutBlob(*store_, {});
   EXPECT_TRUE(ReadBlob(*store_, id).empty());
   EXPECT_EQ(*store_->Size(id), 0u);
 }
@@ -159,7 +159,7 @@ TEST_P(BlobStoreContractTest, OddPiecesRoundTrip) {
   }
   EXPECT_EQ((*writer)->size(), data.size());
   ASSERT_TRUE((*writer)->Commit().ok());
-  BlobId id = (*writer)->id();
+  domain::BlobId id = (*writer)->id();
   for (size_t piece : {size_t{1} << 20, size_t{5}, size_t{65536 + 21}}) {
     auto source = store_->Open(id);
     ASSERT_TRUE(source.ok());
@@ -170,7 +170,7 @@ TEST_P(BlobStoreContractTest, OddPiecesRoundTrip) {
 }
 
 TEST_P(BlobStoreContractTest, AbortLeavesNothing) {
-  BlobId id;
+  domain::BlobId id;
   {
     auto writer = store_->Create();
     ASSERT_TRUE(writer.ok());
@@ -194,7 +194,7 @@ TEST_P(BlobStoreContractTest, WriteAfterCommit) {
 }
 
 TEST_P(BlobStoreContractTest, BadIdsRejected) {
-  BlobId good = PutBlob(*store_, Pattern(10, 4));
+  domain::BlobId good = PutBlob(*store_, Pattern(10, 4));
   std::string upper = good.value;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (upper == good.value) upper[0] = 'A';
@@ -214,34 +214,34 @@ TEST_P(BlobStoreContractTest, BadIdsRejected) {
       good.value + ".part",
   };
   for (const std::string& s : bad) {
-    BlobId id{s};
+    domain::BlobId id{s};
     ExpectStatus(store_->Open(id).status(), ErrorCode::kInvalidArgument, kBlobInvalidId);
     ExpectStatus(store_->Size(id).status(), ErrorCode::kInvalidArgument, kBlobInvalidId);
     ExpectStatus(store_->Delete(id), ErrorCode::kInvalidArgument, kBlobInvalidId);
   }
-  EXPECT_EQ(*store_->List(), std::vector<BlobId>{good});
+  EXPECT_EQ(*store_->List(), std::vector<domain::BlobId>{good});
 }
 
 TEST_P(BlobStoreContractTest, UnknownIdIsNotFound) {
-  BlobId id{std::string(kBlobIdHexLength, 'a')};
+  domain::BlobId id{std::string(kBlobIdHexLength, 'a')};
   ExpectStatus(store_->Open(id).status(), ErrorCode::kNotFound, kBlobNotFound);
   ExpectStatus(store_->Size(id).status(), ErrorCode::kNotFound, kBlobNotFound);
   ExpectStatus(store_->Delete(id), ErrorCode::kNotFound, kBlobNotFound);
 }
 
 TEST_P(BlobStoreContractTest, DeleteRemovesOnlyThatBlob) {
-  BlobId a = PutBlob(*store_, Pattern(100, 5));
-  BlobId b = PutBlob(*store_, Pattern(200, 6));
+  domain::BlobId a = PutBlob(*store_, Pattern(100, 5));
+  domain::BlobId b = PutBlob(*store_, Pattern(200, 6));
   ASSERT_TRUE(store_->Delete(a).ok());
   ExpectStatus(store_->Open(a).status(), ErrorCode::kNotFound, kBlobNotFound);
   ExpectStatus(store_->Delete(a), ErrorCode::kNotFound, kBlobNotFound);  // twice
   EXPECT_EQ(ReadBlob(*store_, b), Pattern(200, 6));
-  EXPECT_EQ(*store_->List(), std::vector<BlobId>{b});
+  EXPECT_EQ(*store_->List(), std::vector<domain::BlobId>{b});
 }
 
 TEST_P(BlobStoreContractTest, OpenSourceSurvivesDelete) {
   Bytes data = Pattern(kBlobIoBufferSize * 2, 7);
-  BlobId id = PutBlob(*store_, data);
+  domain::BlobId id = PutBlob(*store_, data);
   auto source = store_->Open(id);
   ASSERT_TRUE(source.ok());
   ASSERT_TRUE(store_->Delete(id).ok());
@@ -251,29 +251,29 @@ TEST_P(BlobStoreContractTest, OpenSourceSurvivesDelete) {
 }
 
 TEST_P(BlobStoreContractTest, ListIsSorted) {
-  std::vector<BlobId> ids;
+  std::vector<domain::BlobId> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(PutBlob(*store_, Pattern(i, i)));
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(*store_->List(), ids);
 }
 
 TEST_P(BlobStoreContractTest, SweepKeepsReferencedRemovesOthers) {
-  BlobId keep1 = PutBlob(*store_, Pattern(10, 8));
-  BlobId drop1 = PutBlob(*store_, Pattern(20, 9));
-  BlobId keep2 = PutBlob(*store_, Pattern(30, 10));
-  BlobId drop2 = PutBlob(*store_, Pattern(40, 11));
-  std::set<BlobId> referenced = {keep1, keep2};
-  auto removed = store_->SweepOrphans([&](const BlobId& id) { return referenced.count(id) > 0; });
+  domain::BlobId keep1 = PutBlob(*store_, Pattern(10, 8));
+  domain::BlobId drop1 = PutBlob(*store_, Pattern(20, 9));
+  domain::BlobId keep2 = PutBlob(*store_, Pattern(30, 10));
+  domain::BlobId drop2 = PutBlob(*store_, Pattern(40, 11));
+  std::set<domain::BlobId> referenced = {keep1, keep2};
+  auto removed = store_->SweepOrphans([&](const domain::BlobId& id) { return referenced.count(id) > 0; });
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 2u);
-  std::vector<BlobId> expect = {keep1, keep2};
+  std::vector<domain::BlobId> expect = {keep1, keep2};
   std::sort(expect.begin(), expect.end());
   EXPECT_EQ(*store_->List(), expect);
   EXPECT_EQ(ReadBlob(*store_, keep1), Pattern(10, 8));
   ExpectStatus(store_->Open(drop1).status(), ErrorCode::kNotFound, kBlobNotFound);
   ExpectStatus(store_->Open(drop2).status(), ErrorCode::kNotFound, kBlobNotFound);
   // A second sweep has nothing left to do.
-  EXPECT_EQ(*store_->SweepOrphans([&](const BlobId& id) { return referenced.count(id) > 0; }), 0u);
+  EXPECT_EQ(*store_->SweepOrphans([&](const domain::BlobId& id) { return referenced.count(id) > 0; }), 0u);
 }
 
 // Several nodes share one blob folder: another node's blob may be committed
@@ -283,12 +283,12 @@ TEST(FileBlobStoreTest, SharedSweepLeavesYoungFilesAlone) {
   custos::testing::TempDir dir;
   auto store = FileBlobStore::OpenDirectory(dir.path());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  BlobId orphan = PutBlob(**store, Pattern(10, 21));
+  domain::BlobId orphan = PutBlob(**store, Pattern(10, 21));
   auto writer = (*store)->Create();  // another node's upload in flight
   ASSERT_TRUE(writer.ok());
   const Bytes partial = Pattern(10, 22);
   ASSERT_TRUE((*writer)->Write(partial.data(), partial.size()).ok());
-  auto none = [](const BlobId&) { return false; };
+  auto none = [](const domain::BlobId&) { return false; };
 
   auto young = (*store)->SweepOrphansOlderThan(none, std::chrono::hours(1));
   ASSERT_TRUE(young.ok()) << young.status().ToString();
@@ -309,20 +309,20 @@ TEST(FileBlobStoreTest, SharedSweepLeavesYoungFilesAlone) {
 }
 
 TEST_P(BlobStoreContractTest, SweepRefusedWhileWriting) {
-  BlobId a = PutBlob(*store_, Pattern(10, 12));
+  domain::BlobId a = PutBlob(*store_, Pattern(10, 12));
   auto writer = store_->Create();
   ASSERT_TRUE(writer.ok());
-  ExpectStatus(store_->SweepOrphans([](const BlobId&) { return false; }).status(),
+  ExpectStatus(store_->SweepOrphans([](const domain::BlobId&) { return false; }).status(),
                ErrorCode::kConflict, kBlobWritersActive);
-  EXPECT_EQ(*store_->List(), std::vector<BlobId>{a});  // nothing removed
+  EXPECT_EQ(*store_->List(), std::vector<domain::BlobId>{a});  // nothing removed
   writer->reset();
-  EXPECT_EQ(*store_->SweepOrphans([](const BlobId&) { return false; }), 1u);
+  EXPECT_EQ(*store_->SweepOrphans([](const domain::BlobId&) { return false; }), 1u);
 }
 
 TEST_P(BlobStoreContractTest, ConcurrentWriters) {
   constexpr int kThreads = 6;
   constexpr int kBlobsPerThread = 15;
-  std::vector<std::vector<BlobId>> ids(kThreads);
+  std::vector<std::vector<domain::BlobId>> ids(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -341,7 +341,7 @@ TEST_P(BlobStoreContractTest, ConcurrentWriters) {
     });
   }
   for (auto& th : threads) th.join();
-  std::set<BlobId> all;
+  std::set<domain::BlobId> all;
   for (int t = 0; t < kThreads; ++t) {
     ASSERT_EQ(ids[t].size(), size_t{kBlobsPerThread}) << "thread " << t;
     for (int i = 0; i < kBlobsPerThread; ++i) {
@@ -376,7 +376,7 @@ TEST(FileBlobStoreTest, LayoutAndModesIgnoreUmask) {
   ASSERT_TRUE(store.ok());
   auto writer = (*store)->Create();
   ASSERT_TRUE(writer.ok());
-  const BlobId id = (*writer)->id();
+  const domain::BlobId id = (*writer)->id();
   const std::string temp = (*store)->TempDir() + "/" + id.value + std::string(kBlobTempSuffix);
   EXPECT_EQ(ModeOf(temp), kBlobFileMode);  // the temp file, while being written
   ASSERT_TRUE((*writer)->Write(reinterpret_cast<const uint8_t*>("abc"), 3).ok());
@@ -394,7 +394,7 @@ TEST(FileBlobStoreTest, LayoutAndModesIgnoreUmask) {
 
 TEST(FileBlobStoreTest, ReopenSeesCommittedBlobs) {
   custos::testing::TempDir dir;
-  BlobId id;
+  domain::BlobId id;
   {
     auto store = FileBlobStore::OpenDirectory(dir.path() + "/");  // trailing slash is fine
     ASSERT_TRUE(store.ok());
@@ -402,7 +402,7 @@ TEST(FileBlobStoreTest, ReopenSeesCommittedBlobs) {
   }
   auto store = FileBlobStore::OpenDirectory(dir.path());
   ASSERT_TRUE(store.ok());
-  EXPECT_EQ(*(*store)->List(), std::vector<BlobId>{id});
+  EXPECT_EQ(*(*store)->List(), std::vector<domain::BlobId>{id});
   EXPECT_EQ(ReadBlob(**store, id), Pattern(5000, 13));
   // A new blob in an existing fan-out directory after reopening.
   EXPECT_EQ(ReadBlob(**store, PutBlob(**store, Pattern(7, 14))), Pattern(7, 14));
@@ -412,8 +412,8 @@ TEST(FileBlobStoreTest, SweepRemovesLeftoverTempFilesAndIgnoresStrangers) {
   custos::testing::TempDir dir;
   auto store = FileBlobStore::OpenDirectory(dir.path());
   ASSERT_TRUE(store.ok());
-  BlobId kept = PutBlob(**store, Pattern(10, 15));
-  BlobId orphan = PutBlob(**store, Pattern(10, 16));
+  domain::BlobId kept = PutBlob(**store, Pattern(10, 15));
+  domain::BlobId orphan = PutBlob(**store, Pattern(10, 16));
   // What a crash mid-write leaves behind.
   const std::string leftover = (*store)->TempDir() + "/" + std::string(32, 'b') + ".part";
   custos::testing::WriteFile(leftover, "partial");
@@ -425,7 +425,7 @@ TEST(FileBlobStoreTest, SweepRemovesLeftoverTempFilesAndIgnoresStrangers) {
   const std::string kept_fan_out = dir.path() + "/" + kept.value.substr(0, 2);
   custos::testing::WriteFile(kept_fan_out + "/" + std::string(32, 'd'), "x");  // wrong prefix
 
-  auto removed = (*store)->SweepOrphans([&](const BlobId& id) { return id == kept; });
+  auto removed = (*store)->SweepOrphans([&](const domain::BlobId& id) { return id == kept; });
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 2u);  // the orphan and the temp file
   EXPECT_FALSE(fs::exists(leftover));
@@ -435,7 +435,7 @@ TEST(FileBlobStoreTest, SweepRemovesLeftoverTempFilesAndIgnoresStrangers) {
   EXPECT_TRUE(fs::exists((*store)->TempDir() + "/notes.txt"));
   EXPECT_TRUE(fs::exists(dir.Sub("zz") + "/" + std::string(32, 'c')));
   EXPECT_TRUE(fs::exists(kept_fan_out + "/" + std::string(32, 'd')));
-  EXPECT_EQ(*(*store)->List(), std::vector<BlobId>{kept});
+  EXPECT_EQ(*(*store)->List(), std::vector<domain::BlobId>{kept});
 }
 
 TEST(FileBlobStoreTest, SymlinkedBlobNotFollowed) {
@@ -443,7 +443,7 @@ TEST(FileBlobStoreTest, SymlinkedBlobNotFollowed) {
   auto store = FileBlobStore::OpenDirectory(dir.path());
   ASSERT_TRUE(store.ok());
   custos::testing::WriteFile(dir.Sub("secret"), "outside");
-  BlobId id{std::string(32, 'e')};
+  domain::BlobId id{std::string(32, 'e')};
   fs::create_directory(dir.Sub("ee"));
   fs::create_symlink(dir.Sub("secret"), (*store)->BlobPath(id));
   EXPECT_FALSE((*store)->Open(id).ok());
@@ -524,7 +524,7 @@ TEST(MemoryBlobStoreTest, InjectedStorageFull) {
 TEST(MemoryBlobStoreTest, CorruptByteFlipsStoredBitsOnly) {
   MemoryBlobStore store;
   Bytes data = Pattern(100, 19);
-  BlobId id = PutBlob(store, data);
+  domain::BlobId id = PutBlob(store, data);
   auto before = store.Open(id);  // a snapshot
   ASSERT_TRUE(before.ok());
   ASSERT_TRUE(store.CorruptByte(id, 42, 0x80).ok());
@@ -534,7 +534,7 @@ TEST(MemoryBlobStoreTest, CorruptByteFlipsStoredBitsOnly) {
   EXPECT_EQ(ReadBlob(store, id), expect);
   EXPECT_EQ(*ReadAll(**before), data);
   EXPECT_EQ(store.CorruptByte(id, 100).code(), ErrorCode::kInvalidArgument);
-  ExpectStatus(store.CorruptByte(BlobId{std::string(32, '0')}, 0), ErrorCode::kNotFound,
+  ExpectStatus(store.CorruptByte(domain::BlobId{std::string(32, '0')}, 0), ErrorCode::kNotFound,
                kBlobNotFound);
 }
 

@@ -1,4 +1,4 @@
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 #include <cstdint>
 #include <string>
@@ -9,7 +9,7 @@
 #include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
 
-namespace custos::storage {
+namespace custos::domain {
 namespace {
 
 using Poco::Dynamic::Var;
@@ -362,4 +362,4 @@ TEST(CanonicalJson, ParseJsonStrictBuildsPocoTypes) {
 }
 
 }  // namespace
-}  // namespace custos::storage
+}  // namespace custos::domain

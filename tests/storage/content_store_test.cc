@@ -135,7 +135,7 @@ class ContentStoreTest : public ::testing::TestWithParam<Param> {
   }
 
   // Flips one stored byte of blob `id`, through whichever store is in use.
-  void CorruptBlob(const BlobId& id, uint64_t offset) {
+  void CorruptBlob(const domain::BlobId& id, uint64_t offset) {
     if (memory_ != nullptr) {
       ASSERT_TRUE(memory_->CorruptByte(id, offset).ok());
       return;
@@ -150,7 +150,7 @@ class ContentStoreTest : public ::testing::TestWithParam<Param> {
     ASSERT_TRUE(f.good());
   }
 
-  Bytes BlobBytes(const BlobId& id) {
+  Bytes BlobBytes(const domain::BlobId& id) {
     auto source = blobs_->Open(id);
     EXPECT_TRUE(source.ok());
     Bytes out;
@@ -242,7 +242,7 @@ TEST_P(ContentStoreTest, BlobHoldsNoPlaintext) {
 TEST_P(ContentStoreTest, OpenStoredFileRecord) {
   Bytes data = Pattern(70000, 4);
   StoredContent c = PutOk(data);
-  StoredFile file;
+  domain::StoredFile file;
   file.id = c.file_id;
   file.blob_id = c.blob_id;
   file.kek_id = c.kek_id;
@@ -360,15 +360,15 @@ TEST_P(ContentStoreTest, RecordedHashMismatch) {
 
 TEST_P(ContentStoreTest, MalformedArguments) {
   StoredContent c = PutOk(Pattern(10, 16));
-  ExpectStatus(content_->Open(c.blob_id, FileId{"xyz"}, c.kek_id, c.wrapped_dek, c.sha256).status(),
+  ExpectStatus(content_->Open(c.blob_id, domain::FileId{"xyz"}, c.kek_id, c.wrapped_dek, c.sha256).status(),
                ErrorCode::kInvalidArgument, kInvalidFileId);
   ExpectStatus(content_->Open(c.blob_id, c.file_id, c.kek_id, c.wrapped_dek, "abcd").status(),
                ErrorCode::kInvalidArgument, kInvalidSha256);
   ExpectStatus(
-      content_->Open(BlobId{"../x"}, c.file_id, c.kek_id, c.wrapped_dek, c.sha256).status(),
+      content_->Open(domain::BlobId{"../x"}, c.file_id, c.kek_id, c.wrapped_dek, c.sha256).status(),
       ErrorCode::kInvalidArgument, kBlobInvalidId);
   ExpectStatus(
-      content_->Open(BlobId{std::string(32, '0')}, c.file_id, c.kek_id, c.wrapped_dek, c.sha256)
+      content_->Open(domain::BlobId{std::string(32, '0')}, c.file_id, c.kek_id, c.wrapped_dek, c.sha256)
           .status(),
       ErrorCode::kNotFound, kBlobNotFound);
 }

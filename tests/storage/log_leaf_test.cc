@@ -9,7 +9,7 @@
 
 #include "crypto/bytes.h"
 #include "crypto/merkle.h"
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 namespace custos::storage {
 namespace {
@@ -29,10 +29,10 @@ constexpr std::string_view kLeaf0HashBase64 = "kXJJ7vvrdMg5lz1jRUDLcVjvXgceeULAB
 constexpr std::string_view kLeaf1HashHex =
     "11395f73371ee77b9d4a189c3940a7d85fb4a9713096f67a551bd1b8eaf02403";
 
-Time TimeOf(std::string_view text) {
-  StatusOr<Time> t = ParseTime(text);
+domain::Time TimeOf(std::string_view text) {
+  StatusOr<domain::Time> t = domain::ParseTime(text);
   EXPECT_TRUE(t.ok()) << text;
-  return t.ok() ? *t : Time();
+  return t.ok() ? *t : domain::Time();
 }
 
 LogEvent Event0() {
@@ -136,7 +136,7 @@ TEST(LogLeaf, EnvelopeEqualsCanonicalJsonOfTheWholeObject) {
     whole->set("seq", static_cast<Poco::UInt64>(i));
     whole->set("subject", e.subject);
     whole->set("v", kLeafFormatVersion);
-    StatusOr<std::string> canonical = CanonicalJson(whole);
+    StatusOr<std::string> canonical = domain::CanonicalJson(whole);
     ASSERT_TRUE(canonical.ok());
     EXPECT_EQ(*leaf, *canonical) << i;
     EXPECT_TRUE(DecodeLeaf(*leaf).ok()) << i;
@@ -277,9 +277,9 @@ TEST(LogLeaf, TimeRangeEdgesRoundTrip) {
 
 TEST(LogLeaf, TimeOutsideYearRangeRejected) {
   LogEvent e = Event0();
-  e.at = Time::max();
+  e.at = domain::Time::max();
   EXPECT_EQ(EncodeReason(e), "leaf_invalid_event");
-  e.at = Time::min();
+  e.at = domain::Time::min();
   EXPECT_EQ(EncodeReason(e), "leaf_invalid_event");
   e.at = TimeOf("2262-01-01T00:00:00.000Z");
   EXPECT_EQ(EncodeReason(e), "leaf_invalid_event");
@@ -310,7 +310,7 @@ TEST(LogLeaf, DecodesKnownLeaf) {
   EXPECT_EQ(d->event.action, "record.checkin");
   EXPECT_EQ(d->event.actor, "alice");
   EXPECT_EQ(d->event.subject, "CT-2026-000001");
-  EXPECT_EQ(FormatTime(d->event.at), "2026-11-22T14:00:00.123Z");
+  EXPECT_EQ(domain::FormatTime(d->event.at), "2026-11-22T14:00:00.123Z");
   EXPECT_EQ(d->event.details->getValue<Poco::Int64>("version"), 1);
 }
 

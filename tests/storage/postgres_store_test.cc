@@ -97,7 +97,7 @@ TEST(PostgresStoreTest, TwoStoresOnOneDatabaseWriteOneLogAndGapFreeNumbers) {
         uint64_t n = 0;
         const bool fail = (i % 7) == 3;
         Status s = store->Write([&](Transaction& tx) -> Status {
-          CUSTOS_ASSIGN_OR_RETURN(n, tx.records().NextSequence(RecordType::kContract, 2026));
+          CUSTOS_ASSIGN_OR_RETURN(n, tx.records().NextSequence(domain::RecordType::kContract, 2026));
           CUSTOS_RETURN_IF_ERROR(
               tx.log().Append(Event("test.number", "CT-2026-" + std::to_string(n), t)).status());
           if (fail) return Conflict("refused on purpose", "test_refused");
@@ -250,18 +250,18 @@ TEST(PostgresStoreTest, ScrubLeavesNoCopyOfAShreddedKeyInTheFilesTable) {
   for (int i = 0; i < 4; ++i) {
     for (char c : std::string("wrapped-key-to-shred")) key.push_back(static_cast<uint8_t>(c));
   }
-  Version v;
-  v.record_id = RecordId{"CT-2026-000001"};
+  domain::Version v;
+  v.record_id = domain::RecordId{"CT-2026-000001"};
   v.number = 1;
   v.created_by = "alice";
   v.manifest_hash = "ab";
-  StoredFile f;
-  f.id = FileId{"f-1"};
+  domain::StoredFile f;
+  f.id = domain::FileId{"f-1"};
   f.record_id = v.record_id;
   f.version = 1;
   f.name = "contract.pdf";
   f.sha256 = "00";
-  f.blob_id = BlobId{"0123456789abcdef0123456789abcdef"};
+  f.blob_id = domain::BlobId{"0123456789abcdef0123456789abcdef"};
   f.kek_id = "kek-1";
   f.wrapped_dek = key;
   v.files.push_back(f);

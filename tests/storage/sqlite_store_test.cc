@@ -50,7 +50,7 @@ TEST_F(SqliteStoreTest, RowsAndEventsCommitTogether) {
   ASSERT_NE(store, nullptr);
   uint64_t index = 99;
   Status s = store->Write([&](Transaction& tx) -> Status {
-    CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({"sales", TruncateToMillis(std::chrono::system_clock::now())}));
+    CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({"sales", domain::TruncateToMillis(std::chrono::system_clock::now())}));
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord("CT-2026-000001", "Supply contract")));
     CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(Event("record.checkin", "CT-2026-000001")));
     return Status::Ok();
@@ -58,7 +58,7 @@ TEST_F(SqliteStoreTest, RowsAndEventsCommitTogether) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(index, 0u);
   s = store->Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
     EXPECT_TRUE(rec.has_value());
     if (rec) EXPECT_EQ(rec->title, "Supply contract");
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
@@ -76,7 +76,7 @@ TEST_F(SqliteStoreTest, FailedFunctionLeavesNoRowNoEventNoSequence) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   Status s = store->Write([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(RecordType::kContract, 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(domain::RecordType::kContract, 2026));
     EXPECT_EQ(seq, 1u);
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord("CT-2026-000001", "x")));
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("record.checkin", "CT-2026-000001")).status());
@@ -84,7 +84,7 @@ TEST_F(SqliteStoreTest, FailedFunctionLeavesNoRowNoEventNoSequence) {
   });
   EXPECT_EQ(s.reason(), "test_abort");
   s = store->Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
     EXPECT_FALSE(rec.has_value());
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
     EXPECT_EQ(size, 0u);
@@ -94,7 +94,7 @@ TEST_F(SqliteStoreTest, FailedFunctionLeavesNoRowNoEventNoSequence) {
   ASSERT_TRUE(s.ok());
   // The sequence number was returned with the rollback: no gap.
   s = store->Write([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(RecordType::kContract, 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(domain::RecordType::kContract, 2026));
     EXPECT_EQ(seq, 1u);
     return Status::Ok();
   });
@@ -241,14 +241,14 @@ TEST_F(SqliteStoreTest, ReadTransactionsCannotAppend) {
 TEST_F(SqliteStoreTest, UsersSessionsVersionsAndSearch) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  auto now = TruncateToMillis(std::chrono::system_clock::now());
+  auto now = domain::TruncateToMillis(std::chrono::system_clock::now());
   Status s = store->Write([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({"sales", now}));
     EXPECT_EQ(tx.departments().Insert({"sales", now}).reason(), "department_exists");
-    User u;
-    u.username = Username{"alice"};
+    domain::User u;
+    u.username = domain::Username{"alice"};
     u.password_hash = "$argon2id$x";
-    u.role = Role::kArchivist;
+    u.role = domain::Role::kArchivist;
     u.department = "sales";
     u.created_at = u.password_changed_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(u));
@@ -257,25 +257,25 @@ TEST_F(SqliteStoreTest, UsersSessionsVersionsAndSearch) {
     u.locked_until = now + std::chrono::minutes(15);
     CUSTOS_RETURN_IF_ERROR(tx.users().Update(u));
     CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"abc", u.username, now, now, now + std::chrono::hours(8)}));
-    Record a = MakeRecord("CT-2026-000001", "Steel supply 100% agreement");
-    Record b = MakeRecord("QC-2026-000001", "ISO 9001 certificate");
-    b.type = RecordType::kQualification;
-    b.classification = Classification::kSecret;
+    domain::Record a = MakeRecord("CT-2026-000001", "Steel supply 100% agreement");
+    domain::Record b = MakeRecord("QC-2026-000001", "ISO 9001 certificate");
+    b.type = domain::RecordType::kQualification;
+    b.classification = domain::Classification::kSecret;
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(a));
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(b));
-    Version v;
+    domain::Version v;
     v.record_id = a.id;
     v.number = 1;
     v.created_at = now;
     v.created_by = "alice";
     v.manifest_hash = "ab";
-    StoredFile f;
-    f.id = FileId{"f1"};
+    domain::StoredFile f;
+    f.id = domain::FileId{"f1"};
     f.name = "contract.pdf";
     f.media_type = "application/pdf";
     f.size = 10;
     f.sha256 = "00";
-    f.blob_id = BlobId{"b1"};
+    f.blob_id = domain::BlobId{"b1"};
     f.kek_id = "k";
     f.wrapped_dek = {1, 2, 3};
     f.signature.status = "valid";
@@ -283,35 +283,35 @@ TEST_F(SqliteStoreTest, UsersSessionsVersionsAndSearch) {
     v.files.push_back(f);
     CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
     EXPECT_EQ(tx.versions().Insert(v).reason(), "version_exists");
-    v.record_id = RecordId{"CT-2026-999999"};
+    v.record_id = domain::RecordId{"CT-2026-999999"};
     EXPECT_EQ(tx.versions().Insert(v).reason(), "record_not_found");
     return tx.log().Append(Event("test.setup", "x")).status();
   });
   ASSERT_TRUE(s.ok()) << s.ToString();
   s = store->Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto u, tx.users().Find(Username{"alice"}));
-    EXPECT_TRUE(u && u->failed_logins == 3 && u->locked_until && u->role == Role::kArchivist);
+    CUSTOS_ASSIGN_OR_RETURN(auto u, tx.users().Find(domain::Username{"alice"}));
+    EXPECT_TRUE(u && u->failed_logins == 3 && u->locked_until && u->role == domain::Role::kArchivist);
     CUSTOS_ASSIGN_OR_RETURN(auto sess, tx.sessions().Find("abc"));
     EXPECT_TRUE(sess && sess->username.value == "alice");
-    CUSTOS_ASSIGN_OR_RETURN(auto versions, tx.versions().List(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto versions, tx.versions().List(domain::RecordId{"CT-2026-000001"}));
     EXPECT_EQ(versions.size(), 1u);
     if (!versions.empty()) {
       EXPECT_EQ(versions[0].files.size(), 1u);
       EXPECT_EQ(versions[0].files[0].wrapped_dek, (std::vector<uint8_t>{1, 2, 3}));
       EXPECT_TRUE(versions[0].files[0].signature.signing_time.has_value());
     }
-    CUSTOS_ASSIGN_OR_RETURN(bool referenced, tx.versions().BlobReferenced(BlobId{"b1"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool referenced, tx.versions().BlobReferenced(domain::BlobId{"b1"}));
     EXPECT_TRUE(referenced);
-    RecordQuery q;
+    domain::RecordQuery q;
     q.text = "100%";  // LIKE metacharacters are literal
-    CUSTOS_ASSIGN_OR_RETURN(RecordPage page, tx.records().Search(q));
+    CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(q));
     EXPECT_EQ(page.total, 1u);
     q.text = "ISO";
-    q.allowed_classifications = {Classification::kPublic, Classification::kInternal};
+    q.allowed_classifications = {domain::Classification::kPublic, domain::Classification::kInternal};
     CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(q));
     EXPECT_EQ(page.total, 0u);  // secret record hidden from this clearance
-    RecordQuery all;
-    all.type = RecordType::kQualification;
+    domain::RecordQuery all;
+    all.type = domain::RecordType::kQualification;
     CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(all));
     EXPECT_EQ(page.total, 1u);
     return Status::Ok();
@@ -323,9 +323,9 @@ TEST_F(SqliteStoreTest, FullTextSearchFindsSubstringsInAnyScriptAndFollowsUpdate
   auto store = Open();
   ASSERT_NE(store, nullptr);
   Status s = store->Write([&](Transaction& tx) -> Status {
-    Record a = MakeRecord("CT-2026-000001", "钢材采购合同");
+    domain::Record a = MakeRecord("CT-2026-000001", "钢材采购合同");
     a.metadata_json = R"({"counterparty":"宝山钢铁","endDate":"2027-03-31"})";
-    Record b = MakeRecord("QC-2026-000001", "ISO 9001 certificate");
+    domain::Record b = MakeRecord("QC-2026-000001", "ISO 9001 certificate");
     b.metadata_json = R"({"validUntil":"2026-12-31"})";
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(a));
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(b));
@@ -333,16 +333,16 @@ TEST_F(SqliteStoreTest, FullTextSearchFindsSubstringsInAnyScriptAndFollowsUpdate
     return tx.records().Update(b);
   });
   ASSERT_TRUE(s.ok()) << s.ToString();
-  auto count = [&](RecordQuery q) {
+  auto count = [&](domain::RecordQuery q) {
     uint64_t total = 99;
     EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
-      CUSTOS_ASSIGN_OR_RETURN(RecordPage p, tx.records().Search(q));
+      CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage p, tx.records().Search(q));
       total = p.total;
       return Status::Ok();
     }).ok());
     return total;
   };
-  RecordQuery q;
+  domain::RecordQuery q;
   q.text = "采购合";  // inside the title
   EXPECT_EQ(count(q), 1u);
   q.text = "宝山钢";  // inside the metadata
@@ -355,7 +355,7 @@ TEST_F(SqliteStoreTest, FullTextSearchFindsSubstringsInAnyScriptAndFollowsUpdate
   EXPECT_EQ(count(q), 1u);
   q.text = "\"; DROP";  // quotes are data, not syntax
   EXPECT_EQ(count(q), 0u);
-  RecordQuery expiring;
+  domain::RecordQuery expiring;
   expiring.expiring_by = "2027-01-01";
   EXPECT_EQ(count(expiring), 1u);  // the certificate, not the contract ending in March
   expiring.expiring_by = "2027-12-31";

@@ -83,7 +83,7 @@ const Backend kPostgres{"Postgres", OpenPostgres};
 
 // A fixed instant (2026-11-22T14:00:00Z) plus `ms` milliseconds, so that
 // both stores see identical leaves.
-Time At(int64_t ms) { return Time(milliseconds(1795356000000LL + ms)); }
+domain::Time At(int64_t ms) { return domain::Time(milliseconds(1795356000000LL + ms)); }
 
 LogEvent FixedEvent(const std::string& subject, int n) {
   LogEvent e = Event("test.append", subject, n);
@@ -91,32 +91,32 @@ LogEvent FixedEvent(const std::string& subject, int n) {
   return e;
 }
 
-User MakeUser(const std::string& name, Time now) {
-  User u;
-  u.username = Username{name};
+domain::User MakeUser(const std::string& name, domain::Time now) {
+  domain::User u;
+  u.username = domain::Username{name};
   u.password_hash = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA";
-  u.role = Role::kArchivist;
+  u.role = domain::Role::kArchivist;
   u.department = "sales";
   u.created_at = u.password_changed_at = now;
   return u;
 }
 
-StoredFile MakeFile(const std::string& id, const std::string& blob, const std::string& name) {
-  StoredFile f;
-  f.id = FileId{id};
+domain::StoredFile MakeFile(const std::string& id, const std::string& blob, const std::string& name) {
+  domain::StoredFile f;
+  f.id = domain::FileId{id};
   f.name = name;
   f.media_type = "application/pdf";
   f.size = 10;
   f.sha256 = "00";
-  f.blob_id = BlobId{blob};
+  f.blob_id = domain::BlobId{blob};
   f.kek_id = "kek-1";
   f.wrapped_dek = {1, 2, 3};
   return f;
 }
 
-Version MakeVersion(const std::string& record, int number, std::vector<StoredFile> files) {
-  Version v;
-  v.record_id = RecordId{record};
+domain::Version MakeVersion(const std::string& record, int number, std::vector<domain::StoredFile> files) {
+  domain::Version v;
+  v.record_id = domain::RecordId{record};
   v.number = number;
   v.created_at = At(number);
   v.created_by = "alice";
@@ -126,9 +126,9 @@ Version MakeVersion(const std::string& record, int number, std::vector<StoredFil
   return v;
 }
 
-std::vector<std::string> Ids(const RecordPage& page) {
+std::vector<std::string> Ids(const domain::RecordPage& page) {
   std::vector<std::string> out;
-  for (const Record& r : page.records) out.push_back(r.id.value);
+  for (const domain::Record& r : page.records) out.push_back(r.id.value);
   return out;
 }
 
@@ -162,9 +162,9 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   // Inserts records in one write.
-  void InsertRecords(const std::vector<Record>& records) {
+  void InsertRecords(const std::vector<domain::Record>& records) {
     MustWrite([&](Transaction& tx) -> Status {
-      for (const Record& r : records) CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
+      for (const domain::Record& r : records) CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
       return Status::Ok();
     });
   }
@@ -176,8 +176,8 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
       });
     }
   }
-  RecordPage Search(const RecordQuery& q) {
-    RecordPage page;
+  domain::RecordPage Search(const domain::RecordQuery& q) {
+    domain::RecordPage page;
     MustRead([&](Transaction& tx) -> Status {
       CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(q));
       return Status::Ok();
@@ -185,7 +185,7 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
     return page;
   }
   std::vector<std::string> SearchText(const std::string& text) {
-    RecordQuery q;
+    domain::RecordQuery q;
     q.text = text;
     auto ids = Ids(Search(q));
     std::sort(ids.begin(), ids.end());
@@ -201,7 +201,7 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
 // --------------------------------------------------- departments and users
 
 TEST_P(StoreContract, DuplicateDepartmentIsDepartmentExists) {
-  const Time t = At(0) + std::chrono::microseconds(1500);  // stored to the millisecond
+  const domain::Time t = At(0) + std::chrono::microseconds(1500);  // stored to the millisecond
   MustWrite([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({"sales", t}));
     CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({"archive", t}));
@@ -228,7 +228,7 @@ TEST_P(StoreContract, DuplicateDepartmentIsDepartmentExists) {
 
 TEST_P(StoreContract, DuplicateUserAndUpdateOfMissingUser) {
   MustWrite([&](Transaction& tx) -> Status {
-    User u = MakeUser("bob", At(10));
+    domain::User u = MakeUser("bob", At(10));
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(u));
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(MakeUser("alice", At(11))));
     Status dup = tx.users().Insert(u);
@@ -239,7 +239,7 @@ TEST_P(StoreContract, DuplicateUserAndUpdateOfMissingUser) {
     EXPECT_EQ(missing.reason(), "user_not_found");
     // Update changes everything but the name and created_at.
     u.password_hash = "$argon2id$new";
-    u.role = Role::kAuditor;
+    u.role = domain::Role::kAuditor;
     u.department = "legal";
     u.must_change_password = false;
     u.password_changed_at = At(20);
@@ -250,20 +250,20 @@ TEST_P(StoreContract, DuplicateUserAndUpdateOfMissingUser) {
     return tx.users().Update(u);
   });
   MustRead([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(Username{"bob"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(domain::Username{"bob"}));
     EXPECT_TRUE(bob.has_value());
     if (bob) {
       EXPECT_EQ(bob->password_hash, "$argon2id$new");
-      EXPECT_EQ(bob->role, Role::kAuditor);
+      EXPECT_EQ(bob->role, domain::Role::kAuditor);
       EXPECT_EQ(bob->department, "legal");
       EXPECT_FALSE(bob->must_change_password);
       EXPECT_EQ(bob->password_changed_at, At(20));
       EXPECT_EQ(bob->failed_logins, 4);
-      EXPECT_EQ(bob->locked_until, std::optional<Time>(At(30)));
+      EXPECT_EQ(bob->locked_until, std::optional<domain::Time>(At(30)));
       EXPECT_TRUE(bob->disabled);
       EXPECT_EQ(bob->created_at, At(10));
     }
-    CUSTOS_ASSIGN_OR_RETURN(auto nobody, tx.users().Find(Username{"carol"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto nobody, tx.users().Find(domain::Username{"carol"}));
     EXPECT_FALSE(nobody.has_value());
     CUSTOS_ASSIGN_OR_RETURN(auto list, tx.users().List());
     EXPECT_EQ(list.size(), 2u);
@@ -276,12 +276,12 @@ TEST_P(StoreContract, DuplicateUserAndUpdateOfMissingUser) {
   });
   // Unlocking clears locked_until.
   MustWrite([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(Username{"bob"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(domain::Username{"bob"}));
     bob->locked_until.reset();
     return tx.users().Update(*bob);
   });
   MustRead([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(Username{"bob"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(domain::Username{"bob"}));
     EXPECT_FALSE(bob->locked_until.has_value());
     return Status::Ok();
   });
@@ -291,9 +291,9 @@ TEST_P(StoreContract, SessionsInsertFindTouchDelete) {
   MustWrite([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(MakeUser("alice", At(0))));
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(MakeUser("bob", At(0))));
-    CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"t1", Username{"alice"}, At(1), At(1), At(100)}));
-    CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"t2", Username{"alice"}, At(2), At(2), At(100)}));
-    CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"t3", Username{"bob"}, At(3), At(3), At(100)}));
+    CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"t1", domain::Username{"alice"}, At(1), At(1), At(100)}));
+    CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"t2", domain::Username{"alice"}, At(2), At(2), At(100)}));
+    CUSTOS_RETURN_IF_ERROR(tx.sessions().Insert({"t3", domain::Username{"bob"}, At(3), At(3), At(100)}));
     CUSTOS_RETURN_IF_ERROR(tx.sessions().Touch("t1", At(50) + std::chrono::microseconds(700)));
     CUSTOS_RETURN_IF_ERROR(tx.sessions().Touch("missing", At(50)));  // no such session: no-op
     return tx.sessions().Delete("missing");
@@ -313,7 +313,7 @@ TEST_P(StoreContract, SessionsInsertFindTouchDelete) {
   });
   MustWrite([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.sessions().Delete("t3"));
-    return tx.sessions().DeleteForUser(Username{"alice"});
+    return tx.sessions().DeleteForUser(domain::Username{"alice"});
   });
   MustRead([&](Transaction& tx) -> Status {
     for (const char* token : {"t1", "t2", "t3"}) {
@@ -327,15 +327,15 @@ TEST_P(StoreContract, SessionsInsertFindTouchDelete) {
 TEST_P(StoreContract, SessionOfUnknownUserOrDuplicateTokenIsDatabaseError) {
   MustWrite([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(MakeUser("alice", At(0))));
-    return tx.sessions().Insert({"t1", Username{"alice"}, At(1), At(1), At(100)});
+    return tx.sessions().Insert({"t1", domain::Username{"alice"}, At(1), At(1), At(100)});
   });
   Status unknown = store_->Write([&](Transaction& tx) {
-    return tx.sessions().Insert({"t2", Username{"mallory"}, At(1), At(1), At(100)});
+    return tx.sessions().Insert({"t2", domain::Username{"mallory"}, At(1), At(1), At(100)});
   });
   EXPECT_EQ(unknown.code(), ErrorCode::kInternal) << unknown.ToString();
   EXPECT_EQ(unknown.reason(), "database_error");
   Status dup = store_->Write([&](Transaction& tx) {
-    return tx.sessions().Insert({"t1", Username{"alice"}, At(5), At(5), At(100)});
+    return tx.sessions().Insert({"t1", domain::Username{"alice"}, At(5), At(5), At(100)});
   });
   EXPECT_EQ(dup.code(), ErrorCode::kInternal) << dup.ToString();
   EXPECT_EQ(dup.reason(), "database_error");
@@ -351,7 +351,7 @@ TEST_P(StoreContract, SessionOfUnknownUserOrDuplicateTokenIsDatabaseError) {
 // ------------------------------------------------------------------ records
 
 TEST_P(StoreContract, DuplicateRecordAndUpdateOfMissingRecord) {
-  Record r = MakeRecord("CT-2026-000001", "Supply contract");
+  domain::Record r = MakeRecord("CT-2026-000001", "Supply contract");
   r.created_at = At(5) + std::chrono::microseconds(250);
   r.updated_at = At(5);
   MustWrite([&](Transaction& tx) -> Status {
@@ -364,17 +364,17 @@ TEST_P(StoreContract, DuplicateRecordAndUpdateOfMissingRecord) {
     EXPECT_EQ(missing.reason(), "record_not_found");
     return Status::Ok();
   });
-  Record changed = r;
-  changed.type = RecordType::kGeneral;
+  domain::Record changed = r;
+  changed.type = domain::RecordType::kGeneral;
   changed.title = "Supply contract (amended)";
   changed.description = "steel";
   changed.department = "legal";
-  changed.classification = Classification::kConfidential;
+  changed.classification = domain::Classification::kConfidential;
   changed.custodian = "bob";
   changed.location = "Box 7";
   changed.metadata_json = R"({"counterparty":"ACME"})";
   changed.retention_class = "10y";
-  changed.state = RecordState::kOnHold;
+  changed.state = domain::RecordState::kOnHold;
   changed.created_at = At(900);    // ignored
   changed.created_by = "mallory";  // ignored
   changed.updated_at = At(60);
@@ -383,21 +383,21 @@ TEST_P(StoreContract, DuplicateRecordAndUpdateOfMissingRecord) {
     CUSTOS_ASSIGN_OR_RETURN(auto got, tx.records().Find(r.id));
     EXPECT_TRUE(got.has_value());
     if (got) {
-      EXPECT_EQ(got->type, RecordType::kGeneral);
+      EXPECT_EQ(got->type, domain::RecordType::kGeneral);
       EXPECT_EQ(got->title, "Supply contract (amended)");
       EXPECT_EQ(got->description, "steel");
       EXPECT_EQ(got->department, "legal");
-      EXPECT_EQ(got->classification, Classification::kConfidential);
+      EXPECT_EQ(got->classification, domain::Classification::kConfidential);
       EXPECT_EQ(got->custodian, "bob");
       EXPECT_EQ(got->location, "Box 7");
       EXPECT_EQ(got->metadata_json, R"({"counterparty":"ACME"})");
       EXPECT_EQ(got->retention_class, "10y");
-      EXPECT_EQ(got->state, RecordState::kOnHold);
+      EXPECT_EQ(got->state, domain::RecordState::kOnHold);
       EXPECT_EQ(got->created_at, At(5));
       EXPECT_EQ(got->created_by, "alice");
       EXPECT_EQ(got->updated_at, At(60));
     }
-    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.records().Find(RecordId{"CT-2026-000002"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.records().Find(domain::RecordId{"CT-2026-000002"}));
     EXPECT_FALSE(none.has_value());
     return Status::Ok();
   });
@@ -405,11 +405,11 @@ TEST_P(StoreContract, DuplicateRecordAndUpdateOfMissingRecord) {
 
 // Records for the search tests: created a millisecond apart, so newest first
 // is the reverse of this order.
-std::vector<Record> Catalogue() {
-  std::vector<Record> v;
+std::vector<domain::Record> Catalogue() {
+  std::vector<domain::Record> v;
   auto add = [&](const std::string& id, const std::string& title, const std::string& description,
                  const std::string& metadata) {
-    Record r = MakeRecord(id, title);
+    domain::Record r = MakeRecord(id, title);
     r.description = description;
     r.metadata_json = metadata;
     r.created_at = r.updated_at = At(static_cast<int64_t>(v.size()));
@@ -486,38 +486,38 @@ TEST_P(StoreContract, SearchTreatsLikeMetacharactersLiterally) {
 }
 
 TEST_P(StoreContract, SearchFiltersAndClearance) {
-  std::vector<Record> records = Catalogue();
-  records[0].type = RecordType::kContract;
-  records[0].classification = Classification::kSecret;
+  std::vector<domain::Record> records = Catalogue();
+  records[0].type = domain::RecordType::kContract;
+  records[0].classification = domain::Classification::kSecret;
   records[0].metadata_json = R"({"endDate":"2027-01-31"})";
   records[1].department = "legal";
-  records[1].state = RecordState::kOnHold;
+  records[1].state = domain::RecordState::kOnHold;
   records[1].metadata_json = R"({"endDate":"2026-12-31"})";
-  records[2].type = RecordType::kCustomerFile;
-  records[2].classification = Classification::kPublic;
-  records[3].type = RecordType::kQualification;
+  records[2].type = domain::RecordType::kCustomerFile;
+  records[2].classification = domain::Classification::kPublic;
+  records[3].type = domain::RecordType::kQualification;
   records[3].metadata_json = R"({"validUntil":"2026-12-01"})";
   InsertRecords(records);
-  auto ids = [&](const RecordQuery& q) {
+  auto ids = [&](const domain::RecordQuery& q) {
     auto v = Ids(Search(q));
     std::sort(v.begin(), v.end());
     return v;
   };
   using V = std::vector<std::string>;
-  RecordQuery q;
-  q.type = RecordType::kCustomerFile;
+  domain::RecordQuery q;
+  q.type = domain::RecordType::kCustomerFile;
   EXPECT_EQ(ids(q), V{"CF-2026-000001"});
   q = {};
   q.department = "legal";
   EXPECT_EQ(ids(q), V{"CT-2026-000002"});
   q = {};
-  q.classification = Classification::kSecret;
+  q.classification = domain::Classification::kSecret;
   EXPECT_EQ(ids(q), V{"CT-2026-000001"});
   q = {};
-  q.state = RecordState::kOnHold;
+  q.state = domain::RecordState::kOnHold;
   EXPECT_EQ(ids(q), V{"CT-2026-000002"});
   q = {};
-  q.allowed_classifications = {Classification::kPublic, Classification::kInternal};
+  q.allowed_classifications = {domain::Classification::kPublic, domain::Classification::kInternal};
   EXPECT_EQ(Search(q).total, records.size() - 1);  // the secret one is hidden
   q.text = "steel";
   EXPECT_EQ(ids(q), V{});
@@ -528,16 +528,16 @@ TEST_P(StoreContract, SearchFiltersAndClearance) {
   q = {};
   q.expiring_by = "2026-12-31";
   EXPECT_EQ(ids(q), (V{"CT-2026-000002", "GN-2026-000001"}));
-  q.type = RecordType::kContract;
+  q.type = domain::RecordType::kContract;
   q.department = "legal";
   EXPECT_EQ(ids(q), V{"CT-2026-000002"});
 }
 
 TEST_P(StoreContract, SearchOrdersNewestFirstThenIdDescending) {
-  std::vector<Record> records = Catalogue();
+  std::vector<domain::Record> records = Catalogue();
   records[4].created_at = records[5].created_at = records[6].created_at = At(100);
   InsertRecords(records);
-  RecordQuery q;
+  domain::RecordQuery q;
   EXPECT_EQ(Ids(Search(q)),
             (std::vector<std::string>{"GN-2026-000004", "GN-2026-000003", "GN-2026-000002",
                                       "GN-2026-000005", "GN-2026-000001", "CF-2026-000001",
@@ -547,51 +547,51 @@ TEST_P(StoreContract, SearchOrdersNewestFirstThenIdDescending) {
 // Counting stops at kMaxCountedMatches; the pages go on past it, newest
 // first, the same with and without a text query.
 TEST_P(StoreContract, SearchCountsUpToTheCapAndPagesOnBeyondIt) {
-  std::vector<Record> records;
-  const int n = static_cast<int>(kMaxCountedMatches) + 3;
+  std::vector<domain::Record> records;
+  const int n = static_cast<int>(domain::kMaxCountedMatches) + 3;
   for (int i = 0; i < n; ++i) {
     char id[32];
     std::snprintf(id, sizeof id, "GN-2026-%06d", i + 1);
-    Record r = MakeRecord(id, i % 2 ? "bulk even" : "bulk odd");
+    domain::Record r = MakeRecord(id, i % 2 ? "bulk even" : "bulk odd");
     r.created_at = r.updated_at = At(i);
     records.push_back(r);
   }
   InsertRecords(records);
   for (const char* text : {"", "bulk"}) {
-    RecordQuery q;
+    domain::RecordQuery q;
     q.text = text;
     q.page_size = 50;
-    RecordPage page = Search(q);
-    EXPECT_EQ(page.total, kMaxCountedMatches) << text;
+    domain::RecordPage page = Search(q);
+    EXPECT_EQ(page.total, domain::kMaxCountedMatches) << text;
     EXPECT_FALSE(page.total_exact) << text;
     EXPECT_EQ(page.records.front().id.value, "GN-2026-001003") << text;
-    q.page = static_cast<int>(kMaxCountedMatches / 50) + 1;  // past the counted ones
+    q.page = static_cast<int>(domain::kMaxCountedMatches / 50) + 1;  // past the counted ones
     EXPECT_EQ(Ids(Search(q)), (std::vector<std::string>{"GN-2026-000003", "GN-2026-000002",
                                                         "GN-2026-000001"}))
         << text;
   }
-  RecordQuery few;
+  domain::RecordQuery few;
   few.text = "bulk odd";
   few.created_from = At(n - 6);
-  RecordPage page = Search(few);
+  domain::RecordPage page = Search(few);
   EXPECT_EQ(page.total, 3u);
   EXPECT_TRUE(page.total_exact);
 }
 
 TEST_P(StoreContract, PaginationClampsPageSizeAndPage) {
-  std::vector<Record> records;
+  std::vector<domain::Record> records;
   for (int i = 0; i < 503; ++i) {
     char id[32];
     std::snprintf(id, sizeof id, "GN-2026-%06d", i + 1);
-    Record r = MakeRecord(id, "bulk");
+    domain::Record r = MakeRecord(id, "bulk");
     r.created_at = r.updated_at = At(i);
     records.push_back(r);
   }
   InsertRecords(records);
-  RecordQuery q;
+  domain::RecordQuery q;
   q.page_size = 2;
   q.page = 2;
-  RecordPage page = Search(q);
+  domain::RecordPage page = Search(q);
   EXPECT_EQ(page.total, 503u);
   EXPECT_EQ(Ids(page), (std::vector<std::string>{"GN-2026-000501", "GN-2026-000500"}));
   q.page = 0;  // treated as 1
@@ -618,46 +618,46 @@ TEST_P(StoreContract, PaginationClampsPageSizeAndPage) {
 TEST_P(StoreContract, NextSequenceCountsPerTypeAndYear) {
   MustWrite([&](Transaction& tx) -> Status {
     for (uint64_t want : {1u, 2u, 3u}) {
-      CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.records().NextSequence(RecordType::kContract, 2026));
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.records().NextSequence(domain::RecordType::kContract, 2026));
       EXPECT_EQ(n, want);
     }
     CUSTOS_ASSIGN_OR_RETURN(uint64_t other_year,
-                            tx.records().NextSequence(RecordType::kContract, 2027));
+                            tx.records().NextSequence(domain::RecordType::kContract, 2027));
     CUSTOS_ASSIGN_OR_RETURN(uint64_t other_type,
-                            tx.records().NextSequence(RecordType::kQualification, 2026));
+                            tx.records().NextSequence(domain::RecordType::kQualification, 2026));
     EXPECT_EQ(other_year, 1u);
     EXPECT_EQ(other_type, 1u);
     return Status::Ok();
   });
   // A failed write gives its numbers back: no gaps.
   Status s = store_->Write([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.records().NextSequence(RecordType::kContract, 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.records().NextSequence(domain::RecordType::kContract, 2026));
     EXPECT_EQ(n, 4u);
     return Conflict("abandoned", "test_abort");
   });
   EXPECT_EQ(s.reason(), "test_abort");
   MustWrite([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.records().NextSequence(RecordType::kContract, 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t n, tx.records().NextSequence(domain::RecordType::kContract, 2026));
     EXPECT_EQ(n, 4u);
     return Status::Ok();
   });
 }
 
 TEST_P(StoreContract, ForEachVisitsRecordsInIdOrderAndStopsAtFirstError) {
-  std::vector<Record> records = Catalogue();
+  std::vector<domain::Record> records = Catalogue();
   InsertRecords(records);
   std::vector<std::string> want;
-  for (const Record& r : records) want.push_back(r.id.value);
+  for (const domain::Record& r : records) want.push_back(r.id.value);
   std::sort(want.begin(), want.end());
   MustRead([&](Transaction& tx) -> Status {
     std::vector<std::string> seen;
-    CUSTOS_RETURN_IF_ERROR(tx.records().ForEach([&](const Record& r) {
+    CUSTOS_RETURN_IF_ERROR(tx.records().ForEach([&](const domain::Record& r) {
       seen.push_back(r.id.value);
       return Status::Ok();
     }));
     EXPECT_EQ(seen, want);
     seen.clear();
-    Status st = tx.records().ForEach([&](const Record& r) {
+    Status st = tx.records().ForEach([&](const domain::Record& r) {
       seen.push_back(r.id.value);
       return seen.size() == 3 ? DataLoss("bad row", "test_stop") : Status::Ok();
     });
@@ -671,14 +671,14 @@ TEST_P(StoreContract, ForEachVisitsRecordsInIdOrderAndStopsAtFirstError) {
 
 TEST_P(StoreContract, VersionsComeBackByNumberWithFilesInInsertionOrder) {
   InsertRecords({MakeRecord("CT-2026-000001", "a"), MakeRecord("CT-2026-000002", "b")});
-  StoredFile f9 = MakeFile("f9", "b9", "first.pdf");
-  f9.record_id = RecordId{"ignored"};  // the version's record and number win
+  domain::StoredFile f9 = MakeFile("f9", "b9", "first.pdf");
+  f9.record_id = domain::RecordId{"ignored"};  // the version's record and number win
   f9.version = 77;
   f9.signature.status = "valid";
   f9.signature.signer = "CN=Alice";
   f9.signature.signing_time = At(3) + std::chrono::microseconds(400);
   f9.signature.reason = "ok";
-  StoredFile f1 = MakeFile("f1", "b1", "second.pdf");
+  domain::StoredFile f1 = MakeFile("f1", "b1", "second.pdf");
   f1.sm3 = "cd";
   f1.wrapped_dek.clear();
   MustWrite([&](Transaction& tx) -> Status {
@@ -694,7 +694,7 @@ TEST_P(StoreContract, VersionsComeBackByNumberWithFilesInInsertionOrder) {
     return Status::Ok();
   });
   MustRead([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto list, tx.versions().List(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto list, tx.versions().List(domain::RecordId{"CT-2026-000001"}));
     EXPECT_EQ(list.size(), 2u);
     if (list.size() != 2) return Status::Ok();
     EXPECT_EQ(list[0].number, 1);
@@ -703,10 +703,10 @@ TEST_P(StoreContract, VersionsComeBackByNumberWithFilesInInsertionOrder) {
     EXPECT_EQ(list[0].created_by, "alice");
     EXPECT_EQ(list[0].manifest_hash, "ab");
     EXPECT_EQ(list[0].log_index, 7u);
-    EXPECT_EQ(list[0].kind, VersionKind::kOriginal);
+    EXPECT_EQ(list[0].kind, domain::VersionKind::kOriginal);
     EXPECT_EQ(list[0].files.size(), 2u);
     if (list[0].files.size() == 2) {
-      const StoredFile& a = list[0].files[0];
+      const domain::StoredFile& a = list[0].files[0];
       EXPECT_EQ(a.id.value, "f9");
       EXPECT_EQ(a.record_id.value, "CT-2026-000001");
       EXPECT_EQ(a.version, 1);
@@ -714,9 +714,9 @@ TEST_P(StoreContract, VersionsComeBackByNumberWithFilesInInsertionOrder) {
       EXPECT_EQ(a.wrapped_dek, (std::vector<uint8_t>{1, 2, 3}));
       EXPECT_EQ(a.signature.status, "valid");
       EXPECT_EQ(a.signature.signer, "CN=Alice");
-      EXPECT_EQ(a.signature.signing_time, std::optional<Time>(At(3)));
+      EXPECT_EQ(a.signature.signing_time, std::optional<domain::Time>(At(3)));
       EXPECT_EQ(a.signature.reason, "ok");
-      const StoredFile& b = list[0].files[1];
+      const domain::StoredFile& b = list[0].files[1];
       EXPECT_EQ(b.id.value, "f1");
       EXPECT_EQ(b.sm3, "cd");
       EXPECT_TRUE(b.wrapped_dek.empty());
@@ -724,13 +724,13 @@ TEST_P(StoreContract, VersionsComeBackByNumberWithFilesInInsertionOrder) {
       EXPECT_FALSE(b.signature.signing_time.has_value());
     }
     EXPECT_EQ(list[1].files.size(), 1u);
-    CUSTOS_ASSIGN_OR_RETURN(auto v2, tx.versions().Find(RecordId{"CT-2026-000001"}, 2));
+    CUSTOS_ASSIGN_OR_RETURN(auto v2, tx.versions().Find(domain::RecordId{"CT-2026-000001"}, 2));
     EXPECT_TRUE(v2 && v2->files.size() == 1 && v2->files[0].id.value == "f5");
-    CUSTOS_ASSIGN_OR_RETURN(auto empty, tx.versions().Find(RecordId{"CT-2026-000002"}, 1));
+    CUSTOS_ASSIGN_OR_RETURN(auto empty, tx.versions().Find(domain::RecordId{"CT-2026-000002"}, 1));
     EXPECT_TRUE(empty && empty->files.empty());
-    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.versions().Find(RecordId{"CT-2026-000001"}, 3));
+    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.versions().Find(domain::RecordId{"CT-2026-000001"}, 3));
     EXPECT_FALSE(none.has_value());
-    CUSTOS_ASSIGN_OR_RETURN(auto no_record, tx.versions().List(RecordId{"CT-2026-999999"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto no_record, tx.versions().List(domain::RecordId{"CT-2026-999999"}));
     EXPECT_TRUE(no_record.empty());
     return Status::Ok();
   });
@@ -744,16 +744,16 @@ TEST_P(StoreContract, FileKeysRotateAndShredAndFilesAreVisitedInIdOrder) {
         {MakeFile("f3", "b3", "x"), MakeFile("f1", "b1", "y"), MakeFile("f2", "b2", "z")}));
   });
   MustWrite([&](Transaction& tx) -> Status {
-    CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(FileId{"f1"}, "kek-2", {9, 9}));
-    CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(FileId{"f2"}, "kek-2", {}));  // shredded
-    Status missing = tx.versions().SetFileKey(FileId{"nope"}, "kek-2", {1});
+    CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(domain::FileId{"f1"}, "kek-2", {9, 9}));
+    CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(domain::FileId{"f2"}, "kek-2", {}));  // shredded
+    Status missing = tx.versions().SetFileKey(domain::FileId{"nope"}, "kek-2", {1});
     EXPECT_EQ(missing.code(), ErrorCode::kNotFound);
     EXPECT_EQ(missing.reason(), "file_not_found");
     return Status::Ok();
   });
   MustRead([&](Transaction& tx) -> Status {
-    std::vector<StoredFile> files;
-    CUSTOS_RETURN_IF_ERROR(tx.versions().ForEachFile([&](const StoredFile& f) {
+    std::vector<domain::StoredFile> files;
+    CUSTOS_RETURN_IF_ERROR(tx.versions().ForEachFile([&](const domain::StoredFile& f) {
       files.push_back(f);
       return Status::Ok();
     }));
@@ -769,13 +769,13 @@ TEST_P(StoreContract, FileKeysRotateAndShredAndFilesAreVisitedInIdOrder) {
       EXPECT_EQ(files[2].record_id.value, "CT-2026-000001");
     }
     int visited = 0;
-    Status st = tx.versions().ForEachFile([&](const StoredFile&) {
+    Status st = tx.versions().ForEachFile([&](const domain::StoredFile&) {
       return ++visited == 2 ? DataLoss("stop", "test_stop") : Status::Ok();
     });
     EXPECT_EQ(st.reason(), "test_stop");
     EXPECT_EQ(visited, 2);
-    CUSTOS_ASSIGN_OR_RETURN(bool b1, tx.versions().BlobReferenced(BlobId{"b1"}));
-    CUSTOS_ASSIGN_OR_RETURN(bool b4, tx.versions().BlobReferenced(BlobId{"b4"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool b1, tx.versions().BlobReferenced(domain::BlobId{"b1"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool b4, tx.versions().BlobReferenced(domain::BlobId{"b4"}));
     EXPECT_TRUE(b1);
     EXPECT_FALSE(b4);
     return Status::Ok();
@@ -798,9 +798,9 @@ TEST_P(StoreContract, DuplicateFileOrBlobIdIsDatabaseErrorAndRollsBack) {
   EXPECT_EQ(same_file.code(), ErrorCode::kInternal) << same_file.ToString();
   EXPECT_EQ(same_file.reason(), "database_error");
   MustRead([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto v2, tx.versions().Find(RecordId{"CT-2026-000001"}, 2));
+    CUSTOS_ASSIGN_OR_RETURN(auto v2, tx.versions().Find(domain::RecordId{"CT-2026-000001"}, 2));
     EXPECT_FALSE(v2.has_value());  // the failed writes left no version row
-    CUSTOS_ASSIGN_OR_RETURN(bool b2, tx.versions().BlobReferenced(BlobId{"b2"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool b2, tx.versions().BlobReferenced(domain::BlobId{"b2"}));
     EXPECT_FALSE(b2);
     return Status::Ok();
   });
@@ -963,7 +963,7 @@ TEST_P(StoreContract, OneSignedCheckpointAfterEachWriteThatAppended) {
         EXPECT_EQ(opened->checkpoint.size, cp.size);
         EXPECT_EQ(opened->checkpoint.root, cp.root);
       }
-      EXPECT_EQ(cp.created_at, TruncateToMillis(cp.created_at));
+      EXPECT_EQ(cp.created_at, domain::TruncateToMillis(cp.created_at));
       EXPECT_LE(cp.created_at, std::chrono::system_clock::now());
     }
     return Status::Ok();
@@ -1078,16 +1078,16 @@ TEST_P(StoreContract, ReadTransactionCannotChangeRows) {
     EXPECT_FALSE(tx.departments().Insert({"sales", At(0)}).ok());
     EXPECT_FALSE(tx.users().Insert(MakeUser("bob", At(0))).ok());
     EXPECT_FALSE(tx.records().Insert(MakeRecord("CT-2026-000002", "b")).ok());
-    EXPECT_FALSE(tx.records().NextSequence(RecordType::kContract, 2026).ok());
-    EXPECT_FALSE(tx.sessions().Insert({"t", Username{"alice"}, At(0), At(0), At(1)}).ok());
+    EXPECT_FALSE(tx.records().NextSequence(domain::RecordType::kContract, 2026).ok());
+    EXPECT_FALSE(tx.sessions().Insert({"t", domain::Username{"alice"}, At(0), At(0), At(1)}).ok());
     return Status::Ok();
   });
   MustRead([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(bool sales, tx.departments().Exists("sales"));
     EXPECT_FALSE(sales);
-    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(Username{"bob"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto bob, tx.users().Find(domain::Username{"bob"}));
     EXPECT_FALSE(bob.has_value());
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000002"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000002"}));
     EXPECT_FALSE(rec.has_value());
     CUSTOS_ASSIGN_OR_RETURN(auto session, tx.sessions().Find("t"));
     EXPECT_FALSE(session.has_value());
@@ -1098,11 +1098,11 @@ TEST_P(StoreContract, ReadTransactionCannotChangeRows) {
 TEST_P(StoreContract, WriteSeesItsOwnChangesBeforeCommit) {
   MustWrite([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord("CT-2026-000001", "Steel")));
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
     EXPECT_TRUE(rec.has_value());
-    RecordQuery q;
+    domain::RecordQuery q;
     q.text = "steel";
-    CUSTOS_ASSIGN_OR_RETURN(RecordPage page, tx.records().Search(q));
+    CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(q));
     EXPECT_EQ(page.total, 1u);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(FixedEvent("s", 0)).status());
     CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(0, 10, 10));
@@ -1121,7 +1121,7 @@ TEST_P(StoreContract, FailedWriteChangesNothing) {
     CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord("CT-2026-000001", "x")));
     CUSTOS_RETURN_IF_ERROR(
         tx.versions().Insert(MakeVersion("CT-2026-000001", 1, {MakeFile("f1", "b1", "x")})));
-    CUSTOS_RETURN_IF_ERROR(tx.records().NextSequence(RecordType::kContract, 2026).status());
+    CUSTOS_RETURN_IF_ERROR(tx.records().NextSequence(domain::RecordType::kContract, 2026).status());
     for (int i = 2; i < 6; ++i) CUSTOS_RETURN_IF_ERROR(tx.log().Append(FixedEvent("s", i)).status());
     return Conflict("changed my mind", "test_abort");
   });
@@ -1132,9 +1132,9 @@ TEST_P(StoreContract, FailedWriteChangesNothing) {
     EXPECT_TRUE(departments.empty());
     CUSTOS_ASSIGN_OR_RETURN(auto users, tx.users().List());
     EXPECT_TRUE(users.empty());
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
     EXPECT_FALSE(rec.has_value());
-    CUSTOS_ASSIGN_OR_RETURN(bool b1, tx.versions().BlobReferenced(BlobId{"b1"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool b1, tx.versions().BlobReferenced(domain::BlobId{"b1"}));
     EXPECT_FALSE(b1);
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
     EXPECT_EQ(size, 2u);
@@ -1180,7 +1180,7 @@ TEST_P(StoreContract, SigningFailureChangesNothing) {
   MustWrite([&](Transaction& tx) { return tx.departments().Insert({"sales", At(0)}); });
   signer_.fail = false;
   MustRead([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
     EXPECT_FALSE(rec.has_value());
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
     EXPECT_EQ(size, 1u);
@@ -1382,7 +1382,7 @@ TEST_P(StoreContract, DocumentListFiltersAndPagesInIdOrder) {
     d.state = state;
     d.subject = subject;
     d.owner = owner;
-    d.due_at = due_ms ? std::optional<Time>(At(*due_ms)) : std::nullopt;
+    d.due_at = due_ms ? std::optional<domain::Time>(At(*due_ms)) : std::nullopt;
     docs.push_back(d);
   };
   add("L5", "requested", "R1", "alice", 500, 50);
@@ -1518,9 +1518,9 @@ TEST_P(StoreContract, NextNumberCountsPerPrefixAndYearAndGivesBackOnRollback) {
 
 TEST_P(StoreContract, NextNumberSharesTheArchiveSequenceCounters) {
   MustWrite([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t a, tx.records().NextSequence(RecordType::kContract, 2026));
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t b, tx.documents().NextNumber(std::string(Prefix(RecordType::kContract)), 2026));
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t c, tx.records().NextSequence(RecordType::kContract, 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t a, tx.records().NextSequence(domain::RecordType::kContract, 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t b, tx.documents().NextNumber(std::string(domain::Prefix(domain::RecordType::kContract)), 2026));
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t c, tx.records().NextSequence(domain::RecordType::kContract, 2026));
     EXPECT_EQ(a, 1u);
     EXPECT_EQ(b, 2u);
     EXPECT_EQ(c, 3u);
@@ -1569,8 +1569,8 @@ StoredExport MakeExport(const std::string& id, const std::string& blob,
   e.format = "zip";
   e.created_at = At(10) + std::chrono::microseconds(700);
   e.expires_at = At(86400010);
-  e.blob_id = BlobId{blob};
-  e.file_id = FileId{"0123456789abcdef0123456789abcdef"};
+  e.blob_id = domain::BlobId{blob};
+  e.file_id = domain::FileId{"0123456789abcdef0123456789abcdef"};
   e.size = 4242;
   e.sha256 = std::string(64, 'a');
   e.kek_id = "kek-1";
@@ -1587,8 +1587,8 @@ std::vector<std::string> ExportIds(const std::vector<StoredExport>& v) {
 }
 
 TEST_P(StoreContract, ExportsRoundTripAndAreFoundByEveryRecordTheyName) {
-  const StoredExport a = MakeExport("EX-b", "blob-a", {{RecordId{"GN-2026-000002"}, false}, {RecordId{"CT-2026-000001"}, true}});
-  const StoredExport b = MakeExport("EX-a", "blob-b", {{RecordId{"GN-2026-000002"}, true}});
+  const StoredExport a = MakeExport("EX-b", "blob-a", {{domain::RecordId{"GN-2026-000002"}, false}, {domain::RecordId{"CT-2026-000001"}, true}});
+  const StoredExport b = MakeExport("EX-a", "blob-b", {{domain::RecordId{"GN-2026-000002"}, true}});
   MustWrite([&](Transaction& tx) -> Status {
     CUSTOS_RETURN_IF_ERROR(tx.exports().Insert(a));
     return tx.exports().Insert(b);
@@ -1622,15 +1622,15 @@ TEST_P(StoreContract, ExportsRoundTripAndAreFoundByEveryRecordTheyName) {
     EXPECT_FALSE(missing.has_value());
     CUSTOS_ASSIGN_OR_RETURN(auto all, tx.exports().List());
     EXPECT_EQ(ExportIds(all), (std::vector<std::string>{"EX-a", "EX-b"}));
-    CUSTOS_ASSIGN_OR_RETURN(auto both, tx.exports().Naming(RecordId{"GN-2026-000002"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto both, tx.exports().Naming(domain::RecordId{"GN-2026-000002"}));
     EXPECT_EQ(ExportIds(both), (std::vector<std::string>{"EX-a", "EX-b"}));
-    CUSTOS_ASSIGN_OR_RETURN(auto one, tx.exports().Naming(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto one, tx.exports().Naming(domain::RecordId{"CT-2026-000001"}));
     EXPECT_EQ(ExportIds(one), (std::vector<std::string>{"EX-b"}));
-    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.exports().Naming(RecordId{"CT-2026-000009"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto none, tx.exports().Naming(domain::RecordId{"CT-2026-000009"}));
     EXPECT_TRUE(none.empty());
-    CUSTOS_ASSIGN_OR_RETURN(bool live, tx.exports().BlobReferenced(BlobId{"blob-a"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool live, tx.exports().BlobReferenced(domain::BlobId{"blob-a"}));
     EXPECT_TRUE(live);
-    CUSTOS_ASSIGN_OR_RETURN(bool unknown, tx.exports().BlobReferenced(BlobId{"blob-z"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool unknown, tx.exports().BlobReferenced(domain::BlobId{"blob-z"}));
     EXPECT_FALSE(unknown);
     return Status::Ok();
   });
@@ -1638,7 +1638,7 @@ TEST_P(StoreContract, ExportsRoundTripAndAreFoundByEveryRecordTheyName) {
 
 TEST_P(StoreContract, ShreddedExportKeepsNoKeyNorSummaryAndDeletedOneIsGone) {
   MustWrite([&](Transaction& tx) {
-    return tx.exports().Insert(MakeExport("EX-1", "blob-1", {{RecordId{"CT-2026-000001"}, true}}));
+    return tx.exports().Insert(MakeExport("EX-1", "blob-1", {{domain::RecordId{"CT-2026-000001"}, true}}));
   });
   MustWrite([&](Transaction& tx) { return tx.exports().Shred("EX-1", "DB-2026-000001"); });
   MustRead([&](Transaction& tx) -> Status {
@@ -1652,7 +1652,7 @@ TEST_P(StoreContract, ShreddedExportKeepsNoKeyNorSummaryAndDeletedOneIsGone) {
       EXPECT_EQ(got->blob_id.value, "blob-1");
       EXPECT_EQ(got->records.size(), 1u);  // still found by the record it named
     }
-    CUSTOS_ASSIGN_OR_RETURN(bool referenced, tx.exports().BlobReferenced(BlobId{"blob-1"}));
+    CUSTOS_ASSIGN_OR_RETURN(bool referenced, tx.exports().BlobReferenced(domain::BlobId{"blob-1"}));
     EXPECT_FALSE(referenced);
     return Status::Ok();
   });
@@ -1667,7 +1667,7 @@ TEST_P(StoreContract, ShreddedExportKeepsNoKeyNorSummaryAndDeletedOneIsGone) {
   MustRead([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto got, tx.exports().Find("EX-1"));
     EXPECT_FALSE(got.has_value());
-    CUSTOS_ASSIGN_OR_RETURN(auto naming, tx.exports().Naming(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto naming, tx.exports().Naming(domain::RecordId{"CT-2026-000001"}));
     EXPECT_TRUE(naming.empty());
     return Status::Ok();
   });
@@ -1679,7 +1679,7 @@ TEST_P(StoreContract, DuplicateExportIsRefusedAndReadTransactionCannotChangeExpo
   EXPECT_EQ(dup.code(), ErrorCode::kConflict);
   EXPECT_EQ(dup.reason(), "export_exists");
   Status same_blob = store_->Write([&](Transaction& tx) {
-    return tx.exports().Insert(MakeExport("EX-2", "blob-1", {{RecordId{"CT-2026-000001"}, true}}));
+    return tx.exports().Insert(MakeExport("EX-2", "blob-1", {{domain::RecordId{"CT-2026-000001"}, true}}));
   });
   EXPECT_EQ(same_blob.code(), ErrorCode::kInternal) << same_blob.ToString();
   EXPECT_EQ(same_blob.reason(), "database_error");
@@ -1694,7 +1694,7 @@ TEST_P(StoreContract, DuplicateExportIsRefusedAndReadTransactionCannotChangeExpo
     CUSTOS_ASSIGN_OR_RETURN(auto all, tx.exports().List());
     EXPECT_EQ(ExportIds(all), std::vector<std::string>{"EX-1"});
     EXPECT_FALSE(all.empty() || all[0].wrapped_dek.empty());
-    CUSTOS_ASSIGN_OR_RETURN(auto naming, tx.exports().Naming(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto naming, tx.exports().Naming(domain::RecordId{"CT-2026-000001"}));
     EXPECT_TRUE(naming.empty());  // the failed insert left no record rows
     return Status::Ok();
   });
@@ -1795,7 +1795,7 @@ TEST(MemoryStoreTest, FailNextCommitFailsOnceAndChangesNothing) {
   EXPECT_EQ(s.reason(), "storage_full");
   EXPECT_EQ(store.commits(), 0u);
   Status r = store.Read([](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{"CT-2026-000001"}));
+    CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
     EXPECT_FALSE(rec.has_value());
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
     EXPECT_EQ(size, 0u);
@@ -1875,7 +1875,7 @@ TEST(MemoryStoreTest, ConcurrentWritersAndReadersSeeWholeCommits) {
         EXPECT_TRUE(s.ok()) << s.ToString();
         // Every record comes with its event: counts always agree.
         s = store.Read([&](Transaction& tx) -> Status {
-          CUSTOS_ASSIGN_OR_RETURN(RecordPage page, tx.records().Search(RecordQuery{}));
+          CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(domain::RecordQuery{}));
           CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
           if (page.total != size) ++torn;
           return Status::Ok();

@@ -11,7 +11,7 @@
 #include "crypto/signed_note.h"
 #include "storage/keyring.h"
 #include "storage/log_leaf.h"
-#include "storage/model.h"
+#include "domain/model.h"
 
 namespace custos::storage::testing {
 
@@ -33,22 +33,22 @@ inline LogEvent Event(const std::string& action, const std::string& subject, int
   LogEvent e;
   e.action = action;
   e.actor = "alice";
-  e.at = TruncateToMillis(std::chrono::system_clock::now());
+  e.at = domain::TruncateToMillis(std::chrono::system_clock::now());
   e.subject = subject;
   e.details = new Poco::JSON::Object;
   e.details->set("n", n);
   return e;
 }
 
-inline Record MakeRecord(const std::string& id, const std::string& title) {
-  Record r;
-  r.id = RecordId{id};
-  r.type = RecordType::kContract;
+inline domain::Record MakeRecord(const std::string& id, const std::string& title) {
+  domain::Record r;
+  r.id = domain::RecordId{id};
+  r.type = domain::RecordType::kContract;
   r.title = title;
   r.department = "sales";
-  r.classification = Classification::kInternal;
+  r.classification = domain::Classification::kInternal;
   r.custodian = "alice";
-  r.created_at = r.updated_at = TruncateToMillis(std::chrono::system_clock::now());
+  r.created_at = r.updated_at = domain::TruncateToMillis(std::chrono::system_clock::now());
   r.created_by = "alice";
   return r;
 }

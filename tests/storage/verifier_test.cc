@@ -45,14 +45,14 @@ class Archive {
     crypto::MemorySource src(bytes);
     StoredContent c = content_->Put(src, 1 << 20).value();
     Status s = store_->Write([&](Transaction& tx) -> Status {
-      Record r = MakeRecord(id, "Contract " + id);
+      domain::Record r = MakeRecord(id, "Contract " + id);
       CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
-      Version v;
+      domain::Version v;
       v.record_id = r.id;
       v.number = 1;
       v.created_at = r.created_at;
       v.created_by = "alice";
-      StoredFile f;
+      domain::StoredFile f;
       f.id = c.file_id;
       f.record_id = r.id;
       f.version = 1;
@@ -90,7 +90,7 @@ class Archive {
   std::string BlobPathOf(const std::string& record_id) {
     std::string blob;
     Status s = store_->Read([&](Transaction& tx) -> Status {
-      CUSTOS_ASSIGN_OR_RETURN(auto v, tx.versions().Find(RecordId{record_id}, 1));
+      CUSTOS_ASSIGN_OR_RETURN(auto v, tx.versions().Find(domain::RecordId{record_id}, 1));
       blob = v->files[0].blob_id.value;
       return Status::Ok();
     });
@@ -280,7 +280,7 @@ TEST_F(VerifierTest, KillDuringCommitsLeavesWholeTransactionsOnly) {
     ASSERT_GT(acked.size(), 0u) << "the child never committed anything";
 
     Archive a(dir, &signer_, kek_);
-    auto swept = a.blobs().SweepOrphans([&](const BlobId& id) {
+    auto swept = a.blobs().SweepOrphans([&](const domain::BlobId& id) {
       bool referenced = true;
       (void)a.store().Read([&](Transaction& tx) -> Status {
         CUSTOS_ASSIGN_OR_RETURN(referenced, tx.versions().BlobReferenced(id));
@@ -299,7 +299,7 @@ TEST_F(VerifierTest, KillDuringCommitsLeavesWholeTransactionsOnly) {
     EXPECT_EQ(blobs->size(), r.files);  // no orphan left
     for (const std::string& id : acked) {
       Status s = a.store().Read([&](Transaction& tx) -> Status {
-        CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(RecordId{id}));
+        CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{id}));
         EXPECT_TRUE(rec.has_value()) << id << " was acknowledged but is gone";
         return Status::Ok();
       });

@@ -1,4 +1,4 @@
-#include "storage/model.h"
+#include "domain/model.h"
 
 #include <array>
 #include <charconv>
@@ -7,9 +7,9 @@
 #include <cstring>
 #include <ctime>
 
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
-namespace custos::storage {
+namespace custos::domain {
 
 namespace {
 
@@ -283,4 +283,4 @@ Status ValidateName(std::string_view name, const NameRule& rule) {
   return Status::Ok();
 }
 
-}  // namespace custos::storage
+}  // namespace custos::domain

@@ -1,6 +1,7 @@
-// The domain of DESIGN §2 as plain typed values, shared by the stores and the
-// services. No behaviour lives here beyond parsing and naming enum values
-// and the one rule for names people read (ValidateName).
+// The domain of DESIGN §2 as plain typed values, shared by the stores, the
+// services and the HTTP layer (library custos_domain). No behaviour lives
+// here beyond parsing and naming enum values and the one rule for names
+// people read (ValidateName).
 //
 // Times are UTC instants (std::chrono::system_clock::time_point, millisecond
 // precision when stored); they are rendered as RFC 3339 at the edges.
@@ -16,7 +17,7 @@
 
 #include "common/status.h"
 
-namespace custos::storage {
+namespace custos::domain {
 
 using Time = std::chrono::system_clock::time_point;
 
@@ -38,7 +39,6 @@ struct Id {
 using RecordId = Id<struct RecordIdTag>;      // archive number, "CT-2026-000001"
 using FileId = Id<struct FileIdTag>;          // 32 hex characters
 using BlobId = Id<struct BlobIdTag>;          // 32 hex characters
-using LoanId = Id<struct LoanIdTag>;
 using Username = Id<struct UsernameTag>;
 
 enum class RecordType { kContract, kProductDossier, kCustomerFile, kQualification, kGeneral };
@@ -225,4 +225,4 @@ struct RecordPage {
   bool total_exact = true;  // false: more records than `total` match
 };
 
-}  // namespace custos::storage
+}  // namespace custos::domain

@@ -51,7 +51,7 @@
 
 #include "common/status.h"
 
-namespace custos::storage {
+namespace custos::domain {
 
 // Maximum number of nested arrays and objects (the top-level value counts as
 // one level). Bounds recursion on hostile input and on cyclic Poco values.
@@ -90,4 +90,4 @@ inline constexpr int64_t kMaxJsonInteger = (int64_t{1} << 53) - 1;
 // surrogates, nothing above U+10FFFF). The empty string is valid.
 [[nodiscard]] bool IsValidUtf8(std::string_view s);
 
-}  // namespace custos::storage
+}  // namespace custos::domain

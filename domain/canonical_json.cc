@@ -1,4 +1,4 @@
-#include "storage/canonical_json.h"
+#include "domain/canonical_json.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
-namespace custos::storage {
+namespace custos::domain {
 
 namespace {
 
@@ -620,4 +620,4 @@ StatusOr<std::string> Canonicalize(std::string_view json_text) {
   return CanonicalJson(value);
 }
 
-}  // namespace custos::storage
+}  // namespace custos::domain
