@@ -12,7 +12,6 @@
 #include "crypto/bytes.h"
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
-#include "tests/crash/json_util.h"
 
 namespace custos::crash {
 namespace {
@@ -260,37 +259,19 @@ void TrialChecker::CheckVersion(Caller& caller, const std::string& id, const Rec
     }
     if (sent == nullptr) return Fail(where + " (note '" + note + "') was never sent");
   }
-  if (sent->acked && sent->number != number) {
-    Fail(where + " was acknowledged as version " + std::to_string(sent->number));
+  // As sent, and as acknowledged if it was; then each file's content.
+  for (const std::string& problem : workload::CompareServedVersion(where, version, *sent)) {
+    Fail(problem);
   }
   std::vector<Poco::JSON::Object::Ptr> files = Objects(version, "files");
-  if (files.size() != sent->files.size()) {
-    return Fail(where + " has " + std::to_string(files.size()) + " files, " +
-                std::to_string(sent->files.size()) + " were sent");
-  }
-  for (size_t i = 0; i < files.size(); ++i) {
-    const Poco::JSON::Object::Ptr& f = files[i];
-    const FileSpec& spec = sent->files[i];
-    const std::string file_id = Str(f, "id");
-    const std::string label = where + " file " + spec.name;
-    const int64_t size = Int(f, "size");
-    const std::string sha = Str(f, "sha256");
-    if (Str(f, "name") != spec.name || size != static_cast<int64_t>(spec.size) ||
-        sha != spec.sha256) {
-      Fail(label + " is listed as '" + Str(f, "name") + "' " + std::to_string(size) +
-           " bytes sha256 " + sha + "; sent " + std::to_string(spec.size) + " bytes sha256 " +
-           spec.sha256);
-    }
-    if (sent->acked && (i >= sent->file_ids.size() || sent->file_ids[i] != file_id)) {
-      Fail(label + " has id " + file_id + ", acknowledged as " +
-           (i < sent->file_ids.size() ? sent->file_ids[i] : std::string("nothing")));
-    }
-    if (Bool(f, "destroyed") != destroyed) {
+  for (size_t i = 0; i < files.size() && i < sent->files.size(); ++i) {
+    const std::string label = where + " file " + sent->files[i].name;
+    if (Bool(files[i], "destroyed") != destroyed) {
       Fail(label + (destroyed ? " is not marked destroyed in a destroyed record"
                               : " is marked destroyed in a record that is not"));
     }
-    const std::string path =
-        "/v1/records/" + id + "/versions/" + std::to_string(number) + "/files/" + file_id;
+    const std::string path = "/v1/records/" + id + "/versions/" + std::to_string(number) +
+                             "/files/" + Str(files[i], "id");
     HttpResult got = caller.Call(Role::kArchivist, "GET", path);
     if (destroyed) {
       if (got.status != 410) Fail(label + " of a destroyed record answers " + Describe(got));
@@ -298,15 +279,9 @@ void TrialChecker::CheckVersion(Caller& caller, const std::string& id, const Rec
       ++figures_->destroyed_files;
       continue;
     }
-    if (got.status != 200 || !ResponseComplete(got)) {
-      Fail(label + " does not download: " + Describe(got));
-      continue;
-    }
-    const std::string got_sha = Sha256Hex(got.body);
-    if (static_cast<int64_t>(got.body.size()) != size || got_sha != sha) {
-      Fail(label + " downloads as " + std::to_string(got.body.size()) + " bytes sha256 " + got_sha +
-           "; the record says " + std::to_string(size) + " bytes sha256 " + sha);
-    }
+    const std::string problem = workload::CompareDownload(label, got, sent->files[i]);
+    if (!problem.empty()) Fail(problem);
+    if (got.status != 200) continue;
     std::lock_guard<std::mutex> lock(mu_);
     ++figures_->files_downloaded;
     figures_->bytes_downloaded += got.body.size();
@@ -359,23 +334,23 @@ void TrialChecker::CheckLoans(const Daemon& daemon) {
       matched.insert(m->id);
       auto it = found.find(m->id);
       if (it == found.end()) {
-        Fail("acknowledged loan " + m->id + " of " + record_id + " (" + m->acked_state +
+        Fail("acknowledged loan " + m->id + " of " + record_id + " (" + m->state +
              ") is missing after restart");
         continue;
       }
       const std::string state = Str(it->second, "state");
-      if (state != m->acked_state && state == m->pending_state) ++figures_->unacked_present;
-      if (state != m->acked_state && state != m->pending_state) {
+      if (state != m->state && state == m->pending) ++figures_->unacked_present;
+      if (state != m->state && state != m->pending) {
         Fail("loan " + m->id + " of " + record_id + " is " + state + "; acknowledged " +
-             m->acked_state +
-             (m->pending_state.empty()
+             m->state +
+             (m->pending.empty()
                   ? ""
-                  : ", or " + m->pending_state + " if the step in " + "flight landed"));
+                  : ", or " + m->pending + " if the step in " + "flight landed"));
       }
       // Every acknowledged transition left its event.
-      if (static_cast<int>(Objects(it->second, "events").size()) < m->acked_steps) {
+      if (static_cast<int>(Objects(it->second, "events").size()) < m->steps) {
         Fail("loan " + m->id + " shows " + std::to_string(Objects(it->second, "events").size()) +
-             " events; " + std::to_string(m->acked_steps) + " steps were acknowledged");
+             " events; " + std::to_string(m->steps) + " steps were acknowledged");
       }
     }
     for (const auto& [id, loan] : found) {

@@ -27,7 +27,6 @@
 
 #include "tests/crash/checks.h"
 #include "tests/crash/harness_common.h"
-#include "tests/crash/json_util.h"
 #include "tests/crash/workload.h"
 #include "tests/testutil/testutil.h"
 
@@ -209,7 +208,7 @@ bool MakeTemplate(const Options& o, const std::string& dir, Template* t, std::st
       *error = std::string("sign-in of ") + RoleName(role) + " failed";
       return false;
     }
-    t->tokens.by_role[role] = answers[role];
+    t->tokens.by_user[RoleName(role)] = answers[role];
   }
 
   Caller caller(daemon.port(), daemon.ca_file(), t->tokens);
@@ -256,7 +255,7 @@ std::string InjectLoss(const std::string& data_dir, const std::vector<WorkerLedg
   for (const WorkerLedger& l : ledgers) {
     for (const RecordModel& r : l.records) {
       if (!r.acked() || r.in_batch) continue;
-      const std::string& file_id = r.versions[0].file_ids[0];
+      const std::string& file_id = r.versions[0].files[0].id;
       const std::string blob = BlobIdOfFile(data_dir, file_id, error);
       if (blob.empty()) return "";
       const std::string path = data_dir + "/blobs/" + blob.substr(0, 2) + "/" + blob;

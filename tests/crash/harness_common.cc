@@ -1,7 +1,6 @@
 #include "tests/crash/harness_common.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -36,8 +35,13 @@ Caller::Caller(int port, const std::string& ca_file, const Tokens& tokens)
 
 HttpResult Caller::Call(Role role, const std::string& method, const std::string& path,
                         const std::string& body, const std::string& content_type) {
+  return As(RoleName(role), method, path, body, content_type);
+}
+
+HttpResult Caller::As(const std::string& user, const std::string& method, const std::string& path,
+                      const std::string& body, const std::string& content_type) {
   return client_.Request(method, path, body, content_type,
-                         {{"Authorization", "Bearer " + tokens_.by_role.at(role)}});
+                         {{"Authorization", "Bearer " + tokens_.by_user.at(user)}});
 }
 
 HttpResult Caller::Json(Role role, const std::string& method, const std::string& path,
@@ -120,38 +124,6 @@ OpCounts& OpCounts::operator+=(const OpCounts& o) {
 
 // ----------------------------------------------------------------- helpers
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xF]);
-  }
-  return out;
-}
-
-std::string PatternBytes(size_t n, uint64_t seed) {
-  std::string out(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    for (int b = 0; b < 8; ++b) out[i + b] = static_cast<char>((x >> (8 * b)) & 0xFF);
-  }
-  for (; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    out[i] = static_cast<char>(x & 0xFF);
-  }
-  return out;
-}
-
 std::string LastLines(const std::string& text, size_t lines) {
   // Start of the last `lines` lines: walk back over that many line ends,
   // not counting the final one.
@@ -164,12 +136,6 @@ std::string LastLines(const std::string& text, size_t lines) {
   }
   if (start < text.size() && text[start] == '\n') ++start;
   return text.substr(start);
-}
-
-std::string Describe(const HttpResult& r) {
-  if (r.status == 0) return "transport: " + r.transport_error;
-  std::string body = r.body.size() > 300 ? r.body.substr(0, 300) + "..." : r.body;
-  return "HTTP " + std::to_string(r.status) + " " + body;
 }
 
 std::string ReadFile(const std::string& path) {

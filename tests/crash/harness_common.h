@@ -15,6 +15,9 @@
 
 #include "tests/testutil/https_client.h"
 #include "tests/testutil/process.h"
+#include "tests/workload/client.h"
+#include "tests/workload/json.h"
+#include "tests/workload/model.h"
 
 namespace custos::crash {
 
@@ -33,7 +36,7 @@ const char* RoleDepartment(Role role);
 // Bearer tokens of the workload's users. Sessions live in the database, so
 // the tokens stay valid across restarts and in every copy of the template.
 struct Tokens {
-  std::map<Role, std::string> by_role;
+  std::map<std::string, std::string> by_user;  // keyed by RoleName
 };
 
 // One HTTPS connection to custosd that sends each request as a chosen user.
@@ -43,6 +46,9 @@ class Caller {
 
   HttpResult Call(Role role, const std::string& method, const std::string& path,
                   const std::string& body = "", const std::string& content_type = "");
+  // The same as the user named `user` (a RoleName).
+  HttpResult As(const std::string& user, const std::string& method, const std::string& path,
+                const std::string& body, const std::string& content_type);
   // POST or PUT with a JSON body.
   HttpResult Json(Role role, const std::string& method, const std::string& path,
                   const std::string& json);
@@ -91,47 +97,12 @@ class Daemon {
 
 // ------------------------------------------------------------------ ledger
 
-// A file as the workload uploaded it.
-struct FileSpec {
-  std::string name;
-  uint64_t size = 0;
-  std::string sha256;  // lower-case hex of the uploaded bytes
-};
-
-// One version the workload sent: the check-in (version 1) or a later one.
-struct VersionModel {
-  std::string note;  // unique per trial; "" for the check-in
-  std::vector<FileSpec> files;
-  bool acked = false;
-  // From the acknowledgement:
-  int number = 0;
-  std::vector<std::string> file_ids;
-  int64_t log_index = -1;
-};
-
-// One record the workload checked in (or tried to).
-struct RecordModel {
-  std::string title;  // unique per trial: how a record found after the crash is matched
-  std::string type;   // general or contract
-  std::string id;     // "" until the check-in is acknowledged
-  // [0] is the check-in; then every new version sent, in order.
-  std::vector<VersionModel> versions;
-  bool in_batch = false;       // proposed for destruction (its fate may be in flight)
-  bool destroy_acked = false;  // an acknowledged execute destroyed it
-  bool acked() const { return !id.empty(); }
-};
-
-// One loan the workload asked for.
-struct LoanModel {
-  std::string record_id;
-  std::string kind;         // digital or physical
-  std::string id;           // "" while the request is unacknowledged
-  std::string acked_state;  // state in the last acknowledged answer
-  // The state a transition sent but not acknowledged would lead to ("" if
-  // none): after the crash the loan must be in acked_state or this one.
-  std::string pending_state;
-  int acked_steps = 0;
-};
+// Records, versions, files and loans are the shared workload model
+// (tests/workload/model.h); a loan's borrower is the staff user.
+using workload::FileModel;
+using workload::LoanModel;
+using workload::RecordModel;
+using workload::VersionModel;
 
 // One destruction batch the workload proposed.
 struct BatchModel {
@@ -178,14 +149,19 @@ struct SeenCheckpoint {
 
 // ----------------------------------------------------------------- helpers
 
-// Lower-case hex SHA-256.
-std::string Sha256Hex(const std::string& data);
-// `n` bytes of a pattern seeded by `seed` (xorshift; fast, incompressible).
-std::string PatternBytes(size_t n, uint64_t seed);
+using workload::Bool;
+using workload::Describe;
+using workload::Int;
+using workload::JsonObject;
+using workload::Objects;
+using workload::ResponseComplete;
+using workload::Sha256Hex;
+using workload::Str;
+using workload::Stringify;
+using workload::Strings;
+
 // The last `lines` lines of `text` (all of it if it has fewer).
 std::string LastLines(const std::string& text, size_t lines);
-// "HTTP 409 {...}" or "transport: ..." for failure messages.
-std::string Describe(const HttpResult& r);
 // Reads a whole file ("" if unreadable).
 std::string ReadFile(const std::string& path);
 // Writes a whole file (mode 0600); false on failure.

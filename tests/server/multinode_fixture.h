@@ -17,7 +17,6 @@
 #pragma once
 
 #include <signal.h>
-#include <time.h>
 
 #include <array>
 #include <atomic>
@@ -27,6 +26,8 @@
 
 #include "crypto/signed_note.h"
 #include "tests/server/api_fixture.h"
+#include "tests/workload/client.h"
+#include "tests/workload/model.h"
 
 namespace custos::testing::multinode {
 
@@ -41,17 +42,6 @@ using api::WaitFor;
 inline constexpr int kNodes = 2;
 inline constexpr char kOrigin[] = "custos.local/archive";  // custosctl init's default
 inline const char* const kNodeName[kNodes] = {"A", "B"};
-
-// An RFC 3339 UTC instant `days` from now.
-inline std::string DaysFromNow(int days) {
-  time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) +
-             static_cast<time_t>(days) * 86400;
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The verifiers of a log key text (one verifier key per line).
 inline std::vector<crypto::note::KeyVerifier> ParseVerifierKeys(const std::string& text) {
@@ -259,38 +249,12 @@ class Cluster {
 
 // ------------------------------------------------------------------ ledger
 
-struct FileModel {
-  std::string id;
-  std::string name;
-  std::string sha256;
-  size_t size = 0;
-};
-
-struct VersionModel {
-  int number = 0;
-  int64_t log_index = -1;
-  std::string manifest_hash;
-  int node = 0;  // the node that acknowledged it
-  std::vector<FileModel> files;
-};
-
-struct RecordModel {
-  std::string id;
-  std::string type;
-  std::string classification;
-  int owner = -1;                        // the worker that checked it in
-  std::map<int, VersionModel> versions;  // acknowledged ones, by number
-};
-
-struct LoanModel {
-  std::string id;
-  std::string record_id;
-  std::string kind;
-  std::string borrower;
-  std::string state;    // the last acknowledged state
-  std::string pending;  // the state a lost request may have reached
-  int steps = 0;        // acknowledged steps
-};
+// Records, versions, files and loans are the shared workload model
+// (tests/workload/model.h); the ledger keeps acknowledged versions only.
+using workload::FileModel;
+using workload::LoanModel;
+using workload::RecordModel;
+using workload::VersionModel;
 
 // A file of an acknowledged version, picked for a read.
 struct FileRef {
@@ -359,12 +323,14 @@ class Ledger {
   void AddVersion(const std::string& id, VersionModel v) {
     std::lock_guard<std::mutex> lock(mu_);
     RecordModel& r = records_.at(id);
-    if (r.versions.count(v.number)) {
-      errors_.push_back("version " + std::to_string(v.number) + " of " + id +
-                        " acknowledged twice");
-      return;
+    for (const VersionModel& known : r.versions) {
+      if (known.number == v.number) {
+        errors_.push_back("version " + std::to_string(v.number) + " of " + id +
+                          " acknowledged twice");
+        return;
+      }
     }
-    r.versions[v.number] = std::move(v);
+    r.versions.push_back(std::move(v));
   }
 
   void AddLoans(const std::vector<LoanModel>& loans) {
@@ -388,9 +354,8 @@ class Ledger {
       id = ids_[std::uniform_int_distribution<size_t>(0, ids_.size() - 1)(rng)];
     }
     const RecordModel& r = records_.at(id);
-    auto v = r.versions.begin();
-    std::advance(v, std::uniform_int_distribution<size_t>(0, r.versions.size() - 1)(rng));
-    const VersionModel& vm = v->second;
+    const VersionModel& vm =
+        r.versions[std::uniform_int_distribution<size_t>(0, r.versions.size() - 1)(rng)];
     const FileModel& f = vm.files[std::uniform_int_distribution<size_t>(0, vm.files.size() - 1)(rng)];
     return FileRef{r.id, r.type, vm.number, f};
   }
@@ -469,16 +434,15 @@ class Worker {
   HttpResult Call(int node, const std::string& user, const std::string& method,
                   const std::string& path, const std::string& body = "",
                   const std::string& content_type = "");
-  // True if `r` answered `want`. Otherwise the request was lost (its node
-  // is killed) or an error is recorded; either way the answer is no
-  // acknowledgement.
-  bool Acked(const HttpResult& r, int want, int node, const std::string& what);
+  // Requests to `node` as any user, for the shared operations.
+  workload::Send To(int node);
+  // True if `o` is an acknowledgement from `node`. Otherwise the request
+  // was lost (its node is killed) or an error is recorded; either way the
+  // answer is no acknowledgement.
+  bool Acked(const workload::Outcome& o, int node);
   void Error(const std::string& what);
-  // Appends `count` file parts of random size (1 byte to 16 KiB) named
-  // after `stem`, and their models.
-  void AddFiles(int count, const std::string& stem, std::vector<api::Part>* parts,
-                std::vector<FileModel>* files);
-  bool MatchFiles(const Poco::JSON::Object::Ptr& version, VersionModel& v, const std::string& what);
+  // `count` files of random size (1 byte to 16 KiB) named after `stem`.
+  std::vector<workload::Upload> Uploads(int count, const std::string& stem);
 
   void CheckIn();
   void NewVersion();
@@ -611,9 +575,6 @@ class Load {
 namespace detail {
 inline const std::vector<std::string> kBorrowers = {"staff1", "staff2", "approver1", "approver2"};
 inline bool IsApprover(const std::string& user) { return user.rfind("approver", 0) == 0; }
-inline bool LoanOpen(const LoanModel& l) {
-  return l.state == "requested" || l.state == "approved" || l.state == "checked_out";
-}
 }  // namespace detail
 
 inline Worker::Worker(int index, Load& load, uint64_t seed)
@@ -667,9 +628,16 @@ inline HttpResult Worker::Call(int node, const std::string& user, const std::str
                                  {{"Authorization", "Bearer " + load_.cluster().token(user)}});
 }
 
-inline bool Worker::Acked(const HttpResult& r, int want, int node, const std::string& what) {
-  if (r.status == want) return true;
-  if (load_.killed(node)) {
+inline workload::Send Worker::To(int node) {
+  return [this, node](const std::string& user, const std::string& method, const std::string& path,
+                      const std::string& body, const std::string& content_type) {
+    return Call(node, user, method, path, body, content_type);
+  };
+}
+
+inline bool Worker::Acked(const workload::Outcome& o, int node) {
+  if (o.acked()) return true;
+  if (o.kind == workload::Outcome::Kind::kUnanswered && load_.killed(node)) {
     ++counts_.lost;
     if (node == home_) {
       lost_home_ = true;
@@ -677,7 +645,9 @@ inline bool Worker::Acked(const HttpResult& r, int want, int node, const std::st
     }
     return false;
   }
-  Error(what + " on node " + kNodeName[node] + ": " + Describe(r));
+  Error(o.kind == workload::Outcome::Kind::kWrong
+            ? o.problem + " (node " + kNodeName[node] + ")"
+            : o.what + " on node " + kNodeName[node] + ": " + Describe(o.answer));
   return false;
 }
 
@@ -686,77 +656,37 @@ inline void Worker::Error(const std::string& what) {
   stopped_ = true;
 }
 
-inline void Worker::AddFiles(int count, const std::string& stem, std::vector<api::Part>* parts,
-                             std::vector<FileModel>* files) {
+inline std::vector<workload::Upload> Worker::Uploads(int count, const std::string& stem) {
+  std::vector<workload::Upload> out;
   for (int i = 0; i < count; ++i) {
-    std::string bytes =
-        api::PatternBytes(static_cast<size_t>(Uniform(1, 16 << 10)), static_cast<uint32_t>(rng_()));
-    FileModel f;
-    f.name = stem + "-" + std::to_string(i) + ".bin";
-    f.size = bytes.size();
-    f.sha256 = api::Sha256Hex(bytes);
-    files->push_back(f);
-    parts->push_back(api::FilePart(f.name, bytes, "application/octet-stream"));
+    const size_t size = static_cast<size_t>(Uniform(1, 16 << 10));
+    out.push_back(workload::NewUpload(stem + "-" + std::to_string(i) + ".bin", size, rng_()));
   }
-}
-
-inline bool Worker::MatchFiles(const Poco::JSON::Object::Ptr& version, VersionModel& v,
-                               const std::string& what) {
-  Poco::JSON::Array::Ptr files = version ? version->getArray("files") : nullptr;
-  if (!files || files->size() != v.files.size()) {
-    Error(what + ": acknowledged with the wrong number of files");
-    return false;
-  }
-  for (size_t i = 0; i < v.files.size(); ++i) {
-    Poco::JSON::Object::Ptr f = files->getObject(static_cast<unsigned>(i));
-    FileModel& m = v.files[i];
-    if (Str(f, "name") != m.name || Int(f, "size") != static_cast<int64_t>(m.size) ||
-        Str(f, "sha256") != m.sha256 || Str(f, "id").empty()) {
-      Error(what + ": file " + m.name + " acknowledged as " + Stringify(f) + ", sent " +
-            std::to_string(m.size) + " bytes sha256 " + m.sha256);
-      return false;
-    }
-    m.id = Str(f, "id");
-  }
-  v.number = static_cast<int>(Int(version, "number"));
-  v.log_index = Int(version, "logIndex");
-  v.manifest_hash = Str(version, "manifestHash");
-  counts_.files += static_cast<int>(v.files.size());
-  return true;
+  return out;
 }
 
 inline void Worker::CheckIn() {
   const int n = counts_.checkins;
-  const std::string title = "multinode w" + std::to_string(index_) + " r" + std::to_string(n);
   RecordModel rec;
+  rec.title = "multinode w" + std::to_string(index_) + " r" + std::to_string(n);
   rec.type = Uniform(0, 2) == 0 ? "contract" : "general";
   rec.classification = Uniform(0, 4) == 0 ? "confidential" : "internal";
   rec.owner = index_;
-  const std::string meta =
-      rec.type == "contract"
-          ? api::ContractJson(title, "Harbour Logistics Co.", rec.classification, "sales",
-                              "HT-" + std::to_string(index_) + "-" + std::to_string(n))
-          : api::GeneralJson(title, rec.classification, "sales");
   VersionModel v;
   v.node = home_;
-  std::vector<api::Part> parts{api::MetadataPart(meta)};
-  AddFiles(Uniform(1, 2), "w" + std::to_string(index_) + "-r" + std::to_string(n), &parts,
-           &v.files);
+  const std::vector<workload::Upload> files =
+      Uploads(Uniform(1, 2), "w" + std::to_string(index_) + "-r" + std::to_string(n));
   const bool after_kill = kill_seen_at_start_;
   const std::string archivist = index_ % 2 == 0 ? "archivist1" : "archivist2";
-  HttpResult r = Call(home_, archivist, "POST", "/v1/records", api::MultipartBody(parts),
-                      api::MultipartType());
-  const std::string what = "check-in " + title;
-  if (!Acked(r, 201, home_, what)) return;
-  Poco::JSON::Object::Ptr o = JsonObject(r.body);
-  Poco::JSON::Array::Ptr versions = o ? o->getArray("versions") : nullptr;
-  rec.id = Str(o, "id");
-  if (!versions || versions->size() != 1 || rec.id.empty()) {
-    return Error(what + ": acknowledged without an id and one version: " + Describe(r));
+  const std::string metadata = workload::CheckInMetadata(
+      rec, "sales", "HT-" + std::to_string(index_) + "-" + std::to_string(n));
+  if (!Acked(workload::CheckIn(To(home_), archivist, "check-in " + rec.title, metadata, files,
+                               &rec.id, &v),
+             home_)) {
+    return;
   }
-  if (!MatchFiles(versions->getObject(0), v, what)) return;
-  if (v.number != 1) return Error(what + ": acknowledged as version " + std::to_string(v.number));
-  rec.versions[1] = v;
+  rec.versions.push_back(v);
+  counts_.files += static_cast<int>(v.files.size());
   load_.ledger().AddRecord(rec);
   load_.CountAck();
   own_records_.push_back(rec.id);
@@ -775,24 +705,14 @@ inline void Worker::NewVersion() {
   // nodes add versions to the same records.
   const std::string id = load_.ledger().PickRecord(rng_);
   if (id.empty()) return CheckIn();
-  const std::string note = "w" + std::to_string(index_) + " v" + std::to_string(counts_.versions);
-  Poco::JSON::Object::Ptr meta = new Poco::JSON::Object;
-  meta->set("kind", "amendment");
-  meta->set("note", note);
   VersionModel v;
   v.node = home_;
-  std::vector<api::Part> parts{api::MetadataPart(Stringify(meta))};
-  AddFiles(Uniform(1, 2), "w" + std::to_string(index_) + "-v" + std::to_string(counts_.versions),
-           &parts, &v.files);
+  v.note = "w" + std::to_string(index_) + " v" + std::to_string(counts_.versions);
+  const std::vector<workload::Upload> files =
+      Uploads(Uniform(1, 2), "w" + std::to_string(index_) + "-v" + std::to_string(counts_.versions));
   const std::string archivist = index_ % 2 == 0 ? "archivist2" : "archivist1";
-  HttpResult r = Call(home_, archivist, "POST", "/v1/records/" + id + "/versions",
-                      api::MultipartBody(parts), api::MultipartType());
-  const std::string what = "new version of " + id;
-  if (!Acked(r, 201, home_, what)) return;
-  Poco::JSON::Object::Ptr o = JsonObject(r.body);
-  if (Str(o, "recordId") != id) return Error(what + ": acknowledged as " + Describe(r));
-  if (!MatchFiles(o, v, what)) return;
-  if (v.number < 2) return Error(what + ": acknowledged as version " + std::to_string(v.number));
+  if (!Acked(workload::AddVersion(To(home_), archivist, id, files, &v), home_)) return;
+  counts_.files += static_cast<int>(v.files.size());
   load_.ledger().AddVersion(id, v);
   load_.CountAck();
   ++counts_.versions;
@@ -800,15 +720,7 @@ inline void Worker::NewVersion() {
 
 inline bool Worker::ReadFile(int node, const std::string& user, const FileRef& f,
                              const std::string& why) {
-  const std::string path = "/v1/records/" + f.record_id + "/versions/" +
-                           std::to_string(f.version) + "/files/" + f.file.id;
-  HttpResult r = Call(node, user, "GET", path);
-  if (!Acked(r, 200, node, why + " as " + user + ": GET " + path)) return false;
-  const std::string sha = api::Sha256Hex(r.body);
-  if (r.body.size() != f.file.size || sha != f.file.sha256) {
-    Error(why + ": GET " + path + " on node " + kNodeName[node] + " gave " +
-          std::to_string(r.body.size()) + " bytes with sha256 " + sha + ", acknowledged " +
-          std::to_string(f.file.size) + " bytes with sha256 " + f.file.sha256);
+  if (!Acked(workload::ReadFile(To(node), user, why, f.record_id, f.version, f.file), node)) {
     return false;
   }
   ++counts_.reads;
@@ -827,7 +739,7 @@ inline void Worker::Read() {
 inline void Worker::LoanStep() {
   std::vector<LoanModel*> open;
   for (LoanModel& l : loans_) {
-    if (detail::LoanOpen(l) && !uncertain_loans_.count(l.id)) open.push_back(&l);
+    if (l.open() && !uncertain_loans_.count(l.id)) open.push_back(&l);
   }
   if (!open.empty() && Uniform(0, 2) != 0) {
     return AdvanceLoan(*open[static_cast<size_t>(Uniform(0, static_cast<int>(open.size()) - 1))]);
@@ -837,7 +749,7 @@ inline void Worker::LoanStep() {
   std::vector<std::string> free;
   for (const std::string& id : own_records_) {
     bool busy = busy_records_.count(id) > 0;
-    for (const LoanModel& l : loans_) busy = busy || (l.record_id == id && detail::LoanOpen(l));
+    for (const LoanModel& l : loans_) busy = busy || (l.record_id == id && l.open());
     if (!busy) free.push_back(id);
   }
   if (free.empty()) return CheckIn();
@@ -849,23 +761,11 @@ inline void Worker::RequestLoan(const std::string& record_id) {
   l.record_id = record_id;
   l.kind = Uniform(0, 1) == 0 ? "digital" : "physical";
   l.borrower = detail::kBorrowers[static_cast<size_t>(Uniform(0, 3))];
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-  o->set("recordId", record_id);
-  o->set("kind", l.kind);
-  o->set("purpose", "multinode load");
-  o->set("dueAt", DaysFromNow(7));
   const int node = PickNode(30);
-  HttpResult r = Call(node, l.borrower, "POST", "/v1/loans", Stringify(o), api::kJson);
-  const std::string what = "loan request for " + record_id + " by " + l.borrower;
-  if (!Acked(r, 201, node, what)) {
+  if (!Acked(workload::RequestLoan(To(node), "multinode load", &l), node)) {
     busy_records_.insert(record_id);  // the loan may exist all the same
     return;
   }
-  Poco::JSON::Object::Ptr answer = JsonObject(r.body);
-  l.id = Str(answer, "id");
-  l.state = Str(answer, "state");
-  if (l.id.empty() || l.state != "requested") return Error(what + ": " + Describe(r));
-  l.steps = 1;
   loans_.push_back(l);
   load_.CountAck();
   ++counts_.loan_steps;
@@ -887,10 +787,9 @@ inline void Worker::RequestLoan(const std::string& record_id) {
 }
 
 inline void Worker::AdvanceLoan(LoanModel& l) {
+  const workload::LoanStep step = workload::NextLoanStep(l);
   std::string user;
-  std::string action;
-  std::string next;
-  if (l.state == "requested") {
+  if (step.by == workload::LoanStep::By::kApprover) {
     // Separation of duties: nobody approves their own loan.
     if (detail::IsApprover(l.borrower) && Uniform(0, 1) == 0) {
       const int node = PickNode(50);
@@ -910,41 +809,22 @@ inline void Worker::AdvanceLoan(LoanModel& l) {
     } else {
       user = Uniform(0, 1) == 0 ? "approver1" : "approver2";
     }
-    action = "approve";
-    next = l.kind == "digital" ? "checked_out" : "approved";
-  } else if (l.state == "approved") {
-    user = "archivist1";
-    action = "checkout";
-    next = "checked_out";
-  } else if (l.kind == "digital") {
+  } else if (step.by == workload::LoanStep::By::kBorrower) {
     // Read under the loan, through either node, before giving it back.
     std::optional<FileRef> f = load_.ledger().PickFile(rng_, l.record_id);
     const int node = PickNode(50);
     if (!ReadFile(node, l.borrower, *f, "read under loan " + l.id)) return;
     if (node != home_) ++counts_.cross_reads;
     user = l.borrower;
-    action = "return";
-    next = "returned";
   } else {
-    user = "archivist2";
-    action = "return";
-    next = "returned";
+    user = step.action == "checkout" ? "archivist1" : "archivist2";
   }
   const int node = PickNode(30);
-  l.pending = next;
-  HttpResult r = Call(node, user, "POST", "/v1/loans/" + l.id + "/" + action);
-  const std::string what = action + " of loan " + l.id + " by " + user;
-  if (!Acked(r, 200, node, what)) {
+  if (!Acked(workload::TakeLoanStep(To(node), user, step, &l), node)) {
     uncertain_loans_.insert(l.id);
     busy_records_.insert(l.record_id);
     return;
   }
-  if (Str(JsonObject(r.body), "state") != next) {
-    return Error(what + ": expected state " + next + ", answered " + Describe(r));
-  }
-  l.state = next;
-  l.pending.clear();
-  ++l.steps;
   load_.CountAck();
   ++counts_.loan_steps;
 }

@@ -96,40 +96,25 @@ void CheckRecordOn(const Cluster& cluster, HttpsClient& client, int node, const 
     }
     prev_manifest = Str(v, "manifestHash");
   }
-  for (const auto& [number, vm] : m.versions) {
+  for (const VersionModel& vm : m.versions) {
+    const int number = vm.number;
     if (number < 1 || static_cast<size_t>(number) > versions->size()) {
       findings.Add(where + ": acknowledged version " + std::to_string(number) + " is missing");
       continue;
     }
     ++figures.versions;
-    Poco::JSON::Object::Ptr v = versions->getObject(static_cast<unsigned>(number - 1));
-    if (Int(v, "logIndex") != vm.log_index || Str(v, "manifestHash") != vm.manifest_hash) {
-      findings.Add(where + ": version " + std::to_string(number) + " has log index " +
-                   std::to_string(Int(v, "logIndex")) + " manifest " + Str(v, "manifestHash") +
-                   ", acknowledged " + std::to_string(vm.log_index) + " " + vm.manifest_hash);
+    const std::string version = where + ": version " + std::to_string(number);
+    for (const std::string& p : workload::CompareServedVersion(
+             version, versions->getObject(static_cast<unsigned>(number - 1)), vm)) {
+      findings.Add(p);
     }
-    Poco::JSON::Array::Ptr files = v->getArray("files");
-    if (!files || files->size() != vm.files.size()) {
-      findings.Add(where + ": version " + std::to_string(number) + " has the wrong files");
-      continue;
-    }
-    for (size_t i = 0; i < vm.files.size(); ++i) {
-      const FileModel& fm = vm.files[i];
-      Poco::JSON::Object::Ptr f = files->getObject(static_cast<unsigned>(i));
-      if (Str(f, "id") != fm.id || Str(f, "name") != fm.name || Str(f, "sha256") != fm.sha256 ||
-          Int(f, "size") != static_cast<int64_t>(fm.size)) {
-        findings.Add(where + ": file " + fm.name + " listed as " + Stringify(f));
-      }
+    for (const FileModel& fm : vm.files) {
       const std::string path = "/v1/records/" + m.id + "/versions/" + std::to_string(number) +
                                "/files/" + fm.id;
-      HttpResult content = As(client, cluster, "archivist2", path);
-      if (content.status != 200) {
-        findings.Add(where + ": GET " + path + ": " + Describe(content));
-      } else if (content.body.size() != fm.size || api::Sha256Hex(content.body) != fm.sha256) {
-        findings.Add(where + ": GET " + path + " gave " + std::to_string(content.body.size()) +
-                     " bytes with sha256 " + api::Sha256Hex(content.body) + ", acknowledged " +
-                     std::to_string(fm.size) + " bytes with sha256 " + fm.sha256);
-      }
+      const std::string problem = workload::CompareDownload(
+          version + " file " + fm.name + " (GET " + path + ")",
+          As(client, cluster, "archivist2", path), fm);
+      if (!problem.empty()) findings.Add(problem);
       ++figures.downloads;
     }
   }
@@ -448,7 +433,8 @@ uint64_t CheckLog(const Cluster& cluster, const Ledger& ledger, const std::vecto
                                   << cp.size;
   Findings findings;
   for (const auto& [id, m] : ledger.records()) {
-    for (const auto& [number, v] : m.versions) {
+    for (const VersionModel& v : m.versions) {
+      const int number = v.number;
       const std::string what = id + " version " + std::to_string(number);
       if (v.log_index < 0 || static_cast<uint64_t>(v.log_index) >= events.size()) {
         findings.Add(what + ": log index " + std::to_string(v.log_index) + " is not in the log");
@@ -488,7 +474,7 @@ size_t VersionsAcrossNodes(const Ledger& ledger) {
   size_t n = 0;
   for (const auto& [id, m] : ledger.records()) {
     const int owner_node = m.owner % kNodes;
-    for (const auto& [number, v] : m.versions) n += number > 1 && v.node != owner_node ? 1 : 0;
+    for (const VersionModel& v : m.versions) n += v.number > 1 && v.node != owner_node ? 1 : 0;
   }
   return n;
 }

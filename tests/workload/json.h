@@ -1,5 +1,6 @@
-// JSON access and answer checks for the crash harness. Nothing here throws:
-// malformed input gives null pointers, "" or -1.
+// JSON access for the workload model and its users (the crash harness, the
+// multi-node tests). Nothing here throws: malformed input gives null
+// pointers, "" or -1.
 #pragma once
 
 #include <Poco/Dynamic/Var.h>
@@ -7,16 +8,13 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
-#include <strings.h>
 
 #include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "tests/testutil/https_client.h"
-
-namespace custos::crash {
+namespace custos::workload {
 
 // The object `text` holds, or a null pointer.
 inline Poco::JSON::Object::Ptr JsonObject(const std::string& text) {
@@ -90,21 +88,4 @@ inline std::vector<std::string> Strings(const Poco::JSON::Object::Ptr& o, const 
   return out;
 }
 
-// True if the whole answer arrived: a status, and as many body bytes as
-// Content-Length announced. The client reads a body cut short by a dying
-// server as a shorter body, so a status alone does not make an answer
-// complete.
-inline bool ResponseComplete(const testing::HttpResult& r) {
-  if (r.status == 0) return false;
-  for (const auto& [name, value] : r.headers) {
-    if (strcasecmp(name.c_str(), "Content-Length") != 0) continue;
-    try {
-      return std::stoull(value) == r.body.size();
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace custos::crash
+}  // namespace custos::workload
