@@ -55,11 +55,98 @@ Response SignIn(services::AuthService& auth, RequestContext& ctx) {
 
 // ------------------------------------------------------------- check-in
 
-// Reads a multipart upload: part "metadata" first, then "file" parts each
-// optionally followed by a "signature" part. `begin` turns the metadata into
-// a CheckIn.
-Response Upload(RequestContext& ctx,
-                const std::function<StatusOr<std::unique_ptr<services::CheckIn>>(const std::string&)>& begin,
+using BeginCheckIn = std::function<StatusOr<std::unique_ptr<services::CheckIn>>(const std::string&)>;
+
+// The upload's error; past the size limit the body stream just ends, so
+// that is said rather than "truncated".
+Response UploadError(RequestContext& ctx, const Status& s) {
+  if (ctx.BodyOverLimit()) {
+    return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large")
+                               .WithParam("maxBytes", ctx.limits.max_body_bytes));
+  }
+  return Response::Error(s);
+}
+
+// A small part (metadata, signature) read whole, at most 1 MiB.
+Status ReadSmallPart(MultipartReader& part, std::string& out, const char* too_large) {
+  uint8_t buf[8192];
+  while (true) {
+    CUSTOS_ASSIGN_OR_RETURN(size_t got, part.Read(buf, sizeof buf));
+    if (got == 0) return Status::Ok();
+    out.append(reinterpret_cast<const char*>(buf), got);
+    if (out.size() > (1 << 20)) {
+      return TooLarge(std::string(too_large) + " part too large", "body_too_large").WithParam("maxBytes", 1 << 20);
+    }
+  }
+}
+
+// After the last part: a body cut short of its Content-Length is refused
+// (the epilogue is drained first, so a short read is told from a truncated
+// upload).
+Status CheckWholeBody(RequestContext& ctx) {
+  if (ctx.BodyOverLimit()) {
+    return TooLarge("upload exceeds the size limit", "body_too_large").WithParam("maxBytes", ctx.limits.max_body_bytes);
+  }
+  if (!ctx.request.hasContentLength() || ctx.BodyBytesRead() == ctx.request.getContentLength64()) {
+    return Status::Ok();
+  }
+  std::istream& rest = ctx.BodyStream();
+  char buf[8192];
+  while (rest.read(buf, sizeof buf) || rest.gcount() > 0) {
+  }
+  if (ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
+    return InvalidArgument("upload ended before its Content-Length", "truncated_upload");
+  }
+  return Status::Ok();
+}
+
+// Reads the parts of a multipart upload into a CheckIn: part "metadata"
+// first (`begin` turns it into the CheckIn), then "file" parts each
+// optionally followed by a "signature" part. On failure, the response to
+// send; nullopt when every part was read.
+std::optional<Response> ReadParts(RequestContext& ctx, MultipartReader& reader, const BeginCheckIn& begin,
+                                  std::unique_ptr<services::CheckIn>& checkin) {
+  while (true) {
+    Poco::Net::MessageHeader header;
+    auto more = reader.NextPart(header);
+    if (!more.ok()) return UploadError(ctx, more.status());
+    if (!*more) break;
+    auto disposition = ParseContentDisposition(reader.Disposition());
+    if (!disposition.ok()) return UploadError(ctx, disposition.status());
+    const std::string& name = disposition->name;
+    if (!checkin) {
+      if (name != "metadata") {
+        return UploadError(ctx, InvalidArgument("the first part must be 'metadata'", "missing_metadata"));
+      }
+      std::string text;
+      if (auto s = ReadSmallPart(reader, text, "metadata"); !s.ok()) return UploadError(ctx, s);
+      auto started = begin(text);
+      if (!started.ok()) return Response::Error(started.status());
+      checkin = std::move(started).value();
+    } else if (name == "file") {
+      // The file name exactly as sent: CheckIn::AddFile refuses a bad one.
+      services::FileInput in{disposition->filename.value_or(""),
+                             header.get("Content-Type", "application/octet-stream")};
+      if (auto s = checkin->AddFile(in, reader); !s.ok()) return UploadError(ctx, s);
+    } else if (name == "signature") {
+      std::string sig;
+      if (auto s = ReadSmallPart(reader, sig, "signature"); !s.ok()) {
+        return UploadError(ctx, s.reason() == "body_too_large"
+                                    ? TooLarge("signature part too large", "signature_too_large")
+                                    : s);
+      }
+      if (auto s = checkin->AttachSignature(sig); !s.ok()) return Response::Error(s);
+    } else {
+      return Response::Error(InvalidArgument("unexpected part '" + name + "'", "unknown_part"));
+    }
+  }
+  if (!checkin) return UploadError(ctx, InvalidArgument("no parts in the upload", "missing_metadata"));
+  return std::nullopt;
+}
+
+// Reads a multipart upload (see ReadParts), commits it and renders the
+// result with 201.
+Response Upload(RequestContext& ctx, const BeginCheckIn& begin,
                 const std::function<Poco::Dynamic::Var(const services::CheckInResult&)>& render) {
   std::string media;
   Poco::Net::NameValueCollection params;
@@ -68,79 +155,11 @@ Response Upload(RequestContext& ctx,
     return Response::Error(InvalidArgument("expected multipart/form-data with a boundary",
                                            "expected_multipart"));
   }
-  // Past the size limit the body stream just ends: say so rather than
-  // "truncated".
-  auto fail = [&ctx](const Status& s) {
-    if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large")
-                                                       .WithParam("maxBytes", ctx.limits.max_body_bytes));
-    return Response::Error(s);
-  };
-  // A small part (metadata, signature) read whole, at most 1 MiB.
-  auto read_small = [](MultipartReader& part, std::string& out, const char* too_large) -> Status {
-    uint8_t buf[8192];
-    while (true) {
-      CUSTOS_ASSIGN_OR_RETURN(size_t got, part.Read(buf, sizeof buf));
-      if (got == 0) return Status::Ok();
-      out.append(reinterpret_cast<const char*>(buf), got);
-      if (out.size() > (1 << 20)) {
-        return TooLarge(std::string(too_large) + " part too large", "body_too_large").WithParam("maxBytes", 1 << 20);
-      }
-    }
-  };
   std::unique_ptr<services::CheckIn> checkin;
   MultipartReader reader(ctx.BodyStream(), params.get("boundary"));
-  bool first = true;
-  while (true) {
-    Poco::Net::MessageHeader header;
-    auto more = reader.NextPart(header);
-    if (!more.ok()) return fail(more.status());
-    if (!*more) break;
-    auto disposition = ParseContentDisposition(reader.Disposition());
-    if (!disposition.ok()) return fail(disposition.status());
-    const std::string& name = disposition->name;
-    if (first) {
-      if (name != "metadata") {
-        return fail(InvalidArgument("the first part must be 'metadata'", "missing_metadata"));
-      }
-      std::string text;
-      if (auto s = read_small(reader, text, "metadata"); !s.ok()) return fail(s);
-      auto started = begin(text);
-      if (!started.ok()) return Response::Error(started.status());
-      checkin = std::move(started).value();
-      first = false;
-    } else if (name == "file") {
-      // The file name exactly as sent: CheckIn::AddFile refuses a bad one.
-      services::FileInput in{disposition->filename.value_or(""),
-                             header.get("Content-Type", "application/octet-stream")};
-      if (auto s = checkin->AddFile(in, reader); !s.ok()) return fail(s);
-    } else if (name == "signature") {
-      std::string sig;
-      if (auto s = read_small(reader, sig, "signature"); !s.ok()) {
-        return fail(s.reason() == "body_too_large"
-                        ? TooLarge("signature part too large", "signature_too_large")
-                        : s);
-      }
-      if (auto s = checkin->AttachSignature(sig); !s.ok()) return Response::Error(s);
-    } else {
-      return Response::Error(InvalidArgument("unexpected part '" + name + "'", "unknown_part"));
-    }
-  }
-  if (first) return fail(InvalidArgument("no parts in the upload", "missing_metadata"));
-  if (ctx.BodyOverLimit()) return Response::Error(TooLarge("upload exceeds the size limit", "body_too_large")
-                                                       .WithParam("maxBytes", ctx.limits.max_body_bytes));
-  if (ctx.request.hasContentLength() && ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
-    // Drain the epilogue so a short read is told from a truncated upload.
-    std::istream& rest = ctx.BodyStream();
-    char buf[8192];
-    while (rest.read(buf, sizeof buf) || rest.gcount() > 0) {
-    }
-    if (ctx.BodyBytesRead() != ctx.request.getContentLength64()) {
-      return Response::Error(InvalidArgument("upload ended before its Content-Length", "truncated_upload"));
-    }
-  }
-  auto result = checkin->Commit();
-  if (!result.ok()) return Response::Error(result.status());
-  return JsonOk(201, render(*result));
+  if (auto failed = ReadParts(ctx, reader, begin, checkin)) return std::move(*failed);
+  if (auto s = CheckWholeBody(ctx); !s.ok()) return Response::Error(s);
+  return RenderOne(checkin->Commit(), 201, render);
 }
 
 // ---------------------------------------------------------------- content
@@ -203,24 +222,56 @@ std::string ContentDisposition(const std::string& name) {
   return "attachment; filename=\"" + fallback + "\"; filename*=UTF-8''" + encoded;
 }
 
+Response RangeNotSatisfiable(uint64_t size) {
+  Response e = Response::Error(416, "range_not_satisfiable", "the range lies outside the file");
+  e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
+  return e;
+}
+
+// An unsatisfiable range is answered before the read is logged: no byte of
+// content leaves, so nothing was read. Nullopt when the range may be served.
+std::optional<Response> RefuseUnsatisfiableRange(services::RecordService& records, const RequestContext& ctx,
+                                                 const AuthenticatedSession& s, int n,
+                                                 const std::string& range_header) {
+  auto version = records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, n);
+  if (!version.ok()) return Response::Error(version.status());
+  for (const domain::StoredFile& f : version->files) {
+    bool unsatisfiable = false;
+    if (f.id.value == ctx.params.at("fileId")) (void)ParseRange(range_header, f.size, unsatisfiable);
+    if (unsatisfiable) return RangeNotSatisfiable(f.size);
+  }
+  return std::nullopt;
+}
+
+// Writes bytes [first, first + length) of the content to `out`.
+Status StreamContent(services::ContentRead& read, uint64_t first, uint64_t length, std::ostream& out) {
+  std::vector<uint8_t> buf(64 * 1024);
+  uint64_t skipped = 0, sent = 0;
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(size_t got, read.stream->Read(buf.data(), buf.size()));
+    if (got == 0) break;
+    size_t offset = 0;
+    if (skipped < first) {
+      uint64_t skip = std::min<uint64_t>(got, first - skipped);
+      skipped += skip;
+      offset = static_cast<size_t>(skip);
+    }
+    size_t take = static_cast<size_t>(std::min<uint64_t>(got - offset, length - sent));
+    out.write(reinterpret_cast<const char*>(buf.data() + offset), static_cast<std::streamsize>(take));
+    if (!out) return Internal("client went away");
+    sent += take;
+    if (sent == length) break;
+  }
+  return sent == length ? Status::Ok() : DataLoss("content ended early", "content_truncated");
+}
+
+// One file of a version, whole or the one byte range asked for (206).
 Response Content(services::RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
   auto n = PathNumber(ctx, "n");
   if (!n.ok()) return Response::Error(n.status());
-  // An unsatisfiable range is answered before the read is logged: no byte
-  // of content leaves, so nothing was read.
   std::string range_header = ctx.request.get("Range", "");
   if (!range_header.empty()) {
-    auto version = records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, *n);
-    if (!version.ok()) return Response::Error(version.status());
-    for (const domain::StoredFile& f : version->files) {
-      bool unsatisfiable = false;
-      if (f.id.value == ctx.params.at("fileId")) (void)ParseRange(range_header, f.size, unsatisfiable);
-      if (unsatisfiable) {
-        Response e = Response::Error(416, "range_not_satisfiable", "the range lies outside the file");
-        e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(f.size));
-        return e;
-      }
-    }
+    if (auto refused = RefuseUnsatisfiableRange(records, ctx, s, *n, range_header)) return std::move(*refused);
   }
   auto read = records.OpenContent(s.principal, RecordId{ctx.params.at("id")}, *n,
                                   domain::FileId{ctx.params.at("fileId")});
@@ -237,11 +288,7 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
   if (!range_header.empty()) {
     bool unsatisfiable = false;
     auto range = ParseRange(range_header, f.size, unsatisfiable);
-    if (unsatisfiable) {
-      Response e = Response::Error(416, "range_not_satisfiable", "the range lies outside the file");
-      e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(f.size));
-      return e;
-    }
+    if (unsatisfiable) return RangeNotSatisfiable(f.size);
     if (range) {
       first = range->first;
       length = range->last - range->first + 1;
@@ -251,26 +298,7 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
     }
   }
   r.stream_length = length;
-  r.stream = [shared, first, length](std::ostream& out) -> Status {
-    std::vector<uint8_t> buf(64 * 1024);
-    uint64_t skipped = 0, sent = 0;
-    for (;;) {
-      CUSTOS_ASSIGN_OR_RETURN(size_t got, shared->stream->Read(buf.data(), buf.size()));
-      if (got == 0) break;
-      size_t offset = 0;
-      if (skipped < first) {
-        uint64_t skip = std::min<uint64_t>(got, first - skipped);
-        skipped += skip;
-        offset = static_cast<size_t>(skip);
-      }
-      size_t take = static_cast<size_t>(std::min<uint64_t>(got - offset, length - sent));
-      out.write(reinterpret_cast<const char*>(buf.data() + offset), static_cast<std::streamsize>(take));
-      if (!out) return Internal("client went away");
-      sent += take;
-      if (sent == length) break;
-    }
-    return sent == length ? Status::Ok() : DataLoss("content ended early", "content_truncated");
-  };
+  r.stream = [shared, first, length](std::ostream& out) { return StreamContent(*shared, first, length, out); };
   return r;
 }
 
@@ -313,203 +341,10 @@ StatusOr<domain::RecordQuery> DecodeQuery(const RequestContext& ctx) {
   return q;
 }
 
-void AddSessionRoutes(Router& router, services::AuthService& auth) {
-  router.Add("POST", "/v1/session", [&auth](RequestContext& ctx) { return SignIn(auth, ctx); });
-  router.Add("DELETE", "/v1/session", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    Status st = auth.SignOut(s);
-    return st.ok() ? Response::Json(204, "") : Response::Error(st);
-  }, true));
-  router.Add("GET", "/v1/me", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    return Render<domain::User>(auth.GetUser(s.principal.username.value), 200,
-                                 [&](const domain::User& u) { return UserJson(u); });
-  }, true));
-  router.Add("POST", "/v1/me/password", WithSession(auth, [&auth](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = JsonBody(ctx);
-    if (!body.ok()) return Response::Error(body.status());
-    if (auto st = OnlyKeys(*body, {"currentPassword", "newPassword"}); !st.ok()) return Response::Error(st);
-    auto current = ReqString(*body, "currentPassword");
-    auto replacement = ReqString(*body, "newPassword");
-    if (!current.ok()) return Response::Error(current.status());
-    if (!replacement.ok()) return Response::Error(replacement.status());
-    Status st = auth.ChangePassword(s, *current, *replacement);
-    return st.ok() ? Response::Json(204, "") : Response::Error(st);
-  }, true));
-}
-
-void AddUserRoutes(Router& router, services::AuthService& auth) {
-  router.Add("GET", "/v1/users", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    return Render<std::vector<domain::User>>(auth.ListUsers(s.principal), 200, [](const auto& users) {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& u : users) arr->add(UserJson(u));
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("users", arr);
-      return Poco::Dynamic::Var(o);
-    });
-  }));
-  router.Add("POST", "/v1/users", WithSession(auth, [&auth](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = JsonBody(ctx);
-    if (!body.ok()) return Response::Error(body.status());
-    if (auto st = OnlyKeys(*body, {"username", "password", "role", "department", "mustChangePassword"}); !st.ok()) {
-      return Response::Error(st);
-    }
-    services::NewUser nu;
-    auto username = ReqString(*body, "username");
-    auto password = ReqString(*body, "password");
-    auto role = ReqString(*body, "role");
-    auto department = ReqString(*body, "department");
-    auto must = OptBool(*body, "mustChangePassword");
-    for (const Status* st : {&username.status(), &password.status(), &role.status(), &department.status()}) {
-      if (!st->ok()) return Response::Error(*st);
-    }
-    if (!must.ok()) return Response::Error(must.status());
-    nu.username = *username;
-    nu.password = *password;
-    nu.role = *role;
-    nu.department = *department;
-    nu.must_change_password = must->value_or(true);
-    return Render<domain::User>(auth.CreateUser(s.principal, nu), 201,
-                                 [](const domain::User& u) { return UserJson(u); });
-  }));
-  router.Add("PATCH", "/v1/users/{name}", WithSession(auth, [&auth](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = JsonBody(ctx);
-    if (!body.ok()) return Response::Error(body.status());
-    if (auto st = OnlyKeys(*body, {"role", "department", "disabled", "password"}); !st.ok()) return Response::Error(st);
-    services::UserPatch p;
-    auto role = OptString(*body, "role");
-    auto department = OptString(*body, "department");
-    auto disabled = OptBool(*body, "disabled");
-    auto password = OptString(*body, "password");
-    if (!role.ok()) return Response::Error(role.status());
-    if (!department.ok()) return Response::Error(department.status());
-    if (!disabled.ok()) return Response::Error(disabled.status());
-    if (!password.ok()) return Response::Error(password.status());
-    p.role = *role;
-    p.department = *department;
-    p.disabled = *disabled;
-    p.password = *password;
-    return Render<domain::User>(auth.PatchUser(s.principal, ctx.params.at("name"), p), 200,
-                                 [](const domain::User& u) { return UserJson(u); });
-  }));
-  router.Add("GET", "/v1/departments", WithSession(auth, [&auth](RequestContext&, const AuthenticatedSession& s) {
-    return Render<std::vector<domain::Department>>(auth.ListDepartments(s.principal), 200, [](const auto& ds) {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& d : ds) arr->add(DepartmentJson(d));
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("departments", arr);
-      return Poco::Dynamic::Var(o);
-    });
-  }));
-  router.Add("POST", "/v1/departments", WithSession(auth, [&auth](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = JsonBody(ctx);
-    if (!body.ok()) return Response::Error(body.status());
-    if (auto st = OnlyKeys(*body, {"name"}); !st.ok()) return Response::Error(st);
-    auto name = ReqString(*body, "name");
-    if (!name.ok()) return Response::Error(name.status());
-    return Render<domain::Department>(auth.CreateDepartment(s.principal, *name), 201,
-                                       [](const domain::Department& d) { return DepartmentJson(d); });
-  }));
-}
-
 Poco::Dynamic::Var CheckInJson(const services::CheckInResult& r) {
   Poco::JSON::Object::Ptr o = RecordDetailJson(r.detail);
   o->set("receipt", r.receipt);
   return o;
-}
-
-void AddRecordRoutes(Router& router, services::AuthService& auth, services::RecordService& records) {
-  router.Add("POST", "/v1/records", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    return Upload(ctx, [&](const std::string& text) -> StatusOr<std::unique_ptr<services::CheckIn>> {
-      CUSTOS_ASSIGN_OR_RETURN(services::RecordInput in, DecodeRecordInput(text));
-      return records.BeginCheckIn(s.principal, in);
-    }, CheckInJson);
-  }));
-  router.Add("GET", "/v1/records", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto q = DecodeQuery(ctx);
-    if (!q.ok()) return Response::Error(q.status());
-    return Render<domain::RecordPage>(records.Search(s.principal, *q), 200, [&](const domain::RecordPage& p) {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& r : p.records) arr->add(RecordJson(r));
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("records", arr);
-      o->set("total", static_cast<Poco::UInt64>(p.total));
-      o->set("totalExact", p.total_exact);
-      o->set("page", q->page);
-      o->set("pageSize", q->page_size);
-      return Poco::Dynamic::Var(o);
-    });
-  }));
-  router.Add("GET", "/v1/records/{id}", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    return Render<services::RecordDetail>(records.Get(s.principal, RecordId{ctx.params.at("id")}), 200,
-                                          [](const services::RecordDetail& d) { return RecordDetailJson(d); });
-  }));
-  router.Add("PATCH", "/v1/records/{id}", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto body = ctx.ReadSmallBody();
-    if (!body.ok()) return Response::Error(body.status());
-    auto patch = DecodeRecordPatch(*body);
-    if (!patch.ok()) return Response::Error(patch.status());
-    auto updated = records.Patch(s.principal, RecordId{ctx.params.at("id")}, *patch);
-    if (!updated.ok()) return Response::Error(updated.status());
-    return Render<services::RecordDetail>(records.Get(s.principal, updated->id), 200,
-                                          [](const services::RecordDetail& d) { return RecordDetailJson(d); });
-  }));
-  router.Add("POST", "/v1/records/{id}/versions", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    RecordId id{ctx.params.at("id")};
-    return Upload(ctx, [&](const std::string& text) -> StatusOr<std::unique_ptr<services::CheckIn>> {
-      CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
-      CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"kind", "note"}));
-      CUSTOS_ASSIGN_OR_RETURN(std::string kind, ReqString(o, "kind"));
-      CUSTOS_ASSIGN_OR_RETURN(auto note, OptString(o, "note"));
-      return records.BeginVersion(s.principal, id, kind, note.value_or(""));
-    }, [](const services::CheckInResult& r) {
-      Poco::JSON::Object::Ptr o = VersionJson(r.detail.versions.back());
-      o->set("recordId", r.detail.record.id.value);
-      o->set("receipt", r.receipt);
-      return Poco::Dynamic::Var(o);
-    });
-  }));
-  router.Add("GET", "/v1/records/{id}/versions", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    std::optional<domain::Time> as_of;
-    if (auto a = ctx.Query("asOf"); a && !a->empty()) {
-      auto t = domain::ParseTime(*a);
-      if (!t.ok()) return Response::Error(t.status());
-      as_of = *t;
-    }
-    return Render<std::vector<domain::Version>>(records.Versions(s.principal, RecordId{ctx.params.at("id")}, as_of), 200,
-                                                 [](const auto& vs) {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& v : vs) arr->add(VersionJson(v));
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("versions", arr);
-      return Poco::Dynamic::Var(o);
-    });
-  }));
-  router.Add("GET", "/v1/records/{id}/versions/{n}", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto n = PathNumber(ctx, "n");
-    if (!n.ok()) return Response::Error(n.status());
-    return Render<domain::Version>(records.GetVersion(s.principal, RecordId{ctx.params.at("id")}, *n), 200,
-                                    [](const domain::Version& v) { return VersionJson(v); });
-  }));
-  router.Add("GET", "/v1/records/{id}/versions/{n}/files/{fileId}",
-             WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-               return Content(records, ctx, s);
-             }));
-  router.Add("GET", "/v1/records/{id}/versions/{n}/receipt", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto n = PathNumber(ctx, "n");
-    if (!n.ok()) return Response::Error(n.status());
-    auto receipt = records.Receipt(s.principal, RecordId{ctx.params.at("id")}, *n);
-    if (!receipt.ok()) return Response::Error(receipt.status());
-    return Response::Text(200, *receipt);
-  }));
-  router.Add("GET", "/v1/records/{id}/history", WithSession(auth, [&records](RequestContext& ctx, const AuthenticatedSession& s) {
-    return Render<std::vector<storage::LogEntry>>(records.History(s.principal, RecordId{ctx.params.at("id")}), 200,
-                                                  [](const auto& entries) {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& e : entries) arr->add(EntryJson(e));
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("entries", arr);
-      return Poco::Dynamic::Var(o);
-    });
-  }));
 }
 
 Poco::JSON::Array::Ptr ProofJson(const std::vector<crypto::Digest32>& proof) {
@@ -518,58 +353,298 @@ Poco::JSON::Array::Ptr ProofJson(const std::vector<crypto::Digest32>& proof) {
   return arr;
 }
 
-void AddLogRoutes(Router& router, services::AuthService& auth, services::LogService& log) {
-  router.Add("GET", "/v1/log/checkpoint", [&log](RequestContext&) {
-    auto cp = log.Checkpoint();
-    if (!cp.ok()) return Response::Error(cp.status());
-    return Response::Text(200, *cp);
+using services::AuthService;
+using services::LogService;
+using services::RecordService;
+
+// ---- handlers: sessions and the signed-in user
+
+Response SignOut(AuthService& auth, RequestContext&, const AuthenticatedSession& s) {
+  return NoContent(auth.SignOut(s));
+}
+
+Response GetMe(AuthService& auth, RequestContext&, const AuthenticatedSession& s) {
+  return RenderOne(auth.GetUser(s.principal.username.value), 200, UserJson);
+}
+
+Response ChangePassword(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = JsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  if (auto st = OnlyKeys(*body, {"currentPassword", "newPassword"}); !st.ok()) return Response::Error(st);
+  auto current = ReqString(*body, "currentPassword");
+  auto replacement = ReqString(*body, "newPassword");
+  if (!current.ok()) return Response::Error(current.status());
+  if (!replacement.ok()) return Response::Error(replacement.status());
+  return NoContent(auth.ChangePassword(s, *current, *replacement));
+}
+
+// ---- handlers: users and departments
+
+StatusOr<services::NewUser> DecodeNewUser(const Poco::JSON::Object::Ptr& body) {
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(body, {"username", "password", "role", "department", "mustChangePassword"}));
+  services::NewUser nu;
+  auto username = ReqString(body, "username");
+  auto password = ReqString(body, "password");
+  auto role = ReqString(body, "role");
+  auto department = ReqString(body, "department");
+  auto must = OptBool(body, "mustChangePassword");
+  for (const Status* st : {&username.status(), &password.status(), &role.status(), &department.status(),
+                           &must.status()}) {
+    CUSTOS_RETURN_IF_ERROR(*st);
+  }
+  nu.username = *username;
+  nu.password = *password;
+  nu.role = *role;
+  nu.department = *department;
+  nu.must_change_password = must->value_or(true);
+  return nu;
+}
+
+StatusOr<services::UserPatch> DecodeUserPatch(const Poco::JSON::Object::Ptr& body) {
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(body, {"role", "department", "disabled", "password"}));
+  services::UserPatch p;
+  CUSTOS_ASSIGN_OR_RETURN(p.role, OptString(body, "role"));
+  CUSTOS_ASSIGN_OR_RETURN(p.department, OptString(body, "department"));
+  CUSTOS_ASSIGN_OR_RETURN(p.disabled, OptBool(body, "disabled"));
+  CUSTOS_ASSIGN_OR_RETURN(p.password, OptString(body, "password"));
+  return p;
+}
+
+Response ListUsers(AuthService& auth, RequestContext&, const AuthenticatedSession& s) {
+  return RenderList(auth.ListUsers(s.principal), "users", UserJson);
+}
+
+Response CreateUser(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = JsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  auto nu = DecodeNewUser(*body);
+  if (!nu.ok()) return Response::Error(nu.status());
+  return RenderOne(auth.CreateUser(s.principal, *nu), 201, UserJson);
+}
+
+Response PatchUser(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = JsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  auto patch = DecodeUserPatch(*body);
+  if (!patch.ok()) return Response::Error(patch.status());
+  return RenderOne(auth.PatchUser(s.principal, ctx.params.at("name"), *patch), 200, UserJson);
+}
+
+Response ListDepartments(AuthService& auth, RequestContext&, const AuthenticatedSession& s) {
+  return RenderList(auth.ListDepartments(s.principal), "departments", DepartmentJson);
+}
+
+Response CreateDepartment(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = JsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  if (auto st = OnlyKeys(*body, {"name"}); !st.ok()) return Response::Error(st);
+  auto name = ReqString(*body, "name");
+  if (!name.ok()) return Response::Error(name.status());
+  return RenderOne(auth.CreateDepartment(s.principal, *name), 201, DepartmentJson);
+}
+
+// ---- handlers: records, versions and content
+
+RecordId RecordIdParam(const RequestContext& ctx) { return RecordId{ctx.params.at("id")}; }
+
+Poco::JSON::Object::Ptr RecordPageJson(const domain::RecordPage& p, const domain::RecordQuery& q) {
+  Poco::JSON::Object::Ptr o = ListObject("records", p.records, RecordJson);
+  o->set("total", static_cast<Poco::UInt64>(p.total));
+  o->set("totalExact", p.total_exact);
+  o->set("page", q.page);
+  o->set("pageSize", q.page_size);
+  return o;
+}
+
+Poco::JSON::Object::Ptr NewVersionJson(const services::CheckInResult& r) {
+  Poco::JSON::Object::Ptr o = VersionJson(r.detail.versions.back());
+  o->set("recordId", r.detail.record.id.value);
+  o->set("receipt", r.receipt);
+  return o;
+}
+
+// The "metadata" part of a new version: {"kind", "note"}.
+struct VersionInput {
+  std::string kind;
+  std::string note;
+};
+
+StatusOr<VersionInput> DecodeVersionInput(const std::string& text) {
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, {"kind", "note"}));
+  VersionInput in;
+  CUSTOS_ASSIGN_OR_RETURN(in.kind, ReqString(o, "kind"));
+  CUSTOS_ASSIGN_OR_RETURN(auto note, OptString(o, "note"));
+  in.note = note.value_or("");
+  return in;
+}
+
+// The optional "asOf" query parameter (an RFC 3339 time).
+StatusOr<std::optional<domain::Time>> AsOf(const RequestContext& ctx) {
+  auto a = ctx.Query("asOf");
+  if (!a || a->empty()) return std::optional<domain::Time>();
+  CUSTOS_ASSIGN_OR_RETURN(domain::Time t, domain::ParseTime(*a));
+  return std::optional<domain::Time>(t);
+}
+
+Response CheckInRecord(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  return Upload(ctx, [&](const std::string& text) -> StatusOr<std::unique_ptr<services::CheckIn>> {
+    CUSTOS_ASSIGN_OR_RETURN(services::RecordInput in, DecodeRecordInput(text));
+    return records.BeginCheckIn(s.principal, in);
+  }, CheckInJson);
+}
+
+Response SearchRecords(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto q = DecodeQuery(ctx);
+  if (!q.ok()) return Response::Error(q.status());
+  return RenderOne(records.Search(s.principal, *q), 200,
+                   [&](const domain::RecordPage& p) { return RecordPageJson(p, *q); });
+}
+
+Response GetRecord(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  return RenderOne(records.Get(s.principal, RecordIdParam(ctx)), 200, RecordDetailJson);
+}
+
+Response PatchRecord(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = ctx.ReadSmallBody();
+  if (!body.ok()) return Response::Error(body.status());
+  auto patch = DecodeRecordPatch(*body);
+  if (!patch.ok()) return Response::Error(patch.status());
+  auto updated = records.Patch(s.principal, RecordIdParam(ctx), *patch);
+  if (!updated.ok()) return Response::Error(updated.status());
+  return RenderOne(records.Get(s.principal, updated->id), 200, RecordDetailJson);
+}
+
+Response AddVersion(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  RecordId id = RecordIdParam(ctx);
+  return Upload(ctx, [&](const std::string& text) -> StatusOr<std::unique_ptr<services::CheckIn>> {
+    CUSTOS_ASSIGN_OR_RETURN(VersionInput in, DecodeVersionInput(text));
+    return records.BeginVersion(s.principal, id, in.kind, in.note);
+  }, [](const services::CheckInResult& r) { return Poco::Dynamic::Var(NewVersionJson(r)); });
+}
+
+Response ListVersions(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto as_of = AsOf(ctx);
+  if (!as_of.ok()) return Response::Error(as_of.status());
+  return RenderList(records.Versions(s.principal, RecordIdParam(ctx), *as_of), "versions", VersionJson);
+}
+
+Response GetVersion(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto n = PathNumber(ctx, "n");
+  if (!n.ok()) return Response::Error(n.status());
+  return RenderOne(records.GetVersion(s.principal, RecordIdParam(ctx), *n), 200, VersionJson);
+}
+
+Response GetReceipt(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto n = PathNumber(ctx, "n");
+  if (!n.ok()) return Response::Error(n.status());
+  auto receipt = records.Receipt(s.principal, RecordIdParam(ctx), *n);
+  if (!receipt.ok()) return Response::Error(receipt.status());
+  return Response::Text(200, *receipt);
+}
+
+Response RecordHistory(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  return RenderList(records.History(s.principal, RecordIdParam(ctx)), "entries", EntryJson);
+}
+
+// ---- handlers: the transparency log
+
+Response LogCheckpoint(LogService& log, RequestContext&) {
+  auto cp = log.Checkpoint();
+  if (!cp.ok()) return Response::Error(cp.status());
+  return Response::Text(200, *cp);
+}
+
+Response LogKey(LogService& log, RequestContext&) { return Response::Text(200, log.VerifierKeys()); }
+
+Response LogEntries(LogService& log, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto start = QueryNumber(ctx, "start");
+  auto end = QueryNumber(ctx, "end");
+  if (!start.ok()) return Response::Error(start.status());
+  if (!end.ok()) return Response::Error(end.status());
+  return RenderOne(log.Entries(s.principal, *start, *end), 200, [](const std::vector<storage::LogEntry>& es) {
+    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+    for (const auto& e : es) arr->add(EntryJson(e));
+    return arr;
   });
-  router.Add("GET", "/v1/log/key", [&log](RequestContext&) { return Response::Text(200, log.VerifierKeys()); });
-  router.Add("GET", "/v1/log/entries", WithSession(auth, [&log](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto start = QueryNumber(ctx, "start");
-    auto end = QueryNumber(ctx, "end");
-    if (!start.ok()) return Response::Error(start.status());
-    if (!end.ok()) return Response::Error(end.status());
-    return Render<std::vector<storage::LogEntry>>(log.Entries(s.principal, *start, *end), 200, [](const auto& es) {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& e : es) arr->add(EntryJson(e));
-      return Poco::Dynamic::Var(arr);
-    });
-  }));
-  router.Add("GET", "/v1/log/proof/inclusion", WithSession(auth, [&log](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto index = QueryNumber(ctx, "index");
-    auto size = QueryNumber(ctx, "size");
-    if (!index.ok()) return Response::Error(index.status());
-    if (!size.ok()) return Response::Error(size.status());
-    return Render<services::InclusionProofView>(log.Inclusion(s.principal, *index, *size), 200, [](const auto& v) {
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("index", static_cast<Poco::UInt64>(v.index));
-      o->set("size", static_cast<Poco::UInt64>(v.size));
-      o->set("leafHash", crypto::Base64Encode(v.leaf_hash));
-      o->set("proof", ProofJson(v.proof));
-      return Poco::Dynamic::Var(o);
-    });
-  }));
-  router.Add("GET", "/v1/log/proof/consistency", WithSession(auth, [&log](RequestContext& ctx, const AuthenticatedSession& s) {
-    auto from = QueryNumber(ctx, "from");
-    auto to = QueryNumber(ctx, "to");
-    if (!from.ok()) return Response::Error(from.status());
-    if (!to.ok()) return Response::Error(to.status());
-    return Render<std::vector<crypto::Digest32>>(log.Consistency(s.principal, *from, *to), 200, [&](const auto& p) {
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      o->set("from", static_cast<Poco::UInt64>(*from));
-      o->set("to", static_cast<Poco::UInt64>(*to));
-      o->set("proof", ProofJson(p));
-      return Poco::Dynamic::Var(o);
-    });
-  }));
+}
+
+Poco::JSON::Object::Ptr InclusionJson(const services::InclusionProofView& v) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("index", static_cast<Poco::UInt64>(v.index));
+  o->set("size", static_cast<Poco::UInt64>(v.size));
+  o->set("leafHash", crypto::Base64Encode(v.leaf_hash));
+  o->set("proof", ProofJson(v.proof));
+  return o;
+}
+
+Response InclusionProof(LogService& log, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto index = QueryNumber(ctx, "index");
+  auto size = QueryNumber(ctx, "size");
+  if (!index.ok()) return Response::Error(index.status());
+  if (!size.ok()) return Response::Error(size.status());
+  return RenderOne(log.Inclusion(s.principal, *index, *size), 200, InclusionJson);
+}
+
+Response ConsistencyProof(LogService& log, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto from = QueryNumber(ctx, "from");
+  auto to = QueryNumber(ctx, "to");
+  if (!from.ok()) return Response::Error(from.status());
+  if (!to.ok()) return Response::Error(to.status());
+  return RenderOne(log.Consistency(s.principal, *from, *to), 200, [&](const std::vector<crypto::Digest32>& p) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("from", static_cast<Poco::UInt64>(*from));
+    o->set("to", static_cast<Poco::UInt64>(*to));
+    o->set("proof", ProofJson(p));
+    return o;
+  });
+}
+
+// ---- registrars
+
+void AddAuthRoutes(Router& router, AuthService& auth) {
+  router.Add("POST", "/v1/session", [&auth](RequestContext& ctx) { return SignIn(auth, ctx); });
+  AddSignedInRoutes<AuthService>(router, auth, auth, {
+      {"DELETE", "/v1/session", SignOut, /*allow_password_change=*/true},
+      {"GET", "/v1/me", GetMe, /*allow_password_change=*/true},
+      {"POST", "/v1/me/password", ChangePassword, /*allow_password_change=*/true},
+      {"GET", "/v1/users", ListUsers},
+      {"POST", "/v1/users", CreateUser},
+      {"PATCH", "/v1/users/{name}", PatchUser},
+      {"GET", "/v1/departments", ListDepartments},
+      {"POST", "/v1/departments", CreateDepartment},
+  });
+}
+
+void AddRecordRoutes(Router& router, AuthService& auth, RecordService& records) {
+  AddSignedInRoutes<RecordService>(router, auth, records, {
+      {"POST", "/v1/records", CheckInRecord},
+      {"GET", "/v1/records", SearchRecords},
+      {"GET", "/v1/records/{id}", GetRecord},
+      {"PATCH", "/v1/records/{id}", PatchRecord},
+      {"POST", "/v1/records/{id}/versions", AddVersion},
+      {"GET", "/v1/records/{id}/versions", ListVersions},
+      {"GET", "/v1/records/{id}/versions/{n}", GetVersion},
+      {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}", Content},
+      {"GET", "/v1/records/{id}/versions/{n}/receipt", GetReceipt},
+      {"GET", "/v1/records/{id}/history", RecordHistory},
+  });
+}
+
+void AddLogRoutes(Router& router, AuthService& auth, LogService& log) {
+  router.Add("GET", "/v1/log/checkpoint", [&log](RequestContext& ctx) { return LogCheckpoint(log, ctx); });
+  router.Add("GET", "/v1/log/key", [&log](RequestContext& ctx) { return LogKey(log, ctx); });
+  AddSignedInRoutes<LogService>(router, auth, log, {
+      {"GET", "/v1/log/entries", LogEntries},
+      {"GET", "/v1/log/proof/inclusion", InclusionProof},
+      {"GET", "/v1/log/proof/consistency", ConsistencyProof},
+  });
 }
 
 }  // namespace
 
 void AddApiRoutes(Router& router, ApiServices api) {
-  AddSessionRoutes(router, api.auth);
-  AddUserRoutes(router, api.auth);
+  AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
   AddLoanRoutes(router, api.auth, api.loans);

@@ -14,7 +14,9 @@
 
 namespace custos::http {
 
-// A loan as the API shows it, with its state and overdue flag at `now`.
+// A loan as the API shows it at `now`: its one codec (services::LoanObject)
+// with the state at `now` (EffectiveState), `overdue`, `logIndices`, absent
+// times and renewal as null, and without `closedBy`.
 Poco::JSON::Object::Ptr LoanJson(const services::Loan& loan, domain::Time now);
 
 // The borrowing register as CSV (RFC 4180, CRLF, a header row; every cell

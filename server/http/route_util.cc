@@ -14,6 +14,10 @@ using services::AuthenticatedSession;
 
 Response JsonOk(int status, const Poco::Dynamic::Var& v) { return Response::Json(status, Stringify(v)); }
 
+Response NoContent(const Status& status) {
+  return status.ok() ? Response::Json(204, "") : Response::Error(status);
+}
+
 Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_password_change) {
   return [&auth, h = std::move(h), allow_password_change](RequestContext& ctx) -> Response {
     const std::string header = ctx.request.get("Authorization", "");
@@ -53,6 +57,12 @@ StatusOr<Poco::JSON::Object::Ptr> OptionalJsonBody(RequestContext& ctx,
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, ParseObject(text));
   CUSTOS_RETURN_IF_ERROR(OnlyKeys(o, keys));
   return o;
+}
+
+StatusOr<std::string> ReasonBody(RequestContext& ctx) {
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr body, OptionalJsonBody(ctx, {"reason"}));
+  CUSTOS_ASSIGN_OR_RETURN(auto reason, OptString(body, "reason"));
+  return reason.value_or("");
 }
 
 StatusOr<std::vector<std::string>> StringList(const Poco::JSON::Object::Ptr& o, const std::string& key,

@@ -167,7 +167,7 @@ bool GrantsContentAccess(const Loan& loan, const std::string& username, Time now
          EffectiveState(loan, now) == LoanState::kCheckedOut;
 }
 
-storage::Document ToDocument(const Loan& loan, Time updated_at) {
+Poco::JSON::Object::Ptr LoanObject(const Loan& loan) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", loan.id);
   o->set("recordId", loan.record_id.value);
@@ -207,7 +207,11 @@ storage::Document ToDocument(const Loan& loan, Time updated_at) {
     events->add(x);
   }
   o->set("events", events);
+  return o;
+}
 
+storage::Document ToDocument(const Loan& loan, Time updated_at) {
+  Poco::JSON::Object::Ptr o = LoanObject(loan);
   storage::Document d;
   d.kind = kLoanDocument;
   d.id = loan.id;

@@ -18,6 +18,8 @@
 // loan itself needed.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,8 +98,13 @@ bool IsOpen(const Loan& loan, domain::Time now);
 // Does the loan let `username` read the content of its record at `now`?
 bool GrantsContentAccess(const Loan& loan, const std::string& username, domain::Time now);
 
-// The loan as a stored document and back (kDataLoss "loan_corrupt" for a
-// body that does not decode).
+// The one JSON codec of a loan. LoanObject is the loan's stored body
+// (camelCase fields, the stored state, absent times and renewal left out);
+// the API shows the same object with the state at the time of reading (see
+// server/http/loan_routes.h LoanJson). ToDocument stores it as canonical
+// JSON; LoanFromDocument reads it back (kDataLoss "loan_corrupt" for a body
+// that does not decode).
+Poco::JSON::Object::Ptr LoanObject(const Loan& loan);
 storage::Document ToDocument(const Loan& loan, domain::Time updated_at);
 StatusOr<Loan> LoanFromDocument(const storage::Document& d);
 
