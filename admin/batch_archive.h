@@ -48,7 +48,7 @@
 #include "common/status.h"
 #include "crypto/bytes.h"
 #include "crypto/hash.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 struct archive;
 struct archive_entry;
@@ -179,7 +179,7 @@ class BatchReader {
   // The current file entry's content. Read() fails with the limit refusals
   // (kBatchEntryTooLarge, kBatchTooLarge, kBatchRatio) and kBatchUnreadable
   // for corrupt data. Valid until Next() or Rewind(); empty for directories.
-  crypto::ByteSource& data() { return data_; }
+  ByteSource& data() { return data_; }
 
   // Reads the rest of the current file entry and returns its size and
   // SHA-256 (of all its bytes, including those read through data()).
@@ -189,7 +189,7 @@ class BatchReader {
   uint64_t total_bytes() const { return total_bytes_; }
 
  private:
-  class DataSource final : public crypto::ByteSource {
+  class DataSource final : public ByteSource {
    public:
     explicit DataSource(BatchReader& reader) : reader_(reader) {}
     StatusOr<size_t> Read(uint8_t* p, size_t n) override;

@@ -78,7 +78,7 @@ Status BatchChanged(const std::string& entry) {
 }
 
 // Reads `data` to its end into *out, refusing more than `max` bytes.
-Status ReadAll(crypto::ByteSource& data, uint64_t max, const std::string& what, std::string* out) {
+Status ReadAll(ByteSource& data, uint64_t max, const std::string& what, std::string* out) {
   uint8_t buf[64 * 1024];
   while (true) {
     CUSTOS_ASSIGN_OR_RETURN(size_t n, data.Read(buf, sizeof buf));
@@ -129,7 +129,7 @@ StatusOr<Scan> ScanBatch(BatchReader& reader) {
 // its data stream. The entries must be those of the scan, in the same
 // order, with the same bytes; otherwise the file changed under us.
 Status Reread(BatchReader& reader, const Scan& scan,
-              const std::function<Status(const BatchEntry&, crypto::ByteSource&)>& visit) {
+              const std::function<Status(const BatchEntry&, ByteSource&)>& visit) {
   CUSTOS_RETURN_IF_ERROR(reader.Rewind());
   size_t i = 0;
   BatchEntry entry;
@@ -298,7 +298,7 @@ Status LoadSignatures(BatchReader& reader, const Scan& scan, Plan& plan) {
     }
   }
   if (wanted.empty()) return Status::Ok();
-  return Reread(reader, scan, [&](const BatchEntry& e, crypto::ByteSource& data) -> Status {
+  return Reread(reader, scan, [&](const BatchEntry& e, ByteSource& data) -> Status {
     if (!wanted.count(e.path)) return Status::Ok();
     return ReadAll(data, kMaxSignatureBytes, "signature '" + e.path + "'",
                    &plan.signatures[e.path]);
@@ -317,7 +317,7 @@ Status VerifyContractSignatures(BatchReader& reader, const Scan& scan, const Pla
     for (const PlannedFile& f : r.files) any = any || !f.signature.empty();
   }
   if (!any) return Status::Ok();
-  return Reread(reader, scan, [&](const BatchEntry& e, crypto::ByteSource& data) -> Status {
+  return Reread(reader, scan, [&](const BatchEntry& e, ByteSource& data) -> Status {
     auto it = plan.content.find(e.path);
     if (it == plan.content.end()) return Status::Ok();
     const PlannedRecord& record = plan.records[it->second.first];
@@ -388,7 +388,7 @@ using StoredOrder = std::vector<std::vector<size_t>>;
 Status StoreFiles(BatchReader& reader, const Scan& scan, const Plan& plan, CheckIns& checkins,
                   StoredOrder* order) {
   order->assign(plan.records.size(), {});
-  return Reread(reader, scan, [&](const BatchEntry& e, crypto::ByteSource& data) -> Status {
+  return Reread(reader, scan, [&](const BatchEntry& e, ByteSource& data) -> Status {
     auto it = plan.content.find(e.path);
     if (it == plan.content.end()) return Status::Ok();
     const auto [r, f] = it->second;

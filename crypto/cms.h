@@ -33,7 +33,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 namespace custos::crypto {
 

@@ -38,7 +38,7 @@
 
 #include "common/status.h"
 #include "crypto/bytes.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 namespace custos::crypto {
 

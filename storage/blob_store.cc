@@ -124,7 +124,7 @@ size_t FanOutIndex(std::string_view prefix) {
 }
 
 // A ByteSource over an open blob file, reading in large pieces.
-class FileSource final : public crypto::ByteSource {
+class FileSource final : public ByteSource {
  public:
   FileSource(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   ~FileSource() override { ::close(fd_); }
@@ -353,7 +353,7 @@ StatusOr<std::unique_ptr<BlobWriter>> FileBlobStore::Create() {
   }
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> FileBlobStore::Open(const domain::BlobId& id) {
+StatusOr<std::unique_ptr<ByteSource>> FileBlobStore::Open(const domain::BlobId& id) {
   CUSTOS_RETURN_IF_ERROR(ValidateBlobId(id));
   std::string path = BlobPath(id);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -361,7 +361,7 @@ StatusOr<std::unique_ptr<crypto::ByteSource>> FileBlobStore::Open(const domain::
     if (errno == ENOENT) return NotFoundError(id);
     return IoError("open", path, errno);
   }
-  return std::unique_ptr<crypto::ByteSource>(new FileSource(fd, std::move(path)));
+  return std::unique_ptr<ByteSource>(new FileSource(fd, std::move(path)));
 }
 
 StatusOr<uint64_t> FileBlobStore::Size(const domain::BlobId& id) {

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "domain/model.h"
 
 namespace custos::storage {
@@ -91,7 +91,7 @@ StatusOr<domain::BlobId> NewBlobId();
 // Thread safety: one thread at a time per writer; distinct writers of one
 // store may be used from distinct threads. A writer must not outlive the
 // store that created it.
-class BlobWriter : public crypto::ByteSink {
+class BlobWriter : public ByteSink {
  public:
   ~BlobWriter() override;
 
@@ -125,7 +125,7 @@ class BlobStore {
   // A stream over the committed blob `id`, read from the start. Failures:
   // kBlobInvalidId, kBlobNotFound, kBlobIo (also from Read()). A blob deleted
   // while a source is open stays readable through that source.
-  virtual StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) = 0;
+  virtual StatusOr<std::unique_ptr<ByteSource>> Open(const domain::BlobId& id) = 0;
 
   // The committed blob's length in bytes. kBlobInvalidId, kBlobNotFound.
   virtual StatusOr<uint64_t> Size(const domain::BlobId& id) = 0;
@@ -182,7 +182,7 @@ class FileBlobStore final : public BlobStore {
   FileBlobStore& operator=(const FileBlobStore&) = delete;
 
   StatusOr<std::unique_ptr<BlobWriter>> Create() override;
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) override;
+  StatusOr<std::unique_ptr<ByteSource>> Open(const domain::BlobId& id) override;
   StatusOr<uint64_t> Size(const domain::BlobId& id) override;
   Status Delete(const domain::BlobId& id) override;
   StatusOr<std::vector<domain::BlobId>> List() override;

@@ -60,7 +60,7 @@ class PlaintextDigests {
 
 // Copies `source` to its end into `sink`; returns the byte count, or
 // kFileTooLarge once more than `max_bytes` arrived.
-StatusOr<uint64_t> CopyPlaintext(crypto::ByteSource& source, uint64_t max_bytes, crypto::ByteSink& sink) {
+StatusOr<uint64_t> CopyPlaintext(ByteSource& source, uint64_t max_bytes, ByteSink& sink) {
   crypto::SecretBytes buffer(kContentCopyBufferSize);  // plaintext: wiped afterwards
   uint64_t total = 0;
   for (;;) {
@@ -132,11 +132,11 @@ class EncryptingWriter final : public ContentWriter {
 
 // Decrypts a blob and hashes the plaintext it releases; optionally checks the
 // hash at the end of the stream.
-class ContentStore::DecryptingSource final : public crypto::ByteSource {
+class ContentStore::DecryptingSource final : public ByteSource {
  public:
   // Opens the envelope over the blob (checks its header and file id).
   static StatusOr<std::unique_ptr<DecryptingSource>> Create(
-      std::unique_ptr<crypto::ByteSource> blob, const crypto::SecretBytes& dek,
+      std::unique_ptr<ByteSource> blob, const crypto::SecretBytes& dek,
       const crypto::FileId& file_id) {
     std::unique_ptr<DecryptingSource> s(new DecryptingSource(std::move(blob)));
     CUSTOS_ASSIGN_OR_RETURN(s->reader_, crypto::EnvelopeReader::Open(dek, file_id, s->blob_.get()));
@@ -166,14 +166,14 @@ class ContentStore::DecryptingSource final : public crypto::ByteSource {
   const crypto::Digest32& digest() const { return digest_; }
 
  private:
-  explicit DecryptingSource(std::unique_ptr<crypto::ByteSource> blob) : blob_(std::move(blob)) {}
+  explicit DecryptingSource(std::unique_ptr<ByteSource> blob) : blob_(std::move(blob)) {}
 
   Status Fail(Status s) {
     status_ = s;
     return s;
   }
 
-  std::unique_ptr<crypto::ByteSource> blob_;        // read by reader_
+  std::unique_ptr<ByteSource> blob_;        // read by reader_
   std::unique_ptr<crypto::EnvelopeReader> reader_;  // declared after blob_: destroyed first
   crypto::Sha256 sha256_;
   crypto::Digest32 digest_{};
@@ -199,7 +199,7 @@ StatusOr<std::unique_ptr<ContentWriter>> ContentStore::Create() {
   return std::unique_ptr<ContentWriter>(std::move(writer));
 }
 
-StatusOr<StoredContent> ContentStore::Put(crypto::ByteSource& plaintext, uint64_t max_bytes) {
+StatusOr<StoredContent> ContentStore::Put(ByteSource& plaintext, uint64_t max_bytes) {
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ContentWriter> writer, Create());
   CUSTOS_RETURN_IF_ERROR(CopyPlaintext(plaintext, max_bytes, *writer).status());
   return writer->Commit();
@@ -212,11 +212,11 @@ StatusOr<std::unique_ptr<ContentStore::DecryptingSource>> ContentStore::OpenDecr
   CUSTOS_ASSIGN_OR_RETURN(crypto::FileId raw_file_id, ParseFileId(file_id));
   CUSTOS_ASSIGN_OR_RETURN(crypto::SecretBytes dek,
                           keys_.Unwrap(crypto::WrappedKey{kek_id, wrapped_dek}));
-  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::ByteSource> blob, blobs_.Open(blob_id));
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> blob, blobs_.Open(blob_id));
   return DecryptingSource::Create(std::move(blob), dek, raw_file_id);
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(
+StatusOr<std::unique_ptr<ByteSource>> ContentStore::Open(
     const domain::BlobId& blob_id, const domain::FileId& file_id, const std::string& kek_id,
     const std::vector<uint8_t>& wrapped_dek, const std::string& expected_sha256) {
   if (wrapped_dek.empty()) return DestroyedError(file_id);
@@ -224,10 +224,10 @@ StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<DecryptingSource> source,
                           OpenDecrypting(blob_id, file_id, kek_id, wrapped_dek));
   source->ExpectSha256(expected);
-  return std::unique_ptr<crypto::ByteSource>(std::move(source));
+  return std::unique_ptr<ByteSource>(std::move(source));
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> ContentStore::Open(const domain::StoredFile& file) {
+StatusOr<std::unique_ptr<ByteSource>> ContentStore::Open(const domain::StoredFile& file) {
   return Open(file.blob_id, file.id, file.kek_id, file.wrapped_dek, file.sha256);
 }
 

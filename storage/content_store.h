@@ -33,7 +33,7 @@
 #include "common/status.h"
 #include "crypto/envelope.h"
 #include "crypto/key_provider.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "storage/blob_store.h"
 #include "domain/model.h"
 
@@ -72,7 +72,7 @@ struct StoredContent {
 // new blob, then commits. Destroying a writer that has not committed
 // discards the blob (nothing of it remains). Thread safety: one thread at a
 // time; the writer must not outlive its ContentStore.
-class ContentWriter : public crypto::ByteSink {
+class ContentWriter : public ByteSink {
  public:
   ~ContentWriter() override;
   // Encrypts and appends `n` bytes. Failures: those of the blob store
@@ -102,7 +102,7 @@ class ContentStore {
   //   kResourceExhausted / kStorageFull, kInternal / kBlobIo   from the store;
   //   errors of `plaintext` (passed through unchanged) and of the key
   //   provider (crypto/key_provider.h).
-  StatusOr<StoredContent> Put(crypto::ByteSource& plaintext, uint64_t max_bytes);
+  StatusOr<StoredContent> Put(ByteSource& plaintext, uint64_t max_bytes);
 
   // A writer for new content (see ContentWriter), with its blob started.
   // Failures: those of the blob store and the key provider.
@@ -124,12 +124,12 @@ class ContentStore {
   // kContentHashMismatch if the plaintext's SHA-256 differs from
   // `expected_sha256` (hex), so no caller sees a "complete" stream of wrong
   // bytes. Failures are sticky.
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& blob_id, const domain::FileId& file_id,
+  StatusOr<std::unique_ptr<ByteSource>> Open(const domain::BlobId& blob_id, const domain::FileId& file_id,
                                                      const std::string& kek_id,
                                                      const std::vector<uint8_t>& wrapped_dek,
                                                      const std::string& expected_sha256);
   // The same for a stored file's recorded fields.
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::StoredFile& file);
+  StatusOr<std::unique_ptr<ByteSource>> Open(const domain::StoredFile& file);
 
   // Decrypts the whole blob, discarding the plaintext, and returns its
   // SHA-256 as lower-case hex (for fixity checks: the caller compares it with

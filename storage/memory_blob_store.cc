@@ -18,7 +18,7 @@ Status StorageFullError() {
 }
 
 // Reads from a snapshot of a committed blob.
-class SnapshotSource final : public crypto::ByteSource {
+class SnapshotSource final : public ByteSource {
  public:
   explicit SnapshotSource(Blob blob) : blob_(std::move(blob)) {}
 
@@ -128,9 +128,9 @@ StatusOr<std::unique_ptr<BlobWriter>> MemoryBlobStore::Create() {
   }
 }
 
-StatusOr<std::unique_ptr<crypto::ByteSource>> MemoryBlobStore::Open(const domain::BlobId& id) {
+StatusOr<std::unique_ptr<ByteSource>> MemoryBlobStore::Open(const domain::BlobId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Blob blob, state_->Find(id));
-  return std::unique_ptr<crypto::ByteSource>(new SnapshotSource(std::move(blob)));
+  return std::unique_ptr<ByteSource>(new SnapshotSource(std::move(blob)));
 }
 
 StatusOr<uint64_t> MemoryBlobStore::Size(const domain::BlobId& id) {

@@ -33,7 +33,7 @@ class MemoryBlobStore final : public BlobStore {
   MemoryBlobStore& operator=(const MemoryBlobStore&) = delete;
 
   StatusOr<std::unique_ptr<BlobWriter>> Create() override;
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) override;
+  StatusOr<std::unique_ptr<ByteSource>> Open(const domain::BlobId& id) override;
   StatusOr<uint64_t> Size(const domain::BlobId& id) override;
   Status Delete(const domain::BlobId& id) override;
   StatusOr<std::vector<domain::BlobId>> List() override;

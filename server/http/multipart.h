@@ -29,11 +29,11 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 namespace custos::http {
 
-class MultipartReader final : public crypto::ByteSource {
+class MultipartReader final : public ByteSource {
  public:
   MultipartReader(std::istream& in, const std::string& boundary);
 

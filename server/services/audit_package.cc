@@ -12,7 +12,7 @@
 #include <set>
 
 #include "crypto/hash.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/events.h"
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
@@ -45,7 +45,7 @@ std::string SafeName(const std::string& name) {
 }
 
 // Writes to a file descriptor the caller owns.
-class FdSink final : public crypto::ByteSink {
+class FdSink final : public ByteSink {
  public:
   FdSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   Status Write(const uint8_t* p, size_t n) override {
@@ -200,7 +200,7 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
 }
 
 StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const ExportRequest& request,
-                                                 crypto::ByteSink& out) {
+                                                 ByteSink& out) {
   if (who != nullptr && who->role == domain::Role::kAdmin) return Forbidden("export records");
   if (request.record_ids.empty() && !request.query) {
     return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
@@ -358,7 +358,7 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
       if (summary.records_with_content.empty() || summary.records_with_content.back() != er.record.id.value) {
         summary.records_with_content.push_back(er.record.id.value);
       }
-      CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::ByteSource> in, content_.Open(f.file));
+      CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> in, content_.Open(f.file));
       CUSTOS_RETURN_IF_ERROR(w->Begin(root + "data/" + f.path, f.file.size, mtime));
       crypto::Sha256 h;
       uint64_t total = 0;

@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/clock.h"
 #include "server/services/package_writer.h"
 #include "server/services/principal.h"
@@ -96,7 +96,7 @@ class PackageExporter {
   // encrypts them). On failure `out` holds a partial package to be
   // abandoned; a failure of `out` is returned unchanged.
   StatusOr<ExportSummary> WriteTo(const Principal* who, const ExportRequest& request,
-                                  crypto::ByteSink& out);
+                                  ByteSink& out);
 
  private:
   storage::MetadataStore& store_;

@@ -82,7 +82,7 @@ struct AuditJob {
 struct ExportDownload {
   AuditJob job;
   uint64_t size = 0;
-  std::unique_ptr<crypto::ByteSource> stream;
+  std::unique_ptr<ByteSource> stream;
   std::vector<uint64_t> log_indices;  // the export.download events
 };
 

@@ -59,7 +59,7 @@ void Put64(std::string& b, uint64_t v) {
 // what it emits.
 class Deflater {
  public:
-  Deflater(crypto::ByteSink& out, bool gzip) : out_(out) {
+  Deflater(ByteSink& out, bool gzip) : out_(out) {
     ok_ = deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 15 + 16 : -15, 8,
                        Z_DEFAULT_STRATEGY) == Z_OK;
   }
@@ -95,7 +95,7 @@ class Deflater {
     return Status::Ok();
   }
 
-  crypto::ByteSink& out_;
+  ByteSink& out_;
   z_stream z_{};
   bool ok_ = false;
   uint64_t written_ = 0;
@@ -139,7 +139,7 @@ class EntrySize {
 
 class TarGzWriter final : public PackageWriter {
  public:
-  explicit TarGzWriter(crypto::ByteSink& out) : gz_(out, /*gzip=*/true) {}
+  explicit TarGzWriter(ByteSink& out) : gz_(out, /*gzip=*/true) {}
 
   Status Directory(const std::string& path, time_t mtime) override {
     CUSTOS_RETURN_IF_ERROR(EndEntry());
@@ -242,7 +242,7 @@ class TarGzWriter final : public PackageWriter {
 
 class ZipWriter final : public PackageWriter {
  public:
-  explicit ZipWriter(crypto::ByteSink& out) : out_(out) {}
+  explicit ZipWriter(ByteSink& out) : out_(out) {}
 
   Status Directory(const std::string& path, time_t mtime) override {
     CUSTOS_RETURN_IF_ERROR(EndEntry());
@@ -333,7 +333,7 @@ class ZipWriter final : public PackageWriter {
   };
 
   // Passes the deflater's output on and counts it into offset_.
-  class CountingSink final : public crypto::ByteSink {
+  class CountingSink final : public ByteSink {
    public:
     explicit CountingSink(ZipWriter& w) : w_(w) {}
     Status Write(const uint8_t* p, size_t n) override {
@@ -481,7 +481,7 @@ class ZipWriter final : public PackageWriter {
     return h;
   }
 
-  crypto::ByteSink& out_;
+  ByteSink& out_;
   CountingSink counting_{*this};
   uint64_t offset_ = 0;  // bytes written so far
   std::vector<Central> central_;
@@ -494,7 +494,7 @@ class ZipWriter final : public PackageWriter {
 
 PackageWriter::~PackageWriter() = default;
 
-std::unique_ptr<PackageWriter> PackageWriter::Create(PackageFormat format, crypto::ByteSink& out) {
+std::unique_ptr<PackageWriter> PackageWriter::Create(PackageFormat format, ByteSink& out) {
   if (format == PackageFormat::kZip) return std::make_unique<ZipWriter>(out);
   return std::make_unique<TarGzWriter>(out);
 }

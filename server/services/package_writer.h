@@ -24,7 +24,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 namespace custos::services {
 
@@ -34,7 +34,7 @@ class PackageWriter {
  public:
   // A writer of `format` whose every byte goes to `out`, in order; `out`
   // must outlive the writer. Nothing reaches `out` before the first entry.
-  static std::unique_ptr<PackageWriter> Create(PackageFormat format, crypto::ByteSink& out);
+  static std::unique_ptr<PackageWriter> Create(PackageFormat format, ByteSink& out);
   virtual ~PackageWriter();
 
   // An empty directory entry; `path` ends with '/'.

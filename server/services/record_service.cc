@@ -151,7 +151,7 @@ CheckIn::~CheckIn() {
   for (const StoredFile& f : files_) (void)service_.blobs_.Delete(f.blob_id);
 }
 
-Status CheckIn::AddFile(const FileInput& file, crypto::ByteSource& content) {
+Status CheckIn::AddFile(const FileInput& file, ByteSource& content) {
   if (files_.size() >= service_.options_.max_files_per_version) {
     return Unprocessable("too many files in one version", "too_many_files")
         .WithParam("max", service_.options_.max_files_per_version);

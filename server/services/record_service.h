@@ -93,7 +93,7 @@ struct RecordPatch {
 
 struct ContentRead {
   domain::StoredFile file;
-  std::unique_ptr<crypto::ByteSource> stream;  // verified plaintext
+  std::unique_ptr<ByteSource> stream;  // verified plaintext
   uint64_t log_index = 0;                      // the content.read event
 };
 
@@ -107,7 +107,7 @@ class CheckIn {
 
   // Streams one file into the store. Fails with file_too_large,
   // storage_full, too_many_files, invalid_file_name.
-  Status AddFile(const FileInput& file, crypto::ByteSource& content);
+  Status AddFile(const FileInput& file, ByteSource& content);
   // Attaches a detached CMS signature (DER or PEM, ≤ 1 MiB) to the file
   // added last and verifies it. kInvalidArgument "signature_without_file"
   // if no file was added yet or the last one already has one.

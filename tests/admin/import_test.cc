@@ -35,7 +35,7 @@
 #include "admin/import_command.h"
 #include "admin/import_manifest.h"
 #include "admin/open_archive.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "storage/data_dir.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"

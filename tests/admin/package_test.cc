@@ -36,7 +36,7 @@
 #include "crypto/hash.h"
 #include "crypto/signature.h"
 #include "crypto/signed_note.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/clock.h"
 #include "server/services/destruction_service.h"
 #include "server/services/log_service.h"
@@ -93,7 +93,7 @@ std::optional<services::CheckInResult> Commit(StatusOr<std::unique_ptr<services:
   }
   for (const SeedFile& file : files) {
     crypto::Bytes bytes(file.bytes.begin(), file.bytes.end());
-    crypto::MemorySource source(bytes);
+    MemorySource source(bytes);
     Status added = (*begun)->AddFile({file.name, "application/pdf"}, source);
     if (!added.ok()) {
       ADD_FAILURE() << "add file: " << added.ToString();
@@ -895,7 +895,7 @@ class ContainerFile {
 
  private:
   std::string path_;
-  crypto::StringSink sink_;
+  StringSink sink_;
   std::unique_ptr<services::PackageWriter> writer_;
 };
 
@@ -935,7 +935,7 @@ TEST_P(PackageContainer, ChineseAndLongNamesReadBackExactlyInPython) {
 }
 
 TEST_P(PackageContainer, DataOtherThanTheDeclaredSizeFails) {
-  crypto::StringSink sink;
+  StringSink sink;
   auto w = services::PackageWriter::Create(GetParam(), sink);
   ASSERT_TRUE(w->Begin("bag/a.txt", 3, 0).ok());
   EXPECT_FALSE(w->Data("abcd", 4).ok());

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "admin/open_archive.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/clock.h"
 #include "server/services/log_service.h"
 #include "server/services/principal.h"
@@ -62,7 +62,7 @@ std::optional<services::CheckInResult> Commit(StatusOr<std::unique_ptr<services:
   }
   for (size_t i = 0; i < contents.size(); ++i) {
     crypto::Bytes bytes(contents[i].begin(), contents[i].end());
-    crypto::MemorySource source(bytes);
+    MemorySource source(bytes);
     Status added = (*begun)->AddFile({"part-" + std::to_string(i) + ".bin", "application/octet-stream"},
                                      source);
     if (!added.ok()) {

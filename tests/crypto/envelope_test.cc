@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 namespace custos::crypto {
 namespace {

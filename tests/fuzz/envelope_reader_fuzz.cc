@@ -13,7 +13,7 @@
 #include <optional>
 
 #include "crypto/envelope.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ void Check(bool condition) {
 
 void ReadAll(const SecretBytes& dek, const uint8_t* data, size_t size,
              std::optional<Suite> expected_suite) {
-  custos::crypto::MemorySource source(data, size);
+  custos::MemorySource source(data, size);
   auto reader = custos::crypto::EnvelopeReader::Open(dek, kFuzzFileId, &source, expected_suite);
   if (!reader.ok()) return;
   uint8_t buf[777];

@@ -30,7 +30,7 @@
 
 #include "crypto/key_provider.h"
 #include "crypto/random.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/events.h"
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
@@ -235,7 +235,7 @@ class LoanRandomTest : public ::testing::Test {
     auto c = records_.BeginCheckIn(archivists_.front(), in);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     crypto::Bytes bytes(m.content.begin(), m.content.end());
-    crypto::MemorySource source(bytes);
+    MemorySource source(bytes);
     ASSERT_TRUE((*c)->AddFile({"f.txt", "text/plain"}, source).ok());
     auto r = (*c)->Commit();
     ASSERT_TRUE(r.ok()) << r.status().ToString();

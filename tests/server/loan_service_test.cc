@@ -18,7 +18,7 @@
 
 #include "crypto/key_provider.h"
 #include "crypto/random.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/events.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
@@ -113,7 +113,7 @@ class LoanServiceTest : public ::testing::Test {
       return out;
     }
     crypto::Bytes bytes(out.content.begin(), out.content.end());
-    crypto::MemorySource source(bytes);
+    MemorySource source(bytes);
     Status added = (*c)->AddFile({"doc.txt", "text/plain"}, source);
     EXPECT_TRUE(added.ok()) << added.ToString();
     CheckInResult r = Must((*c)->Commit(), "commit");

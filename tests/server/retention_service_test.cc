@@ -21,7 +21,7 @@
 #include "crypto/merkle.h"
 #include "crypto/random.h"
 #include "crypto/signed_note.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/destruction_service.h"
 #include "server/services/events.h"
 #include "server/services/log_service.h"
@@ -179,7 +179,7 @@ class UndeletableBlobs final : public storage::BlobStore {
  public:
   explicit UndeletableBlobs(storage::BlobStore& inner) : inner_(inner) {}
   StatusOr<std::unique_ptr<storage::BlobWriter>> Create() override { return inner_.Create(); }
-  StatusOr<std::unique_ptr<crypto::ByteSource>> Open(const domain::BlobId& id) override {
+  StatusOr<std::unique_ptr<ByteSource>> Open(const domain::BlobId& id) override {
     return inner_.Open(id);
   }
   StatusOr<uint64_t> Size(const domain::BlobId& id) override { return inner_.Size(id); }
@@ -244,7 +244,7 @@ class RetentionFixture : public ::testing::Test {
     }
     for (size_t i = 0; i < contents.size(); ++i) {
       crypto::Bytes bytes(contents[i].begin(), contents[i].end());
-      crypto::MemorySource source(bytes);
+      MemorySource source(bytes);
       Status added = (*c)->AddFile({"doc" + std::to_string(i) + ".txt", "text/plain"}, source);
       EXPECT_TRUE(added.ok()) << added.ToString();
     }
@@ -269,7 +269,7 @@ class RetentionFixture : public ::testing::Test {
     auto c = records_.BeginVersion(arch_, id, "amendment", "second thoughts");
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     crypto::Bytes bytes(content.begin(), content.end());
-    crypto::MemorySource source(bytes);
+    MemorySource source(bytes);
     ASSERT_TRUE((*c)->AddFile({"amendment.txt", "text/plain"}, source).ok());
     ASSERT_TRUE((*c)->Commit().ok());
   }

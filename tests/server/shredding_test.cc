@@ -26,7 +26,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 #include "server/services/audit_service.h"
 #include "server/services/clock.h"
 #include "server/services/destruction_service.h"
@@ -109,7 +109,7 @@ struct Drained {
   std::string bytes;
   bool complete = false;
 };
-Drained Drain(crypto::ByteSource& source) {
+Drained Drain(ByteSource& source) {
   Drained d;
   uint8_t buf[8192];
   for (;;) {
@@ -178,7 +178,7 @@ class ShreddingTest : public ::testing::Test {
     }
     for (size_t i = 0; i < contents.size(); ++i) {
       crypto::Bytes bytes(contents[i].begin(), contents[i].end());
-      crypto::MemorySource source(bytes);
+      MemorySource source(bytes);
       Status added =
           (*c)->AddFile({"part" + std::to_string(i) + ".bin", "application/octet-stream"}, source);
       EXPECT_TRUE(added.ok()) << added.ToString();

@@ -41,7 +41,7 @@ Bytes Pattern(size_t n, uint32_t seed) {
 }
 
 // Reads `source` to its end in pieces of `piece` bytes.
-StatusOr<Bytes> ReadAll(crypto::ByteSource& source, size_t piece = 4096) {
+StatusOr<Bytes> ReadAll(ByteSource& source, size_t piece = 4096) {
   Bytes out;
   Bytes buf(piece);
   for (;;) {

@@ -71,7 +71,7 @@ std::unique_ptr<crypto::LocalKeyProvider> NewKeyProvider() {
 
 // Reads to the end in `piece`-byte reads. On failure returns the status and
 // leaves in *got the plaintext released before it.
-Status ReadAll(crypto::ByteSource& source, Bytes* got, size_t piece = 4096) {
+Status ReadAll(ByteSource& source, Bytes* got, size_t piece = 4096) {
   got->clear();
   Bytes buf(piece);
   for (;;) {
@@ -88,7 +88,7 @@ void ExpectStatus(const Status& s, ErrorCode code, std::string_view reason) {
 }
 
 // A plaintext source that fails after `good` bytes (a client that went away).
-class FailingSource final : public crypto::ByteSource {
+class FailingSource final : public ByteSource {
  public:
   explicit FailingSource(size_t good) : data_(Pattern(good, 99)), source_(data_) {}
   StatusOr<size_t> Read(uint8_t* p, size_t n) override {
@@ -98,7 +98,7 @@ class FailingSource final : public crypto::ByteSource {
 
  private:
   Bytes data_;
-  crypto::MemorySource source_;
+  MemorySource source_;
 };
 
 enum class Kind { kFile, kMemory };
@@ -124,13 +124,13 @@ class ContentStoreTest : public ::testing::TestWithParam<Param> {
   Kind kind() const { return std::get<1>(GetParam()); }
 
   StoredContent PutOk(const Bytes& data) {
-    crypto::MemorySource source(data);
+    MemorySource source(data);
     auto stored = content_->Put(source, kNoLimit);
     EXPECT_TRUE(stored.ok()) << stored.status().ToString();
     return stored.ok() ? *stored : StoredContent{};
   }
 
-  StatusOr<std::unique_ptr<crypto::ByteSource>> OpenStored(const StoredContent& c) {
+  StatusOr<std::unique_ptr<ByteSource>> OpenStored(const StoredContent& c) {
     return content_->Open(c.blob_id, c.file_id, c.kek_id, c.wrapped_dek, c.sha256);
   }
 
@@ -375,15 +375,15 @@ TEST_P(ContentStoreTest, MalformedArguments) {
 
 TEST_P(ContentStoreTest, TooLarge) {
   Bytes data = Pattern(200001, 17);
-  crypto::MemorySource over(data);
+  MemorySource over(data);
   ExpectStatus(content_->Put(over, 200000).status(), ErrorCode::kTooLarge, kFileTooLarge);
   ExpectStoreEmpty();
   // Exactly the limit is fine.
-  crypto::MemorySource exact(data.data(), 200000);
+  MemorySource exact(data.data(), 200000);
   auto stored = content_->Put(exact, 200000);
   ASSERT_TRUE(stored.ok()) << stored.status().ToString();
   EXPECT_EQ(stored->size, 200000u);
-  crypto::MemorySource one(data.data(), 1);
+  MemorySource one(data.data(), 1);
   ExpectStatus(content_->Put(one, 0).status(), ErrorCode::kTooLarge, kFileTooLarge);
 }
 
@@ -401,7 +401,7 @@ TEST_P(ContentStoreTest, ConcurrentPuts) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      crypto::MemorySource source(inputs[t]);
+      MemorySource source(inputs[t]);
       auto r = content_->Put(source, kNoLimit);
       if (r.ok()) stored[t] = *r;
     });
@@ -438,7 +438,7 @@ TEST(ContentStoreFile, TruncatedBlob) {
     SCOPED_TRACE(crypto::SuiteName(suite));
     ContentStore content(**blobs, *keys, suite);
     Bytes data = Pattern(2 * crypto::kDefaultChunkSize + 10, 8);
-    crypto::MemorySource input(data);
+    MemorySource input(data);
     auto c = content.Put(input, kNoLimit);
     ASSERT_TRUE(c.ok());
     // Cut the blob right after its first record.
@@ -461,7 +461,7 @@ TEST(ContentStoreMemory, StorageFullInjected) {
     ContentStore content(blobs, *keys, suite);
     blobs.FailNextWriteWithStorageFull();
     Bytes data = Pattern(100000, 18);
-    crypto::MemorySource source(data);
+    MemorySource source(data);
     ExpectStatus(content.Put(source, kNoLimit).status(), ErrorCode::kResourceExhausted,
                  kStorageFull);
     EXPECT_TRUE(blobs.List()->empty());
@@ -479,7 +479,7 @@ TEST(ContentStoreRotation, ReadableThroughRetiredKekAndAfterRewrap) {
   auto before = crypto::LocalKeyProvider::Create(crypto::Kek{old_kek->id, old_kek->key.Clone()});
   ASSERT_TRUE(before.ok());
   Bytes data = Pattern(100000, 30);
-  crypto::MemorySource source(data);
+  MemorySource source(data);
   auto stored = ContentStore(blobs, **before, crypto::Suite::kIntl).Put(source, kNoLimit);
   ASSERT_TRUE(stored.ok());
 
@@ -514,7 +514,7 @@ int PutOverFileSizeLimit(const std::string& root) {
   auto keys = NewKeyProvider();
   ContentStore content(**blobs, *keys, crypto::Suite::kGm);
   Bytes data = Pattern(1 << 20, 31);
-  crypto::MemorySource source(data);
+  MemorySource source(data);
   auto stored = content.Put(source, kNoLimit);
   if (stored.ok()) return 12;
   if (stored.status().code() != ErrorCode::kResourceExhausted) return 13;

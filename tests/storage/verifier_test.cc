@@ -42,7 +42,7 @@ class Archive {
   // Checks in a record with one file and logs it the way the services do.
   void CheckIn(const std::string& id, const std::string& text) {
     crypto::Bytes bytes(text.begin(), text.end());
-    crypto::MemorySource src(bytes);
+    MemorySource src(bytes);
     StoredContent c = content_->Put(src, 1 << 20).value();
     Status s = store_->Write([&](Transaction& tx) -> Status {
       domain::Record r = MakeRecord(id, "Contract " + id);

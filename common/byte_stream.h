@@ -1,6 +1,8 @@
-// Narrow byte-stream interfaces: where encrypted content goes to and comes
-// from. Storage implements them over files; tests and small payloads use the
-// in-memory StringSink and MemorySource below.
+// Narrow byte-stream interfaces: where content goes to and comes from —
+// encrypted blobs, uploads read from a request body, packages written to a
+// response. Storage implements them over files, crypto encrypts through them,
+// the HTTP layer reads multipart bodies as a ByteSource; tests and small
+// payloads use the in-memory StringSink and MemorySource below.
 //
 // Thread safety: none of these objects may be used from two threads at once
 // without external synchronisation; distinct objects are independent.
@@ -8,11 +10,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "common/status.h"
-#include "crypto/bytes.h"
 
-namespace custos::crypto {
+namespace custos {
 
 // Somewhere to write bytes.
 class ByteSink {
@@ -45,12 +47,12 @@ class StringSink final : public ByteSink {
  public:
   Status Write(const uint8_t* p, size_t n) override;
 
-  const Bytes& data() const { return data_; }
+  const std::vector<uint8_t>& data() const { return data_; }
   // Moves the collected bytes out, leaving the sink empty.
-  Bytes Release();
+  std::vector<uint8_t> Release();
 
  private:
-  Bytes data_;
+  std::vector<uint8_t> data_;
 };
 
 // A ByteSource over a caller-owned buffer, which must stay alive and unchanged
@@ -58,7 +60,7 @@ class StringSink final : public ByteSink {
 class MemorySource final : public ByteSource {
  public:
   MemorySource(const uint8_t* p, size_t n) : p_(p), n_(n) {}
-  explicit MemorySource(const Bytes& b) : p_(b.data()), n_(b.size()) {}
+  explicit MemorySource(const std::vector<uint8_t>& b) : p_(b.data()), n_(b.size()) {}
 
   StatusOr<size_t> Read(uint8_t* p, size_t n) override;
 
@@ -71,4 +73,4 @@ class MemorySource final : public ByteSource {
   size_t pos_ = 0;
 };
 
-}  // namespace custos::crypto
+}  // namespace custos

@@ -1,9 +1,9 @@
-#include "crypto/stream.h"
+#include "common/byte_stream.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace custos::crypto {
+namespace custos {
 
 ByteSink::~ByteSink() = default;
 ByteSource::~ByteSource() = default;
@@ -23,8 +23,8 @@ Status StringSink::Write(const uint8_t* p, size_t n) {
   return Status::Ok();
 }
 
-Bytes StringSink::Release() {
-  Bytes out = std::move(data_);
+std::vector<uint8_t> StringSink::Release() {
+  std::vector<uint8_t> out = std::move(data_);
   data_.clear();
   return out;
 }
@@ -36,4 +36,4 @@ StatusOr<size_t> MemorySource::Read(uint8_t* p, size_t n) {
   return r;
 }
 
-}  // namespace custos::crypto
+}  // namespace custos
