@@ -1,10 +1,6 @@
 #include "storage/postgres_store.h"
 
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/Session.h>
 #include <libpq-fe.h>
-
-#include <mutex>
 
 #include "storage/schema.h"
 #include "storage/sql_repositories.h"
@@ -38,17 +34,12 @@ const SqlDialect& PostgresDialect() {
 // Begins a transaction. A connection the server dropped while it sat idle
 // (a restart, a failover, an idle timeout) is only noticed when used: then
 // nothing has happened yet, so reconnect and begin once more.
-Status Begin(Poco::Data::Session& s, const char* begin) {
-  CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(s));
+Status Begin(sql::Connection& s, const char* begin) {
+  CUSTOS_RETURN_IF_ERROR(s.EnsureConnected());
   Status st = sql::Exec(s, begin);
   if (st.ok() || st.reason() != "database_unavailable") return st;
-  CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(s));
+  CUSTOS_RETURN_IF_ERROR(s.EnsureConnected());
   return sql::Exec(s, begin);
-}
-
-void RegisterConnector() {
-  static std::once_flag once;
-  std::call_once(once, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
 }
 
 }  // namespace
@@ -85,43 +76,23 @@ PostgresStore::PostgresStore(PostgresOptions options, CheckpointSigner* signer)
       signer_(signer),
       writers_(options_.max_batch, [this](const auto& batch) { return CommitBatch(batch); }) {}
 
-PostgresStore::~PostgresStore() {
-  if (write_session_) sql::ReleaseStatements(*write_session_);
-}
+PostgresStore::~PostgresStore() = default;
 
 StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options,
                                                              CheckpointSigner* signer) {
-  RegisterConnector();
   std::unique_ptr<PostgresStore> store(new PostgresStore(options, signer));
   CUSTOS_RETURN_IF_ERROR(store->Init());
   return store;
 }
 
-StatusOr<std::unique_ptr<Poco::Data::Session>> PostgresStore::Connect() {
+StatusOr<std::unique_ptr<sql::Connection>> PostgresStore::Connect() {
   CUSTOS_ASSIGN_OR_RETURN(std::string dsn, NormalizePostgresDsn(options_.dsn));
-  {
-    // Poco's connector leaks its libpq connection when connecting fails
-    // (server down, database missing, authentication): find that out with
-    // a connection of our own first, closed either way.
-    PGconn* probe = PQconnectdb(dsn.c_str());
-    const bool ok = PQstatus(probe) == CONNECTION_OK;
-    std::string error = ok ? "" : sql::OneLine(PQerrorMessage(probe));
-    PQfinish(probe);
-    if (!ok) return Unavailable("cannot connect to PostgreSQL: " + error, "database_unavailable");
-  }
-  try {
-    return std::make_unique<Poco::Data::Session>("PostgreSQL", dsn);
-  } catch (const Poco::Exception& e) {
-    // The message may quote the connection string; it holds no password
-    // when passwords come from ~/.pgpass or PGPASSWORD, as documented.
-    return Unavailable("cannot connect to PostgreSQL: " + sql::OneLine(e.message()),
-                       "database_unavailable");
-  }
+  return sql::OpenPostgres(dsn);
 }
 
 Status PostgresStore::Init() {
   CUSTOS_ASSIGN_OR_RETURN(write_session_, Connect());
-  Poco::Data::Session& s = *write_session_;
+  sql::Connection& s = *write_session_;
   CUSTOS_RETURN_IF_ERROR(sql::Exec(s, "SET client_min_messages = warning"));
   CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockMigrations).status());
   Status st = [&]() -> Status {
@@ -144,14 +115,14 @@ Status PostgresStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 
 Status PostgresStore::Scrub() {
   return writers_.Exclusive([this]() -> Status {
-    CUSTOS_RETURN_IF_ERROR(sql::EnsureConnected(*write_session_));
+    CUSTOS_RETURN_IF_ERROR(write_session_->EnsureConnected());
     return sql::Exec(*write_session_, "VACUUM FULL files, exports");
   });
 }
 
 Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
-  Poco::Data::Session& s = *write_session_;
+  sql::Connection& s = *write_session_;
   Status st = Begin(s, "BEGIN");
   if (!st.ok()) {
     tail_valid_ = false;
@@ -181,7 +152,7 @@ Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& ba
 }
 
 Status PostgresStore::Read(const TxFn& fn) {
-  return readers_.With([&](Poco::Data::Session& s) -> Status {
+  return readers_.With([&](sql::Connection& s) -> Status {
     CUSTOS_RETURN_IF_ERROR(Begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     return RunReadFunction(s, PostgresDialect(), fn);
   });

@@ -1,7 +1,6 @@
 // PostgresStore: the MetadataStore of a scale-out installation, where
 // several custosd nodes share one PostgreSQL database (docs/operations.md,
-// "Several nodes on PostgreSQL"), reached through Poco::Data's PostgreSQL
-// connector.
+// "Several nodes on PostgreSQL"), reached through libpq (storage/sql_util.h).
 //
 // One log across nodes: every write batch begins by taking a transaction
 // advisory lock, so batches from all nodes commit one after another, each
@@ -38,10 +37,10 @@ struct PostgresOptions {
   size_t max_batch = 512;  // write functions committed together at most
 };
 
-// The connection string in libpq's key=value form (as Poco's connector
-// takes it), from either form. kInvalidArgument "dsn_invalid" if it does
-// not parse, or if a value holds a space or quote (which that form cannot
-// carry through; use a service file or environment variables instead).
+// The connection string in libpq's key=value form, from either form.
+// kInvalidArgument "dsn_invalid" if it does not parse, or if a value holds a
+// space or quote (which that form cannot carry through; use a service file
+// or environment variables instead).
 StatusOr<std::string> NormalizePostgresDsn(const std::string& dsn);
 
 class PostgresStore final : public MetadataStore {
@@ -66,14 +65,14 @@ class PostgresStore final : public MetadataStore {
   PostgresStore(PostgresOptions options, CheckpointSigner* signer);
   Status Init();
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
-  StatusOr<std::unique_ptr<Poco::Data::Session>> Connect();
+  StatusOr<std::unique_ptr<sql::Connection>> Connect();
 
   const PostgresOptions options_;
   CheckpointSigner* const signer_;
   int schema_version_ = 0;
 
   GroupCommitQueue writers_;
-  std::unique_ptr<Poco::Data::Session> write_session_;  // used only by the batch leader
+  std::unique_ptr<sql::Connection> write_session_;  // used only by the batch leader
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
   bool tail_valid_ = false;                             // used only by the batch leader
 

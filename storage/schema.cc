@@ -125,7 +125,7 @@ const std::vector<std::string>& SchemaTables() {
   return tables;
 }
 
-StatusOr<int> ApplyMigrations(Poco::Data::Session& s, SqlEngine engine) {
+StatusOr<int> ApplyMigrations(sql::Connection& s, SqlEngine engine) {
   const char* begin = engine == SqlEngine::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN";
   CUSTOS_RETURN_IF_ERROR(sql::Exec(
       s, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "

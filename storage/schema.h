@@ -6,12 +6,11 @@
 // table (SQLite's records_fts and its triggers).
 #pragma once
 
-#include <Poco/Data/Session.h>
-
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "storage/sql_util.h"
 
 namespace custos::storage {
 
@@ -30,6 +29,6 @@ const std::vector<std::string>& SchemaTables();
 // kInvalidArgument "schema_too_new" if the database is newer than this
 // program. The caller serializes concurrent callers (SQLite's BEGIN
 // IMMEDIATE does; PostgresStore takes an advisory lock).
-StatusOr<int> ApplyMigrations(Poco::Data::Session& session, SqlEngine engine);
+StatusOr<int> ApplyMigrations(sql::Connection& session, SqlEngine engine);
 
 }  // namespace custos::storage

@@ -25,7 +25,7 @@ domain::Time T(const std::string& s) {
 // Visits every row of `table` in id order, 1,000 rows per query (keyset
 // paging, so memory stays bounded). `columns` must start with the id.
 template <typename T>
-Status ForEachById(Poco::Data::Session& s, const char* columns, const char* table,
+Status ForEachById(sql::Connection& s, const char* columns, const char* table,
                    T (*from_row)(const Rows&, size_t), const std::function<Status(const T&)>& visit) {
   std::string after;
   for (;;) {
@@ -47,7 +47,7 @@ Status ReadOnly(const std::string& what) {
 
 // sql::Exec for repositories: refuses every statement in a read-only
 // transaction (Exec only ever runs statements that change rows).
-Status Exec(Poco::Data::Session& s, bool writable, const std::string& statement,
+Status Exec(sql::Connection& s, bool writable, const std::string& statement,
             const Params& params = {}) {
   if (!writable) return ReadOnly("a write");
   return sql::Exec(s, statement, params);
@@ -70,7 +70,7 @@ StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
 // ---------------------------------------------------------------- departments
 class SqlDepartments final : public DepartmentRepository {
  public:
-  SqlDepartments(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+  SqlDepartments(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
   Status Insert(const domain::Department& d) override {
     CUSTOS_ASSIGN_OR_RETURN(bool exists, Exists(d.name));
     if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
@@ -91,7 +91,7 @@ class SqlDepartments final : public DepartmentRepository {
   }
 
  private:
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
 };
 
@@ -132,7 +132,7 @@ Params UserParams(const domain::User& u) {
 
 class SqlUsers final : public UserRepository {
  public:
-  SqlUsers(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+  SqlUsers(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
   Status Insert(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (existing) return Conflict("user '" + u.username.value + "' already exists", "user_exists");
@@ -172,14 +172,14 @@ class SqlUsers final : public UserRepository {
   }
 
  private:
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
 };
 
 // ------------------------------------------------------------------- sessions
 class SqlSessions final : public SessionRepository {
  public:
-  SqlSessions(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+  SqlSessions(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
   Status Insert(const domain::Session& x) override {
     return Exec(s_, writable_,
                      "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
@@ -209,12 +209,12 @@ class SqlSessions final : public SessionRepository {
   }
 
  private:
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
 };
 
 // Takes the next number of a (prefix, year) counter.
-StatusOr<uint64_t> NextCounter(Poco::Data::Session& s, bool writable, const std::string& prefix,
+StatusOr<uint64_t> NextCounter(sql::Connection& s, bool writable, const std::string& prefix,
                                int year) {
   if (!writable) return ReadOnly("sequence allocation");
   CUSTOS_ASSIGN_OR_RETURN(
@@ -325,7 +325,7 @@ namespace {
 
 class SqlRecords final : public RecordRepository {
  public:
-  SqlRecords(Poco::Data::Session& s, const SqlDialect& d, bool writable)
+  SqlRecords(sql::Connection& s, const SqlDialect& d, bool writable)
       : s_(s), dialect_(d), writable_(writable) {}
 
   StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) override {
@@ -462,7 +462,7 @@ class SqlRecords final : public RecordRepository {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
   }
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const SqlDialect& dialect_;
   const bool writable_;  // false in Read(): every write is refused
 };
@@ -495,7 +495,7 @@ domain::StoredFile FileFromRow(const Rows& r, size_t i) {
 
 class SqlVersions final : public VersionRepository {
  public:
-  SqlVersions(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+  SqlVersions(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
 
   Status Insert(const domain::Version& v) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_, "SELECT 1 FROM records WHERE id = $1",
@@ -602,7 +602,7 @@ class SqlVersions final : public VersionRepository {
     return out;
   }
 
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
 };
 
@@ -627,7 +627,7 @@ Document DocumentFromRow(const Rows& r, size_t i) {
 
 class SqlDocuments final : public DocumentRepository {
  public:
-  SqlDocuments(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+  SqlDocuments(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
 
   Status Insert(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
@@ -701,7 +701,7 @@ class SqlDocuments final : public DocumentRepository {
   }
 
  private:
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
 };
 
@@ -730,7 +730,7 @@ StoredExport ExportFromRow(const Rows& r, size_t i) {
 
 class SqlExports final : public ExportRepository {
  public:
-  SqlExports(Poco::Data::Session& s, bool writable) : s_(s), writable_(writable) {}
+  SqlExports(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
 
   Status Insert(const StoredExport& e) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(e.id));
@@ -812,13 +812,13 @@ class SqlExports final : public ExportRepository {
     return out;
   }
 
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
 };
 
 class SqlNodeReader final : public crypto::merkle::NodeReader {
  public:
-  explicit SqlNodeReader(Poco::Data::Session& s) : s_(s) {}
+  explicit SqlNodeReader(sql::Connection& s) : s_(s) {}
   StatusOr<crypto::Digest32> Node(crypto::merkle::NodeId id) override {
     CUSTOS_ASSIGN_OR_RETURN(auto v, Nodes({id}));
     return v.front();
@@ -859,17 +859,17 @@ class SqlNodeReader final : public crypto::merkle::NodeReader {
   }
 
  private:
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
 };
 
-StatusOr<uint64_t> StoredLogSize(Poco::Data::Session& s) {
+StatusOr<uint64_t> StoredLogSize(sql::Connection& s) {
   CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s, "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_leaves"));
   return static_cast<uint64_t>(r.Int(0, 0));
 }
 
 class SqlLog final : public LogRepository {
  public:
-  SqlLog(Poco::Data::Session& s, LogTail* tail) : s_(s), tail_(tail) {}
+  SqlLog(sql::Connection& s, LogTail* tail) : s_(s), tail_(tail) {}
 
   StatusOr<uint64_t> Append(const LogEvent& event) override {
     if (tail_ == nullptr) return Internal("log append in a read-only transaction");
@@ -1067,7 +1067,7 @@ class SqlLog final : public LogRepository {
     return Status::Ok();
   }
 
-  Poco::Data::Session& s_;
+  sql::Connection& s_;
   LogTail* tail_;
   std::vector<PendingLeaf> pending_leaves_;
   std::vector<PendingNode> pending_nodes_;
@@ -1075,7 +1075,7 @@ class SqlLog final : public LogRepository {
 
 class SqlTransactionImpl final : public SqlTransaction {
  public:
-  SqlTransactionImpl(Poco::Data::Session& s, LogTail* tail, const SqlDialect& d)
+  SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d)
       : tail_(tail),
         departments_(s, tail != nullptr),
         users_(s, tail != nullptr),
@@ -1111,7 +1111,7 @@ class SqlTransactionImpl final : public SqlTransaction {
 
 }  // namespace
 
-StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session) {
+StatusOr<LogTail> LoadLogTail(sql::Connection& session) {
   CUSTOS_ASSIGN_OR_RETURN(uint64_t size, StoredLogSize(session));
   LogTail tail;
   if (size == 0) return tail;
@@ -1123,18 +1123,18 @@ StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session) {
   return tail;
 }
 
-std::unique_ptr<SqlTransaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail,
+std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& session, LogTail* tail,
                                                    const SqlDialect& dialect) {
   return std::make_unique<SqlTransactionImpl>(session, tail, dialect);
 }
 
-Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp) {
+Status InsertCheckpoint(sql::Connection& session, const StoredCheckpoint& cp) {
   return sql::Exec(session,
                    "INSERT INTO log_checkpoints(size, root, note, created_at) VALUES ($1, $2, $3, $4)",
                    {P(cp.size), P(cp.root), P(cp.note), P(domain::FormatTime(cp.created_at))});
 }
 
-Status RunReadFunction(Poco::Data::Session& s, const SqlDialect& dialect,
+Status RunReadFunction(sql::Connection& s, const SqlDialect& dialect,
                        const MetadataStore::TxFn& fn) {
   auto tx = MakeSqlTransaction(s, nullptr, dialect);
   Status st;
@@ -1147,18 +1147,16 @@ Status RunReadFunction(Poco::Data::Session& s, const SqlDialect& dialect,
   return st;
 }
 
-SessionPool::~SessionPool() {
-  for (auto& session : idle_) sql::ReleaseStatements(*session);
-}
+SessionPool::~SessionPool() = default;
 
-void SessionPool::Add(std::unique_ptr<Poco::Data::Session> session) {
+void SessionPool::Add(std::unique_ptr<sql::Connection> session) {
   std::lock_guard<std::mutex> lock(mu_);
   idle_.push_back(std::move(session));
   cv_.notify_one();
 }
 
-Status SessionPool::With(const std::function<Status(Poco::Data::Session&)>& fn) {
-  std::unique_ptr<Poco::Data::Session> session;
+Status SessionPool::With(const std::function<Status(sql::Connection&)>& fn) {
+  std::unique_ptr<sql::Connection> session;
   {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return !idle_.empty(); });
@@ -1170,7 +1168,7 @@ Status SessionPool::With(const std::function<Status(Poco::Data::Session&)>& fn) 
   return st;
 }
 
-Status RunWriteBatch(Poco::Data::Session& s, LogTail& tail, const SqlDialect& dialect,
+Status RunWriteBatch(sql::Connection& s, LogTail& tail, const SqlDialect& dialect,
                      CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch) {
   const uint64_t size_before = tail.range.size();
   auto tx = MakeSqlTransaction(s, &tail, dialect);

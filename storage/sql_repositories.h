@@ -4,8 +4,6 @@
 // (storage/sqlite_store.cc).
 #pragma once
 
-#include <Poco/Data/Session.h>
-
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -16,6 +14,7 @@
 #include "crypto/merkle.h"
 #include "storage/group_commit.h"
 #include "storage/metadata_store.h"
+#include "storage/sql_util.h"
 
 namespace custos::storage {
 
@@ -28,7 +27,7 @@ struct LogTail {
 };
 
 // Loads the tail from the stored tree (O(log n) node reads).
-StatusOr<LogTail> LoadLogTail(Poco::Data::Session& session);
+StatusOr<LogTail> LoadLogTail(sql::Connection& session);
 
 // What differs between SQL engines, supplied by each store.
 struct SqlDialect {
@@ -65,36 +64,35 @@ class SqlTransaction : public Transaction {
 // A SqlTransaction over `session`, which must already be inside a database
 // transaction. `tail` is non-null for write transactions (appends update
 // it) and null for read-only ones.
-std::unique_ptr<SqlTransaction> MakeSqlTransaction(Poco::Data::Session& session, LogTail* tail,
+std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& session, LogTail* tail,
                                                    const SqlDialect& dialect);
 
 // Stores a signed checkpoint row (inside the write batch's transaction).
-Status InsertCheckpoint(Poco::Data::Session& session, const StoredCheckpoint& cp);
+Status InsertCheckpoint(sql::Connection& session, const StoredCheckpoint& cp);
 
 // The body of Read() in the SQL stores: runs `fn` on a read-only
 // SqlTransaction over `session`, which the caller has begun, and ends the
 // transaction with ROLLBACK whatever `fn` tried.
-Status RunReadFunction(Poco::Data::Session& session, const SqlDialect& dialect,
+Status RunReadFunction(sql::Connection& session, const SqlDialect& dialect,
                        const MetadataStore::TxFn& fn);
 
 // The read connections of a SQL store. Thread safety: all methods may be
-// called from any thread; With() waits while every session is in use.
+// called from any thread; With() waits while every connection is in use.
 class SessionPool {
  public:
   SessionPool() = default;
-  // Releases each session's prepared statements before it closes.
   ~SessionPool();
   SessionPool(const SessionPool&) = delete;
   SessionPool& operator=(const SessionPool&) = delete;
 
-  void Add(std::unique_ptr<Poco::Data::Session> session);
-  // Runs `fn` on a session of the pool, which is its alone meanwhile.
-  Status With(const std::function<Status(Poco::Data::Session&)>& fn);
+  void Add(std::unique_ptr<sql::Connection> session);
+  // Runs `fn` on a connection of the pool, which is its alone meanwhile.
+  Status With(const std::function<Status(sql::Connection&)>& fn);
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<Poco::Data::Session>> idle_;  // GUARDED_BY(mu_)
+  std::vector<std::unique_ptr<sql::Connection>> idle_;  // GUARDED_BY(mu_)
 };
 
 // The body of a group-commit batch, shared by the SQL stores: runs each
@@ -103,7 +101,7 @@ class SessionPool {
 // `tail` with it), then, if the log grew, signs a checkpoint for the new
 // size and stores it. Returns a failure that must roll back the whole
 // transaction. The caller begins and commits the transaction.
-Status RunWriteBatch(Poco::Data::Session& session, LogTail& tail, const SqlDialect& dialect,
+Status RunWriteBatch(sql::Connection& session, LogTail& tail, const SqlDialect& dialect,
                      CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch);
 
 }  // namespace custos::storage

@@ -1,14 +1,8 @@
 #include "storage/sqlite_store.h"
 
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/SQLite/Utility.h>
-#include <Poco/Data/Session.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <mutex>
 
 #include "storage/schema.h"
 #include "storage/sql_repositories.h"
@@ -37,27 +31,10 @@ const SqlDialect& SqliteDialect() {
   return d;
 }
 
-void RegisterConnector() {
-  static std::once_flag once;
-  std::call_once(once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
-}
-
-Status Pragma(Poco::Data::Session& s, const std::string& pragma) {
-  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(s);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, pragma.c_str(), nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string message = err ? err : "unknown error";
-    sqlite3_free(err);
-    return Internal("sqlite: " + pragma + ": " + message, "database_error");
-  }
-  return Status::Ok();
-}
-
 // A transaction-control statement (BEGIN, SAVEPOINT, COMMIT, …) of the
-// request path: through the prepared-statement cache, and a full disk is
+// request path: prepared once per connection, and a full disk is
 // "storage_full".
-Status Control(Poco::Data::Session& s, const char* statement) { return sql::Exec(s, statement); }
+Status Control(sql::Connection& c, const char* statement) { return sql::Exec(c, statement); }
 
 }  // namespace
 
@@ -66,30 +43,23 @@ SqliteStore::SqliteStore(SqliteOptions options, CheckpointSigner* signer)
       signer_(signer),
       writers_(options_.max_batch, [this](const auto& batch) { return CommitBatch(batch); }) {}
 
-SqliteStore::~SqliteStore() {
-  // Prepared statements go before their connections close.
-  if (write_session_) sql::ReleaseStatements(*write_session_);
-}
+SqliteStore::~SqliteStore() = default;
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
                                                          CheckpointSigner* signer) {
-  RegisterConnector();
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, signer));
   CUSTOS_RETURN_IF_ERROR(store->Init());
   return store;
 }
 
-StatusOr<std::unique_ptr<Poco::Data::Session>> SqliteStore::Connect() {
-  try {
-    auto s = std::make_unique<Poco::Data::Session>("SQLite", options_.path);
-    CUSTOS_RETURN_IF_ERROR(Pragma(*s, "PRAGMA busy_timeout = 10000"));
-    CUSTOS_RETURN_IF_ERROR(Pragma(*s, "PRAGMA foreign_keys = ON"));
-    CUSTOS_RETURN_IF_ERROR(Pragma(*s, "PRAGMA synchronous = FULL"));
-    CUSTOS_RETURN_IF_ERROR(Pragma(*s, "PRAGMA secure_delete = ON"));
-    return s;
-  } catch (const Poco::Exception& e) {
-    return sql::FromException(e, "opening " + options_.path);
-  }
+StatusOr<std::unique_ptr<sql::Connection>> SqliteStore::Connect() {
+  CUSTOS_ASSIGN_OR_RETURN(auto c, sql::OpenSqlite(options_.path));
+  CUSTOS_RETURN_IF_ERROR(c->Script("PRAGMA busy_timeout = 10000"));
+  CUSTOS_RETURN_IF_ERROR(c->Script("PRAGMA foreign_keys = ON"));
+  CUSTOS_RETURN_IF_ERROR(
+      c->Script(options_.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF"));
+  CUSTOS_RETURN_IF_ERROR(c->Script("PRAGMA secure_delete = ON"));
+  return c;
 }
 
 Status SqliteStore::Init() {
@@ -102,14 +72,14 @@ Status SqliteStore::Init() {
   ::close(fd);
 
   CUSTOS_ASSIGN_OR_RETURN(write_session_, Connect());
-  Poco::Data::Session& s = *write_session_;
-  CUSTOS_RETURN_IF_ERROR(Pragma(s, "PRAGMA journal_mode = WAL"));
+  sql::Connection& s = *write_session_;
+  CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA journal_mode = WAL"));
   CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite));
   CUSTOS_ASSIGN_OR_RETURN(LogTail tail, LoadLogTail(s));
   tail_ = std::make_unique<LogTail>(std::move(tail));
   for (int i = 0; i < options_.read_connections; ++i) {
     CUSTOS_ASSIGN_OR_RETURN(auto reader, Connect());
-    CUSTOS_RETURN_IF_ERROR(Pragma(*reader, "PRAGMA query_only = ON"));
+    CUSTOS_RETURN_IF_ERROR(reader->Script("PRAGMA query_only = ON"));
     readers_.Add(std::move(reader));
   }
   return Status::Ok();
@@ -118,12 +88,12 @@ Status SqliteStore::Init() {
 Status SqliteStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 
 Status SqliteStore::Scrub() {
-  return writers_.Exclusive([this] { return Pragma(*write_session_, "PRAGMA wal_checkpoint(TRUNCATE)"); });
+  return writers_.Exclusive([this] { return write_session_->Script("PRAGMA wal_checkpoint(TRUNCATE)"); });
 }
 
 Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
-  Poco::Data::Session& s = *write_session_;
+  sql::Connection& s = *write_session_;
   CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN IMMEDIATE"));
   Status st = RunWriteBatch(s, *tail_, SqliteDialect(), *signer_, batch);
   if (st.ok()) st = Control(s, "COMMIT");
@@ -138,7 +108,7 @@ Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batc
 }
 
 Status SqliteStore::Read(const TxFn& fn) {
-  return readers_.With([&](Poco::Data::Session& s) -> Status {
+  return readers_.With([&](sql::Connection& s) -> Status {
     CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN"));
     return RunReadFunction(s, SqliteDialect(), fn);
   });

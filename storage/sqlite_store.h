@@ -1,8 +1,9 @@
 // SqliteStore: the MetadataStore of a single-node installation, one SQLite
-// file in the data directory, reached through Poco::Data.
+// file in the data directory (connections: storage/sql_util.h).
 //
 // Durability: WAL journal, synchronous=FULL (every commit is fsynced before
-// Write() returns), foreign keys on, secure_delete on (deleted rows are
+// Write() returns; SqliteOptions::durable = false, for tests only, turns
+// that off), foreign keys on, secure_delete on (deleted rows are
 // overwritten, which matters after destruction). Schema migrations are
 // numbered and applied at Open() inside one transaction each.
 //
@@ -26,6 +27,10 @@ struct SqliteOptions {
   std::string path;          // database file, created 0600 if missing
   int read_connections = 4;
   size_t max_batch = 512;    // write functions committed together at most
+  // For tests only: false turns fsync off (synchronous=OFF), so a commit
+  // survives a crash of the process but not of the machine. Tests that
+  // open a store per test stay fast this way; custosd never sets it.
+  bool durable = true;
 };
 
 class SqliteStore final : public MetadataStore {
@@ -49,14 +54,14 @@ class SqliteStore final : public MetadataStore {
   SqliteStore(SqliteOptions options, CheckpointSigner* signer);
   Status Init();
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
-  StatusOr<std::unique_ptr<Poco::Data::Session>> Connect();
+  StatusOr<std::unique_ptr<sql::Connection>> Connect();
 
   const SqliteOptions options_;
   CheckpointSigner* const signer_;
   int schema_version_ = 0;
 
   GroupCommitQueue writers_;
-  std::unique_ptr<Poco::Data::Session> write_session_;  // used only by the batch leader
+  std::unique_ptr<sql::Connection> write_session_;  // used only by the batch leader
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
 
   SessionPool readers_;

@@ -1,7 +1,5 @@
 #include "storage/store_copy.h"
 
-#include <Poco/Data/Session.h>
-
 #include <memory>
 
 #include "storage/postgres_store.h"
@@ -26,7 +24,7 @@ struct Column {
   bool blob = false;
 };
 
-StatusOr<std::vector<Column>> SqliteColumns(Poco::Data::Session& s, const std::string& table) {
+StatusOr<std::vector<Column>> SqliteColumns(sql::Connection& s, const std::string& table) {
   CUSTOS_ASSIGN_OR_RETURN(
       Rows r, sql::Query(s, "SELECT name, type FROM pragma_table_info($1) ORDER BY cid", {P(table)}));
   std::vector<Column> out;
@@ -49,7 +47,7 @@ StatusOr<sql::Param> ToParam(const Rows& r, size_t row, size_t col, const Column
   return P(r.Text(row, col));
 }
 
-Status CopyTable(Poco::Data::Session& from, Poco::Data::Session& to, const std::string& table,
+Status CopyTable(sql::Connection& from, sql::Connection& to, const std::string& table,
                  uint64_t* copied, const std::function<void(const CopyProgress&)>& progress) {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<Column> columns, SqliteColumns(from, table));
   std::string names;
@@ -83,7 +81,7 @@ Status CopyTable(Poco::Data::Session& from, Poco::Data::Session& to, const std::
 }
 
 // Version of the schema a session's database is at.
-StatusOr<int64_t> SchemaVersion(Poco::Data::Session& s) {
+StatusOr<int64_t> SchemaVersion(sql::Connection& s) {
   CUSTOS_ASSIGN_OR_RETURN(Rows r,
                           sql::Query(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
   return r.Int(0, 0);
@@ -93,8 +91,8 @@ StatusOr<int64_t> SchemaVersion(Poco::Data::Session& s) {
 
 StatusOr<CopyCounts> CopySqliteToPostgres(const std::string& sqlite_path, const std::string& dsn,
                                           const std::function<void(const CopyProgress&)>& progress) {
-  // Opening each as a store applies its migrations and registers its
-  // connector; a store without signer cannot write.
+  // Opening each as a store applies its migrations; a store without signer
+  // cannot write.
   {
     CUSTOS_ASSIGN_OR_RETURN(auto source, SqliteStore::Open({sqlite_path}, nullptr));
     PostgresOptions target_options;
@@ -106,13 +104,8 @@ StatusOr<CopyCounts> CopySqliteToPostgres(const std::string& sqlite_path, const 
     }
   }
   CUSTOS_ASSIGN_OR_RETURN(std::string target_dsn, NormalizePostgresDsn(dsn));
-  std::unique_ptr<Poco::Data::Session> from, to;
-  try {
-    from = std::make_unique<Poco::Data::Session>("SQLite", sqlite_path);
-    to = std::make_unique<Poco::Data::Session>("PostgreSQL", target_dsn);
-  } catch (const Poco::Exception& e) {
-    return sql::FromException(e, "connecting for the copy");
-  }
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<sql::Connection> from, sql::OpenSqlite(sqlite_path));
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<sql::Connection> to, sql::OpenPostgres(target_dsn));
   CopyCounts counts;
   Status st = [&]() -> Status {
     CUSTOS_RETURN_IF_ERROR(sql::Exec(*from, "BEGIN"));  // one snapshot of the source
@@ -134,8 +127,6 @@ StatusOr<CopyCounts> CopySqliteToPostgres(const std::string& sqlite_path, const 
   }();
   if (!st.ok()) (void)sql::Exec(*to, "ROLLBACK");
   (void)sql::Exec(*from, "ROLLBACK");
-  sql::ReleaseStatements(*from);
-  sql::ReleaseStatements(*to);
   if (!st.ok()) return st;
   return counts;
 }
