@@ -9,15 +9,13 @@
 #include <set>
 #include <thread>
 
-#include "crypto/bytes.h"
-#include "crypto/merkle.h"
 #include "crypto/signed_note.h"
+#include "tests/workload/log_checks.h"
 
 namespace custos::crash {
 namespace {
 
 namespace fs = std::filesystem;
-namespace merkle = crypto::merkle;
 
 constexpr int kPageSize = 500;
 
@@ -87,14 +85,13 @@ void TrialChecker::CheckLive(const Daemon& daemon, const SeenCheckpoint& seen, i
 // ------------------------------------------------------------- checkpoint
 
 void TrialChecker::CheckCheckpoint(const Daemon& daemon, const SeenCheckpoint& seen) {
+  std::vector<std::string> key_errors;
   std::vector<crypto::note::KeyVerifier> keys;
   for (const std::string& line : log_keys_) {
-    auto v = crypto::note::KeyVerifier::FromVerifierKey(line);
-    if (!v.ok()) return Fail("log key '" + line + "' does not parse: " + v.status().ToString());
-    keys.push_back(std::move(v).value());
+    for (auto& k : workload::ParseVerifierKeys(line, &key_errors)) keys.push_back(std::move(k));
   }
-  std::vector<const crypto::note::Verifier*> verifiers;
-  for (const auto& k : keys) verifiers.push_back(&k);
+  if (!key_errors.empty()) return Fail(key_errors.front());
+  const std::vector<const crypto::note::Verifier*> verifiers = workload::VerifierPointers(keys);
 
   Caller caller(daemon.port(), daemon.ca_file(), tokens_);
   HttpResult now = caller.Public("/v1/log/checkpoint");
@@ -134,26 +131,9 @@ void TrialChecker::CheckCheckpoint(const Daemon& daemon, const SeenCheckpoint& s
     return Fail("log shrank across the crash: checkpoint of size " + std::to_string(cp1.size) +
                 " was served before it, size " + std::to_string(cp2.size) + " after");
   }
-  std::vector<crypto::Bytes> proof;
-  if (cp2.size > cp1.size && cp1.size > 0) {
-    HttpResult r = caller.Call(Role::kArchivist, "GET",
-                               "/v1/log/proof/consistency?from=" + std::to_string(cp1.size) +
-                                   "&to=" + std::to_string(cp2.size));
-    if (r.status != 200) return Fail("consistency proof: " + Describe(r));
-    for (const std::string& h : Strings(JsonObject(r.body), "proof")) {
-      auto bytes = crypto::Base64Decode(h);
-      if (!bytes) return Fail("consistency proof hash is not base64: " + h);
-      proof.push_back(*bytes);
-    }
-  }
   if (cp1.size == 0) return;
-  Status s = merkle::VerifyConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root);
-  if (!s.ok()) {
-    Fail("the log after restart (size " + std::to_string(cp2.size) + ", root " +
-         crypto::Base64Encode(cp2.root) + ") is not an extension of the checkpoint seen before " +
-         "the crash (size " + std::to_string(cp1.size) + ", root " +
-         crypto::Base64Encode(cp1.root) + "): " + s.ToString());
-  }
+  Status s = workload::CheckConsistency(caller.Sender(), RoleName(Role::kArchivist), cp1, cp2);
+  if (!s.ok()) Fail("across the crash: " + s.ToString());
 }
 
 // ---------------------------------------------------------------- records

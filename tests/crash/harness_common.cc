@@ -49,6 +49,13 @@ HttpResult Caller::Json(Role role, const std::string& method, const std::string&
   return Call(role, method, path, json, "application/json");
 }
 
+workload::Send Caller::Sender() {
+  return [this](const std::string& user, const std::string& method, const std::string& path,
+                const std::string& body, const std::string& content_type) {
+    return As(user, method, path, body, content_type);
+  };
+}
+
 // ------------------------------------------------------------------ daemon
 
 Daemon::Daemon(std::string bin_dir, std::string data_dir, std::string log_prefix)

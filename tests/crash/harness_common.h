@@ -49,6 +49,8 @@ class Caller {
   // The same as the user named `user` (a RoleName).
   HttpResult As(const std::string& user, const std::string& method, const std::string& path,
                 const std::string& body, const std::string& content_type);
+  // As() for the shared workload operations; valid while this Caller is.
+  workload::Send Sender();
   // POST or PUT with a JSON body.
   HttpResult Json(Role role, const std::string& method, const std::string& path,
                   const std::string& json);

@@ -25,10 +25,7 @@ class Worker {
         tag_(tag),
         crashed_(crashed),
         ledger_(ledger),
-        send_([this](const std::string& user, const std::string& method, const std::string& path,
-                     const std::string& body, const std::string& content_type) {
-          return caller_.As(user, method, path, body, content_type);
-        }) {}
+        send_(caller_.Sender()) {}
 
   void Run() {
     while (!stopped_ && !crashed_.load()) Step();

@@ -27,6 +27,7 @@
 #include "crypto/signed_note.h"
 #include "tests/server/api_fixture.h"
 #include "tests/workload/client.h"
+#include "tests/workload/log_checks.h"
 #include "tests/workload/model.h"
 
 namespace custos::testing::multinode {
@@ -43,17 +44,12 @@ inline constexpr int kNodes = 2;
 inline constexpr char kOrigin[] = "custos.local/archive";  // custosctl init's default
 inline const char* const kNodeName[kNodes] = {"A", "B"};
 
-// The verifiers of a log key text (one verifier key per line).
+// The verifiers of a log key text (one verifier key per line); a line that
+// does not parse fails the test.
 inline std::vector<crypto::note::KeyVerifier> ParseVerifierKeys(const std::string& text) {
-  std::vector<crypto::note::KeyVerifier> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto v = crypto::note::KeyVerifier::FromVerifierKey(line);
-    EXPECT_TRUE(v.ok()) << "verifier key '" << line << "': " << v.status().ToString();
-    if (v.ok()) out.push_back(std::move(v).value());
-  }
+  std::vector<std::string> errors;
+  std::vector<crypto::note::KeyVerifier> out = workload::ParseVerifierKeys(text, &errors);
+  for (const std::string& e : errors) ADD_FAILURE() << e;
   return out;
 }
 
@@ -118,9 +114,7 @@ class Cluster {
   // given), as verifiers.
   const std::vector<crypto::note::KeyVerifier>& verifiers() const { return verifiers_; }
   std::vector<const crypto::note::Verifier*> verifier_pointers() const {
-    std::vector<const crypto::note::Verifier*> out;
-    for (const auto& v : verifiers_) out.push_back(&v);
-    return out;
+    return workload::VerifierPointers(verifiers_);
   }
 
   // SIGKILL to the node's process id, then reaps it; the exit code

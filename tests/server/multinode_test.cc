@@ -328,28 +328,18 @@ crypto::Checkpoint LatestCheckpoint(const Cluster& cluster, int node, std::strin
   return OpenOrFail(cluster, r.body, std::string("checkpoint of node ") + kNodeName[node]);
 }
 
-// Fetches the consistency proof between two checkpoints from `node` and
-// verifies it in-process; OK or what failed.
+// The consistency proof between two checkpoints, fetched from `node` and
+// verified in-process; OK or what failed.
 Status ConsistencyThrough(const Cluster& cluster, int node, const crypto::Checkpoint& older,
                           const crypto::Checkpoint& newer) {
-  if (older.size == newer.size) {
-    return older.root == newer.root ? Status::Ok()
-                                    : Internal("two roots for size " + std::to_string(older.size));
-  }
   std::unique_ptr<HttpsClient> client = cluster.NewClient(node);
-  HttpResult r = As(*client, cluster, "archivist1",
-                    "/v1/log/proof/consistency?from=" + std::to_string(older.size) +
-                        "&to=" + std::to_string(newer.size));
-  Poco::JSON::Object::Ptr o = JsonObject(r.body);
-  Poco::JSON::Array::Ptr arr = o ? o->getArray("proof") : nullptr;
-  if (r.status != 200 || !arr) return Internal("consistency proof: " + Describe(r));
-  std::vector<crypto::Bytes> proof;
-  for (size_t i = 0; i < arr->size(); ++i) {
-    auto h = crypto::Base64Decode(arr->getElement<std::string>(static_cast<unsigned>(i)));
-    if (!h) return Internal("proof hash is not base64");
-    proof.push_back(*h);
-  }
-  return merkle::VerifyConsistency(older.size, newer.size, proof, older.root, newer.root);
+  return workload::CheckConsistency(
+      [&](const std::string& user, const std::string& method, const std::string& path,
+          const std::string& body, const std::string& content_type) {
+        return client->Request(method, path, body, content_type,
+                               {{"Authorization", "Bearer " + cluster.token(user)}});
+      },
+      "archivist1", older, newer);
 }
 
 struct CheckpointFigures {
@@ -698,9 +688,7 @@ TEST(MultiNode, InitRefusesADatabaseThatAlreadyHoldsAnArchive) {
   EXPECT_EQ(dept.status, 201) << Describe(dept);
   HttpResult cp = client.Get("/v1/log/checkpoint");
   auto verifiers = ParseVerifierKeys(ReadFileOrDie(first + "/keys/log.vkey"));
-  std::vector<const crypto::note::Verifier*> pointers;
-  for (const auto& v : verifiers) pointers.push_back(&v);
-  auto opened = crypto::OpenCheckpoint(cp.body, pointers);
+  auto opened = crypto::OpenCheckpoint(cp.body, workload::VerifierPointers(verifiers));
   ASSERT_TRUE(opened.ok()) << opened.status().ToString() << "\n" << cp.body;
   EXPECT_GT(opened->checkpoint.size, api::CheckpointSize(checkpoint_before));
   EXPECT_EQ(node.Stop(), 0);
