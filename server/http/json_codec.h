@@ -10,9 +10,10 @@
 #include <vector>
 
 #include "common/status.h"
+#include "domain/model.h"
 #include "server/services/auth_service.h"
+#include "server/services/log_service.h"
 #include "server/services/record_service.h"
-#include "storage/metadata_store.h"
 
 namespace custos::http {
 
@@ -39,6 +40,8 @@ Poco::JSON::Object::Ptr RecordJson(const domain::Record& r);
 Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d);
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d);
 // A log entry: {"index","leaf":b64,"event":{…}}; the event is the leaf itself.
+// The one storage type the HTTP layer names: the log API serves the leaves
+// byte for byte as the store keeps them (LogService::Entries).
 Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e);
 
 StatusOr<services::RecordInput> DecodeRecordInput(const std::string& text);
