@@ -2,8 +2,9 @@
 //
 // A Status is either OK or carries a stable machine-readable code (one of
 // ErrorCode) plus a human-readable message. The code decides the HTTP status
-// in exactly one place (server/http/error_mapping); the message is for people
-// and never contains a secret (no passwords, keys, tokens or plaintext).
+// in exactly one place (HttpStatusFor, server/http/response.h); the message
+// is for people and never contains a secret (no passwords, keys, tokens or
+// plaintext).
 //
 // Thread safety: Status and StatusOr are values; distinct objects may be used
 // from distinct threads freely, a single object needs external sync.

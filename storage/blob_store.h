@@ -16,7 +16,7 @@
 // outside the store.
 //
 // Two implementations: FileBlobStore (a directory, e.g. DATA/blobs) and
-// MemoryBlobStore (storage/memory_blob_store.h, the fake for unit tests).
+// MemoryBlobStore (tests/testutil/memory_blob_store.h, the test-only fake).
 // Both report the same failures with the same reasons (below).
 #pragma once
 

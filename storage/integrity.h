@@ -10,8 +10,9 @@
 //   contains the previous version's manifest hash, so a record's history is
 //   itself a hash chain.
 //
-// Both digests are lower-hex SHA-256 over canonical JSON (RFC 8785); the
-// exact members are documented in docs/formats/manifest.md.
+// Both digests are lower-hex SHA-256 over canonical JSON (RFC 8785) of the
+// members listed below; docs/formats/audit-log.md, "Binding rows to the
+// log", describes the binding.
 #pragma once
 
 #include <string>

@@ -19,8 +19,9 @@
 // Read() recursively. Large content (blobs) is written and fsynced before
 // Write() is called (DESIGN §7).
 //
-// Implementations: SqliteStore (storage/sqlite_store.h) and MemoryStore
-// (storage/memory_store.h, the fake for service tests).
+// Implementations: SqliteStore (storage/sqlite_store.h) and PostgresStore
+// (storage/postgres_store.h). Service tests run on a SqliteStore too (in a
+// temporary directory, without fsync: tests/testutil/scratch_store.h).
 // Thread safety: Write() and Read() may be called from any thread.
 #pragma once
 
@@ -266,7 +267,7 @@ class Transaction {
 };
 
 // Signs checkpoints for the store. Implemented over crypto/signed_note.h by
-// storage/checkpoint_signer.h.
+// NoteCheckpointSigner (storage/keyring.h).
 class CheckpointSigner {
  public:
   virtual ~CheckpointSigner() = default;

@@ -1,7 +1,8 @@
 // Fuzz target for every JSON request decoder of the HTTP API, reached
 // through the real route handlers: the services and the Router are built as
-// server/main.cc builds them (AddApiRoutes), over in-memory stores
-// (storage/memory_store.h, storage/memory_blob_store.h), and each input is
+// server/main.cc builds them (AddApiRoutes), over a SQLite store in a
+// temporary directory (tests/testutil/scratch_store.h) and an in-memory blob
+// store (tests/testutil/memory_blob_store.h), and each input is
 // one request handed to the matched handler in-process, through a minimal
 // HTTPServerRequest without a socket.
 //
@@ -17,8 +18,8 @@
 //   rest     the body. For the two upload routes it is the JSON "metadata"
 //            part of a multipart body that also carries a small file.
 //
-// State: every input meets the same freshly seeded world: new in-memory
-// stores and services, with four departments, one user per role plus one
+// State: every input meets the same freshly seeded world: new stores and
+// services, with four departments, one user per role plus one
 // who must change their password and a session each (written straight into
 // the store), then, through the router with real requests, three records
 // (two made long ago, so due for disposition, one of them under a legal
@@ -91,8 +92,9 @@
 #include "server/services/retention_service.h"
 #include "storage/content_store.h"
 #include "storage/keyring.h"
-#include "storage/memory_blob_store.h"
-#include "storage/memory_store.h"
+#include "tests/testutil/faulty_store.h"
+#include "tests/testutil/memory_blob_store.h"
+#include "tests/testutil/scratch_store.h"
 
 #ifndef CUSTOS_FUZZ_SOURCE_DIR
 #error "CUSTOS_FUZZ_SOURCE_DIR must name the source tree (tests/fuzz/CMakeLists.txt sets it)"
@@ -329,7 +331,8 @@ const domain::Time kLongAgo = domain::ParseTime("1990-06-01T09:00:00Z").value();
 struct World {
   explicit World(Shared& s)
       : shared(s),
-        store(&shared.checkpoint),
+        scratch(&shared.checkpoint),
+        store(scratch),
         content(blobs, *shared.keys, crypto::Suite::kIntl),
         log(store, shared.signer.VerifierKey()),
         auth(store, clock, CheapAuth()),
@@ -347,7 +350,8 @@ struct World {
 
   Shared& shared;  // the checkpoint signer is shared; it keeps no state
   services::ManualClock clock{kNow};
-  storage::MemoryStore store;
+  storage::testing::ScratchStore scratch;
+  storage::testing::FaultyStore store;  // counts the commits (see Untouched)
   storage::MemoryBlobStore blobs;
   storage::ContentStore content;
   services::LogService log;

@@ -37,9 +37,9 @@
 #include "server/services/record_service.h"
 #include "storage/content_store.h"
 #include "storage/log_leaf.h"
-#include "storage/memory_blob_store.h"
-#include "storage/memory_store.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/testutil/memory_blob_store.h"
+#include "tests/testutil/scratch_store.h"
 
 namespace custos::services {
 namespace {
@@ -863,7 +863,7 @@ class LoanRandomTest : public ::testing::Test {
   }
 
   storage::testing::TestSigner signer_;
-  storage::MemoryStore store_;
+  storage::testing::ScratchStore store_;
   storage::MemoryBlobStore blobs_;
   std::unique_ptr<crypto::LocalKeyProvider> keys_;
   storage::ContentStore content_;

@@ -1,5 +1,5 @@
 // LoanService (server/services/loan_service.h) and the loan check of
-// RecordService::OpenContent, on a MemoryStore driven by a ManualClock: the
+// RecordService::OpenContent, on a SQLite store driven by a ManualClock: the
 // loan state machine, each approval rule and its refusal, digital access
 // ending at the due date by itself, physical hand-out and return, renewal,
 // revocation, expiry, the overdue list, alerts, the register and the audit
@@ -24,9 +24,9 @@
 #include "server/services/record_service.h"
 #include "storage/content_store.h"
 #include "storage/log_leaf.h"
-#include "storage/memory_blob_store.h"
-#include "storage/memory_store.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/testutil/memory_blob_store.h"
+#include "tests/testutil/scratch_store.h"
 
 namespace custos::services {
 namespace {
@@ -200,7 +200,7 @@ class LoanServiceTest : public ::testing::Test {
   }
 
   storage::testing::TestSigner signer_;
-  storage::MemoryStore store_;
+  storage::testing::ScratchStore store_;
   storage::MemoryBlobStore blobs_;
   std::unique_ptr<crypto::LocalKeyProvider> keys_;
   storage::ContentStore content_;

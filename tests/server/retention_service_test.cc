@@ -1,5 +1,5 @@
 // RetentionService and DestructionService (server/services/
-// retention_service.h, destruction_service.h) on a MemoryStore driven by a
+// retention_service.h, destruction_service.h) on a SQLite store driven by a
 // ManualClock: who may change schedules, overrides and holds; lengthening
 // applies at once, shortening waits for legal; holds block shortening and
 // destruction; record states follow dates and holds, each change logged
@@ -30,10 +30,11 @@
 #include "storage/content_store.h"
 #include "storage/integrity.h"
 #include "storage/log_leaf.h"
-#include "storage/memory_blob_store.h"
-#include "storage/memory_store.h"
 #include "storage/verifier.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/testutil/faulty_store.h"
+#include "tests/testutil/memory_blob_store.h"
+#include "tests/testutil/scratch_store.h"
 
 namespace custos::services {
 namespace {
@@ -153,26 +154,6 @@ std::string VerifyReceipt(const std::string& receipt, uint64_t expected_index,
   return leaf_text;
 }
 
-// A MetadataStore that makes its n-th Write() fail after the function ran,
-// as a crash before the commit would (nothing of that Write persists).
-class CrashingStore final : public storage::MetadataStore {
- public:
-  CrashingStore(storage::MemoryStore& inner, int fail_write)
-      : inner_(inner), fail_write_(fail_write) {}
-  Status Write(const TxFn& fn) override {
-    if (++writes_ == fail_write_)
-      inner_.FailNextCommit(Status(ErrorCode::kInternal, "crash", "crash"));
-    return inner_.Write(fn);
-  }
-  Status Read(const TxFn& fn) override { return inner_.Read(fn); }
-  Status Scrub() override { return inner_.Scrub(); }
-
- private:
-  storage::MemoryStore& inner_;
-  const int fail_write_;
-  int writes_ = 0;
-};
-
 // A BlobStore whose deletions fail, as a process dying before it got to
 // them would leave the blobs.
 class UndeletableBlobs final : public storage::BlobStore {
@@ -200,7 +181,7 @@ struct TestRecord {
   std::vector<FileId> files;  // of version 1
 };
 
-// Everything both services need, over one MemoryStore.
+// Everything both services need, over one SQLite store of the test's own.
 class RetentionFixture : public ::testing::Test {
  protected:
   RetentionFixture() : RetentionFixture(DestructionOptions{}) {}
@@ -417,7 +398,7 @@ class RetentionFixture : public ::testing::Test {
   }
 
   storage::testing::TestSigner signer_;
-  storage::MemoryStore store_;
+  storage::testing::ScratchStore store_;
   storage::MemoryBlobStore blobs_;
   std::unique_ptr<crypto::LocalKeyProvider> keys_;
   storage::ContentStore content_;
@@ -1266,7 +1247,8 @@ TEST_F(DestructionServiceTest, ExecutingAgainFinishesWhatACrashInterrupted) {
   EXPECT_EQ(Must(destruction_.Certificate(arch_, first.id), "certificate"), finished.certificate);
 
   // 2. Everything but the certificate's commit happened.
-  CrashingStore crashing(store_, /*fail_write=*/2);
+  storage::testing::FaultyStore crashing(store_);
+  crashing.FailWrite(2, Status(ErrorCode::kInternal, "crash", "crash"));
   DestructionService no_certificate(crashing, blobs_, log_, {&signer_.signer}, clock_);
   size = LogSize();
   EXPECT_FALSE(no_certificate.Execute(arch_, second.id).ok());

@@ -35,7 +35,7 @@
 #include "server/services/retention_service.h"
 #include "storage/archive.h"
 #include "storage/data_dir.h"
-#include "storage/memory_blob_store.h"
+#include "tests/testutil/memory_blob_store.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::services {
@@ -252,8 +252,8 @@ class ShreddingTest : public ::testing::Test {
     }
     for (int i = 0; i < 2000; ++i) {
       auto now = audit_->GetExport(arch_, job->id);
-      if (now.ok() && now->state == "done") return job->id;
-      if (now.ok() && now->state == "failed") {
+      if (now.ok() && now->state == domain::JobState::kDone) return job->id;
+      if (now.ok() && now->state == domain::JobState::kFailed) {
         ADD_FAILURE() << "export failed: " << now->error;
         return "";
       }
@@ -389,14 +389,14 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   ASSERT_TRUE(destruction_->Approve(lee_, batch->id).ok());
   auto done = destruction_->Execute(arch_, batch->id);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
-  ASSERT_EQ(done->state, "executed");
+  ASSERT_EQ(domain::Name(done->state), "executed");
   for (const StoredFile& f : FilesOf(doomed)) EXPECT_TRUE(f.wrapped_dek.empty()) << f.id.value;
   // Both packages were shredded with it, and the certificate says so.
   for (const std::string& job : exports) {
     EXPECT_TRUE(StoredExportRow(job).wrapped_dek.empty()) << job;
     auto view = audit_->GetExport(arch_, job);
     ASSERT_TRUE(view.ok()) << view.status().ToString();
-    EXPECT_EQ(view->state, "shredded");
+    EXPECT_EQ(domain::Name(view->state), "shredded");
     EXPECT_EQ(view->shredded_by, batch->id);
     auto opened = audit_->OpenExport(arch_, job);
     EXPECT_EQ(opened.status().code(), ErrorCode::kGone);

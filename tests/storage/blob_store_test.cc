@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "crypto/bytes.h"
-#include "storage/memory_blob_store.h"
+#include "tests/testutil/memory_blob_store.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::storage {

@@ -26,7 +26,7 @@
 #include "crypto/key_provider.h"
 #include "crypto/random.h"
 #include "storage/blob_store.h"
-#include "storage/memory_blob_store.h"
+#include "tests/testutil/memory_blob_store.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::storage {

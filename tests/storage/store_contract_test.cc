@@ -1,7 +1,8 @@
-// The MetadataStore contract, run against SqliteStore and MemoryStore alike:
-// the fake used by service tests must fail, order, paginate, roll back and
-// build the audit log exactly as the real store does. A last test appends the
-// same events to both and compares leaves, tree nodes and checkpoints.
+// The MetadataStore contract, run against SqliteStore and PostgresStore
+// alike: both engines must fail, order, paginate, roll back and build the
+// audit log exactly alike. A cross-check appends the same events to both and
+// compares leaves, tree nodes and checkpoints. Last, the FaultyStore that
+// service tests inject failures with (tests/testutil/faulty_store.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,10 +15,11 @@
 
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
-#include "storage/memory_store.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/testutil/faulty_store.h"
+#include "tests/testutil/scratch_store.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::storage {
@@ -69,16 +71,10 @@ std::unique_ptr<MetadataStore> OpenPostgres(const custos::testing::TempDir&,
   return s.ok() ? std::unique_ptr<MetadataStore>(std::move(s).value()) : nullptr;
 }
 
-std::unique_ptr<MetadataStore> OpenMemory(const custos::testing::TempDir&,
-                                          CheckpointSigner* signer) {
-  return std::make_unique<MemoryStore>(signer);
-}
-
 // Names the backend in test output.
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 
 const Backend kSqlite{"Sqlite", OpenSqlite};
-const Backend kMemory{"Memory", OpenMemory};
 const Backend kPostgres{"Postgres", OpenPostgres};
 
 // A fixed instant (2026-11-22T14:00:00Z) plus `ms` milliseconds, so that
@@ -132,17 +128,8 @@ std::vector<std::string> Ids(const domain::RecordPage& page) {
   return out;
 }
 
-// Where SqliteStore does not yet keep the MetadataStore contract. The tests
-// guarded by these skip on SQLite (and still run on MemoryStore, which keeps
-// the contract); set a flag to true once SqliteStore is fixed.
-constexpr bool kSqliteCountsSearchTextInCharacters = true;
-constexpr bool kSqliteReadIsReadOnly = true;
-constexpr bool kSqliteTakesLogArgumentsBeyondInt64 = true;
-
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
-  bool IsSqlite() const { return GetParam().name == kSqlite.name; }
-
   void SetUp() override {
     if (GetParam().name == kPostgres.name) {
       CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
@@ -458,10 +445,6 @@ TEST_P(StoreContract, SearchFoldsUnicodeCaseForTextsOfThreeCharacters) {
 }
 
 TEST_P(StoreContract, SearchMatchesShortNonAsciiText) {
-  if (IsSqlite() && !kSqliteCountsSearchTextInCharacters) {
-    GTEST_SKIP() << "known SqliteStore gap: min_text_match_chars counts bytes, so a one- or "
-                    "two-character CJK text goes to the trigram index and matches nothing";
-  }
   InsertRecords({MakeRecord("CT-2026-000001", "采购合同书"),
                  MakeRecord("CT-2026-000002", "Vertrag über Stahl")});
   using V = std::vector<std::string>;
@@ -891,10 +874,6 @@ TEST_P(StoreContract, AppendedLeavesFormAHashChainWithEntriesBySubject) {
 }
 
 TEST_P(StoreContract, LogArgumentsNearTheLimitsAreClampedNotWrapped) {
-  if (IsSqlite() && !kSqliteTakesLogArgumentsBeyondInt64) {
-    GTEST_SKIP() << "known SqliteStore gap: uint64 arguments above INT64_MAX wrap, and a limit "
-                    "above INT64_MAX is a datatype mismatch";
-  }
   AppendEach(0, 3);
   MustRead([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto to_max, tx.log().Entries(0, UINT64_MAX, 10));
@@ -1068,10 +1047,6 @@ TEST_P(StoreContract, ReadTransactionCannotAppend) {
 }
 
 TEST_P(StoreContract, ReadTransactionCannotChangeRows) {
-  if (IsSqlite() && !kSqliteReadIsReadOnly) {
-    GTEST_SKIP() << "known SqliteStore gap: writes through a Read() transaction succeed and are "
-                    "committed (without any audit event)";
-  }
   InsertRecords({MakeRecord("CT-2026-000001", "a")});
   MustWrite([&](Transaction& tx) { return tx.users().Insert(MakeUser("alice", At(0))); });
   (void)store_->Read([&](Transaction& tx) {
@@ -1529,9 +1504,6 @@ TEST_P(StoreContract, NextNumberSharesTheArchiveSequenceCounters) {
 }
 
 TEST_P(StoreContract, ReadTransactionCannotChangeDocuments) {
-  if (IsSqlite() && !kSqliteReadIsReadOnly) {
-    GTEST_SKIP() << "known SqliteStore gap: writes through a Read() transaction succeed";
-  }
   MustWrite([&](Transaction& tx) { return tx.documents().Insert(MakeDocument("loan", "L1", 0)); });
   (void)store_->Read([&](Transaction& tx) {
     EXPECT_FALSE(tx.documents().Insert(MakeDocument("loan", "L2", 0)).ok());
@@ -1700,7 +1672,37 @@ TEST_P(StoreContract, DuplicateExportIsRefusedAndReadTransactionCannotChangeExpo
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(kSqlite, kPostgres, kMemory),
+// Every record comes with its event: a reader never sees one without the
+// other, however writers and readers interleave.
+TEST_P(StoreContract, ConcurrentWritersAndReadersSeeWholeCommits) {
+  constexpr int kThreads = 4, kPerThread = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> torn{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = "GN-2026-" + std::to_string(100000 + t * kPerThread + i);
+        Status s = store_->Write([&](Transaction& tx) -> Status {
+          CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord(id, "x")));
+          return tx.log().Append(Event("test.append", id, i)).status();
+        });
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        s = store_->Read([&](Transaction& tx) -> Status {
+          CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(domain::RecordQuery{}));
+          CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
+          if (page.total != size) ++torn;
+          return Status::Ok();
+        });
+        EXPECT_TRUE(s.ok()) << s.ToString();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_EQ(Search(domain::RecordQuery{}).total, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(kSqlite, kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });
@@ -1710,15 +1712,16 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(kSqlite, kPo
 // The same appends, grouped into the same writes, give byte-identical leaves,
 // the same stored nodes on every level and the same signed checkpoints.
 TEST(StoreContractCrossCheck, SameAppendsGiveSameLeavesNodesAndCheckpoints) {
+  CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
   custos::testing::TempDir dir;
   TestSigner signer;
   auto sqlite = OpenSqlite(dir, &signer.checkpoint);
   ASSERT_NE(sqlite, nullptr);
-  MemoryStore memory(&signer.checkpoint);
+  auto postgres = OpenPostgres(dir, &signer.checkpoint);
+  ASSERT_NE(postgres, nullptr);
   int n = 0;
   for (int batch : {1, 3, 1, 7, 2, 16, 1, 5}) {
-    for (MetadataStore* store : {static_cast<MetadataStore*>(sqlite.get()),
-                                 static_cast<MetadataStore*>(&memory)}) {
+    for (MetadataStore* store : {sqlite.get(), postgres.get()}) {
       Status s = store->Write([&](Transaction& tx) -> Status {
         for (int i = 0; i < batch; ++i) {
           CUSTOS_RETURN_IF_ERROR(tx.log().Append(FixedEvent("s" + std::to_string(n % 4), n + i)).status());
@@ -1757,7 +1760,7 @@ TEST(StoreContractCrossCheck, SameAppendsGiveSameLeavesNodesAndCheckpoints) {
     return d;
   };
   Dump a = dump(*sqlite);
-  Dump b = dump(memory);
+  Dump b = dump(*postgres);
   ASSERT_EQ(a.entries.size(), static_cast<size_t>(n));
   ASSERT_EQ(b.entries.size(), a.entries.size());
   for (size_t i = 0; i < a.entries.size(); ++i) {
@@ -1781,16 +1784,22 @@ TEST(StoreContractCrossCheck, SameAppendsGiveSameLeavesNodesAndCheckpoints) {
   EXPECT_EQ(a.proofs, b.proofs);
 }
 
-// --------------------------------------------------- MemoryStore's own hooks
+// ------------------------------------------------------------- FaultyStore
 
-TEST(MemoryStoreTest, FailNextCommitFailsOnceAndChangesNothing) {
-  TestSigner signer;
-  MemoryStore store(&signer.checkpoint);
-  store.FailNextCommit(ResourceExhausted("disk full", "storage_full"));
-  Status s = store.Write([](Transaction& tx) -> Status {
-    CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord("CT-2026-000001", "x")));
-    return tx.log().Append(FixedEvent("s", 0)).status();
+// A write to the store, with a record and an event.
+Status WriteRecord(MetadataStore& store, const std::string& id) {
+  return store.Write([&](Transaction& tx) -> Status {
+    CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord(id, "x")));
+    return tx.log().Append(FixedEvent(id, 0)).status();
   });
+}
+
+TEST(FaultyStoreTest, FailNextCommitFailsOnceAndChangesNothing) {
+  TestSigner signer;
+  testing::ScratchStore inner(&signer.checkpoint);
+  testing::FaultyStore store(inner);
+  store.FailNextCommit(ResourceExhausted("disk full", "storage_full"));
+  Status s = WriteRecord(store, "CT-2026-000001");
   EXPECT_EQ(s.code(), ErrorCode::kResourceExhausted);
   EXPECT_EQ(s.reason(), "storage_full");
   EXPECT_EQ(store.commits(), 0u);
@@ -1803,27 +1812,51 @@ TEST(MemoryStoreTest, FailNextCommitFailsOnceAndChangesNothing) {
     return Status::Ok();
   });
   EXPECT_TRUE(r.ok()) << r.ToString();
-  // One shot: the retry commits.
-  s = store.Write([](Transaction& tx) -> Status {
-    CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord("CT-2026-000001", "x")));
-    return tx.log().Append(FixedEvent("s", 0)).status();
-  });
+  // One shot: the retry commits, and the log continues from where it was.
+  s = WriteRecord(store, "CT-2026-000001");
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(store.commits(), 1u);
+  r = store.Read([](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
+    EXPECT_EQ(size, 1u);
+    return tx.log().LatestCheckpoint().status();
+  });
+  EXPECT_TRUE(r.ok()) << r.ToString();
 }
 
-TEST(MemoryStoreTest, FailNextCommitIsUsedUpByAFunctionThatFailsItself) {
+TEST(FaultyStoreTest, FailWriteFailsTheNthWriteFromNowOnly) {
   TestSigner signer;
-  MemoryStore store(&signer.checkpoint);
+  testing::ScratchStore inner(&signer.checkpoint);
+  testing::FaultyStore store(inner);
+  store.FailWrite(2, Status(ErrorCode::kInternal, "crash", "crash"));
+  EXPECT_TRUE(WriteRecord(store, "CT-2026-000001").ok());
+  EXPECT_EQ(WriteRecord(store, "CT-2026-000002").reason(), "crash");
+  EXPECT_TRUE(WriteRecord(store, "CT-2026-000003").ok());
+  EXPECT_EQ(store.commits(), 2u);
+  Status r = store.Read([](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto second, tx.records().Find(domain::RecordId{"CT-2026-000002"}));
+    EXPECT_FALSE(second.has_value());
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
+    EXPECT_EQ(size, 2u);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(r.ok()) << r.ToString();
+}
+
+TEST(FaultyStoreTest, FailNextCommitIsUsedUpByAFunctionThatFailsItself) {
+  TestSigner signer;
+  testing::ScratchStore inner(&signer.checkpoint);
+  testing::FaultyStore store(inner);
   store.FailNextCommit(ResourceExhausted("disk full", "storage_full"));
   Status s = store.Write([](Transaction&) { return Conflict("own failure", "test_abort"); });
   EXPECT_EQ(s.reason(), "test_abort");
   EXPECT_TRUE(store.Write([](Transaction&) { return Status::Ok(); }).ok());
 }
 
-TEST(MemoryStoreTest, HooksWorkFromInsideAStoreFunction) {
+TEST(FaultyStoreTest, HooksWorkFromInsideAStoreFunction) {
   TestSigner signer;
-  MemoryStore store(&signer.checkpoint);
+  testing::ScratchStore inner(&signer.checkpoint);
+  testing::FaultyStore store(inner);
   uint64_t seen = 99;
   Status s = store.Write([&](Transaction&) {
     seen = store.commits();
@@ -1835,87 +1868,6 @@ TEST(MemoryStoreTest, HooksWorkFromInsideAStoreFunction) {
   EXPECT_EQ(store.commits(), 1u);
   EXPECT_EQ(store.Write([](Transaction&) { return Status::Ok(); }).reason(), "storage_full");
   EXPECT_EQ(store.commits(), 1u);
-}
-
-TEST(MemoryStoreTest, NullSignerFailsEveryWrite) {
-  MemoryStore store(nullptr);
-  Status s = store.Write([](Transaction&) { return Status::Ok(); });
-  EXPECT_EQ(s.code(), ErrorCode::kInternal);
-  EXPECT_TRUE(store.Read([](Transaction&) { return Status::Ok(); }).ok());
-}
-
-TEST(MemoryStoreTest, ReenteringTheStoreIsRefusedNotDeadlocked) {
-  TestSigner signer;
-  MemoryStore store(&signer.checkpoint);
-  Status inner;
-  Status s = store.Write([&](Transaction&) {
-    inner = store.Read([](Transaction&) { return Status::Ok(); });
-    return Status::Ok();
-  });
-  EXPECT_TRUE(s.ok());
-  EXPECT_EQ(inner.reason(), "store_reentered");
-  s = store.Read([&](Transaction&) { return store.Write([](Transaction&) { return Status::Ok(); }); });
-  EXPECT_EQ(s.reason(), "store_reentered");
-}
-
-TEST(MemoryStoreTest, ConcurrentWritersAndReadersSeeWholeCommits) {
-  TestSigner signer;
-  MemoryStore store(&signer.checkpoint);
-  constexpr int kThreads = 4, kPerThread = 50;
-  std::vector<std::thread> threads;
-  std::atomic<int> torn{0};
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        std::string id = "GN-2026-" + std::to_string(100000 + t * kPerThread + i);
-        Status s = store.Write([&](Transaction& tx) -> Status {
-          CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord(id, "x")));
-          return tx.log().Append(Event("test.append", id, i)).status();
-        });
-        EXPECT_TRUE(s.ok()) << s.ToString();
-        // Every record comes with its event: counts always agree.
-        s = store.Read([&](Transaction& tx) -> Status {
-          CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(domain::RecordQuery{}));
-          CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
-          if (page.total != size) ++torn;
-          return Status::Ok();
-        });
-        EXPECT_TRUE(s.ok());
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(torn.load(), 0);
-  EXPECT_EQ(store.commits(), static_cast<uint64_t>(kThreads * kPerThread));
-}
-
-TEST(MemoryStoreTest, ThousandsOfWritesStayCheap) {
-  TestSigner signer;
-  MemoryStore store(&signer.checkpoint);
-  constexpr int kWrites = 3000;
-  for (int i = 0; i < kWrites; ++i) {
-    Status s = store.Write([&](Transaction& tx) -> Status {
-      if (i % 10 == 0) {
-        char id[32];
-        std::snprintf(id, sizeof id, "GN-2026-%06d", i);
-        CUSTOS_RETURN_IF_ERROR(tx.records().Insert(MakeRecord(id, "bulk")));
-      }
-      return tx.log().Append(FixedEvent("s", i)).status();
-    });
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  Status s = store.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx.log().Size());
-    EXPECT_EQ(size, static_cast<uint64_t>(kWrites));
-    CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().ConsistencyProof(1000, kWrites));
-    CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 old_root, tx.log().RootAt(1000));
-    CUSTOS_ASSIGN_OR_RETURN(StoredCheckpoint latest, tx.log().LatestCheckpoint());
-    EXPECT_TRUE(merkle::VerifyConsistency(1000, kWrites, merkle::ProofToBytes(proof), old_root,
-                                          latest.root)
-                    .ok());
-    return Status::Ok();
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 }  // namespace

@@ -66,14 +66,6 @@ CHECKED_FOLDERS = ["common", "domain", "crypto", "storage", "server", "admin"]
 # Empty: today's tree keeps the order.
 ALLOWED = set()
 
-# Test-only fakes still compiled into the product library (issue 21 moves
-# memory_blob_store to a test-only library). Product files that include them,
-# other than their own .cc, are listed as notes; they do not fail the check.
-TEST_ONLY_HEADERS = {
-    "storage/memory_store.h": "storage/memory_store.cc",
-    "storage/memory_blob_store.h": "storage/memory_blob_store.cc",
-}
-
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -95,8 +87,8 @@ def sources(root):
 
 
 def check(root):
-    """Returns (violations, notes, files checked, include lines checked)."""
-    violations, notes = [], []
+    """Returns (violations, files checked, include lines checked)."""
+    violations = []
     files = lines = 0
     for path in sources(root):
         layer = layer_of(path)
@@ -117,10 +109,7 @@ def check(root):
                     violations.append(
                         "%s:%d: %s includes %s (%s), against the layer order"
                         % (path, number, layer, header, target or "no layer"))
-                if header in TEST_ONLY_HEADERS and TEST_ONLY_HEADERS[header] != path:
-                    notes.append("%s:%d: note: product code includes the test-only fake %s"
-                                 % (path, number, header))
-    return violations, notes, files, lines
+    return violations, files, lines
 
 
 def run(root):
@@ -128,9 +117,7 @@ def run(root):
         print("layer_check: %s is not the source root (it needs %s)"
               % (root, ", ".join(CHECKED_FOLDERS)), file=sys.stderr)
         return 2
-    violations, notes, files, lines = check(root)
-    for line in notes:
-        print(line)
+    violations, files, lines = check(root)
     for line in violations:
         print(line)
     if violations:

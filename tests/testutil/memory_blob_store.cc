@@ -1,4 +1,4 @@
-#include "storage/memory_blob_store.h"
+#include "tests/testutil/memory_blob_store.h"
 
 #include <algorithm>
 #include <cstring>

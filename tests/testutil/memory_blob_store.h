@@ -1,4 +1,6 @@
 // MemoryBlobStore: the in-memory BlobStore fake for unit tests (STYLE §4).
+// Test-only: built into custos_test_fakes (tests/CMakeLists.txt), never
+// into the product.
 //
 // Behaves like FileBlobStore (storage/blob_store.h) with the same failures
 // and reasons: Commit() makes a blob visible, a writer destroyed without
