@@ -20,6 +20,7 @@
 #include "admin/backup_command.h"
 #include "admin/open_archive.h"
 #include "domain/model.h"
+#include "tests/admin/cli_probes.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/https_client.h"
 #include "tests/testutil/process.h"
@@ -29,43 +30,11 @@ namespace custos::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using live::Ctl;
-
-size_t CountOf(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size())) {
-    ++n;
-  }
-  return n;
-}
-
-// A failure is one line on stderr.
-bool OneLine(const std::string& err) {
-  return CountOf(err, "\n") == 1 && !err.empty() && err.back() == '\n';
-}
-
-// Polls `done` every 10 ms until it holds or `timeout_ms` passes.
-template <typename F>
-bool WaitFor(F done, int timeout_ms = 30000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 admin::BackupInfo ReadInfo(const std::string& backup) {
   auto info = admin::ParseBackupInfo(ReadFileOrDie(backup + "/backup-info.json"));
   EXPECT_TRUE(info.ok()) << info.status().ToString();
   return info.ok() ? *info : admin::BackupInfo{};
-}
-
-unsigned ModeOf(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
 }
 
 // Records of `ids` missing from the archive in `data` (opened in-process).
@@ -90,29 +59,17 @@ std::vector<std::string> MissingRecords(const std::string& data,
 // which copy it.
 class BackupOffline : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    seed_ = new TempDir;
-    ids_ = new std::vector<std::string>(
-        live::MakeArchiveWithContent(*seed_, seed_->Sub("data"), /*records=*/4, /*files=*/2));
-  }
-  static void TearDownTestSuite() {
-    delete ids_;
-    delete seed_;
-  }
+  static void SetUpTestSuite() { seed_.Make(live::ContentArchiveOf(/*records=*/4, /*files=*/2)); }
+  static void TearDownTestSuite() { seed_.Clear(); }
   void SetUp() override {
-    ASSERT_EQ(ids_->size(), 4u) << "the seed archive could not be made";
-    data_ = tmp_.Sub("data");
-    live::CopyDataDir(seed_->Sub("data"), data_);
+    ASSERT_TRUE(seed_.made()) << "the seed archive could not be made";
+    data_ = seed_.CopyData(tmp_);
   }
 
-  static TempDir* seed_;
-  static std::vector<std::string>* ids_;
+  static inline live::SuiteSeed<live::ContentArchive> seed_;
   TempDir tmp_;
   std::string data_;
 };
-
-TempDir* BackupOffline::seed_ = nullptr;
-std::vector<std::string>* BackupOffline::ids_ = nullptr;
 
 // ------------------------------------------------------------ online backup
 
@@ -187,7 +144,7 @@ TEST(CustosctlBackupOnline, BackupUnderConcurrentCheckInsRestoresEveryAcknowledg
   const std::string restored = tmp.Sub("restored");
   RunResult r = RunProgram({Ctl(), "restore", "--from", backup, "--data", restored});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_TRUE(live::HasLineStartingWith(
+  EXPECT_TRUE(HasLineStartingWith(
       r.out,
       "restored checkpoint: size " + std::to_string(info.log_size) + ", root " + info.log_root))
       << r.out;
@@ -233,17 +190,16 @@ TEST_F(BackupOffline, BackupWithoutKeysRestoresWithTheKeysFolderOnly) {
   EXPECT_FALSE(fs::exists(backup + "/keys"));
   admin::BackupInfo info = ReadInfo(backup);
   EXPECT_FALSE(info.keys_included);
-  EXPECT_EQ(info.records, ids_->size());
-  EXPECT_EQ(info.files, 2 * ids_->size());
-  EXPECT_EQ(info.blobs, 2 * ids_->size());
+  EXPECT_EQ(info.records, seed_->ids.size());
+  EXPECT_EQ(info.files, 2 * seed_->ids.size());
+  EXPECT_EQ(info.blobs, 2 * seed_->ids.size());
   ASSERT_EQ(info.kek_ids.size(), 1u);
   EXPECT_TRUE(fs::exists(data_ + "/keys/kek/" + info.kek_ids[0] + ".key"));
 
   // Without keys: refused before anything is created.
   const std::string no_keys = tmp_.Sub("no-keys");
   RunResult r1 = RunProgram({Ctl(), "restore", "--from", backup, "--data", no_keys});
-  EXPECT_EQ(r1.exit_code, 2);
-  EXPECT_TRUE(OneLine(r1.err)) << r1.err;
+  EXPECT_TRUE(Refused(r1));
   EXPECT_EQ(r1.err.rfind("custosctl: restore: ", 0), 0u) << r1.err;
   EXPECT_NE(r1.err.find("--keys"), std::string::npos) << r1.err;
   EXPECT_FALSE(fs::exists(no_keys));
@@ -253,9 +209,7 @@ TEST_F(BackupOffline, BackupWithoutKeysRestoresWithTheKeysFolderOnly) {
   ASSERT_EQ(RunProgram({Ctl(), "init", "--data", other.Sub("data")}).exit_code, 0);
   RunResult r2 = RunProgram({Ctl(), "restore", "--from", backup, "--data", no_keys, "--keys",
                              other.Sub("data") + "/keys"});
-  EXPECT_EQ(r2.exit_code, 2);
-  EXPECT_TRUE(OneLine(r2.err)) << r2.err;
-  EXPECT_NE(r2.err.find(info.kek_ids[0]), std::string::npos) << r2.err;
+  EXPECT_TRUE(Refused(r2, info.kek_ids[0]));
   EXPECT_FALSE(fs::exists(no_keys));
 
   // With a copy of the original keys/ folder: restored and clean.
@@ -268,7 +222,7 @@ TEST_F(BackupOffline, BackupWithoutKeysRestoresWithTheKeysFolderOnly) {
   EXPECT_NE(r3.out.find("keys from: " + keys_copy), std::string::npos) << r3.out;
   RunResult v = RunProgram({Ctl(), "verify", "--data", restored});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
-  EXPECT_EQ(MissingRecords(restored, *ids_), std::vector<std::string>{});
+  EXPECT_EQ(MissingRecords(restored, seed_->ids), std::vector<std::string>{});
   EXPECT_EQ(ModeOf(restored), 0700u);
   EXPECT_EQ(ModeOf(restored + "/keys/kek/" + info.kek_ids[0] + ".key"), 0600u);
   EXPECT_EQ(ModeOf(restored + "/keys/log.vkey"), 0644u);
@@ -288,9 +242,7 @@ TEST_F(BackupOffline, RestoreRefusesANonEmptyTarget) {
   fs::create_directory(target);
   WriteFile(target + "/keep-me.txt", "precious");
   RunResult r = RunProgram({Ctl(), "restore", "--from", backup, "--data", target});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(OneLine(r.err)) << r.err;
-  EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
+  EXPECT_TRUE(Refused(r, "not empty"));
   EXPECT_EQ(ReadFileOrDie(target + "/keep-me.txt"), "precious");
   EXPECT_EQ(std::distance(fs::directory_iterator(target), fs::directory_iterator()), 1);
 
@@ -305,8 +257,7 @@ TEST_F(BackupOffline, BackupRefusesAnExistingDestination) {
   const std::string backup = tmp_.Sub("backup");
   fs::create_directory(backup);
   RunResult r = RunProgram({Ctl(), "backup", "--data", data_, "--out", backup});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_TRUE(Refused(r));
   EXPECT_EQ(r.err.rfind("custosctl: backup: ", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::is_empty(backup));
@@ -319,9 +270,7 @@ TEST_F(BackupOffline, RestoreRefusesABackupWithoutItsInfoFile) {
       0);
   fs::remove(backup + "/backup-info.json");
   RunResult r = RunProgram({Ctl(), "restore", "--from", backup, "--data", tmp_.Sub("restored")});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(OneLine(r.err)) << r.err;
-  EXPECT_NE(r.err.find("not a complete Custos backup"), std::string::npos) << r.err;
+  EXPECT_TRUE(Refused(r, "not a complete Custos backup"));
   EXPECT_FALSE(fs::exists(tmp_.Sub("restored")));
 }
 
@@ -348,7 +297,7 @@ TEST_F(BackupOffline, RestoreOfATamperedBlobFailsVerification) {
   }
   RunResult r = RunProgram({Ctl(), "restore", "--from", backup, "--data", tmp_.Sub("restored")});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(live::HasLineStartingWith(r.out, "FINDING ")) << r.out;
+  EXPECT_TRUE(HasLineStartingWith(r.out, "FINDING ")) << r.out;
   EXPECT_TRUE(OneLine(r.err)) << r.err;
   EXPECT_NE(r.err.find("did not verify cleanly"), std::string::npos) << r.err;
 }
@@ -357,22 +306,16 @@ TEST_F(BackupOffline, KeysAreNotCopiedDuringAnUnfinishedRotation) {
   WriteFile(data_ + "/keys/kek/rotation", "custos-kek-rotation-v1\nto=0123456789abcdef\n");
   const std::string backup = tmp_.Sub("backup");
   RunResult r = RunProgram({Ctl(), "backup", "--data", data_, "--out", backup, "--include-keys"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(OneLine(r.err)) << r.err;
-  EXPECT_NE(r.err.find("key rotation is unfinished"), std::string::npos) << r.err;
+  EXPECT_TRUE(Refused(r, "key rotation is unfinished"));
   EXPECT_FALSE(fs::exists(backup + "/backup-info.json"));
   EXPECT_FALSE(fs::exists(backup + "/keys"));
 }
 
 TEST(CustosctlBackupArgs, MissingOptionsAreOneLineErrors) {
   RunResult r = RunProgram({Ctl(), "backup", "--data", "/nonexistent"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(OneLine(r.err)) << r.err;
-  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  EXPECT_TRUE(Refused(r, "--out"));
   RunResult r2 = RunProgram({Ctl(), "restore", "--from", "/nonexistent", "--bogus", "x"});
-  EXPECT_EQ(r2.exit_code, 2);
-  EXPECT_TRUE(OneLine(r2.err)) << r2.err;
-  EXPECT_NE(r2.err.find("--bogus"), std::string::npos) << r2.err;
+  EXPECT_TRUE(Refused(r2, "--bogus"));
 }
 
 }  // namespace

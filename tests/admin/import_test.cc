@@ -37,14 +37,13 @@
 #include "admin/open_archive.h"
 #include "common/byte_stream.h"
 #include "storage/data_dir.h"
+#include "tests/admin/cli_probes.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 #include "tests/tools/python.h"
 
 namespace custos::testing {
 namespace {
-
-std::string Ctl() { return BinDir() + "/custosctl"; }
 
 // ------------------------------------------------------ building batches
 
@@ -983,7 +982,7 @@ TEST_F(ImportTest, BinaryWithoutAsImportsInTheSystemsName) {
   std::string batch = Batch("plain.zip");
   WriteArchive(batch, Format::kZip, OneRecord());
   Snapshot before = Take(data_);
-  RunResult r = RunProgram({BinDir() + "/custosctl", "import", "--data", data_, batch});
+  RunResult r = RunProgram({Ctl(), "import", "--data", data_, batch});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("as system:import"), std::string::npos) << r.out;
   Snapshot after = Take(data_);
@@ -993,7 +992,7 @@ TEST_F(ImportTest, BinaryWithoutAsImportsInTheSystemsName) {
   ASSERT_TRUE(archive.ok()) << archive.status().ToString();
   StoredRecord rec = ReadRecord(**archive, id);
   EXPECT_NE(rec.leaf.find("\"actor\":\"system:import\""), std::string::npos) << rec.leaf;
-  RunResult verify = RunProgram({BinDir() + "/custosctl", "verify", "--data", data_});
+  RunResult verify = RunProgram({Ctl(), "verify", "--data", data_});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 

@@ -8,22 +8,17 @@
 #include <filesystem>
 
 #include "common/config.h"
+#include "tests/admin/cli_probes.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::testing {
 namespace {
 
-unsigned ModeOf(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 0777;
-}
-
 TEST(CustosctlInit, CreatesPrivateDirectoryConfigAndCertificate) {
   TempDir tmp;
   std::string data = tmp.Sub("data");
-  RunResult r = RunProgram({BinDir() + "/custosctl", "init", "--data", data, "--origin",
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--origin",
                             "example.com/archive"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ModeOf(data), 0700u);
@@ -59,9 +54,9 @@ TEST(CustosctlInit, CreatesPrivateDirectoryConfigAndCertificate) {
 TEST(CustosctlInit, RefusesToOverwriteExistingDirectory) {
   TempDir tmp;
   std::string data = tmp.Sub("data");
-  ASSERT_EQ(RunProgram({BinDir() + "/custosctl", "init", "--data", data}).exit_code, 0);
+  ASSERT_EQ(RunProgram({Ctl(), "init", "--data", data}).exit_code, 0);
   std::string before = ReadFileOrDie(data + "/tls/key.pem");
-  RunResult again = RunProgram({BinDir() + "/custosctl", "init", "--data", data});
+  RunResult again = RunProgram({Ctl(), "init", "--data", data});
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("refusing to overwrite"), std::string::npos) << again.err;
   EXPECT_EQ(ReadFileOrDie(data + "/tls/key.pem"), before);
@@ -69,17 +64,17 @@ TEST(CustosctlInit, RefusesToOverwriteExistingDirectory) {
 
 TEST(CustosctlInit, BadArgumentsFailWithOneLine) {
   TempDir tmp;
-  RunResult r = RunProgram({BinDir() + "/custosctl", "init"});
+  RunResult r = RunProgram({Ctl(), "init"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--data DIR is required"), std::string::npos);
-  r = RunProgram({BinDir() + "/custosctl", "init", "--data", tmp.Sub("d"), "--suite", "rot13"});
+  r = RunProgram({Ctl(), "init", "--data", tmp.Sub("d"), "--suite", "rot13"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad value for archive.suite"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp.Sub("d")));
-  r = RunProgram({BinDir() + "/custosctl", "frobnicate"});
+  r = RunProgram({Ctl(), "frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
-  r = RunProgram({BinDir() + "/custosctl"});
+  r = RunProgram({Ctl()});
   EXPECT_EQ(r.exit_code, 2);
 }
 

@@ -16,6 +16,7 @@
 #include "storage/data_dir.h"
 #include "storage/keyring.h"
 #include "domain/model.h"
+#include "tests/admin/cli_probes.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
@@ -24,7 +25,6 @@ namespace custos::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using live::Ctl;
 
 constexpr int kRecords = 4;
 constexpr int kFilesPerRecord = 2;
@@ -94,40 +94,28 @@ std::string LastLeaf(const std::string& data) {
 // A stopped archive with content, made once; each test rotates a copy.
 class KeysRotate : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    seed_ = new TempDir;
-    ids_ = new std::vector<std::string>(
-        live::MakeArchiveWithContent(*seed_, seed_->Sub("data"), kRecords, kFilesPerRecord));
-  }
-  static void TearDownTestSuite() {
-    delete ids_;
-    delete seed_;
-  }
+  static void SetUpTestSuite() { seed_.Make(live::ContentArchiveOf(kRecords, kFilesPerRecord)); }
+  static void TearDownTestSuite() { seed_.Clear(); }
   void SetUp() override {
-    ASSERT_EQ(ids_->size(), static_cast<size_t>(kRecords)) << "the seed archive could not be made";
-    data_ = tmp_.Sub("data");
-    live::CopyDataDir(seed_->Sub("data"), data_);
+    ASSERT_TRUE(seed_.made()) << "the seed archive could not be made";
+    data_ = seed_.CopyData(tmp_);
     old_kek_ = CurrentKek(data_);
     ASSERT_EQ(old_kek_.size(), 16u);
     ASSERT_EQ(CountUnder(FileKeks(data_), old_kek_), kFiles);
   }
 
-  static TempDir* seed_;
-  static std::vector<std::string>* ids_;
+  static inline live::SuiteSeed<live::ContentArchive> seed_;
   TempDir tmp_;
   std::string data_;
   std::string old_kek_;
 };
-
-TempDir* KeysRotate::seed_ = nullptr;
-std::vector<std::string>* KeysRotate::ids_ = nullptr;
 
 TEST_F(KeysRotate, RewrapsEveryDataKeyAndDestroysTheOldKek) {
   RunResult r = RunProgram({Ctl(), "keys", "rotate", "--data", data_});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string new_kek = CurrentKek(data_);
   EXPECT_NE(new_kek, old_kek_);
-  EXPECT_TRUE(live::HasLineStartingWith(r.out, "New current KEK: " + new_kek)) << r.out;
+  EXPECT_TRUE(HasLineStartingWith(r.out, "New current KEK: " + new_kek)) << r.out;
   EXPECT_NE(r.out.find("data keys re-wrapped: " + std::to_string(kFiles)), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("retired KEKs destroyed: " + old_kek_), std::string::npos) << r.out;
@@ -205,7 +193,7 @@ TEST_F(KeysRotate, InterruptedAfterTheFirstBatchResumesOnRerun) {
 
   RunResult r = RunProgram({Ctl(), "keys", "rotate", "--data", data_});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_TRUE(live::HasLineStartingWith(r.out, "Resumed an interrupted key rotation")) << r.out;
+  EXPECT_TRUE(HasLineStartingWith(r.out, "Resumed an interrupted key rotation")) << r.out;
   EXPECT_NE(r.out.find("data keys re-wrapped: " + std::to_string(kFiles - 3) +
                        " (already under the new KEK: 3"),
             std::string::npos)

@@ -1,11 +1,11 @@
 // Helpers for the admin suites that need an archive with content: a data
 // directory initialised with an archivist account, check-ins over HTTPS
-// against a real custosd, and small probes of data directories and
-// checkpoints.
+// against a real custosd, seed archives made once per suite and copied per
+// test, and checkpoint texts.
 //
 // Everything fails the current test (ADD_FAILURE) rather than throwing.
-// Thread safety: a CheckInClient belongs to one thread; the free functions
-// are stateless.
+// Thread safety: a CheckInClient belongs to one thread, a SuiteSeed to the
+// suite's set-up and tear-down; the free functions are stateless.
 #pragma once
 
 #include <Poco/Dynamic/Var.h>
@@ -15,11 +15,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "tests/admin/cli_probes.h"
 #include "tests/testutil/https_client.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
@@ -29,8 +31,6 @@ namespace custos::testing::live {
 inline constexpr char kArchivist[] = "archivist1";
 inline constexpr char kArchivistPassword[] = "filing cabinet seventeen drawers";
 inline constexpr char kBoundary[] = "----CustosAdminTestBoundary41c9";
-
-inline std::string Ctl() { return BinDir() + "/custosctl"; }
 
 // custosctl init on `data`, then an archivist (department "sales") with a
 // known password that need not be changed. False (after ADD_FAILURE) if a
@@ -174,6 +174,58 @@ inline void CopyDataDir(const std::string& from, const std::string& to) {
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }
 
+// A stopped archive with content (MakeArchiveWithContent): its data
+// directory and archive numbers.
+struct ContentArchive {
+  std::string data;
+  std::vector<std::string> ids;
+};
+
+// A maker of a ContentArchive with `records` records of `files_per_record`
+// files each, for SuiteSeed::Make.
+inline auto ContentArchiveOf(int records, int files_per_record) {
+  return [records, files_per_record](const TempDir& tmp, ContentArchive& seed) {
+    seed.data = tmp.Sub("data");
+    seed.ids = MakeArchiveWithContent(tmp, seed.data, records, files_per_record);
+    return seed.ids.size() == static_cast<size_t>(records);
+  };
+}
+
+// A seed archive made once for a whole test suite: Make() in
+// SetUpTestSuite, Clear() in TearDownTestSuite; each test copies what it
+// needs (CopyDataDir). `make(tmp, seed)` fills the seed in the scratch
+// directory `tmp` and returns false (after ADD_FAILURE) if it could not.
+template <typename Seed>
+class SuiteSeed {
+ public:
+  template <typename Maker>
+  void Make(Maker make) {
+    tmp_ = std::make_unique<TempDir>();
+    seed_ = std::make_unique<Seed>();
+    made_ = make(*tmp_, *seed_);
+  }
+  void Clear() {
+    seed_.reset();
+    tmp_.reset();
+    made_ = false;
+  }
+  // False if Make() failed; a test should then stop at once.
+  bool made() const { return made_; }
+  const Seed& operator*() const { return *seed_; }
+  const Seed* operator->() const { return seed_.get(); }
+  // Copies the seed's data directory (Seed::data) to `tmp`/`name`; its path.
+  std::string CopyData(const TempDir& tmp, const std::string& name = "data") const {
+    const std::string data = tmp.Sub(name);
+    CopyDataDir(seed_->data, data);
+    return data;
+  }
+
+ private:
+  std::unique_ptr<TempDir> tmp_;
+  std::unique_ptr<Seed> seed_;
+  bool made_ = false;
+};
+
 // The size line and the root line of a signed checkpoint text.
 struct CheckpointText {
   uint64_t size = 0;
@@ -192,16 +244,6 @@ inline CheckpointText ParseCheckpoint(const std::string& text) {
     }
   }
   return out;
-}
-
-// True if `text` has a line starting with `prefix`.
-inline bool HasLineStartingWith(const std::string& text, const std::string& prefix) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) return true;
-  }
-  return false;
 }
 
 }  // namespace custos::testing::live

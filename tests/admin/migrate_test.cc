@@ -31,6 +31,7 @@
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
 #include "domain/model.h"
+#include "tests/admin/cli_probes.h"
 #include "tests/admin/live_archive.h"
 #include "tests/server/api_fixture.h"
 #include "tests/testutil/https_client.h"
@@ -53,7 +54,6 @@ using api::PatternBytes;
 using api::Sha256Hex;
 using api::Str;
 using api::Stringify;
-using live::Ctl;
 
 using Clock = std::chrono::steady_clock;
 
@@ -62,26 +62,6 @@ double SecondsSince(Clock::time_point start) {
 }
 
 // ------------------------------------------------------------- small probes
-
-unsigned ModeOf(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
-
-size_t CountOf(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size())) {
-    ++n;
-  }
-  return n;
-}
-
-// A failure is one line on stderr.
-bool OneLine(const std::string& err) {
-  return CountOf(err, "\n") == 1 && !err.empty() && err.back() == '\n';
-}
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -321,34 +301,18 @@ Observed Observe(ApiServer& s, const std::vector<std::string>& ids,
 // real server on first use and copied for each test.
 class Migrate : public ::testing::Test {
  protected:
-  static void TearDownTestSuite() {
-    delete seed_ids_;
-    seed_ids_ = nullptr;
-    delete seed_;
-    seed_ = nullptr;
-  }
+  static void TearDownTestSuite() { seed_.Clear(); }
 
   // A stopped SQLite archive with the seed's records, in a new folder.
   std::string CopyOfSeed(const std::string& name) {
-    if (seed_ == nullptr) {
-      seed_ = new TempDir;
-      seed_ids_ = new std::vector<std::string>(
-          live::MakeArchiveWithContent(*seed_, seed_->Sub("data"), /*records=*/3, /*files=*/2));
-    }
-    EXPECT_EQ(seed_ids_->size(), 3u) << "the seed archive could not be made";
-    if (seed_ids_->size() != 3u) return "";
-    const std::string data = tmp_.Sub(name);
-    live::CopyDataDir(seed_->Sub("data"), data);
-    return data;
+    if (!seed_.made()) seed_.Make(live::ContentArchiveOf(/*records=*/3, /*files=*/2));
+    EXPECT_TRUE(seed_.made()) << "the seed archive could not be made";
+    return seed_.made() ? seed_.CopyData(tmp_, name) : "";
   }
 
-  static TempDir* seed_;
-  static std::vector<std::string>* seed_ids_;
+  static inline live::SuiteSeed<live::ContentArchive> seed_;
   TempDir tmp_;
 };
-
-TempDir* Migrate::seed_ = nullptr;
-std::vector<std::string>* Migrate::seed_ids_ = nullptr;
 
 // --------------------------------------------------------------- round trip
 
@@ -655,8 +619,7 @@ TEST_F(Migrate, RefusesWhileCustosdRuns) {
   ServerProcess server;
   ASSERT_TRUE(server.Start(data));
   RunResult m = RunMigrate(data, PostgresUri(dsn));
-  EXPECT_EQ(m.exit_code, 2) << m.out << m.err;
-  EXPECT_TRUE(OneLine(m.err)) << m.err;
+  EXPECT_TRUE(Refused(m));
   EXPECT_EQ(m.err.rfind("custosctl: migrate: ", 0), 0u) << m.err;
   EXPECT_TRUE(Contains(m.err, "stop custosd")) << m.err;
   EXPECT_TRUE(Contains(m.err, "data_dir_in_use")) << m.err;
@@ -704,9 +667,7 @@ TEST_F(Migrate, RefusesADatabaseThatHoldsAnArchive) {
 
   for (const std::string& target : {dsn, PostgresUri(dsn)}) {
     RunResult m2 = RunMigrate(second, target);
-    EXPECT_EQ(m2.exit_code, 2) << m2.out << m2.err;
-    EXPECT_TRUE(OneLine(m2.err)) << m2.err;
-    EXPECT_TRUE(Contains(m2.err, "database_not_empty")) << m2.err;
+    EXPECT_TRUE(Refused(m2, "database_not_empty"));
     EXPECT_TRUE(Contains(m2.err, "stays on SQLite")) << m2.err;
     ExpectStillOnSqlite(second, state);
   }
@@ -733,9 +694,7 @@ TEST_F(Migrate, RefusesAnArchiveAlreadyOnPostgres) {
 
   for (const std::string& target : {other, dsn}) {
     RunResult m = RunMigrate(data, target);
-    EXPECT_EQ(m.exit_code, 2) << m.out << m.err;
-    EXPECT_TRUE(OneLine(m.err)) << m.err;
-    EXPECT_TRUE(Contains(m.err, "backend_not_sqlite")) << m.err;
+    EXPECT_TRUE(Refused(m, "backend_not_sqlite"));
     EXPECT_EQ(ReadFileOrDie(data + "/custos.conf"), config);
     EXPECT_FALSE(fs::exists(data + "/custos.db"));
     EXPECT_EQ(Sha256Hex(ReadFileOrDie(data + "/custos.db.migrated")), old_db);

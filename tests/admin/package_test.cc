@@ -32,20 +32,20 @@
 #include <vector>
 
 #include "admin/batch_archive.h"
-#include "admin/open_archive.h"
 #include "crypto/hash.h"
 #include "crypto/signature.h"
 #include "crypto/signed_note.h"
 #include "common/byte_stream.h"
 #include "server/services/clock.h"
 #include "server/services/destruction_service.h"
-#include "server/services/log_service.h"
 #include "server/services/package_writer.h"
 #include "server/services/principal.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
 #include "domain/model.h"
+#include "tests/admin/in_process.h"
 #include "tests/admin/live_archive.h"
+#include "tests/admin/verdict.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 #include "tests/tools/python.h"
@@ -53,7 +53,6 @@
 namespace custos::testing {
 namespace {
 
-using live::Ctl;
 using services::Principal;
 using domain::Role;
 
@@ -79,76 +78,40 @@ struct Seed {
   std::map<std::string, std::string> packages;  // ".tar.gz" / ".zip" → path
 };
 
-// One file: its name and its bytes.
-struct SeedFile {
-  std::string name;
-  std::string bytes;
-};
-
-std::optional<services::CheckInResult> Commit(StatusOr<std::unique_ptr<services::CheckIn>> begun,
-                                              const std::vector<SeedFile>& files) {
-  if (!begun.ok()) {
-    ADD_FAILURE() << "begin: " << begun.status().ToString();
-    return std::nullopt;
-  }
-  for (const SeedFile& file : files) {
-    crypto::Bytes bytes(file.bytes.begin(), file.bytes.end());
-    MemorySource source(bytes);
-    Status added = (*begun)->AddFile({file.name, "application/pdf"}, source);
-    if (!added.ok()) {
-      ADD_FAILURE() << "add file: " << added.ToString();
-      return std::nullopt;
-    }
-  }
-  auto result = (*begun)->Commit();
-  if (!result.ok()) {
-    ADD_FAILURE() << "commit: " << result.status().ToString();
-    return std::nullopt;
-  }
-  return *result;
-}
-
-services::RecordInput GeneralRecord(const std::string& title) {
-  services::RecordInput in;
-  in.type = "general";
-  in.title = title;
-  in.department = "sales";
-  in.classification = "internal";
-  return in;
-}
-
 // Checks the records in (at the present time) and destroys `d` ten years
 // and a week later, when its retention has run out, with an approver and
 // legal approving. The archive is closed when this returns.
 bool FillArchive(Seed& seed) {
-  auto archive = admin::OpenArchive(seed.data);
-  if (!archive.ok()) {
-    ADD_FAILURE() << archive.status().ToString();
-    return false;
-  }
-  storage::ArchiveStorage& store = **archive;
   services::ManualClock clock(std::chrono::system_clock::now());
-  services::LogService log(store.store(), store.keyring().VerifierKeys());
-  services::RecordService records(store.store(), store.content(), store.blobs(), log, clock, nullptr);
-  services::DestructionService destruction(store.store(), store.blobs(), log,
+  std::unique_ptr<live::OpenedArchive> archive = live::OpenedArchive::Open(seed.data, clock);
+  if (!archive) return false;
+  storage::ArchiveStorage& store = archive->storage();
+  services::RecordService& records = archive->records();
+  services::DestructionService destruction(store.store(), store.blobs(), archive->log(),
                                            store.keyring().log_signers(), clock);
-  const Principal archivist{domain::Username{live::kArchivist}, Role::kArchivist, "sales"};
+  const Principal archivist = live::Archivist();
   const Principal approver{domain::Username{"ann"}, Role::kApprover, "sales"};
   const Principal legal{domain::Username{"lee"}, Role::kLegal, "legal"};
+  auto pdf = [](const std::string& name, const std::string& bytes) {
+    return live::SeedFile{name, bytes, "application/pdf"};
+  };
 
-  auto a1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("董事会纪要 Board minutes 2026")),
-                   {{kNameA1, live::PatternBytes(5000, 1)}, {kNameA1b, live::PatternBytes(70000, 2)}});
-  auto b1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("供应商名册 Supplier register")),
-                   {{kNameB, live::PatternBytes(3000, 3)}});
-  auto d1 = Commit(records.BeginCheckIn(archivist, GeneralRecord("访客登记 Visitor log 2016")),
-                   {{kNameD, live::PatternBytes(2000, 5)}});
+  auto a1 = live::Commit(
+      records.BeginCheckIn(archivist, live::GeneralRecord("董事会纪要 Board minutes 2026")),
+      {pdf(kNameA1, live::PatternBytes(5000, 1)), pdf(kNameA1b, live::PatternBytes(70000, 2))});
+  auto b1 = live::Commit(
+      records.BeginCheckIn(archivist, live::GeneralRecord("供应商名册 Supplier register")),
+      {pdf(kNameB, live::PatternBytes(3000, 3))});
+  auto d1 = live::Commit(
+      records.BeginCheckIn(archivist, live::GeneralRecord("访客登记 Visitor log 2016")),
+      {pdf(kNameD, live::PatternBytes(2000, 5))});
   if (!a1 || !b1 || !d1) return false;
   seed.a = a1->detail.record.id.value;
   seed.b = b1->detail.record.id.value;
   seed.d = d1->detail.record.id.value;
-  auto a2 = Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
-                                        "更正出席名单 corrected attendance"),
-                   {{kNameA2, live::PatternBytes(4000, 4)}});
+  auto a2 = live::Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
+                                              "更正出席名单 corrected attendance"),
+                         {pdf(kNameA2, live::PatternBytes(4000, 4))});
   if (!a2) return false;
 
   clock.Advance(std::chrono::hours(24) * (3653 + 7));
@@ -309,51 +272,15 @@ void SetManifestLine(std::vector<Entry>& entries, const std::string& manifest, c
 
 // ------------------------------------------------------- running the verifier
 
-struct PackageFinding {
-  std::string file;
-  std::string problem;
-};
-
-struct Verdict {
-  int exit_code = -1;
-  bool clean = false;
-  std::vector<PackageFinding> findings;
-  Poco::JSON::Object::Ptr counts;
-  std::string output;
-};
-
 Verdict VerifyPackage(const std::string& package, const std::string& vkey) {
-  RunResult r = RunProgram({Ctl(), "verify-package", package, "--vkey", vkey, "--json"});
-  Verdict v;
-  v.exit_code = r.exit_code;
-  v.output = r.out + r.err;
-  try {
-    Poco::JSON::Parser parser;
-    auto o = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
-    v.clean = o->getValue<bool>("clean");
-    v.counts = o->getObject("counts");
-    auto findings = o->getArray("findings");
-    for (size_t i = 0; findings && i < findings->size(); ++i) {
-      auto f = findings->getObject(static_cast<unsigned>(i));
-      v.findings.push_back({f->getValue<std::string>("file"), f->getValue<std::string>("problem")});
-    }
-  } catch (const Poco::Exception&) {
-  } catch (const std::exception&) {
-  }
-  return v;
+  return RunVerdict({Ctl(), "verify-package", package, "--vkey", vkey, "--json"}, "file");
 }
 
 bool NamesFile(const Verdict& v, const std::string& file) {
-  for (const PackageFinding& f : v.findings) {
-    if (f.file == file) return true;
+  for (const Finding& f : v.findings) {
+    if (f.object == file) return true;
   }
   return false;
-}
-
-std::string Dump(const Verdict& v) { return "exit " + std::to_string(v.exit_code) + "\n" + v.output; }
-
-uint64_t Count(const Verdict& v, const std::string& key) {
-  return v.counts && v.counts->has(key) ? v.counts->getValue<uint64_t>(key) : UINT64_MAX;
 }
 
 Poco::JSON::Object::Ptr ParseObject(const std::string& text) {
@@ -370,28 +297,17 @@ Poco::JSON::Object::Ptr ParseObject(const std::string& text) {
 
 class AuditPackage : public ::testing::TestWithParam<const char*> {
  protected:
-  static void SetUpTestSuite() {
-    seed_tmp_ = new TempDir;
-    seed_ = new Seed;
-    if (!MakeSeed(*seed_tmp_, *seed_)) seed_->data.clear();
-  }
-  static void TearDownTestSuite() {
-    delete seed_;
-    delete seed_tmp_;
-  }
-  void SetUp() override { ASSERT_FALSE(seed_->data.empty()) << "the seed archive could not be made"; }
+  static void SetUpTestSuite() { seed_.Make(MakeSeed); }
+  static void TearDownTestSuite() { seed_.Clear(); }
+  void SetUp() override { ASSERT_TRUE(seed_.made()) << "the seed archive could not be made"; }
 
   const std::string& ext() const { return seed_->packages.find(GetParam())->first; }
   const std::string& package() const { return seed_->packages.at(GetParam()); }
   std::string Scratch(const std::string& name) const { return tmp_.Sub(name + ext()); }
 
-  static TempDir* seed_tmp_;
-  static Seed* seed_;
+  static inline live::SuiteSeed<Seed> seed_;
   TempDir tmp_;
 };
-
-TempDir* AuditPackage::seed_tmp_ = nullptr;
-Seed* AuditPackage::seed_ = nullptr;
 
 TEST_P(AuditPackage, ExportedPackageVerifiesClean) {
   Verdict v = VerifyPackage(package(), seed_->vkey);
@@ -461,8 +377,8 @@ TEST_P(AuditPackage, ChangedByteInAnyFileIsNamed) {
       // differs from tagmanifest-sha256.txt (or, for a damaged line, names
       // the tag manifest as malformed).
       bool named = false;
-      for (const PackageFinding& f : v.findings) {
-        named = named || f.file == rel || f.problem.find(rel) != std::string::npos;
+      for (const Finding& f : v.findings) {
+        named = named || f.object == rel || f.problem.find(rel) != std::string::npos;
       }
       EXPECT_TRUE(named) << Dump(v);
     } else {
@@ -490,7 +406,7 @@ TEST_P(AuditPackage, ChangedPayloadWithRecomputedManifestsIsCaughtByTheLog) {
   Verdict v = VerifyPackage(path, seed_->vkey);
   EXPECT_EQ(v.exit_code, 1) << Dump(v);
   ASSERT_EQ(v.findings.size(), 1u) << Dump(v);
-  EXPECT_EQ(v.findings[0].file, rel) << Dump(v);
+  EXPECT_EQ(v.findings[0].object, rel) << Dump(v);
   EXPECT_NE(v.findings[0].problem.find("log"), std::string::npos) << Dump(v);
 }
 
@@ -789,7 +705,7 @@ TEST_P(AuditPackage, BagInfoHidingAWithheldFileIsNamed) {
   Verdict v = VerifyPackage(path, seed_->vkey);
   EXPECT_EQ(v.exit_code, 1) << Dump(v);
   ASSERT_EQ(v.findings.size(), 1u) << Dump(v);
-  EXPECT_EQ(v.findings[0].file, "bag-info.txt") << Dump(v);
+  EXPECT_EQ(v.findings[0].object, "bag-info.txt") << Dump(v);
   EXPECT_NE(v.findings[0].problem.find(seed_->d + "/v1/"), std::string::npos) << Dump(v);
 }
 

@@ -22,16 +22,15 @@
 #include <string>
 #include <vector>
 
-#include "admin/open_archive.h"
-#include "common/byte_stream.h"
 #include "server/services/clock.h"
-#include "server/services/log_service.h"
 #include "server/services/principal.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
 #include "storage/blob_store.h"
 #include "domain/model.h"
+#include "tests/admin/in_process.h"
 #include "tests/admin/live_archive.h"
+#include "tests/admin/verdict.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 
@@ -39,7 +38,6 @@ namespace custos::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using live::Ctl;
 
 // ------------------------------------------------------------------ the seed
 
@@ -54,28 +52,13 @@ struct Seed {
   uint64_t a_v2_index = 0;     // the log entry of a's version 2
 };
 
-std::optional<services::CheckInResult> Commit(StatusOr<std::unique_ptr<services::CheckIn>> begun,
-                                              const std::vector<std::string>& contents) {
-  if (!begun.ok()) {
-    ADD_FAILURE() << "begin: " << begun.status().ToString();
-    return std::nullopt;
-  }
+// The files of a seed version: part-<i>.bin with the given contents.
+std::vector<live::SeedFile> Parts(const std::vector<std::string>& contents) {
+  std::vector<live::SeedFile> out;
   for (size_t i = 0; i < contents.size(); ++i) {
-    crypto::Bytes bytes(contents[i].begin(), contents[i].end());
-    MemorySource source(bytes);
-    Status added = (*begun)->AddFile({"part-" + std::to_string(i) + ".bin", "application/octet-stream"},
-                                     source);
-    if (!added.ok()) {
-      ADD_FAILURE() << "add file: " << added.ToString();
-      return std::nullopt;
-    }
+    out.push_back({"part-" + std::to_string(i) + ".bin", contents[i]});
   }
-  auto result = (*begun)->Commit();
-  if (!result.ok()) {
-    ADD_FAILURE() << "commit: " << result.status().ToString();
-    return std::nullopt;
-  }
-  return *result;
+  return out;
 }
 
 // custosctl init and an archivist, then the records of Seed checked in
@@ -85,40 +68,25 @@ std::optional<services::CheckInResult> Commit(StatusOr<std::unique_ptr<services:
 bool MakeSeed(const TempDir& tmp, Seed& seed) {
   seed.data = tmp.Sub("data");
   if (!live::InitWithArchivist(tmp, seed.data)) return false;
-  auto archive = admin::OpenArchive(seed.data);
-  if (!archive.ok()) {
-    ADD_FAILURE() << archive.status().ToString();
-    return false;
-  }
-  storage::ArchiveStorage& store = **archive;
   services::SystemClock clock;
-  services::LogService log(store.store(), store.keyring().VerifierKeys());
-  services::RecordService records(store.store(), store.content(), store.blobs(), log, clock,
-                                  nullptr);
-  const services::Principal archivist{domain::Username{live::kArchivist},
-                                      domain::Role::kArchivist, "sales"};
-  auto input = [](const std::string& title) {
-    services::RecordInput in;
-    in.type = "general";
-    in.title = title;
-    in.department = "sales";
-    in.classification = "internal";
-    return in;
-  };
-  auto a1 = Commit(records.BeginCheckIn(archivist, input("Board minutes 2026")),
-                   {live::PatternBytes(5000, 1), live::PatternBytes(70000, 2)});
-  auto b1 = Commit(records.BeginCheckIn(archivist, input("Supplier register")),
-                   {live::PatternBytes(3000, 3)});
+  std::unique_ptr<live::OpenedArchive> archive = live::OpenedArchive::Open(seed.data, clock);
+  if (!archive) return false;
+  services::RecordService& records = archive->records();
+  const services::Principal archivist = live::Archivist();
+  auto a1 = live::Commit(records.BeginCheckIn(archivist, live::GeneralRecord("Board minutes 2026")),
+                         Parts({live::PatternBytes(5000, 1), live::PatternBytes(70000, 2)}));
+  auto b1 = live::Commit(records.BeginCheckIn(archivist, live::GeneralRecord("Supplier register")),
+                         Parts({live::PatternBytes(3000, 3)}));
   if (!a1 || !b1) return false;
   seed.a = a1->detail.record.id.value;
   seed.b = b1->detail.record.id.value;
-  auto a2 = Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
-                                        "corrected attendance"),
-                   {live::PatternBytes(4000, 4)});
+  auto a2 = live::Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
+                                              "corrected attendance"),
+                         Parts({live::PatternBytes(4000, 4)}));
   if (!a2) return false;
   seed.a_v1_index = a1->log_index;
   seed.a_v2_index = a2->log_index;
-  Status s = store.store().Read([&](storage::Transaction& tx) -> Status {
+  Status s = archive->storage().store().Read([&](storage::Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto va, tx.versions().List(domain::RecordId{seed.a}));
     CUSTOS_ASSIGN_OR_RETURN(auto vb, tx.versions().List(domain::RecordId{seed.b}));
     if (va.size() != 2 || vb.size() != 1 || va[0].files.size() != 2 || vb[0].files.size() != 1) {
@@ -137,49 +105,16 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
 
 // ------------------------------------------------------------ running verify
 
-struct VerifyFinding {
-  std::string object;
-  std::string problem;
-  std::string code;
-};
-
-struct Verdict {
-  int exit_code = -1;
-  bool clean = false;
-  std::vector<VerifyFinding> findings;
-  Poco::JSON::Object::Ptr counts;
-  std::string output;  // stdout and stderr, for failure messages
-};
-
 // custosctl verify --data DIR --json, parsed.
 Verdict Verify(const std::string& data) {
-  RunResult r = RunProgram({Ctl(), "verify", "--data", data, "--json"});
-  Verdict v;
-  v.exit_code = r.exit_code;
-  v.output = r.out + r.err;
-  try {
-    Poco::JSON::Parser parser;
-    auto o = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
-    v.clean = o->getValue<bool>("clean");
-    v.counts = o->getObject("counts");
-    auto findings = o->getArray("findings");
-    for (size_t i = 0; findings && i < findings->size(); ++i) {
-      auto f = findings->getObject(static_cast<unsigned>(i));
-      v.findings.push_back({f->getValue<std::string>("object"), f->getValue<std::string>("problem"),
-                            f->getValue<std::string>("code")});
-    }
-  } catch (const Poco::Exception&) {
-    // Not JSON (e.g. "could not run"): the exit code and output tell.
-  } catch (const std::exception&) {
-  }
-  return v;
+  return RunVerdict({Ctl(), "verify", "--data", data, "--json"}, "object");
 }
 
 // True if a finding's object is `object` or starts with `object` and a
 // space ("file <id> (name, blob …)"), so "log entry 1" does not match
 // "log entry 12".
 bool Names(const Verdict& v, const std::string& object) {
-  for (const VerifyFinding& f : v.findings) {
+  for (const Finding& f : v.findings) {
     if (f.object == object || f.object.rfind(object + " ", 0) == 0) return true;
   }
   return false;
@@ -187,7 +122,7 @@ bool Names(const Verdict& v, const std::string& object) {
 
 // True if some finding's object contains `text` anywhere.
 bool Mentions(const Verdict& v, const std::string& text) {
-  for (const VerifyFinding& f : v.findings) {
+  for (const Finding& f : v.findings) {
     if (f.object.find(text) != std::string::npos || f.problem.find(text) != std::string::npos) {
       return true;
     }
@@ -295,38 +230,25 @@ std::string BlobPath(const std::string& data, const domain::StoredFile& f) {
   return data + "/blobs/" + f.blob_id.value.substr(0, storage::kBlobFanOutChars) + "/" + f.blob_id.value;
 }
 
-std::string Dump(const Verdict& v) { return "exit " + std::to_string(v.exit_code) + "\n" + v.output; }
 
 // ------------------------------------------------------------------ fixture
 
 class ArchiveTamper : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    seed_tmp_ = new TempDir;
-    seed_ = new Seed;
-    if (!MakeSeed(*seed_tmp_, *seed_)) seed_->data.clear();
-  }
-  static void TearDownTestSuite() {
-    delete seed_;
-    delete seed_tmp_;
-  }
+  static void SetUpTestSuite() { seed_.Make(MakeSeed); }
+  static void TearDownTestSuite() { seed_.Clear(); }
   void SetUp() override {
-    ASSERT_FALSE(seed_->data.empty()) << "the seed archive could not be made";
-    data_ = tmp_.Sub("data");
-    live::CopyDataDir(seed_->data, data_);
+    ASSERT_TRUE(seed_.made()) << "the seed archive could not be made";
+    data_ = seed_.CopyData(tmp_);
   }
 
   // The newest checkpoint's size: the checkpoint that covers the whole log.
   int64_t NewestCheckpointSize() { return QueryInt(data_, "SELECT MAX(size) FROM log_checkpoints"); }
 
-  static TempDir* seed_tmp_;
-  static Seed* seed_;
+  static inline live::SuiteSeed<Seed> seed_;
   TempDir tmp_;
   std::string data_;
 };
-
-TempDir* ArchiveTamper::seed_tmp_ = nullptr;
-Seed* ArchiveTamper::seed_ = nullptr;
 
 TEST_F(ArchiveTamper, UntouchedArchiveExitsZero) {
   Verdict v = Verify(data_);
