@@ -91,8 +91,8 @@ StatusOr<std::unique_ptr<sql::Connection>> PostgresStore::Connect() {
 }
 
 Status PostgresStore::Init() {
-  CUSTOS_ASSIGN_OR_RETURN(write_session_, Connect());
-  sql::Connection& s = *write_session_;
+  CUSTOS_ASSIGN_OR_RETURN(writer_, Connect());
+  sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(sql::Exec(s, "SET client_min_messages = warning"));
   CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockMigrations).status());
   Status st = [&]() -> Status {
@@ -115,14 +115,14 @@ Status PostgresStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 
 Status PostgresStore::Scrub() {
   return writers_.Exclusive([this]() -> Status {
-    CUSTOS_RETURN_IF_ERROR(write_session_->EnsureConnected());
-    return sql::Exec(*write_session_, "VACUUM FULL files, exports");
+    CUSTOS_RETURN_IF_ERROR(writer_->EnsureConnected());
+    return sql::Exec(*writer_, "VACUUM FULL files, exports");
   });
 }
 
 Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
-  sql::Connection& s = *write_session_;
+  sql::Connection& s = *writer_;
   Status st = Begin(s, "BEGIN");
   if (!st.ok()) {
     tail_valid_ = false;

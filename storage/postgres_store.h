@@ -45,7 +45,7 @@ StatusOr<std::string> NormalizePostgresDsn(const std::string& dsn);
 
 class PostgresStore final : public MetadataStore {
  public:
-  // Connects and applies migrations (under a session advisory lock, so
+  // Connects and applies migrations (under a connection advisory lock, so
   // nodes starting together migrate once). `signer` as for SqliteStore:
   // null for a store only read. The signer must outlive the store.
   static StatusOr<std::unique_ptr<PostgresStore>> Open(const PostgresOptions& options,
@@ -72,11 +72,11 @@ class PostgresStore final : public MetadataStore {
   int schema_version_ = 0;
 
   GroupCommitQueue writers_;
-  std::unique_ptr<sql::Connection> write_session_;  // used only by the batch leader
+  std::unique_ptr<sql::Connection> writer_;  // used only by the batch leader
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
   bool tail_valid_ = false;                             // used only by the batch leader
 
-  SessionPool readers_;
+  ConnectionPool readers_;
 };
 
 }  // namespace custos::storage

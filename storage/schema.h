@@ -24,11 +24,11 @@ std::vector<std::vector<std::string>> SchemaMigrations(SqlEngine engine);
 // foreign keys (for copying).
 const std::vector<std::string>& SchemaTables();
 
-// Brings the schema of the database `session` is connected to up to date,
+// Brings the schema of the database behind `connection` up to date,
 // each migration in its own transaction, and returns the version reached.
 // kInvalidArgument "schema_too_new" if the database is newer than this
 // program. The caller serializes concurrent callers (SQLite's BEGIN
 // IMMEDIATE does; PostgresStore takes an advisory lock).
-StatusOr<int> ApplyMigrations(sql::Connection& session, SqlEngine engine);
+StatusOr<int> ApplyMigrations(sql::Connection& connection, SqlEngine engine);
 
 }  // namespace custos::storage

@@ -1111,11 +1111,11 @@ class SqlTransactionImpl final : public SqlTransaction {
 
 }  // namespace
 
-StatusOr<LogTail> LoadLogTail(sql::Connection& session) {
-  CUSTOS_ASSIGN_OR_RETURN(uint64_t size, StoredLogSize(session));
+StatusOr<LogTail> LoadLogTail(sql::Connection& connection) {
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t size, StoredLogSize(connection));
   LogTail tail;
   if (size == 0) return tail;
-  SqlNodeReader reader(session);
+  SqlNodeReader reader(connection);
   auto ids = crypto::merkle::CompactRange::FrontierIds(size);
   CUSTOS_ASSIGN_OR_RETURN(std::vector<crypto::Digest32> hashes, reader.Nodes(ids));
   CUSTOS_ASSIGN_OR_RETURN(tail.range, crypto::merkle::CompactRange::FromFrontier(size, hashes));
@@ -1123,13 +1123,13 @@ StatusOr<LogTail> LoadLogTail(sql::Connection& session) {
   return tail;
 }
 
-std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& session, LogTail* tail,
+std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& connection, LogTail* tail,
                                                    const SqlDialect& dialect) {
-  return std::make_unique<SqlTransactionImpl>(session, tail, dialect);
+  return std::make_unique<SqlTransactionImpl>(connection, tail, dialect);
 }
 
-Status InsertCheckpoint(sql::Connection& session, const StoredCheckpoint& cp) {
-  return sql::Exec(session,
+Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp) {
+  return sql::Exec(connection,
                    "INSERT INTO log_checkpoints(size, root, note, created_at) VALUES ($1, $2, $3, $4)",
                    {P(cp.size), P(cp.root), P(cp.note), P(domain::FormatTime(cp.created_at))});
 }
@@ -1147,24 +1147,24 @@ Status RunReadFunction(sql::Connection& s, const SqlDialect& dialect,
   return st;
 }
 
-SessionPool::~SessionPool() = default;
+ConnectionPool::~ConnectionPool() = default;
 
-void SessionPool::Add(std::unique_ptr<sql::Connection> session) {
+void ConnectionPool::Add(std::unique_ptr<sql::Connection> connection) {
   std::lock_guard<std::mutex> lock(mu_);
-  idle_.push_back(std::move(session));
+  idle_.push_back(std::move(connection));
   cv_.notify_one();
 }
 
-Status SessionPool::With(const std::function<Status(sql::Connection&)>& fn) {
-  std::unique_ptr<sql::Connection> session;
+Status ConnectionPool::With(const std::function<Status(sql::Connection&)>& fn) {
+  std::unique_ptr<sql::Connection> connection;
   {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return !idle_.empty(); });
-    session = std::move(idle_.back());
+    connection = std::move(idle_.back());
     idle_.pop_back();
   }
-  Status st = fn(*session);
-  Add(std::move(session));
+  Status st = fn(*connection);
+  Add(std::move(connection));
   return st;
 }
 

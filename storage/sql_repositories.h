@@ -1,7 +1,7 @@
 // Repositories over SQL with portable statements ($n placeholders, no
 // dialect-specific syntax), shared by the SQLite and PostgreSQL stores.
-// The schema they expect is created by each store's migrations
-// (storage/sqlite_store.cc).
+// The schema they expect is created by the migrations of storage/schema.h,
+// which each store applies when it opens.
 #pragma once
 
 #include <condition_variable>
@@ -27,7 +27,7 @@ struct LogTail {
 };
 
 // Loads the tail from the stored tree (O(log n) node reads).
-StatusOr<LogTail> LoadLogTail(sql::Connection& session);
+StatusOr<LogTail> LoadLogTail(sql::Connection& connection);
 
 // What differs between SQL engines, supplied by each store.
 struct SqlDialect {
@@ -61,31 +61,31 @@ class SqlTransaction : public Transaction {
   virtual void Discard() = 0;
 };
 
-// A SqlTransaction over `session`, which must already be inside a database
+// A SqlTransaction over `connection`, which must already be inside a database
 // transaction. `tail` is non-null for write transactions (appends update
 // it) and null for read-only ones.
-std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& session, LogTail* tail,
+std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& connection, LogTail* tail,
                                                    const SqlDialect& dialect);
 
 // Stores a signed checkpoint row (inside the write batch's transaction).
-Status InsertCheckpoint(sql::Connection& session, const StoredCheckpoint& cp);
+Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp);
 
 // The body of Read() in the SQL stores: runs `fn` on a read-only
-// SqlTransaction over `session`, which the caller has begun, and ends the
+// SqlTransaction over `connection`, which the caller has begun, and ends the
 // transaction with ROLLBACK whatever `fn` tried.
-Status RunReadFunction(sql::Connection& session, const SqlDialect& dialect,
+Status RunReadFunction(sql::Connection& connection, const SqlDialect& dialect,
                        const MetadataStore::TxFn& fn);
 
 // The read connections of a SQL store. Thread safety: all methods may be
 // called from any thread; With() waits while every connection is in use.
-class SessionPool {
+class ConnectionPool {
  public:
-  SessionPool() = default;
-  ~SessionPool();
-  SessionPool(const SessionPool&) = delete;
-  SessionPool& operator=(const SessionPool&) = delete;
+  ConnectionPool() = default;
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  void Add(std::unique_ptr<sql::Connection> session);
+  void Add(std::unique_ptr<sql::Connection> connection);
   // Runs `fn` on a connection of the pool, which is its alone meanwhile.
   Status With(const std::function<Status(sql::Connection&)>& fn);
 
@@ -96,12 +96,12 @@ class SessionPool {
 };
 
 // The body of a group-commit batch, shared by the SQL stores: runs each
-// function in its own savepoint inside the transaction `session` is in
+// function in its own savepoint inside the transaction `connection` is in
 // (setting its item's status; a failing function is rolled back alone,
 // `tail` with it), then, if the log grew, signs a checkpoint for the new
 // size and stores it. Returns a failure that must roll back the whole
 // transaction. The caller begins and commits the transaction.
-Status RunWriteBatch(sql::Connection& session, LogTail& tail, const SqlDialect& dialect,
+Status RunWriteBatch(sql::Connection& connection, LogTail& tail, const SqlDialect& dialect,
                      CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch);
 
 }  // namespace custos::storage

@@ -127,7 +127,8 @@ class SqliteConnection final : public Connection {
     const std::string what = What(statement, out != nullptr);
     std::string error;
     sqlite3_stmt* st = Prepared(statement, error);
-    if (st == nullptr) return Internal("database error while " + what + ": " + error, "database_error");
+    if (st == nullptr)
+      return Internal("database error while " + what + ": " + error, "database_error");
     int rc = BindAll(st, params);
     if (rc == SQLITE_OK) {
       const int cols = sqlite3_column_count(st);
@@ -305,7 +306,8 @@ class PostgresConnection final : public Connection {
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       result = PgResultError(conn_, r, what);
     } else if (out != nullptr && status == PGRES_TUPLES_OK && !AppendRows(r, *out)) {
-      result = Internal("database error while " + what + ": bytea does not decode", "database_error");
+      result =
+          Internal("database error while " + what + ": bytea does not decode", "database_error");
     }
     PQclear(r);
     return result;
@@ -349,7 +351,8 @@ class PostgresConnection final : public Connection {
     name = "c" + std::to_string(next_++);
     PGresult* r = PQprepare(conn_, name.c_str(), statement.c_str(), static_cast<int>(types.size()),
                             types.empty() ? nullptr : types.data());
-    Status result = PQresultStatus(r) == PGRES_COMMAND_OK ? Status::Ok() : PgResultError(conn_, r, what);
+    Status result =
+        PQresultStatus(r) == PGRES_COMMAND_OK ? Status::Ok() : PgResultError(conn_, r, what);
     PQclear(r);
     if (result.ok()) statements_.emplace(statement, name);
     return result;
@@ -366,9 +369,9 @@ StatusOr<std::unique_ptr<Connection>> OpenSqlite(const std::string& path) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
-    Status st = db ? SqliteError(db, rc, "opening " + path)
-                   : Internal("database error while opening " + path + ": out of memory",
-                              "database_error");
+    Status st =
+        db ? SqliteError(db, rc, "opening " + path)
+           : Internal("database error while opening " + path + ": out of memory", "database_error");
     sqlite3_close(db);
     return st;
   }

@@ -13,7 +13,7 @@
 // between connections, and closing one finalizes its statements.
 //
 // Thread safety: a Connection is used by one thread at a time (a store's
-// batch leader, or one reader taken from a SessionPool); it has no lock.
+// batch leader, or one reader taken from a ConnectionPool); it has no lock.
 #pragma once
 
 #include <Poco/Data/LOB.h>

@@ -71,8 +71,8 @@ Status SqliteStore::Init() {
   ::fchmod(fd, 0600);
   ::close(fd);
 
-  CUSTOS_ASSIGN_OR_RETURN(write_session_, Connect());
-  sql::Connection& s = *write_session_;
+  CUSTOS_ASSIGN_OR_RETURN(writer_, Connect());
+  sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA journal_mode = WAL"));
   CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite));
   CUSTOS_ASSIGN_OR_RETURN(LogTail tail, LoadLogTail(s));
@@ -88,12 +88,12 @@ Status SqliteStore::Init() {
 Status SqliteStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 
 Status SqliteStore::Scrub() {
-  return writers_.Exclusive([this] { return write_session_->Script("PRAGMA wal_checkpoint(TRUNCATE)"); });
+  return writers_.Exclusive([this] { return writer_->Script("PRAGMA wal_checkpoint(TRUNCATE)"); });
 }
 
 Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
-  sql::Connection& s = *write_session_;
+  sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN IMMEDIATE"));
   Status st = RunWriteBatch(s, *tail_, SqliteDialect(), *signer_, batch);
   if (st.ok()) st = Control(s, "COMMIT");

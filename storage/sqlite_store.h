@@ -61,10 +61,10 @@ class SqliteStore final : public MetadataStore {
   int schema_version_ = 0;
 
   GroupCommitQueue writers_;
-  std::unique_ptr<sql::Connection> write_session_;  // used only by the batch leader
+  std::unique_ptr<sql::Connection> writer_;  // used only by the batch leader
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
 
-  SessionPool readers_;
+  ConnectionPool readers_;
 };
 
 }  // namespace custos::storage

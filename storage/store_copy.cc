@@ -80,7 +80,7 @@ Status CopyTable(sql::Connection& from, sql::Connection& to, const std::string& 
   }
 }
 
-// Version of the schema a session's database is at.
+// Version of the schema a connection's database is at.
 StatusOr<int64_t> SchemaVersion(sql::Connection& s) {
   CUSTOS_ASSIGN_OR_RETURN(Rows r,
                           sql::Query(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));

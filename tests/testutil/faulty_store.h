@@ -44,10 +44,10 @@ class FaultyStore final : public MetadataStore {
  private:
   MetadataStore& inner_;
   mutable std::mutex mu_;
-  uint64_t started_ = 0;            // GUARDED_BY(mu_): Write() calls begun
-  uint64_t committed_ = 0;          // GUARDED_BY(mu_)
-  uint64_t fail_at_ = 0;            // GUARDED_BY(mu_): the started_ count to fail
-  std::optional<Status> failure_;   // GUARDED_BY(mu_)
+  uint64_t started_ = 0;           // GUARDED_BY(mu_): Write() calls begun
+  uint64_t committed_ = 0;         // GUARDED_BY(mu_)
+  uint64_t fail_at_ = 0;           // GUARDED_BY(mu_): the started_ count to fail
+  std::optional<Status> failure_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace custos::storage::testing
