@@ -20,7 +20,7 @@ Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", j.id);
   o->set("kind", j.kind);
-  o->set("state", j.state);
+  o->set("state", std::string(domain::Name(j.state)));
   o->set("owner", j.owner);
   o->set("createdAt", domain::FormatTime(j.created_at));
   o->set("finishedAt", j.finished_at ? Poco::Dynamic::Var(domain::FormatTime(*j.finished_at)) : Poco::Dynamic::Var());
@@ -38,7 +38,7 @@ Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
       if (parsed.ok()) report = *parsed;
     }
     o->set("report", report);
-    o->set("clean", j.state == "done" ? Poco::Dynamic::Var(j.clean) : Poco::Dynamic::Var());
+    o->set("clean", j.state == domain::JobState::kDone ? Poco::Dynamic::Var(j.clean) : Poco::Dynamic::Var());
   }
   if (j.kind == "export") {
     o->set("format", std::string(services::Extension(j.format)).substr(1));
@@ -147,7 +147,7 @@ Response GetExportJob(AuditService& audit, RequestContext& ctx, const Authentica
 Response DownloadExport(AuditService& audit, RequestContext& ctx, const AuthenticatedSession& s) {
   auto job = audit.GetExport(s.principal, ctx.params.at("id"));
   if (!job.ok()) return Response::Error(job.status());
-  if (job->state == "queued" || job->state == "running") return JsonOk(202, JobJson(*job));
+  if (services::IsActive(*job)) return JsonOk(202, JobJson(*job));
   auto opened = audit.OpenExport(s.principal, ctx.params.at("id"));
   if (!opened.ok()) return Response::Error(opened.status());
   return PackageDownload(std::make_shared<services::ExportDownload>(std::move(opened).value()));

@@ -28,35 +28,18 @@ Poco::JSON::Object::Ptr ScheduleJson(const services::ScheduleView& v) {
   return o;
 }
 
+// A change as the API shows it: its codec (services::ChangeObject) with
+// decidedAt null until decided.
 Poco::JSON::Object::Ptr ChangeJson(const RetentionChange& c) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-  o->set("id", c.id);
-  o->set("scope", c.scope);
-  o->set("target", c.target);
-  o->set("from", services::RuleJson(c.from));
-  o->set("to", services::RuleJson(c.to));
-  o->set("state", c.state);
-  o->set("requestedBy", c.requested_by);
-  o->set("requestedAt", FormatTime(c.requested_at));
-  o->set("decidedBy", c.decided_by);
+  Poco::JSON::Object::Ptr o = services::ChangeObject(c);
   o->set("decidedAt", TimeOrNull(c.decided_at));
-  o->set("reason", c.reason);
   return o;
 }
 
+// A hold as the API shows it: its codec (services::HoldObject) with
+// releasedAt null until released.
 Poco::JSON::Object::Ptr HoldJson(const Hold& h) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-  o->set("id", h.id);
-  o->set("name", h.name);
-  o->set("reason", h.reason);
-  o->set("caseRef", h.case_ref);
-  o->set("state", h.state);
-  Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
-  for (const auto& r : h.record_ids) records->add(r);
-  o->set("recordIds", records);
-  o->set("createdBy", h.created_by);
-  o->set("createdAt", FormatTime(h.created_at));
-  o->set("releasedBy", h.released_by);
+  Poco::JSON::Object::Ptr o = services::HoldObject(h);
   o->set("releasedAt", TimeOrNull(h.released_at));
   return o;
 }
@@ -65,7 +48,7 @@ Poco::JSON::Object::Ptr BatchJson(const DestructionBatch& b) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", b.id);
   o->set("reason", b.reason);
-  o->set("state", b.state);
+  o->set("state", std::string(domain::Name(b.state)));
   o->set("proposedBy", b.proposed_by);
   o->set("proposedAt", FormatTime(b.proposed_at));
   Poco::JSON::Array::Ptr approvals = new Poco::JSON::Array;

@@ -17,6 +17,10 @@
 
 namespace custos::services {
 
+using domain::JobState;
+
+bool IsActive(const AuditJob& j) { return j.state == JobState::kQueued || j.state == JobState::kRunning; }
+
 using domain::Role;
 using storage::StoredExport;
 using domain::Time;
@@ -33,7 +37,6 @@ Status RequireAuditor(const Principal& who) {
   return who.role == Role::kAuditor ? Status::Ok() : Forbidden("run archive verification");
 }
 
-bool Active(const AuditJob& j) { return j.state == "queued" || j.state == "running"; }
 
 // ---- The stored summary: what a package holds and withholds ----
 
@@ -95,10 +98,10 @@ AuditJob JobFromRow(const StoredExport& e, Time now) {
   j.summary = SummaryFromJson(e.summary);
   if (j.summary) j.log_index = j.summary->log_index;
   if (!e.shredded_by.empty()) {
-    j.state = "shredded";
+    j.state = JobState::kShredded;
     j.shredded_by = e.shredded_by;
   } else {
-    j.state = now >= e.expires_at ? "expired" : "done";
+    j.state = now >= e.expires_at ? JobState::kExpired : JobState::kDone;
   }
   return j;
 }
@@ -264,7 +267,7 @@ void AuditService::Fail(const std::string& id, const Status& error) {
   Time now = clock_.Now();
   std::string kind, owner;
   Update(id, [&](AuditJob& j) {
-    j.state = "failed";
+    j.state = JobState::kFailed;
     j.error = error.message();
     j.finished_at = now;
     kind = j.kind;
@@ -283,7 +286,7 @@ Status AuditService::Enqueue(const AuditJob& job, std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     size_t active = 0;
-    for (const auto& [id, j] : jobs_) active += j.owner == job.owner && Active(j) ? 1 : 0;
+    for (const auto& [id, j] : jobs_) active += j.owner == job.owner && IsActive(j) ? 1 : 0;
     if (active >= options_.max_jobs_per_user) {
       return Conflict("you already have " + std::to_string(active) +
                           " verifications or exports queued or running; wait until one has finished",
@@ -302,7 +305,7 @@ StatusOr<AuditJob> AuditService::StartVerify(const Principal& who) {
   AuditJob job;
   CUSTOS_ASSIGN_OR_RETURN(job.id, NewJobId("AV"));
   job.kind = "verify";
-  job.state = "queued";
+  job.state = JobState::kQueued;
   job.owner = who.username.value;
   job.created_at = clock_.Now();
   std::string id = job.id;
@@ -311,7 +314,7 @@ StatusOr<AuditJob> AuditService::StartVerify(const Principal& who) {
 }
 
 void AuditService::RunVerify(const std::string& id) {
-  Update(id, [](AuditJob& j) { j.state = "running"; });
+  Update(id, [](AuditJob& j) { j.state = JobState::kRunning; });
   auto report = verify_([&](const storage::VerifyProgress& p) {
     Update(id, [&](AuditJob& j) {
       j.phase = p.phase;
@@ -360,7 +363,7 @@ void AuditService::RunVerify(const std::string& id) {
     j.finished_at = now;
     j.report_json = json;
     j.clean = report->clean();
-    j.state = "done";
+    j.state = JobState::kDone;
     j.log_index = index;
   });
 }
@@ -386,7 +389,7 @@ StatusOr<AuditJob> AuditService::GetVerify(const Principal& who, const std::stri
   AuditJob job;
   job.id = id;
   job.kind = "verify";
-  job.state = "done";
+  job.state = JobState::kDone;
   job.owner = doc->owner;
   job.created_at = doc->created_at;
   job.finished_at = doc->created_at;
@@ -411,7 +414,7 @@ StatusOr<AuditJob> AuditService::StartExport(const Principal& who, const ExportR
   AuditJob job;
   CUSTOS_ASSIGN_OR_RETURN(job.id, NewJobId("EX"));
   job.kind = "export";
-  job.state = "queued";
+  job.state = JobState::kQueued;
   job.owner = who.username.value;
   job.created_at = clock_.Now();
   job.format = request.format;
@@ -423,7 +426,7 @@ StatusOr<AuditJob> AuditService::StartExport(const Principal& who, const ExportR
 }
 
 void AuditService::RunExport(const std::string& id, const Principal& who, const ExportRequest& request) {
-  Update(id, [&](AuditJob& j) { j.state = "running"; });
+  Update(id, [&](AuditJob& j) { j.state = JobState::kRunning; });
   ExportSummary summary;
   Status stored = StorePackage(id, who, request, summary);
   if (!stored.ok()) {
@@ -433,7 +436,7 @@ void AuditService::RunExport(const std::string& id, const Principal& who, const 
   Time now = clock_.Now();
   Update(id, [&](AuditJob& j) {
     j.finished_at = now;
-    j.state = "done";
+    j.state = JobState::kDone;
     j.log_index = summary.log_index;
     j.summary = summary;
     j.expires_at = now + options_.export_lifetime;
@@ -482,7 +485,7 @@ StatusOr<AuditJob> AuditService::GetExport(const Principal& who, const std::stri
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(id);
-    if (it != jobs_.end() && it->second.kind == "export" && it->second.state != "done") {
+    if (it != jobs_.end() && it->second.kind == "export" && it->second.state != JobState::kDone) {
       // Another user's export is reported like a missing one.
       if (it->second.owner != who.username.value) return NotFound("no export " + id, "export_not_found");
       return it->second;
@@ -499,10 +502,12 @@ StatusOr<AuditJob> AuditService::GetExport(const Principal& who, const std::stri
 
 StatusOr<ExportDownload> AuditService::OpenExport(const Principal& who, const std::string& id) {
   CUSTOS_ASSIGN_OR_RETURN(AuditJob job, GetExport(who, id));
-  if (job.state == "failed") {
+  if (job.state == JobState::kFailed) {
     return Conflict("export " + id + " failed: " + job.error, "export_failed");
   }
-  if (Active(job)) return Conflict("export " + id + " is " + job.state, "export_not_ready");
+  if (IsActive(job)) {
+    return Conflict("export " + id + " is " + std::string(domain::Name(job.state)), "export_not_ready");
+  }
   const Time now = clock_.Now();
   ExportDownload out;
   StoredExport e;

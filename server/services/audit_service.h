@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "domain/workflow.h"
 #include "server/services/audit_package.h"
 #include "server/services/clock.h"
 #include "server/services/principal.h"
@@ -55,9 +56,9 @@ namespace custos::services {
 struct AuditJob {
   std::string id;
   std::string kind;   // "verify" or "export"
-  // "queued", "running", "done", "failed"; an export also "shredded" (a
-  // record it names was destroyed) or "expired".
-  std::string state;
+  // queued, running, done or failed; an export also shredded (a record it
+  // names was destroyed) or expired.
+  domain::JobState state = domain::JobState::kQueued;
   std::string owner;
   domain::Time created_at;
   std::optional<domain::Time> finished_at;
@@ -76,6 +77,9 @@ struct AuditJob {
   uint64_t package_bytes = 0;
   std::string shredded_by;  // the destruction batch, for state "shredded"
 };
+
+// Is the job still queued or running?
+bool IsActive(const AuditJob& j);
 
 // A finished export opened for download: its decrypted stream (every chunk
 // authenticated; the package's SHA-256 checked at the end).

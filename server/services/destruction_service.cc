@@ -15,6 +15,7 @@
 
 namespace custos::services {
 
+using domain::BatchState;
 using storage::Document;
 using domain::Record;
 using domain::RecordId;
@@ -38,6 +39,8 @@ Status RequireBatchReader(const Principal& who) {
       return Forbidden("read destruction batches");
   }
 }
+
+std::string StateName(const DestructionBatch& b) { return std::string(domain::Name(b.state)); }
 
 // ---- stored form
 
@@ -95,7 +98,7 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", b.id);
   o->set("reason", b.reason);
-  o->set("state", b.state);
+  o->set("state", std::string(domain::Name(b.state)));
   o->set("proposedBy", b.proposed_by);
   o->set("proposedAt", domain::FormatTime(b.proposed_at));
   o->set("approvals", ApprovalsJson(b.approvals));
@@ -112,7 +115,7 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
   d.kind = kDestructionDocument;
   d.id = b.id;
   d.owner = b.proposed_by;
-  d.state = b.state;
+  d.state = std::string(domain::Name(b.state));
   d.created_at = b.proposed_at;
   d.updated_at = now;
   d.body = Canonical(o);
@@ -136,7 +139,9 @@ StatusOr<DestructionBatch> BatchFromDocument(const Document& d) {
     };
     b.id = str(o, "id");
     b.reason = str(o, "reason");
-    b.state = str(o, "state");
+    auto state = domain::ParseBatchState(str(o, "state"));
+    if (!state.ok()) return corrupt();
+    b.state = *state;
     b.proposed_by = str(o, "proposedBy");
     b.proposed_at = time(o, "proposedAt").value_or(Time{});
     auto approvals = o->getArray("approvals");
@@ -275,7 +280,7 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
     std::map<std::string, std::string> in_batch;
     storage::DocumentQuery q;
     q.kind = kDestructionDocument;
-    q.states = {"proposed", "approved"};
+    q.states = {std::string(domain::Name(BatchState::kProposed)), std::string(domain::Name(BatchState::kApproved))};
     CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> open, ListAllDocuments(tx, q));
     for (const Document& d : open) {
       CUSTOS_ASSIGN_OR_RETURN(DestructionBatch other, BatchFromDocument(d));
@@ -310,7 +315,7 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
     }
     CUSTOS_ASSIGN_OR_RETURN(b.id, NextDocumentId(tx, "DB", now));
     b.reason = reason;
-    b.state = "proposed";
+    b.state = BatchState::kProposed;
     b.proposed_by = who.username.value;
     b.proposed_at = now;
     storage::LogEvent e = MakeEvent("destruction.propose", who, "destruction:" + b.id, now);
@@ -375,11 +380,11 @@ StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, con
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
     CUSTOS_RETURN_IF_ERROR(RequireAllVisible(tx, who, b, "approve its destruction"));
-    if (b.state != "proposed") {
-      return Conflict("destruction batch " + id + " is " + b.state + "; it cannot be approved",
+    if (b.state != BatchState::kProposed) {
+      return Conflict("destruction batch " + id + " is " + StateName(b) + "; it cannot be approved",
                       "invalid_batch_state")
           .WithParam("batchId", id)
-          .WithParam("state", b.state);
+          .WithParam("state", StateName(b));
     }
     if (who.username.value == b.proposed_by) {
       return PermissionDenied("the proposer of a destruction batch may not approve it", "self_approval");
@@ -402,10 +407,10 @@ StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, con
     }
     open.erase(open.find(who.role));
     b.approvals.push_back({who.username.value, std::string(domain::Name(who.role)), now, 0});
-    if (open.empty()) b.state = "approved";
+    if (open.empty()) b.state = BatchState::kApproved;
     storage::LogEvent e = MakeEvent("destruction.approve", who, "destruction:" + b.id, now);
     e.details->set("batch", b.id);
-    e.details->set("state", b.state);
+    e.details->set("state", StateName(b));
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     b.approvals.back().log_index = index;
     b.event_indices.push_back(index);
@@ -421,15 +426,15 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
   bool resumed = false;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(b, LoadBatch(tx, id));
-    if (b.state == "executed") {
+    if (b.state == BatchState::kExecuted) {
       resumed = true;
       return Status::Ok();
     }
-    if (b.state != "approved") {
-      return Conflict("destruction batch " + id + " is " + b.state + "; it needs its approvals first",
+    if (b.state != BatchState::kApproved) {
+      return Conflict("destruction batch " + id + " is " + StateName(b) + "; it needs its approvals first",
                       "invalid_batch_state")
           .WithParam("batchId", id)
-          .WithParam("state", b.state);
+          .WithParam("state", StateName(b));
     }
     for (DestructionItem& item : b.items) {
       CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{item.record_id}));
@@ -481,7 +486,7 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
       t.body = Canonical(tomb);
       CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(t));
     }
-    b.state = "executed";
+    b.state = BatchState::kExecuted;
     b.executed_by = who.username.value;
     b.executed_at = now;
     return tx.documents().Update(BatchDocument(b, now));
@@ -555,7 +560,7 @@ StatusOr<int> DestructionService::FinishInterrupted() {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<DestructionBatch> batches, LoadAll());
   int finished = 0;
   for (DestructionBatch& b : batches) {
-    if (b.state != "executed" || !b.certificate.empty()) continue;
+    if (b.state != BatchState::kExecuted || !b.certificate.empty()) continue;
     Principal executor{domain::Username{b.executed_by}, Role::kArchivist, ""};
     CUSTOS_RETURN_IF_ERROR(FinishExecution(executor, b));
     ++finished;
@@ -571,8 +576,8 @@ StatusOr<std::string> DestructionService::Certificate(const Principal& who, cons
     return RequireAllVisible(tx, who, *loaded, "read its certificate");
   }));
   const DestructionBatch& b = *loaded;
-  if (b.state != "executed" || b.certificate.empty()) {
-    return Conflict("destruction batch " + id + " has no certificate yet (it is " + b.state + ")",
+  if (b.state != BatchState::kExecuted || b.certificate.empty()) {
+    return Conflict("destruction batch " + id + " has no certificate yet (it is " + StateName(b) + ")",
                     "not_executed");
   }
   return b.certificate;

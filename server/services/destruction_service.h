@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "crypto/signed_note.h"
+#include "domain/workflow.h"
 #include "server/services/clock.h"
 #include "server/services/log_service.h"
 #include "server/services/principal.h"
@@ -85,7 +86,7 @@ struct DestructionItem {
 struct DestructionBatch {
   std::string id;
   std::string reason;
-  std::string state;  // "proposed", "approved", "executed"
+  domain::BatchState state = domain::BatchState::kProposed;
   std::string proposed_by;
   domain::Time proposed_at;
   std::vector<DestructionApproval> approvals;

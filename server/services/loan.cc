@@ -3,10 +3,10 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
-#include <array>
 #include <utility>
 
 #include "domain/canonical_json.h"
+#include "domain/workflow.h"
 
 namespace custos::services {
 
@@ -14,12 +14,12 @@ using domain::Time;
 
 namespace {
 
-constexpr std::array<std::pair<LoanKind, std::string_view>, 2> kKinds = {{
+constexpr domain::EnumNames<LoanKind, 2> kKinds{{{
     {LoanKind::kDigital, "digital"},
     {LoanKind::kPhysical, "physical"},
-}};
+}}};
 
-constexpr std::array<std::pair<LoanState, std::string_view>, 7> kStates = {{
+constexpr domain::EnumNames<LoanState, 7> kStates{{{
     {LoanState::kRequested, "requested"},
     {LoanState::kApproved, "approved"},
     {LoanState::kCheckedOut, "checked_out"},
@@ -27,27 +27,7 @@ constexpr std::array<std::pair<LoanState, std::string_view>, 7> kStates = {{
     {LoanState::kRejected, "rejected"},
     {LoanState::kRevoked, "revoked"},
     {LoanState::kExpired, "expired"},
-}};
-
-template <typename E, size_t N>
-std::string_view NameIn(const std::array<std::pair<E, std::string_view>, N>& table, E v) {
-  for (const auto& [value, name] : table) {
-    if (value == v) return name;
-  }
-  return "unknown";
-}
-
-template <typename E, size_t N>
-StatusOr<E> ParseIn(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view s,
-                    const std::string& what) {
-  std::string expected;
-  for (const auto& [value, name] : table) {
-    if (name == s) return value;
-    expected += (expected.empty() ? "" : ", ") + std::string(name);
-  }
-  return Unprocessable("unknown loan " + what + " '" + std::string(s) + "' (expected " + expected + ")",
-                       "invalid_" + what);
-}
+}}};
 
 // ---- JSON helpers for the stored body (written by us, read strictly).
 
@@ -134,10 +114,10 @@ std::vector<LoanApproval> ReadApprovals(Reader& r, const std::string& key) {
 
 }  // namespace
 
-std::string_view Name(LoanKind k) { return NameIn(kKinds, k); }
-std::string_view Name(LoanState s) { return NameIn(kStates, s); }
-StatusOr<LoanKind> ParseLoanKind(std::string_view s) { return ParseIn(kKinds, s, "kind"); }
-StatusOr<LoanState> ParseLoanState(std::string_view s) { return ParseIn(kStates, s, "state"); }
+std::string_view Name(LoanKind k) { return kKinds.Name(k); }
+std::string_view Name(LoanState s) { return kStates.Name(s); }
+StatusOr<LoanKind> ParseLoanKind(std::string_view s) { return kKinds.Parse(s, "loan kind", "invalid_kind"); }
+StatusOr<LoanState> ParseLoanState(std::string_view s) { return kStates.Parse(s, "loan state", "invalid_state"); }
 
 LoanState EffectiveState(const Loan& loan, Time now) {
   if (now < loan.due_at) return loan.state;

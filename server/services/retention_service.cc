@@ -97,28 +97,36 @@ Status PutDocument(Transaction& tx, const Document& d) {
 
 // ---- changes
 
-Document ChangeDocument(const RetentionChange& c, Time now) {
+}  // namespace
+
+Poco::JSON::Object::Ptr ChangeObject(const RetentionChange& c) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", c.id);
   o->set("scope", c.scope);
   o->set("target", c.target);
   o->set("from", RuleJson(c.from));
   o->set("to", RuleJson(c.to));
-  o->set("state", c.state);
+  o->set("state", std::string(domain::Name(c.state)));
   o->set("requestedBy", c.requested_by);
   o->set("requestedAt", domain::FormatTime(c.requested_at));
   o->set("decidedBy", c.decided_by);
   if (c.decided_at) o->set("decidedAt", domain::FormatTime(*c.decided_at));
   o->set("reason", c.reason);
+  return o;
+}
+
+namespace {
+
+Document ChangeDocument(const RetentionChange& c, Time now) {
   Document d;
   d.kind = kChangeDocument;
   d.id = c.id;
   d.subject = c.scope == "record" ? c.target : "";
   d.owner = c.requested_by;
-  d.state = c.state;
+  d.state = std::string(domain::Name(c.state));
   d.created_at = c.requested_at;
   d.updated_at = now;
-  d.body = Body(o);
+  d.body = Body(ChangeObject(c));
   return d;
 }
 
@@ -134,7 +142,9 @@ StatusOr<RetentionChange> ChangeFromDocument(const Document& d) {
     if (!from.ok() || !to.ok()) return DataLoss("retention change " + d.id + " does not decode", "retention_corrupt");
     c.from = *from;
     c.to = *to;
-    c.state = Str(o, "state");
+    auto state = domain::ParseChangeState(Str(o, "state"));
+    if (!state.ok()) return DataLoss("retention change " + d.id + " does not decode", "retention_corrupt");
+    c.state = *state;
     c.requested_by = Str(o, "requestedBy");
     c.requested_at = OptTime(o, "requestedAt").value_or(Time{});
     c.decided_by = Str(o, "decidedBy");
@@ -148,13 +158,15 @@ StatusOr<RetentionChange> ChangeFromDocument(const Document& d) {
 
 // ---- holds
 
-Document HoldDocument(const Hold& h, Time now) {
+}  // namespace
+
+Poco::JSON::Object::Ptr HoldObject(const Hold& h) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", h.id);
   o->set("name", h.name);
   o->set("reason", h.reason);
   o->set("caseRef", h.case_ref);
-  o->set("state", h.state);
+  o->set("state", std::string(domain::Name(h.state)));
   Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
   for (const auto& r : h.record_ids) records->add(r);
   o->set("recordIds", records);
@@ -162,14 +174,20 @@ Document HoldDocument(const Hold& h, Time now) {
   o->set("createdAt", domain::FormatTime(h.created_at));
   o->set("releasedBy", h.released_by);
   if (h.released_at) o->set("releasedAt", domain::FormatTime(*h.released_at));
+  return o;
+}
+
+namespace {
+
+Document HoldDocument(const Hold& h, Time now) {
   Document d;
   d.kind = kHoldDocument;
   d.id = h.id;
   d.owner = h.created_by;
-  d.state = h.state;
+  d.state = std::string(domain::Name(h.state));
   d.created_at = h.created_at;
   d.updated_at = now;
-  d.body = Body(o);
+  d.body = Body(HoldObject(h));
   return d;
 }
 
@@ -181,7 +199,9 @@ StatusOr<Hold> HoldFromDocument(const Document& d) {
     h.name = Str(o, "name");
     h.reason = Str(o, "reason");
     h.case_ref = Str(o, "caseRef");
-    h.state = Str(o, "state");
+    auto state = domain::ParseHoldState(Str(o, "state"));
+    if (!state.ok()) return DataLoss("hold " + d.id + " does not decode", "retention_corrupt");
+    h.state = *state;
     Poco::JSON::Array::Ptr records = o->getArray("recordIds");
     for (size_t i = 0; records && i < records->size(); ++i) {
       h.record_ids.push_back(records->getElement<std::string>(static_cast<unsigned>(i)));
@@ -202,13 +222,13 @@ StatusOr<Hold> LoadHold(Transaction& tx, const std::string& id) {
   return HoldFromDocument(*d);
 }
 
-Document HoldItem(const std::string& hold, const std::string& record, const std::string& state,
+Document HoldItem(const std::string& hold, const std::string& record, domain::HoldState state,
                   Time now) {
   Document d;
   d.kind = kHoldItemDocument;
   d.id = hold + "/" + record;
   d.subject = record;
-  d.state = state;
+  d.state = std::string(domain::Name(state));
   d.created_at = d.updated_at = now;
   return d;
 }
@@ -272,7 +292,7 @@ StatusOr<RuleChangeResult> RetentionService::PutSchedule(const Principal& who, c
     c.target = id;
     c.from = current;
     c.to = rule;
-    c.state = "pending";
+    c.state = domain::ChangeState::kPending;
     c.requested_by = who.username.value;
     c.requested_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(ChangeDocument(c, now)));
@@ -325,7 +345,7 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
     c.target = id.value;
     c.from = current.rule;
     c.to = rule;
-    c.state = "pending";
+    c.state = domain::ChangeState::kPending;
     c.requested_by = who.username.value;
     c.requested_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(ChangeDocument(c, now)));
@@ -356,7 +376,7 @@ StatusOr<Disposition> RetentionService::RecordDisposition(const Principal& who, 
 StatusOr<std::vector<RetentionChange>> RetentionService::Changes(const Principal& who,
                                                                  const std::string& state) {
   CUSTOS_RETURN_IF_ERROR(RequireRetentionReader(who));
-  if (!state.empty() && state != "pending" && state != "approved" && state != "rejected") {
+  if (!state.empty() && !domain::ParseChangeState(state).ok()) {
     return InvalidArgument("state must be pending, approved or rejected", "invalid_parameter");
   }
   std::vector<RetentionChange> out;
@@ -393,11 +413,12 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
     CUSTOS_ASSIGN_OR_RETURN(auto doc, tx.documents().Find(kChangeDocument, id));
     if (!doc) return NotFound("no retention change " + id, "change_not_found");
     CUSTOS_ASSIGN_OR_RETURN(c, ChangeFromDocument(*doc));
-    if (c.state != "pending") {
-      return Conflict("retention change " + id + " is " + c.state + "; it cannot be decided again",
+    if (c.state != domain::ChangeState::kPending) {
+      return Conflict("retention change " + id + " is " + std::string(domain::Name(c.state)) +
+                          "; it cannot be decided again",
                       "invalid_change_state")
           .WithParam("changeId", id)
-          .WithParam("state", c.state);
+          .WithParam("state", std::string(domain::Name(c.state)));
     }
     if (c.requested_by == who.username.value) {
       return PermissionDenied("nobody may approve or reject their own retention change",
@@ -423,7 +444,7 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
             tx, RuleDocument(kScheduleDocument, c.target, "", c.to, c.requested_by, now)));
       }
     }
-    c.state = approve ? "approved" : "rejected";
+    c.state = approve ? domain::ChangeState::kApproved : domain::ChangeState::kRejected;
     c.decided_by = who.username.value;
     c.decided_at = now;
     c.reason = reason;
@@ -461,7 +482,7 @@ StatusOr<Hold> RetentionService::CreateHold(const Principal& who, const HoldInpu
     h.name = input.name;
     h.reason = input.reason;
     h.case_ref = input.case_ref;
-    h.state = "active";
+    h.state = domain::HoldState::kActive;
     h.created_by = who.username.value;
     h.created_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(HoldDocument(h, now)));
@@ -517,7 +538,7 @@ StatusOr<Hold> RetentionService::AddToHold(const Principal& who, const std::stri
   Hold h;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(h, LoadHold(tx, id));
-    if (h.state != "active") {
+    if (h.state != domain::HoldState::kActive) {
       return Conflict("legal hold " + id + " is released", "hold_released");
     }
     std::set<std::string> seen(h.record_ids.begin(), h.record_ids.end());
@@ -528,7 +549,7 @@ StatusOr<Hold> RetentionService::AddToHold(const Principal& who, const std::stri
       if (r->state == domain::RecordState::kDestroyed) {
         return Conflict("record " + rid + " is already destroyed", "record_destroyed");
       }
-      CUSTOS_RETURN_IF_ERROR(PutDocument(tx, HoldItem(h.id, rid, "active", now)));
+      CUSTOS_RETURN_IF_ERROR(PutDocument(tx, HoldItem(h.id, rid, domain::HoldState::kActive, now)));
       h.record_ids.push_back(rid);
       seen.insert(rid);
       storage::LogEvent e = Event("hold.add", who, rid, now);
@@ -548,13 +569,13 @@ StatusOr<Hold> RetentionService::RemoveFromHold(const Principal& who, const std:
   Hold h;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(h, LoadHold(tx, id));
-    if (h.state != "active") return Conflict("legal hold " + id + " is released", "hold_released");
+    if (h.state != domain::HoldState::kActive) return Conflict("legal hold " + id + " is released", "hold_released");
     auto it = std::find(h.record_ids.begin(), h.record_ids.end(), record_id);
     if (it == h.record_ids.end()) {
       return NotFound("record " + record_id + " is not under hold " + id, "record_not_held");
     }
     h.record_ids.erase(it);
-    CUSTOS_RETURN_IF_ERROR(tx.documents().Update(HoldItem(h.id, record_id, "released", now)));
+    CUSTOS_RETURN_IF_ERROR(tx.documents().Update(HoldItem(h.id, record_id, domain::HoldState::kReleased, now)));
     storage::LogEvent e = Event("hold.remove", who, record_id, now);
     e.details->set("hold", h.id);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
@@ -571,8 +592,8 @@ StatusOr<Hold> RetentionService::ReleaseHold(const Principal& who, const std::st
   Hold h;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(h, LoadHold(tx, id));
-    if (h.state != "active") return Conflict("legal hold " + id + " is already released", "hold_released");
-    h.state = "released";
+    if (h.state != domain::HoldState::kActive) return Conflict("legal hold " + id + " is already released", "hold_released");
+    h.state = domain::HoldState::kReleased;
     h.released_by = who.username.value;
     h.released_at = now;
     storage::LogEvent e = Event("hold.release", who, "hold:" + h.id, now);
@@ -582,7 +603,7 @@ StatusOr<Hold> RetentionService::ReleaseHold(const Principal& who, const std::st
     e.details->set("recordIds", records);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     for (const std::string& rid : h.record_ids) {
-      CUSTOS_RETURN_IF_ERROR(tx.documents().Update(HoldItem(h.id, rid, "released", now)));
+      CUSTOS_RETURN_IF_ERROR(tx.documents().Update(HoldItem(h.id, rid, domain::HoldState::kReleased, now)));
       CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{rid}));
       if (r) CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, *r, who.username.value, now));
     }

@@ -17,10 +17,13 @@
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "domain/workflow.h"
 #include "server/services/clock.h"
 #include "server/services/principal.h"
 #include "server/services/retention.h"
@@ -43,7 +46,7 @@ struct RetentionChange {
   std::string target;  // record type name or record id
   RetentionRule from;
   RetentionRule to;
-  std::string state;  // "pending", "approved", "rejected"
+  domain::ChangeState state = domain::ChangeState::kPending;
   std::string requested_by;
   domain::Time requested_at;
   std::string decided_by;
@@ -64,7 +67,7 @@ struct Hold {
   std::string name;
   std::string reason;
   std::string case_ref;
-  std::string state;  // "active" or "released"
+  domain::HoldState state = domain::HoldState::kActive;
   std::vector<std::string> record_ids;  // records currently under this hold
   std::string created_by;
   domain::Time created_at;
@@ -78,6 +81,12 @@ struct HoldInput {
   std::string case_ref;
   std::vector<std::string> record_ids;
 };
+
+// The one JSON codec of a hold and of a change: the stored body (camelCase
+// fields; absent times left out). The API shows the same objects with
+// absent times as null (server/http/retention_routes.cc).
+Poco::JSON::Object::Ptr HoldObject(const Hold& h);
+Poco::JSON::Object::Ptr ChangeObject(const RetentionChange& c);
 
 struct DueRecord {
   domain::Record record;
@@ -95,6 +104,8 @@ class RetentionService {
                                            const RetentionRule& rule);
   StatusOr<Disposition> RecordDisposition(const Principal& who, const domain::RecordId& id);
 
+  // Every change, or those in `state` when it is not empty (a ChangeState
+  // name; kInvalidArgument "invalid_parameter" otherwise).
   StatusOr<std::vector<RetentionChange>> Changes(const Principal& who, const std::string& state);
   StatusOr<RetentionChange> Approve(const Principal& who, const std::string& change_id);
   StatusOr<RetentionChange> Reject(const Principal& who, const std::string& change_id,

@@ -912,7 +912,7 @@ TEST_F(AuditJobs, AThirdQueuedJobOfOneUserIsRefused) {
   Release();
   ASSERT_TRUE(WaitFor([&] {
     auto j = audit_->GetVerify(zhang, second->id);
-    return j.ok() && j->state == "done";
+    return j.ok() && j->state == domain::JobState::kDone;
   }));
   EXPECT_TRUE(audit_->StartVerify(zhang).ok());
 }

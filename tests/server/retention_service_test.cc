@@ -458,7 +458,7 @@ TEST_F(RetentionServiceTest, OnlyLegalOtherThanTheRequesterDecidesChanges) {
   EXPECT_EQ(LogSize(), size);
   std::vector<RetentionChange> pending = Must(retention_.Changes(lee_, "pending"), "changes");
   ASSERT_EQ(pending.size(), 1u);
-  EXPECT_EQ(pending[0].state, "pending");
+  EXPECT_EQ(domain::Name(pending[0].state), "pending");
   EXPECT_EQ(pending[0].requested_by, "arch");
   ExpectRefused(retention_.Approve(lee_, "RC-2026-999999"), ErrorCode::kNotFound,
                 "change_not_found", "unknown change");
@@ -517,7 +517,7 @@ TEST_F(RetentionServiceTest, OnlyLegalPlacesChangesAndReleasesHolds) {
     ExpectRefused(retention_.ReleaseHold(*who, h.id), ErrorCode::kPermissionDenied, "forbidden",
                   name + " releases");
   }
-  EXPECT_EQ(Must(retention_.GetHold(audrey_, h.id), "get").state, "active");
+  EXPECT_EQ(domain::Name(Must(retention_.GetHold(audrey_, h.id), "get").state), "active");
   EXPECT_EQ(StateOf(r), RecordState::kOnHold);
   EXPECT_EQ(StateOf(s), RecordState::kActive);
   // Another legal user may manage a hold lee placed.
@@ -583,7 +583,7 @@ TEST_F(RetentionServiceTest, ShorteningAScheduleWaitsForLegalApproval) {
   ASSERT_TRUE(res.pending.has_value());
   const RetentionChange& c = *res.pending;
   EXPECT_EQ(c.id, "RC-2026-000001");
-  EXPECT_EQ(c.state, "pending");
+  EXPECT_EQ(domain::Name(c.state), "pending");
   EXPECT_EQ(c.scope, "schedule");
   EXPECT_EQ(c.target, "general");
   EXPECT_EQ(c.from.period.text, "P10Y");
@@ -599,7 +599,7 @@ TEST_F(RetentionServiceTest, ShorteningAScheduleWaitsForLegalApproval) {
 
   clock_.Advance(2h);
   RetentionChange approved = Must(retention_.Approve(lee_, c.id), "approve");
-  EXPECT_EQ(approved.state, "approved");
+  EXPECT_EQ(domain::Name(approved.state), "approved");
   EXPECT_EQ(approved.decided_by, "lee");
   ASSERT_TRUE(approved.decided_at.has_value());
   EXPECT_EQ(*approved.decided_at, clock_.Now());
@@ -629,7 +629,7 @@ TEST_F(RetentionServiceTest, RejectedShorteningChangesNothing) {
   ASSERT_TRUE(res.pending.has_value());
   RetentionChange rejected =
       Must(retention_.Reject(lee_, res.pending->id, "keep the default"), "reject");
-  EXPECT_EQ(rejected.state, "rejected");
+  EXPECT_EQ(domain::Name(rejected.state), "rejected");
   EXPECT_EQ(rejected.reason, "keep the default");
   EXPECT_EQ(rejected.decided_by, "lee");
   Disposition d = Must(retention_.RecordDisposition(arch_, r.id), "d");
@@ -794,11 +794,11 @@ TEST_F(RetentionServiceTest, HoldLifecycleAndRefusals) {
   ExpectRefused(PlaceHold({r.id, RecordId{"GN-2026-999999"}}), ErrorCode::kNotFound,
                 "record_not_found", "unknown record");
   EXPECT_EQ(StateOf(r), RecordState::kActive);
-  for (const Hold& h : Must(retention_.Holds(lee_), "holds")) EXPECT_NE(h.state, "active") << h.id;
+  for (const Hold& h : Must(retention_.Holds(lee_), "holds")) EXPECT_NE(domain::Name(h.state), "active") << h.id;
 
   uint64_t size = LogSize();
   Hold h = Must(PlaceHold({r.id}), "hold");
-  EXPECT_EQ(h.state, "active");
+  EXPECT_EQ(domain::Name(h.state), "active");
   EXPECT_EQ(h.name, "Dispute");
   EXPECT_EQ(h.case_ref, "CASE-2026-17");
   EXPECT_EQ(h.created_by, "lee");
@@ -819,13 +819,13 @@ TEST_F(RetentionServiceTest, HoldLifecycleAndRefusals) {
 
   clock_.Advance(1h);
   Hold released = Must(retention_.ReleaseHold(lee_, h.id), "release");
-  EXPECT_EQ(released.state, "released");
+  EXPECT_EQ(domain::Name(released.state), "released");
   EXPECT_EQ(released.released_by, "lee");
   ASSERT_TRUE(released.released_at.has_value());
   EXPECT_EQ(*released.released_at, clock_.Now());
   EXPECT_EQ(StateOf(r), RecordState::kActive);
   EXPECT_EQ(StateOf(s), RecordState::kActive);
-  EXPECT_EQ(Must(retention_.GetHold(audrey_, h.id), "get").state, "released");
+  EXPECT_EQ(domain::Name(Must(retention_.GetHold(audrey_, h.id), "get").state), "released");
 
   uint64_t after = LogSize();
   ExpectRefused(retention_.ReleaseHold(lee_, h.id), ErrorCode::kConflict, "hold_released",
@@ -939,7 +939,7 @@ TEST_F(DestructionServiceTest, ProposalRefusesWhatMayNotBeDestroyed) {
 
   DestructionBatch batch = ProposeAB();
   EXPECT_EQ(batch.id, "DB-2036-000001");
-  EXPECT_EQ(batch.state, "proposed");
+  EXPECT_EQ(domain::Name(batch.state), "proposed");
   EXPECT_EQ(batch.proposed_by, "arch");
   ASSERT_EQ(batch.items.size(), 2u);
   EXPECT_EQ(batch.items[0].record_id, a_.id.value);
@@ -973,7 +973,7 @@ TEST_F(DestructionServiceTest, ApprovalNeedsOneApproverAndOneLegalNeitherTheProp
 
   clock_.Advance(1h);
   DestructionBatch one = Must(destruction_.Approve(ann_, b.id), "ann");
-  EXPECT_EQ(one.state, "proposed");
+  EXPECT_EQ(domain::Name(one.state), "proposed");
   ASSERT_EQ(one.approvals.size(), 1u);
   EXPECT_EQ(one.approvals[0].by, "ann");
   EXPECT_EQ(one.approvals[0].role, "approver");
@@ -992,7 +992,7 @@ TEST_F(DestructionServiceTest, ApprovalNeedsOneApproverAndOneLegalNeitherTheProp
                 "execute with one approval");
 
   DestructionBatch two = Must(destruction_.Approve(lee_, b.id), "lee");
-  EXPECT_EQ(two.state, "approved");
+  EXPECT_EQ(domain::Name(two.state), "approved");
   ASSERT_EQ(two.approvals.size(), 2u);
   EXPECT_EQ(two.approvals[1].by, "lee");
   EXPECT_EQ(two.approvals[1].role, "legal");
@@ -1025,9 +1025,9 @@ TEST_F(DestructionTwoApproversTest, EachConfiguredRoleNeedsItsOwnPerson) {
   ASSERT_TRUE(destruction_.Approve(lee_, b.id).ok());
   ExpectRefused(destruction_.Approve(lena_, b.id), ErrorCode::kPermissionDenied, "forbidden",
                 "second legal");
-  EXPECT_EQ(Must(destruction_.Approve(ann_, b.id), "ann").state, "proposed");
+  EXPECT_EQ(domain::Name(Must(destruction_.Approve(ann_, b.id), "ann").state), "proposed");
   ExpectRefused(destruction_.Approve(ann_, b.id), ErrorCode::kConflict, "already_approved", "ann");
-  EXPECT_EQ(Must(destruction_.Approve(amos_, b.id), "amos").state, "approved");
+  EXPECT_EQ(domain::Name(Must(destruction_.Approve(amos_, b.id), "amos").state), "approved");
 }
 
 TEST_F(DestructionServiceTest, ExecuteNeedsApprovalAndAnArchivist) {
@@ -1046,7 +1046,7 @@ TEST_F(DestructionServiceTest, ExecuteNeedsApprovalAndAnArchivist) {
   EXPECT_EQ(LogSize(), size);
   EXPECT_EQ(StateOf(a_), RecordState::kActive);
   // Any archivist may execute, not only the proposer.
-  EXPECT_EQ(Must(destruction_.Execute(arnie_, b.id), "execute").state, "executed");
+  EXPECT_EQ(domain::Name(Must(destruction_.Execute(arnie_, b.id), "execute").state), "executed");
 }
 
 TEST_F(DestructionServiceTest, HoldPlacedAfterApprovalStopsExecution) {
@@ -1058,7 +1058,7 @@ TEST_F(DestructionServiceTest, HoldPlacedAfterApprovalStopsExecution) {
   EXPECT_TRUE(Contains(refused.status().message(), b_.id.value)) << refused.status().message();
   // Nothing happened, to either record.
   EXPECT_EQ(LogSize(), size);
-  EXPECT_EQ(Must(destruction_.Get(arch_, b.id), "get").state, "approved");
+  EXPECT_EQ(domain::Name(Must(destruction_.Get(arch_, b.id), "get").state), "approved");
   for (const TestRecord* r : {&a_, &b_}) {
     EXPECT_NE(StateOf(*r), RecordState::kDestroyed);
     for (const auto& f : FilesOf(r->id)) {
@@ -1071,7 +1071,7 @@ TEST_F(DestructionServiceTest, HoldPlacedAfterApprovalStopsExecution) {
 
   // Released, the approved batch executes.
   ASSERT_TRUE(retention_.ReleaseHold(lee_, h.id).ok());
-  EXPECT_EQ(Must(destruction_.Execute(arch_, b.id), "execute").state, "executed");
+  EXPECT_EQ(domain::Name(Must(destruction_.Execute(arch_, b.id), "execute").state), "executed");
   EXPECT_EQ(StateOf(b_), RecordState::kDestroyed);
 }
 
@@ -1095,7 +1095,7 @@ TEST_F(DestructionServiceTest, ExecutionShredsKeysDeletesBlobsAndLeavesTombstone
 
   clock_.Advance(1h);
   DestructionBatch done = Must(destruction_.Execute(arch_, approved.id), "execute");
-  EXPECT_EQ(done.state, "executed");
+  EXPECT_EQ(domain::Name(done.state), "executed");
   EXPECT_EQ(done.executed_by, "arch");
   ASSERT_TRUE(done.executed_at.has_value());
   EXPECT_EQ(*done.executed_at, clock_.Now());
@@ -1196,7 +1196,7 @@ TEST_F(DestructionServiceTest, ExecutingAgainChangesNothing) {
 
   clock_.Advance(kDay);
   DestructionBatch again = Must(destruction_.Execute(arnie_, approved.id), "execute again");
-  EXPECT_EQ(again.state, "executed");
+  EXPECT_EQ(domain::Name(again.state), "executed");
   EXPECT_EQ(again.executed_by, "arch");
   EXPECT_EQ(again.certificate, certificate);
   EXPECT_EQ(LogSize(), size);
@@ -1221,7 +1221,7 @@ TEST_F(DestructionServiceTest, ExecutingAgainFinishesWhatACrashInterrupted) {
   DestructionService interrupted(store_, stuck, log_, {&signer_.signer}, clock_);
   uint64_t size = LogSize();
   EXPECT_FALSE(interrupted.Execute(arch_, first.id).ok());
-  EXPECT_EQ(Must(destruction_.Get(arch_, first.id), "get").state, "executed");
+  EXPECT_EQ(domain::Name(Must(destruction_.Get(arch_, first.id), "get").state), "executed");
   EXPECT_EQ(StateOf(a_), RecordState::kDestroyed);
   for (const auto& f : FilesOf(a_.id)) {
     EXPECT_TRUE(f.wrapped_dek.empty());
