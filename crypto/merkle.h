@@ -270,7 +270,8 @@ class CompactRange {
 
 // ---------------------------------------------------------------------------
 // In-memory tree: a NodeReader holding every perfect node of an append-only
-// tree in one vector per level. For tests and the in-memory storage fake.
+// tree in one vector per level. Used by tests, as the reference the stores'
+// trees and proofs are compared with.
 // Memory: about 2·32 bytes per leaf. Not thread-safe.
 class MemoryTree final : public NodeReader {
  public:

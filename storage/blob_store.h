@@ -113,7 +113,7 @@ class BlobWriter : public ByteSink {
 // Thread safety: implementations are safe for concurrent use by any number
 // of threads (distinct writers, concurrent reads, deletes of distinct ids).
 // Objects returned (writers, sources) follow their own rules above / in
-// crypto/stream.h and must not outlive the store.
+// common/byte_stream.h and must not outlive the store.
 class BlobStore {
  public:
   virtual ~BlobStore();
