@@ -320,13 +320,9 @@ void TrialChecker::CheckLoans(const Daemon& daemon) {
       }
       const std::string state = Str(it->second, "state");
       if (state != m->state && state == m->pending) ++figures_->unacked_present;
-      if (state != m->state && state != m->pending) {
-        Fail("loan " + m->id + " of " + record_id + " is " + state + "; acknowledged " +
-             m->state +
-             (m->pending.empty()
-                  ? ""
-                  : ", or " + m->pending + " if the step in " + "flight landed"));
-      }
+      const std::string problem =
+          workload::CompareServedLoan("loans of " + record_id, it->second, *m);
+      if (!problem.empty()) Fail(problem);
       // Every acknowledged transition left its event.
       if (static_cast<int>(Objects(it->second, "events").size()) < m->steps) {
         Fail("loan " + m->id + " shows " + std::to_string(Objects(it->second, "events").size()) +

@@ -289,15 +289,8 @@ size_t CheckLoans(const Cluster& cluster, const Ledger& ledger, const std::vecto
         findings.Add(where + ": acknowledged loan " + m.id + " is missing");
         continue;
       }
-      const Poco::JSON::Object::Ptr& l = it->second;
-      const std::string state = Str(l, "state");
-      if (Str(l, "recordId") != m.record_id || Str(l, "kind") != m.kind ||
-          Str(l, "borrower") != m.borrower ||
-          (state != m.state && (m.pending.empty() || state != m.pending))) {
-        findings.Add(where + ": loan " + m.id + " is " + Stringify(l) + ", acknowledged " +
-                     m.kind + " of " + m.record_id + " by " + m.borrower + " in state " + m.state +
-                     (m.pending.empty() ? "" : " (maybe " + m.pending + ")"));
-      }
+      const std::string problem = workload::CompareServedLoan(where, it->second, m);
+      if (!problem.empty()) findings.Add(problem);
     }
     if (exact && ids.size() != loans.size()) {
       findings.Add(where + ": " + std::to_string(ids.size()) + " loans, " +

@@ -302,6 +302,19 @@ std::vector<std::string> CompareServedVersion(const std::string& where,
   return out;
 }
 
+std::string CompareServedLoan(const std::string& where, const Poco::JSON::Object::Ptr& served,
+                              const LoanModel& loan) {
+  const std::string state = Str(served, "state");
+  if (Str(served, "recordId") == loan.record_id && Str(served, "kind") == loan.kind &&
+      Str(served, "borrower") == loan.borrower &&
+      (state == loan.state || (!loan.pending.empty() && state == loan.pending))) {
+    return "";
+  }
+  return where + ": loan " + loan.id + " is " + Stringify(served) + ", acknowledged " + loan.kind +
+         " of " + loan.record_id + " by " + loan.borrower + " in state " + loan.state +
+         (loan.pending.empty() ? "" : " (or " + loan.pending + " if the step in flight landed)");
+}
+
 std::string CompareDownload(const std::string& where, const HttpResult& got,
                             const FileModel& file) {
   if (got.status != 200 || !ResponseComplete(got)) return where + " does not download: " + Describe(got);

@@ -125,6 +125,14 @@ std::vector<std::string> CompareServedVersion(const std::string& where,
                                               const Poco::JSON::Object::Ptr& served,
                                               const VersionModel& v);
 
+// How `served` (a loan as the archive serves it) differs from the
+// acknowledged `loan`: its record, kind and borrower, and its state, which
+// must be the acknowledged one or the one a step in flight leads to
+// (loan.pending). "" when it matches, else one message starting with
+// `where`.
+std::string CompareServedLoan(const std::string& where, const Poco::JSON::Object::Ptr& served,
+                              const LoanModel& loan);
+
 // How a download of `file` differs from it: "" when `got` is a complete
 // 200 with its size and sha256, else one message starting with `where`.
 std::string CompareDownload(const std::string& where, const HttpResult& got,
