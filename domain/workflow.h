@@ -1,6 +1,6 @@
 // The states of the workflow documents other than loans (DESIGN §2, §7):
 // legal holds, pending retention changes, destruction batches and audit
-// jobs (loan states are in server/services/loan.h). Each value has one name,
+// jobs (loan states are in domain/loan.h). Each value has one name,
 // used alike in API JSON, in stored document bodies and in the documents
 // table's state column: Name gives it and the Parse functions read it back
 // (kUnprocessable "invalid_state" for any other text).

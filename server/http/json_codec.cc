@@ -167,17 +167,17 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   Poco::JSON::Array::Ptr loans = new Poco::JSON::Array;
   Poco::Dynamic::Var original;  // null unless the original is out
   bool overdue = false;
-  for (const services::Loan& l : d.open_loans) {
+  for (const domain::Loan& l : d.open_loans) {
     Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
     x->set("id", l.id);
-    x->set("kind", std::string(services::Name(l.kind)));
-    x->set("state", std::string(services::Name(services::EffectiveState(l, d.at))));
+    x->set("kind", std::string(domain::Name(l.kind)));
+    x->set("state", std::string(domain::Name(domain::EffectiveState(l, d.at))));
     x->set("borrower", l.borrower);
     x->set("dueAt", domain::FormatTime(l.due_at));
-    x->set("overdue", services::IsOverdue(l, d.at));
+    x->set("overdue", domain::IsOverdue(l, d.at));
     loans->add(x);
-    overdue = overdue || services::IsOverdue(l, d.at);
-    if (l.kind == services::LoanKind::kPhysical && l.state == services::LoanState::kCheckedOut) {
+    overdue = overdue || domain::IsOverdue(l, d.at);
+    if (l.kind == domain::LoanKind::kPhysical && l.state == domain::LoanState::kCheckedOut) {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object;
       h->set("loanId", l.id);
       h->set("borrower", l.borrower);

@@ -8,7 +8,7 @@
 
 namespace custos::http {
 
-using services::Loan;
+using domain::Loan;
 using services::LoanService;
 using domain::FormatTime;
 using domain::Time;
@@ -95,9 +95,9 @@ StatusOr<services::LoanRequest> DecodeLoanRequest(const Poco::JSON::Object::Ptr&
 }  // namespace
 
 Poco::JSON::Object::Ptr LoanJson(const Loan& loan, Time now) {
-  Poco::JSON::Object::Ptr o = services::LoanObject(loan);
-  o->set("state", std::string(services::Name(services::EffectiveState(loan, now))));
-  o->set("overdue", services::IsOverdue(loan, now));
+  Poco::JSON::Object::Ptr o = domain::LoanObject(loan);
+  o->set("state", std::string(domain::Name(domain::EffectiveState(loan, now))));
+  o->set("overdue", domain::IsOverdue(loan, now));
   o->remove("closedBy");
   for (const char* absent_is_null : {"checkedOutAt", "returnedAt", "closedAt", "renewal"}) {
     if (!o->has(absent_is_null)) o->set(absent_is_null, Poco::Dynamic::Var());
@@ -123,7 +123,7 @@ std::string RegisterCsv(const std::vector<Loan>& loans, Time now) {
     std::vector<std::string> cells = {l.id,
                                       l.record_id.value,
                                       l.record_title,
-                                      std::string(services::Name(l.kind)),
+                                      std::string(domain::Name(l.kind)),
                                       l.borrower,
                                       l.department,
                                       l.purpose,
@@ -132,7 +132,7 @@ std::string RegisterCsv(const std::vector<Loan>& loans, Time now) {
                                       opt(l.checked_out_at),
                                       FormatTime(l.due_at),
                                       opt(l.returned_at),
-                                      std::string(services::Name(services::EffectiveState(l, now))),
+                                      std::string(domain::Name(domain::EffectiveState(l, now))),
                                       indices};
     for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + Cell(cells[i]);
     out += "\r\n";
@@ -159,7 +159,7 @@ StatusOr<services::LoanFilter> DecodeLoanFilter(const RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(f.overdue, QueryBool(ctx, "overdue"));
   CUSTOS_ASSIGN_OR_RETURN(f.mine, QueryBool(ctx, "mine"));
   if (auto state = ctx.Query("state"); state && !state->empty()) {
-    auto parsed = services::ParseLoanState(*state);
+    auto parsed = domain::ParseLoanState(*state);
     if (!parsed.ok()) return InvalidArgument(parsed.status().message(), "invalid_parameter");
     f.state = *parsed;
   }

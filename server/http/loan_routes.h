@@ -14,15 +14,15 @@
 
 namespace custos::http {
 
-// A loan as the API shows it at `now`: its one codec (services::LoanObject)
+// A loan as the API shows it at `now`: its one codec (domain::LoanObject)
 // with the state at `now` (EffectiveState), `overdue`, `logIndices`, absent
 // times and renewal as null, and without `closedBy`.
-Poco::JSON::Object::Ptr LoanJson(const services::Loan& loan, domain::Time now);
+Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
 
 // The borrowing register as CSV (RFC 4180, CRLF, a header row; every cell
 // for which LooksLikeFormula holds is prefixed with a single quote, so a
 // spreadsheet shows it as text).
-std::string RegisterCsv(const std::vector<services::Loan>& loans, domain::Time now);
+std::string RegisterCsv(const std::vector<domain::Loan>& loans, domain::Time now);
 
 // Could a spreadsheet run `text` (UTF-8) as a formula? True when it starts
 // with a tab or CR, or when its first character that is not whitespace —

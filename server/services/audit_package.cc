@@ -239,9 +239,9 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
     CUSTOS_ASSIGN_OR_RETURN(er.versions, tx.versions().List(r.id));
     bool may_read = who == nullptr || MayReadContentDirectly(*who, r);
     if (!may_read) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans,
-                              LoansOfRecord(tx, r.id, who->username.value, {LoanState::kCheckedOut}));
-      for (const Loan& l : loans) may_read = may_read || GrantsContentAccess(l, who->username.value, now);
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
+                              LoansOfRecord(tx, r.id, who->username.value, {domain::LoanState::kCheckedOut}));
+      for (const domain::Loan& l : loans) may_read = may_read || domain::GrantsContentAccess(l, who->username.value, now);
     }
     for (const Version& v : er.versions) {
       for (const StoredFile& f : v.files) {

@@ -110,10 +110,10 @@ AuditJob JobFromRow(const StoredExport& e, Time now) {
 // directly)? kPermissionDenied "export_forbidden" otherwise.
 StatusOr<std::string> ContentRight(Transaction& tx, const Principal& who, const domain::Record& r, Time now) {
   if (MayReadContentDirectly(who, r)) return std::string();
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans,
-                          LoansOfRecord(tx, r.id, who.username.value, {LoanState::kCheckedOut}));
-  for (const Loan& l : loans) {
-    if (GrantsContentAccess(l, who.username.value, now)) return l.id;
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
+                          LoansOfRecord(tx, r.id, who.username.value, {domain::LoanState::kCheckedOut}));
+  for (const domain::Loan& l : loans) {
+    if (domain::GrantsContentAccess(l, who.username.value, now)) return l.id;
   }
   return PermissionDenied("this package holds the content of " + r.id.value +
                               ", which you may no longer read (it needs an active digital loan); "

@@ -24,20 +24,20 @@ constexpr size_t kMaxReason = 2000;
 constexpr size_t kListLimit = 1000;
 constexpr size_t kRegisterLimit = 100000;
 
-Status InvalidState(const Loan& loan, LoanState state, const std::string& action) {
+Status InvalidState(const domain::Loan& loan, domain::LoanState state, const std::string& action) {
   return Conflict("loan " + loan.id + " is " + std::string(Name(state)) + "; it cannot be " + action,
                   "invalid_loan_state")
       .WithParam("loanId", loan.id)
       .WithParam("state", std::string(Name(state)));
 }
 
-bool IsDepartmentApprover(const Principal& who, const Loan& loan) {
+bool IsDepartmentApprover(const Principal& who, const domain::Loan& loan) {
   return who.role == Role::kApprover && who.department == loan.department;
 }
 
 // Checks `who` may approve or reject `approvals` of `loan`.
-Status CheckApprover(const Principal& who, const Loan& loan,
-                     const std::vector<LoanApproval>& approvals, const std::string& action) {
+Status CheckApprover(const Principal& who, const domain::Loan& loan,
+                     const std::vector<domain::LoanApproval>& approvals, const std::string& action) {
   if (who.role != Role::kApprover) return Forbidden(action + " loans");
   if (who.department != loan.department) {
     return PermissionDenied("only approvers of the " + loan.department + " department may " + action +
@@ -47,7 +47,7 @@ Status CheckApprover(const Principal& who, const Loan& loan,
   if (who.username.value == loan.borrower) {
     return PermissionDenied("nobody may " + action + " their own loan", "self_approval");
   }
-  for (const LoanApproval& a : approvals) {
+  for (const domain::LoanApproval& a : approvals) {
     if (a.by == who.username.value) {
       return Conflict("you have already approved loan " + loan.id, "already_approved");
     }
@@ -55,7 +55,7 @@ Status CheckApprover(const Principal& who, const Loan& loan,
   return Status::Ok();
 }
 
-StatusOr<Loan> LoadLoan(Transaction& tx, const std::string& id) {
+StatusOr<domain::Loan> LoadLoan(Transaction& tx, const std::string& id) {
   CUSTOS_ASSIGN_OR_RETURN(std::optional<Document> d, tx.documents().Find(kLoanDocument, id));
   if (!d) return NotFound("no loan " + id, "loan_not_found");
   return LoanFromDocument(*d);
@@ -75,9 +75,9 @@ Status CheckText(const std::string& text, size_t max, const std::string& what) {
 LoanService::LoanService(storage::MetadataStore& store, Clock& clock, LoanOptions options)
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
-StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& request) {
+StatusOr<domain::Loan> LoanService::Request(const Principal& who, const LoanRequest& request) {
   if (who.role == Role::kAdmin) return Forbidden("borrow records");
-  CUSTOS_ASSIGN_OR_RETURN(LoanKind kind, ParseLoanKind(request.kind));
+  CUSTOS_ASSIGN_OR_RETURN(domain::LoanKind kind, domain::ParseLoanKind(request.kind));
   CUSTOS_RETURN_IF_ERROR(CheckText(request.purpose, kMaxPurpose, "purpose"));
   if (request.record_id.empty()) return Unprocessable("recordId is required", "invalid_record_id");
   Time now = clock_.Now();
@@ -101,7 +101,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
         .WithParam("rule", "max_days")
         .WithParam("maxDays", options_.max_days);
   }
-  Loan loan;
+  domain::Loan loan;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{request.record_id}));
     if (!r || !MaySeeRecord(who, *r)) {
@@ -116,10 +116,10 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
                                " record needs a purpose",
                            "purpose_required");
     }
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> existing,
-                            LoansOfRecord(tx, r->id, who.username.value, OpenStates()));
-    for (const Loan& l : existing) {
-      if (l.kind == kind && IsOpen(l, now)) {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> existing,
+                            LoansOfRecord(tx, r->id, who.username.value, domain::OpenStates()));
+    for (const domain::Loan& l : existing) {
+      if (l.kind == kind && domain::IsOpen(l, now)) {
         return Conflict("you already have an open " + std::string(Name(kind)) + " loan of " +
                             r->id.value + ": " + l.id,
                         "loan_exists")
@@ -133,7 +133,7 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
     loan.department = r->department;
     loan.classification = r->classification;
     loan.kind = kind;
-    loan.state = LoanState::kRequested;
+    loan.state = domain::LoanState::kRequested;
     loan.borrower = who.username.value;
     loan.purpose = request.purpose;
     loan.requested_at = now;
@@ -152,9 +152,9 @@ StatusOr<Loan> LoanService::Request(const Principal& who, const LoanRequest& req
   return loan;
 }
 
-StatusOr<Loan> LoanService::Get(const Principal& who, const std::string& id) {
+StatusOr<domain::Loan> LoanService::Get(const Principal& who, const std::string& id) {
   if (who.role == Role::kAdmin) return Forbidden("read loans");
-  std::optional<Loan> loan;
+  std::optional<domain::Loan> loan;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(loan, LoadLoan(tx, id));
     return Status::Ok();
@@ -163,7 +163,7 @@ StatusOr<Loan> LoanService::Get(const Principal& who, const std::string& id) {
   return *loan;
 }
 
-StatusOr<std::vector<Loan>> LoanService::List(const Principal& who, const LoanFilter& filter) {
+StatusOr<std::vector<domain::Loan>> LoanService::List(const Principal& who, const LoanFilter& filter) {
   if (who.role == Role::kAdmin) return Forbidden("read loans");
   Time now = clock_.Now();
   DocumentQuery q;
@@ -171,18 +171,18 @@ StatusOr<std::vector<Loan>> LoanService::List(const Principal& who, const LoanFi
   q.subject = filter.record_id;
   if (filter.mine || who.role == Role::kStaff) q.owner = who.username.value;
   if (filter.overdue) {
-    q.states = {std::string(Name(LoanState::kCheckedOut))};
+    q.states = {std::string(Name(domain::LoanState::kCheckedOut))};
     q.due_before = now + std::chrono::milliseconds(1);
   }
-  std::vector<Loan> out;
+  std::vector<domain::Loan> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     for (;;) {
       CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, tx.documents().List(q));
       for (const Document& d : docs) {
-        CUSTOS_ASSIGN_OR_RETURN(Loan l, LoanFromDocument(d));
+        CUSTOS_ASSIGN_OR_RETURN(domain::Loan l, LoanFromDocument(d));
         if (!MaySeeLoan(who, l)) continue;
-        if (filter.overdue && !IsOverdue(l, now)) continue;
-        if (filter.state && EffectiveState(l, now) != *filter.state) continue;
+        if (filter.overdue && !domain::IsOverdue(l, now)) continue;
+        if (filter.state && domain::EffectiveState(l, now) != *filter.state) continue;
         out.push_back(std::move(l));
       }
       if (docs.size() < q.limit) return Status::Ok();
@@ -194,11 +194,11 @@ StatusOr<std::vector<Loan>> LoanService::List(const Principal& who, const LoanFi
   return out;
 }
 
-StatusOr<Loan> LoanService::Transition(const Principal& who, const std::string& id,
+StatusOr<domain::Loan> LoanService::Transition(const Principal& who, const std::string& id,
                                        const std::string& action, const Change& change) {
   if (who.role == Role::kAdmin) return Forbidden("act on loans");
   Time now = clock_.Now();
-  Loan loan;
+  domain::Loan loan;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(loan, LoadLoan(tx, id));
     if (!MaySeeLoan(who, loan)) return NotFound("no loan " + id, "loan_not_found");
@@ -215,7 +215,7 @@ StatusOr<Loan> LoanService::Transition(const Principal& who, const std::string& 
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     loan.events.push_back({action, who.username.value, now, index});
     // An approval's index is known only now.
-    auto stamp = [&](std::vector<LoanApproval>& list) {
+    auto stamp = [&](std::vector<domain::LoanApproval>& list) {
       if (!list.empty() && list.back().by == who.username.value && list.back().log_index == 0) {
         list.back().log_index = index;
       }
@@ -227,8 +227,8 @@ StatusOr<Loan> LoanService::Transition(const Principal& who, const std::string& 
   return loan;
 }
 
-StatusOr<Loan> LoanService::Approve(const Principal& who, const std::string& id) {
-  return Transition(who, id, "loan.approve", [&](Transaction&, Loan& loan, const Record& record,
+StatusOr<domain::Loan> LoanService::Approve(const Principal& who, const std::string& id) {
+  return Transition(who, id, "loan.approve", [&](Transaction&, domain::Loan& loan, const Record& record,
                                                  Time now) -> Status {
     // The rules of the record as it is now: a record made secret after the
     // request needs two approvers, one made confidential needs a purpose.
@@ -242,48 +242,48 @@ StatusOr<Loan> LoanService::Approve(const Principal& who, const std::string& id)
                                "; its loans need a purpose: the borrower must ask again with one",
                            "purpose_required");
     }
-    LoanState state = EffectiveState(loan, now);
-    if (loan.renewal && (state == LoanState::kApproved || state == LoanState::kCheckedOut)) {
+    domain::LoanState state = domain::EffectiveState(loan, now);
+    if (loan.renewal && (state == domain::LoanState::kApproved || state == domain::LoanState::kCheckedOut)) {
       CUSTOS_RETURN_IF_ERROR(CheckApprover(who, loan, loan.renewal->approvals, "approve"));
       loan.renewal->approvals.push_back({who.username.value, now, 0});
       if (static_cast<int>(loan.renewal->approvals.size()) >= loan.approvals_needed) {
         loan.due_at = loan.renewal->due_at;
         // The renewal's approvals join the loan's for the register.
-        for (const LoanApproval& a : loan.renewal->approvals) loan.approvals.push_back(a);
+        for (const domain::LoanApproval& a : loan.renewal->approvals) loan.approvals.push_back(a);
         loan.renewal.reset();
         ++loan.renewals;
       }
       return Status::Ok();
     }
-    if (state != LoanState::kRequested) return InvalidState(loan, state, "approved");
+    if (state != domain::LoanState::kRequested) return InvalidState(loan, state, "approved");
     CUSTOS_RETURN_IF_ERROR(CheckApprover(who, loan, loan.approvals, "approve"));
     loan.approvals.push_back({who.username.value, now, 0});
     if (static_cast<int>(loan.approvals.size()) >= loan.approvals_needed) {
-      if (loan.kind == LoanKind::kDigital) {
-        loan.state = LoanState::kCheckedOut;  // access opens now
+      if (loan.kind == domain::LoanKind::kDigital) {
+        loan.state = domain::LoanState::kCheckedOut;  // access opens now
         loan.checked_out_at = now;
         loan.checked_out_by = who.username.value;
       } else {
-        loan.state = LoanState::kApproved;
+        loan.state = domain::LoanState::kApproved;
       }
     }
     return Status::Ok();
   });
 }
 
-StatusOr<Loan> LoanService::Reject(const Principal& who, const std::string& id,
+StatusOr<domain::Loan> LoanService::Reject(const Principal& who, const std::string& id,
                                    const std::string& reason) {
   CUSTOS_RETURN_IF_ERROR(CheckText(reason, kMaxReason, "reason"));
-  return Transition(who, id, "loan.reject", [&](Transaction&, Loan& loan, const Record&, Time now) -> Status {
-    LoanState state = EffectiveState(loan, now);
-    if (loan.renewal && (state == LoanState::kApproved || state == LoanState::kCheckedOut)) {
+  return Transition(who, id, "loan.reject", [&](Transaction&, domain::Loan& loan, const Record&, Time now) -> Status {
+    domain::LoanState state = domain::EffectiveState(loan, now);
+    if (loan.renewal && (state == domain::LoanState::kApproved || state == domain::LoanState::kCheckedOut)) {
       CUSTOS_RETURN_IF_ERROR(CheckApprover(who, loan, {}, "reject"));
       loan.renewal.reset();  // the loan itself stands
       return Status::Ok();
     }
-    if (state != LoanState::kRequested) return InvalidState(loan, state, "rejected");
+    if (state != domain::LoanState::kRequested) return InvalidState(loan, state, "rejected");
     CUSTOS_RETURN_IF_ERROR(CheckApprover(who, loan, {}, "reject"));
-    loan.state = LoanState::kRejected;
+    loan.state = domain::LoanState::kRejected;
     loan.closed_at = now;
     loan.closed_by = who.username.value;
     loan.reason = reason;
@@ -291,45 +291,45 @@ StatusOr<Loan> LoanService::Reject(const Principal& who, const std::string& id,
   });
 }
 
-StatusOr<Loan> LoanService::Checkout(const Principal& who, const std::string& id) {
+StatusOr<domain::Loan> LoanService::Checkout(const Principal& who, const std::string& id) {
   if (who.role != Role::kArchivist) return Forbidden("hand out originals");
   return Transition(who, id, "loan.checkout",
-                    [&](Transaction& tx, Loan& loan, const Record&, Time now) -> Status {
-    if (loan.kind != LoanKind::kPhysical) {
+                    [&](Transaction& tx, domain::Loan& loan, const Record&, Time now) -> Status {
+    if (loan.kind != domain::LoanKind::kPhysical) {
       return Conflict("loan " + loan.id + " is digital; its access opened when it was approved",
                       "not_physical");
     }
-    LoanState state = EffectiveState(loan, now);
-    if (state != LoanState::kApproved) return InvalidState(loan, state, "handed out");
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> others,
-                            LoansOfRecord(tx, loan.record_id, "", {LoanState::kCheckedOut}));
-    for (const Loan& o : others) {
-      if (o.kind == LoanKind::kPhysical) {
+    domain::LoanState state = domain::EffectiveState(loan, now);
+    if (state != domain::LoanState::kApproved) return InvalidState(loan, state, "handed out");
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> others,
+                            LoansOfRecord(tx, loan.record_id, "", {domain::LoanState::kCheckedOut}));
+    for (const domain::Loan& o : others) {
+      if (o.kind == domain::LoanKind::kPhysical) {
         return Conflict("the original of " + loan.record_id.value + " is out with " + o.borrower +
                             " (loan " + o.id + ")",
                         "original_out").WithParam("recordId", loan.record_id.value);
       }
     }
-    loan.state = LoanState::kCheckedOut;
+    loan.state = domain::LoanState::kCheckedOut;
     loan.checked_out_at = now;
     loan.checked_out_by = who.username.value;
     return Status::Ok();
   });
 }
 
-StatusOr<Loan> LoanService::Return(const Principal& who, const std::string& id) {
+StatusOr<domain::Loan> LoanService::Return(const Principal& who, const std::string& id) {
   return Transition(who, id, "loan.return",
-                    [&](Transaction&, Loan& loan, const Record&, Time now) -> Status {
-    if (loan.kind == LoanKind::kPhysical && who.role != Role::kArchivist) {
+                    [&](Transaction&, domain::Loan& loan, const Record&, Time now) -> Status {
+    if (loan.kind == domain::LoanKind::kPhysical && who.role != Role::kArchivist) {
       return Forbidden("take back originals (an archivist confirms the return)");
     }
-    if (loan.kind == LoanKind::kDigital && who.role != Role::kArchivist &&
+    if (loan.kind == domain::LoanKind::kDigital && who.role != Role::kArchivist &&
         who.username.value != loan.borrower) {
       return Forbidden("return another person's loan");
     }
-    LoanState state = EffectiveState(loan, now);
-    if (state != LoanState::kCheckedOut) return InvalidState(loan, state, "returned");
-    loan.state = LoanState::kReturned;
+    domain::LoanState state = domain::EffectiveState(loan, now);
+    if (state != domain::LoanState::kCheckedOut) return InvalidState(loan, state, "returned");
+    loan.state = domain::LoanState::kReturned;
     loan.returned_at = now;
     loan.returned_by = who.username.value;
     loan.renewal.reset();
@@ -337,14 +337,14 @@ StatusOr<Loan> LoanService::Return(const Principal& who, const std::string& id) 
   });
 }
 
-StatusOr<Loan> LoanService::Renew(const Principal& who, const std::string& id,
+StatusOr<domain::Loan> LoanService::Renew(const Principal& who, const std::string& id,
                                   std::optional<Time> due_at) {
   if (!due_at) return Unprocessable("dueAt is required", "invalid_due_date");
   return Transition(who, id, "loan.renew",
-                    [&](Transaction&, Loan& loan, const Record&, Time now) -> Status {
+                    [&](Transaction&, domain::Loan& loan, const Record&, Time now) -> Status {
     if (who.username.value != loan.borrower) return Forbidden("renew another person's loan");
-    LoanState state = EffectiveState(loan, now);
-    if (state != LoanState::kApproved && state != LoanState::kCheckedOut) {
+    domain::LoanState state = domain::EffectiveState(loan, now);
+    if (state != domain::LoanState::kApproved && state != domain::LoanState::kCheckedOut) {
       return InvalidState(loan, state, "renewed");
     }
     if (loan.renewal) {
@@ -368,30 +368,30 @@ StatusOr<Loan> LoanService::Renew(const Principal& who, const std::string& id,
           .WithParam("rule", "max_days")
           .WithParam("maxDays", options_.max_days);
     }
-    loan.renewal = LoanRenewal{due, now, {}};
+    loan.renewal = domain::LoanRenewal{due, now, {}};
     return Status::Ok();
   });
 }
 
-StatusOr<Loan> LoanService::Revoke(const Principal& who, const std::string& id,
+StatusOr<domain::Loan> LoanService::Revoke(const Principal& who, const std::string& id,
                                    const std::string& reason) {
   CUSTOS_RETURN_IF_ERROR(CheckText(reason, kMaxReason, "reason"));
   return Transition(who, id, "loan.revoke",
-                    [&](Transaction&, Loan& loan, const Record&, Time now) -> Status {
+                    [&](Transaction&, domain::Loan& loan, const Record&, Time now) -> Status {
     if (who.role != Role::kArchivist && !IsDepartmentApprover(who, loan)) {
       return Forbidden("revoke loans (approvers of the record's department and archivists may)");
     }
-    LoanState state = EffectiveState(loan, now);
-    if (state != LoanState::kRequested && state != LoanState::kApproved &&
-        state != LoanState::kCheckedOut) {
+    domain::LoanState state = domain::EffectiveState(loan, now);
+    if (state != domain::LoanState::kRequested && state != domain::LoanState::kApproved &&
+        state != domain::LoanState::kCheckedOut) {
       return InvalidState(loan, state, "revoked");
     }
-    if (state == LoanState::kCheckedOut && loan.kind == LoanKind::kPhysical) {
+    if (state == domain::LoanState::kCheckedOut && loan.kind == domain::LoanKind::kPhysical) {
       return Conflict("the original of " + loan.record_id.value + " is out with " + loan.borrower +
                           "; record its return instead",
                       "original_out").WithParam("recordId", loan.record_id.value);
     }
-    loan.state = LoanState::kRevoked;
+    loan.state = domain::LoanState::kRevoked;
     loan.closed_at = now;
     loan.closed_by = who.username.value;
     loan.reason = reason;
@@ -400,7 +400,7 @@ StatusOr<Loan> LoanService::Revoke(const Principal& who, const std::string& id,
   });
 }
 
-StatusOr<std::vector<Loan>> LoanService::Register(const Principal& who, std::optional<Time> from,
+StatusOr<std::vector<domain::Loan>> LoanService::Register(const Principal& who, std::optional<Time> from,
                                                   std::optional<Time> to) {
   if (who.role != Role::kArchivist && who.role != Role::kLegal && who.role != Role::kAuditor) {
     return Forbidden("read the borrowing register");
@@ -412,12 +412,12 @@ StatusOr<std::vector<Loan>> LoanService::Register(const Principal& who, std::opt
   q.kind = kLoanDocument;
   q.created_from = from;
   q.created_to = to;
-  std::vector<Loan> out;
+  std::vector<domain::Loan> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     for (;;) {
       CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> docs, tx.documents().List(q));
       for (const Document& d : docs) {
-        CUSTOS_ASSIGN_OR_RETURN(Loan l, LoanFromDocument(d));
+        CUSTOS_ASSIGN_OR_RETURN(domain::Loan l, LoanFromDocument(d));
         out.push_back(std::move(l));
       }
       if (out.size() > kRegisterLimit) {
@@ -431,7 +431,7 @@ StatusOr<std::vector<Loan>> LoanService::Register(const Principal& who, std::opt
     }
   }));
   std::stable_sort(out.begin(), out.end(),
-                   [](const Loan& a, const Loan& b) { return a.requested_at < b.requested_at; });
+                   [](const domain::Loan& a, const domain::Loan& b) { return a.requested_at < b.requested_at; });
   return out;
 }
 
@@ -498,8 +498,8 @@ StatusOr<int> LoanService::ExpireDue() {
   int expired = 0;
   DocumentQuery q;
   q.kind = kLoanDocument;
-  q.states = {std::string(Name(LoanState::kRequested)), std::string(Name(LoanState::kApproved)),
-              std::string(Name(LoanState::kCheckedOut))};
+  q.states = {std::string(Name(domain::LoanState::kRequested)), std::string(Name(domain::LoanState::kApproved)),
+              std::string(Name(domain::LoanState::kCheckedOut))};
   q.due_before = now + std::chrono::milliseconds(1);
   q.limit = 200;
   for (;;) {
@@ -511,11 +511,11 @@ StatusOr<int> LoanService::ExpireDue() {
       more = docs.size() == q.limit;
       if (!docs.empty()) q.after_id = docs.back().id;
       for (const Document& d : docs) {
-        CUSTOS_ASSIGN_OR_RETURN(Loan loan, LoanFromDocument(d));
-        if (EffectiveState(loan, now) != LoanState::kExpired || loan.state == LoanState::kExpired) {
+        CUSTOS_ASSIGN_OR_RETURN(domain::Loan loan, LoanFromDocument(d));
+        if (domain::EffectiveState(loan, now) != domain::LoanState::kExpired || loan.state == domain::LoanState::kExpired) {
           continue;  // an overdue physical original stays checked out
         }
-        loan.state = LoanState::kExpired;
+        loan.state = domain::LoanState::kExpired;
         loan.closed_at = loan.due_at;
         loan.closed_by = kSystemActor;
         loan.renewal.reset();

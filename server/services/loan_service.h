@@ -52,7 +52,7 @@ struct LoanRequest {
 };
 
 struct LoanFilter {
-  std::optional<LoanState> state;  // effective state
+  std::optional<domain::LoanState> state;  // effective state
   bool overdue = false;
   bool mine = false;
   std::string record_id;
@@ -69,7 +69,7 @@ struct CertificateAlert {
 };
 
 struct Alerts {
-  std::vector<Loan> overdue_loans;
+  std::vector<domain::Loan> overdue_loans;
   std::vector<CertificateAlert> certificates;
 };
 
@@ -77,23 +77,23 @@ class LoanService {
  public:
   LoanService(storage::MetadataStore& store, Clock& clock, LoanOptions options = {});
 
-  StatusOr<Loan> Request(const Principal& who, const LoanRequest& request);
-  StatusOr<Loan> Get(const Principal& who, const std::string& id);
+  StatusOr<domain::Loan> Request(const Principal& who, const LoanRequest& request);
+  StatusOr<domain::Loan> Get(const Principal& who, const std::string& id);
   // Loans the caller may see (their own; an approver's department's; all
   // for archivists, legal and auditors), newest first, at most 1,000.
-  StatusOr<std::vector<Loan>> List(const Principal& who, const LoanFilter& filter);
+  StatusOr<std::vector<domain::Loan>> List(const Principal& who, const LoanFilter& filter);
 
-  StatusOr<Loan> Approve(const Principal& who, const std::string& id);
-  StatusOr<Loan> Reject(const Principal& who, const std::string& id, const std::string& reason);
-  StatusOr<Loan> Checkout(const Principal& who, const std::string& id);
-  StatusOr<Loan> Return(const Principal& who, const std::string& id);
-  StatusOr<Loan> Renew(const Principal& who, const std::string& id,
+  StatusOr<domain::Loan> Approve(const Principal& who, const std::string& id);
+  StatusOr<domain::Loan> Reject(const Principal& who, const std::string& id, const std::string& reason);
+  StatusOr<domain::Loan> Checkout(const Principal& who, const std::string& id);
+  StatusOr<domain::Loan> Return(const Principal& who, const std::string& id);
+  StatusOr<domain::Loan> Renew(const Principal& who, const std::string& id,
                        std::optional<domain::Time> due_at);
-  StatusOr<Loan> Revoke(const Principal& who, const std::string& id, const std::string& reason);
+  StatusOr<domain::Loan> Revoke(const Principal& who, const std::string& id, const std::string& reason);
 
   // The borrowing register: loans requested in [from, to], oldest first
   // (archivists, legal, auditors).
-  StatusOr<std::vector<Loan>> Register(const Principal& who, std::optional<domain::Time> from,
+  StatusOr<std::vector<domain::Loan>> Register(const Principal& who, std::optional<domain::Time> from,
                                        std::optional<domain::Time> to);
   // Overdue loans and expiring or expired qualification certificates the
   // caller may see.
@@ -106,11 +106,11 @@ class LoanService {
   domain::Time Now() { return clock_.Now(); }
 
  private:
-  using Change = std::function<Status(storage::Transaction& tx, Loan& loan,
+  using Change = std::function<Status(storage::Transaction& tx, domain::Loan& loan,
                                       const domain::Record& record, domain::Time now)>;
   // Loads the loan, checks the caller may see it, applies `change`, stores
   // it and appends event `action` — all in one transaction.
-  StatusOr<Loan> Transition(const Principal& who, const std::string& id, const std::string& action,
+  StatusOr<domain::Loan> Transition(const Principal& who, const std::string& id, const std::string& action,
                             const Change& change);
 
   storage::MetadataStore& store_;

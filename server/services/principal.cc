@@ -26,7 +26,7 @@ bool MaySeeRecord(const Principal& p, const domain::Record& r) {
   return false;
 }
 
-bool MaySeeLoan(const Principal& p, const Loan& loan) {
+bool MaySeeLoan(const Principal& p, const domain::Loan& loan) {
   switch (p.role) {
     case Role::kArchivist:
     case Role::kLegal:

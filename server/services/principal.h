@@ -31,7 +31,7 @@ bool MaySeeRecord(const Principal& p, const domain::Record& r);
 //   approver: loans of their department's records, and their own;
 //   staff: their own;
 //   admin: none.
-bool MaySeeLoan(const Principal& p, const Loan& loan);
+bool MaySeeLoan(const Principal& p, const domain::Loan& loan);
 
 // Restricts a catalogue query to the records MaySeeRecord lets `p` see.
 void RestrictToVisible(const Principal& p, domain::RecordQuery& q);

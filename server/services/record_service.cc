@@ -361,9 +361,9 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
   d.at = now;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, id, "", OpenStates()));
-    for (Loan& l : loans) {
-      if (IsOpen(l, now) && MaySeeLoan(who, l)) d.open_loans.push_back(std::move(l));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans, LoansOfRecord(tx, id, "", domain::OpenStates()));
+    for (domain::Loan& l : loans) {
+      if (domain::IsOpen(l, now) && MaySeeLoan(who, l)) d.open_loans.push_back(std::move(l));
     }
     CUSTOS_ASSIGN_OR_RETURN(d.disposition, LoadDisposition(tx, r, now));
     CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
@@ -424,14 +424,14 @@ namespace {
 // Does history entry `e` name a loan (details.loan) that `who` may not see?
 // Such entries — a request with its purpose, approvals, reads through the
 // loan — are the loan's, and follow MaySeeLoan.
-bool MaySeeEntryLoan(const Principal& who, const storage::LogEntry& e, const std::vector<Loan>& loans) {
+bool MaySeeEntryLoan(const Principal& who, const storage::LogEntry& e, const std::vector<domain::Loan>& loans) {
   auto leaf = storage::DecodeLeaf(e.leaf);
   if (!leaf.ok() || !leaf->event.details->has("loan")) return true;
   const std::string id = leaf->event.details->optValue<std::string>("loan", "");
-  for (const Loan& l : loans) {
+  for (const domain::Loan& l : loans) {
     if (l.id == id) return MaySeeLoan(who, l);
   }
-  return MaySeeLoan(who, Loan{});  // a loan that is gone: only the roles that see every loan
+  return MaySeeLoan(who, domain::Loan{});  // a loan that is gone: only the roles that see every loan
 }
 
 }  // namespace
@@ -443,7 +443,7 @@ StatusOr<std::vector<storage::LogEntry>> RecordService::History(const Principal&
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> all,
                             tx.log().EntriesForSubject(r.id.value, kHistoryLimit));
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans, LoansOfRecord(tx, r.id));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans, LoansOfRecord(tx, r.id));
     for (storage::LogEntry& e : all) {
       if (MaySeeEntryLoan(who, e, loans)) out.push_back(std::move(e));
     }
@@ -580,10 +580,10 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
     // logs the read: a loan that ran out a millisecond ago no longer counts.
     std::string via_loan;
     if (!MayReadContentDirectly(who, r)) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<Loan> loans,
-                              LoansOfRecord(tx, r.id, who.username.value, {LoanState::kCheckedOut}));
-      for (const Loan& l : loans) {
-        if (GrantsContentAccess(l, who.username.value, now)) via_loan = l.id;
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
+                              LoansOfRecord(tx, r.id, who.username.value, {domain::LoanState::kCheckedOut}));
+      for (const domain::Loan& l : loans) {
+        if (domain::GrantsContentAccess(l, who.username.value, now)) via_loan = l.id;
       }
       if (via_loan.empty()) {
         return PermissionDenied("reading this record's content needs an active digital loan",

@@ -64,7 +64,7 @@ struct RecordDetail {
   // Loans still open (requested, approved, checked out) that the caller may
   // see (MaySeeLoan): who holds the original and since when, and whether it
   // is overdue, come from these.
-  std::vector<Loan> open_loans;
+  std::vector<domain::Loan> open_loans;
   domain::Time at;  // when this view was taken (loan states are as of then)
   // The retention rule in force, its source, the disposition date and the
   // holds on the record.

@@ -855,11 +855,11 @@ const std::vector<std::string> kPlainCells = {
 };
 
 TEST(RegisterCsvTest, FormulaCellsGotThroughUndefused) {
-  std::vector<services::Loan> loans;
+  std::vector<domain::Loan> loans;
   std::vector<std::string> cells = kFormulaCells;
   cells.insert(cells.end(), kPlainCells.begin(), kPlainCells.end());
   for (size_t i = 0; i < cells.size(); ++i) {
-    services::Loan l;
+    domain::Loan l;
     l.id = "LN-2026-" + std::to_string(100000 + i);
     l.record_id = domain::RecordId{"GN-2026-000001"};
     l.record_title = cells[i];

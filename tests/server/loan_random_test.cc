@@ -77,12 +77,12 @@ struct ModelRecord {
 struct ModelLoan {
   std::string id;
   size_t record = 0;
-  LoanKind kind = LoanKind::kDigital;
+  domain::LoanKind kind = domain::LoanKind::kDigital;
   std::string borrower;
   std::string department;
   Classification classification = Classification::kInternal;
   int needed = 1;
-  LoanState state = LoanState::kRequested;  // stored
+  domain::LoanState state = domain::LoanState::kRequested;  // stored
   Time due;
   std::vector<std::string> approvals;  // every approval, renewals' included
   bool renewal = false;
@@ -134,16 +134,16 @@ bool SeesLoan(const Principal& p, const ModelLoan& l) {
 }
 
 // The state at `now`: time ends requests, approvals and digital access.
-LoanState StateAt(const ModelLoan& l, Time now) {
+domain::LoanState StateAt(const ModelLoan& l, Time now) {
   if (now < l.due) return l.state;
-  if (l.state == LoanState::kRequested || l.state == LoanState::kApproved) return LoanState::kExpired;
-  if (l.state == LoanState::kCheckedOut && l.kind == LoanKind::kDigital) return LoanState::kExpired;
+  if (l.state == domain::LoanState::kRequested || l.state == domain::LoanState::kApproved) return domain::LoanState::kExpired;
+  if (l.state == domain::LoanState::kCheckedOut && l.kind == domain::LoanKind::kDigital) return domain::LoanState::kExpired;
   return l.state;
 }
 
 bool OpenAt(const ModelLoan& l, Time now) {
-  LoanState s = StateAt(l, now);
-  return s == LoanState::kRequested || s == LoanState::kApproved || s == LoanState::kCheckedOut;
+  domain::LoanState s = StateAt(l, now);
+  return s == domain::LoanState::kRequested || s == domain::LoanState::kApproved || s == domain::LoanState::kCheckedOut;
 }
 
 bool Contains(const std::vector<std::string>& v, const std::string& x) {
@@ -267,9 +267,9 @@ class LoanRandomTest : public ::testing::Test {
     if (!fit.empty() && Chance(0.8)) return fit[Pick(fit.size())];
     return &loans_model_[Pick(loans_model_.size())];
   }
-  LoanState Now(const ModelLoan& l) { return StateAt(l, clock_.Now()); }
+  domain::LoanState Now(const ModelLoan& l) { return StateAt(l, clock_.Now()); }
   bool Granted(const ModelLoan& l) {
-    return Now(l) == LoanState::kApproved || Now(l) == LoanState::kCheckedOut;
+    return Now(l) == domain::LoanState::kApproved || Now(l) == domain::LoanState::kCheckedOut;
   }
   // Mostly an approver of the loan's department (the borrower included).
   const Principal& ApproverFor(const ModelLoan& l) {
@@ -308,7 +308,7 @@ class LoanRandomTest : public ::testing::Test {
   }
 
   // A successful call returned `loan`: it must be what is now stored.
-  void ExpectReturnedIsStored(const Loan& loan) {
+  void ExpectReturnedIsStored(const domain::Loan& loan) {
     changed_.insert(loan.id);
     returned_[loan.id] = ToDocument(loan, clock_.Now()).body;
   }
@@ -319,7 +319,7 @@ class LoanRandomTest : public ::testing::Test {
     const Principal& who = AnyUser();
     size_t ri = Pick(records_model_.size());
     const ModelRecord& r = records_model_[ri];
-    LoanKind kind = Chance(0.5) ? LoanKind::kDigital : LoanKind::kPhysical;
+    domain::LoanKind kind = Chance(0.5) ? domain::LoanKind::kDigital : domain::LoanKind::kPhysical;
     LoanRequest q;
     q.record_id = r.id.value;
     q.kind = std::string(Name(kind));
@@ -368,14 +368,14 @@ class LoanRandomTest : public ::testing::Test {
 
   void DoApprove() {
     ModelLoan* l = PickLoan([&](const ModelLoan& x) {
-      return Now(x) == LoanState::kRequested || (x.renewal && Granted(x));
+      return Now(x) == domain::LoanState::kRequested || (x.renewal && Granted(x));
     });
     if (l == nullptr) return;
     state_now_ = std::string(Name(Now(*l)));
     const Principal& who = ApproverFor(*l);
     Time now = clock_.Now();
-    LoanState s = StateAt(*l, now);
-    bool renewal = l->renewal && (s == LoanState::kApproved || s == LoanState::kCheckedOut);
+    domain::LoanState s = StateAt(*l, now);
+    bool renewal = l->renewal && (s == domain::LoanState::kApproved || s == domain::LoanState::kCheckedOut);
     std::set<std::string> v;
     if (!SeesLoan(who, *l)) {
       v = {"loan_not_found"};
@@ -384,7 +384,7 @@ class LoanRandomTest : public ::testing::Test {
     } else {
       std::vector<std::string> round(l->approvals.begin(), l->approvals.end());
       v = ApproverViolations(who, *l, &round);
-      if (s != LoanState::kRequested) v.insert("invalid_loan_state");
+      if (s != domain::LoanState::kRequested) v.insert("invalid_loan_state");
     }
     auto got = loans_.Approve(who, l->id);
     if (!Expect("approve " + l->id + " by " + who.username.value, got, v)) return;
@@ -401,7 +401,7 @@ class LoanRandomTest : public ::testing::Test {
     } else {
       l->approvals.push_back(who.username.value);
       if (static_cast<int>(l->approvals.size()) >= l->needed) {
-        l->state = l->kind == LoanKind::kDigital ? LoanState::kCheckedOut : LoanState::kApproved;
+        l->state = l->kind == domain::LoanKind::kDigital ? domain::LoanState::kCheckedOut : domain::LoanState::kApproved;
       }
     }
     ExpectReturnedIsStored(*got);
@@ -409,19 +409,19 @@ class LoanRandomTest : public ::testing::Test {
 
   void DoReject() {
     ModelLoan* l = PickLoan([&](const ModelLoan& x) {
-      return Now(x) == LoanState::kRequested || (x.renewal && Granted(x));
+      return Now(x) == domain::LoanState::kRequested || (x.renewal && Granted(x));
     });
     if (l == nullptr) return;
     state_now_ = std::string(Name(Now(*l)));
     const Principal& who = ApproverFor(*l);
-    LoanState s = StateAt(*l, clock_.Now());
-    bool renewal = l->renewal && (s == LoanState::kApproved || s == LoanState::kCheckedOut);
+    domain::LoanState s = StateAt(*l, clock_.Now());
+    bool renewal = l->renewal && (s == domain::LoanState::kApproved || s == domain::LoanState::kCheckedOut);
     std::set<std::string> v;
     if (!SeesLoan(who, *l)) {
       v = {"loan_not_found"};
     } else {
       v = ApproverViolations(who, *l, nullptr);
-      if (!renewal && s != LoanState::kRequested) v.insert("invalid_loan_state");
+      if (!renewal && s != domain::LoanState::kRequested) v.insert("invalid_loan_state");
     }
     auto got = loans_.Reject(who, l->id, "no");
     if (!Expect("reject " + l->id + " by " + who.username.value, got, v)) return;
@@ -430,14 +430,14 @@ class LoanRandomTest : public ::testing::Test {
       l->renewal = false;
       l->renewal_approvals.clear();
     } else {
-      l->state = LoanState::kRejected;
+      l->state = domain::LoanState::kRejected;
     }
     ExpectReturnedIsStored(*got);
   }
 
   void DoCheckout() {
     ModelLoan* l = PickLoan([&](const ModelLoan& x) {
-      return x.kind == LoanKind::kPhysical && Now(x) == LoanState::kApproved;
+      return x.kind == domain::LoanKind::kPhysical && Now(x) == domain::LoanState::kApproved;
     });
     if (l == nullptr) return;
     state_now_ = std::string(Name(Now(*l)));
@@ -446,11 +446,11 @@ class LoanRandomTest : public ::testing::Test {
     if (who.role != Role::kArchivist) {
       v = {"forbidden"};
     } else {
-      if (l->kind != LoanKind::kPhysical) v.insert("not_physical");
-      if (StateAt(*l, clock_.Now()) != LoanState::kApproved) v.insert("invalid_loan_state");
+      if (l->kind != domain::LoanKind::kPhysical) v.insert("not_physical");
+      if (StateAt(*l, clock_.Now()) != domain::LoanState::kApproved) v.insert("invalid_loan_state");
       for (const ModelLoan& o : loans_model_) {
-        if (o.record == l->record && o.kind == LoanKind::kPhysical &&
-            o.state == LoanState::kCheckedOut) {
+        if (o.record == l->record && o.kind == domain::LoanKind::kPhysical &&
+            o.state == domain::LoanState::kCheckedOut) {
           v.insert("original_out");
         }
       }
@@ -458,12 +458,12 @@ class LoanRandomTest : public ::testing::Test {
     auto got = loans_.Checkout(who, l->id);
     if (!Expect("checkout " + l->id + " by " + who.username.value, got, v)) return;
     ++l->events;
-    l->state = LoanState::kCheckedOut;
+    l->state = domain::LoanState::kCheckedOut;
     ExpectReturnedIsStored(*got);
   }
 
   void DoReturn() {
-    ModelLoan* l = PickLoan([&](const ModelLoan& x) { return Now(x) == LoanState::kCheckedOut; });
+    ModelLoan* l = PickLoan([&](const ModelLoan& x) { return Now(x) == domain::LoanState::kCheckedOut; });
     if (l == nullptr) return;
     state_now_ = std::string(Name(Now(*l)));
     const Principal& who = Chance(0.4) ? by_name_[l->borrower] : UserOr(archivists_);
@@ -472,15 +472,15 @@ class LoanRandomTest : public ::testing::Test {
       v = {"loan_not_found"};
     } else {
       bool archivist = who.role == Role::kArchivist;
-      if (!archivist && (l->kind == LoanKind::kPhysical || who.username.value != l->borrower)) {
+      if (!archivist && (l->kind == domain::LoanKind::kPhysical || who.username.value != l->borrower)) {
         v.insert("forbidden");
       }
-      if (StateAt(*l, clock_.Now()) != LoanState::kCheckedOut) v.insert("invalid_loan_state");
+      if (StateAt(*l, clock_.Now()) != domain::LoanState::kCheckedOut) v.insert("invalid_loan_state");
     }
     auto got = loans_.Return(who, l->id);
     if (!Expect("return " + l->id + " by " + who.username.value, got, v)) return;
     ++l->events;
-    l->state = LoanState::kReturned;
+    l->state = domain::LoanState::kReturned;
     l->renewal = false;
     l->renewal_approvals.clear();
     ExpectReturnedIsStored(*got);
@@ -495,13 +495,13 @@ class LoanRandomTest : public ::testing::Test {
     double d = std::uniform_real_distribution<double>(0, 1)(rng_);
     Time due = d < 0.1 ? l->due - Ms(0, 3600000)
                        : (d < 0.15 ? now + kDay * kMaxDays + Ms(1, 1000) : l->due + Ms(1, 20LL * 86400000));
-    LoanState s = StateAt(*l, now);
+    domain::LoanState s = StateAt(*l, now);
     std::set<std::string> v;
     if (!SeesLoan(who, *l)) {
       v = {"loan_not_found"};
     } else {
       if (who.username.value != l->borrower) v.insert("forbidden");
-      if (s != LoanState::kApproved && s != LoanState::kCheckedOut) v.insert("invalid_loan_state");
+      if (s != domain::LoanState::kApproved && s != domain::LoanState::kCheckedOut) v.insert("invalid_loan_state");
       if (l->renewal) v.insert("renewal_pending");
       if (due <= l->due || due > now + kDay * kMaxDays) v.insert("invalid_due_date");
     }
@@ -519,7 +519,7 @@ class LoanRandomTest : public ::testing::Test {
     if (l == nullptr) return;
     state_now_ = std::string(Name(Now(*l)));
     const Principal& who = Chance(0.5) ? ApproverFor(*l) : UserOr(archivists_);
-    LoanState s = StateAt(*l, clock_.Now());
+    domain::LoanState s = StateAt(*l, clock_.Now());
     std::set<std::string> v;
     if (!SeesLoan(who, *l)) {
       v = {"loan_not_found"};
@@ -527,15 +527,15 @@ class LoanRandomTest : public ::testing::Test {
       bool may = who.role == Role::kArchivist ||
                  (who.role == Role::kApprover && who.department == l->department);
       if (!may) v.insert("forbidden");
-      if (s != LoanState::kRequested && s != LoanState::kApproved && s != LoanState::kCheckedOut) {
+      if (s != domain::LoanState::kRequested && s != domain::LoanState::kApproved && s != domain::LoanState::kCheckedOut) {
         v.insert("invalid_loan_state");
       }
-      if (s == LoanState::kCheckedOut && l->kind == LoanKind::kPhysical) v.insert("original_out");
+      if (s == domain::LoanState::kCheckedOut && l->kind == domain::LoanKind::kPhysical) v.insert("original_out");
     }
     auto got = loans_.Revoke(who, l->id, "revoked");
     if (!Expect("revoke " + l->id + " by " + who.username.value, got, v)) return;
     ++l->events;
-    l->state = LoanState::kRevoked;
+    l->state = domain::LoanState::kRevoked;
     l->renewal = false;
     l->renewal_approvals.clear();
     ExpectReturnedIsStored(*got);
@@ -545,15 +545,15 @@ class LoanRandomTest : public ::testing::Test {
     Time now = clock_.Now();
     std::vector<ModelLoan*> due;
     for (ModelLoan& l : loans_model_) {
-      bool open = l.state == LoanState::kRequested || l.state == LoanState::kApproved ||
-                  l.state == LoanState::kCheckedOut;
-      if (open && StateAt(l, now) == LoanState::kExpired) due.push_back(&l);
+      bool open = l.state == domain::LoanState::kRequested || l.state == domain::LoanState::kApproved ||
+                  l.state == domain::LoanState::kCheckedOut;
+      if (open && StateAt(l, now) == domain::LoanState::kExpired) due.push_back(&l);
     }
     auto got = loans_.ExpireDue();
     ASSERT_TRUE(got.ok()) << step_ << " " << got.status().ToString();
     EXPECT_EQ(*got, static_cast<int>(due.size())) << step_;
     for (ModelLoan* l : due) {
-      l->state = LoanState::kExpired;
+      l->state = domain::LoanState::kExpired;
       l->renewal = false;
       l->renewal_approvals.clear();
       ++l->events;
@@ -588,7 +588,7 @@ class LoanRandomTest : public ::testing::Test {
     // loans, whatever became of it.
     std::vector<const ModelLoan*> digital;
     for (const ModelLoan& l : loans_model_) {
-      if (l.kind == LoanKind::kDigital) digital.push_back(&l);
+      if (l.kind == domain::LoanKind::kDigital) digital.push_back(&l);
     }
     if (!digital.empty() && Chance(0.5)) {
       const ModelLoan* l = digital[Pick(digital.size())];
@@ -600,8 +600,8 @@ class LoanRandomTest : public ::testing::Test {
     Time now = clock_.Now();
     bool via_loan = false;
     for (const ModelLoan& l : loans_model_) {
-      if (l.record == ri && l.kind == LoanKind::kDigital && l.borrower == who.username.value &&
-          StateAt(l, now) == LoanState::kCheckedOut) {
+      if (l.record == ri && l.kind == domain::LoanKind::kDigital && l.borrower == who.username.value &&
+          StateAt(l, now) == domain::LoanState::kCheckedOut) {
         via_loan = true;
       }
     }
@@ -646,7 +646,7 @@ class LoanRandomTest : public ::testing::Test {
   }
 
   // The log entry at `index` is about loan `id` (action `action`).
-  void ExpectLogged(const std::string& id, const LoanEvent& e) {
+  void ExpectLogged(const std::string& id, const domain::LoanEvent& e) {
     Status s = store_.Read([&](storage::Transaction& tx) -> Status {
       CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(e.log_index, e.log_index + 1, 1));
       if (entries.size() != 1) return NotFound("no log entry " + std::to_string(e.log_index));
@@ -671,7 +671,7 @@ class LoanRandomTest : public ::testing::Test {
   void CheckLoan(const ModelLoan& m, const storage::Document& d, bool check_log) {
     auto decoded = LoanFromDocument(d);
     ASSERT_TRUE(decoded.ok()) << step_ << " " << decoded.status().ToString();
-    const Loan& l = *decoded;
+    const domain::Loan& l = *decoded;
     const std::string at = step_ + " " + l.id;
     reached_.insert(l.state);
     // Columns and body agree.
@@ -690,13 +690,13 @@ class LoanRandomTest : public ::testing::Test {
     EXPECT_EQ(l.classification, m.classification) << at;
     EXPECT_EQ(l.approvals_needed, m.needed) << at;
     std::vector<std::string> by;
-    for (const LoanApproval& a : l.approvals) by.push_back(a.by);
+    for (const domain::LoanApproval& a : l.approvals) by.push_back(a.by);
     EXPECT_EQ(by, m.approvals) << at;
     EXPECT_EQ(l.renewal.has_value(), m.renewal) << at;
     if (l.renewal && m.renewal) {
       EXPECT_EQ(l.renewal->due_at, m.renewal_due) << at;
       std::vector<std::string> rby;
-      for (const LoanApproval& a : l.renewal->approvals) rby.push_back(a.by);
+      for (const domain::LoanApproval& a : l.renewal->approvals) rby.push_back(a.by);
       EXPECT_EQ(rby, m.renewal_approvals) << at;
     }
     EXPECT_EQ(l.renewals, m.renewals) << at;
@@ -709,9 +709,9 @@ class LoanRandomTest : public ::testing::Test {
     if (l.classification >= Classification::kConfidential) {
       EXPECT_NE(l.purpose.find_first_not_of(" \t\r\n"), std::string::npos) << at;
     }
-    auto check_approvals = [&](const std::vector<LoanApproval>& group) {
+    auto check_approvals = [&](const std::vector<domain::LoanApproval>& group) {
       std::set<std::string> distinct;
-      for (const LoanApproval& a : group) {
+      for (const domain::LoanApproval& a : group) {
         EXPECT_TRUE(distinct.insert(a.by).second) << at << ": " << a.by << " approved twice";
         EXPECT_NE(a.by, l.borrower) << at << ": the borrower approved";
         auto u = by_name_.find(a.by);
@@ -731,55 +731,55 @@ class LoanRandomTest : public ::testing::Test {
       }
     } else {
       check_approvals(l.approvals);
-      EXPECT_TRUE(l.state == LoanState::kRequested || l.state == LoanState::kRejected ||
-                  l.state == LoanState::kRevoked || l.state == LoanState::kExpired)
+      EXPECT_TRUE(l.state == domain::LoanState::kRequested || l.state == domain::LoanState::kRejected ||
+                  l.state == domain::LoanState::kRevoked || l.state == domain::LoanState::kExpired)
           << at << ": " << Name(l.state) << " with too few approvals";
     }
     if (l.renewal) {
-      EXPECT_TRUE(l.state == LoanState::kApproved || l.state == LoanState::kCheckedOut) << at;
+      EXPECT_TRUE(l.state == domain::LoanState::kApproved || l.state == domain::LoanState::kCheckedOut) << at;
       EXPECT_LT(l.renewal->approvals.size(), needed) << at;
       EXPECT_GT(l.renewal->due_at, l.due_at) << at;
       check_approvals(l.renewal->approvals);
     }
     switch (l.state) {
-      case LoanState::kRequested:
+      case domain::LoanState::kRequested:
         EXPECT_FALSE(l.checked_out_at.has_value()) << at;
         EXPECT_FALSE(l.closed_at.has_value()) << at;
         break;
-      case LoanState::kApproved:
-        EXPECT_EQ(l.kind, LoanKind::kPhysical) << at << ": a digital loan opens at approval";
+      case domain::LoanState::kApproved:
+        EXPECT_EQ(l.kind, domain::LoanKind::kPhysical) << at << ": a digital loan opens at approval";
         EXPECT_TRUE(granted) << at;
         EXPECT_FALSE(l.checked_out_at.has_value()) << at;
         break;
-      case LoanState::kCheckedOut:
+      case domain::LoanState::kCheckedOut:
         EXPECT_TRUE(granted) << at;
         EXPECT_TRUE(l.checked_out_at.has_value()) << at;
-        if (l.kind == LoanKind::kPhysical) {
+        if (l.kind == domain::LoanKind::kPhysical) {
           EXPECT_EQ(RoleOf(l.checked_out_by), Role::kArchivist) << at;
         } else if (l.approvals.size() >= needed) {
           EXPECT_EQ(l.checked_out_by, l.approvals[needed - 1].by) << at;
         }
         EXPECT_FALSE(l.returned_at.has_value()) << at;
         break;
-      case LoanState::kReturned:
+      case domain::LoanState::kReturned:
         ASSERT_TRUE(l.returned_at.has_value()) << at;
         ASSERT_TRUE(l.checked_out_at.has_value()) << at;
         EXPECT_GE(*l.returned_at, *l.checked_out_at) << at;
         EXPECT_TRUE(RoleOf(l.returned_by) == Role::kArchivist ||
-                    (l.kind == LoanKind::kDigital && l.returned_by == l.borrower))
+                    (l.kind == domain::LoanKind::kDigital && l.returned_by == l.borrower))
             << at << ": returned by " << l.returned_by;
         EXPECT_FALSE(l.renewal.has_value()) << at;
         break;
-      case LoanState::kRejected:
-      case LoanState::kRevoked:
-      case LoanState::kExpired:
+      case domain::LoanState::kRejected:
+      case domain::LoanState::kRevoked:
+      case domain::LoanState::kExpired:
         EXPECT_TRUE(l.closed_at.has_value()) << at;
         EXPECT_FALSE(l.closed_by.empty()) << at;
         EXPECT_FALSE(l.renewal.has_value()) << at;
-        if (l.state == LoanState::kExpired) {
+        if (l.state == domain::LoanState::kExpired) {
           EXPECT_EQ(l.closed_by, kSystemActor) << at;
         }
-        if (l.state == LoanState::kRejected) {
+        if (l.state == domain::LoanState::kRejected) {
           EXPECT_EQ(RoleOf(l.closed_by), Role::kApprover) << at;
         }
         break;
@@ -836,7 +836,7 @@ class LoanRandomTest : public ::testing::Test {
       }
       std::reverse(want.begin(), want.end());
       std::vector<std::string> ids;
-      for (const Loan& l : *got) ids.push_back(l.id);
+      for (const domain::Loan& l : *got) ids.push_back(l.id);
       EXPECT_EQ(ids, want) << step_ << " list for " << p.username.value;
     }
     LoanFilter overdue;
@@ -845,13 +845,13 @@ class LoanRandomTest : public ::testing::Test {
     ASSERT_TRUE(got.ok());
     std::vector<std::string> want;
     for (const ModelLoan& l : loans_model_) {
-      if (l.kind == LoanKind::kPhysical && l.state == LoanState::kCheckedOut && now >= l.due) {
+      if (l.kind == domain::LoanKind::kPhysical && l.state == domain::LoanState::kCheckedOut && now >= l.due) {
         want.push_back(l.id);
       }
     }
     std::reverse(want.begin(), want.end());
     std::vector<std::string> ids;
-    for (const Loan& l : *got) ids.push_back(l.id);
+    for (const domain::Loan& l : *got) ids.push_back(l.id);
     EXPECT_EQ(ids, want) << step_ << " overdue";
     // And a full pass over every stored loan.
     for (const auto& [id, d] : previous_) {
@@ -889,7 +889,7 @@ class LoanRandomTest : public ::testing::Test {
   std::string state_now_;                // of the loan acted on, before the action
   size_t list_turn_ = 0;                 // whose list CheckLists compares next
   std::map<std::string, int> outcomes_;  // "approve:self_approval" → how often
-  std::set<LoanState> reached_;          // states seen stored
+  std::set<domain::LoanState> reached_;          // states seen stored
   int reads_ = 0, reads_ok_ = 0, reads_by_loan_ = 0;
 };
 
@@ -932,9 +932,9 @@ TEST_F(LoanRandomTest, ThousandsOfRandomActionsKeepEveryRule) {
   for (const ModelLoan& l : loans_model_) {
     if (l.renewals > 0) ++renewed;
   }
-  for (LoanState s : {LoanState::kRequested, LoanState::kApproved, LoanState::kCheckedOut,
-                      LoanState::kReturned, LoanState::kRejected, LoanState::kRevoked,
-                      LoanState::kExpired}) {
+  for (domain::LoanState s : {domain::LoanState::kRequested, domain::LoanState::kApproved, domain::LoanState::kCheckedOut,
+                      domain::LoanState::kReturned, domain::LoanState::kRejected, domain::LoanState::kRevoked,
+                      domain::LoanState::kExpired}) {
     EXPECT_EQ(reached_.count(s), 1u) << "no loan was ever " << Name(s);
   }
   EXPECT_GT(renewed, 0);

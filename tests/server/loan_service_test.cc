@@ -67,9 +67,9 @@ struct TestRecord {
   std::string content;
 };
 
-std::vector<std::string> LoanIds(const std::vector<Loan>& loans) {
+std::vector<std::string> LoanIds(const std::vector<domain::Loan>& loans) {
   std::vector<std::string> out;
-  for (const Loan& l : loans) out.push_back(l.id);
+  for (const domain::Loan& l : loans) out.push_back(l.id);
   return out;
 }
 
@@ -138,7 +138,7 @@ class LoanServiceTest : public ::testing::Test {
   std::string DateIn(int days) { return domain::FormatTime(clock_.Now() + kDay * days).substr(0, 10); }
   Time In(std::chrono::milliseconds d) { return clock_.Now() + d; }
 
-  StatusOr<Loan> Request(const Principal& who, const TestRecord& r, const std::string& kind,
+  StatusOr<domain::Loan> Request(const Principal& who, const TestRecord& r, const std::string& kind,
                          std::chrono::milliseconds due_in = 7 * kDay,
                          const std::string& purpose = "") {
     LoanRequest q;
@@ -150,9 +150,9 @@ class LoanServiceTest : public ::testing::Test {
   }
 
   // Requests and approves a loan with one approver (`ann_`).
-  Loan Granted(const Principal& who, const TestRecord& r, const std::string& kind,
+  domain::Loan Granted(const Principal& who, const TestRecord& r, const std::string& kind,
                std::chrono::milliseconds due_in = 7 * kDay) {
-    Loan l = Must(Request(who, r, kind, due_in), "request");
+    domain::Loan l = Must(Request(who, r, kind, due_in), "request");
     return Must(loans_.Approve(ann_, l.id), "approve");
   }
 
@@ -170,7 +170,7 @@ class LoanServiceTest : public ::testing::Test {
   }
 
   // The stored loan, whoever may see it.
-  Loan Stored(const std::string& id) { return Must(loans_.Get(arch_, id), "get"); }
+  domain::Loan Stored(const std::string& id) { return Must(loans_.Get(arch_, id), "get"); }
 
   uint64_t LogSize() {
     uint64_t n = 0;
@@ -228,7 +228,7 @@ class LoanServiceTest : public ::testing::Test {
 
 TEST_F(LoanServiceTest, DigitalLoanOpensAtApprovalAndReadsUntilTheDueDate) {
   EXPECT_EQ(Read(alice_, internal_).status().reason(), "content_forbidden");
-  Loan l = Must(Request(alice_, internal_, "digital", 7 * kDay), "request");
+  domain::Loan l = Must(Request(alice_, internal_, "digital", 7 * kDay), "request");
   EXPECT_EQ(l.id, "LN-2026-000001");
   EXPECT_EQ(Name(l.state), "requested");
   EXPECT_EQ(l.approvals_needed, 1);
@@ -238,7 +238,7 @@ TEST_F(LoanServiceTest, DigitalLoanOpensAtApprovalAndReadsUntilTheDueDate) {
   EXPECT_EQ(Read(alice_, internal_).status().reason(), "content_forbidden");
 
   clock_.Advance(1h);
-  Loan a = Must(loans_.Approve(ann_, l.id), "approve");
+  domain::Loan a = Must(loans_.Approve(ann_, l.id), "approve");
   // The last approval opens access: straight to checked_out.
   EXPECT_EQ(Name(a.state), "checked_out");
   ASSERT_EQ(a.approvals.size(), 1u);
@@ -266,18 +266,18 @@ TEST_F(LoanServiceTest, DigitalLoanOpensAtApprovalAndReadsUntilTheDueDate) {
   EXPECT_EQ(late.status().reason(), "content_forbidden");
   EXPECT_EQ(LogSize(), size);  // a refused read is not logged as a read
   // Nothing ran to expire it: the stored state is still checked_out.
-  Loan stored = Stored(l.id);
+  domain::Loan stored = Stored(l.id);
   EXPECT_EQ(Name(stored.state), "checked_out");
-  EXPECT_EQ(Name(EffectiveState(stored, clock_.Now())), "expired");
+  EXPECT_EQ(Name(domain::EffectiveState(stored, clock_.Now())), "expired");
 }
 
 TEST_F(LoanServiceTest, ReturnedLoanNoLongerReadsAndCannotBeReturnedTwice) {
-  Loan l = Granted(alice_, internal_, "digital");
+  domain::Loan l = Granted(alice_, internal_, "digital");
   ASSERT_TRUE(Read(alice_, internal_).ok());
   clock_.Advance(2h);
   // Another person's digital loan is not theirs to return.
   EXPECT_EQ(loans_.Return(ann_, l.id).status().reason(), "forbidden");
-  Loan r = Must(loans_.Return(alice_, l.id), "return");
+  domain::Loan r = Must(loans_.Return(alice_, l.id), "return");
   EXPECT_EQ(Name(r.state), "returned");
   ASSERT_TRUE(r.returned_at.has_value());
   EXPECT_EQ(*r.returned_at, clock_.Now());
@@ -295,7 +295,7 @@ TEST_F(LoanServiceTest, ReturnedLoanNoLongerReadsAndCannotBeReturnedTwice) {
 }
 
 TEST_F(LoanServiceTest, PhysicalLoansDoNotOpenContent) {
-  Loan l = Granted(alice_, internal_, "physical");
+  domain::Loan l = Granted(alice_, internal_, "physical");
   EXPECT_EQ(Name(l.state), "approved");
   EXPECT_FALSE(l.checked_out_at.has_value());
   EXPECT_EQ(Read(alice_, internal_).status().reason(), "content_forbidden");
@@ -322,14 +322,14 @@ TEST_F(LoanServiceTest, ArchivistsAndLegalReadWithoutALoanBelowTheirLimits) {
 // ---------------------------------------------------------- approval rules
 
 TEST_F(LoanServiceTest, NobodyApprovesTheirOwnLoan) {
-  Loan l = Must(Request(ann_, internal_, "digital"), "request");
+  domain::Loan l = Must(Request(ann_, internal_, "digital"), "request");
   uint64_t size = LogSize();
   auto self = loans_.Approve(ann_, l.id);
   EXPECT_EQ(self.status().code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(self.status().reason(), "self_approval");
   EXPECT_EQ(loans_.Reject(ann_, l.id, "no").status().reason(), "self_approval");
   EXPECT_EQ(LogSize(), size);
-  Loan stored = Stored(l.id);
+  domain::Loan stored = Stored(l.id);
   EXPECT_EQ(Name(stored.state), "requested");
   EXPECT_TRUE(stored.approvals.empty());
   // A colleague may.
@@ -339,36 +339,36 @@ TEST_F(LoanServiceTest, NobodyApprovesTheirOwnLoan) {
 TEST_F(LoanServiceTest, OnlyApproversOfTheOwningDepartmentApprove) {
   // hank approves for hr: a sales record's loan is not his to approve. He
   // borrowed it himself, so he sees it, and the department is checked first.
-  Loan own = Must(Request(hank_, internal_, "digital"), "request");
+  domain::Loan own = Must(Request(hank_, internal_, "digital"), "request");
   auto wrong = loans_.Approve(hank_, own.id);
   EXPECT_EQ(wrong.status().code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(wrong.status().reason(), "wrong_department");
   EXPECT_EQ(loans_.Reject(hank_, own.id, "").status().reason(), "wrong_department");
 
   // Another person's loan of a sales record: hank does not even see it.
-  Loan l = Must(Request(alice_, internal_, "digital"), "request");
+  domain::Loan l = Must(Request(alice_, internal_, "digital"), "request");
   EXPECT_EQ(loans_.Approve(hank_, l.id).status().reason(), "loan_not_found");
   // Other roles may not approve at all.
   EXPECT_EQ(loans_.Approve(arch_, l.id).status().reason(), "forbidden");
   EXPECT_EQ(loans_.Approve(alice_, l.id).status().reason(), "forbidden");
   EXPECT_EQ(loans_.Approve(admin_, l.id).status().reason(), "forbidden");
   EXPECT_EQ(loans_.Approve(bob_, l.id).status().reason(), "loan_not_found");
-  Loan stored = Stored(l.id);
+  domain::Loan stored = Stored(l.id);
   EXPECT_EQ(Name(stored.state), "requested");
   EXPECT_TRUE(stored.approvals.empty());
   EXPECT_EQ(stored.events.size(), 1u);
   // The hr approver approves hr records.
-  Loan hr = Must(Request(carol_, hr_internal_, "digital"), "request");
+  domain::Loan hr = Must(Request(carol_, hr_internal_, "digital"), "request");
   EXPECT_EQ(Name(Must(loans_.Approve(hank_, hr.id)).state), "checked_out");
   EXPECT_EQ(loans_.Approve(ann_, hr.id).status().reason(), "loan_not_found");
 }
 
 TEST_F(LoanServiceTest, SecretLoanNeedsTwoDistinctApprovers) {
-  Loan l = Must(Request(arch_, secret_, "digital", 7 * kDay, "due diligence"), "request");
+  domain::Loan l = Must(Request(arch_, secret_, "digital", 7 * kDay, "due diligence"), "request");
   EXPECT_EQ(l.approvals_needed, 2);
   EXPECT_EQ(l.classification, domain::Classification::kSecret);
 
-  Loan one = Must(loans_.Approve(ann_, l.id), "first approval");
+  domain::Loan one = Must(loans_.Approve(ann_, l.id), "first approval");
   EXPECT_EQ(Name(one.state), "requested");
   ASSERT_EQ(one.approvals.size(), 1u);
   EXPECT_EQ(Read(arch_, secret_).status().reason(), "content_forbidden");
@@ -382,7 +382,7 @@ TEST_F(LoanServiceTest, SecretLoanNeedsTwoDistinctApprovers) {
   EXPECT_EQ(Name(Stored(l.id).state), "requested");
 
   clock_.Advance(10min);
-  Loan two = Must(loans_.Approve(amos_, l.id), "second approval");
+  domain::Loan two = Must(loans_.Approve(amos_, l.id), "second approval");
   EXPECT_EQ(Name(two.state), "checked_out");
   ASSERT_EQ(two.approvals.size(), 2u);
   EXPECT_EQ(two.approvals[0].by, "ann");
@@ -399,14 +399,14 @@ TEST_F(LoanServiceTest, SecretLoanNeedsTwoDistinctApprovers) {
 // decided: a request made while the record was internal, approved after the
 // record became secret, must not open secret content on one approval.
 TEST_F(LoanServiceTest, RecordMadeSecretBeforeApprovalNeedsTwoApprovers) {
-  Loan l = Must(Request(arch_, internal_, "digital", 7 * kDay, "inventory"), "request");
+  domain::Loan l = Must(Request(arch_, internal_, "digital", 7 * kDay, "inventory"), "request");
   ASSERT_EQ(l.approvals_needed, 1);
   RecordPatch patch;
   patch.classification = "secret";
   ASSERT_TRUE(records_.Patch(arch_, internal_.id, patch).ok());
   ASSERT_EQ(Read(arch_, internal_).status().reason(), "content_forbidden");  // no direct read now
 
-  Loan one = Must(loans_.Approve(ann_, l.id), "first approval");
+  domain::Loan one = Must(loans_.Approve(ann_, l.id), "first approval");
   EXPECT_EQ(Name(one.state), "requested") << "one approval opened a loan of a secret record";
   EXPECT_EQ(Read(arch_, internal_).status().reason(), "content_forbidden");
 }
@@ -420,14 +420,14 @@ TEST_F(LoanServiceTest, ConfidentialAndSecretLoansNeedAPurpose) {
               "purpose_required");
   }
   EXPECT_TRUE(Request(alice_, internal_, "digital", 7 * kDay, "").ok());
-  Loan c = Must(Request(alice_, confidential_, "digital", 7 * kDay, "quarterly review"), "request");
+  domain::Loan c = Must(Request(alice_, confidential_, "digital", 7 * kDay, "quarterly review"), "request");
   EXPECT_EQ(c.purpose, "quarterly review");
   EXPECT_TRUE(Request(arch_, secret_, "physical", 7 * kDay, "audit").ok());
 }
 
 TEST_F(LoanServiceTest, RejectedLoanIsClosed) {
-  Loan l = Must(Request(alice_, internal_, "digital"), "request");
-  Loan r = Must(loans_.Reject(ann_, l.id, "not needed"), "reject");
+  domain::Loan l = Must(Request(alice_, internal_, "digital"), "request");
+  domain::Loan r = Must(loans_.Reject(ann_, l.id, "not needed"), "reject");
   EXPECT_EQ(Name(r.state), "rejected");
   EXPECT_EQ(r.reason, "not needed");
   EXPECT_EQ(r.closed_by, "ann");
@@ -460,7 +460,7 @@ TEST_F(LoanServiceTest, RequestChecksDueDateVisibilityAndDuplicates) {
   EXPECT_EQ(loans_.Request(alice_, q).status().reason(), "record_not_found");
 
   // The longest loan is allowed; then one open loan per kind and record.
-  Loan l = Must(Request(alice_, internal_, "digital", 90 * kDay), "request");
+  domain::Loan l = Must(Request(alice_, internal_, "digital", 90 * kDay), "request");
   EXPECT_EQ(Request(alice_, internal_, "digital").status().reason(), "loan_exists");
   EXPECT_TRUE(Request(alice_, internal_, "physical").ok());
   EXPECT_TRUE(Request(bob_, internal_, "digital").ok());
@@ -486,7 +486,7 @@ TEST_F(LoanServiceTest, DueDateInsideTheCurrentMillisecondIsRefused) {
 // --------------------------------------------------------------- physical
 
 TEST_F(LoanServiceTest, PhysicalOriginalIsHandedOutAndTakenBackByAnArchivist) {
-  Loan l = Granted(alice_, internal_, "physical");
+  domain::Loan l = Granted(alice_, internal_, "physical");
   ASSERT_EQ(Name(l.state), "approved");
   EXPECT_EQ(loans_.Checkout(alice_, l.id).status().reason(), "forbidden");
   EXPECT_EQ(loans_.Checkout(ann_, l.id).status().reason(), "forbidden");
@@ -494,7 +494,7 @@ TEST_F(LoanServiceTest, PhysicalOriginalIsHandedOutAndTakenBackByAnArchivist) {
 
   clock_.Advance(3h);
   Time out_at = clock_.Now();
-  Loan out = Must(loans_.Checkout(arch_, l.id), "checkout");
+  domain::Loan out = Must(loans_.Checkout(arch_, l.id), "checkout");
   EXPECT_EQ(Name(out.state), "checked_out");
   EXPECT_EQ(out.checked_out_by, "arch");
   ASSERT_TRUE(out.checked_out_at.has_value());
@@ -514,7 +514,7 @@ TEST_F(LoanServiceTest, PhysicalOriginalIsHandedOutAndTakenBackByAnArchivist) {
   EXPECT_EQ(*d.open_loans[0].checked_out_at, out_at);
 
   // One original can be out only once.
-  Loan other = Granted(bob_, internal_, "physical");
+  domain::Loan other = Granted(bob_, internal_, "physical");
   auto second = loans_.Checkout(arch_, other.id);
   EXPECT_EQ(second.status().code(), ErrorCode::kConflict);
   EXPECT_EQ(second.status().reason(), "original_out");
@@ -522,7 +522,7 @@ TEST_F(LoanServiceTest, PhysicalOriginalIsHandedOutAndTakenBackByAnArchivist) {
 
   // Only an archivist confirms the return.
   EXPECT_EQ(loans_.Return(alice_, l.id).status().reason(), "forbidden");
-  Loan back = Must(loans_.Return(arch_, l.id), "return");
+  domain::Loan back = Must(loans_.Return(arch_, l.id), "return");
   EXPECT_EQ(Name(back.state), "returned");
   EXPECT_EQ(back.returned_by, "arch");
   EXPECT_EQ(loans_.Return(arch_, l.id).status().reason(), "invalid_loan_state");
@@ -534,9 +534,9 @@ TEST_F(LoanServiceTest, PhysicalOriginalIsHandedOutAndTakenBackByAnArchivist) {
 }
 
 TEST_F(LoanServiceTest, DigitalLoansAreNotHandedOut) {
-  Loan l = Must(Request(alice_, internal_, "digital"), "request");
+  domain::Loan l = Must(Request(alice_, internal_, "digital"), "request");
   EXPECT_EQ(loans_.Checkout(arch_, l.id).status().reason(), "not_physical");
-  Loan p = Must(Request(alice_, internal_, "physical"), "request");
+  domain::Loan p = Must(Request(alice_, internal_, "physical"), "request");
   // Not approved yet.
   auto early = loans_.Checkout(arch_, p.id);
   EXPECT_EQ(early.status().reason(), "invalid_loan_state");
@@ -546,7 +546,7 @@ TEST_F(LoanServiceTest, DigitalLoansAreNotHandedOut) {
 // ------------------------------------------------------------- revocation
 
 TEST_F(LoanServiceTest, RevocationByDepartmentApproverOrArchivist) {
-  Loan l = Granted(alice_, internal_, "digital");
+  domain::Loan l = Granted(alice_, internal_, "digital");
   ASSERT_TRUE(Read(alice_, internal_).ok());
   EXPECT_EQ(loans_.Revoke(alice_, l.id, "").status().reason(), "forbidden");
   EXPECT_EQ(loans_.Revoke(hank_, l.id, "").status().reason(), "loan_not_found");
@@ -554,7 +554,7 @@ TEST_F(LoanServiceTest, RevocationByDepartmentApproverOrArchivist) {
   EXPECT_EQ(Name(Stored(l.id).state), "checked_out");
 
   clock_.Advance(1h);
-  Loan r = Must(loans_.Revoke(amos_, l.id, "left the project"), "revoke");
+  domain::Loan r = Must(loans_.Revoke(amos_, l.id, "left the project"), "revoke");
   EXPECT_EQ(Name(r.state), "revoked");
   EXPECT_EQ(r.closed_by, "amos");
   EXPECT_EQ(r.reason, "left the project");
@@ -565,9 +565,9 @@ TEST_F(LoanServiceTest, RevocationByDepartmentApproverOrArchivist) {
   EXPECT_EQ(loans_.Return(alice_, l.id).status().reason(), "invalid_loan_state");
 
   // An archivist revokes a request; a lapsed loan is not revoked.
-  Loan q = Must(Request(bob_, internal_, "digital", kDay), "request");
+  domain::Loan q = Must(Request(bob_, internal_, "digital", kDay), "request");
   EXPECT_EQ(Name(Must(loans_.Revoke(arch_, q.id, "duplicate")).state), "revoked");
-  Loan p = Must(Request(bob_, internal_, "physical", kDay), "request");
+  domain::Loan p = Must(Request(bob_, internal_, "physical", kDay), "request");
   clock_.Set(p.due_at);
   auto lapsed = loans_.Revoke(arch_, p.id, "");
   EXPECT_EQ(lapsed.status().reason(), "invalid_loan_state");
@@ -575,20 +575,20 @@ TEST_F(LoanServiceTest, RevocationByDepartmentApproverOrArchivist) {
 }
 
 TEST_F(LoanServiceTest, AnOriginalThatIsOutIsReturnedNotRevoked) {
-  Loan l = Granted(alice_, internal_, "physical");
+  domain::Loan l = Granted(alice_, internal_, "physical");
   ASSERT_TRUE(loans_.Checkout(arch_, l.id).ok());
   EXPECT_EQ(loans_.Revoke(ann_, l.id, "").status().reason(), "original_out");
   EXPECT_EQ(loans_.Revoke(arch_, l.id, "").status().reason(), "original_out");
   EXPECT_EQ(Name(Stored(l.id).state), "checked_out");
   // An approved original not yet handed out may be revoked.
-  Loan b = Granted(bob_, internal_, "physical");
+  domain::Loan b = Granted(bob_, internal_, "physical");
   EXPECT_EQ(Name(Must(loans_.Revoke(ann_, b.id, "")).state), "revoked");
 }
 
 // ---------------------------------------------------------------- renewal
 
 TEST_F(LoanServiceTest, RenewalNeedsApprovalAndThenMovesTheDueDate) {
-  Loan l = Granted(alice_, internal_, "digital", 2 * kDay);
+  domain::Loan l = Granted(alice_, internal_, "digital", 2 * kDay);
   Time first_due = l.due_at;
   Time new_due = In(10 * kDay);
 
@@ -598,7 +598,7 @@ TEST_F(LoanServiceTest, RenewalNeedsApprovalAndThenMovesTheDueDate) {
   EXPECT_EQ(loans_.Renew(alice_, l.id, first_due).status().reason(), "invalid_due_date");
   EXPECT_EQ(loans_.Renew(alice_, l.id, In(90 * kDay + 1ms)).status().reason(), "invalid_due_date");
 
-  Loan asked = Must(loans_.Renew(alice_, l.id, new_due), "renew");
+  domain::Loan asked = Must(loans_.Renew(alice_, l.id, new_due), "renew");
   ASSERT_TRUE(asked.renewal.has_value());
   EXPECT_EQ(asked.renewal->due_at, new_due);
   EXPECT_EQ(asked.due_at, first_due);  // not before it is approved
@@ -606,7 +606,7 @@ TEST_F(LoanServiceTest, RenewalNeedsApprovalAndThenMovesTheDueDate) {
   EXPECT_EQ(loans_.Approve(alice_, l.id).status().reason(), "forbidden");
 
   // Approved by the same approver as the loan itself: a renewal is a new decision.
-  Loan renewed = Must(loans_.Approve(ann_, l.id), "approve renewal");
+  domain::Loan renewed = Must(loans_.Approve(ann_, l.id), "approve renewal");
   EXPECT_EQ(renewed.due_at, new_due);
   EXPECT_FALSE(renewed.renewal.has_value());
   EXPECT_EQ(renewed.renewals, 1);
@@ -622,21 +622,21 @@ TEST_F(LoanServiceTest, RenewalNeedsApprovalAndThenMovesTheDueDate) {
 }
 
 TEST_F(LoanServiceTest, RenewalOfASecretLoanNeedsTwoApprovalsAgain) {
-  Loan l = Must(Request(arch_, secret_, "digital", 3 * kDay, "due diligence"), "request");
+  domain::Loan l = Must(Request(arch_, secret_, "digital", 3 * kDay, "due diligence"), "request");
   ASSERT_TRUE(loans_.Approve(ann_, l.id).ok());
-  Loan open = Must(loans_.Approve(amos_, l.id), "second approval");
+  domain::Loan open = Must(loans_.Approve(amos_, l.id), "second approval");
   ASSERT_EQ(Name(open.state), "checked_out");
   Time new_due = In(20 * kDay);
   ASSERT_TRUE(loans_.Renew(arch_, l.id, new_due).ok());
 
-  Loan one = Must(loans_.Approve(ann_, l.id), "first renewal approval");
+  domain::Loan one = Must(loans_.Approve(ann_, l.id), "first renewal approval");
   EXPECT_EQ(one.due_at, l.due_at);
   ASSERT_TRUE(one.renewal.has_value());
   EXPECT_EQ(one.renewal->approvals.size(), 1u);
   EXPECT_EQ(loans_.Approve(ann_, l.id).status().reason(), "already_approved");
   EXPECT_EQ(Stored(l.id).due_at, l.due_at);
 
-  Loan two = Must(loans_.Approve(abe_, l.id), "second renewal approval");
+  domain::Loan two = Must(loans_.Approve(abe_, l.id), "second renewal approval");
   EXPECT_EQ(two.due_at, new_due);
   EXPECT_FALSE(two.renewal.has_value());
   EXPECT_EQ(two.renewals, 1);
@@ -649,16 +649,16 @@ TEST_F(LoanServiceTest, RenewalOfASecretLoanNeedsTwoApprovalsAgain) {
 }
 
 TEST_F(LoanServiceTest, RejectedRenewalLeavesTheLoanStanding) {
-  Loan l = Granted(alice_, internal_, "physical", 5 * kDay);
+  domain::Loan l = Granted(alice_, internal_, "physical", 5 * kDay);
   ASSERT_TRUE(loans_.Checkout(arch_, l.id).ok());
   ASSERT_TRUE(loans_.Renew(alice_, l.id, In(30 * kDay)).ok());
-  Loan r = Must(loans_.Reject(amos_, l.id, "needed back"), "reject renewal");
+  domain::Loan r = Must(loans_.Reject(amos_, l.id, "needed back"), "reject renewal");
   EXPECT_EQ(Name(r.state), "checked_out");
   EXPECT_FALSE(r.renewal.has_value());
   EXPECT_EQ(r.due_at, l.due_at);
   EXPECT_EQ(r.renewals, 0);
   // A request (not yet approved) is not renewed.
-  Loan q = Must(Request(bob_, internal_, "digital"), "request");
+  domain::Loan q = Must(Request(bob_, internal_, "digital"), "request");
   auto renew = loans_.Renew(bob_, q.id, In(8 * kDay));
   EXPECT_EQ(renew.status().reason(), "invalid_loan_state");
   EXPECT_NE(renew.status().message().find("requested"), std::string::npos);
@@ -667,12 +667,12 @@ TEST_F(LoanServiceTest, RejectedRenewalLeavesTheLoanStanding) {
 // ----------------------------------------------------------------- expiry
 
 TEST_F(LoanServiceTest, ExpireDueRecordsEveryLoanWhoseTimeRanOut) {
-  Loan requested = Must(Request(alice_, internal_, "digital", kDay), "request");
-  Loan approved = Granted(bob_, internal_, "physical", kDay);
-  Loan reading = Granted(carol_, internal_, "digital", kDay);
-  Loan out = Granted(alice_, internal_, "physical", kDay);
+  domain::Loan requested = Must(Request(alice_, internal_, "digital", kDay), "request");
+  domain::Loan approved = Granted(bob_, internal_, "physical", kDay);
+  domain::Loan reading = Granted(carol_, internal_, "digital", kDay);
+  domain::Loan out = Granted(alice_, internal_, "physical", kDay);
   ASSERT_TRUE(loans_.Checkout(arch_, out.id).ok());
-  Loan later = Granted(bob_, internal_, "digital", 5 * kDay);
+  domain::Loan later = Granted(bob_, internal_, "digital", 5 * kDay);
   ASSERT_EQ(Name(reading.state), "checked_out");
 
   EXPECT_EQ(Must(loans_.ExpireDue()), 0);
@@ -696,7 +696,7 @@ TEST_F(LoanServiceTest, ExpireDueRecordsEveryLoanWhoseTimeRanOut) {
   }
   EXPECT_EQ(logged, (std::set<std::string>{requested.id, approved.id, reading.id}));
   for (const std::string& id : logged) {
-    Loan l = Stored(id);
+    domain::Loan l = Stored(id);
     EXPECT_EQ(Name(l.state), "expired") << id;
     EXPECT_EQ(l.closed_by, kSystemActor);
     ASSERT_TRUE(l.closed_at.has_value());
@@ -707,7 +707,7 @@ TEST_F(LoanServiceTest, ExpireDueRecordsEveryLoanWhoseTimeRanOut) {
   }
   // An original that is out stays out, overdue; a loan not yet due is untouched.
   EXPECT_EQ(Name(Stored(out.id).state), "checked_out");
-  EXPECT_TRUE(IsOverdue(Stored(out.id), clock_.Now()));
+  EXPECT_TRUE(domain::IsOverdue(Stored(out.id), clock_.Now()));
   EXPECT_EQ(Name(Stored(later.id).state), "checked_out");
   EXPECT_EQ(Must(loans_.ExpireDue()), 0);
   EXPECT_EQ(LogSize(), before + 3);
@@ -728,19 +728,19 @@ TEST_F(LoanServiceTest, ExpireDueWorksThroughMoreLoansThanOneBatch) {
   clock_.Advance(kDay);
   EXPECT_EQ(Must(loans_.ExpireDue()), 205);
   LoanFilter f;
-  f.state = LoanState::kExpired;
-  std::vector<Loan> all = Must(loans_.List(arch_, f));
+  f.state = domain::LoanState::kExpired;
+  std::vector<domain::Loan> all = Must(loans_.List(arch_, f));
   ASSERT_EQ(all.size(), 205u);
-  for (const Loan& l : all) EXPECT_EQ(Name(l.state), "expired") << l.id;
+  for (const domain::Loan& l : all) EXPECT_EQ(Name(l.state), "expired") << l.id;
 }
 
 // ---------------------------------------------------- overdue and alerts
 
 TEST_F(LoanServiceTest, OverdueOriginalsAreListedForThoseWhoMaySeeThem) {
-  Loan out = Granted(alice_, internal_, "physical", 3 * kDay);
+  domain::Loan out = Granted(alice_, internal_, "physical", 3 * kDay);
   ASSERT_TRUE(loans_.Checkout(arch_, out.id).ok());
-  Loan digital = Granted(bob_, internal_, "digital", 3 * kDay);
-  Loan hr = Must(Request(carol_, hr_internal_, "physical", 3 * kDay), "request");
+  domain::Loan digital = Granted(bob_, internal_, "digital", 3 * kDay);
+  domain::Loan hr = Must(Request(carol_, hr_internal_, "physical", 3 * kDay), "request");
   ASSERT_TRUE(loans_.Approve(hank_, hr.id).ok());
   ASSERT_TRUE(loans_.Checkout(arch_, hr.id).ok());
 
@@ -762,7 +762,7 @@ TEST_F(LoanServiceTest, OverdueOriginalsAreListedForThoseWhoMaySeeThem) {
   // Returned, it is no longer overdue.
   ASSERT_TRUE(loans_.Return(arch_, out.id).ok());
   EXPECT_EQ(LoanIds(Must(loans_.List(arch_, overdue))), std::vector<std::string>{hr.id});
-  EXPECT_EQ(Name(EffectiveState(Stored(digital.id), clock_.Now())), "expired");
+  EXPECT_EQ(Name(domain::EffectiveState(Stored(digital.id), clock_.Now())), "expired");
 }
 
 TEST_F(LoanServiceTest, AlertsListCertificatesByHorizon) {
@@ -818,27 +818,27 @@ TEST_F(LoanServiceTest, AlertsListCertificatesByHorizon) {
 // --------------------------------------------------------------- register
 
 TEST_F(LoanServiceTest, RegisterCarriesTheLogIndicesOfEveryEvent) {
-  Loan a = Granted(alice_, internal_, "digital");
+  domain::Loan a = Granted(alice_, internal_, "digital");
   clock_.Advance(1h);
   Time second_at = clock_.Now();
-  Loan b = Granted(bob_, internal_, "physical");
+  domain::Loan b = Granted(bob_, internal_, "physical");
   ASSERT_TRUE(loans_.Checkout(arch_, b.id).ok());
   ASSERT_TRUE(loans_.Renew(bob_, b.id, In(20 * kDay)).ok());
   ASSERT_TRUE(loans_.Approve(amos_, b.id).ok());
   ASSERT_TRUE(loans_.Return(arch_, b.id).ok());
   clock_.Advance(1h);
-  Loan c = Must(Request(arch_, secret_, "digital", kDay, "audit"), "request");
+  domain::Loan c = Must(Request(arch_, secret_, "digital", kDay, "audit"), "request");
   ASSERT_TRUE(loans_.Approve(ann_, c.id).ok());
   ASSERT_TRUE(loans_.Approve(amos_, c.id).ok());
   ASSERT_TRUE(loans_.Revoke(abe_, c.id, "done").ok());
-  Loan d = Must(Request(carol_, hr_internal_, "digital", kDay), "request");
+  domain::Loan d = Must(Request(carol_, hr_internal_, "digital", kDay), "request");
   ASSERT_TRUE(loans_.Reject(hank_, d.id, "no").ok());
-  Loan e = Must(Request(alice_, confidential_, "digital", kDay, "x"), "request");
+  domain::Loan e = Must(Request(alice_, confidential_, "digital", kDay, "x"), "request");
   clock_.Advance(kDay);
   // Only e ran out while still open (a runs 7 days; b, c and d are closed).
   ASSERT_EQ(Must(loans_.ExpireDue()), 1);
 
-  std::vector<Loan> reg = Must(loans_.Register(audrey_, std::nullopt, std::nullopt));
+  std::vector<domain::Loan> reg = Must(loans_.Register(audrey_, std::nullopt, std::nullopt));
   ASSERT_EQ(LoanIds(reg), (std::vector<std::string>{a.id, b.id, c.id, d.id, e.id}));
   std::map<std::string, std::vector<std::string>> want_actions = {
       {a.id, {"loan.request", "loan.approve"}},
@@ -849,9 +849,9 @@ TEST_F(LoanServiceTest, RegisterCarriesTheLogIndicesOfEveryEvent) {
       {e.id, {"loan.request", "loan.expire"}},
   };
   std::set<uint64_t> seen;
-  for (const Loan& l : reg) {
+  for (const domain::Loan& l : reg) {
     std::vector<std::string> actions;
-    for (const LoanEvent& ev : l.events) {
+    for (const domain::LoanEvent& ev : l.events) {
       actions.push_back(ev.action);
       EXPECT_TRUE(seen.insert(ev.log_index).second) << "index " << ev.log_index << " reused";
       storage::LogEvent logged = EventAt(ev.log_index);
@@ -861,7 +861,7 @@ TEST_F(LoanServiceTest, RegisterCarriesTheLogIndicesOfEveryEvent) {
       EXPECT_EQ(Detail(logged, "loan"), l.id) << l.id << " @" << ev.log_index;
     }
     EXPECT_EQ(actions, want_actions[l.id]) << l.id;
-    for (const LoanApproval& ap : l.approvals) {
+    for (const domain::LoanApproval& ap : l.approvals) {
       storage::LogEvent logged = EventAt(ap.log_index);
       EXPECT_EQ(logged.action, "loan.approve") << l.id;
       EXPECT_EQ(logged.actor, ap.by) << l.id;
@@ -869,13 +869,13 @@ TEST_F(LoanServiceTest, RegisterCarriesTheLogIndicesOfEveryEvent) {
     }
   }
   // b's renewal approval joined its approvals, with its own index.
-  const Loan& rb = reg[1];
+  const domain::Loan& rb = reg[1];
   ASSERT_EQ(rb.approvals.size(), 2u);
   EXPECT_EQ(rb.approvals[1].by, "amos");
   EXPECT_EQ(rb.approvals[1].log_index, rb.events[4].log_index);
 
   // A period: loans requested from the second one on.
-  std::vector<Loan> part = Must(loans_.Register(arch_, second_at, std::nullopt));
+  std::vector<domain::Loan> part = Must(loans_.Register(arch_, second_at, std::nullopt));
   EXPECT_EQ(LoanIds(part), (std::vector<std::string>{b.id, c.id, d.id, e.id}));
   part = Must(loans_.Register(lee_, second_at, second_at));
   EXPECT_EQ(LoanIds(part), std::vector<std::string>{b.id});
@@ -889,10 +889,10 @@ TEST_F(LoanServiceTest, RegisterCarriesTheLogIndicesOfEveryEvent) {
 TEST_F(LoanServiceTest, EveryTransitionIsOneEventAndARefusalNone) {
   struct Step {
     std::string action;
-    std::function<StatusOr<Loan>()> call;
+    std::function<StatusOr<domain::Loan>()> call;
   };
-  Loan l;
-  Loan p;
+  domain::Loan l;
+  domain::Loan p;
   std::vector<Step> steps = {
       {"loan.request", [&] { return l = Must(Request(alice_, internal_, "digital")); }},
       {"loan.approve", [&] { return loans_.Approve(ann_, l.id); }},
@@ -907,7 +907,7 @@ TEST_F(LoanServiceTest, EveryTransitionIsOneEventAndARefusalNone) {
   for (const Step& s : steps) {
     uint64_t before = LogSize();
     clock_.Advance(1min);
-    StatusOr<Loan> r = s.call();
+    StatusOr<domain::Loan> r = s.call();
     ASSERT_TRUE(r.ok()) << s.action << ": " << r.status().ToString();
     ASSERT_EQ(LogSize(), before + 1) << s.action;
     storage::LogEvent e = EventAt(before);
@@ -934,11 +934,11 @@ TEST_F(LoanServiceTest, EveryTransitionIsOneEventAndARefusalNone) {
 // ------------------------------------------------------------- visibility
 
 TEST_F(LoanServiceTest, ListShowsStaffTheirOwnAndApproversTheirDepartment) {
-  Loan a = Must(Request(alice_, internal_, "digital"), "request");
-  Loan b = Must(Request(bob_, internal_, "digital"), "request");
-  Loan c = Must(Request(carol_, hr_internal_, "digital"), "request");
-  Loan an = Must(Request(ann_, hr_internal_, "digital"), "request");  // ann borrows from hr
-  Loan h = Must(Request(hank_, internal_, "physical"), "request");    // hank borrows from sales
+  domain::Loan a = Must(Request(alice_, internal_, "digital"), "request");
+  domain::Loan b = Must(Request(bob_, internal_, "digital"), "request");
+  domain::Loan c = Must(Request(carol_, hr_internal_, "digital"), "request");
+  domain::Loan an = Must(Request(ann_, hr_internal_, "digital"), "request");  // ann borrows from hr
+  domain::Loan h = Must(Request(hank_, internal_, "physical"), "request");    // hank borrows from sales
 
   LoanFilter all;
   EXPECT_EQ(LoanIds(Must(loans_.List(alice_, all))), std::vector<std::string>{a.id});
@@ -974,12 +974,12 @@ TEST_F(LoanServiceTest, ListShowsStaffTheirOwnAndApproversTheirDepartment) {
   // The state filter uses the state at this instant.
   ASSERT_TRUE(loans_.Approve(ann_, a.id).ok());
   LoanFilter checked_out;
-  checked_out.state = LoanState::kCheckedOut;
+  checked_out.state = domain::LoanState::kCheckedOut;
   EXPECT_EQ(LoanIds(Must(loans_.List(arch_, checked_out))), std::vector<std::string>{a.id});
   clock_.Advance(7 * kDay);
   EXPECT_TRUE(Must(loans_.List(arch_, checked_out)).empty());
   LoanFilter expired;
-  expired.state = LoanState::kExpired;
+  expired.state = domain::LoanState::kExpired;
   EXPECT_EQ(Must(loans_.List(arch_, expired)).size(), 5u);
 }
 

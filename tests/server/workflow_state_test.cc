@@ -51,13 +51,13 @@ TEST(WorkflowState, JobStatesKeepTheirWireNames) {
 }
 
 TEST(WorkflowState, LoanStatesShareTheTable) {
-  EXPECT_EQ(services::Name(services::LoanState::kCheckedOut), "checked_out");
-  auto refused = services::ParseLoanState("checked out");
+  EXPECT_EQ(domain::Name(domain::LoanState::kCheckedOut), "checked_out");
+  auto refused = domain::ParseLoanState("checked out");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().reason(), "invalid_state");
   EXPECT_NE(refused.status().message().find("expected requested, approved, checked_out"), std::string::npos)
       << refused.status().message();
-  auto kind = services::ParseLoanKind("paper");
+  auto kind = domain::ParseLoanKind("paper");
   ASSERT_FALSE(kind.ok());
   EXPECT_EQ(kind.status().reason(), "invalid_kind");
   EXPECT_NE(kind.status().message().find("unknown loan kind 'paper'"), std::string::npos);
