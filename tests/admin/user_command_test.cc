@@ -155,10 +155,27 @@ TEST(CustosctlInitAdmin, EmptyOrMissingPasswordFileIsRefused) {
 
 // ---------------------------------------------------------------- user add
 
-TEST(CustosctlUser, AddWithGeneratedPasswordPrintsItOnceAndForcesChange) {
+// Each test's scratch folder `tmp`, and an archive there when it needs one.
+class CustosctlUser : public ::testing::Test {
+ protected:
+  // The data directory of an archive made by custosctl init (admin
+  // password kAdminPassword), made on first use.
+  const std::string& Archive() {
+    if (data_.empty()) {
+      data_ = tmp.Sub("data");
+      InitWithPassword(tmp, data_, kAdminPassword);
+    }
+    return data_;
+  }
+
   TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+
+ private:
+  std::string data_;
+};
+
+TEST_F(CustosctlUser, AddWithGeneratedPasswordPrintsItOnceAndForcesChange) {
+  const std::string data = Archive();
   RunResult r = RunProgram({Ctl(), "user", "add", "alice", "--role", "archivist", "--department",
                             "records office", "--data", data});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -177,10 +194,8 @@ TEST(CustosctlUser, AddWithGeneratedPasswordPrintsItOnceAndForcesChange) {
   ExpectLogVerifies(data);
 }
 
-TEST(CustosctlUser, PasswordFileStillForcesChangeUnlessNoForceChange) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, PasswordFileStillForcesChangeUnlessNoForceChange) {
+  const std::string data = Archive();
   std::string file = tmp.Sub("bob-pw");
   WriteFile(file, "bobs own passphrase\n");
 
@@ -208,10 +223,8 @@ TEST(CustosctlUser, PasswordFileStillForcesChangeUnlessNoForceChange) {
   ExpectLogVerifies(data);
 }
 
-TEST(CustosctlUser, DuplicateUserIsRefused) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, DuplicateUserIsRefused) {
+  const std::string data = Archive();
   std::vector<std::string> add = {Ctl(), "user", "add", "dave", "--role", "legal",
                                   "--department", "legal", "--data", data};
   RunResult first = RunProgram(add);
@@ -238,10 +251,8 @@ TEST(CustosctlUser, DuplicateUserIsRefused) {
 // On SQLite only one process may append to the log: while another holds
 // the data directory (a running custosd), user add refuses and changes
 // nothing; once it is free, the same command works.
-TEST(CustosctlUser, RefusedWhileTheDataDirectoryIsInUse) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, RefusedWhileTheDataDirectoryIsInUse) {
+  const std::string data = Archive();
   std::vector<std::string> add = {Ctl(), "user", "add", "erin", "--role", "staff",
                                   "--department", "sales", "--data", data};
   {
@@ -259,10 +270,8 @@ TEST(CustosctlUser, RefusedWhileTheDataDirectoryIsInUse) {
   EXPECT_TRUE(ReadBack(data, "erin", "sales").user.has_value());
 }
 
-TEST(CustosctlUser, UnknownRoleIsRefused) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, UnknownRoleIsRefused) {
+  const std::string data = Archive();
   RunResult r = RunProgram({Ctl(), "user", "add", "erin", "--role", "superuser", "--department",
                             "sales", "--data", data});
   EXPECT_TRUE(Refused(r, "unknown role 'superuser'"));
@@ -272,10 +281,8 @@ TEST(CustosctlUser, UnknownRoleIsRefused) {
   EXPECT_FALSE(stored.department_exists);
 }
 
-TEST(CustosctlUser, MissingRequiredArgumentsAreRefused) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, MissingRequiredArgumentsAreRefused) {
+  const std::string data = Archive();
   struct Case {
     std::vector<std::string> args;
     std::string message;
@@ -307,10 +314,8 @@ TEST(CustosctlUser, MissingRequiredArgumentsAreRefused) {
   EXPECT_FALSE(ReadBack(data, "frank", "sales").user.has_value());
 }
 
-TEST(CustosctlUser, WeakPasswordFileIsRefused) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, WeakPasswordFileIsRefused) {
+  const std::string data = Archive();
   std::string short_file = tmp.Sub("short");
   WriteFile(short_file, "tooshort\n");
   RunResult r = RunProgram({Ctl(), "user", "add", "heidi", "--role", "auditor", "--department",
@@ -329,10 +334,8 @@ TEST(CustosctlUser, WeakPasswordFileIsRefused) {
   ExpectLogVerifies(data);
 }
 
-TEST(CustosctlUser, InvalidUsernameIsRefused) {
-  TempDir tmp;
-  std::string data = tmp.Sub("data");
-  InitWithPassword(tmp, data, kAdminPassword);
+TEST_F(CustosctlUser, InvalidUsernameIsRefused) {
+  const std::string data = Archive();
   RunResult r = RunProgram({Ctl(), "user", "add", "Ivan Smith", "--role", "staff", "--department",
                             "sales", "--data", data});
   EXPECT_EQ(r.exit_code, 2);
@@ -340,8 +343,7 @@ TEST(CustosctlUser, InvalidUsernameIsRefused) {
   EXPECT_TRUE(r.out.empty()) << "no password printed for a refused user: " << r.out;
 }
 
-TEST(CustosctlUser, MissingDataDirectoryIsRefused) {
-  TempDir tmp;
+TEST_F(CustosctlUser, MissingDataDirectoryIsRefused) {
   RunResult r = RunProgram({Ctl(), "user", "add", "judy", "--role", "staff", "--department",
                             "sales", "--data", tmp.Sub("nowhere")});
   EXPECT_TRUE(Refused(r, "nowhere"));
