@@ -51,40 +51,11 @@ Poco::JSON::Object::Ptr BatchJson(const DestructionBatch& b) {
   o->set("state", std::string(domain::Name(b.state)));
   o->set("proposedBy", b.proposed_by);
   o->set("proposedAt", FormatTime(b.proposed_at));
-  Poco::JSON::Array::Ptr approvals = new Poco::JSON::Array;
-  for (const auto& a : b.approvals) {
-    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
-    x->set("by", a.by);
-    x->set("role", a.role);
-    x->set("at", FormatTime(a.at));
-    x->set("logIndex", static_cast<Poco::UInt64>(a.log_index));
-    approvals->add(x);
-  }
-  o->set("approvals", approvals);
+  o->set("approvals", services::DestructionApprovalsArray(b.approvals));
   Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
   for (const auto& it : b.items) {
-    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
-    x->set("recordId", it.record_id);
-    x->set("type", it.type);
-    x->set("title", it.title);
-    Poco::JSON::Object::Ptr rule = services::RuleJson(it.rule);
-    rule->set("source", it.rule_source);
-    rule->set("triggerDate", it.trigger_date);
-    rule->set("dispositionDate", it.disposition_date);
-    x->set("retention", rule);
-    Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
-    for (const auto& f : it.files) {
-      Poco::JSON::Object::Ptr y = new Poco::JSON::Object;
-      y->set("id", f.id);
-      y->set("version", f.version);
-      y->set("name", f.name);
-      y->set("size", static_cast<Poco::UInt64>(f.size));
-      y->set("sha256", f.sha256);
-      files->add(y);
-    }
-    x->set("files", files);
-    x->set("eventIndex", it.event_index ? Poco::Dynamic::Var(static_cast<Poco::UInt64>(it.event_index))
-                                        : Poco::Dynamic::Var());
+    Poco::JSON::Object::Ptr x = services::DestructionItemObject(it, /*with_blob_ids=*/false);
+    if (!it.event_index) x->set("eventIndex", Poco::Dynamic::Var());  // null until executed
     records->add(x);
   }
   o->set("records", records);

@@ -163,7 +163,273 @@ Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
   return o;
 }
 
+// The package's name: the requested one (letters, digits, '-', '_', '.'),
+// else custos-export-<date>.
+StatusOr<std::string> PackageName(const ExportRequest& request, domain::Time now) {
+  std::string name = request.name.empty() ? "custos-export-" + domain::FormatTime(now).substr(0, 10) : request.name;
+  for (char c : name) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return Unprocessable("the package name may hold only letters, digits, '-', '_' and '.'",
+                           "invalid_export")
+          .WithParam("rule", "name");
+    }
+  }
+  return name;
+}
+
+// A record with its versions, deciding file by file what goes in: content
+// when it still exists, was asked for and `who` may read it (directly or
+// through a checked-out digital loan at `now`).
+StatusOr<ExportRecord> PlanRecord(Transaction& tx, const Principal* who, const Record& r,
+                                  const ExportRequest& request, domain::Time now) {
+  ExportRecord er;
+  er.record = r;
+  CUSTOS_ASSIGN_OR_RETURN(er.versions, tx.versions().List(r.id));
+  bool may_read = who == nullptr || MayReadContentDirectly(*who, r);
+  if (!may_read) {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
+                            LoansOfRecord(tx, r.id, who->username.value, {domain::LoanState::kCheckedOut}));
+    for (const domain::Loan& l : loans) may_read = may_read || domain::GrantsContentAccess(l, who->username.value, now);
+  }
+  for (const Version& v : er.versions) {
+    for (const StoredFile& f : v.files) {
+      ExportFile ef;
+      ef.file = f;
+      ef.version = v.number;
+      ef.path = r.id.value + "/v" + std::to_string(v.number) + "/" + f.id.value + "-" + SafeName(f.name);
+      if (f.wrapped_dek.empty()) {
+        ef.withheld = kWithheldDestroyed;
+      } else if (!request.include_content) {
+        ef.withheld = kWithheldNotRequested;
+      } else if (!may_read) {
+        ef.withheld = kWithheldNotPermitted;
+      } else {
+        ef.include = true;
+      }
+      er.files.push_back(std::move(ef));
+    }
+  }
+  return er;
+}
+
+// What the package holds, read in one snapshot: the records, the latest
+// checkpoint and a receipt for every version it covers.
+struct Snapshot {
+  std::vector<ExportRecord> records;
+  storage::StoredCheckpoint checkpoint;
+  std::map<std::string, std::string> receipts;  // path → text
+};
+
+class SnapshotReader {
+ public:
+  SnapshotReader(Transaction& tx, const Principal* who, const ExportRequest& request, domain::Time now)
+      : tx_(tx), who_(who), request_(request), now_(now) {}
+
+  StatusOr<Snapshot> Read() {
+    for (const std::string& id : request_.record_ids) {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx_.records().Find(RecordId{id}));
+      if (!r || (who_ != nullptr && !MaySeeRecord(*who_, *r))) return NotFound("no record " + id, "record_not_found");
+      CUSTOS_RETURN_IF_ERROR(Add(*r));
+    }
+    if (request_.query) CUSTOS_RETURN_IF_ERROR(AddMatches(*request_.query));
+    CUSTOS_ASSIGN_OR_RETURN(snap_.checkpoint, tx_.log().LatestCheckpoint());
+    CUSTOS_RETURN_IF_ERROR(AddReceipts());
+    return std::move(snap_);
+  }
+
+ private:
+  Status Add(const Record& r) {
+    if (!seen_.insert(r.id.value).second) return Status::Ok();
+    if (snap_.records.size() >= kMaxExportRecords) {
+      return Unprocessable("more than " + std::to_string(kMaxExportRecords) + " records match",
+                           "invalid_export")
+          .WithParam("rule", "too_many")
+          .WithParam("max", kMaxExportRecords);
+    }
+    CUSTOS_ASSIGN_OR_RETURN(ExportRecord er, PlanRecord(tx_, who_, r, request_, now_));
+    snap_.records.push_back(std::move(er));
+    return Status::Ok();
+  }
+
+  Status AddMatches(domain::RecordQuery q) {
+    if (who_ != nullptr) RestrictToVisible(*who_, q);
+    q.page_size = 500;
+    for (q.page = 1;; ++q.page) {
+      CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx_.records().Search(q));
+      for (const Record& r : page.records) {
+        if (who_ == nullptr || MaySeeRecord(*who_, r)) CUSTOS_RETURN_IF_ERROR(Add(r));
+      }
+      if (page.records.size() < 500) return Status::Ok();
+    }
+  }
+
+  // A receipt for every version the checkpoint covers.
+  Status AddReceipts() {
+    const storage::StoredCheckpoint& cp = snap_.checkpoint;
+    for (const ExportRecord& er : snap_.records) {
+      for (const Version& v : er.versions) {
+        if (v.log_index >= cp.size) continue;  // not yet checkpointed
+        CUSTOS_ASSIGN_OR_RETURN(auto entries, tx_.log().Entries(v.log_index, v.log_index + 1, 1));
+        if (entries.empty()) return DataLoss("log entry " + std::to_string(v.log_index) + " is missing", "log_entry_missing");
+        CUSTOS_ASSIGN_OR_RETURN(auto proof, tx_.log().InclusionProof(v.log_index, cp.size));
+        snap_.receipts["receipts/" + er.record.id.value + "-v" + std::to_string(v.number) + ".tlog-proof"] =
+            FormatReceipt(entries[0].leaf, v.log_index, proof, cp.note);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Transaction& tx_;
+  const Principal* who_;
+  const ExportRequest& request_;
+  const domain::Time now_;
+  Snapshot snap_;
+  std::set<std::string> seen_;
+};
+
+// The export.create event: an export by a user is a read of everything it
+// includes. Returns its log index.
+StatusOr<uint64_t> LogExport(storage::MetadataStore& store, const Principal& who, const std::string& name,
+                             const Snapshot& snap, domain::Time now) {
+  uint64_t index = 0;
+  CUSTOS_RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> Status {
+    storage::LogEvent e = MakeEvent("export.create", who, "export:" + name, now);
+    Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
+    Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+    for (const ExportRecord& er : snap.records) {
+      ids->add(er.record.id.value);
+      for (const ExportFile& f : er.files) {
+        if (f.include) files->add(f.file.id.value);
+      }
+    }
+    e.details->set("recordIds", ids);
+    e.details->set("filesWithContent", files);
+    e.details->set("checkpointSize", static_cast<Poco::Int64>(snap.checkpoint.size));
+    CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(e));
+    return Status::Ok();
+  }));
+  return index;
+}
+
+// The whole log up to the checkpoint, one {"index","leaf"} line per entry:
+// the auditor recomputes the chain and the root from it.
+StatusOr<std::string> LogEntriesJsonl(storage::MetadataStore& store, uint64_t size) {
+  std::string jsonl;
+  for (uint64_t start = 0; start < size; start += kEntriesPerRead) {
+    std::vector<storage::LogEntry> entries;
+    CUSTOS_RETURN_IF_ERROR(store.Read([&](Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(entries, tx.log().Entries(start, std::min(size, start + kEntriesPerRead), kEntriesPerRead));
+      return Status::Ok();
+    }));
+    for (const auto& e : entries) {
+      jsonl += "{\"index\":" + std::to_string(e.index) + ",\"leaf\":\"" + crypto::Base64Encode(e.leaf) + "\"}\n";
+    }
+  }
+  return jsonl;
+}
+
+// bag-info.txt (docs/formats/export-package.md).
+std::string BagInfo(const ExportSummary& summary, const Snapshot& snap, const Principal* who, domain::Time now) {
+  std::string info;
+  info += "Source-Organization: Custos archive " + std::string(snap.checkpoint.note.substr(0, snap.checkpoint.note.find('\n'))) + "\n";
+  info += "Bagging-Date: " + domain::FormatTime(now).substr(0, 10) + "\n";
+  info += "External-Identifier: " + summary.name + "\n";
+  info += "Payload-Oxum: " + std::to_string(summary.payload_bytes) + "." + std::to_string(summary.files_with_content) + "\n";
+  info += "Bag-Count: 1 of 1\n";
+  info += "Custos-Records: " + std::to_string(summary.records) + "\n";
+  info += "Custos-Checkpoint-Size: " + std::to_string(summary.log_size) + "\n";
+  info += "Custos-Checkpoint-Root: " + summary.log_root + "\n";
+  if (who != nullptr) info += "Custos-Exported-By: " + who->username.value + "\n";
+  // Which files the package leaves out and why, one line each; the names
+  // are in metadata/<record>.json (a bag-info value is one line).
+  info += "Custos-Withheld-Files: " + std::to_string(summary.withheld.size()) + "\n";
+  for (const WithheldFile& f : summary.withheld) {
+    info += "Custos-Withheld: " + f.record_id + "/v" + std::to_string(f.version) + "/" + f.file_id + " " +
+            f.reason + "\n";
+  }
+  return info;
+}
+
+// Writes a bag's files through a PackageWriter under `root`, keeping the
+// SHA-256 of every tag file for tagmanifest-sha256.txt.
+class BagWriter {
+ public:
+  BagWriter(PackageFormat format, ByteSink& out, std::string root, time_t mtime)
+      : w_(PackageWriter::Create(format, out)), root_(std::move(root)), mtime_(mtime) {}
+
+  // bagit.txt and data/, which is there even when it stays empty: a bag
+  // without it is no bag (RFC 8493 §2.1.2).
+  Status Begin() {
+    CUSTOS_RETURN_IF_ERROR(Tag("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"));
+    return w_->Directory(root_ + "data/", mtime_);
+  }
+
+  // One payload file, streamed from the content store and checked against
+  // its recorded size and hash; adds its line to the manifest.
+  Status Payload(storage::ContentStore& content, const ExportRecord& er, const ExportFile& f, uint64_t& bytes) {
+    CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> in, content.Open(f.file));
+    CUSTOS_RETURN_IF_ERROR(w_->Begin(root_ + "data/" + f.path, f.file.size, mtime_));
+    crypto::Sha256 h;
+    uint64_t total = 0;
+    for (;;) {
+      CUSTOS_ASSIGN_OR_RETURN(size_t n, in->Read(buf_.data(), buf_.size()));
+      if (n == 0) break;
+      h.Update(buf_.data(), n);
+      total += n;
+      CUSTOS_RETURN_IF_ERROR(w_->Data(buf_.data(), n));
+    }
+    std::string sha = crypto::HexEncode(h.Finish());
+    if (total != f.file.size || sha != f.file.sha256) {
+      return DataLoss("file " + f.file.id.value + " of " + er.record.id.value +
+                          " does not match its recorded size and hash",
+                      "content_hash_mismatch");
+    }
+    manifest_ += sha + "  " + ManifestPath("data/" + f.path) + "\n";
+    bytes = total;
+    return Status::Ok();
+  }
+
+  Status Tag(const std::string& name, const std::string& content) {
+    tag_hashes_[name] = crypto::HexEncode(crypto::Sha256Of(content));
+    return w_->Small(root_ + name, content, mtime_);
+  }
+
+  // manifest-sha256.txt and bag-info.txt, then the tag manifest; closes
+  // the container.
+  Status Finish(const std::string& bag_info) {
+    CUSTOS_RETURN_IF_ERROR(Tag("manifest-sha256.txt", manifest_));
+    CUSTOS_RETURN_IF_ERROR(Tag("bag-info.txt", bag_info));
+    std::string tagmanifest;
+    for (const auto& [name, sha] : tag_hashes_) tagmanifest += sha + "  " + name + "\n";
+    CUSTOS_RETURN_IF_ERROR(w_->Small(root_ + "tagmanifest-sha256.txt", tagmanifest, mtime_));
+    return w_->Close();
+  }
+
+ private:
+  std::unique_ptr<PackageWriter> w_;
+  const std::string root_;
+  const time_t mtime_;
+  std::map<std::string, std::string> tag_hashes_;  // tag file → sha256
+  std::string manifest_;
+  std::vector<uint8_t> buf_ = std::vector<uint8_t>(kChunk);
+};
+
 }  // namespace
+
+Status CheckExportRequest(const Principal* who, const ExportRequest& request) {
+  if (who != nullptr && who->role == domain::Role::kAdmin) return Forbidden("export records");
+  if (request.record_ids.empty() && !request.query) {
+    return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
+        .WithParam("rule", "empty");
+  }
+  if (request.record_ids.size() > kMaxExportRecords) {
+    return Unprocessable("at most " + std::to_string(kMaxExportRecords) + " records per package",
+                         "invalid_export")
+        .WithParam("rule", "too_many")
+        .WithParam("max", kMaxExportRecords);
+  }
+  return Status::Ok();
+}
 
 StatusOr<PackageFormat> ParsePackageFormat(std::string_view s) {
   if (s == "tar.gz" || s == "tgz") return PackageFormat::kTarGz;
@@ -201,153 +467,33 @@ StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const Expor
 
 StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const ExportRequest& request,
                                                  ByteSink& out) {
-  if (who != nullptr && who->role == domain::Role::kAdmin) return Forbidden("export records");
-  if (request.record_ids.empty() && !request.query) {
-    return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
-        .WithParam("rule", "empty");
-  }
-  if (request.record_ids.size() > kMaxExportRecords) {
-    return Unprocessable("at most " + std::to_string(kMaxExportRecords) + " records per package",
-                         "invalid_export")
-        .WithParam("rule", "too_many")
-        .WithParam("max", kMaxExportRecords);
-  }
+  CUSTOS_RETURN_IF_ERROR(CheckExportRequest(who, request));
   const domain::Time now = clock_.Now();
   ExportSummary summary;
-  summary.name = request.name.empty() ? "custos-export-" + domain::FormatTime(now).substr(0, 10) : request.name;
-  for (char c : summary.name) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-      return Unprocessable("the package name may hold only letters, digits, '-', '_' and '.'",
-                           "invalid_export")
-          .WithParam("rule", "name");
-    }
-  }
+  CUSTOS_ASSIGN_OR_RETURN(summary.name, PackageName(request, now));
 
-  // 1. Choose the records and decide, file by file, what goes in.
-  std::vector<ExportRecord> records;
-  std::set<std::string> seen;
-  auto add_record = [&](Transaction& tx, const Record& r) -> Status {
-    if (!seen.insert(r.id.value).second) return Status::Ok();
-    if (records.size() >= kMaxExportRecords) {
-      return Unprocessable("more than " + std::to_string(kMaxExportRecords) + " records match",
-                           "invalid_export")
-          .WithParam("rule", "too_many")
-          .WithParam("max", kMaxExportRecords);
-    }
-    ExportRecord er;
-    er.record = r;
-    CUSTOS_ASSIGN_OR_RETURN(er.versions, tx.versions().List(r.id));
-    bool may_read = who == nullptr || MayReadContentDirectly(*who, r);
-    if (!may_read) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
-                              LoansOfRecord(tx, r.id, who->username.value, {domain::LoanState::kCheckedOut}));
-      for (const domain::Loan& l : loans) may_read = may_read || domain::GrantsContentAccess(l, who->username.value, now);
-    }
-    for (const Version& v : er.versions) {
-      for (const StoredFile& f : v.files) {
-        ExportFile ef;
-        ef.file = f;
-        ef.version = v.number;
-        ef.path = r.id.value + "/v" + std::to_string(v.number) + "/" + f.id.value + "-" + SafeName(f.name);
-        if (f.wrapped_dek.empty()) {
-          ef.withheld = kWithheldDestroyed;
-        } else if (!request.include_content) {
-          ef.withheld = kWithheldNotRequested;
-        } else if (!may_read) {
-          ef.withheld = kWithheldNotPermitted;
-        } else {
-          ef.include = true;
-        }
-        er.files.push_back(std::move(ef));
-      }
-    }
-    records.push_back(std::move(er));
-    return Status::Ok();
-  };
-
-  // Everything below reads one snapshot.
-  struct Snapshot {
-    storage::StoredCheckpoint checkpoint;
-    std::map<std::string, std::string> receipts;  // path → text
-  } snap;
+  // 1. Choose the records and decide, file by file, what goes in; all read
+  //    in one snapshot.
+  Snapshot snap;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    for (const std::string& id : request.record_ids) {
-      CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{id}));
-      if (!r || (who != nullptr && !MaySeeRecord(*who, *r))) return NotFound("no record " + id, "record_not_found");
-      CUSTOS_RETURN_IF_ERROR(add_record(tx, *r));
-    }
-    if (request.query) {
-      domain::RecordQuery q = *request.query;
-      if (who != nullptr) RestrictToVisible(*who, q);
-      q.page_size = 500;
-      for (q.page = 1;; ++q.page) {
-        CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage page, tx.records().Search(q));
-        for (const Record& r : page.records) {
-          if (who == nullptr || MaySeeRecord(*who, r)) CUSTOS_RETURN_IF_ERROR(add_record(tx, r));
-        }
-        if (page.records.size() < 500) break;
-      }
-    }
-    CUSTOS_ASSIGN_OR_RETURN(snap.checkpoint, tx.log().LatestCheckpoint());
-    for (const ExportRecord& er : records) {
-      for (const Version& v : er.versions) {
-        if (v.log_index >= snap.checkpoint.size) continue;  // not yet checkpointed
-        CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(v.log_index, v.log_index + 1, 1));
-        if (entries.empty()) return DataLoss("log entry " + std::to_string(v.log_index) + " is missing", "log_entry_missing");
-        CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(v.log_index, snap.checkpoint.size));
-        snap.receipts["receipts/" + er.record.id.value + "-v" + std::to_string(v.number) + ".tlog-proof"] =
-            FormatReceipt(entries[0].leaf, v.log_index, proof, snap.checkpoint.note);
-      }
-    }
+    CUSTOS_ASSIGN_OR_RETURN(snap, SnapshotReader(tx, who, request, now).Read());
     return Status::Ok();
   }));
-  if (records.empty()) return NotFound("no record matches", "record_not_found");
-  summary.records = records.size();
+  if (snap.records.empty()) return NotFound("no record matches", "record_not_found");
+  summary.records = snap.records.size();
   summary.log_size = snap.checkpoint.size;
   summary.log_root = crypto::Base64Encode(snap.checkpoint.root);
 
-  // 2. An export by a user is a read of everything it includes: log it
-  //    before any byte leaves.
+  // 2. Log the export before any byte leaves.
   if (who != nullptr) {
-    uint64_t index = 0;
-    CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
-      storage::LogEvent e = MakeEvent("export.create", *who, "export:" + summary.name, now);
-      Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
-      Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
-      for (const ExportRecord& er : records) {
-        ids->add(er.record.id.value);
-        for (const ExportFile& f : er.files) {
-          if (f.include) files->add(f.file.id.value);
-        }
-      }
-      e.details->set("recordIds", ids);
-      e.details->set("filesWithContent", files);
-      e.details->set("checkpointSize", static_cast<Poco::Int64>(snap.checkpoint.size));
-      CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(e));
-      return Status::Ok();
-    }));
-    summary.log_index = index;
+    CUSTOS_ASSIGN_OR_RETURN(summary.log_index, LogExport(store_, *who, summary.name, snap, now));
   }
 
-  // 3. Write the bag.
-  const time_t mtime = std::chrono::system_clock::to_time_t(now);
-  const std::string root = summary.name + "/";
-  std::unique_ptr<PackageWriter> w = PackageWriter::Create(request.format, out);
-  std::map<std::string, std::string> tag_hashes;  // tag file → sha256
-  auto tag = [&](const std::string& name, const std::string& content) -> Status {
-    tag_hashes[name] = crypto::HexEncode(crypto::Sha256Of(content));
-    return w->Small(root + name, content, mtime);
-  };
-  const std::string bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
-  CUSTOS_RETURN_IF_ERROR(w->Small(root + "bagit.txt", bagit, mtime));
-  tag_hashes["bagit.txt"] = crypto::HexEncode(crypto::Sha256Of(bagit));
-  // data/ is there even when it stays empty: a bag without it is no bag
-  // (RFC 8493 §2.1.2).
-  CUSTOS_RETURN_IF_ERROR(w->Directory(root + "data/", mtime));
-
-  std::string manifest;
-  std::vector<uint8_t> buf(kChunk);
-  for (const ExportRecord& er : records) {
+  // 3. Write the bag: payload, metadata, the log, receipts, then the
+  //    manifests and bag-info.txt.
+  BagWriter bag(request.format, out, summary.name + "/", std::chrono::system_clock::to_time_t(now));
+  CUSTOS_RETURN_IF_ERROR(bag.Begin());
+  for (const ExportRecord& er : snap.records) {
     for (const ExportFile& f : er.files) {
       ++summary.files;
       if (!f.include) {
@@ -358,77 +504,23 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
       if (summary.records_with_content.empty() || summary.records_with_content.back() != er.record.id.value) {
         summary.records_with_content.push_back(er.record.id.value);
       }
-      CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> in, content_.Open(f.file));
-      CUSTOS_RETURN_IF_ERROR(w->Begin(root + "data/" + f.path, f.file.size, mtime));
-      crypto::Sha256 h;
-      uint64_t total = 0;
-      for (;;) {
-        CUSTOS_ASSIGN_OR_RETURN(size_t n, in->Read(buf.data(), buf.size()));
-        if (n == 0) break;
-        h.Update(buf.data(), n);
-        total += n;
-        CUSTOS_RETURN_IF_ERROR(w->Data(buf.data(), n));
-      }
-      std::string sha = crypto::HexEncode(h.Finish());
-      if (total != f.file.size || sha != f.file.sha256) {
-        return DataLoss("file " + f.file.id.value + " of " + er.record.id.value +
-                            " does not match its recorded size and hash",
-                        "content_hash_mismatch");
-      }
-      manifest += sha + "  " + ManifestPath("data/" + f.path) + "\n";
+      uint64_t bytes = 0;
+      CUSTOS_RETURN_IF_ERROR(bag.Payload(content_, er, f, bytes));
       ++summary.files_with_content;
-      summary.payload_bytes += total;
+      summary.payload_bytes += bytes;
     }
   }
-
-  for (const ExportRecord& er : records) {
+  for (const ExportRecord& er : snap.records) {
     CUSTOS_ASSIGN_OR_RETURN(std::string json, domain::CanonicalJson(RecordMetadata(er)));
-    CUSTOS_RETURN_IF_ERROR(tag("metadata/" + er.record.id.value + ".json", json + "\n"));
+    CUSTOS_RETURN_IF_ERROR(bag.Tag("metadata/" + er.record.id.value + ".json", json + "\n"));
   }
-  // The whole log up to the checkpoint: the auditor recomputes the chain
-  // and the root from it.
-  {
-    std::string jsonl;
-    crypto::Sha256 h;
-    for (uint64_t start = 0; start < snap.checkpoint.size; start += kEntriesPerRead) {
-      std::vector<storage::LogEntry> entries;
-      CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-        CUSTOS_ASSIGN_OR_RETURN(entries, tx.log().Entries(start, std::min(snap.checkpoint.size, start + kEntriesPerRead),
-                                                          kEntriesPerRead));
-        return Status::Ok();
-      }));
-      for (const auto& e : entries) {
-        jsonl += "{\"index\":" + std::to_string(e.index) + ",\"leaf\":\"" + crypto::Base64Encode(e.leaf) + "\"}\n";
-      }
-    }
-    CUSTOS_RETURN_IF_ERROR(tag("log/entries.jsonl", jsonl));
-  }
-  CUSTOS_RETURN_IF_ERROR(tag("log/checkpoint", snap.checkpoint.note));
-  CUSTOS_RETURN_IF_ERROR(tag("log/key", verifier_keys_ + (verifier_keys_.empty() || verifier_keys_.back() == '\n' ? "" : "\n")));
-  for (const auto& [name, text] : snap.receipts) CUSTOS_RETURN_IF_ERROR(tag(name, text));
-  CUSTOS_RETURN_IF_ERROR(tag("manifest-sha256.txt", manifest));
-  std::string info;
-  info += "Source-Organization: Custos archive " + std::string(snap.checkpoint.note.substr(0, snap.checkpoint.note.find('\n'))) + "\n";
-  info += "Bagging-Date: " + domain::FormatTime(now).substr(0, 10) + "\n";
-  info += "External-Identifier: " + summary.name + "\n";
-  info += "Payload-Oxum: " + std::to_string(summary.payload_bytes) + "." + std::to_string(summary.files_with_content) + "\n";
-  info += "Bag-Count: 1 of 1\n";
-  info += "Custos-Records: " + std::to_string(summary.records) + "\n";
-  info += "Custos-Checkpoint-Size: " + std::to_string(summary.log_size) + "\n";
-  info += "Custos-Checkpoint-Root: " + summary.log_root + "\n";
-  if (who != nullptr) info += "Custos-Exported-By: " + who->username.value + "\n";
-  // Which files the package leaves out and why, one line each; the names
-  // are in metadata/<record>.json (a bag-info value is one line).
-  info += "Custos-Withheld-Files: " + std::to_string(summary.withheld.size()) + "\n";
-  for (const WithheldFile& f : summary.withheld) {
-    info += "Custos-Withheld: " + f.record_id + "/v" + std::to_string(f.version) + "/" + f.file_id + " " +
-            f.reason + "\n";
-  }
-  CUSTOS_RETURN_IF_ERROR(tag("bag-info.txt", info));
-  std::string tagmanifest;
-  for (const auto& [name, sha] : tag_hashes) tagmanifest += sha + "  " + name + "\n";
-  CUSTOS_RETURN_IF_ERROR(w->Small(root + "tagmanifest-sha256.txt", tagmanifest, mtime));
-  CUSTOS_RETURN_IF_ERROR(w->Close());
+  CUSTOS_ASSIGN_OR_RETURN(std::string jsonl, LogEntriesJsonl(store_, snap.checkpoint.size));
+  CUSTOS_RETURN_IF_ERROR(bag.Tag("log/entries.jsonl", jsonl));
+  CUSTOS_RETURN_IF_ERROR(bag.Tag("log/checkpoint", snap.checkpoint.note));
+  CUSTOS_RETURN_IF_ERROR(
+      bag.Tag("log/key", verifier_keys_ + (verifier_keys_.empty() || verifier_keys_.back() == '\n' ? "" : "\n")));
+  for (const auto& [name, text] : snap.receipts) CUSTOS_RETURN_IF_ERROR(bag.Tag(name, text));
+  CUSTOS_RETURN_IF_ERROR(bag.Finish(BagInfo(summary, snap, who, now)));
   return summary;
 }
 

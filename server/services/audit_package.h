@@ -80,6 +80,12 @@ struct ExportSummary {
 // Largest number of records one package holds.
 inline constexpr size_t kMaxExportRecords = 10000;
 
+// The limits of a request before anything is read: kPermissionDenied
+// "forbidden" for an administrator; kUnprocessable "invalid_export" (param
+// rule "empty" when it names no record and gives no query, "too_many" past
+// kMaxExportRecords ids). `who` null means the operator.
+[[nodiscard]] Status CheckExportRequest(const Principal* who, const ExportRequest& request);
+
 class PackageExporter {
  public:
   PackageExporter(storage::MetadataStore& store, storage::ContentStore& content,

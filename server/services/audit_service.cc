@@ -400,17 +400,7 @@ StatusOr<AuditJob> AuditService::GetVerify(const Principal& who, const std::stri
 }
 
 StatusOr<AuditJob> AuditService::StartExport(const Principal& who, const ExportRequest& request) {
-  if (who.role == Role::kAdmin) return Forbidden("export records");
-  if (request.record_ids.empty() && !request.query) {
-    return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
-        .WithParam("rule", "empty");
-  }
-  if (request.record_ids.size() > kMaxExportRecords) {
-    return Unprocessable("at most " + std::to_string(kMaxExportRecords) + " records per package",
-                         "invalid_export")
-        .WithParam("rule", "too_many")
-        .WithParam("max", kMaxExportRecords);
-  }
+  CUSTOS_RETURN_IF_ERROR(CheckExportRequest(&who, request));
   AuditJob job;
   CUSTOS_ASSIGN_OR_RETURN(job.id, NewJobId("EX"));
   job.kind = "export";

@@ -52,7 +52,9 @@ Poco::JSON::Object::Ptr RuleOf(const DestructionItem& it) {
   return o;
 }
 
-Poco::JSON::Object::Ptr ItemJson(const DestructionItem& it, bool with_blobs) {
+}  // namespace
+
+Poco::JSON::Object::Ptr DestructionItemObject(const DestructionItem& it, bool with_blob_ids) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("recordId", it.record_id);
   o->set("type", it.type);
@@ -68,7 +70,7 @@ Poco::JSON::Object::Ptr ItemJson(const DestructionItem& it, bool with_blobs) {
     x->set("size", static_cast<Poco::Int64>(f.size));
     x->set("sha256", f.sha256);
     if (!f.sm3.empty()) x->set("sm3", f.sm3);
-    if (with_blobs) x->set("blobId", f.blob_id);
+    if (with_blob_ids) x->set("blobId", f.blob_id);
     files->add(x);
   }
   o->set("files", files);
@@ -76,7 +78,7 @@ Poco::JSON::Object::Ptr ItemJson(const DestructionItem& it, bool with_blobs) {
   return o;
 }
 
-Poco::JSON::Array::Ptr ApprovalsJson(const std::vector<DestructionApproval>& list) {
+Poco::JSON::Array::Ptr DestructionApprovalsArray(const std::vector<DestructionApproval>& list) {
   Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
   for (const auto& a : list) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -88,6 +90,8 @@ Poco::JSON::Array::Ptr ApprovalsJson(const std::vector<DestructionApproval>& lis
   }
   return arr;
 }
+
+namespace {
 
 std::string Canonical(const Poco::JSON::Object::Ptr& o) {
   auto text = domain::CanonicalJson(o);
@@ -101,9 +105,9 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
   o->set("state", std::string(domain::Name(b.state)));
   o->set("proposedBy", b.proposed_by);
   o->set("proposedAt", domain::FormatTime(b.proposed_at));
-  o->set("approvals", ApprovalsJson(b.approvals));
+  o->set("approvals", DestructionApprovalsArray(b.approvals));
   Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
-  for (const auto& it : b.items) items->add(ItemJson(it, true));
+  for (const auto& it : b.items) items->add(DestructionItemObject(it, true));
   o->set("items", items);
   o->set("executedBy", b.executed_by);
   if (b.executed_at) o->set("executedAt", domain::FormatTime(*b.executed_at));
@@ -475,7 +479,7 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
       tomb->set("destroyedAt", domain::FormatTime(now));
       tomb->set("destroyedBy", who.username.value);
       tomb->set("retention", RuleOf(item));
-      tomb->set("approvals", ApprovalsJson(b.approvals));
+      tomb->set("approvals", DestructionApprovalsArray(b.approvals));
       tomb->set("eventIndex", static_cast<Poco::Int64>(item.event_index));
       Document t;
       t.kind = kTombstoneDocument;
@@ -518,13 +522,13 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
   c->set("reason", b.reason);
   c->set("proposedBy", b.proposed_by);
   c->set("proposedAt", domain::FormatTime(b.proposed_at));
-  c->set("approvals", ApprovalsJson(b.approvals));
+  c->set("approvals", DestructionApprovalsArray(b.approvals));
   c->set("executedBy", b.executed_by);
   c->set("executedAt", b.executed_at ? domain::FormatTime(*b.executed_at) : std::string());
   Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
   Poco::JSON::Array::Ptr receipts = new Poco::JSON::Array;
   for (const auto& item : b.items) {
-    records->add(ItemJson(item, false));
+    records->add(DestructionItemObject(item, false));
     CUSTOS_ASSIGN_OR_RETURN(std::string receipt, log_.Receipt(item.event_index));
     Poco::JSON::Object::Ptr r = new Poco::JSON::Object;
     r->set("recordId", item.record_id);

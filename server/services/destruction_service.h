@@ -31,6 +31,9 @@
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,6 +102,15 @@ struct DestructionBatch {
   // (MaySeeRecord), left out of `items` by Get and List.
   size_t hidden_records = 0;
 };
+
+// The one JSON codec of a batch's parts, shared by its stored body, its
+// certificate (docs/formats/destruction-certificate.md), tombstones and the
+// API: an item {recordId, type, title, department, retention:{rule, source,
+// triggerDate, dispositionDate}, files:[{id, version, name, size, sha256,
+// sm3 when known, blobId when `with_blob_ids`}], eventIndex}, and approvals
+// [{by, role, at, logIndex}].
+Poco::JSON::Object::Ptr DestructionItemObject(const DestructionItem& item, bool with_blob_ids);
+Poco::JSON::Array::Ptr DestructionApprovalsArray(const std::vector<DestructionApproval>& approvals);
 
 class DestructionService {
  public:
