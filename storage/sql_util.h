@@ -34,8 +34,8 @@ using Param = std::variant<std::string, Poco::Int64, Blob>;
 using Params = std::vector<Param>;
 
 // The rows of a query. Columns come back as Poco::Int64 (integers, and
-// PostgreSQL booleans as 0 or 1), double, Blob (BLOB and bytea) or
-// std::string (everything else).
+// PostgreSQL booleans as 0 or 1), double (SQLite REAL), Blob (BLOB and
+// bytea) or std::string (everything else, PostgreSQL floats included).
 struct Rows {
   std::vector<std::vector<Poco::Dynamic::Var>> rows;
   std::vector<std::vector<bool>> nulls;
