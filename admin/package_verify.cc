@@ -259,99 +259,102 @@ void CheckBagIt(const Contents& c, PackageReport& report) {
   }
 }
 
-}  // namespace
+using Verifiers = std::vector<const crypto::note::Verifier*>;
 
-StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text) {
-  std::vector<crypto::note::KeyVerifier> keys;
-  for (const std::string& line : Lines(vkey_text)) {
-    CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeyVerifier v, crypto::note::KeyVerifier::FromVerifierKey(line));
-    keys.push_back(std::move(v));
+// log/checkpoint, signed by one of the keys the auditor trusts; nullopt
+// (and a finding) otherwise.
+std::optional<crypto::Checkpoint> CheckCheckpoint(const Contents& c, const Verifiers& verifiers,
+                                                  PackageReport& report) {
+  const std::string* note = Tag(c, "log/checkpoint", report);
+  if (!note) return std::nullopt;
+  auto opened = crypto::OpenCheckpoint(*note, verifiers);
+  if (!opened.ok()) {
+    report.findings.push_back({"log/checkpoint", "not signed by the given key: " + opened.status().message()});
+    return std::nullopt;
   }
-  if (keys.empty()) return InvalidArgument("the verifier key file holds no key", "vkey_empty");
-  std::vector<const crypto::note::Verifier*> verifiers;
-  for (const auto& k : keys) verifiers.push_back(&k);
+  return opened->checkpoint;
+}
 
-  PackageReport report;
-  CUSTOS_ASSIGN_OR_RETURN(Contents c, ReadPackage(package_path, report));
-  report.payload_files = c.payload.size();
-  for (const auto& [p, f] : c.payload) report.payload_bytes += f.size;
-  report.tag_files = c.tags.size();
-  CheckBagIt(c, report);
-
-  // The checkpoint, signed by the key the auditor trusts.
-  std::optional<crypto::Checkpoint> cp;
-  if (const std::string* note = Tag(c, "log/checkpoint", report)) {
-    auto opened = crypto::OpenCheckpoint(*note, verifiers);
-    if (!opened.ok()) {
-      report.findings.push_back({"log/checkpoint", "not signed by the given key: " + opened.status().message()});
-    } else {
-      cp = opened->checkpoint;
-    }
+// The leaf of one line of log/entries.jsonl ({"index","leaf"}); empty
+// unless the line is entry `expected_index`.
+std::string EntryLeaf(const std::string& line, uint64_t expected_index) {
+  auto parsed = domain::ParseJsonStrict(line);
+  if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return "";
+  auto o = parsed->extract<Poco::JSON::Object::Ptr>();
+  try {
+    if (o->getValue<Poco::Int64>("index") != static_cast<int64_t>(expected_index)) return "";
+    auto bytes = crypto::Base64Decode(o->getValue<std::string>("leaf"));
+    return bytes ? crypto::ToString(*bytes) : "";
+  } catch (...) {
+    return "";
   }
+}
 
-  // The log: chain and root.
+// log/entries.jsonl: every leaf decodes and links to the one before, and
+// together they give the checkpoint's size and root. Returns the leaves
+// read up to the first fault.
+std::vector<std::string> CheckLogEntries(const Contents& c, const std::optional<crypto::Checkpoint>& cp,
+                                         PackageReport& report) {
   std::vector<std::string> leaves;
-  if (const std::string* jsonl = Tag(c, "log/entries.jsonl", report)) {
-    crypto::merkle::CompactRange range;
-    std::optional<crypto::Digest32> prev;
-    uint64_t line_no = 0;
-    const size_t findings_before = report.findings.size();
-    for (const std::string& line : Lines(*jsonl)) {
-      auto parsed = domain::ParseJsonStrict(line);
-      std::string leaf;
-      int64_t index = -1;
-      if (parsed.ok() && parsed->type() == typeid(Poco::JSON::Object::Ptr)) {
-        auto o = parsed->extract<Poco::JSON::Object::Ptr>();
-        try {
-          index = o->getValue<Poco::Int64>("index");
-          auto bytes = crypto::Base64Decode(o->getValue<std::string>("leaf"));
-          if (bytes) leaf = crypto::ToString(*bytes);
-        } catch (...) {
-        }
-      }
-      if (index != static_cast<int64_t>(line_no) || leaf.empty()) {
-        report.findings.push_back({"log/entries.jsonl", "line " + std::to_string(line_no + 1) + " is not entry " +
-                                                            std::to_string(line_no)});
-        break;
-      }
-      auto decoded = storage::DecodeLeaf(leaf);
-      if (!decoded.ok()) {
-        report.findings.push_back({"log/entries.jsonl", "entry " + std::to_string(line_no) + ": " + decoded.status().message()});
-        break;
-      }
-      if (auto link = storage::CheckChainLink(*decoded, line_no, prev); !link.ok()) {
-        report.findings.push_back({"log/entries.jsonl", link.message()});
-        break;
-      }
-      crypto::Digest32 h = crypto::merkle::HashLeaf(leaf);
-      range.Append(h);
-      prev = h;
-      leaves.push_back(std::move(leaf));
-      ++line_no;
+  const std::string* jsonl = Tag(c, "log/entries.jsonl", report);
+  if (!jsonl) return leaves;
+  crypto::merkle::CompactRange range;
+  std::optional<crypto::Digest32> prev;
+  const size_t findings_before = report.findings.size();
+  for (const std::string& line : Lines(*jsonl)) {
+    const uint64_t line_no = leaves.size();
+    std::string leaf = EntryLeaf(line, line_no);
+    if (leaf.empty()) {
+      report.findings.push_back({"log/entries.jsonl", "line " + std::to_string(line_no + 1) + " is not entry " +
+                                                          std::to_string(line_no)});
+      break;
     }
-    report.log_entries = leaves.size();
-    if (cp && report.findings.size() == findings_before &&
-        (range.size() != cp->size || range.Root() != cp->root)) {
-      report.findings.push_back({"log/entries.jsonl", "the entries do not give the checkpoint's size " +
-                                                         std::to_string(cp->size) + " and root"});
+    auto decoded = storage::DecodeLeaf(leaf);
+    if (!decoded.ok()) {
+      report.findings.push_back({"log/entries.jsonl", "entry " + std::to_string(line_no) + ": " + decoded.status().message()});
+      break;
     }
+    if (auto link = storage::CheckChainLink(*decoded, line_no, prev); !link.ok()) {
+      report.findings.push_back({"log/entries.jsonl", link.message()});
+      break;
+    }
+    crypto::Digest32 h = crypto::merkle::HashLeaf(leaf);
+    range.Append(h);
+    prev = h;
+    leaves.push_back(std::move(leaf));
   }
-
-  if (cp) {
-    if (auto it = c.tags.find("bag-info.txt"); it != c.tags.end()) {
-      const std::string& info = it->second;
-      std::string size_line = "Custos-Checkpoint-Size: " + std::to_string(cp->size) + "\n";
-      std::string root_line = "Custos-Checkpoint-Root: " + crypto::Base64Encode(cp->root) + "\n";
-      if (info.find(size_line) == std::string::npos || info.find(root_line) == std::string::npos) {
-        report.findings.push_back({"bag-info.txt", "its checkpoint size or root differs from log/checkpoint"});
-      }
-    }
+  report.log_entries = leaves.size();
+  if (cp && report.findings.size() == findings_before && (range.size() != cp->size || range.Root() != cp->root)) {
+    report.findings.push_back({"log/entries.jsonl", "the entries do not give the checkpoint's size " +
+                                                       std::to_string(cp->size) + " and root"});
   }
+  return leaves;
+}
 
-  // Receipts, and the file hashes their leaves record.
-  std::map<std::string, std::string> file_hash_in_log;  // "<record>/v<n>/<file id>" → sha256
-  // "<record>/v<n>" → the version event's details.
-  std::map<std::string, Poco::JSON::Object::Ptr> version_in_log;
+// bag-info.txt names the same checkpoint as log/checkpoint.
+void CheckBagInfoCheckpoint(const Contents& c, const crypto::Checkpoint& cp, PackageReport& report) {
+  auto it = c.tags.find("bag-info.txt");
+  if (it == c.tags.end()) return;
+  const std::string& info = it->second;
+  std::string size_line = "Custos-Checkpoint-Size: " + std::to_string(cp.size) + "\n";
+  std::string root_line = "Custos-Checkpoint-Root: " + crypto::Base64Encode(cp.root) + "\n";
+  if (info.find(size_line) == std::string::npos || info.find(root_line) == std::string::npos) {
+    report.findings.push_back({"bag-info.txt", "its checkpoint size or root differs from log/checkpoint"});
+  }
+}
+
+// What the verified receipts say the log recorded.
+struct LoggedVersions {
+  std::map<std::string, std::string> file_hash;                   // "<record>/v<n>/<file id>" → sha256
+  std::map<std::string, Poco::JSON::Object::Ptr> version_details;  // "<record>/v<n>" → event details
+};
+
+// Every receipts/ file verifies against the keys and log/checkpoint, and
+// its leaf is the log's entry at its index.
+LoggedVersions CheckReceipts(const Contents& c, const Verifiers& verifiers,
+                             const std::optional<crypto::Checkpoint>& cp, const std::vector<std::string>& leaves,
+                             PackageReport& report) {
+  LoggedVersions logged;
   for (const auto& [name, text] : c.tags) {
     if (name.rfind("receipts/", 0) != 0) continue;
     ++report.receipts;
@@ -374,23 +377,71 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
     }
     const auto& details = leaf->event.details;
     std::string record = leaf->event.subject;
-    int version = 0;
     try {
-      version = static_cast<int>(details->getValue<Poco::Int64>("version"));
-      version_in_log[record + "/v" + std::to_string(version)] = details;
+      int version = static_cast<int>(details->getValue<Poco::Int64>("version"));
+      logged.version_details[record + "/v" + std::to_string(version)] = details;
       auto files = details->getArray("files");
       for (size_t i = 0; files && i < files->size(); ++i) {
         auto f = files->getObject(static_cast<unsigned>(i));
-        file_hash_in_log[record + "/v" + std::to_string(version) + "/" + f->getValue<std::string>("id")] =
+        logged.file_hash[record + "/v" + std::to_string(version) + "/" + f->getValue<std::string>("id")] =
             f->getValue<std::string>("sha256");
       }
     } catch (...) {
       report.findings.push_back({name, "its leaf is not a version event"});
     }
   }
-  // Metadata: every version and file it describes must be what the log
-  // recorded, and every path it names must be in the package.
-  std::map<std::string, std::string> withheld;  // "<record>/v<n>/<file id>" → reason code
+  return logged;
+}
+
+// One version `key` ("<record>/v<n>") of metadata file `name` against the
+// version event the log recorded; records its withheld files.
+void CheckMetadataVersion(const Contents& c, const std::string& name, const std::string& key,
+                          const Poco::JSON::Object::Ptr& v, const Poco::JSON::Object::Ptr& logged,
+                          std::map<std::string, std::string>& withheld, PackageReport& report) {
+  if (v->getValue<std::string>("manifestHash") != logged->getValue<std::string>("manifestHash")) {
+    report.findings.push_back({name, "the manifest hash of " + key + " differs from the log"});
+  }
+  std::map<std::string, Poco::JSON::Object::Ptr> logged_files;
+  auto lf = logged->getArray("files");
+  for (size_t j = 0; lf && j < lf->size(); ++j) {
+    auto f = lf->getObject(static_cast<unsigned>(j));
+    logged_files[f->getValue<std::string>("id")] = f;
+  }
+  auto files = v->getArray("files");
+  size_t described = files ? files->size() : 0;
+  if (described != logged_files.size()) {
+    report.findings.push_back({name, key + " lists " + std::to_string(described) + " files, the log " +
+                                         std::to_string(logged_files.size())});
+  }
+  for (size_t j = 0; j < described; ++j) {
+    auto f = files->getObject(static_cast<unsigned>(j));
+    std::string fid = f->getValue<std::string>("id");
+    auto lfile = logged_files.find(fid);
+    if (lfile == logged_files.end()) {
+      report.findings.push_back({name, "file " + fid + " of " + key + " is not in the log"});
+      continue;
+    }
+    for (const char* field : {"name", "sha256"}) {
+      if (f->getValue<std::string>(field) != lfile->second->getValue<std::string>(field)) {
+        report.findings.push_back({name, std::string("the ") + field + " of file " + fid + " differs from the log"});
+      }
+    }
+    if (f->getValue<Poco::Int64>("size") != lfile->second->getValue<Poco::Int64>("size")) {
+      report.findings.push_back({name, "the size of file " + fid + " differs from the log"});
+    }
+    if (!f->isNull("path") && !c.payload.count(f->getValue<std::string>("path"))) {
+      report.findings.push_back({name, "names " + f->getValue<std::string>("path") + ", which is missing"});
+    }
+    if (f->isNull("path")) withheld[key + "/" + fid] = WithheldCode(f->optValue<std::string>("withheld", ""));
+  }
+}
+
+// Metadata: every version and file it describes must be what the log
+// recorded, and every path it names must be in the package. Returns the
+// withheld files ("<record>/v<n>/<file id>" → reason code).
+std::map<std::string, std::string> CheckMetadata(const Contents& c, const LoggedVersions& logged,
+                                                 PackageReport& report) {
+  std::map<std::string, std::string> withheld;
   for (const auto& [name, text] : c.tags) {
     if (name.rfind("metadata/", 0) != 0) continue;
     auto parsed = domain::ParseJsonStrict(text);
@@ -405,57 +456,24 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
       for (size_t i = 0; versions && i < versions->size(); ++i) {
         auto v = versions->getObject(static_cast<unsigned>(i));
         std::string key = id + "/v" + std::to_string(v->getValue<Poco::Int64>("number"));
-        auto logged = version_in_log.find(key);
-        if (logged == version_in_log.end()) {
+        auto it = logged.version_details.find(key);
+        if (it == logged.version_details.end()) {
           report.findings.push_back({name, "version " + key + " has no receipt"});
           continue;
         }
-        if (v->getValue<std::string>("manifestHash") != logged->second->getValue<std::string>("manifestHash")) {
-          report.findings.push_back({name, "the manifest hash of " + key + " differs from the log"});
-        }
-        std::map<std::string, Poco::JSON::Object::Ptr> logged_files;
-        auto lf = logged->second->getArray("files");
-        for (size_t j = 0; lf && j < lf->size(); ++j) {
-          auto f = lf->getObject(static_cast<unsigned>(j));
-          logged_files[f->getValue<std::string>("id")] = f;
-        }
-        auto files = v->getArray("files");
-        size_t described = files ? files->size() : 0;
-        if (described != logged_files.size()) {
-          report.findings.push_back({name, key + " lists " + std::to_string(described) + " files, the log " +
-                                               std::to_string(logged_files.size())});
-        }
-        for (size_t j = 0; j < described; ++j) {
-          auto f = files->getObject(static_cast<unsigned>(j));
-          std::string fid = f->getValue<std::string>("id");
-          auto lfile = logged_files.find(fid);
-          if (lfile == logged_files.end()) {
-            report.findings.push_back({name, "file " + fid + " of " + key + " is not in the log"});
-            continue;
-          }
-          for (const char* field : {"name", "sha256"}) {
-            if (f->getValue<std::string>(field) != lfile->second->getValue<std::string>(field)) {
-              report.findings.push_back({name, std::string("the ") + field + " of file " + fid + " differs from the log"});
-            }
-          }
-          if (f->getValue<Poco::Int64>("size") != lfile->second->getValue<Poco::Int64>("size")) {
-            report.findings.push_back({name, "the size of file " + fid + " differs from the log"});
-          }
-          if (!f->isNull("path") && !c.payload.count(f->getValue<std::string>("path"))) {
-            report.findings.push_back({name, "names " + f->getValue<std::string>("path") + ", which is missing"});
-          }
-          if (f->isNull("path")) withheld[key + "/" + fid] = WithheldCode(f->optValue<std::string>("withheld", ""));
-        }
+        CheckMetadataVersion(c, name, key, v, it->second, withheld, report);
       }
     } catch (const std::exception& e) {
       report.findings.push_back({name, std::string("is not record metadata: ") + e.what()});
     }
   }
+  return withheld;
+}
 
-  if (auto it = c.tags.find("bag-info.txt"); it != c.tags.end()) CheckWithheld(it->second, withheld, report);
-
+// Every payload file data/<record>/v<n>/<file id>-<name> has the hash its
+// version's receipt leaf records.
+void CheckPayloadAgainstLog(const Contents& c, const LoggedVersions& logged, PackageReport& report) {
   for (const auto& [path, file] : c.payload) {
-    // data/<record>/v<n>/<file id>-<name>
     std::string rest = path.substr(5);
     size_t s1 = rest.find('/');
     size_t s2 = s1 == std::string::npos ? s1 : rest.find('/', s1 + 1);
@@ -465,13 +483,40 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
       continue;
     }
     std::string key = rest.substr(0, s2 + 1) + rest.substr(s2 + 1, dash - s2 - 1);
-    auto it = file_hash_in_log.find(key);
-    if (it == file_hash_in_log.end()) {
+    auto it = logged.file_hash.find(key);
+    if (it == logged.file_hash.end()) {
       report.findings.push_back({path, "no receipt records this file"});
     } else if (it->second != file.sha256) {
       report.findings.push_back({path, "SHA-256 differs from the hash recorded in the log"});
     }
   }
+}
+
+}  // namespace
+
+StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text) {
+  std::vector<crypto::note::KeyVerifier> keys;
+  for (const std::string& line : Lines(vkey_text)) {
+    CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeyVerifier v, crypto::note::KeyVerifier::FromVerifierKey(line));
+    keys.push_back(std::move(v));
+  }
+  if (keys.empty()) return InvalidArgument("the verifier key file holds no key", "vkey_empty");
+  Verifiers verifiers;
+  for (const auto& k : keys) verifiers.push_back(&k);
+
+  PackageReport report;
+  CUSTOS_ASSIGN_OR_RETURN(Contents c, ReadPackage(package_path, report));
+  report.payload_files = c.payload.size();
+  for (const auto& [p, f] : c.payload) report.payload_bytes += f.size;
+  report.tag_files = c.tags.size();
+  CheckBagIt(c, report);
+  std::optional<crypto::Checkpoint> cp = CheckCheckpoint(c, verifiers, report);
+  std::vector<std::string> leaves = CheckLogEntries(c, cp, report);
+  if (cp) CheckBagInfoCheckpoint(c, *cp, report);
+  LoggedVersions logged = CheckReceipts(c, verifiers, cp, leaves, report);
+  std::map<std::string, std::string> withheld = CheckMetadata(c, logged, report);
+  if (auto it = c.tags.find("bag-info.txt"); it != c.tags.end()) CheckWithheld(it->second, withheld, report);
+  CheckPayloadAgainstLog(c, logged, report);
   return report;
 }
 
