@@ -94,36 +94,33 @@ std::string InDataDir(const custos::storage::DataDir& dir, const std::string& pa
   return !path.empty() && path.front() == '/' ? path : dir.root() + "/" + path;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string error;
-  std::optional<Flags> flags = ParseFlags(argc, argv, error);
-  if (!flags) return StartFailure(error + "\n" + kUsage);
-
-  custos::storage::DataDir data_dir(flags->data_dir);
-  if (auto s = data_dir.CheckWritable(); !s.ok()) return StartFailure(s.message());
-
+// DATA/custosd.conf with --listen applied; the error names what is wrong.
+std::optional<custos::Config> LoadConfig(const custos::storage::DataDir& data_dir, const Flags& flags,
+                                         std::string& error) {
   auto text = custos::storage::ReadSmallFile(data_dir.ConfigFile());
-  if (!text.ok()) return StartFailure(text.status().message());
+  if (!text.ok()) {
+    error = text.status().message();
+    return std::nullopt;
+  }
   auto parsed = custos::ParseConfig(*text);
   if (!parsed.ok()) {
-    return StartFailure(data_dir.ConfigFile() + ": " + parsed.status().message());
+    error = data_dir.ConfigFile() + ": " + parsed.status().message();
+    return std::nullopt;
   }
   custos::Config config = std::move(parsed).value();
-  if (flags->listen) {
-    if (auto s = custos::SetConfigValue(config, "server.listen", *flags->listen); !s.ok()) {
-      return StartFailure("--listen: " + s.message());
+  if (flags.listen) {
+    if (auto s = custos::SetConfigValue(config, "server.listen", *flags.listen); !s.ok()) {
+      error = "--listen: " + s.message();
+      return std::nullopt;
     }
   }
+  return config;
+}
 
-  // One server per SQLite archive; several may share a PostgreSQL one.
-  auto lock = custos::storage::DataDirLock::Acquire(
-      data_dir, config.storage_backend == "sqlite" ? custos::storage::DataDirLock::Mode::kExclusive
-                                                   : custos::storage::DataDirLock::Mode::kShared);
-  if (!lock.ok()) return StartFailure(lock.status().message());
-
-  // Block the stop signals in every thread; main waits for them below.
+// Blocks the stop signals in every thread (main waits for them), ignores
+// SIGPIPE and SIGXFSZ, and raises the open-file limit. Returns the stop
+// signals.
+sigset_t PrepareProcess() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -138,6 +135,171 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &files);
   }
+  return stop_signals;
+}
+
+// Trusted CAs for contract signatures: every PEM in DATA/trust (optional;
+// null when the folder does not exist).
+custos::StatusOr<std::shared_ptr<const custos::crypto::TrustStore>> LoadTrustStore(
+    const custos::storage::DataDir& data_dir) {
+  std::shared_ptr<const custos::crypto::TrustStore> trust;
+  struct stat trust_stat {};
+  std::string trust_dir = data_dir.root() + "/trust";
+  if (::stat(trust_dir.c_str(), &trust_stat) == 0) {
+    auto loaded = custos::crypto::TrustStore::LoadDirectory(trust_dir);
+    if (!loaded.ok()) return custos::Status(loaded.status().code(), trust_dir + ": " + loaded.status().message());
+    trust = std::make_shared<custos::crypto::TrustStore>(std::move(loaded).value());
+  }
+  return trust;
+}
+
+custos::services::AuthOptions AuthOptionsOf(const custos::Config& config) {
+  custos::services::AuthOptions o;
+  o.password_max_age = std::chrono::hours(24) * config.password_max_age_days;
+  o.idle_timeout = std::chrono::minutes(config.session_idle_minutes);
+  o.absolute_timeout = std::chrono::hours(config.session_absolute_hours);
+  o.max_failed_logins = config.max_failed_logins;
+  o.lockout = std::chrono::minutes(config.lockout_minutes);
+  o.argon2_memory_kib = config.password_memory_kib;
+  return o;
+}
+
+custos::services::RecordOptions RecordOptionsOf(const custos::Config& config) {
+  custos::services::RecordOptions o;
+  o.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
+  o.reject_invalid_contract_signatures = config.reject_invalid_contract_signatures;
+  return o;
+}
+
+custos::services::LoanOptions LoanOptionsOf(const custos::Config& config) {
+  custos::services::LoanOptions o;
+  o.max_days = config.loan_max_days;
+  o.certificate_horizons = config.certificate_horizons_days;
+  return o;
+}
+
+custos::services::DestructionOptions DestructionOptionsOf(const custos::Config& config) {
+  custos::services::DestructionOptions o;
+  o.approver_roles.clear();
+  for (const std::string& role : config.destruction_approver_roles) {
+    o.approver_roles.push_back(*custos::domain::ParseRole(role));
+  }
+  return o;
+}
+
+// Housekeeping: records loans whose time ran out as expired, and records
+// whose retention ran out as disposition_due, in the log, once a minute on
+// a thread of its own until destroyed. Access never waits for this (every
+// read checks the due date itself). The retention sweep reads every record;
+// in a large catalogue it runs less often, so that it takes at most about
+// 5% of one core (a sweep of 100,000 records takes about a second).
+class Housekeeping {
+ public:
+  Housekeeping(custos::services::LoanService& loans, custos::services::RetentionService& retention,
+               custos::Logger& logger)
+      : loans_(loans), retention_(retention), logger_(logger), thread_([this] { Run(); }) {}
+
+  ~Housekeeping() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto next_sweep = std::chrono::steady_clock::now();
+    while (!cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stopping_; })) {
+      lock.unlock();
+      ExpireLoans();
+      auto started = std::chrono::steady_clock::now();
+      if (started >= next_sweep) {
+        SweepRetention();
+        auto took = std::chrono::steady_clock::now() - started;
+        next_sweep = started + std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(60), took * 20);
+      }
+      lock.lock();
+    }
+  }
+
+  void ExpireLoans() {
+    auto expired = loans_.ExpireDue();
+    if (!expired.ok()) {
+      logger_.Warn("loan expiry failed", {{"error", expired.status().message()}});
+    } else if (*expired > 0) {
+      logger_.Info("loans expired", {{"count", *expired}});
+    }
+  }
+
+  void SweepRetention() {
+    auto swept = retention_.SweepStates();
+    if (!swept.ok()) {
+      logger_.Warn("retention sweep failed", {{"error", swept.status().message()}});
+    } else if (*swept > 0) {
+      logger_.Info("record states updated", {{"count", *swept}});
+    }
+  }
+
+  custos::services::LoanService& loans_;
+  custos::services::RetentionService& retention_;
+  custos::Logger& logger_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;     // last: starts once the members above exist
+};
+
+// Serves the routes until a stop signal, then stops gracefully. Returns the
+// exit code.
+int Serve(const custos::Config& config, const custos::storage::DataDir& data_dir,
+          const custos::services::HealthService& health, custos::MetricsRegistry& metrics,
+          custos::Logger& logger, const custos::http::ApiServices& api, const sigset_t& stop_signals) {
+  custos::http::Router router;
+  custos::http::HttpsServer* server_ptr = nullptr;
+  custos::http::AddOperationsRoutes(router, health, metrics,
+                                    [&server_ptr] { return server_ptr && server_ptr->draining(); });
+  custos::http::AddApiRoutes(router, api);
+  custos::http::AddUiRoutes(router);
+  custos::http::HttpsServer server(
+      config, {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},
+      router, logger, metrics);
+  server_ptr = &server;
+  if (auto s = server.Start(); !s.ok()) return StartFailure(s.message());
+  custos::ListenAddress bound = config.listen;
+  bound.port = server.port();
+  logger.Info("listening", {{"address", bound.ToString()},
+                            {"port", static_cast<int>(server.port())},
+                            {"dataDir", data_dir.root()}});
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  logger.Info("stopping", {{"signal", std::string(strsignal(sig))}, {"inFlight", server.OpenConnections()}});
+  server.Stop(config.shutdown_grace_s);
+  logger.Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  std::optional<Flags> flags = ParseFlags(argc, argv, error);
+  if (!flags) return StartFailure(error + "\n" + kUsage);
+
+  custos::storage::DataDir data_dir(flags->data_dir);
+  if (auto s = data_dir.CheckWritable(); !s.ok()) return StartFailure(s.message());
+  std::optional<custos::Config> loaded_config = LoadConfig(data_dir, *flags, error);
+  if (!loaded_config) return StartFailure(error);
+  const custos::Config& config = *loaded_config;
+
+  // One server per SQLite archive; several may share a PostgreSQL one.
+  auto lock = custos::storage::DataDirLock::Acquire(
+      data_dir, config.storage_backend == "sqlite" ? custos::storage::DataDirLock::Mode::kExclusive
+                                                   : custos::storage::DataDirLock::Mode::kShared);
+  if (!lock.ok()) return StartFailure(lock.status().message());
+  const sigset_t stop_signals = PrepareProcess();
 
   custos::Logger logger(2, custos::ParseLogLevel(config.log_level));
   custos::MetricsRegistry metrics;
@@ -159,45 +321,19 @@ int main(int argc, char** argv) {
       return tx.log().Size().status();
     });
   });
-
-  // Trusted CAs for contract signatures: every PEM in DATA/trust (optional).
-  std::shared_ptr<const custos::crypto::TrustStore> trust;
-  struct stat trust_stat {};
-  std::string trust_dir = data_dir.root() + "/trust";
-  if (::stat(trust_dir.c_str(), &trust_stat) == 0) {
-    auto loaded = custos::crypto::TrustStore::LoadDirectory(trust_dir);
-    if (!loaded.ok()) return StartFailure(trust_dir + ": " + loaded.status().message());
-    trust = std::make_shared<custos::crypto::TrustStore>(std::move(loaded).value());
-  }
+  auto trust = LoadTrustStore(data_dir);
+  if (!trust.ok()) return StartFailure(trust.status().message());
 
   custos::services::SystemClock clock;
   custos::services::LogService log_service(archive->store(), archive->keyring().VerifierKeys());
-  custos::services::AuthOptions auth_options;
-  auth_options.password_max_age = std::chrono::hours(24) * config.password_max_age_days;
-  auth_options.idle_timeout = std::chrono::minutes(config.session_idle_minutes);
-  auth_options.absolute_timeout = std::chrono::hours(config.session_absolute_hours);
-  auth_options.max_failed_logins = config.max_failed_logins;
-  auth_options.lockout = std::chrono::minutes(config.lockout_minutes);
-  custos::services::AuthService auth(archive->store(), clock, auth_options);
-  custos::services::RecordOptions record_options;
-  record_options.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
-  record_options.reject_invalid_contract_signatures = config.reject_invalid_contract_signatures;
+  custos::services::AuthService auth(archive->store(), clock, AuthOptionsOf(config));
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
-                                          log_service, clock, trust, record_options);
-
-  custos::services::LoanOptions loan_options;
-  loan_options.max_days = config.loan_max_days;
-  loan_options.certificate_horizons = config.certificate_horizons_days;
-  custos::services::LoanService loans(archive->store(), clock, loan_options);
+                                          log_service, clock, *trust, RecordOptionsOf(config));
+  custos::services::LoanService loans(archive->store(), clock, LoanOptionsOf(config));
   custos::services::RetentionService retention(archive->store(), clock);
-  custos::services::DestructionOptions destruction_options;
-  destruction_options.approver_roles.clear();
-  for (const std::string& role : config.destruction_approver_roles) {
-    destruction_options.approver_roles.push_back(*custos::domain::ParseRole(role));
-  }
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,
                                                    archive->keyring().log_signers(), clock,
-                                                   destruction_options);
+                                                   DestructionOptionsOf(config));
   // A destruction cut short by a crash is finished before serving: its
   // records' keys are gone already, their ciphertext must go too.
   auto finished = destruction.FinishInterrupted();
@@ -222,77 +358,13 @@ int main(int argc, char** argv) {
   }
   if (*exports_swept > 0) logger.Info("expired exports removed", {{"count", *exports_swept}});
 
-  // Housekeeping: record loans whose time ran out as expired, and records
-  // whose retention ran out as disposition_due, in the log. Access never
-  // waits for this (every read checks the due date itself).
-  std::mutex housekeeping_mu;
-  std::condition_variable housekeeping_cv;
-  bool stopping = false;
-  // The retention sweep reads every record; in a large catalogue it runs
-  // less often, so that it takes at most about 5% of one core (a sweep of
-  // 100,000 records takes about a second).
-  std::thread housekeeping([&] {
-    std::unique_lock<std::mutex> lock(housekeeping_mu);
-    auto next_sweep = std::chrono::steady_clock::now();
-    while (!housekeeping_cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
-      lock.unlock();
-      auto expired = loans.ExpireDue();
-      if (!expired.ok()) {
-        logger.Warn("loan expiry failed", {{"error", expired.status().message()}});
-      } else if (*expired > 0) {
-        logger.Info("loans expired", {{"count", *expired}});
-      }
-      auto started = std::chrono::steady_clock::now();
-      if (started >= next_sweep) {
-        auto swept = retention.SweepStates();
-        auto took = std::chrono::steady_clock::now() - started;
-        next_sweep = started + std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(60), took * 20);
-        if (!swept.ok()) {
-          logger.Warn("retention sweep failed", {{"error", swept.status().message()}});
-        } else if (*swept > 0) {
-          logger.Info("record states updated", {{"count", *swept}});
-        }
-      }
-      lock.lock();
-    }
-  });
-
-  Poco::Net::initializeSSL();
   int exit_code = 0;
   {
-    custos::http::Router router;
-    custos::http::HttpsServer* server_ptr = nullptr;
-    custos::http::AddOperationsRoutes(router, health, metrics,
-                                      [&server_ptr] { return server_ptr && server_ptr->draining(); });
-    custos::http::AddApiRoutes(router, {auth, records, log_service, loans, retention, destruction, audit});
-    custos::http::AddUiRoutes(router);
-    custos::http::HttpsServer server(
-        config,
-        {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},
-        router, logger, metrics);
-    server_ptr = &server;
-    if (auto s = server.Start(); !s.ok()) {
-      exit_code = StartFailure(s.message());
-    } else {
-      custos::ListenAddress bound = config.listen;
-      bound.port = server.port();
-      logger.Info("listening", {{"address", bound.ToString()},
-                                {"port", static_cast<int>(server.port())},
-                                {"dataDir", data_dir.root()}});
-      int sig = 0;
-      sigwait(&stop_signals, &sig);
-      logger.Info("stopping", {{"signal", std::string(strsignal(sig))},
-                               {"inFlight", server.OpenConnections()}});
-      server.Stop(config.shutdown_grace_s);
-      logger.Info("stopped");
-    }
+    Housekeeping housekeeping(loans, retention, logger);
+    Poco::Net::initializeSSL();
+    exit_code = Serve(config, data_dir, health, metrics, logger,
+                      {auth, records, log_service, loans, retention, destruction, audit}, stop_signals);
   }
-  {
-    std::lock_guard<std::mutex> lock(housekeeping_mu);
-    stopping = true;
-  }
-  housekeeping_cv.notify_all();
-  housekeeping.join();
   Poco::Net::uninitializeSSL();
   return exit_code;
 }
