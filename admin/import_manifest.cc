@@ -181,8 +181,7 @@ void FinishRecord(Builder& b) {
   in.location = value("location");
   for (const auto& [column, given] : b.given) {
     if (column.rfind(kMetadataPrefix, 0) != 0) continue;
-    if (!in.metadata) in.metadata = new Poco::JSON::Object;
-    in.metadata->set(column.substr(sizeof(kMetadataPrefix) - 1), given.first);
+    in.metadata[column.substr(sizeof(kMetadataPrefix) - 1)] = given.first;
   }
 }
 

@@ -134,6 +134,11 @@ struct Session {
   Time expires_at;  // absolute expiry
 };
 
+// The type-specific fields of a record (counterparty, contractNumber,
+// validUntil, …): every value is a string. The services own their schema
+// (services::ValidateTypeMetadata); Record keeps them as canonical JSON.
+using RecordMetadata = std::map<std::string, std::string>;
+
 struct Record {
   RecordId id;
   RecordType type = RecordType::kGeneral;

@@ -58,6 +58,26 @@ StatusOr<Poco::JSON::Object::Ptr> OptObject(const Poco::JSON::Object::Ptr& o,
   return v.extract<Poco::JSON::Object::Ptr>();
 }
 
+namespace {
+
+// The type-specific fields of a record: an object of strings, or nullopt
+// when absent or null. A value that is not a string is refused as the
+// service refuses a bad field (422 "invalid_metadata", rule "string").
+StatusOr<std::optional<domain::RecordMetadata>> OptMetadata(const Poco::JSON::Object::Ptr& o,
+                                                            const std::string& key) {
+  CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr m, OptObject(o, key));
+  if (!m) return std::optional<domain::RecordMetadata>();
+  domain::RecordMetadata out;
+  for (const std::string& name : m->getNames()) {
+    Poco::Dynamic::Var v = m->get(name);
+    if (!v.isString()) return services::MetadataNotAString(name);
+    out[name] = v.convert<std::string>();
+  }
+  return std::optional<domain::RecordMetadata>(std::move(out));
+}
+
+}  // namespace
+
 Status OnlyKeys(const Poco::JSON::Object::Ptr& o, const std::vector<std::string>& allowed) {
   for (const std::string& k : o->getNames()) {
     bool ok = false;
@@ -228,7 +248,8 @@ StatusOr<services::RecordInput> DecodeRecordInput(const std::string& text) {
   in.description = description.value_or("");
   in.custodian = custodian.value_or("");
   in.location = location.value_or("");
-  CUSTOS_ASSIGN_OR_RETURN(in.metadata, OptObject(o, "metadata"));
+  CUSTOS_ASSIGN_OR_RETURN(auto metadata, OptMetadata(o, "metadata"));
+  in.metadata = metadata.value_or(domain::RecordMetadata());
   return in;
 }
 
@@ -242,7 +263,7 @@ StatusOr<services::RecordPatch> DecodeRecordPatch(const std::string& text) {
   CUSTOS_ASSIGN_OR_RETURN(p.custodian, OptString(o, "custodian"));
   CUSTOS_ASSIGN_OR_RETURN(p.location, OptString(o, "location"));
   CUSTOS_ASSIGN_OR_RETURN(p.classification, OptString(o, "classification"));
-  CUSTOS_ASSIGN_OR_RETURN(p.metadata, OptObject(o, "metadata"));
+  CUSTOS_ASSIGN_OR_RETURN(p.metadata, OptMetadata(o, "metadata"));
   return p;
 }
 

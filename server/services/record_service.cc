@@ -106,6 +106,13 @@ Poco::JSON::Array::Ptr FilesDetail(const std::vector<StoredFile>& files) {
   return arr;
 }
 
+// The canonical JSON object of type-specific fields, as Record keeps them.
+StatusOr<std::string> MetadataJson(const domain::RecordMetadata& metadata) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  for (const auto& [name, value] : metadata) o->set(name, value);
+  return domain::CanonicalJson(o);
+}
+
 std::string SafeMediaType(const std::string& t) {
   static const std::regex kMediaType("^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$");
   std::string base = t.substr(0, t.find(';'));
@@ -115,16 +122,16 @@ std::string SafeMediaType(const std::string& t) {
 
 }  // namespace
 
-Status ValidateTypeMetadata(RecordType type, const Poco::JSON::Object::Ptr& metadata) {
+Status MetadataNotAString(const std::string& field) {
+  return BadField(field, "must be a string", "string");
+}
+
+Status ValidateTypeMetadata(RecordType type, const domain::RecordMetadata& metadata) {
   const TypeSchema& schema = SchemaFor(type);
-  Poco::JSON::Object::Ptr m = metadata ? metadata : new Poco::JSON::Object;
-  for (const std::string& name : m->getNames()) {
+  for (const auto& [name, s] : metadata) {
     bool known = std::count(schema.required.begin(), schema.required.end(), name) +
                  std::count(schema.optional.begin(), schema.optional.end(), name);
     if (!known) return BadField(name, "unknown field for a " + std::string(domain::Name(type)), "unknown");
-    Poco::Dynamic::Var v = m->get(name);
-    if (!v.isString()) return BadField(name, "must be a string", "string");
-    std::string s = v.convert<std::string>();
     CUSTOS_RETURN_IF_ERROR(CheckText("metadata." + name, s, 1000, false));
     if (IsDateField(name) && !IsDate(s)) return BadField(name, "must be a date YYYY-MM-DD", "date");
     if (name == "amount" && !std::regex_match(s, std::regex("^-?[0-9]{1,15}(\\.[0-9]{1,4})?$"))) {
@@ -135,7 +142,8 @@ Status ValidateTypeMetadata(RecordType type, const Poco::JSON::Object::Ptr& meta
     }
   }
   for (const std::string& name : schema.required) {
-    if (!m->has(name) || m->getValue<std::string>(name).empty()) {
+    auto given = metadata.find(name);
+    if (given == metadata.end() || given->second.empty()) {
       return BadField(name, "is required for a " + std::string(domain::Name(type)), "required");
     }
   }
@@ -233,8 +241,7 @@ StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& 
   r.classification = cls;
   r.custodian = in.custodian.empty() ? who.username.value : in.custodian;
   r.location = in.location;
-  CUSTOS_ASSIGN_OR_RETURN(r.metadata_json,
-                          domain::CanonicalJson(in.metadata ? in.metadata : new Poco::JSON::Object));
+  CUSTOS_ASSIGN_OR_RETURN(r.metadata_json, MetadataJson(in.metadata));
   r.created_by = who.username.value;
   std::unique_ptr<CheckIn> c(new CheckIn(*this, who));
   c->record_ = std::move(r);
@@ -470,8 +477,8 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
   }
   std::string metadata_json;
   if (patch.metadata) {
-    CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(current.type, patch.metadata));
-    CUSTOS_ASSIGN_OR_RETURN(metadata_json, domain::CanonicalJson(patch.metadata));
+    CUSTOS_RETURN_IF_ERROR(ValidateTypeMetadata(current.type, *patch.metadata));
+    CUSTOS_ASSIGN_OR_RETURN(metadata_json, MetadataJson(*patch.metadata));
   }
   Time now = clock_.Now();
   Record result;

@@ -15,7 +15,6 @@
 // used by one thread.
 #pragma once
 
-#include <Poco/JSON/Object.h>
 
 #include <memory>
 #include <optional>
@@ -49,7 +48,7 @@ struct RecordInput {
   std::string classification;
   std::string custodian;  // defaults to the archivist checking in
   std::string location;
-  Poco::JSON::Object::Ptr metadata;  // type-specific fields; may be null
+  domain::RecordMetadata metadata;  // type-specific fields; empty: none
 };
 
 struct FileInput {
@@ -88,7 +87,7 @@ struct RecordPatch {
   std::optional<std::string> custodian;
   std::optional<std::string> location;
   std::optional<std::string> classification;
-  Poco::JSON::Object::Ptr metadata;  // replaces the type-specific fields when set
+  std::optional<domain::RecordMetadata> metadata;  // replaces the type-specific fields when set
 };
 
 struct ContentRead {
@@ -178,8 +177,14 @@ class RecordService {
 };
 
 // Validates the type-specific metadata of a record type: required fields,
-// their types (strings; dates as YYYY-MM-DD), no unknown fields.
-// kUnprocessable naming the field ("invalid_metadata").
-Status ValidateTypeMetadata(domain::RecordType type, const Poco::JSON::Object::Ptr& metadata);
+// their forms (dates as YYYY-MM-DD, amounts, currencies), no unknown
+// fields. kUnprocessable naming the field ("invalid_metadata", params field
+// and rule).
+Status ValidateTypeMetadata(domain::RecordType type, const domain::RecordMetadata& metadata);
+
+// The error for a metadata field whose value is not a string, for the
+// decoders that build a RecordMetadata from JSON (kUnprocessable
+// "invalid_metadata", params field and rule "string").
+Status MetadataNotAString(const std::string& field);
 
 }  // namespace custos::services

@@ -266,6 +266,22 @@ TEST_F(ApiBadInput, ContractAmountInWordsNamesTheFieldAndRuleInParams) {
   EXPECT_NE(ErrorMessage(r).find("decimal"), std::string::npos) << Describe(r);
 }
 
+// Type-specific fields are strings: a number is refused at decoding with
+// the service's own error.
+TEST_F(ApiBadInput, ContractAmountAsNumberIsRefusedAsNotAString) {
+  HttpResult r =
+      Upload({MetadataPart("{\"type\":\"contract\",\"title\":\"采购合同 y\",\"department\":\"sales\","
+                           "\"classification\":\"internal\",\"metadata\":{\"counterparty\":"
+                           "\"甲方\",\"contractNumber\":\"HT-2\",\"signedDate\":\"2026-01-05\","
+                           "\"amount\":100000}}"),
+              FilePart("合同.pdf", "a")});
+  ExpectError(r, 422, "invalid_metadata");
+  Poco::JSON::Object::Ptr params = JsonObject(ErrorParams(r));
+  ASSERT_TRUE(params) << Describe(r);
+  EXPECT_EQ(Str(params, "field"), "amount") << Describe(r);
+  EXPECT_EQ(Str(params, "rule"), "string") << Describe(r);
+}
+
 TEST_F(ApiBadInput, LoanLongerThanTheLongestCarriesMaxDaysInParams) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("recordId", *record_id_);

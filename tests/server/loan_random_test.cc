@@ -222,10 +222,9 @@ class LoanRandomTest : public ::testing::Test {
     in.department = department;
     in.classification = classification;
     if (type == domain::RecordType::kContract) {
-      in.metadata = new Poco::JSON::Object;
-      in.metadata->set("counterparty", "ACME");
-      in.metadata->set("contractNumber", "K-" + std::to_string(records_model_.size()));
-      in.metadata->set("signedDate", "2025-12-01");
+      in.metadata = {{"counterparty", "ACME"},
+                     {"contractNumber", "K-" + std::to_string(records_model_.size())},
+                     {"signedDate", "2025-12-01"}};
     }
     ModelRecord m;
     m.type = type;

@@ -90,15 +90,15 @@ class LoanServiceTest : public ::testing::Test {
       return Status::Ok();
     });
     EXPECT_TRUE(s.ok()) << s.ToString();
-    internal_ = CheckIn("general", "internal", "sales", "Price list 2026", nullptr);
-    confidential_ = CheckIn("general", "confidential", "sales", "Key accounts", nullptr);
-    secret_ = CheckIn("general", "secret", "sales", "Merger plan", nullptr);
-    hr_internal_ = CheckIn("general", "internal", "hr", "Holiday rota", nullptr);
+    internal_ = CheckIn("general", "internal", "sales", "Price list 2026", {});
+    confidential_ = CheckIn("general", "confidential", "sales", "Key accounts", {});
+    secret_ = CheckIn("general", "secret", "sales", "Merger plan", {});
+    hr_internal_ = CheckIn("general", "internal", "hr", "Holiday rota", {});
   }
 
   TestRecord CheckIn(const std::string& type, const std::string& classification,
                      const std::string& department, const std::string& title,
-                     Poco::JSON::Object::Ptr metadata) {
+                     const domain::RecordMetadata& metadata) {
     RecordInput in;
     in.type = type;
     in.title = title;
@@ -127,10 +127,9 @@ class LoanServiceTest : public ::testing::Test {
   // A qualification certificate of `department` running out `days` from today.
   TestRecord Certificate(int days, const std::string& classification = "internal",
                          const std::string& department = "sales") {
-    Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
-    m->set("issuer", "CNAS");
-    m->set("certificateNumber", "C-" + std::to_string(days));
-    m->set("validUntil", DateIn(days));
+    domain::RecordMetadata m{{"issuer", "CNAS"},
+                             {"certificateNumber", "C-" + std::to_string(days)},
+                             {"validUntil", DateIn(days)}};
     return CheckIn("qualification", classification, department,
                    "Certificate " + std::to_string(days), m);
   }
@@ -311,10 +310,7 @@ TEST_F(LoanServiceTest, ArchivistsAndLegalReadWithoutALoanBelowTheirLimits) {
   EXPECT_EQ(Read(arch_, secret_).status().reason(), "content_forbidden");
   // Legal reads contracts only.
   EXPECT_EQ(Read(lee_, internal_).status().reason(), "content_forbidden");
-  Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
-  m->set("counterparty", "ACME");
-  m->set("contractNumber", "K-1");
-  m->set("signedDate", "2026-01-05");
+  domain::RecordMetadata m{{"counterparty", "ACME"}, {"contractNumber", "K-1"}, {"signedDate", "2026-01-05"}};
   TestRecord contract = CheckIn("contract", "confidential", "sales", "Supply contract", m);
   EXPECT_TRUE(Read(lee_, contract).ok());
 }
@@ -720,7 +716,7 @@ TEST_F(LoanServiceTest, ExpireDueWorksThroughMoreLoansThanOneBatch) {
   // ExpireDue works in batches of 200; 205 loans need two. (Spread over
   // five records: every request reads the loans of its record.)
   std::vector<TestRecord> shelf = {internal_, hr_internal_};
-  for (int i = 0; i < 3; ++i) shelf.push_back(CheckIn("general", "public", "hr", "Leaflet", nullptr));
+  for (int i = 0; i < 3; ++i) shelf.push_back(CheckIn("general", "public", "hr", "Leaflet", {}));
   for (int i = 0; i < 205; ++i) {
     Principal borrower = User("user" + std::to_string(i), Role::kStaff, "sales");
     ASSERT_TRUE(Request(borrower, shelf[i % shelf.size()], "digital", kDay).ok());

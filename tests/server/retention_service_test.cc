@@ -205,7 +205,7 @@ class RetentionFixture : public ::testing::Test {
 
   // Checks in a record with one file per entry of `contents`.
   TestRecord CheckIn(const std::string& type, const std::string& title,
-                     Poco::JSON::Object::Ptr metadata = nullptr,
+                     const domain::RecordMetadata& metadata = {},
                      std::vector<std::string> contents = {},
                      const std::string& classification = "internal") {
     if (contents.empty()) contents = {"content of " + title};
@@ -240,9 +240,7 @@ class RetentionFixture : public ::testing::Test {
   TestRecord General(const std::string& title) { return CheckIn("general", title); }
 
   TestRecord Dossier(const std::string& title) {
-    Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
-    m->set("productModel", "X-100");
-    m->set("documentKind", "test report");
+    domain::RecordMetadata m{{"productModel", "X-100"}, {"documentKind", "test report"}};
     return CheckIn("product_dossier", title, m);
   }
 
@@ -839,16 +837,10 @@ TEST_F(RetentionServiceTest, HoldLifecycleAndRefusals) {
 
 TEST_F(RetentionServiceTest, DueQueueIsOrderedByDateAndSkipsPermanentRecords) {
   TestRecord late = General("Late");
-  Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
-  m->set("issuer", "CNAS");
-  m->set("certificateNumber", "Q-1");
-  m->set("validUntil", "2027-01-01");
+  domain::RecordMetadata m{{"issuer", "CNAS"}, {"certificateNumber", "Q-1"}, {"validUntil", "2027-01-01"}};
   TestRecord early = CheckIn("qualification", "Early", m);  // due 2032-01-01
   TestRecord dossier = Dossier("Forever");
-  Poco::JSON::Object::Ptr c = new Poco::JSON::Object;
-  c->set("counterparty", "ACME");
-  c->set("contractNumber", "HT-9");
-  c->set("signedDate", "2026-01-01");
+  domain::RecordMetadata c{{"counterparty", "ACME"}, {"contractNumber", "HT-9"}, {"signedDate", "2026-01-01"}};
   TestRecord open_ended = CheckIn("contract", "No end date", c);
 
   clock_.Set(At("2090-01-01T00:00:00Z"));
@@ -873,7 +865,7 @@ class DestructionServiceTest : public RetentionFixture {
   // them with two files and a second version; then the clock moves to
   // when they are due.
   void SetUp() override {
-    a_ = CheckIn("general", "Old minutes", nullptr, {"minutes, page 1", "minutes, page 2"});
+    a_ = CheckIn("general", "Old minutes", {}, {"minutes, page 1", "minutes, page 2"});
     AddVersion(a_.id, "minutes, corrected");
     b_ = General("Old budget");
     keep_ = Dossier("Product X dossier");
