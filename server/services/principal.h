@@ -38,7 +38,7 @@ void RestrictToVisible(const Principal& p, domain::RecordQuery& q);
 
 // May `p` read the content of `r` without a loan? Archivists read everything
 // below secret; legal reads contracts; everyone else needs an active digital
-// loan (server/services/loan.h).
+// loan (domain/loan.h, GrantsContentAccess).
 bool MayReadContentDirectly(const Principal& p, const domain::Record& r);
 
 // Check in records and add versions: archivists.
