@@ -253,6 +253,104 @@ StatusOr<Disposition> CheckDestroyable(Transaction& tx, const Record& r, Time no
 
 }  // namespace
 
+namespace {
+
+// Record id → the open (proposed or approved) batch that holds it.
+StatusOr<std::map<std::string, std::string>> RecordsInOpenBatches(Transaction& tx) {
+  std::map<std::string, std::string> in_batch;
+  storage::DocumentQuery q;
+  q.kind = kDestructionDocument;
+  q.states = {std::string(domain::Name(BatchState::kProposed)), std::string(domain::Name(BatchState::kApproved))};
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> open, ListAllDocuments(tx, q));
+  for (const Document& d : open) {
+    CUSTOS_ASSIGN_OR_RETURN(DestructionBatch other, BatchFromDocument(d));
+    for (const auto& it : other.items) in_batch[it.record_id] = other.id;
+  }
+  return in_batch;
+}
+
+// The item a proposal makes of record `r` with its disposition `d`: every
+// file of every version.
+StatusOr<DestructionItem> ProposedItem(Transaction& tx, const Record& r, const Disposition& d) {
+  DestructionItem item;
+  item.record_id = r.id.value;
+  item.type = std::string(domain::Name(r.type));
+  item.title = r.title;
+  item.department = r.department;
+  item.rule = d.rule;
+  item.rule_source = d.source;
+  item.trigger_date = d.trigger_date.value_or("");
+  item.disposition_date = d.date.value_or("");
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r.id));
+  for (const auto& v : versions) {
+    for (const auto& f : v.files) {
+      item.files.push_back({f.id.value, v.number, f.name, f.size, f.sha256, f.sm3, f.blob_id.value});
+    }
+  }
+  return item;
+}
+
+// What a destroyed record keeps besides its catalogue identity (the
+// tombstone document, docs/formats).
+Document TombstoneDocument(const DestructionBatch& b, const DestructionItem& item, const Principal& who,
+                           Time now) {
+  Poco::JSON::Object::Ptr tomb = new Poco::JSON::Object;
+  tomb->set("batch", b.id);
+  tomb->set("destroyedAt", domain::FormatTime(now));
+  tomb->set("destroyedBy", who.username.value);
+  tomb->set("retention", RuleOf(item));
+  tomb->set("approvals", DestructionApprovalsArray(b.approvals));
+  tomb->set("eventIndex", static_cast<Poco::Int64>(item.event_index));
+  Document t;
+  t.kind = kTombstoneDocument;
+  t.id = item.record_id;
+  t.subject = item.record_id;
+  t.state = std::string(domain::Name(domain::RecordState::kDestroyed));
+  t.created_at = t.updated_at = now;
+  t.body = Canonical(tomb);
+  return t;
+}
+
+// Destroys one record of batch `b` inside `tx`: checks it again, clears
+// every file's wrapped data key (crypto-shredding: without it a blob is
+// noise), shreds stored exports naming it, reduces it to a tombstone and
+// logs record.destroy (its index goes to `item` and `b`).
+Status DestroyRecord(Transaction& tx, const Principal& who, DestructionBatch& b, DestructionItem& item, Time now) {
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{item.record_id}));
+  if (!r) return NotFound("no record " + item.record_id, "record_not_found");
+  CUSTOS_RETURN_IF_ERROR(CheckDestroyable(tx, *r, now).status());
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r->id));
+  Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+  for (const auto& v : versions) {
+    for (const auto& f : v.files) {
+      CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(f.id, "", {}));
+      Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+      x->set("id", f.id.value);
+      x->set("sha256", f.sha256);
+      files->add(x);
+    }
+  }
+  CUSTOS_RETURN_IF_ERROR(ShredExportsNaming(tx, r->id, b.id).status());
+  // The tombstone keeps what identifies the record; everything else goes.
+  r->description.clear();
+  r->location.clear();
+  r->metadata_json = "{}";
+  r->state = domain::RecordState::kDestroyed;
+  r->updated_at = now;
+  CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
+  storage::LogEvent e = MakeEvent("record.destroy", who, r->id.value, now);
+  CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(*r));
+  e.details->set(storage::kDetailRecordHash, record_hash);
+  e.details->set("batch", b.id);
+  e.details->set("files", files);
+  e.details->set("retention", RuleOf(item));
+  CUSTOS_ASSIGN_OR_RETURN(item.event_index, tx.log().Append(e));
+  b.event_indices.push_back(item.event_index);
+  return tx.documents().Insert(TombstoneDocument(b, item, who, now));
+}
+
+}  // namespace
+
 DestructionService::DestructionService(storage::MetadataStore& store, storage::BlobStore& blobs,
                                        LogService& log,
                                        std::vector<const crypto::note::Signer*> signers,
@@ -280,16 +378,7 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
   Time now = clock_.Now();
   DestructionBatch b;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
-    // Records already in an open batch.
-    std::map<std::string, std::string> in_batch;
-    storage::DocumentQuery q;
-    q.kind = kDestructionDocument;
-    q.states = {std::string(domain::Name(BatchState::kProposed)), std::string(domain::Name(BatchState::kApproved))};
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Document> open, ListAllDocuments(tx, q));
-    for (const Document& d : open) {
-      CUSTOS_ASSIGN_OR_RETURN(DestructionBatch other, BatchFromDocument(d));
-      for (const auto& it : other.items) in_batch[it.record_id] = other.id;
-    }
+    CUSTOS_ASSIGN_OR_RETURN(auto in_batch, RecordsInOpenBatches(tx));
     for (const std::string& rid : record_ids) {
       CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{rid}));
       if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + rid, "record_not_found");
@@ -300,21 +389,7 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
             .WithParam("batchId", it->second);
       }
       CUSTOS_ASSIGN_OR_RETURN(Disposition d, CheckDestroyable(tx, *r, now));
-      DestructionItem item;
-      item.record_id = rid;
-      item.type = std::string(domain::Name(r->type));
-      item.title = r->title;
-      item.department = r->department;
-      item.rule = d.rule;
-      item.rule_source = d.source;
-      item.trigger_date = d.trigger_date.value_or("");
-      item.disposition_date = d.date.value_or("");
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r->id));
-      for (const auto& v : versions) {
-        for (const auto& f : v.files) {
-          item.files.push_back({f.id.value, v.number, f.name, f.size, f.sha256, f.sm3, f.blob_id.value});
-        }
-      }
+      CUSTOS_ASSIGN_OR_RETURN(DestructionItem item, ProposedItem(tx, *r, d));
       b.items.push_back(std::move(item));
     }
     CUSTOS_ASSIGN_OR_RETURN(b.id, NextDocumentId(tx, "DB", now));
@@ -440,56 +515,7 @@ StatusOr<DestructionBatch> DestructionService::Execute(const Principal& who, con
           .WithParam("batchId", id)
           .WithParam("state", StateName(b));
     }
-    for (DestructionItem& item : b.items) {
-      CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{item.record_id}));
-      if (!r) return NotFound("no record " + item.record_id, "record_not_found");
-      CUSTOS_RETURN_IF_ERROR(CheckDestroyable(tx, *r, now).status());
-      // Crypto-shredding: without its wrapped data key a blob is noise.
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r->id));
-      Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
-      for (const auto& v : versions) {
-        for (const auto& f : v.files) {
-          CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(f.id, "", {}));
-          Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
-          x->set("id", f.id.value);
-          x->set("sha256", f.sha256);
-          files->add(x);
-        }
-      }
-      // Stored audit packages naming the record are shredded with it.
-      CUSTOS_RETURN_IF_ERROR(ShredExportsNaming(tx, r->id, b.id).status());
-      // The tombstone keeps what identifies the record; everything else goes.
-      r->description.clear();
-      r->location.clear();
-      r->metadata_json = "{}";
-      r->state = domain::RecordState::kDestroyed;
-      r->updated_at = now;
-      CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
-      storage::LogEvent e = MakeEvent("record.destroy", who, r->id.value, now);
-      CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(*r));
-      e.details->set(storage::kDetailRecordHash, record_hash);
-      e.details->set("batch", b.id);
-      e.details->set("files", files);
-      e.details->set("retention", RuleOf(item));
-      CUSTOS_ASSIGN_OR_RETURN(item.event_index, tx.log().Append(e));
-      b.event_indices.push_back(item.event_index);
-
-      Poco::JSON::Object::Ptr tomb = new Poco::JSON::Object;
-      tomb->set("batch", b.id);
-      tomb->set("destroyedAt", domain::FormatTime(now));
-      tomb->set("destroyedBy", who.username.value);
-      tomb->set("retention", RuleOf(item));
-      tomb->set("approvals", DestructionApprovalsArray(b.approvals));
-      tomb->set("eventIndex", static_cast<Poco::Int64>(item.event_index));
-      Document t;
-      t.kind = kTombstoneDocument;
-      t.id = r->id.value;
-      t.subject = r->id.value;
-      t.state = "destroyed";
-      t.created_at = t.updated_at = now;
-      t.body = Canonical(tomb);
-      CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(t));
-    }
+    for (DestructionItem& item : b.items) CUSTOS_RETURN_IF_ERROR(DestroyRecord(tx, who, b, item, now));
     b.state = BatchState::kExecuted;
     b.executed_by = who.username.value;
     b.executed_at = now;
