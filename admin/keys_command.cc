@@ -1,8 +1,5 @@
 #include "admin/keys_command.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -150,12 +147,9 @@ Status LogRotation(storage::MetadataStore& store, const std::string& target,
   event.actor = std::string(kCustosctlActor);
   event.at = std::chrono::system_clock::now();
   event.subject = target;
-  event.details = new Poco::JSON::Object;
-  event.details->set("kek", target);
-  Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
-  for (const std::string& id : retired) ids->add(id);
-  event.details->set("retired", ids);
-  event.details->set("rewrapped", static_cast<Poco::Int64>(rewrapped));
+  event.details.Set("kek", target);
+  event.details.Set("retired", retired);
+  event.details.Set("rewrapped", rewrapped);
   return store.Write(
       [&](storage::Transaction& tx) -> Status { return tx.log().Append(event).status(); });
 }

@@ -346,7 +346,7 @@ void CheckBagInfoCheckpoint(const Contents& c, const crypto::Checkpoint& cp, Pac
 // What the verified receipts say the log recorded.
 struct LoggedVersions {
   std::map<std::string, std::string> file_hash;                   // "<record>/v<n>/<file id>" → sha256
-  std::map<std::string, Poco::JSON::Object::Ptr> version_details;  // "<record>/v<n>" → event details
+  std::map<std::string, domain::EventDetails> version_details;  // "<record>/v<n>" → event details
 };
 
 // Every receipts/ file verifies against the keys and log/checkpoint, and
@@ -375,19 +375,25 @@ LoggedVersions CheckReceipts(const Contents& c, const Verifiers& verifiers,
       report.findings.push_back({name, "its leaf does not decode"});
       continue;
     }
-    const auto& details = leaf->event.details;
-    std::string record = leaf->event.subject;
-    try {
-      int version = static_cast<int>(details->getValue<Poco::Int64>("version"));
-      logged.version_details[record + "/v" + std::to_string(version)] = details;
-      auto files = details->getArray("files");
-      for (size_t i = 0; files && i < files->size(); ++i) {
-        auto f = files->getObject(static_cast<unsigned>(i));
-        logged.file_hash[record + "/v" + std::to_string(version) + "/" + f->getValue<std::string>("id")] =
-            f->getValue<std::string>("sha256");
-      }
-    } catch (...) {
+    const domain::EventDetails& details = leaf->event.details;
+    const std::string& record = leaf->event.subject;
+    std::optional<int64_t> version = details.Int("version");
+    if (!version) {
       report.findings.push_back({name, "its leaf is not a version event"});
+      continue;
+    }
+    const std::string key = record + "/v" + std::to_string(static_cast<int>(*version));
+    logged.version_details[key] = details;
+    const domain::DetailValue::Array* files = details.Array("files");
+    for (size_t i = 0; files && i < files->size(); ++i) {
+      const domain::EventDetails* f = (*files)[i].AsObject();
+      std::optional<std::string> id = f ? f->String("id") : std::nullopt;
+      std::optional<std::string> sha256 = f ? f->String("sha256") : std::nullopt;
+      if (!id || !sha256) {
+        report.findings.push_back({name, "its leaf is not a version event"});
+        break;
+      }
+      logged.file_hash[key + "/" + *id] = *sha256;
     }
   }
   return logged;
@@ -396,16 +402,19 @@ LoggedVersions CheckReceipts(const Contents& c, const Verifiers& verifiers,
 // One version `key` ("<record>/v<n>") of metadata file `name` against the
 // version event the log recorded; records its withheld files.
 void CheckMetadataVersion(const Contents& c, const std::string& name, const std::string& key,
-                          const Poco::JSON::Object::Ptr& v, const Poco::JSON::Object::Ptr& logged,
+                          const Poco::JSON::Object::Ptr& v, const domain::EventDetails& logged,
                           std::map<std::string, std::string>& withheld, PackageReport& report) {
-  if (v->getValue<std::string>("manifestHash") != logged->getValue<std::string>("manifestHash")) {
+  if (std::optional<std::string>(v->getValue<std::string>("manifestHash")) != logged.String("manifestHash")) {
     report.findings.push_back({name, "the manifest hash of " + key + " differs from the log"});
   }
-  std::map<std::string, Poco::JSON::Object::Ptr> logged_files;
-  auto lf = logged->getArray("files");
+  // The log's files of this version by id (CheckReceipts reported entries
+  // without an id).
+  std::map<std::string, const domain::EventDetails*> logged_files;
+  const domain::DetailValue::Array* lf = logged.Array("files");
   for (size_t j = 0; lf && j < lf->size(); ++j) {
-    auto f = lf->getObject(static_cast<unsigned>(j));
-    logged_files[f->getValue<std::string>("id")] = f;
+    const domain::EventDetails* f = (*lf)[j].AsObject();
+    std::optional<std::string> id = f ? f->String("id") : std::nullopt;
+    if (id) logged_files[*id] = f;
   }
   auto files = v->getArray("files");
   size_t described = files ? files->size() : 0;
@@ -422,11 +431,11 @@ void CheckMetadataVersion(const Contents& c, const std::string& name, const std:
       continue;
     }
     for (const char* field : {"name", "sha256"}) {
-      if (f->getValue<std::string>(field) != lfile->second->getValue<std::string>(field)) {
+      if (std::optional<std::string>(f->getValue<std::string>(field)) != lfile->second->String(field)) {
         report.findings.push_back({name, std::string("the ") + field + " of file " + fid + " differs from the log"});
       }
     }
-    if (f->getValue<Poco::Int64>("size") != lfile->second->getValue<Poco::Int64>("size")) {
+    if (std::optional<int64_t>(f->getValue<Poco::Int64>("size")) != lfile->second->Int("size")) {
       report.findings.push_back({name, "the size of file " + fid + " differs from the log"});
     }
     if (!f->isNull("path") && !c.payload.count(f->getValue<std::string>("path"))) {

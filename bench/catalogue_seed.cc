@@ -118,9 +118,8 @@ int main(int argc, char** argv) {
         e.actor = "archivist";
         e.subject = r.id.value;
         e.at = now;
-        e.details = new Poco::JSON::Object;
         CUSTOS_ASSIGN_OR_RETURN(std::string digest, storage::RecordDigest(r));
-        e.details->set(storage::kDetailRecordHash, digest);
+        e.details.Set(storage::kDetailRecordHash, digest);
         CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
       }
       return Status::Ok();

@@ -59,10 +59,9 @@ storage::LogEvent Event(uint64_t i) {
   e.actor = "archivist" + std::to_string(i % 7);
   e.at = domain::TruncateToMillis(std::chrono::system_clock::now());
   e.subject = "CT-2026-" + std::to_string(100000 + i % 900000);
-  e.details = new Poco::JSON::Object;
-  e.details->set("version", 1);
-  e.details->set("manifestHash", "ef30c41e3b107e09724c33a662606e921942d179df036bc31f8ad301df54cb97");
-  e.details->set("recordHash", "5b1d0c2f7a9e48d3b6c1f0e2a4d6b8c0e1f3a5c7d9eb0d2f4a6c8e0b2d4f6a8c");
+  e.details.Set("version", 1);
+  e.details.Set("manifestHash", "ef30c41e3b107e09724c33a662606e921942d179df036bc31f8ad301df54cb97");
+  e.details.Set("recordHash", "5b1d0c2f7a9e48d3b6c1f0e2a4d6b8c0e1f3a5c7d9eb0d2f4a6c8e0b2d4f6a8c");
   return e;
 }
 

@@ -7,6 +7,8 @@
 #include <utility>
 
 #include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
 
 #include "domain/canonical_json.h"
 
@@ -15,7 +17,10 @@ namespace custos::storage {
 namespace {
 
 using Poco::Dynamic::Var;
+using Poco::JSON::Array;
 using Poco::JSON::Object;
+using domain::DetailValue;
+using domain::EventDetails;
 
 constexpr std::array<std::string_view, 8> kLeafKeys = {
     kLeafKeyAction, kLeafKeyActor, kLeafKeyAt,      kLeafKeyDetails,
@@ -202,12 +207,63 @@ StatusOr<std::optional<crypto::Digest32>> GetPrev(const Object& o) {
   return std::optional<crypto::Digest32>(hash);
 }
 
-StatusOr<Object::Ptr> GetDetails(const Object& o) {
+// ---------------------------------------------------------------------------
+// Details: the typed value and its JSON
+
+Object::Ptr DetailsJson(const EventDetails& details);
+
+Var ValueJson(const DetailValue& value) {
+  if (const std::string* s = value.AsString()) return *s;
+  if (std::optional<int64_t> i = value.AsInt()) return static_cast<Poco::Int64>(*i);
+  if (std::optional<bool> b = value.AsBool()) return *b;
+  if (const DetailValue::Array* values = value.AsArray()) {
+    Array::Ptr array = new Array;
+    for (const DetailValue& v : *values) array->add(ValueJson(v));
+    return array;
+  }
+  if (const EventDetails* object = value.AsObject()) return DetailsJson(*object);
+  return Var();
+}
+
+Object::Ptr DetailsJson(const EventDetails& details) {
+  Object::Ptr object = new Object;
+  for (const auto& [key, value] : details.members()) object->set(key, ValueJson(value));
+  return object;
+}
+
+EventDetails DetailsOf(const Object& object);
+
+// A value as ParseJsonStrict returns it (its depth is bounded there).
+DetailValue ValueOf(const Var& v) {
+  if (v.isEmpty()) return DetailValue();
+  if (v.type() == typeid(std::string)) return v.extract<std::string>();
+  if (v.type() == typeid(Poco::Int64)) return v.extract<Poco::Int64>();
+  if (v.type() == typeid(bool)) return v.extract<bool>();
+  if (v.type() == typeid(Array::Ptr)) {
+    const Array::Ptr& array = v.extract<Array::Ptr>();
+    DetailValue::Array values;
+    values.reserve(array->size());
+    for (size_t i = 0; i < array->size(); ++i) values.push_back(ValueOf(array->get(static_cast<unsigned>(i))));
+    return values;
+  }
+  if (v.type() == typeid(Object::Ptr) && !v.extract<Object::Ptr>().isNull()) {
+    return DetailsOf(*v.extract<Object::Ptr>());
+  }
+  return DetailValue();
+}
+
+EventDetails DetailsOf(const Object& object) {
+  EventDetails details;
+  for (const auto& [key, value] : object) details.Set(key, ValueOf(value));
+  return details;
+}
+
+StatusOr<EventDetails> GetDetails(const Object& o) {
   const Var v = o.get(std::string(kLeafKeyDetails));
   if (v.type() != typeid(Object::Ptr) || v.extract<Object::Ptr>().isNull()) {
     return LeafMalformed("\"details\" must be an object");
   }
-  return v.extract<Object::Ptr>();
+  return DetailsOf(*v.extract<Object::Ptr>());
 }
 
 StatusOr<Object::Ptr> ParseLeafObject(std::string_view leaf) {
@@ -267,8 +323,7 @@ StatusOr<std::string> EncodeLeaf(const LogEvent& e, uint64_t seq,
   CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyAction, e.action));
   CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyActor, e.actor));
   CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyAt, at));
-  CUSTOS_RETURN_IF_ERROR(
-      member(bytes, kLeafKeyDetails, e.details.isNull() ? Object::Ptr(new Object()) : e.details));
+  CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyDetails, DetailsJson(e.details)));
   CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeyPrev,
                                 prev_leaf_hash ? crypto::Base64Encode(*prev_leaf_hash) : std::string()));
   CUSTOS_RETURN_IF_ERROR(member(bytes, kLeafKeySeq, static_cast<Poco::UInt64>(seq)));

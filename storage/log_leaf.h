@@ -22,8 +22,11 @@
 // EncodeLeaf produces for the decoded event, so equal events hash equally and
 // a leaf cannot be re-serialised into a second valid form.
 //
+// Event details are a typed value (domain/event_details.h); this file is the
+// only place they are written as JSON and read back from it.
+//
 // Thread safety: all functions are pure and may run concurrently. Event
-// details (Poco objects) are only read.
+// details are only read.
 #pragma once
 
 #include <cstddef>
@@ -32,10 +35,9 @@
 #include <string>
 #include <string_view>
 
-#include <Poco/JSON/Object.h>
-
 #include "common/status.h"
 #include "crypto/bytes.h"
+#include "domain/event_details.h"
 #include "domain/model.h"
 
 namespace custos::storage {
@@ -84,9 +86,10 @@ struct LogEvent {
   // What it happened to (archive number, username, key id, …). Same rules as
   // actor.
   std::string subject;
-  // Hashes and metadata, never document content. Null means {}. Must be
-  // canonicalisable (domain/canonical_json.h: integers only, valid UTF-8, …).
-  Poco::JSON::Object::Ptr details;
+  // Hashes and metadata, never document content. Empty means {}. Must be
+  // canonicalisable (domain/canonical_json.h: integers within 2^53-1, valid
+  // UTF-8, at most kMaxJsonDepth levels).
+  domain::EventDetails details;
 };
 
 // Builds the leaf bytes for log entry `seq`. `prev_leaf_hash` must be nullopt
@@ -105,7 +108,8 @@ struct DecodedLeaf {
   uint64_t seq = 0;
   // Leaf hash of entry seq-1; nullopt for entry 0 (encoded as "").
   std::optional<crypto::Digest32> prev;
-  // The event; `details` is never null (an empty object for {}).
+  // The event; `details` holds whatever JSON the leaf's details object held
+  // (any canonical JSON, null included, so that old leaves still read).
   LogEvent event;
 };
 

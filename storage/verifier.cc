@@ -131,15 +131,15 @@ class Checker {
   }
 
   void Remember(uint64_t index, const DecodedLeaf& leaf) {
-    const auto& d = leaf.event.details;
-    if (d && d->has(kDetailRecordHash)) {
-      facts_.record_hash[leaf.event.subject] = d->getValue<std::string>(kDetailRecordHash);
+    const domain::EventDetails& d = leaf.event.details;
+    if (std::optional<std::string> record_hash = d.String(kDetailRecordHash)) {
+      facts_.record_hash[leaf.event.subject] = *record_hash;
     }
-    if (d && d->has(kDetailManifestHash) && d->has(kDetailVersion)) {
-      facts_.version_events[index] = {
-          leaf.event.subject,
-          d->getValue<std::string>(kDetailManifestHash) + "#" +
-              std::to_string(d->getValue<Poco::Int64>(kDetailVersion))};
+    std::optional<std::string> manifest_hash = d.String(kDetailManifestHash);
+    std::optional<int64_t> version = d.Int(kDetailVersion);
+    if (manifest_hash && version) {
+      facts_.version_events[index] = {leaf.event.subject,
+                                      *manifest_hash + "#" + std::to_string(*version)};
     }
   }
 

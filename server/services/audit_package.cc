@@ -294,17 +294,17 @@ StatusOr<uint64_t> LogExport(storage::MetadataStore& store, const Principal& who
   uint64_t index = 0;
   CUSTOS_RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> Status {
     storage::LogEvent e = MakeEvent("export.create", who, "export:" + name, now);
-    Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
-    Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+    domain::DetailValue::Array ids;
+    domain::DetailValue::Array files;
     for (const ExportRecord& er : snap.records) {
-      ids->add(er.record.id.value);
+      ids.push_back(er.record.id.value);
       for (const ExportFile& f : er.files) {
-        if (f.include) files->add(f.file.id.value);
+        if (f.include) files.push_back(f.file.id.value);
       }
     }
-    e.details->set("recordIds", ids);
-    e.details->set("filesWithContent", files);
-    e.details->set("checkpointSize", static_cast<Poco::Int64>(snap.checkpoint.size));
+    e.details.Set("recordIds", std::move(ids));
+    e.details.Set("filesWithContent", std::move(files));
+    e.details.Set("checkpointSize", snap.checkpoint.size);
     CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(e));
     return Status::Ok();
   }));

@@ -335,12 +335,12 @@ void AuditService::RunVerify(const std::string& id) {
   Status stored = store_.Write([&](Transaction& tx) -> Status {
     Principal system{domain::Username{owner}, Role::kAuditor, ""};
     storage::LogEvent e = MakeEvent("audit.verify", system, "audit:" + id, now);
-    e.details->set("job", id);
-    e.details->set("clean", report->clean());
-    e.details->set("findings", static_cast<Poco::Int64>(report->findings.size()));
-    e.details->set("logEntries", static_cast<Poco::Int64>(report->log_entries));
-    e.details->set("files", static_cast<Poco::Int64>(report->files));
-    e.details->set("reportSha256", crypto::HexEncode(crypto::Sha256Of(json)));
+    e.details.Set("job", id);
+    e.details.Set("clean", report->clean());
+    e.details.Set("findings", static_cast<Poco::Int64>(report->findings.size()));
+    e.details.Set("logEntries", static_cast<Poco::Int64>(report->log_entries));
+    e.details.Set("files", static_cast<Poco::Int64>(report->files));
+    e.details.Set("reportSha256", crypto::HexEncode(crypto::Sha256Of(json)));
     CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(e));
     Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
     body->set("report", json);
@@ -529,8 +529,8 @@ StatusOr<ExportDownload> AuditService::OpenExport(const Principal& who, const st
     }
     for (const auto& [record, loan] : reads) {
       storage::LogEvent ev = MakeEvent("export.download", who, record, now);
-      ev.details->set("export", id);
-      if (!loan.empty()) ev.details->set("loan", loan);
+      ev.details.Set("export", id);
+      if (!loan.empty()) ev.details.Set("loan", loan);
       CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(ev));
       out.log_indices.push_back(index);
     }

@@ -1,7 +1,5 @@
 #include "server/services/auth_service.h"
 
-#include <Poco/JSON/Object.h>
-
 #include "crypto/hash.h"
 #include "crypto/password.h"
 #include "crypto/random.h"
@@ -28,7 +26,6 @@ LogEvent MakeEvent(const std::string& action, const std::string& actor, const st
   e.actor = actor;
   e.subject = subject;
   e.at = at;
-  e.details = new Poco::JSON::Object;
   return e;
 }
 
@@ -112,7 +109,7 @@ StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
     if (!user) {
       failure = "unknown_user";
       LogEvent e = MakeEvent("user.signin_failed", "anonymous", "(unknown)", now);
-      e.details->set("reason", failure);
+      e.details.Set("reason", failure);
       return tx.log().Append(e).status();
     }
     CUSTOS_ASSIGN_OR_RETURN(auto fresh, tx.users().Find(user->username));
@@ -134,7 +131,7 @@ StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
     }
     if (!failure.empty()) {
       LogEvent e = MakeEvent("user.signin_failed", u.username.value, u.username.value, now);
-      e.details->set("reason", failure);
+      e.details.Set("reason", failure);
       return tx.log().Append(e).status();
     }
     u.failed_logins = 0;
@@ -149,7 +146,7 @@ StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
     result.expires_at = std::min(session.expires_at, now + options_.idle_timeout);
     result.user = u;
     LogEvent e = MakeEvent("user.signin", u.username.value, u.username.value, now);
-    e.details->set("mustChangePassword", u.must_change_password);
+    e.details.Set("mustChangePassword", u.must_change_password);
     return tx.log().Append(e).status();
   });
   CUSTOS_RETURN_IF_ERROR(s);
@@ -253,9 +250,9 @@ StatusOr<User> AuthService::InsertUser(const std::string& actor, const NewUser& 
     }
     CUSTOS_RETURN_IF_ERROR(tx.users().Insert(u));
     LogEvent e = MakeEvent("user.create", actor, nu.username, now);
-    e.details->set("role", nu.role);
-    e.details->set("department", nu.department);
-    e.details->set("mustChangePassword", nu.must_change_password);
+    e.details.Set("role", nu.role);
+    e.details.Set("department", nu.department);
+    e.details.Set("mustChangePassword", nu.must_change_password);
     return tx.log().Append(e).status();
   }));
   return u;
@@ -293,22 +290,22 @@ StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string&
     if (!found) return NotFound("no user '" + username + "'", "user_not_found");
     User u = *found;
     LogEvent e = MakeEvent("user.update", admin.username.value, username, now);
-    Poco::JSON::Object::Ptr before = new Poco::JSON::Object, after = new Poco::JSON::Object;
+    domain::EventDetails before, after;
     if (role && *role != u.role) {
-      before->set("role", std::string(domain::Name(u.role)));
-      after->set("role", std::string(domain::Name(*role)));
+      before.Set("role", domain::Name(u.role));
+      after.Set("role", domain::Name(*role));
       u.role = *role;
     }
     if (patch.department && *patch.department != u.department) {
       CUSTOS_ASSIGN_OR_RETURN(bool exists, tx.departments().Exists(*patch.department));
       if (!exists) return Unprocessable("no department '" + *patch.department + "'", "unknown_department").WithParam("department", *patch.department);
-      before->set("department", u.department);
-      after->set("department", *patch.department);
+      before.Set("department", u.department);
+      after.Set("department", *patch.department);
       u.department = *patch.department;
     }
     if (patch.disabled && *patch.disabled != u.disabled) {
-      before->set("disabled", u.disabled);
-      after->set("disabled", *patch.disabled);
+      before.Set("disabled", u.disabled);
+      after.Set("disabled", *patch.disabled);
       u.disabled = *patch.disabled;
       if (u.disabled) CUSTOS_RETURN_IF_ERROR(tx.sessions().DeleteForUser(u.username));
     }
@@ -318,11 +315,11 @@ StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string&
       u.must_change_password = true;
       u.failed_logins = 0;
       u.locked_until.reset();
-      e.details->set("passwordReset", true);
+      e.details.Set("passwordReset", true);
       CUSTOS_RETURN_IF_ERROR(tx.sessions().DeleteForUser(u.username));
     }
-    e.details->set("before", before);
-    e.details->set("after", after);
+    e.details.Set("before", std::move(before));
+    e.details.Set("after", std::move(after));
     CUSTOS_RETURN_IF_ERROR(tx.users().Update(u));
     result = u;
     return tx.log().Append(e).status();

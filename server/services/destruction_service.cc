@@ -52,6 +52,15 @@ Poco::JSON::Object::Ptr RuleOf(const DestructionItem& it) {
   return o;
 }
 
+// RuleOf as audit event details.
+domain::EventDetails RuleDetailsOf(const DestructionItem& it) {
+  domain::EventDetails d = RuleDetails(it.rule);
+  d.Set("source", it.rule_source);
+  d.Set("triggerDate", it.trigger_date);
+  d.Set("dispositionDate", it.disposition_date);
+  return d;
+}
+
 }  // namespace
 
 Poco::JSON::Object::Ptr DestructionItemObject(const DestructionItem& it, bool with_blob_ids) {
@@ -320,14 +329,11 @@ Status DestroyRecord(Transaction& tx, const Principal& who, DestructionBatch& b,
   if (!r) return NotFound("no record " + item.record_id, "record_not_found");
   CUSTOS_RETURN_IF_ERROR(CheckDestroyable(tx, *r, now).status());
   CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx.versions().List(r->id));
-  Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+  domain::DetailValue::Array files;
   for (const auto& v : versions) {
     for (const auto& f : v.files) {
       CUSTOS_RETURN_IF_ERROR(tx.versions().SetFileKey(f.id, "", {}));
-      Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
-      x->set("id", f.id.value);
-      x->set("sha256", f.sha256);
-      files->add(x);
+      files.push_back(domain::EventDetails().Set("id", f.id.value).Set("sha256", f.sha256));
     }
   }
   CUSTOS_RETURN_IF_ERROR(ShredExportsNaming(tx, r->id, b.id).status());
@@ -340,10 +346,10 @@ Status DestroyRecord(Transaction& tx, const Principal& who, DestructionBatch& b,
   CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
   storage::LogEvent e = MakeEvent("record.destroy", who, r->id.value, now);
   CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(*r));
-  e.details->set(storage::kDetailRecordHash, record_hash);
-  e.details->set("batch", b.id);
-  e.details->set("files", files);
-  e.details->set("retention", RuleOf(item));
+  e.details.Set(storage::kDetailRecordHash, record_hash);
+  e.details.Set("batch", b.id);
+  e.details.Set("files", std::move(files));
+  e.details.Set("retention", RuleDetailsOf(item));
   CUSTOS_ASSIGN_OR_RETURN(item.event_index, tx.log().Append(e));
   b.event_indices.push_back(item.event_index);
   return tx.documents().Insert(TombstoneDocument(b, item, who, now));
@@ -398,11 +404,9 @@ StatusOr<DestructionBatch> DestructionService::Propose(const Principal& who,
     b.proposed_by = who.username.value;
     b.proposed_at = now;
     storage::LogEvent e = MakeEvent("destruction.propose", who, "destruction:" + b.id, now);
-    e.details->set("batch", b.id);
-    Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
-    for (const auto& rid : record_ids) ids->add(rid);
-    e.details->set("recordIds", ids);
-    e.details->set("reason", reason);
+    e.details.Set("batch", b.id);
+    e.details.Set("recordIds", record_ids);
+    e.details.Set("reason", reason);
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     b.event_indices.push_back(index);
     return tx.documents().Insert(BatchDocument(b, now));
@@ -488,8 +492,8 @@ StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, con
     b.approvals.push_back({who.username.value, std::string(domain::Name(who.role)), now, 0});
     if (open.empty()) b.state = BatchState::kApproved;
     storage::LogEvent e = MakeEvent("destruction.approve", who, "destruction:" + b.id, now);
-    e.details->set("batch", b.id);
-    e.details->set("state", StateName(b));
+    e.details.Set("batch", b.id);
+    e.details.Set("state", StateName(b));
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     b.approvals.back().log_index = index;
     b.event_indices.push_back(index);
@@ -577,8 +581,8 @@ Status DestructionService::FinishExecution(const Principal& who, DestructionBatc
     }
     current.certificate = note;
     storage::LogEvent e = MakeEvent("destruction.certificate", who, "destruction:" + b.id, now);
-    e.details->set("batch", b.id);
-    e.details->set("sha256", crypto::HexEncode(crypto::Sha256Of(note)));
+    e.details.Set("batch", b.id);
+    e.details.Set("sha256", crypto::HexEncode(crypto::Sha256Of(note)));
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     current.event_indices.push_back(index);
     b = current;

@@ -12,7 +12,6 @@ storage::LogEvent MakeEvent(const std::string& action, const Principal& who,
   e.actor = who.username.value;
   e.subject = subject;
   e.at = at;
-  e.details = new Poco::JSON::Object;
   return e;
 }
 

@@ -140,11 +140,11 @@ StatusOr<domain::Loan> LoanService::Request(const Principal& who, const LoanRequ
     loan.due_at = due;
     loan.approvals_needed = r->classification == Classification::kSecret ? 2 : 1;
     storage::LogEvent e = MakeEvent("loan.request", who, r->id.value, now);
-    e.details->set("loan", loan.id);
-    e.details->set("kind", std::string(Name(kind)));
-    e.details->set("state", std::string(Name(loan.state)));
-    e.details->set("dueAt", domain::FormatTime(loan.due_at));
-    e.details->set("purpose", loan.purpose);
+    e.details.Set("loan", loan.id);
+    e.details.Set("kind", std::string(Name(kind)));
+    e.details.Set("state", std::string(Name(loan.state)));
+    e.details.Set("dueAt", domain::FormatTime(loan.due_at));
+    e.details.Set("purpose", loan.purpose);
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     loan.events.push_back({"loan.request", who.username.value, now, index});
     return tx.documents().Insert(ToDocument(loan, now));
@@ -206,11 +206,11 @@ StatusOr<domain::Loan> LoanService::Transition(const Principal& who, const std::
     if (!r) return DataLoss("loan " + id + " names a missing record", "loan_corrupt");
     CUSTOS_RETURN_IF_ERROR(change(tx, loan, *r, now));
     storage::LogEvent e = MakeEvent(action, who, loan.record_id.value, now);
-    e.details->set("loan", loan.id);
-    e.details->set("state", std::string(Name(loan.state)));
-    e.details->set("dueAt", domain::FormatTime(loan.renewal ? loan.renewal->due_at : loan.due_at));
+    e.details.Set("loan", loan.id);
+    e.details.Set("state", std::string(Name(loan.state)));
+    e.details.Set("dueAt", domain::FormatTime(loan.renewal ? loan.renewal->due_at : loan.due_at));
     if (!loan.reason.empty() && (action == "loan.reject" || action == "loan.revoke")) {
-      e.details->set("reason", loan.reason);
+      e.details.Set("reason", loan.reason);
     }
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     loan.events.push_back({action, who.username.value, now, index});
@@ -524,10 +524,9 @@ StatusOr<int> LoanService::ExpireDue() {
         e.actor = kSystemActor;
         e.subject = loan.record_id.value;
         e.at = now;
-        e.details = new Poco::JSON::Object;
-        e.details->set("loan", loan.id);
-        e.details->set("state", std::string(Name(loan.state)));
-        e.details->set("dueAt", domain::FormatTime(loan.due_at));
+        e.details.Set("loan", loan.id);
+        e.details.Set("state", std::string(Name(loan.state)));
+        e.details.Set("dueAt", domain::FormatTime(loan.due_at));
         CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
         loan.events.push_back({"loan.expire", kSystemActor, now, index});
         CUSTOS_RETURN_IF_ERROR(tx.documents().Update(ToDocument(loan, now)));

@@ -92,16 +92,16 @@ Status CheckText(const std::string& field, const std::string& value, size_t max,
   return Status::Ok();
 }
 
-Poco::JSON::Array::Ptr FilesDetail(const std::vector<StoredFile>& files) {
-  Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+domain::DetailValue::Array FilesDetail(const std::vector<StoredFile>& files) {
+  domain::DetailValue::Array arr;
   for (const StoredFile& f : files) {
-    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-    o->set("id", f.id.value);
-    o->set("name", f.name);
-    o->set("sha256", f.sha256);
-    o->set("size", static_cast<Poco::Int64>(f.size));
-    o->set("signature", f.signature.status);
-    arr->add(o);
+    domain::EventDetails o;
+    o.Set("id", f.id.value);
+    o.Set("name", f.name);
+    o.Set("sha256", f.sha256);
+    o.Set("size", f.size);
+    o.Set("signature", f.signature.status);
+    arr.push_back(std::move(o));
   }
   return arr;
 }
@@ -323,11 +323,11 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     CUSTOS_ASSIGN_OR_RETURN(v.manifest_hash, storage::ManifestHash(v));
     LogEvent e = MakeEvent(action, c.who_, r.id.value, now);
     CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
-    e.details->set(storage::kDetailRecordHash, record_hash);
-    e.details->set(storage::kDetailManifestHash, v.manifest_hash);
-    e.details->set(storage::kDetailVersion, v.number);
-    e.details->set("kind", std::string(domain::Name(v.kind)));
-    e.details->set("files", FilesDetail(v.files));
+    e.details.Set(storage::kDetailRecordHash, record_hash);
+    e.details.Set(storage::kDetailManifestHash, v.manifest_hash);
+    e.details.Set(storage::kDetailVersion, v.number);
+    e.details.Set("kind", std::string(domain::Name(v.kind)));
+    e.details.Set("files", FilesDetail(v.files));
     CUSTOS_ASSIGN_OR_RETURN(v.log_index, tx.log().Append(e));
     CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
     // New activity (and, for a new record, its first rule) can change the
@@ -433,8 +433,8 @@ namespace {
 // loan — are the loan's, and follow MaySeeLoan.
 bool MaySeeEntryLoan(const Principal& who, const storage::LogEntry& e, const std::vector<domain::Loan>& loans) {
   auto leaf = storage::DecodeLeaf(e.leaf);
-  if (!leaf.ok() || !leaf->event.details->has("loan")) return true;
-  const std::string id = leaf->event.details->optValue<std::string>("loan", "");
+  if (!leaf.ok() || !leaf->event.details.Has("loan")) return true;
+  const std::string id = leaf->event.details.String("loan").value_or("");
   for (const domain::Loan& l : loans) {
     if (l.id == id) return MaySeeLoan(who, l);
   }
@@ -489,11 +489,11 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     if (r.state == domain::RecordState::kDestroyed) {
       return Conflict("record " + id.value + " is destroyed", "record_destroyed");
     }
-    Poco::JSON::Object::Ptr before = new Poco::JSON::Object, after = new Poco::JSON::Object;
+    domain::EventDetails before, after;
     auto change = [&](const char* field, std::string& slot, const std::optional<std::string>& v) {
       if (v && *v != slot) {
-        before->set(field, slot);
-        after->set(field, *v);
+        before.Set(field, slot);
+        after.Set(field, *v);
         slot = *v;
       }
     };
@@ -502,16 +502,16 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     change("custodian", r.custodian, patch.custodian);
     change("location", r.location, patch.location);
     if (cls && *cls != r.classification) {
-      before->set("classification", std::string(domain::Name(r.classification)));
-      after->set("classification", std::string(domain::Name(*cls)));
+      before.Set("classification", domain::Name(r.classification));
+      after.Set("classification", domain::Name(*cls));
       r.classification = *cls;
     }
     if (patch.metadata && metadata_json != r.metadata_json) {
-      before->set("metadata", r.metadata_json);
-      after->set("metadata", metadata_json);
+      before.Set("metadata", r.metadata_json);
+      after.Set("metadata", metadata_json);
       r.metadata_json = metadata_json;
     }
-    if (after->size() == 0) {
+    if (after.empty()) {
       result = r;
       return Status::Ok();  // nothing changed: no event
     }
@@ -519,9 +519,9 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     CUSTOS_RETURN_IF_ERROR(tx.records().Update(r));
     LogEvent e = MakeEvent("record.update", who, r.id.value, now);
     CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
-    e.details->set(storage::kDetailRecordHash, record_hash);
-    e.details->set("before", before);
-    e.details->set("after", after);
+    e.details.Set(storage::kDetailRecordHash, record_hash);
+    e.details.Set("before", std::move(before));
+    e.details.Set("after", std::move(after));
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     // A new end date can make the record due (or no longer due) at once.
     CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, who.username.value, now));
@@ -598,10 +598,10 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
       }
     }
     LogEvent e = MakeEvent("content.read", who, r.id.value, now);
-    if (!via_loan.empty()) e.details->set("loan", via_loan);
-    e.details->set("version", version);
-    e.details->set("file", file->id.value);
-    e.details->set("sha256", file->sha256);
+    if (!via_loan.empty()) e.details.Set("loan", via_loan);
+    e.details.Set("version", version);
+    e.details.Set("file", file->id.value);
+    e.details.Set("sha256", file->sha256);
     CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
     return Status::Ok();
   }));

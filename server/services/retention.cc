@@ -245,6 +245,14 @@ Poco::JSON::Object::Ptr RuleJson(const RetentionRule& rule) {
   return o;
 }
 
+domain::EventDetails RuleDetails(const RetentionRule& rule) {
+  domain::EventDetails d;
+  d.Set("trigger", Name(rule.trigger));
+  d.Set("period", rule.period.text);
+  d.Set("action", Name(rule.action));
+  return d;
+}
+
 StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o) {
   auto field = [&](const std::string& key) -> StatusOr<std::string> {
     if (!o->has(key)) {
@@ -321,17 +329,14 @@ Status ReconcileRecordState(storage::Transaction& tx, Record& r, const std::stri
   e.actor = actor;
   e.subject = r.id.value;
   e.at = now;
-  e.details = new Poco::JSON::Object;
   CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
-  e.details->set(storage::kDetailRecordHash, record_hash);
-  e.details->set("from", std::string(domain::Name(before)));
-  e.details->set("to", std::string(domain::Name(want)));
+  e.details.Set(storage::kDetailRecordHash, record_hash);
+  e.details.Set("from", std::string(domain::Name(before)));
+  e.details.Set("to", std::string(domain::Name(want)));
   if (!d.holds.empty()) {
-    Poco::JSON::Array::Ptr holds = new Poco::JSON::Array;
-    for (const auto& h : d.holds) holds->add(h);
-    e.details->set("holds", holds);
+    e.details.Set("holds", d.holds);
   }
-  if (d.date) e.details->set("dispositionDate", *d.date);
+  if (d.date) e.details.Set("dispositionDate", *d.date);
   return tx.log().Append(e).status();
 }
 

@@ -14,6 +14,8 @@
 // All dates are UTC calendar days, "YYYY-MM-DD".
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +23,7 @@
 
 #include "common/status.h"
 #include "storage/metadata_store.h"
+#include "domain/event_details.h"
 #include "domain/model.h"
 
 namespace custos::services {
@@ -89,6 +92,8 @@ inline constexpr const char* kHoldDocument = "hold";                    // id: L
 inline constexpr const char* kHoldItemDocument = "hold_item";  // id: "<hold>/<record>"; subject: record
 
 Poco::JSON::Object::Ptr RuleJson(const RetentionRule& rule);
+// The same three members as audit event details.
+domain::EventDetails RuleDetails(const RetentionRule& rule);
 // Decodes {"trigger","period","action"} (400/422 naming the field).
 StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o);
 

@@ -278,9 +278,9 @@ StatusOr<RuleChangeResult> RetentionService::PutSchedule(const Principal& who, c
     if (IsLengthening(current, rule)) {
       CUSTOS_RETURN_IF_ERROR(PutDocument(tx, RuleDocument(kScheduleDocument, id, "", rule, who.username.value, now)));
       storage::LogEvent e = Event("retention.schedule", who, "schedule:" + id, now);
-      e.details->set("type", id);
-      e.details->set("from", RuleJson(current));
-      e.details->set("to", RuleJson(rule));
+      e.details.Set("type", id);
+      e.details.Set("from", RuleDetails(current));
+      e.details.Set("to", RuleDetails(rule));
       CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
       result.applied = true;
       result.schedule = ScheduleView{type, rule, false, now, who.username.value};
@@ -297,9 +297,9 @@ StatusOr<RuleChangeResult> RetentionService::PutSchedule(const Principal& who, c
     c.requested_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(ChangeDocument(c, now)));
     storage::LogEvent e = Event("retention.change_request", who, "schedule:" + id, now);
-    e.details->set("change", c.id);
-    e.details->set("from", RuleJson(current));
-    e.details->set("to", RuleJson(rule));
+    e.details.Set("change", c.id);
+    e.details.Set("from", RuleDetails(current));
+    e.details.Set("to", RuleDetails(rule));
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     result.pending = c;
     return Status::Ok();
@@ -323,8 +323,8 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
       CUSTOS_RETURN_IF_ERROR(PutDocument(
           tx, RuleDocument(kOverrideDocument, id.value, id.value, rule, who.username.value, now)));
       storage::LogEvent e = Event("retention.override", who, id.value, now);
-      e.details->set("from", RuleJson(current.rule));
-      e.details->set("to", RuleJson(rule));
+      e.details.Set("from", RuleDetails(current.rule));
+      e.details.Set("to", RuleDetails(rule));
       CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
       CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, *r, who.username.value, now));
       CUSTOS_ASSIGN_OR_RETURN(Disposition after, LoadDisposition(tx, *r, now));
@@ -350,9 +350,9 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
     c.requested_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(ChangeDocument(c, now)));
     storage::LogEvent e = Event("retention.change_request", who, id.value, now);
-    e.details->set("change", c.id);
-    e.details->set("from", RuleJson(current.rule));
-    e.details->set("to", RuleJson(rule));
+    e.details.Set("change", c.id);
+    e.details.Set("from", RuleDetails(current.rule));
+    e.details.Set("to", RuleDetails(rule));
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     result.pending = c;
     return Status::Ok();
@@ -451,9 +451,9 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
     CUSTOS_RETURN_IF_ERROR(tx.documents().Update(ChangeDocument(c, now)));
     storage::LogEvent e = Event(approve ? "retention.change_approve" : "retention.change_reject", who,
                                 subject, now);
-    e.details->set("change", c.id);
-    e.details->set("to", RuleJson(c.to));
-    if (!reason.empty()) e.details->set("reason", reason);
+    e.details.Set("change", c.id);
+    e.details.Set("to", RuleDetails(c.to));
+    if (!reason.empty()) e.details.Set("reason", reason);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     if (approve && c.scope == "record") {
       CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{c.target}));
@@ -487,9 +487,9 @@ StatusOr<Hold> RetentionService::CreateHold(const Principal& who, const HoldInpu
     h.created_at = now;
     CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(HoldDocument(h, now)));
     storage::LogEvent e = Event("hold.create", who, "hold:" + h.id, now);
-    e.details->set("hold", h.id);
-    e.details->set("name", h.name);
-    e.details->set("caseRef", h.case_ref);
+    e.details.Set("hold", h.id);
+    e.details.Set("name", h.name);
+    e.details.Set("caseRef", h.case_ref);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     return Status::Ok();
   }));
@@ -553,7 +553,7 @@ StatusOr<Hold> RetentionService::AddToHold(const Principal& who, const std::stri
       h.record_ids.push_back(rid);
       seen.insert(rid);
       storage::LogEvent e = Event("hold.add", who, rid, now);
-      e.details->set("hold", h.id);
+      e.details.Set("hold", h.id);
       CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
       CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, *r, who.username.value, now));
     }
@@ -577,7 +577,7 @@ StatusOr<Hold> RetentionService::RemoveFromHold(const Principal& who, const std:
     h.record_ids.erase(it);
     CUSTOS_RETURN_IF_ERROR(tx.documents().Update(HoldItem(h.id, record_id, domain::HoldState::kReleased, now)));
     storage::LogEvent e = Event("hold.remove", who, record_id, now);
-    e.details->set("hold", h.id);
+    e.details.Set("hold", h.id);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{record_id}));
     if (r) CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, *r, who.username.value, now));
@@ -597,10 +597,8 @@ StatusOr<Hold> RetentionService::ReleaseHold(const Principal& who, const std::st
     h.released_by = who.username.value;
     h.released_at = now;
     storage::LogEvent e = Event("hold.release", who, "hold:" + h.id, now);
-    e.details->set("hold", h.id);
-    Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
-    for (const auto& rid : h.record_ids) records->add(rid);
-    e.details->set("recordIds", records);
+    e.details.Set("hold", h.id);
+    e.details.Set("recordIds", h.record_ids);
     CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
     for (const std::string& rid : h.record_ids) {
       CUSTOS_RETURN_IF_ERROR(tx.documents().Update(HoldItem(h.id, rid, domain::HoldState::kReleased, now)));

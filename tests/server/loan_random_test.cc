@@ -652,8 +652,7 @@ class LoanRandomTest : public ::testing::Test {
       CUSTOS_ASSIGN_OR_RETURN(storage::DecodedLeaf leaf, storage::DecodeLeaf(entries[0].leaf));
       EXPECT_EQ(leaf.event.action, e.action) << step_ << " " << id;
       EXPECT_EQ(leaf.event.actor, e.by) << step_ << " " << id;
-      bool about = leaf.event.details->has("loan") &&
-                   leaf.event.details->getValue<std::string>("loan") == id;
+      bool about = leaf.event.details.String("loan") == id;
       EXPECT_TRUE(about) << step_ << " log entry " << e.log_index << " is not about " << id;
       return Status::Ok();
     });

@@ -191,11 +191,10 @@ class LoanServiceTest : public ::testing::Test {
       return Status::Ok();
     });
     EXPECT_TRUE(s.ok()) << s.ToString();
-    if (!e.details) e.details = new Poco::JSON::Object;
     return e;
   }
   static std::string Detail(const storage::LogEvent& e, const std::string& key) {
-    return e.details && e.details->has(key) ? e.details->getValue<std::string>(key) : "";
+    return e.details.String(key).value_or("");
   }
 
   storage::testing::TestSigner signer_;

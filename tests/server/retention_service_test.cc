@@ -332,7 +332,7 @@ class RetentionFixture : public ::testing::Test {
     return out;
   }
   static std::string Detail(const storage::LogEvent& e, const std::string& key) {
-    return e.details && e.details->has(key) ? e.details->getValue<std::string>(key) : "";
+    return e.details.String(key).value_or("");
   }
 
   // Expects exactly one record.state event for `r` since `from`, moving it
@@ -742,8 +742,11 @@ TEST_F(RetentionServiceTest, StatesFollowDatesAndHoldsEachChangeLogged) {
   ev = EventsOf(size, "record.state", r.id.value);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].actor, "lee");
-  ASSERT_TRUE(ev[0].details->has("holds"));
-  EXPECT_EQ(ev[0].details->getArray("holds")->getElement<std::string>(0), h.id);
+  const domain::DetailValue::Array* holds = ev[0].details.Array("holds");
+  ASSERT_NE(holds, nullptr);
+  ASSERT_FALSE(holds->empty());
+  ASSERT_NE((*holds)[0].AsString(), nullptr);
+  EXPECT_EQ(*(*holds)[0].AsString(), h.id);
   EXPECT_TRUE(Must(retention_.DispositionDue(arch_), "due").empty());
   EXPECT_EQ(StateOf(r), RecordState::kOnHold);
 
@@ -1124,8 +1127,8 @@ TEST_F(DestructionServiceTest, ExecutionShredsKeysDeletesBlobsAndLeavesTombstone
     EXPECT_EQ(Detail(events[0], storage::kDetailRecordHash), storage::RecordDigest(row).value());
     EXPECT_EQ(Detail(events[0], "batch"), approved.id);
     EXPECT_EQ(events[0].actor, "arch");
-    Poco::JSON::Array::Ptr logged_files = events[0].details->getArray("files");
-    ASSERT_TRUE(logged_files);
+    const domain::DetailValue::Array* logged_files = events[0].details.Array("files");
+    ASSERT_NE(logged_files, nullptr);
     EXPECT_EQ(logged_files->size(), FilesOf(r->id).size());
 
     auto tomb = Doc(kTombstoneDocument, r->id.value);

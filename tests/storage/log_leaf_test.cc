@@ -36,22 +36,20 @@ domain::Time TimeOf(std::string_view text) {
 }
 
 LogEvent Event0() {
-  Object::Ptr file = new Object();
-  file->set("name", "note.txt");
-  file->set("sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  file->set("size", 3);
-  Array::Ptr files = new Array();
-  files->add(file);
-  Object::Ptr details = new Object();
-  details->set("version", 1);
-  details->set("files", files);
+  domain::EventDetails file;
+  file.Set("name", "note.txt");
+  file.Set("sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  file.Set("size", 3);
+  domain::EventDetails details;
+  details.Set("version", 1);
+  details.Set("files", domain::DetailValue::Array{file});
   return LogEvent{"record.checkin", "alice", TimeOf("2026-11-22T14:00:00.123Z"),
                   "CT-2026-000001", details};
 }
 
 LogEvent Event1() {
-  Object::Ptr details = new Object();
-  details->set("reason", "annual audit");
+  domain::EventDetails details;
+  details.Set("reason", "annual audit");
   return LogEvent{"loan.request", "bob", TimeOf("2026-11-22T14:05:30Z"), "CT-2026-000001",
                   details};
 }
@@ -114,6 +112,11 @@ TEST(LogLeaf, EnvelopeEqualsCanonicalJsonOfTheWholeObject) {
     const std::vector<std::string> names = {"alice", "Zoë \"quoted\" \\ back", "\xF0\x9F\x93\x84 file"};
     e.actor = i % 2 ? names[i % names.size()] : "system";
     e.subject = names[(i + 1) % names.size()];
+    e.details = domain::EventDetails();
+    e.details.Set("name", texts[i]);
+    e.details.Set("size", i * 1000003);
+    e.details.Set("\xC3\xA9t\xC3\xA9", domain::DetailValue::Array{texts[(i + 2) % texts.size()], true});
+    // The same details as a Poco object, for the reference serialisation.
     Object::Ptr details = new Object;
     details->set("name", texts[i]);
     details->set("size", static_cast<Poco::Int64>(i * 1000003));
@@ -121,7 +124,6 @@ TEST(LogLeaf, EnvelopeEqualsCanonicalJsonOfTheWholeObject) {
     list->add(texts[(i + 2) % texts.size()]);
     list->add(true);
     details->set("\xC3\xA9t\xC3\xA9", list);
-    e.details = details;
     std::optional<crypto::Digest32> prev;
     if (i > 0) prev = crypto::merkle::HashLeaf(texts[i]);
     StatusOr<std::string> leaf = EncodeLeaf(e, i, prev);
@@ -177,23 +179,53 @@ TEST(LogLeaf, RoundTrip) {
   EXPECT_EQ(d->event.actor, "bob");
   EXPECT_EQ(d->event.subject, "CT-2026-000001");
   EXPECT_EQ(d->event.at, TimeOf("2026-11-22T14:05:30Z"));
-  ASSERT_FALSE(d->event.details.isNull());
-  EXPECT_EQ(d->event.details->getValue<std::string>("reason"), "annual audit");
+  EXPECT_EQ(d->event.details.String("reason"), "annual audit");
   StatusOr<std::string> again = EncodeLeaf(d->event, d->seq, d->prev);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, *leaf);
 }
 
-TEST(LogLeaf, NullDetailsEncodeAsEmptyObject) {
+TEST(LogLeaf, EmptyDetailsEncodeAsEmptyObject) {
   LogEvent e = Event0();
-  e.details = nullptr;
+  e.details = domain::EventDetails();
   StatusOr<std::string> leaf = EncodeLeaf(e, 0, std::nullopt);
   ASSERT_TRUE(leaf.ok());
   EXPECT_NE(leaf->find(R"("details":{},)"), std::string::npos);
   StatusOr<DecodedLeaf> d = DecodeLeaf(*leaf);
   ASSERT_TRUE(d.ok());
-  ASSERT_FALSE(d->event.details.isNull());
-  EXPECT_EQ(d->event.details->size(), 0u);
+  EXPECT_TRUE(d->event.details.empty());
+}
+
+// Details may hold any canonical JSON: null, booleans, negative integers,
+// empty and nested arrays and objects all read back as the same values and
+// encode to the same bytes.
+TEST(LogLeaf, DetailsOfEveryJsonKindRoundTrip) {
+  const std::string details =
+      R"({"a":null,"b":[true,false,null,-9007199254740991,[],{}],"c":{"d":{"e":"归档"}},"f":""})";
+  const std::string leaf = Leaf0With(
+      R"({"files":[{"name":"note.txt","sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","size":3}],"version":1})",
+      details);
+  StatusOr<DecodedLeaf> d = DecodeLeaf(leaf);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  const domain::EventDetails& got = d->event.details;
+  ASSERT_TRUE(got.Has("a"));
+  EXPECT_TRUE(got.Find("a")->IsNull());
+  const domain::DetailValue::Array* b = got.Array("b");
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(b->size(), 6u);
+  EXPECT_EQ((*b)[0].AsBool(), true);
+  EXPECT_TRUE((*b)[2].IsNull());
+  EXPECT_EQ((*b)[3].AsInt(), -domain::kMaxJsonInteger);
+  ASSERT_NE((*b)[5].AsObject(), nullptr);
+  EXPECT_TRUE((*b)[5].AsObject()->empty());
+  ASSERT_NE(got.Object("c"), nullptr);
+  ASSERT_NE(got.Object("c")->Object("d"), nullptr);
+  EXPECT_EQ(got.Object("c")->Object("d")->String("e"), "归档");
+  EXPECT_EQ(got.String("f"), "");
+  EXPECT_EQ(got.String("a"), std::nullopt);  // null is not a string
+  StatusOr<std::string> again = EncodeLeaf(d->event, d->seq, d->prev);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, leaf);
 }
 
 TEST(LogLeaf, SubMillisecondTimeTruncated) {
@@ -254,10 +286,13 @@ TEST(LogLeaf, SeqBeyondIJsonRangeRejected) {
 
 TEST(LogLeaf, NonCanonicalisableDetailsRejected) {
   LogEvent e = Event0();
-  e.details->set("amount", 12.5);
-  EXPECT_EQ(EncodeReason(e), "json_non_integer");
+  e.details.Set("amount", domain::kMaxJsonInteger + 1);
+  EXPECT_EQ(EncodeReason(e), "json_integer_range");
   e = Event0();
-  e.details->set("name", std::string("\xC3\x28"));
+  e.details.Set("count", uint64_t{1} << 63);
+  EXPECT_EQ(EncodeReason(e), "json_integer_range");
+  e = Event0();
+  e.details.Set("name", std::string("\xC3\x28"));
   EXPECT_EQ(EncodeReason(e), "json_invalid_utf8");
 }
 
@@ -294,7 +329,7 @@ TEST(LogLeaf, TimeOutsideYearRangeRejected) {
 
 TEST(LogLeaf, OversizedLeafRejected) {
   LogEvent e = Event0();
-  e.details->set("blob", std::string(kMaxLeafBytes, 'x'));
+  e.details.Set("blob", std::string(kMaxLeafBytes, 'x'));
   EXPECT_EQ(EncodeReason(e), "leaf_too_large");
   EXPECT_EQ(DecodeReason(std::string(kMaxLeafBytes + 1, ' ')), "leaf_malformed");
 }
@@ -311,7 +346,13 @@ TEST(LogLeaf, DecodesKnownLeaf) {
   EXPECT_EQ(d->event.actor, "alice");
   EXPECT_EQ(d->event.subject, "CT-2026-000001");
   EXPECT_EQ(domain::FormatTime(d->event.at), "2026-11-22T14:00:00.123Z");
-  EXPECT_EQ(d->event.details->getValue<Poco::Int64>("version"), 1);
+  EXPECT_EQ(d->event.details.Int("version"), 1);
+  const domain::DetailValue::Array* files = d->event.details.Array("files");
+  ASSERT_NE(files, nullptr);
+  ASSERT_EQ(files->size(), 1u);
+  ASSERT_NE((*files)[0].AsObject(), nullptr);
+  EXPECT_EQ((*files)[0].AsObject()->String("name"), "note.txt");
+  EXPECT_EQ((*files)[0].AsObject()->Int("size"), 3);
 }
 
 // Each is a valid leaf written in a form other than its canonical one.

@@ -2,8 +2,6 @@
 // few domain values.
 #pragma once
 
-#include <Poco/JSON/Object.h>
-
 #include <memory>
 #include <string>
 
@@ -35,8 +33,7 @@ inline LogEvent Event(const std::string& action, const std::string& subject, int
   e.actor = "alice";
   e.at = domain::TruncateToMillis(std::chrono::system_clock::now());
   e.subject = subject;
-  e.details = new Poco::JSON::Object;
-  e.details->set("n", n);
+  e.details.Set("n", n);
   return e;
 }
 

@@ -67,9 +67,9 @@ class Archive {
       CUSTOS_ASSIGN_OR_RETURN(v.manifest_hash, ManifestHash(v));
       LogEvent e = Event("record.checkin", id);
       CUSTOS_ASSIGN_OR_RETURN(std::string rh, RecordDigest(r));
-      e.details->set(kDetailRecordHash, rh);
-      e.details->set(kDetailManifestHash, v.manifest_hash);
-      e.details->set(kDetailVersion, 1);
+      e.details.Set(kDetailRecordHash, rh);
+      e.details.Set(kDetailManifestHash, v.manifest_hash);
+      e.details.Set(kDetailVersion, 1);
       CUSTOS_ASSIGN_OR_RETURN(v.log_index, tx.log().Append(e));
       return tx.versions().Insert(v);
     });
