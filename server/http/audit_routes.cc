@@ -16,42 +16,6 @@ using services::AuthenticatedSession;
 
 namespace {
 
-Poco::JSON::Object::Ptr JobJson(const AuditJob& j) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-  o->set("id", j.id);
-  o->set("kind", j.kind);
-  o->set("state", std::string(domain::Name(j.state)));
-  o->set("owner", j.owner);
-  o->set("createdAt", domain::FormatTime(j.created_at));
-  o->set("finishedAt", j.finished_at ? Poco::Dynamic::Var(domain::FormatTime(*j.finished_at)) : Poco::Dynamic::Var());
-  Poco::JSON::Object::Ptr progress = new Poco::JSON::Object;
-  progress->set("phase", j.phase);
-  progress->set("done", static_cast<Poco::UInt64>(j.done));
-  progress->set("total", static_cast<Poco::UInt64>(j.total));
-  o->set("progress", progress);
-  o->set("error", j.error);
-  o->set("logIndex", j.log_index ? Poco::Dynamic::Var(static_cast<Poco::UInt64>(*j.log_index)) : Poco::Dynamic::Var());
-  if (j.kind == "verify") {
-    Poco::Dynamic::Var report;
-    if (!j.report_json.empty()) {
-      auto parsed = domain::ParseJsonStrict(j.report_json);
-      if (parsed.ok()) report = *parsed;
-    }
-    o->set("report", report);
-    o->set("clean", j.state == domain::JobState::kDone ? Poco::Dynamic::Var(j.clean) : Poco::Dynamic::Var());
-  }
-  if (j.kind == "export") {
-    o->set("format", std::string(services::Extension(j.format)).substr(1));
-    o->set("expiresAt", j.expires_at ? Poco::Dynamic::Var(domain::FormatTime(*j.expires_at)) : Poco::Dynamic::Var());
-    o->set("shreddedBy", j.shredded_by.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(j.shredded_by));
-    if (j.summary) {
-      Poco::JSON::Object::Ptr package = services::ExportSummaryObject(*j.summary);
-      package->set("packageBytes", static_cast<Poco::UInt64>(j.package_bytes));
-      o->set("package", package);
-    }
-  }
-  return o;
-}
 
 StatusOr<services::ExportRequest> DecodeExport(RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, JsonBody(ctx));

@@ -267,4 +267,135 @@ StatusOr<services::RecordPatch> DecodeRecordPatch(const std::string& text) {
   return p;
 }
 
+// ---- workflow resources as the API shows them
+
+Poco::Dynamic::Var TimeOrNull(const std::optional<domain::Time>& t) {
+  return t ? Poco::Dynamic::Var(domain::FormatTime(*t)) : Poco::Dynamic::Var();
+}
+
+std::vector<uint64_t> LoanLogIndices(const domain::Loan& loan) {
+  std::vector<uint64_t> out;
+  for (const auto& e : loan.events) out.push_back(e.log_index);
+  return out;
+}
+
+Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now) {
+  Poco::JSON::Object::Ptr o = domain::LoanObject(loan);
+  o->set("state", std::string(domain::Name(domain::EffectiveState(loan, now))));
+  o->set("overdue", domain::IsOverdue(loan, now));
+  o->remove("closedBy");
+  for (const char* absent_is_null : {"checkedOutAt", "returnedAt", "closedAt", "renewal"}) {
+    if (!o->has(absent_is_null)) o->set(absent_is_null, Poco::Dynamic::Var());
+  }
+  Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;
+  for (uint64_t i : LoanLogIndices(loan)) indices->add(static_cast<Poco::UInt64>(i));
+  o->set("logIndices", indices);
+  return o;
+}
+
+Poco::JSON::Object::Ptr CertificateAlertJson(const services::CertificateAlert& c) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("recordId", c.record.id.value);
+  o->set("title", c.record.title);
+  o->set("department", c.record.department);
+  o->set("validUntil", c.valid_until);
+  o->set("daysLeft", c.days_left);
+  o->set("expired", c.expired);
+  o->set("horizonDays", c.expired ? Poco::Dynamic::Var() : Poco::Dynamic::Var(c.horizon));
+  return o;
+}
+
+Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a, domain::Time now) {
+  Poco::JSON::Array::Ptr overdue = new Poco::JSON::Array;
+  for (const domain::Loan& l : a.overdue_loans) overdue->add(LoanJson(l, now));
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("overdueLoans", overdue);
+  Poco::JSON::Array::Ptr certs = new Poco::JSON::Array;
+  for (const auto& c : a.certificates) certs->add(CertificateAlertJson(c));
+  o->set("certificates", certs);
+  o->set("generatedAt", domain::FormatTime(now));
+  return o;
+}
+
+Poco::JSON::Object::Ptr ScheduleJson(const services::ScheduleView& v) {
+  Poco::JSON::Object::Ptr o = services::RuleJson(v.rule);
+  o->set("type", std::string(domain::Name(v.type)));
+  o->set("isDefault", v.is_default);
+  o->set("updatedAt", TimeOrNull(v.updated_at));
+  o->set("updatedBy", v.updated_by);
+  return o;
+}
+
+// A change as the API shows it: its codec (services::ChangeObject) with
+// decidedAt null until decided.
+Poco::JSON::Object::Ptr ChangeJson(const services::RetentionChange& c) {
+  Poco::JSON::Object::Ptr o = services::ChangeObject(c);
+  o->set("decidedAt", TimeOrNull(c.decided_at));
+  return o;
+}
+
+// A hold as the API shows it: its codec (services::HoldObject) with
+// releasedAt null until released.
+Poco::JSON::Object::Ptr HoldJson(const services::Hold& h) {
+  Poco::JSON::Object::Ptr o = services::HoldObject(h);
+  o->set("releasedAt", TimeOrNull(h.released_at));
+  return o;
+}
+
+Poco::JSON::Object::Ptr BatchJson(const services::DestructionBatch& b) {
+  Poco::JSON::Object::Ptr o = services::DestructionBatchObject(b);
+  for (const char* stored_only : {"items", "eventIndices", "certificate"}) o->remove(stored_only);
+  Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
+  for (const auto& it : b.items) {
+    Poco::JSON::Object::Ptr x = services::DestructionItemObject(it, /*with_blob_ids=*/false);
+    if (!it.event_index) x->set("eventIndex", Poco::Dynamic::Var());  // null until executed
+    records->add(x);
+  }
+  o->set("records", records);
+  o->set("hiddenRecords", static_cast<Poco::UInt64>(b.hidden_records));
+  o->set("executedAt", TimeOrNull(b.executed_at));
+  Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;
+  for (uint64_t i : b.event_indices) indices->add(static_cast<Poco::UInt64>(i));
+  o->set("logIndices", indices);
+  o->set("hasCertificate", !b.certificate.empty());
+  return o;
+}
+
+Poco::JSON::Object::Ptr JobJson(const services::AuditJob& j) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", j.id);
+  o->set("kind", j.kind);
+  o->set("state", std::string(domain::Name(j.state)));
+  o->set("owner", j.owner);
+  o->set("createdAt", domain::FormatTime(j.created_at));
+  o->set("finishedAt", j.finished_at ? Poco::Dynamic::Var(domain::FormatTime(*j.finished_at)) : Poco::Dynamic::Var());
+  Poco::JSON::Object::Ptr progress = new Poco::JSON::Object;
+  progress->set("phase", j.phase);
+  progress->set("done", static_cast<Poco::UInt64>(j.done));
+  progress->set("total", static_cast<Poco::UInt64>(j.total));
+  o->set("progress", progress);
+  o->set("error", j.error);
+  o->set("logIndex", j.log_index ? Poco::Dynamic::Var(static_cast<Poco::UInt64>(*j.log_index)) : Poco::Dynamic::Var());
+  if (j.kind == "verify") {
+    Poco::Dynamic::Var report;
+    if (!j.report_json.empty()) {
+      auto parsed = domain::ParseJsonStrict(j.report_json);
+      if (parsed.ok()) report = *parsed;
+    }
+    o->set("report", report);
+    o->set("clean", j.state == domain::JobState::kDone ? Poco::Dynamic::Var(j.clean) : Poco::Dynamic::Var());
+  }
+  if (j.kind == "export") {
+    o->set("format", std::string(services::Extension(j.format)).substr(1));
+    o->set("expiresAt", j.expires_at ? Poco::Dynamic::Var(domain::FormatTime(*j.expires_at)) : Poco::Dynamic::Var());
+    o->set("shreddedBy", j.shredded_by.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(j.shredded_by));
+    if (j.summary) {
+      Poco::JSON::Object::Ptr package = services::ExportSummaryObject(*j.summary);
+      package->set("packageBytes", static_cast<Poco::UInt64>(j.package_bytes));
+      o->set("package", package);
+    }
+  }
+  return o;
+}
+
 }  // namespace custos::http

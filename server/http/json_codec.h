@@ -11,9 +11,13 @@
 
 #include "common/status.h"
 #include "domain/model.h"
+#include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
+#include "server/services/destruction_service.h"
+#include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
+#include "server/services/retention_service.h"
 
 namespace custos::http {
 
@@ -43,6 +47,33 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d);
 // The one storage type the HTTP layer names: the log API serves the leaves
 // byte for byte as the store keeps them (LogService::Entries).
 Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e);
+
+// ---- workflow resources as the API shows them: each one's codec (the
+// stored body, beside its type) with what only a reader sees added.
+
+// An RFC 3339 time, or null when absent.
+Poco::Dynamic::Var TimeOrNull(const std::optional<domain::Time>& t);
+// The log indices of a loan's events, oldest first.
+std::vector<uint64_t> LoanLogIndices(const domain::Loan& loan);
+// A loan at `now`: domain::LoanObject with the state at `now`
+// (EffectiveState), `overdue`, `logIndices`, absent times and renewal as
+// null, and without `closedBy`.
+Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
+// {overdueLoans, certificates, generatedAt}.
+Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a, domain::Time now);
+// A retention schedule: its rule with type, isDefault, updatedAt, updatedBy.
+Poco::JSON::Object::Ptr ScheduleJson(const services::ScheduleView& v);
+// services::ChangeObject with decidedAt null until decided.
+Poco::JSON::Object::Ptr ChangeJson(const services::RetentionChange& c);
+// services::HoldObject with releasedAt null until released.
+Poco::JSON::Object::Ptr HoldJson(const services::Hold& h);
+// A batch as a reader sees it: items (services::DestructionItemObject
+// without blob ids, eventIndex null until executed) under `records`,
+// hiddenRecords, logIndices and hasCertificate instead of the certificate.
+Poco::JSON::Object::Ptr BatchJson(const services::DestructionBatch& b);
+// An audit job: id, kind, state, progress, error, logIndex; a verify job's
+// report and clean flag; an export's format, expiry and package summary.
+Poco::JSON::Object::Ptr JobJson(const services::AuditJob& j);
 
 StatusOr<services::RecordInput> DecodeRecordInput(const std::string& text);
 StatusOr<services::RecordPatch> DecodeRecordPatch(const std::string& text);

@@ -15,11 +15,6 @@ using domain::Time;
 
 namespace {
 
-std::vector<uint64_t> LogIndices(const Loan& loan) {
-  std::vector<uint64_t> out;
-  for (const auto& e : loan.events) out.push_back(e.log_index);
-  return out;
-}
 
 // Whitespace a spreadsheet may skip before it looks for a formula: ASCII
 // (space, tab, LF, VT, FF, CR) and Unicode (NEL, no-break space, the
@@ -94,19 +89,6 @@ StatusOr<services::LoanRequest> DecodeLoanRequest(const Poco::JSON::Object::Ptr&
 
 }  // namespace
 
-Poco::JSON::Object::Ptr LoanJson(const Loan& loan, Time now) {
-  Poco::JSON::Object::Ptr o = domain::LoanObject(loan);
-  o->set("state", std::string(domain::Name(domain::EffectiveState(loan, now))));
-  o->set("overdue", domain::IsOverdue(loan, now));
-  o->remove("closedBy");
-  for (const char* absent_is_null : {"checkedOutAt", "returnedAt", "closedAt", "renewal"}) {
-    if (!o->has(absent_is_null)) o->set(absent_is_null, Poco::Dynamic::Var());
-  }
-  Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;
-  for (uint64_t i : LogIndices(loan)) indices->add(static_cast<Poco::UInt64>(i));
-  o->set("logIndices", indices);
-  return o;
-}
 
 std::string RegisterCsv(const std::vector<Loan>& loans, Time now) {
   std::string out =
@@ -118,7 +100,7 @@ std::string RegisterCsv(const std::vector<Loan>& loans, Time now) {
       approvers += (approvers.empty() ? "" : "; ") + a.by + " " + FormatTime(a.at);
     }
     std::string indices;
-    for (uint64_t i : LogIndices(l)) indices += (indices.empty() ? "" : " ") + std::to_string(i);
+    for (uint64_t i : LoanLogIndices(l)) indices += (indices.empty() ? "" : " ") + std::to_string(i);
     auto opt = [](const std::optional<Time>& t) { return t ? FormatTime(*t) : std::string(); };
     std::vector<std::string> cells = {l.id,
                                       l.record_id.value,
@@ -179,10 +161,6 @@ StatusOr<std::string> RegisterFormat(const RequestContext& ctx) {
   return format;
 }
 
-Poco::Dynamic::Var TimeOrNull(const std::optional<Time>& t) {
-  return t ? Poco::Dynamic::Var(FormatTime(*t)) : Poco::Dynamic::Var();
-}
-
 Poco::JSON::Object::Ptr RegisterJson(const std::vector<Loan>& rows, const std::optional<Time>& from,
                                      const std::optional<Time>& to, Time now) {
   Poco::JSON::Object::Ptr o = ListObject("loans", rows, [now](const Loan& l) { return LoanJson(l, now); });
@@ -192,26 +170,7 @@ Poco::JSON::Object::Ptr RegisterJson(const std::vector<Loan>& rows, const std::o
   return o;
 }
 
-Poco::JSON::Object::Ptr CertificateAlertJson(const services::CertificateAlert& c) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-  o->set("recordId", c.record.id.value);
-  o->set("title", c.record.title);
-  o->set("department", c.record.department);
-  o->set("validUntil", c.valid_until);
-  o->set("daysLeft", c.days_left);
-  o->set("expired", c.expired);
-  o->set("horizonDays", c.expired ? Poco::Dynamic::Var() : Poco::Dynamic::Var(c.horizon));
-  return o;
-}
 
-Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a, Time now) {
-  Poco::JSON::Object::Ptr o = ListObject("overdueLoans", a.overdue_loans, [now](const Loan& l) { return LoanJson(l, now); });
-  Poco::JSON::Array::Ptr certs = new Poco::JSON::Array;
-  for (const auto& c : a.certificates) certs->add(CertificateAlertJson(c));
-  o->set("certificates", certs);
-  o->set("generatedAt", FormatTime(now));
-  return o;
-}
 
 const std::string& LoanIdParam(const RequestContext& ctx) { return ctx.params.at("id"); }
 

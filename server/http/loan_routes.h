@@ -8,16 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "server/http/json_codec.h"  // LoanJson
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
 #include "server/services/loan_service.h"
 
 namespace custos::http {
-
-// A loan as the API shows it at `now`: its one codec (domain::LoanObject)
-// with the state at `now` (EffectiveState), `overdue`, `logIndices`, absent
-// times and renewal as null, and without `closedBy`.
-Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
 
 // The borrowing register as CSV (RFC 4180, CRLF, a header row; every cell
 // for which LooksLikeFormula holds is prefixed with a single quote, so a

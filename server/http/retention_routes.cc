@@ -15,59 +15,10 @@ using domain::FormatTime;
 
 namespace {
 
-Poco::Dynamic::Var TimeOrNull(const std::optional<domain::Time>& t) {
-  return t ? Poco::Dynamic::Var(FormatTime(*t)) : Poco::Dynamic::Var();
-}
 
-Poco::JSON::Object::Ptr ScheduleJson(const services::ScheduleView& v) {
-  Poco::JSON::Object::Ptr o = services::RuleJson(v.rule);
-  o->set("type", std::string(domain::Name(v.type)));
-  o->set("isDefault", v.is_default);
-  o->set("updatedAt", TimeOrNull(v.updated_at));
-  o->set("updatedBy", v.updated_by);
-  return o;
-}
 
-// A change as the API shows it: its codec (services::ChangeObject) with
-// decidedAt null until decided.
-Poco::JSON::Object::Ptr ChangeJson(const RetentionChange& c) {
-  Poco::JSON::Object::Ptr o = services::ChangeObject(c);
-  o->set("decidedAt", TimeOrNull(c.decided_at));
-  return o;
-}
 
-// A hold as the API shows it: its codec (services::HoldObject) with
-// releasedAt null until released.
-Poco::JSON::Object::Ptr HoldJson(const Hold& h) {
-  Poco::JSON::Object::Ptr o = services::HoldObject(h);
-  o->set("releasedAt", TimeOrNull(h.released_at));
-  return o;
-}
 
-Poco::JSON::Object::Ptr BatchJson(const DestructionBatch& b) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-  o->set("id", b.id);
-  o->set("reason", b.reason);
-  o->set("state", std::string(domain::Name(b.state)));
-  o->set("proposedBy", b.proposed_by);
-  o->set("proposedAt", FormatTime(b.proposed_at));
-  o->set("approvals", services::DestructionApprovalsArray(b.approvals));
-  Poco::JSON::Array::Ptr records = new Poco::JSON::Array;
-  for (const auto& it : b.items) {
-    Poco::JSON::Object::Ptr x = services::DestructionItemObject(it, /*with_blob_ids=*/false);
-    if (!it.event_index) x->set("eventIndex", Poco::Dynamic::Var());  // null until executed
-    records->add(x);
-  }
-  o->set("records", records);
-  o->set("hiddenRecords", static_cast<Poco::UInt64>(b.hidden_records));
-  o->set("executedBy", b.executed_by);
-  o->set("executedAt", TimeOrNull(b.executed_at));
-  Poco::JSON::Array::Ptr indices = new Poco::JSON::Array;
-  for (uint64_t i : b.event_indices) indices->add(static_cast<Poco::UInt64>(i));
-  o->set("logIndices", indices);
-  o->set("hasCertificate", !b.certificate.empty());
-  return o;
-}
 
 StatusOr<services::RetentionRule> RuleBody(RequestContext& ctx) {
   CUSTOS_ASSIGN_OR_RETURN(Poco::JSON::Object::Ptr o, JsonBody(ctx));

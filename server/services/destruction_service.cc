@@ -107,7 +107,9 @@ std::string Canonical(const Poco::JSON::Object::Ptr& o) {
   return text.ok() ? *text : "{}";
 }
 
-Document BatchDocument(const DestructionBatch& b, Time now) {
+}  // namespace
+
+Poco::JSON::Object::Ptr DestructionBatchObject(const DestructionBatch& b) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("id", b.id);
   o->set("reason", b.reason);
@@ -124,6 +126,12 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
   for (uint64_t i : b.event_indices) indices->add(static_cast<Poco::Int64>(i));
   o->set("eventIndices", indices);
   o->set("certificate", b.certificate);
+  return o;
+}
+
+namespace {
+
+Document BatchDocument(const DestructionBatch& b, Time now) {
   Document d;
   d.kind = kDestructionDocument;
   d.id = b.id;
@@ -131,7 +139,7 @@ Document BatchDocument(const DestructionBatch& b, Time now) {
   d.state = std::string(domain::Name(b.state));
   d.created_at = b.proposed_at;
   d.updated_at = now;
-  d.body = Canonical(o);
+  d.body = Canonical(DestructionBatchObject(b));
   return d;
 }
 

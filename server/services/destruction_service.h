@@ -110,6 +110,10 @@ struct DestructionBatch {
 // sm3 when known, blobId when `with_blob_ids`}], eventIndex}, and approvals
 // [{by, role, at, logIndex}].
 Poco::JSON::Object::Ptr DestructionItemObject(const DestructionItem& item, bool with_blob_ids);
+// The batch's stored body: {id, reason, state, proposedBy, proposedAt,
+// approvals, items (with blob ids), executedBy, executedAt when executed,
+// eventIndices, certificate}.
+Poco::JSON::Object::Ptr DestructionBatchObject(const DestructionBatch& b);
 Poco::JSON::Array::Ptr DestructionApprovalsArray(const std::vector<DestructionApproval>& approvals);
 
 class DestructionService {
