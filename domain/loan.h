@@ -104,7 +104,7 @@ const std::vector<LoanState>& OpenStates();
 // The one JSON codec of a loan. LoanObject is the loan's stored body
 // (camelCase fields, the stored state, absent times and renewal left out);
 // the API shows the same object with the state at the time of reading (see
-// server/http/loan_routes.h LoanJson). LoanFromObject reads such an object
+// server/http/json_codec.h LoanJson). LoanFromObject reads such an object
 // back strictly: kDataLoss "loan_corrupt" when a member has the wrong type,
 // a time or enum does not parse, or a required time is missing.
 Poco::JSON::Object::Ptr LoanObject(const Loan& loan);
