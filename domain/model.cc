@@ -8,54 +8,34 @@
 #include <ctime>
 
 #include "domain/canonical_json.h"
+#include "domain/enum_names.h"
 
 namespace custos::domain {
 
 namespace {
 
-template <typename E, size_t N>
-struct NameTable {
-  std::array<std::pair<E, std::string_view>, N> entries;
-  std::string_view Name(E v) const {
-    for (const auto& [e, n] : entries) {
-      if (e == v) return n;
-    }
-    return "unknown";
-  }
-  StatusOr<E> Parse(std::string_view s, const char* what) const {
-    for (const auto& [e, n] : entries) {
-      if (n == s) return e;
-    }
-    std::string expected;
-    for (const auto& [e, n] : entries) expected += (expected.empty() ? "" : ", ") + std::string(n);
-    return Unprocessable("unknown " + std::string(what) + " '" + std::string(s) +
-                             "' (expected one of: " + expected + ")",
-                         "invalid_" + std::string(what));
-  }
-};
-
-constexpr NameTable<RecordType, 5> kRecordTypes{{{{RecordType::kContract, "contract"},
+constexpr EnumNames<RecordType, 5> kRecordTypes{{{{RecordType::kContract, "contract"},
                                                   {RecordType::kProductDossier, "product_dossier"},
                                                   {RecordType::kCustomerFile, "customer_file"},
                                                   {RecordType::kQualification, "qualification"},
                                                   {RecordType::kGeneral, "general"}}}};
-constexpr NameTable<Classification, 4> kClassifications{
+constexpr EnumNames<Classification, 4> kClassifications{
     {{{Classification::kPublic, "public"},
       {Classification::kInternal, "internal"},
       {Classification::kConfidential, "confidential"},
       {Classification::kSecret, "secret"}}}};
-constexpr NameTable<RecordState, 4> kStates{{{{RecordState::kActive, "active"},
+constexpr EnumNames<RecordState, 4> kStates{{{{RecordState::kActive, "active"},
                                               {RecordState::kOnHold, "on_hold"},
                                               {RecordState::kDispositionDue, "disposition_due"},
                                               {RecordState::kDestroyed, "destroyed"}}}};
-constexpr NameTable<VersionKind, 6> kKinds{
+constexpr EnumNames<VersionKind, 6> kKinds{
     {{{VersionKind::kOriginal, "original"},
       {VersionKind::kAmendment, "amendment"},
       {VersionKind::kSupplementaryAgreement, "supplementary_agreement"},
       {VersionKind::kChangeNote, "change_note"},
       {VersionKind::kCopy, "copy"},
       {VersionKind::kRenewal, "renewal"}}}};
-constexpr NameTable<Role, 6> kRoles{{{{Role::kAdmin, "admin"},
+constexpr EnumNames<Role, 6> kRoles{{{{Role::kAdmin, "admin"},
                                       {Role::kArchivist, "archivist"},
                                       {Role::kStaff, "staff"},
                                       {Role::kApprover, "approver"},
@@ -92,13 +72,13 @@ std::string_view Prefix(RecordType v) {
   return "GN";
 }
 
-StatusOr<RecordType> ParseRecordType(std::string_view s) { return kRecordTypes.Parse(s, "type"); }
+StatusOr<RecordType> ParseRecordType(std::string_view s) { return kRecordTypes.Parse(s, "type", "invalid_type"); }
 StatusOr<Classification> ParseClassification(std::string_view s) {
-  return kClassifications.Parse(s, "classification");
+  return kClassifications.Parse(s, "classification", "invalid_classification");
 }
-StatusOr<RecordState> ParseRecordState(std::string_view s) { return kStates.Parse(s, "state"); }
-StatusOr<VersionKind> ParseVersionKind(std::string_view s) { return kKinds.Parse(s, "kind"); }
-StatusOr<Role> ParseRole(std::string_view s) { return kRoles.Parse(s, "role"); }
+StatusOr<RecordState> ParseRecordState(std::string_view s) { return kStates.Parse(s, "state", "invalid_state"); }
+StatusOr<VersionKind> ParseVersionKind(std::string_view s) { return kKinds.Parse(s, "kind", "invalid_kind"); }
+StatusOr<Role> ParseRole(std::string_view s) { return kRoles.Parse(s, "role", "invalid_role"); }
 
 std::string ExpiresOn(const std::string& metadata_json) {
   constexpr size_t kDateChars = 10;  // YYYY-MM-DD

@@ -5,16 +5,13 @@
 // table's state column: Name gives it and the Parse functions read it back
 // (kUnprocessable "invalid_state" for any other text).
 //
-// EnumNames is the table behind such Name/Parse pairs.
+// The table behind them is EnumNames (domain/enum_names.h).
 #pragma once
 
-#include <array>
-#include <cstddef>
-#include <string>
 #include <string_view>
-#include <utility>
 
 #include "common/status.h"
+#include "domain/enum_names.h"
 
 namespace custos::domain {
 
@@ -38,30 +35,5 @@ StatusOr<ChangeState> ParseChangeState(std::string_view s);
 StatusOr<BatchState> ParseBatchState(std::string_view s);
 StatusOr<JobState> ParseJobState(std::string_view s);
 
-// The names of the N values of enum E, in the order they are listed.
-template <typename E, size_t N>
-struct EnumNames {
-  std::array<std::pair<E, std::string_view>, N> names;
-
-  // "unknown" for a value outside the table.
-  constexpr std::string_view Name(E v) const {
-    for (const auto& [value, name] : names) {
-      if (value == v) return name;
-    }
-    return "unknown";
-  }
-  // kUnprocessable `code`, "unknown <what> '<s>' (expected a, b, …)", for a
-  // name outside the table.
-  StatusOr<E> Parse(std::string_view s, std::string_view what, const std::string& code) const {
-    std::string expected;
-    for (const auto& [value, name] : names) {
-      if (name == s) return value;
-      expected += (expected.empty() ? "" : ", ") + std::string(name);
-    }
-    return Unprocessable("unknown " + std::string(what) + " '" + std::string(s) + "' (expected " +
-                             expected + ")",
-                         code);
-  }
-};
 
 }  // namespace custos::domain

@@ -55,7 +55,7 @@ TEST(WorkflowState, LoanStatesShareTheTable) {
   auto refused = domain::ParseLoanState("checked out");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().reason(), "invalid_state");
-  EXPECT_NE(refused.status().message().find("expected requested, approved, checked_out"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("expected one of: requested, approved, checked_out"), std::string::npos)
       << refused.status().message();
   auto kind = domain::ParseLoanKind("paper");
   ASSERT_FALSE(kind.ok());
