@@ -4,6 +4,7 @@
 #include <charconv>
 #include <functional>
 #include <set>
+#include <utility>
 #include <sstream>
 
 namespace custos {
@@ -105,6 +106,24 @@ Status ParseText(std::string_view key, std::string_view value, std::string& out)
   out = std::string(value);
   return Status::Ok();
 }
+
+// A duration (ParseDurationSeconds) of 0 (when `zero_allowed`) or from
+// `min` to `max` seconds.
+Status ParseDurationIn(std::string_view key, std::string_view value, int64_t min, int64_t max,
+                       bool zero_allowed, int64_t& out) {
+  auto expected = [&] {
+    return std::string(zero_allowed ? "0 (off) or " : "") + "a duration from " + FormatDuration(min) +
+           " to " + FormatDuration(max) + ", such as 30s, 15m, 24h, 7d or whole seconds";
+  };
+  StatusOr<int64_t> v = ParseDurationSeconds(value);
+  if (!v.ok() || ((*v < min || *v > max) && !(zero_allowed && *v == 0))) {
+    return BadValue(key, value, expected());
+  }
+  out = *v;
+  return Status::Ok();
+}
+
+constexpr int64_t kDay = 24 * 3600;
 
 struct Key {
   const char* name;
@@ -227,6 +246,14 @@ const std::vector<Key>& Keys() {
          for (const auto& r : c.destruction_approver_roles) out += (out.empty() ? "" : ",") + r;
          return out;
        }},
+      {"audit.verify_interval",
+       "how often custosd verifies the archive by itself (30s, 15m, 24h, 7d or seconds; 0 = never)",
+       [](Config& c, std::string_view v) { return ParseDurationIn("audit.verify_interval", v, 1, 30 * kDay, true, c.verify_interval_s); },
+       [](const Config& c) { return FormatDuration(c.verify_interval_s); }},
+      {"audit.full_verify_interval",
+       "a scheduled verification reads every blob again when the last full one is this old",
+       [](Config& c, std::string_view v) { return ParseDurationIn("audit.full_verify_interval", v, 1, 365 * kDay, false, c.full_verify_interval_s); },
+       [](const Config& c) { return FormatDuration(c.full_verify_interval_s); }},
       {"log.level", "least severe log level written: debug, info, warn or error",
        [](Config& c, std::string_view v) { return ParseChoice("log.level", v, {"debug", "info", "warn", "error"}, c.log_level); },
        [](const Config& c) { return c.log_level; }},
@@ -296,6 +323,40 @@ Status SetConfigValue(Config& config, std::string_view key, std::string_view val
   return k->set(config, Trim(value));
 }
 
+StatusOr<int64_t> ParseDurationSeconds(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgument("bad duration '" + std::string(text) +
+                               "' (expected whole seconds or a whole number with s, m, h or d)",
+                           "config_bad_value");
+  };
+  int64_t unit = 1;
+  std::string_view digits = text;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 's': unit = 1; digits.remove_suffix(1); break;
+      case 'm': unit = 60; digits.remove_suffix(1); break;
+      case 'h': unit = 3600; digits.remove_suffix(1); break;
+      case 'd': unit = kDay; digits.remove_suffix(1); break;
+      default: break;
+    }
+  }
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || digits.front() == '-' || ec != std::errc() ||
+      ptr != digits.data() + digits.size() || n > INT64_MAX / unit) {
+    return bad();
+  }
+  return n * unit;
+}
+
+std::string FormatDuration(int64_t seconds) {
+  if (seconds == 0) return "0s";
+  for (auto [unit, suffix] : {std::pair<int64_t, char>{kDay, 'd'}, {3600, 'h'}, {60, 'm'}}) {
+    if (seconds % unit == 0) return std::to_string(seconds / unit) + suffix;
+  }
+  return std::to_string(seconds) + "s";
+}
+
 int ConnectionsPerAddress(const Config& config) {
   if (config.max_connections_per_address > 0) return config.max_connections_per_address;
   return std::max(1, config.threads / 4);
@@ -314,6 +375,12 @@ Status ValidateConfig(const Config& config) {
                                std::to_string(config.max_connections_per_address) +
                                ") must be below server.threads (" + std::to_string(config.threads) +
                                "), or one client address can take every thread",
+                           "config_bad_value");
+  }
+  if (config.verify_interval_s != 0 && config.full_verify_interval_s < config.verify_interval_s) {
+    return InvalidArgument("audit.full_verify_interval (" + FormatDuration(config.full_verify_interval_s) +
+                               ") must not be below audit.verify_interval (" +
+                               FormatDuration(config.verify_interval_s) + ")",
                            "config_bad_value");
   }
   if (config.tls_certificate.empty() || config.tls_private_key.empty()) {

@@ -27,6 +27,15 @@ struct ListenAddress {
 // Parses "HOST:PORT" or "[V6]:PORT". The error names the text.
 StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
 
+// Parses a duration: whole seconds ("90") or a whole number with one unit,
+// s, m, h or d ("30s", "15m", "24h", "7d"). kInvalidArgument
+// "config_bad_value" for anything else (fractions, signs, blanks, other
+// units, overflow).
+StatusOr<int64_t> ParseDurationSeconds(std::string_view text);
+// `seconds` in the largest unit that divides it evenly: 604800 → "7d",
+// 5400 → "90m", 90 → "90s", 0 → "0s".
+std::string FormatDuration(int64_t seconds);
+
 // The least Argon2id memory per password hash that configuration accepts:
 // 19 MiB, the smallest setting with two passes that current guidance allows
 // (hashes here make three).
@@ -91,6 +100,14 @@ struct Config {
 
   // destruction.*
   std::vector<std::string> destruction_approver_roles = {"approver", "legal"};  // one each
+
+  // audit.* (durations in seconds; configured as 90, 30s, 15m, 24h or 7d)
+  // How often custosd verifies the archive by itself; 0 turns it off.
+  int64_t verify_interval_s = 24 * 3600;
+  // A scheduled pass reads every blob again when the last such full pass
+  // began at least this long ago; the passes between read only the blobs of
+  // versions logged since the last clean pass. Not below verify_interval_s.
+  int64_t full_verify_interval_s = 7 * 24 * 3600;
 
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"

@@ -67,6 +67,39 @@ TEST(Config, ListValues) {
   }
 }
 
+TEST(Config, VerifyIntervalsAreDurations) {
+  Config defaults;
+  EXPECT_EQ(defaults.verify_interval_s, 86400);
+  EXPECT_EQ(defaults.full_verify_interval_s, 7 * 86400);
+  EXPECT_NE(FormatConfigFile(defaults).find("audit.verify_interval = 1d\n"), std::string::npos);
+  auto ok = ParseConfig("audit.verify_interval = 15m\naudit.full_verify_interval = 36h\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->verify_interval_s, 900);
+  EXPECT_EQ(ok->full_verify_interval_s, 36 * 3600);
+  auto seconds = ParseConfig("audit.verify_interval = 90\n");
+  ASSERT_TRUE(seconds.ok()) << seconds.status().ToString();
+  EXPECT_EQ(seconds->verify_interval_s, 90);
+  auto off = ParseConfig("audit.verify_interval = 0\n");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->verify_interval_s, 0);
+  EXPECT_EQ(FormatDuration(5400), "90m");
+  EXPECT_EQ(FormatDuration(61), "61s");
+  for (const char* text :
+       {"audit.verify_interval = 1.5h\n", "audit.verify_interval = -30s\n",
+        "audit.verify_interval = 10w\n", "audit.verify_interval = h\n",
+        "audit.verify_interval = 31d\n", "audit.verify_interval = 99999999999999999999\n",
+        "audit.full_verify_interval = 0\n",
+        // a full pass cannot come more often than a pass at all
+        "audit.verify_interval = 2d\naudit.full_verify_interval = 1d\n"}) {
+    auto r = ParseConfig(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().reason(), "config_bad_value") << text;
+  }
+  auto bad = ParseConfig("audit.verify_interval = 1.5h\n");
+  EXPECT_NE(bad.status().message().find("audit.verify_interval: '1.5h'"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(Config, SyntaxAndRepetition) {
   EXPECT_EQ(ParseConfig("server.threads\n").status().reason(), "config_syntax");
   EXPECT_EQ(ParseConfig("server.threads=1\nserver.threads=2\n").status().reason(),
