@@ -15,7 +15,9 @@
 //              matches the event at its log index, and chains to the
 //              previous version
 //   files      every live file's blob decrypts (all chunk tags) and hashes
-//              to its recorded SHA-256; destroyed files have no blob
+//              to its recorded SHA-256 (an incremental pass,
+//              VerifyOptions::content_from, reads only the blobs of versions
+//              logged since); destroyed files have no blob
 //   exports    no stored audit package that can still be decrypted names a
 //              destroyed record (export_holds_destroyed); shredded ones
 //              have no blob
@@ -49,6 +51,7 @@ struct VerifyReport {
   uint64_t versions = 0;
   uint64_t files = 0;
   uint64_t content_bytes = 0;
+  uint64_t files_unread = 0;  // live files an incremental pass did not decrypt
   uint64_t exports = 0;  // stored audit packages (live and shredded)
   bool clean() const { return findings.empty(); }
 };
@@ -65,6 +68,12 @@ struct VerifyOptions {
   ContentStore* content = nullptr;                       // null: skip blob checks
   BlobStore* blobs = nullptr;                            // for destroyed-file checks
   std::function<void(const VerifyProgress&)> progress;   // optional
+  // Incremental pass: decrypt only the blobs of versions whose log index is
+  // at least this (the log size of the last clean pass); 0 reads every
+  // blob. Every other check (log, tree, checkpoints, records, versions,
+  // exports, destroyed files) runs in full whatever this is: they cost
+  // hashing and row reads, the blobs cost reading all content.
+  uint64_t content_from = 0;
 };
 
 // Runs every check. Fails (non-OK) only when verification could not run at

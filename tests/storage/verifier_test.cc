@@ -76,8 +76,10 @@ class Archive {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  VerifyReport Verify() {
+  // `content_from`: VerifyOptions::content_from (0: every blob).
+  VerifyReport Verify(uint64_t content_from = 0) {
     VerifyOptions o;
+    o.content_from = content_from;
     o.origin = testing::kOrigin;
     o.verifiers = {verifier_};
     o.content = content_.get();
@@ -137,6 +139,16 @@ std::string Dump(const VerifyReport& r) {
   return out;
 }
 
+// Flips one bit of the fifth byte from the end of the file at `path`.
+void FlipByteNearEnd(const std::string& path) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(-5, std::ios::end);
+  char c;
+  f.get(c);
+  f.seekp(-5, std::ios::end);
+  f.put(static_cast<char>(c ^ 0x01));
+}
+
 class VerifierTest : public ::testing::Test {
  protected:
   VerifierTest()
@@ -157,6 +169,16 @@ class VerifierTest : public ::testing::Test {
     EXPECT_EQ(r.log_entries, 5u);
     EXPECT_EQ(r.records, 5u);
     EXPECT_EQ(r.files, 5u);
+  }
+
+  // Flips a byte of the blob of `record_id`'s first version in archive `dir`.
+  void DamageBlobOf(const std::string& dir, const std::string& record_id) {
+    std::string path;
+    {
+      Archive a(dir, &signer_, kek_);
+      path = a.BlobPathOf(record_id);
+    }
+    FlipByteNearEnd(path);
   }
 
   // A copy of the template archive to damage.
@@ -216,24 +238,31 @@ TEST_F(VerifierTest, ChangedCheckpointIsNamed) {
 
 TEST_F(VerifierTest, ChangedBlobByteIsNamed) {
   std::string dir = Copy("blob");
-  std::string path;
-  {
-    Archive a(dir, &signer_, kek_);
-    path = a.BlobPathOf("CT-2026-000004");
-  }
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(-5, std::ios::end);
-  char c;
-  f.get(c);
-  f.seekp(-5, std::ios::end);
-  f.put(static_cast<char>(c ^ 0x01));
-  f.close();
+  DamageBlobOf(dir, "CT-2026-000004");
   Archive a(dir, &signer_, kek_);
   VerifyReport r = a.Verify();
   bool named = false;
   for (const Finding& x : r.findings) named = named || x.object.find("contract.txt") != std::string::npos;
   EXPECT_TRUE(named) << Dump(r);
   EXPECT_EQ(r.findings.size(), 1u) << Dump(r);
+}
+
+// Record 4's only version is log entry 3: a pass from size 4 does not read
+// its blob, a pass from size 3 does; every other check still runs in full.
+TEST_F(VerifierTest, IncrementalPassReadsOnlyBlobsLoggedSince) {
+  std::string dir = Copy("incremental");
+  DamageBlobOf(dir, "CT-2026-000004");
+  ExecSql(dir + "/custos.db", "UPDATE records SET title = '改过的标题' WHERE id = 'CT-2026-000001'");
+  Archive a(dir, &signer_, kek_);
+  VerifyReport from4 = a.Verify(4);
+  EXPECT_EQ(from4.files_unread, 4u);
+  EXPECT_EQ(from4.files, 5u);
+  EXPECT_TRUE(Names(from4, "record CT-2026-000001", "record_row_mismatch")) << Dump(from4);
+  EXPECT_EQ(from4.findings.size(), 1u) << Dump(from4);
+  VerifyReport from3 = a.Verify(3);
+  EXPECT_EQ(from3.files_unread, 3u);
+  EXPECT_EQ(from3.findings.size(), 2u) << Dump(from3);
+  EXPECT_EQ(a.Verify().files_unread, 0u);
 }
 
 TEST_F(VerifierTest, DeletedLeafIsNamed) {
