@@ -35,6 +35,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/verify_schedule.h"
 #include "server/services/destruction_service.h"
 #include <sys/stat.h>
 #include "storage/archive.h"
@@ -184,6 +185,13 @@ custos::services::DestructionOptions DestructionOptionsOf(const custos::Config& 
   for (const std::string& role : config.destruction_approver_roles) {
     o.approver_roles.push_back(*custos::domain::ParseRole(role));
   }
+  return o;
+}
+
+custos::services::VerifyScheduleOptions VerifyScheduleOptionsOf(const custos::Config& config) {
+  custos::services::VerifyScheduleOptions o;
+  o.interval = std::chrono::seconds(config.verify_interval_s);
+  o.full_interval = std::chrono::seconds(config.full_verify_interval_s);
   return o;
 }
 
@@ -361,9 +369,13 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   {
     Housekeeping housekeeping(loans, retention, logger);
+    custos::services::VerifySchedule verification(
+        [&archive](uint64_t content_from) { return archive->Verify({}, content_from); }, clock, logger,
+        metrics, VerifyScheduleOptionsOf(config));
     Poco::Net::initializeSSL();
     exit_code = Serve(config, data_dir, health, metrics, logger,
-                      {auth, records, log_service, loans, retention, destruction, audit}, stop_signals);
+                      {auth, records, log_service, loans, retention, destruction, audit, &verification},
+                      stop_signals);
   }
   Poco::Net::uninitializeSSL();
   return exit_code;

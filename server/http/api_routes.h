@@ -12,6 +12,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/verify_schedule.h"
 
 namespace custos::http {
 
@@ -23,6 +24,8 @@ struct ApiServices {
   services::RetentionService& retention;
   services::DestructionService& destruction;
   services::AuditService& audit;
+  // Adds its alert to GET /v1/alerts; null when verification is not scheduled.
+  const services::VerifySchedule* verification = nullptr;
 };
 
 // Registers every /v1 route. The services must outlive the router.

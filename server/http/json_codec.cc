@@ -305,7 +305,28 @@ Poco::JSON::Object::Ptr CertificateAlertJson(const services::CertificateAlert& c
   return o;
 }
 
-Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a, domain::Time now) {
+Poco::JSON::Object::Ptr VerificationAlertJson(const services::VerificationAlert& a) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("finishedAt", domain::FormatTime(a.finished_at));
+  o->set("full", a.full);
+  o->set("logSize", static_cast<Poco::UInt64>(a.log_size));
+  o->set("findingCount", static_cast<Poco::UInt64>(a.finding_count));
+  Poco::JSON::Array::Ptr findings = new Poco::JSON::Array;
+  for (const storage::Finding& f : a.findings) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("object", f.object);
+    x->set("problem", f.problem);
+    x->set("code", f.code);
+    findings->add(x);
+  }
+  o->set("findings", findings);
+  o->set("lastSuccessAt", TimeOrNull(a.last_success));
+  return o;
+}
+
+Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
+                                   const std::optional<services::VerificationAlert>& verification,
+                                   domain::Time now) {
   Poco::JSON::Array::Ptr overdue = new Poco::JSON::Array;
   for (const domain::Loan& l : a.overdue_loans) overdue->add(LoanJson(l, now));
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -313,6 +334,8 @@ Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a, domain::Time now) 
   Poco::JSON::Array::Ptr certs = new Poco::JSON::Array;
   for (const auto& c : a.certificates) certs->add(CertificateAlertJson(c));
   o->set("certificates", certs);
+  o->set("verification", verification ? Poco::Dynamic::Var(VerificationAlertJson(*verification))
+                                       : Poco::Dynamic::Var());
   o->set("generatedAt", domain::FormatTime(now));
   return o;
 }

@@ -18,6 +18,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/verify_schedule.h"
 
 namespace custos::http {
 
@@ -59,8 +60,14 @@ std::vector<uint64_t> LoanLogIndices(const domain::Loan& loan);
 // (EffectiveState), `overdue`, `logIndices`, absent times and renewal as
 // null, and without `closedBy`.
 Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
-// {overdueLoans, certificates, generatedAt}.
-Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a, domain::Time now);
+// {overdueLoans, certificates, verification, generatedAt}; verification is
+// VerificationAlertJson or null.
+Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
+                                   const std::optional<services::VerificationAlert>& verification,
+                                   domain::Time now);
+// {finishedAt, full, logSize, findingCount, findings:[{object, problem,
+// code}] (the first VerifySchedule::kAlertFindings), lastSuccessAt|null}.
+Poco::JSON::Object::Ptr VerificationAlertJson(const services::VerificationAlert& a);
 // A retention schedule: its rule with type, isDefault, updatedAt, updatedBy.
 Poco::JSON::Object::Ptr ScheduleJson(const services::ScheduleView& v);
 // services::ChangeObject with decidedAt null until decided.

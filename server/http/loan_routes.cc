@@ -245,15 +245,23 @@ Response RevokeLoan(LoanService& loans, RequestContext& ctx, const Authenticated
   return OneLoan(loans, loans.Revoke(s.principal, LoanIdParam(ctx), *reason), 200);
 }
 
-Response GetAlerts(LoanService& loans, RequestContext&, const AuthenticatedSession& s) {
+Response GetAlerts(LoanService& loans, const services::VerifySchedule* verification,
+                   const AuthenticatedSession& s) {
   Time now = loans.Now();
+  std::optional<services::VerificationAlert> found;
+  if (verification != nullptr) found = verification->AlertFor(s.principal);
   return RenderOne(loans.GetAlerts(s.principal), 200,
-                   [now](const services::Alerts& a) { return AlertsJson(a, now); });
+                   [now, &found](const services::Alerts& a) { return AlertsJson(a, found, now); });
 }
 
 }  // namespace
 
-void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loans) {
+void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loans,
+                   const services::VerifySchedule* verification) {
+  router.Add("GET", "/v1/alerts",
+             WithSession(auth, [&loans, verification](RequestContext&, const AuthenticatedSession& s) {
+               return GetAlerts(loans, verification, s);
+             }));
   AddSignedInRoutes<LoanService>(router, auth, loans, {
       {"POST", "/v1/loans", RequestLoan},
       {"GET", "/v1/loans", ListLoans},
@@ -265,7 +273,6 @@ void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loa
       {"POST", "/v1/loans/{id}/return", ReturnLoan},
       {"POST", "/v1/loans/{id}/renew", RenewLoan},
       {"POST", "/v1/loans/{id}/revoke", RevokeLoan},
-      {"GET", "/v1/alerts", GetAlerts},
   });
 }
 

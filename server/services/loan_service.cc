@@ -436,7 +436,7 @@ StatusOr<std::vector<domain::Loan>> LoanService::Register(const Principal& who, 
 }
 
 StatusOr<Alerts> LoanService::GetAlerts(const Principal& who) {
-  if (who.role == Role::kAdmin) return Forbidden("read alerts");
+  if (who.role == Role::kAdmin) return Alerts{};  // their alert is verification's (verify_schedule.h)
   Alerts alerts;
   LoanFilter overdue;
   overdue.overdue = true;

@@ -96,7 +96,7 @@ class LoanService {
   StatusOr<std::vector<domain::Loan>> Register(const Principal& who, std::optional<domain::Time> from,
                                        std::optional<domain::Time> to);
   // Overdue loans and expiring or expired qualification certificates the
-  // caller may see.
+  // caller may see (none for admins, who see no loans or records).
   StatusOr<Alerts> GetAlerts(const Principal& who);
 
   // Records `loan.expire` for every loan whose time ran out, as the system

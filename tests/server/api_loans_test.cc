@@ -653,11 +653,15 @@ TEST_F(ApiLoans, AlertsListExpiredAndExpiringCertificates) {
   EXPECT_EQ(Int(soon_cert, "horizonDays"), 30);
   EXPECT_EQ(Str(soon_cert, "department"), "sales");
 
-  // Staff see them too (the records are internal); the admin sees none.
+  // Staff see them too (the records are internal); the admin sees none
+  // (only a scheduled verification's findings, scheduled_verify_test.cc).
   HttpResult staff = S().As("staff", "GET", "/v1/alerts");
   ASSERT_EQ(staff.status, 200) << Describe(staff);
   EXPECT_NE(staff.body.find(expiring.id), std::string::npos);
-  ExpectError(S().As(kAdmin, "GET", "/v1/alerts"), 403, "forbidden");
+  HttpResult admin = S().As(kAdmin, "GET", "/v1/alerts");
+  ASSERT_EQ(admin.status, 200) << Describe(admin);
+  EXPECT_EQ(JsonObject(admin.body)->getArray("overdueLoans")->size(), 0u) << admin.body;
+  EXPECT_EQ(JsonObject(admin.body)->getArray("certificates")->size(), 0u) << admin.body;
   // Nothing here is overdue: no original is out past its due date.
   for (const auto& l : List("archivist", "?overdue=true")) {
     EXPECT_TRUE(l->getValue<bool>("overdue")) << Stringify(l);
