@@ -370,8 +370,10 @@ int main(int argc, char** argv) {
   {
     Housekeeping housekeeping(loans, retention, logger);
     custos::services::VerifySchedule verification(
-        [&archive](uint64_t content_from) { return archive->Verify({}, content_from); }, clock, logger,
-        metrics, VerifyScheduleOptionsOf(config));
+        [&archive](uint64_t content_from, const std::function<bool()>& stop) {
+          return archive->Verify({}, content_from, stop);
+        },
+        clock, logger, metrics, VerifyScheduleOptionsOf(config));
     Poco::Net::initializeSSL();
     exit_code = Serve(config, data_dir, health, metrics, logger,
                       {auth, records, log_service, loans, retention, destruction, audit, &verification},

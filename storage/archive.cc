@@ -123,7 +123,8 @@ Status ArchiveStorage::Promote(const LogEvent& event) {
 }
 
 StatusOr<VerifyReport> ArchiveStorage::Verify(
-    const std::function<void(const VerifyProgress&)>& progress, uint64_t content_from) {
+    const std::function<void(const VerifyProgress&)>& progress, uint64_t content_from,
+    std::function<bool()> stop) {
   VerifyOptions o;
   o.origin = origin_;
   o.verifiers = keyring_->log_verifiers();
@@ -131,6 +132,7 @@ StatusOr<VerifyReport> ArchiveStorage::Verify(
   o.blobs = blobs_.get();
   o.progress = progress;
   o.content_from = content_from;
+  o.stop = std::move(stop);
   CUSTOS_ASSIGN_OR_RETURN(VerifyReport report, VerifyArchive(*store_, o));
   // Older versions kept API exports in clear in DATA/exports; custosd
   // removes that folder at start. Whatever is still there is plaintext.

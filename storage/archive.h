@@ -63,9 +63,9 @@ class ArchiveStorage {
 
   // verify(): everything, including every blob (only those of versions
   // logged at or after `content_from` when it is not 0:
-  // VerifyOptions::content_from).
+  // VerifyOptions::content_from); `stop` as VerifyOptions::stop.
   StatusOr<VerifyReport> Verify(const std::function<void(const VerifyProgress&)>& progress = {},
-                                uint64_t content_from = 0);
+                                uint64_t content_from = 0, std::function<bool()> stop = {});
 
  private:
   ArchiveStorage() = default;

@@ -49,6 +49,12 @@ class Checker {
   void Progress(const char* phase, uint64_t done, uint64_t total) {
     if (options_.progress) options_.progress({phase, done, total});
   }
+  Status CheckStop() const {
+    if (options_.stop && options_.stop()) {
+      return Unavailable("verification stopped before it ended", "verify_stopped");
+    }
+    return Status::Ok();
+  }
 
   Status CheckLog() {
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx_.log().Size());
@@ -58,6 +64,7 @@ class Checker {
     size_t next_cp = 0;
     std::optional<crypto::Digest32> prev;
     while (range_.size() < size) {
+      CUSTOS_RETURN_IF_ERROR(CheckStop());
       CUSTOS_ASSIGN_OR_RETURN(auto entries, tx_.log().Entries(range_.size(), size, kBatch));
       if (entries.empty()) {
         Add(EntryName(range_.size()), "entries from here on are missing", "log_entry_missing");
@@ -151,6 +158,7 @@ class Checker {
       uint64_t expected_count = size >> level;
       uint64_t idx = 0;
       while (idx < expected_count) {
+        CUSTOS_RETURN_IF_ERROR(CheckStop());
         size_t want = static_cast<size_t>(std::min<uint64_t>(kBatch, expected_count - idx));
         CUSTOS_ASSIGN_OR_RETURN(auto parents, tx_.log().NodesAtLevel(level, idx, want));
         CUSTOS_ASSIGN_OR_RETURN(auto children, tx_.log().NodesAtLevel(level - 1, 2 * idx, 2 * want));
@@ -221,6 +229,7 @@ class Checker {
     }));
     Progress("files", 0, files_total_);
     return tx_.records().ForEach([&](const domain::Record& r) -> Status {
+      CUSTOS_RETURN_IF_ERROR(CheckStop());
       CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Version> versions, tx_.versions().List(r.id));
       std::string prev;
       for (const domain::Version& v : versions) {

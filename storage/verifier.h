@@ -74,10 +74,15 @@ struct VerifyOptions {
   // exports, destroyed files) runs in full whatever this is: they cost
   // hashing and row reads, the blobs cost reading all content.
   uint64_t content_from = 0;
+  // Optional: polled between batches of the log and the tree and before
+  // each record's files; once it answers true, VerifyArchive stops and
+  // returns kUnavailable "verify_stopped" (a server shutting down).
+  std::function<bool()> stop;
 };
 
 // Runs every check. Fails (non-OK) only when verification could not run at
-// all (database unreadable); everything wrong with the data is a Finding.
+// all (database unreadable) or was stopped (VerifyOptions::stop);
+// everything wrong with the data is a Finding.
 StatusOr<VerifyReport> VerifyArchive(MetadataStore& store, const VerifyOptions& options);
 
 // {"clean":bool,"findings":[{"object","problem","code"}],"counts":{…}}

@@ -75,17 +75,27 @@ void VerifySchedule::RunOnce() {
               started - *last_full_start_ >= options_.full_interval;
   if (full) last_full_start_ = started;
   bool failed = false;
-  storage::VerifyReport report = Attempt(full ? 0 : content_from_, failed);
+  std::optional<storage::VerifyReport> report = Attempt(full ? 0 : content_from_, failed);
+  if (!report) {
+    logger_.Info("scheduled verification stopped", {{"full", full}});
+    return;
+  }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (report.clean()) content_from_ = report.log_entries;
-  Publish(report, full, failed, seconds);
+  if (report->clean()) content_from_ = report->log_entries;
+  Publish(*report, full, failed, seconds);
 }
 
-storage::VerifyReport VerifySchedule::Attempt(uint64_t content_from, bool& failed) {
+bool VerifySchedule::Stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+std::optional<storage::VerifyReport> VerifySchedule::Attempt(uint64_t content_from, bool& failed) {
   std::string error;
   try {
-    StatusOr<storage::VerifyReport> report = verify_(content_from);
+    StatusOr<storage::VerifyReport> report = verify_(content_from, [this] { return Stopping(); });
     if (report.ok()) return std::move(report).value();
+    if (report.status().reason() == "verify_stopped" && Stopping()) return std::nullopt;
     error = report.status().ToString();
   } catch (const std::exception& e) {
     error = std::string("exception: ") + e.what();

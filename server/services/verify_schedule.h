@@ -48,9 +48,11 @@
 
 namespace custos::services {
 
-// Runs one verification; `content_from` as storage::VerifyOptions (0: read
-// every blob). Errors mean the verification could not run.
-using IncrementalVerifyFn = std::function<StatusOr<storage::VerifyReport>(uint64_t content_from)>;
+// Runs one verification; `content_from` and `stop` as storage::VerifyOptions
+// (0: read every blob). Errors mean the verification could not run, or was
+// stopped ("verify_stopped").
+using IncrementalVerifyFn = std::function<StatusOr<storage::VerifyReport>(
+    uint64_t content_from, const std::function<bool()>& stop)>;
 
 struct VerifyScheduleOptions {
   std::chrono::seconds interval = std::chrono::hours(24);  // 0: never (no thread)
@@ -77,7 +79,8 @@ class VerifySchedule {
   // is 0, starts the thread. Every reference must outlive the schedule.
   VerifySchedule(IncrementalVerifyFn verify, Clock& clock, Logger& logger, MetricsRegistry& metrics,
                  VerifyScheduleOptions options);
-  // Stops the thread, waiting for a pass in progress to end.
+  // Stops the thread; a pass in progress stops at its next batch (and is
+  // neither counted nor alerted).
   ~VerifySchedule();
   VerifySchedule(const VerifySchedule&) = delete;
   VerifySchedule& operator=(const VerifySchedule&) = delete;
@@ -94,8 +97,10 @@ class VerifySchedule {
  private:
   void Run();
   // Runs the verifier, turning an error or an exception into a report with
-  // one "verifier_failed" finding; `failed` says which it was.
-  storage::VerifyReport Attempt(uint64_t content_from, bool& failed);
+  // one "verifier_failed" finding; `failed` says which it was. nullopt when
+  // the pass was stopped because the schedule is ending.
+  std::optional<storage::VerifyReport> Attempt(uint64_t content_from, bool& failed);
+  bool Stopping() const;
   void Publish(const storage::VerifyReport& report, bool full, bool failed, double seconds);
 
   IncrementalVerifyFn verify_;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -65,7 +66,7 @@ class VerifyScheduleTest : public ::testing::Test {
     o.interval = std::chrono::seconds(0);
     o.full_interval = full_interval;
     return std::make_unique<VerifySchedule>(
-        [this](uint64_t content_from) {
+        [this](uint64_t content_from, const std::function<bool()>&) {
           asked_from_.push_back(content_from);
           return answer_(content_from);
         },
@@ -169,6 +170,26 @@ TEST_F(VerifyScheduleTest, AVerifierThatFailsOrThrowsIsAFinding) {
   EXPECT_NE(Log().find("database is locked"), std::string::npos) << Log();
   // A failed pass moves no mark: the next one is full again.
   EXPECT_EQ(asked_from_, (std::vector<uint64_t>{0, 0}));
+}
+
+TEST_F(VerifyScheduleTest, EndingTheScheduleStopsAPassInProgressUncounted) {
+  std::atomic<bool> entered{false};
+  services::VerifyScheduleOptions o;
+  o.interval = std::chrono::seconds(1);
+  auto schedule = std::make_unique<VerifySchedule>(
+      [&entered](uint64_t, const std::function<bool()>& stop) -> StatusOr<storage::VerifyReport> {
+        entered = true;
+        while (!stop()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return Unavailable("verification stopped before it ended", "verify_stopped");
+      },
+      clock_, logger_, metrics_, o);
+  for (int i = 0; i < 400 && !entered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(entered);
+  schedule.reset();  // returns: the pass saw stop()
+  std::string text = metrics_.Render();
+  EXPECT_EQ(MetricValue(text, "custos_verify_last_run_timestamp_seconds"), 0) << text;
+  EXPECT_EQ(text.find("custos_verify_runs_total{"), std::string::npos) << text;
+  EXPECT_NE(Log().find("scheduled verification stopped"), std::string::npos) << Log();
 }
 
 // Polls /metrics until `done` holds for its text or `seconds` pass; the last

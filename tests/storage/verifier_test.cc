@@ -78,15 +78,20 @@ class Archive {
 
   // `content_from`: VerifyOptions::content_from (0: every blob).
   VerifyReport Verify(uint64_t content_from = 0) {
+    auto r = VerifyWith(content_from, {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : VerifyReport{};
+  }
+
+  StatusOr<VerifyReport> VerifyWith(uint64_t content_from, std::function<bool()> stop) {
     VerifyOptions o;
     o.content_from = content_from;
+    o.stop = std::move(stop);
     o.origin = testing::kOrigin;
     o.verifiers = {verifier_};
     o.content = content_.get();
     o.blobs = blobs_.get();
-    auto r = VerifyArchive(*store_, o);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : VerifyReport{};
+    return VerifyArchive(*store_, o);
   }
 
   std::string BlobPathOf(const std::string& record_id) {
@@ -263,6 +268,18 @@ TEST_F(VerifierTest, IncrementalPassReadsOnlyBlobsLoggedSince) {
   EXPECT_EQ(from3.files_unread, 3u);
   EXPECT_EQ(from3.findings.size(), 2u) << Dump(from3);
   EXPECT_EQ(a.Verify().files_unread, 0u);
+}
+
+TEST_F(VerifierTest, StopEndsTheRunAtTheNextBatch) {
+  Archive a(Copy("stop"), &signer_, kek_);
+  int polls = 0;
+  auto stopped = a.VerifyWith(0, [&polls] { return ++polls > 2; });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().reason(), "verify_stopped");
+  EXPECT_EQ(polls, 3);
+  int never = 0;
+  ASSERT_TRUE(a.VerifyWith(0, [&never] { ++never; return false; }).ok());
+  EXPECT_GT(never, 5);  // the log, a tree level, and each of the five records
 }
 
 TEST_F(VerifierTest, DeletedLeafIsNamed) {

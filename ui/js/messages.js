@@ -401,6 +401,10 @@ const zh = {
   'alerts.daysLeft': '剩 {n} 天',
   'alerts.expiredDays': '已过期 {n} 天',
   'alerts.withinDays': '{n} 天内',
+  'alerts.verification': '定期校验发现问题',
+  'alerts.verificationAt': '{time} 的{kind}校验发现 {n} 个问题，以下为前 {shown} 个。',
+  'alerts.verificationFull': '完整',
+  'alerts.verificationIncremental': '增量',
 
   // retention
   'retention.title': '保管期限',
@@ -1179,6 +1183,10 @@ const en = {
   'alerts.daysLeft': '{n} days left',
   'alerts.expiredDays': 'expired {n} days ago',
   'alerts.withinDays': 'within {n} days',
+  'alerts.verification': 'Scheduled verification found problems',
+  'alerts.verificationAt': 'The {kind} verification of {time} found problems: {n} in all, the first {shown} listed here.',
+  'alerts.verificationFull': 'full',
+  'alerts.verificationIncremental': 'incremental',
 
   'retention.title': 'Retention schedules',
   'retention.subtitle': 'How long each type of record is kept; lengthening applies at once, shortening needs legal.',

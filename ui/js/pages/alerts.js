@@ -1,5 +1,6 @@
-// What needs attention: paper originals out past their due date, and
-// qualification certificates that expired or expire soon.
+// What needs attention: paper originals out past their due date,
+// qualification certificates that expired or expire soon, and (auditors)
+// the findings of the latest scheduled verification.
 
 import { h, pageHeader, section, table, badge, recordLink, loanLink, fmtTime, fmtTimeShort, fmtDate } from '../dom.js';
 import { t } from '../i18n.js';
@@ -28,8 +29,21 @@ export async function alertsPage() {
     },
     { label: t('alerts.horizon'), cell: (c) => (c.horizonDays === null ? '—' : t('alerts.withinDays', { n: c.horizonDays })) },
   ];
+  const v = alerts.verification;
+  const findingCols = [
+    { label: t('audit.code'), cell: (f) => badge(f.code, 'alert'), class: 'nowrap' },
+    { label: t('audit.object'), cell: (f) => f.object, class: 'wrap' },
+    { label: t('audit.problem'), cell: (f) => f.problem, class: 'wrap' },
+  ];
+  const verification = v ? section(t('alerts.verification'),
+    h('p', null, t('alerts.verificationAt', {
+      kind: t(v.full ? 'alerts.verificationFull' : 'alerts.verificationIncremental'),
+      time: fmtTime(v.finishedAt), n: v.findingCount, shown: v.findings.length,
+    })),
+    h('div', { class: 'flush' }, table(findingCols, v.findings, '', { rowClass: () => 'row-alert' }))) : null;
   return h('div', null,
     pageHeader(t('alerts.title'), t('alerts.generated', { time: fmtTime(alerts.generatedAt) })),
+    verification,
     h('div', { class: 'stat-row' },
       h('div', { class: ['stat', alerts.overdueLoans.length ? 'stat-alert' : null] }, h('span', { class: 'stat-n' }, String(alerts.overdueLoans.length)), h('span', { class: 'stat-l' }, t('alerts.overdueLoans'))),
       h('div', { class: ['stat', alerts.certificates.some((c) => c.expired) ? 'stat-alert' : null] }, h('span', { class: 'stat-n' }, String(alerts.certificates.length)), h('span', { class: 'stat-l' }, t('alerts.certificates')))),
