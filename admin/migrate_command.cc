@@ -92,6 +92,13 @@ StatusOr<MigrateResult> Migrate(const MigrateOptions& options, std::ostream& pro
   LogState before;
   {
     CUSTOS_ASSIGN_OR_RETURN(auto archive, storage::ArchiveStorage::Open(dir, config));
+    // On PostgreSQL custody no longer guards it: a restored or copied
+    // directory must be promoted (and so be the only signing copy) first.
+    if (!archive->custody().held) {
+      return Conflict("this data directory does not hold the log's signing custody (" +
+                          archive->custody().why_not + "); custosctl promote it first",
+                      "signing_not_promoted");
+    }
     progress << "verifying the log on SQLite\n";
     CUSTOS_ASSIGN_OR_RETURN(before, VerifiedLog(*archive, /*content=*/false, "on SQLite",
                                                 "archive_does_not_verify"));

@@ -44,7 +44,8 @@ struct MigrateResult {
 
 // Errors: kInvalidArgument "backend_not_sqlite", "archive_does_not_verify",
 // "migrated_archive_does_not_verify"; kConflict "data_dir_in_use",
-// "database_not_empty"; and the stores' own.
+// "database_not_empty", "signing_not_promoted" (a restored or copied data
+// directory not yet promoted, admin/promote_command.h); and the stores' own.
 StatusOr<MigrateResult> Migrate(const MigrateOptions& options, std::ostream& progress);
 
 // The command line: exit 0 migrated, 2 not migrated (with the reason).

@@ -18,6 +18,16 @@ StatusOr<crypto::Suite> SuiteOf(const Config& config) { return crypto::ParseSuit
 // for its database commit for seconds.
 constexpr std::chrono::seconds kSharedSweepMinAge{6 * 3600};
 
+// The custody of an SQLite data directory; a directory without a marker
+// (made before custody existed, or by ArchiveStorage::Create) is claimed.
+StatusOr<Custody> CustodyOf(const DataDir& dir, const Config& config) {
+  if (config.storage_backend != "sqlite") return Custody{false, true, ""};
+  CUSTOS_ASSIGN_OR_RETURN(Custody custody, ReadCustody(dir));
+  if (custody.present) return custody;
+  CUSTOS_RETURN_IF_ERROR(BindCustody(dir, "claimed by the first open of a directory without a marker"));
+  return ReadCustody(dir);
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<MetadataStore>> OpenMetadataStore(const DataDir& dir, const Config& config,
@@ -57,6 +67,9 @@ Status ArchiveStorage::Create(const DataDir& dir, const Config& config) {
     }
   }
   CUSTOS_RETURN_IF_ERROR(Keyring::Create(dir, config.origin, suite));
+  if (config.storage_backend == "sqlite") {
+    CUSTOS_RETURN_IF_ERROR(BindCustody(dir, "created with the archive"));
+  }
   CUSTOS_ASSIGN_OR_RETURN(auto archive, Open(dir, config));
   return Status::Ok();
 }
@@ -71,7 +84,10 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
   a->origin_ = config.origin;
   CUSTOS_ASSIGN_OR_RETURN(a->keyring_, Keyring::Load(dir, config.origin, suite));
   a->signer_ = std::make_unique<NoteCheckpointSigner>(config.origin, a->keyring_->log_signers());
-  CUSTOS_ASSIGN_OR_RETURN(a->store_, OpenMetadataStore(dir, config, a->signer_.get()));
+  CUSTOS_ASSIGN_OR_RETURN(a->custody_, CustodyOf(dir, config));
+  a->custody_signer_ =
+      std::make_unique<CustodySigner>(*a->signer_, a->custody_.held, a->custody_.why_not);
+  CUSTOS_ASSIGN_OR_RETURN(a->store_, OpenMetadataStore(dir, config, a->custody_signer_.get()));
   CUSTOS_ASSIGN_OR_RETURN(a->blobs_, FileBlobStore::OpenDirectory(dir.BlobsDir()));
   a->content_ = std::make_unique<ContentStore>(*a->blobs_, a->keyring_->keys(), suite);
   if (sweep_orphans) {
@@ -93,6 +109,20 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
     if (swept != nullptr) *swept = n;
   }
   return a;
+}
+
+Status ArchiveStorage::Promote(const LogEvent& event) {
+  if (custody_.held) {
+    return Conflict("this data directory already holds the log's signing custody",
+                    "already_promoted");
+  }
+  custody_signer_->Allow();
+  CUSTOS_RETURN_IF_ERROR(
+      store_->Write([&](Transaction& tx) { return tx.log().Append(event).status(); }));
+  const DataDir dir(root_);
+  CUSTOS_RETURN_IF_ERROR(BindCustody(dir, "promoted at " + domain::FormatTime(event.at)));
+  CUSTOS_ASSIGN_OR_RETURN(custody_, ReadCustody(dir));
+  return Status::Ok();
 }
 
 StatusOr<VerifyReport> ArchiveStorage::Verify(

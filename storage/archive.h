@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "storage/blob_store.h"
 #include "storage/content_store.h"
+#include "storage/custody.h"
 #include "storage/data_dir.h"
 #include "storage/keyring.h"
 #include "storage/metadata_store.h"
@@ -33,7 +34,11 @@ class ArchiveStorage {
   // directory (data_dir.h's CreateFresh must have run).
   static Status Create(const DataDir& dir, const Config& config);
 
-  // Opens keys, database and blob folder. With `sweep_orphans`, removes
+  // Opens keys, database and blob folder. On SQLite the store signs only
+  // if the data directory holds signing custody (storage/custody.h; a
+  // directory without a marker is claimed here); otherwise every write
+  // that appends to the log fails with kUnavailable "signing_not_promoted"
+  // and the archive serves reads only. With `sweep_orphans`, removes
   // blobs no committed row references (only safe before serving) and
   // reports how many through `swept`.
   static StatusOr<std::unique_ptr<ArchiveStorage>> Open(const DataDir& dir, const Config& config,
@@ -45,6 +50,16 @@ class ArchiveStorage {
   ContentStore& content() { return *content_; }
   const Keyring& keyring() const { return *keyring_; }
   const std::string& origin() const { return origin_; }
+  // Whether this archive signs (always held on PostgreSQL). Changed only by
+  // Promote().
+  const Custody& custody() const { return custody_; }
+
+  // Takes signing custody where it is not held: appends `event` (its
+  // checkpoint is the first this directory signs), then binds the custody
+  // marker to the directory. Call it with the data directory's lock held
+  // exclusively and nothing else writing. kConflict "already_promoted" if
+  // custody is held; the append's and the marker's failures.
+  Status Promote(const LogEvent& event);
 
   // verify(): everything, including every blob (only those of versions
   // logged at or after `content_from` when it is not 0:
@@ -58,6 +73,8 @@ class ArchiveStorage {
   std::string origin_;
   std::unique_ptr<Keyring> keyring_;
   std::unique_ptr<NoteCheckpointSigner> signer_;
+  std::unique_ptr<CustodySigner> custody_signer_;  // over signer_
+  Custody custody_;
   std::unique_ptr<MetadataStore> store_;
   std::unique_ptr<FileBlobStore> blobs_;
   std::unique_ptr<ContentStore> content_;

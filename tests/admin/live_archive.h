@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/custody.h"
 #include "tests/admin/cli_probes.h"
 #include "tests/testutil/https_client.h"
 #include "tests/testutil/process.h"
@@ -169,9 +170,13 @@ inline std::vector<std::string> MakeArchiveWithContent(const TempDir& tmp, const
   return ids;
 }
 
-// Copies a stopped data directory (permissions included).
+// Copies a stopped data directory (permissions included) and hands the
+// copy the signing custody (storage/custody.h), as a move would: the seed
+// is never started again, so the copy may sign.
 inline void CopyDataDir(const std::string& from, const std::string& to) {
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
+  Status bound = storage::BindCustody(storage::DataDir(to), "test copy of a seed archive");
+  if (!bound.ok()) ADD_FAILURE() << bound.ToString();
 }
 
 // A stopped archive with content (MakeArchiveWithContent): its data

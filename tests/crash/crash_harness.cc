@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/custody.h"
 #include "tests/crash/checks.h"
 #include "tests/crash/harness_common.h"
 #include "tests/crash/workload.h"
@@ -335,6 +336,12 @@ TrialResult RunTrial(const Options& o, const Template& t, const std::string& wor
   fs::create_directories(dir);
   std::error_code ec;
   fs::copy(t.data_dir, data, fs::copy_options::recursive, ec);
+  if (!ec) {
+    // The template never runs again: the copy takes its signing custody.
+    custos::Status bound =
+        custos::storage::BindCustody(custos::storage::DataDir(data), "crash trial copy");
+    if (!bound.ok()) ec = std::make_error_code(std::errc::io_error);
+  }
   Daemon daemon(o.bin, data, dir + "/custosd");
   std::string error;
   std::string crashed_log;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "storage/custody.h"
 #include "tests/server/api_fixture.h"
 
 namespace custos::testing::api {
@@ -156,6 +157,9 @@ TEST(DiskFull, FullFileSystemStopsLoggedReadsAndReadyzSaysSo) {
     ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
   } unmount{dir};
   fs::copy(moved, dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  // A move to another file system is a copy: the operator promotes it
+  // (storage/custody.h); here the marker is bound directly.
+  ASSERT_TRUE(storage::BindCustody(storage::DataDir(dir), "moved onto a small file system").ok());
   ASSERT_TRUE(s->Restart());
   HttpResult ready = s->As(kAnonymous, "GET", "/readyz");
   ASSERT_EQ(ready.status, 200) << Describe(ready);
