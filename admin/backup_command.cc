@@ -25,6 +25,7 @@
 #include "crypto/key_provider.h"
 #include "storage/archive.h"
 #include "storage/blob_store.h"
+#include "storage/custody.h"
 #include "storage/data_dir.h"
 #include "storage/sqlite_store.h"
 
@@ -493,6 +494,9 @@ StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& options) {
       std::unique_ptr<storage::DataDirLock> lock,
       storage::DataDirLock::Acquire(dir, storage::DataDirLock::Mode::kExclusive));
   CUSTOS_RETURN_IF_ERROR(CopyIntoDataDir(options, result.keys_source, dir));
+  // Before the first open: a restored archive signs nothing until promoted.
+  CUSTOS_RETURN_IF_ERROR(storage::AwaitPromotion(
+      dir, "restored from a backup of " + result.info.source + " made " + result.info.created_at));
   CUSTOS_RETURN_IF_ERROR(VerifyRestored(dir, &result));
   return result;
 }
@@ -577,6 +581,9 @@ int RunRestore(const std::vector<std::string>& args, std::ostream& out, std::ost
   PrintReport(r->report, out);
   for (const std::string& m : r->mismatches) out << "FINDING checkpoint: " << m << "\n";
   out << "restored checkpoint: size " << r->log_size << ", root " << r->log_root << "\n";
+  out << "signing: awaiting promotion. The restored archive serves reads and signs nothing; "
+         "once the original is stopped for good, run: custosctl promote --data "
+      << options.data_dir << "\n";
   if (!r->clean()) {
     return fail("the restored archive did not verify cleanly (" +
                     std::to_string(r->report.findings.size() + r->mismatches.size()) +

@@ -43,6 +43,10 @@
 // verifies everything (storage::ArchiveStorage::Verify: log, checkpoints,
 // every blob decrypted) and checks that the newest checkpoint is the one
 // the backup recorded, so the restored archive serves the same checkpoint.
+// The restored directory's custody marker says "awaiting_promotion"
+// (storage/custody.h): it serves reads and signs nothing, so no two copies
+// of the archive sign different roots for one size, until
+// `custosctl promote` (admin/promote_command.h) makes it the signing copy.
 //
 // Only the SQLite backend can be backed up this way.
 // Thread safety: each function works on its own paths; see the lock notes.

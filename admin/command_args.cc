@@ -39,4 +39,19 @@ std::optional<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
   return out;
 }
 
+std::optional<std::string> ParseDataDirOnly(const std::vector<std::string>& args,
+                                            std::string& error) {
+  auto parsed = ParseArgs(args, {"--data"}, {}, error);
+  if (!parsed) return std::nullopt;
+  if (!parsed->positionals.empty()) {
+    error = "unknown argument '" + parsed->positionals.front() + "'";
+    return std::nullopt;
+  }
+  if (!parsed->options.count("--data")) {
+    error = "--data DIR is required";
+    return std::nullopt;
+  }
+  return parsed->options.at("--data");
+}
+
 }  // namespace custos::admin

@@ -26,4 +26,10 @@ std::optional<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                     const std::vector<std::string>& options,
                                     const std::vector<std::string>& flags, std::string& error);
 
+// For commands that take "--data DIR" and nothing else: DIR, or nullopt
+// with a one-line `error` (ParseArgs's, "unknown argument '…'" for a
+// positional, "--data DIR is required").
+std::optional<std::string> ParseDataDirOnly(const std::vector<std::string>& args,
+                                            std::string& error);
+
 }  // namespace custos::admin

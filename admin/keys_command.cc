@@ -239,15 +239,11 @@ int RunRotate(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return 2;
   };
   std::string error;
-  auto parsed = ParseArgs(args, {"--data"}, {}, error);
-  if (!parsed) return fail(error);
-  if (!parsed->positionals.empty()) {
-    return fail("unknown argument '" + parsed->positionals.front() + "'");
-  }
-  if (!parsed->options.count("--data")) return fail("--data DIR is required");
+  std::optional<std::string> data = ParseDataDirOnly(args, error);
+  if (!data) return fail(error);
 
   RotateOptions options;
-  options.data_dir = parsed->options.at("--data");
+  options.data_dir = *data;
   StatusOr<RotateResult> r = RotateKeys(options);
   if (!r.ok()) return fail(r.status().message());
   if (r->resumed) out << "Resumed an interrupted key rotation\n";

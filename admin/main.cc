@@ -25,6 +25,7 @@
 #include "admin/open_archive.h"
 #include "admin/package_verify.h"
 #include "admin/password_input.h"
+#include "admin/promote_command.h"
 #include "admin/user_command.h"
 #include "admin/verify.h"
 #include "common/config.h"
@@ -56,6 +57,10 @@ const char kUsage[] =
     "  restore --from DEST (or --in DEST) --data NEWDIR [--keys KEYSDIR]\n"
     "       restores a backup into a new directory with the backup's keys or a copy\n"
     "       of keys/, then verifies it: exit 0 clean, 1 findings, 2 could not run\n"
+    "       (the restored copy serves reads and signs nothing until promoted)\n"
+    "  promote --data DIR   makes a restored or copied SQLite data directory the copy\n"
+    "       that signs the log (logged as log.promote; custosd must be stopped there;\n"
+    "       run it only once the original is stopped for good)\n"
     "  import --data DIR [--as USER] [--dry-run] [--json] [--max-file-bytes N]\n"
     "         [--max-total-bytes N] [--name-encoding utf-8|gbk] BATCH\n"
     "       bulk check-in of a zip or tar batch with manifest.csv or manifest.json\n"
@@ -250,6 +255,7 @@ int main(int argc, char** argv) {
   if (command == "verify") return RunVerify(args);
   if (command == "backup") return custos::admin::RunBackup(args);
   if (command == "restore") return custos::admin::RunRestore(args);
+  if (command == "promote") return custos::admin::RunPromote(args);
   if (command == "keys") return custos::admin::RunKeys(args);
   if (command == "import") return custos::admin::RunImport(args);
   if (command == "export") return custos::admin::RunExport(args);

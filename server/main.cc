@@ -329,6 +329,22 @@ int main(int argc, char** argv) {
       return tx.log().Size().status();
     });
   });
+  // Advisory: an archive without signing custody serves reads, signs nothing
+  // (storage/custody.h); /readyz names why.
+  health.AddCheck(
+      "signing",
+      [&archive] {
+        const auto& custody = archive->custody();
+        return custody.held ? custos::Status::Ok()
+                            : custos::Unavailable("not promoted: " + custody.why_not,
+                                                  std::string(custos::storage::kSigningNotPromoted));
+      },
+      /*advisory=*/true);
+  if (!archive->custody().held) {
+    logger.Warn("signing not promoted: serving reads only, every change is refused until "
+                "custosctl promote",
+                {{"why", archive->custody().why_not}});
+  }
   auto trust = LoadTrustStore(data_dir);
   if (!trust.ok()) return StartFailure(trust.status().message());
 

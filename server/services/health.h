@@ -3,7 +3,9 @@
 // Liveness: the process is up and serving (always true when asked).
 // Readiness: the server can do useful work: the data directory is writable
 // and every registered dependency check passes. Later components (metadata
-// store, audit log) register their own checks.
+// store, audit log) register their own checks. An advisory check is
+// reported like the others but does not decide readiness (e.g. "signing":
+// a restored archive that signs nothing still serves reads).
 //
 // Thread safety: AddCheck() is called during start-up only; Ready() may be
 // called from any thread afterwards.
@@ -32,14 +34,20 @@ class HealthService {
  public:
   using Check = std::function<Status()>;
 
-  // Registers a named dependency check (start-up only).
-  void AddCheck(std::string name, Check check);
+  // Registers a named dependency check (start-up only); a failing check
+  // makes the server not ready unless `advisory`.
+  void AddCheck(std::string name, Check check, bool advisory = false);
 
-  // Runs every check; ready only if all pass.
+  // Runs every check; ready only if all but the advisory ones pass.
   Readiness Ready() const;
 
  private:
-  std::vector<std::pair<std::string, Check>> checks_;
+  struct Entry {
+    std::string name;
+    Check check;
+    bool advisory = false;
+  };
+  std::vector<Entry> checks_;
 };
 
 }  // namespace custos::services
