@@ -104,7 +104,7 @@ function pagesFor(role) {
   const common = ['#/records', '#/records?q=Lease', `#/records/${s.contract}`, `#/records/${s.old}`, `#/records/${s.contract}/borrow`,
     '#/loans?view=mine', '#/alerts', '#/audit', '#/password'];
   switch (role) {
-    case 'admin': return ['#/admin/users', '#/admin/departments', '#/password'];
+    case 'admin': return ['#/admin/users', '#/admin/departments', '#/alerts', '#/password'];
     case 'archivist': return [...common, '#/checkin', `#/records/${s.contract}/new-version`, `#/records/${s.contract}/edit`,
       '#/loans?view=desk', '#/loans?view=overdue', '#/loans?view=all', `#/loans/${s.physical}`, '#/retention', '#/disposition',
       '#/holds', `#/holds/${s.hold}`, '#/destructions', `#/destructions/${s.batch}`];

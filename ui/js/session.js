@@ -37,7 +37,7 @@ const RULES = {
   allLoans: ['archivist', 'legal', 'auditor'],
   register: ['archivist', 'legal', 'auditor'],
   revokeLoans: ['archivist', 'approver'],
-  alerts: ['archivist', 'staff', 'approver', 'legal', 'auditor'],
+  alerts: ['archivist', 'staff', 'approver', 'legal', 'auditor', 'admin'],
   retention: ['archivist', 'legal', 'auditor'],
   editRetention: ['archivist'],
   decideRetention: ['legal'],
