@@ -496,7 +496,8 @@ StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& options) {
   CUSTOS_RETURN_IF_ERROR(CopyIntoDataDir(options, result.keys_source, dir));
   // Before the first open: a restored archive signs nothing until promoted.
   CUSTOS_RETURN_IF_ERROR(storage::AwaitPromotion(
-      dir, "restored from a backup of " + result.info.source + " made " + result.info.created_at));
+      dir, "restored from a backup of " + result.info.source + " made " + result.info.created_at,
+      result.info.source));
   CUSTOS_RETURN_IF_ERROR(VerifyRestored(dir, &result));
   return result;
 }

@@ -46,11 +46,13 @@ Status FsyncDir(const std::string& path) {
   return Status::Ok();
 }
 
-Status WriteMarker(const DataDir& dir, const char* state, const std::string& note) {
+Status WriteMarker(const DataDir& dir, const char* state, const std::string& note,
+                   const std::string& source) {
   CUSTOS_ASSIGN_OR_RETURN(Identity id, IdentityOf(dir));
   std::string text = std::string(kCustodyFormat) + "\nstate " + state + "\ndevice " +
                      std::to_string(id.device) + "\ninode " + std::to_string(id.inode) +
                      "\nnote " + OneLine(note) + "\n";
+  if (!source.empty()) text += "source " + OneLine(source) + "\n";
   const std::string path = CustodyPath(dir);
   const std::string tmp = path + ".tmp";
   if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
@@ -97,6 +99,7 @@ StatusOr<Custody> ReadCustody(const DataDir& dir) {
       if (key == "device") device = std::stoull(value);
       if (key == "inode") inode = std::stoull(value);
       if (key == "note") note = value;
+      if (key == "source") c.restored_from = value;
     } catch (const std::exception&) {
       well_formed = false;
     }
@@ -122,11 +125,11 @@ StatusOr<Custody> ReadCustody(const DataDir& dir) {
 }
 
 Status BindCustody(const DataDir& dir, const std::string& note) {
-  return WriteMarker(dir, kHeld, note);
+  return WriteMarker(dir, kHeld, note, "");
 }
 
-Status AwaitPromotion(const DataDir& dir, const std::string& note) {
-  return WriteMarker(dir, kAwaiting, note);
+Status AwaitPromotion(const DataDir& dir, const std::string& note, const std::string& source) {
+  return WriteMarker(dir, kAwaiting, note, source);
 }
 
 StatusOr<std::string> CustodySigner::Sign(uint64_t size, const crypto::Digest32& root) {

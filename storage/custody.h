@@ -12,6 +12,7 @@
 //   device <st_dev of DATA>          (decimal)
 //   inode <st_ino of DATA>           (decimal)
 //   note <one line: why this state>
+//   source <the original data directory>   (only when restored, optional)
 //
 // The marker is held when its state is "held" and the device and inode it
 // names are DATA's own. A copy of the directory gets a new inode (cp -a,
@@ -54,6 +55,9 @@ struct Custody {
   // Why not held, for people (empty when held): restored and awaiting
   // promotion, copied or moved from elsewhere, or an unreadable marker.
   std::string why_not;
+  // The data directory a restored one was backed up from ("" if unknown
+  // or not restored): custosctl promote checks it (admin/promote_command.h).
+  std::string restored_from;
 };
 
 // DATA/custody.
@@ -69,8 +73,10 @@ StatusOr<Custody> ReadCustody(const DataDir& dir);
 Status BindCustody(const DataDir& dir, const std::string& note);
 
 // Replaces the marker with state "awaiting_promotion" (restore writes it
-// before it opens the restored archive).
-Status AwaitPromotion(const DataDir& dir, const std::string& note);
+// before it opens the restored archive, naming the original as `source`;
+// promote writes it into the original it retires, without one).
+Status AwaitPromotion(const DataDir& dir, const std::string& note,
+                      const std::string& source = "");
 
 // The store's signer: signs through `inner` while allowed, and otherwise
 // refuses with kUnavailable kSigningNotPromoted, a message naming `why` and

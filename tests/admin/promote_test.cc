@@ -14,6 +14,7 @@
 #include "admin/open_archive.h"
 #include "admin/promote_command.h"
 #include "crypto/bytes.h"
+#include "storage/custody.h"
 #include "tests/admin/cli_probes.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/https_client.h"
@@ -118,6 +119,41 @@ TEST_F(NoFork, RestoredBesideItsRunningOriginalSignsNothingAndNoSizeGetsTwoRoots
   ExpectOneRootPerSize(all, by_copy, "the restored copy");
   ASSERT_FALSE(by_copy.empty());
   EXPECT_GT(by_original.rbegin()->first, by_copy.rbegin()->first);
+  // The original signed past the backup: promoting the copy would sign a
+  // second root for the next size, so promote refuses and signs nothing.
+  EXPECT_TRUE(Refused(RunProgram({Ctl(), "promote", "--data", restored}), "second root"));
+  EXPECT_EQ(StoredCheckpoints(restored), by_copy);
+}
+
+TEST_F(NoFork, PromoteRetiresTheOriginalItWasRestoredFromAndRefusesWhileItRuns) {
+  const std::string backup = tmp_.Sub("backup"), restored = tmp_.Sub("restored");
+  ASSERT_EQ(
+      RunProgram({Ctl(), "backup", "--data", data_, "--out", backup, "--include-keys"}).exit_code,
+      0);
+  ASSERT_EQ(RunProgram({Ctl(), "restore", "--from", backup, "--data", restored}).exit_code, 0);
+  {
+    ServerProcess original;
+    ASSERT_TRUE(original.Start(data_));
+    EXPECT_TRUE(Refused(RunProgram({Ctl(), "promote", "--data", restored}), "is in use"));
+    ASSERT_EQ(original.Stop(), 0);
+  }
+  RunResult p = RunProgram({Ctl(), "promote", "--data", restored});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_NE(p.out.find("retired the original"), std::string::npos) << p.out;
+
+  auto original = storage::ReadCustody(storage::DataDir(data_));
+  ASSERT_TRUE(original.ok());
+  EXPECT_FALSE(original->held);
+  EXPECT_NE(original->why_not.find("custody moved to"), std::string::npos) << original->why_not;
+  const std::string pw = tmp_.Sub("pw");
+  WriteFile(pw, "a password long enough 2026\n");
+  auto add_user = [&](const std::string& data) {
+    return RunProgram({Ctl(), "user", "add", "lina", "--role", "staff", "--department", "档案室",
+                       "--data", data, "--password-file", pw});
+  };
+  EXPECT_TRUE(Refused(add_user(data_), "signing custody"));
+  RunResult added = add_user(restored);
+  EXPECT_EQ(added.exit_code, 0) << added.err;
 }
 
 TEST_F(NoFork, CopiedDataDirectoryStartedAsASecondServerSignsNothingUntilPromoted) {

@@ -62,10 +62,11 @@ TEST_F(CustodyTest, CopiedDirectoryCarriesAMarkerThatNoLongerMatches) {
 
 TEST_F(CustodyTest, RestoredDirectoryAwaitsPromotionWithItsNote) {
   DataDir dir = Fresh("restored");
-  ASSERT_TRUE(AwaitPromotion(dir, "restored from 深圳 backup\nsecond line").ok());
+  ASSERT_TRUE(AwaitPromotion(dir, "restored from 深圳 backup\nsecond line", "/srv/档案/custos").ok());
   auto c = ReadCustody(dir);
   ASSERT_TRUE(c.ok());
   EXPECT_FALSE(c->held);
+  EXPECT_EQ(c->restored_from, "/srv/档案/custos");
   EXPECT_NE(c->why_not.find("awaiting promotion (restored from 深圳 backup second line)"),
             std::string::npos)
       << c->why_not;
