@@ -291,6 +291,12 @@ class Custos:
         write_secret(admin_pw, secrets.token_urlsafe(18))
         write_secret(self.pw_file, secrets.token_urlsafe(18))
         self.ctl("init", "--data", self.data, "--admin-password-file", admin_pw, *backend)
+        # No scheduled verification competing with what is measured.
+        conf = os.path.join(self.data, "custos.conf")
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(re.sub(r"(?m)^audit\.verify_interval = .*$", "audit.verify_interval = 0", text))
         # custosd must not run while users are added.
         self.ctl("user", "add", self.USER, "--role", "archivist", "--department", "sales",
                  "--password-file", self.pw_file, "--no-force-change", "--data", self.data)

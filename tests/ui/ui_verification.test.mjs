@@ -32,7 +32,7 @@ function damageTheBlob(dataDir) {
 }
 
 async function metricsShowAFinding() {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 150; i++) {
     const res = await apiCall(server, 'GET', '/metrics');
     if (/^custos_verify_findings [1-9]/m.test(String(res.data))) return true;
     await new Promise((r) => { setTimeout(r, 100); });
