@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,8 +17,13 @@ constexpr char kHeld[] = "held";
 constexpr char kAwaiting[] = "awaiting_promotion";
 constexpr unsigned kMarkerMode = 0600;
 
+// The directory's inode, and two names of its file system: the device
+// number, and the file system id of statfs (which ext4, XFS and btrfs derive
+// from the file system's UUID, so it survives a renumbering of devices at
+// boot that changes the first).
 struct Identity {
   uint64_t device = 0;
+  uint64_t filesystem = 0;
   uint64_t inode = 0;
 };
 
@@ -26,7 +32,14 @@ StatusOr<Identity> IdentityOf(const DataDir& dir) {
   if (::stat(dir.root().c_str(), &st) != 0) {
     return Internal("cannot stat " + dir.root() + ": " + std::strerror(errno), "custody_io");
   }
-  return Identity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  struct statfs fs {};
+  if (::statfs(dir.root().c_str(), &fs) != 0) {
+    return Internal("cannot statfs " + dir.root() + ": " + std::strerror(errno), "custody_io");
+  }
+  uint64_t fsid = 0;
+  static_assert(sizeof fs.f_fsid == sizeof fsid);
+  std::memcpy(&fsid, &fs.f_fsid, sizeof fsid);
+  return Identity{static_cast<uint64_t>(st.st_dev), fsid, static_cast<uint64_t>(st.st_ino)};
 }
 
 std::string OneLine(std::string s) {
@@ -50,7 +63,8 @@ Status WriteMarker(const DataDir& dir, const char* state, const std::string& not
                    const std::string& source) {
   CUSTOS_ASSIGN_OR_RETURN(Identity id, IdentityOf(dir));
   std::string text = std::string(kCustodyFormat) + "\nstate " + state + "\ndevice " +
-                     std::to_string(id.device) + "\ninode " + std::to_string(id.inode) +
+                     std::to_string(id.device) + "\nfilesystem " + std::to_string(id.filesystem) +
+                     "\ninode " + std::to_string(id.inode) +
                      "\nnote " + OneLine(note) + "\n";
   if (!source.empty()) text += "source " + OneLine(source) + "\n";
   const std::string path = CustodyPath(dir);
@@ -87,7 +101,7 @@ StatusOr<Custody> ReadCustody(const DataDir& dir) {
   }
   std::istringstream in(*text);
   std::string format, state, note;
-  uint64_t device = 0, inode = 0;
+  uint64_t device = 0, filesystem = 0, inode = 0;
   std::string line;
   bool well_formed = static_cast<bool>(std::getline(in, format)) && format == kCustodyFormat;
   while (well_formed && std::getline(in, line)) {
@@ -97,6 +111,7 @@ StatusOr<Custody> ReadCustody(const DataDir& dir) {
     try {
       if (key == "state") state = value;
       if (key == "device") device = std::stoull(value);
+      if (key == "filesystem") filesystem = std::stoull(value);
       if (key == "inode") inode = std::stoull(value);
       if (key == "note") note = value;
       if (key == "source") c.restored_from = value;
@@ -113,7 +128,11 @@ StatusOr<Custody> ReadCustody(const DataDir& dir) {
     c.why_not = "awaiting promotion (" + note + ")";
     return c;
   }
-  if (device != here.device || inode != here.inode) {
+  // The same directory: its inode on the same file system, known by either
+  // of its names (a copy or a move to another file system has a new inode).
+  const bool same_filesystem =
+      device == here.device || (filesystem != 0 && filesystem == here.filesystem);
+  if (!same_filesystem || inode != here.inode) {
     c.why_not = "the data directory was copied or moved here from elsewhere (its custody marker "
                 "names device " + std::to_string(device) + " inode " + std::to_string(inode) +
                 ", this directory is device " + std::to_string(here.device) + " inode " +

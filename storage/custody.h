@@ -10,12 +10,15 @@
 //   custos-custody-v1
 //   state held                       or: state awaiting_promotion
 //   device <st_dev of DATA>          (decimal)
+//   filesystem <statfs f_fsid of DATA>  (decimal, 64 bits)
 //   inode <st_ino of DATA>           (decimal)
 //   note <one line: why this state>
 //   source <the original data directory>   (only when restored, optional)
 //
-// The marker is held when its state is "held" and the device and inode it
-// names are DATA's own. A copy of the directory gets a new inode (cp -a,
+// The marker is held when its state is "held" and the inode it names is
+// DATA's own on the same file system, known by device number or by file
+// system id (ext4, XFS and btrfs derive that from their UUID, so a reboot
+// that numbers devices differently does not cost custody). A copy of the directory gets a new inode (cp -a,
 // rsync, tar, a move to another file system), so its marker no longer
 // matches; `custosctl restore` writes "awaiting_promotion" itself. Neither
 // signs until `custosctl promote` binds the marker to it. What a copy

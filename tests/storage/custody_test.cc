@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "tests/testutil/testutil.h"
@@ -70,6 +71,37 @@ TEST_F(CustodyTest, RestoredDirectoryAwaitsPromotionWithItsNote) {
   EXPECT_NE(c->why_not.find("awaiting promotion (restored from 深圳 backup second line)"),
             std::string::npos)
       << c->why_not;
+}
+
+// A reboot that numbers the disks differently changes the device number of
+// the same directory; the file system id (from the file system's UUID on
+// ext4, XFS, btrfs) and the inode still name it, so custody stays. A marker
+// naming another device and another file system id is a copy's.
+TEST_F(CustodyTest, RenumberedDeviceKeepsCustodyByFileSystemId) {
+  DataDir dir = Fresh("data");
+  ASSERT_TRUE(BindCustody(dir, "init").ok());
+  const std::string marker = testing::ReadFileOrDie(CustodyPath(dir));
+  auto with_device = [&](const std::string& device, const std::string& filesystem) {
+    std::string text;
+    std::istringstream in(marker);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("device ", 0) == 0) line = "device " + device;
+      if (line.rfind("filesystem ", 0) == 0 && !filesystem.empty()) line = "filesystem " + filesystem;
+      text += line + "\n";
+    }
+    return text;
+  };
+  ASSERT_NE(marker.find("\nfilesystem "), std::string::npos) << marker;
+  testing::WriteFile(CustodyPath(dir), with_device("987654321", ""));
+  auto renumbered = ReadCustody(dir);
+  ASSERT_TRUE(renumbered.ok());
+  EXPECT_TRUE(renumbered->held) << renumbered->why_not;
+
+  testing::WriteFile(CustodyPath(dir), with_device("987654321", "123456789"));
+  auto elsewhere = ReadCustody(dir);
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_FALSE(elsewhere->held);
+  EXPECT_NE(elsewhere->why_not.find("copied or moved"), std::string::npos) << elsewhere->why_not;
 }
 
 TEST_F(CustodyTest, MalformedMarkerIsNotHeld) {
