@@ -20,7 +20,9 @@ constexpr const char* kUnlockMigrations = "SELECT pg_advisory_unlock(10934216158
 // script, as SQLite's trigram index does (final sigma included); shorter
 // texts take the common LIKE path. Both scan the catalogue (no index).
 const SqlDialect& PostgresDialect() {
-  static const SqlDialect d{
+  // Never destroyed: a background thread may still query while the process
+  // exits.
+  static const SqlDialect* const d = new SqlDialect{
       "",
       "(lower(translate(records.title, 'ς', 'σ')) LIKE lower(translate($?, 'ς', 'σ')) ESCAPE '!' OR "
       "lower(translate(records.description, 'ς', 'σ')) LIKE lower(translate($?, 'ς', 'σ')) ESCAPE '!' OR "
@@ -28,7 +30,7 @@ const SqlDialect& PostgresDialect() {
       "records.created_at DESC, records.id DESC",
       [](const std::string& text) { return "%" + EscapeLike(text) + "%"; },
       3};
-  return d;
+  return *d;
 }
 
 // Begins a transaction. A connection the server dropped while it sat idle

@@ -22,13 +22,15 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 const SqlDialect& SqliteDialect() {
   // records_fts.rowid is the records row's rowid (the triggers keep them
   // equal), and rowids grow with every check-in: newest first.
-  static const SqlDialect d{
+  // Never destroyed: a background thread may still query while the process
+  // exits.
+  static const SqlDialect* const d = new SqlDialect{
       "JOIN records_fts ON records_fts.rowid = records.rowid",
       "records_fts MATCH $?",
       "records_fts.rowid DESC",
       [](const std::string& text) { return "\"" + ReplaceAll(text, "\"", "\"\"") + "\""; },
       3};
-  return d;
+  return *d;
 }
 
 // A transaction-control statement (BEGIN, SAVEPOINT, COMMIT, …) of the

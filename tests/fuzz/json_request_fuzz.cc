@@ -480,8 +480,13 @@ bool Untouched(World& w) {
 // The world for the next input: the previous one if that input left it
 // untouched (most inputs are refused before anything is written), else a
 // new one. Either way every input meets the same state.
-World& FreshWorld(Shared& shared) {
+std::unique_ptr<World>& TheWorld() {
   static std::unique_ptr<World> world;
+  return world;
+}
+
+World& FreshWorld(Shared& shared) {
+  std::unique_ptr<World>& world = TheWorld();
   if (!world || !Untouched(*world)) {
     world.reset();  // the old one goes first: its audit worker stops
     world = std::make_unique<World>(shared);
@@ -611,6 +616,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   (void)custos::TheShared();
   return 0;
 }
+
+// The replay driver's last call: the world goes (its audit worker stops,
+// an export in flight included) before exit destroys what the worker uses.
+extern "C" void CustosFuzzReplayFinish() { custos::TheWorld().reset(); }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace custos;

@@ -30,6 +30,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
+// Optional, this driver's own: called after the last input, before exit, so
+// a target can stop the threads it started while everything they use is
+// still alive (static objects die at exit in an order no thread waits for).
+extern "C" __attribute__((weak)) void CustosFuzzReplayFinish();
 // Present only in sanitizer builds: called when a sanitizer reports an error.
 extern "C" __attribute__((weak)) void __sanitizer_set_death_callback(void (*callback)(void));
 
@@ -151,6 +155,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     total += inputs_per_path[i].size();
   }
+  if (CustosFuzzReplayFinish != nullptr) CustosFuzzReplayFinish();
   std::printf("%s: ran %zu inputs in total, no crash\n", kProgram, total);
   return 0;
 }
