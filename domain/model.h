@@ -156,6 +156,13 @@ struct Record {
   Time created_at;
   std::string created_by;
   Time updated_at;
+  // Hex of 32 random bytes, made at check-in and emptied at destruction:
+  // the salt of the commitments that stand for the personal columns
+  // (description, location, metadata) in the audit log (storage/row_image.h).
+  // Without it the commitments in old leaves can no longer be tested
+  // against a guessed value. "" in archives written before it existed,
+  // until the first start of a version that has it.
+  std::string salt;
 };
 
 // The result of checking a detached CMS signature, as stored with a file.
