@@ -74,6 +74,27 @@ RowImage ImageOf(const StoredExport& e, ImageUse use);
 // The image of a deleted row (kLog).
 RowImage DeletedImage(std::string table, std::string key);
 
+// The kLog images of the rows one write function changed, in the order
+// written: the input of the state replay. Every write path of the
+// repositories (storage/sql_repositories.cc) adds the row's kLog image
+// after an insert or an update that can change it, and a DeletedImage
+// after a delete; the log (SqlLog) attaches them to the function's events
+// (docs/formats/audit-log.md "State images"). A write that changes only
+// kSeal columns (sessions.last_seen_at, files.kek_id) adds nothing.
+// Thread safety: one per transaction, used by its thread only.
+class RowChanges {
+ public:
+  void Add(RowImage image) { images_.push_back(std::move(image)); }
+  [[nodiscard]] bool empty() const { return images_.empty(); }
+  // The images added since the last Take(), and forgets them.
+  std::vector<RowImage> Take() { return std::exchange(images_, {}); }
+  // Forgets everything added (the write function failed and rolled back).
+  void Clear() { images_.clear(); }
+
+ private:
+  std::vector<RowImage> images_;
+};
+
 // The bytes a row seal is computed over: table, key and every (name, value)
 // pair, each as a 4-byte big-endian length and the bytes, in order.
 std::string SealInput(const RowImage& image);
