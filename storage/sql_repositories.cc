@@ -70,12 +70,15 @@ StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
 // ---------------------------------------------------------------- departments
 class SqlDepartments final : public DepartmentRepository {
  public:
-  SqlDepartments(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlDepartments(sql::Connection& s, bool writable, RowChanges& changes)
+      : s_(s), writable_(writable), changes_(changes) {}
   Status Insert(const domain::Department& d) override {
     CUSTOS_ASSIGN_OR_RETURN(bool exists, Exists(d.name));
     if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
-    return Exec(s_, writable_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
-                     {P(d.name), P(domain::FormatTime(d.created_at))});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
+                                {P(d.name), P(domain::FormatTime(d.created_at))}));
+    changes_.Add(ImageOf(d, ImageUse::kLog));
+    return Status::Ok();
   }
   StatusOr<std::vector<domain::Department>> List() override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rows,
@@ -93,6 +96,7 @@ class SqlDepartments final : public DepartmentRepository {
  private:
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
 };
 
 // ---------------------------------------------------------------------- users
@@ -132,14 +136,17 @@ Params UserParams(const domain::User& u) {
 
 class SqlUsers final : public UserRepository {
  public:
-  SqlUsers(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlUsers(sql::Connection& s, bool writable, RowChanges& changes)
+      : s_(s), writable_(writable), changes_(changes) {}
   Status Insert(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (existing) return Conflict("user '" + u.username.value + "' already exists", "user_exists");
-    return Exec(s_, writable_,
-                     std::string("INSERT INTO users(") + kUserColumns +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                     UserParams(u));
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                std::string("INSERT INTO users(") + kUserColumns +
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                UserParams(u)));
+    changes_.Add(ImageOf(u, ImageUse::kLog));
+    return Status::Ok();
   }
   Status Update(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
@@ -148,11 +155,15 @@ class SqlUsers final : public UserRepository {
     std::rotate(p.begin(), p.begin() + 1, p.end());  // username last
     p.pop_back();                                    // created_at never changes
     p.push_back(P(u.username.value));
-    return Exec(s_, writable_,
-                     "UPDATE users SET password_hash = $1, role = $2, department = $3, "
-                     "must_change_password = $4, password_changed_at = $5, failed_logins = $6, "
-                     "locked_until = $7, disabled = $8 WHERE username = $9",
-                     {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[9]});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "UPDATE users SET password_hash = $1, role = $2, department = $3, "
+                                "must_change_password = $4, password_changed_at = $5, failed_logins = $6, "
+                                "locked_until = $7, disabled = $8 WHERE username = $9",
+                                {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[9]}));
+    domain::User stored = u;
+    stored.created_at = existing->created_at;  // never changes
+    changes_.Add(ImageOf(stored, ImageUse::kLog));
+    return Status::Ok();
   }
   StatusOr<std::optional<domain::User>> Find(const domain::Username& name) override {
     CUSTOS_ASSIGN_OR_RETURN(
@@ -174,18 +185,22 @@ class SqlUsers final : public UserRepository {
  private:
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
 };
 
 // ------------------------------------------------------------------- sessions
 class SqlSessions final : public SessionRepository {
  public:
-  SqlSessions(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlSessions(sql::Connection& s, bool writable, RowChanges& changes)
+      : s_(s), writable_(writable), changes_(changes) {}
   Status Insert(const domain::Session& x) override {
-    return Exec(s_, writable_,
-                     "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
-                     "expires_at) VALUES ($1, $2, $3, $4, $5)",
-                     {P(x.token_hash), P(x.username.value), P(domain::FormatTime(x.created_at)),
-                      P(domain::FormatTime(x.last_seen_at)), P(domain::FormatTime(x.expires_at))});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
+                                "expires_at) VALUES ($1, $2, $3, $4, $5)",
+                                {P(x.token_hash), P(x.username.value), P(domain::FormatTime(x.created_at)),
+                                 P(domain::FormatTime(x.last_seen_at)), P(domain::FormatTime(x.expires_at))}));
+    changes_.Add(ImageOf(x, ImageUse::kLog));
+    return Status::Ok();
   }
   StatusOr<std::optional<domain::Session>> Find(const std::string& token_hash) override {
     CUSTOS_ASSIGN_OR_RETURN(
@@ -202,15 +217,26 @@ class SqlSessions final : public SessionRepository {
                      {P(domain::FormatTime(last_seen)), P(token_hash)});
   }
   Status Delete(const std::string& token_hash) override {
-    return Exec(s_, writable_, "DELETE FROM sessions WHERE token_hash = $1", {P(token_hash)});
+    return DeleteWhere("token_hash", token_hash);
   }
   Status DeleteForUser(const domain::Username& name) override {
-    return Exec(s_, writable_, "DELETE FROM sessions WHERE username = $1", {P(name.value)});
+    return DeleteWhere("username", name.value);
   }
 
  private:
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
+
+  // Deletes the sessions whose `column` is `value`, one DeletedImage each.
+  Status DeleteWhere(const char* column, const std::string& value) {
+    if (!writable_) return ReadOnly("a write");
+    const std::string where = std::string(" FROM sessions WHERE ") + column + " = $1";
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT token_hash" + where, {P(value)}));
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "DELETE" + where, {P(value)}));
+    for (size_t i = 0; i < r.size(); ++i) changes_.Add(DeletedImage("sessions", r.Text(i, 0)));
+    return Status::Ok();
+  }
 };
 
 // Takes the next number of a (prefix, year) counter.
@@ -325,8 +351,8 @@ namespace {
 
 class SqlRecords final : public RecordRepository {
  public:
-  SqlRecords(sql::Connection& s, const SqlDialect& d, bool writable)
-      : s_(s), dialect_(d), writable_(writable) {}
+  SqlRecords(sql::Connection& s, const SqlDialect& d, bool writable, RowChanges& changes)
+      : s_(s), dialect_(d), writable_(writable), changes_(changes) {}
 
   StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) override {
     return NextCounter(s_, writable_, std::string(domain::Prefix(type)), year);
@@ -335,22 +361,29 @@ class SqlRecords final : public RecordRepository {
   Status Insert(const domain::Record& x) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (existing) return Conflict("record " + x.id.value + " already exists", "record_exists");
-    return Exec(s_, writable_,
-                     std::string("INSERT INTO records(") + kRecordColumns +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                     RecordParams(x));
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                std::string("INSERT INTO records(") + kRecordColumns +
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                                RecordParams(x)));
+    changes_.Add(ImageOf(x, ImageUse::kLog));
+    return Status::Ok();
   }
 
   Status Update(const domain::Record& x) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (!existing) return NotFound("no record " + x.id.value, "record_not_found");
     Params p = RecordParams(x);
-    return Exec(s_, writable_,
-                     "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
-                     "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
-                     "retention_class = $9, state = $10, updated_at = $11, expires_on = $12 "
-                     "WHERE id = $13",
-                     {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[0]});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
+                                "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
+                                "retention_class = $9, state = $10, updated_at = $11, expires_on = $12 "
+                                "WHERE id = $13",
+                                {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[0]}));
+    domain::Record stored = x;  // created_at and created_by never change
+    stored.created_at = existing->created_at;
+    stored.created_by = existing->created_by;
+    changes_.Add(ImageOf(stored, ImageUse::kLog));
+    return Status::Ok();
   }
 
   StatusOr<std::optional<domain::Record>> Find(const domain::RecordId& id) override {
@@ -465,6 +498,7 @@ class SqlRecords final : public RecordRepository {
   sql::Connection& s_;
   const SqlDialect& dialect_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
 };
 
 // ------------------------------------------------------------ versions, files
@@ -495,7 +529,8 @@ domain::StoredFile FileFromRow(const Rows& r, size_t i) {
 
 class SqlVersions final : public VersionRepository {
  public:
-  SqlVersions(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlVersions(sql::Connection& s, bool writable, RowChanges& changes)
+      : s_(s), writable_(writable), changes_(changes) {}
 
   Status Insert(const domain::Version& v) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_, "SELECT 1 FROM records WHERE id = $1",
@@ -514,6 +549,7 @@ class SqlVersions final : public VersionRepository {
         {P(v.record_id.value), P(v.number), P(std::string(domain::Name(v.kind))), P(v.note),
          P(domain::FormatTime(v.created_at)), P(v.created_by), P(v.manifest_hash), P(v.prev_manifest_hash),
          P(v.log_index)}));
+    changes_.Add(ImageOf(v, ImageUse::kLog));
     int position = 0;
     for (const domain::StoredFile& f : v.files) {
       CUSTOS_RETURN_IF_ERROR(Exec(
@@ -526,6 +562,10 @@ class SqlVersions final : public VersionRepository {
            P(f.signature.status), P(f.signature.signer),
            P(f.signature.signing_time ? domain::FormatTime(*f.signature.signing_time) : std::string()),
            P(f.signature.reason), P(position++)}));
+      domain::StoredFile stored = f;
+      stored.record_id = v.record_id;
+      stored.version = v.number;
+      changes_.Add(ImageOf(stored, ImageUse::kLog));
     }
     return Status::Ok();
   }
@@ -542,10 +582,19 @@ class SqlVersions final : public VersionRepository {
 
   Status SetFileKey(const domain::FileId& id, const std::string& kek_id,
                     const std::vector<uint8_t>& wrapped_dek) override {
-    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT 1 FROM files WHERE id = $1", {P(id.value)}));
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_,
+                                               std::string("SELECT ") + kFileColumns + " FROM files WHERE id = $1",
+                                               {P(id.value)}));
     if (r.empty()) return NotFound("no file " + id.value, "file_not_found");
-    return Exec(s_, writable_, "UPDATE files SET kek_id = $1, wrapped_dek = $2 WHERE id = $3",
-                     {P(kek_id), P(wrapped_dek), P(id.value)});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "UPDATE files SET kek_id = $1, wrapped_dek = $2 WHERE id = $3",
+                                {P(kek_id), P(wrapped_dek), P(id.value)}));
+    domain::StoredFile stored = FileFromRow(r, 0);
+    const bool had_key = !stored.wrapped_dek.empty();
+    stored.kek_id = kek_id;
+    stored.wrapped_dek = wrapped_dek;
+    // The kLog image names only the key's presence: a rewrap changes nothing.
+    if (had_key != !wrapped_dek.empty()) changes_.Add(ImageOf(stored, ImageUse::kLog));
+    return Status::Ok();
   }
 
   Status ForEachFile(const std::function<Status(const domain::StoredFile&)>& visit) override {
@@ -604,6 +653,7 @@ class SqlVersions final : public VersionRepository {
 
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
 };
 
 // ------------------------------------------------------------------------ log
@@ -627,28 +677,35 @@ Document DocumentFromRow(const Rows& r, size_t i) {
 
 class SqlDocuments final : public DocumentRepository {
  public:
-  SqlDocuments(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlDocuments(sql::Connection& s, bool writable, RowChanges& changes)
+      : s_(s), writable_(writable), changes_(changes) {}
 
   Status Insert(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
     if (existing) return Conflict(d.kind + " " + d.id + " already exists", "document_exists");
-    return Exec(s_, writable_,
-                     std::string("INSERT INTO documents(") + kDocumentColumns +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     {P(d.kind), P(d.id), P(d.subject), P(d.owner), P(d.state),
-                      P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
-                      P(domain::FormatTime(d.created_at)), P(domain::FormatTime(d.updated_at)), P(d.body)});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                std::string("INSERT INTO documents(") + kDocumentColumns +
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                {P(d.kind), P(d.id), P(d.subject), P(d.owner), P(d.state),
+                                 P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
+                                 P(domain::FormatTime(d.created_at)), P(domain::FormatTime(d.updated_at)), P(d.body)}));
+    changes_.Add(ImageOf(d, ImageUse::kLog));
+    return Status::Ok();
   }
 
   Status Update(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
     if (!existing) return NotFound("no " + d.kind + " " + d.id, "document_not_found");
-    return Exec(s_, writable_,
-                     "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
-                     "updated_at = $5, body = $6 WHERE kind = $7 AND id = $8",
-                     {P(d.subject), P(d.owner), P(d.state),
-                      P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
-                      P(domain::FormatTime(d.updated_at)), P(d.body), P(d.kind), P(d.id)});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
+                                "updated_at = $5, body = $6 WHERE kind = $7 AND id = $8",
+                                {P(d.subject), P(d.owner), P(d.state),
+                                 P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
+                                 P(domain::FormatTime(d.updated_at)), P(d.body), P(d.kind), P(d.id)}));
+    Document stored = d;
+    stored.created_at = existing->created_at;  // never changes
+    changes_.Add(ImageOf(stored, ImageUse::kLog));
+    return Status::Ok();
   }
 
   StatusOr<std::optional<Document>> Find(const std::string& kind, const std::string& id) override {
@@ -703,6 +760,7 @@ class SqlDocuments final : public DocumentRepository {
  private:
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
 };
 
 // -------------------------------------------------------------------- exports
@@ -730,7 +788,8 @@ StoredExport ExportFromRow(const Rows& r, size_t i) {
 
 class SqlExports final : public ExportRepository {
  public:
-  SqlExports(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlExports(sql::Connection& s, bool writable, RowChanges& changes)
+      : s_(s), writable_(writable), changes_(changes) {}
 
   Status Insert(const StoredExport& e) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(e.id));
@@ -748,6 +807,10 @@ class SqlExports final : public ExportRepository {
                                   "VALUES ($1, $2, $3)",
                                   {P(e.id), P(r.id.value), P(static_cast<int64_t>(r.content ? 1 : 0))}));
     }
+    StoredExport stored = e;  // as Find returns it: records in id order
+    std::sort(stored.records.begin(), stored.records.end(),
+              [](const ExportedRecord& a, const ExportedRecord& b) { return a.id.value < b.id.value; });
+    changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
 
@@ -766,16 +829,21 @@ class SqlExports final : public ExportRepository {
 
   Status Shred(const std::string& id, const std::string& by) override {
     CUSTOS_RETURN_IF_ERROR(MustExist(id));
-    return Exec(s_, writable_,
-                "UPDATE exports SET kek_id = '', wrapped_dek = $1, shredded_by = $2, summary = '{}' "
-                "WHERE id = $3",
-                {P(std::vector<uint8_t>()), P(by), P(id)});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "UPDATE exports SET kek_id = '', wrapped_dek = $1, shredded_by = $2, summary = '{}' "
+                                "WHERE id = $3",
+                                {P(std::vector<uint8_t>()), P(by), P(id)}));
+    CUSTOS_ASSIGN_OR_RETURN(auto stored, Find(id));
+    if (stored) changes_.Add(ImageOf(*stored, ImageUse::kLog));
+    return Status::Ok();
   }
 
   Status Delete(const std::string& id) override {
     CUSTOS_RETURN_IF_ERROR(MustExist(id));
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "DELETE FROM export_records WHERE export_id = $1", {P(id)}));
-    return Exec(s_, writable_, "DELETE FROM exports WHERE id = $1", {P(id)});
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "DELETE FROM exports WHERE id = $1", {P(id)}));
+    changes_.Add(DeletedImage("exports", id));
+    return Status::Ok();
   }
 
   StatusOr<bool> BlobReferenced(const domain::BlobId& id) override {
@@ -814,6 +882,7 @@ class SqlExports final : public ExportRepository {
 
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  RowChanges& changes_;  // the transaction's; kLog images of the rows written
 };
 
 class SqlNodeReader final : public crypto::merkle::NodeReader {
@@ -869,7 +938,8 @@ StatusOr<uint64_t> StoredLogSize(sql::Connection& s) {
 
 class SqlLog final : public LogRepository {
  public:
-  SqlLog(sql::Connection& s, LogTail* tail) : s_(s), tail_(tail) {}
+  SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes)
+      : s_(s), tail_(tail), changes_(changes) {}
 
   StatusOr<uint64_t> Append(const LogEvent& event) override {
     if (tail_ == nullptr) return Internal("log append in a read-only transaction");
@@ -1069,6 +1139,7 @@ class SqlLog final : public LogRepository {
 
   sql::Connection& s_;
   LogTail* tail_;
+  RowChanges& changes_;  // the transaction's row changes (row_changes())
   std::vector<PendingLeaf> pending_leaves_;
   std::vector<PendingNode> pending_nodes_;
 };
@@ -1077,14 +1148,14 @@ class SqlTransactionImpl final : public SqlTransaction {
  public:
   SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d)
       : tail_(tail),
-        departments_(s, tail != nullptr),
-        users_(s, tail != nullptr),
-        sessions_(s, tail != nullptr),
-        records_(s, d, tail != nullptr),
-        versions_(s, tail != nullptr),
-        documents_(s, tail != nullptr),
-        exports_(s, tail != nullptr),
-        log_(s, tail) {}
+        departments_(s, tail != nullptr, changes_),
+        users_(s, tail != nullptr, changes_),
+        sessions_(s, tail != nullptr, changes_),
+        records_(s, d, tail != nullptr, changes_),
+        versions_(s, tail != nullptr, changes_),
+        documents_(s, tail != nullptr, changes_),
+        exports_(s, tail != nullptr, changes_),
+        log_(s, tail, changes_) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
@@ -1095,10 +1166,15 @@ class SqlTransactionImpl final : public SqlTransaction {
   ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
   Status Flush() override { return log_.Flush(); }
-  void Discard() override { log_.Discard(); }
+  void Discard() override {
+    log_.Discard();
+    changes_.Clear();
+  }
+  RowChanges& row_changes() override { return changes_; }
 
  private:
   LogTail* tail_;
+  RowChanges changes_;  // declared before the repositories, which hold it
   SqlDepartments departments_;
   SqlUsers users_;
   SqlSessions sessions_;

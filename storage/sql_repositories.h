@@ -14,6 +14,7 @@
 #include "crypto/merkle.h"
 #include "storage/group_commit.h"
 #include "storage/metadata_store.h"
+#include "storage/row_image.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -58,7 +59,14 @@ std::string EscapeLike(const std::string& s);
 class SqlTransaction : public Transaction {
  public:
   virtual Status Flush() = 0;
+  // Forgets the buffered appends and the row changes (the function rolled
+  // back).
   virtual void Discard() = 0;
+  // The kLog images of the rows the repositories of this transaction wrote
+  // (inserts and updates that change a row's kLog image; a DeletedImage per
+  // deleted row), in the order written; the log takes them for the events
+  // of the same write function. Empty in a read-only transaction.
+  virtual RowChanges& row_changes() = 0;
 };
 
 // A SqlTransaction over `connection`, which must already be inside a database
