@@ -15,7 +15,7 @@ void PrintReport(const storage::VerifyReport& r, std::ostream& out) {
       << r.log_entries << " log entries, " << r.log_nodes << " tree nodes, " << r.checkpoints
       << " checkpoints, " << r.records << " records, " << r.versions << " versions, " << r.files
       << " files (" << r.content_bytes << " bytes decrypted and hashed), " << r.exports
-      << " stored exports\n";
+      << " stored exports, " << r.state_rows << " rows replayed from the log\n";
 }
 
 std::string ReportJson(const storage::VerifyReport& r) { return storage::VerifyReportJson(r); }

@@ -56,8 +56,20 @@ std::string EscapeLike(const std::string& s);
 // reads flush first, so a write function sees its appends; the store calls
 // Flush() when a write function returns, before releasing its savepoint,
 // and Discard() when it rolls one back.
+//
+// Row images (docs/formats/audit-log.md "State images"): the newest
+// appended event stays open until the next Append, a read of the log or
+// the end of the function, and takes the images row_changes() collected
+// meanwhile as details.rows; so a function's images ride on its last event
+// (or on the event in effect when the row was written, if it appended
+// several or read the log in between). Images left when the function
+// returns, and those beyond what one leaf holds, go on state.rows events
+// (storage/replay.h). An event that cannot be encoded therefore fails the
+// write function when it closes, not at its Append.
 class SqlTransaction : public Transaction {
  public:
+  // The end of a write function: closes the open event, logs leftover
+  // images, writes the buffered leaves and nodes.
   virtual Status Flush() = 0;
   // Forgets the buffered appends and the row changes (the function rolled
   // back).

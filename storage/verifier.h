@@ -21,8 +21,18 @@
 //   exports    no stored audit package that can still be decrypted names a
 //              destroyed record (export_holds_destroyed); shredded ones
 //              have no blob
+//   subjects   every entry's stored subject column equals its leaf's
+//              subject (log_subject_mismatch)
+//   seals      every authority row's seal verifies (VerifyOptions::row_seals;
+//              row_seal_invalid), read before the other checks, which read
+//              rows as stored (MetadataStore::ReadUnchecked)
+//   state      every authority row equals the replay of the log's row
+//              images, field by field, both ways (storage/replay.h:
+//              row_differs, row_not_in_log, row_missing); folded during
+//              the same walk of the log, every pass (content_from does not
+//              shorten it)
 //
-// Memory stays bounded by the number of records (one digest each), not by
+// Memory stays bounded by the number of rows (one digest each), not by
 // the log size. Thread safety: a pure function over the store.
 #pragma once
 
@@ -53,6 +63,9 @@ struct VerifyReport {
   uint64_t content_bytes = 0;
   uint64_t files_unread = 0;  // live files an incremental pass did not decrypt
   uint64_t exports = 0;  // stored audit packages (live and shredded)
+  // Authority rows compared with the replay of the log (0 when the log
+  // does not cover state yet: storage/replay.h, StateReplay::covers_state).
+  uint64_t state_rows = 0;
   bool clean() const { return findings.empty(); }
 };
 
@@ -78,6 +91,9 @@ struct VerifyOptions {
   // each record's files; once it answers true, VerifyArchive stops and
   // returns kUnavailable "verify_stopped" (a server shutting down).
   std::function<bool()> stop;
+  // Check the seal of every authority row (storage/seal_check.h:
+  // row_seal_invalid); the store must have been opened with its sealer.
+  bool row_seals = false;
 };
 
 // Runs every check. Fails (non-OK) only when verification could not run at

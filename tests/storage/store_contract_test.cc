@@ -922,8 +922,8 @@ TEST_P(StoreContract, OneSignedCheckpointAfterEachWriteThatAppended) {
     EXPECT_EQ(latest.size, 2u);
     return Status::Ok();
   });
-  MustWrite([&](Transaction& tx) {  // no event, no checkpoint
-    return tx.departments().Insert({"sales", At(0)});
+  MustWrite([&](Transaction& tx) {  // no event, no authority row changed: no checkpoint
+    return tx.records().NextSequence(domain::RecordType::kContract, 2026).status();
   });
   MustRead([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto checkpoints, tx.log().Checkpoints());
@@ -1151,8 +1151,8 @@ TEST_P(StoreContract, SigningFailureChangesNothing) {
     return tx.log().Append(FixedEvent("s", 1)).status();
   });
   EXPECT_EQ(s.reason(), "test_sign_failed");
-  // A write without events needs no signature.
-  MustWrite([&](Transaction& tx) { return tx.departments().Insert({"sales", At(0)}); });
+  // A write without events that changes no authority row needs no signature.
+  MustWrite([&](Transaction& tx) { return tx.records().NextSequence(domain::RecordType::kContract, 2026).status(); });
   signer_.fail = false;
   MustRead([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto rec, tx.records().Find(domain::RecordId{"CT-2026-000001"}));
