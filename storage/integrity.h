@@ -26,6 +26,10 @@ namespace custos::storage {
 inline constexpr const char* kDetailRecordHash = "recordHash";
 inline constexpr const char* kDetailManifestHash = "manifestHash";
 inline constexpr const char* kDetailVersion = "version";
+// record.destroy: the indexes of the record's entries that the destruction
+// redacted (LogRepository::Redact); a redacted entry no destruction lists
+// is a finding.
+inline constexpr const char* kDetailRedacted = "redacted";
 
 // Canonical JSON of a record row (every column).
 StatusOr<std::string> RecordCanonical(const domain::Record& r);

@@ -37,8 +37,6 @@
 
 namespace custos::storage {
 
-struct RowImage;  // storage/row_image.h
-
 class DepartmentRepository {
  public:
   virtual ~DepartmentRepository() = default;
@@ -69,6 +67,15 @@ class SessionRepository {
   virtual Status DeleteForUser(const domain::Username& name) = 0;
 };
 
+// The personal values one record.update changed: canonical JSON objects
+// of field → value ("description", "location", "metadata"), before and
+// after, for the fields that changed.
+struct RecordChange {
+  uint64_t log_index = 0;
+  std::string before_json;
+  std::string after_json;
+};
+
 class RecordRepository {
  public:
   virtual ~RecordRepository() = default;
@@ -84,6 +91,16 @@ class RecordRepository {
   virtual StatusOr<domain::RecordPage> Search(const domain::RecordQuery& q) = 0;
   // Calls `visit` for every record, in id order; stops at the first error.
   virtual Status ForEach(const std::function<Status(const domain::Record&)>& visit) = 0;
+
+  // The old and new personal values (description, location, metadata) of
+  // the record.update event at `change.log_index`, which the log itself
+  // names only by field (table record_changes; docs/retention.md
+  // "Severing"). kConflict "record_change_exists" if that index has one.
+  virtual Status AddChange(const domain::RecordId& id, const RecordChange& change) = 0;
+  // The record's stored changes, log index ascending.
+  virtual StatusOr<std::vector<RecordChange>> Changes(const domain::RecordId& id) = 0;
+  // Deletes the record's stored changes (its destruction); returns how many.
+  virtual StatusOr<uint64_t> DeleteChanges(const domain::RecordId& id) = 0;
 };
 
 class VersionRepository {
@@ -212,11 +229,12 @@ class ExportRepository {
 // One stored log entry.
 struct LogEntry {
   uint64_t index = 0;
-  std::string leaf;  // canonical JSON bytes
-  crypto::Digest32 leaf_hash{};
-  // The stored subject column (indexed for a subject's history); equals
-  // the leaf's subject in an intact log (the verifier checks).
-  std::string subject;
+  // Canonical JSON bytes; "" once the entry is redacted (its body held a
+  // personal value that a destruction severed; LogRepository::Redact).
+  std::string leaf;
+  crypto::Digest32 leaf_hash{};  // from the tree (log_nodes level 0), kept by redaction
+
+  [[nodiscard]] bool redacted() const { return leaf.empty(); }
 };
 
 // One stored signed checkpoint.
@@ -243,6 +261,13 @@ class LogRepository {
   // Entries whose event subject is `subject`, oldest first, at most `limit`.
   virtual StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
                                                             size_t limit) = 0;
+  // Removes the stored body of entry `index` (write transactions only):
+  // its leaf text becomes "" (LogEntry::redacted), its leaf hash stays in
+  // the tree, so roots, proofs and the next entry's `prev` are unchanged.
+  // Only a destruction redacts, and its record.destroy event lists the
+  // indexes it redacted (details.redacted), which the verifier requires.
+  // kNotFound "log_entry_missing" if there is no such entry.
+  virtual Status Redact(uint64_t index) = 0;
   // The newest checkpoint (kNotFound "no_checkpoint" for an empty log).
   virtual StatusOr<StoredCheckpoint> LatestCheckpoint() = 0;
   // Every stored checkpoint, size ascending.
@@ -269,12 +294,6 @@ class Transaction {
   virtual DocumentRepository& documents() = 0;
   virtual ExportRepository& exports() = 0;
   virtual LogRepository& log() = 0;
-  // Every stored row of the authority tables (storage/row_image.h) as its
-  // kLog image, table by table in key order, pages of 1,000 rows (memory
-  // stays bounded). Rows are read as stored, without checking their
-  // seals: verification compares what is there (storage/replay.h).
-  // Stops at `visit`'s first error.
-  virtual Status ForEachLogImage(const std::function<Status(const RowImage&)>& visit) = 0;
 };
 
 // Signs checkpoints for the store. Implemented over crypto/signed_note.h by
@@ -298,7 +317,9 @@ class MetadataStore {
   // Makes committed deletions unrecoverable from the store's files: freed
   // space is already overwritten (secure delete); this also folds the
   // write-ahead log back into the database and truncates it, so no older
-  // copy of a changed page stays on disk. Used after crypto-shredding.
+  // copy of a changed page stays on disk, and (SQLite) merges the full-text
+  // index, whose segments would otherwise keep the tokens of emptied
+  // values. Used after crypto-shredding and severing.
   virtual Status Scrub() = 0;
 };
 

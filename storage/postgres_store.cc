@@ -118,7 +118,7 @@ Status PostgresStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 Status PostgresStore::Scrub() {
   return writers_.Exclusive([this]() -> Status {
     CUSTOS_RETURN_IF_ERROR(writer_->EnsureConnected());
-    return sql::Exec(*writer_, "VACUUM FULL files, exports");
+    return sql::Exec(*writer_, "VACUUM FULL files, exports, records, record_changes");
   });
 }
 

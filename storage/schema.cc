@@ -89,6 +89,26 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "record_id TEXT NOT NULL, content BIGINT NOT NULL, PRIMARY KEY (export_id, record_id))",
           "CREATE INDEX export_records_by_record ON export_records(record_id)",
       },
+      // 4: row seals (storage/row_seal.h): each authority row's MAC, and
+      // the salt of a record's commitments (storage/row_image.h).
+      {
+          "ALTER TABLE departments ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE users ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE sessions ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE records ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE records ADD COLUMN salt TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE versions ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE files ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE documents ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE exports ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+      },
+      // 5: the personal values of record.update events, which the log names
+      // only by field; a record's destruction deletes its rows.
+      {
+          "CREATE TABLE record_changes (log_index BIGINT PRIMARY KEY, "
+          "record_id TEXT NOT NULL, before_json TEXT NOT NULL, after_json TEXT NOT NULL)",
+          "CREATE INDEX record_changes_by_record ON record_changes(record_id, log_index)",
+      },
   };
   return m;
 }
@@ -121,7 +141,7 @@ const std::vector<std::string>& SchemaTables() {
   static const std::vector<std::string> tables = {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
       "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
-      "exports",     "export_records"};
+      "exports",     "export_records", "record_changes"};
   return tables;
 }
 

@@ -90,7 +90,12 @@ Status SqliteStore::Init() {
 Status SqliteStore::Write(const TxFn& fn) { return writers_.Write(fn); }
 
 Status SqliteStore::Scrub() {
-  return writers_.Exclusive([this] { return writer_->Script("PRAGMA wal_checkpoint(TRUNCATE)"); });
+  return writers_.Exclusive([this]() -> Status {
+    // Merging every segment drops the tokens of deleted and updated rows;
+    // secure_delete zeroes the pages they leave.
+    CUSTOS_RETURN_IF_ERROR(writer_->Script("INSERT INTO records_fts(records_fts) VALUES ('optimize')"));
+    return writer_->Script("PRAGMA wal_checkpoint(TRUNCATE)");
+  });
 }
 
 Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {

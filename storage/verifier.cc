@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "crypto/merkle.h"
 #include "storage/integrity.h"
 #include "storage/log_leaf.h"
-#include "storage/replay.h"
 
 namespace custos::storage {
 
@@ -27,6 +27,7 @@ std::string EntryName(uint64_t i) { return "log entry " + std::to_string(i); }
 struct LoggedFacts {
   std::map<std::string, std::string> record_hash;  // newest recordHash per subject
   std::map<uint64_t, std::pair<std::string, std::string>> version_events;  // index → (subject, details json)
+  std::set<uint64_t> redaction_allowed;  // indexes a record.destroy lists as redacted
 };
 
 class Checker {
@@ -40,7 +41,7 @@ class Checker {
     CUSTOS_RETURN_IF_ERROR(CheckRecords());
     CUSTOS_RETURN_IF_ERROR(CheckVersionsAndFiles());
     CUSTOS_RETURN_IF_ERROR(CheckExports());
-    return CheckState();
+    return Status::Ok();
   }
 
  private:
@@ -79,6 +80,14 @@ class Checker {
           report_.log_entries = range_.size();
           return Status::Ok();
         }
+        if (e.redacted()) {
+          // Only its hash is left: it links the chain and the tree.
+          redacted_.push_back(i);
+          prev = e.leaf_hash;
+          range_.Append(e.leaf_hash);
+          CheckCheckpointsAt(checkpoints, next_cp);
+          continue;
+        }
         crypto::Digest32 h = merkle::HashLeaf(e.leaf);
         if (h != e.leaf_hash) {
           Add(EntryName(i), "leaf bytes do not match the stored leaf hash", "log_leaf_hash_mismatch");
@@ -90,22 +99,14 @@ class Checker {
           Status link = CheckChainLink(*leaf, i, prev);
           if (!link.ok()) Add(EntryName(i), link.message(), link.reason());
           Remember(i, *leaf);
-          if (e.subject != leaf->event.subject) {
-            Add(EntryName(i), "stored subject '" + e.subject + "' differs from the leaf's subject '" +
-                                  leaf->event.subject + "' (the entry is hidden from that subject's history)",
-                "log_subject_mismatch");
-          }
-          replay_.Fold(i, leaf->event);
         }
         prev = h;
         range_.Append(h);
-        while (next_cp < checkpoints.size() && checkpoints[next_cp].size <= range_.size()) {
-          if (checkpoints[next_cp].size == range_.size()) CheckCheckpoint(checkpoints[next_cp]);
-          ++next_cp;
-        }
+        CheckCheckpointsAt(checkpoints, next_cp);
       }
       Progress("log", range_.size(), size);
     }
+    CheckRedactions();
     // Entries() reads each leaf hash from its level-0 node, so the leaf hash
     // check above also covers level 0 of the tree.
     report_.log_entries = range_.size();
@@ -119,6 +120,24 @@ class Checker {
           "checkpoint_missing");
     }
     return Status::Ok();
+  }
+
+  // Checks the checkpoint at the size the walk has reached, if any.
+  void CheckCheckpointsAt(const std::vector<StoredCheckpoint>& checkpoints, size_t& next_cp) {
+    while (next_cp < checkpoints.size() && checkpoints[next_cp].size <= range_.size()) {
+      if (checkpoints[next_cp].size == range_.size()) CheckCheckpoint(checkpoints[next_cp]);
+      ++next_cp;
+    }
+  }
+
+  // A redacted entry must be one a logged destruction redacted: its
+  // record.destroy event lists the index (details.redacted).
+  void CheckRedactions() {
+    for (uint64_t i : redacted_) {
+      if (!facts_.redaction_allowed.count(i)) {
+        Add(EntryName(i), "entry is redacted, but no logged destruction redacted it", "log_entry_redacted");
+      }
+    }
   }
 
   void CheckCheckpoint(const StoredCheckpoint& cp) {
@@ -148,6 +167,15 @@ class Checker {
     const domain::EventDetails& d = leaf.event.details;
     if (std::optional<std::string> record_hash = d.String(kDetailRecordHash)) {
       facts_.record_hash[leaf.event.subject] = *record_hash;
+    }
+    if (leaf.event.action == "record.destroy") {
+      if (const domain::DetailValue::Array* redacted = d.Array(kDetailRedacted)) {
+        for (const domain::DetailValue& v : *redacted) {
+          if (std::optional<int64_t> i = v.AsInt(); i && *i >= 0 && static_cast<uint64_t>(*i) < index) {
+            facts_.redaction_allowed.insert(static_cast<uint64_t>(*i));
+          }
+        }
+      }
     }
     std::optional<std::string> manifest_hash = d.String(kDetailManifestHash);
     std::optional<int64_t> version = d.Int(kDetailVersion);
@@ -302,14 +330,6 @@ class Checker {
     return Status::Ok();
   }
 
-  // The authority rows must be the replay of the log's row images
-  // (storage/replay.h), both ways.
-  Status CheckState() {
-    for (Finding& f : replay_.fold_findings()) report_.findings.push_back(std::move(f));
-    replay_.fold_findings().clear();
-    return replay_.Compare(tx_, report_.findings, report_.state_rows);
-  }
-
   // A stored audit package still holding its key must not name a destroyed
   // record (the destruction shreds it), and a shredded one has no
   // ciphertext left.
@@ -340,7 +360,7 @@ class Checker {
   VerifyReport& report_;
   merkle::CompactRange range_;
   LoggedFacts facts_;
-  StateReplay replay_;  // every leaf's row images, folded during CheckLog
+  std::vector<uint64_t> redacted_;  // redacted entries met in the walk
   uint64_t files_total_ = 0;  // stored files, counted before the files phase
 };
 
@@ -374,7 +394,6 @@ std::string VerifyReportJson(const VerifyReport& r) {
   counts->set("files", static_cast<Poco::UInt64>(r.files));
   counts->set("contentBytes", static_cast<Poco::UInt64>(r.content_bytes));
   counts->set("exports", static_cast<Poco::UInt64>(r.exports));
-  counts->set("stateRows", static_cast<Poco::UInt64>(r.state_rows));
   root.set("counts", counts);
   std::ostringstream out;
   root.stringify(out);

@@ -544,7 +544,7 @@ Response GetReceipt(RecordService& records, RequestContext& ctx, const Authentic
 }
 
 Response RecordHistory(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
-  return RenderList(records.History(s.principal, RecordIdParam(ctx)), "entries", EntryJson);
+  return RenderList(records.History(s.principal, RecordIdParam(ctx)), "entries", HistoryEntryJson);
 }
 
 // ---- handlers: the transparency log
@@ -647,7 +647,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
-  AddLoanRoutes(router, api.auth, api.loans, api.verification);
+  AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
 }

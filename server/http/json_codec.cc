@@ -227,9 +227,27 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
 Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("index", static_cast<Poco::UInt64>(e.index));
+  if (e.redacted()) {
+    o->set("redacted", true);
+    o->set("leafHash", crypto::Base64Encode(e.leaf_hash));
+    return o;
+  }
   o->set("leaf", crypto::Base64Encode(e.leaf));
   auto event = domain::ParseJsonStrict(e.leaf);
   o->set("event", event.ok() ? *event : Poco::Dynamic::Var());
+  return o;
+}
+
+Poco::JSON::Object::Ptr HistoryEntryJson(const services::HistoryEntry& h) {
+  Poco::JSON::Object::Ptr o = EntryJson(h.entry);
+  if (h.change.after_json.empty()) return o;
+  auto before = domain::ParseJsonStrict(h.change.before_json);
+  auto after = domain::ParseJsonStrict(h.change.after_json);
+  if (!before.ok() || !after.ok()) return o;
+  Poco::JSON::Object::Ptr change = new Poco::JSON::Object;
+  change->set("before", *before);
+  change->set("after", *after);
+  o->set("change", change);
   return o;
 }
 
@@ -324,8 +342,28 @@ Poco::JSON::Object::Ptr VerificationAlertJson(const services::VerificationAlert&
   return o;
 }
 
+namespace {
+
+Poco::JSON::Object::Ptr RowIntegrityAlertJson(const services::RowIntegrityAlert& a) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("count", static_cast<Poco::UInt64>(a.count));
+  Poco::JSON::Array::Ptr rows = new Poco::JSON::Array;
+  for (const services::RowIntegrityFailure& f : a.rows) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("table", f.table);
+    x->set("key", f.key);
+    x->set("at", domain::FormatTime(f.at));
+    rows->add(x);
+  }
+  o->set("rows", rows);
+  return o;
+}
+
+}  // namespace
+
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
+                                   const std::optional<services::RowIntegrityAlert>& row_integrity,
                                    domain::Time now) {
   Poco::JSON::Array::Ptr overdue = new Poco::JSON::Array;
   for (const domain::Loan& l : a.overdue_loans) overdue->add(LoanJson(l, now));
@@ -335,6 +373,8 @@ Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
   for (const auto& c : a.certificates) certs->add(CertificateAlertJson(c));
   o->set("certificates", certs);
   o->set("verification", verification ? Poco::Dynamic::Var(VerificationAlertJson(*verification))
+                                       : Poco::Dynamic::Var());
+  o->set("rowIntegrity", row_integrity ? Poco::Dynamic::Var(RowIntegrityAlertJson(*row_integrity))
                                        : Poco::Dynamic::Var());
   o->set("generatedAt", domain::FormatTime(now));
   return o;

@@ -18,6 +18,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/row_integrity.h"
 #include "server/services/verify_schedule.h"
 
 namespace custos::http {
@@ -46,8 +47,13 @@ Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d);
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d);
 // A log entry: {"index","leaf":b64,"event":{…}}; the event is the leaf itself.
 // The one storage type the HTTP layer names: the log API serves the leaves
-// byte for byte as the store keeps them (LogService::Entries).
+// byte for byte as the store keeps them (LogService::Entries). A redacted
+// entry is {"index","redacted":true,"leafHash":b64}: its leaf hash still
+// lets a client check the tree and the next entry's prev.
 Poco::JSON::Object::Ptr EntryJson(const storage::LogEntry& e);
+// A history entry: EntryJson, plus for a record.update of a living record
+// "change":{"before":{…},"after":{…}} with the personal values it changed.
+Poco::JSON::Object::Ptr HistoryEntryJson(const services::HistoryEntry& h);
 
 // ---- workflow resources as the API shows them: each one's codec (the
 // stored body, beside its type) with what only a reader sees added.
@@ -60,10 +66,12 @@ std::vector<uint64_t> LoanLogIndices(const domain::Loan& loan);
 // (EffectiveState), `overdue`, `logIndices`, absent times and renewal as
 // null, and without `closedBy`.
 Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
-// {overdueLoans, certificates, verification, generatedAt}; verification is
-// VerificationAlertJson or null.
+// {overdueLoans, certificates, verification, rowIntegrity, generatedAt};
+// verification is VerificationAlertJson or null; rowIntegrity is
+// {count, rows:[{table, key, at}] (newest first)} or null.
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
+                                   const std::optional<services::RowIntegrityAlert>& row_integrity,
                                    domain::Time now);
 // {finishedAt, full, logSize, findingCount, findings:[{object, problem,
 // code}] (the first VerifySchedule::kAlertFindings), lastSuccessAt|null}.

@@ -12,6 +12,7 @@
 #include "server/services/events.h"
 #include "domain/canonical_json.h"
 #include "storage/integrity.h"
+#include "storage/log_leaf.h"
 
 namespace custos::services {
 
@@ -27,6 +28,9 @@ namespace {
 
 constexpr size_t kMaxBatchRecords = 1000;
 constexpr size_t kMaxReason = 2000;
+// A record's entries that a destruction reads to find leaves to redact
+// (the store's own bound on one read is a million).
+constexpr size_t kMaxSubjectEntries = 1000000;
 
 Status RequireBatchReader(const Principal& who) {
   switch (who.role) {
@@ -328,6 +332,44 @@ Document TombstoneDocument(const DestructionBatch& b, const DestructionItem& ite
   return t;
 }
 
+// The personal columns whose values a destruction severs, as the details
+// of record.update events named them before they moved to record_changes.
+constexpr const char* kSeveredFields[] = {"description", "location", "metadata"};
+
+// Does a leaf of the record hold a personal value in plaintext? Only
+// record.update events written before the values moved to record_changes
+// do (details.before / details.after with a severed field).
+bool HoldsPersonalValue(const storage::LogEntry& e) {
+  if (e.redacted()) return false;
+  auto leaf = storage::DecodeLeaf(e.leaf);
+  if (!leaf.ok() || leaf->event.action != "record.update") return false;
+  for (const char* side : {"before", "after"}) {
+    const domain::EventDetails* values = leaf->event.details.Object(side);
+    if (values == nullptr) continue;
+    for (const char* field : kSeveredFields) {
+      if (values->Has(field)) return true;
+    }
+  }
+  return false;
+}
+
+// Severs the record's personal values from the log and its side table:
+// deletes its record_changes rows and redacts each leaf that holds such a
+// value in plaintext (its hash stays in the tree). Returns the indexes
+// redacted, oldest first.
+StatusOr<std::vector<uint64_t>> SeverPersonalValues(Transaction& tx, const RecordId& id) {
+  CUSTOS_RETURN_IF_ERROR(tx.records().DeleteChanges(id).status());
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> entries,
+                          tx.log().EntriesForSubject(id.value, kMaxSubjectEntries));
+  std::vector<uint64_t> redacted;
+  for (const storage::LogEntry& e : entries) {
+    if (!HoldsPersonalValue(e)) continue;
+    CUSTOS_RETURN_IF_ERROR(tx.log().Redact(e.index));
+    redacted.push_back(e.index);
+  }
+  return redacted;
+}
+
 // Destroys one record of batch `b` inside `tx`: checks it again, clears
 // every file's wrapped data key (crypto-shredding: without it a blob is
 // noise), shreds stored exports naming it, reduces it to a tombstone and
@@ -352,12 +394,18 @@ Status DestroyRecord(Transaction& tx, const Principal& who, DestructionBatch& b,
   r->state = domain::RecordState::kDestroyed;
   r->updated_at = now;
   CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<uint64_t> redacted, SeverPersonalValues(tx, r->id));
   storage::LogEvent e = MakeEvent("record.destroy", who, r->id.value, now);
   CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(*r));
   e.details.Set(storage::kDetailRecordHash, record_hash);
   e.details.Set("batch", b.id);
   e.details.Set("files", std::move(files));
   e.details.Set("retention", RuleDetailsOf(item));
+  if (!redacted.empty()) {
+    domain::DetailValue::Array indexes;
+    for (uint64_t i : redacted) indexes.push_back(static_cast<int64_t>(i));
+    e.details.Set(storage::kDetailRedacted, std::move(indexes));
+  }
   CUSTOS_ASSIGN_OR_RETURN(item.event_index, tx.log().Append(e));
   b.event_indices.push_back(item.event_index);
   return tx.documents().Insert(TombstoneDocument(b, item, who, now));

@@ -73,6 +73,9 @@ StatusOr<std::string> LogService::Receipt(uint64_t index) {
     if (index >= cp.size) return NotFound("log entry not yet checkpointed", "entry_not_found");
     CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(index, index + 1, 1));
     if (entries.empty()) return NotFound("no log entry " + std::to_string(index), "entry_not_found");
+    if (entries[0].redacted()) {
+      return Gone("log entry " + std::to_string(index) + " was redacted by a destruction", "entry_redacted");
+    }
     CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(index, cp.size));
     receipt = FormatReceipt(entries[0].leaf, index, proof, cp.note);
     return Status::Ok();

@@ -3,7 +3,9 @@
 #include <Poco/JSON/Array.h>
 
 #include <algorithm>
+#include <map>
 #include <regex>
+#include <set>
 
 #include "server/services/destruction_service.h"
 #include "server/services/events.h"
@@ -111,6 +113,28 @@ StatusOr<std::string> MetadataJson(const domain::RecordMetadata& metadata) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   for (const auto& [name, value] : metadata) o->set(name, value);
   return domain::CanonicalJson(o);
+}
+
+// The keys whose values differ between two metadata objects (canonical
+// JSON of string members), in key order.
+std::vector<std::string> ChangedMetadataKeys(const std::string& before_json, const std::string& after_json) {
+  std::map<std::string, std::string> before, after;
+  auto read = [](const std::string& json, std::map<std::string, std::string>& into) {
+    auto parsed = domain::ParseJsonStrict(json);
+    if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return;
+    auto o = parsed->extract<Poco::JSON::Object::Ptr>();
+    for (const auto& [name, value] : *o) into[name] = value.toString();
+  };
+  read(before_json, before);
+  read(after_json, after);
+  std::set<std::string> keys;
+  for (const auto& [k, v] : before) {
+    if (!after.count(k) || after[k] != v) keys.insert(k);
+  }
+  for (const auto& [k, v] : after) {
+    if (!before.count(k)) keys.insert(k);
+  }
+  return {keys.begin(), keys.end()};
 }
 
 std::string SafeMediaType(const std::string& t) {
@@ -443,16 +467,22 @@ bool MaySeeEntryLoan(const Principal& who, const storage::LogEntry& e, const std
 
 }  // namespace
 
-StatusOr<std::vector<storage::LogEntry>> RecordService::History(const Principal& who,
-                                                                const RecordId& id) {
+StatusOr<std::vector<HistoryEntry>> RecordService::History(const Principal& who, const RecordId& id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
-  std::vector<storage::LogEntry> out;
+  std::vector<HistoryEntry> out;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> all,
                             tx.log().EntriesForSubject(r.id.value, kHistoryLimit));
     CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans, LoansOfRecord(tx, r.id));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::RecordChange> changes, tx.records().Changes(r.id));
+    std::map<uint64_t, storage::RecordChange> by_index;
+    for (storage::RecordChange& c : changes) by_index[c.log_index] = std::move(c);
     for (storage::LogEntry& e : all) {
-      if (MaySeeEntryLoan(who, e, loans)) out.push_back(std::move(e));
+      if (!MaySeeEntryLoan(who, e, loans)) continue;
+      HistoryEntry h;
+      if (auto c = by_index.find(e.index); c != by_index.end()) h.change = c->second;
+      h.entry = std::move(e);
+      out.push_back(std::move(h));
     }
     return Status::Ok();
   }));
@@ -489,29 +519,45 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     if (r.state == domain::RecordState::kDestroyed) {
       return Conflict("record " + id.value + " is destroyed", "record_destroyed");
     }
+    // The log keeps the old and new values of what the tombstone keeps;
+    // personal values go to record_changes, which the destruction deletes.
     domain::EventDetails before, after;
+    Poco::JSON::Object::Ptr personal_before = new Poco::JSON::Object;
+    Poco::JSON::Object::Ptr personal_after = new Poco::JSON::Object;
+    std::vector<std::string> changed;
     auto change = [&](const char* field, std::string& slot, const std::optional<std::string>& v) {
-      if (v && *v != slot) {
-        before.Set(field, slot);
-        after.Set(field, *v);
-        slot = *v;
-      }
+      if (!v || *v == slot) return;
+      changed.push_back(field);
+      before.Set(field, slot);
+      after.Set(field, *v);
+      slot = *v;
+    };
+    auto change_personal = [&](const char* field, std::string& slot, const std::optional<std::string>& v) {
+      if (!v || *v == slot) return;
+      changed.push_back(field);
+      personal_before->set(field, slot);
+      personal_after->set(field, *v);
+      slot = *v;
     };
     change("title", r.title, patch.title);
-    change("description", r.description, patch.description);
+    change_personal("description", r.description, patch.description);
     change("custodian", r.custodian, patch.custodian);
-    change("location", r.location, patch.location);
+    change_personal("location", r.location, patch.location);
     if (cls && *cls != r.classification) {
+      changed.push_back("classification");
       before.Set("classification", domain::Name(r.classification));
       after.Set("classification", domain::Name(*cls));
       r.classification = *cls;
     }
     if (patch.metadata && metadata_json != r.metadata_json) {
-      before.Set("metadata", r.metadata_json);
-      after.Set("metadata", metadata_json);
+      for (const std::string& key : ChangedMetadataKeys(r.metadata_json, metadata_json)) {
+        changed.push_back("metadata." + key);
+      }
+      personal_before->set("metadata", r.metadata_json);
+      personal_after->set("metadata", metadata_json);
       r.metadata_json = metadata_json;
     }
-    if (after.empty()) {
+    if (changed.empty()) {
       result = r;
       return Status::Ok();  // nothing changed: no event
     }
@@ -520,9 +566,17 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     LogEvent e = MakeEvent("record.update", who, r.id.value, now);
     CUSTOS_ASSIGN_OR_RETURN(std::string record_hash, storage::RecordDigest(r));
     e.details.Set(storage::kDetailRecordHash, record_hash);
+    e.details.Set("changed", changed);
     e.details.Set("before", std::move(before));
     e.details.Set("after", std::move(after));
-    CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
+    if (personal_after->size() > 0) {
+      storage::RecordChange c;
+      c.log_index = index;
+      CUSTOS_ASSIGN_OR_RETURN(c.before_json, domain::CanonicalJson(personal_before));
+      CUSTOS_ASSIGN_OR_RETURN(c.after_json, domain::CanonicalJson(personal_after));
+      CUSTOS_RETURN_IF_ERROR(tx.records().AddChange(r.id, c));
+    }
     // A new end date can make the record due (or no longer due) at once.
     CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, who.username.value, now));
     result = r;

@@ -130,6 +130,14 @@ class CheckIn {
   bool committed_ = false;
 };
 
+// One entry of a record's history.
+struct HistoryEntry {
+  storage::LogEntry entry;
+  // The old and new personal values of a record.update (record_changes);
+  // empty JSON strings when there are none.
+  storage::RecordChange change;
+};
+
 class RecordService {
  public:
   RecordService(storage::MetadataStore& store, storage::ContentStore& content,
@@ -149,9 +157,12 @@ class RecordService {
                                                    std::optional<domain::Time> as_of);
   StatusOr<domain::Version> GetVersion(const Principal& who, const domain::RecordId& id, int n);
   // The record's log entries, oldest first; entries that belong to a loan
-  // the caller may not see (details.loan, MaySeeLoan) are left out.
-  StatusOr<std::vector<storage::LogEntry>> History(const Principal& who,
-                                                   const domain::RecordId& id);
+  // the caller may not see (details.loan, MaySeeLoan) are left out. A
+  // record.update entry comes with the personal values it changed
+  // (HistoryEntry::change) while the record lives; after its destruction
+  // only the field names in the event remain, and entries redacted by the
+  // destruction come as their index and leaf hash (LogEntry::redacted).
+  StatusOr<std::vector<HistoryEntry>> History(const Principal& who, const domain::RecordId& id);
   StatusOr<domain::Record> Patch(const Principal& who, const domain::RecordId& id,
                                   const RecordPatch& patch);
   // Authorizes, logs the read durably, then opens the decrypting stream.

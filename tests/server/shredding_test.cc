@@ -31,8 +31,13 @@
 #include "server/services/clock.h"
 #include "server/services/destruction_service.h"
 #include "server/services/log_service.h"
+#include "server/services/receipt.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/http/json_codec.h"
+#include "storage/integrity.h"
+#include "storage/log_leaf.h"
+#include "tests/testutil/process.h"
 #include "storage/archive.h"
 #include "storage/data_dir.h"
 #include "tests/testutil/memory_blob_store.h"
@@ -514,6 +519,227 @@ TEST_F(ShreddingTest, DestroyedContentAndKeysAreUnrecoverableFromTheDataDirector
   auto again = (*reopened)->Verify();
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->clean());
+}
+
+// ------------------------------------------------------------- severing
+
+std::string Stringify(const Poco::JSON::Object::Ptr& o) {
+  std::ostringstream out;
+  o->stringify(out);
+  return out.str();
+}
+
+// A customer file's personal values severed by its destruction: none of
+// them is left in the history API, the log entries API, a new export, the
+// database files or a backup made afterwards, while the log, its tree and
+// receipts issued earlier keep verifying.
+class SeveringTest : public ShreddingTest {
+ protected:
+  // The personal values the record ever held, as UTF-8 bytes.
+  const std::vector<std::string> old_values_ = {
+      "张伟",  "王芳", "李娜", "310115198805126617", "上海市浦东新区世纪大道100号",
+      "客户张伟的开户资料与往来记录", "开户资料已补充身份证复印件", "王芳名下的往来记录"};
+
+  RecordId CheckInCustomerFile() {
+    RecordInput in;
+    in.type = "customer_file";
+    in.title = "个人客户档案 Personal customer file";
+    in.department = "sales";
+    in.classification = "confidential";
+    in.description = "客户张伟的开户资料与往来记录";
+    in.location = "上海市浦东新区世纪大道100号";
+    in.metadata = {{"customerName", "张伟"}, {"customerId", "310115198805126617"}};
+    auto c = records_->BeginCheckIn(arch_, in);
+    if (!c.ok()) {
+      ADD_FAILURE() << c.status().ToString();
+      return {};
+    }
+    crypto::Bytes bytes{'c', 'f'};
+    MemorySource source(bytes);
+    EXPECT_TRUE((*c)->AddFile({"开户申请.pdf", "application/pdf"}, source).ok());
+    auto r = (*c)->Commit();
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status().ToString();
+      return {};
+    }
+    return r->detail.record.id;
+  }
+
+  void Edit(const RecordId& id, const std::string& description, const std::string& name) {
+    RecordPatch patch;
+    patch.description = description;
+    patch.metadata = domain::RecordMetadata{{"customerName", name}, {"customerId", "310115198805126617"}};
+    auto r = records_->Patch(arch_, id, patch);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+
+  // A record.update as versions before the severing wrote it: the old and
+  // new personal values in the leaf itself.
+  uint64_t AppendLegacyUpdate(const RecordId& id) {
+    uint64_t index = 0;
+    Status s = archive_->store().Write([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(auto r, tx.records().Find(id));
+      storage::LogEvent e;
+      e.action = "record.update";
+      e.actor = arch_.username.value;
+      e.subject = id.value;
+      e.at = clock_.Now();
+      CUSTOS_ASSIGN_OR_RETURN(std::string digest, storage::RecordDigest(*r));
+      e.details.Set(storage::kDetailRecordHash, digest);
+      e.details.Set("before", domain::EventDetails().Set("description", "客户张伟的开户资料与往来记录"));
+      e.details.Set("after", domain::EventDetails().Set("description", r->description));
+      CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(e));
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return index;
+  }
+
+  std::string HistoryText(const RecordId& id) {
+    auto h = records_->History(arch_, id);
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    std::string out;
+    for (const HistoryEntry& e : h.ok() ? *h : std::vector<HistoryEntry>{}) {
+      out += Stringify(http::HistoryEntryJson(e)) + "\n";
+    }
+    return out;
+  }
+
+  // Every page of /v1/log/entries, as the API renders it.
+  std::string AllEntriesText() {
+    std::string out;
+    for (uint64_t start = 0;; start += kMaxEntriesPerPage) {
+      auto page = log_->Entries(auditor_, start, start + kMaxEntriesPerPage);
+      if (!page.ok() || page->empty()) break;
+      for (const storage::LogEntry& e : *page) out += Stringify(http::EntryJson(e)) + "\n";
+    }
+    return out;
+  }
+
+  storage::StoredCheckpoint Latest() {
+    storage::StoredCheckpoint cp;
+    Status s = archive_->store().Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(cp, tx.log().LatestCheckpoint());
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return cp;
+  }
+
+  void Destroy(const RecordId& id) {
+    auto batch = destruction_->Propose(arch_, {id.value}, "retention expired");
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_TRUE(destruction_->Approve(ann_, batch->id).ok());
+    ASSERT_TRUE(destruction_->Approve(lee_, batch->id).ok());
+    auto done = destruction_->Execute(arch_, batch->id);
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+  }
+
+  std::string Findings() {
+    auto report = archive_->Verify();
+    if (!report.ok()) return report.status().ToString();
+    std::string out;
+    for (const auto& f : report->findings) out += f.object + ": " + f.problem + " [" + f.code + "]\n";
+    return out;
+  }
+
+  const Principal auditor_ = User("audrey", Role::kAuditor, "audit");
+};
+
+TEST_F(SeveringTest, DestructionLeavesNoPersonalValueInApisExportDatabaseOrBackup) {
+  RecordId id = CheckInCustomerFile();
+  ASSERT_FALSE(id.value.empty());
+  // A record that stays, checked in long after, for the export made after
+  // the destruction (which carries the whole log).
+  clock_.Set(domain::ParseTime("2032-05-01T09:00:00Z").value());
+  RecordId survivor = CheckIn("保留会议纪要 Minutes to keep", {"kept"});
+  clock_.Set(domain::ParseTime("2026-04-01T09:00:00Z").value());
+  uint64_t legacy = AppendLegacyUpdate(id);
+  Edit(id, "开户资料已补充身份证复印件", "王芳");
+  clock_.Set(domain::ParseTime("2026-05-01T09:00:00Z").value());
+  Edit(id, "王芳名下的往来记录", "李娜");
+
+  // While the record lives, the history shows the changes (old and new
+  // values, from record_changes); the new leaves name only the fields.
+  std::string history = HistoryText(id);
+  EXPECT_NE(history.find("王芳"), std::string::npos) << history;
+  EXPECT_NE(history.find("\"changed\":[\"description\",\"metadata.customerName\"]"), std::string::npos)
+      << history;
+  std::string entries = AllEntriesText();
+  for (const char* v : {"王芳", "开户资料已补充身份证复印件"}) {
+    EXPECT_EQ(entries.find(v), std::string::npos) << v << " in a new leaf";
+  }
+  // Receipts issued before the destruction: the check-in and an update.
+  auto v1 = records_->Receipt(arch_, id, 1);
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  auto update_receipt = log_->Receipt(legacy + 1);
+  ASSERT_TRUE(update_receipt.ok()) << update_receipt.status().ToString();
+  const storage::StoredCheckpoint before = Latest();
+  // The scan below finds what it looks for: the values are on disk now.
+  EXPECT_FALSE(FilesContaining(dir_->root(), "王芳").empty());
+  EXPECT_FALSE(FilesContaining(dir_->root(), "上海市浦东新区世纪大道100号").empty());
+
+  // Six years without activity: due; two-person destruction.
+  clock_.Set(domain::ParseTime("2032-06-01T09:00:00Z").value());
+  Destroy(id);
+  if (HasFatalFailure()) return;
+
+  // Nothing of the old values anywhere the archive serves or keeps.
+  history = HistoryText(id);
+  std::string export_job = ExportAndWait(survivor, PackageFormat::kZip);
+  ASSERT_FALSE(export_job.empty());
+  std::string package = Download(export_job);
+  entries = AllEntriesText();
+  std::ofstream(dir_->root() + "/custos.conf") << "";  // the defaults, as init writes them
+  testing::RunResult backup = testing::RunProgram({testing::BinDir() + "/custosctl", "backup", "--data", dir_->root(), "--out",
+                                 tmp_.Sub("backup")});
+  EXPECT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  for (const std::string& v : old_values_) {
+    EXPECT_EQ(history.find(v), std::string::npos) << v << " in the history:\n" << history;
+    EXPECT_EQ(entries.find(v), std::string::npos) << v << " in /v1/log/entries";
+    EXPECT_FALSE(UnpackedContains(package, v)) << v << " in a new export";
+    EXPECT_TRUE(FilesContaining(dir_->root(), v).empty()) << v << " in\n" << Join(FilesContaining(dir_->root(), v));
+    EXPECT_TRUE(FilesContaining(tmp_.Sub("backup"), v).empty()) << v << " in the backup";
+  }
+  // The legacy leaf is redacted: served by its hash, named by the
+  // destruction; the history still names the changed fields.
+  EXPECT_NE(entries.find("{\"index\":" + std::to_string(legacy) + ",\"leafHash\":"), std::string::npos)
+      << entries;
+  EXPECT_NE(history.find("\"redacted\":true"), std::string::npos) << history;
+  EXPECT_NE(history.find("metadata.customerName"), std::string::npos) << history;
+  EXPECT_EQ(log_->Receipt(legacy).status().reason(), "entry_redacted");
+
+  // The tree is the one signed before: same root at the same size, and the
+  // archive verifies clean.
+  Status s = archive_->store().Read([&](storage::Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 root, tx.log().RootAt(before.size));
+    EXPECT_EQ(root, before.root);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Findings(), "");
+  // Receipts issued earlier verify offline, with the key alone.
+  auto verifiers = archive_->keyring().log_verifiers();
+  for (const std::string* receipt : {&*v1, &*update_receipt}) {
+    auto checked = VerifyReceipt(*receipt, verifiers);
+    EXPECT_TRUE(checked.ok()) << checked.status().ToString();
+  }
+}
+
+TEST_F(SeveringTest, RedactedEntryNoDestructionNamesIsAFinding) {
+  RecordId id = CheckInCustomerFile();
+  ASSERT_FALSE(id.value.empty());
+  Edit(id, "开户资料已补充身份证复印件", "王芳");
+  ASSERT_EQ(Findings(), "");
+  // Someone with the database blanks the update's leaf, as a destruction
+  // would, without one.
+  auto history = records_->History(arch_, id);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_FALSE(history->back().change.after_json.empty()) << "the newest entry is not the update";
+  const uint64_t update = history->back().entry.index;
+  Status s = archive_->store().Write([&](storage::Transaction& tx) { return tx.log().Redact(update); });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_NE(Findings().find("[log_entry_redacted]"), std::string::npos) << Findings();
 }
 
 }  // namespace
