@@ -37,6 +37,8 @@
 
 namespace custos::storage {
 
+struct RowImage;  // storage/row_image.h
+
 class DepartmentRepository {
  public:
   virtual ~DepartmentRepository() = default;
@@ -233,6 +235,9 @@ struct LogEntry {
   // personal value that a destruction severed; LogRepository::Redact).
   std::string leaf;
   crypto::Digest32 leaf_hash{};  // from the tree (log_nodes level 0), kept by redaction
+  // The stored subject column (indexed for a subject's history); equals
+  // the leaf's subject in an intact log (the verifier checks).
+  std::string subject;
 
   [[nodiscard]] bool redacted() const { return leaf.empty(); }
 };
@@ -294,6 +299,12 @@ class Transaction {
   virtual DocumentRepository& documents() = 0;
   virtual ExportRepository& exports() = 0;
   virtual LogRepository& log() = 0;
+  // Every stored row of the authority tables (storage/row_image.h) as its
+  // kLog image, table by table in key order, pages of 1,000 rows (memory
+  // stays bounded). Rows are read as stored, without checking their
+  // seals: verification compares what is there (storage/replay.h).
+  // Stops at `visit`'s first error.
+  virtual Status ForEachLogImage(const std::function<Status(const RowImage&)>& visit) = 0;
 };
 
 // Signs checkpoints for the store. Implemented over crypto/signed_note.h by

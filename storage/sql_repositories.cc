@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "storage/replay.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -53,7 +54,7 @@ Status Exec(sql::Connection& s, bool writable, const std::string& statement,
   return sql::Exec(s, statement, params);
 }
 
-// Rows of (seq, leaf, hash) as log entries.
+// Rows of (seq, leaf, hash, subject) as log entries.
 StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
   std::vector<LogEntry> out;
   out.reserve(r.size());
@@ -62,6 +63,7 @@ StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
     e.index = static_cast<uint64_t>(r.Int(i, 0));
     e.leaf = r.Text(i, 1);
     CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, sql::ToDigest(r.Bytes(i, 2)));
+    e.subject = r.Text(i, 3);
     out.push_back(std::move(e));
   }
   return out;
@@ -974,21 +976,50 @@ class SqlLog final : public LogRepository {
   SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes)
       : s_(s), tail_(tail), changes_(changes) {}
 
+  // The event stays open (not yet encoded) until the next Append, a read
+  // of the log or the end of the write function: the row images the
+  // function adds meanwhile ride on it (CloseOpen). Its index is known now.
   StatusOr<uint64_t> Append(const LogEvent& event) override {
     if (tail_ == nullptr) return Internal("log append in a read-only transaction");
-    uint64_t seq = tail_->range.size();
-    CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
-    crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
-    pending_leaves_.push_back({seq, std::move(leaf), event.subject});
-    tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
-      pending_nodes_.push_back({id.level, id.index, h});
-    });
-    tail_->last_leaf_hash = hash;
-    if (pending_leaves_.size() >= kRowsPerInsert) CUSTOS_RETURN_IF_ERROR(Flush());
-    return seq;
+    CUSTOS_RETURN_IF_ERROR(CloseOpen());
+    open_ = event;
+    last_at_ = event.at;
+    return tail_->range.size();
   }
 
+  // The end of a write function: the open event takes the images left;
+  // images without an event go on state.rows events; then Flush.
+  Status Finish() {
+    if (tail_ == nullptr) return Status::Ok();
+    Status s = CloseOpen();
+    if (s.ok() && !changes_.empty()) {
+      const domain::Time at =
+          last_at_ ? *last_at_ : domain::TruncateToMillis(std::chrono::system_clock::now());
+      for (const std::vector<RowImage>& chunk : ChunkImages(changes_.Take())) {
+        s = Emit(StateRowsEvent(chunk, at));
+        if (!s.ok()) break;
+      }
+    }
+    last_at_.reset();
+    if (!s.ok()) {
+      Discard();
+      return s;
+    }
+    return Flush();
+  }
+
+  // Writes the buffered leaves and nodes, closing the open event first
+  // (with the images added so far).
   Status Flush() {
+    if (Status closed = CloseOpen(); !closed.ok()) {
+      Discard();
+      return closed;
+    }
+    return FlushRowsOnly();
+  }
+
+  // Writes the buffered leaves and nodes.
+  Status FlushRowsOnly() {
     Status s = FlushRows(pending_leaves_, "INSERT INTO log_leaves(seq, leaf, subject) VALUES ",
                          [](const PendingLeaf& l, Params& p) {
                            p.push_back(P(l.seq));
@@ -1008,12 +1039,14 @@ class SqlLog final : public LogRepository {
   }
 
   void Discard() {
+    open_.reset();
+    last_at_.reset();
     pending_leaves_.clear();
     pending_nodes_.clear();
   }
 
   StatusOr<uint64_t> Size() override {
-    if (tail_ != nullptr) return tail_->range.size();
+    if (tail_ != nullptr) return tail_->range.size() + (open_ ? 1 : 0);
     return StoredLogSize(s_);
   }
 
@@ -1032,7 +1065,7 @@ class SqlLog final : public LogRepository {
     end = std::min<uint64_t>(end, start + limit);
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
-                           "SELECT l.seq, l.leaf, n.hash FROM log_leaves l JOIN log_nodes n ON "
+                           "SELECT l.seq, l.leaf, n.hash, l.subject FROM log_leaves l JOIN log_nodes n ON "
                            "n.level = 0 AND n.idx = l.seq AND n.idx >= $1 AND n.idx < $2 "
                            "WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
                            {P(start), P(end)}));
@@ -1045,7 +1078,7 @@ class SqlLog final : public LogRepository {
     limit = std::min<size_t>(limit, kMaxRows);
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
-                           "SELECT l.seq, l.leaf, n.hash FROM log_leaves l JOIN log_nodes n ON "
+                           "SELECT l.seq, l.leaf, n.hash, l.subject FROM log_leaves l JOIN log_nodes n ON "
                            "n.level = 0 AND n.idx = l.seq WHERE l.subject = $1 "
                            "ORDER BY l.seq LIMIT " + std::to_string(limit),
                            {P(subject)}));
@@ -1178,17 +1211,145 @@ class SqlLog final : public LogRepository {
     return Status::Ok();
   }
 
+  // Encodes `event` as the next entry: its leaf and the tree nodes it
+  // completes are buffered, the tail moves on.
+  Status Emit(const LogEvent& event) {
+    const uint64_t seq = tail_->range.size();
+    CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
+    crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
+    pending_leaves_.push_back({seq, std::move(leaf), event.subject});
+    tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
+      pending_nodes_.push_back({id.level, id.index, h});
+    });
+    tail_->last_leaf_hash = hash;
+    if (pending_leaves_.size() >= kRowsPerInsert) return FlushRowsOnly();
+    return Status::Ok();
+  }
+
+  // Emits the open event with the row images added since the last one
+  // closed (details.rows, after any the event carries itself). Images
+  // beyond one chunk (storage/replay.h), or all of them when the event
+  // would then exceed the leaf limit, follow it on state.rows events.
+  Status CloseOpen() {
+    if (!open_) return Status::Ok();
+    LogEvent event = std::move(*open_);
+    open_.reset();
+    if (changes_.empty()) return Emit(event);
+    std::vector<std::vector<RowImage>> chunks = ChunkImages(changes_.Take());
+    LogEvent with = event;
+    domain::DetailValue::Array rows;
+    if (const domain::DetailValue::Array* own = event.details.Array(kDetailRows)) rows = *own;
+    for (const RowImage& image : chunks.front()) rows.push_back(ImageDetail(image));
+    with.details.Set(kDetailRows, std::move(rows));
+    size_t first_state_chunk = 1;
+    if (Status s = Emit(with); !s.ok()) {
+      if (s.reason() != "leaf_too_large") return s;
+      CUSTOS_RETURN_IF_ERROR(Emit(event));
+      first_state_chunk = 0;
+    }
+    for (size_t i = first_state_chunk; i < chunks.size(); ++i) {
+      CUSTOS_RETURN_IF_ERROR(Emit(StateRowsEvent(chunks[i], event.at)));
+    }
+    return Status::Ok();
+  }
+
   sql::Connection& s_;
   LogTail* tail_;
   RowChanges& changes_;  // the transaction's row changes (row_changes())
+  // The newest appended event, not yet encoded (Append); its index is
+  // tail_->range.size().
+  std::optional<LogEvent> open_;
+  std::optional<domain::Time> last_at_;  // time of the write function's last event
   std::vector<PendingLeaf> pending_leaves_;
   std::vector<PendingNode> pending_nodes_;
 };
 
+// ---------------------------------------------------------- stored row images
+// Visits the rows `select` ("SELECT … FROM t") returns in `order`, 1,000
+// per query (keyset paging): after the first page, `after_where` with the
+// parameters `after` takes from the page's last row.
+Status ScanPaged(sql::Connection& s, const std::string& select, const std::string& after_where,
+                 const std::string& order, const std::function<Params(const Rows&, size_t)>& after,
+                 const std::function<Status(const Rows&, size_t)>& visit) {
+  Params params;
+  for (bool first = true;; first = false) {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s,
+                                               select + (first ? "" : " WHERE " + after_where) +
+                                                   " ORDER BY " + order + " LIMIT 1000",
+                                               params));
+    for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(r, i));
+    if (r.size() < 1000) return Status::Ok();
+    params = after(r, r.size() - 1);
+  }
+}
+
+Params AfterText(const Rows& r, size_t i) { return {P(r.Text(i, 0))}; }
+
+domain::Version VersionFromRow(const Rows& r, size_t i) {
+  domain::Version v;
+  v.record_id = domain::RecordId{r.Text(i, 0)};
+  v.number = static_cast<int>(r.Int(i, 1));
+  if (auto k = domain::ParseVersionKind(r.Text(i, 2)); k.ok()) v.kind = *k;
+  v.note = r.Text(i, 3);
+  v.created_at = T(r.Text(i, 4));
+  v.created_by = r.Text(i, 5);
+  v.manifest_hash = r.Text(i, 6);
+  v.prev_manifest_hash = r.Text(i, 7);
+  v.log_index = static_cast<uint64_t>(r.Int(i, 8));
+  return v;
+}
+
+// Transaction::ForEachLogImage over SQL: the rows as stored, seals unchecked.
+Status ForEachStoredLogImage(sql::Connection& s, const std::function<Status(const RowImage&)>& visit) {
+  auto image = [&](const auto& row) { return visit(ImageOf(row, ImageUse::kLog)); };
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, "SELECT name, created_at FROM departments", "name > $1", "name", AfterText,
+                                   [&](const Rows& r, size_t i) {
+                                     return image(domain::Department{r.Text(i, 0), T(r.Text(i, 1))});
+                                   }));
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kUserColumns + " FROM users", "username > $1",
+                                   "username", AfterText,
+                                   [&](const Rows& r, size_t i) { return image(UserFromRow(r, i)); }));
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(
+      s, "SELECT token_hash, username, created_at, last_seen_at, expires_at FROM sessions", "token_hash > $1",
+      "token_hash", AfterText, [&](const Rows& r, size_t i) {
+        return image(domain::Session{r.Text(i, 0), domain::Username{r.Text(i, 1)}, T(r.Text(i, 2)),
+                                     T(r.Text(i, 3)), T(r.Text(i, 4))});
+      }));
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kRecordColumns + " FROM records", "id > $1", "id",
+                                   AfterText,
+                                   [&](const Rows& r, size_t i) { return image(RecordFromRow(r, i)); }));
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(
+      s,
+      "SELECT record_id, number, kind, note, created_at, created_by, manifest_hash, prev_manifest_hash, "
+      "log_index FROM versions",
+      "(record_id > $1 OR (record_id = $1 AND number > $2))", "record_id, number",
+      [](const Rows& r, size_t i) { return Params{P(r.Text(i, 0)), P(r.Int(i, 1))}; },
+      [&](const Rows& r, size_t i) { return image(VersionFromRow(r, i)); }));
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kFileColumns + " FROM files", "id > $1", "id",
+                                   AfterText, [&](const Rows& r, size_t i) { return image(FileFromRow(r, i)); }));
+  CUSTOS_RETURN_IF_ERROR(ScanPaged(
+      s, std::string("SELECT ") + kDocumentColumns + " FROM documents", "(kind > $1 OR (kind = $1 AND id > $2))",
+      "kind, id", [](const Rows& r, size_t i) { return Params{P(r.Text(i, 0)), P(r.Text(i, 1))}; },
+      [&](const Rows& r, size_t i) { return image(DocumentFromRow(r, i)); }));
+  return ScanPaged(s, std::string("SELECT ") + kExportColumns + " FROM exports", "id > $1", "id", AfterText,
+                   [&](const Rows& r, size_t i) -> Status {
+                     StoredExport e = ExportFromRow(r, i);
+                     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s,
+                                                                  "SELECT record_id, content FROM export_records "
+                                                                  "WHERE export_id = $1 ORDER BY record_id",
+                                                                  {P(e.id)}));
+                     for (size_t k = 0; k < rec.size(); ++k) {
+                       e.records.push_back({domain::RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
+                     }
+                     return image(e);
+                   });
+}
+
 class SqlTransactionImpl final : public SqlTransaction {
  public:
   SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d)
-      : tail_(tail),
+      : s_(s),
+        tail_(tail),
         departments_(s, tail != nullptr, changes_),
         users_(s, tail != nullptr, changes_),
         sessions_(s, tail != nullptr, changes_),
@@ -1206,14 +1367,18 @@ class SqlTransactionImpl final : public SqlTransaction {
   DocumentRepository& documents() override { return documents_; }
   ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
-  Status Flush() override { return log_.Flush(); }
+  Status Flush() override { return log_.Finish(); }
   void Discard() override {
     log_.Discard();
     changes_.Clear();
   }
   RowChanges& row_changes() override { return changes_; }
+  Status ForEachLogImage(const std::function<Status(const RowImage&)>& visit) override {
+    return ForEachStoredLogImage(s_, visit);
+  }
 
  private:
+  sql::Connection& s_;
   LogTail* tail_;
   RowChanges changes_;  // declared before the repositories, which hold it
   SqlDepartments departments_;

@@ -12,6 +12,7 @@
 #include "crypto/merkle.h"
 #include "storage/integrity.h"
 #include "storage/log_leaf.h"
+#include "storage/replay.h"
 
 namespace custos::storage {
 
@@ -41,7 +42,7 @@ class Checker {
     CUSTOS_RETURN_IF_ERROR(CheckRecords());
     CUSTOS_RETURN_IF_ERROR(CheckVersionsAndFiles());
     CUSTOS_RETURN_IF_ERROR(CheckExports());
-    return Status::Ok();
+    return CheckState();
   }
 
  private:
@@ -99,6 +100,12 @@ class Checker {
           Status link = CheckChainLink(*leaf, i, prev);
           if (!link.ok()) Add(EntryName(i), link.message(), link.reason());
           Remember(i, *leaf);
+          if (e.subject != leaf->event.subject) {
+            Add(EntryName(i), "stored subject '" + e.subject + "' differs from the leaf's subject '" +
+                                  leaf->event.subject + "' (the entry is hidden from that subject's history)",
+                "log_subject_mismatch");
+          }
+          replay_.Fold(i, leaf->event);
         }
         prev = h;
         range_.Append(h);
@@ -330,6 +337,14 @@ class Checker {
     return Status::Ok();
   }
 
+  // The authority rows must be the replay of the log's row images
+  // (storage/replay.h), both ways.
+  Status CheckState() {
+    for (Finding& f : replay_.fold_findings()) report_.findings.push_back(std::move(f));
+    replay_.fold_findings().clear();
+    return replay_.Compare(tx_, report_.findings, report_.state_rows);
+  }
+
   // A stored audit package still holding its key must not name a destroyed
   // record (the destruction shreds it), and a shredded one has no
   // ciphertext left.
@@ -360,6 +375,7 @@ class Checker {
   VerifyReport& report_;
   merkle::CompactRange range_;
   LoggedFacts facts_;
+  StateReplay replay_;  // every leaf's row images, folded during CheckLog
   std::vector<uint64_t> redacted_;  // redacted entries met in the walk
   uint64_t files_total_ = 0;  // stored files, counted before the files phase
 };
@@ -394,6 +410,7 @@ std::string VerifyReportJson(const VerifyReport& r) {
   counts->set("files", static_cast<Poco::UInt64>(r.files));
   counts->set("contentBytes", static_cast<Poco::UInt64>(r.content_bytes));
   counts->set("exports", static_cast<Poco::UInt64>(r.exports));
+  counts->set("stateRows", static_cast<Poco::UInt64>(r.state_rows));
   root.set("counts", counts);
   std::ostringstream out;
   root.stringify(out);
