@@ -276,6 +276,7 @@ const zh = {
   'hist.read': '读取第 {v} 版文件 {file}',
   'hist.readLoan': '凭借阅 {loan} 读取第 {v} 版文件 {file}',
   'hist.update': '修改：{fields}',
+  'hist.redacted': '已删去（销毁时删去了其中的个人信息）',
 
   // check-in
   'checkin.title': '档案入库',
@@ -1061,6 +1062,7 @@ const en = {
   'hist.read': 'read version {v} file {file}',
   'hist.readLoan': 'read version {v} file {file} under loan {loan}',
   'hist.update': 'changed: {fields}',
+  'hist.redacted': 'redacted (it held personal values the destruction removed)',
 
   'checkin.title': 'Check in a record',
   'checkin.subtitle': 'Catalogue and upload; nothing is kept unless everything succeeds, then you get an archive number and a receipt.',

@@ -83,7 +83,12 @@ function historySummary(ev, fileNames) {
     case 'content.read':
       return t(d.loan ? 'hist.readLoan' : 'hist.read', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
     case 'record.update':
-      return t('hist.update', { fields: Object.keys(d.after || {}).map((k) => t(`field.${k}`, {}, t(`meta.${k}`, {}, k))).join(', ') });
+      // details.changed names every changed field (metadata ones as
+      // "metadata.<key>"); older entries only had before/after.
+      return t('hist.update', { fields: (d.changed || Object.keys(d.after || {})).map((k) => {
+        const meta = k.startsWith('metadata.') ? k.slice('metadata.'.length) : k;
+        return t(`field.${k}`, {}, t(`meta.${meta}`, {}, meta));
+      }).join(', ') });
     case 'record.state':
       return d.from && d.to ? `${t(`state.${d.from}`, {}, d.from)} → ${t(`state.${d.to}`, {}, d.to)}` : '';
     default:
@@ -98,10 +103,12 @@ function historyTable(entries, record) {
   const fileNames = new Map(record.versions.flatMap((v) => v.files.map((f) => [f.id, f.name])));
   const columns = [
     { label: t('record.logIndex'), cell: (e) => mono(String(e.index)), class: 'num' },
-    { label: t('hist.time'), cell: (e) => fmtTime(e.event.at), class: 'nowrap' },
-    { label: t('hist.action'), cell: (e) => h('span', { title: e.event.action }, eventLabel(e.event.action)) },
-    { label: t('hist.actor'), cell: (e) => e.event.actor },
-    { label: t('hist.details'), cell: (e) => h('span', { class: 'muted' }, historySummary(e.event, fileNames)), class: 'wrap' },
+    // A redacted entry (its body held values a destruction severed) has
+    // only its index and leaf hash.
+    { label: t('hist.time'), cell: (e) => (e.redacted ? '' : fmtTime(e.event.at)), class: 'nowrap' },
+    { label: t('hist.action'), cell: (e) => (e.redacted ? h('span', { class: 'muted' }, t('hist.redacted')) : h('span', { title: e.event.action }, eventLabel(e.event.action))) },
+    { label: t('hist.actor'), cell: (e) => (e.redacted ? '' : e.event.actor) },
+    { label: t('hist.details'), cell: (e) => h('span', { class: 'muted' }, e.redacted ? '' : historySummary(e.event, fileNames)), class: 'wrap' },
   ];
   return table(columns, entries, t('record.noHistory'), { class: 'compact', label: t('record.history') });
 }
