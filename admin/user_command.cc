@@ -5,6 +5,7 @@
 #include "admin/password_input.h"
 #include "server/services/auth_service.h"
 #include "server/services/clock.h"
+#include "storage/replay.h"
 
 namespace custos::admin {
 
@@ -35,6 +36,11 @@ StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
   }
   CUSTOS_ASSIGN_OR_RETURN(auto archive, OpenArchive(options.data_dir));
   services::SystemClock clock;
+  // A log written before state images gets its baseline first
+  // (storage/replay.h), as at custosd start.
+  if (archive->custody().held) {
+    CUSTOS_RETURN_IF_ERROR(storage::AppendStateBaseline(archive->store(), clock.Now()).status());
+  }
   services::AuthService auth(archive->store(), clock);
   if (auth.GetUser(options.username).ok()) return UserExists(options.username);
 

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include "storage/archive.h"
 #include "storage/data_dir.h"
+#include "storage/replay.h"
 
 namespace {
 
@@ -344,6 +345,15 @@ int main(int argc, char** argv) {
     logger.Warn("signing not promoted: serving reads only, every change is refused until "
                 "custosctl promote",
                 {{"why", archive->custody().why_not}});
+  }
+  // A log written before state images gets its baseline before anything
+  // else writes (storage/replay.h); a copy without custody signs nothing,
+  // and its original has done it.
+  if (archive->custody().held) {
+    auto baseline = custos::storage::AppendStateBaseline(
+        archive->store(), custos::domain::TruncateToMillis(std::chrono::system_clock::now()));
+    if (!baseline.ok()) return StartFailure("cannot log the state baseline: " + baseline.status().message());
+    if (*baseline > 0) logger.Info("state baseline logged", {{"events", *baseline}});
   }
   auto trust = LoadTrustStore(data_dir);
   if (!trust.ok()) return StartFailure(trust.status().message());
