@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "admin/batch_archive.h"
@@ -18,6 +19,7 @@
 #include "server/services/receipt.h"
 #include "domain/canonical_json.h"
 #include "storage/data_dir.h"
+#include "storage/integrity.h"
 #include "storage/log_leaf.h"
 
 namespace custos::admin {
@@ -275,60 +277,112 @@ std::optional<crypto::Checkpoint> CheckCheckpoint(const Contents& c, const Verif
   return opened->checkpoint;
 }
 
-// The leaf of one line of log/entries.jsonl ({"index","leaf"}); empty
-// unless the line is entry `expected_index`.
-std::string EntryLeaf(const std::string& line, uint64_t expected_index) {
+// The action whose details list the entries it redacted, and that member
+// (docs/formats/audit-log.md, record.destroy).
+constexpr char kDestroyAction[] = "record.destroy";
+constexpr char kDetailRedacted[] = "redacted";
+
+// One line of log/entries.jsonl: {"index","leaf"}, or for an entry whose
+// body a destruction redacted {"index","redacted":true,"leafHash"}.
+struct EntryLine {
+  std::string leaf;  // "" when redacted
+  crypto::Digest32 leaf_hash{};
+};
+
+// The line as entry `expected_index`; nullopt unless it is that entry in
+// one of the two forms.
+std::optional<EntryLine> ParseEntryLine(const std::string& line, uint64_t expected_index) {
   auto parsed = domain::ParseJsonStrict(line);
-  if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return "";
+  if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return std::nullopt;
   auto o = parsed->extract<Poco::JSON::Object::Ptr>();
   try {
-    if (o->getValue<Poco::Int64>("index") != static_cast<int64_t>(expected_index)) return "";
+    if (o->getValue<Poco::Int64>("index") != static_cast<int64_t>(expected_index)) return std::nullopt;
+    EntryLine e;
+    if (o->has("redacted")) {
+      auto hash = crypto::Base64Decode(o->getValue<std::string>("leafHash"));
+      if (!o->getValue<bool>("redacted") || !hash || hash->size() != e.leaf_hash.size()) return std::nullopt;
+      std::copy(hash->begin(), hash->end(), e.leaf_hash.begin());
+      return e;
+    }
     auto bytes = crypto::Base64Decode(o->getValue<std::string>("leaf"));
-    return bytes ? crypto::ToString(*bytes) : "";
+    if (!bytes || bytes->empty()) return std::nullopt;
+    e.leaf = crypto::ToString(*bytes);
+    e.leaf_hash = crypto::merkle::HashLeaf(e.leaf);
+    return e;
   } catch (...) {
-    return "";
+    return std::nullopt;
+  }
+}
+
+// What log/entries.jsonl holds, read up to its first fault.
+struct LogContents {
+  std::vector<std::string> leaves;  // "" for a redacted entry
+  // Record (event subject) → index of the newest entry whose details carry
+  // a recordHash.
+  std::map<std::string, uint64_t> newest_record_hash;
+};
+
+// Every redacted entry must be one that a record.destroy entry lists.
+void CheckRedactions(const std::vector<uint64_t>& redacted, const std::set<uint64_t>& listed, PackageReport& report) {
+  for (uint64_t i : redacted) {
+    if (!listed.count(i)) {
+      report.findings.push_back({"log/entries.jsonl", "entry " + std::to_string(i) +
+                                                          " is redacted, but no record.destroy entry lists it"});
+    }
   }
 }
 
 // log/entries.jsonl: every leaf decodes and links to the one before, and
-// together they give the checkpoint's size and root. Returns the leaves
-// read up to the first fault.
-std::vector<std::string> CheckLogEntries(const Contents& c, const std::optional<crypto::Checkpoint>& cp,
-                                         PackageReport& report) {
-  std::vector<std::string> leaves;
+// together they give the checkpoint's size and root.
+LogContents CheckLogEntries(const Contents& c, const std::optional<crypto::Checkpoint>& cp,
+                            PackageReport& report) {
+  LogContents log;
+  std::vector<std::string>& leaves = log.leaves;
   const std::string* jsonl = Tag(c, "log/entries.jsonl", report);
-  if (!jsonl) return leaves;
+  if (!jsonl) return log;
   crypto::merkle::CompactRange range;
   std::optional<crypto::Digest32> prev;
+  std::vector<uint64_t> redacted;
+  std::set<uint64_t> listed;  // by record.destroy entries
   const size_t findings_before = report.findings.size();
   for (const std::string& line : Lines(*jsonl)) {
     const uint64_t line_no = leaves.size();
-    std::string leaf = EntryLeaf(line, line_no);
-    if (leaf.empty()) {
+    std::optional<EntryLine> entry = ParseEntryLine(line, line_no);
+    if (!entry) {
       report.findings.push_back({"log/entries.jsonl", "line " + std::to_string(line_no + 1) + " is not entry " +
                                                           std::to_string(line_no)});
       break;
     }
-    auto decoded = storage::DecodeLeaf(leaf);
-    if (!decoded.ok()) {
-      report.findings.push_back({"log/entries.jsonl", "entry " + std::to_string(line_no) + ": " + decoded.status().message()});
-      break;
+    if (entry->leaf.empty()) {
+      redacted.push_back(line_no);
+    } else {
+      auto decoded = storage::DecodeLeaf(entry->leaf);
+      if (!decoded.ok()) {
+        report.findings.push_back({"log/entries.jsonl", "entry " + std::to_string(line_no) + ": " + decoded.status().message()});
+        break;
+      }
+      if (auto link = storage::CheckChainLink(*decoded, line_no, prev); !link.ok()) {
+        report.findings.push_back({"log/entries.jsonl", link.message()});
+        break;
+      }
+      const domain::EventDetails& details = decoded->event.details;
+      if (details.String(storage::kDetailRecordHash)) log.newest_record_hash[decoded->event.subject] = line_no;
+      const domain::DetailValue::Array* list = details.Array(kDetailRedacted);
+      for (size_t i = 0; list && decoded->event.action == kDestroyAction && i < list->size(); ++i) {
+        if (std::optional<int64_t> n = (*list)[i].AsInt(); n && *n >= 0) listed.insert(static_cast<uint64_t>(*n));
+      }
     }
-    if (auto link = storage::CheckChainLink(*decoded, line_no, prev); !link.ok()) {
-      report.findings.push_back({"log/entries.jsonl", link.message()});
-      break;
-    }
-    crypto::Digest32 h = crypto::merkle::HashLeaf(leaf);
-    range.Append(h);
-    prev = h;
-    leaves.push_back(std::move(leaf));
+    range.Append(entry->leaf_hash);
+    prev = entry->leaf_hash;
+    leaves.push_back(std::move(entry->leaf));
   }
   report.log_entries = leaves.size();
+  CheckRedactions(redacted, listed, report);
   if (cp && report.findings.size() == findings_before && (range.size() != cp->size || range.Root() != cp->root)) {
     report.findings.push_back({"log/entries.jsonl", "the entries do not give the checkpoint's size " +
                                                        std::to_string(cp->size) + " and root"});
   }
-  return leaves;
+  return log;
 }
 
 // bag-info.txt names the same checkpoint as log/checkpoint.
@@ -343,10 +397,18 @@ void CheckBagInfoCheckpoint(const Contents& c, const crypto::Checkpoint& cp, Pac
   }
 }
 
+// One verified receipt's entry.
+struct ReceiptEntry {
+  uint64_t index = 0;
+  std::string subject;
+  domain::EventDetails details;
+};
+
 // What the verified receipts say the log recorded.
 struct LoggedVersions {
   std::map<std::string, std::string> file_hash;                   // "<record>/v<n>/<file id>" → sha256
   std::map<std::string, domain::EventDetails> version_details;  // "<record>/v<n>" → event details
+  std::map<std::string, ReceiptEntry> receipts;                   // receipt file → its entry
 };
 
 // Every receipts/ file verifies against the keys and log/checkpoint, and
@@ -367,7 +429,7 @@ LoggedVersions CheckReceipts(const Contents& c, const Verifiers& verifiers,
       report.findings.push_back({name, "is against a checkpoint other than log/checkpoint"});
     }
     uint64_t index = verified->receipt.index;
-    if (index < leaves.size() && leaves[index] != verified->receipt.leaf) {
+    if (index < leaves.size() && !leaves[index].empty() && leaves[index] != verified->receipt.leaf) {
       report.findings.push_back({name, "its leaf differs from entry " + std::to_string(index) + " of the log"});
     }
     auto leaf = storage::DecodeLeaf(verified->receipt.leaf);
@@ -377,9 +439,14 @@ LoggedVersions CheckReceipts(const Contents& c, const Verifiers& verifiers,
     }
     const domain::EventDetails& details = leaf->event.details;
     const std::string& record = leaf->event.subject;
+    logged.receipts[name] = {index, record, details};
     std::optional<int64_t> version = details.Int("version");
     if (!version) {
-      report.findings.push_back({name, "its leaf is not a version event"});
+      // A record's receipt (receipts/<record>.tlog-proof) is of the entry
+      // with its newest recordHash, which need not be a version event.
+      if (!details.String(storage::kDetailRecordHash)) {
+        report.findings.push_back({name, "its leaf is neither a version event nor carries a recordHash"});
+      }
       continue;
     }
     const std::string key = record + "/v" + std::to_string(static_cast<int>(*version));
@@ -445,11 +512,96 @@ void CheckMetadataVersion(const Contents& c, const std::string& name, const std:
   }
 }
 
+// A string member of `o`, or nullopt (missing, or another JSON type).
+std::optional<std::string> StringMember(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  if (!o->has(key) || !o->get(key).isString()) return std::nullopt;
+  return o->getValue<std::string>(key);
+}
+
+// The record row that metadata file `o` describes, as storage::RecordDigest
+// reads it (docs/formats/audit-package.md, "Catalogue values"); an error
+// naming the first member that is missing or not in its exact form.
+StatusOr<domain::Record> CatalogueRow(const Poco::JSON::Object::Ptr& o) {
+  std::map<std::string, std::string> text;
+  for (const char* key : {"id", "type", "title", "description", "department", "classification", "custodian",
+                          "location", "retentionClass", "state", "createdAt", "createdBy", "updatedAt", "salt"}) {
+    std::optional<std::string> value = StringMember(o, key);
+    if (!value) return InvalidArgument(std::string("member ") + key + " is missing or not a string");
+    text[key] = *value;
+  }
+  domain::Record r;
+  r.id = domain::RecordId{text["id"]};
+  CUSTOS_ASSIGN_OR_RETURN(r.type, domain::ParseRecordType(text["type"]));
+  r.title = text["title"];
+  r.description = text["description"];
+  r.department = text["department"];
+  CUSTOS_ASSIGN_OR_RETURN(r.classification, domain::ParseClassification(text["classification"]));
+  r.custodian = text["custodian"];
+  r.location = text["location"];
+  Poco::JSON::Object::Ptr metadata = o->getObject("metadata");
+  if (!metadata) return InvalidArgument("member metadata is missing or not an object");
+  CUSTOS_ASSIGN_OR_RETURN(r.metadata_json, domain::CanonicalJson(metadata));
+  r.retention_class = text["retentionClass"];
+  CUSTOS_ASSIGN_OR_RETURN(r.state, domain::ParseRecordState(text["state"]));
+  for (const auto& [key, field] : {std::pair{"createdAt", &r.created_at}, std::pair{"updatedAt", &r.updated_at}}) {
+    CUSTOS_ASSIGN_OR_RETURN(*field, domain::ParseTime(text[key]));
+    if (domain::FormatTime(*field) != text[key]) return InvalidArgument(std::string("member ") + key + " is not a log time");
+  }
+  r.created_by = text["createdBy"];
+  r.salt = text["salt"];
+  return r;
+}
+
+// The record's catalogue values in metadata file `name` against the log:
+// its receipt must be of the newest entry of log/entries.jsonl that carries
+// a recordHash for the record, and that recordHash must be the digest of
+// the values and salt the file gives.
+void CheckCatalogue(const std::string& name, const Poco::JSON::Object::Ptr& record, const LoggedVersions& logged,
+                    const LogContents& log, PackageReport& report) {
+  const std::string id = record->getValue<std::string>("id");
+  const std::string label = "record " + id + ": ";
+  std::optional<std::string> receipt = StringMember(record, "receipt");
+  if (!receipt) {
+    report.findings.push_back({name, label + "no receipt binds its catalogue values to the log"});
+    return;
+  }
+  auto it = logged.receipts.find(*receipt);
+  if (it == logged.receipts.end()) {
+    report.findings.push_back({name, label + "its receipt " + *receipt + " is missing or does not verify"});
+    return;
+  }
+  const ReceiptEntry& entry = it->second;
+  std::optional<std::string> logged_hash = entry.details.String(storage::kDetailRecordHash);
+  if (entry.subject != id || !logged_hash) {
+    report.findings.push_back({name, label + *receipt + " is not of an entry with this record's recordHash"});
+    return;
+  }
+  if (!record->has("logIndex") || !record->get("logIndex").isInteger() ||
+      record->getValue<Poco::Int64>("logIndex") != static_cast<Poco::Int64>(entry.index)) {
+    report.findings.push_back({name, label + "logIndex is not the entry of " + *receipt});
+  }
+  auto newest = log.newest_record_hash.find(id);
+  if (newest != log.newest_record_hash.end() && newest->second != entry.index) {
+    report.findings.push_back({name, label + "entry " + std::to_string(newest->second) +
+                                         " of the log holds a newer recordHash than entry " +
+                                         std::to_string(entry.index) + " of its receipt"});
+  }
+  StatusOr<domain::Record> row = CatalogueRow(record);
+  StatusOr<std::string> digest = row.ok() ? storage::RecordDigest(*row) : StatusOr<std::string>(row.status());
+  if (!digest.ok()) {
+    report.findings.push_back({name, label + "catalogue values do not match the log (" + digest.status().message() + ")"});
+  } else if (*digest != *logged_hash) {
+    report.findings.push_back({name, label + "catalogue values do not match the log (the recordHash of entry " +
+                                         std::to_string(entry.index) + ")"});
+  }
+}
+
 // Metadata: every version and file it describes must be what the log
-// recorded, and every path it names must be in the package. Returns the
+// recorded, and every path it names must be in the package; the record's
+// catalogue values must be those whose digest the log holds. Returns the
 // withheld files ("<record>/v<n>/<file id>" → reason code).
 std::map<std::string, std::string> CheckMetadata(const Contents& c, const LoggedVersions& logged,
-                                                 PackageReport& report) {
+                                                 const LogContents& log, PackageReport& report) {
   std::map<std::string, std::string> withheld;
   for (const auto& [name, text] : c.tags) {
     if (name.rfind("metadata/", 0) != 0) continue;
@@ -461,6 +613,7 @@ std::map<std::string, std::string> CheckMetadata(const Contents& c, const Logged
     try {
       auto record = parsed->extract<Poco::JSON::Object::Ptr>();
       std::string id = record->getValue<std::string>("id");
+      CheckCatalogue(name, record, logged, log, report);
       auto versions = record->getArray("versions");
       for (size_t i = 0; versions && i < versions->size(); ++i) {
         auto v = versions->getObject(static_cast<unsigned>(i));
@@ -520,10 +673,10 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
   report.tag_files = c.tags.size();
   CheckBagIt(c, report);
   std::optional<crypto::Checkpoint> cp = CheckCheckpoint(c, verifiers, report);
-  std::vector<std::string> leaves = CheckLogEntries(c, cp, report);
+  LogContents log = CheckLogEntries(c, cp, report);
   if (cp) CheckBagInfoCheckpoint(c, *cp, report);
-  LoggedVersions logged = CheckReceipts(c, verifiers, cp, leaves, report);
-  std::map<std::string, std::string> withheld = CheckMetadata(c, logged, report);
+  LoggedVersions logged = CheckReceipts(c, verifiers, cp, log.leaves, report);
+  std::map<std::string, std::string> withheld = CheckMetadata(c, logged, log, report);
   if (auto it = c.tags.find("bag-info.txt"); it != c.tags.end()) CheckWithheld(it->second, withheld, report);
   CheckPayloadAgainstLog(c, logged, report);
   return report;

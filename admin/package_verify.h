@@ -10,7 +10,13 @@
 //   4. every receipt verifies against KEY and the package checkpoint, and
 //      its leaf is the entry at its index;
 //   5. every data file's SHA-256 equals the hash its version's receipt leaf
-//      records for that file.
+//      records for that file;
+//   6. each metadata/<record>.json: its versions and files are what their
+//      receipt leaves record, and its catalogue values (title, description,
+//      metadata, …) with its salt give, through storage::RecordDigest, the
+//      recordHash of the record's newest such entry in the log, whose
+//      receipt it names ("record <id>: catalogue values do not match the
+//      log" otherwise).
 // Each finding names the file of the package it concerns.
 #pragma once
 

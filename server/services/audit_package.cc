@@ -18,6 +18,8 @@
 #include "server/services/log_service.h"
 #include "server/services/package_writer.h"
 #include "domain/canonical_json.h"
+#include "storage/integrity.h"
+#include "storage/log_leaf.h"
 
 namespace custos::services {
 
@@ -110,7 +112,16 @@ struct ExportRecord {
   Record record;
   std::vector<Version> versions;
   std::vector<ExportFile> files;
+  // The log entry with the record's newest recordHash, when the package's
+  // checkpoint covers it: what binds the catalogue values to the log.
+  std::optional<uint64_t> record_hash_index;
 };
+
+std::string VersionReceiptPath(const Record& r, int number) {
+  return "receipts/" + r.id.value + "-v" + std::to_string(number) + ".tlog-proof";
+}
+
+std::string RecordReceiptPath(const Record& r) { return "receipts/" + r.id.value + ".tlog-proof"; }
 
 Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -125,10 +136,17 @@ Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
   o->set("location", x.location);
   auto meta = domain::ParseJsonStrict(x.metadata_json);
   o->set("metadata", meta.ok() ? *meta : Poco::Dynamic::Var());
+  o->set("retentionClass", x.retention_class);
   o->set("state", std::string(domain::Name(x.state)));
   o->set("createdAt", domain::FormatTime(x.created_at));
   o->set("createdBy", x.created_by);
   o->set("updatedAt", domain::FormatTime(x.updated_at));
+  // What an auditor needs to recompute the record's recordHash and find it
+  // in the log (docs/formats/audit-package.md, "Catalogue values").
+  o->set("salt", x.salt);
+  o->set("logIndex", r.record_hash_index ? Poco::Dynamic::Var(static_cast<Poco::Int64>(*r.record_hash_index))
+                                         : Poco::Dynamic::Var());
+  o->set("receipt", r.record_hash_index ? Poco::Dynamic::Var(RecordReceiptPath(x)) : Poco::Dynamic::Var());
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
   for (const Version& v : r.versions) {
     Poco::JSON::Object::Ptr vo = new Poco::JSON::Object;
@@ -140,7 +158,7 @@ Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
     vo->set("manifestHash", v.manifest_hash);
     vo->set("prevManifestHash", v.prev_manifest_hash);
     vo->set("logIndex", static_cast<Poco::Int64>(v.log_index));
-    vo->set("receipt", "receipts/" + x.id.value + "-v" + std::to_string(v.number) + ".tlog-proof");
+    vo->set("receipt", VersionReceiptPath(x, v.number));
     Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
     for (const ExportFile& f : r.files) {
       if (f.version != v.number) continue;
@@ -263,20 +281,48 @@ class SnapshotReader {
     }
   }
 
-  // A receipt for every version the checkpoint covers.
+  // A receipt for every version the checkpoint covers, and one for each
+  // record's newest recordHash entry it covers.
   Status AddReceipts() {
     const storage::StoredCheckpoint& cp = snap_.checkpoint;
-    for (const ExportRecord& er : snap_.records) {
+    for (ExportRecord& er : snap_.records) {
       for (const Version& v : er.versions) {
         if (v.log_index >= cp.size) continue;  // not yet checkpointed
-        CUSTOS_ASSIGN_OR_RETURN(auto entries, tx_.log().Entries(v.log_index, v.log_index + 1, 1));
-        if (entries.empty()) return DataLoss("log entry " + std::to_string(v.log_index) + " is missing", "log_entry_missing");
-        CUSTOS_ASSIGN_OR_RETURN(auto proof, tx_.log().InclusionProof(v.log_index, cp.size));
-        snap_.receipts["receipts/" + er.record.id.value + "-v" + std::to_string(v.number) + ".tlog-proof"] =
-            FormatReceipt(entries[0].leaf, v.log_index, proof, cp.note);
+        CUSTOS_RETURN_IF_ERROR(AddReceipt(VersionReceiptPath(er.record, v.number), v.log_index));
+      }
+      CUSTOS_ASSIGN_OR_RETURN(er.record_hash_index, NewestRecordHash(er.record.id, cp.size));
+      if (er.record_hash_index) {
+        CUSTOS_RETURN_IF_ERROR(AddReceipt(RecordReceiptPath(er.record), *er.record_hash_index));
       }
     }
     return Status::Ok();
+  }
+
+  // The receipt of entry `index` against the snapshot's checkpoint; none
+  // for an entry a destruction redacted (a receipt holds the leaf).
+  Status AddReceipt(const std::string& path, uint64_t index) {
+    const storage::StoredCheckpoint& cp = snap_.checkpoint;
+    CUSTOS_ASSIGN_OR_RETURN(auto entries, tx_.log().Entries(index, index + 1, 1));
+    if (entries.empty()) return DataLoss("log entry " + std::to_string(index) + " is missing", "log_entry_missing");
+    if (entries[0].leaf.empty()) return Status::Ok();
+    CUSTOS_ASSIGN_OR_RETURN(auto proof, tx_.log().InclusionProof(index, cp.size));
+    snap_.receipts[path] = FormatReceipt(entries[0].leaf, index, proof, cp.note);
+    return Status::Ok();
+  }
+
+  // The index of the newest entry about record `id` whose details carry a
+  // recordHash (the row as read in this snapshot); nullopt when there is
+  // none or the checkpoint (of `size`) does not cover it yet.
+  StatusOr<std::optional<uint64_t>> NewestRecordHash(const RecordId& id, uint64_t size) {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> entries,
+                            tx_.log().EntriesForSubject(id.value, SIZE_MAX));
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      auto leaf = storage::DecodeLeaf(it->leaf);
+      if (!leaf.ok() || !leaf->event.details.String(storage::kDetailRecordHash)) continue;
+      if (it->index >= size) break;
+      return std::optional<uint64_t>(it->index);
+    }
+    return std::optional<uint64_t>();
   }
 
   Transaction& tx_;
@@ -322,6 +368,11 @@ StatusOr<std::string> LogEntriesJsonl(storage::MetadataStore& store, uint64_t si
       return Status::Ok();
     }));
     for (const auto& e : entries) {
+      if (e.leaf.empty()) {  // redacted by a destruction: its leaf hash still builds the tree
+        jsonl += "{\"index\":" + std::to_string(e.index) + ",\"leafHash\":\"" + crypto::Base64Encode(e.leaf_hash) +
+                 "\",\"redacted\":true}\n";
+        continue;
+      }
       jsonl += "{\"index\":" + std::to_string(e.index) + ",\"leaf\":\"" + crypto::Base64Encode(e.leaf) + "\"}\n";
     }
   }

@@ -12,16 +12,24 @@
 //   <name>/tagmanifest-sha256.txt    every tag file
 //   <name>/data/                     always, empty when no content is included
 //   <name>/data/<record>/v<n>/<file id>-<file name>
-//   <name>/metadata/<record>.json    record, versions and files
+//   <name>/metadata/<record>.json    record (its catalogue values and
+//                                    salt), versions and files
 //   <name>/log/entries.jsonl         {"index","leaf"} for every entry < size
+//                                    ({"index","leafHash","redacted"} for
+//                                    an entry a destruction redacted)
 //   <name>/log/checkpoint            the signed checkpoint
 //   <name>/log/key                   the verifier key(s)
 //   <name>/receipts/<record>-v<n>.tlog-proof
+//   <name>/receipts/<record>.tlog-proof   the entry with the record's
+//                                    newest recordHash, which binds its
+//                                    catalogue values (storage/integrity.h)
 //
 // Everything comes from one read snapshot, so the entries, checkpoint and
 // receipts agree. A file's content is included only where the caller may
 // read it (directly or through an active digital loan); otherwise, and for
 // destroyed files, only its metadata is (the package says which and why).
+// Catalogue values are never withheld: a record the caller may see is
+// exported with all of them and its salt, which the binding needs whole.
 // An export by a signed-in user is an audit event, committed before the
 // first byte is written; the operator's offline export (custosctl) reads
 // with filesystem rights and is not.

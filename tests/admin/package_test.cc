@@ -37,6 +37,7 @@
 #include "crypto/signed_note.h"
 #include "common/byte_stream.h"
 #include "server/services/clock.h"
+#include "server/services/audit_package.h"
 #include "server/services/destruction_service.h"
 #include "server/services/package_writer.h"
 #include "server/services/principal.h"
@@ -71,11 +72,24 @@ constexpr char kNameA2[] = "补充协议（第二版）.pdf";
 constexpr char kNameB[] = "供应商名册 register.pdf";
 constexpr char kNameD[] = "访客登记 2016.pdf";
 
+// Record `c`, a contract whose description is edited after check-in, is
+// exported on its own: once before the edit (in-process) and once per
+// format afterwards.
+constexpr char kContractTitle[] = "采购合同";
+constexpr char kCounterparty[] = "上海某某有限公司";
+constexpr char kDescriptionBefore[] = "2026 年度原材料采购 annual purchase";
+constexpr char kDescriptionAfter[] = "2026 年度原材料采购（含运输） annual purchase incl. freight";
+// `d`'s personal values, which its destruction empties.
+constexpr char kDestroyedDescription[] = "访客 张三 来访登记";
+constexpr char kDestroyedLocation[] = "B2-库房-03";
+
 struct Seed {
   std::string data;
-  std::string a, b, d;
+  std::string a, b, c, d;
   std::string vkey;  // path of the log's verifier key file
   std::map<std::string, std::string> packages;  // ".tar.gz" / ".zip" → path
+  std::map<std::string, std::string> contract_packages;  // `c` alone, after its edit
+  std::string contract_before_edit;  // `c` alone, before its edit (.tar.gz)
 };
 
 // Checks the records in (at the present time) and destroys `d` ten years
@@ -102,13 +116,35 @@ bool FillArchive(Seed& seed) {
   auto b1 = live::Commit(
       records.BeginCheckIn(archivist, live::GeneralRecord("供应商名册 Supplier register")),
       {pdf(kNameB, live::PatternBytes(3000, 3))});
-  auto d1 = live::Commit(
-      records.BeginCheckIn(archivist, live::GeneralRecord("访客登记 Visitor log 2016")),
-      {pdf(kNameD, live::PatternBytes(2000, 5))});
-  if (!a1 || !b1 || !d1) return false;
+  services::RecordInput visitors = live::GeneralRecord("访客登记 Visitor log 2016");
+  visitors.description = kDestroyedDescription;
+  visitors.location = kDestroyedLocation;
+  auto d1 = live::Commit(records.BeginCheckIn(archivist, visitors), {pdf(kNameD, live::PatternBytes(2000, 5))});
+  services::RecordInput contract = live::GeneralRecord(kContractTitle);
+  contract.type = "contract";
+  contract.description = kDescriptionBefore;
+  contract.metadata = {{"counterparty", kCounterparty}, {"contractNumber", "HT-2026-0042"},
+                       {"signedDate", "2026-01-15"}};
+  auto c1 = live::Commit(records.BeginCheckIn(archivist, contract), {pdf("采购合同 signed.pdf", live::PatternBytes(2500, 6))});
+  if (!a1 || !b1 || !c1 || !d1) return false;
   seed.a = a1->detail.record.id.value;
   seed.b = b1->detail.record.id.value;
+  seed.c = c1->detail.record.id.value;
   seed.d = d1->detail.record.id.value;
+  services::ExportRequest before;
+  before.record_ids = {seed.c};
+  before.name = kBagName;
+  services::PackageExporter exporter(store.store(), store.content(), store.keyring().VerifierKeys(), clock);
+  if (auto written = exporter.Write(nullptr, before, seed.contract_before_edit); !written.ok()) {
+    ADD_FAILURE() << "export before the edit: " << written.status().ToString();
+    return false;
+  }
+  services::RecordPatch edit;
+  edit.description = kDescriptionAfter;
+  if (auto patched = records.Patch(archivist, domain::RecordId{seed.c}, edit); !patched.ok()) {
+    ADD_FAILURE() << "patch: " << patched.status().ToString();
+    return false;
+  }
   auto a2 = live::Commit(records.BeginVersion(archivist, domain::RecordId{seed.a}, "amendment",
                                               "更正出席名单 corrected attendance"),
                          {pdf(kNameA2, live::PatternBytes(4000, 4))});
@@ -135,10 +171,13 @@ bool FillArchive(Seed& seed) {
   return true;
 }
 
-// custosctl export of a, b and d.
-bool Export(const Seed& seed, const std::string& out, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv = {Ctl(),  "export", "--data", seed.data, "--out", out, "--records",
-                                   seed.a + "," + seed.b + "," + seed.d, "--name", kBagName};
+// custosctl export of a, b and d (or of `records`).
+bool Export(const Seed& seed, const std::string& out, const std::vector<std::string>& extra = {},
+            const std::string& records = "") {
+  std::vector<std::string> argv = {Ctl(),     "export", "--data",
+                                   seed.data, "--out",  out,
+                                   "--records", records.empty() ? seed.a + "," + seed.b + "," + seed.d : records,
+                                   "--name",    kBagName};
   argv.insert(argv.end(), extra.begin(), extra.end());
   RunResult r = RunProgram(argv);
   if (r.exit_code != 0) {
@@ -151,10 +190,13 @@ bool Export(const Seed& seed, const std::string& out, const std::vector<std::str
 bool MakeSeed(const TempDir& tmp, Seed& seed) {
   seed.data = tmp.Sub("data");
   seed.vkey = seed.data + "/keys/log.vkey";
+  seed.contract_before_edit = tmp.Sub("contract-before-edit.tar.gz");
   if (!live::InitWithArchivist(tmp, seed.data) || !FillArchive(seed)) return false;
   for (const char* ext : {".tar.gz", ".zip"}) {
     seed.packages[ext] = tmp.Sub(std::string("package") + ext);
     if (!Export(seed, seed.packages[ext])) return false;
+    seed.contract_packages[ext] = tmp.Sub(std::string("contract") + ext);
+    if (!Export(seed, seed.contract_packages[ext], {}, seed.c)) return false;
   }
   return true;
 }
@@ -316,8 +358,9 @@ TEST_P(AuditPackage, ExportedPackageVerifiesClean) {
   // a: 2 + 1 files, b: 1; d's file was destroyed.
   EXPECT_EQ(Count(v, "payloadFiles"), 4u) << Dump(v);
   EXPECT_EQ(Count(v, "payloadBytes"), 5000u + 70000u + 4000u + 3000u) << Dump(v);
-  // One receipt per version: a v1, a v2, b v1, d v1.
-  EXPECT_EQ(Count(v, "receipts"), 4u) << Dump(v);
+  // One receipt per version (a v1, a v2, b v1, d v1) and one per record,
+  // of its newest recordHash (a, b, d).
+  EXPECT_EQ(Count(v, "receipts"), 7u) << Dump(v);
   EXPECT_GT(Count(v, "logEntries"), 4u) << Dump(v);
 
   // The layout of docs/formats/audit-package.md, all inside one folder.
@@ -333,13 +376,15 @@ TEST_P(AuditPackage, ExportedPackageVerifiesClean) {
         "metadata/" + seed_->b + ".json", "metadata/" + seed_->d + ".json",
         std::string("log/entries.jsonl"), std::string("log/checkpoint"), std::string("log/key"),
         "receipts/" + seed_->a + "-v1.tlog-proof", "receipts/" + seed_->a + "-v2.tlog-proof",
-        "receipts/" + seed_->b + "-v1.tlog-proof", "receipts/" + seed_->d + "-v1.tlog-proof"}) {
+        "receipts/" + seed_->b + "-v1.tlog-proof", "receipts/" + seed_->d + "-v1.tlog-proof",
+        "receipts/" + seed_->a + ".tlog-proof", "receipts/" + seed_->b + ".tlog-proof",
+        "receipts/" + seed_->d + ".tlog-proof"}) {
     EXPECT_EQ(names.count(want), 1u) << want;
   }
   size_t data_files = 0;
   for (const std::string& n : names) data_files += n.rfind("data/", 0) == 0 ? 1 : 0;
   EXPECT_EQ(data_files, 4u);
-  EXPECT_EQ(names.size(), 14u + 4u);
+  EXPECT_EQ(names.size(), 17u + 4u);
   // The key in the package is the archive's.
   const Entry* key = Find(entries, "log/key");
   ASSERT_NE(key, nullptr);
@@ -358,7 +403,7 @@ TEST_P(AuditPackage, RewrittenUnchangedPackageVerifiesClean) {
 
 TEST_P(AuditPackage, ChangedByteInAnyFileIsNamed) {
   const std::vector<Entry> entries = ReadEntries(package());
-  ASSERT_EQ(entries.size(), 18u);
+  ASSERT_EQ(entries.size(), 21u);
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string rel = Relative(entries[i]);
     SCOPED_TRACE(rel);
@@ -505,7 +550,7 @@ TEST_P(AuditPackage, MetadataOnlyExportVerifiesCleanWithoutPayload) {
   EXPECT_EQ(v.exit_code, 0) << Dump(v);
   EXPECT_TRUE(v.clean) << Dump(v);
   EXPECT_EQ(Count(v, "payloadFiles"), 0u) << Dump(v);
-  EXPECT_EQ(Count(v, "receipts"), 4u) << Dump(v);
+  EXPECT_EQ(Count(v, "receipts"), 7u) << Dump(v);
   std::vector<Entry> entries = ReadEntries(path);
   for (const Entry& e : entries) EXPECT_NE(Relative(e).rfind("data/", 0), 0u) << e.path;
   const Entry* info = Find(entries, "bag-info.txt");
@@ -561,6 +606,189 @@ TEST_P(AuditPackage, DestroyedRecordHasMetadataButNoDataFile) {
   const Entry* data = Find(entries, data_path);
   ASSERT_NE(data, nullptr) << data_path;
   EXPECT_EQ(data->bytes, live::PatternBytes(3000, 3));
+}
+
+// ------------------------------------------------ catalogue values and the log
+
+// Replaces `from` (which must occur once) by `to` in metadata/<record>.json
+// and recomputes its tag manifest line, as a forger would.
+void ForgeMetadata(std::vector<Entry>& entries, const std::string& record, const std::string& from,
+                   const std::string& to) {
+  const std::string rel = "metadata/" + record + ".json";
+  bool done = false;
+  for (Entry& e : entries) {
+    if (Relative(e) != rel) continue;
+    const size_t at = e.bytes.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " is not in " << e.bytes;
+    ASSERT_EQ(e.bytes.find(from, at + 1), std::string::npos) << from << " is in " << rel << " twice";
+    e.bytes.replace(at, from.size(), to);
+    done = true;
+  }
+  ASSERT_TRUE(done) << "no " << rel;
+  SetManifestLine(entries, "tagmanifest-sha256.txt", rel);
+}
+
+// A canonical JSON member, as metadata files spell it.
+std::string Member(const std::string& name, const std::string& value) {
+  return "\"" + name + "\":\"" + value + "\"";
+}
+
+// Writes `entries` to `path` and expects verify-package to exit 1 with one
+// finding, on `file`, whose problem holds `problem`.
+void ExpectSoleFinding(const std::string& path, const std::vector<Entry>& entries, const std::string& vkey,
+                       const std::string& file, const std::string& problem) {
+  WriteEntries(path, entries);
+  Verdict v = VerifyPackage(path, vkey);
+  EXPECT_EQ(v.exit_code, 1) << Dump(v);
+  ASSERT_EQ(v.findings.size(), 1u) << Dump(v);
+  EXPECT_EQ(v.findings[0].object, file) << Dump(v);
+  EXPECT_NE(v.findings[0].problem.find(problem), std::string::npos) << Dump(v);
+}
+
+TEST_P(AuditPackage, ContractPackageBindsItsCatalogueValuesToTheLog) {
+  const std::string path = seed_->contract_packages.at(ext());
+  Verdict v = VerifyPackage(path, seed_->vkey);
+  EXPECT_EQ(v.exit_code, 0) << Dump(v);
+  EXPECT_TRUE(v.clean) << Dump(v);
+  EXPECT_EQ(Count(v, "receipts"), 2u) << Dump(v);  // c v1, and c's newest recordHash
+  std::vector<Entry> entries = ReadEntries(path);
+  const Entry* meta = Find(entries, "metadata/" + seed_->c + ".json");
+  ASSERT_NE(meta, nullptr);
+  auto record = ParseObject(meta->bytes);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->getValue<std::string>("title"), kContractTitle);
+  EXPECT_EQ(record->getValue<std::string>("description"), kDescriptionAfter);
+  EXPECT_EQ(record->getObject("metadata")->getValue<std::string>("counterparty"), kCounterparty);
+  EXPECT_TRUE(record->has("retentionClass"));
+  EXPECT_TRUE(record->get("salt").isString());
+  EXPECT_EQ(record->getValue<std::string>("receipt"), "receipts/" + seed_->c + ".tlog-proof");
+  // The edit logged a newer recordHash than the check-in (version 1's entry).
+  const int64_t v1 = record->getArray("versions")->getObject(0)->getValue<Poco::Int64>("logIndex");
+  EXPECT_GT(record->getValue<Poco::Int64>("logIndex"), v1);
+  EXPECT_NE(Find(entries, "receipts/" + seed_->c + ".tlog-proof"), nullptr);
+}
+
+TEST_P(AuditPackage, ChangedCatalogueValueIsNamed) {
+  // Title, counterparty (type-specific metadata) and description each
+  // changed with the tag manifest recomputed: only the log's recordHash
+  // can tell.
+  const std::vector<std::pair<std::string, std::string>> forgeries = {
+      {Member("title", kContractTitle), Member("title", "采购合同（修订）")},
+      {Member("counterparty", kCounterparty), Member("counterparty", "深圳某某科技有限公司")},
+      {Member("description", kDescriptionAfter), Member("description", "2026 年度设备采购 equipment")},
+  };
+  const std::string rel = "metadata/" + seed_->c + ".json";
+  for (size_t i = 0; i < forgeries.size(); ++i) {
+    SCOPED_TRACE(forgeries[i].second);
+    std::vector<Entry> entries = ReadEntries(seed_->contract_packages.at(ext()));
+    ForgeMetadata(entries, seed_->c, forgeries[i].first, forgeries[i].second);
+    ExpectSoleFinding(Scratch("catalogue-" + std::to_string(i)), entries, seed_->vkey, rel,
+                      "record " + seed_->c + ": catalogue values do not match the log");
+  }
+}
+
+TEST_P(AuditPackage, CatalogueValuesWithoutTheirReceiptAreNamed) {
+  // Dropping the binding (as a package written before it existed would
+  // lack it) does not pass a changed title off as unchecked.
+  std::vector<Entry> entries = ReadEntries(seed_->contract_packages.at(ext()));
+  ForgeMetadata(entries, seed_->c, Member("receipt", "receipts/" + seed_->c + ".tlog-proof"), "\"receipt\":null");
+  ForgeMetadata(entries, seed_->c, Member("title", kContractTitle), Member("title", "采购合同（修订）"));
+  ExpectSoleFinding(Scratch("unbound"), entries, seed_->vkey, "metadata/" + seed_->c + ".json",
+                    "record " + seed_->c + ": no receipt binds");
+}
+
+TEST_P(AuditPackage, CatalogueValuesOfAnOlderEntryAreNamed) {
+  // The values before the edit, bound by a receipt of the check-in entry
+  // (which the package already holds as version 1's receipt, against the
+  // same checkpoint): every digest matches, but the log holds a newer
+  // recordHash for the record.
+  std::vector<Entry> entries = ReadEntries(seed_->contract_packages.at(ext()));
+  const std::vector<Entry> before = ReadEntries(seed_->contract_before_edit);
+  const std::string rel = "metadata/" + seed_->c + ".json";
+  const std::string receipt = "receipts/" + seed_->c + ".tlog-proof";
+  const Entry* old_meta = Find(before, rel);
+  const Entry* v1_receipt = Find(entries, "receipts/" + seed_->c + "-v1.tlog-proof");
+  ASSERT_NE(old_meta, nullptr);
+  ASSERT_NE(v1_receipt, nullptr);
+  ASSERT_NE(old_meta->bytes.find(kDescriptionBefore), std::string::npos);
+  const std::string v1_bytes = v1_receipt->bytes;
+  for (Entry& e : entries) {
+    if (Relative(e) == rel) e.bytes = old_meta->bytes;
+    if (Relative(e) == receipt) e.bytes = v1_bytes;
+  }
+  SetManifestLine(entries, "tagmanifest-sha256.txt", rel);
+  SetManifestLine(entries, "tagmanifest-sha256.txt", receipt);
+  ExpectSoleFinding(Scratch("older-entry"), entries, seed_->vkey, rel, "newer recordHash");
+}
+
+TEST_P(AuditPackage, DestroyedRecordShowsItsTombstoneBoundToTheLog) {
+  // The package was made after d's destruction: its metadata holds the
+  // tombstone (personal columns emptied, no salt), whose digest the
+  // record.destroy entry holds, and the package verifies.
+  std::vector<Entry> entries = ReadEntries(package());
+  const Entry* meta = Find(entries, "metadata/" + seed_->d + ".json");
+  ASSERT_NE(meta, nullptr);
+  auto record = ParseObject(meta->bytes);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->getValue<std::string>("description"), "");
+  EXPECT_EQ(record->getValue<std::string>("location"), "");
+  EXPECT_EQ(record->getObject("metadata")->size(), 0u);
+  EXPECT_EQ(record->getValue<std::string>("salt"), "");
+  EXPECT_EQ(record->getValue<std::string>("title"), "访客登记 Visitor log 2016");
+  EXPECT_EQ(meta->bytes.find(kDestroyedDescription), std::string::npos);
+  EXPECT_EQ(meta->bytes.find(kDestroyedLocation), std::string::npos);
+  EXPECT_NE(Find(entries, "receipts/" + seed_->d + ".tlog-proof"), nullptr);
+  // Its receipt is of the record.destroy entry.
+  const Entry* log = Find(entries, "log/entries.jsonl");
+  ASSERT_NE(log, nullptr);
+  const std::string index = std::to_string(record->getValue<Poco::Int64>("logIndex"));
+  const size_t line = log->bytes.find("{\"index\":" + index + ",");
+  ASSERT_NE(line, std::string::npos);
+  auto entry = ParseObject(log->bytes.substr(line, log->bytes.find('\n', line) - line));
+  ASSERT_TRUE(entry);
+  auto leaf = crypto::Base64Decode(entry->getValue<std::string>("leaf"));
+  ASSERT_TRUE(leaf.has_value());
+  EXPECT_NE(crypto::ToString(*leaf).find("\"action\":\"record.destroy\""), std::string::npos);
+  Verdict v = VerifyPackage(package(), seed_->vkey);
+  EXPECT_EQ(v.exit_code, 0) << Dump(v);
+  // Restoring the description it had is named.
+  ForgeMetadata(entries, seed_->d, Member("description", ""), Member("description", kDestroyedDescription));
+  ExpectSoleFinding(Scratch("undestroyed"), entries, seed_->vkey, "metadata/" + seed_->d + ".json",
+                    "record " + seed_->d + ": catalogue values do not match the log");
+}
+
+TEST_P(AuditPackage, OutsideCheckerRecomputesTheCatalogueDigestsFromTheFormat) {
+  // tests/tools/catalogue_check.py knows only docs/formats/audit-package.md
+  // ("Catalogue values"): it agrees with the archive's digests, destroyed
+  // record included, and refuses a changed title.
+  auto check = [](const std::string& package) {
+    RunResult r = RunProgram({Python(), "tests/tools/catalogue_check.py", package});
+    Poco::JSON::Object::Ptr records;
+    try {
+      Poco::JSON::Parser parser;
+      records = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>()->getObject("records");
+    } catch (const Poco::Exception&) {
+    }
+    return std::make_tuple(r.exit_code, records, r.out + r.err);
+  };
+  auto [code, records, output] = check(package());
+  EXPECT_EQ(code, 0) << output;
+  ASSERT_TRUE(records) << output;
+  EXPECT_EQ(records->size(), 3u) << output;
+  EXPECT_EQ(records->getValue<std::string>(seed_->d), "ok") << output;
+  std::tie(code, records, output) = check(seed_->contract_packages.at(ext()));
+  EXPECT_EQ(code, 0) << output;
+  ASSERT_TRUE(records) << output;
+  EXPECT_EQ(records->getValue<std::string>(seed_->c), "ok") << output;
+
+  std::vector<Entry> entries = ReadEntries(seed_->contract_packages.at(ext()));
+  ForgeMetadata(entries, seed_->c, Member("title", kContractTitle), Member("title", "采购合同（修订）"));
+  const std::string path = Scratch("outside-forged");
+  WriteEntries(path, entries);
+  std::tie(code, records, output) = check(path);
+  EXPECT_EQ(code, 1) << output;
+  ASSERT_TRUE(records) << output;
+  EXPECT_EQ(records->getValue<std::string>(seed_->c), "catalogue values do not match the log") << output;
 }
 
 // ------------------------------------------------- an outside BagIt checker
