@@ -33,6 +33,7 @@
 
 #include "admin/batch_archive.h"
 #include "crypto/hash.h"
+#include "crypto/merkle.h"
 #include "crypto/signature.h"
 #include "crypto/signed_note.h"
 #include "common/byte_stream.h"
@@ -719,6 +720,46 @@ TEST_P(AuditPackage, CatalogueValuesOfAnOlderEntryAreNamed) {
   SetManifestLine(entries, "tagmanifest-sha256.txt", rel);
   SetManifestLine(entries, "tagmanifest-sha256.txt", receipt);
   ExpectSoleFinding(Scratch("older-entry"), entries, seed_->vkey, rel, "newer recordHash");
+}
+
+TEST_P(AuditPackage, RedactedEntryThatNoDestructionListsIsNamed) {
+  // An entry given by its leaf hash alone still builds the signed tree, so
+  // hiding c's edit that way would make its check-in look newest: a
+  // redaction no record.destroy entry lists is a finding.
+  std::vector<Entry> entries = ReadEntries(seed_->contract_packages.at(ext()));
+  const Entry* meta = Find(entries, "metadata/" + seed_->c + ".json");
+  ASSERT_NE(meta, nullptr);
+  auto record = ParseObject(meta->bytes);
+  ASSERT_TRUE(record);
+  const std::string index = std::to_string(record->getValue<Poco::Int64>("logIndex"));
+  for (Entry& e : entries) {
+    if (Relative(e) != "log/entries.jsonl") continue;
+    const size_t at = e.bytes.find("{\"index\":" + index + ",");
+    ASSERT_NE(at, std::string::npos);
+    const size_t end = e.bytes.find('\n', at);
+    auto line = ParseObject(e.bytes.substr(at, end - at));
+    ASSERT_TRUE(line);
+    auto leaf = crypto::Base64Decode(line->getValue<std::string>("leaf"));
+    ASSERT_TRUE(leaf.has_value());
+    const std::string redacted = "{\"index\":" + index + ",\"leafHash\":\"" +
+                                 crypto::Base64Encode(crypto::merkle::HashLeaf(crypto::ToString(*leaf))) +
+                                 "\",\"redacted\":true}";
+    e.bytes.replace(at, end - at, redacted);
+  }
+  SetManifestLine(entries, "tagmanifest-sha256.txt", "log/entries.jsonl");
+  const std::string path = Scratch("redacted");
+  WriteEntries(path, entries);
+  Verdict v = VerifyPackage(path, seed_->vkey);
+  EXPECT_EQ(v.exit_code, 1) << Dump(v);
+  bool named = false, tree = false;
+  for (const Finding& f : v.findings) {
+    named = named || (f.object == "log/entries.jsonl" &&
+                      f.problem.find("entry " + index + " is redacted, but no record.destroy entry lists it") !=
+                          std::string::npos);
+    tree = tree || f.problem.find("checkpoint's size") != std::string::npos;
+  }
+  EXPECT_TRUE(named) << Dump(v);
+  EXPECT_FALSE(tree) << "the leaf hash still gives the signed root: " << Dump(v);
 }
 
 TEST_P(AuditPackage, DestroyedRecordShowsItsTombstoneBoundToTheLog) {
