@@ -574,11 +574,16 @@ class SeveringTest : public ShreddingTest {
   }
 
   // A record.update as versions before the severing wrote it: the old and
-  // new personal values in the leaf itself.
-  uint64_t AppendLegacyUpdate(const RecordId& id) {
+  // new personal values in the leaf itself. `drop_salt`: and the record as
+  // those versions kept it, without a salt (so the digest is unsalted).
+  uint64_t AppendLegacyUpdate(const RecordId& id, bool drop_salt = false) {
     uint64_t index = 0;
     Status s = archive_->store().Write([&](storage::Transaction& tx) -> Status {
       CUSTOS_ASSIGN_OR_RETURN(auto r, tx.records().Find(id));
+      if (drop_salt) {
+        r->salt.clear();
+        CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));
+      }
       storage::LogEvent e;
       e.action = "record.update";
       e.actor = arch_.username.value;
@@ -740,6 +745,54 @@ TEST_F(SeveringTest, RedactedEntryNoDestructionNamesIsAFinding) {
   Status s = archive_->store().Write([&](storage::Transaction& tx) { return tx.log().Redact(update); });
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_NE(Findings().find("[log_entry_redacted]"), std::string::npos) << Findings();
+}
+
+// The Go toolchain with golang.org/x/mod from Debian's packages, or "".
+std::string GoWithReferenceTlog() {
+  for (const char* go : {"/usr/bin/go", "/usr/lib/go/bin/go"}) {
+    if (std::filesystem::exists(go) &&
+        std::filesystem::exists("/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog/tlog.go")) {
+      return go;
+    }
+  }
+  return "";
+}
+
+TEST_F(SeveringTest, LogWithARedactedEntryVerifiesWithGosReferenceTlog) {
+  const std::string go = GoWithReferenceTlog();
+  if (go.empty()) GTEST_SKIP() << "needs Debian's golang-go and golang-golang-x-mod-dev";
+  RecordId id = CheckInCustomerFile();
+  ASSERT_FALSE(id.value.empty());
+  const uint64_t legacy = AppendLegacyUpdate(id);
+  Edit(id, "开户资料已补充身份证复印件", "王芳");
+  clock_.Set(domain::ParseTime("2032-06-01T09:00:00Z").value());
+  Destroy(id);
+  if (HasFatalFailure()) return;
+
+  // What a client fetches: every entry, the checkpoint, the key.
+  const std::string dir = tmp_.Sub("tlog");
+  std::filesystem::create_directories(dir);
+  std::string entries = AllEntriesText();
+  ASSERT_NE(entries.find("{\"index\":" + std::to_string(legacy) + ",\"leafHash\":"), std::string::npos);
+  std::ofstream(dir + "/entries.jsonl") << entries;
+  std::ofstream(dir + "/checkpoint") << log_->Checkpoint().value();
+  std::ofstream(dir + "/key") << log_->VerifierKeys();
+  testing::RunResult checked = testing::RunProgram(
+      {"/usr/bin/env", "GO111MODULE=off", "GOPATH=/usr/share/gocode", "GOCACHE=" + tmp_.Sub("gocache"),
+       "HOME=" + tmp_.Sub("."), go, "run", testing::SourceDir() + "/tests/tools/tlog_check/main.go", dir});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  EXPECT_NE(checked.out.find(", 1 redacted"), std::string::npos) << checked.out;
+
+  // The same check fails on a redacted entry whose hash is not the leaf's.
+  const std::string bad = "{\"index\":" + std::to_string(legacy) + ",\"leafHash\":\"";
+  size_t at = entries.find(bad);
+  ASSERT_NE(at, std::string::npos);
+  entries[at + bad.size()] = entries[at + bad.size()] == 'A' ? 'B' : 'A';
+  std::ofstream(dir + "/entries.jsonl") << entries;
+  checked = testing::RunProgram(
+      {"/usr/bin/env", "GO111MODULE=off", "GOPATH=/usr/share/gocode", "GOCACHE=" + tmp_.Sub("gocache"),
+       "HOME=" + tmp_.Sub("."), go, "run", testing::SourceDir() + "/tests/tools/tlog_check/main.go", dir});
+  EXPECT_EQ(checked.exit_code, 1) << checked.out << checked.err;
 }
 
 }  // namespace
