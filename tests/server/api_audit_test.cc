@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "server/services/audit_service.h"
 #include "storage/archive.h"
+#include "storage/custody.h"
 #include "storage/data_dir.h"
 #include "tests/server/api_fixture.h"
 #include "tests/tools/python.h"
@@ -770,9 +771,12 @@ TEST_F(ApiAudit, StartSweepRemovesExpiredAndLeftoverPackagesAndVerifyReportsAnEx
 
   ASSERT_EQ(S().Stop(), 0);
   // A copy in which a stored export still holding its key names the
-  // destroyed record (as if the destruction had not shredded it).
+  // destroyed record (as if the destruction had not shredded it). The
+  // planted row is logged (a state.rows event), so the copy takes the
+  // signing custody, as a move would.
   const std::string copy = tmp_.Sub("copy");
   std::filesystem::copy(S().data_dir(), copy, std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(storage::BindCustody(storage::DataDir(copy), "test copy").ok());
   {
     auto archive = OpenStopped(copy);
     ASSERT_TRUE(archive);
