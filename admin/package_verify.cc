@@ -518,6 +518,73 @@ std::optional<std::string> StringMember(const Poco::JSON::Object::Ptr& o, const 
   return o->getValue<std::string>(key);
 }
 
+// `text` as a time written exactly as the log writes times.
+StatusOr<domain::Time> LogTime(const std::string& text, const char* member) {
+  auto t = domain::ParseTime(text);
+  if (!t.ok() || domain::FormatTime(*t) != text) return InvalidArgument(std::string("member ") + member + " is not a log time");
+  return *t;
+}
+
+// An integer member of `o`, or nullopt.
+std::optional<int64_t> IntMember(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  if (!o->has(key) || !o->get(key).isInteger()) return std::nullopt;
+  return o->getValue<Poco::Int64>(key);
+}
+
+// One file of a version object as storage::ManifestCanonical reads it.
+StatusOr<domain::StoredFile> ManifestFile(const Poco::JSON::Object::Ptr& f) {
+  domain::StoredFile file;
+  std::map<std::string, std::string> text;
+  for (const char* key : {"id", "name", "mediaType", "sha256", "signature", "signer", "signingTime"}) {
+    std::optional<std::string> value = StringMember(f, key);
+    if (!value) return InvalidArgument(std::string("file member ") + key + " is missing or not a string");
+    text[key] = *value;
+  }
+  std::optional<int64_t> size = IntMember(f, "size");
+  if (!size || *size < 0) return InvalidArgument("file member size is missing or not a size");
+  file.id = domain::FileId{text["id"]};
+  file.name = text["name"];
+  file.media_type = text["mediaType"];
+  file.size = static_cast<uint64_t>(*size);
+  file.sha256 = text["sha256"];
+  file.sm3 = StringMember(f, "sm3").value_or("");
+  file.signature.status = text["signature"];
+  file.signature.signer = text["signer"];
+  if (!text["signingTime"].empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(file.signature.signing_time, LogTime(text["signingTime"], "signingTime"));
+  }
+  return file;
+}
+
+// Version object `v` of record `record` as storage::ManifestHash reads it
+// (docs/formats/audit-package.md, "Version values").
+StatusOr<domain::Version> ManifestVersion(const std::string& record, const Poco::JSON::Object::Ptr& v) {
+  domain::Version version;
+  version.record_id = domain::RecordId{record};
+  std::optional<int64_t> number = IntMember(v, "number");
+  if (!number) return InvalidArgument("member number is missing or not an integer");
+  version.number = static_cast<int>(*number);
+  std::map<std::string, std::string> text;
+  for (const char* key : {"kind", "note", "createdAt", "createdBy", "prevManifestHash"}) {
+    std::optional<std::string> value = StringMember(v, key);
+    if (!value) return InvalidArgument(std::string("member ") + key + " is missing or not a string");
+    text[key] = *value;
+  }
+  CUSTOS_ASSIGN_OR_RETURN(version.kind, domain::ParseVersionKind(text["kind"]));
+  version.note = text["note"];
+  CUSTOS_ASSIGN_OR_RETURN(version.created_at, LogTime(text["createdAt"], "createdAt"));
+  version.created_by = text["createdBy"];
+  version.prev_manifest_hash = text["prevManifestHash"];
+  Poco::JSON::Array::Ptr files = v->getArray("files");
+  for (size_t i = 0; files && i < files->size(); ++i) {
+    Poco::JSON::Object::Ptr f = files->getObject(static_cast<unsigned>(i));
+    if (!f) return InvalidArgument("a file is not an object");
+    CUSTOS_ASSIGN_OR_RETURN(domain::StoredFile file, ManifestFile(f));
+    version.files.push_back(std::move(file));
+  }
+  return version;
+}
+
 // The record row that metadata file `o` describes, as storage::RecordDigest
 // reads it (docs/formats/audit-package.md, "Catalogue values"); an error
 // naming the first member that is missing or not in its exact form.
@@ -543,10 +610,8 @@ StatusOr<domain::Record> CatalogueRow(const Poco::JSON::Object::Ptr& o) {
   CUSTOS_ASSIGN_OR_RETURN(r.metadata_json, domain::CanonicalJson(metadata));
   r.retention_class = text["retentionClass"];
   CUSTOS_ASSIGN_OR_RETURN(r.state, domain::ParseRecordState(text["state"]));
-  for (const auto& [key, field] : {std::pair{"createdAt", &r.created_at}, std::pair{"updatedAt", &r.updated_at}}) {
-    CUSTOS_ASSIGN_OR_RETURN(*field, domain::ParseTime(text[key]));
-    if (domain::FormatTime(*field) != text[key]) return InvalidArgument(std::string("member ") + key + " is not a log time");
-  }
+  CUSTOS_ASSIGN_OR_RETURN(r.created_at, LogTime(text["createdAt"], "createdAt"));
+  CUSTOS_ASSIGN_OR_RETURN(r.updated_at, LogTime(text["updatedAt"], "updatedAt"));
   r.created_by = text["createdBy"];
   r.salt = text["salt"];
   return r;
@@ -596,6 +661,21 @@ void CheckCatalogue(const std::string& name, const Poco::JSON::Object::Ptr& reco
   }
 }
 
+// Version `key` of record `record` in metadata file `name`: its values
+// (kind, note, creation, previous hash, files with their signatures) must
+// give the manifest hash that the version's entry logged.
+void CheckVersionValues(const std::string& name, const std::string& record, const std::string& key,
+                        const Poco::JSON::Object::Ptr& v, const domain::EventDetails& logged,
+                        PackageReport& report) {
+  StatusOr<domain::Version> version = ManifestVersion(record, v);
+  StatusOr<std::string> hash = version.ok() ? storage::ManifestHash(*version) : StatusOr<std::string>(version.status());
+  if (!hash.ok()) {
+    report.findings.push_back({name, "version " + key + ": its values do not match the log (" + hash.status().message() + ")"});
+  } else if (std::optional<std::string>(*hash) != logged.String(storage::kDetailManifestHash)) {
+    report.findings.push_back({name, "version " + key + ": its values do not match the log (the manifest hash it recorded)"});
+  }
+}
+
 // Metadata: every version and file it describes must be what the log
 // recorded, and every path it names must be in the package; the record's
 // catalogue values must be those whose digest the log holds. Returns the
@@ -624,6 +704,7 @@ std::map<std::string, std::string> CheckMetadata(const Contents& c, const Logged
           continue;
         }
         CheckMetadataVersion(c, name, key, v, it->second, withheld, report);
+        CheckVersionValues(name, id, key, v, it->second, report);
       }
     } catch (const std::exception& e) {
       report.findings.push_back({name, std::string("is not record metadata: ") + e.what()});

@@ -12,7 +12,9 @@
 //   5. every data file's SHA-256 equals the hash its version's receipt leaf
 //      records for that file;
 //   6. each metadata/<record>.json: its versions and files are what their
-//      receipt leaves record, and its catalogue values (title, description,
+//      receipt leaves record (each version's values give the manifest hash
+//      its entry logged, through storage::ManifestHash), and its catalogue
+//      values (title, description,
 //      metadata, …) with its salt give, through storage::RecordDigest, the
 //      recordHash of the record's newest such entry in the log, whose
 //      receipt it names ("record <id>: catalogue values do not match the

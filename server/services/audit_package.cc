@@ -170,6 +170,10 @@ Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
       fo->set("sha256", f.file.sha256);
       if (!f.file.sm3.empty()) fo->set("sm3", f.file.sm3);
       fo->set("signature", f.file.signature.status);
+      // The rest of what the version's manifest hash covers.
+      fo->set("signer", f.file.signature.signer);
+      fo->set("signingTime", f.file.signature.signing_time ? domain::FormatTime(*f.file.signature.signing_time)
+                                                            : std::string());
       fo->set("path", f.include ? Poco::Dynamic::Var("data/" + f.path) : Poco::Dynamic::Var());
       if (!f.include) fo->set("withheld", WithheldText(f.withheld));
       files->add(fo);

@@ -717,6 +717,21 @@ TEST_P(AuditPackage, ChangedCatalogueValueIsNamed) {
   }
 }
 
+TEST_P(AuditPackage, ChangedVersionValueIsNamed) {
+  // A version's note and kind are in the manifest hash its entry logged.
+  const std::vector<std::pair<std::string, std::string>> forgeries = {
+      {Member("note", "更正出席名单 corrected attendance"), Member("note", "原件作废 original void")},
+      {Member("kind", "amendment"), Member("kind", "renewal")},
+  };
+  for (size_t i = 0; i < forgeries.size(); ++i) {
+    SCOPED_TRACE(forgeries[i].second);
+    std::vector<Entry> entries = ReadEntries(package());
+    ForgeMetadata(entries, seed_->a, forgeries[i].first, forgeries[i].second);
+    ExpectSoleFinding(Scratch("version-" + std::to_string(i)), entries, seed_->vkey, "metadata/" + seed_->a + ".json",
+                      "version " + seed_->a + "/v2: its values do not match the log");
+  }
+}
+
 TEST_P(AuditPackage, CatalogueValuesWithoutTheirReceiptAreNamed) {
   // Dropping the binding (as a package written before it existed would
   // lack it) does not pass a changed title off as unchecked.
@@ -846,12 +861,15 @@ TEST_P(AuditPackage, OutsideCheckerRecomputesTheCatalogueDigestsFromTheFormat) {
   // tests/tools/catalogue_check.py knows only docs/formats/audit-package.md
   // ("Catalogue values"): it agrees with the archive's digests, destroyed
   // record included, and refuses a changed title.
-  auto check = [](const std::string& package) {
+  Poco::JSON::Object::Ptr versions;
+  auto check = [&versions](const std::string& package) {
     RunResult r = RunProgram({Python(), "tests/tools/catalogue_check.py", package});
     Poco::JSON::Object::Ptr records;
     try {
       Poco::JSON::Parser parser;
-      records = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>()->getObject("records");
+      auto o = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
+      records = o->getObject("records");
+      versions = o->getObject("versions");
     } catch (const Poco::Exception&) {
     }
     return std::make_tuple(r.exit_code, records, r.out + r.err);
@@ -861,6 +879,10 @@ TEST_P(AuditPackage, OutsideCheckerRecomputesTheCatalogueDigestsFromTheFormat) {
   ASSERT_TRUE(records) << output;
   EXPECT_EQ(records->size(), 3u) << output;
   EXPECT_EQ(records->getValue<std::string>(seed_->d), "ok") << output;
+  // And the manifest hash of every version, from the documented rule.
+  ASSERT_TRUE(versions) << output;
+  EXPECT_EQ(versions->size(), 4u) << output;
+  EXPECT_EQ(versions->getValue<std::string>(seed_->a + "/v2"), "ok") << output;
   std::tie(code, records, output) = check(seed_->contract_packages.at(ext()));
   EXPECT_EQ(code, 0) << output;
   ASSERT_TRUE(records) << output;

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Checks the catalogue values of an audit package against its log, from
-docs/formats/audit-package.md ("Catalogue values") alone.
+"""Checks the catalogue and version values of an audit package against its
+log, from docs/formats/audit-package.md ("Catalogue values", and the
+manifest hash rule under metadata/<record>.json) alone.
 
 It knows nothing of Custos's code: it reads the package (.tar.gz, .tar or
 .zip) with Python's tarfile and zipfile, and for every metadata/<record>.json
 recomputes the record's digest from the values and salt the file gives
 (RFC 8785 canonical JSON of strings, SHA-256) and compares it with the
 details.recordHash of log entry `logIndex` in log/entries.jsonl, which must
-be the newest entry about the record that carries one. It does not check
-signatures, the tree or the receipts (verify-package and the receipt
-verifier do).
+be the newest entry about the record that carries one; and for every
+version recomputes its manifest hash and compares it with the
+details.manifestHash of its entry. It does not check signatures, the tree
+or the receipts (verify-package and the receipt verifier do).
 
-Prints one JSON object: {"records": {id: "ok" | why not}}. Exit status: 0
-every record ok, 1 one is not, 2 the package could not be read.
+Prints one JSON object: {"records": {id: "ok" | why not}, "versions":
+{"<id>/v<n>": "ok" | why not}}. Exit status: 0 every one ok, 1 one is not,
+2 the package could not be read.
 
 Usage: catalogue_check.py PACKAGE
 """
@@ -55,6 +58,16 @@ def record_digest(record):
     return hashlib.sha256(canonical(row).encode("utf-8")).hexdigest()
 
 
+def manifest_hash(record, version):
+    files = [{"id": f["id"], "mediaType": f["mediaType"], "name": f["name"], "sha256": f["sha256"],
+              "signature": {"signer": f["signer"], "signingTime": f["signingTime"], "status": f["signature"]},
+              "size": f["size"], "sm3": f.get("sm3", "")} for f in version["files"]]
+    manifest = {"createdAt": version["createdAt"], "createdBy": version["createdBy"], "files": files,
+                "kind": version["kind"], "note": version["note"], "number": version["number"],
+                "prev": version["prevManifestHash"], "record": record["id"]}
+    return hashlib.sha256(canonical(manifest).encode("utf-8")).hexdigest()
+
+
 def main(path):
     try:
         files = read_package(path)
@@ -70,7 +83,7 @@ def main(path):
         events[entry["index"]] = event
         if isinstance(event["details"], dict) and "recordHash" in event["details"]:
             newest[event["subject"]] = entry["index"]
-    out = {}
+    out, versions = {}, {}
     for name, data in sorted(files.items()):
         if not name.startswith("metadata/"):
             continue
@@ -85,8 +98,13 @@ def main(path):
             out[record["id"]] = "catalogue values do not match the log"
         else:
             out[record["id"]] = "ok"
-    print(json.dumps({"records": out}, ensure_ascii=False))
-    return 0 if all(v == "ok" for v in out.values()) else 1
+        for version in record["versions"]:
+            key = "%s/v%d" % (record["id"], version["number"])
+            event = events.get(version["logIndex"])
+            logged = event["details"].get("manifestHash") if event else None
+            versions[key] = "ok" if logged == manifest_hash(record, version) else "values do not match the log"
+    print(json.dumps({"records": out, "versions": versions}, ensure_ascii=False))
+    return 0 if all(v == "ok" for v in list(out.values()) + list(versions.values())) else 1
 
 
 if __name__ == "__main__":
