@@ -74,7 +74,33 @@ function versionCard(record, v, status, latest) {
       table(columns, v.files, t('record.noFiles'), { class: 'compact', label: t('record.filesOf', { n: v.number }) })));
 }
 
-function historySummary(ev, fileNames) {
+// "field: old → new" for each value a record.update changed: the kept
+// fields from its details, the personal ones from the entry's `change`
+// (served while the record lives; docs/api.md).
+function updateValues(d, change) {
+  const before = { ...(d.before || {}) };
+  const after = { ...(d.after || {}) };
+  if (change) {
+    for (const side of ['before', 'after']) {
+      const values = change[side] || {};
+      const into = side === 'before' ? before : after;
+      for (const [k, v] of Object.entries(values)) {
+        if (k !== 'metadata') { into[k] = v; continue; }
+        let fields = {};
+        try { fields = JSON.parse(v || '{}'); } catch (e) { fields = {}; }
+        for (const [mk, mv] of Object.entries(fields)) into[`metadata.${mk}`] = mv;
+      }
+    }
+  }
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((k) => (before[k] || '') !== (after[k] || ''));
+  return keys.map((k) => {
+    const meta = k.startsWith('metadata.') ? k.slice('metadata.'.length) : k;
+    return `${t(`field.${k}`, {}, t(`meta.${meta}`, {}, meta))}: ${before[k] || '—'} → ${after[k] || '—'}`;
+  }).join('; ');
+}
+
+function historySummary(ev, fileNames, change) {
   const d = ev.details || {};
   switch (ev.action) {
     case 'record.checkin':
@@ -88,7 +114,7 @@ function historySummary(ev, fileNames) {
       return t('hist.update', { fields: (d.changed || Object.keys(d.after || {})).map((k) => {
         const meta = k.startsWith('metadata.') ? k.slice('metadata.'.length) : k;
         return t(`field.${k}`, {}, t(`meta.${meta}`, {}, meta));
-      }).join(', ') });
+      }).join(', ') }) + (updateValues(d, change) ? ` (${updateValues(d, change)})` : '');
     case 'record.state':
       return d.from && d.to ? `${t(`state.${d.from}`, {}, d.from)} → ${t(`state.${d.to}`, {}, d.to)}` : '';
     default:
@@ -108,7 +134,7 @@ function historyTable(entries, record) {
     { label: t('hist.time'), cell: (e) => (e.redacted ? '' : fmtTime(e.event.at)), class: 'nowrap' },
     { label: t('hist.action'), cell: (e) => (e.redacted ? h('span', { class: 'muted' }, t('hist.redacted')) : h('span', { title: e.event.action }, eventLabel(e.event.action))) },
     { label: t('hist.actor'), cell: (e) => (e.redacted ? '' : e.event.actor) },
-    { label: t('hist.details'), cell: (e) => h('span', { class: 'muted' }, e.redacted ? '' : historySummary(e.event, fileNames)), class: 'wrap' },
+    { label: t('hist.details'), cell: (e) => h('span', { class: 'muted' }, e.redacted ? '' : historySummary(e.event, fileNames, e.change)), class: 'wrap' },
   ];
   return table(columns, entries, t('record.noHistory'), { class: 'compact', label: t('record.history') });
 }
