@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "storage/postgres_store.h"
+#include "storage/seal_check.h"
 #include "storage/sqlite_store.h"
 
 namespace custos::storage {
@@ -31,14 +32,21 @@ StatusOr<Custody> CustodyOf(const DataDir& dir, const Config& config) {
 }  // namespace
 
 StatusOr<std::unique_ptr<MetadataStore>> OpenMetadataStore(const DataDir& dir, const Config& config,
-                                                          CheckpointSigner* signer) {
+                                                          CheckpointSigner* signer, const RowSealer* sealer,
+                                                          bool seal_existing_rows) {
   if (config.storage_backend == "sqlite") {
-    CUSTOS_ASSIGN_OR_RETURN(auto store, SqliteStore::Open({dir.Database()}, signer));
+    SqliteOptions options;
+    options.path = dir.Database();
+    options.sealer = sealer;
+    options.seal_existing_rows = seal_existing_rows;
+    CUSTOS_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(options, signer));
     return std::unique_ptr<MetadataStore>(std::move(store));
   }
   if (config.storage_backend == "postgresql") {
     PostgresOptions options;
     options.dsn = config.storage_dsn;
+    options.sealer = sealer;
+    options.seal_existing_rows = seal_existing_rows;
     CUSTOS_ASSIGN_OR_RETURN(auto store, PostgresStore::Open(options, signer));
     return std::unique_ptr<MetadataStore>(std::move(store));
   }
@@ -82,12 +90,19 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
   std::unique_ptr<ArchiveStorage> a(new ArchiveStorage());
   a->root_ = dir.root();
   a->origin_ = config.origin;
+  // An archive made before row seals gets its seal key now, and every row
+  // is sealed under it before the key takes its final name (trust on
+  // upgrade, docs/security.md "Row seals").
+  if (!Keyring::HasRowSealKey(dir)) CUSTOS_RETURN_IF_ERROR(Keyring::PrepareRowSealKey(dir));
   CUSTOS_ASSIGN_OR_RETURN(a->keyring_, Keyring::Load(dir, config.origin, suite));
   a->signer_ = std::make_unique<NoteCheckpointSigner>(config.origin, a->keyring_->log_signers());
   CUSTOS_ASSIGN_OR_RETURN(a->custody_, CustodyOf(dir, config));
   a->custody_signer_ =
       std::make_unique<CustodySigner>(*a->signer_, a->custody_.held, a->custody_.why_not);
-  CUSTOS_ASSIGN_OR_RETURN(a->store_, OpenMetadataStore(dir, config, a->custody_signer_.get()));
+  CUSTOS_ASSIGN_OR_RETURN(a->store_, OpenMetadataStore(dir, config, a->custody_signer_.get(),
+                                                        a->keyring_->row_sealer(),
+                                                        a->keyring_->row_seal_key_pending()));
+  if (a->keyring_->row_seal_key_pending()) CUSTOS_RETURN_IF_ERROR(Keyring::CommitRowSealKey(dir));
   CUSTOS_ASSIGN_OR_RETURN(a->blobs_, FileBlobStore::OpenDirectory(dir.BlobsDir()));
   a->content_ = std::make_unique<ContentStore>(*a->blobs_, a->keyring_->keys(), suite);
   if (sweep_orphans) {
@@ -125,6 +140,14 @@ Status ArchiveStorage::Promote(const LogEvent& event) {
   return Status::Ok();
 }
 
+StatusOr<std::vector<Finding>> ArchiveStorage::CheckAtStart() {
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> findings, CheckRowSeals(*store_, StartupSealTables()));
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> tail,
+                          CheckLogTail(*store_, origin_, keyring_->log_verifiers()));
+  findings.insert(findings.end(), tail.begin(), tail.end());
+  return findings;
+}
+
 StatusOr<VerifyReport> ArchiveStorage::Verify(
     const std::function<void(const VerifyProgress&)>& progress, uint64_t content_from,
     std::function<bool()> stop) {
@@ -136,6 +159,7 @@ StatusOr<VerifyReport> ArchiveStorage::Verify(
   o.progress = progress;
   o.content_from = content_from;
   o.stop = std::move(stop);
+  o.row_seals = true;
   CUSTOS_ASSIGN_OR_RETURN(VerifyReport report, VerifyArchive(*store_, o));
   // Older versions kept API exports in clear in DATA/exports; custosd
   // removes that folder at start. Whatever is still there is plaintext.

@@ -24,9 +24,12 @@
 namespace custos::storage {
 
 // The metadata store `config` names (storage.backend): SQLite in the data
-// directory, or PostgreSQL at storage.dsn.
+// directory, or PostgreSQL at storage.dsn. `sealer` and
+// `seal_existing_rows` as SqliteOptions'.
 StatusOr<std::unique_ptr<MetadataStore>> OpenMetadataStore(const DataDir& dir, const Config& config,
-                                                          CheckpointSigner* signer);
+                                                          CheckpointSigner* signer,
+                                                          const RowSealer* sealer = nullptr,
+                                                          bool seal_existing_rows = false);
 
 class ArchiveStorage {
  public:
@@ -66,6 +69,12 @@ class ArchiveStorage {
   // VerifyOptions::content_from); `stop` as VerifyOptions::stop.
   StatusOr<VerifyReport> Verify(const std::function<void(const VerifyProgress&)>& progress = {},
                                 uint64_t content_from = 0, std::function<bool()> stop = {});
+
+  // The start-up check of custosd (docs/operations.md "Start-up check"):
+  // the seal of every row of the small authority tables
+  // (StartupSealTables()) and the log's tail (CheckLogTail). Empty when
+  // they agree; errors only when the database cannot be read.
+  StatusOr<std::vector<Finding>> CheckAtStart();
 
  private:
   ArchiveStorage() = default;

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/random.h"
+
 namespace custos::storage {
 
 namespace {
@@ -18,6 +20,14 @@ std::string Ed25519Path(const DataDir& dir) { return dir.KeysDir() + "/log-ed255
 std::string Sm2Path(const DataDir& dir) { return dir.KeysDir() + "/log-sm2.pem"; }
 std::string VkeyPath(const DataDir& dir) { return dir.KeysDir() + "/log.vkey"; }
 std::string CurrentPath(const DataDir& dir) { return KekDir(dir) + "/current"; }
+std::string RowSealKeyPath(const DataDir& dir) { return dir.KeysDir() + "/row-seal.key"; }
+std::string PendingRowSealKeyPath(const DataDir& dir) { return RowSealKeyPath(dir) + ".new"; }
+
+// Writes 32 new random bytes to the new file `path` (0600).
+Status WriteRowSealKey(const std::string& path) {
+  CUSTOS_ASSIGN_OR_RETURN(crypto::Bytes key, crypto::RandomBytes(RowSealer::kKeySize));
+  return WriteNewFile(path, std::string(key.begin(), key.end()), 0600);
+}
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -102,7 +112,25 @@ Status Keyring::Create(const DataDir& dir, const std::string& origin, crypto::Su
     CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeySigner sm2_signer, crypto::note::KeySigner::Create(origin, sm2));
     vkeys += sm2_signer.VerifierKey() + "\n";
   }
+  CUSTOS_RETURN_IF_ERROR(WriteRowSealKey(RowSealKeyPath(dir)));
   return WriteNewFile(VkeyPath(dir), vkeys, 0644);
+}
+
+bool Keyring::HasRowSealKey(const DataDir& dir) {
+  return FileExists(RowSealKeyPath(dir)) || FileExists(PendingRowSealKeyPath(dir));
+}
+
+Status Keyring::PrepareRowSealKey(const DataDir& dir) {
+  CUSTOS_RETURN_IF_ERROR(WriteRowSealKey(PendingRowSealKeyPath(dir)));
+  return FsyncDirectory(dir.KeysDir());
+}
+
+Status Keyring::CommitRowSealKey(const DataDir& dir) {
+  const std::string from = PendingRowSealKeyPath(dir);
+  if (::rename(from.c_str(), RowSealKeyPath(dir).c_str()) != 0) {
+    return ErrnoStatus("cannot rename " + from + " to", RowSealKeyPath(dir), errno);
+  }
+  return FsyncDirectory(dir.KeysDir());
 }
 
 StatusOr<std::unique_ptr<Keyring>> Keyring::Load(const DataDir& dir, const std::string& origin,
@@ -147,6 +175,20 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Load(const DataDir& dir, const std::
     CUSTOS_ASSIGN_OR_RETURN(crypto::KeyPair sm2, crypto::KeyPair::LoadPrivateKeyFile(Sm2Path(dir)));
     CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeySigner sm2_signer, crypto::note::KeySigner::Create(origin, sm2));
     ring->signers_.push_back(std::move(sm2_signer));
+  }
+  std::string seal_path = RowSealKeyPath(dir);
+  if (!FileExists(seal_path) && FileExists(PendingRowSealKeyPath(dir))) {
+    seal_path = PendingRowSealKeyPath(dir);
+    ring->seal_key_pending_ = true;
+  }
+  if (FileExists(seal_path)) {
+    CUSTOS_ASSIGN_OR_RETURN(std::string key, ReadSmallFile(seal_path, 1024));
+    if (key.size() != RowSealer::kKeySize) {
+      return DataLoss("the row seal key " + seal_path + " does not hold " +
+                          std::to_string(RowSealer::kKeySize) + " bytes",
+                      "row_seal_key_bad");
+    }
+    ring->sealer_ = std::make_unique<RowSealer>(crypto::Bytes(key.begin(), key.end()));
   }
   return ring;
 }

@@ -5,6 +5,10 @@
 //   keys/log-ed25519.pem    0600: the log's checkpoint signing key
 //   keys/log-sm2.pem        0600: second checkpoint signature (gm suite only)
 //   keys/log.vkey           the log's verifier key(s), one per line (public)
+//   keys/row-seal.key       32 random bytes, 0600: the key of the row seals
+//                           (storage/row_seal.h); key rotation leaves it be
+//   keys/row-seal.key.new   present only while an archive made before row
+//                           seals is sealed for the first time (below)
 //   keys/kek/rotation       present only while `custosctl keys rotate` runs
 //                           or was interrupted (admin/keys_command.h)
 //
@@ -24,6 +28,7 @@
 #include "crypto/signed_note.h"
 #include "storage/data_dir.h"
 #include "storage/metadata_store.h"
+#include "storage/row_seal.h"
 
 namespace custos::storage {
 
@@ -31,9 +36,24 @@ class Keyring {
  public:
   // Creates the key files for a new installation (fails if any exists).
   static Status Create(const DataDir& dir, const std::string& origin, crypto::Suite suite);
-  // Loads them. The signers are named after `origin`.
+  // Loads them. The signers are named after `origin`. The row seal key is
+  // keys/row-seal.key, else the pending keys/row-seal.key.new
+  // (row_seal_key_pending()), else none (row_sealer() is null: an archive
+  // made before row seals). kDataLoss "row_seal_key_bad" if the file does
+  // not hold 32 bytes.
   static StatusOr<std::unique_ptr<Keyring>> Load(const DataDir& dir, const std::string& origin,
                                                  crypto::Suite suite);
+
+  // ---- The row seal key of an archive made before row seals ----
+  // (ArchiveStorage::Open: trust on upgrade, docs/security.md "Row seals".)
+
+  // Whether keys/row-seal.key or keys/row-seal.key.new exists.
+  static bool HasRowSealKey(const DataDir& dir);
+  // Writes a new random keys/row-seal.key.new (durable when this returns).
+  static Status PrepareRowSealKey(const DataDir& dir);
+  // Renames keys/row-seal.key.new to keys/row-seal.key, once every row is
+  // sealed under it.
+  static Status CommitRowSealKey(const DataDir& dir);
 
   // ---- KEK files, for key rotation (no Keyring object involved) ----
 
@@ -69,6 +89,10 @@ class Keyring {
   std::vector<const crypto::note::Verifier*> log_verifiers() const;
   // The verifier key lines, "\n"-separated (the Ed25519 one first).
   std::string VerifierKeys() const;
+  // The row sealer, or null when the archive has no seal key yet.
+  const RowSealer* row_sealer() const { return sealer_.get(); }
+  // The key loaded is keys/row-seal.key.new: the rows are not sealed yet.
+  bool row_seal_key_pending() const { return seal_key_pending_; }
 
  private:
   Keyring() = default;
@@ -76,6 +100,8 @@ class Keyring {
   crypto::Suite suite_ = crypto::Suite::kIntl;
   std::string origin_;
   std::vector<crypto::note::KeySigner> signers_;
+  std::unique_ptr<RowSealer> sealer_;
+  bool seal_key_pending_ = false;
 };
 
 // Signs checkpoints "<origin>\n<size>\n<b64 root>\n" with every signer given

@@ -305,6 +305,13 @@ class Transaction {
   // seals: verification compares what is there (storage/replay.h).
   // Stops at `visit`'s first error.
   virtual Status ForEachLogImage(const std::function<Status(const RowImage&)>& visit) = 0;
+  // Checks the seal of every stored row of the authority tables named in
+  // `tables` (all of them when empty; storage/row_seal.h), reading rows as
+  // stored; calls `bad` with the kSeal image of each row whose seal fails.
+  // Returns how many rows were checked. kInternal "no_row_sealer" if the
+  // store was opened without the seal key.
+  virtual StatusOr<uint64_t> CheckRowSeals(const std::vector<std::string>& tables,
+                                           const std::function<void(const RowImage&)>& bad) = 0;
 };
 
 // Signs checkpoints for the store. Implemented over crypto/signed_note.h by
@@ -324,7 +331,12 @@ class MetadataStore {
   // Status, or the commit's failure (then nothing of fn persisted).
   virtual Status Write(const TxFn& fn) = 0;
   // Runs `fn` on a consistent read-only snapshot; writes through it fail.
+  // A row whose seal fails is never returned (storage/row_seal.h).
   virtual Status Read(const TxFn& fn) = 0;
+  // As Read, but the repositories return rows as stored, seals unchecked:
+  // for verification alone, which reports each bad seal as a finding
+  // (storage/seal_check.h) and must read on past the row.
+  virtual Status ReadUnchecked(const TxFn& fn) { return Read(fn); }
   // Makes committed deletions unrecoverable from the store's files: freed
   // space is already overwritten (secure delete); this also folds the
   // write-ahead log back into the database and truncates it, so no older

@@ -99,6 +99,9 @@ Status PostgresStore::Init() {
   CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockMigrations).status());
   Status st = [&]() -> Status {
     CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kPostgres));
+    if (options_.seal_existing_rows && options_.sealer != nullptr) {
+      CUSTOS_RETURN_IF_ERROR(SealExistingRows(s, *options_.sealer, "BEGIN"));
+    }
     return Status::Ok();
   }();
   (void)sql::Query(s, kUnlockMigrations);
@@ -140,7 +143,7 @@ Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& ba
       CUSTOS_ASSIGN_OR_RETURN(*tail_, LoadLogTail(s));
       tail_valid_ = true;
     }
-    CUSTOS_RETURN_IF_ERROR(RunWriteBatch(s, *tail_, PostgresDialect(), *signer_, batch));
+    CUSTOS_RETURN_IF_ERROR(RunWriteBatch(s, *tail_, PostgresDialect(), options_.sealer, *signer_, batch));
     return sql::Exec(s, "COMMIT");
   }();
   if (!st.ok()) {
@@ -153,10 +156,14 @@ Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& ba
   return Status::Ok();
 }
 
-Status PostgresStore::Read(const TxFn& fn) {
+Status PostgresStore::Read(const TxFn& fn) { return ReadWith(options_.sealer, fn); }
+
+Status PostgresStore::ReadUnchecked(const TxFn& fn) { return ReadWith(nullptr, fn); }
+
+Status PostgresStore::ReadWith(const RowSealer* sealer, const TxFn& fn) {
   return readers_.With([&](sql::Connection& s) -> Status {
     CUSTOS_RETURN_IF_ERROR(Begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    return RunReadFunction(s, PostgresDialect(), fn);
+    return RunReadFunction(s, PostgresDialect(), sealer, fn);
   });
 }
 

@@ -35,6 +35,10 @@ struct PostgresOptions {
   std::string dsn;
   int read_connections = 4;
   size_t max_batch = 512;  // write functions committed together at most
+  // As SqliteOptions::sealer and seal_existing_rows (sealed under the
+  // migration lock, so nodes starting together seal once).
+  const RowSealer* sealer = nullptr;
+  bool seal_existing_rows = false;
 };
 
 // The connection string in libpq's key=value form, from either form.
@@ -54,6 +58,7 @@ class PostgresStore final : public MetadataStore {
 
   Status Write(const TxFn& fn) override;
   Status Read(const TxFn& fn) override;
+  Status ReadUnchecked(const TxFn& fn) override;
   // VACUUM FULL of the files table: rewrites it without the dead row
   // versions that still held shredded keys. Older copies remain in WAL
   // archives and base backups until they expire (docs/operations.md).
@@ -65,6 +70,7 @@ class PostgresStore final : public MetadataStore {
   PostgresStore(PostgresOptions options, CheckpointSigner* signer);
   Status Init();
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
+  Status ReadWith(const RowSealer* sealer, const TxFn& fn);
   StatusOr<std::unique_ptr<sql::Connection>> Connect();
 
   const PostgresOptions options_;

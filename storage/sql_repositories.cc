@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "storage/replay.h"
+#include "storage/row_seal.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -27,7 +28,8 @@ domain::Time T(const std::string& s) {
 // paging, so memory stays bounded). `columns` must start with the id.
 template <typename T>
 Status ForEachById(sql::Connection& s, const char* columns, const char* table,
-                   T (*from_row)(const Rows&, size_t), const std::function<Status(const T&)>& visit) {
+                   const std::function<StatusOr<T>(const Rows&, size_t)>& from_row,
+                   const std::function<Status(const T&)>& visit) {
   std::string after;
   for (;;) {
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s,
@@ -35,9 +37,30 @@ Status ForEachById(sql::Connection& s, const char* columns, const char* table,
                                                    " WHERE id > $1 ORDER BY id LIMIT 1000",
                                                {P(after)}));
     if (r.empty()) return Status::Ok();
-    for (size_t i = 0; i < r.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(from_row(r, i)));
+    for (size_t i = 0; i < r.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(T row, from_row(r, i));
+      CUSTOS_RETURN_IF_ERROR(visit(row));
+    }
     after = r.Text(r.size() - 1, 0);
   }
+}
+
+// The seal of `row` as stored, or "" for a store without a sealer.
+template <typename Row>
+std::string SealOf(const RowSealer* sealer, const Row& row) {
+  return sealer == nullptr ? std::string() : sealer->Seal(ImageOf(row, ImageUse::kSeal));
+}
+
+// `row` as read, if `mac` is its seal (or the store has no sealer); else
+// the integrity error (reported to the observer). No row that fails is
+// ever returned.
+template <typename Row>
+StatusOr<Row> Sealed(const RowSealer* sealer, Row row, const std::string& mac) {
+  if (sealer != nullptr) {
+    const RowImage image = ImageOf(row, ImageUse::kSeal);
+    if (!sealer->Check(image, mac)) return RowIntegrityError(image.table, image.key);
+  }
+  return row;
 }
 
 // What a write through a Read() transaction gets, whatever the engine
@@ -72,39 +95,47 @@ StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
 // ---------------------------------------------------------------- departments
 class SqlDepartments final : public DepartmentRepository {
  public:
-  SqlDepartments(sql::Connection& s, bool writable, RowChanges& changes)
-      : s_(s), writable_(writable), changes_(changes) {}
+  SqlDepartments(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
+      : s_(s), writable_(writable), changes_(changes), sealer_(sealer) {}
   Status Insert(const domain::Department& d) override {
     CUSTOS_ASSIGN_OR_RETURN(bool exists, Exists(d.name));
     if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
-    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "INSERT INTO departments(name, created_at) VALUES ($1, $2)",
-                                {P(d.name), P(domain::FormatTime(d.created_at))}));
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "INSERT INTO departments(name, created_at, mac) VALUES ($1, $2, $3)",
+                                {P(d.name), P(domain::FormatTime(d.created_at)), P(SealOf(sealer_, d))}));
     changes_.Add(ImageOf(d, ImageUse::kLog));
     return Status::Ok();
   }
   StatusOr<std::vector<domain::Department>> List() override {
-    CUSTOS_ASSIGN_OR_RETURN(Rows rows,
-                            sql::Query(s_, "SELECT name, created_at FROM departments ORDER BY name"));
-    std::vector<domain::Department> out;
-    for (size_t i = 0; i < rows.size(); ++i) out.push_back({rows.Text(i, 0), T(rows.Text(i, 1))});
-    return out;
+    return Load(" ORDER BY name", {});
   }
   StatusOr<bool> Exists(const std::string& name) override {
-    CUSTOS_ASSIGN_OR_RETURN(Rows rows,
-                            sql::Query(s_, "SELECT 1 FROM departments WHERE name = $1", {P(name)}));
-    return !rows.empty();
+    CUSTOS_ASSIGN_OR_RETURN(auto found, Load(" WHERE name = $1", {P(name)}));
+    return !found.empty();
   }
 
  private:
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
+
+  StatusOr<std::vector<domain::Department>> Load(const std::string& rest, const Params& params) {
+    CUSTOS_ASSIGN_OR_RETURN(Rows rows, sql::Query(s_, "SELECT name, created_at, mac FROM departments" + rest, params));
+    std::vector<domain::Department> out;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(auto d, Sealed(sealer_, domain::Department{rows.Text(i, 0), T(rows.Text(i, 1))},
+                                             rows.Text(i, 2)));
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
 };
 
 // ---------------------------------------------------------------------- users
 constexpr const char* kUserColumns =
     "username, password_hash, role, department, must_change_password, password_changed_at, "
-    "failed_logins, locked_until, disabled, created_at";
+    "failed_logins, locked_until, disabled, created_at, mac";
+constexpr size_t kUserMac = 10;  // the index of mac in kUserColumns
 
 domain::User UserFromRow(const Rows& r, size_t i) {
   domain::User u;
@@ -136,17 +167,24 @@ Params UserParams(const domain::User& u) {
           P(domain::FormatTime(u.created_at))};
 }
 
+// A users row read with kUserColumns, its seal checked.
+StatusOr<domain::User> SealedUser(const RowSealer* sealer, const Rows& r, size_t i) {
+  return Sealed(sealer, UserFromRow(r, i), r.Text(i, kUserMac));
+}
+
 class SqlUsers final : public UserRepository {
  public:
-  SqlUsers(sql::Connection& s, bool writable, RowChanges& changes)
-      : s_(s), writable_(writable), changes_(changes) {}
+  SqlUsers(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
+      : s_(s), writable_(writable), changes_(changes), sealer_(sealer) {}
   Status Insert(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (existing) return Conflict("user '" + u.username.value + "' already exists", "user_exists");
+    Params p = UserParams(u);
+    p.push_back(P(SealOf(sealer_, u)));
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 std::string("INSERT INTO users(") + kUserColumns +
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                                UserParams(u)));
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                p));
     changes_.Add(ImageOf(u, ImageUse::kLog));
     return Status::Ok();
   }
@@ -157,13 +195,13 @@ class SqlUsers final : public UserRepository {
     std::rotate(p.begin(), p.begin() + 1, p.end());  // username last
     p.pop_back();                                    // created_at never changes
     p.push_back(P(u.username.value));
+    domain::User stored = u;
+    stored.created_at = existing->created_at;  // never changes
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 "UPDATE users SET password_hash = $1, role = $2, department = $3, "
                                 "must_change_password = $4, password_changed_at = $5, failed_logins = $6, "
-                                "locked_until = $7, disabled = $8 WHERE username = $9",
-                                {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[9]}));
-    domain::User stored = u;
-    stored.created_at = existing->created_at;  // never changes
+                                "locked_until = $7, disabled = $8, mac = $9 WHERE username = $10",
+                                {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], P(SealOf(sealer_, stored)), p[9]}));
     changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
@@ -173,14 +211,18 @@ class SqlUsers final : public UserRepository {
                                       " FROM users WHERE username = $1",
                               {P(name.value)}));
     if (rows.empty()) return std::optional<domain::User>();
-    return std::optional<domain::User>(UserFromRow(rows, 0));
+    CUSTOS_ASSIGN_OR_RETURN(domain::User u, SealedUser(sealer_, rows, 0));
+    return std::optional<domain::User>(std::move(u));
   }
   StatusOr<std::vector<domain::User>> List() override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows rows,
         sql::Query(s_, std::string("SELECT ") + kUserColumns + " FROM users ORDER BY username"));
     std::vector<domain::User> out;
-    for (size_t i = 0; i < rows.size(); ++i) out.push_back(UserFromRow(rows, i));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(domain::User u, SealedUser(sealer_, rows, i));
+      out.push_back(std::move(u));
+    }
     return out;
   }
 
@@ -188,35 +230,46 @@ class SqlUsers final : public UserRepository {
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
 };
 
 // ------------------------------------------------------------------- sessions
 class SqlSessions final : public SessionRepository {
  public:
-  SqlSessions(sql::Connection& s, bool writable, RowChanges& changes)
-      : s_(s), writable_(writable), changes_(changes) {}
+  SqlSessions(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
+      : s_(s), writable_(writable), changes_(changes), sealer_(sealer) {}
   Status Insert(const domain::Session& x) override {
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 "INSERT INTO sessions(token_hash, username, created_at, last_seen_at, "
-                                "expires_at) VALUES ($1, $2, $3, $4, $5)",
+                                "expires_at, mac) VALUES ($1, $2, $3, $4, $5, $6)",
                                 {P(x.token_hash), P(x.username.value), P(domain::FormatTime(x.created_at)),
-                                 P(domain::FormatTime(x.last_seen_at)), P(domain::FormatTime(x.expires_at))}));
+                                 P(domain::FormatTime(x.last_seen_at)), P(domain::FormatTime(x.expires_at)),
+                                 P(SealOf(sealer_, x))}));
     changes_.Add(ImageOf(x, ImageUse::kLog));
     return Status::Ok();
   }
   StatusOr<std::optional<domain::Session>> Find(const std::string& token_hash) override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
-                           "SELECT token_hash, username, created_at, last_seen_at, expires_at "
+                           "SELECT token_hash, username, created_at, last_seen_at, expires_at, mac "
                            "FROM sessions WHERE token_hash = $1",
                            {P(token_hash)}));
     if (r.empty()) return std::optional<domain::Session>();
-    return std::optional<domain::Session>(domain::Session{r.Text(0, 0), domain::Username{r.Text(0, 1)}, T(r.Text(0, 2)),
-                                          T(r.Text(0, 3)), T(r.Text(0, 4))});
+    CUSTOS_ASSIGN_OR_RETURN(
+        domain::Session x,
+        Sealed(sealer_,
+               domain::Session{r.Text(0, 0), domain::Username{r.Text(0, 1)}, T(r.Text(0, 2)), T(r.Text(0, 3)),
+                               T(r.Text(0, 4))},
+               r.Text(0, 5)));
+    return std::optional<domain::Session>(std::move(x));
   }
   Status Touch(const std::string& token_hash, domain::Time last_seen) override {
-    return Exec(s_, writable_, "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2",
-                     {P(domain::FormatTime(last_seen)), P(token_hash)});
+    if (!writable_) return ReadOnly("a write");
+    CUSTOS_ASSIGN_OR_RETURN(auto x, Find(token_hash));  // checked: the new seal vouches for it all
+    if (!x) return Status::Ok();
+    x->last_seen_at = last_seen;
+    return Exec(s_, writable_, "UPDATE sessions SET last_seen_at = $1, mac = $2 WHERE token_hash = $3",
+                {P(domain::FormatTime(last_seen)), P(SealOf(sealer_, *x)), P(token_hash)});
   }
   Status Delete(const std::string& token_hash) override {
     return DeleteWhere("token_hash", token_hash);
@@ -229,6 +282,7 @@ class SqlSessions final : public SessionRepository {
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
 
   // Deletes the sessions whose `column` is `value`, one DeletedImage each.
   Status DeleteWhere(const char* column, const std::string& value) {
@@ -264,7 +318,8 @@ StatusOr<uint64_t> NextCounter(sql::Connection& s, bool writable, const std::str
 // -------------------------------------------------------------------- records
 constexpr const char* kRecordColumns =
     "id, type, title, description, department, classification, custodian, location, "
-    "metadata_json, retention_class, state, created_at, created_by, updated_at, expires_on";
+    "metadata_json, retention_class, state, created_at, created_by, updated_at, expires_on, salt, mac";
+constexpr size_t kRecordMac = 16;  // the index of mac in kRecordColumns
 
 
 
@@ -317,7 +372,13 @@ domain::Record RecordFromRow(const Rows& r, size_t i) {
   x.created_at = T(r.Text(i, 11));
   x.created_by = r.Text(i, 12);
   x.updated_at = T(r.Text(i, 13));
+  x.salt = r.Text(i, 15);
   return x;
+}
+
+// A records row read with kRecordColumns, its seal checked.
+StatusOr<domain::Record> SealedRecord(const RowSealer* sealer, const Rows& r, size_t i) {
+  return Sealed(sealer, RecordFromRow(r, i), r.Text(i, kRecordMac));
 }
 
 Params RecordParams(const domain::Record& x) {
@@ -335,7 +396,8 @@ Params RecordParams(const domain::Record& x) {
           P(domain::FormatTime(x.created_at)),
           P(x.created_by),
           P(domain::FormatTime(x.updated_at)),
-          P(domain::ExpiresOn(x.metadata_json))};
+          P(domain::ExpiresOn(x.metadata_json)),
+          P(x.salt)};
 }
 
 }  // namespace
@@ -353,8 +415,9 @@ namespace {
 
 class SqlRecords final : public RecordRepository {
  public:
-  SqlRecords(sql::Connection& s, const SqlDialect& d, bool writable, RowChanges& changes)
-      : s_(s), dialect_(d), writable_(writable), changes_(changes) {}
+  SqlRecords(sql::Connection& s, const SqlDialect& d, bool writable, RowChanges& changes,
+             const RowSealer* sealer)
+      : s_(s), dialect_(d), writable_(writable), changes_(changes), sealer_(sealer) {}
 
   StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) override {
     return NextCounter(s_, writable_, std::string(domain::Prefix(type)), year);
@@ -363,10 +426,13 @@ class SqlRecords final : public RecordRepository {
   Status Insert(const domain::Record& x) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (existing) return Conflict("record " + x.id.value + " already exists", "record_exists");
+    Params p = RecordParams(x);
+    p.push_back(P(SealOf(sealer_, x)));
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 std::string("INSERT INTO records(") + kRecordColumns +
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                                RecordParams(x)));
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                                    "$16, $17)",
+                                p));
     changes_.Add(ImageOf(x, ImageUse::kLog));
     return Status::Ok();
   }
@@ -375,15 +441,16 @@ class SqlRecords final : public RecordRepository {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(x.id));
     if (!existing) return NotFound("no record " + x.id.value, "record_not_found");
     Params p = RecordParams(x);
-    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
-                                "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
-                                "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
-                                "retention_class = $9, state = $10, updated_at = $11, expires_on = $12 "
-                                "WHERE id = $13",
-                                {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[0]}));
     domain::Record stored = x;  // created_at and created_by never change
     stored.created_at = existing->created_at;
     stored.created_by = existing->created_by;
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "UPDATE records SET type = $1, title = $2, description = $3, department = $4, "
+                                "classification = $5, custodian = $6, location = $7, metadata_json = $8, "
+                                "retention_class = $9, state = $10, updated_at = $11, expires_on = $12, "
+                                "salt = $13, mac = $14 WHERE id = $15",
+                                {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[15],
+                                 P(SealOf(sealer_, stored)), p[0]}));
     changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
@@ -393,7 +460,8 @@ class SqlRecords final : public RecordRepository {
         Rows r, sql::Query(s_, std::string("SELECT ") + kRecordColumns + " FROM records WHERE id = $1",
                            {P(id.value)}));
     if (r.empty()) return std::optional<domain::Record>();
-    return std::optional<domain::Record>(RecordFromRow(r, 0));
+    CUSTOS_ASSIGN_OR_RETURN(domain::Record x, SealedRecord(sealer_, r, 0));
+    return std::optional<domain::Record>(std::move(x));
   }
 
   StatusOr<domain::RecordPage> Search(const domain::RecordQuery& q) override {
@@ -484,12 +552,17 @@ class SqlRecords final : public RecordRepository {
     uint64_t counted = static_cast<uint64_t>(count.Int(0, 0));
     page.total = std::min<uint64_t>(counted, domain::kMaxCountedMatches);
     page.total_exact = counted <= domain::kMaxCountedMatches;
-    for (size_t i = 0; i < r.size(); ++i) page.records.push_back(RecordFromRow(r, i));
+    for (size_t i = 0; i < r.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(domain::Record x, SealedRecord(sealer_, r, i));
+      page.records.push_back(std::move(x));
+    }
     return page;
   }
 
   Status ForEach(const std::function<Status(const domain::Record&)>& visit) override {
-    return ForEachById<domain::Record>(s_, kRecordColumns, "records", RecordFromRow, visit);
+    return ForEachById<domain::Record>(
+        s_, kRecordColumns, "records", [this](const Rows& r, size_t i) { return SealedRecord(sealer_, r, i); },
+        visit);
   }
 
   Status AddChange(const domain::RecordId& id, const RecordChange& change) override {
@@ -534,12 +607,14 @@ class SqlRecords final : public RecordRepository {
   const SqlDialect& dialect_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
 };
 
 // ------------------------------------------------------------ versions, files
 constexpr const char* kFileColumns =
     "id, record_id, version, name, media_type, size, sha256, sm3, blob_id, kek_id, wrapped_dek, "
-    "sig_status, sig_signer, sig_time, sig_reason";
+    "sig_status, sig_signer, sig_time, sig_reason, mac";
+constexpr size_t kFileMac = 15;  // the index of mac in kFileColumns
 
 domain::StoredFile FileFromRow(const Rows& r, size_t i) {
   domain::StoredFile f;
@@ -562,10 +637,15 @@ domain::StoredFile FileFromRow(const Rows& r, size_t i) {
   return f;
 }
 
+// A files row read with kFileColumns, its seal checked.
+StatusOr<domain::StoredFile> SealedFile(const RowSealer* sealer, const Rows& r, size_t i) {
+  return Sealed(sealer, FileFromRow(r, i), r.Text(i, kFileMac));
+}
+
 class SqlVersions final : public VersionRepository {
  public:
-  SqlVersions(sql::Connection& s, bool writable, RowChanges& changes)
-      : s_(s), writable_(writable), changes_(changes) {}
+  SqlVersions(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
+      : s_(s), writable_(writable), changes_(changes), sealer_(sealer) {}
 
   Status Insert(const domain::Version& v) override {
     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_, "SELECT 1 FROM records WHERE id = $1",
@@ -580,26 +660,26 @@ class SqlVersions final : public VersionRepository {
     CUSTOS_RETURN_IF_ERROR(Exec(
         s_, writable_,
         "INSERT INTO versions(record_id, number, kind, note, created_at, created_by, "
-        "manifest_hash, prev_manifest_hash, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "manifest_hash, prev_manifest_hash, log_index, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         {P(v.record_id.value), P(v.number), P(std::string(domain::Name(v.kind))), P(v.note),
          P(domain::FormatTime(v.created_at)), P(v.created_by), P(v.manifest_hash), P(v.prev_manifest_hash),
-         P(v.log_index)}));
+         P(v.log_index), P(SealOf(sealer_, v))}));
     changes_.Add(ImageOf(v, ImageUse::kLog));
     int position = 0;
     for (const domain::StoredFile& f : v.files) {
+      domain::StoredFile stored = f;
+      stored.record_id = v.record_id;
+      stored.version = v.number;
       CUSTOS_RETURN_IF_ERROR(Exec(
           s_, writable_,
           std::string("INSERT INTO files(") + kFileColumns +
               ", position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-              "$15, $16)",
+              "$15, $16, $17)",
           {P(f.id.value), P(v.record_id.value), P(v.number), P(f.name), P(f.media_type),
            P(f.size), P(f.sha256), P(f.sm3), P(f.blob_id.value), P(f.kek_id), P(f.wrapped_dek),
            P(f.signature.status), P(f.signature.signer),
            P(f.signature.signing_time ? domain::FormatTime(*f.signature.signing_time) : std::string()),
-           P(f.signature.reason), P(position++)}));
-      domain::StoredFile stored = f;
-      stored.record_id = v.record_id;
-      stored.version = v.number;
+           P(f.signature.reason), P(SealOf(sealer_, stored)), P(position++)}));
       changes_.Add(ImageOf(stored, ImageUse::kLog));
     }
     return Status::Ok();
@@ -621,19 +701,20 @@ class SqlVersions final : public VersionRepository {
                                                std::string("SELECT ") + kFileColumns + " FROM files WHERE id = $1",
                                                {P(id.value)}));
     if (r.empty()) return NotFound("no file " + id.value, "file_not_found");
-    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "UPDATE files SET kek_id = $1, wrapped_dek = $2 WHERE id = $3",
-                                {P(kek_id), P(wrapped_dek), P(id.value)}));
-    domain::StoredFile stored = FileFromRow(r, 0);
+    CUSTOS_ASSIGN_OR_RETURN(domain::StoredFile stored, SealedFile(sealer_, r, 0));
     const bool had_key = !stored.wrapped_dek.empty();
     stored.kek_id = kek_id;
     stored.wrapped_dek = wrapped_dek;
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "UPDATE files SET kek_id = $1, wrapped_dek = $2, mac = $3 WHERE id = $4",
+                                {P(kek_id), P(wrapped_dek), P(SealOf(sealer_, stored)), P(id.value)}));
     // The kLog image names only the key's presence: a rewrap changes nothing.
     if (had_key != !wrapped_dek.empty()) changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
 
   Status ForEachFile(const std::function<Status(const domain::StoredFile&)>& visit) override {
-    return ForEachById<domain::StoredFile>(s_, kFileColumns, "files", FileFromRow, visit);
+    return ForEachById<domain::StoredFile>(
+        s_, kFileColumns, "files", [this](const Rows& r, size_t i) { return SealedFile(sealer_, r, i); }, visit);
   }
 
   StatusOr<bool> BlobReferenced(const domain::BlobId& id) override {
@@ -653,7 +734,7 @@ class SqlVersions final : public VersionRepository {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
                            "SELECT record_id, number, kind, note, created_at, created_by, "
-                           "manifest_hash, prev_manifest_hash, log_index FROM versions "
+                           "manifest_hash, prev_manifest_hash, log_index, mac FROM versions "
                            "WHERE record_id = $1" + filter + " ORDER BY number",
                            p));
     std::vector<domain::Version> out;
@@ -668,6 +749,7 @@ class SqlVersions final : public VersionRepository {
       v.manifest_hash = r.Text(i, 6);
       v.prev_manifest_hash = r.Text(i, 7);
       v.log_index = static_cast<uint64_t>(r.Int(i, 8));
+      CUSTOS_ASSIGN_OR_RETURN(v, Sealed(sealer_, std::move(v), r.Text(i, 9)));
       out.push_back(std::move(v));
     }
     if (out.empty()) return out;
@@ -678,7 +760,7 @@ class SqlVersions final : public VersionRepository {
                                (number ? " AND version = $2" : "") + " ORDER BY version, position",
                            p));
     for (size_t i = 0; i < f.size(); ++i) {
-      domain::StoredFile file = FileFromRow(f, i);
+      CUSTOS_ASSIGN_OR_RETURN(domain::StoredFile file, SealedFile(sealer_, f, i));
       for (domain::Version& v : out) {
         if (v.number == file.version) v.files.push_back(file);
       }
@@ -689,12 +771,14 @@ class SqlVersions final : public VersionRepository {
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
 };
 
 // ------------------------------------------------------------------------ log
 // ------------------------------------------------------------------ documents
 constexpr const char* kDocumentColumns =
-    "kind, id, subject, owner, state, due_at, created_at, updated_at, body";
+    "kind, id, subject, owner, state, due_at, created_at, updated_at, body, mac";
+constexpr size_t kDocumentMac = 9;  // the index of mac in kDocumentColumns
 
 Document DocumentFromRow(const Rows& r, size_t i) {
   Document d;
@@ -710,20 +794,26 @@ Document DocumentFromRow(const Rows& r, size_t i) {
   return d;
 }
 
+// A documents row read with kDocumentColumns, its seal checked.
+StatusOr<Document> SealedDocument(const RowSealer* sealer, const Rows& r, size_t i) {
+  return Sealed(sealer, DocumentFromRow(r, i), r.Text(i, kDocumentMac));
+}
+
 class SqlDocuments final : public DocumentRepository {
  public:
-  SqlDocuments(sql::Connection& s, bool writable, RowChanges& changes)
-      : s_(s), writable_(writable), changes_(changes) {}
+  SqlDocuments(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
+      : s_(s), writable_(writable), changes_(changes), sealer_(sealer) {}
 
   Status Insert(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
     if (existing) return Conflict(d.kind + " " + d.id + " already exists", "document_exists");
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 std::string("INSERT INTO documents(") + kDocumentColumns +
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                                 {P(d.kind), P(d.id), P(d.subject), P(d.owner), P(d.state),
                                  P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
-                                 P(domain::FormatTime(d.created_at)), P(domain::FormatTime(d.updated_at)), P(d.body)}));
+                                 P(domain::FormatTime(d.created_at)), P(domain::FormatTime(d.updated_at)), P(d.body),
+                                 P(SealOf(sealer_, d))}));
     changes_.Add(ImageOf(d, ImageUse::kLog));
     return Status::Ok();
   }
@@ -731,14 +821,15 @@ class SqlDocuments final : public DocumentRepository {
   Status Update(const Document& d) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(d.kind, d.id));
     if (!existing) return NotFound("no " + d.kind + " " + d.id, "document_not_found");
-    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
-                                "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
-                                "updated_at = $5, body = $6 WHERE kind = $7 AND id = $8",
-                                {P(d.subject), P(d.owner), P(d.state),
-                                 P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
-                                 P(domain::FormatTime(d.updated_at)), P(d.body), P(d.kind), P(d.id)}));
     Document stored = d;
     stored.created_at = existing->created_at;  // never changes
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "UPDATE documents SET subject = $1, owner = $2, state = $3, due_at = $4, "
+                                "updated_at = $5, body = $6, mac = $7 WHERE kind = $8 AND id = $9",
+                                {P(d.subject), P(d.owner), P(d.state),
+                                 P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
+                                 P(domain::FormatTime(d.updated_at)), P(d.body), P(SealOf(sealer_, stored)),
+                                 P(d.kind), P(d.id)}));
     changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
@@ -750,7 +841,8 @@ class SqlDocuments final : public DocumentRepository {
                                " FROM documents WHERE kind = $1 AND id = $2",
                            {P(kind), P(id)}));
     if (r.empty()) return std::optional<Document>();
-    return std::optional<Document>(DocumentFromRow(r, 0));
+    CUSTOS_ASSIGN_OR_RETURN(Document d, SealedDocument(sealer_, r, 0));
+    return std::optional<Document>(std::move(d));
   }
 
   StatusOr<std::vector<Document>> List(const DocumentQuery& q) override {
@@ -784,7 +876,10 @@ class SqlDocuments final : public DocumentRepository {
                                                params));
     std::vector<Document> out;
     out.reserve(r.size());
-    for (size_t i = 0; i < r.size(); ++i) out.push_back(DocumentFromRow(r, i));
+    for (size_t i = 0; i < r.size(); ++i) {
+      CUSTOS_ASSIGN_OR_RETURN(Document d, SealedDocument(sealer_, r, i));
+      out.push_back(std::move(d));
+    }
     return out;
   }
 
@@ -796,12 +891,14 @@ class SqlDocuments final : public DocumentRepository {
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
 };
 
 // -------------------------------------------------------------------- exports
 constexpr const char* kExportColumns =
     "id, owner, format, created_at, expires_at, blob_id, file_id, size, sha256, kek_id, "
-    "wrapped_dek, shredded_by, summary";
+    "wrapped_dek, shredded_by, summary, mac";
+constexpr size_t kExportMac = 13;  // the index of mac in kExportColumns
 
 StoredExport ExportFromRow(const Rows& r, size_t i) {
   StoredExport e;
@@ -821,30 +918,47 @@ StoredExport ExportFromRow(const Rows& r, size_t i) {
   return e;
 }
 
+// The export's records in the order of their ids' bytes (whatever the
+// engine's collation), the order its image lists them in.
+void SortExportRecords(StoredExport& e) {
+  std::sort(e.records.begin(), e.records.end(),
+            [](const ExportedRecord& a, const ExportedRecord& b) { return a.id.value < b.id.value; });
+}
+
+// Reads the export's records (export_records) into `e`.
+Status LoadExportRecords(sql::Connection& s, StoredExport& e) {
+  CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s, "SELECT record_id, content FROM export_records WHERE export_id = $1",
+                                               {P(e.id)}));
+  for (size_t k = 0; k < rec.size(); ++k) {
+    e.records.push_back({domain::RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
+  }
+  SortExportRecords(e);
+  return Status::Ok();
+}
+
 class SqlExports final : public ExportRepository {
  public:
-  SqlExports(sql::Connection& s, bool writable, RowChanges& changes)
-      : s_(s), writable_(writable), changes_(changes) {}
+  SqlExports(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
+      : s_(s), writable_(writable), changes_(changes), sealer_(sealer) {}
 
   Status Insert(const StoredExport& e) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(e.id));
     if (existing) return Conflict("export " + e.id + " already exists", "export_exists");
+    StoredExport stored = e;  // as Load returns it: records in id order
+    SortExportRecords(stored);
     CUSTOS_RETURN_IF_ERROR(Exec(
         s_, writable_,
         std::string("INSERT INTO exports(") + kExportColumns +
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         {P(e.id), P(e.owner), P(e.format), P(domain::FormatTime(e.created_at)), P(domain::FormatTime(e.expires_at)),
          P(e.blob_id.value), P(e.file_id.value), P(e.size), P(e.sha256), P(e.kek_id), P(e.wrapped_dek),
-         P(e.shredded_by), P(e.summary)}));
+         P(e.shredded_by), P(e.summary), P(SealOf(sealer_, stored))}));
     for (const ExportedRecord& r : e.records) {
       CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                   "INSERT INTO export_records(export_id, record_id, content) "
                                   "VALUES ($1, $2, $3)",
                                   {P(e.id), P(r.id.value), P(static_cast<int64_t>(r.content ? 1 : 0))}));
     }
-    StoredExport stored = e;  // as Find returns it: records in id order
-    std::sort(stored.records.begin(), stored.records.end(),
-              [](const ExportedRecord& a, const ExportedRecord& b) { return a.id.value < b.id.value; });
     changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
@@ -863,13 +977,18 @@ class SqlExports final : public ExportRepository {
   }
 
   Status Shred(const std::string& id, const std::string& by) override {
-    CUSTOS_RETURN_IF_ERROR(MustExist(id));
+    if (!writable_) return ReadOnly("a write");
+    CUSTOS_ASSIGN_OR_RETURN(auto stored, Find(id));  // checked: the new seal vouches for it all
+    if (!stored) return NotFound("no export " + id, "export_not_found");
+    stored->kek_id.clear();
+    stored->wrapped_dek.clear();
+    stored->shredded_by = by;
+    stored->summary = "{}";
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
-                                "UPDATE exports SET kek_id = '', wrapped_dek = $1, shredded_by = $2, summary = '{}' "
-                                "WHERE id = $3",
-                                {P(std::vector<uint8_t>()), P(by), P(id)}));
-    CUSTOS_ASSIGN_OR_RETURN(auto stored, Find(id));
-    if (stored) changes_.Add(ImageOf(*stored, ImageUse::kLog));
+                                "UPDATE exports SET kek_id = '', wrapped_dek = $1, shredded_by = $2, summary = '{}', "
+                                "mac = $3 WHERE id = $4",
+                                {P(std::vector<uint8_t>()), P(by), P(SealOf(sealer_, *stored)), P(id)}));
+    changes_.Add(ImageOf(*stored, ImageUse::kLog));
     return Status::Ok();
   }
 
@@ -903,13 +1022,8 @@ class SqlExports final : public ExportRepository {
     out.reserve(r.size());
     for (size_t i = 0; i < r.size(); ++i) {
       StoredExport e = ExportFromRow(r, i);
-      CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s_,
-                                                   "SELECT record_id, content FROM export_records "
-                                                   "WHERE export_id = $1 ORDER BY record_id",
-                                                   {P(e.id)}));
-      for (size_t k = 0; k < rec.size(); ++k) {
-        e.records.push_back({domain::RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
-      }
+      CUSTOS_RETURN_IF_ERROR(LoadExportRecords(s_, e));
+      CUSTOS_ASSIGN_OR_RETURN(e, Sealed(sealer_, std::move(e), r.Text(i, kExportMac)));
       out.push_back(std::move(e));
     }
     return out;
@@ -918,6 +1032,7 @@ class SqlExports final : public ExportRepository {
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
+  const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
 };
 
 class SqlNodeReader final : public crypto::merkle::NodeReader {
@@ -1299,64 +1414,146 @@ domain::Version VersionFromRow(const Rows& r, size_t i) {
   return v;
 }
 
-// Transaction::ForEachLogImage over SQL: the rows as stored, seals unchecked.
-Status ForEachStoredLogImage(sql::Connection& s, const std::function<Status(const RowImage&)>& visit) {
-  auto image = [&](const auto& row) { return visit(ImageOf(row, ImageUse::kLog)); };
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, "SELECT name, created_at FROM departments", "name > $1", "name", AfterText,
-                                   [&](const Rows& r, size_t i) {
-                                     return image(domain::Department{r.Text(i, 0), T(r.Text(i, 1))});
-                                   }));
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kUserColumns + " FROM users", "username > $1",
-                                   "username", AfterText,
-                                   [&](const Rows& r, size_t i) { return image(UserFromRow(r, i)); }));
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(
-      s, "SELECT token_hash, username, created_at, last_seen_at, expires_at FROM sessions", "token_hash > $1",
-      "token_hash", AfterText, [&](const Rows& r, size_t i) {
-        return image(domain::Session{r.Text(i, 0), domain::Username{r.Text(i, 1)}, T(r.Text(i, 2)),
-                                     T(r.Text(i, 3)), T(r.Text(i, 4))});
-      }));
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kRecordColumns + " FROM records", "id > $1", "id",
-                                   AfterText,
-                                   [&](const Rows& r, size_t i) { return image(RecordFromRow(r, i)); }));
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(
-      s,
-      "SELECT record_id, number, kind, note, created_at, created_by, manifest_hash, prev_manifest_hash, "
-      "log_index FROM versions",
-      "(record_id > $1 OR (record_id = $1 AND number > $2))", "record_id, number",
-      [](const Rows& r, size_t i) { return Params{P(r.Text(i, 0)), P(r.Int(i, 1))}; },
-      [&](const Rows& r, size_t i) { return image(VersionFromRow(r, i)); }));
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kFileColumns + " FROM files", "id > $1", "id",
-                                   AfterText, [&](const Rows& r, size_t i) { return image(FileFromRow(r, i)); }));
-  CUSTOS_RETURN_IF_ERROR(ScanPaged(
-      s, std::string("SELECT ") + kDocumentColumns + " FROM documents", "(kind > $1 OR (kind = $1 AND id > $2))",
-      "kind, id", [](const Rows& r, size_t i) { return Params{P(r.Text(i, 0)), P(r.Text(i, 1))}; },
-      [&](const Rows& r, size_t i) { return image(DocumentFromRow(r, i)); }));
+// Every stored row of the authority tables (of `tables` only, unless it is
+// empty) as its `use` image, with its stored mac, table by table in key
+// order; seals unchecked.
+Status ForEachStoredImage(sql::Connection& s, ImageUse use, const std::vector<std::string>& tables,
+                          const std::function<Status(const RowImage&, const std::string& mac)>& visit) {
+  auto image = [&](const auto& row, const std::string& mac) { return visit(ImageOf(row, use), mac); };
+  auto wanted = [&](const char* table) {
+    return tables.empty() || std::find(tables.begin(), tables.end(), table) != tables.end();
+  };
+  if (wanted("departments")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(s, "SELECT name, created_at, mac FROM departments", "name > $1", "name",
+                                     AfterText, [&](const Rows& r, size_t i) {
+                                       return image(domain::Department{r.Text(i, 0), T(r.Text(i, 1))}, r.Text(i, 2));
+                                     }));
+  }
+  if (wanted("users")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kUserColumns + " FROM users", "username > $1",
+                                     "username", AfterText, [&](const Rows& r, size_t i) {
+                                       return image(UserFromRow(r, i), r.Text(i, kUserMac));
+                                     }));
+  }
+  if (wanted("sessions")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(
+        s, "SELECT token_hash, username, created_at, last_seen_at, expires_at, mac FROM sessions",
+        "token_hash > $1", "token_hash", AfterText, [&](const Rows& r, size_t i) {
+          return image(domain::Session{r.Text(i, 0), domain::Username{r.Text(i, 1)}, T(r.Text(i, 2)),
+                                       T(r.Text(i, 3)), T(r.Text(i, 4))},
+                       r.Text(i, 5));
+        }));
+  }
+  if (wanted("records")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kRecordColumns + " FROM records", "id > $1", "id",
+                                     AfterText, [&](const Rows& r, size_t i) {
+                                       return image(RecordFromRow(r, i), r.Text(i, kRecordMac));
+                                     }));
+  }
+  if (wanted("versions")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(
+        s,
+        "SELECT record_id, number, kind, note, created_at, created_by, manifest_hash, prev_manifest_hash, "
+        "log_index, mac FROM versions",
+        "(record_id > $1 OR (record_id = $1 AND number > $2))", "record_id, number",
+        [](const Rows& r, size_t i) { return Params{P(r.Text(i, 0)), P(r.Int(i, 1))}; },
+        [&](const Rows& r, size_t i) { return image(VersionFromRow(r, i), r.Text(i, 9)); }));
+  }
+  if (wanted("files")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(s, std::string("SELECT ") + kFileColumns + " FROM files", "id > $1", "id",
+                                     AfterText, [&](const Rows& r, size_t i) {
+                                       return image(FileFromRow(r, i), r.Text(i, kFileMac));
+                                     }));
+  }
+  if (wanted("documents")) {
+    CUSTOS_RETURN_IF_ERROR(ScanPaged(
+        s, std::string("SELECT ") + kDocumentColumns + " FROM documents", "(kind > $1 OR (kind = $1 AND id > $2))",
+        "kind, id", [](const Rows& r, size_t i) { return Params{P(r.Text(i, 0)), P(r.Text(i, 1))}; },
+        [&](const Rows& r, size_t i) { return image(DocumentFromRow(r, i), r.Text(i, kDocumentMac)); }));
+  }
+  if (!wanted("exports")) return Status::Ok();
   return ScanPaged(s, std::string("SELECT ") + kExportColumns + " FROM exports", "id > $1", "id", AfterText,
                    [&](const Rows& r, size_t i) -> Status {
                      StoredExport e = ExportFromRow(r, i);
-                     CUSTOS_ASSIGN_OR_RETURN(Rows rec, sql::Query(s,
-                                                                  "SELECT record_id, content FROM export_records "
-                                                                  "WHERE export_id = $1 ORDER BY record_id",
-                                                                  {P(e.id)}));
-                     for (size_t k = 0; k < rec.size(); ++k) {
-                       e.records.push_back({domain::RecordId{rec.Text(k, 0)}, rec.Int(k, 1) != 0});
-                     }
-                     return image(e);
+                     CUSTOS_RETURN_IF_ERROR(LoadExportRecords(s, e));
+                     return image(e, r.Text(i, kExportMac));
                    });
 }
 
+// Transaction::ForEachLogImage over SQL: the rows as stored, seals unchecked.
+Status ForEachStoredLogImage(sql::Connection& s, const std::function<Status(const RowImage&)>& visit) {
+  return ForEachStoredImage(s, ImageUse::kLog, {},
+                            [&](const RowImage& image, const std::string&) { return visit(image); });
+}
+
+}  // namespace
+
+StatusOr<uint64_t> CheckStoredSeals(sql::Connection& connection, const RowSealer& sealer,
+                                    const std::vector<std::string>& tables,
+                                    const std::function<void(const RowImage&)>& bad) {
+  uint64_t checked = 0;
+  CUSTOS_RETURN_IF_ERROR(ForEachStoredImage(connection, ImageUse::kSeal, tables,
+                                            [&](const RowImage& image, const std::string& mac) {
+                                              ++checked;
+                                              if (!sealer.Check(image, mac)) bad(image);
+                                              return Status::Ok();
+                                            }));
+  return checked;
+}
+
+namespace {
+
+// The WHERE clause and parameters naming the row of `image` by its key.
+std::pair<std::string, Params> RowKey(const RowImage& image) {
+  auto text = [&](const char* column) { return P(*image.Find(column)); };
+  if (image.table == "departments") return {"name = $2", {text("name")}};
+  if (image.table == "users") return {"username = $2", {text("username")}};
+  if (image.table == "sessions") return {"token_hash = $2", {text("token_hash")}};
+  if (image.table == "versions") {
+    return {"record_id = $2 AND number = $3",
+            {text("record_id"), P(static_cast<int64_t>(std::stoll(*image.Find("number"))))}};
+  }
+  if (image.table == "documents") return {"kind = $2 AND id = $3", {text("kind"), text("id")}};
+  return {"id = $2", {text("id")}};  // records, files, exports
+}
+
+}  // namespace
+
+Status SealExistingRows(sql::Connection& connection, const RowSealer& sealer, const char* begin) {
+  CUSTOS_RETURN_IF_ERROR(sql::Exec(connection, begin));
+  Status st = ForEachStoredImage(connection, ImageUse::kSeal, {},
+                            [&](const RowImage& image, const std::string& mac) -> Status {
+                              if (!mac.empty() && !sealer.Check(image, mac)) {
+                                return DataLoss("row " + image.key + " of table " + image.table +
+                                                    " carries a seal made under another key: the row seal "
+                                                    "key keys/row-seal.key is missing; restore it",
+                                                "row_seal_key_missing");
+                              }
+                              auto [where, params] = RowKey(image);
+                              params.insert(params.begin(), P(sealer.Seal(image)));
+                              return sql::Exec(connection, "UPDATE " + image.table + " SET mac = $1 WHERE " + where,
+                                               params);
+                            });
+  if (st.ok()) st = sql::Exec(connection, "COMMIT");
+  if (!st.ok()) (void)sql::Exec(connection, "ROLLBACK");
+  return st;
+}
+
+namespace {
+
 class SqlTransactionImpl final : public SqlTransaction {
  public:
-  SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d)
+  SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d, const RowSealer* sealer)
       : s_(s),
         tail_(tail),
-        departments_(s, tail != nullptr, changes_),
-        users_(s, tail != nullptr, changes_),
-        sessions_(s, tail != nullptr, changes_),
-        records_(s, d, tail != nullptr, changes_),
-        versions_(s, tail != nullptr, changes_),
-        documents_(s, tail != nullptr, changes_),
-        exports_(s, tail != nullptr, changes_),
+        sealer_(sealer),
+        departments_(s, tail != nullptr, changes_, sealer),
+        users_(s, tail != nullptr, changes_, sealer),
+        sessions_(s, tail != nullptr, changes_, sealer),
+        records_(s, d, tail != nullptr, changes_, sealer),
+        versions_(s, tail != nullptr, changes_, sealer),
+        documents_(s, tail != nullptr, changes_, sealer),
+        exports_(s, tail != nullptr, changes_, sealer),
         log_(s, tail, changes_) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
@@ -1376,10 +1573,16 @@ class SqlTransactionImpl final : public SqlTransaction {
   Status ForEachLogImage(const std::function<Status(const RowImage&)>& visit) override {
     return ForEachStoredLogImage(s_, visit);
   }
+  StatusOr<uint64_t> CheckRowSeals(const std::vector<std::string>& tables,
+                                   const std::function<void(const RowImage&)>& bad) override {
+    if (sealer_ == nullptr) return Internal("the store was opened without the row seal key", "no_row_sealer");
+    return CheckStoredSeals(s_, *sealer_, tables, bad);
+  }
 
  private:
   sql::Connection& s_;
   LogTail* tail_;
+  const RowSealer* const sealer_;
   RowChanges changes_;  // declared before the repositories, which hold it
   SqlDepartments departments_;
   SqlUsers users_;
@@ -1406,8 +1609,8 @@ StatusOr<LogTail> LoadLogTail(sql::Connection& connection) {
 }
 
 std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& connection, LogTail* tail,
-                                                   const SqlDialect& dialect) {
-  return std::make_unique<SqlTransactionImpl>(connection, tail, dialect);
+                                                   const SqlDialect& dialect, const RowSealer* sealer) {
+  return std::make_unique<SqlTransactionImpl>(connection, tail, dialect, sealer);
 }
 
 Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp) {
@@ -1416,9 +1619,9 @@ Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp)
                    {P(cp.size), P(cp.root), P(cp.note), P(domain::FormatTime(cp.created_at))});
 }
 
-Status RunReadFunction(sql::Connection& s, const SqlDialect& dialect,
+Status RunReadFunction(sql::Connection& s, const SqlDialect& dialect, const RowSealer* sealer,
                        const MetadataStore::TxFn& fn) {
-  auto tx = MakeSqlTransaction(s, nullptr, dialect);
+  auto tx = MakeSqlTransaction(s, nullptr, dialect, sealer);
   Status st;
   try {
     st = fn(*tx);
@@ -1450,10 +1653,10 @@ Status ConnectionPool::With(const std::function<Status(sql::Connection&)>& fn) {
   return st;
 }
 
-Status RunWriteBatch(sql::Connection& s, LogTail& tail, const SqlDialect& dialect,
+Status RunWriteBatch(sql::Connection& s, LogTail& tail, const SqlDialect& dialect, const RowSealer* sealer,
                      CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch) {
   const uint64_t size_before = tail.range.size();
-  auto tx = MakeSqlTransaction(s, &tail, dialect);
+  auto tx = MakeSqlTransaction(s, &tail, dialect, sealer);
   for (GroupCommitQueue::Item* x : batch) {
     LogTail saved = tail;
     Status st = sql::Exec(s, "SAVEPOINT w");

@@ -15,6 +15,7 @@
 #include "storage/group_commit.h"
 #include "storage/metadata_store.h"
 #include "storage/row_image.h"
+#include "storage/row_seal.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -83,9 +84,29 @@ class SqlTransaction : public Transaction {
 
 // A SqlTransaction over `connection`, which must already be inside a database
 // transaction. `tail` is non-null for write transactions (appends update
-// it) and null for read-only ones.
+// it) and null for read-only ones. `sealer` seals every row the
+// repositories write and checks every row they read (storage/row_seal.h);
+// null, rows are written with an empty mac and read unchecked (tools that
+// open a store without its keys: backup, promote, copies).
 std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& connection, LogTail* tail,
-                                                   const SqlDialect& dialect);
+                                                   const SqlDialect& dialect, const RowSealer* sealer);
+
+// Checks the seal of every stored row of the authority tables named in
+// `tables` (all of them when empty), reading rows as stored; calls `bad`
+// with the kSeal image of each row whose seal fails. Returns how many rows
+// were checked.
+StatusOr<uint64_t> CheckStoredSeals(sql::Connection& connection, const RowSealer& sealer,
+                                    const std::vector<std::string>& tables,
+                                    const std::function<void(const RowImage&)>& bad);
+
+// Seals every row of the authority tables under `sealer`, in one
+// transaction that `begin` starts ("BEGIN IMMEDIATE", "BEGIN"): the first
+// open of an archive made before row seals (trust on upgrade,
+// docs/security.md "Row seals"). Rows already sealed under `sealer` are
+// resealed alike (an interrupted first open runs again). kDataLoss
+// "row_seal_key_missing", and nothing changed, if a row carries a seal that
+// `sealer` did not make.
+Status SealExistingRows(sql::Connection& connection, const RowSealer& sealer, const char* begin);
 
 // Stores a signed checkpoint row (inside the write batch's transaction).
 Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp);
@@ -93,7 +114,7 @@ Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp)
 // The body of Read() in the SQL stores: runs `fn` on a read-only
 // SqlTransaction over `connection`, which the caller has begun, and ends the
 // transaction with ROLLBACK whatever `fn` tried.
-Status RunReadFunction(sql::Connection& connection, const SqlDialect& dialect,
+Status RunReadFunction(sql::Connection& connection, const SqlDialect& dialect, const RowSealer* sealer,
                        const MetadataStore::TxFn& fn);
 
 // The read connections of a SQL store. Thread safety: all methods may be
@@ -122,6 +143,7 @@ class ConnectionPool {
 // size and stores it. Returns a failure that must roll back the whole
 // transaction. The caller begins and commits the transaction.
 Status RunWriteBatch(sql::Connection& connection, LogTail& tail, const SqlDialect& dialect,
-                     CheckpointSigner& signer, const std::vector<GroupCommitQueue::Item*>& batch);
+                     const RowSealer* sealer, CheckpointSigner& signer,
+                     const std::vector<GroupCommitQueue::Item*>& batch);
 
 }  // namespace custos::storage

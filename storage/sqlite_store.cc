@@ -77,6 +77,9 @@ Status SqliteStore::Init() {
   sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA journal_mode = WAL"));
   CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite));
+  if (options_.seal_existing_rows && options_.sealer != nullptr) {
+    CUSTOS_RETURN_IF_ERROR(SealExistingRows(s, *options_.sealer, "BEGIN IMMEDIATE"));
+  }
   CUSTOS_ASSIGN_OR_RETURN(LogTail tail, LoadLogTail(s));
   tail_ = std::make_unique<LogTail>(std::move(tail));
   for (int i = 0; i < options_.read_connections; ++i) {
@@ -102,7 +105,7 @@ Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batc
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
   sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN IMMEDIATE"));
-  Status st = RunWriteBatch(s, *tail_, SqliteDialect(), *signer_, batch);
+  Status st = RunWriteBatch(s, *tail_, SqliteDialect(), options_.sealer, *signer_, batch);
   if (st.ok()) st = Control(s, "COMMIT");
   if (!st.ok()) {
     (void)Control(s, "ROLLBACK");
@@ -114,10 +117,14 @@ Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batc
   return Status::Ok();
 }
 
-Status SqliteStore::Read(const TxFn& fn) {
+Status SqliteStore::Read(const TxFn& fn) { return ReadWith(options_.sealer, fn); }
+
+Status SqliteStore::ReadUnchecked(const TxFn& fn) { return ReadWith(nullptr, fn); }
+
+Status SqliteStore::ReadWith(const RowSealer* sealer, const TxFn& fn) {
   return readers_.With([&](sql::Connection& s) -> Status {
     CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN"));
-    return RunReadFunction(s, SqliteDialect(), fn);
+    return RunReadFunction(s, SqliteDialect(), sealer, fn);
   });
 }
 

@@ -31,6 +31,13 @@ struct SqliteOptions {
   // survives a crash of the process but not of the machine. Tests that
   // open a store per test stay fast this way; custosd never sets it.
   bool durable = true;
+  // Seals every row the store writes and checks every row it reads
+  // (storage/row_seal.h); null: neither (tools that open the database
+  // without its keys). It must outlive the store.
+  const RowSealer* sealer = nullptr;
+  // At open, seal every existing row under `sealer` first
+  // (SealExistingRows: an archive's first open with a seal key).
+  bool seal_existing_rows = false;
 };
 
 class SqliteStore final : public MetadataStore {
@@ -45,6 +52,7 @@ class SqliteStore final : public MetadataStore {
 
   Status Write(const TxFn& fn) override;
   Status Read(const TxFn& fn) override;
+  Status ReadUnchecked(const TxFn& fn) override;
   Status Scrub() override;
 
   // The schema version after migrations.
@@ -54,6 +62,7 @@ class SqliteStore final : public MetadataStore {
   SqliteStore(SqliteOptions options, CheckpointSigner* signer);
   Status Init();
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
+  Status ReadWith(const RowSealer* sealer, const TxFn& fn);
   StatusOr<std::unique_ptr<sql::Connection>> Connect();
 
   const SqliteOptions options_;

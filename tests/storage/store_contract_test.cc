@@ -53,9 +53,19 @@ struct Backend {
       open;
 };
 
+// Both engines seal and check every authority row (storage/row_seal.h)
+// under one key of the test process.
+const RowSealer* TestSealer() {
+  static const RowSealer* const sealer = new RowSealer(crypto::Bytes(RowSealer::kKeySize, 0x5a));
+  return sealer;
+}
+
 std::unique_ptr<MetadataStore> OpenSqlite(const custos::testing::TempDir& dir,
                                           CheckpointSigner* signer) {
-  auto s = SqliteStore::Open({dir.Sub("custos.db")}, signer);
+  SqliteOptions options;
+  options.path = dir.Sub("custos.db");
+  options.sealer = TestSealer();
+  auto s = SqliteStore::Open(options, signer);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::unique_ptr<MetadataStore>(std::move(s).value()) : nullptr;
 }
@@ -66,6 +76,7 @@ std::unique_ptr<MetadataStore> OpenPostgres(const custos::testing::TempDir&,
   PostgresOptions options;
   options.dsn = custos::testing::NewPostgresSchema();
   if (options.dsn.empty()) return nullptr;
+  options.sealer = TestSealer();
   auto s = PostgresStore::Open(options, signer);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::unique_ptr<MetadataStore>(std::move(s).value()) : nullptr;

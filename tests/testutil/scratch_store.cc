@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "crypto/random.h"
+
 namespace custos::storage::testing {
 
 namespace {
@@ -20,9 +22,13 @@ std::string MakeDirectory() {
 }  // namespace
 
 ScratchStore::ScratchStore(CheckpointSigner* signer) : directory_(MakeDirectory()) {
+  auto key = crypto::RandomBytes(RowSealer::kKeySize);
+  if (!key.ok()) throw std::runtime_error("no random bytes for the row seal key");
+  sealer_ = std::make_unique<RowSealer>(*key);
   SqliteOptions options;
   options.path = path();
   options.durable = false;
+  options.sealer = sealer_.get();
   auto store = SqliteStore::Open(options, signer);
   if (!store.ok()) {
     std::error_code ec;

@@ -2,7 +2,8 @@
 // service and route tests (custos_test_fakes, tests/CMakeLists.txt). It is
 // opened non-durable (SqliteOptions::durable = false: no fsync), which a test
 // does not need and which keeps a store per test cheap; everything else —
-// schema, SQL, group commit, failures — is the product's.
+// schema, SQL, group commit, row seals (under a random key of its own),
+// failures — is the product's.
 //
 // Thread safety: as SqliteStore's (any thread).
 #pragma once
@@ -32,9 +33,12 @@ class ScratchStore final : public MetadataStore {
 
   // The database file.
   std::string path() const { return directory_ + "/custos.db"; }
+  // The sealer of its rows.
+  const RowSealer& sealer() const { return *sealer_; }
 
  private:
   std::string directory_;
+  std::unique_ptr<RowSealer> sealer_;  // declared before the store, which uses it
   std::unique_ptr<SqliteStore> store_;
 };
 
