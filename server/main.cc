@@ -35,6 +35,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/row_integrity.h"
 #include "server/services/verify_schedule.h"
 #include "server/services/destruction_service.h"
 #include <sys/stat.h>
@@ -292,6 +293,26 @@ int Serve(const custos::Config& config, const custos::storage::DataDir& data_dir
 
 }  // namespace
 
+// The start-up check (docs/operations.md "Start-up check"): "" when the
+// seals of the small authority tables and the log's tail agree, else why
+// custosd refuses to start.
+std::string StartupCheckFailure(custos::storage::ArchiveStorage& archive, custos::Logger& logger) {
+  const auto started = std::chrono::steady_clock::now();
+  auto findings = archive.CheckAtStart();
+  if (!findings.ok()) return "start-up check could not run: " + findings.status().message();
+  if (findings->empty()) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    logger.Info("start-up check passed", {{"milliseconds", static_cast<int64_t>(ms.count())}});
+    return "";
+  }
+  std::string why = "refusing to start: the start-up check found " + std::to_string(findings->size()) +
+                    " disagreement(s) (run custosctl verify for the whole archive):";
+  for (const custos::storage::Finding& f : *findings) {
+    why += "\n  " + f.object + ": " + f.problem + " (" + f.code + ")";
+  }
+  return why;
+}
+
 int main(int argc, char** argv) {
   std::string error;
   std::optional<Flags> flags = ParseFlags(argc, argv, error);
@@ -325,6 +346,7 @@ int main(int argc, char** argv) {
   logger.Info("archive opened", {{"origin", archive->origin()},
                                  {"suite", config.suite},
                                  {"orphanBlobsRemoved", swept}});
+  if (std::string why = StartupCheckFailure(*archive, logger); !why.empty()) return StartFailure(why);
   health.AddCheck("database", [&archive] {
     return archive->store().Read([](custos::storage::Transaction& tx) {
       return tx.log().Size().status();
@@ -359,6 +381,14 @@ int main(int argc, char** argv) {
   if (!trust.ok()) return StartFailure(trust.status().message());
 
   custos::services::SystemClock clock;
+  // Every row refused for a bad seal is counted, logged and alerted; the
+  // observer is cleared before the monitor goes.
+  custos::services::RowIntegrityMonitor row_integrity(clock, logger, metrics);
+  custos::storage::SetRowIntegrityObserver(
+      [&row_integrity](const std::string& table, const std::string& key) { row_integrity.Report(table, key); });
+  struct ClearObserver {
+    ~ClearObserver() { custos::storage::SetRowIntegrityObserver({}); }
+  } clear_observer;
   custos::services::LogService log_service(archive->store(), archive->keyring().VerifierKeys());
   custos::services::AuthService auth(archive->store(), clock, AuthOptionsOf(config));
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
@@ -402,7 +432,8 @@ int main(int argc, char** argv) {
         clock, logger, metrics, VerifyScheduleOptionsOf(config));
     Poco::Net::initializeSSL();
     exit_code = Serve(config, data_dir, health, metrics, logger,
-                      {auth, records, log_service, loans, retention, destruction, audit, &verification},
+                      {auth, records, log_service, loans, retention, destruction, audit, &verification,
+                       &row_integrity},
                       stop_signals);
   }
   Poco::Net::uninitializeSSL();

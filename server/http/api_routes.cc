@@ -647,7 +647,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
-  AddLoanRoutes(router, api.auth, api.loans, api.verification);
+  AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
 }

@@ -12,6 +12,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/row_integrity.h"
 #include "server/services/verify_schedule.h"
 
 namespace custos::http {
@@ -26,6 +27,8 @@ struct ApiServices {
   services::AuditService& audit;
   // Adds its alert to GET /v1/alerts; null when verification is not scheduled.
   const services::VerifySchedule* verification = nullptr;
+  // Adds its alert (rows refused for a bad seal) to GET /v1/alerts; may be null.
+  const services::RowIntegrityMonitor* row_integrity = nullptr;
 };
 
 // Registers every /v1 route. The services must outlive the router.

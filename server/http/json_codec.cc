@@ -342,8 +342,28 @@ Poco::JSON::Object::Ptr VerificationAlertJson(const services::VerificationAlert&
   return o;
 }
 
+namespace {
+
+Poco::JSON::Object::Ptr RowIntegrityAlertJson(const services::RowIntegrityAlert& a) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("count", static_cast<Poco::UInt64>(a.count));
+  Poco::JSON::Array::Ptr rows = new Poco::JSON::Array;
+  for (const services::RowIntegrityFailure& f : a.rows) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("table", f.table);
+    x->set("key", f.key);
+    x->set("at", domain::FormatTime(f.at));
+    rows->add(x);
+  }
+  o->set("rows", rows);
+  return o;
+}
+
+}  // namespace
+
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
+                                   const std::optional<services::RowIntegrityAlert>& row_integrity,
                                    domain::Time now) {
   Poco::JSON::Array::Ptr overdue = new Poco::JSON::Array;
   for (const domain::Loan& l : a.overdue_loans) overdue->add(LoanJson(l, now));
@@ -353,6 +373,8 @@ Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
   for (const auto& c : a.certificates) certs->add(CertificateAlertJson(c));
   o->set("certificates", certs);
   o->set("verification", verification ? Poco::Dynamic::Var(VerificationAlertJson(*verification))
+                                       : Poco::Dynamic::Var());
+  o->set("rowIntegrity", row_integrity ? Poco::Dynamic::Var(RowIntegrityAlertJson(*row_integrity))
                                        : Poco::Dynamic::Var());
   o->set("generatedAt", domain::FormatTime(now));
   return o;

@@ -18,6 +18,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
+#include "server/services/row_integrity.h"
 #include "server/services/verify_schedule.h"
 
 namespace custos::http {
@@ -65,10 +66,12 @@ std::vector<uint64_t> LoanLogIndices(const domain::Loan& loan);
 // (EffectiveState), `overdue`, `logIndices`, absent times and renewal as
 // null, and without `closedBy`.
 Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
-// {overdueLoans, certificates, verification, generatedAt}; verification is
-// VerificationAlertJson or null.
+// {overdueLoans, certificates, verification, rowIntegrity, generatedAt};
+// verification is VerificationAlertJson or null; rowIntegrity is
+// {count, rows:[{table, key, at}] (newest first)} or null.
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
+                                   const std::optional<services::RowIntegrityAlert>& row_integrity,
                                    domain::Time now);
 // {finishedAt, full, logSize, findingCount, findings:[{object, problem,
 // code}] (the first VerifySchedule::kAlertFindings), lastSuccessAt|null}.

@@ -246,21 +246,25 @@ Response RevokeLoan(LoanService& loans, RequestContext& ctx, const Authenticated
 }
 
 Response GetAlerts(LoanService& loans, const services::VerifySchedule* verification,
-                   const AuthenticatedSession& s) {
+                   const services::RowIntegrityMonitor* row_integrity, const AuthenticatedSession& s) {
   Time now = loans.Now();
   std::optional<services::VerificationAlert> found;
   if (verification != nullptr) found = verification->AlertFor(s.principal);
-  return RenderOne(loans.GetAlerts(s.principal), 200,
-                   [now, &found](const services::Alerts& a) { return AlertsJson(a, found, now); });
+  std::optional<services::RowIntegrityAlert> rows;
+  if (row_integrity != nullptr) rows = row_integrity->AlertFor(s.principal);
+  return RenderOne(loans.GetAlerts(s.principal), 200, [now, &found, &rows](const services::Alerts& a) {
+    return AlertsJson(a, found, rows, now);
+  });
 }
 
 }  // namespace
 
 void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loans,
-                   const services::VerifySchedule* verification) {
+                   const services::VerifySchedule* verification,
+                   const services::RowIntegrityMonitor* row_integrity) {
   router.Add("GET", "/v1/alerts",
-             WithSession(auth, [&loans, verification](RequestContext&, const AuthenticatedSession& s) {
-               return GetAlerts(loans, verification, s);
+             WithSession(auth, [&loans, verification, row_integrity](RequestContext&, const AuthenticatedSession& s) {
+               return GetAlerts(loans, verification, row_integrity, s);
              }));
   AddSignedInRoutes<LoanService>(router, auth, loans, {
       {"POST", "/v1/loans", RequestLoan},

@@ -406,6 +406,11 @@ const zh = {
   'alerts.verificationAt': '{time} 的{kind}校验发现 {n} 个问题，以下为前 {shown} 个。',
   'alerts.verificationFull': '完整',
   'alerts.verificationIncremental': '增量',
+  'alerts.rowIntegrity': '数据库中有被改动的记录行',
+  'alerts.rowIntegrityText': '自启动以来有 {n} 次读取因行校验码不符而被拒绝（数据库在服务器之外被改动）。以下为最近的 {shown} 行；请运行 custosctl verify。',
+  'alerts.rowTable': '表',
+  'alerts.rowKey': '行',
+  'alerts.rowAt': '时间',
 
   // retention
   'retention.title': '保管期限',
@@ -1189,6 +1194,11 @@ const en = {
   'alerts.verificationAt': 'The {kind} verification of {time} found problems: {n} in all, the first {shown} listed here.',
   'alerts.verificationFull': 'full',
   'alerts.verificationIncremental': 'incremental',
+  'alerts.rowIntegrity': 'Database rows were changed outside the server',
+  'alerts.rowIntegrityText': 'Since start, {n} reads were refused because a row\'s seal does not verify. The latest {shown} rows are listed here; run custosctl verify.',
+  'alerts.rowTable': 'Table',
+  'alerts.rowKey': 'Row',
+  'alerts.rowAt': 'When',
 
   'retention.title': 'Retention schedules',
   'retention.subtitle': 'How long each type of record is kept; lengthening applies at once, shortening needs legal.',

@@ -1,6 +1,7 @@
 // What needs attention: paper originals out past their due date,
 // qualification certificates that expired or expire soon, and (auditors)
-// the findings of the latest scheduled verification.
+// the findings of the latest scheduled verification and the rows refused
+// for a bad seal.
 
 import { h, pageHeader, section, table, badge, recordLink, loanLink, fmtTime, fmtTimeShort, fmtDate } from '../dom.js';
 import { t } from '../i18n.js';
@@ -41,8 +42,18 @@ export async function alertsPage() {
       time: fmtTime(v.finishedAt), n: v.findingCount, shown: v.findings.length,
     })),
     h('div', { class: 'flush' }, table(findingCols, v.findings, '', { rowClass: () => 'row-alert' }))) : null;
+  const r = alerts.rowIntegrity;
+  const rowCols = [
+    { label: t('alerts.rowTable'), cell: (x) => badge(x.table, 'alert'), class: 'nowrap' },
+    { label: t('alerts.rowKey'), cell: (x) => x.key, class: 'wrap' },
+    { label: t('alerts.rowAt'), cell: (x) => fmtTime(x.at), class: 'nowrap' },
+  ];
+  const rowIntegrity = r ? section(t('alerts.rowIntegrity'),
+    h('p', null, t('alerts.rowIntegrityText', { n: r.count, shown: r.rows.length })),
+    h('div', { class: 'flush' }, table(rowCols, r.rows, '', { rowClass: () => 'row-alert' }))) : null;
   return h('div', null,
     pageHeader(t('alerts.title'), t('alerts.generated', { time: fmtTime(alerts.generatedAt) })),
+    rowIntegrity,
     verification,
     h('div', { class: 'stat-row' },
       h('div', { class: ['stat', alerts.overdueLoans.length ? 'stat-alert' : null] }, h('span', { class: 'stat-n' }, String(alerts.overdueLoans.length)), h('span', { class: 'stat-l' }, t('alerts.overdueLoans'))),
