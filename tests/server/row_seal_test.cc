@@ -1,9 +1,10 @@
 // Row seals against the real custosd (storage/row_seal.h; docs/security.md
 // "Row seals"): a stopped archive's database is edited with SQL, as someone
 // with the file in hand but not the key directory would, and then
-//   * a forged or changed row of the small authority tables (users,
-//     sessions, departments, …) stops custosd from starting, naming each
-//     row (the start-up check);
+//   * a forged or changed row of the small authority tables (a raised
+//     role, a replaced password hash, a session copied under another
+//     token, an added department, a loan checked out by SQL) stops custosd
+//     from starting, naming each row (the start-up check);
 //   * a changed files row (a data key swapped in from another file) lets
 //     the server start, but every request that reads it answers 500
 //     row_integrity, and the failure shows in /metrics,
@@ -14,6 +15,7 @@
 
 #include <string>
 
+#include "domain/model.h"
 #include "tests/admin/verdict.h"
 #include "tests/server/api_fixture.h"
 #include "tests/testutil/process.h"
@@ -68,13 +70,26 @@ double MetricValue(const std::string& text, const std::string& series) {
 }
 
 TEST(RowSealServer, ForgedRowsOfTheSmallTablesStopTheServerFromStarting) {
-  std::unique_ptr<ApiServer> s = ApiServer::Create("", {"staff", "legal"});
+  std::unique_ptr<ApiServer> s = ApiServer::Create("", {"archivist", "staff", "legal"});
   ASSERT_TRUE(s);
+  Poco::JSON::Object::Ptr rec = s->CheckInOk("archivist", ContractJson("借阅合同 loan contract", "宁波港务"),
+                                             {FilePart("合同.pdf", "第一条 contract text")});
+  ASSERT_TRUE(rec);
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+  body->set("recordId", Str(rec, "id"));
+  body->set("kind", "digital");
+  body->set("dueAt", custos::domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(72)));
+  HttpResult loan = s->As("staff", "POST", "/v1/loans", Stringify(body), kJson);
+  ASSERT_EQ(loan.status, 201) << Describe(loan);
+  const std::string loan_id = Str(JsonObject(loan.body), "id");
   ASSERT_EQ(s->Stop(), 0);
   const std::string data = s->data_dir();
   // staff raised to archivist; legal's password hash replaced by one whose
   // password is known (the admin's); the staff's session copied, seal and
-  // all, under a token the forger knows; a department added.
+  // all, under a token the forger knows; a department added; the staff's
+  // requested loan checked out, with an approver written into its body.
+  Sql(data, "UPDATE documents SET state = 'checked_out', body = replace(body, '}', ',\"approvedBy\":\"quinn\"}') "
+            "WHERE kind = 'loan' AND id = '" + loan_id + "'");
   Sql(data, "UPDATE users SET role = 'archivist' WHERE username = 'staff'");
   Sql(data, "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'admin') "
             "WHERE username = 'legal'");
@@ -85,18 +100,16 @@ TEST(RowSealServer, ForgedRowsOfTheSmallTablesStopTheServerFromStarting) {
 
   RunResult start = RunProgram({BinDir() + "/custosd", "--data", data, "--listen", "127.0.0.1:0"});
   EXPECT_NE(start.exit_code, 0);
-  for (const char* row : {"row users staff", "row users legal", "row sessions forged-token-hash",
-                          "row departments 影子部门"}) {
-    EXPECT_NE(start.err.find(std::string(row) + ": "), std::string::npos) << row << "\n" << start.err;
+  const std::vector<std::string> rows = {"row users staff", "row users legal", "row sessions forged-token-hash",
+                                         "row departments 影子部门", "row documents loan/" + loan_id};
+  for (const std::string& row : rows) {
+    EXPECT_NE(start.err.find(row + ": "), std::string::npos) << row << "\n" << start.err;
   }
   EXPECT_NE(start.err.find("refusing to start"), std::string::npos) << start.err;
 
   Verdict v = Verify(data);
   EXPECT_EQ(v.exit_code, 1) << v.output;
-  for (const char* row : {"row users staff", "row users legal", "row sessions forged-token-hash",
-                          "row departments 影子部门"}) {
-    EXPECT_TRUE(Names(v, row)) << row << "\n" << v.output;
-  }
+  for (const std::string& row : rows) EXPECT_TRUE(Names(v, row)) << row << "\n" << v.output;
 }
 
 TEST(RowSealServer, WrappedKeysSwappedBetweenFilesAreRefusedWith500CountedLoggedAndAlerted) {
