@@ -1,11 +1,14 @@
 // Scheduled verification in the browser: custosd verifies every second
 // (audit.verify_interval = 1s); a blob byte changed behind its back shows on
 // the alerts page of the auditor and of the admin, naming the file, and not
-// on the archivist's.
+// on the archivist's. A record row changed with SQL behind its back is
+// refused when read (500 row_integrity) and shows on the same page as a
+// row integrity alert.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
   makeArchive, startServer, launchBrowser, screenshotter, signIn, signOut, go, apiCall, apiSignIn,
@@ -19,6 +22,7 @@ const USERS = [
 let archive;
 let server;
 let browser;
+let recordId;
 
 // Flips a byte near the end of the only committed blob.
 function damageTheBlob(dataDir) {
@@ -56,8 +60,14 @@ before(async () => {
     }) }, { name: 'file', filename: '仓储合同.pdf', type: 'application/pdf', data: '%PDF-1.4 warehouse' }],
   });
   assert.equal(res.status, 201);
+  recordId = res.data.id;
   damageTheBlob(archive.dataDir);
   assert.ok(await metricsShowAFinding(), 'the scheduled verification found the changed blob');
+  // The record's classification lowered with SQL while the server runs: its
+  // next read is refused and alerted.
+  execFileSync('sqlite3', [path.join(archive.dataDir, 'custos.db'),
+    `UPDATE records SET classification = 'public' WHERE id = '${recordId}'`]);
+  await assert.rejects(apiCall(server, 'GET', `/v1/records/${recordId}`, { token: alice }), /: 500 .*"row_integrity"/);
   browser = await launchBrowser();
 });
 
@@ -79,12 +89,15 @@ test('a scheduled verification finding shows on the alerts page of auditors and 
     const main = await page.textContent('main');
     assert.match(main, /envelope_chunk_tag_mismatch/, `${user} sees the finding's code`);
     assert.match(main, /仓储合同\.pdf/, `${user} sees the file's name`);
+    assert.ok(main.includes(recordId), `${user} sees the refused record row`);
     await snap(page, `${user}-alerts`);
     await signOut(page);
   }
   await signIn(page, server.origin, 'alice');
   await go(page, '#/alerts');
-  assert.doesNotMatch(await page.textContent('main'), /envelope_chunk_tag_mismatch/, 'the archivist sees no finding');
+  const alicesMain = await page.textContent('main');
+  assert.doesNotMatch(alicesMain, /envelope_chunk_tag_mismatch/, 'the archivist sees no finding');
+  assert.ok(!alicesMain.includes(recordId), 'nor the refused row');
   assert.deepEqual(pageErrors, []);
   await context.close();
 });
