@@ -7,7 +7,13 @@
 //   - full re-verification (chain, tree, checkpoints) in leaves per CPU
 //     second, beside the bound of merely hashing the same leaves and nodes
 //     with SHA-256 on one core, measured in the same run;
-//   - inclusion-proof time at the final size (p50, p99).
+//   - inclusion-proof time at the final size (p50, p99);
+//   - the state replay (storage/replay.h) in entries per CPU second: the
+//     leaves of the filled log carry no row images (its events are appended
+//     without rows), so the replay is measured on leaves shaped like a
+//     check-in's, which carry the images of its record, version and file
+//     rows: decoding and folding them (what re-verification does per
+//     entry, beside hashing), and folding alone.
 //
 //   log_bench --dir DIR [--entries N] [--json OUT] [benchmark flags]
 //
@@ -32,6 +38,9 @@
 #include "crypto/signature.h"
 #include "crypto/signed_note.h"
 #include "storage/keyring.h"
+#include "storage/log_leaf.h"
+#include "storage/replay.h"
+#include "storage/row_image.h"
 #include "storage/sqlite_store.h"
 #include "storage/verifier.h"
 
@@ -140,6 +149,90 @@ void BM_HashBound(benchmark::State& state) {
   state.SetItemsProcessed(n);
 }
 
+// Leaves like a check-in's: its event with the images of the record, the
+// version and the file it wrote.
+std::vector<std::string> CheckinLeaves(size_t n) {
+  std::vector<std::string> out;
+  out.reserve(n);
+  crypto::Digest32 prev{};
+  const domain::Time now = domain::TruncateToMillis(std::chrono::system_clock::now());
+  for (size_t i = 0; i < n; ++i) {
+    domain::Record r;
+    r.id = domain::RecordId{"CT-2026-" + std::to_string(100000 + i)};
+    r.title = "采购合同 " + std::to_string(i);
+    r.description = "年度框架协议";
+    r.department = "法务部";
+    r.custodian = "archivist1";
+    r.metadata_json = "{\"counterparty\":\"上海某某有限公司\"}";
+    r.salt = std::string(64, 'a');
+    r.created_at = r.updated_at = now;
+    r.created_by = "archivist1";
+    domain::Version v;
+    v.record_id = r.id;
+    v.number = 1;
+    v.created_at = now;
+    v.created_by = "archivist1";
+    v.manifest_hash = std::string(64, 'e');
+    v.log_index = i;
+    domain::StoredFile f;
+    f.id = domain::FileId{std::string(32, 'f') + std::to_string(i)};
+    f.record_id = r.id;
+    f.version = 1;
+    f.name = "合同.pdf";
+    f.media_type = "application/pdf";
+    f.size = 65536;
+    f.sha256 = std::string(64, '5');
+    f.sm3 = std::string(64, '3');
+    f.blob_id = domain::BlobId{std::string(32, 'b')};
+    f.wrapped_dek = std::vector<uint8_t>(60, 7);
+    storage::LogEvent e = Event(i);
+    e.subject = r.id.value;
+    e.details.Set(storage::kDetailRows,
+                  storage::ImagesDetail({storage::ImageOf(r, storage::ImageUse::kLog),
+                                         storage::ImageOf(v, storage::ImageUse::kLog),
+                                         storage::ImageOf(f, storage::ImageUse::kLog)}));
+    out.push_back(storage::EncodeLeaf(e, i + 1, prev).value());
+  }
+  return out;
+}
+
+constexpr size_t kReplaySample = 20000;
+
+// Decoding and folding image-bearing leaves, per CPU second.
+void BM_ReplayDecodeFold(benchmark::State& state) {
+  const std::vector<std::string> leaves = CheckinLeaves(kReplaySample);
+  double bytes = 0;
+  for (const std::string& leaf : leaves) bytes += double(leaf.size());
+  g->figures["replay_leaf_bytes"] = bytes / double(leaves.size());
+  uint64_t n = 0;
+  for (auto _ : state) {
+    storage::StateReplay replay;
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      auto leaf = storage::DecodeLeaf(leaves[i]);
+      if (!leaf.ok()) {
+        state.SkipWithError(leaf.status().ToString().c_str());
+        return;
+      }
+      replay.Fold(i + 1, leaf->event);
+    }
+    n += leaves.size();
+  }
+  state.SetItemsProcessed(n);
+}
+
+// Folding alone (the leaves decoded beforehand), per CPU second.
+void BM_ReplayFold(benchmark::State& state) {
+  std::vector<storage::LogEvent> events;
+  for (const std::string& leaf : CheckinLeaves(kReplaySample)) events.push_back(storage::DecodeLeaf(leaf)->event);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    storage::StateReplay replay;
+    for (size_t i = 0; i < events.size(); ++i) replay.Fold(i + 1, events[i]);
+    n += events.size();
+  }
+  state.SetItemsProcessed(n);
+}
+
 void BM_InclusionProof(benchmark::State& state) {
   uint64_t size = LogSize();
   std::mt19937_64 rng(42);
@@ -177,6 +270,10 @@ class Collector : public benchmark::ConsoleReporter {
         g->figures["verify_leaves_per_cpu_s"] = rate;
       } else if (name.rfind("HashBound", 0) == 0) {
         g->figures["verify_hash_bound_leaves_per_s"] = rate;
+      } else if (name.rfind("ReplayDecodeFold", 0) == 0) {
+        g->figures["replay_entries_per_cpu_s"] = rate;
+      } else if (name.rfind("ReplayFold", 0) == 0) {
+        g->figures["replay_fold_entries_per_cpu_s"] = rate;
       }
     }
     ConsoleReporter::ReportRuns(runs);
@@ -235,6 +332,8 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Verify", BM_Verify)->Iterations(1)->Unit(benchmark::kSecond);
   benchmark::RegisterBenchmark("HashBound", BM_HashBound)->Iterations(5)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ReplayDecodeFold", BM_ReplayDecodeFold)->Iterations(3)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ReplayFold", BM_ReplayFold)->Iterations(3)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("InclusionProof", BM_InclusionProof)
       ->Iterations(5000)->Unit(benchmark::kMicrosecond);
   Collector reporter;
