@@ -642,6 +642,9 @@ StatusOr<domain::StoredFile> SealedFile(const RowSealer* sealer, const Rows& r, 
   return Sealed(sealer, FileFromRow(r, i), r.Text(i, kFileMac));
 }
 
+// The columns record_id … log_index of a versions row (in that order).
+domain::Version VersionFromRow(const Rows& r, size_t i);
+
 class SqlVersions final : public VersionRepository {
  public:
   SqlVersions(sql::Connection& s, bool writable, RowChanges& changes, const RowSealer* sealer)
@@ -739,16 +742,7 @@ class SqlVersions final : public VersionRepository {
                            p));
     std::vector<domain::Version> out;
     for (size_t i = 0; i < r.size(); ++i) {
-      domain::Version v;
-      v.record_id = domain::RecordId{r.Text(i, 0)};
-      v.number = static_cast<int>(r.Int(i, 1));
-      if (auto k = domain::ParseVersionKind(r.Text(i, 2)); k.ok()) v.kind = *k;
-      v.note = r.Text(i, 3);
-      v.created_at = T(r.Text(i, 4));
-      v.created_by = r.Text(i, 5);
-      v.manifest_hash = r.Text(i, 6);
-      v.prev_manifest_hash = r.Text(i, 7);
-      v.log_index = static_cast<uint64_t>(r.Int(i, 8));
+      domain::Version v = VersionFromRow(r, i);
       CUSTOS_ASSIGN_OR_RETURN(v, Sealed(sealer_, std::move(v), r.Text(i, 9)));
       out.push_back(std::move(v));
     }
