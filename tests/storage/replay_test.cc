@@ -226,6 +226,28 @@ TEST_F(ReplayTest, ImagesBeyondOneLeafAreSplitIntoStateRowsEvents) {
   EXPECT_TRUE(StateFindings(r).empty()) << Dump(StateFindings(r));
 }
 
+// The event alone nearly fills a leaf: its images would push it over the
+// limit, so all of them follow it on state.rows events.
+TEST_F(ReplayTest, ImagesThatWouldOverfillTheirEventFollowIt) {
+  Seed();
+  Must([&](Transaction& tx) -> Status {
+    Document d = Loan("LN-2026-000200", "CT-2026-000001", "carol");
+    d.body = "{\"note\":\"" + std::string(100 * 1024, 'y') + "\"}";
+    CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(d));
+    LogEvent e = Event("loan.note", "LN-2026-000200");
+    e.details.Set("text", std::string(kMaxLeafBytes - 50 * 1024, 'z'));
+    return tx.log().Append(e).status();
+  });
+  std::vector<DecodedLeaf> leaves = Leaves();
+  ASSERT_EQ(leaves.size(), 6u);
+  EXPECT_EQ(leaves[4].event.action, "loan.note");
+  EXPECT_FALSE(leaves[4].event.details.Has(kDetailRows));
+  EXPECT_EQ(leaves[5].event.action, kStateRowsAction);
+  EXPECT_EQ(leaves[5].event.subject, "loan/LN-2026-000200");
+  VerifyReport r = Verify();
+  EXPECT_TRUE(StateFindings(r).empty()) << Dump(StateFindings(r));
+}
+
 TEST_F(ReplayTest, ChangedUserRoleIsNamedWithBothValues) {
   Seed();
   ExecSql(store_.path(), "UPDATE users SET role = 'archivist' WHERE username = 'bob'");
