@@ -93,15 +93,21 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
   // An archive made before row seals gets its seal key now, and every row
   // is sealed under it before the key takes its final name (trust on
   // upgrade, docs/security.md "Row seals").
-  if (!Keyring::HasRowSealKey(dir)) CUSTOS_RETURN_IF_ERROR(Keyring::PrepareRowSealKey(dir));
+  const bool new_seal_key = !Keyring::HasRowSealKey(dir);
+  if (new_seal_key) CUSTOS_RETURN_IF_ERROR(Keyring::PrepareRowSealKey(dir));
   CUSTOS_ASSIGN_OR_RETURN(a->keyring_, Keyring::Load(dir, config.origin, suite));
   a->signer_ = std::make_unique<NoteCheckpointSigner>(config.origin, a->keyring_->log_signers());
   CUSTOS_ASSIGN_OR_RETURN(a->custody_, CustodyOf(dir, config));
   a->custody_signer_ =
       std::make_unique<CustodySigner>(*a->signer_, a->custody_.held, a->custody_.why_not);
-  CUSTOS_ASSIGN_OR_RETURN(a->store_, OpenMetadataStore(dir, config, a->custody_signer_.get(),
-                                                        a->keyring_->row_sealer(),
-                                                        a->keyring_->row_seal_key_pending()));
+  auto store = OpenMetadataStore(dir, config, a->custody_signer_.get(), a->keyring_->row_sealer(),
+                                 a->keyring_->row_seal_key_pending());
+  if (!store.ok()) {
+    // A key made for this open seals nothing (row_seal_key_missing, …).
+    if (new_seal_key) (void)Keyring::DiscardPendingRowSealKey(dir);
+    return store.status();
+  }
+  a->store_ = std::move(store).value();
   if (a->keyring_->row_seal_key_pending()) CUSTOS_RETURN_IF_ERROR(Keyring::CommitRowSealKey(dir));
   CUSTOS_ASSIGN_OR_RETURN(a->blobs_, FileBlobStore::OpenDirectory(dir.BlobsDir()));
   a->content_ = std::make_unique<ContentStore>(*a->blobs_, a->keyring_->keys(), suite);

@@ -125,6 +125,12 @@ Status Keyring::PrepareRowSealKey(const DataDir& dir) {
   return FsyncDirectory(dir.KeysDir());
 }
 
+Status Keyring::DiscardPendingRowSealKey(const DataDir& dir) {
+  const std::string path = PendingRowSealKeyPath(dir);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("cannot remove", path, errno);
+  return FsyncDirectory(dir.KeysDir());
+}
+
 Status Keyring::CommitRowSealKey(const DataDir& dir) {
   const std::string from = PendingRowSealKeyPath(dir);
   if (::rename(from.c_str(), RowSealKeyPath(dir).c_str()) != 0) {

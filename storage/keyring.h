@@ -54,6 +54,8 @@ class Keyring {
   // Renames keys/row-seal.key.new to keys/row-seal.key, once every row is
   // sealed under it.
   static Status CommitRowSealKey(const DataDir& dir);
+  // Removes keys/row-seal.key.new (the open it was made for failed).
+  static Status DiscardPendingRowSealKey(const DataDir& dir);
 
   // ---- KEK files, for key rotation (no Keyring object involved) ----
 
