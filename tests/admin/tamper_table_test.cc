@@ -196,7 +196,7 @@ bool AwaitDone(HttpsClient& client, const std::string& token, const std::string&
         last = std::to_string(r.status) + " " + r.body;
         return r.status == 200 && live::JsonString(r.body, "state") == "done";
       },
-      20000);
+      60000);
   if (!done) ADD_FAILURE() << path << ": " << last;
   return done;
 }
