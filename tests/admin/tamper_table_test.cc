@@ -773,6 +773,12 @@ TEST_P(TamperTable, VerifyNamesItAndTheServerRefuses) {
   EXPECT_TRUE(Names(v, object, c.code, c.column))
       << "verify does not name " << object << " (" << c.code << (c.column.empty() ? "" : ", column " + c.column)
       << "):\n" << Dump(v);
+  // A changed or forged row also fails its seal (docs/security.md "Row
+  // seals"); a deleted one leaves no row to check.
+  if (c.code == "row_differs" || c.code == "row_not_in_log") {
+    EXPECT_TRUE(Names(v, object, "row_seal_invalid", "")) << "verify names no bad seal of " << object << ":\n"
+                                                          << Dump(v);
+  }
 
   if (!c.server) return;
   if (!c.gap.empty()) GTEST_SKIP() << "known gap: " << c.gap;
