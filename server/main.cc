@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include "storage/archive.h"
 #include "storage/data_dir.h"
+#include "storage/integrity.h"
 #include "storage/replay.h"
 
 namespace {
@@ -376,6 +377,11 @@ int main(int argc, char** argv) {
         archive->store(), custos::domain::TruncateToMillis(std::chrono::system_clock::now()));
     if (!baseline.ok()) return StartFailure("cannot log the state baseline: " + baseline.status().message());
     if (*baseline > 0) logger.Info("state baseline logged", {{"events", *baseline}});
+    // Records written before salts get theirs (storage/integrity.h).
+    auto salted = custos::storage::SaltUnsaltedRecords(
+        archive->store(), custos::domain::TruncateToMillis(std::chrono::system_clock::now()));
+    if (!salted.ok()) return StartFailure("cannot salt the older records: " + salted.status().message());
+    if (*salted > 0) logger.Info("older records salted", {{"records", *salted}});
   }
   auto trust = LoadTrustStore(data_dir);
   if (!trust.ok()) return StartFailure(trust.status().message());

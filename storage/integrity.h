@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "domain/model.h"
+#include "storage/metadata_store.h"
 
 namespace custos::storage {
 
@@ -31,9 +32,28 @@ inline constexpr const char* kDetailVersion = "version";
 // is a finding.
 inline constexpr const char* kDetailRedacted = "redacted";
 
-// Canonical JSON of a record row (every column).
+// Canonical JSON of a record row: every column but expires_on (derived)
+// and the seal, and "salt" only when the record has one. The salt (32
+// random bytes, hex; storage/row_image.h) makes the digest unguessable: a
+// logged recordHash cannot be used to test a guess of a personal value,
+// and once a destruction empties the salt nobody can. A record without a
+// salt (written before salts, or destroyed) has the legacy digest.
 StatusOr<std::string> RecordCanonical(const domain::Record& r);
 StatusOr<std::string> RecordDigest(const domain::Record& r);
+
+// The event that gives a record written before salts its salt.
+inline constexpr const char* kRecordSaltAction = "record.salt";
+
+// Gives every record without a salt (written before salts; destroyed
+// records excepted, which keep none) a new salt, in one write, and logs one
+// record.salt event per record (actor "system:custos", subject the record,
+// details.recordHash the salted digest), so that the newest recordHash
+// still matches the row. The row's updated_at is kept: a salt is no
+// activity. A record whose row fails its seal (storage/row_seal.h) is
+// left as it is: never acted on, and named by verify. Returns how many
+// records it salted (0: nothing was written). custosd runs it at start.
+// Errors: the store's.
+StatusOr<uint64_t> SaltUnsaltedRecords(MetadataStore& store, domain::Time now);
 
 // Canonical JSON of a version's manifest: record, number, kind, note,
 // createdAt, createdBy, prev (previous manifest hash, "" for version 1) and

@@ -103,6 +103,10 @@ class RecordRepository {
   virtual StatusOr<std::vector<RecordChange>> Changes(const domain::RecordId& id) = 0;
   // Deletes the record's stored changes (its destruction); returns how many.
   virtual StatusOr<uint64_t> DeleteChanges(const domain::RecordId& id) = 0;
+  // The ids of the records that are not destroyed and have no salt (written
+  // before salts; storage/integrity.h SaltUnsaltedRecords), in id order.
+  // Reads only the ids: no row is returned, so no seal is checked.
+  virtual StatusOr<std::vector<domain::RecordId>> Unsalted() = 0;
 };
 
 class VersionRepository {

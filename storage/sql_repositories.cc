@@ -590,6 +590,14 @@ class SqlRecords final : public RecordRepository {
     return out;
   }
 
+  StatusOr<std::vector<domain::RecordId>> Unsalted() override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT id FROM records WHERE salt = '' AND state <> $1 ORDER BY id",
+                                               {P(std::string(domain::Name(domain::RecordState::kDestroyed)))}));
+    std::vector<domain::RecordId> out;
+    for (size_t i = 0; i < r.size(); ++i) out.push_back(domain::RecordId{r.Text(i, 0)});
+    return out;
+  }
+
   StatusOr<uint64_t> DeleteChanges(const domain::RecordId& id) override {
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_, "SELECT COUNT(*) FROM record_changes WHERE record_id = $1", {P(id.value)}));

@@ -391,6 +391,9 @@ Status DestroyRecord(Transaction& tx, const Principal& who, DestructionBatch& b,
   r->description.clear();
   r->location.clear();
   r->metadata_json = "{}";
+  // Without its salt, no logged recordHash or commitment of the record can
+  // test a guess of what was emptied.
+  r->salt.clear();
   r->state = domain::RecordState::kDestroyed;
   r->updated_at = now;
   CUSTOS_RETURN_IF_ERROR(tx.records().Update(*r));

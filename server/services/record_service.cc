@@ -12,6 +12,7 @@
 #include "domain/canonical_json.h"
 #include "storage/integrity.h"
 #include "storage/log_leaf.h"
+#include "storage/row_image.h"
 
 namespace custos::services {
 
@@ -321,6 +322,8 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
       CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
       r.id = domain::MakeArchiveNumber(r.type, year, seq);
       r.created_at = r.updated_at = now;
+      // The salt of its commitments and of its recordHash (storage/integrity.h).
+      CUSTOS_ASSIGN_OR_RETURN(r.salt, storage::NewRecordSalt());
       CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
       v.number = 1;
       action = "record.checkin";

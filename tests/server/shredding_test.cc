@@ -795,5 +795,61 @@ TEST_F(SeveringTest, LogWithARedactedEntryVerifiesWithGosReferenceTlog) {
   EXPECT_EQ(checked.exit_code, 1) << checked.out << checked.err;
 }
 
+domain::Record RecordRow(storage::ArchiveStorage& archive, const RecordId& id) {
+  domain::Record out;
+  Status s = archive.store().Read([&](storage::Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto r, tx.records().Find(id));
+    if (!r) return NotFound("no record " + id.value);
+    out = *r;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+TEST_F(SeveringTest, SaltedRecordHashCannotTestAGuessAndDestructionEmptiesTheSalt) {
+  RecordId id = CheckInCustomerFile();
+  ASSERT_FALSE(id.value.empty());
+  domain::Record r = RecordRow(*archive_, id);
+  ASSERT_EQ(r.salt.size(), 64u) << "32 random bytes, hex";
+  // The logged digest is not the one a guesser can compute from values alone.
+  domain::Record guessed = r;
+  guessed.salt.clear();
+  EXPECT_NE(storage::RecordDigest(r).value(), storage::RecordDigest(guessed).value());
+  clock_.Set(domain::ParseTime("2032-06-01T09:00:00Z").value());
+  Destroy(id);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(RecordRow(*archive_, id).salt, "");
+  EXPECT_EQ(Findings(), "");
+}
+
+TEST_F(SeveringTest, RecordWithoutSaltGetsOneAtStartWithARecordSaltEventAndStillVerifies) {
+  RecordId id = CheckInCustomerFile();
+  ASSERT_FALSE(id.value.empty());
+  // As an archive written before salts has it: no salt, an unsalted digest.
+  AppendLegacyUpdate(id, /*drop_salt=*/true);
+  ASSERT_EQ(Findings(), "");
+  const domain::Record before = RecordRow(*archive_, id);
+
+  clock_.Set(domain::ParseTime("2026-03-05T09:00:00Z").value());
+  auto salted = storage::SaltUnsaltedRecords(archive_->store(), clock_.Now());
+  ASSERT_TRUE(salted.ok()) << salted.status().ToString();
+  EXPECT_EQ(*salted, 1u);
+  const domain::Record after = RecordRow(*archive_, id);
+  EXPECT_EQ(after.salt.size(), 64u);
+  EXPECT_EQ(after.updated_at, before.updated_at) << "a salt is no activity";
+  auto history = records_->History(arch_, id);
+  ASSERT_TRUE(history.ok());
+  auto leaf = storage::DecodeLeaf(history->back().entry.leaf);
+  ASSERT_TRUE(leaf.ok());
+  EXPECT_EQ(leaf->event.action, storage::kRecordSaltAction);
+  EXPECT_EQ(leaf->event.details.String(storage::kDetailRecordHash), storage::RecordDigest(after).value());
+  EXPECT_EQ(Findings(), "");
+  // The next start finds nothing to do.
+  auto again = storage::SaltUnsaltedRecords(archive_->store(), clock_.Now());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u);
+}
+
 }  // namespace
 }  // namespace custos::services
