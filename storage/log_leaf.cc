@@ -299,6 +299,257 @@ StatusOr<DecodedLeaf> FieldsOf(const Object& o) {
 
 std::string IndexText(uint64_t index) { return "audit log entry " + std::to_string(index); }
 
+// ---------------------------------------------------------------------------
+// One pass: a reader that accepts only the bytes CanonicalJson writes
+// (domain/canonical_json.h) and gives up at the first other byte.
+
+int LowerHexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+// Canonical member order: strictly ascending UTF-16 code units (for ASCII
+// names, bytes); strict, so a repeated name is refused too.
+bool NameBefore(std::string_view a, std::string_view b) {
+  return IsAscii(a) && IsAscii(b) ? a < b : domain::Utf16Less(a, b);
+}
+
+class OnePassReader {
+ public:
+  explicit OnePassReader(std::string_view text) : t_(text) {}
+
+  // True when the text is a leaf in canonical form; fills `out`.
+  bool Read(DecodedLeaf& out);
+
+ private:
+  bool Literal(std::string_view s) {
+    if (t_.substr(p_, s.size()) != s) return false;
+    p_ += s.size();
+    return true;
+  }
+  // `{"key":` for the first member, `,"key":` for the others.
+  bool Member(std::string_view key, bool first) {
+    return Literal(first ? "{\"" : ",\"") && Literal(key) && Literal("\":");
+  }
+  bool At(char c) const { return p_ < t_.size() && t_[p_] == c; }
+  bool String(std::string& out);
+  bool Escape(std::string& out);
+  bool Integer(int64_t& out);
+  bool Value(int depth, DetailValue& out);
+  bool ObjectOf(int depth, EventDetails& out);
+  bool ArrayOf(int depth, DetailValue::Array& out);
+
+  std::string_view t_;
+  size_t p_ = 0;
+};
+
+bool OnePassReader::String(std::string& out) {
+  if (!At('"')) return false;
+  ++p_;
+  out.clear();
+  while (true) {
+    const size_t start = p_;
+    bool ascii = true;
+    while (p_ < t_.size()) {
+      const auto c = static_cast<unsigned char>(t_[p_]);
+      if (c == '"' || c == '\\' || c < kFirstPrintable) break;
+      ascii = ascii && c < 0x80;
+      ++p_;
+    }
+    if (p_ >= t_.size()) return false;
+    // A run ends at an ASCII byte, never inside a UTF-8 sequence.
+    const std::string_view run = t_.substr(start, p_ - start);
+    if (!ascii && !domain::IsValidUtf8(run)) return false;
+    out.append(run);
+    const char c = t_[p_];
+    if (c == '"') {
+      ++p_;
+      return true;
+    }
+    if (c != '\\' || !Escape(out)) return false;
+  }
+}
+
+// The escapes CanonicalJson writes: \" \\ \b \f \n \r \t, and \u00xx in
+// lower-case hex for the other controls.
+bool OnePassReader::Escape(std::string& out) {
+  if (t_.size() - p_ < 2) return false;
+  const char e = t_[p_ + 1];
+  p_ += 2;
+  switch (e) {
+    case '"': out += '"'; return true;
+    case '\\': out += '\\'; return true;
+    case 'b': out += '\b'; return true;
+    case 'f': out += '\f'; return true;
+    case 'n': out += '\n'; return true;
+    case 'r': out += '\r'; return true;
+    case 't': out += '\t'; return true;
+    case 'u': break;
+    default: return false;
+  }
+  if (t_.size() - p_ < 4 || t_[p_] != '0' || t_[p_ + 1] != '0') return false;
+  const int high = LowerHexDigit(t_[p_ + 2]);
+  const int low = LowerHexDigit(t_[p_ + 3]);
+  if (high < 0 || high > 1 || low < 0) return false;
+  const char c = static_cast<char>(high * 16 + low);
+  if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') return false;
+  out += c;
+  p_ += 4;
+  return true;
+}
+
+// Plain decimal, no "-0", no leading zero, within ±(2^53-1).
+bool OnePassReader::Integer(int64_t& out) {
+  constexpr int kMaxDigits = 16;  // 2^53-1 = 9007199254740991
+  const bool negative = At('-');
+  if (negative) ++p_;
+  if (p_ >= t_.size() || t_[p_] < '0' || t_[p_] > '9') return false;
+  if (t_[p_] == '0') {
+    ++p_;
+    out = 0;
+    return !negative;
+  }
+  uint64_t magnitude = 0;
+  int digits = 0;
+  while (p_ < t_.size() && t_[p_] >= '0' && t_[p_] <= '9') {
+    if (++digits > kMaxDigits) return false;
+    magnitude = magnitude * 10 + static_cast<uint64_t>(t_[p_] - '0');
+    ++p_;
+  }
+  if (magnitude > static_cast<uint64_t>(domain::kMaxJsonInteger)) return false;
+  out = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+  return true;
+}
+
+// `depth` counts the arrays and objects around the value, the leaf's own
+// object included, as ParseJsonStrict does.
+bool OnePassReader::Value(int depth, DetailValue& out) {
+  if (p_ >= t_.size()) return false;
+  switch (t_[p_]) {
+    case '{': {
+      if (depth >= domain::kMaxJsonDepth) return false;
+      EventDetails object;
+      if (!ObjectOf(depth + 1, object)) return false;
+      out = DetailValue(std::move(object));
+      return true;
+    }
+    case '[': {
+      if (depth >= domain::kMaxJsonDepth) return false;
+      DetailValue::Array array;
+      if (!ArrayOf(depth + 1, array)) return false;
+      out = DetailValue(std::move(array));
+      return true;
+    }
+    case '"': {
+      std::string s;
+      if (!String(s)) return false;
+      out = DetailValue(std::move(s));
+      return true;
+    }
+    case 't':
+      out = DetailValue(true);
+      return Literal("true");
+    case 'f':
+      out = DetailValue(false);
+      return Literal("false");
+    case 'n':
+      out = DetailValue();
+      return Literal("null");
+    default: {
+      int64_t i = 0;
+      if (!Integer(i)) return false;
+      out = DetailValue(i);
+      return true;
+    }
+  }
+}
+
+bool OnePassReader::ObjectOf(int depth, EventDetails& out) {
+  if (!Literal("{")) return false;
+  if (At('}')) {
+    ++p_;
+    return true;
+  }
+  std::string previous;
+  for (bool first = true;; first = false) {
+    std::string name;
+    if (!String(name) || (!first && !NameBefore(previous, name)) || !Literal(":")) return false;
+    DetailValue value;
+    if (!Value(depth, value)) return false;
+    out.Set(name, std::move(value));
+    previous = std::move(name);
+    if (At(',')) {
+      ++p_;
+      continue;
+    }
+    return Literal("}");
+  }
+}
+
+bool OnePassReader::ArrayOf(int depth, DetailValue::Array& out) {
+  if (!Literal("[")) return false;
+  if (At(']')) {
+    ++p_;
+    return true;
+  }
+  while (true) {
+    DetailValue value;
+    if (!Value(depth, value)) return false;
+    out.push_back(std::move(value));
+    if (At(',')) {
+      ++p_;
+      continue;
+    }
+    return Literal("]");
+  }
+}
+
+bool OnePassReader::Read(DecodedLeaf& out) {
+  if (t_.size() > kMaxLeafBytes) return false;
+  // The leaf's own object is depth 1, its details object depth 2.
+  constexpr int kDetailsDepth = 2;
+  std::string at;
+  std::string prev;
+  int64_t seq = 0;
+  LogEvent& e = out.event;
+  if (!Member(kLeafKeyAction, true) || !String(e.action) || !Member(kLeafKeyActor, false) ||
+      !String(e.actor) || !Member(kLeafKeyAt, false) || !String(at) ||
+      !Member(kLeafKeyDetails, false) || !ObjectOf(kDetailsDepth, e.details) ||
+      !Member(kLeafKeyPrev, false) || !String(prev) || !Member(kLeafKeySeq, false) ||
+      !Integer(seq) || !Member(kLeafKeySubject, false) || !String(e.subject) ||
+      !Member(kLeafKeyVersion, false) || !Literal(std::to_string(kLeafFormatVersion)) ||
+      !Literal("}") || p_ != t_.size() || seq < 0) {
+    return false;
+  }
+  out.seq = static_cast<uint64_t>(seq);
+  if (!prev.empty()) {
+    std::optional<crypto::Bytes> bytes = crypto::Base64Decode(prev);
+    crypto::Digest32 hash;
+    if (!bytes || bytes->size() != hash.size()) return false;
+    std::copy(bytes->begin(), bytes->end(), hash.begin());
+    // Base64 has one form per byte string too.
+    if (crypto::Base64Encode(hash) != prev) return false;
+    out.prev = hash;
+  }
+  if (!ValidateLink(out.seq, out.prev).ok() || !ValidateEvent(e).ok() || !IsLeafYear(at)) {
+    return false;
+  }
+  StatusOr<domain::Time> time = domain::ParseTime(at);
+  if (!time.ok()) return false;
+  StatusOr<std::string> written = LeafTime(*time);
+  if (!written.ok() || *written != at) return false;
+  e.at = *time;
+  return true;
+}
+
 }  // namespace
 
 StatusOr<std::string> EncodeLeaf(const LogEvent& e, uint64_t seq,
@@ -338,7 +589,18 @@ StatusOr<std::string> EncodeLeaf(const LogEvent& e, uint64_t seq,
   return bytes;
 }
 
+std::optional<DecodedLeaf> DecodeLeafOnePass(std::string_view leaf) {
+  DecodedLeaf decoded;
+  if (!OnePassReader(leaf).Read(decoded)) return std::nullopt;
+  return decoded;
+}
+
 StatusOr<DecodedLeaf> DecodeLeaf(std::string_view leaf) {
+  if (std::optional<DecodedLeaf> decoded = DecodeLeafOnePass(leaf)) return std::move(*decoded);
+  return DecodeLeafReference(leaf);
+}
+
+StatusOr<DecodedLeaf> DecodeLeafReference(std::string_view leaf) {
   CUSTOS_ASSIGN_OR_RETURN(Object::Ptr object, ParseLeafObject(leaf));
   CUSTOS_RETURN_IF_ERROR(CheckVersion(*object));
   CUSTOS_RETURN_IF_ERROR(CheckMemberSet(*object));

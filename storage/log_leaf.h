@@ -132,7 +132,28 @@ struct DecodedLeaf {
 //                       seq 0), bad action/actor/subject/at, negative seq,
 //                       larger than kMaxLeafBytes
 // The message says what is wrong; the reason is one of the three above.
+//
+// How: one pass over the bytes (DecodeLeafOnePass) accepts a leaf that is
+// valid and in its canonical form, building the event as it goes. Any
+// other input is handed to DecodeLeafReference, which names the reason; so
+// a valid leaf is read in one pass and a refused one costs a second.
 [[nodiscard]] StatusOr<DecodedLeaf> DecodeLeaf(std::string_view leaf);
+
+// The one-pass reader beneath DecodeLeaf: the decoded leaf exactly when
+// DecodeLeaf accepts `leaf`, else nullopt (without saying why). It checks
+// the canonical form while it parses (member order, escapes, integers,
+// UTF-8, depth) and the same field rules as EncodeLeaf, and builds the
+// details directly; nothing is re-encoded. Details members keep the leaf's
+// order (UTF-16 order of their names).
+[[nodiscard]] std::optional<DecodedLeaf> DecodeLeafOnePass(std::string_view leaf);
+
+// The strict decoder as first written: parse into Poco JSON
+// (domain::ParseJsonStrict), check the fields, re-encode with EncodeLeaf
+// and compare the bytes. Same contract as DecodeLeaf; kept as the reference
+// the one-pass reader is tested against (tests/storage/
+// log_leaf_differential_test.cc) and to name the reason of every refusal.
+// Details members come in byte order of their names.
+[[nodiscard]] StatusOr<DecodedLeaf> DecodeLeafReference(std::string_view leaf);
 
 // Checks one link of the hash chain while walking the log: the leaf must be
 // entry `expected_seq` and its prev must equal `prev_leaf_hash`, the leaf hash
