@@ -7,7 +7,9 @@
 //     column of a change), and
 //   - the restarted custosd either refuses to start, naming the row, or
 //     refuses to act on it: the request that would use the row answers as
-//     the case's table says (500 row_integrity, 401, 404).
+//     the case's table says (500 row_integrity, 401, 404, 409
+//     record_on_hold). A case whose expectation is a known gap names it
+//     and skips its server part.
 // Plus the log's own new event kinds: a changed state.rows event and a
 // redacted entry that no destruction lists.
 //
@@ -18,12 +20,14 @@
 // documents of each workflow (a loan, a legal hold and its member, a
 // retention schedule, an override and the change that made it, a
 // destruction batch, a verification report) and an export.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -722,8 +726,10 @@ StartAttempt TryStart(const std::string& data) {
   return a;
 }
 
-// The refusal of custosd names the row: its table and its key.
-::testing::AssertionResult RefusalNames(const StartAttempt& a, const std::string& object) {
+// The refusal of custosd names the row's table, and its key when
+// `with_key`: a changed row fails its seal by key, while a row added or
+// deleted may be named by its table's sealed row count alone.
+::testing::AssertionResult RefusalNames(const StartAttempt& a, const std::string& object, bool with_key) {
   if (a.served) return ::testing::AssertionFailure() << "custosd served the tampered copy: " << a.log;
   if (a.exit_code == 0 || a.exit_code == -1) {
     return ::testing::AssertionFailure() << "custosd did not refuse (exit " << a.exit_code << "): " << a.log;
@@ -731,7 +737,12 @@ StartAttempt TryStart(const std::string& data) {
   // object: "row <table> <key>"
   const size_t table_at = object.find(' ') + 1, key_at = object.find(' ', table_at) + 1;
   const std::string table = object.substr(table_at, key_at - 1 - table_at), key = object.substr(key_at);
-  if (a.log.find(table) == std::string::npos || a.log.find(key) == std::string::npos) {
+  // Its reason: the line custosd ends with ("custosd: …") and what follows.
+  const size_t why_at = a.log.rfind("custosd: ");
+  const std::string why = why_at == std::string::npos ? "" : a.log.substr(why_at);
+  const bool names_table =
+      why.find("row " + table + " ") != std::string::npos || why.find("table " + table) != std::string::npos;
+  if (!names_table || (with_key && why.find(key) == std::string::npos)) {
     return ::testing::AssertionFailure() << "custosd's refusal does not name " << object << ": " << a.log;
   }
   return ::testing::AssertionSuccess();
@@ -781,15 +792,23 @@ TEST_P(TamperTable, VerifyNamesItAndTheServerRefuses) {
   }
 
   if (!c.server) return;
-  if (!c.gap.empty()) GTEST_SKIP() << "known gap: " << c.gap;
   const ServerExpectation e = c.server(seed_);
+  const bool changed = c.code == "row_differs";
   if (e.refuses_start) {
-    EXPECT_TRUE(RefusalNames(TryStart(data), object));
-  } else if (StartAttempt a; e.or_refuses_start && !(a = TryStart(data)).served) {
-    EXPECT_TRUE(RefusalNames(a, object));
-  } else {
-    ExpectAnswers(seed_, data, {e});
+    EXPECT_TRUE(RefusalNames(TryStart(data), object, changed));
+    return;
   }
+  // A row added or deleted may stop the start as well (its table's row
+  // count no longer matches), which is as good as refusing the request.
+  if (e.or_refuses_start || !changed || !c.gap.empty()) {
+    StartAttempt a = TryStart(data);
+    if (!a.served) {
+      EXPECT_TRUE(RefusalNames(a, object, changed));
+      return;
+    }
+  }
+  if (!c.gap.empty()) GTEST_SKIP() << "known gap: " << c.gap;
+  ExpectAnswers(seed_, data, {e});
 }
 
 // The untouched seed: verify is clean and every request the table makes
