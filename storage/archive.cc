@@ -111,7 +111,14 @@ StatusOr<std::unique_ptr<ArchiveStorage>> ArchiveStorage::Open(const DataDir& di
   if (a->keyring_->row_seal_key_pending()) CUSTOS_RETURN_IF_ERROR(Keyring::CommitRowSealKey(dir));
   CUSTOS_ASSIGN_OR_RETURN(a->blobs_, FileBlobStore::OpenDirectory(dir.BlobsDir()));
   a->content_ = std::make_unique<ContentStore>(*a->blobs_, a->keyring_->keys(), suite);
-  if (sweep_orphans) {
+  // Rows deleted outside the server leave their ciphertext behind: it is
+  // no orphan, and the start-up check refuses such an archive.
+  bool rows_deleted = false;
+  if (sweep_orphans && a->keyring_->row_sealer() != nullptr) {
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> sets, CheckRowSetFindings(*a->store_, {"files", "exports"}));
+    rows_deleted = !sets.empty();
+  }
+  if (sweep_orphans && !rows_deleted) {
     MetadataStore& store = *a->store_;
     auto is_referenced = [&store](const domain::BlobId& id) {
       bool referenced = true;  // when in doubt, keep
@@ -148,6 +155,8 @@ Status ArchiveStorage::Promote(const LogEvent& event) {
 
 StatusOr<std::vector<Finding>> ArchiveStorage::CheckAtStart() {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> findings, CheckRowSeals(*store_, StartupSealTables()));
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> sets, CheckRowSetFindings(*store_));
+  findings.insert(findings.end(), sets.begin(), sets.end());
   CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> tail,
                           CheckLogTail(*store_, origin_, keyring_->log_verifiers()));
   findings.insert(findings.end(), tail.begin(), tail.end());

@@ -43,7 +43,9 @@ class ArchiveStorage {
   // that appends to the log fails with kUnavailable "signing_not_promoted"
   // and the archive serves reads only. With `sweep_orphans`, removes
   // blobs no committed row references (only safe before serving) and
-  // reports how many through `swept`.
+  // reports how many through `swept`; it removes nothing when the set
+  // seals of files or exports show rows deleted outside the server
+  // (storage/row_set.h), which CheckAtStart then reports.
   static StatusOr<std::unique_ptr<ArchiveStorage>> Open(const DataDir& dir, const Config& config,
                                                         bool sweep_orphans = false,
                                                         uint64_t* swept = nullptr);

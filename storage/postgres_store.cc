@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include "storage/row_set.h"
 #include "storage/schema.h"
 #include "storage/sql_repositories.h"
 #include "storage/sql_util.h"
@@ -98,9 +99,12 @@ Status PostgresStore::Init() {
   CUSTOS_RETURN_IF_ERROR(sql::Exec(s, "SET client_min_messages = warning"));
   CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockMigrations).status());
   Status st = [&]() -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kPostgres));
+    int from_version = 0;
+    CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kPostgres, &from_version));
     if (options_.seal_existing_rows && options_.sealer != nullptr) {
       CUSTOS_RETURN_IF_ERROR(SealExistingRows(s, *options_.sealer, "BEGIN"));
+    } else if (options_.sealer != nullptr) {
+      CUSTOS_RETURN_IF_ERROR(SealNewRowSets(s, *options_.sealer, "BEGIN", from_version < kRowSetsMigration));
     }
     return Status::Ok();
   }();

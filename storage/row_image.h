@@ -82,17 +82,43 @@ RowImage DeletedImage(std::string table, std::string key);
 // (docs/formats/audit-log.md "State images"). A write that changes only
 // kSeal columns (sessions.last_seen_at, files.kek_id) adds nothing.
 // Thread safety: one per transaction, used by its thread only.
+//
+// Beside the images it keeps the keys inserted into and deleted from each
+// table, for the set seals (storage/row_set.h): AddInserted after an
+// insert, and any deleted image (DeletedImage) counts as a deletion.
 class RowChanges {
  public:
-  void Add(RowImage image) { images_.push_back(std::move(image)); }
+  // A key that joined (inserted) or left its table.
+  struct Member {
+    std::string table;
+    std::string key;
+    bool inserted = true;
+  };
+
+  void Add(RowImage image) {
+    if (image.deleted) members_.push_back({image.table, image.key, false});
+    images_.push_back(std::move(image));
+  }
+  // Add() of the image of a row just inserted.
+  void AddInserted(RowImage image) {
+    members_.push_back({image.table, image.key, true});
+    Add(std::move(image));
+  }
   [[nodiscard]] bool empty() const { return images_.empty(); }
   // The images added since the last Take(), and forgets them.
   std::vector<RowImage> Take() { return std::exchange(images_, {}); }
+  // The keys inserted and deleted since the last TakeMembers(), in order,
+  // and forgets them (Take() leaves them).
+  std::vector<Member> TakeMembers() { return std::exchange(members_, {}); }
   // Forgets everything added (the write function failed and rolled back).
-  void Clear() { images_.clear(); }
+  void Clear() {
+    images_.clear();
+    members_.clear();
+  }
 
  private:
   std::vector<RowImage> images_;
+  std::vector<Member> members_;
 };
 
 // The bytes a row seal is computed over: table, key and every (name, value)

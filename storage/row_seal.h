@@ -31,6 +31,9 @@ class RowSealer {
 
   // The seal of `image` (a kSeal image): 64 lower-case hex digits.
   [[nodiscard]] std::string Seal(const RowImage& image) const;
+  // The seal of `image` as its 32 bytes (the set seals, storage/row_set.h,
+  // XOR them).
+  [[nodiscard]] crypto::Digest32 SealBytes(const RowImage& image) const { return mac_.Mac(SealInput(image)); }
   // Whether `mac` is the seal of `image` (compared in constant time).
   [[nodiscard]] bool Check(const RowImage& image, std::string_view mac) const;
 

@@ -109,6 +109,12 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "record_id TEXT NOT NULL, before_json TEXT NOT NULL, after_json TEXT NOT NULL)",
           "CREATE INDEX record_changes_by_record ON record_changes(record_id, log_index)",
       },
+      // 6: set seals (storage/row_set.h): which keys each authority table
+      // holds, sealed; filled at the first open with the seal key.
+      {
+          "CREATE TABLE row_sets (table_name TEXT PRIMARY KEY, row_count BIGINT NOT NULL, "
+          "digest TEXT NOT NULL, mac TEXT NOT NULL)",
+      },
   };
   return m;
 }
@@ -141,11 +147,11 @@ const std::vector<std::string>& SchemaTables() {
   static const std::vector<std::string> tables = {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
       "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
-      "exports",     "export_records", "record_changes"};
+      "exports",     "export_records", "record_changes", "row_sets"};
   return tables;
 }
 
-StatusOr<int> ApplyMigrations(sql::Connection& s, SqlEngine engine) {
+StatusOr<int> ApplyMigrations(sql::Connection& s, SqlEngine engine, int* from_version) {
   const char* begin = engine == SqlEngine::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN";
   CUSTOS_RETURN_IF_ERROR(sql::Exec(
       s, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
@@ -153,6 +159,7 @@ StatusOr<int> ApplyMigrations(sql::Connection& s, SqlEngine engine) {
   CUSTOS_ASSIGN_OR_RETURN(sql::Rows v,
                           sql::Query(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
   int version = static_cast<int>(v.Int(0, 0));
+  if (from_version != nullptr) *from_version = version;
   const auto migrations = SchemaMigrations(engine);
   if (version > static_cast<int>(migrations.size())) {
     return InvalidArgument("database schema version " + std::to_string(version) +

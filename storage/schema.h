@@ -28,7 +28,8 @@ const std::vector<std::string>& SchemaTables();
 // each migration in its own transaction, and returns the version reached.
 // kInvalidArgument "schema_too_new" if the database is newer than this
 // program. The caller serializes concurrent callers (SQLite's BEGIN
-// IMMEDIATE does; PostgresStore takes an advisory lock).
-StatusOr<int> ApplyMigrations(sql::Connection& connection, SqlEngine engine);
+// IMMEDIATE does; PostgresStore takes an advisory lock). Sets
+// `*from_version`, when given, to the version found before.
+StatusOr<int> ApplyMigrations(sql::Connection& connection, SqlEngine engine, int* from_version = nullptr);
 
 }  // namespace custos::storage

@@ -25,6 +25,16 @@ StatusOr<std::vector<Finding>> CheckRowSeals(MetadataStore& store, const std::ve
   return findings;
 }
 
+StatusOr<std::vector<Finding>> CheckRowSetFindings(MetadataStore& store, const std::vector<std::string>& tables) {
+  std::vector<Finding> findings;
+  CUSTOS_RETURN_IF_ERROR(store.Read([&](Transaction& tx) -> Status {
+    return tx.CheckRowSets(tables, [&](const std::string& table, const std::string& what) {
+      findings.push_back({"table " + table, what, "row_set_mismatch"});
+    });
+  }));
+  return findings;
+}
+
 StatusOr<std::vector<Finding>> CheckLogTail(MetadataStore& store, const std::string& origin,
                                             const std::vector<const crypto::note::Verifier*>& verifiers) {
   std::vector<Finding> findings;

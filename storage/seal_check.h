@@ -30,6 +30,13 @@ const std::vector<std::string>& StartupSealTables();
 StatusOr<std::vector<Finding>> CheckRowSeals(MetadataStore& store, const std::vector<std::string>& tables,
                                              uint64_t* checked = nullptr);
 
+// One finding per authority table whose set seal (storage/row_set.h)
+// disagrees with the keys it holds: a row deleted or inserted outside the
+// server, or a summary changed or deleted. Code "row_set_mismatch", object
+// "table <table>". Reads the keys of `tables` (every authority table when
+// empty) with a key-only scan.
+StatusOr<std::vector<Finding>> CheckRowSetFindings(MetadataStore& store, const std::vector<std::string>& tables = {});
+
 // The log's tail: the newest checkpoint's signature verifies with
 // `verifiers` and names `origin`, its size is the log's size and its root
 // equals the root of the stored tree at that size. A finding for each

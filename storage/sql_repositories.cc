@@ -6,6 +6,7 @@
 
 #include "storage/replay.h"
 #include "storage/row_seal.h"
+#include "storage/row_set.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -102,7 +103,7 @@ class SqlDepartments final : public DepartmentRepository {
     if (exists) return Conflict("department '" + d.name + "' already exists", "department_exists");
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "INSERT INTO departments(name, created_at, mac) VALUES ($1, $2, $3)",
                                 {P(d.name), P(domain::FormatTime(d.created_at)), P(SealOf(sealer_, d))}));
-    changes_.Add(ImageOf(d, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(d, ImageUse::kLog));
     return Status::Ok();
   }
   StatusOr<std::vector<domain::Department>> List() override {
@@ -185,7 +186,7 @@ class SqlUsers final : public UserRepository {
                                 std::string("INSERT INTO users(") + kUserColumns +
                                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                                 p));
-    changes_.Add(ImageOf(u, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(u, ImageUse::kLog));
     return Status::Ok();
   }
   Status Update(const domain::User& u) override {
@@ -245,7 +246,7 @@ class SqlSessions final : public SessionRepository {
                                 {P(x.token_hash), P(x.username.value), P(domain::FormatTime(x.created_at)),
                                  P(domain::FormatTime(x.last_seen_at)), P(domain::FormatTime(x.expires_at)),
                                  P(SealOf(sealer_, x))}));
-    changes_.Add(ImageOf(x, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(x, ImageUse::kLog));
     return Status::Ok();
   }
   StatusOr<std::optional<domain::Session>> Find(const std::string& token_hash) override {
@@ -433,7 +434,7 @@ class SqlRecords final : public RecordRepository {
                                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
                                     "$16, $17)",
                                 p));
-    changes_.Add(ImageOf(x, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(x, ImageUse::kLog));
     return Status::Ok();
   }
 
@@ -675,7 +676,7 @@ class SqlVersions final : public VersionRepository {
         {P(v.record_id.value), P(v.number), P(std::string(domain::Name(v.kind))), P(v.note),
          P(domain::FormatTime(v.created_at)), P(v.created_by), P(v.manifest_hash), P(v.prev_manifest_hash),
          P(v.log_index), P(SealOf(sealer_, v))}));
-    changes_.Add(ImageOf(v, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(v, ImageUse::kLog));
     int position = 0;
     for (const domain::StoredFile& f : v.files) {
       domain::StoredFile stored = f;
@@ -691,7 +692,7 @@ class SqlVersions final : public VersionRepository {
            P(f.signature.status), P(f.signature.signer),
            P(f.signature.signing_time ? domain::FormatTime(*f.signature.signing_time) : std::string()),
            P(f.signature.reason), P(SealOf(sealer_, stored)), P(position++)}));
-      changes_.Add(ImageOf(stored, ImageUse::kLog));
+      changes_.AddInserted(ImageOf(stored, ImageUse::kLog));
     }
     return Status::Ok();
   }
@@ -816,7 +817,7 @@ class SqlDocuments final : public DocumentRepository {
                                  P(d.due_at ? domain::FormatTime(*d.due_at) : std::string()),
                                  P(domain::FormatTime(d.created_at)), P(domain::FormatTime(d.updated_at)), P(d.body),
                                  P(SealOf(sealer_, d))}));
-    changes_.Add(ImageOf(d, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(d, ImageUse::kLog));
     return Status::Ok();
   }
 
@@ -961,7 +962,7 @@ class SqlExports final : public ExportRepository {
                                   "VALUES ($1, $2, $3)",
                                   {P(e.id), P(r.id.value), P(static_cast<int64_t>(r.content ? 1 : 0))}));
     }
-    changes_.Add(ImageOf(stored, ImageUse::kLog));
+    changes_.AddInserted(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }
 
@@ -1536,6 +1537,7 @@ Status SealExistingRows(sql::Connection& connection, const RowSealer& sealer, co
                               return sql::Exec(connection, "UPDATE " + image.table + " SET mac = $1 WHERE " + where,
                                                params);
                             });
+  if (st.ok()) st = SealRowSets(connection, sealer);
   if (st.ok()) st = sql::Exec(connection, "COMMIT");
   if (!st.ok()) (void)sql::Exec(connection, "ROLLBACK");
   return st;
@@ -1566,7 +1568,13 @@ class SqlTransactionImpl final : public SqlTransaction {
   DocumentRepository& documents() override { return documents_; }
   ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
-  Status Flush() override { return log_.Finish(); }
+  Status Flush() override {
+    // The set seals follow the keys this write function inserted and
+    // deleted (storage/row_set.h), in its own transaction.
+    std::vector<RowChanges::Member> members = changes_.TakeMembers();
+    if (sealer_ != nullptr && !members.empty()) CUSTOS_RETURN_IF_ERROR(ApplyRowSetChanges(s_, *sealer_, members));
+    return log_.Finish();
+  }
   void Discard() override {
     log_.Discard();
     changes_.Clear();
@@ -1579,6 +1587,14 @@ class SqlTransactionImpl final : public SqlTransaction {
                                    const std::function<void(const RowImage&)>& bad) override {
     if (sealer_ == nullptr) return Internal("the store was opened without the row seal key", "no_row_sealer");
     return CheckStoredSeals(s_, *sealer_, tables, bad);
+  }
+  Status CheckRowSets(const std::vector<std::string>& tables,
+                      const std::function<void(const std::string& table, const std::string& what)>& bad) override {
+    if (sealer_ == nullptr) return Internal("the store was opened without the row seal key", "no_row_sealer");
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<RowSetDifference> differences,
+                            storage::CheckRowSets(s_, *sealer_, tables));
+    for (const RowSetDifference& d : differences) bad(d.table, d.what);
+    return Status::Ok();
   }
 
  private:

@@ -105,7 +105,8 @@ StatusOr<uint64_t> CheckStoredSeals(sql::Connection& connection, const RowSealer
 // docs/security.md "Row seals"). Rows already sealed under `sealer` are
 // resealed alike (an interrupted first open runs again). kDataLoss
 // "row_seal_key_missing", and nothing changed, if a row carries a seal that
-// `sealer` did not make.
+// `sealer` did not make. The set seals are computed in the same
+// transaction (SealRowSets, storage/row_set.h).
 Status SealExistingRows(sql::Connection& connection, const RowSealer& sealer, const char* begin);
 
 // Stores a signed checkpoint row (inside the write batch's transaction).

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "storage/row_set.h"
 #include "storage/schema.h"
 #include "storage/sql_repositories.h"
 #include "storage/sql_util.h"
@@ -76,9 +77,12 @@ Status SqliteStore::Init() {
   CUSTOS_ASSIGN_OR_RETURN(writer_, Connect());
   sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA journal_mode = WAL"));
-  CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite));
+  int from_version = 0;
+  CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite, &from_version));
   if (options_.seal_existing_rows && options_.sealer != nullptr) {
     CUSTOS_RETURN_IF_ERROR(SealExistingRows(s, *options_.sealer, "BEGIN IMMEDIATE"));
+  } else if (options_.sealer != nullptr) {
+    CUSTOS_RETURN_IF_ERROR(SealNewRowSets(s, *options_.sealer, "BEGIN IMMEDIATE", from_version < kRowSetsMigration));
   }
   CUSTOS_ASSIGN_OR_RETURN(LogTail tail, LoadLogTail(s));
   tail_ = std::make_unique<LogTail>(std::move(tail));

@@ -387,6 +387,8 @@ StatusOr<VerifyReport> VerifyArchive(MetadataStore& store, const VerifyOptions& 
   VerifyReport report;
   if (options.row_seals) {
     CUSTOS_ASSIGN_OR_RETURN(report.findings, CheckRowSeals(store, {}));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Finding> sets, CheckRowSetFindings(store));
+    report.findings.insert(report.findings.end(), sets.begin(), sets.end());
   }
   // Rows as stored: a row whose seal fails is a finding above, not an end.
   Status s = store.ReadUnchecked([&](Transaction& tx) { return Checker(tx, options, report).Run(); });
