@@ -571,18 +571,14 @@ std::vector<TamperCase> Cases() {
       // must not free it (its retention cannot be shortened).
       {"hold", "hold", "", "released", "state = 'released'", "state", "", "",
        [](const Seed& s) { return ShortenRetentionOf(s["b"]); }},
-      {"hold_item", "", "", "moved", "", "subject", "", "", [](const Seed& s) { return ShortenRetentionOf(s["b"]); },
-       "a hold member deleted with SQL frees its record: custosd starts (its start-up check reads seals, which "
-       "cannot show a deletion) and accepts a shorter retention rule for the record (202) until a verification "
-       "names the missing row"},
+      // A deleted member would free its record: the set seal of documents
+      // (storage/row_set.h) stops the start instead.
+      {"hold_item", "", "", "moved", "", "subject", "", "", [](const Seed&) { return RefusesStart(); }},
       {"retention_schedule", "", "contract", "shortened", "body = replace(body, 'P30Y', 'P1D')", "body",
        "", "general",
-       // The approved schedule still applies: a deleted one must not fall
-       // back to the shorter default.
-       [](const Seed&) { return Answers("archivist", "/v1/retention/schedules", 200, "P30Y"); },
-       "a retention schedule deleted with SQL puts its type back on the shorter default (contracts: P10Y after "
-       "their end instead of the approved P30Y): custosd starts and applies it until a verification names the "
-       "missing row"},
+       // A deleted schedule would put its type back on the shorter
+       // default: the set seal of documents stops the start instead.
+       [](const Seed&) { return RefusesStart(); }},
       {"retention_override", "c", "", "lengthened", "body = replace(body, 'P1D', 'P99Y')", "body", "", "",
        // Without its override the record falls back to its schedule, which
        // keeps it longer: a deleted override can delay a destruction, never
