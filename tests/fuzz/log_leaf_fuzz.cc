@@ -5,6 +5,8 @@
 // bytes unique must hold:
 //   * a leaf that decodes re-encodes to exactly the input bytes, and passes
 //     its own chain link check;
+//   * the one-pass reader and the reference decoder give the same verdict
+//     and reason;
 //   * canonical JSON is a fixed point: canonicalising the output again gives
 //     the same bytes, and the output decodes as a leaf exactly when the input
 //     did and was already canonical.
@@ -25,6 +27,13 @@ void Check(bool condition) {
 
 void FuzzLeaf(std::string_view input) {
   custos::StatusOr<custos::storage::DecodedLeaf> leaf = custos::storage::DecodeLeaf(input);
+  // The one-pass reader accepts exactly what the reference decoder accepts,
+  // and DecodeLeaf refuses with the reference's reason.
+  custos::StatusOr<custos::storage::DecodedLeaf> reference =
+      custos::storage::DecodeLeafReference(input);
+  Check(custos::storage::DecodeLeafOnePass(input).has_value() == reference.ok());
+  Check(leaf.ok() == reference.ok());
+  if (!leaf.ok()) Check(leaf.status().reason() == reference.status().reason());
   if (!leaf.ok()) return;
   custos::StatusOr<std::string> again =
       custos::storage::EncodeLeaf(leaf->event, leaf->seq, leaf->prev);
