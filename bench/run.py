@@ -1445,6 +1445,8 @@ RATIOS = [
      ("log", "seal_hmac_bound_ns_per_row"), "HMAC-SHA256 of the same rows' sealed bytes alone, 1 core", None, None),
     ("seal_check_share", "row seal checks' share of reading a page of 50 loans", ("log", "seal_check_share_of_page"), "",
      1, "the whole page read", None, None),
+    ("startup_check", "custosd start-up on the filled log: open with the row sealer and the start-up check",
+     ("log", "startup_check_s"), "s", 5, "5 s", "<", 1),
     ("rss_upload", "custosd peak RSS, 1 GiB upload", ("custos", "rss", "upload", "peak_MiB"), "MiB",
      64, "64 MiB", "<", 1),
     ("rss_download", "custosd peak RSS, 1 GiB download", ("custos", "rss", "download", "peak_MiB"), "MiB",
