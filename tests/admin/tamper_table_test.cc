@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -260,10 +261,11 @@ std::string SeedDir() {
   auto stamp = [](const std::string& path) {
     std::error_code ec;
     auto t = fs::last_write_time(path, ec);
-    return ec ? 0 : static_cast<long long>(t.time_since_epoch().count());
+    return ec ? uint64_t{0} : static_cast<uint64_t>(t.time_since_epoch().count());
   };
-  const long long key = stamp(BinDir() + "/custosd") ^ (stamp(Ctl()) * 31) ^ (stamp("/proc/self/exe") * 17);
-  return BinDir() + "/../test-seeds/tamper-table-" + std::to_string(key & 0x7FFFFFFFFFFFLL);
+  // Unsigned: the products wrap instead of overflowing.
+  const uint64_t key = stamp(BinDir() + "/custosd") ^ (stamp(Ctl()) * 31) ^ (stamp("/proc/self/exe") * 17);
+  return BinDir() + "/../test-seeds/tamper-table-" + std::to_string(key & 0x7FFFFFFFFFFFULL);
 }
 
 // A copy of the seed in `to`, with the seed's values: the seed is made by
