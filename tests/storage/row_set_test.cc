@@ -120,7 +120,8 @@ TEST_F(RowSetTest, AForgedRowWithACopiedSealIsAnAddedRow) {
 
 TEST_F(RowSetTest, ARowSwappedForAnotherKeepsTheCountButNotTheKeys) {
   Sql("UPDATE departments SET name = '伪造部' WHERE name = 'finance'");
-  const Finding* f = FindingFor(StartupFindings(), "table departments");
+  const auto findings = StartupFindings();
+  const Finding* f = FindingFor(findings, "table departments");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->problem.find("not the same keys"), std::string::npos) << f->problem;
 }
