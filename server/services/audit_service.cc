@@ -266,15 +266,22 @@ void AuditService::Update(const std::string& id, const std::function<void(AuditJ
 void AuditService::Fail(const std::string& id, const Status& error) {
   Time now = clock_.Now();
   std::string kind, owner;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    kind = it->second.kind;
+    owner = it->second.owner;
+  }
+  // The log line is written before the job shows as failed, so whoever
+  // sees the failure also finds its cause in the server log.
+  logger_.Warn(kind + " job failed", {{"job", id}, {"owner", owner}, {"reason", error.reason()},
+                                      {"error", error.message()}});
   Update(id, [&](AuditJob& j) {
     j.state = JobState::kFailed;
     j.error = error.message();
     j.finished_at = now;
-    kind = j.kind;
-    owner = j.owner;
   });
-  logger_.Warn(kind + " job failed", {{"job", id}, {"owner", owner}, {"reason", error.reason()},
-                                      {"error", error.message()}});
 }
 
 StatusOr<std::string> AuditService::NewJobId(const char* prefix) {
