@@ -112,6 +112,23 @@ void VerifySchedule::Publish(const storage::VerifyReport& report, bool full, boo
                              double seconds) {
   domain::Time now = clock_.Now();
   const char* result = failed ? "failed" : report.clean() ? "clean" : "findings";
+  // Logged first: whoever sees the run in the metrics or alerts also
+  // finds its line in the server log.
+  std::vector<LogField> fields = {{"result", result},
+                                  {"full", full},
+                                  {"findings", static_cast<uint64_t>(report.findings.size())},
+                                  {"logEntries", report.log_entries},
+                                  {"files", report.files},
+                                  {"filesUnread", report.files_unread},
+                                  {"contentBytes", report.content_bytes},
+                                  {"seconds", seconds}};
+  if (report.clean()) {
+    logger_.Info("scheduled verification", fields);
+  } else {
+    fields.emplace_back("sample", FindingSample(report.findings, kLoggedFindings));
+    logger_.Error("scheduled verification", fields);
+  }
+
   runs_.Inc({result});
   findings_.Set(static_cast<double>(report.findings.size()));
   last_run_.Set(UnixSeconds(now));
@@ -131,21 +148,6 @@ void VerifySchedule::Publish(const storage::VerifyReport& report, bool full, boo
     if (report.clean()) last_success_at_ = now;
     alert.last_success = last_success_at_;
     latest_ = std::move(alert);
-  }
-
-  std::vector<LogField> fields = {{"result", result},
-                                  {"full", full},
-                                  {"findings", static_cast<uint64_t>(report.findings.size())},
-                                  {"logEntries", report.log_entries},
-                                  {"files", report.files},
-                                  {"filesUnread", report.files_unread},
-                                  {"contentBytes", report.content_bytes},
-                                  {"seconds", seconds}};
-  if (report.clean()) {
-    logger_.Info("scheduled verification", fields);
-  } else {
-    fields.emplace_back("sample", FindingSample(report.findings, kLoggedFindings));
-    logger_.Error("scheduled verification", fields);
   }
 }
 
