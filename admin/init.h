@@ -17,7 +17,7 @@
 namespace custos::admin {
 
 inline constexpr std::string_view kFirstAdminName = "admin";
-inline constexpr std::string_view kFirstAdminRole = "admin";
+inline constexpr std::string_view kFirstAdminRole = "sysadmin";
 inline constexpr std::string_view kFirstAdminDepartment = "administration";
 // Who custosctl's own changes are attributed to in the audit log.
 inline constexpr std::string_view kCustosctlActor = "custosctl";

@@ -75,6 +75,28 @@ Status ParseRoleList(std::string_view key, std::string_view value, std::vector<s
   return Status::Ok();
 }
 
+// Roles that need a second factor: any of the role names but "admin";
+// empty for none.
+Status ParseFactorRoles(std::string_view key, std::string_view value, std::vector<std::string>& out) {
+  static constexpr std::string_view kNames[] = {"sysadmin", "security_officer", "security_auditor",
+                                                "archivist", "approver", "legal", "staff", "auditor"};
+  std::vector<std::string> list;
+  if (value.find_first_not_of(' ') == std::string_view::npos) {
+    out.clear();
+    return Status::Ok();
+  }
+  for (std::string_view item : CommaItems(value)) {
+    if (std::find(std::begin(kNames), std::end(kNames), item) == std::end(kNames)) {
+      return BadValue(key, value,
+                      "role names (sysadmin, security_officer, security_auditor, archivist, approver, "
+                      "legal, staff, auditor), comma-separated, or nothing");
+    }
+    list.emplace_back(item);
+  }
+  out = std::move(list);
+  return Status::Ok();
+}
+
 Status ParseBool(std::string_view key, std::string_view value, bool& out) {
   if (value == "true" || value == "yes" || value == "on") {
     out = true;
@@ -190,6 +212,12 @@ const std::vector<Key>& Keys() {
       {"tls.private_key", "server private key (PEM, mode 0600), relative to the data directory",
        [](Config& c, std::string_view v) { return ParseText("tls.private_key", v, c.tls_private_key); },
        [](const Config& c) { return c.tls_private_key; }},
+      {"tls.client_ca", "CA certificates (PEM) of users' client certificates; set, a client certificate is a second factor",
+       [](Config& c, std::string_view v) { return ParseText("tls.client_ca", v, c.tls_client_ca); },
+       [](const Config& c) { return c.tls_client_ca; }},
+      {"tls.client_crl", "revoked client certificates (PEM CRL of tls.client_ca)",
+       [](Config& c, std::string_view v) { return ParseText("tls.client_crl", v, c.tls_client_crl); },
+       [](const Config& c) { return c.tls_client_crl; }},
       {"archive.origin", "origin line of the audit log's checkpoints (unique per archive)",
        [](Config& c, std::string_view v) { return ParseText("archive.origin", v, c.origin); },
        [](const Config& c) { return c.origin; }},
@@ -223,6 +251,25 @@ const std::vector<Key>& Keys() {
       {"auth.lockout_minutes", "minutes a locked account stays locked",
        [](Config& c, std::string_view v) { return ParseInt(std::string_view("auth.lockout_minutes"), v, 1, 10080, c.lockout_minutes); },
        [](const Config& c) { return std::to_string(c.lockout_minutes); }},
+      {"auth.second_factor_roles", "roles that must sign in with a second factor (comma-separated; empty for none)",
+       [](Config& c, std::string_view v) { return ParseFactorRoles("auth.second_factor_roles", v, c.second_factor_roles); },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& r : c.second_factor_roles) out += (out.empty() ? "" : ",") + r;
+         return out;
+       }},
+      {"auth.approver_cooling_days", "days after an account's creation, reset or role grant before it may approve a destruction or a shorter retention",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("auth.approver_cooling_days"), v, 0, 3650, c.approver_cooling_days); },
+       [](const Config& c) { return std::to_string(c.approver_cooling_days); }},
+      {"auth.fresh_account_days", "days after set-up, reset or role grant in which content reads are flagged to the security auditor",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("auth.fresh_account_days"), v, 0, 365, c.fresh_account_days); },
+       [](const Config& c) { return std::to_string(c.fresh_account_days); }},
+      {"auth.setup_code_hours", "hours a one-time set-up code stays valid",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("auth.setup_code_hours"), v, 1, 720, c.setup_code_hours); },
+       [](const Config& c) { return std::to_string(c.setup_code_hours); }},
+      {"auth.totp_skew_steps", "30-second steps a TOTP code may be early or late",
+       [](Config& c, std::string_view v) { return ParseInt(std::string_view("auth.totp_skew_steps"), v, 0, 3, c.totp_skew_steps); },
+       [](const Config& c) { return std::to_string(c.totp_skew_steps); }},
       {"records.reject_invalid_contract_signatures",
        "refuse (422) a contract whose signature does not verify, instead of storing it flagged",
        [](Config& c, std::string_view v) { return ParseBool("records.reject_invalid_contract_signatures", v, c.reject_invalid_contract_signatures); },

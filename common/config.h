@@ -66,6 +66,11 @@ struct Config {
   // tls.* (relative paths are inside the data directory)
   std::string tls_certificate = "tls/cert.pem";
   std::string tls_private_key = "tls/key.pem";
+  // Mutual TLS as a second factor (docs/security.md): CA certificates (PEM)
+  // that issue users' client certificates, and an optional CRL (PEM). ""
+  // (the default) asks no client for a certificate.
+  std::string tls_client_ca;
+  std::string tls_client_crl;
 
   // archive.*
   std::string origin = "custos.local/archive";  // the log's checkpoint origin line
@@ -88,6 +93,18 @@ struct Config {
   // recommendation, 64 MiB with three passes, by default). Never below
   // kMinPasswordMemoryKib.
   uint32_t password_memory_kib = 64 * 1024;
+  // Roles that must sign in with a second factor (TOTP or a client
+  // certificate); domain::Name(Role) values. Staff may enrol one too.
+  std::vector<std::string> second_factor_roles = {"sysadmin", "security_officer", "security_auditor",
+                                                  "archivist", "approver", "legal"};
+  // An account created, reset or granted its role less than this many days
+  // ago may not approve a destruction or a shortened retention period.
+  int approver_cooling_days = 30;
+  // Content read by an account this many days after its set-up, reset or
+  // role grant is flagged to the security auditor (0: never).
+  int fresh_account_days = 7;
+  int setup_code_hours = 72;          // a set-up code expires after this
+  int totp_skew_steps = 1;            // TOTP codes accepted this many 30 s steps early or late
 
   // records.*
   bool reject_invalid_contract_signatures = false;  // else stored and flagged

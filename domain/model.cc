@@ -35,12 +35,15 @@ constexpr EnumNames<VersionKind, 6> kKinds{
       {VersionKind::kChangeNote, "change_note"},
       {VersionKind::kCopy, "copy"},
       {VersionKind::kRenewal, "renewal"}}}};
-constexpr EnumNames<Role, 6> kRoles{{{{Role::kAdmin, "admin"},
+constexpr EnumNames<Role, 9> kRoles{{{{Role::kSysAdmin, "sysadmin"},
                                       {Role::kArchivist, "archivist"},
                                       {Role::kStaff, "staff"},
                                       {Role::kApprover, "approver"},
                                       {Role::kLegal, "legal"},
-                                      {Role::kAuditor, "auditor"}}}};
+                                      {Role::kAuditor, "auditor"},
+                                      {Role::kSecurityOfficer, "security_officer"},
+                                      {Role::kSecurityAuditor, "security_auditor"},
+                                      {Role::kLegacyAdmin, "admin"}}}};
 
 bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
   if (pos + n > s.size()) return false;
@@ -54,6 +57,10 @@ bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
 }
 
 }  // namespace
+
+bool IsAdministrative(Role r) {
+  return r == Role::kSysAdmin || r == Role::kSecurityOfficer || r == Role::kSecurityAuditor;
+}
 
 std::string_view Name(RecordType v) { return kRecordTypes.Name(v); }
 std::string_view Name(Classification v) { return kClassifications.Name(v); }

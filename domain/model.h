@@ -45,7 +45,27 @@ enum class RecordType { kContract, kProductDossier, kCustomerFile, kQualificatio
 enum class Classification { kPublic, kInternal, kConfidential, kSecret };  // ordered
 enum class RecordState { kActive, kOnHold, kDispositionDue, kDestroyed };
 enum class VersionKind { kOriginal, kAmendment, kSupplementaryAgreement, kChangeNote, kCopy, kRenewal };
-enum class Role { kAdmin, kArchivist, kStaff, kApprover, kLegal, kAuditor };
+// Business roles (archivist … auditor) and the three administrative roles
+// of 三员分立 (docs/security.md): kSysAdmin 系统管理员 "sysadmin" (accounts,
+// departments, configuration), kSecurityOfficer 安全保密员
+// "security_officer" (grants, set-up codes, unlocks), kSecurityAuditor
+// 安全审计员 "security_auditor" (reads the whole log, changes nothing).
+// kLegacyAdmin "admin" is the single admin of archives made before the
+// split: it may do nothing, and custosd migrates it to kSysAdmin at start
+// (event user.role_migrated).
+enum class Role {
+  kSysAdmin,
+  kArchivist,
+  kStaff,
+  kApprover,
+  kLegal,
+  kAuditor,
+  kSecurityOfficer,
+  kSecurityAuditor,
+  kLegacyAdmin
+};
+// One of the three administrative roles (not kLegacyAdmin).
+bool IsAdministrative(Role r);
 
 // API names ("contract", "product_dossier", …) and parsing (kUnprocessable
 // with reason "invalid_<what>" on unknown names).
@@ -124,6 +144,13 @@ struct User {
   std::optional<Time> locked_until;
   bool disabled = false;
   Time created_at;
+  // Canonical JSON objects the services own (server/services/account_state.h):
+  // `credentials` holds secrets (set-up code hash, second-factor secret,
+  // recovery code hashes) and is sealed but logged only as its SHA-256;
+  // `provenance` says who created, reset and granted the account and when.
+  // "{}" when empty (accounts from before the split).
+  std::string credentials = "{}";
+  std::string provenance = "{}";
 };
 
 struct Session {

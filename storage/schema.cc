@@ -115,6 +115,14 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "CREATE TABLE row_sets (table_name TEXT PRIMARY KEY, row_count BIGINT NOT NULL, "
           "digest TEXT NOT NULL, mac TEXT NOT NULL)",
       },
+      // 7: the three administrative roles (docs/security.md): an account's
+      // credentials (set-up code, second factor; secret) and provenance
+      // (created, reset, granted by whom and when), as the services' JSON.
+      // "{}" is absent: older rows keep their seals.
+      {
+          "ALTER TABLE users ADD COLUMN credentials TEXT NOT NULL DEFAULT '{}'",
+          "ALTER TABLE users ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'",
+      },
   };
   return m;
 }

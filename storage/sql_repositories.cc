@@ -135,8 +135,8 @@ class SqlDepartments final : public DepartmentRepository {
 // ---------------------------------------------------------------------- users
 constexpr const char* kUserColumns =
     "username, password_hash, role, department, must_change_password, password_changed_at, "
-    "failed_logins, locked_until, disabled, created_at, mac";
-constexpr size_t kUserMac = 10;  // the index of mac in kUserColumns
+    "failed_logins, locked_until, disabled, created_at, credentials, provenance, mac";
+constexpr size_t kUserMac = 12;  // the index of mac in kUserColumns
 
 domain::User UserFromRow(const Rows& r, size_t i) {
   domain::User u;
@@ -152,6 +152,8 @@ domain::User UserFromRow(const Rows& r, size_t i) {
   if (!locked.empty()) u.locked_until = T(locked);
   u.disabled = r.Int(i, 8) != 0;
   u.created_at = T(r.Text(i, 9));
+  u.credentials = r.Text(i, 10);
+  u.provenance = r.Text(i, 11);
   return u;
 }
 
@@ -165,7 +167,9 @@ Params UserParams(const domain::User& u) {
           P(u.failed_logins),
           P(u.locked_until ? domain::FormatTime(*u.locked_until) : std::string()),
           P(u.disabled),
-          P(domain::FormatTime(u.created_at))};
+          P(domain::FormatTime(u.created_at)),
+          P(u.credentials),
+          P(u.provenance)};
 }
 
 // A users row read with kUserColumns, its seal checked.
@@ -184,7 +188,7 @@ class SqlUsers final : public UserRepository {
     p.push_back(P(SealOf(sealer_, u)));
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 std::string("INSERT INTO users(") + kUserColumns +
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                                 p));
     changes_.AddInserted(ImageOf(u, ImageUse::kLog));
     return Status::Ok();
@@ -192,17 +196,16 @@ class SqlUsers final : public UserRepository {
   Status Update(const domain::User& u) override {
     CUSTOS_ASSIGN_OR_RETURN(auto existing, Find(u.username));
     if (!existing) return NotFound("no user '" + u.username.value + "'", "user_not_found");
-    Params p = UserParams(u);
-    std::rotate(p.begin(), p.begin() + 1, p.end());  // username last
-    p.pop_back();                                    // created_at never changes
-    p.push_back(P(u.username.value));
     domain::User stored = u;
     stored.created_at = existing->created_at;  // never changes
+    Params p = UserParams(stored);  // 0 username … 9 created_at, 10 credentials, 11 provenance
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 "UPDATE users SET password_hash = $1, role = $2, department = $3, "
                                 "must_change_password = $4, password_changed_at = $5, failed_logins = $6, "
-                                "locked_until = $7, disabled = $8, mac = $9 WHERE username = $10",
-                                {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], P(SealOf(sealer_, stored)), p[9]}));
+                                "locked_until = $7, disabled = $8, credentials = $9, provenance = $10, "
+                                "mac = $11 WHERE username = $12",
+                                {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[10], p[11],
+                                 P(SealOf(sealer_, stored)), p[0]}));
     changes_.Add(ImageOf(stored, ImageUse::kLog));
     return Status::Ok();
   }

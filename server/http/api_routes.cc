@@ -401,12 +401,14 @@ StatusOr<services::NewUser> DecodeNewUser(const Poco::JSON::Object::Ptr& body) {
 }
 
 StatusOr<services::UserPatch> DecodeUserPatch(const Poco::JSON::Object::Ptr& body) {
-  CUSTOS_RETURN_IF_ERROR(OnlyKeys(body, {"role", "department", "disabled", "password"}));
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(body, {"department", "disabled", "reset", "resetSecondFactor"}));
   services::UserPatch p;
-  CUSTOS_ASSIGN_OR_RETURN(p.role, OptString(body, "role"));
   CUSTOS_ASSIGN_OR_RETURN(p.department, OptString(body, "department"));
   CUSTOS_ASSIGN_OR_RETURN(p.disabled, OptBool(body, "disabled"));
-  CUSTOS_ASSIGN_OR_RETURN(p.password, OptString(body, "password"));
+  CUSTOS_ASSIGN_OR_RETURN(auto reset, OptBool(body, "reset"));
+  CUSTOS_ASSIGN_OR_RETURN(auto reset_factor, OptBool(body, "resetSecondFactor"));
+  p.reset = reset.value_or(false);
+  p.reset_second_factor = reset_factor.value_or(false);
   return p;
 }
 

@@ -58,8 +58,9 @@ std::string TokenHash(const std::string& token) {
   return crypto::HexEncode(crypto::Sha256Of(token));
 }
 
-AuthService::AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options)
-    : store_(store), clock_(clock), options_(options) {
+AuthService::AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options,
+                         const SecondFactor* factors)
+    : store_(store), clock_(clock), options_(options), factors_(factors) {
   auto dummy = Hash("no such user, no such password");
   if (dummy.ok()) dummy_hash_ = *dummy;
 }
@@ -88,7 +89,7 @@ StatusOr<std::string> AuthService::Hash(const std::string& password) const {
 }
 
 StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
-                                           const std::string& password) {
+                                           const std::string& password, const SignInFactor& factor) {
   Time now = clock_.Now();
   StatusOr<std::optional<User>> found = std::optional<User>();
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
@@ -270,16 +271,9 @@ StatusOr<User> AuthService::CreateUserUnchecked(const std::string& actor, const 
 StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string& username,
                                       const UserPatch& patch) {
   CUSTOS_RETURN_IF_ERROR(RequireAdmin(admin));
-  std::optional<Role> role;
-  if (patch.role) {
-    CUSTOS_ASSIGN_OR_RETURN(role, domain::ParseRole(*patch.role));
-  }
+  std::optional<Role> role;  // TODO(#23): grants
   if (patch.department) CUSTOS_RETURN_IF_ERROR(ValidDepartmentName(*patch.department));
   std::string hash;
-  if (patch.password) {
-    CUSTOS_RETURN_IF_ERROR(ValidatePassword(username, *patch.password));
-    CUSTOS_ASSIGN_OR_RETURN(hash, Hash(*patch.password));
-  }
   if (patch.disabled && *patch.disabled && username == admin.username.value) {
     return Conflict("an admin cannot disable their own account", "cannot_disable_self");
   }
@@ -309,7 +303,7 @@ StatusOr<User> AuthService::PatchUser(const Principal& admin, const std::string&
       u.disabled = *patch.disabled;
       if (u.disabled) CUSTOS_RETURN_IF_ERROR(tx.sessions().DeleteForUser(u.username));
     }
-    if (patch.password) {
+    if (patch.reset) {
       u.password_hash = hash;
       u.password_changed_at = now;
       u.must_change_password = true;

@@ -24,8 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "server/services/account_policy.h"
+#include "server/services/account_state.h"
 #include "server/services/clock.h"
 #include "server/services/principal.h"
+#include "server/services/second_factor.h"
 #include "storage/metadata_store.h"
 
 namespace custos::services {
@@ -40,6 +43,38 @@ struct AuthOptions {
   // Argon2id cost; tests lower it.
   uint32_t argon2_memory_kib = 65536;
   uint32_t argon2_iterations = 3;
+  // Three-role administration (docs/security.md).
+  std::vector<domain::Role> second_factor_roles = {
+      domain::Role::kSysAdmin, domain::Role::kSecurityOfficer, domain::Role::kSecurityAuditor,
+      domain::Role::kArchivist, domain::Role::kApprover,     domain::Role::kLegal};
+  std::chrono::hours setup_code_lifetime{72};
+};
+
+// What a sign-in offers besides the password: at most one is used.
+struct SignInFactor {
+  std::string totp;                // a 6-digit code
+  std::string recovery_code;       // one of the codes shown at enrolment
+  std::string certificate_sha256;  // hex SHA-256 of the verified client certificate's DER (mutual TLS)
+};
+
+struct SetupCode {
+  std::string code;  // shown once to the issuer, who hands it to the holder; never stored or logged
+  domain::Time expires_at;
+};
+
+// A proposed role grant (documents of kind kGrantDocument, id GR-YYYY-NNNNNN).
+inline constexpr const char* kGrantDocument = "grant";
+struct Grant {
+  std::string id;
+  std::string username;
+  std::string role;       // the role proposed
+  std::string previous_role;
+  std::string state;      // "proposed" | "confirmed" | "rejected"
+  std::string proposed_by;
+  domain::Time proposed_at;
+  std::string decided_by;  // "" while proposed
+  std::optional<domain::Time> decided_at;
+  std::string reason;      // a rejection's
 };
 
 struct SignInResult {
@@ -51,6 +86,11 @@ struct SignInResult {
 struct AuthenticatedSession {
   Principal principal;
   bool must_change_password = false;
+  // The role needs a second factor and the account has none yet: the
+  // session may only enrol one (BeginTotp, ConfirmTotp) or sign out; the
+  // HTTP layer refuses everything else with 403
+  // "second_factor_enrolment_required".
+  bool must_enrol_second_factor = false;
   std::string token_hash;
 };
 
@@ -62,21 +102,34 @@ struct NewUser {
   bool must_change_password = true;
 };
 
-// Changes to a user by an admin; unset fields stay.
+// Changes to a user by the system administrator; unset fields stay. Roles
+// are not changed here: they are granted (ProposeGrant, ConfirmGrant).
 struct UserPatch {
-  std::optional<std::string> role;
   std::optional<std::string> department;
   std::optional<bool> disabled;
-  std::optional<std::string> password;  // a reset: forces a change at next sign-in
+  // A reset: the password stops working, every session ends, and the holder
+  // needs a new set-up code (issued by someone else) to sign in again.
+  bool reset = false;
+  // With a reset: the second factor (and recovery codes) are removed too.
+  bool reset_second_factor = false;
 };
 
 class AuthService {
  public:
-  AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options = {});
+  // `factors` may be null: then no second factor can be enrolled or
+  // checked, and roles that need one cannot sign in (tests of other parts
+  // pass AuthOptions::second_factor_roles empty).
+  AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options = {},
+              const SecondFactor* factors = nullptr);
 
   // kUnauthenticated "invalid_credentials" for an unknown user, a wrong
-  // password, a locked or disabled account.
-  StatusOr<SignInResult> SignIn(const std::string& username, const std::string& password);
+  // password, a locked or disabled account, or one awaiting set-up. With
+  // the right password, a role that needs a second factor and an enrolled
+  // one: kUnauthenticated "second_factor_required" when `factor` is empty,
+  // "invalid_second_factor" when it is wrong or a reused code (a failure
+  // that counts towards the lock, like a wrong password).
+  StatusOr<SignInResult> SignIn(const std::string& username, const std::string& password,
+                                const SignInFactor& factor = {});
   // Resolves a bearer token; kUnauthenticated "session_invalid" if unknown
   // or expired. Extends the idle timer.
   StatusOr<AuthenticatedSession> Authenticate(const std::string& token);
@@ -87,12 +140,58 @@ class AuthService {
   Status ChangePassword(const AuthenticatedSession& session, const std::string& current,
                         const std::string& replacement);
 
-  // Admin operations (RequireAdmin).
+  // Second-factor enrolment by the holder (any session, also a restricted
+  // one): BeginTotp makes a new pending secret; ConfirmTotp enrols it with a
+  // current code and returns ten recovery codes, shown once.
+  StatusOr<TotpEnrolment> BeginTotp(const AuthenticatedSession& session);
+  StatusOr<std::vector<std::string>> ConfirmTotp(const AuthenticatedSession& session,
+                                                 const std::string& code);
+
+  // System administrator (RequireSysAdmin). A new account is staff, awaits
+  // set-up and has no password; `user.password` must be empty
+  // (kUnprocessable "password_not_accepted") and `user.role` empty or
+  // "staff" (kConflict "grant_required": other roles are granted).
   StatusOr<domain::User> CreateUser(const Principal& admin, const NewUser& user);
+  // kConflict "cannot_reset_self" for one's own account.
   StatusOr<domain::User> PatchUser(const Principal& admin, const std::string& username,
                                     const UserPatch& patch);
+  // Administrative roles (sysadmin, security officer, security auditor).
   StatusOr<std::vector<domain::User>> ListUsers(const Principal& admin);
   StatusOr<domain::Department> CreateDepartment(const Principal& admin, const std::string& name);
+
+  // Security officer. A one-time code for an account awaiting set-up
+  // (kConflict "setup_not_pending" otherwise), valid for
+  // options.setup_code_lifetime; a new code replaces the previous one.
+  // kConflict "setup_code_same_person" when the officer created or last
+  // reset the account, or it is their own.
+  StatusOr<SetupCode> IssueSetupCode(const Principal& officer, const std::string& username);
+  // Anonymous: the holder sets their password with the code. The code is
+  // used up. kUnauthenticated "invalid_setup_code" for a wrong, expired or
+  // used code, an unknown user or a locked account (a failure counts
+  // towards the lock); "weak_password" like ChangePassword.
+  Status CompleteSetup(const std::string& username, const std::string& code,
+                       const std::string& password);
+  // Security officer: ends a lock (failed sign-ins). Not one's own.
+  StatusOr<domain::User> Unlock(const Principal& officer, const std::string& username);
+
+  // Role grants. A security officer proposes (not for themselves); a role
+  // other than staff takes effect only when a second person confirms: a
+  // security officer or the system administrator who is neither the
+  // proposer nor the account's holder. Granting staff (a revocation) takes
+  // effect at once. Either way the account's sessions end and
+  // provenance.role_granted_at is set. kConflict "grant_same_person",
+  // "grant_not_pending", "grant_unchanged" (the account has that role),
+  // "grant_pending" (the account has a proposal open).
+  StatusOr<Grant> ProposeGrant(const Principal& officer, const std::string& username,
+                               const std::string& role);
+  StatusOr<Grant> ConfirmGrant(const Principal& who, const std::string& id);
+  StatusOr<Grant> RejectGrant(const Principal& who, const std::string& id, const std::string& reason);
+  // Administrative roles; `state` "" for all.
+  StatusOr<std::vector<Grant>> Grants(const Principal& who, const std::string& state);
+
+  // Accounts with the legacy role "admin" become system administrators,
+  // each with a user.role_migrated event by `actor`. Returns how many.
+  StatusOr<size_t> MigrateLegacyAdmins(const std::string& actor);
   // Any signed-in user: check-in forms and searches need the names.
   StatusOr<std::vector<domain::Department>> ListDepartments(const Principal& who);
 
@@ -111,6 +210,7 @@ class AuthService {
   storage::MetadataStore& store_;
   Clock& clock_;
   const AuthOptions options_;
+  const SecondFactor* const factors_;
   // Checked against for unknown users, so their sign-in costs the same.
   std::string dummy_hash_;
 };

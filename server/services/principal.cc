@@ -20,7 +20,10 @@ bool MaySeeRecord(const Principal& p, const domain::Record& r) {
     case Role::kStaff:
       return r.classification <= Classification::kInternal ||
              (r.classification == Classification::kConfidential && r.department == p.department);
-    case Role::kAdmin:
+    case Role::kSysAdmin:
+    case Role::kSecurityOfficer:
+    case Role::kSecurityAuditor:
+    case Role::kLegacyAdmin:
       return false;
   }
   return false;
@@ -36,7 +39,10 @@ bool MaySeeLoan(const Principal& p, const domain::Loan& loan) {
       return p.department == loan.department || p.username.value == loan.borrower;
     case Role::kStaff:
       return p.username.value == loan.borrower;
-    case Role::kAdmin:
+    case Role::kSysAdmin:
+    case Role::kSecurityOfficer:
+    case Role::kSecurityAuditor:
+    case Role::kLegacyAdmin:
       return false;
   }
   return false;
@@ -60,7 +66,10 @@ void RestrictToVisible(const Principal& p, domain::RecordQuery& q) {
       q.allowed_classifications = {C::kPublic, C::kInternal};
       q.own_department_classifications = {C::kConfidential};
       return;
-    case Role::kAdmin:
+    case Role::kSysAdmin:
+    case Role::kSecurityOfficer:
+    case Role::kSecurityAuditor:
+    case Role::kLegacyAdmin:
       // Callers refuse admins before searching; should one get here, an
       // unmatchable department keeps the result empty.
       q.allowed_classifications = {C::kPublic};
@@ -81,7 +90,7 @@ Status RequireArchivist(const Principal& p) {
 }
 
 Status RequireAdmin(const Principal& p) {
-  return p.role == Role::kAdmin ? Status::Ok() : Forbidden("manage users and departments");
+  return p.role == Role::kSysAdmin ? Status::Ok() : Forbidden("manage users and departments");
 }
 
 Status RequireLogReader(const Principal& p) {

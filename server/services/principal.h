@@ -43,9 +43,13 @@ bool MayReadContentDirectly(const Principal& p, const domain::Record& r);
 
 // Check in records and add versions: archivists.
 Status RequireArchivist(const Principal& p);
-// Users and departments: admins.
+// Accounts, departments and configuration: the system administrator.
 Status RequireAdmin(const Principal& p);
-// Log entries and proofs: auditors and archivists.
+// Grants, set-up codes, unlocks: the security officer.
+Status RequireSecurityOfficer(const Principal& p);
+// Reading accounts and grants: any of the three administrative roles.
+Status RequireAdministrative(const Principal& p);
+// Log entries and proofs: auditors, archivists and the security auditor.
 Status RequireLogReader(const Principal& p);
 
 // PermissionDenied with reason "forbidden" naming the action.

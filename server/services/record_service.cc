@@ -376,7 +376,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
 }
 
 StatusOr<Record> RecordService::LoadVisible(const Principal& who, const RecordId& id) {
-  if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
+  if (who.role == Role::kSysAdmin) return Forbidden("read the catalogue");
   std::optional<Record> r;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(r, tx.records().Find(id));
@@ -409,7 +409,7 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
 
 StatusOr<domain::RecordPage> RecordService::Search(const Principal& who,
                                                     domain::RecordQuery query) {
-  if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
+  if (who.role == Role::kSysAdmin) return Forbidden("read the catalogue");
   RestrictToVisible(who, query);
   if (query.expiring_within_days) {
     if (*query.expiring_within_days < 0 || *query.expiring_within_days > 36500) {

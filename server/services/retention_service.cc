@@ -361,7 +361,7 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
 }
 
 StatusOr<Disposition> RetentionService::RecordDisposition(const Principal& who, const RecordId& id) {
-  if (who.role == Role::kAdmin) return Forbidden("read the catalogue");
+  if (who.role == Role::kSysAdmin) return Forbidden("read the catalogue");
   Time now = clock_.Now();
   std::optional<Disposition> d;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {

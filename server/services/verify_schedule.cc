@@ -152,7 +152,7 @@ void VerifySchedule::Publish(const storage::VerifyReport& report, bool full, boo
 }
 
 std::optional<VerificationAlert> VerifySchedule::AlertFor(const Principal& who) const {
-  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kAdmin) return std::nullopt;
+  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kSysAdmin) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   if (!latest_ || latest_->finding_count == 0) return std::nullopt;
   return latest_;
