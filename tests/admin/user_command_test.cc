@@ -85,7 +85,7 @@ TEST(CustosctlInitAdmin, GeneratedPasswordIsPrintedOnceAndMustBeChanged) {
 
   Stored stored = ReadBack(data, "admin", "administration");
   ASSERT_TRUE(stored.user.has_value());
-  EXPECT_EQ(stored.user->role, domain::Role::kAdmin);
+  EXPECT_EQ(stored.user->role, domain::Role::kSysAdmin);
   EXPECT_EQ(stored.user->department, "administration");
   EXPECT_TRUE(stored.department_exists);
   EXPECT_TRUE(stored.user->must_change_password);
@@ -115,7 +115,7 @@ TEST(CustosctlInitAdmin, PasswordFileSetsExactlyThatPasswordWithoutForcedChange)
 
   Stored stored = ReadBack(data, "admin", "administration");
   ASSERT_TRUE(stored.user.has_value());
-  EXPECT_EQ(stored.user->role, domain::Role::kAdmin);
+  EXPECT_EQ(stored.user->role, domain::Role::kSysAdmin);
   EXPECT_FALSE(stored.user->must_change_password);
   EXPECT_TRUE(crypto::VerifyPassword(kAdminPassword, stored.user->password_hash));
   // The line ending is not part of the password, and neither is line two.

@@ -32,7 +32,7 @@ class AuthServiceTest : public ::testing::Test {
     auth_ = std::make_unique<AuthService>(*store_, clock_, o);
     auto admin = auth_->CreateUserUnchecked("test", {"admin", kPassword, "admin", "it", false});
     EXPECT_TRUE(admin.ok()) << admin.status().ToString();
-    admin_ = Principal{domain::Username{"admin"}, domain::Role::kAdmin, "it"};
+    admin_ = Principal{domain::Username{"admin"}, domain::Role::kSysAdmin, "it"};
     auto u = auth_->CreateUser(admin_, {"alice", kPassword, "archivist", "it", false});
     EXPECT_TRUE(u.ok()) << u.status().ToString();
   }

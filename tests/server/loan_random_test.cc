@@ -106,7 +106,7 @@ bool SeesRecord(const Principal& p, const ModelRecord& r) {
       return r.classification == Classification::kPublic ||
              r.classification == Classification::kInternal ||
              (r.classification == Classification::kConfidential && r.department == p.department);
-    case Role::kAdmin:
+    case Role::kSysAdmin:
       return false;
   }
   return false;
@@ -127,7 +127,7 @@ bool SeesLoan(const Principal& p, const ModelLoan& l) {
       return l.department == p.department || l.borrower == p.username.value;
     case Role::kStaff:
       return l.borrower == p.username.value;
-    case Role::kAdmin:
+    case Role::kSysAdmin:
       return false;
   }
   return false;
@@ -662,7 +662,7 @@ class LoanRandomTest : public ::testing::Test {
   // The role of a known user; kAdmin (which no test user has) otherwise.
   Role RoleOf(const std::string& name) const {
     auto it = by_name_.find(name);
-    return it == by_name_.end() ? Role::kAdmin : it->second.role;
+    return it == by_name_.end() ? Role::kSysAdmin : it->second.role;
   }
 
   // One stored loan against the model and the rules.

@@ -217,7 +217,7 @@ class LoanServiceTest : public ::testing::Test {
   const Principal arch_ = User("arch", Role::kArchivist, "records");
   const Principal lee_ = User("lee", Role::kLegal, "legal");
   const Principal audrey_ = User("audrey", Role::kAuditor, "audit");
-  const Principal admin_ = User("root", Role::kAdmin, "it");
+  const Principal admin_ = User("root", Role::kSysAdmin, "it");
 
   TestRecord internal_, confidential_, secret_, hr_internal_;
 };

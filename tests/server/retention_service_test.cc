@@ -414,7 +414,7 @@ class RetentionFixture : public ::testing::Test {
   const Principal amos_ = User("amos", Role::kApprover, "sales");
   const Principal alice_ = User("alice", Role::kStaff, "sales");
   const Principal audrey_ = User("audrey", Role::kAuditor, "audit");
-  const Principal root_ = User("root", Role::kAdmin, "it");
+  const Principal root_ = User("root", Role::kSysAdmin, "it");
 };
 
 // ================================================================ retention

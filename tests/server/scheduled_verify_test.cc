@@ -95,7 +95,7 @@ class VerifyScheduleTest : public ::testing::Test {
 };
 
 const services::Principal kAuditor{domain::Username{"auditor"}, domain::Role::kAuditor, "audit"};
-const services::Principal kAdminUser{domain::Username{"admin"}, domain::Role::kAdmin, ""};
+const services::Principal kAdminUser{domain::Username{"admin"}, domain::Role::kSysAdmin, ""};
 const services::Principal kArchivist{domain::Username{"archivist"}, domain::Role::kArchivist, "sales"};
 
 TEST_F(VerifyScheduleTest, PassesAfterACleanOneReadOnlyBlobsLoggedSinceUntilTheFullIntervalIsUp) {
