@@ -146,6 +146,10 @@ class AuthService {
   StatusOr<TotpEnrolment> BeginTotp(const AuthenticatedSession& session);
   StatusOr<std::vector<std::string>> ConfirmTotp(const AuthenticatedSession& session,
                                                  const std::string& code);
+  // Enrols the client certificate the session's connection presented
+  // (verified against tls.client_ca by the TLS layer; `sha256` is the hex
+  // SHA-256 of its DER). kUnprocessable "certificate_required" when empty.
+  Status EnrolCertificate(const AuthenticatedSession& session, const std::string& sha256);
 
   // System administrator (RequireSysAdmin). A new account is staff, awaits
   // set-up and has no password; `user.password` must be empty
