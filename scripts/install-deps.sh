@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev
   clang-format curl ca-certificates
   sslscan chromium fonts-wqy-microhei
+  oathtool
   golang-go golang-golang-x-mod-dev
 )
 # Node.js and npm for the browser tests (tests/ui), unless some Node.js with
