@@ -12,7 +12,7 @@ packages=(
   postgresql
   libgtest-dev libgmock-dev
   clang-format curl ca-certificates
-  sslscan chromium fonts-wqy-microhei
+  sslscan chromium fonts-wqy-microhei zbar-tools
   oathtool
   golang-go golang-golang-x-mod-dev
 )
