@@ -1,5 +1,7 @@
 #include "admin/init.h"
 
+#include <vector>
+
 #include "admin/password_input.h"
 #include "crypto/x509.h"
 #include "server/services/auth_service.h"
@@ -10,6 +12,15 @@
 namespace custos::admin {
 
 namespace {
+
+// One account init creates, with its password while init runs.
+struct FirstAccount {
+  FirstAccount(std::string_view u, std::string_view r) : username(u), role(r) {}
+  std::string_view username;
+  std::string_view role;
+  std::string password;
+  bool must_change_password = true;
+};
 
 // Writes configuration, TLS material, keys and database into a freshly
 // created `dir`.
@@ -23,21 +34,41 @@ Status PopulateDirectory(const storage::DataDir& dir, const Config& config) {
   return storage::ArchiveStorage::Create(dir, config);
 }
 
-// Opens the new archive and creates the first admin (and its department).
-Status CreateFirstAdmin(const storage::DataDir& dir, const Config& config,
-                        const std::string& password, bool must_change_password) {
+// Opens the new archive and creates the first accounts (and their
+// department, with the first of them).
+Status CreateFirstAccounts(const storage::DataDir& dir, const Config& config,
+                           const std::vector<FirstAccount*>& accounts) {
   CUSTOS_ASSIGN_OR_RETURN(auto archive, storage::ArchiveStorage::Open(dir, config));
   services::SystemClock clock;
   services::AuthService auth(archive->store(), clock);
-  services::NewUser admin;
-  admin.username = std::string(kFirstAdminName);
-  admin.password = password;
-  admin.role = std::string(kFirstAdminRole);
-  admin.department = std::string(kFirstAdminDepartment);
-  admin.must_change_password = must_change_password;
-  StatusOr<domain::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), admin);
-  WipeString(admin.password);
-  return created.status();
+  for (const FirstAccount* account : accounts) {
+    services::NewUser user;
+    user.username = std::string(account->username);
+    user.password = account->password;
+    user.role = std::string(account->role);
+    user.department = std::string(kFirstAdminDepartment);
+    user.must_change_password = account->must_change_password;
+    StatusOr<domain::User> created = auth.CreateUserUnchecked(std::string(kCustosctlActor), user);
+    WipeString(user.password);
+    if (!created.ok()) return created.status().WithContext(std::string(account->username));
+  }
+  return Status::Ok();
+}
+
+// The given password after the rules, or a generated one (then it must be
+// changed).
+Status ChoosePassword(const std::optional<std::string>& given, std::string_view whose,
+                      FirstAccount& account) {
+  if (given) {
+    CUSTOS_RETURN_IF_ERROR(PrecheckPassword(std::string(account.username), *given)
+                               .WithContext(std::string(whose) + " password"));
+    account.password = *given;
+    account.must_change_password = false;
+    return Status::Ok();
+  }
+  CUSTOS_ASSIGN_OR_RETURN(account.password, GeneratePassword());
+  account.must_change_password = true;
+  return Status::Ok();
 }
 
 Status LeftForInspection(const Status& s, const std::string& root) {
@@ -51,37 +82,47 @@ Status LeftForInspection(const Status& s, const std::string& root) {
 
 StatusOr<InitResult> InitDataDirectory(const InitOptions& options) {
   CUSTOS_RETURN_IF_ERROR(ValidateConfig(options.config));
-  InitResult result;
-  result.admin_username = std::string(kFirstAdminName);
-  std::string password;
-  if (options.admin_password) {
-    CUSTOS_RETURN_IF_ERROR(PrecheckPassword(result.admin_username, *options.admin_password)
-                               .WithContext("admin password"));
-    password = *options.admin_password;
-  } else {
-    CUSTOS_ASSIGN_OR_RETURN(password, GeneratePassword());
+  FirstAccount admin(kFirstAdminName, kFirstAdminRole);
+  FirstAccount officer(kFirstSecurityOfficerName, kFirstSecurityOfficerRole);
+  auto wipe = [&] {
+    WipeString(admin.password);
+    WipeString(officer.password);
+  };
+  if (options.admin_password && options.security_officer_password &&
+      *options.admin_password == *options.security_officer_password) {
+    return Unprocessable(
+        "the admin and the security officer need different passwords (two people, two secrets)",
+        "same_password");
   }
-  const bool must_change = !options.admin_password.has_value();
+  Status s = ChoosePassword(options.admin_password, "admin", admin);
+  if (s.ok()) s = ChoosePassword(options.security_officer_password, "security officer", officer);
+  if (!s.ok()) {
+    wipe();
+    return s;
+  }
 
   storage::DataDir dir(options.data_dir);
-  Status s = dir.CreateFresh();
+  s = dir.CreateFresh();
   if (!s.ok()) {
-    WipeString(password);
+    wipe();
     return s;
   }
   s = PopulateDirectory(dir, options.config);
-  if (s.ok()) s = CreateFirstAdmin(dir, options.config, password, must_change);
+  if (s.ok()) s = CreateFirstAccounts(dir, options.config, {&admin, &officer});
   if (!s.ok()) {
-    WipeString(password);
+    wipe();
     return LeftForInspection(s, dir.root());
   }
+  InitResult result;
   result.config_file = dir.ConfigFile();
   result.certificate = dir.TlsCertificate();
-  if (must_change) {
-    result.generated_admin_password = std::move(password);
-  } else {
-    WipeString(password);
+  result.admin_username = std::string(kFirstAdminName);
+  result.security_officer_username = std::string(kFirstSecurityOfficerName);
+  if (admin.must_change_password) result.generated_admin_password = std::move(admin.password);
+  if (officer.must_change_password) {
+    result.generated_security_officer_password = std::move(officer.password);
   }
+  wipe();  // whatever was not moved out
   return result;
 }
 

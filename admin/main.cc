@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "admin/command_args.h"
@@ -41,15 +42,26 @@ const char kUsage[] =
     "commands:\n"
     "  init --data DIR [--origin NAME] [--suite intl|gm] [--listen HOST:PORT]\n"
     "       [--backend sqlite|postgresql --dsn DSN] [--admin-password-file F]\n"
-    "       creates DIR and the first admin 'admin' (department administration);\n"
-    "       the admin password is the first line of F, or is generated, printed\n"
-    "       once as 'admin password: ...' and must be changed at first sign-in\n"
+    "       [--security-officer-password-file G]\n"
+    "       creates DIR and the first two of the three administrative roles\n"
+    "       (docs/security.md), both in department administration:\n"
+    "         admin     sysadmin (系统管理员): accounts, departments; grants no rights\n"
+    "         security  security_officer (安全保密员): set-up codes, role grants, unlocks\n"
+    "       each password is the first line of F (admin) or G (security), or is\n"
+    "       generated and printed once, as 'admin password: ...' and as\n"
+    "       'security officer password: ...', and must be changed at first sign-in;\n"
+    "       both also enrol a second factor (TOTP) at first sign-in. Give the two\n"
+    "       accounts to two different people; the security auditor (安全审计员) is\n"
+    "       granted later\n"
     "  user add NAME --role R --department D --data DIR [--password-file F]\n"
     "       [--no-force-change]\n"
-    "       R: admin|archivist|staff|approver|legal|auditor; D is created if missing;\n"
-    "       the password is the first line of F, or is generated and printed once\n"
-    "       as 'password for NAME: ...'; the user must change it at first sign-in\n"
-    "       unless F is given with --no-force-change\n"
+    "       the machine operator's path (first set-up, recovery): any role, no\n"
+    "       set-up code, no second person; logged with actor custosctl. R is one of\n"
+    "       sysadmin security_officer security_auditor archivist approver legal\n"
+    "       staff auditor (the pre-split role 'admin' is refused); D is created if\n"
+    "       missing; the password is the first line of F, or is generated and\n"
+    "       printed once as 'password for NAME: ...'; the user must change it at\n"
+    "       first sign-in unless F is given with --no-force-change\n"
     "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n"
     "  backup --data DIR --out DEST [--include-keys]\n"
     "       online copy of an archive (custosd may run) into the new directory DEST;\n"
@@ -103,12 +115,39 @@ std::optional<std::map<std::string, std::string>> ParseOptions(
   return std::move(line->options);
 }
 
+// Reads the password file named by option `flag`, if given, into `out`.
+// An error message names the option and the path, never the content.
+bool ReadPasswordOption(const std::map<std::string, std::string>& opts, const std::string& flag,
+                        std::optional<std::string>& out, std::string& error) {
+  if (!opts.count(flag)) return true;
+  auto password = custos::admin::ReadPasswordFile(opts.at(flag));
+  if (!password.ok()) {
+    error = flag + ": " + password.status().message();
+    return false;
+  }
+  out = std::move(password).value();
+  return true;
+}
+
+// Prints how one of init's accounts signs in: a generated password once, or
+// the file it came from.
+void PrintFirstPassword(std::optional<std::string>& generated, const std::string& label,
+                        const std::map<std::string, std::string>& opts, const std::string& flag) {
+  if (generated) {
+    std::cout << label << " password: " << *generated << "\n"
+              << "  (shown only this once; it must be changed at first sign-in)\n";
+    custos::admin::WipeString(*generated);
+  } else {
+    std::cout << "  the " << label << " signs in with the password from " << opts.at(flag) << "\n";
+  }
+}
+
 int RunInit(const std::vector<std::string>& args) {
   std::string error;
-  auto opts = ParseOptions(
-      args,
-      {"--data", "--origin", "--suite", "--listen", "--backend", "--dsn", "--admin-password-file"},
-      error);
+  auto opts = ParseOptions(args,
+                           {"--data", "--origin", "--suite", "--listen", "--backend", "--dsn",
+                            "--admin-password-file", "--security-officer-password-file"},
+                           error);
   if (!opts) return Fail("init: " + error);
   if (!opts->count("--data")) return Fail("init: --data DIR is required");
 
@@ -125,29 +164,35 @@ int RunInit(const std::vector<std::string>& args) {
       return Fail("init: " + flag + ": " + s.message());
     }
   }
-  if (opts->count("--admin-password-file")) {
-    const std::string& file = opts->at("--admin-password-file");
-    auto password = custos::admin::ReadPasswordFile(file);
-    if (!password.ok()) return Fail("init: " + password.status().message());
-    init.admin_password = std::move(password).value();
+  auto wipe = [&] {
+    if (init.admin_password) custos::admin::WipeString(*init.admin_password);
+    if (init.security_officer_password) {
+      custos::admin::WipeString(*init.security_officer_password);
+    }
+  };
+  if (!ReadPasswordOption(*opts, "--admin-password-file", init.admin_password, error) ||
+      !ReadPasswordOption(*opts, "--security-officer-password-file",
+                          init.security_officer_password, error)) {
+    wipe();
+    return Fail("init: " + error);
   }
   auto result = custos::admin::InitDataDirectory(init);
-  if (init.admin_password) custos::admin::WipeString(*init.admin_password);
+  wipe();
   if (!result.ok()) return Fail("init: " + result.status().message());
+  const std::string_view department = custos::admin::kFirstAdminDepartment;
   std::cout << "Created data directory " << init.data_dir << "\n"
             << "  configuration: " << result->config_file << "\n"
             << "  TLS certificate (self-signed): " << result->certificate << "\n"
-            << "  first admin: " << result->admin_username << " (department "
-            << custos::admin::kFirstAdminDepartment << ")\n";
-  if (result->generated_admin_password) {
-    std::cout << "admin password: " << *result->generated_admin_password << "\n"
-              << "  (shown only this once; it must be changed at first sign-in)\n";
-    custos::admin::WipeString(*result->generated_admin_password);
-  } else {
-    std::cout << "  the admin signs in with the password from " << opts->at("--admin-password-file")
-              << "\n";
-  }
-  std::cout << "Start the server with: custosd --data " << init.data_dir << "\n";
+            << "  first admin: " << result->admin_username << " (role "
+            << custos::admin::kFirstAdminRole << ", department " << department << ")\n"
+            << "  first security officer: " << result->security_officer_username << " (role "
+            << custos::admin::kFirstSecurityOfficerRole << ", department " << department << ")\n";
+  PrintFirstPassword(result->generated_admin_password, "admin", *opts, "--admin-password-file");
+  PrintFirstPassword(result->generated_security_officer_password, "security officer", *opts,
+                     "--security-officer-password-file");
+  std::cout << "Give the two accounts to two different people; each enrols a second factor\n"
+               "(TOTP) at first sign-in. docs/security.md says how to fill the three roles.\n"
+            << "Start the server with: custosd --data " << init.data_dir << "\n";
   return 0;
 }
 

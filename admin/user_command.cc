@@ -15,12 +15,24 @@ Status UserExists(const std::string& username) {
   return Conflict("user '" + username + "' already exists", "user_exists");
 }
 
+// A role a new account may have: every role but the legacy admin.
+Status CheckRole(const std::string& name) {
+  CUSTOS_ASSIGN_OR_RETURN(domain::Role role, domain::ParseRole(name));
+  if (role == domain::Role::kLegacyAdmin) {
+    return Unprocessable(
+        "role 'admin' is the pre-split administrator and is not given any more; use sysadmin, "
+        "security_officer or security_auditor (docs/security.md)",
+        "invalid_role");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
   // Cheap checks first, so a typo costs neither a password hash nor a
   // generated password.
-  CUSTOS_RETURN_IF_ERROR(domain::ParseRole(options.role).status());
+  CUSTOS_RETURN_IF_ERROR(CheckRole(options.role));
   // Adding a user appends to the log: on SQLite only one process may do
   // that, so a running custosd means "use POST /v1/users instead".
   storage::DataDir dir(options.data_dir);

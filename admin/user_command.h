@@ -2,6 +2,13 @@
 // [--no-force-change] --data DIR`: creates a user without the HTTP API (first
 // set-up, recovery).
 //
+// This is the machine operator's path, outside the rules of three-role
+// administration (docs/security.md): whoever runs custosctl on the server
+// holds the keys and the database anyway, so any role may be given here,
+// without a set-up code or a second person. It is logged like every change
+// (actor kCustosctlActor). The legacy role "admin" (archives made before the
+// split) is refused: nobody is created with it.
+//
 // The user is created through services::AuthService::CreateUserUnchecked
 // with actor kCustosctlActor (admin/init.h): the department is created if it
 // does not exist, and both are audit-log events in one transaction.
@@ -21,7 +28,9 @@ namespace custos::admin {
 struct AddUserOptions {
   std::string data_dir;
   std::string username;
-  std::string role;        // domain::Name(Role): admin, archivist, staff, approver, legal, auditor
+  // domain::Name(Role): sysadmin, security_officer, security_auditor,
+  // archivist, approver, legal, staff, auditor (not the legacy "admin").
+  std::string role;
   std::string department;  // created if missing
   // The password (e.g. read from --password-file). When unset, one is
   // generated (admin/password_input.h) and returned in AddUserResult; a
@@ -42,8 +51,10 @@ struct AddUserResult {
 // Opens the archive in options.data_dir (admin/open_archive.h) and creates
 // the user. Failures (all Status values, nothing thrown):
 //   - the data directory cannot be read or opened (its error);
-//   - kUnprocessable "invalid_username", "invalid_role",
-//     "invalid_department", "weak_password" (AuthService's rules);
+//   - kUnprocessable "invalid_role" for an unknown role or the legacy
+//     "admin" (checked before the data directory is opened);
+//   - kUnprocessable "invalid_username", "invalid_department",
+//     "weak_password" (AuthService's rules);
 //   - kConflict "user_exists" ("user 'NAME' already exists");
 //   - storage failures as the store reports them.
 StatusOr<AddUserResult> AddUser(const AddUserOptions& options);

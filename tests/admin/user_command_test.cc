@@ -1,4 +1,4 @@
-// custosctl init's first admin and custosctl user add: the accounts they
+// custosctl init's first admin and security officer and custosctl user add: the accounts they
 // create (read back from the archive after the command exits), the password
 // printed once, and the one-line refusals with exit code 2.
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "admin/init.h"
@@ -153,6 +154,102 @@ TEST(CustosctlInitAdmin, EmptyOrMissingPasswordFileIsRefused) {
   EXPECT_FALSE(std::filesystem::exists(data));
 }
 
+TEST(CustosctlInitAdmin, CreatesTheSecurityOfficerBesideTheAdmin) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(HasLineStartingWith(r.out, "  first admin: admin (role sysadmin, department administration)"))
+      << r.out;
+  EXPECT_TRUE(HasLineStartingWith(
+      r.out, "  first security officer: security (role security_officer, department administration)"))
+      << r.out;
+  std::optional<std::string> admin_pw = LineValue(r.out, "admin password: ");
+  std::optional<std::string> officer_pw = LineValue(r.out, "security officer password: ");
+  ASSERT_TRUE(admin_pw.has_value()) << r.out;
+  ASSERT_TRUE(officer_pw.has_value()) << r.out;
+  EXPECT_NE(*admin_pw, *officer_pw) << "two people, two passwords";
+  EXPECT_EQ(officer_pw->size(), admin::kGeneratedPasswordLength);
+  EXPECT_EQ(CountOf(r.out, *officer_pw), 1u) << "printed exactly once";
+  EXPECT_EQ(r.err.find(*officer_pw), std::string::npos);
+
+  Stored officer = ReadBack(data, "security", "administration");
+  ASSERT_TRUE(officer.user.has_value());
+  EXPECT_EQ(officer.user->role, domain::Role::kSecurityOfficer);
+  EXPECT_EQ(officer.user->department, "administration");
+  EXPECT_TRUE(officer.user->must_change_password);
+  EXPECT_FALSE(officer.user->disabled);
+  EXPECT_TRUE(crypto::VerifyPassword(*officer_pw, officer.user->password_hash));
+  EXPECT_FALSE(crypto::VerifyPassword(*admin_pw, officer.user->password_hash));
+  ExpectLogVerifies(data);
+}
+
+TEST(CustosctlInitAdmin, SecurityOfficerPasswordFileSetsThatPasswordWithoutForcedChange) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  const std::string file = tmp.Sub("officer-password");
+  WriteFile(file, "安全保密员的口令 officer passphrase\n");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--security-officer-password-file", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(LineValue(r.out, "security officer password: ").has_value()) << r.out;
+  EXPECT_EQ(r.out.find("officer passphrase"), std::string::npos) << "the given password is not echoed";
+  EXPECT_NE(r.out.find("the security officer signs in with the password from " + file),
+            std::string::npos)
+      << r.out;
+  // The admin's password, not given, is still generated.
+  ASSERT_TRUE(LineValue(r.out, "admin password: ").has_value()) << r.out;
+
+  Stored officer = ReadBack(data, "security", "administration");
+  ASSERT_TRUE(officer.user.has_value());
+  EXPECT_EQ(officer.user->role, domain::Role::kSecurityOfficer);
+  EXPECT_FALSE(officer.user->must_change_password);
+  EXPECT_TRUE(crypto::VerifyPassword("安全保密员的口令 officer passphrase", officer.user->password_hash));
+  Stored admin = ReadBack(data, "admin", "administration");
+  ASSERT_TRUE(admin.user.has_value());
+  EXPECT_TRUE(admin.user->must_change_password);
+}
+
+TEST(CustosctlInitAdmin, WeakSecurityOfficerPasswordIsRefusedBeforeAnythingIsCreated) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  const std::string file = tmp.Sub("officer-password");
+  WriteFile(file, "security\n");  // short, and the username itself
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--security-officer-password-file", file});
+  EXPECT_TRUE(Refused(r, "security officer password"));
+  EXPECT_FALSE(std::filesystem::exists(data));
+
+  WriteFile(file, "\n");
+  r = RunProgram({Ctl(), "init", "--data", data, "--security-officer-password-file", file});
+  EXPECT_TRUE(Refused(r, "--security-officer-password-file"));
+  EXPECT_TRUE(Refused(r, "is empty"));
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+TEST(CustosctlInitAdmin, TheSamePasswordForBothAccountsIsRefused) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  const std::string admin_file = tmp.Sub("admin-password");
+  const std::string officer_file = tmp.Sub("officer-password");
+  WriteFile(admin_file, std::string(kAdminPassword) + "\n");
+  WriteFile(officer_file, std::string(kAdminPassword) + "\r\n");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--admin-password-file", admin_file,
+                            "--security-officer-password-file", officer_file});
+  EXPECT_TRUE(Refused(r, "different passwords"));
+  EXPECT_EQ(r.err.find(kAdminPassword), std::string::npos) << "no password in messages";
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+TEST(CustosctlInitAdmin, HelpNamesTheRolesAndTheSecurityOfficerOption) {
+  RunResult r = RunProgram({Ctl(), "help"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* word :
+       {"--security-officer-password-file", "security officer password: ", "sysadmin",
+        "security_officer", "security_auditor", "archivist", "approver", "legal", "staff",
+        "auditor", "'admin' is refused"}) {
+    EXPECT_NE(r.out.find(word), std::string::npos) << word;
+  }
+}
+
 // ---------------------------------------------------------------- user add
 
 // Each test's scratch folder `tmp`, and an archive there when it needs one.
@@ -241,7 +338,7 @@ TEST_F(CustosctlUser, DuplicateUserIsRefused) {
   EXPECT_TRUE(crypto::VerifyPassword(*password, stored.user->password_hash));
 
   // The init admin is a user like any other.
-  RunResult admin = RunProgram({Ctl(), "user", "add", "admin", "--role", "admin", "--department",
+  RunResult admin = RunProgram({Ctl(), "user", "add", "admin", "--role", "sysadmin", "--department",
                                 "administration", "--data", data});
   EXPECT_EQ(admin.exit_code, 2);
   EXPECT_NE(admin.err.find("already exists"), std::string::npos) << admin.err;
@@ -279,6 +376,46 @@ TEST_F(CustosctlUser, UnknownRoleIsRefused) {
   Stored stored = ReadBack(data, "erin", "sales");
   EXPECT_FALSE(stored.user.has_value());
   EXPECT_FALSE(stored.department_exists);
+}
+
+TEST_F(CustosctlUser, LegacyAdminRoleIsRefused) {
+  const std::string data = Archive();
+  RunResult r = RunProgram({Ctl(), "user", "add", "liming", "--role", "admin", "--department",
+                            "信息部", "--data", data});
+  EXPECT_TRUE(Refused(r, "role 'admin' is the pre-split administrator"));
+  EXPECT_NE(r.err.find("sysadmin, security_officer or security_auditor"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "no password printed for a refused user: " << r.out;
+  Stored stored = ReadBack(data, "liming", "信息部");
+  EXPECT_FALSE(stored.user.has_value());
+  EXPECT_FALSE(stored.department_exists);
+  ExpectLogVerifies(data);
+}
+
+// The operator's path gives every role, administrative ones included.
+TEST_F(CustosctlUser, EveryCurrentRoleCanBeGiven) {
+  const std::string data = Archive();
+  const std::vector<std::pair<std::string, domain::Role>> roles = {
+      {"sysadmin", domain::Role::kSysAdmin},
+      {"security_officer", domain::Role::kSecurityOfficer},
+      {"security_auditor", domain::Role::kSecurityAuditor},
+      {"archivist", domain::Role::kArchivist},
+      {"approver", domain::Role::kApprover},
+      {"legal", domain::Role::kLegal},
+      {"staff", domain::Role::kStaff},
+      {"auditor", domain::Role::kAuditor},
+  };
+  int n = 0;
+  for (const auto& [name, role] : roles) {
+    const std::string username = "user" + std::to_string(++n);
+    RunResult r = RunProgram({Ctl(), "user", "add", username, "--role", name, "--department",
+                              "内审部", "--data", data});
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_NE(r.out.find("(role " + name + ", department 内审部)"), std::string::npos) << r.out;
+    Stored stored = ReadBack(data, username, "内审部");
+    ASSERT_TRUE(stored.user.has_value()) << name;
+    EXPECT_EQ(stored.user->role, role) << name;
+  }
+  ExpectLogVerifies(data);
 }
 
 TEST_F(CustosctlUser, MissingRequiredArgumentsAreRefused) {
