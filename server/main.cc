@@ -29,13 +29,16 @@
 #include "server/http/ui_assets.h"
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
+#include "server/services/account_policy.h"
 #include "server/services/clock.h"
+#include "server/services/fresh_reads.h"
 #include "server/services/health.h"
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "server/services/retention_service.h"
 #include "server/services/row_integrity.h"
+#include "server/services/second_factor.h"
 #include "server/services/verify_schedule.h"
 #include "server/services/destruction_service.h"
 #include <sys/stat.h>
@@ -165,13 +168,32 @@ custos::services::AuthOptions AuthOptionsOf(const custos::Config& config) {
   o.max_failed_logins = config.max_failed_logins;
   o.lockout = std::chrono::minutes(config.lockout_minutes);
   o.argon2_memory_kib = config.password_memory_kib;
+  // ParseConfig has checked every name.
+  o.second_factor_roles.clear();
+  for (const std::string& role : config.second_factor_roles) {
+    o.second_factor_roles.push_back(*custos::domain::ParseRole(role));
+  }
+  o.setup_code_lifetime = std::chrono::hours(config.setup_code_hours);
   return o;
 }
 
-custos::services::RecordOptions RecordOptionsOf(const custos::Config& config) {
+// The time rules on accounts that changed hands (auth.approver_cooling_days,
+// auth.fresh_account_days).
+custos::services::AccountPolicyOptions AccountPolicyOf(const custos::Config& config) {
+  custos::services::AccountPolicyOptions o;
+  o.cooling = std::chrono::hours(24) * config.approver_cooling_days;
+  o.fresh = std::chrono::hours(24) * config.fresh_account_days;
+  return o;
+}
+
+// `fresh_reads` must outlive the record service.
+custos::services::RecordOptions RecordOptionsOf(const custos::Config& config,
+                                                custos::services::FreshReadLog& fresh_reads) {
   custos::services::RecordOptions o;
   o.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
   o.reject_invalid_contract_signatures = config.reject_invalid_contract_signatures;
+  o.account_policy = AccountPolicyOf(config);
+  o.fresh_reads = &fresh_reads;
   return o;
 }
 
@@ -188,6 +210,7 @@ custos::services::DestructionOptions DestructionOptionsOf(const custos::Config& 
   for (const std::string& role : config.destruction_approver_roles) {
     o.approver_roles.push_back(*custos::domain::ParseRole(role));
   }
+  o.account_policy = AccountPolicyOf(config);
   return o;
 }
 
@@ -396,11 +419,30 @@ int main(int argc, char** argv) {
     ~ClearObserver() { custos::storage::SetRowIntegrityObserver({}); }
   } clear_observer;
   custos::services::LogService log_service(archive->store(), archive->keyring().VerifierKeys());
-  custos::services::AuthService auth(archive->store(), clock, AuthOptionsOf(config));
+  auto factor_key = custos::services::SecondFactor::LoadOrCreateKey(data_dir.root());
+  if (!factor_key.ok()) return StartFailure("cannot load the factor key: " + factor_key.status().message());
+  const custos::services::SecondFactor factors(std::move(factor_key).value(),
+                                               custos::services::TotpOptions{config.totp_skew_steps});
+  if (config.second_factor_roles.empty()) {
+    logger.Warn("second factors are off: auth.second_factor_roles is empty, every role signs in "
+                "with a password alone");
+  }
+  custos::services::AuthService auth(archive->store(), clock, AuthOptionsOf(config), &factors);
+  // The pre-split "admin" accounts become system administrators before
+  // anyone signs in; a copy without custody writes nothing (its original
+  // has done it).
+  if (archive->custody().held) {
+    auto migrated = auth.MigrateLegacyAdmins("custosd");
+    if (!migrated.ok()) return StartFailure("cannot migrate admin accounts: " + migrated.status().message());
+    if (*migrated > 0) {
+      logger.Info("admin accounts migrated to sysadmin", {{"count", static_cast<uint64_t>(*migrated)}});
+    }
+  }
+  custos::services::FreshReadLog fresh_reads(metrics);
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
-                                          log_service, clock, *trust, RecordOptionsOf(config));
+                                          log_service, clock, *trust, RecordOptionsOf(config, fresh_reads));
   custos::services::LoanService loans(archive->store(), clock, LoanOptionsOf(config));
-  custos::services::RetentionService retention(archive->store(), clock);
+  custos::services::RetentionService retention(archive->store(), clock, AccountPolicyOf(config));
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,
                                                    archive->keyring().log_signers(), clock,
                                                    DestructionOptionsOf(config));
@@ -439,7 +481,7 @@ int main(int argc, char** argv) {
     Poco::Net::initializeSSL();
     exit_code = Serve(config, data_dir, health, metrics, logger,
                       {auth, records, log_service, loans, retention, destruction, audit, &verification,
-                       &row_integrity},
+                       &row_integrity, &fresh_reads},
                       stop_signals);
   }
   Poco::Net::uninitializeSSL();

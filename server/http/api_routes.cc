@@ -35,22 +35,71 @@ StatusOr<int> PathNumber(const RequestContext& ctx, const std::string& name) {
 
 // --------------------------------------------------------------- sessions
 
+// The verified client certificate's hex SHA-256, "" without one (mutual
+// TLS, server/http/request_context.h).
+std::string ClientCertificate(const RequestContext& ctx) {
+  (void)ctx;
+  return "";
+}
+
+// POST /v1/session. A refused sign-in (401 invalid_credentials,
+// second_factor_required, invalid_second_factor) makes no session.
 Response SignIn(services::AuthService& auth, RequestContext& ctx) {
   auto body = JsonBody(ctx);
   if (!body.ok()) return Response::Error(body.status());
+  if (auto s = OnlyKeys(*body, {"username", "password", "totp", "recoveryCode"}); !s.ok()) {
+    return Response::Error(s);
+  }
   auto username = ReqString(*body, "username");
   auto password = ReqString(*body, "password");
-  if (!username.ok()) return Response::Error(username.status());
-  if (!password.ok()) return Response::Error(password.status());
-  if (auto s = OnlyKeys(*body, {"username", "password"}); !s.ok()) return Response::Error(s);
-  auto result = auth.SignIn(*username, *password);
+  auto totp = OptString(*body, "totp");
+  auto recovery = OptString(*body, "recoveryCode");
+  for (const Status* st : {&username.status(), &password.status(), &totp.status(), &recovery.status()}) {
+    if (!st->ok()) return Response::Error(*st);
+  }
+  services::SignInFactor factor{totp->value_or(""), recovery->value_or(""), ClientCertificate(ctx)};
+  auto result = auth.SignIn(*username, *password, factor);
   if (!result.ok()) return Response::Error(result.status());
   ctx.principal = result->user.username.value;
+  // What the new session may do, exactly as every later request sees it.
+  auto session = auth.Authenticate(result->token);
+  if (!session.ok()) return Response::Error(session.status());
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("token", result->token);
   o->set("expiresAt", domain::FormatTime(result->expires_at));
   o->set("user", UserJson(result->user));
+  o->set("mustChangePassword", session->must_change_password);
+  o->set("mustEnrolSecondFactor", session->must_enrol_second_factor);
   return JsonOk(200, o);
+}
+
+// A body that must be JSON (Content-Type application/json): an anonymous
+// route takes no form post or text/plain body a foreign page could send.
+StatusOr<Poco::JSON::Object::Ptr> StrictJsonBody(RequestContext& ctx) {
+  std::string media;
+  Poco::Net::NameValueCollection params;
+  Poco::Net::MessageHeader::splitParameters(ctx.request.getContentType(), media, params);
+  if (Poco::icompare(media, "application/json") != 0) {
+    return InvalidArgument("the body must be application/json", "expected_json");
+  }
+  return JsonBody(ctx);
+}
+
+// POST /v1/setup (anonymous): the holder sets their password with the
+// one-time code.
+Response CompleteSetup(services::AuthService& auth, RequestContext& ctx) {
+  auto body = StrictJsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  if (auto s = OnlyKeys(*body, {"username", "code", "password"}); !s.ok()) return Response::Error(s);
+  auto username = ReqString(*body, "username");
+  auto code = ReqString(*body, "code");
+  auto password = ReqString(*body, "password");
+  for (const Status* st : {&username.status(), &code.status(), &password.status()}) {
+    if (!st->ok()) return Response::Error(*st);
+  }
+  Status done = auth.CompleteSetup(*username, *code, *password);
+  if (done.ok()) ctx.principal = *username;
+  return NoContent(done);
 }
 
 // ------------------------------------------------------------- check-in
@@ -378,25 +427,64 @@ Response ChangePassword(AuthService& auth, RequestContext& ctx, const Authentica
   return NoContent(auth.ChangePassword(s, *current, *replacement));
 }
 
+Poco::JSON::Object::Ptr TotpEnrolmentJson(const services::TotpEnrolment& e) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("secret", e.secret_base32);
+  o->set("otpauthUri", e.otpauth_uri);
+  return o;
+}
+
+Response BeginTotp(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
+  return RenderOne(auth.BeginTotp(s), 200, TotpEnrolmentJson);
+}
+
+Response ConfirmTotp(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = JsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  if (auto st = OnlyKeys(*body, {"code"}); !st.ok()) return Response::Error(st);
+  auto code = ReqString(*body, "code");
+  if (!code.ok()) return Response::Error(code.status());
+  return RenderOne(auth.ConfirmTotp(s, *code), 200, [](const std::vector<std::string>& codes) {
+    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+    for (const std::string& c : codes) arr->add(c);
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("recoveryCodes", arr);
+    return o;
+  });
+}
+
+Response EnrolCertificate(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
+  return NoContent(auth.EnrolCertificate(s, ClientCertificate(ctx)));
+}
+
 // ---- handlers: users and departments
 
+// {username, department, role?}: accounts are made without a password (the
+// holder sets it with a set-up code), so "password" and
+// "mustChangePassword" are refused with 422 "password_not_accepted".
 StatusOr<services::NewUser> DecodeNewUser(const Poco::JSON::Object::Ptr& body) {
-  CUSTOS_RETURN_IF_ERROR(OnlyKeys(body, {"username", "password", "role", "department", "mustChangePassword"}));
+  for (const char* key : {"password", "mustChangePassword"}) {
+    if (body->has(key)) {
+      return Unprocessable(std::string("'") + key +
+                               "' is not accepted: a new account has no password until its holder "
+                               "sets one with a set-up code from the security officer",
+                           "password_not_accepted")
+          .WithParam("field", key);
+    }
+  }
+  CUSTOS_RETURN_IF_ERROR(OnlyKeys(body, {"username", "role", "department"}));
   services::NewUser nu;
   auto username = ReqString(body, "username");
-  auto password = ReqString(body, "password");
-  auto role = ReqString(body, "role");
+  auto role = OptString(body, "role");
   auto department = ReqString(body, "department");
-  auto must = OptBool(body, "mustChangePassword");
-  for (const Status* st : {&username.status(), &password.status(), &role.status(), &department.status(),
-                           &must.status()}) {
+  for (const Status* st : {&username.status(), &role.status(), &department.status()}) {
     CUSTOS_RETURN_IF_ERROR(*st);
   }
   nu.username = *username;
-  nu.password = *password;
-  nu.role = *role;
+  nu.role = role->value_or("");
   nu.department = *department;
-  nu.must_change_password = must->value_or(true);
   return nu;
 }
 
@@ -430,6 +518,57 @@ Response PatchUser(AuthService& auth, RequestContext& ctx, const AuthenticatedSe
   auto patch = DecodeUserPatch(*body);
   if (!patch.ok()) return Response::Error(patch.status());
   return RenderOne(auth.PatchUser(s.principal, ctx.params.at("name"), *patch), 200, UserJson);
+}
+
+Poco::JSON::Object::Ptr SetupCodeJson(const services::SetupCode& c) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("code", c.code);
+  o->set("expiresAt", domain::FormatTime(c.expires_at));
+  return o;
+}
+
+Response IssueSetupCode(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
+  return RenderOne(auth.IssueSetupCode(s.principal, ctx.params.at("name")), 201, SetupCodeJson);
+}
+
+Response UnlockUser(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
+  return RenderOne(auth.Unlock(s.principal, ctx.params.at("name")), 200, UserJson);
+}
+
+// ---- handlers: role grants
+
+Response ListGrants(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  std::string state = ctx.Query("state").value_or("");
+  if (!state.empty() && state != "proposed" && state != "confirmed" && state != "rejected") {
+    return Response::Error(InvalidArgument("state must be proposed, confirmed or rejected",
+                                           "invalid_parameter")
+                               .WithParam("field", "state"));
+  }
+  return RenderList(auth.Grants(s.principal, state), "grants", GrantJson);
+}
+
+Response ProposeGrant(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto body = JsonBody(ctx);
+  if (!body.ok()) return Response::Error(body.status());
+  if (auto st = OnlyKeys(*body, {"username", "role"}); !st.ok()) return Response::Error(st);
+  auto username = ReqString(*body, "username");
+  auto role = ReqString(*body, "role");
+  if (!username.ok()) return Response::Error(username.status());
+  if (!role.ok()) return Response::Error(role.status());
+  return RenderOne(auth.ProposeGrant(s.principal, *username, *role), 201, GrantJson);
+}
+
+Response ConfirmGrant(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
+  return RenderOne(auth.ConfirmGrant(s.principal, ctx.params.at("id")), 200, GrantJson);
+}
+
+Response RejectGrant(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto reason = ReasonBody(ctx);
+  if (!reason.ok()) return Response::Error(reason.status());
+  return RenderOne(auth.RejectGrant(s.principal, ctx.params.at("id"), *reason), 200, GrantJson);
 }
 
 Response ListDepartments(AuthService& auth, RequestContext&, const AuthenticatedSession& s) {
@@ -604,15 +743,29 @@ Response ConsistencyProof(LogService& log, RequestContext& ctx, const Authentica
 
 // ---- registrars
 
+// Marks of the routes a restricted session may reach (WithSession): one
+// that must change its password, or must enrol a second factor.
+constexpr bool kRestrictedOk = true;
+
 void AddAuthRoutes(Router& router, AuthService& auth) {
   router.Add("POST", "/v1/session", [&auth](RequestContext& ctx) { return SignIn(auth, ctx); });
+  router.Add("POST", "/v1/setup", [&auth](RequestContext& ctx) { return CompleteSetup(auth, ctx); });
   AddSignedInRoutes<AuthService>(router, auth, auth, {
-      {"DELETE", "/v1/session", SignOut, /*allow_password_change=*/true},
-      {"GET", "/v1/me", GetMe, /*allow_password_change=*/true},
-      {"POST", "/v1/me/password", ChangePassword, /*allow_password_change=*/true},
+      {"DELETE", "/v1/session", SignOut, kRestrictedOk, kRestrictedOk},
+      {"GET", "/v1/me", GetMe, kRestrictedOk, kRestrictedOk},
+      {"POST", "/v1/me/password", ChangePassword, kRestrictedOk, kRestrictedOk},
+      {"POST", "/v1/me/totp", BeginTotp, kRestrictedOk, kRestrictedOk},
+      {"POST", "/v1/me/totp/confirm", ConfirmTotp, kRestrictedOk, kRestrictedOk},
+      {"POST", "/v1/me/certificate", EnrolCertificate, kRestrictedOk, kRestrictedOk},
       {"GET", "/v1/users", ListUsers},
       {"POST", "/v1/users", CreateUser},
       {"PATCH", "/v1/users/{name}", PatchUser},
+      {"POST", "/v1/users/{name}/setup-code", IssueSetupCode},
+      {"POST", "/v1/users/{name}/unlock", UnlockUser},
+      {"GET", "/v1/grants", ListGrants},
+      {"POST", "/v1/grants", ProposeGrant},
+      {"POST", "/v1/grants/{id}/confirm", ConfirmGrant},
+      {"POST", "/v1/grants/{id}/reject", RejectGrant},
       {"GET", "/v1/departments", ListDepartments},
       {"POST", "/v1/departments", CreateDepartment},
   });
@@ -649,7 +802,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
-  AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity);
+  AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
 }

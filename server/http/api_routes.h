@@ -8,6 +8,7 @@
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/destruction_service.h"
+#include "server/services/fresh_reads.h"
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
@@ -29,6 +30,9 @@ struct ApiServices {
   const services::VerifySchedule* verification = nullptr;
   // Adds its alert (rows refused for a bad seal) to GET /v1/alerts; may be null.
   const services::RowIntegrityMonitor* row_integrity = nullptr;
+  // Adds the content reads by fresh accounts (the security auditor's
+  // "freshAccountReads") to GET /v1/alerts; may be null.
+  const services::FreshReadLog* fresh_reads = nullptr;
 };
 
 // Registers every /v1 route. The services must outlive the router.

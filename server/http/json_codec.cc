@@ -6,6 +6,7 @@
 
 #include "crypto/bytes.h"
 #include "domain/canonical_json.h"
+#include "server/services/account_state.h"
 
 namespace custos::http {
 
@@ -102,6 +103,37 @@ Poco::JSON::Object::Ptr UserJson(const domain::User& u) {
   o->set("disabled", u.disabled);
   o->set("passwordChangedAt", domain::FormatTime(u.password_changed_at));
   o->set("createdAt", domain::FormatTime(u.created_at));
+  // What the account's state says, never a secret: whether it awaits
+  // set-up, which factors are enrolled and how many recovery codes are
+  // left. A state the services cannot read shows as the empty one.
+  auto credentials = services::ParseCredentials(u.credentials);
+  auto provenance = services::ParseProvenance(u.provenance);
+  services::Credentials c = credentials.ok() ? *credentials : services::Credentials{};
+  services::Provenance p = provenance.ok() ? *provenance : services::Provenance{};
+  o->set("awaitingSetup", c.awaiting_setup);
+  Poco::JSON::Object::Ptr factor = new Poco::JSON::Object;
+  factor->set("totp", !c.totp_secret.empty());
+  factor->set("certificate", !c.certificate_sha256.empty());
+  factor->set("recoveryCodesLeft", static_cast<int>(c.recovery_code_hashes.size()));
+  o->set("secondFactor", factor);
+  o->set("createdBy", p.created_by);
+  o->set("roleGrantedAt", TimeOrNull(p.role_granted_at));
+  o->set("resetAt", TimeOrNull(p.reset_at));
+  return o;
+}
+
+Poco::JSON::Object::Ptr GrantJson(const services::Grant& g) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", g.id);
+  o->set("username", g.username);
+  o->set("role", g.role);
+  o->set("previousRole", g.previous_role);
+  o->set("state", g.state);
+  o->set("proposedBy", g.proposed_by);
+  o->set("proposedAt", domain::FormatTime(g.proposed_at));
+  o->set("decidedBy", g.decided_by.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(g.decided_by));
+  o->set("decidedAt", TimeOrNull(g.decided_at));
+  o->set("reason", g.reason.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(g.reason));
   return o;
 }
 
@@ -364,7 +396,7 @@ Poco::JSON::Object::Ptr RowIntegrityAlertJson(const services::RowIntegrityAlert&
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
                                    const std::optional<services::RowIntegrityAlert>& row_integrity,
-                                   domain::Time now) {
+                                   const std::vector<services::FreshRead>& fresh, domain::Time now) {
   Poco::JSON::Array::Ptr overdue = new Poco::JSON::Array;
   for (const domain::Loan& l : a.overdue_loans) overdue->add(LoanJson(l, now));
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -376,7 +408,23 @@ Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                        : Poco::Dynamic::Var());
   o->set("rowIntegrity", row_integrity ? Poco::Dynamic::Var(RowIntegrityAlertJson(*row_integrity))
                                        : Poco::Dynamic::Var());
+  Poco::JSON::Array::Ptr reads = new Poco::JSON::Array;
+  for (const services::FreshRead& r : fresh) reads->add(FreshReadJson(r));
+  o->set("freshAccountReads", reads);
   o->set("generatedAt", domain::FormatTime(now));
+  return o;
+}
+
+Poco::JSON::Object::Ptr FreshReadJson(const services::FreshRead& r) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("username", r.username);
+  o->set("role", std::string(domain::Name(r.role)));
+  o->set("recordId", r.record_id.value);
+  o->set("version", r.version);
+  o->set("fileId", r.file_id.value);
+  o->set("at", domain::FormatTime(r.at));
+  o->set("accountSince", domain::FormatTime(r.account_since));
+  o->set("logIndex", static_cast<Poco::UInt64>(r.log_index));
   return o;
 }
 

@@ -14,6 +14,7 @@
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/destruction_service.h"
+#include "server/services/fresh_reads.h"
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
@@ -36,7 +37,14 @@ Status OnlyKeys(const Poco::JSON::Object::Ptr& o, const std::vector<std::string>
 
 std::string Stringify(const Poco::Dynamic::Var& v);
 
+// A user: username, role, department, mustChangePassword, disabled,
+// passwordChangedAt, createdAt, awaitingSetup, secondFactor {totp,
+// certificate, recoveryCodesLeft}, createdBy, roleGrantedAt|null,
+// resetAt|null. Never a password hash, a code hash or a factor secret.
 Poco::JSON::Object::Ptr UserJson(const domain::User& u);
+// A role grant: {id, username, role, previousRole, state, proposedBy,
+// proposedAt, decidedBy|null, decidedAt|null, reason|null}.
+Poco::JSON::Object::Ptr GrantJson(const services::Grant& g);
 Poco::JSON::Object::Ptr DepartmentJson(const domain::Department& d);
 Poco::JSON::Object::Ptr FileJson(const domain::StoredFile& f);
 Poco::JSON::Object::Ptr VersionJson(const domain::Version& v);
@@ -66,13 +74,18 @@ std::vector<uint64_t> LoanLogIndices(const domain::Loan& loan);
 // (EffectiveState), `overdue`, `logIndices`, absent times and renewal as
 // null, and without `closedBy`.
 Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
-// {overdueLoans, certificates, verification, rowIntegrity, generatedAt};
-// verification is VerificationAlertJson or null; rowIntegrity is
-// {count, rows:[{table, key, at}] (newest first)} or null.
+// {overdueLoans, certificates, verification, rowIntegrity,
+// freshAccountReads, generatedAt}; verification is VerificationAlertJson or
+// null; rowIntegrity is {count, rows:[{table, key, at}] (newest first)} or
+// null; freshAccountReads is FreshReadJson of each of `fresh` (what
+// FreshReadLog::FreshReads gives the caller: newest first, empty for every
+// role but the security auditor).
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
                                    const std::optional<services::RowIntegrityAlert>& row_integrity,
-                                   domain::Time now);
+                                   const std::vector<services::FreshRead>& fresh, domain::Time now);
+// {username, role, recordId, version, fileId, at, accountSince, logIndex}.
+Poco::JSON::Object::Ptr FreshReadJson(const services::FreshRead& r);
 // {finishedAt, full, logSize, findingCount, findings:[{object, problem,
 // code}] (the first VerifySchedule::kAlertFindings), lastSuccessAt|null}.
 Poco::JSON::Object::Ptr VerificationAlertJson(const services::VerificationAlert& a);

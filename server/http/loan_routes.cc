@@ -246,14 +246,17 @@ Response RevokeLoan(LoanService& loans, RequestContext& ctx, const Authenticated
 }
 
 Response GetAlerts(LoanService& loans, const services::VerifySchedule* verification,
-                   const services::RowIntegrityMonitor* row_integrity, const AuthenticatedSession& s) {
+                   const services::RowIntegrityMonitor* row_integrity,
+                   const services::FreshReadLog* fresh_reads, const AuthenticatedSession& s) {
   Time now = loans.Now();
   std::optional<services::VerificationAlert> found;
   if (verification != nullptr) found = verification->AlertFor(s.principal);
   std::optional<services::RowIntegrityAlert> rows;
   if (row_integrity != nullptr) rows = row_integrity->AlertFor(s.principal);
-  return RenderOne(loans.GetAlerts(s.principal), 200, [now, &found, &rows](const services::Alerts& a) {
-    return AlertsJson(a, found, rows, now);
+  std::vector<services::FreshRead> fresh;
+  if (fresh_reads != nullptr) fresh = fresh_reads->FreshReads(s.principal);
+  return RenderOne(loans.GetAlerts(s.principal), 200, [now, &found, &rows, &fresh](const services::Alerts& a) {
+    return AlertsJson(a, found, rows, fresh, now);
   });
 }
 
@@ -261,10 +264,12 @@ Response GetAlerts(LoanService& loans, const services::VerifySchedule* verificat
 
 void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loans,
                    const services::VerifySchedule* verification,
-                   const services::RowIntegrityMonitor* row_integrity) {
+                   const services::RowIntegrityMonitor* row_integrity,
+                   const services::FreshReadLog* fresh_reads) {
   router.Add("GET", "/v1/alerts",
-             WithSession(auth, [&loans, verification, row_integrity](RequestContext&, const AuthenticatedSession& s) {
-               return GetAlerts(loans, verification, row_integrity, s);
+             WithSession(auth, [&loans, verification, row_integrity, fresh_reads](RequestContext&,
+                                                                                const AuthenticatedSession& s) {
+               return GetAlerts(loans, verification, row_integrity, fresh_reads, s);
              }));
   AddSignedInRoutes<LoanService>(router, auth, loans, {
       {"POST", "/v1/loans", RequestLoan},

@@ -12,6 +12,7 @@
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
 #include "server/services/loan_service.h"
+#include "server/services/fresh_reads.h"
 #include "server/services/row_integrity.h"
 #include "server/services/verify_schedule.h"
 
@@ -30,11 +31,12 @@ std::string RegisterCsv(const std::vector<domain::Loan>& loans, domain::Time now
 // ﹦ ﹢ ﹣ ﹫ or the minus sign U+2212. The one defusing rule of the register.
 bool LooksLikeFormula(std::string_view text);
 
-// `verification` (may be null: no scheduled verification) and
-// `row_integrity` (may be null) add their alerts to GET /v1/alerts; they
-// must outlive the router.
+// `verification` (may be null: no scheduled verification),
+// `row_integrity` and `fresh_reads` (may be null) add their alerts to
+// GET /v1/alerts; they must outlive the router.
 void AddLoanRoutes(Router& router, services::AuthService& auth, services::LoanService& loans,
                    const services::VerifySchedule* verification,
-                   const services::RowIntegrityMonitor* row_integrity = nullptr);
+                   const services::RowIntegrityMonitor* row_integrity = nullptr,
+                   const services::FreshReadLog* fresh_reads = nullptr);
 
 }  // namespace custos::http

@@ -18,8 +18,9 @@ Response NoContent(const Status& status) {
   return status.ok() ? Response::Json(204, "") : Response::Error(status);
 }
 
-Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_password_change) {
-  return [&auth, h = std::move(h), allow_password_change](RequestContext& ctx) -> Response {
+Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_password_change,
+                    bool allow_enrolment) {
+  return [&auth, h = std::move(h), allow_password_change, allow_enrolment](RequestContext& ctx) -> Response {
     const std::string header = ctx.request.get("Authorization", "");
     const std::string prefix = "Bearer ";
     if (header.compare(0, prefix.size(), prefix) != 0) {
@@ -38,6 +39,12 @@ Handler WithSession(services::AuthService& auth, AuthedHandler h, bool allow_pas
     if (session->must_change_password && !allow_password_change) {
       return Response::Error(PermissionDenied(
           "you must change your password first (POST /v1/me/password)", "password_change_required"));
+    }
+    if (session->must_enrol_second_factor && !allow_enrolment) {
+      return Response::Error(PermissionDenied(
+          "your role needs a second factor: enrol one first (POST /v1/me/totp, then "
+          "POST /v1/me/totp/confirm; or POST /v1/me/certificate over a client certificate)",
+          "second_factor_enrolment_required"));
     }
     return h(ctx, *session);
   };

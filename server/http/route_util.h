@@ -32,10 +32,14 @@ using AuthedHandler =
 
 Response JsonOk(int status, const Poco::Dynamic::Var& v);
 
-// Resolves the bearer token. Users who must change their password may only
-// reach the routes marked `allow_password_change`.
+// Resolves the bearer token (401 "not_signed_in" without one, the
+// service's 401 for a bad one). Users who must change their password may
+// only reach the routes marked `allow_password_change` (403
+// "password_change_required" elsewhere); a restricted session, whose role
+// needs a second factor it has not enrolled, only those marked
+// `allow_enrolment` (403 "second_factor_enrolment_required" elsewhere).
 Handler WithSession(services::AuthService& auth, AuthedHandler h,
-                    bool allow_password_change = false);
+                    bool allow_password_change = false, bool allow_enrolment = false);
 
 // The handler of one route that needs a signed-in user; `service` is the
 // one service it calls.
@@ -50,6 +54,7 @@ struct SignedInRoute {
   const char* pattern;
   ServiceHandler<S> handler;
   bool allow_password_change = false;  // see WithSession
+  bool allow_enrolment = false;        // see WithSession
 };
 
 // Adds every route of `routes`, in order, each behind WithSession. `auth`
@@ -65,7 +70,7 @@ void AddSignedInRoutes(Router& router, services::AuthService& auth, S& service,
                    [&service, handler](RequestContext& ctx, const services::AuthenticatedSession& s) {
                      return handler(service, ctx, s);
                    },
-                   r.allow_password_change));
+                   r.allow_password_change, r.allow_enrolment));
   }
 }
 

@@ -412,8 +412,9 @@ TEST_F(OpenApi, PublicMarksDisagreeWithHandlers) {
     }
   }
   EXPECT_TRUE(wrong.empty()) << Join(wrong);
-  // POST /v1/session, the checkpoint and key, and the three operations routes.
-  EXPECT_EQ(public_count, 6u);
+  // POST /v1/session, POST /v1/setup (a set-up code instead of a token),
+  // the checkpoint and key, and the three operations routes.
+  EXPECT_EQ(public_count, 7u);
 }
 
 }  // namespace
