@@ -29,11 +29,12 @@ class AuthServiceTest : public ::testing::Test {
     AuthOptions o;
     o.argon2_memory_kib = 64;  // cheap hashes for tests
     o.argon2_iterations = 1;
+    o.second_factor_roles = {};  // second factors: account_service_test.cc
     auth_ = std::make_unique<AuthService>(*store_, clock_, o);
-    auto admin = auth_->CreateUserUnchecked("test", {"admin", kPassword, "admin", "it", false});
+    auto admin = auth_->CreateUserUnchecked("test", {"admin", kPassword, "sysadmin", "it", false});
     EXPECT_TRUE(admin.ok()) << admin.status().ToString();
     admin_ = Principal{domain::Username{"admin"}, domain::Role::kSysAdmin, "it"};
-    auto u = auth_->CreateUser(admin_, {"alice", kPassword, "archivist", "it", false});
+    auto u = auth_->CreateUserUnchecked("test", {"alice", kPassword, "archivist", "it", false});
     EXPECT_TRUE(u.ok()) << u.status().ToString();
   }
 
@@ -136,24 +137,29 @@ TEST_F(AuthServiceTest, SignOutEndsTheSessionAndTokensAreStoredHashed) {
 
 TEST_F(AuthServiceTest, AdminRulesAndSeparationOfDuties) {
   Principal alice{domain::Username{"alice"}, domain::Role::kArchivist, "it"};
-  EXPECT_EQ(auth_->CreateUser(alice, {"bob", kPassword, "staff", "it", true}).status().reason(),
-            "forbidden");
-  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", kPassword, "staff", "nowhere", true}).status().reason(),
+  EXPECT_EQ(auth_->CreateUser(alice, {"bob", "", "staff", "it", true}).status().reason(), "forbidden");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", "", "staff", "nowhere", true}).status().reason(),
             "unknown_department");
-  EXPECT_EQ(auth_->CreateUser(admin_, {"Bob!", kPassword, "staff", "it", true}).status().reason(),
+  EXPECT_EQ(auth_->CreateUser(admin_, {"Bob!", "", "staff", "it", true}).status().reason(),
             "invalid_username");
-  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", "bob", "staff", "it", true}).status().reason(),
-            "weak_password");
-  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", kPassword, "wizard", "it", true}).status().reason(),
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", kPassword, "staff", "it", true}).status().reason(),
+            "password_not_accepted");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", "", "wizard", "it", true}).status().reason(),
             "invalid_role");
-  EXPECT_EQ(auth_->PatchUser(admin_, "admin", UserPatch{std::nullopt, std::nullopt, true, std::nullopt})
-                .status()
-                .reason(),
-            "cannot_disable_self");
+  EXPECT_EQ(auth_->CreateUser(admin_, {"bob", "", "archivist", "it", true}).status().reason(),
+            "grant_required");
+  EXPECT_EQ(auth_->CreateUserUnchecked("custosctl", {"bob", "bob", "staff", "it", true}).status().reason(),
+            "weak_password");
+  EXPECT_EQ(auth_->CreateUserUnchecked("custosctl", {"bob", kPassword, "admin", "it", true}).status().reason(),
+            "invalid_role");
+  EXPECT_FALSE(auth_->GetUser("bob").ok());  // nothing of the refused calls was kept
+  UserPatch disable;
+  disable.disabled = true;
+  EXPECT_EQ(auth_->PatchUser(admin_, "admin", disable).status().reason(), "cannot_disable_self");
   // Disabling a user ends their sessions at once.
   auto s = auth_->SignIn("alice", kPassword);
   ASSERT_TRUE(s.ok());
-  ASSERT_TRUE(auth_->PatchUser(admin_, "alice", UserPatch{std::nullopt, std::nullopt, true, std::nullopt}).ok());
+  ASSERT_TRUE(auth_->PatchUser(admin_, "alice", disable).ok());
   EXPECT_FALSE(auth_->Authenticate(s->token).ok());
   EXPECT_FALSE(auth_->SignIn("alice", kPassword).ok());
 }
