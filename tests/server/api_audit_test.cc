@@ -112,7 +112,11 @@ int64_t Counted(const PackageVerdict& v, const std::string& key) {
 
 class ApiAudit : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = ApiServer::Create().release(); }
+  static void SetUpTestSuite() {
+    std::vector<std::string> roles = kUserRoles;
+    roles.push_back(kSecurityAuditor);
+    server_ = ApiServer::Create("", roles).release();
+  }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -304,7 +308,8 @@ TEST_F(ApiAudit, AuditorVerificationRunsInTheBackgroundAndIsLogged) {
 }
 
 TEST_F(ApiAudit, VerificationIsForAuditorsOnly) {
-  for (const char* role : {"archivist", "staff", "approver", "legal", "admin"}) {
+  for (const char* role :
+       {"archivist", "staff", "approver", "legal", kAdmin, kSecurity, kSecurityAuditor}) {
     HttpResult r = S().As(role, "POST", "/v1/audit/verify");
     EXPECT_EQ(r.status, 403) << role << ": " << Describe(r);
     EXPECT_EQ(ErrorCode(r), "forbidden") << role;
@@ -563,8 +568,10 @@ TEST_F(ApiAudit, MalformedExportRequestsAreRefused) {
       EXPECT_EQ(ErrorCode(r), c.code) << c.body;
     }
   }
-  HttpResult admin = S().As("admin", "POST", "/v1/exports", "{" + ids + "}", kJson);
-  EXPECT_EQ(admin.status, 403) << Describe(admin);
+  for (const char* administrative : {kAdmin, kSecurity, kSecurityAuditor}) {
+    HttpResult r = S().As(administrative, "POST", "/v1/exports", "{" + ids + "}", kJson);
+    EXPECT_EQ(r.status, 403) << administrative << ": " << Describe(r);
+  }
   EXPECT_EQ(S().As(kAnonymous, "POST", "/v1/exports", "{" + ids + "}", kJson).status, 401);
 }
 

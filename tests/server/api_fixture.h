@@ -3,6 +3,18 @@
 // hand-built multipart bodies, JSON access, a raw TLS connection for
 // misbehaving clients, and probes of the data directory (blob counts).
 //
+// Accounts are made as people make them (issue #23, docs/security.md):
+// custosctl init creates the system administrator "admin" and the security
+// officer "security"; every other account is created by the admin (staff,
+// awaiting set-up), granted its role by the security officer and confirmed
+// by the admin, and set up by its holder with a one-time code the security
+// officer issued. Two of the rules would make every test enrol TOTP or wait
+// 30 days, so the fixture's custos.conf relaxes them unless the test's own
+// config lines set the key (RelaxedConfig): no role needs a second factor
+// (auth.second_factor_roles empty) and approvers need no cooling period
+// (auth.approver_cooling_days = 0). The rules themselves are tested in
+// separation_test.cc, second_factor_test.cc and the service tests.
+//
 // Everything here fails the current test (ADD_FAILURE) rather than throwing;
 // functions that cannot produce their result return an empty value.
 // Thread safety: ApiServer::As and Call use one shared client and belong to
@@ -46,12 +58,22 @@ namespace custos::testing::api {
 // ------------------------------------------------------------------ constants
 
 inline constexpr char kAnonymous[] = "anonymous";
+// The system administrator custosctl init creates (role "sysadmin").
 inline constexpr char kAdmin[] = "admin";
 // Password of the first admin, given to custosctl init in a file.
 inline constexpr char kAdminPassword[] = "admin-password-for-tests";
+// The security officer custosctl init creates (role "security_officer").
+inline constexpr char kSecurity[] = "security";
+inline constexpr char kSecurityPassword[] = "security-password-for-tests";
+// Both live in the department custosctl init makes for them.
+inline constexpr char kAdministration[] = "administration";
+// The security auditor's role name, and its user name when a fixture asks
+// for that role ("security_auditor" in `roles`).
+inline constexpr char kSecurityAuditor[] = "security_auditor";
 // Departments every fixture creates.
 inline const std::vector<std::string> kDepartments = {"sales", "legal", "audit"};
-// Roles with one user each (besides the admin), in matrix column order.
+// Roles with one user each (besides admin and security), in matrix column
+// order; user name = role name.
 inline const std::vector<std::string> kUserRoles = {"archivist", "staff", "approver", "legal",
                                                     "auditor"};
 inline constexpr char kBoundary[] = "----CustosTestBoundary7d1f0c93";
@@ -421,6 +443,38 @@ class RawTlsConnection {
   bool connected_ = false;
 };
 
+// ------------------------------------------------------------------- config
+
+// True when the config lines `config` set `key` ("key = value", spaces
+// around '=' optional; comments and blank lines ignored).
+inline bool SetsConfigKey(const std::string& config, const std::string& key) {
+  std::istringstream in(config);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    size_t eq = line.find('=', start);
+    if (eq == std::string::npos) continue;
+    std::string name = line.substr(start, eq - start);
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (name == key) return true;
+  }
+  return false;
+}
+
+// `extra_config` preceded by the fixture's relaxations of issue #23's rules
+// (no second factor for any role, no cooling period before an approval),
+// each left out when `extra_config` sets that key itself: custosd refuses a
+// config file that repeats a key (common/config.cc, config_repeated_key).
+inline std::string RelaxedConfig(const std::string& extra_config) {
+  std::string out;
+  if (!SetsConfigKey(extra_config, "auth.second_factor_roles")) out += "auth.second_factor_roles =\n";
+  if (!SetsConfigKey(extra_config, "auth.approver_cooling_days")) {
+    out += "auth.approver_cooling_days = 0\n";
+  }
+  return out + extra_config;
+}
+
 // ------------------------------------------------------------------- server
 
 struct Account {
@@ -431,9 +485,12 @@ struct Account {
   std::string token;
 };
 
-// A custosd on a fresh data directory initialised with a known admin
-// password, with departments kDepartments and one signed-in user per
-// requested role (user name = role name, mustChangePassword false).
+// A custosd on a fresh data directory initialised with known passwords for
+// the system administrator (kAdmin) and the security officer (kSecurity),
+// both signed in, with departments kDepartments and one signed-in user per
+// requested role (user name = role name), made as people make them (see the
+// top of this file), so no password has to change. The config is
+// RelaxedConfig(extra_config).
 class ApiServer {
  public:
   // Returns nullptr (after ADD_FAILURE) if any step fails. `roles` defaults
@@ -509,19 +566,102 @@ class ApiServer {
     return Str(JsonObject(r.body), "token");
   }
 
-  // Creates a user as the admin; the HTTP answer.
-  HttpResult CreateUser(const std::string& username, const std::string& password,
-                        const std::string& role, const std::string& department,
-                        std::optional<bool> must_change, HttpsClient* client = nullptr) {
+  // POST /v1/users as the admin: a staff account awaiting set-up, without a
+  // password. `role` is sent only when not empty (anything but staff is
+  // refused: roles are granted). The HTTP answer.
+  HttpResult PostUser(const std::string& username, const std::string& department,
+                      const std::string& role = "", HttpsClient* client = nullptr) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("username", username);
-    o->set("password", password);
-    o->set("role", role);
     o->set("department", department);
-    if (must_change) o->set("mustChangePassword", *must_change);
-    HttpsClient& c = client ? *client : *client_;
-    return c.Request("POST", "/v1/users", Stringify(o), kJson,
-                     {{"Authorization", "Bearer " + token(kAdmin)}});
+    if (!role.empty()) o->set("role", role);
+    return Send(client, token(kAdmin), "POST", "/v1/users", Stringify(o));
+  }
+
+  // POST /v1/grants {username, role} as `who` (the security officer by
+  // default); the HTTP answer (201 and the grant when proposed).
+  HttpResult ProposeGrant(const std::string& username, const std::string& role,
+                          const std::string& who = kSecurity, HttpsClient* client = nullptr) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", username);
+    o->set("role", role);
+    return Send(client, token(who), "POST", "/v1/grants", Stringify(o));
+  }
+
+  // POST /v1/grants/{id}/confirm as `who` (the admin by default).
+  HttpResult ConfirmGrant(const std::string& id, const std::string& who = kAdmin,
+                          HttpsClient* client = nullptr) {
+    return Send(client, token(who), "POST", "/v1/grants/" + id + "/confirm", "");
+  }
+
+  // POST /v1/users/{username}/setup-code as `who` (the security officer by
+  // default); 201 {code, expiresAt} when issued.
+  HttpResult IssueSetupCode(const std::string& username, const std::string& who = kSecurity,
+                            HttpsClient* client = nullptr) {
+    return Send(client, token(who), "POST", "/v1/users/" + username + "/setup-code", "");
+  }
+
+  // POST /v1/setup {username, code, password}, anonymous; 204 when done.
+  HttpResult CompleteSetup(const std::string& username, const std::string& code,
+                           const std::string& password, HttpsClient* client = nullptr) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", username);
+    o->set("code", code);
+    o->set("password", password);
+    return Send(client, "", "POST", "/v1/setup", Stringify(o));
+  }
+
+  // Grants `role` to `username`: the security officer proposes, the admin
+  // confirms. "" when done, else the step that failed and its answer.
+  std::string GrantRole(const std::string& username, const std::string& role,
+                        HttpsClient* client = nullptr) {
+    HttpResult proposed = ProposeGrant(username, role, kSecurity, client);
+    if (proposed.status != 201) return "grant of " + role + " to " + username + ": " + Describe(proposed);
+    const std::string id = Str(JsonObject(proposed.body), "id");
+    HttpResult confirmed = ConfirmGrant(id, kAdmin, client);
+    if (confirmed.status != 200) return "confirming grant " + id + ": " + Describe(confirmed);
+    return "";
+  }
+
+  // The holder's set-up: the security officer issues a code, the holder
+  // sets `password` with it. "" when done, else the failed step.
+  std::string SetUp(const std::string& username, const std::string& password,
+                    HttpsClient* client = nullptr) {
+    HttpResult issued = IssueSetupCode(username, kSecurity, client);
+    if (issued.status != 201) return "set-up code for " + username + ": " + Describe(issued);
+    const std::string code = Str(JsonObject(issued.body), "code");
+    HttpResult done = CompleteSetup(username, code, password, client);
+    if (done.status != 204) return "set-up of " + username + ": " + Describe(done);
+    return "";
+  }
+
+  // A usable account the way people make one: the admin creates it (staff,
+  // awaiting set-up), roles other than staff are granted (GrantRole), and
+  // the holder sets `password` (SetUp). "" when done, else the failed step
+  // and its answer. Costs one Argon2id hash (the set-up).
+  std::string AddUser(const std::string& username, const std::string& password,
+                      const std::string& role, const std::string& department,
+                      HttpsClient* client = nullptr) {
+    HttpResult created = PostUser(username, department, "", client);
+    if (created.status != 201) return "create " + username + ": " + Describe(created);
+    if (role != "staff") {
+      std::string failed = GrantRole(username, role, client);
+      if (!failed.empty()) return failed;
+    }
+    return SetUp(username, password, client);
+  }
+
+  // AddUser, then a sign-in: the token, or "" after ADD_FAILURE.
+  std::string AddUserAndSignIn(const std::string& username, const std::string& password,
+                               const std::string& role, const std::string& department) {
+    std::string failed = AddUser(username, password, role, department);
+    if (!failed.empty()) {
+      ADD_FAILURE() << failed;
+      return "";
+    }
+    std::string t = SignIn(username, password);
+    if (t.empty()) ADD_FAILURE() << "sign-in of " << username << " failed";
+    return t;
   }
 
   // The current log size, from the public checkpoint.
@@ -559,24 +699,67 @@ class ApiServer {
  private:
   ApiServer() = default;
 
+  // A request with `token` (none when empty) on `client`, or on the shared
+  // client when null.
+  HttpResult Send(HttpsClient* client, const std::string& token, const std::string& method,
+                  const std::string& path, const std::string& json_body) {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    HttpsClient& c = client ? *client : *client_;
+    return c.Request(method, path, json_body, json_body.empty() ? "" : kJson, headers);
+  }
+
+  static std::string DepartmentOf(const std::string& role) {
+    if (role == "legal") return "legal";
+    if (role == "auditor") return "audit";
+    if (role == kSecurityAuditor) return kAdministration;
+    return "sales";
+  }
+
   bool Init(const std::string& extra_config, const std::vector<std::string>& roles) {
     data_dir_ = tmp_.Sub("data");
-    const std::string pw_file = tmp_.Sub("admin-password");
-    WriteFile(pw_file, std::string(kAdminPassword) + "\n");
-    RunResult init = RunProgram(
-        {BinDir() + "/custosctl", "init", "--data", data_dir_, "--admin-password-file", pw_file});
+    const std::string admin_file = tmp_.Sub("admin-password");
+    const std::string security_file = tmp_.Sub("security-password");
+    WriteFile(admin_file, std::string(kAdminPassword) + "\n");
+    WriteFile(security_file, std::string(kSecurityPassword) + "\n");
+    RunResult init = RunProgram({BinDir() + "/custosctl", "init", "--data", data_dir_,
+                                 "--admin-password-file", admin_file,
+                                 "--security-officer-password-file", security_file});
     if (init.exit_code != 0) {
       ADD_FAILURE() << "custosctl init failed (" << init.exit_code << "): " << init.err;
       return false;
     }
-    if (!server_.Start(data_dir_, extra_config)) return false;
+    if (!server_.Start(data_dir_, RelaxedConfig(extra_config))) return false;
     client_ = NewClient();
-    accounts_[kAdmin] = {kAdmin, kAdminPassword, kAdmin, "administration", ""};
-    accounts_[kAdmin].token = SignIn(kAdmin, kAdminPassword);
-    if (accounts_[kAdmin].token.empty()) {
-      ADD_FAILURE() << "admin sign-in failed";
-      return false;
+    accounts_[kAdmin] = {kAdmin, kAdminPassword, "sysadmin", kAdministration, ""};
+    accounts_[kSecurity] = {kSecurity, kSecurityPassword, "security_officer", kAdministration, ""};
+    for (const std::string& role : roles) {
+      accounts_[role] = {role, role + "-password-0001", role, DepartmentOf(role), ""};
     }
+    // Every sign-in and set-up costs an Argon2id hash: spread them over the
+    // server's worker threads.
+    std::mutex mu;
+    std::vector<std::string> failures;
+    auto in_parallel = [&](const std::vector<std::string>& names, auto&& step) {
+      std::vector<std::thread> threads;
+      for (const std::string& name : names) {
+        threads.emplace_back([&, name] {
+          std::unique_ptr<HttpsClient> c = NewClient();
+          std::string failed = step(accounts_.at(name), c.get());
+          if (failed.empty()) return;
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back(failed);
+        });
+      }
+      for (auto& t : threads) t.join();
+      for (const auto& f : failures) ADD_FAILURE() << f;
+      return failures.empty();
+    };
+    auto sign_in = [this](Account& a, HttpsClient* c) -> std::string {
+      a.token = SignIn(a.username, a.password, c);
+      return a.token.empty() ? "sign-in of " + a.username + " failed" : "";
+    };
+    if (!in_parallel({kAdmin, kSecurity}, sign_in)) return false;
     for (const std::string& d : kDepartments) {
       HttpResult r = As(kAdmin, "POST", "/v1/departments", "{\"name\":\"" + d + "\"}", kJson);
       if (r.status != 201) {
@@ -584,32 +767,10 @@ class ApiServer {
         return false;
       }
     }
-    for (const std::string& role : roles) {
-      std::string department = role == "legal" ? "legal" : role == "auditor" ? "audit" : "sales";
-      accounts_[role] = {role, role + "-password-0001", role, department, ""};
-    }
-    // Each user costs two Argon2id hashes (create, sign in): spread them over
-    // the server's worker threads.
-    std::vector<std::thread> threads;
-    std::mutex mu;
-    std::vector<std::string> failures;
-    for (const std::string& role : roles) {
-      threads.emplace_back([this, role, &mu, &failures] {
-        std::unique_ptr<HttpsClient> c = NewClient();
-        Account& a = accounts_.at(role);
-        HttpResult r = CreateUser(a.username, a.password, a.role, a.department, false, c.get());
-        std::string t = r.status == 201 ? SignIn(a.username, a.password, c.get()) : "";
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.status != 201)
-          failures.push_back("create " + role + ": " + Describe(r));
-        else if (t.empty())
-          failures.push_back("sign-in " + role + " failed");
-        a.token = t;
-      });
-    }
-    for (auto& t : threads) t.join();
-    for (const auto& f : failures) ADD_FAILURE() << f;
-    return failures.empty();
+    return in_parallel(roles, [this, &sign_in](Account& a, HttpsClient* c) -> std::string {
+      std::string failed = AddUser(a.username, a.password, a.role, a.department, c);
+      return failed.empty() ? sign_in(a, c) : failed;
+    });
   }
 
   TempDir tmp_;

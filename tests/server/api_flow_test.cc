@@ -509,31 +509,49 @@ TEST_F(ApiFlow, SignOutInvalidatesOnlyThatToken) {
   EXPECT_EQ(S().As("staff", "GET", "/v1/me").status, 200);  // the other session lives on
 }
 
-TEST_F(ApiFlow, NewUserMustChangePasswordBeforeAnythingElse) {
-  HttpResult created =
-      S().CreateUser("newbie", "newbie-first-pass", "staff", "sales", std::nullopt);
+// A new account has no password: nobody signs in with it until its holder
+// sets one with the one-time code the security officer issued, and the code
+// works once.
+TEST_F(ApiFlow, NewUserSignsInOnlyAfterSettingUpWithTheCode) {
+  HttpResult created = S().PostUser("newbie", "sales");
   ASSERT_EQ(created.status, 201) << Describe(created);
-  EXPECT_EQ(JsonObject(created.body)->getValue<bool>("mustChangePassword"), true);
-  std::string t = S().SignIn("newbie", "newbie-first-pass");
-  ASSERT_NE(t, "");
+  Poco::JSON::Object::Ptr user = JsonObject(created.body);
+  ASSERT_TRUE(user);
+  EXPECT_EQ(Str(user, "role"), "staff");
+  EXPECT_TRUE(user->getValue<bool>("awaitingSetup"));
+  EXPECT_EQ(Str(user, "createdBy"), kAdmin);
+  for (const char* secret : {"password", "passwordHash", "setupCode", "credentials"}) {
+    EXPECT_FALSE(user->has(secret)) << secret << ": " << created.body;
+  }
+  HttpResult early = S().Call("", "POST", "/v1/session",
+                              R"({"username":"newbie","password":"newbie-first-pass"})", kJson);
+  EXPECT_EQ(early.status, 401) << Describe(early);
+  EXPECT_EQ(ErrorCode(early), "invalid_credentials");
 
-  HttpResult blocked = S().Call(t, "GET", "/v1/records");
-  EXPECT_EQ(blocked.status, 403) << Describe(blocked);
-  EXPECT_EQ(ErrorCode(blocked), "password_change_required");
+  HttpResult issued = S().IssueSetupCode("newbie");
+  ASSERT_EQ(issued.status, 201) << Describe(issued);
+  const std::string code = Str(JsonObject(issued.body), "code");
+  ASSERT_FALSE(code.empty()) << issued.body;
+  EXPECT_FALSE(Str(JsonObject(issued.body), "expiresAt").empty()) << issued.body;
+  HttpResult done = S().CompleteSetup("newbie", code, "新员工的口令 newbie-first-pass");
+  ASSERT_EQ(done.status, 204) << Describe(done);
+  HttpResult again = S().CompleteSetup("newbie", code, "someone-else-s-password");
+  EXPECT_EQ(again.status, 401) << Describe(again);
+  EXPECT_EQ(ErrorCode(again), "invalid_setup_code");
+
+  const std::string t = S().SignIn("newbie", "新员工的口令 newbie-first-pass");
+  ASSERT_NE(t, "");
+  EXPECT_EQ(S().SignIn("newbie", "someone-else-s-password"), "");
   HttpResult me = S().Call(t, "GET", "/v1/me");
   ASSERT_EQ(me.status, 200) << Describe(me);
-  EXPECT_TRUE(JsonObject(me.body)->getValue<bool>("mustChangePassword"));
-
-  HttpResult changed = S().Call(
-      t, "POST", "/v1/me/password",
-      "{\"currentPassword\":\"newbie-first-pass\",\"newPassword\":\"newbie-second-pass\"}", kJson);
-  EXPECT_EQ(changed.status, 204) << Describe(changed);
+  EXPECT_FALSE(JsonObject(me.body)->getValue<bool>("mustChangePassword"));
+  EXPECT_FALSE(JsonObject(me.body)->getValue<bool>("awaitingSetup"));
   HttpResult open = S().Call(t, "GET", "/v1/records");
   EXPECT_EQ(open.status, 200) << Describe(open);
 }
 
 TEST_F(ApiFlow, FiveWrongPasswordsLockTheAccount) {
-  ASSERT_EQ(S().CreateUser("locky", "locky-password-01", "staff", "sales", false).status, 201);
+  ASSERT_EQ(S().AddUser("locky", "locky-password-01", "staff", "sales"), "");
   auto attempt = [&](const std::string& password) {
     return S().Call("", "POST", "/v1/session",
                     "{\"username\":\"locky\",\"password\":\"" + password + "\"}", kJson);

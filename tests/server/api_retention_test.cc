@@ -388,7 +388,9 @@ TEST_F(ApiRetention, FreshArchiveHasTheFiveDefaultSchedules) {
   // Readers: archivist, legal, auditor; nobody else.
   EXPECT_EQ(S().As("auditor", "GET", "/v1/retention/schedules").status, 200);
   ExpectError(S().As("staff", "GET", "/v1/retention/schedules"), 403, "forbidden");
-  ExpectError(S().As("admin", "GET", "/v1/retention/schedules"), 403, "forbidden");
+  for (const char* administrative : {kAdmin, kSecurity}) {
+    ExpectError(S().As(administrative, "GET", "/v1/retention/schedules"), 403, "forbidden");
+  }
 }
 
 TEST_F(ApiRetention, LengtheningAppliesAtOnceAndShorteningWaitsForLegal) {

@@ -212,7 +212,8 @@ std::string AwaitMetrics(ApiServer& s, const std::function<bool(const std::strin
 
 TEST(ScheduledVerify, APlantedFindingShowsInMetricsAndAlertsWithinAPass) {
   std::unique_ptr<ApiServer> s = ApiServer::Create(
-      "audit.verify_interval = 1s\naudit.full_verify_interval = 1s\n", {"archivist", "auditor"});
+      "audit.verify_interval = 1s\naudit.full_verify_interval = 1s\n",
+      {"archivist", "auditor", kSecurityAuditor});
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->CheckInOk("archivist", ContractJson("供货合同 2026", "上海某某贸易有限公司"),
                            {FilePart("合同.pdf", "第一条 contract text")}));
@@ -242,7 +243,7 @@ TEST(ScheduledVerify, APlantedFindingShowsInMetricsAndAlertsWithinAPass) {
   EXPECT_EQ(MetricValue(damaged, "custos_verify_findings"), 1) << damaged;
   EXPECT_GE(MetricValue(damaged, "custos_verify_runs_total{result=\"findings\"}"), 1) << damaged;
 
-  for (const char* role : {"auditor", kAdmin}) {
+  for (const char* role : {"auditor", kAdmin, kSecurityAuditor}) {
     HttpResult alerts = s->As(role, "GET", "/v1/alerts");
     ASSERT_EQ(alerts.status, 200) << Describe(alerts);
     Poco::JSON::Object::Ptr v = JsonObject(alerts.body)->getObject("verification");
@@ -252,9 +253,11 @@ TEST(ScheduledVerify, APlantedFindingShowsInMetricsAndAlertsWithinAPass) {
     EXPECT_EQ(Str(finding, "code"), "envelope_chunk_tag_mismatch") << alerts.body;
     EXPECT_NE(Str(finding, "object").find("合同.pdf"), std::string::npos) << alerts.body;
   }
-  HttpResult archivist = s->As("archivist", "GET", "/v1/alerts");
-  ASSERT_EQ(archivist.status, 200) << Describe(archivist);
-  EXPECT_TRUE(JsonObject(archivist.body)->isNull("verification")) << archivist.body;
+  for (const char* role : {"archivist", kSecurity}) {
+    HttpResult alerts = s->As(role, "GET", "/v1/alerts");
+    ASSERT_EQ(alerts.status, 200) << role << ": " << Describe(alerts);
+    EXPECT_TRUE(JsonObject(alerts.body)->isNull("verification")) << role << ": " << alerts.body;
+  }
   EXPECT_NE(s->process().Log().find("\"msg\":\"scheduled verification\",\"result\":\"findings\""),
             std::string::npos);
 }
