@@ -305,8 +305,33 @@ bool RoleNeedsFactor(const AuthOptions& options, Role role) {
          options.second_factor_roles.end();
 }
 
-bool FactorEmpty(const SignInFactor& f) {
-  return f.totp.empty() && f.recovery_code.empty() && f.certificate_sha256.empty();
+// What the factor offered at sign-in came to.
+struct FactorOutcome {
+  std::string used;   // "certificate" | "totp" | "recovery_code"; "" when none was offered
+  std::string wrong;  // why it failed, for the log; "" when it passed
+};
+
+// Checks `f` against the enrolled factors of `c` (which has one), using up
+// the TOTP step or the recovery code it matched. A certificate the
+// connection presented counts when it is the enrolled one; otherwise the
+// typed TOTP code, otherwise a recovery code, decides.
+FactorOutcome CheckFactor(const SecondFactor& factors, Credentials& c, const SignInFactor& f, Time now) {
+  if (!f.certificate_sha256.empty() && !c.certificate_sha256.empty() &&
+      Lower(f.certificate_sha256) == Lower(c.certificate_sha256)) {
+    return {"certificate", ""};
+  }
+  if (!f.totp.empty()) {
+    FactorCheck check = c.totp_secret.empty() ? FactorCheck::kWrong : factors.CheckTotp(c, f.totp, now);
+    if (check == FactorCheck::kWrong) return {"totp", "wrong_totp"};
+    if (check == FactorCheck::kReused) return {"totp", "reused_totp"};
+    return {"totp", ""};
+  }
+  if (!f.recovery_code.empty()) {
+    bool ok = factors.UseRecoveryCode(c, f.recovery_code);
+    return {"recovery_code", ok ? "" : "wrong_recovery_code"};
+  }
+  if (!f.certificate_sha256.empty()) return {"certificate", "wrong_certificate"};
+  return {};
 }
 
 }  // namespace
@@ -359,34 +384,16 @@ StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
       failure = "second_factor_unavailable";
       answer = FactorUnavailable();
     } else if (c.HasSecondFactor()) {
-      // The password is right; the enrolled factor decides. A certificate
-      // the connection presented counts when it is the enrolled one; else
-      // the typed TOTP code, else a recovery code.
-      bool cert_ok = !factor.certificate_sha256.empty() && !c.certificate_sha256.empty() &&
-                     Lower(factor.certificate_sha256) == Lower(c.certificate_sha256);
-      std::string wrong;  // why the factor failed
-      if (cert_ok) {
-        used_factor = "certificate";
-      } else if (!factor.totp.empty()) {
-        used_factor = "totp";
-        FactorCheck check = c.totp_secret.empty() ? FactorCheck::kWrong : factors_->CheckTotp(c, factor.totp, now);
-        if (check == FactorCheck::kWrong) wrong = "wrong_totp";
-        if (check == FactorCheck::kReused) wrong = "reused_totp";
-        changed = true;  // totp_last_step moved on success
-      } else if (!factor.recovery_code.empty()) {
-        used_factor = "recovery_code";
-        if (!factors_->UseRecoveryCode(c, factor.recovery_code)) wrong = "wrong_recovery_code";
-        changed = true;
-      } else if (!factor.certificate_sha256.empty()) {
-        wrong = "wrong_certificate";
-      } else {
+      // The password is right; the enrolled factor decides.
+      FactorOutcome outcome = CheckFactor(*factors_, c, factor, now);
+      used_factor = outcome.used;
+      changed = !outcome.used.empty();  // a TOTP step or a recovery code may be used up
+      if (outcome.used.empty()) {
         failure = "second_factor_required";
         answer = Unauthenticated("this account needs its second factor", "second_factor_required");
-      }
-      if (!wrong.empty()) {
-        failure = CountFailure(u, options_, now, wrong);
+      } else if (!outcome.wrong.empty()) {
+        failure = CountFailure(u, options_, now, outcome.wrong);
         answer = Unauthenticated("the second factor is wrong or was already used", "invalid_second_factor");
-        changed = true;
       }
     }
     if (!failure.empty()) {

@@ -127,7 +127,12 @@ class AuthService {
   // the right password, a role that needs a second factor and an enrolled
   // one: kUnauthenticated "second_factor_required" when `factor` is empty,
   // "invalid_second_factor" when it is wrong or a reused code (a failure
-  // that counts towards the lock, like a wrong password).
+  // that counts towards the lock, like a wrong password). An enrolled
+  // certificate matching factor.certificate_sha256 is used first, else
+  // factor.totp, else factor.recovery_code. Staff who enrolled a factor
+  // need it too. kUnavailable "second_factor_unavailable" when a factor is
+  // needed and `factors` is null. The result's user carries no secret
+  // (password hash empty, credentials redacted).
   StatusOr<SignInResult> SignIn(const std::string& username, const std::string& password,
                                 const SignInFactor& factor = {});
   // Resolves a bearer token; kUnauthenticated "session_invalid" if unknown
@@ -148,7 +153,8 @@ class AuthService {
                                                  const std::string& code);
   // Enrols the client certificate the session's connection presented
   // (verified against tls.client_ca by the TLS layer; `sha256` is the hex
-  // SHA-256 of its DER). kUnprocessable "certificate_required" when empty.
+  // SHA-256 of its DER). kUnprocessable "certificate_required" when empty,
+  // "invalid_certificate" when not 64 hex digits.
   Status EnrolCertificate(const AuthenticatedSession& session, const std::string& sha256);
 
   // System administrator (RequireSysAdmin). A new account is staff, awaits
@@ -156,7 +162,11 @@ class AuthService {
   // (kUnprocessable "password_not_accepted") and `user.role` empty or
   // "staff" (kConflict "grant_required": other roles are granted).
   StatusOr<domain::User> CreateUser(const Principal& admin, const NewUser& user);
-  // kConflict "cannot_reset_self" for one's own account.
+  // kConflict "cannot_reset_self" for one's own account,
+  // "cannot_disable_self"; kUnprocessable "reset_required" for
+  // reset_second_factor without reset. Returned users (here, CreateUser,
+  // ListUsers, Unlock) carry no secret: password hash empty, credentials
+  // with every hash and secret replaced by "redacted".
   StatusOr<domain::User> PatchUser(const Principal& admin, const std::string& username,
                                     const UserPatch& patch);
   // Administrative roles (sysadmin, security officer, security auditor).
@@ -175,7 +185,8 @@ class AuthService {
   // towards the lock); "weak_password" like ChangePassword.
   Status CompleteSetup(const std::string& username, const std::string& code,
                        const std::string& password);
-  // Security officer: ends a lock (failed sign-ins). Not one's own.
+  // Security officer: ends a lock (failed sign-ins). Not one's own
+  // (kConflict "cannot_unlock_self").
   StatusOr<domain::User> Unlock(const Principal& officer, const std::string& username);
 
   // Role grants. A security officer proposes (not for themselves); a role
@@ -185,12 +196,18 @@ class AuthService {
   // effect at once. Either way the account's sessions end and
   // provenance.role_granted_at is set. kConflict "grant_same_person",
   // "grant_not_pending", "grant_unchanged" (the account has that role),
-  // "grant_pending" (the account has a proposal open).
+  // "grant_pending" (the account has a proposal open; a revocation is
+  // never held up by one), "grant_stale" (ConfirmGrant: the account's role
+  // changed since the proposal, which is then closed as rejected);
+  // kNotFound "grant_not_found"; kUnprocessable "invalid_role" (also for
+  // the legacy "admin"), "invalid_reason". The proposer may reject
+  // (withdraw) their own proposal; the account's holder decides nothing.
   StatusOr<Grant> ProposeGrant(const Principal& officer, const std::string& username,
                                const std::string& role);
   StatusOr<Grant> ConfirmGrant(const Principal& who, const std::string& id);
   StatusOr<Grant> RejectGrant(const Principal& who, const std::string& id, const std::string& reason);
-  // Administrative roles; `state` "" for all.
+  // Administrative roles; `state` "" for all (kUnprocessable
+  // "invalid_state" for another word).
   StatusOr<std::vector<Grant>> Grants(const Principal& who, const std::string& state);
 
   // Accounts with the legacy role "admin" become system administrators,
