@@ -1,6 +1,12 @@
 #include "server/http/request_context.h"
 
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/SecureStreamSocketImpl.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/X509Certificate.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
@@ -149,6 +155,29 @@ StatusOr<std::string> RequestContext::ReadSmallBody() {
     return InvalidArgument("request body shorter than its Content-Length", "body_truncated");
   }
   return out;
+}
+
+std::string RequestContext::ClientCertificateSha256() const {
+  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
+  if (impl == nullptr) return "";
+  try {
+    auto* secure = dynamic_cast<Poco::Net::SecureStreamSocketImpl*>(impl->socket().impl());
+    if (secure == nullptr || !secure->havePeerCertificate()) return "";
+    Poco::Net::X509Certificate cert = secure->peerCertificate();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (X509_digest(cert.certificate(), EVP_sha256(), digest, &length) != 1 || length != 32) return "";
+    static const char kHex[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(2 * length);
+    for (unsigned int i = 0; i < length; ++i) {
+      hex.push_back(kHex[digest[i] >> 4]);
+      hex.push_back(kHex[digest[i] & 15]);
+    }
+    return hex;
+  } catch (const Poco::Exception&) {
+    return "";
+  }
 }
 
 }  // namespace custos::http

@@ -34,6 +34,18 @@ struct RequestContext {
   // Written to the request log line.
   std::string principal;
 
+  // The client certificate of this request's TLS connection (mutual TLS,
+  // config tls.client_ca): lower-case hex SHA-256 of its DER encoding, 64
+  // characters; "" when the client presented none (or no client CA is
+  // configured, so none was asked for). A certificate seen here has been
+  // verified in the handshake: it chains to a configured client CA, is
+  // within its validity period and is not on the configured CRL (a
+  // connection presenting any other fails its handshake and never becomes
+  // a request). It proves possession of the certificate's key, nothing
+  // about who holds it: compare it with the account's enrolled
+  // Credentials::certificate_sha256. Never throws.
+  std::string ClientCertificateSha256() const;
+
   // A query parameter (percent-decoded), or nullopt.
   std::optional<std::string> Query(const std::string& name) const;
 

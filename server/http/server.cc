@@ -9,12 +9,17 @@
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/RejectCertificateHandler.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/TCPServerParams.h>
 #include <Poco/ThreadPool.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -418,6 +423,39 @@ class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
   ConnectionGuard& guard_;
 };
 
+// The OpenSSL side of mutual TLS that Poco's Context does not cover: the CA
+// names sent in the certificate request (so that browsers offer matching
+// certificates), the CRL, and a handler that refuses every certificate
+// failing verification whatever the process-wide SSLManager says.
+Status ConfigureClientCertificates(Poco::Net::Context& context, const TlsFiles& tls) {
+  if (tls.client_ca.empty()) {
+    if (!tls.client_crl.empty()) {
+      return InvalidArgument("tls.client_crl " + tls.client_crl + " is set without tls.client_ca",
+                             "tls_config");
+    }
+    return Status::Ok();
+  }
+  context.setInvalidCertificateHandler(new Poco::Net::RejectCertificateHandler(/*server=*/true));
+  SSL_CTX* ssl = context.sslContext();
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca.c_str());
+  if (names == nullptr) {
+    return InvalidArgument("the client CA file " + tls.client_ca + " holds no PEM certificate",
+                           "tls_config");
+  }
+  SSL_CTX_set_client_CA_list(ssl, names);  // takes ownership
+  if (tls.client_crl.empty()) return Status::Ok();
+
+  X509_STORE* store = SSL_CTX_get_cert_store(ssl);
+  X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+  if (lookup == nullptr || X509_load_crl_file(lookup, tls.client_crl.c_str(), X509_FILETYPE_PEM) <= 0) {
+    return InvalidArgument("cannot load the client certificate CRL " + tls.client_crl + " (PEM expected)",
+                           "tls_config");
+  }
+  // The leaf's CRL only: client certificates are issued directly by the CA.
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  return Status::Ok();
+}
+
 }  // namespace
 
 class HttpsServer::Factory : public Poco::Net::HTTPRequestHandlerFactory {
@@ -461,7 +499,12 @@ Status HttpsServer::Start() {
     Poco::Net::Context::Params params;
     params.privateKeyFile = tls_.private_key;
     params.certificateFile = tls_.certificate;
-    params.verificationMode = Poco::Net::Context::VERIFY_NONE;  // no client certificates
+    // Without a client CA no client is asked for a certificate. With one,
+    // every client is asked, may send none, and one it sends must verify
+    // (see TlsFiles).
+    params.verificationMode = tls_.client_ca.empty() ? Poco::Net::Context::VERIFY_NONE
+                                                     : Poco::Net::Context::VERIFY_RELAXED;
+    params.caLocation = tls_.client_ca;
     params.loadDefaultCAs = false;
     params.cipherList = kCipherList;
     params.ecdhCurve = kGroups;
@@ -470,9 +513,12 @@ Status HttpsServer::Start() {
     context->enableSessionCache(true, "custos");
   } catch (const Poco::Exception& e) {
     return InvalidArgument("cannot load TLS certificate " + tls_.certificate + " and key " +
-                               tls_.private_key + ": " + e.displayText(),
+                               tls_.private_key +
+                               (tls_.client_ca.empty() ? "" : " with client CA " + tls_.client_ca) + ": " +
+                               e.displayText(),
                            "tls_config");
   }
+  CUSTOS_RETURN_IF_ERROR(ConfigureClientCertificates(*context, tls_));
 
   // Reference counted: released on every path, also when listening fails.
   Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;

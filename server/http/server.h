@@ -34,6 +34,16 @@ class ConnectionGuard;
 struct TlsFiles {
   std::string certificate;  // PEM chain
   std::string private_key;  // PEM, unencrypted
+  // Mutual TLS (config tls.client_ca / tls.client_crl, docs/security.md):
+  // CA certificates (PEM) that issue client certificates; "" asks no client
+  // for one. When set, every client is asked for a certificate but may
+  // connect without one; a certificate it does present must chain to one of
+  // these CAs, be within its validity period and (with `client_crl`, a PEM
+  // CRL of each CA, read once at start) not be revoked, or the handshake
+  // fails: an expired or revoked certificate cannot connect at all, rather
+  // than connect as if it had none.
+  std::string client_ca;
+  std::string client_crl;
 };
 
 class HttpsServer {
@@ -45,7 +55,8 @@ class HttpsServer {
   HttpsServer& operator=(const HttpsServer&) = delete;
 
   // Loads the certificate, binds the listener and starts serving.
-  // Fails with "tls_config" (certificate/key unusable) or "listen_failed"
+  // Fails with "tls_config" (certificate/key, client CA or CRL unusable, or a
+  // CRL without a client CA) or "listen_failed"
   // (address in use, not permitted), each naming the file or address.
   Status Start();
 
