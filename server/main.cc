@@ -298,7 +298,9 @@ int Serve(const custos::Config& config, const custos::storage::DataDir& data_dir
   custos::http::AddApiRoutes(router, api);
   custos::http::AddUiRoutes(router);
   custos::http::HttpsServer server(
-      config, {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key)},
+      config, {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key),
+               config.tls_client_ca.empty() ? "" : InDataDir(data_dir, config.tls_client_ca),
+               config.tls_client_crl.empty() ? "" : InDataDir(data_dir, config.tls_client_crl)},
       router, logger, metrics);
   server_ptr = &server;
   if (auto s = server.Start(); !s.ok()) return StartFailure(s.message());
