@@ -472,7 +472,7 @@ class BagWriter {
 }  // namespace
 
 Status CheckExportRequest(const Principal* who, const ExportRequest& request) {
-  if (who != nullptr && who->role == domain::Role::kSysAdmin) return Forbidden("export records");
+  if (who != nullptr && IsNonBusiness(who->role)) return Forbidden("export records");
   if (request.record_ids.empty() && !request.query) {
     return Unprocessable("name the records to export (recordIds) or give a query", "invalid_export")
         .WithParam("rule", "empty");

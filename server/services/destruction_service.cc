@@ -517,6 +517,7 @@ StatusOr<std::vector<DestructionBatch>> DestructionService::LoadAll() {
 }
 
 StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, const std::string& id) {
+  if (IsNonBusiness(who.role)) return Forbidden("approve destruction batches");
   Time now = clock_.Now();
   DestructionBatch b;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
@@ -547,6 +548,8 @@ StatusOr<DestructionBatch> DestructionService::Approve(const Principal& who, con
       for (Role r : open) needed += (needed.empty() ? "" : ", ") + std::string(domain::Name(r));
       return PermissionDenied("this batch still needs approval by: " + needed, "forbidden");
     }
+    CUSTOS_RETURN_IF_ERROR(
+        CheckApproverCooling(tx, who, now, options_.account_policy, "approve destruction batch " + id));
     open.erase(open.find(who.role));
     b.approvals.push_back({who.username.value, std::string(domain::Name(who.role)), now, 0});
     if (open.empty()) b.state = BatchState::kApproved;

@@ -8,7 +8,10 @@
 //     refused with 409 naming it. A record is in at most one open batch.
 //   * Approval needs one person for each role in
 //     DestructionOptions::approver_roles (default: one approver and one
-//     legal), all distinct, never the proposer.
+//     legal), all distinct, never the proposer, never an administrative
+//     role (principal.h IsNonBusiness), and never an account created, reset
+//     or granted its role within DestructionOptions::account_policy.cooling
+//     (409 "approver_cooling_period", account_policy.h).
 //   * An archivist executes an approved batch. Every record is checked again
 //     (a hold placed after approval still stops it). Then, in one
 //     transaction: every file's wrapped data key is cleared, the record is
@@ -40,6 +43,7 @@
 
 #include "crypto/signed_note.h"
 #include "domain/workflow.h"
+#include "server/services/account_policy.h"
 #include "server/services/clock.h"
 #include "server/services/log_service.h"
 #include "server/services/principal.h"
@@ -51,6 +55,9 @@ namespace custos::services {
 
 struct DestructionOptions {
   std::vector<domain::Role> approver_roles = {domain::Role::kApprover, domain::Role::kLegal};
+  // The cooling period an approver's account must be past (its `cooling`;
+  // `fresh` is not used here).
+  AccountPolicyOptions account_policy;
 };
 
 inline constexpr const char* kDestructionDocument = "destruction";  // id: DB-YYYY-NNNNNN
@@ -129,8 +136,10 @@ class DestructionService {
   // Newest first; batches with no record `who` may see are left out.
   StatusOr<std::vector<DestructionBatch>> List(const Principal& who);
   // kPermissionDenied "batch_records_hidden" unless `who` may see every
-  // record of the batch; "self_approval", "forbidden" (role not needed);
-  // kConflict "invalid_batch_state", "already_approved".
+  // record of the batch; "self_approval", "forbidden" (role not needed,
+  // or an administrative role); kConflict "invalid_batch_state",
+  // "already_approved", "approver_cooling_period" (the approver's users row,
+  // read in the approving transaction, changed hands too recently).
   StatusOr<DestructionBatch> Approve(const Principal& who, const std::string& id);
   StatusOr<DestructionBatch> Execute(const Principal& who, const std::string& id);
   // The signed certificate (kConflict "not_executed" before execution). It

@@ -76,7 +76,7 @@ LoanService::LoanService(storage::MetadataStore& store, Clock& clock, LoanOption
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
 StatusOr<domain::Loan> LoanService::Request(const Principal& who, const LoanRequest& request) {
-  if (who.role == Role::kSysAdmin) return Forbidden("borrow records");
+  if (IsNonBusiness(who.role)) return Forbidden("borrow records");
   CUSTOS_ASSIGN_OR_RETURN(domain::LoanKind kind, domain::ParseLoanKind(request.kind));
   CUSTOS_RETURN_IF_ERROR(CheckText(request.purpose, kMaxPurpose, "purpose"));
   if (request.record_id.empty()) return Unprocessable("recordId is required", "invalid_record_id");
@@ -153,7 +153,7 @@ StatusOr<domain::Loan> LoanService::Request(const Principal& who, const LoanRequ
 }
 
 StatusOr<domain::Loan> LoanService::Get(const Principal& who, const std::string& id) {
-  if (who.role == Role::kSysAdmin) return Forbidden("read loans");
+  if (IsNonBusiness(who.role)) return Forbidden("read loans");
   std::optional<domain::Loan> loan;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(loan, LoadLoan(tx, id));
@@ -164,7 +164,7 @@ StatusOr<domain::Loan> LoanService::Get(const Principal& who, const std::string&
 }
 
 StatusOr<std::vector<domain::Loan>> LoanService::List(const Principal& who, const LoanFilter& filter) {
-  if (who.role == Role::kSysAdmin) return Forbidden("read loans");
+  if (IsNonBusiness(who.role)) return Forbidden("read loans");
   Time now = clock_.Now();
   DocumentQuery q;
   q.kind = kLoanDocument;
@@ -196,7 +196,7 @@ StatusOr<std::vector<domain::Loan>> LoanService::List(const Principal& who, cons
 
 StatusOr<domain::Loan> LoanService::Transition(const Principal& who, const std::string& id,
                                        const std::string& action, const Change& change) {
-  if (who.role == Role::kSysAdmin) return Forbidden("act on loans");
+  if (IsNonBusiness(who.role)) return Forbidden("act on loans");
   Time now = clock_.Now();
   domain::Loan loan;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
@@ -436,7 +436,7 @@ StatusOr<std::vector<domain::Loan>> LoanService::Register(const Principal& who, 
 }
 
 StatusOr<Alerts> LoanService::GetAlerts(const Principal& who) {
-  if (who.role == Role::kSysAdmin) return Alerts{};  // their alert is verification's (verify_schedule.h)
+  if (IsNonBusiness(who.role)) return Alerts{};  // theirs are verification's and row integrity's
   Alerts alerts;
   LoanFilter overdue;
   overdue.overdue = true;

@@ -93,10 +93,32 @@ Status RequireAdmin(const Principal& p) {
   return p.role == Role::kSysAdmin ? Status::Ok() : Forbidden("manage users and departments");
 }
 
+Status RequireSecurityOfficer(const Principal& p) {
+  return p.role == Role::kSecurityOfficer ? Status::Ok()
+                                          : Forbidden("grant roles, issue set-up codes or unlock accounts");
+}
+
+Status RequireAdministrative(const Principal& p) {
+  return domain::IsAdministrative(p.role) ? Status::Ok() : Forbidden("read accounts and grants");
+}
+
 Status RequireLogReader(const Principal& p) {
-  return (p.role == Role::kAuditor || p.role == Role::kArchivist)
+  return (p.role == Role::kAuditor || p.role == Role::kArchivist || p.role == Role::kSecurityAuditor)
              ? Status::Ok()
              : Forbidden("read log entries and proofs");
+}
+
+bool IsNonBusiness(Role r) { return domain::IsAdministrative(r) || r == Role::kLegacyAdmin; }
+
+Status CheckApproverCooling(storage::Transaction& tx, const Principal& who, domain::Time now,
+                            const AccountPolicyOptions& options, std::string_view action) {
+  if (options.cooling.count() <= 0) return Status::Ok();  // the rule is off
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::User> u, tx.users().Find(who.username));
+  if (!u) {
+    return PermissionDenied("there is no account " + who.username.value + " to " + std::string(action),
+                            "forbidden");
+  }
+  return CheckCoolingPeriod(*u, now, options, action);
 }
 
 }  // namespace custos::services

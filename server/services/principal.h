@@ -3,10 +3,13 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
+#include "server/services/account_policy.h"
 #include "server/services/loan.h"
 #include "domain/model.h"
+#include "storage/metadata_store.h"
 
 namespace custos::services {
 
@@ -51,6 +54,20 @@ Status RequireSecurityOfficer(const Principal& p);
 Status RequireAdministrative(const Principal& p);
 // Log entries and proofs: auditors, archivists and the security auditor.
 Status RequireLogReader(const Principal& p);
+
+// The administrative roles and the pre-split kLegacyAdmin: accounts that
+// read no content, catalogue, loans, holds or destruction batches and
+// approve nothing (docs/security.md).
+bool IsNonBusiness(domain::Role r);
+
+// The cooling period on approvals (account_policy.h), read in the caller's
+// transaction `tx` from `who`'s users row: Ok, or kConflict
+// "approver_cooling_period" (CheckCoolingPeriod's message and params, naming
+// `action`), or kPermissionDenied "forbidden" when `who` has no account
+// (an approval is never made by a name the store does not know). Ok
+// without reading anything when options.cooling is zero (the rule is off).
+Status CheckApproverCooling(storage::Transaction& tx, const Principal& who, domain::Time now,
+                            const AccountPolicyOptions& options, std::string_view action);
 
 // PermissionDenied with reason "forbidden" naming the action.
 Status Forbidden(const std::string& action);

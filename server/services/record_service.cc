@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "server/services/account_state.h"
 #include "server/services/destruction_service.h"
 #include "server/services/events.h"
 #include "domain/canonical_json.h"
@@ -143,6 +144,23 @@ std::string SafeMediaType(const std::string& t) {
   std::string base = t.substr(0, t.find(';'));
   while (!base.empty() && base.back() == ' ') base.pop_back();
   return std::regex_match(base, kMediaType) ? base : "application/octet-stream";
+}
+
+// When `who`'s account is fresh (account_policy.h IsFreshAccount): the
+// newest of its set-up, reset and role grant; nullopt when it is not fresh
+// or has no users row (nothing to flag).
+StatusOr<std::optional<Time>> FreshAccountSince(Transaction& tx, const Principal& who, Time now,
+                                                const AccountPolicyOptions& options) {
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::User> u, tx.users().Find(who.username));
+  if (!u || !IsFreshAccount(*u, now, options)) return std::optional<Time>();
+  Time since = u->created_at;
+  StatusOr<Provenance> p = ParseProvenance(u->provenance);
+  if (p.ok()) {
+    for (const std::optional<Time>& t : {p->setup_at, p->reset_at, p->role_granted_at}) {
+      if (t && *t > since) since = *t;
+    }
+  }
+  return std::optional<Time>(since);
 }
 
 }  // namespace
@@ -376,7 +394,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
 }
 
 StatusOr<Record> RecordService::LoadVisible(const Principal& who, const RecordId& id) {
-  if (who.role == Role::kSysAdmin) return Forbidden("read the catalogue");
+  if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
   std::optional<Record> r;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(r, tx.records().Find(id));
@@ -409,7 +427,7 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
 
 StatusOr<domain::RecordPage> RecordService::Search(const Principal& who,
                                                     domain::RecordQuery query) {
-  if (who.role == Role::kSysAdmin) return Forbidden("read the catalogue");
+  if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
   RestrictToVisible(who, query);
   if (query.expiring_within_days) {
     if (*query.expiring_within_days < 0 || *query.expiring_within_days > 36500) {
@@ -639,6 +657,7 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
   ContentRead out;
   out.file = *file;
   Time now = clock_.Now();
+  std::optional<Time> fresh_since;  // set when the reader's account is fresh
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     // The right to read is decided at this instant, in the transaction that
     // logs the read: a loan that ran out a millisecond ago no longer counts.
@@ -654,14 +673,20 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
                                 "content_forbidden");
       }
     }
+    CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
     LogEvent e = MakeEvent("content.read", who, r.id.value, now);
     if (!via_loan.empty()) e.details.Set("loan", via_loan);
+    if (fresh_since) e.details.Set("freshAccount", true);
     e.details.Set("version", version);
     e.details.Set("file", file->id.value);
     e.details.Set("sha256", file->sha256);
     CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
     return Status::Ok();
   }));
+  if (fresh_since && options_.fresh_reads != nullptr) {
+    options_.fresh_reads->Add({who.username.value, who.role, r.id, version, file->id, now, *fresh_since,
+                               out.log_index});
+  }
   auto stream = content_.Open(*file);
   if (!stream.ok() && stream.status().reason() == storage::kBlobNotFound) {
     // The catalogue says the file is live, so its ciphertext must be there:

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "crypto/cms.h"
+#include "server/services/account_policy.h"
 #include "server/services/clock.h"
+#include "server/services/fresh_reads.h"
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
 #include "server/services/retention.h"
@@ -37,6 +39,12 @@ struct RecordOptions {
   size_t max_files_per_version = 100;
   // A contract whose signature does not verify: refuse (422) or store flagged.
   bool reject_invalid_contract_signatures = false;
+  // Content reads by fresh accounts (fresh_reads.h): `account_policy.fresh`
+  // is the window; every such read's event carries "freshAccount": true,
+  // and once committed it is added to `fresh_reads` (nullptr: the event
+  // only). The log must outlive the service.
+  AccountPolicyOptions account_policy;
+  FreshReadLog* fresh_reads = nullptr;
 };
 
 // The metadata part of a check-in, as decoded from JSON.
@@ -166,6 +174,9 @@ class RecordService {
   StatusOr<domain::Record> Patch(const Principal& who, const domain::RecordId& id,
                                   const RecordPatch& patch);
   // Authorizes, logs the read durably, then opens the decrypting stream.
+  // A read by a fresh account (the reader's users row, read in the logging
+  // transaction; RecordOptions::account_policy) is flagged in its event and
+  // reported to RecordOptions::fresh_reads.
   StatusOr<ContentRead> OpenContent(const Principal& who, const domain::RecordId& id, int version,
                                     const domain::FileId& file);
   StatusOr<std::string> Receipt(const Principal& who, const domain::RecordId& id, int version);

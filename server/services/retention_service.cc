@@ -240,8 +240,9 @@ storage::LogEvent Event(const std::string& action, const Principal& who, const s
 
 }  // namespace
 
-RetentionService::RetentionService(storage::MetadataStore& store, Clock& clock)
-    : store_(store), clock_(clock) {}
+RetentionService::RetentionService(storage::MetadataStore& store, Clock& clock,
+                                   AccountPolicyOptions account_policy)
+    : store_(store), clock_(clock), account_policy_(account_policy) {}
 
 StatusOr<std::vector<ScheduleView>> RetentionService::Schedules(const Principal& who) {
   CUSTOS_RETURN_IF_ERROR(RequireRetentionReader(who));
@@ -361,7 +362,7 @@ StatusOr<RuleChangeResult> RetentionService::PutRecordRule(const Principal& who,
 }
 
 StatusOr<Disposition> RetentionService::RecordDisposition(const Principal& who, const RecordId& id) {
-  if (who.role == Role::kSysAdmin) return Forbidden("read the catalogue");
+  if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
   Time now = clock_.Now();
   std::optional<Disposition> d;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
@@ -426,6 +427,8 @@ StatusOr<RetentionChange> RetentionService::Decide(const Principal& who, const s
     }
     std::string subject = c.scope == "record" ? c.target : "schedule:" + c.target;
     if (approve) {
+      CUSTOS_RETURN_IF_ERROR(CheckApproverCooling(tx, who, now, account_policy_,
+                                                  "approve retention change " + id + " (a shortening)"));
       if (c.scope == "record") {
         CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(RecordId{c.target}));
         if (!r) return NotFound("no record " + c.target, "record_not_found");

@@ -5,7 +5,8 @@
 //   * Archivists change schedules and per-record rules. A change that
 //     lengthens retention (IsLengthening) applies at once; one that shortens
 //     it becomes a pending change that legal approves or rejects — never the
-//     person who asked for it.
+//     person who asked for it, and never approved by an account created,
+//     reset or granted its role within the cooling period (account_policy.h).
 //   * Legal places holds (name, reason, case reference, records), adds and
 //     removes records, and releases them. A held record is `on_hold`: it
 //     cannot be destroyed, and its retention cannot be shortened (409
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "domain/workflow.h"
+#include "server/services/account_policy.h"
 #include "server/services/clock.h"
 #include "server/services/principal.h"
 #include "server/services/retention.h"
@@ -95,7 +97,9 @@ struct DueRecord {
 
 class RetentionService {
  public:
-  RetentionService(storage::MetadataStore& store, Clock& clock);
+  // `account_policy.cooling`: how long after its creation, reset or role
+  // grant an account may not approve a shortening (Approve).
+  RetentionService(storage::MetadataStore& store, Clock& clock, AccountPolicyOptions account_policy = {});
 
   StatusOr<std::vector<ScheduleView>> Schedules(const Principal& who);
   StatusOr<RuleChangeResult> PutSchedule(const Principal& who, const std::string& type,
@@ -107,6 +111,12 @@ class RetentionService {
   // Every change, or those in `state` when it is not empty (a ChangeState
   // name; kInvalidArgument "invalid_parameter" otherwise).
   StatusOr<std::vector<RetentionChange>> Changes(const Principal& who, const std::string& state);
+  // Legal, never the person who asked, never an account that changed hands
+  // within the cooling period: kConflict "approver_cooling_period"
+  // (account_policy.h; the approver's users row is read in the approving
+  // transaction), "invalid_change_state"; kPermissionDenied "forbidden",
+  // "self_approval"; kNotFound "change_not_found". Every pending change is a
+  // shortening, so every approval is under the cooling period.
   StatusOr<RetentionChange> Approve(const Principal& who, const std::string& change_id);
   StatusOr<RetentionChange> Reject(const Principal& who, const std::string& change_id,
                                    const std::string& reason);
@@ -133,6 +143,7 @@ class RetentionService {
 
   storage::MetadataStore& store_;
   Clock& clock_;
+  const AccountPolicyOptions account_policy_;
 };
 
 }  // namespace custos::services

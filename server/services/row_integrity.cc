@@ -18,7 +18,10 @@ void RowIntegrityMonitor::Report(const std::string& table, const std::string& ke
 }
 
 std::optional<RowIntegrityAlert> RowIntegrityMonitor::AlertFor(const Principal& who) const {
-  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kSysAdmin) return std::nullopt;
+  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kSysAdmin &&
+      who.role != domain::Role::kSecurityAuditor) {
+    return std::nullopt;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (count_ == 0) return std::nullopt;
   return RowIntegrityAlert{count_, std::vector<RowIntegrityFailure>(latest_.begin(), latest_.end())};

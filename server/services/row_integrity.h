@@ -3,8 +3,8 @@
 //   * counted in /metrics: custos_row_integrity_failures_total{table="…"};
 //   * one structured server log line, "row integrity failure", error, with
 //     the table and the row's key (never its values);
-//   * the alert GET /v1/alerts shows auditors and admins (AlertFor), naming
-//     the latest kAlertRows rows.
+//   * the alert GET /v1/alerts shows auditors, the system administrator and
+//     the security auditor (AlertFor), naming the latest kAlertRows rows.
 // docs/operations.md "Row integrity alert".
 //
 // Thread safety: Report and AlertFor may be called from any thread.
@@ -48,7 +48,8 @@ class RowIntegrityMonitor {
   // One row of `table` with key `key` failed its seal.
   void Report(const std::string& table, const std::string& key);
 
-  // The failures for auditors and admins; nullopt for other roles and while
+  // The failures for auditors, the system administrator and the security
+  // auditor (not the security officer); nullopt for other roles and while
   // there has been none.
   std::optional<RowIntegrityAlert> AlertFor(const Principal& who) const;
 

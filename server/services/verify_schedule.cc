@@ -152,7 +152,10 @@ void VerifySchedule::Publish(const storage::VerifyReport& report, bool full, boo
 }
 
 std::optional<VerificationAlert> VerifySchedule::AlertFor(const Principal& who) const {
-  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kSysAdmin) return std::nullopt;
+  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kSysAdmin &&
+      who.role != domain::Role::kSecurityAuditor) {
+    return std::nullopt;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (!latest_ || latest_->finding_count == 0) return std::nullopt;
   return latest_;

@@ -18,7 +18,8 @@
 //     "failed"}, custos_verify_duration_seconds (of the latest pass);
 //   * one structured server log line, "scheduled verification", info when
 //     clean, error otherwise, naming up to kLoggedFindings findings;
-//   * the alert GET /v1/alerts shows auditors and admins (AlertFor).
+//   * the alert GET /v1/alerts shows auditors, the system administrator and
+//     the security auditor (AlertFor).
 // A verifier that cannot run (it returns an error, or throws) is itself a
 // finding, code "verifier_failed": counted, logged and alerted; the thread
 // goes on to the next pass and the server keeps serving.
@@ -85,8 +86,9 @@ class VerifySchedule {
   VerifySchedule(const VerifySchedule&) = delete;
   VerifySchedule& operator=(const VerifySchedule&) = delete;
 
-  // The latest pass that found something (or could not run), for auditors
-  // and admins; nullopt for other roles, before the first pass and while
+  // The latest pass that found something (or could not run), for auditors,
+  // the system administrator and the security auditor (not the security
+  // officer); nullopt for other roles, before the first pass and while
   // the latest pass is clean.
   std::optional<VerificationAlert> AlertFor(const Principal& who) const;
 

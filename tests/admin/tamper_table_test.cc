@@ -123,7 +123,9 @@ bool FillInProcess(Seed& seed) {
   if (!a2) return false;
 
   storage::MetadataStore& store = archive->storage().store();
-  services::RetentionService retention(store, clock);
+  // legal1 was added by custosctl at the real time, 40 days after this
+  // clock: the approvers' cooling period is not under test here.
+  services::RetentionService retention(store, clock, services::AccountPolicyOptions{std::chrono::hours(0)});
   // A longer schedule applies at once; a shorter rule for c waits for
   // legal's approval (a retention_change, then a retention_override).
   auto schedule = retention.PutSchedule(archivist, "contract", {services::RetentionTrigger::kCreated,

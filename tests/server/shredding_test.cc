@@ -153,6 +153,18 @@ class ShreddingTest : public ::testing::Test {
       for (const char* d : {"sales", "records"}) {
         CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, clock_.Now()}));
       }
+      // The approvers' accounts, long past the cooling period (approvals
+      // read the approver's users row; account_policy.h).
+      for (const Principal* p : {&ann_, &lee_}) {
+        domain::User u;
+        u.username = p->username;
+        u.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+        u.role = p->role;
+        u.department = p->department;
+        u.created_at = clock_.Now() - std::chrono::hours(24 * 400);
+        u.password_changed_at = u.created_at;
+        CUSTOS_RETURN_IF_ERROR(tx.users().Insert(u));
+      }
       return Status::Ok();
     });
     ASSERT_TRUE(s.ok()) << s.ToString();
