@@ -41,7 +41,9 @@ struct TlsFiles {
   // these CAs, be within its validity period and (with `client_crl`, a PEM
   // CRL of each CA, read once at start) not be revoked, or the handshake
   // fails: an expired or revoked certificate cannot connect at all, rather
-  // than connect as if it had none.
+  // than connect as if it had none. A CRL past its nextUpdate makes every
+  // certificate fail (OpenSSL's crl_has_expired): renew it before then and
+  // restart custosd, which reads it only at start.
   std::string client_ca;
   std::string client_crl;
 };
