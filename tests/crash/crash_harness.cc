@@ -176,8 +176,14 @@ bool MakeTemplate(const Options& o, const std::string& dir, Template* t, std::st
            error)) {
     return false;
   }
-  // Sessions made here are used by every trial of the run.
-  testing::SetConfigLines(t->data_dir + "/custos.conf", "auth.session_idle_minutes = 1440");
+  // Sessions made here are used by every trial of the run. The workload's
+  // users sign in with a password only and approve at once: no role needs a
+  // second factor and approvers have no cooling period (issue #23's rules,
+  // tested in separation_test.cc and the service tests, not here).
+  testing::SetConfigLines(t->data_dir + "/custos.conf",
+                          "auth.session_idle_minutes = 1440\n"
+                          "auth.second_factor_roles =\n"
+                          "auth.approver_cooling_days = 0");
   for (Role role : kAllRoles) {
     if (!Run({o.bin + "/custosctl", "user", "add", RoleName(role), "--role", RoleName(role),
               "--department", RoleDepartment(role), "--data", t->data_dir, "--password-file",

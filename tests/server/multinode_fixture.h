@@ -63,7 +63,8 @@ struct User {
   std::string token;
 };
 
-// The users every cluster has besides the admin: two of each role the
+// The users every cluster has besides the admin and the security officer
+// custosctl init makes: two of each role the
 // workload needs, so that a loan is always approved by someone else.
 inline const std::vector<User> kUsers = {
     {"archivist1", "", "archivist", "sales", ""}, {"archivist2", "", "archivist", "sales", ""},
@@ -158,9 +159,12 @@ class Cluster {
     dsn_ = dsn;
     data_dir_ = tmp_.Sub("data");
     const std::string pw_file = tmp_.Sub("admin-password");
+    const std::string security_file = tmp_.Sub("security-password");
     WriteFile(pw_file, std::string(api::kAdminPassword) + "\n");
+    WriteFile(security_file, std::string(api::kSecurityPassword) + "\n");
     RunResult init = RunProgram({BinDir() + "/custosctl", "init", "--data", data_dir_, "--backend",
-                                 "postgresql", "--dsn", dsn_, "--admin-password-file", pw_file});
+                                 "postgresql", "--dsn", dsn_, "--admin-password-file", pw_file,
+                                 "--security-officer-password-file", security_file});
     if (init.exit_code != 0) {
       ADD_FAILURE() << "custosctl init failed (" << init.exit_code << "): " << init.err;
       return false;
@@ -170,29 +174,75 @@ class Cluster {
       ADD_FAILURE() << "no verifier key in " << data_dir_ << "/keys/log.vkey";
       return false;
     }
+    // The nodes share custos.conf: the first start writes the fixture's
+    // relaxations of issue #23's rules (api_fixture.h, RelaxedConfig).
     for (int n = 0; n < kNodes; ++n) {
-      if (!nodes_[n].Start(data_dir_)) return false;
+      if (!nodes_[n].Start(data_dir_, n == 0 ? api::RelaxedConfig("") : "")) return false;
     }
     return CreateUsers();
   }
 
-  // The admin signs in on A; departments are made on B; each user is
-  // created through one node and signs in through the other, so every
-  // session crosses nodes from the start. Argon2id hashes run in parallel.
+  // One request on `client` with `token` as bearer (none when empty).
+  static HttpResult Send(HttpsClient& client, const std::string& token, const std::string& path,
+                         const Poco::JSON::Object::Ptr& body) {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return client.Request("POST", path, body ? Stringify(body) : "", body ? api::kJson : "",
+                          headers);
+  }
+
+  // The way people make an account (api_fixture.h): the admin creates it on
+  // node `on`, the security officer proposes its role on the other node and
+  // the admin confirms on `on`, the officer issues a set-up code on the
+  // other node and the holder sets the password on `on`. "" when done, else
+  // the failed step.
+  std::string AddUser(const User& u, HttpsClient& on, HttpsClient& other) {
+    const std::string& admin = users_.at(api::kAdmin).token;
+    const std::string& security = users_.at(api::kSecurity).token;
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("username", u.name);
+    o->set("department", u.department);
+    HttpResult r = Send(on, admin, "/v1/users", o);
+    if (r.status != 201) return "create " + u.name + ": " + Describe(r);
+    if (u.role != "staff") {
+      Poco::JSON::Object::Ptr g = new Poco::JSON::Object;
+      g->set("username", u.name);
+      g->set("role", u.role);
+      r = Send(other, security, "/v1/grants", g);
+      if (r.status != 201) return "grant of " + u.role + " to " + u.name + ": " + Describe(r);
+      r = Send(on, admin, "/v1/grants/" + Str(JsonObject(r.body), "id") + "/confirm", nullptr);
+      if (r.status != 200) return "confirming the grant to " + u.name + ": " + Describe(r);
+    }
+    r = Send(other, security, "/v1/users/" + u.name + "/setup-code", nullptr);
+    if (r.status != 201) return "set-up code for " + u.name + ": " + Describe(r);
+    Poco::JSON::Object::Ptr setup = new Poco::JSON::Object;
+    setup->set("username", u.name);
+    setup->set("code", Str(JsonObject(r.body), "code"));
+    setup->set("password", u.password);
+    r = Send(on, "", "/v1/setup", setup);
+    if (r.status != 204) return "set-up of " + u.name + ": " + Describe(r);
+    return "";
+  }
+
+  // The admin signs in on A and the security officer on B; departments are
+  // made on B; each user is made through one node (AddUser) and signs in
+  // through the other, so every session crosses nodes from the start.
+  // Argon2id hashes run in parallel.
   bool CreateUsers() {
     std::unique_ptr<HttpsClient> a = NewClient(0);
     std::unique_ptr<HttpsClient> b = NewClient(1);
-    users_["admin"] = {"admin", api::kAdminPassword, "admin", "administration", ""};
-    users_["admin"].token = SignIn(*a, "admin", api::kAdminPassword);
-    if (users_["admin"].token.empty()) {
-      ADD_FAILURE() << "admin sign-in failed on node A";
+    users_[api::kAdmin] = {api::kAdmin, api::kAdminPassword, "sysadmin", api::kAdministration, ""};
+    users_[api::kAdmin].token = SignIn(*a, api::kAdmin, api::kAdminPassword);
+    users_[api::kSecurity] = {api::kSecurity, api::kSecurityPassword, "security_officer",
+                              api::kAdministration, ""};
+    users_[api::kSecurity].token = SignIn(*b, api::kSecurity, api::kSecurityPassword);
+    if (users_[api::kAdmin].token.empty() || users_[api::kSecurity].token.empty()) {
+      ADD_FAILURE() << "admin sign-in on node A or security officer sign-in on node B failed";
       return false;
     }
-    const std::map<std::string, std::string> auth = {
-        {"Authorization", "Bearer " + users_["admin"].token}};
     for (const std::string& d : api::kDepartments) {
-      HttpResult r = b->Request("POST", "/v1/departments", "{\"name\":\"" + d + "\"}", api::kJson,
-                                auth);
+      HttpResult r = Send(*b, users_[api::kAdmin].token, "/v1/departments",
+                          JsonObject("{\"name\":\"" + d + "\"}"));
       if (r.status != 201) {
         ADD_FAILURE() << "department " << d << " on node B: " << Describe(r);
         return false;
@@ -206,22 +256,16 @@ class Cluster {
     std::mutex mu;
     std::vector<std::string> failures;
     for (size_t i = 0; i < kUsers.size(); ++i) {
-      threads.emplace_back([this, i, &auth, &mu, &failures] {
+      threads.emplace_back([this, i, &mu, &failures] {
         User& u = users_.at(kUsers[i].name);
         const int create_on = static_cast<int>(i % kNodes);
         std::unique_ptr<HttpsClient> c = NewClient(create_on);
         std::unique_ptr<HttpsClient> s = NewClient((create_on + 1) % kNodes);
-        Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-        o->set("username", u.name);
-        o->set("password", u.password);
-        o->set("role", u.role);
-        o->set("department", u.department);
-        o->set("mustChangePassword", false);
-        HttpResult r = c->Request("POST", "/v1/users", Stringify(o), api::kJson, auth);
-        std::string t = r.status == 201 ? SignIn(*s, u.name, u.password) : "";
+        std::string failed = AddUser(u, *c, *s);
+        std::string t = failed.empty() ? SignIn(*s, u.name, u.password) : "";
         std::lock_guard<std::mutex> lock(mu);
-        if (r.status != 201) {
-          failures.push_back("create " + u.name + ": " + Describe(r));
+        if (!failed.empty()) {
+          failures.push_back(failed);
         } else if (t.empty()) {
           failures.push_back("sign-in of " + u.name + " on the other node failed");
         }

@@ -661,7 +661,7 @@ TEST(MultiNode, InitRefusesADatabaseThatAlreadyHoldsAnArchive) {
   RunResult made = init(first);
   ASSERT_EQ(made.exit_code, 0) << made.err;
   ServerProcess node;
-  ASSERT_TRUE(node.Start(first));
+  ASSERT_TRUE(node.Start(first, api::RelaxedConfig("")));
   HttpsClient client(node.port(), first + "/tls/cert.pem");
   const std::string checkpoint_before = client.Get("/v1/log/checkpoint").body;
 
