@@ -20,6 +20,8 @@ const USERS = [
   ['carol', 'approver', 'Sales'],
   ['lena', 'legal', 'Legal'],
   ['dave', 'auditor', 'Audit'],
+  ['sophie', 'security_officer', 'IT 信息部'],
+  ['quentin', 'security_auditor', 'IT 信息部'],
 ];
 
 let archive;
@@ -83,7 +85,11 @@ async function seed() {
   await apiCall(server, 'POST', `/v1/destructions/${batch}/approve`, { token: t.carol });
   await apiCall(server, 'POST', `/v1/destructions/${batch}/approve`, { token: t.lena });
   await apiCall(server, 'POST', `/v1/destructions/${batch}/execute`, { token: t.alice });
-  Object.assign(seeded, { contract, cert, old, old2, digital, physical, hold, batch });
+  // An account awaiting set-up and a role grant awaiting its second person.
+  const admin = await apiSignIn(server, 'admin');
+  await apiCall(server, 'POST', '/v1/users', { token: admin, json: { username: 'wang.fang', department: 'Sales' } });
+  const grant = (await apiCall(server, 'POST', '/v1/grants', { token: t.sophie, json: { username: 'bob', role: 'approver' } })).data.id;
+  Object.assign(seeded, { contract, cert, old, old2, digital, physical, hold, batch, grant });
 }
 
 before(async () => {
@@ -104,7 +110,9 @@ function pagesFor(role) {
   const common = ['#/records', '#/records?q=Lease', `#/records/${s.contract}`, `#/records/${s.old}`, `#/records/${s.contract}/borrow`,
     '#/loans?view=mine', '#/alerts', '#/audit', '#/password'];
   switch (role) {
-    case 'admin': return ['#/admin/users', '#/admin/departments', '#/alerts', '#/password'];
+    case 'sysadmin': return ['#/admin/users', '#/admin/grants', '#/admin/grants?state=all', '#/admin/departments', '#/alerts', '#/password'];
+    case 'security_officer': return ['#/admin/users', '#/admin/grants', '#/admin/grants?state=confirmed', '#/alerts', '#/password'];
+    case 'security_auditor': return ['#/admin/users', '#/admin/grants', '#/alerts', '#/audit', '#/password'];
     case 'archivist': return [...common, '#/checkin', `#/records/${s.contract}/new-version`, `#/records/${s.contract}/edit`,
       '#/loans?view=desk', '#/loans?view=overdue', '#/loans?view=all', `#/loans/${s.physical}`, '#/retention', '#/disposition',
       '#/holds', `#/holds/${s.hold}`, '#/destructions', `#/destructions/${s.batch}`];
@@ -128,7 +136,7 @@ async function unlabelledControls(page) {
 test('no page requests anything outside the server, and the CSP holds', { timeout: 300000 }, async () => {
   const snap = screenshotter('isolation');
   const { origin } = server;
-  const roles = [['admin', 'admin'], ...USERS.map(([name, role]) => [name, role])];
+  const roles = [['admin', 'sysadmin'], ...USERS.map(([name, role]) => [name, role])];
   for (const [username, role] of roles) {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1360, height: 900 } });
     const outside = [];

@@ -21,7 +21,8 @@ function fromBody(status, error) {
 }
 
 // Called for answers that end or block the session everywhere: 401
-// (expired, unknown or missing token) and 403 password_change_required.
+// (expired, unknown or missing token), 403 password_change_required and
+// 403 second_factor_enrolment_required.
 let authHandler = null;
 export function onAuthProblem(fn) { authHandler = fn; }
 
@@ -51,11 +52,15 @@ async function errorFrom(res) {
   return new ApiError(res.status, `http_${res.status}`, res.statusText);
 }
 
+// 401 answers about a code just typed (a wrong TOTP code while enrolling)
+// leave the session as it is; any other 401 means it is gone.
+const CODE_REFUSALS = ['invalid_second_factor', 'invalid_credentials', 'invalid_setup_code', 'second_factor_required'];
+
 function report(err, path) {
   if (!authHandler) return;
-  const signingIn = path === '/v1/session';
-  if (err.status === 401 && !signingIn) authHandler(err);
-  else if (err.status === 403 && err.code === 'password_change_required') authHandler(err);
+  const signingIn = path === '/v1/session' || path === '/v1/setup';
+  if (err.status === 401 && !signingIn && !CODE_REFUSALS.includes(err.code)) authHandler(err);
+  else if (err.status === 403 && (err.code === 'password_change_required' || err.code === 'second_factor_enrolment_required')) authHandler(err);
 }
 
 // JSON in, JSON (or text, or nothing) out.

@@ -54,8 +54,9 @@ function navItems() {
       ['audit', '#/audit', t('nav.audit')],
     ] },
     { label: t('nav.groupAdmin'), items: [
-      ['admin', '#/admin/users', t('nav.users')],
-      ['admin', '#/admin/departments', t('nav.departments')],
+      ['users', '#/admin/users', t('nav.users')],
+      ['grants', '#/admin/grants', t('nav.grants')],
+      ['departments', '#/admin/departments', t('nav.departments')],
     ] },
   ];
   return groups
@@ -104,11 +105,14 @@ function shell(user) {
       user ? h('span', { class: 'whoami' },
         h('span', { class: 'whoami-name', id: 'whoami-name' }, user.username),
         h('span', { class: 'whoami-role' }, `${t(`role.${user.role}`)} · ${user.department}`)) : null,
-      user ? h('a', { class: 'btn btn-ghost', href: '#/password' }, t('nav.password')) : null,
+      user && !user.mustEnrolSecondFactor && !(user.secondFactor && user.secondFactor.totp)
+        ? h('a', { class: 'btn btn-ghost', href: '#/enrol', id: 'enrol-link' }, t('nav.secondFactor')) : null,
+      user && !user.mustEnrolSecondFactor ? h('a', { class: 'btn btn-ghost', href: '#/password' }, t('nav.password')) : null,
       user ? h('button', { type: 'button', class: 'btn btn-ghost', id: 'sign-out', on: { click: signOut } }, t('app.signOut')) : null));
 
-  // Until a required password change is done, nothing else is offered.
-  const withNav = user && !user.mustChangePassword;
+  // Until a required password change or second-factor enrolment is done,
+  // nothing else is offered.
+  const withNav = user && !user.mustChangePassword && !user.mustEnrolSecondFactor;
   const body = h('div', { class: withNav ? 'layout' : 'layout layout-bare' });
   if (withNav) {
     const current = currentNavHref();
@@ -131,6 +135,12 @@ function shell(user) {
 async function ensureUser() {
   if (session.user()) return session.user();
   if (!session.token()) return null;
+  // A restricted session (second factor to enrol) may not read /v1/me.
+  const enrolling = session.enrolling();
+  if (enrolling) {
+    session.setUser(enrolling);
+    return enrolling;
+  }
   try {
     const me = await api.get('/v1/me');
     session.setUser(me);
@@ -140,6 +150,9 @@ async function ensureUser() {
     return null;
   }
 }
+
+// Pages for nobody signed in: the sign-in and the first-time set-up.
+const ANONYMOUS = ['/signin', '/setup'];
 
 // body[data-state] is "loading" while a page is drawn and "ready" once it
 // is complete, with body[data-hash] naming it (tests wait for this).
@@ -156,9 +169,10 @@ async function render() {
   const user = await ensureUser();
   if (seq !== renderSeq) return;
 
-  if (!user && path !== '/signin') { navigate('#/signin'); return; }
-  if (user && user.mustChangePassword && path !== '/password') { navigate('#/password'); return; }
-  if (user && (path === '/' || path === '/signin')) { navigate(homeFor(user)); return; }
+  if (!user && !ANONYMOUS.includes(path)) { navigate('#/signin'); return; }
+  if (user && user.mustEnrolSecondFactor && path !== '/enrol') { navigate('#/enrol'); return; }
+  if (user && !user.mustEnrolSecondFactor && user.mustChangePassword && path !== '/password') { navigate('#/password'); return; }
+  if (user && (path === '/' || ANONYMOUS.includes(path))) { navigate(homeFor(user)); return; }
 
   const found = match(path);
   shell(user);
@@ -202,6 +216,12 @@ api.onAuthProblem((err) => {
     const u = session.user();
     if (u) u.mustChangePassword = true;
     navigate('#/password');
+    return;
+  }
+  if (err.code === 'second_factor_enrolment_required') {
+    const u = session.user();
+    if (u) u.mustEnrolSecondFactor = true;
+    navigate('#/enrol');
     return;
   }
   session.end();

@@ -113,9 +113,12 @@ export function errorText(err) {
     if (params.field !== undefined) vars.field = fieldLabel(params.field);
     if (typeof params.maxBytes === 'number') vars.maxBytes = fmtSize(params.maxBytes);
     if (typeof params.state === 'string' && STATE_NAMES[err.code]) vars.state = t(`${STATE_NAMES[err.code]}.${params.state}`, {}, params.state);
-    if (typeof params.dueAt === 'string') {
-      const d = new Date(params.dueAt);
-      if (!Number.isNaN(d.getTime())) vars.dueAt = new Intl.DateTimeFormat(current === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+    // Instants (a loan's due date, the end of an approver's cooling period)
+    // in the viewer's time zone.
+    for (const name of ['dueAt', 'until', 'since']) {
+      if (typeof params[name] !== 'string') continue;
+      const d = new Date(params[name]);
+      if (!Number.isNaN(d.getTime())) vars[name] = new Intl.DateTimeFormat(current === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(d);
     }
     return t(key, vars);
   }

@@ -8,7 +8,9 @@ export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'secret'];
 export const RECORD_STATES = ['active', 'on_hold', 'disposition_due', 'destroyed'];
 export const NEW_VERSION_KINDS = ['amendment', 'supplementary_agreement', 'change_note', 'copy', 'renewal'];
 export const LOAN_STATES = ['requested', 'approved', 'checked_out', 'returned', 'rejected', 'revoked', 'expired'];
-export const ROLES = ['admin', 'archivist', 'staff', 'approver', 'legal', 'auditor'];
+// The roles a grant may give ('admin', the pre-split administrator, is
+// only ever read: custosd migrates it to sysadmin).
+export const ROLES = ['staff', 'archivist', 'approver', 'legal', 'auditor', 'sysadmin', 'security_officer', 'security_auditor'];
 export const TRIGGERS = ['created', 'contract_end', 'valid_until', 'last_activity'];
 export const ACTIONS = ['destroy', 'review', 'permanent'];
 

@@ -28,7 +28,11 @@ export function reload() { rerender(); }
 
 export function homeFor(user) {
   if (!user) return '#/signin';
-  if (user.role === 'admin') return '#/admin/users';
+  if (user.mustEnrolSecondFactor) return '#/enrol';
+  if (user.role === 'sysadmin' || user.role === 'security_auditor') return '#/admin/users';
+  if (user.role === 'security_officer') return '#/admin/grants';
+  // A pre-split administrator (custosd migrates it to sysadmin) has no rights.
+  if (user.role === 'admin') return '#/password';
   if (user.role === 'approver') return '#/loans?view=inbox';
   return '#/records';
 }

@@ -1,7 +1,7 @@
 // Every page of the UI: a hash path pattern, the page function, and the
 // capability (session.js) a role needs to see it.
 
-import { signInPage, passwordPage } from './pages/signin.js';
+import { signInPage, passwordPage, setupPage, enrolPage } from './pages/signin.js';
 import { cataloguePage } from './pages/catalogue.js';
 import { recordPage, borrowPage, editRecordPage } from './pages/record.js';
 import { checkInPage, newVersionPage } from './pages/checkin.js';
@@ -11,13 +11,15 @@ import { retentionPage, dispositionPage } from './pages/retention.js';
 import { holdsPage, holdPage } from './pages/holds.js';
 import { destructionsPage, destructionPage } from './pages/destructions.js';
 import { auditPage } from './pages/audit.js';
-import { usersPage, departmentsPage } from './pages/admin.js';
+import { usersPage, departmentsPage, grantsPage } from './pages/admin.js';
 
 const ID = '([A-Za-z0-9._-]+)';
 
 export const routes = [
   { pattern: /^\/signin$/, page: signInPage },
   { pattern: /^\/password$/, page: passwordPage },
+  { pattern: /^\/setup$/, page: setupPage },
+  { pattern: /^\/enrol$/, page: enrolPage },
   { pattern: /^\/records$/, page: cataloguePage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}$`), page: recordPage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}/borrow$`), page: borrowPage, cap: 'borrow' },
@@ -34,6 +36,7 @@ export const routes = [
   { pattern: /^\/destructions$/, page: destructionsPage, cap: 'destructions' },
   { pattern: new RegExp(`^/destructions/${ID}$`), page: destructionPage, cap: 'destructions' },
   { pattern: /^\/audit$/, page: auditPage, cap: 'audit' },
-  { pattern: /^\/admin\/users$/, page: usersPage, cap: 'admin' },
-  { pattern: /^\/admin\/departments$/, page: departmentsPage, cap: 'admin' },
+  { pattern: /^\/admin\/users$/, page: usersPage, cap: 'users' },
+  { pattern: /^\/admin\/grants$/, page: grantsPage, cap: 'grants' },
+  { pattern: /^\/admin\/departments$/, page: departmentsPage, cap: 'departments' },
 ];

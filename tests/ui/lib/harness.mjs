@@ -3,7 +3,7 @@
 // playwright-core, screenshots, and a small API client for seeding data.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -18,6 +18,13 @@ export const artifactsDir = process.env.CUSTOS_ARTIFACTS || path.join(repoRoot, 
 export const uiDir = path.join(repoRoot, 'ui');
 
 export const PASSWORD = 'ui-test-password-0042';
+// custosctl init wants the two administrators' passwords different (two
+// people, two secrets): "security" has its own.
+export const SECURITY_PASSWORD = 'ui-test-security-0042';
+
+export function passwordOf(username) {
+  return username === 'security' ? SECURITY_PASSWORD : PASSWORD;
+}
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -45,19 +52,70 @@ export function seededBytes(size, seed) {
   return out;
 }
 
-// A new data directory with an admin and one user per [name, role, department].
-export function makeArchive(users) {
+// Sets `key = value` in DIR/custos.conf (which custosctl init writes with
+// every key): the line of that key is replaced, or added when absent.
+export function setConfig(dataDir, key, value) {
+  const conf = path.join(dataDir, 'custos.conf');
+  const text = fs.readFileSync(conf, 'utf8');
+  const line = `${key} = ${value}`.trimEnd();
+  const re = new RegExp(`^${key.replace(/\./g, '\\.')}\\s*=.*$`, 'm');
+  fs.writeFileSync(conf, re.test(text) ? text.replace(re, line) : `${text.replace(/\n?$/, '\n')}${line}\n`);
+}
+
+// A new data directory with "admin" (sysadmin, PASSWORD) and "security"
+// (security officer, SECURITY_PASSWORD) from custosctl init, and one user
+// per [name, role, department, {forceChange}] with PASSWORD (no change due
+// unless forceChange).
+//
+// secondFactorRoles: custosd asks a second factor at sign-in of every role
+// but staff by default (auth.second_factor_roles, common/config.h). The
+// browser tests that are not about the second factor sign in with a
+// password alone, so by default the archive asks it of no role
+// (`auth.second_factor_roles =`, empty); ui_second_factor.test.mjs names
+// the roles it tests.
+//
+// approverCoolingDays: an account created less than
+// auth.approver_cooling_days (default 30) ago may not approve a destruction
+// or a shorter retention; the tests' approvers are minutes old, so the
+// period is 0 here unless a test sets it.
+export function makeArchive(users, { secondFactorRoles = '', approverCoolingDays = 0 } = {}) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'custos-ui-'));
   const dataDir = path.join(tmp, 'data');
   const pwFile = path.join(tmp, 'password');
+  const securityPwFile = path.join(tmp, 'security-password');
   fs.writeFileSync(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
+  fs.writeFileSync(securityPwFile, `${SECURITY_PASSWORD}\n`, { mode: 0o600 });
   const run = (args) => execFileSync(path.join(binDir, 'custosctl'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  run(['init', '--data', dataDir, '--admin-password-file', pwFile]);
-  for (const [name, role, department] of users) {
-    run(['user', 'add', name, '--role', role, '--department', department, '--data', dataDir,
-      '--password-file', pwFile, '--no-force-change']);
+  run(['init', '--data', dataDir, '--admin-password-file', pwFile, '--security-officer-password-file', securityPwFile]);
+  setConfig(dataDir, 'auth.second_factor_roles', secondFactorRoles);
+  setConfig(dataDir, 'auth.approver_cooling_days', String(approverCoolingDays));
+  for (const [name, role, department, opts] of users) {
+    const args = ['user', 'add', name, '--role', role, '--department', department, '--data', dataDir, '--password-file', pwFile];
+    if (!(opts && opts.forceChange)) args.push('--no-force-change');
+    run(args);
   }
   return { tmp, dataDir, remove: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}
+
+// RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) of a base32 secret at
+// `ms` (milliseconds since the epoch), computed here with Node's crypto,
+// independently of the server.
+export function totp(secretBase32, ms = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretBase32.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${c}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const key = Buffer.alloc(Math.floor(bits.length / 8));
+  for (let i = 0; i < key.length; i += 1) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return String(code).padStart(6, '0');
 }
 
 // Starts custosd and waits for its "listening" log line, which names the
@@ -159,7 +217,7 @@ export function apiCall(server, method, apiPath, { token, json, multipart } = {}
 }
 
 export async function apiSignIn(server, username) {
-  const res = await apiCall(server, 'POST', '/v1/session', { json: { username, password: PASSWORD } });
+  const res = await apiCall(server, 'POST', '/v1/session', { json: { username, password: passwordOf(username) } });
   return res.data.token;
 }
 
@@ -169,7 +227,7 @@ export async function signIn(page, origin, username) {
   await page.goto(`${origin}/#/signin`);
   await page.locator('#sign-in').waitFor();
   await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', PASSWORD);
+  await page.fill('input[name=password]', passwordOf(username));
   await page.click('#sign-in');
   await page.locator('#whoami-name', { hasText: username }).waitFor();
   await settle(page);

@@ -1,11 +1,13 @@
 // What needs attention: paper originals out past their due date,
 // qualification certificates that expired or expire soon, and (auditors)
 // the findings of the latest scheduled verification and the rows refused
-// for a bad seal.
+// for a bad seal; (security auditors) content read by accounts soon after
+// their set-up, reset or role grant.
 
-import { h, pageHeader, section, table, badge, recordLink, loanLink, fmtTime, fmtTimeShort, fmtDate } from '../dom.js';
+import { h, pageHeader, section, table, badge, recordLink, loanLink, fmtTime, fmtTimeShort, fmtDate, mono } from '../dom.js';
 import { t } from '../i18n.js';
 import * as api from '../api.js';
+import * as session from '../session.js';
 
 export async function alertsPage() {
   const alerts = await api.get('/v1/alerts');
@@ -51,8 +53,20 @@ export async function alertsPage() {
   const rowIntegrity = r ? section(t('alerts.rowIntegrity'),
     h('p', null, t('alerts.rowIntegrityText', { n: r.count, shown: r.rows.length })),
     h('div', { class: 'flush' }, table(rowCols, r.rows, '', { rowClass: () => 'row-alert' }))) : null;
+  const fresh = Array.isArray(alerts.freshAccountReads) ? alerts.freshAccountReads : [];
+  const freshCols = [
+    { label: t('alerts.freshUser'), cell: (x) => h('div', null, mono(x.username), h('div', { class: 'small' }, t(`role.${x.role}`, {}, x.role))) },
+    { label: t('field.archiveNumber'), cell: (x) => h('span', null, mono(x.recordId), ` v${x.version}`), class: 'nowrap' },
+    { label: t('alerts.freshAt'), cell: (x) => fmtTime(x.at), class: 'nowrap' },
+    { label: t('alerts.freshSince'), cell: (x) => fmtTime(x.accountSince), class: 'nowrap' },
+    { label: t('record.logIndex'), cell: (x) => mono(String(x.logIndex)), class: 'num' },
+  ];
+  const freshReads = fresh.length || session.user().role === 'security_auditor' ? section(t('alerts.freshReads'),
+    h('p', null, t('alerts.freshReadsText', { n: fresh.length })),
+    h('div', { class: 'flush' }, table(freshCols, fresh, t('common.none'), { rowClass: () => 'row-alert' }))) : null;
   return h('div', null,
     pageHeader(t('alerts.title'), t('alerts.generated', { time: fmtTime(alerts.generatedAt) })),
+    freshReads,
     rowIntegrity,
     verification,
     h('div', { class: 'stat-row' },
