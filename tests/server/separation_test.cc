@@ -108,6 +108,9 @@ TEST(SeparationTotp, MatchesTheRfc6238Vector) {
 // newest time step they used (the server refuses that step and older ones
 // again) and their current token.
 struct Person {
+  Person(std::string name, std::string pw, std::string t = "")
+      : username(std::move(name)), password(std::move(pw)), token(std::move(t)) {}
+
   std::string username;
   std::string password;
   std::string totp_key;  // raw bytes; "" before enrolment
@@ -539,7 +542,7 @@ TEST_F(Separation, SetUpCodeComesFromTheSecurityOfficerAndWorksOnce) {
   EXPECT_FALSE(s->getValue<bool>("mustEnrolSecondFactor"));
   EXPECT_FALSE(s->getObject("user")->getValue<bool>("awaitingSetup"));
   // The holder cannot issue codes either.
-  Person holder{"e.sun", password, "", -1, Str(s, "token")};
+  Person holder{"e.sun", password, Str(s, "token")};
   ExpectError(Post(holder, "/v1/users/e.sun/setup-code"), 403, "forbidden");
 }
 
@@ -623,6 +626,50 @@ TEST_F(Separation, SecondFactorIsEnrolledInARestrictedSessionAndRequiredAfter) {
   ExpectError(Get(full, "/v1/me"), 401, "session_invalid");
   ExpectError(Get(p, "/v1/me"), 401, "session_invalid");
   EXPECT_EQ(SessionCount(S().data_dir(), "f.liu"), 0);
+}
+
+// Content read by an account just granted its role is shown to the
+// security auditor, and to nobody else.
+TEST_F(Separation, SecurityAuditorSeesFreshAccountReads) {
+  Person auditor = MakePerson("g.qian", "security_auditor");
+  Person archivist = MakePerson("g.ma", "archivist");
+  ASSERT_FALSE(auditor.token.empty());
+  ASSERT_FALSE(archivist.token.empty());
+  HttpResult in = S().Call(archivist.token, "POST", "/v1/records",
+                           MultipartBody({MetadataPart(ContractJson("租赁合同 2020", "2030-06-30")),
+                                          FilePart("租赁合同.pdf", PatternBytes(1500, 31))}),
+                           MultipartType());
+  ASSERT_EQ(in.status, 201) << Describe(in);
+  Poco::JSON::Object::Ptr record = JsonObject(in.body);
+  const std::string id = Str(record, "id");
+  const std::string file_id =
+      Str(record->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  HttpResult read = Get(archivist, "/v1/records/" + id + "/versions/1/files/" + file_id);
+  ASSERT_EQ(read.status, 200) << Describe(read);
+
+  HttpResult alerts = Get(auditor, "/v1/alerts");
+  ASSERT_EQ(alerts.status, 200) << Describe(alerts);
+  bool found = false;
+  for (const auto& r : ObjectsOf(JsonObject(alerts.body), "freshAccountReads")) {
+    if (Str(r, "username") != "g.ma" || Str(r, "recordId") != id) continue;
+    found = true;
+    EXPECT_EQ(Str(r, "role"), "archivist");
+    EXPECT_EQ(Str(r, "fileId"), file_id);
+    EXPECT_EQ(Int(r, "version"), 1);
+    EXPECT_FALSE(Str(r, "accountSince").empty());
+    EXPECT_GT(Int(r, "logIndex"), 0);
+  }
+  EXPECT_TRUE(found) << alerts.body;
+  for (const Person* other : std::vector<const Person*>{admin_, officer_, &archivist}) {
+    HttpResult theirs = Get(*other, "/v1/alerts");
+    ASSERT_EQ(theirs.status, 200) << other->username << ": " << Describe(theirs);
+    EXPECT_TRUE(ObjectsOf(JsonObject(theirs.body), "freshAccountReads").empty())
+        << other->username << ": " << theirs.body;
+  }
+  // The security auditor changes nothing.
+  ExpectError(Post(auditor, "/v1/users", Json({{"username", "g.none"}, {"department", kSales}})), 403,
+              "forbidden");
+  ExpectError(Post(auditor, "/v1/grants", Json({{"username", "g.ma"}, {"role", "legal"}})), 403, "forbidden");
 }
 
 // The administrators themselves: no sign-in without the factor.
