@@ -13,6 +13,7 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -325,6 +326,55 @@ TEST_F(ApiAudit, VerificationIsForAuditorsOnly) {
     EXPECT_EQ(r.status, 403) << role << ": " << Describe(r);
   }
   ASSERT_TRUE(WaitForVerification(id));
+}
+
+// The security auditor reads the whole log, the other two administrative
+// roles' actions included: who created, granted, issued a code and set up
+// each account. No entry holds a set-up code or a password.
+TEST_F(ApiAudit, SecurityAuditorReadsTheAdministratorsActionsAndNoSecret) {
+  ASSERT_EQ(S().PostUser("log-probe", "sales").status, 201);
+  HttpResult issued = S().IssueSetupCode("log-probe");
+  ASSERT_EQ(issued.status, 201) << Describe(issued);
+  const std::string code = Str(JsonObject(issued.body), "code");
+  ASSERT_FALSE(code.empty());
+  const std::string password = "日志探针的口令 log-probe-secret";
+  ASSERT_EQ(S().CompleteSetup("log-probe", code, password).status, 204);
+
+  const uint64_t size = S().LogSize();
+  std::set<std::string> seen;  // "action actor subject"
+  std::string everything;
+  for (uint64_t at = 0; at < size;) {
+    HttpResult r = S().As(kSecurityAuditor, "GET",
+                          "/v1/log/entries?start=" + std::to_string(at) + "&end=" + std::to_string(size));
+    ASSERT_EQ(r.status, 200) << Describe(r);
+    Poco::JSON::Array::Ptr page = JsonArray(r.body);
+    ASSERT_TRUE(page && page->size() > 0) << r.body.substr(0, 200);
+    for (size_t i = 0; i < page->size(); ++i) {
+      Poco::JSON::Object::Ptr e = page->getObject(static_cast<unsigned>(i))->getObject("event");
+      seen.insert(Str(e, "action") + " " + Str(e, "actor") + " " + Str(e, "subject"));
+    }
+    everything += r.body;
+    at += page->size();
+  }
+  for (const std::string& expected :
+       {"department.create admin sales", "user.create admin archivist",
+        "user.setup_code_issued security archivist", "user.setup_completed archivist archivist",
+        "user.create admin log-probe", "user.setup_code_issued security log-probe",
+        "user.setup_completed log-probe log-probe"}) {
+    EXPECT_TRUE(seen.count(expected)) << "missing: " << expected;
+  }
+  auto by = [&](const std::string& action, const std::string& actor) {
+    return std::count_if(seen.begin(), seen.end(), [&](const std::string& s) {
+      return s.rfind(action + " " + actor + " ", 0) == 0;
+    });
+  };
+  // One proposal by the security officer and one confirmation by the admin
+  // for each granted role of the fixture (all but staff).
+  EXPECT_EQ(by("grant.propose", kSecurity), 5) << "archivist, approver, legal, auditor, security_auditor";
+  EXPECT_EQ(by("grant.confirm", kAdmin), 5);
+  EXPECT_EQ(everything.find(code), std::string::npos) << "a set-up code is in the log";
+  EXPECT_EQ(everything.find("log-probe-secret"), std::string::npos) << "a password is in the log";
+  EXPECT_EQ(everything.find(S().account("archivist").password), std::string::npos);
 }
 
 TEST_F(ApiAudit, UnknownVerificationIsNotFound) {
