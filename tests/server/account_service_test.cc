@@ -318,6 +318,22 @@ TEST_F(AccountServiceTest, ResetEndsSessionsAndNeedsANewCodeFromAnotherPerson) {
   EXPECT_NE(AllLeaves().find("\"reset\":true"), std::string::npos);
 }
 
+TEST_F(AccountServiceTest, TheLastResetterCannotIssueTheCode) {
+  // Made by custosctl, reset by the system administrator, who is later
+  // made a security officer: they reset it, so the code must come from
+  // someone else.
+  ASSERT_TRUE(auth_->CreateUserUnchecked("custosctl", {"he.yi", kPassword, "staff", kDept, true}).ok());
+  UserPatch reset;
+  reset.reset = true;
+  ASSERT_TRUE(auth_->PatchUser(admin_, "he.yi", reset).ok());
+  auto g = auth_->ProposeGrant(officer_, "admin", "security_officer");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  ASSERT_TRUE(auth_->ConfirmGrant(officer2_, g->id).ok());
+  EXPECT_EQ(auth_->IssueSetupCode(As("admin"), "he.yi").status().reason(), "setup_code_same_person");
+  EXPECT_EQ(CredentialsOf("he.yi").setup_code_hash, "");
+  EXPECT_TRUE(auth_->IssueSetupCode(officer_, "he.yi").ok());
+}
+
 TEST_F(AccountServiceTest, ResetOfAnIssuedCodeMakesItUseless) {
   ASSERT_TRUE(auth_->CreateUser(admin_, {"wu.shi", "", "", kDept, true}).ok());
   auto code = auth_->IssueSetupCode(officer_, "wu.shi");
@@ -637,8 +653,12 @@ TEST(AccountState, DamagedTextIsDataLoss) {
     auto c = ParseCredentials(bad);
     auto p = ParseProvenance(bad);
     EXPECT_FALSE(c.ok() && p.ok()) << bad;
-    if (!c.ok()) EXPECT_EQ(c.status().reason(), "account_state_invalid") << bad;
-    if (!p.ok()) EXPECT_EQ(p.status().reason(), "account_state_invalid") << bad;
+    if (!c.ok()) {
+      EXPECT_EQ(c.status().reason(), "account_state_invalid") << bad;
+    }
+    if (!p.ok()) {
+      EXPECT_EQ(p.status().reason(), "account_state_invalid") << bad;
+    }
   }
 }
 
