@@ -35,13 +35,6 @@ StatusOr<int> PathNumber(const RequestContext& ctx, const std::string& name) {
 
 // --------------------------------------------------------------- sessions
 
-// The verified client certificate's hex SHA-256, "" without one (mutual
-// TLS, server/http/request_context.h).
-std::string ClientCertificate(const RequestContext& ctx) {
-  (void)ctx;
-  return "";
-}
-
 // POST /v1/session. A refused sign-in (401 invalid_credentials,
 // second_factor_required, invalid_second_factor) makes no session.
 Response SignIn(services::AuthService& auth, RequestContext& ctx) {
@@ -57,7 +50,7 @@ Response SignIn(services::AuthService& auth, RequestContext& ctx) {
   for (const Status* st : {&username.status(), &password.status(), &totp.status(), &recovery.status()}) {
     if (!st->ok()) return Response::Error(*st);
   }
-  services::SignInFactor factor{totp->value_or(""), recovery->value_or(""), ClientCertificate(ctx)};
+  services::SignInFactor factor{totp->value_or(""), recovery->value_or(""), ctx.ClientCertificateSha256()};
   auto result = auth.SignIn(*username, *password, factor);
   if (!result.ok()) return Response::Error(result.status());
   ctx.principal = result->user.username.value;
@@ -456,7 +449,7 @@ Response ConfirmTotp(AuthService& auth, RequestContext& ctx, const Authenticated
 
 Response EnrolCertificate(AuthService& auth, RequestContext& ctx, const AuthenticatedSession& s) {
   if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
-  return NoContent(auth.EnrolCertificate(s, ClientCertificate(ctx)));
+  return NoContent(auth.EnrolCertificate(s, ctx.ClientCertificateSha256()));
 }
 
 // ---- handlers: users and departments
