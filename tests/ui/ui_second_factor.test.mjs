@@ -14,6 +14,11 @@
 // and is signed in; the code does not work twice. The security officer
 // proposes a role for it, the system administrator confirms, and the
 // account must then enrol a second factor at its next sign-in.
+//
+// A reset and a rejection: the system administrator resets an account
+// (after a confirmation) and its password stops working; a proposal is
+// rejected with a reason; the security auditor sees all of it read-only,
+// and the rejection in the log.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +32,7 @@ import {
 const USERS = [
   ['alice', 'archivist', '档案室 Archive'],
   ['bob', 'staff', '销售部'],
+  ['quinn', 'security_auditor', 'IT 信息部'],
 ];
 // The roles asked for a second factor here: the archivist, not the
 // administrators (they sign in with a password to drive the set-up flow).
@@ -259,6 +265,74 @@ test('set-up code: the security officer issues it, the holder sets a password wi
   await page.locator('canvas#totp-qr').waitFor();
   await settle(page);
   await snap(page, 'granted-must-enrol');
+
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+});
+
+test('reset and rejection: the old password stops working, a grant is rejected with a reason, the security auditor reads it all', { timeout: 120000 }, async () => {
+  const snap = screenshotter('reset-reject');
+  const { origin } = server;
+  const { context, page, pageErrors } = await newPage();
+
+  // The system administrator resets bob; Cancel first changes nothing.
+  await signIn(page, origin, 'admin');
+  const bobRow = page.locator('#users-table tr[data-user="bob"]');
+  assert.doesNotMatch(await bobRow.textContent(), /待设置/);
+  await bobRow.locator('.reset-user').click();
+  await page.locator('dialog[open] #confirm-cancel').click();
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  assert.doesNotMatch(await bobRow.textContent(), /待设置/);
+  await bobRow.locator('.reset-user').click();
+  await page.locator('dialog[open] #confirm-ok').click();
+  await page.locator('.notice-info', { hasText: 'bob' }).waitFor();
+  await settle(page);
+  assert.match(await page.locator('#users-table tr[data-user="bob"]').textContent(), /待设置/);
+  await snap(page, 'sysadmin-reset');
+  // The sysadmin cannot reset their own account: no button on their row.
+  assert.equal(await page.locator('#users-table tr[data-user="admin"] .reset-user').count(), 0);
+  await signOut(page);
+
+  // bob's password no longer signs in.
+  await fillPassword(page, origin, 'bob');
+  await page.locator('.notice-error', { hasText: '用户名或密码错误' }).waitFor();
+
+  // The security officer proposes legal for bob; the sysadmin rejects it.
+  await signIn(page, origin, 'security');
+  await go(page, '#/admin/grants');
+  await page.selectOption('#grant-user', 'bob');
+  await page.selectOption('#grant-role', 'legal');
+  await page.click('#propose-grant');
+  await page.locator('.notice-info', { hasText: 'bob' }).waitFor();
+  await settle(page);
+  await signOut(page);
+  await signIn(page, origin, 'admin');
+  await go(page, '#/admin/grants');
+  const pending = page.locator('tr', { hasText: 'bob' });
+  await pending.locator('input[name=reason]').fill('离职交接');
+  await pending.locator('button[type=submit]').click();
+  await page.locator('dialog[open] #confirm-ok').click();
+  await page.locator('.notice-info', { hasText: '已驳回' }).waitFor();
+  await settle(page);
+  await go(page, '#/admin/grants?state=rejected');
+  assert.match(await page.textContent('main table'), /bob.*员工 → 法务.*已驳回.*离职交接/);
+  await snap(page, 'grant-rejected');
+  await signOut(page);
+
+  // The security auditor: users and grants with no action, the rejection
+  // in the log.
+  await signIn(page, origin, 'quinn');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/admin/users');
+  assert.equal(await page.locator('#users-table button').count(), 0, 'no action on the users');
+  assert.equal(await page.locator('#create-user').count(), 0);
+  await go(page, '#/admin/grants?state=all');
+  assert.equal(await page.locator('main table button, #propose-grant').count(), 0, 'no action on the grants');
+  assert.match(await page.textContent('main table'), /离职交接/);
+  await go(page, '#/audit');
+  await page.fill('input[name=count]', '1000');
+  await page.click('main form button[type=submit]');
+  await page.locator('main table', { hasText: '驳回角色授权' }).waitFor();
+  await snap(page, 'security-auditor-log');
 
   assert.deepEqual(pageErrors, []);
   await context.close();

@@ -32,6 +32,10 @@ function match(path) {
 // ---- shell ---------------------------------------------------------------
 
 function navItems() {
+  // The administrative roles have no loans: their alerts go with the rest
+  // of their pages.
+  const administrative = session.ADMIN_ROLES.includes((session.user() || {}).role);
+  const alerts = ['alerts', '#/alerts', t('nav.alerts')];
   const groups = [
     { label: t('nav.groupRecords'), items: [
       ['catalogue', '#/records', t('nav.catalogue')],
@@ -42,7 +46,7 @@ function navItems() {
       ['approveLoans', '#/loans?view=inbox', t('nav.inbox')],
       ['desk', '#/loans?view=desk', t('nav.desk')],
       ['allLoans', '#/loans?view=all', t('nav.allLoans')],
-      ['alerts', '#/alerts', t('nav.alerts')],
+      administrative ? null : alerts,
     ] },
     { label: t('nav.groupRetention'), items: [
       ['retention', '#/retention', t('nav.schedules')],
@@ -57,10 +61,11 @@ function navItems() {
       ['users', '#/admin/users', t('nav.users')],
       ['grants', '#/admin/grants', t('nav.grants')],
       ['departments', '#/admin/departments', t('nav.departments')],
+      administrative ? alerts : null,
     ] },
   ];
   return groups
-    .map((g) => ({ label: g.label, items: g.items.filter(([cap]) => session.can(cap)) }))
+    .map((g) => ({ label: g.label, items: g.items.filter((item) => item && session.can(item[0])) }))
     .filter((g) => g.items.length > 0);
 }
 

@@ -960,6 +960,7 @@ const zh = {
   'err.account_state_invalid': '账号的存储状态无效，请联系安全审计员。',
   'err.factor_key_exists': '两步验证密钥正在创建，请稍后重试。',
   'err.expected_json': '请求格式不正确（须为 JSON）。',
+  'err.row_integrity': '存储的数据行未通过完整性校验，操作未执行；请告知审计员。',
 };
 
 const en = {
@@ -1925,6 +1926,7 @@ const en = {
   'err.account_state_invalid': 'The stored state of the account is not valid; tell the security auditor.',
   'err.factor_key_exists': 'The second-factor key is being created; try again.',
   'err.expected_json': 'The request must be sent as JSON.',
+  'err.row_integrity': 'A stored row failed its integrity check and nothing was done; tell the auditor.',
 };
 
 export const MESSAGES = { zh, en };
