@@ -672,6 +672,93 @@ TEST_F(Separation, SecurityAuditorSeesFreshAccountReads) {
   ExpectError(Post(auditor, "/v1/grants", Json({{"username", "g.ma"}, {"role", "legal"}})), 403, "forbidden");
 }
 
+// ------------------------------------------------------------- bad input
+// Each refused with a clear code, and nothing changed.
+
+TEST_F(Separation, SignInWithANumericTotpIsRefusedWithoutASession) {
+  const int64_t before = SessionCount(S().data_dir(), kAdmin);
+  HttpResult r = S().Call("", "POST", "/v1/session",
+                          R"({"username":"admin","password":"admin-password-for-tests","totp":123456})", kJson);
+  ExpectError(r, 400, "invalid_field");
+  ExpectError(S().Call("", "POST", "/v1/session",
+                       R"({"username":"admin","password":"admin-password-for-tests","otp":"123456"})", kJson),
+              400, "unknown_field");
+  EXPECT_EQ(SessionCount(S().data_dir(), kAdmin), before);
+}
+
+TEST_F(Separation, SetUpWithoutACodeIsRefusedAndTheAccountStillWaits) {
+  ASSERT_EQ(Post(*admin_, "/v1/users", Json({{"username", "h.xu"}, {"department", kSales}})).status, 201);
+  ExpectError(S().Call("", "POST", "/v1/setup", Json({{"username", "h.xu"}, {"password", "h.xu-口令-0001"}}), kJson),
+              400, "missing_field");
+  ExpectError(S().Call("", "POST", "/v1/setup", "[]", kJson), 400, "malformed_json");
+  EXPECT_TRUE(UserOf("h.xu")->getValue<bool>("awaitingSetup"));
+}
+
+TEST_F(Separation, SetUpCodeForAnAccountInUseIsRefused) {
+  Person p = MakePerson("h.he", "staff");
+  ExpectError(Post(*officer_, "/v1/users/h.he/setup-code"), 409, "setup_not_pending");
+  ExpectError(Post(*officer_, "/v1/users/security/setup-code"), 409, "setup_code_same_person");
+  ExpectError(Post(*officer_, "/v1/users/nobody.here/setup-code"), 404, "user_not_found");
+  EXPECT_EQ(SignInWith(p, "").status, 200) << "the account's password stopped working";
+}
+
+TEST_F(Separation, GrantWithAnUnknownFieldOrRoleIsRefused) {
+  ASSERT_EQ(Post(*admin_, "/v1/users", Json({{"username", "h.lin"}, {"department", kSales}})).status, 201);
+  ExpectError(Post(*officer_, "/v1/grants",
+                   Json({{"username", "h.lin"}, {"role", "legal"}, {"reason", "离职交接"}})),
+              400, "unknown_field");
+  ExpectError(Post(*officer_, "/v1/grants", Json({{"username", "h.lin"}, {"role", "admin"}})), 422, "invalid_role");
+  ExpectError(Post(*officer_, "/v1/grants", Json({{"username", "h.lin"}, {"role", "超级管理员"}})), 422,
+              "invalid_role");
+  ExpectError(Post(*officer_, "/v1/grants", Json({{"username", "h.lin"}, {"role", "staff"}})), 409,
+              "grant_unchanged");
+  HttpResult grants = Get(*officer_, "/v1/grants");
+  ASSERT_EQ(grants.status, 200) << Describe(grants);
+  for (const auto& g : ObjectsOf(JsonObject(grants.body), "grants")) EXPECT_NE(Str(g, "username"), "h.lin");
+  EXPECT_EQ(Str(UserOf("h.lin"), "role"), "staff");
+}
+
+TEST_F(Separation, UnknownGrantAndBadGrantStateAreRefused) {
+  ExpectError(Post(*admin_, "/v1/grants/GR-2026-999999/confirm"), 404, "grant_not_found");
+  ExpectError(Post(*officer_, "/v1/grants/GR-2026-999999/reject", Json({{"reason", "离职交接"}})), 404,
+              "grant_not_found");
+  ExpectError(Get(*officer_, "/v1/grants?state=maybe"), 422, "invalid_state");
+  ExpectError(Post(*officer_, "/v1/grants/GR-2026-999999/reject", R"({"why":"x"})"), 400, "unknown_field");
+}
+
+TEST_F(Separation, RejectedGrantLeavesTheRoleAndKeepsItsReason) {
+  ASSERT_EQ(Post(*admin_, "/v1/users", Json({{"username", "h.guo"}, {"department", kSales}})).status, 201);
+  HttpResult proposed = Post(*officer_, "/v1/grants", Json({{"username", "h.guo"}, {"role", "legal"}}));
+  ASSERT_EQ(proposed.status, 201) << Describe(proposed);
+  const std::string id = Str(JsonObject(proposed.body), "id");
+  HttpResult rejected = Post(*admin_, "/v1/grants/" + id + "/reject", Json({{"reason", "离职交接，不再需要"}}));
+  ASSERT_EQ(rejected.status, 200) << Describe(rejected);
+  EXPECT_EQ(Str(JsonObject(rejected.body), "state"), "rejected");
+  EXPECT_EQ(Str(JsonObject(rejected.body), "reason"), "离职交接，不再需要");
+  ExpectError(Post(*officer_, "/v1/grants/" + id + "/confirm"), 409, "grant_not_pending");
+  EXPECT_EQ(Str(UserOf("h.guo"), "role"), "staff");
+  HttpResult listed = Get(*officer_, "/v1/grants?state=rejected");
+  ASSERT_EQ(listed.status, 200) << Describe(listed);
+  EXPECT_NE(listed.body.find(id), std::string::npos) << listed.body;
+}
+
+TEST_F(Separation, TotpConfirmWithoutABeginOrACodeIsRefused) {
+  Person p = MakePerson("h.song", "staff");
+  ExpectError(Post(p, "/v1/me/totp/confirm", Json({{"code", "123456"}})), 409, "totp_not_pending");
+  ExpectError(Post(p, "/v1/me/totp/confirm", "{}"), 400, "missing_field");
+  ExpectError(Post(p, "/v1/me/totp", R"({"secret":"JBSWY3DPEHPK3PXP"})"), 400, "unknown_field");
+  EXPECT_FALSE(UserOf("h.song")->getObject("secondFactor")->getValue<bool>("totp"));
+}
+
+TEST_F(Separation, OwnAccountIsNotUnlockedOrResetByItsHolder) {
+  ExpectError(Post(*officer_, "/v1/users/security/unlock"), 409, "cannot_unlock_self");
+  ExpectError(S().Call(admin_->token, "PATCH", "/v1/users/admin", R"({"reset":true})", kJson), 409,
+              "cannot_reset_self");
+  ExpectError(S().Call(admin_->token, "PATCH", "/v1/users/admin", R"({"resetSecondFactor":true})", kJson), 422,
+              "reset_required");
+  EXPECT_EQ(Get(*admin_, "/v1/me").status, 200);
+}
+
 // The administrators themselves: no sign-in without the factor.
 TEST_F(Separation, AdministratorsNeedTheirSecondFactor) {
   ExpectError(SignInWith(*admin_, ""), 401, "second_factor_required");
