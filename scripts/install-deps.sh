@@ -15,6 +15,9 @@ packages=(
   sslscan chromium fonts-wqy-microhei zbar-tools
   oathtool
   golang-go golang-golang-x-mod-dev
+  libmagic-dev libpoppler-cpp-dev libtesseract-dev libleptonica-dev
+  tesseract-ocr-chi-sim tesseract-ocr-eng imagemagick libxml2-dev
+  libopencc-dev opencc
 )
 # Node.js and npm for the browser tests (tests/ui), unless some Node.js with
 # npm is already there (a distribution's nodejs package may bundle npm, and
