@@ -1,12 +1,8 @@
 #include "server/services/second_factor.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -15,6 +11,7 @@
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "crypto/totp.h"
+#include "storage/key_file.h"
 
 namespace custos::services {
 
@@ -37,10 +34,6 @@ struct Wipe {
   ~Wipe() { crypto::SecureZero(b.data(), b.size()); }
 };
 
-Status Errno(const std::string& what, const std::string& path, int err) {
-  return Internal(what + " " + path + ": " + std::strerror(err), "factor_key_io");
-}
-
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
@@ -48,78 +41,6 @@ using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 
 std::string KeysDir(const std::string& data_dir) { return data_dir + "/keys"; }
 std::string FactorKeyPath(const std::string& data_dir) { return KeysDir(data_dir) + "/factor.key"; }
-
-Status FsyncDirectory(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Errno("cannot fsync", path, err);
-  return Status::Ok();
-}
-
-// Reads an existing key file, refusing one readable by others or of the
-// wrong size.
-StatusOr<std::vector<uint8_t>> ReadKeyFile(const std::string& path, int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return Errno("cannot stat", path, errno);
-  if (!S_ISREG(st.st_mode)) return Internal("the factor key " + path + " is not a regular file", "factor_key_bad");
-  if ((st.st_mode & 0077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Internal("the factor key " + path + " has mode " + mode +
-                        "; it must be readable by its owner only (chmod 600)",
-                    "factor_key_mode");
-  }
-  if (static_cast<size_t>(st.st_size) != kFactorKeySize) {
-    return DataLoss("the factor key " + path + " does not hold " + std::to_string(kFactorKeySize) + " bytes",
-                    "factor_key_bad");
-  }
-  std::vector<uint8_t> key(kFactorKeySize);
-  size_t done = 0;
-  while (done < key.size()) {
-    ssize_t n = ::read(fd, key.data() + done, key.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("cannot read", path, errno);
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  if (done != kFactorKeySize) {
-    return DataLoss("the factor key " + path + " does not hold " + std::to_string(kFactorKeySize) + " bytes",
-                    "factor_key_bad");
-  }
-  return key;
-}
-
-// Creates the key file with O_EXCL; kConflict when another process made
-// it first (the caller then reads that one).
-StatusOr<std::vector<uint8_t>> CreateKeyFile(const std::string& path, const std::string& dir) {
-  CUSTOS_ASSIGN_OR_RETURN(crypto::Bytes key, crypto::RandomBytes(kFactorKeySize));
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) return Conflict("created meanwhile", "factor_key_exists");
-  if (fd < 0) return Errno("cannot create", path, errno);
-  Status s;
-  if (::fchmod(fd, 0600) != 0) s = Errno("cannot chmod", path, errno);
-  size_t done = 0;
-  while (s.ok() && done < key.size()) {
-    ssize_t n = ::write(fd, key.data() + done, key.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      s = Errno("cannot write", path, n < 0 ? errno : EIO);
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot fsync", path, errno);
-  ::close(fd);
-  if (s.ok()) s = FsyncDirectory(dir);
-  if (!s.ok()) {
-    ::unlink(path.c_str());
-    return s;
-  }
-  return key;
-}
 
 int64_t UnixSeconds(domain::Time t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -211,21 +132,7 @@ SecondFactor::SecondFactor(std::vector<uint8_t> key, TotpOptions options)
 }
 
 StatusOr<std::vector<uint8_t>> SecondFactor::LoadOrCreateKey(const std::string& data_dir) {
-  const std::string dir = KeysDir(data_dir);
-  const std::string path = FactorKeyPath(data_dir);
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir, errno);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-      auto key = ReadKeyFile(path, fd);
-      ::close(fd);
-      return key;
-    }
-    if (errno != ENOENT) return Errno("cannot open", path, errno);
-    auto created = CreateKeyFile(path, dir);
-    if (created.ok() || created.status().code() != ErrorCode::kConflict) return created;
-  }
-  return Internal("the factor key " + path + " appeared and vanished", "factor_key_io");
+  return storage::LoadOrCreateKeyFile(FactorKeyPath(data_dir), kFactorKeySize, "factor");
 }
 
 StatusOr<std::string> SecondFactor::SealSecret(const std::string& base32) const {

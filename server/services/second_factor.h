@@ -39,8 +39,9 @@ class SecondFactor {
   // Loads DATA/keys/factor.key, creating it (0600; DATA/keys 0700 if
   // absent) when absent. Refuses a file with group or other permissions
   // (kInternal "factor_key_mode", the message says chmod 600) or not
-  // holding exactly 32 bytes (kDataLoss "factor_key_bad"); an existing file
-  // is never rewritten.
+  // holding exactly 32 bytes, or a symbolic link (kDataLoss
+  // "factor_key_bad"); an existing file is never rewritten
+  // (storage/key_file.h, shared with the index key).
   static StatusOr<std::vector<uint8_t>> LoadOrCreateKey(const std::string& data_dir);
 
   // A new secret (20 random bytes); its sealed form goes into
