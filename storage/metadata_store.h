@@ -33,6 +33,7 @@
 #include "common/status.h"
 #include "crypto/bytes.h"
 #include "storage/log_leaf.h"
+#include "storage/search_index.h"
 #include "domain/model.h"
 
 namespace custos::storage {
@@ -303,6 +304,8 @@ class Transaction {
   virtual DocumentRepository& documents() = 0;
   virtual ExportRepository& exports() = 0;
   virtual LogRepository& log() = 0;
+  // The content index's postings (storage/search_index.h).
+  virtual SearchIndexRepository& search() = 0;
   // Every stored row of the authority tables (storage/row_image.h) as its
   // kLog image, table by table in key order, pages of 1,000 rows (memory
   // stays bounded). Rows are read as stored, without checking their

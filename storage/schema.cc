@@ -123,6 +123,16 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "ALTER TABLE users ADD COLUMN credentials TEXT NOT NULL DEFAULT '{}'",
           "ALTER TABLE users ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'",
       },
+      // 8: the content index (storage/search_index.h): keyed tokens only,
+      // derived data, not sealed. WITHOUT ROWID: the key is the row, so
+      // SQLite stores it once (about half the bytes of a rowid table and
+      // its key index).
+      {
+          "CREATE TABLE search_postings (token TEXT NOT NULL, record_id TEXT NOT NULL, "
+          "field TEXT NOT NULL, file_id TEXT NOT NULL DEFAULT '', tf INTEGER NOT NULL, "
+          "PRIMARY KEY (token, record_id, field, file_id)) WITHOUT ROWID",
+          "CREATE INDEX search_postings_by_record ON search_postings(record_id)",
+      },
   };
   return m;
 }
@@ -144,7 +154,8 @@ std::vector<std::vector<std::string>> SchemaMigrations(SqlEngine engine) {
     for (const std::string& ddl : migration) {
       // The full-text table and its triggers are SQLite's own.
       if (ddl.find("records_fts") != std::string::npos) continue;
-      statements.push_back(ReplaceAll(ddl, " BLOB", " BYTEA"));
+      // WITHOUT ROWID is SQLite's storage choice; PostgreSQL has no rowid.
+      statements.push_back(ReplaceAll(ReplaceAll(ddl, " BLOB", " BYTEA"), " WITHOUT ROWID", ""));
     }
     out.push_back(std::move(statements));
   }
@@ -155,7 +166,7 @@ const std::vector<std::string>& SchemaTables() {
   static const std::vector<std::string> tables = {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
       "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
-      "exports",     "export_records", "record_changes", "row_sets"};
+      "exports",     "export_records", "record_changes", "row_sets", "search_postings"};
   return tables;
 }
 

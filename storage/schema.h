@@ -2,8 +2,9 @@
 // engines: SQLite (storage/sqlite_store.h) and PostgreSQL
 // (storage/postgres_store.h) get the same tables, columns and version
 // numbers, so custosctl migrate copies an archive table by table. What
-// differs: PostgreSQL stores BLOB columns as BYTEA and has no full-text
-// table (SQLite's records_fts and its triggers).
+// differs: PostgreSQL stores BLOB columns as BYTEA, has no full-text
+// table (SQLite's records_fts and its triggers), and its tables are not
+// WITHOUT ROWID (SQLite's storage option for search_postings).
 #pragma once
 
 #include <string>

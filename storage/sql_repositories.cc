@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
+#include <map>
 
 #include "storage/replay.h"
 #include "storage/row_seal.h"
@@ -1548,6 +1550,115 @@ Status SealExistingRows(sql::Connection& connection, const RowSealer& sealer, co
 
 namespace {
 
+// ------------------------------------------------------------- search index
+// The postings of storage/search_index.h. Not sealed, not logged (derived
+// data; see the header).
+class SqlSearchIndex final : public SearchIndexRepository {
+ public:
+  SqlSearchIndex(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+
+  Status Replace(const domain::RecordId& record_id, const std::string& field, const domain::FileId& file_id,
+                 const std::map<std::string, uint32_t>& keyed_tf) override {
+    if (record_id.value.empty() || field.empty()) {
+      return InvalidArgument("a posting needs a record id and a field", "bad_posting");
+    }
+    for (const auto& [token, tf] : keyed_tf) {
+      if (tf == 0 || token.empty()) return InvalidArgument("a posting needs a token and a tf above 0", "bad_posting");
+    }
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                "DELETE FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
+                                {P(record_id.value), P(field), P(file_id.value)}));
+    // Multi-row INSERTs of 64, 32, …, 1 rows: few statements per field and
+    // only seven statement texts in the connection's cache.
+    auto it = keyed_tf.begin();
+    size_t left = keyed_tf.size();
+    for (size_t chunk = kInsertChunk; chunk > 0; chunk /= 2) {
+      while (left >= chunk) {
+        Params params;
+        for (size_t i = 0; i < chunk; ++i, ++it) {
+          params.push_back(P(it->first));
+          params.push_back(P(record_id.value));
+          params.push_back(P(field));
+          params.push_back(P(file_id.value));
+          params.push_back(P(static_cast<int64_t>(it->second)));
+        }
+        CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, InsertStatement(chunk), params));
+        left -= chunk;
+      }
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<uint64_t> DeleteRecord(const domain::RecordId& record_id) override {
+    if (!writable_) return ReadOnly("a write");
+    CUSTOS_ASSIGN_OR_RETURN(Rows n, sql::Query(s_, "SELECT COUNT(*) FROM search_postings WHERE record_id = $1",
+                                               {P(record_id.value)}));
+    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_, "DELETE FROM search_postings WHERE record_id = $1",
+                                {P(record_id.value)}));
+    return static_cast<uint64_t>(n.Int(0, 0));
+  }
+
+  StatusOr<std::vector<PostingMatch>> Match(const std::vector<std::string>& keyed_tokens, size_t limit) override {
+    std::vector<std::string> tokens = keyed_tokens;
+    std::sort(tokens.begin(), tokens.end());
+    tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+    if (tokens.size() > kMaxMatchTokens) {
+      return InvalidArgument("a search may hold at most " + std::to_string(kMaxMatchTokens) + " tokens",
+                             "too_many_tokens");
+    }
+    std::vector<PostingMatch> out;
+    if (tokens.empty() || limit == 0) return out;
+    // The primary key holds each (token, record, field, file) once, so a
+    // group with as many rows as tokens holds them all.
+    std::string in;
+    Params params;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      in += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+      params.push_back(P(tokens[i]));
+    }
+    params.push_back(P(static_cast<int64_t>(tokens.size())));
+    params.push_back(P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+    const std::string n = std::to_string(tokens.size() + 1);
+    const std::string lim = std::to_string(tokens.size() + 2);
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows rows, sql::Query(s_,
+                              "SELECT record_id, field, file_id, CAST(SUM(tf) AS BIGINT) AS score "
+                              "FROM search_postings WHERE token IN (" + in + ") "
+                              "GROUP BY record_id, field, file_id HAVING COUNT(*) = $" + n +
+                              " ORDER BY score DESC, record_id, field, file_id LIMIT $" + lim,
+                              params));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out.push_back({domain::RecordId{rows.Text(i, 0)}, rows.Text(i, 1), domain::FileId{rows.Text(i, 2)},
+                     static_cast<uint64_t>(rows.Int(i, 3))});
+    }
+    return out;
+  }
+
+  StatusOr<SearchIndexStats> Stats() override {
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT COUNT(*), COUNT(DISTINCT token) FROM search_postings"));
+    return SearchIndexStats{static_cast<uint64_t>(r.Int(0, 0)), static_cast<uint64_t>(r.Int(0, 1))};
+  }
+
+ private:
+  static constexpr size_t kInsertChunk = 64;
+
+  // INSERT of `rows` postings, five parameters each. (Each parameter
+  // appears once and in order: SQLite numbers "$n" by first appearance.)
+  static std::string InsertStatement(size_t rows) {
+    std::string sql = "INSERT INTO search_postings(token, record_id, field, file_id, tf) VALUES ";
+    size_t n = 0;
+    for (size_t i = 0; i < rows; ++i) {
+      sql += i == 0 ? "(" : ", (";
+      for (size_t column = 0; column < 5; ++column) sql += (column == 0 ? "$" : ", $") + std::to_string(++n);
+      sql += ")";
+    }
+    return sql;
+  }
+
+  sql::Connection& s_;
+  const bool writable_;  // false in Read(): every write is refused
+};
+
 class SqlTransactionImpl final : public SqlTransaction {
  public:
   SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d, const RowSealer* sealer)
@@ -1561,7 +1672,8 @@ class SqlTransactionImpl final : public SqlTransaction {
         versions_(s, tail != nullptr, changes_, sealer),
         documents_(s, tail != nullptr, changes_, sealer),
         exports_(s, tail != nullptr, changes_, sealer),
-        log_(s, tail, changes_) {}
+        log_(s, tail, changes_),
+        search_(s, tail != nullptr) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
@@ -1571,6 +1683,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   DocumentRepository& documents() override { return documents_; }
   ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
+  SearchIndexRepository& search() override { return search_; }
   Status Flush() override {
     // The set seals follow the keys this write function inserted and
     // deleted (storage/row_set.h), in its own transaction.
@@ -1613,6 +1726,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   SqlDocuments documents_;
   SqlExports exports_;
   SqlLog log_;
+  SqlSearchIndex search_;
 };
 
 }  // namespace
