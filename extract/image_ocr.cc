@@ -17,34 +17,45 @@ struct PixCloser {
 };
 using PixPtr = std::unique_ptr<Pix, PixCloser>;
 
-// OCR of one leptonica image; UTF-8 with CJK spacing undone.
-std::string OcrPix(Pix* pix) {
-  tesseract::TessBaseAPI api;
-  if (api.Init(nullptr, kOcrLanguages) != 0) {
-    throw std::runtime_error(std::string("tesseract: cannot load ") + kOcrLanguages);
+}  // namespace
+
+OcrEngine::OcrEngine() = default;
+
+OcrEngine::~OcrEngine() {
+  if (api_) api_->End();
+}
+
+tesseract::TessBaseAPI& OcrEngine::Api() {
+  if (!api_) {
+    auto api = std::make_unique<tesseract::TessBaseAPI>();
+    if (api->Init(nullptr, kOcrLanguages) != 0) {
+      throw std::runtime_error(std::string("tesseract: cannot load ") + kOcrLanguages);
+    }
+    api->SetPageSegMode(tesseract::PSM_AUTO);
+    api_ = std::move(api);
   }
-  api.SetPageSegMode(tesseract::PSM_AUTO);
-  api.SetImage(pix);
-  if (pixGetXRes(pix) < 70) api.SetSourceResolution(kOcrDpi);
+  return *api_;
+}
+
+std::string OcrEngine::Recognise(tesseract::TessBaseAPI& api) {
   std::unique_ptr<char[]> text(api.GetUTF8Text());
-  api.End();
+  api.Clear();
   return text ? JoinCjkSpaces(text.get()) : std::string();
 }
 
-}  // namespace
-
-std::string OcrGray8(const unsigned char* pixels, int width, int height, int bytes_per_line,
-                     int dpi) {
-  tesseract::TessBaseAPI api;
-  if (api.Init(nullptr, kOcrLanguages) != 0) {
-    throw std::runtime_error(std::string("tesseract: cannot load ") + kOcrLanguages);
-  }
-  api.SetPageSegMode(tesseract::PSM_AUTO);
+std::string OcrEngine::Gray8(const unsigned char* pixels, int width, int height, int bytes_per_line,
+                             int dpi) {
+  tesseract::TessBaseAPI& api = Api();
   api.SetImage(pixels, width, height, 1, bytes_per_line);
   api.SetSourceResolution(dpi);
-  std::unique_ptr<char[]> text(api.GetUTF8Text());
-  api.End();
-  return text ? JoinCjkSpaces(text.get()) : std::string();
+  return Recognise(api);
+}
+
+std::string OcrEngine::Image(Pix* pix) {
+  tesseract::TessBaseAPI& api = Api();
+  api.SetImage(pix);
+  if (pixGetXRes(pix) < 70) api.SetSourceResolution(kOcrDpi);
+  return Recognise(api);
 }
 
 Extraction ExtractImage(std::string_view bytes, const ParseLimits& limits) {
@@ -71,6 +82,7 @@ Extraction ExtractImage(std::string_view bytes, const ParseLimits& limits) {
   bool tiff = format == IFF_TIFF || format == IFF_TIFF_G3 || format == IFF_TIFF_G4 ||
               format == IFF_TIFF_LZW || format == IFF_TIFF_ZIP || format == IFF_TIFF_PACKBITS ||
               format == IFF_TIFF_RLE || format == IFF_TIFF_JPEG;
+  OcrEngine ocr;
   for (int page = 0;; ++page) {
     if (page >= limits.max_ocr_pages) {
       out.warnings.push_back("ocr_pages_over_cap");
@@ -86,7 +98,7 @@ Extraction ExtractImage(std::string_view bytes, const ParseLimits& limits) {
       break;
     }
     if (page > 0) out.text += '\f';
-    out.text += OcrPix(pix.get());
+    out.text += ocr.Image(pix.get());
     ++out.pages;
     if (!tiff || out.text.size() > limits.max_text_bytes) break;
   }

@@ -6,10 +6,16 @@
 // tesseract's language data), opens the network or writes to disk.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "extract/extraction.h"
+
+struct Pix;  // leptonica's image
+namespace tesseract {
+class TessBaseAPI;
+}
 
 namespace custos::extract {
 
@@ -28,9 +34,29 @@ Extraction ExtractPdf(std::string_view bytes, const ParseLimits& limits);
 // image_ocr.cc: PNG, JPEG, TIFF (every page up to max_ocr_pages) through
 // tesseract with kOcrLanguages.
 Extraction ExtractImage(std::string_view bytes, const ParseLimits& limits);
-// OCR of one 8-bit grey raster (used for rendered PDF pages). Returns UTF-8.
-std::string OcrGray8(const unsigned char* pixels, int width, int height, int bytes_per_line,
-                     int dpi);
+
+// Tesseract with kOcrLanguages, its language data loaded on the first page
+// and reused for the other pages of the same document. Not thread-safe: one
+// per document. Results are UTF-8 with JoinCjkSpaces applied. Throws
+// std::runtime_error if the language data cannot be loaded.
+class OcrEngine {
+ public:
+  OcrEngine();
+  ~OcrEngine();
+  OcrEngine(const OcrEngine&) = delete;
+  OcrEngine& operator=(const OcrEngine&) = delete;
+
+  // One 8-bit grey raster (a rendered PDF page) at `dpi`.
+  std::string Gray8(const unsigned char* pixels, int width, int height, int bytes_per_line, int dpi);
+  // One decoded image; an image without a resolution is taken as kOcrDpi.
+  std::string Image(Pix* pix);
+
+ private:
+  tesseract::TessBaseAPI& Api();
+  std::string Recognise(tesseract::TessBaseAPI& api);
+
+  std::unique_ptr<tesseract::TessBaseAPI> api_;  // null until the first page
+};
 
 // office.cc: which zip-based format a zip holds, by its entry names.
 enum class ZipKind { kNone, kDocx, kXlsx, kPptx, kOfd };

@@ -29,7 +29,8 @@ std::string PageText(poppler::page& page) {
 }
 
 // Renders and OCRs one page; "" (and a warning) if it cannot be rendered.
-std::string OcrPage(poppler::page& page, const ParseLimits& limits, Extraction& out) {
+std::string OcrPage(poppler::page& page, const ParseLimits& limits, OcrEngine& ocr,
+                    Extraction& out) {
   poppler::rectf box = page.page_rect(poppler::media_box);
   double width_in = std::max(box.width(), 1.0) / 72.0;
   double height_in = std::max(box.height(), 1.0) / 72.0;
@@ -49,8 +50,8 @@ std::string OcrPage(poppler::page& page, const ParseLimits& limits, Extraction& 
     out.warnings.push_back("page_not_rendered");
     return "";
   }
-  return OcrGray8(reinterpret_cast<const unsigned char*>(image.const_data()), image.width(),
-                  image.height(), image.bytes_per_row(), static_cast<int>(dpi));
+  return ocr.Gray8(reinterpret_cast<const unsigned char*>(image.const_data()), image.width(),
+                   image.height(), image.bytes_per_row(), static_cast<int>(dpi));
 }
 
 }  // namespace
@@ -68,6 +69,7 @@ Extraction ExtractPdf(std::string_view bytes, const ParseLimits& limits) {
     pages = limits.max_pages;
   }
   int text_pages = 0, ocr_pages = 0;
+  OcrEngine ocr;
   for (int i = 0; i < pages; ++i) {
     std::unique_ptr<poppler::page> page(doc->create_page(i));
     if (!page) {
@@ -80,8 +82,8 @@ Extraction ExtractPdf(std::string_view bytes, const ParseLimits& limits) {
         out.warnings.push_back("ocr_pages_over_cap");
       } else {
         ++ocr_pages;
-        std::string ocr = OcrPage(*page, limits, out);
-        if (CountNonBlank(ocr) > CountNonBlank(text)) text = std::move(ocr);
+        std::string scanned = OcrPage(*page, limits, ocr, out);
+        if (CountNonBlank(scanned) > CountNonBlank(text)) text = std::move(scanned);
       }
     } else {
       ++text_pages;

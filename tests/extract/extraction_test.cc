@@ -48,6 +48,7 @@ class ExtractionTest : public ::testing::Test {
         " -annotate +100+450 '违约金条款 Penalty clause 2026' " + d + "/scan.png");
     Shell("convert " + d + "/scan.png -colorspace Gray -quality 92 " + d + "/scan.jpg");
     Shell("convert " + d + "/scan.png " + d + "/scan.tif");
+    Shell("convert " + d + "/scan.png " + d + "/scan.png " + d + "/two_pages.tif");
     Shell("python3 " + SourceDir() + "/tests/extract/make_documents.py --image-pdf " + d + "/scan.jpg " +
         d + "/scan.pdf 2000 700 300");
     Shell("printf '价格调整 GBK 文本\\n' | iconv -f UTF-8 -t GBK > " + d + "/gbk.txt");
@@ -130,6 +131,16 @@ TEST_F(ExtractionTest, ScannedJpegAndTiffAreOcred) {
     EXPECT_GE(FoundShare(r->text), 0.7) << name << ": " << r->text;
     EXPECT_TRUE(Contains(r->text, "Penalty")) << name << ": " << r->text;
   }
+}
+
+TEST_F(ExtractionTest, MultiPageTiffGivesEveryPage) {
+  auto r = Extract("two_pages.tif");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->pages, 2);
+  size_t feed = r->text.find('\f');
+  ASSERT_NE(feed, std::string::npos) << r->text;
+  EXPECT_GE(FoundShare(r->text.substr(0, feed)), 0.7) << r->text;
+  EXPECT_GE(FoundShare(r->text.substr(feed)), 0.7) << r->text;
 }
 
 TEST_F(ExtractionTest, ScannedPdfWithoutTextLayerIsOcred) {
