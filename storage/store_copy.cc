@@ -1,5 +1,6 @@
 #include "storage/store_copy.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "storage/postgres_store.h"
@@ -22,13 +23,16 @@ constexpr int kRowsPerPage = 500;
 struct Column {
   std::string name;
   bool blob = false;
+  int pk = 0;  // position in the primary key, from 1; 0: not in it
 };
 
 StatusOr<std::vector<Column>> SqliteColumns(sql::Connection& s, const std::string& table) {
   CUSTOS_ASSIGN_OR_RETURN(
-      Rows r, sql::Query(s, "SELECT name, type FROM pragma_table_info($1) ORDER BY cid", {P(table)}));
+      Rows r, sql::Query(s, "SELECT name, type, pk FROM pragma_table_info($1) ORDER BY cid", {P(table)}));
   std::vector<Column> out;
-  for (size_t i = 0; i < r.size(); ++i) out.push_back({r.Text(i, 0), r.Text(i, 1) == "BLOB"});
+  for (size_t i = 0; i < r.size(); ++i) {
+    out.push_back({r.Text(i, 0), r.Text(i, 1) == "BLOB", static_cast<int>(r.Int(i, 2))});
+  }
   if (out.empty()) return Internal("table " + table + " is missing from the SQLite database");
   return out;
 }
@@ -47,19 +51,61 @@ StatusOr<sql::Param> ToParam(const Rows& r, size_t row, size_t col, const Column
   return P(r.Text(row, col));
 }
 
+// Whether `table` is a WITHOUT ROWID table (search_postings).
+StatusOr<bool> WithoutRowid(sql::Connection& s, const std::string& table) {
+  CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1",
+                                             {P(table)}));
+  return !r.empty() && r.Text(0, 0).find("WITHOUT ROWID") != std::string::npos;
+}
+
+// How a table is read page by page: the key columns selected first, the
+// condition for rows after the last page's key ($1…), and the order.
+struct Paging {
+  std::vector<std::string> key;  // rowid, or the primary key's columns in key order
+  std::string after;             // "rowid > $1", "(a, b) > ($1, $2)"
+  std::string order;             // "rowid", "a, b"
+};
+
+Paging PagingOf(bool without_rowid, const std::vector<Column>& columns) {
+  Paging p;
+  if (!without_rowid) {
+    // Every other table is a rowid table, and rowid order is insertion
+    // order, so parents (earlier tables) are always in place.
+    p.key = {"rowid"};
+  } else {
+    // No rowid: keyset paging on the primary key (such tables are derived
+    // data with no foreign keys, so their order does not matter).
+    std::vector<const Column*> pk;
+    for (const Column& c : columns) {
+      if (c.pk > 0) pk.push_back(&c);
+    }
+    std::sort(pk.begin(), pk.end(), [](const Column* a, const Column* b) { return a->pk < b->pk; });
+    for (const Column* c : pk) p.key.push_back(c->name);
+  }
+  std::string params;
+  for (size_t i = 0; i < p.key.size(); ++i) {
+    p.order += (i ? ", " : "") + p.key[i];
+    params += (i ? ", $" : "$") + std::to_string(i + 1);
+  }
+  p.after = p.key.size() == 1 ? p.order + " > " + params : "(" + p.order + ") > (" + params + ")";
+  return p;
+}
+
 Status CopyTable(sql::Connection& from, sql::Connection& to, const std::string& table,
                  uint64_t* copied, const std::function<void(const CopyProgress&)>& progress) {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<Column> columns, SqliteColumns(from, table));
+  CUSTOS_ASSIGN_OR_RETURN(bool without_rowid, WithoutRowid(from, table));
+  const Paging paging = PagingOf(without_rowid, columns);
   std::string names;
   for (const Column& c : columns) names += (names.empty() ? "" : ", ") + c.name;
-  // Paged by rowid: every table is a rowid table, and rowid order is
-  // insertion order, so parents (earlier tables) are always in place.
-  const std::string select = "SELECT rowid, " + names + " FROM " + table +
-                             " WHERE rowid > $1 ORDER BY rowid LIMIT " +
-                             std::to_string(kRowsPerPage);
-  int64_t after = -1;
+  const size_t keys = paging.key.size();
+  const std::string select = "SELECT " + paging.order + ", " + names + " FROM " + table + " WHERE " + paging.after +
+                             " ORDER BY " + paging.order + " LIMIT " + std::to_string(kRowsPerPage);
+  // Before the first page: a key below every key (rowids are positive, and
+  // SQLite orders every integer before every text).
+  Params after(keys, P(int64_t{-1}));
   for (;;) {
-    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(from, select, {P(after)}));
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(from, select, after));
     if (r.empty()) return Status::Ok();
     std::string insert = "INSERT INTO " + table + " (" + names + ") VALUES ";
     Params params;
@@ -67,14 +113,18 @@ Status CopyTable(sql::Connection& from, sql::Connection& to, const std::string& 
     for (size_t i = 0; i < r.size(); ++i) {
       insert += i ? ", (" : "(";
       for (size_t c = 0; c < columns.size(); ++c) {
-        CUSTOS_ASSIGN_OR_RETURN(sql::Param p, ToParam(r, i, c + 1, columns[c], table));
+        CUSTOS_ASSIGN_OR_RETURN(sql::Param p, ToParam(r, i, c + keys, columns[c], table));
         params.push_back(std::move(p));
         insert += (c ? ", $" : "$") + std::to_string(params.size());
       }
       insert += ")";
     }
     CUSTOS_RETURN_IF_ERROR(sql::Exec(to, insert, params).WithContext("copying " + table));
-    after = r.Int(r.size() - 1, 0);
+    const size_t last = r.size() - 1;
+    for (size_t k = 0; k < keys; ++k) {
+      const bool integer = r.rows[last][k].type() == typeid(Poco::Int64);
+      after[k] = integer ? P(r.Int(last, k)) : P(r.Text(last, k));
+    }
     *copied += r.size();
     if (progress) progress({table, *copied});
   }

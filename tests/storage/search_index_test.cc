@@ -20,6 +20,7 @@
 #include "storage/postgres_store.h"
 #include "storage/sql_util.h"
 #include "storage/sqlite_store.h"
+#include "storage/store_copy.h"
 #include "storage/text_tokens.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
@@ -361,6 +362,35 @@ TEST_F(SearchIndexSqlite, TheFilesHoldNoPlaintextToken) {
   }
   // The keyed tokens are there.
   EXPECT_NE(bytes.find(key_.KeyedToken("价格")), std::string::npos);
+}
+
+TEST_F(SearchIndexSqlite, CustosctlMigrateCopiesThePostings) {
+  CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
+  // Over two pages of the copy (500 rows each), with Chinese record ids.
+  std::string text;
+  for (int i = 0; i < 1200; ++i) text += "w" + std::string(1, static_cast<char>('a' + i % 26)) +
+                                         std::string(1, static_cast<char>('a' + (i / 26) % 26)) + " ";
+  Index("CT-1", text + "价格调整");
+  Index("合同-2", "价格调整 penalty");
+  store_.reset();
+  const std::string dsn = custos::testing::NewPostgresSchema();
+  auto counts = CopySqliteToPostgres(tmp_.Sub("custos.db"), dsn, nullptr);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  PostgresOptions options;
+  options.dsn = dsn;
+  auto pg = PostgresStore::Open(options, &signer_.checkpoint);
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  SearchIndexStats stats;
+  std::vector<PostingMatch> found;
+  Status s = (*pg)->Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(stats, tx.search().Stats());
+    CUSTOS_ASSIGN_OR_RETURN(found, tx.search().Match(key_.KeyedTokens(QueryTokens("价格调整")), 10));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(counts->at("search_postings"), stats.rows);
+  EXPECT_EQ(stats.rows, 676u + 3u + 3u + 1u);  // 26 × 26 words, 3 bigrams twice, penalty
+  ASSERT_EQ(found.size(), 2u);
 }
 
 // About 1 MB of Chinese and English text in documents of about 5 KB, words
