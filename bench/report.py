@@ -598,6 +598,27 @@ def page(results, source, notes, drawn):
         out.append(table(["log_bench figure", "value"], rows))
         out.append("")
 
+    out.append("## Extraction\n")
+    ex = s.get("extraction")
+    if ex is None:
+        out.append("Not run.\n")
+    elif ex.get("error"):
+        out.append(f"Error: {ex['error']}.\n")
+    else:
+        out.append("The worker `custos-extract` (docs/formats/extraction.md) on documents "
+                   "made in the run (bench/extraction_bench.py); whole worker runs, median "
+                   f"of {ex.get('runs_per_figure')}.\n")
+        out.append(table(["figure", "value"], [
+            [f"PDF text layer ({ex.get('text_layer_pages')} generated pages)",
+             fmt(ex.get("text_layer_pages_per_s")) + " pages/s"],
+            ["OCR (chi_sim+eng) of an A4 page at 300 dpi, PNG",
+             fmt(ex.get("ocr_seconds_per_page")) + " s/page"],
+            ["the same page as a scanned PDF (render + OCR)",
+             fmt(ex.get("scanned_pdf_seconds_per_page")) + " s/page"],
+            ["OCR lines found", f"{ex.get('ocr_found_lines')} of {ex.get('ocr_lines')}"],
+        ]))
+        out.append("")
+
     errors = results.get("errors") or []
     if errors:
         out.append("## Errors in this run\n")

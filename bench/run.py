@@ -13,6 +13,9 @@ Sections, run in this order (corpus is made whenever a later section needs it):
   peers   restic and borg backup/check of the same files; nginx serving them over TLS
   search  catalogue search latency at 1 million records (BINDIR/catalogue_seed)
   log     the audit log in-process (BINDIR/log_bench)
+  extraction  the worker custos-extract: PDF text-layer pages/s, OCR seconds
+          per page of a 300 dpi scan, as PNG and as a scanned PDF
+          (bench/extraction_bench.py)
   scaleout  a throwaway PostgreSQL (scripts/test-postgres.sh): pgbench's
           commits/s, then durable 64 KiB check-ins/s of one and of two
           custosd nodes serving one archive whose metadata lives there
@@ -55,8 +58,9 @@ sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 
 import corpus as corpus_mod  # noqa: E402
 import fsync_rate  # noqa: E402
+import extraction_bench  # noqa: E402
 
-SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "log", "scaleout"]
+SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "log", "extraction", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -1250,6 +1254,13 @@ INSERT INTO bench_commits (v) VALUES (:v);
 """
 
 
+def section_extraction(b, out):
+    work = os.path.join(b.work, "extraction")
+    os.makedirs(work, exist_ok=True)
+    log("extraction: custos-extract on generated PDFs and a 300 dpi scan")
+    out.update(extraction_bench.measure(b.bin, work, b.quick))
+
+
 def section_scaleout(b, out):
     corpus = b.ensure_corpus()
     pg = ThrowawayPostgres(b)
@@ -1617,7 +1628,7 @@ def main():
         log("WARNING: the work directory is on tmpfs: fsync figures will be meaningless")
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
-           "scaleout": section_scaleout}
+           "extraction": section_extraction, "scaleout": section_scaleout}
     interrupted = False
     try:
         for name in SECTIONS:
