@@ -279,13 +279,19 @@ WorkerRun RunWorker(const ExtractionLimits& limits, const std::vector<std::strin
   }
   int in_pair[2], out_pipe[2], err_pipe[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0) {
-    run.err = "socketpair failed";
+    run.err = std::string("socketpair failed: ") + std::strerror(errno);
     return run;
   }
   Fd in_parent{in_pair[0]}, in_child{in_pair[1]};
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return run;
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    run.err = std::string("pipe failed: ") + std::strerror(errno);
+    return run;
+  }
   Fd out_parent{out_pipe[0]}, out_child{out_pipe[1]};
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return run;
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    run.err = std::string("pipe failed: ") + std::strerror(errno);
+    return run;
+  }
   Fd err_parent{err_pipe[0]}, err_child{err_pipe[1]};
   ::shutdown(in_parent.fd, SHUT_RD);
 

@@ -23,6 +23,8 @@
 //
 // Thread safety: RunExtraction and RunWorker keep no state; any number may
 // run at once from different threads (each waits for its own child only).
+// The process must not set SIGCHLD to SIG_IGN (children would not be
+// waitable; a run then ends as extraction_failed).
 #pragma once
 
 #include <chrono>
