@@ -458,6 +458,7 @@ int main(int argc, char** argv) {
 
   custos::services::PackageExporter exporter(archive->store(), archive->content(),
                                              archive->keyring().VerifierKeys(), clock);
+  exporter.FlagFreshReads(AccountPolicyOf(config), &fresh_reads);
   custos::services::AuditService audit(
       archive->store(),
       [&archive](const std::function<void(const custos::storage::VerifyProgress&)>& progress) {

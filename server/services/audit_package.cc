@@ -339,11 +339,23 @@ class SnapshotReader {
 
 // The export.create event: an export by a user is a read of everything it
 // includes. Returns its log index.
+// By a fresh account (FreshAccountSince), the event says so and the
+// included files go to `fresh_reads` once the event is committed.
 StatusOr<uint64_t> LogExport(storage::MetadataStore& store, const Principal& who, const std::string& name,
-                             const Snapshot& snap, domain::Time now) {
+                             const Snapshot& snap, domain::Time now, const AccountPolicyOptions& policy,
+                             FreshReadLog* fresh_reads) {
   uint64_t index = 0;
+  std::optional<domain::Time> fresh_since;
   CUSTOS_RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> Status {
     storage::LogEvent e = MakeEvent("export.create", who, "export:" + name, now);
+    bool any_content = false;
+    for (const ExportRecord& er : snap.records) {
+      for (const ExportFile& f : er.files) any_content = any_content || f.include;
+    }
+    if (any_content) {
+      CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, policy));
+      if (fresh_since) e.details.Set("freshAccount", true);
+    }
     domain::DetailValue::Array ids;
     domain::DetailValue::Array files;
     for (const ExportRecord& er : snap.records) {
@@ -358,6 +370,16 @@ StatusOr<uint64_t> LogExport(storage::MetadataStore& store, const Principal& who
     CUSTOS_ASSIGN_OR_RETURN(index, tx.log().Append(e));
     return Status::Ok();
   }));
+  if (fresh_since && fresh_reads != nullptr) {
+    for (const ExportRecord& er : snap.records) {
+      for (const ExportFile& f : er.files) {
+        if (f.include) {
+          fresh_reads->Add({who.username.value, who.role, er.record.id, f.version, f.file.id, now,
+                            *fresh_since, index});
+        }
+      }
+    }
+  }
   return index;
 }
 
@@ -541,7 +563,7 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
 
   // 2. Log the export before any byte leaves.
   if (who != nullptr) {
-    CUSTOS_ASSIGN_OR_RETURN(summary.log_index, LogExport(store_, *who, summary.name, snap, now));
+    CUSTOS_ASSIGN_OR_RETURN(summary.log_index, LogExport(store_, *who, summary.name, snap, now, policy_, fresh_reads_));
   }
 
   // 3. Write the bag: payload, metadata, the log, receipts, then the

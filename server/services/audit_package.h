@@ -41,6 +41,7 @@
 
 #include "common/byte_stream.h"
 #include "server/services/clock.h"
+#include "server/services/fresh_reads.h"
 #include "server/services/package_writer.h"
 #include "server/services/principal.h"
 #include "storage/content_store.h"
@@ -112,11 +113,22 @@ class PackageExporter {
   StatusOr<ExportSummary> WriteTo(const Principal* who, const ExportRequest& request,
                                   ByteSink& out);
 
+  // An export that includes content is a content read: by a fresh account
+  // (account_policy.h) its export.create event says "freshAccount": true
+  // and each included file goes to `fresh_reads` (may be null) for the
+  // security auditor, like RecordService's reads. Call before use.
+  void FlagFreshReads(const AccountPolicyOptions& policy, FreshReadLog* fresh_reads) {
+    policy_ = policy;
+    fresh_reads_ = fresh_reads;
+  }
+
  private:
   storage::MetadataStore& store_;
   storage::ContentStore& content_;
   const std::string verifier_keys_;
   Clock& clock_;
+  AccountPolicyOptions policy_;
+  FreshReadLog* fresh_reads_ = nullptr;
 };
 
 }  // namespace custos::services

@@ -1,5 +1,7 @@
 #include "server/services/principal.h"
 
+#include "server/services/account_state.h"
+
 namespace custos::services {
 
 using domain::Classification;
@@ -119,6 +121,21 @@ Status CheckApproverCooling(storage::Transaction& tx, const Principal& who, doma
                             "forbidden");
   }
   return CheckCoolingPeriod(*u, now, options, action);
+}
+
+StatusOr<std::optional<domain::Time>> FreshAccountSince(storage::Transaction& tx, const Principal& who,
+                                                        domain::Time now,
+                                                        const AccountPolicyOptions& options) {
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::User> u, tx.users().Find(who.username));
+  if (!u || !IsFreshAccount(*u, now, options)) return std::optional<domain::Time>();
+  domain::Time since = u->created_at;
+  StatusOr<Provenance> p = ParseProvenance(u->provenance);
+  if (p.ok()) {
+    for (const std::optional<domain::Time>& t : {p->setup_at, p->reset_at, p->role_granted_at}) {
+      if (t && *t > since) since = *t;
+    }
+  }
+  return std::optional<domain::Time>(since);
 }
 
 }  // namespace custos::services

@@ -2,6 +2,7 @@
 // acts (DESIGN §1). Policy lives here, in one place, not in handlers.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,6 +69,14 @@ bool IsNonBusiness(domain::Role r);
 // without reading anything when options.cooling is zero (the rule is off).
 Status CheckApproverCooling(storage::Transaction& tx, const Principal& who, domain::Time now,
                             const AccountPolicyOptions& options, std::string_view action);
+
+// When `who`'s account is fresh (account_policy.h IsFreshAccount), read in
+// `tx`: the newest of its creation, set-up, reset and role grant; nullopt
+// when it is not fresh or has no users row (nothing to flag). Content reads
+// (RecordService) and export packages (PackageExporter) flag with it.
+StatusOr<std::optional<domain::Time>> FreshAccountSince(storage::Transaction& tx, const Principal& who,
+                                                        domain::Time now,
+                                                        const AccountPolicyOptions& options);
 
 // PermissionDenied with reason "forbidden" naming the action.
 Status Forbidden(const std::string& action);

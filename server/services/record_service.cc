@@ -146,22 +146,6 @@ std::string SafeMediaType(const std::string& t) {
   return std::regex_match(base, kMediaType) ? base : "application/octet-stream";
 }
 
-// When `who`'s account is fresh (account_policy.h IsFreshAccount): the
-// newest of its set-up, reset and role grant; nullopt when it is not fresh
-// or has no users row (nothing to flag).
-StatusOr<std::optional<Time>> FreshAccountSince(Transaction& tx, const Principal& who, Time now,
-                                                const AccountPolicyOptions& options) {
-  CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::User> u, tx.users().Find(who.username));
-  if (!u || !IsFreshAccount(*u, now, options)) return std::optional<Time>();
-  Time since = u->created_at;
-  StatusOr<Provenance> p = ParseProvenance(u->provenance);
-  if (p.ok()) {
-    for (const std::optional<Time>& t : {p->setup_at, p->reset_at, p->role_granted_at}) {
-      if (t && *t > since) since = *t;
-    }
-  }
-  return std::optional<Time>(since);
-}
 
 }  // namespace
 

@@ -672,6 +672,45 @@ TEST_F(Separation, SecurityAuditorSeesFreshAccountReads) {
   ExpectError(Post(auditor, "/v1/grants", Json({{"username", "g.ma"}, {"role", "legal"}})), 403, "forbidden");
 }
 
+// An export with content is a content read too: by a fresh account it is
+// flagged like a download (fault: a fresh archivist taking content out in
+// a package, unseen by the security auditor).
+TEST_F(Separation, SecurityAuditorSeesFreshAccountExports) {
+  Person auditor = MakePerson("k.qian", "security_auditor");
+  Person archivist = MakePerson("k.ma", "archivist");
+  ASSERT_FALSE(auditor.token.empty());
+  ASSERT_FALSE(archivist.token.empty());
+  HttpResult in = S().Call(archivist.token, "POST", "/v1/records",
+                           MultipartBody({MetadataPart(ContractJson("保密协议 2021", "2031-03-31")),
+                                          FilePart("保密协议.pdf", PatternBytes(1200, 37))}),
+                           MultipartType());
+  ASSERT_EQ(in.status, 201) << Describe(in);
+  Poco::JSON::Object::Ptr record = JsonObject(in.body);
+  const std::string id = Str(record, "id");
+  const std::string file_id =
+      Str(record->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  HttpResult started = Post(archivist, "/v1/exports", "{\"recordIds\":[\"" + id + "\"]}");
+  ASSERT_EQ(started.status, 202) << Describe(started);
+  const std::string job = Str(JsonObject(started.body), "id");
+  HttpResult done;
+  ASSERT_TRUE(WaitFor([&] {
+    done = Get(archivist, "/v1/exports/" + job);
+    return done.status != 202;
+  }, 30000));
+  ASSERT_EQ(done.status, 200) << Describe(done);
+
+  HttpResult alerts = Get(auditor, "/v1/alerts");
+  ASSERT_EQ(alerts.status, 200) << Describe(alerts);
+  bool found = false;
+  for (const auto& r : ObjectsOf(JsonObject(alerts.body), "freshAccountReads")) {
+    if (Str(r, "username") != "k.ma" || Str(r, "recordId") != id) continue;
+    found = true;
+    EXPECT_EQ(Str(r, "fileId"), file_id);
+    EXPECT_GT(Int(r, "logIndex"), 0);
+  }
+  EXPECT_TRUE(found) << alerts.body;
+}
+
 // ------------------------------------------------------------- bad input
 // Each refused with a clear code, and nothing changed.
 
