@@ -54,15 +54,12 @@ Response SignIn(services::AuthService& auth, RequestContext& ctx) {
   auto result = auth.SignIn(*username, *password, factor);
   if (!result.ok()) return Response::Error(result.status());
   ctx.principal = result->user.username.value;
-  // What the new session may do, exactly as every later request sees it.
-  auto session = auth.Authenticate(result->token);
-  if (!session.ok()) return Response::Error(session.status());
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("token", result->token);
   o->set("expiresAt", domain::FormatTime(result->expires_at));
   o->set("user", UserJson(result->user));
-  o->set("mustChangePassword", session->must_change_password);
-  o->set("mustEnrolSecondFactor", session->must_enrol_second_factor);
+  o->set("mustChangePassword", result->must_change_password);
+  o->set("mustEnrolSecondFactor", result->must_enrol_second_factor);
   return JsonOk(200, o);
 }
 

@@ -422,6 +422,8 @@ StatusOr<SignInResult> AuthService::SignIn(const std::string& username,
     if (!used_factor.empty()) e.details.Set("secondFactor", used_factor);
     bool must_enrol = RoleNeedsFactor(options_, u.role) && !c.HasSecondFactor();
     if (must_enrol) e.details.Set("mustEnrolSecondFactor", true);
+    result.must_change_password = u.must_change_password;
+    result.must_enrol_second_factor = must_enrol;
     if (used_factor == "recovery_code") e.details.Set("recoveryCodesLeft", c.recovery_code_hashes.size());
     return tx.log().Append(e).status();
   });

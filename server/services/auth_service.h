@@ -81,6 +81,9 @@ struct SignInResult {
   std::string token;  // give to the client once; never stored or logged
   domain::Time expires_at;
   domain::User user;
+  // What the new session may do, as Authenticate() will report it.
+  bool must_change_password = false;
+  bool must_enrol_second_factor = false;
 };
 
 struct AuthenticatedSession {
