@@ -224,6 +224,26 @@ class Separation : public ::testing::Test {
 
   static ApiServer& S() { return *server_; }
 
+  // A contract checked in by `who` with one file: {record id, file id}, or
+  // empty strings after the failure was added.
+  struct CheckedIn {
+    std::string id, file_id;
+  };
+  CheckedIn CheckInContract(const Person& who, const std::string& title, const std::string& end_date,
+                            const std::string& file, size_t size, int seed) {
+    HttpResult r = S().Call(who.token, "POST", "/v1/records",
+                            MultipartBody({MetadataPart(ContractJson(title, end_date)),
+                                           FilePart(file, PatternBytes(size, seed))}),
+                            MultipartType());
+    if (r.status != 201) {
+      ADD_FAILURE() << "check-in of " << title << ": " << Describe(r);
+      return {};
+    }
+    Poco::JSON::Object::Ptr record = JsonObject(r.body);
+    return {Str(record, "id"),
+            Str(record->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id")};
+  }
+
   static HttpResult Post(const Person& who, const std::string& path, const std::string& body = "") {
     return S().Call(who.token, "POST", path, body, body.empty() ? "" : kJson);
   }
@@ -452,15 +472,10 @@ TEST_F(Separation, GrantsNeedASecondPersonAndFreshApproversAreRefused) {
   ASSERT_FALSE(legal.token.empty());
 
   // A contract whose 10 years after its end have passed: due now.
-  HttpResult due = S().Call(archivist.token, "POST", "/v1/records",
-                            MultipartBody({MetadataPart(ContractJson("仓储合同 2004", "2014-12-31")),
-                                           FilePart("合同.pdf", PatternBytes(3000, 23))}),
-                            MultipartType());
-  ASSERT_EQ(due.status, 201) << Describe(due);
-  Poco::JSON::Object::Ptr record = JsonObject(due.body);
-  const std::string due_id = Str(record, "id");
-  const std::string file_id =
-      Str(record->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  const CheckedIn due = CheckInContract(archivist, "仓储合同 2004", "2014-12-31", "合同.pdf", 3000, 23);
+  ASSERT_FALSE(due.id.empty());
+  const std::string& due_id = due.id;
+  const std::string& file_id = due.file_id;
   Poco::JSON::Object::Ptr batch_body = new Poco::JSON::Object;
   Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
   ids->add(due_id);
@@ -478,12 +493,8 @@ TEST_F(Separation, GrantsNeedASecondPersonAndFreshApproversAreRefused) {
   EXPECT_EQ(Str(JsonObject(still.body), "state"), "proposed");
 
   // A 10-year contract ending last year, its retention shortened to nothing.
-  HttpResult live = S().Call(archivist.token, "POST", "/v1/records",
-                             MultipartBody({MetadataPart(ContractJson("供货合同 2015", "2025-06-30")),
-                                            FilePart("合同.pdf", PatternBytes(2000, 24))}),
-                             MultipartType());
-  ASSERT_EQ(live.status, 201) << Describe(live);
-  const std::string live_id = Str(JsonObject(live.body), "id");
+  const std::string live_id = CheckInContract(archivist, "供货合同 2015", "2025-06-30", "合同.pdf", 2000, 24).id;
+  ASSERT_FALSE(live_id.empty());
   HttpResult shorter = S().Call(archivist.token, "PUT", "/v1/records/" + live_id + "/retention",
                                 R"({"trigger":"contract_end","period":"P0D","action":"destroy"})", kJson);
   ASSERT_EQ(shorter.status, 202) << Describe(shorter);
@@ -635,15 +646,10 @@ TEST_F(Separation, SecurityAuditorSeesFreshAccountReads) {
   Person archivist = MakePerson("g.ma", "archivist");
   ASSERT_FALSE(auditor.token.empty());
   ASSERT_FALSE(archivist.token.empty());
-  HttpResult in = S().Call(archivist.token, "POST", "/v1/records",
-                           MultipartBody({MetadataPart(ContractJson("租赁合同 2020", "2030-06-30")),
-                                          FilePart("租赁合同.pdf", PatternBytes(1500, 31))}),
-                           MultipartType());
-  ASSERT_EQ(in.status, 201) << Describe(in);
-  Poco::JSON::Object::Ptr record = JsonObject(in.body);
-  const std::string id = Str(record, "id");
-  const std::string file_id =
-      Str(record->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  const CheckedIn in = CheckInContract(archivist, "租赁合同 2020", "2030-06-30", "租赁合同.pdf", 1500, 31);
+  ASSERT_FALSE(in.id.empty());
+  const std::string& id = in.id;
+  const std::string& file_id = in.file_id;
   HttpResult read = Get(archivist, "/v1/records/" + id + "/versions/1/files/" + file_id);
   ASSERT_EQ(read.status, 200) << Describe(read);
 
@@ -680,15 +686,10 @@ TEST_F(Separation, SecurityAuditorSeesFreshAccountExports) {
   Person archivist = MakePerson("k.ma", "archivist");
   ASSERT_FALSE(auditor.token.empty());
   ASSERT_FALSE(archivist.token.empty());
-  HttpResult in = S().Call(archivist.token, "POST", "/v1/records",
-                           MultipartBody({MetadataPart(ContractJson("保密协议 2021", "2031-03-31")),
-                                          FilePart("保密协议.pdf", PatternBytes(1200, 37))}),
-                           MultipartType());
-  ASSERT_EQ(in.status, 201) << Describe(in);
-  Poco::JSON::Object::Ptr record = JsonObject(in.body);
-  const std::string id = Str(record, "id");
-  const std::string file_id =
-      Str(record->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  const CheckedIn in = CheckInContract(archivist, "保密协议 2021", "2031-03-31", "保密协议.pdf", 1200, 37);
+  ASSERT_FALSE(in.id.empty());
+  const std::string& id = in.id;
+  const std::string& file_id = in.file_id;
   HttpResult started = Post(archivist, "/v1/exports", "{\"recordIds\":[\"" + id + "\"]}");
   ASSERT_EQ(started.status, 202) << Describe(started);
   const std::string job = Str(JsonObject(started.body), "id");
