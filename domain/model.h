@@ -252,6 +252,31 @@ struct RecordQuery {
   std::vector<Classification> own_department_classifications;
   int page = 1;        // 1-based
   int page_size = 50;  // 1..500
+  // Records that also match `text` through the content index (the services
+  // fill it from the postings, storage/search_index.h, after the caller's
+  // rights); the store ORs them with its own match of `text`.
+  std::vector<RecordId> text_matched_ids;
+  // False: the store does not scan the catalogue for `text` where its own
+  // text index cannot answer (PostgreSQL, and SQLite below three
+  // characters); `text_matched_ids` stand for that match. The archive
+  // number is still matched. True (the default): as before the content
+  // index, a LIKE scan.
+  bool text_scan = true;
+};
+
+// Where a search's text matched a record (docs/search.md "Hits").
+struct FieldMatch {
+  // "title", "description", "metadata", "archiveNumber", "note",
+  // "fileName" or "content".
+  std::string field;
+  int version = 0;   // note, fileName, content: the version; else 0
+  FileId file_id;    // fileName, content: the file; else empty
+  std::string file_name;
+  // The matched passage as alternating segments, plain first: segments
+  // 1, 3, 5, ... are the matched words. Empty when the caller may not read
+  // the field (content without the right to read it gives no match at
+  // all) or no passage was found.
+  std::vector<std::string> snippet;
 };
 
 // Searches count matches up to this many; beyond it a page says "more than
@@ -262,6 +287,9 @@ struct RecordPage {
   std::vector<Record> records;
   uint64_t total = 0;       // at most kMaxCountedMatches
   bool total_exact = true;  // false: more records than `total` match
+  // With a search text: for each of `records` (same order), where it
+  // matched. Empty without a text.
+  std::vector<std::vector<FieldMatch>> matches;
 };
 
 }  // namespace custos::domain
