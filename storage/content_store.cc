@@ -248,4 +248,38 @@ StatusOr<std::string> ContentStore::Fixity(const domain::StoredFile& file) {
   return Fixity(file.blob_id, file.id, file.kek_id, file.wrapped_dek);
 }
 
+crypto::FileId DerivedFileId(const domain::FileId& file_id, std::string_view purpose) {
+  std::string input(kDerivedIdDomain);
+  input.append(purpose);
+  input.push_back('\0');
+  input.append(file_id.value);
+  const crypto::Digest32 digest = crypto::Sha256Of(input);
+  crypto::FileId out{};
+  std::copy(digest.begin(), digest.begin() + out.size(), out.begin());
+  return out;
+}
+
+StatusOr<crypto::SecretBytes> ContentStore::DerivedKey(const domain::StoredFile& file) {
+  if (file.wrapped_dek.empty()) return DestroyedError(file.id);
+  CUSTOS_RETURN_IF_ERROR(ParseFileId(file.id).status());
+  return keys_.Unwrap(crypto::WrappedKey{file.kek_id, file.wrapped_dek});
+}
+
+StatusOr<std::vector<uint8_t>> ContentStore::SealDerived(const domain::StoredFile& file, std::string_view purpose,
+                                                         std::string_view plaintext) {
+  CUSTOS_ASSIGN_OR_RETURN(crypto::SecretBytes dek, DerivedKey(file));
+  return crypto::SealAll(suite_, dek, DerivedFileId(file.id, purpose),
+                         reinterpret_cast<const uint8_t*>(plaintext.data()), plaintext.size());
+}
+
+StatusOr<std::string> ContentStore::OpenDerived(const domain::StoredFile& file, std::string_view purpose,
+                                                const std::vector<uint8_t>& sealed) {
+  CUSTOS_ASSIGN_OR_RETURN(crypto::SecretBytes dek, DerivedKey(file));
+  CUSTOS_ASSIGN_OR_RETURN(crypto::Bytes plaintext,
+                          crypto::OpenAll(dek, DerivedFileId(file.id, purpose), sealed.data(), sealed.size()));
+  std::string out(plaintext.begin(), plaintext.end());
+  crypto::SecureZero(plaintext.data(), plaintext.size());
+  return out;
+}
+
 }  // namespace custos::storage

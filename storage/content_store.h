@@ -84,6 +84,15 @@ class ContentWriter : public ByteSink {
   [[nodiscard]] virtual StatusOr<StoredContent> Commit() = 0;
 };
 
+// What every derived file id's hash input starts with (18 bytes, the NUL
+// included; docs/formats/envelope.md "Derived data").
+inline constexpr std::string_view kDerivedIdDomain{"custos-derived-v1\0", 18};
+
+// The file id that data derived from file `file_id` for `purpose` is
+// sealed under: the first 16 bytes of SHA-256(kDerivedIdDomain + purpose +
+// "\0" + file_id), file_id as its 32 lower-case hex characters.
+crypto::FileId DerivedFileId(const domain::FileId& file_id, std::string_view purpose);
+
 class ContentStore {
  public:
   // `blobs` and `keys` are not owned and must outlive this object. `suite`
@@ -139,7 +148,25 @@ class ContentStore {
                                const std::string& kek_id, const std::vector<uint8_t>& wrapped_dek);
   StatusOr<std::string> Fixity(const domain::StoredFile& file);
 
+  // Data derived from a stored file (its extracted text, a preview),
+  // sealed under that file's own DEK, so that deleting the file's wrapped
+  // DEK (a destruction) shreds it too. The envelope
+  // (docs/formats/envelope.md) is bound to a derived file id, the first 16
+  // bytes of SHA-256("custos-derived-v1\0" + purpose + "\0" + file id), so
+  // derived data cannot pass for the file or for another purpose, and each
+  // seal has its own random salt. Failures: those of Open() for the DEK
+  // (kContentDestroyed, kKekUnknown, kDekUnwrapFailed); OpenDerived also
+  // the envelope's (kDataLoss for sealed bytes of another file or
+  // purpose, or changed).
+  StatusOr<std::vector<uint8_t>> SealDerived(const domain::StoredFile& file, std::string_view purpose,
+                                             std::string_view plaintext);
+  StatusOr<std::string> OpenDerived(const domain::StoredFile& file, std::string_view purpose,
+                                    const std::vector<uint8_t>& sealed);
+
  private:
+  // The file's DEK, unwrapped; the checks of Open() before the blob.
+  StatusOr<crypto::SecretBytes> DerivedKey(const domain::StoredFile& file);
+
   class DecryptingSource;
   StatusOr<std::unique_ptr<DecryptingSource>> OpenDecrypting(
       const domain::BlobId& blob_id, const domain::FileId& file_id, const std::string& kek_id,

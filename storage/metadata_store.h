@@ -32,6 +32,7 @@
 
 #include "common/status.h"
 #include "crypto/bytes.h"
+#include "storage/file_texts.h"
 #include "storage/log_leaf.h"
 #include "storage/search_index.h"
 #include "domain/model.h"
@@ -306,6 +307,9 @@ class Transaction {
   virtual LogRepository& log() = 0;
   // The content index's postings (storage/search_index.h).
   virtual SearchIndexRepository& search() = 0;
+  // What the content pipeline learned of each file, and its queue
+  // (storage/file_texts.h).
+  virtual FileTextRepository& texts() = 0;
   // Every stored row of the authority tables (storage/row_image.h) as its
   // kLog image, table by table in key order, pages of 1,000 rows (memory
   // stays bounded). Rows are read as stored, without checking their

@@ -133,6 +133,32 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "PRIMARY KEY (token, record_id, field, file_id)) WITHOUT ROWID",
           "CREATE INDEX search_postings_by_record ON search_postings(record_id)",
       },
+      // 9: content search (docs/formats/search-index.md "Tables").
+      // file_texts: what the content pipeline learned of each file, its
+      // text sealed under the file's own key (storage/file_texts.h).
+      // search_queue: records whose index entries are due; every record
+      // that is not destroyed is queued (the backfill). search_postings
+      // held no rows in any archive yet: it is made again with the keyed
+      // token as its 16 raw bytes instead of 32 hex characters (its key,
+      // stored twice, is most of a posting).
+      {
+          "CREATE TABLE file_texts (file_id TEXT PRIMARY KEY, record_id TEXT NOT NULL, "
+          "version BIGINT NOT NULL, state TEXT NOT NULL, claimed_type TEXT NOT NULL, "
+          "identified_type TEXT NOT NULL, method TEXT NOT NULL, pages BIGINT NOT NULL, "
+          "text_bytes BIGINT NOT NULL, sealed_text BLOB, attempts BIGINT NOT NULL, "
+          "next_attempt TEXT NOT NULL, reason TEXT NOT NULL, updated_at TEXT NOT NULL)",
+          "CREATE INDEX file_texts_by_record ON file_texts(record_id)",
+          "CREATE INDEX file_texts_by_state ON file_texts(state, next_attempt)",
+          "CREATE TABLE search_queue (record_id TEXT PRIMARY KEY, queued_at TEXT NOT NULL)",
+          "CREATE INDEX search_queue_by_time ON search_queue(queued_at)",
+          "INSERT INTO search_queue(record_id, queued_at) "
+          "SELECT id, created_at FROM records WHERE state <> 'destroyed'",
+          "DROP TABLE search_postings",
+          "CREATE TABLE search_postings (token BLOB NOT NULL, record_id TEXT NOT NULL, "
+          "field TEXT NOT NULL, file_id TEXT NOT NULL DEFAULT '', tf INTEGER NOT NULL, "
+          "PRIMARY KEY (token, record_id, field, file_id)) WITHOUT ROWID",
+          "CREATE INDEX search_postings_by_record ON search_postings(record_id)",
+      },
   };
   return m;
 }
@@ -166,7 +192,8 @@ const std::vector<std::string>& SchemaTables() {
   static const std::vector<std::string> tables = {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
       "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
-      "exports",     "export_records", "record_changes", "row_sets", "search_postings"};
+      "exports",     "export_records", "record_changes", "row_sets", "search_postings",
+      "file_texts",  "search_queue"};
   return tables;
 }
 

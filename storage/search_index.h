@@ -8,7 +8,8 @@
 // first use and never in the database; someone holding the database alone
 // cannot test whether a word occurs without the key.
 //
-// The postings (table search_postings, schema migration 8) say: keyed token
+// The postings (table search_postings, schema migration 8, made again by
+// migration 9 with the token as its 16 raw bytes) say: keyed token
 // T occurs tf times in field F (of file FILE, or of the record itself when
 // the file id is empty) of record R. They are derived data and, unlike the
 // authority tables, NOT row-sealed (storage/row_seal.h) and not in the
@@ -43,7 +44,8 @@ inline constexpr size_t kIndexKeySize = 32;
 // What every keyed token's MAC input starts with (16 bytes, the NUL
 // included): a version, so that a future scheme never yields the same tokens.
 inline constexpr std::string_view kKeyedTokenDomain{"custos-index-v1\0", 16};
-// Bytes of the MAC kept; the keyed token is their hex (32 characters).
+// Bytes of the MAC kept; the keyed token is their hex (32 characters) here
+// and in the repository's API, the 16 bytes themselves in the table.
 inline constexpr size_t kKeyedTokenBytes = 16;
 
 // Turns tokens into keyed tokens under one index key. Thread safety:
@@ -103,7 +105,8 @@ class SearchIndexRepository {
   // Makes `keyed_tf` (keyed token → tf > 0) the postings of (record,
   // field, file): the old ones are deleted first, so re-indexing a field
   // replaces it; an empty map just deletes. kInvalidArgument
-  // "bad_posting" for an empty record id or field, or a tf of 0.
+  // "bad_posting" for an empty record id or field, a tf of 0 or a keyed
+  // token that is not 32 hex digits.
   virtual Status Replace(const domain::RecordId& record_id, const std::string& field,
                          const domain::FileId& file_id, const std::map<std::string, uint32_t>& keyed_tf) = 0;
 
@@ -114,7 +117,8 @@ class SearchIndexRepository {
   // The (record, field, file) triples that hold every one of
   // `keyed_tokens` (AND; repeats count once), best first: score
   // descending, then record id, field and file id ascending; at most
-  // `limit`. Nothing for no tokens. The tokens need not be adjacent in the
+  // `limit`. Nothing for no tokens. kInvalidArgument "bad_token" for a
+  // keyed token that is not 32 hex digits. The tokens need not be adjacent in the
   // text: 价格调整 as 价格, 格调, 调整 also matches a text holding the three
   // bigrams apart (docs/search.md "Index").
   virtual StatusOr<std::vector<PostingMatch>> Match(const std::vector<std::string>& keyed_tokens,

@@ -9,6 +9,7 @@
 #include "storage/replay.h"
 #include "storage/row_seal.h"
 #include "storage/row_set.h"
+#include "storage/sql_file_texts.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -1553,17 +1554,32 @@ namespace {
 // ------------------------------------------------------------- search index
 // The postings of storage/search_index.h. Not sealed, not logged (derived
 // data; see the header).
+// The table stores each keyed token as its kKeyedTokenBytes raw bytes; the
+// repository speaks hex (docs/formats/search-index.md).
+std::optional<crypto::Bytes> TokenBytes(const std::string& keyed_token) {
+  std::optional<crypto::Bytes> raw = crypto::HexDecode(keyed_token);
+  if (!raw || raw->size() != kKeyedTokenBytes) return std::nullopt;
+  return raw;
+}
+
 class SqlSearchIndex final : public SearchIndexRepository {
  public:
   SqlSearchIndex(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
 
   Status Replace(const domain::RecordId& record_id, const std::string& field, const domain::FileId& file_id,
                  const std::map<std::string, uint32_t>& keyed_tf) override {
+    if (!writable_) return ReadOnly("a write");
     if (record_id.value.empty() || field.empty()) {
       return InvalidArgument("a posting needs a record id and a field", "bad_posting");
     }
+    std::vector<crypto::Bytes> raw;
+    raw.reserve(keyed_tf.size());
     for (const auto& [token, tf] : keyed_tf) {
-      if (tf == 0 || token.empty()) return InvalidArgument("a posting needs a token and a tf above 0", "bad_posting");
+      std::optional<crypto::Bytes> bytes = TokenBytes(token);
+      if (tf == 0 || !bytes) {
+        return InvalidArgument("a posting needs a keyed token (32 hex digits) and a tf above 0", "bad_posting");
+      }
+      raw.push_back(std::move(*bytes));
     }
     CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
                                 "DELETE FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
@@ -1571,12 +1587,13 @@ class SqlSearchIndex final : public SearchIndexRepository {
     // Multi-row INSERTs of 64, 32, …, 1 rows: few statements per field and
     // only seven statement texts in the connection's cache.
     auto it = keyed_tf.begin();
+    auto token = raw.begin();
     size_t left = keyed_tf.size();
     for (size_t chunk = kInsertChunk; chunk > 0; chunk /= 2) {
       while (left >= chunk) {
         Params params;
-        for (size_t i = 0; i < chunk; ++i, ++it) {
-          params.push_back(P(it->first));
+        for (size_t i = 0; i < chunk; ++i, ++it, ++token) {
+          params.push_back(P(*token));
           params.push_back(P(record_id.value));
           params.push_back(P(field));
           params.push_back(P(file_id.value));
@@ -1599,7 +1616,13 @@ class SqlSearchIndex final : public SearchIndexRepository {
   }
 
   StatusOr<std::vector<PostingMatch>> Match(const std::vector<std::string>& keyed_tokens, size_t limit) override {
-    std::vector<std::string> tokens = keyed_tokens;
+    std::vector<crypto::Bytes> tokens;
+    tokens.reserve(keyed_tokens.size());
+    for (const std::string& keyed : keyed_tokens) {
+      std::optional<crypto::Bytes> bytes = TokenBytes(keyed);
+      if (!bytes) return InvalidArgument("a keyed token is 32 hex digits", "bad_token");
+      tokens.push_back(std::move(*bytes));
+    }
     std::sort(tokens.begin(), tokens.end());
     tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
     if (tokens.size() > kMaxMatchTokens) {
@@ -1673,7 +1696,8 @@ class SqlTransactionImpl final : public SqlTransaction {
         documents_(s, tail != nullptr, changes_, sealer),
         exports_(s, tail != nullptr, changes_, sealer),
         log_(s, tail, changes_),
-        search_(s, tail != nullptr) {}
+        search_(s, tail != nullptr),
+        texts_(MakeSqlFileTexts(s, tail != nullptr)) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
@@ -1684,6 +1708,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   ExportRepository& exports() override { return exports_; }
   LogRepository& log() override { return log_; }
   SearchIndexRepository& search() override { return search_; }
+  FileTextRepository& texts() override { return *texts_; }
   Status Flush() override {
     // The set seals follow the keys this write function inserted and
     // deleted (storage/row_set.h), in its own transaction.
@@ -1727,6 +1752,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   SqlExports exports_;
   SqlLog log_;
   SqlSearchIndex search_;
+  std::unique_ptr<FileTextRepository> texts_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <typeinfo>
 
 #include "storage/postgres_store.h"
 #include "storage/schema.h"
@@ -102,7 +103,7 @@ Status CopyTable(sql::Connection& from, sql::Connection& to, const std::string& 
   const std::string select = "SELECT " + paging.order + ", " + names + " FROM " + table + " WHERE " + paging.after +
                              " ORDER BY " + paging.order + " LIMIT " + std::to_string(kRowsPerPage);
   // Before the first page: a key below every key (rowids are positive, and
-  // SQLite orders every integer before every text).
+  // SQLite orders every integer before every text and blob).
   Params after(keys, P(int64_t{-1}));
   for (;;) {
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(from, select, after));
@@ -122,8 +123,14 @@ Status CopyTable(sql::Connection& from, sql::Connection& to, const std::string& 
     CUSTOS_RETURN_IF_ERROR(sql::Exec(to, insert, params).WithContext("copying " + table));
     const size_t last = r.size() - 1;
     for (size_t k = 0; k < keys; ++k) {
-      const bool integer = r.rows[last][k].type() == typeid(Poco::Int64);
-      after[k] = integer ? P(r.Int(last, k)) : P(r.Text(last, k));
+      const std::type_info& type = r.rows[last][k].type();
+      if (type == typeid(Poco::Int64)) {
+        after[k] = P(r.Int(last, k));
+      } else if (type == typeid(sql::Blob)) {  // search_postings.token
+        after[k] = P(r.Bytes(last, k));
+      } else {
+        after[k] = P(r.Text(last, k));
+      }
     }
     *copied += r.size();
     if (progress) progress({table, *copied});

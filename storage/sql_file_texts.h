@@ -1,0 +1,19 @@
+// The SQL FileTextRepository (storage/file_texts.h), for the SQLite and
+// PostgreSQL stores alike: portable statements with $n placeholders over
+// the tables of schema migration 9. Transaction::texts() of the SQL stores
+// (storage/sql_repositories.h) is one of these.
+#pragma once
+
+#include <memory>
+
+#include "storage/file_texts.h"
+#include "storage/sql_util.h"
+
+namespace custos::storage {
+
+// A repository over `connection`, which must already be inside a database
+// transaction and outlive the repository. With `writable` false (a Read()
+// transaction) every write fails with kInternal "read_only_transaction".
+std::unique_ptr<FileTextRepository> MakeSqlFileTexts(sql::Connection& connection, bool writable);
+
+}  // namespace custos::storage
