@@ -169,6 +169,7 @@ const STATE_VARIANTS = {
   rejected: 'alert', revoked: 'alert', expired: 'neutral',
   proposed: 'info', executed: 'dark', released: 'neutral',
   pending: 'info',
+  text: 'ok', no_text: 'neutral', retry: 'warn',
   valid: 'ok', invalid: 'alert', none: 'neutral',
   queued: 'neutral', running: 'info', done: 'ok', failed: 'alert',
 };
@@ -185,6 +186,15 @@ export function classBadge(value) {
 export function hash(hex, full = false) {
   if (!hex) return h('span', { class: 'muted' }, '—');
   return h('code', { class: full ? 'hash hash-full' : 'hash', title: hex }, full ? hex : `${hex.slice(0, 16)}…`);
+}
+
+// A search snippet: alternating segments, plain text first; the segments
+// at odd positions are the matched words and go into <mark>. Every segment
+// is text (docs/search.md "API"): nothing in a snippet is markup.
+export function snippet(segments) {
+  if (!Array.isArray(segments) || segments.length === 0) return null;
+  return h('span', { class: 'snippet' },
+    segments.map((seg, i) => (i % 2 === 1 ? h('mark', null, String(seg)) : String(seg))));
 }
 
 export function mono(text) {

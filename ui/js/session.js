@@ -100,3 +100,17 @@ export function can(what) {
   const rule = RULES[what];
   return Boolean(currentUser && rule && rule.includes(currentUser.role));
 }
+
+// Whether the signed-in user may read this record's content now, mirroring
+// the server's rule (docs/api.md "Roles"): an archivist below secret, legal
+// for contracts, anyone else through their own digital loan that is handed
+// out and not yet due. It only decides whether the UI offers "Show text";
+// the server decides every read.
+export function mayReadContent(record) {
+  if (!currentUser || !record || record.tombstone) return false;
+  if (currentUser.role === 'archivist' && record.classification !== 'secret') return true;
+  if (currentUser.role === 'legal' && record.type === 'contract') return true;
+  const now = Date.now();
+  return (record.loans || []).some((l) => l.kind === 'digital' && l.state === 'checked_out'
+    && l.borrower === currentUser.username && !(new Date(l.dueAt).getTime() <= now));
+}

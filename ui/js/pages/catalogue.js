@@ -1,8 +1,11 @@
-// Catalogue search: full text over archive number, title, description and
-// type metadata, with filters; the filters live in the URL so that a search
-// can be bookmarked and the back button works.
+// Catalogue search: full text over archive number, title, description,
+// type metadata, version notes, file names and (for readers) the files'
+// extracted text, with filters; the filters live in the URL so that a search
+// can be bookmarked and the back button works. Each hit says where it
+// matched (docs/search.md "API": `matches`), with the snippet's matched
+// words in <mark> elements built here; the snippet itself is only text.
 
-import { h, field, select, pageHeader, table, recordLink, classBadge, stateBadge, fmtTimeShort, fmtNumber, linkButton, notice } from '../dom.js';
+import { h, field, select, pageHeader, table, recordLink, classBadge, stateBadge, fmtTimeShort, fmtNumber, linkButton, notice, snippet } from '../dom.js';
 import { t } from '../i18n.js';
 import * as api from '../api.js';
 import * as session from '../session.js';
@@ -11,6 +14,26 @@ import { TYPES, CLASSIFICATIONS, RECORD_STATES, departments } from '../model.js'
 
 const PAGE_SIZE = 25;
 const FILTERS = ['q', 'type', 'department', 'classification', 'state', 'createdFrom', 'createdTo', 'expiringWithin'];
+
+const MATCH_FIELDS = ['title', 'description', 'metadata', 'archiveNumber', 'note', 'fileName', 'content'];
+
+// One place a hit matched: the field's name, the version and file where
+// given, and the snippet.
+function matchItem(m) {
+  const where = [];
+  if (m.version) where.push(t('search.matchVersion', { v: m.version }));
+  if (m.fileName) where.push(m.fileName);
+  const field = MATCH_FIELDS.includes(m.field) ? m.field : 'other';
+  return h('li', { class: 'hit-match', dataset: { field } },
+    h('span', { class: 'match-field' }, MATCH_FIELDS.includes(m.field) ? t(`match.${m.field}`) : String(m.field)),
+    where.length ? h('span', { class: 'match-where' }, where.join(' · ')) : null,
+    snippet(m.snippet));
+}
+
+function matchList(r) {
+  if (!Array.isArray(r.matches) || r.matches.length === 0) return null;
+  return h('ul', { class: 'hit-matches', 'aria-label': t('search.matches') }, r.matches.map(matchItem));
+}
 
 export async function cataloguePage({ query }) {
   const page = Math.max(1, parseInt(query.page || '1', 10) || 1);
@@ -42,7 +65,7 @@ export async function cataloguePage({ query }) {
 
   const columns = [
     { label: t('field.archiveNumber'), cell: (r) => recordLink(r.id), class: 'nowrap' },
-    { label: t('field.title'), cell: (r) => h('span', { class: 'title-cell' }, r.title), class: 'wrap' },
+    { label: t('field.title'), cell: (r) => [h('span', { class: 'title-cell' }, r.title), matchList(r)], class: 'wrap' },
     { label: t('field.type'), cell: (r) => t(`type.${r.type}`), class: 'nowrap' },
     { label: t('field.department'), cell: (r) => r.department },
     { label: t('field.classification'), cell: (r) => classBadge(r.classification) },

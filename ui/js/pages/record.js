@@ -1,6 +1,8 @@
 // One record: catalogue data, retention and disposition date, holds, open
-// loans, the versions as a timeline (files with hashes and signature status,
-// receipts) and the record's audit history with log indices. Also the loan
+// loans, the versions as a timeline (files with hashes, signature status,
+// the content pipeline's extraction status and identified type, and for
+// readers the extracted text; receipts) and the record's audit history with
+// log indices. Also the loan
 // request form and the archivist's edit form.
 
 import {
@@ -33,22 +35,77 @@ function signatureCell(sig) {
   return h('div', { class: 'sig' }, parts);
 }
 
+// The claimed media type, the type identified from the bytes beside it and,
+// when they differ, a visible warning.
+function typeCell(f) {
+  const x = f.extraction;
+  const claimed = (x && x.claimedType) || f.mediaType;
+  return h('div', { class: 'extraction' },
+    h('span', { class: 'muted' }, claimed),
+    x && x.identifiedType ? h('span', { class: 'small identified-type' }, t('record.identifiedType', { type: x.identifiedType })) : null,
+    x && x.typeMismatch ? h('div', { class: 'type-mismatch', role: 'note' },
+      t('record.typeMismatch', { claimed, identified: x.identifiedType || '—' })) : null);
+}
+
+// The file's extraction status (docs/search.md "API"); absent until the
+// pipeline has seen the file, which is shown as pending.
+function extractionCell(f) {
+  const x = f.extraction;
+  const state = x && x.state ? x.state : 'pending';
+  const parts = [h('span', { class: 'extraction-state', dataset: { state } }, stateBadge('extr', state))];
+  if (x && state === 'text') {
+    const method = t(`method.${x.method}`, {}, x.method || '');
+    parts.push(h('span', { class: 'muted small' }, x.pages
+      ? t('record.extractionDetail', { method, pages: x.pages, count: x.pages, size: fmtBytes(x.textBytes) })
+      : t('record.extractionDetailNoPages', { method, size: fmtBytes(x.textBytes) })));
+  }
+  if (x && (state === 'retry' || state === 'failed')) {
+    if (x.reason) parts.push(h('span', { class: 'muted small' }, t('record.extractionReason', { reason: t(`extrReason.${x.reason}`, {}, x.reason) })));
+    if (x.attempts) parts.push(h('span', { class: 'muted small' }, t('record.extractionAttempts', { n: x.attempts })));
+  }
+  return h('div', { class: 'extraction' }, parts);
+}
+
+// The extracted text of one file, shown in a scrollable <pre> as text
+// (textContent), never parsed. GET …/text is a content read the server logs.
+async function showText(record, v, f, area, textStatus) {
+  const res = await api.get(`/v1/records/${enc(record.id)}/versions/${v.number}/files/${enc(f.id)}/text`);
+  const text = typeof res.text === 'string' ? res.text : '';
+  const pre = h('pre', { class: 'extracted-text', tabindex: '0', 'aria-label': t('record.textOf', { name: f.name, v: v.number }) });
+  pre.textContent = text;
+  clear(area);
+  append(area, [
+    h('div', { class: 'file-text', dataset: { file: f.id } },
+      h('h4', null, t('record.textOf', { name: f.name, v: v.number })),
+      text ? pre : h('p', { class: 'muted' }, t('record.textEmpty')),
+      button(t('record.hideText'), () => { clear(area); textStatus.clear(); }, 'link', { class: 'btn btn-link hide-text' })),
+  ]);
+  textStatus.ok(t('record.textShown', { name: f.name }));
+}
+
 function versionCard(record, v, status, latest) {
   const canRead = !record.tombstone;
+  const mayRead = session.mayReadContent(record);
+  const textStatus = statusArea();
+  const textArea = h('div', { class: 'text-area' });
   const columns = [
     { label: t('record.fileName'), cell: (f) => h('span', { class: 'file-name' }, f.name), class: 'wrap' },
     { label: t('record.fileSize'), cell: (f) => fmtBytes(f.size), class: 'num nowrap' },
-    { label: t('record.mediaType'), cell: (f) => h('span', { class: 'muted' }, f.mediaType) },
+    { label: t('record.mediaType'), cell: typeCell },
+    { label: t('record.extraction'), cell: extractionCell },
     { label: 'SHA-256', cell: (f) => h('div', null, hash(f.sha256, true), f.sm3 ? h('div', { class: 'muted small' }, 'SM3 ', hash(f.sm3)) : null), class: 'hash-col' },
     { label: t('record.signature'), cell: (f) => signatureCell(f.signature) },
     {
       label: h('span', { class: 'sr-only' }, t('common.actions')),
       cell: (f) => (f.destroyed || !canRead
         ? badge(t('record.contentDestroyed'), 'dark')
-        : actionButton(t('record.download'), async () => {
-          const info = await api.download(`/v1/records/${enc(record.id)}/versions/${v.number}/files/${enc(f.id)}`, f.name);
-          status.ok(t('record.downloaded', { name: info.name, index: info.logIndex ?? '—' }));
-        }, status, 'secondary', { dataset: { action: 'download', file: f.name, version: v.number }, 'aria-label': t('record.downloadNamed', { name: f.name }) })),
+        : h('div', { class: 'file-actions' },
+          actionButton(t('record.download'), async () => {
+            const info = await api.download(`/v1/records/${enc(record.id)}/versions/${v.number}/files/${enc(f.id)}`, f.name);
+            status.ok(t('record.downloaded', { name: info.name, index: info.logIndex ?? '—' }));
+          }, status, 'secondary', { dataset: { action: 'download', file: f.name, version: v.number }, 'aria-label': t('record.downloadNamed', { name: f.name }) }),
+          mayRead ? actionButton(t('record.showText'), () => showText(record, v, f, textArea, textStatus), textStatus, 'secondary',
+            { dataset: { action: 'show-text', file: f.name, version: v.number }, 'aria-label': t('record.showTextNamed', { name: f.name }) }) : null)),
       class: 'nowrap',
     },
   ];
@@ -71,7 +128,9 @@ function versionCard(record, v, status, latest) {
         [t('record.manifestHash'), hash(v.manifestHash, true)],
         [t('record.prevManifestHash'), v.prevManifestHash ? hash(v.prevManifestHash, true) : h('span', { class: 'muted' }, t('record.firstVersion'))],
       ], 'facts facts-inline'),
-      table(columns, v.files, t('record.noFiles'), { class: 'compact', label: t('record.filesOf', { n: v.number }) })));
+      table(columns, v.files, t('record.noFiles'), { class: 'compact', label: t('record.filesOf', { n: v.number }) }),
+      textStatus.el,
+      textArea));
 }
 
 // "field: old → new" for each value a record.update changed: the kept
@@ -107,7 +166,11 @@ function historySummary(ev, fileNames, change) {
     case 'record.version':
       return t('hist.version', { n: d.version, files: (d.files || []).length, count: (d.files || []).length, kind: t(`kind.${d.kind}`, {}, d.kind || '') });
     case 'content.read':
+      // "derived": "text" is a read of the extracted text, not of the bytes.
+      if (d.derived === 'text') return t(d.loan ? 'hist.readTextLoan' : 'hist.readText', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
       return t(d.loan ? 'hist.readLoan' : 'hist.read', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
+    case 'content.snippet':
+      return t('hist.snippet', { v: d.version, file: fileNames.get(d.file) || d.file });
     case 'record.update':
       // details.changed names every changed field (metadata ones as
       // "metadata.<key>"); older entries only had before/after.
