@@ -485,8 +485,45 @@ class SqlRecords final : public RecordRepository {
     };
     size_t characters = 0;
     for (unsigned char c : q.text) characters += (c & 0xC0) != 0x80;  // UTF-8 code points
-    if (!q.text.empty() && !dialect_.text_match_where.empty() &&
-        characters >= dialect_.min_text_match_chars) {
+    const bool engine_match = !dialect_.text_match_where.empty() && characters >= dialect_.min_text_match_chars;
+    if (!q.text.empty() && (!q.text_scan || !q.text_matched_ids.empty())) {
+      // The content index has spoken (RecordQuery::text_matched_ids): its
+      // records, OR the archive number, OR (while text_scan) the catalogue
+      // match below, each as an alternative that keeps the default order.
+      std::vector<std::string> alternatives;
+      auto param = [&](sql::Param p) {
+        params.push_back(std::move(p));
+        return "$" + std::to_string(params.size());
+      };
+      auto bind = [](std::string clause, const std::string& n) {
+        for (size_t at; (at = clause.find("$?")) != std::string::npos;) clause.replace(at, 2, n);
+        return clause;
+      };
+      if (q.text_scan && !engine_match) {
+        alternatives.push_back(bind(
+            "lower(records.id) LIKE $? ESCAPE '!' OR lower(records.title) LIKE $? ESCAPE '!' OR "
+            "lower(records.description) LIKE $? ESCAPE '!' OR lower(records.metadata_json) LIKE $? ESCAPE '!'",
+            param(P("%" + EscapeLike(Lower(q.text)) + "%"))));
+      } else if (MayBeArchiveNumber(q.text)) {
+        alternatives.push_back("lower(records.id) LIKE " + param(P("%" + EscapeLike(Lower(q.text)) + "%")) +
+                               " ESCAPE '!'");
+      }
+      if (q.text_scan && engine_match) {
+        std::string match = bind(dialect_.text_match_where, param(P(dialect_.text_match_param(q.text))));
+        alternatives.push_back(dialect_.text_match_join.empty()
+                                   ? match
+                                   : "records.rowid IN (SELECT records.rowid FROM records " +
+                                         dialect_.text_match_join + " WHERE " + match + ")");
+      }
+      if (!q.text_matched_ids.empty()) {
+        std::string in;
+        for (const domain::RecordId& id : q.text_matched_ids) in += (in.empty() ? "" : ", ") + param(P(id.value));
+        alternatives.push_back("records.id IN (" + in + ")");
+      }
+      std::string any;
+      for (const std::string& a : alternatives) any += (any.empty() ? "(" : " OR (") + a + ")";
+      where += " AND (" + (any.empty() ? std::string("1 = 0") : any) + ")";
+    } else if (!q.text.empty() && engine_match) {
       if (MayBeArchiveNumber(q.text)) {
         // Archive numbers are not in the full-text index: match them
         // directly too (this reads every id, so only for texts that could

@@ -479,6 +479,62 @@ TEST_P(StoreContract, SearchTreatsLikeMetacharactersLiterally) {
   EXPECT_EQ(SearchText("%"), V{"GN-2026-000001"});
 }
 
+// The content index's records (RecordQuery::text_matched_ids) are ORed
+// with the store's own match; text_scan false leaves only them and the
+// archive number, and filters and clearance still apply to them.
+TEST_P(StoreContract, SearchOrsContentIndexMatchesAndSkipsTheScanWhenTold) {
+  InsertRecords(Catalogue());
+  using V = std::vector<std::string>;
+  auto search = [&](const std::string& text, std::vector<std::string> ids, bool scan) {
+    domain::RecordQuery q;
+    q.text = text;
+    q.text_scan = scan;
+    for (const std::string& id : ids) q.text_matched_ids.push_back(domain::RecordId{id});
+    auto out = Ids(Search(q));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  // Scan and ids: the catalogue's match OR the index's, short (LIKE) and
+  // long (full-text index) texts alike.
+  EXPECT_EQ(search("steel", {"GN-2026-000004"}, true), (V{"CT-2026-000001", "GN-2026-000004"}));
+  EXPECT_EQ(search("axb", {"CT-2026-000002"}, true), (V{"CT-2026-000002", "GN-2026-000004"}));
+  EXPECT_EQ(search("价格调整", {"CF-2026-000001"}, true), (V{"CF-2026-000001"}));
+  // No scan: the catalogue's words alone find nothing, the ids do.
+  EXPECT_EQ(search("steel", {}, false), V{});
+  EXPECT_EQ(search("steel", {"CT-2026-000002"}, false), V{"CT-2026-000002"});
+  EXPECT_EQ(search("ax", {}, false), V{});
+  // ...but the archive number is still matched.
+  EXPECT_EQ(search("ct-2026", {}, false), (V{"CT-2026-000001", "CT-2026-000002"}));
+  EXPECT_EQ(search("CF-2026-000001", {"GN-2026-000001"}, false), (V{"CF-2026-000001", "GN-2026-000001"}));
+  // An id that does not exist is no record; filters still restrict ids.
+  EXPECT_EQ(search("steel", {"XX-2026-000009"}, false), V{});
+  domain::RecordQuery q;
+  q.text = "steel";
+  q.text_scan = false;
+  q.text_matched_ids = {domain::RecordId{"CT-2026-000001"}, domain::RecordId{"GN-2026-000001"}};
+  q.department = "hr";  // every catalogue record is of "sales"
+  EXPECT_EQ(Ids(Search(q)), V{});
+  q.department = "sales";
+  q.allowed_classifications = {domain::Classification::kPublic};  // they are internal
+  EXPECT_EQ(Ids(Search(q)), V{});
+  q.allowed_classifications.clear();
+  EXPECT_EQ(Ids(Search(q)), (V{"GN-2026-000001", "CT-2026-000001"}));
+  // Without a text the ids are no filter at all.
+  domain::RecordQuery all;
+  all.text_matched_ids = {domain::RecordId{"CT-2026-000001"}};
+  EXPECT_EQ(Search(all).total, Catalogue().size());
+  // The page is ordered newest first as any other.
+  EXPECT_EQ(Ids(Search([] {
+              domain::RecordQuery x;
+              x.text = "zz";
+              x.text_scan = false;
+              x.text_matched_ids = {domain::RecordId{"CT-2026-000001"}, domain::RecordId{"GN-2026-000005"},
+                                    domain::RecordId{"CT-2026-000002"}};
+              return x;
+            }())),
+            (V{"GN-2026-000005", "CT-2026-000002", "CT-2026-000001"}));
+}
+
 TEST_P(StoreContract, SearchFiltersAndClearance) {
   std::vector<domain::Record> records = Catalogue();
   records[0].type = domain::RecordType::kContract;
