@@ -1,0 +1,527 @@
+// The content search figures of issue #24 (docs/benchmarks.md "search"),
+// measured in-process on a real SQLite file:
+//   - search latency (p50, p99, max) over N catalogue records, M of them
+//     with two pages (about 3,000 characters) of generated Chinese and
+//     Latin text in the content index, against the 50 ms target;
+//   - index bytes per byte of text: the database's size before and after
+//     the content postings, over the UTF-8 bytes of the indexed text;
+//   - what building that costs: seconds per 1,000 records and per 1,000
+//     texts, from which bench/run.py extrapolates to the issue's scale.
+//
+//   search_bench --dir DIR --records N --with-text M [--rounds R]
+//                [--match-limit L] [--json OUT]
+//
+// The store is the one custosd runs (storage::SqliteStore, durable, rows
+// sealed and checked). Records are inserted through the records
+// repository the way bench/catalogue_seed.cc does it, 1,000 per
+// transaction, with the postings of their title and description; every
+// (N / M)-th record also gets a text, tokenised by storage::TermFrequencies,
+// keyed by IndexKey::KeyedFrequencies and written with
+// tx.search().Replace as the field "content" of one file. Nothing goes
+// through the blob store: the figure is about the index.
+//
+// A search is what the service does with an index key (RecordService::
+// Search): the query's tokens (storage::QueryTokens) keyed, the postings
+// matched (tx.search().Match, at most L hits), and the catalogue read
+// with the matched records as text_matched_ids and text_scan off (the
+// catalogue's own fields are in the postings too), a page of 20 under a
+// reader's clearance. Snippets (opening sealed texts) are not part of it.
+//
+// Words come from fixed vocabularies with Zipf-like frequencies and a
+// fixed seed, so every run builds the same archive. Query classes: two-
+// character words of high, middle and low frequency, four-character
+// phrases, a Chinese word with a Latin one, Latin words, and a word in no
+// document. Each query runs R times, the classes interleaved.
+//
+// DIR is emptied of search_bench.db first. Prints progress to stderr and
+// one JSON object to OUT (or stdout).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "crypto/signature.h"
+#include "crypto/signed_note.h"
+#include "storage/keyring.h"
+#include "storage/row_seal.h"
+#include "storage/search_index.h"
+#include "storage/sqlite_store.h"
+#include "storage/text_tokens.h"
+
+using namespace custos;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// 500 common simplified characters: the pool of the generated words.
+constexpr char kCharPool[] =
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说"
+    "产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点"
+    "从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原"
+    "又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革"
+    "位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强"
+    "放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交"
+    "受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八"
+    "离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布"
+    "复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精"
+    "值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照"
+    "参红细引听该铁价严";
+// Characters outside the pool: a word of them occurs in no document.
+constexpr char kAbsentWord[] = "鑫罡";
+
+constexpr int kPerTransaction = 1000;
+constexpr int kTextChars = 3000;  // two pages
+constexpr int kPageSize = 20;
+
+std::vector<std::string> SplitUtf8(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    out.push_back(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+// A vocabulary whose i-th word is drawn with weight 1 / (i + 1).
+struct Vocabulary {
+  std::vector<std::string> words;
+  std::vector<double> cdf;
+
+  void Finish() {
+    double sum = 0;
+    cdf.clear();
+    for (size_t i = 0; i < words.size(); ++i) cdf.push_back(sum += 1.0 / double(i + 1));
+    for (double& c : cdf) c /= sum;
+  }
+  const std::string& Draw(std::mt19937_64& rng) const {
+    double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    size_t i = std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
+    return words[std::min(i, words.size() - 1)];
+  }
+};
+
+struct Corpus {
+  Vocabulary two;    // two-character Chinese words
+  Vocabulary four;   // four-character Chinese phrases
+  Vocabulary latin;  // Latin words
+
+  explicit Corpus(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::string> chars = SplitUtf8(kCharPool);
+    std::set<std::string> seen;
+    auto ch = [&] { return chars[rng() % chars.size()]; };
+    while (two.words.size() < 8000) {
+      std::string w = ch() + ch();
+      if (seen.insert(w).second) two.words.push_back(w);
+    }
+    while (four.words.size() < 2000) {
+      std::string w = ch() + ch() + ch() + ch();
+      if (seen.insert(w).second) four.words.push_back(w);
+    }
+    while (latin.words.size() < 3000) {
+      std::string w;
+      int n = 4 + int(rng() % 7);
+      for (int i = 0; i < n; ++i) w += char('a' + rng() % 26);
+      if (seen.insert(w).second) latin.words.push_back(w);
+    }
+    two.Finish();
+    four.Finish();
+    latin.Finish();
+  }
+
+  // One word: 60 % two characters, 15 % four, 25 % Latin. Adds its
+  // length in characters to *chars.
+  std::string Word(std::mt19937_64& rng, int* chars) const {
+    uint64_t k = rng() % 100;
+    if (k < 60) return *chars += 2, two.Draw(rng);
+    if (k < 75) return *chars += 4, four.Draw(rng);
+    const std::string& w = latin.Draw(rng);
+    *chars += int(w.size()) + 2;
+    return " " + w + " ";
+  }
+
+  std::string Text(std::mt19937_64& rng, int want_chars) const {
+    std::string out;
+    int chars = 0, words = 0;
+    while (chars < want_chars) {
+      out += Word(rng, &chars);
+      if (++words % 9 == 0) out += (words % 27 == 0) ? "。" : "，", ++chars;
+    }
+    return out;
+  }
+};
+
+struct Query {
+  std::string cls;
+  std::string text;
+};
+
+std::vector<Query> Queries(const Corpus& c) {
+  std::vector<Query> q;
+  for (size_t r : {0, 1, 2, 3, 5}) q.push_back({"two_chars_frequent", c.two.words[r]});
+  for (size_t r : {100, 150, 200, 300, 400}) q.push_back({"two_chars_middle", c.two.words[r]});
+  for (size_t r : {4000, 5000, 6000, 7000, 7999}) q.push_back({"two_chars_rare", c.two.words[r]});
+  for (size_t r : {0, 10, 100, 500, 1500}) q.push_back({"four_char_phrase", c.four.words[r]});
+  for (size_t r : {0, 50, 500}) q.push_back({"mixed", c.two.words[r] + " " + c.latin.words[r]});
+  for (size_t r : {0, 100, 2000}) q.push_back({"latin_word", c.latin.words[r]});
+  q.push_back({"absent", kAbsentWord});
+  return q;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = size_t(std::ceil(p / 100.0 * double(v.size()))) ;
+  return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
+}
+
+// The database's bytes on disk: the main file and what is left of the WAL.
+uint64_t DbBytes(const std::string& db) {
+  uint64_t n = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code ec;
+    uint64_t s = std::filesystem::file_size(db + suffix, ec);
+    if (!ec) n += s;
+  }
+  return n;
+}
+
+int Fail(const char* what, const Status& s) {
+  std::fprintf(stderr, "search_bench: %s: %s\n", what, s.ToString().c_str());
+  return 1;
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    o += c;
+  }
+  return o;
+}
+
+class Bench {
+ public:
+  Bench(std::string dir, uint64_t records, uint64_t with_text)
+      : db_(dir + "/search_bench.db"), records_(records), with_text_(with_text),
+        sealer_(crypto::Bytes(storage::RowSealer::kKeySize, 0x5e)),
+        key_(crypto::Bytes(storage::kIndexKeySize, 0x1d)), corpus_(20261207) {}
+
+  Status Open() {
+    if (!signer_) {
+      CUSTOS_ASSIGN_OR_RETURN(crypto::KeyPair pair,
+                              crypto::KeyPair::Generate(crypto::SignatureAlgorithm::kEd25519));
+      CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeySigner s,
+                              crypto::note::KeySigner::Create("bench/search", std::move(pair)));
+      signer_ = std::make_unique<crypto::note::KeySigner>(std::move(s));
+      checkpoints_ = std::make_unique<storage::NoteCheckpointSigner>(
+          "bench/search", std::vector<const crypto::note::Signer*>{signer_.get()});
+    }
+    storage::SqliteOptions o;
+    o.path = db_;
+    o.sealer = &sealer_;
+    CUSTOS_ASSIGN_OR_RETURN(store_, storage::SqliteStore::Open(o, checkpoints_.get()));
+    return Status::Ok();
+  }
+  // Closing checkpoints the WAL into the database file, so that its size
+  // counts everything written.
+  void Close() { store_.reset(); }
+
+  // The catalogue: every record with the postings of its title and
+  // description; remembers every (N / M)-th record for a text.
+  Status FillCatalogue(std::map<std::string, double>& fig) {
+    domain::Time now = domain::TruncateToMillis(std::chrono::system_clock::now());
+    CUSTOS_RETURN_IF_ERROR(store_->Write([&](storage::Transaction& tx) -> Status {
+      for (const char* d : {"sales", "engineering", "quality", "legal"}) {
+        CUSTOS_ASSIGN_OR_RETURN(bool exists, tx.departments().Exists(d));
+        if (!exists) CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, now}));
+      }
+      return Status::Ok();
+    }));
+    const char* types[] = {"contract", "product_dossier", "customer_file", "qualification", "general"};
+    const domain::Classification classes[] = {
+        domain::Classification::kPublic, domain::Classification::kInternal,
+        domain::Classification::kInternal, domain::Classification::kConfidential};
+    const char* departments[] = {"sales", "engineering", "quality", "legal"};
+    const uint64_t every = with_text_ ? std::max<uint64_t>(1, records_ / with_text_) : 0;
+    std::mt19937_64 rng(20261126);
+    int year = std::stoi(domain::FormatTime(now).substr(0, 4));
+    auto words = [&](int n) {
+      std::string s;
+      int chars = 0;
+      for (int i = 0; i < n; ++i) s += corpus_.Word(rng, &chars);
+      return s;
+    };
+    auto t0 = Clock::now();
+    for (uint64_t done = 0; done < records_;) {
+      uint64_t batch = std::min<uint64_t>(kPerTransaction, records_ - done);
+      CUSTOS_RETURN_IF_ERROR(store_->Write([&](storage::Transaction& tx) -> Status {
+        for (uint64_t i = 0; i < batch; ++i) {
+          domain::Record r;
+          r.type = domain::ParseRecordType(types[rng() % 5]).value();
+          r.title = words(4);
+          r.description = words(12);
+          r.department = departments[rng() % 4];
+          r.classification = classes[rng() % 4];
+          r.custodian = "archivist";
+          r.location = "shelf " + std::to_string(rng() % 500);
+          r.created_by = "archivist";
+          r.created_at = r.updated_at = now;
+          CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
+          r.id = domain::MakeArchiveNumber(r.type, year, seq);
+          CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
+          CUSTOS_RETURN_IF_ERROR(tx.search().Replace(
+              r.id, "title", {}, key_.KeyedFrequencies(storage::TermFrequencies(r.title))));
+          CUSTOS_RETURN_IF_ERROR(tx.search().Replace(
+              r.id, "description", {}, key_.KeyedFrequencies(storage::TermFrequencies(r.description))));
+          if (every && (done + i) % every == 0 && with_text_ids_.size() < with_text_) {
+            with_text_ids_.push_back(r.id);
+          }
+        }
+        return Status::Ok();
+      }));
+      done += batch;
+      if (done % 100000 == 0 || done == records_) {
+        std::fprintf(stderr, "search_bench: %llu records, %.0f s\n", static_cast<unsigned long long>(done),
+                     std::chrono::duration<double>(Clock::now() - t0).count());
+      }
+    }
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    fig["records"] = double(records_);
+    fig["catalogue_seconds"] = s;
+    fig["catalogue_s_per_1000_records"] = s / double(records_) * 1000;
+    return Status::Ok();
+  }
+
+  // The content: a text for each remembered record, as the field
+  // "content" of one file, tokenised and keyed as the pipeline does,
+  // 1,000 texts per transaction (tokenising inside the clock).
+  Status FillTexts(std::map<std::string, double>& fig) {
+    std::mt19937_64 rng(20261207);
+    uint64_t text_bytes = 0;
+    double generate_s = 0;
+    auto t0 = Clock::now();
+    for (size_t done = 0; done < with_text_ids_.size();) {
+      size_t batch = std::min<size_t>(kPerTransaction, with_text_ids_.size() - done);
+      auto g0 = Clock::now();
+      std::vector<std::string> bodies;
+      for (size_t i = 0; i < batch; ++i) bodies.push_back(corpus_.Text(rng, kTextChars));
+      generate_s += std::chrono::duration<double>(Clock::now() - g0).count();
+      CUSTOS_RETURN_IF_ERROR(store_->Write([&](storage::Transaction& tx) -> Status {
+        for (size_t i = 0; i < batch; ++i) {
+          char file[40];
+          std::snprintf(file, sizeof file, "%032llx", static_cast<unsigned long long>(done + i + 1));
+          CUSTOS_RETURN_IF_ERROR(tx.search().Replace(
+              with_text_ids_[done + i], "content", domain::FileId{file},
+              key_.KeyedFrequencies(storage::TermFrequencies(bodies[i]))));
+        }
+        return Status::Ok();
+      }));
+      for (const std::string& b : bodies) text_bytes += b.size();
+      done += batch;
+      if (done % 10000 == 0 || done == with_text_ids_.size()) {
+        std::fprintf(stderr, "search_bench: %zu texts, %.0f s\n", done,
+                     std::chrono::duration<double>(Clock::now() - t0).count());
+      }
+    }
+    double s = std::chrono::duration<double>(Clock::now() - t0).count() - generate_s;
+    fig["texts"] = double(with_text_ids_.size());
+    fig["text_bytes"] = double(text_bytes);
+    fig["text_chars_per_text"] = kTextChars;
+    fig["text_seconds"] = s;
+    if (!with_text_ids_.empty()) fig["text_s_per_1000_texts"] = s / double(with_text_ids_.size()) * 1000;
+    return Status::Ok();
+  }
+
+  // One search as the service runs it; returns the hits on the page and
+  // the postings matched.
+  Status SearchOnce(const std::string& text, size_t match_limit, double* match_ms, size_t* matched,
+                    size_t* shown) {
+    auto t0 = Clock::now();
+    std::vector<std::string> keyed = key_.KeyedTokens(storage::QueryTokens(text));
+    domain::RecordQuery q;
+    q.text = text;
+    q.text_scan = false;
+    q.page_size = kPageSize;
+    q.allowed_classifications = {domain::Classification::kPublic, domain::Classification::kInternal};
+    q.own_department = "sales";
+    q.own_department_classifications = {domain::Classification::kConfidential};
+    domain::RecordPage page;
+    CUSTOS_RETURN_IF_ERROR(store_->Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::PostingMatch> hits, tx.search().Match(keyed, match_limit));
+      *match_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      std::set<std::string> seen;
+      for (const storage::PostingMatch& m : hits) {
+        if (seen.insert(m.record_id.value).second) q.text_matched_ids.push_back(m.record_id);
+      }
+      CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(q));
+      return Status::Ok();
+    }));
+    *matched = q.text_matched_ids.size();
+    *shown = page.records.size();
+    return Status::Ok();
+  }
+
+  Status Measure(int rounds, size_t match_limit, std::ostringstream& classes_json,
+                 std::map<std::string, double>& fig) {
+    std::vector<Query> queries = Queries(corpus_);
+    std::map<std::string, std::vector<double>> by_class, match_by_class;
+    std::map<std::string, std::vector<size_t>> matched_by_class;
+    std::vector<double> all;
+    // One warm-up pass: the figure is of a server that has been running.
+    for (const Query& q : queries) {
+      double m;
+      size_t a, b;
+      CUSTOS_RETURN_IF_ERROR(SearchOnce(q.text, match_limit, &m, &a, &b));
+    }
+    for (int r = 0; r < rounds; ++r) {
+      for (const Query& q : queries) {
+        double match_ms;
+        size_t matched, shown;
+        auto t0 = Clock::now();
+        CUSTOS_RETURN_IF_ERROR(SearchOnce(q.text, match_limit, &match_ms, &matched, &shown));
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        all.push_back(ms);
+        by_class[q.cls].push_back(ms);
+        match_by_class[q.cls].push_back(match_ms);
+        if (r == 0) matched_by_class[q.cls].push_back(matched);
+      }
+    }
+    fig["queries"] = double(all.size());
+    fig["distinct_queries"] = double(queries.size());
+    fig["match_limit"] = double(match_limit);
+    fig["p50_ms"] = Percentile(all, 50);
+    fig["p99_ms"] = Percentile(all, 99);
+    fig["max_ms"] = Percentile(all, 100);
+    bool first = true;
+    classes_json << "{";
+    for (const auto& [cls, v] : by_class) {
+      size_t lo = *std::min_element(matched_by_class[cls].begin(), matched_by_class[cls].end());
+      size_t hi = *std::max_element(matched_by_class[cls].begin(), matched_by_class[cls].end());
+      classes_json << (first ? "" : ", ") << "\"" << cls << "\": {\"p50_ms\": " << Percentile(v, 50)
+                   << ", \"p99_ms\": " << Percentile(v, 99)
+                   << ", \"match_p50_ms\": " << Percentile(match_by_class[cls], 50)
+                   << ", \"match_p99_ms\": " << Percentile(match_by_class[cls], 99)
+                   << ", \"matched_min\": " << lo << ", \"matched_max\": " << hi << "}";
+      first = false;
+    }
+    classes_json << "}";
+    return Status::Ok();
+  }
+
+  Status IndexStats(std::map<std::string, double>& fig) {
+    return store_->Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(storage::SearchIndexStats s, tx.search().Stats());
+      fig["postings"] = double(s.rows);
+      fig["distinct_tokens"] = double(s.distinct_tokens);
+      return Status::Ok();
+    });
+  }
+
+  const std::string& db() const { return db_; }
+
+ private:
+  std::string db_;
+  uint64_t records_;
+  uint64_t with_text_;
+  storage::RowSealer sealer_;
+  storage::IndexKey key_;
+  Corpus corpus_;
+  std::unique_ptr<crypto::note::KeySigner> signer_;
+  std::unique_ptr<storage::NoteCheckpointSigner> checkpoints_;
+  std::unique_ptr<storage::SqliteStore> store_;
+  std::vector<domain::RecordId> with_text_ids_;  // the records FillTexts gives a text
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir, json;
+  uint64_t records = 0, with_text = 0;
+  int rounds = 20;
+  size_t match_limit = 1000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--dir") dir = v;
+    else if (a == "--records") records = std::stoull(v);
+    else if (a == "--with-text") with_text = std::stoull(v);
+    else if (a == "--rounds") rounds = std::stoi(v);
+    else if (a == "--match-limit") match_limit = std::stoull(v);
+    else if (a == "--json") json = v;
+  }
+  if (dir.empty() || records == 0 || with_text > records || rounds < 1) {
+    std::fprintf(stderr,
+                 "usage: search_bench --dir DIR --records N --with-text M<=N [--rounds R] "
+                 "[--match-limit L] [--json OUT]\n");
+    return 2;
+  }
+  if (Status s = storage::TextTokensReady(); !s.ok()) return Fail("text tokens", s);
+  std::filesystem::create_directories(dir);
+  Bench bench(dir, records, with_text);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(bench.db() + suffix);
+
+  std::map<std::string, double> fig;
+  // Sizes on disk after closing the store (the WAL checkpointed):
+  // empty, with the catalogue, with the content postings too.
+  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+  bench.Close();
+  uint64_t empty_bytes = DbBytes(bench.db());
+  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+  if (Status s = bench.FillCatalogue(fig); !s.ok()) return Fail("catalogue", s);
+  if (Status s = bench.IndexStats(fig); !s.ok()) return Fail("stats", s);
+  fig["catalogue_postings"] = fig["postings"];
+  bench.Close();
+  uint64_t catalogue_bytes = DbBytes(bench.db());
+  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+  if (Status s = bench.FillTexts(fig); !s.ok()) return Fail("texts", s);
+  if (Status s = bench.IndexStats(fig); !s.ok()) return Fail("stats", s);
+  bench.Close();
+  uint64_t full_bytes = DbBytes(bench.db());
+  fig["db_bytes_empty"] = double(empty_bytes);
+  fig["db_bytes_catalogue"] = double(catalogue_bytes);
+  fig["db_bytes"] = double(full_bytes);
+  fig["content_postings"] = fig["postings"] - fig["catalogue_postings"];
+  if (fig["text_bytes"] > 0) {
+    fig["index_bytes_per_text_byte"] = double(full_bytes - catalogue_bytes) / fig["text_bytes"];
+  }
+
+  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+  std::ostringstream classes;
+  if (Status s = bench.Measure(rounds, match_limit, classes, fig); !s.ok()) return Fail("search", s);
+  bench.Close();
+
+  std::ostringstream out;
+  out << "{";
+  bool first = true;
+  for (const auto& [k, v] : fig) {
+    out << (first ? "" : ", ") << "\"" << JsonEscape(k) << "\": " << v;
+    first = false;
+  }
+  out << ", \"classes\": " << classes.str() << "}\n";
+  if (json.empty()) {
+    std::fputs(out.str().c_str(), stdout);
+  } else {
+    std::ofstream f(json);
+    f << out.str();
+    if (!f) {
+      std::fprintf(stderr, "search_bench: cannot write %s\n", json.c_str());
+      return 1;
+    }
+  }
+  for (std::filesystem::path p : {bench.db(), bench.db() + "-wal", bench.db() + "-shm"}) {
+    std::error_code ec;
+    std::filesystem::remove(p, ec);
+  }
+  return 0;
+}
