@@ -69,6 +69,7 @@ function extractionCell(f) {
 // The extracted text of one file, shown in a scrollable <pre> as text
 // (textContent), never parsed. GET …/text is a content read the server logs.
 async function showText(record, v, f, area, textStatus) {
+  clear(area);  // a refusal must not stand above another file's text
   const res = await api.get(`/v1/records/${enc(record.id)}/versions/${v.number}/files/${enc(f.id)}/text`);
   const text = typeof res.text === 'string' ? res.text : '';
   const pre = h('pre', { class: 'extracted-text', tabindex: '0', 'aria-label': t('record.textOf', { name: f.name, v: v.number }) });
