@@ -220,7 +220,7 @@ const zh = {
 
   // catalogue
   'search.title': '档案检索',
-  'search.subtitle': '按档号、题名、说明及类别字段全文检索',
+  'search.subtitle': '按档号、题名、说明、类别字段、版本说明、文件名及正文全文检索（支持繁简体）',
   'search.text': '检索词',
   'search.placeholder': '档号、题名、合同相对方、证书编号…',
   'search.submit': '检索',
@@ -1227,7 +1227,7 @@ const en = {
   'password.changed': 'Your password has been changed.',
 
   'search.title': 'Catalogue',
-  'search.subtitle': 'Full-text search over archive numbers, titles, descriptions and type fields',
+  'search.subtitle': 'Full-text search over archive numbers, titles, descriptions, type fields, version notes, file names and content (simplified and traditional Chinese alike)',
   'search.text': 'Search for',
   'search.placeholder': 'Archive number, title, counterparty, certificate number…',
   'search.submit': 'Search',
