@@ -1589,16 +1589,18 @@ Status SealExistingRows(sql::Connection& connection, const RowSealer& sealer, co
 namespace {
 
 // ------------------------------------------------------------- search index
-// The postings of storage/search_index.h. Not sealed, not logged (derived
-// data; see the header).
+
 // The table stores each keyed token as its kKeyedTokenBytes raw bytes; the
-// repository speaks hex (docs/formats/search-index.md).
+// repository speaks hex (docs/formats/search-index.md). Upper-case hex
+// names the same bytes.
 std::optional<crypto::Bytes> TokenBytes(const std::string& keyed_token) {
   std::optional<crypto::Bytes> raw = crypto::HexDecode(keyed_token);
   if (!raw || raw->size() != kKeyedTokenBytes) return std::nullopt;
   return raw;
 }
 
+// The postings of storage/search_index.h. Not sealed, not logged (derived
+// data; see the header).
 class SqlSearchIndex final : public SearchIndexRepository {
  public:
   SqlSearchIndex(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}

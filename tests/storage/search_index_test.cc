@@ -360,8 +360,10 @@ TEST_F(SearchIndexSqlite, TheFilesHoldNoPlaintextToken) {
   for (const char* word : {"价格", "调整", "價格", "penalty", "PENALTY", "clause"}) {
     EXPECT_EQ(bytes.find(word), std::string::npos) << word;
   }
-  // The keyed tokens are there.
-  EXPECT_NE(bytes.find(key_.KeyedToken("价格")), std::string::npos);
+  // The keyed tokens are there, as their 16 raw bytes (not as hex).
+  const crypto::Bytes raw = *crypto::HexDecode(key_.KeyedToken("价格"));
+  EXPECT_NE(bytes.find(std::string(raw.begin(), raw.end())), std::string::npos);
+  EXPECT_EQ(bytes.find(key_.KeyedToken("价格")), std::string::npos);
 }
 
 TEST_F(SearchIndexSqlite, CustosctlMigrateCopiesThePostings) {
