@@ -27,6 +27,7 @@
 #include "admin/package_verify.h"
 #include "admin/password_input.h"
 #include "admin/promote_command.h"
+#include "admin/reindex_command.h"
 #include "admin/user_command.h"
 #include "admin/verify.h"
 #include "common/config.h"
@@ -82,7 +83,15 @@ const char kUsage[] =
     "       manifest.csv as GBK:\n"
     "       exit 0 imported, 1 refused (nothing imported), 2 could not run\n"
     "  keys rotate --data DIR   new KEK, every data key re-wrapped, old KEK destroyed\n"
-    "       (custosd must be stopped; an interrupted rotation resumes when rerun)\n"
+    "       (custosd must be stopped; an interrupted rotation resumes when rerun;\n"
+    "       it does not touch the index key: see reindex --new-index-key)\n"
+    "  reindex --data DIR [--rebuild] [--new-index-key]\n"
+    "       extracts and indexes the text of stored files offline (custosd must be\n"
+    "       stopped): works off the queue and every file never looked at;\n"
+    "       --rebuild drops the content index and the file texts and redoes every\n"
+    "       live record; --new-index-key also replaces keys/index.key (the index\n"
+    "       key's rotation); an interrupted run continues when run again without\n"
+    "       flags; prints counts\n"
     "  export --data DIR --out FILE [--records ID,...] [--query TEXT] [--type T]\n"
     "       [--format tar.gz|zip] [--metadata-only] [--name NAME]\n"
     "       writes an audit package (BagIt) of the chosen records\n"
@@ -302,6 +311,7 @@ int main(int argc, char** argv) {
   if (command == "restore") return custos::admin::RunRestore(args);
   if (command == "promote") return custos::admin::RunPromote(args);
   if (command == "keys") return custos::admin::RunKeys(args);
+  if (command == "reindex") return custos::admin::RunReindex(args);
   if (command == "import") return custos::admin::RunImport(args);
   if (command == "export") return custos::admin::RunExport(args);
   if (command == "migrate") return custos::admin::RunMigrate(args, std::cout, std::cerr);

@@ -126,6 +126,15 @@ struct Config {
   // versions logged since the last clean pass. Not below verify_interval_s.
   int64_t full_verify_interval_s = 7 * 24 * 3600;
 
+  // extraction.* (the content pipeline, docs/search.md "Pipeline")
+  bool extraction_enabled = true;     // false: files are queued but not extracted
+  std::string extraction_worker;      // custos-extract; "" = next to the custosd binary
+  bool extraction_ocr = true;         // OCR of scans and images
+  int extraction_timeout_s = 60;      // wall time of one run, then the worker is killed
+  int extraction_cpu_s = 30;          // CPU seconds of one run
+  int extraction_memory_mb = 1024;    // address space of the worker
+  int extraction_max_attempts = 5;    // failed runs of a file before it is failed for good
+
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"
 };

@@ -157,6 +157,19 @@ void MetricsRegistry::AddCallbackGauge(std::string name, std::string help,
   renderers_.push_back([p = g.get()](std::string& out) { p->Render(out); });
 }
 
+void MetricsRegistry::AddCallbackGaugeFamily(
+    std::string name, std::string help, std::string label,
+    std::function<std::vector<std::pair<std::string, double>>()> read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  renderers_.push_back([name = std::move(name), help = std::move(help), label = std::move(label),
+                        read = std::move(read)](std::string& out) {
+    Header(out, name, help, "gauge");
+    for (const auto& [value, v] : read()) {
+      out += name + LabelText({label}, {value}) + " " + FormatNumber(v) + "\n";
+    }
+  });
+}
+
 Histogram& MetricsRegistry::AddHistogram(std::string name, std::string help,
                                          std::vector<std::string> labels,
                                          std::vector<double> bounds) {

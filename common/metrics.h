@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace custos {
@@ -87,6 +88,10 @@ class MetricsRegistry {
   Counter& AddCounter(std::string name, std::string help, std::vector<std::string> labels = {});
   Gauge& AddGauge(std::string name, std::string help);
   void AddCallbackGauge(std::string name, std::string help, std::function<double()> read);
+  // A gauge family with one label, its series read from a callback at
+  // scrape time (label value → value, in the order returned).
+  void AddCallbackGaugeFamily(std::string name, std::string help, std::string label,
+                              std::function<std::vector<std::pair<std::string, double>>()> read);
   Histogram& AddHistogram(std::string name, std::string help, std::vector<std::string> labels,
                           std::vector<double> bounds);
 
