@@ -404,33 +404,13 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
     CUSTOS_ASSIGN_OR_RETURN(d.disposition, LoadDisposition(tx, r, now));
     CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
     if (tomb) d.tombstone_json = tomb->body;
+    CUSTOS_ASSIGN_OR_RETURN(d.texts, tx.texts().OfRecord(id));
     return Status::Ok();
   }));
   return d;
 }
 
-StatusOr<domain::RecordPage> RecordService::Search(const Principal& who,
-                                                    domain::RecordQuery query) {
-  if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
-  RestrictToVisible(who, query);
-  if (query.expiring_within_days) {
-    if (*query.expiring_within_days < 0 || *query.expiring_within_days > 36500) {
-      return InvalidArgument("expiringWithin must be 0 to 36500 days", "invalid_parameter");
-    }
-    Time by = clock_.Now() + std::chrono::hours(24) * *query.expiring_within_days;
-    query.expiring_by = domain::FormatTime(by).substr(0, 10);
-  }
-  if (query.page < 1) return InvalidArgument("page starts at 1", "invalid_page");
-  if (query.page_size < 1 || query.page_size > 500) {
-    return InvalidArgument("pageSize must be 1 to 500", "invalid_page_size");
-  }
-  domain::RecordPage page;
-  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(query));
-    return Status::Ok();
-  }));
-  return page;
-}
+// RecordService::Search and ReadText are in record_search.cc.
 
 StatusOr<std::vector<Version>> RecordService::Versions(const Principal& who, const RecordId& id,
                                                        std::optional<Time> as_of) {

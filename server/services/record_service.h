@@ -45,6 +45,18 @@ struct RecordOptions {
   // only). The log must outlive the service.
   AccountPolicyOptions account_policy;
   FreshReadLog* fresh_reads = nullptr;
+  // The content index (docs/search.md). With a key, every commit that
+  // writes catalogue values, notes or file names writes their postings
+  // (content_pipeline.h IndexCatalogue) and queues the record for the
+  // pipeline, and Search() matches the postings; nullptr: neither (tests
+  // that do not search). Not owned; must outlive the service.
+  const storage::IndexKey* index_key = nullptr;
+  // Woken after each commit that queued a record; nullptr: the pipeline
+  // finds the queue at its next poll. Not owned.
+  class ContentPipeline* pipeline = nullptr;
+  // Snippets of content in search hits are cut from the sealed text; at
+  // most this many files' texts are opened per search.
+  size_t max_snippet_files = 20;
 };
 
 // The metadata part of a check-in, as decoded from JSON.
@@ -79,6 +91,16 @@ struct RecordDetail {
   // For a destroyed record: what its tombstone keeps (canonical JSON: batch,
   // time, rule, approvals, event index); empty otherwise.
   std::string tombstone_json;
+  // What the content pipeline learned of each file (identified type,
+  // extraction state), without the text (storage/file_texts.h).
+  std::vector<storage::FileText> texts;
+};
+
+// A file's extracted text, for a caller who may read the file's content.
+struct TextRead {
+  storage::FileText status;  // sealed_text emptied
+  std::string text;          // empty unless status.state is kText
+  uint64_t log_index = 0;    // the content.read event (details "derived": "text")
 };
 
 struct CheckInResult {
@@ -180,6 +202,12 @@ class RecordService {
   StatusOr<ContentRead> OpenContent(const Principal& who, const domain::RecordId& id, int version,
                                     const domain::FileId& file);
   StatusOr<std::string> Receipt(const Principal& who, const domain::RecordId& id, int version);
+  // The extracted text of a file, with the rights and logging of
+  // OpenContent (a content.read whose details say "derived": "text").
+  // kNotFound "text_not_found" when the pipeline has no row for the file
+  // yet; the state says whether there is text.
+  StatusOr<TextRead> ReadText(const Principal& who, const domain::RecordId& id, int version,
+                              const domain::FileId& file);
 
  private:
   friend class CheckIn;

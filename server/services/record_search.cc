@@ -1,0 +1,369 @@
+// RecordService::Search and ReadText: the catalogue search with the content
+// index (docs/search.md "API"), where each hit matched, snippets, and the
+// extracted text of a file.
+//
+// A search's text is matched twice: by the store against the catalogue
+// (archive number, and while text_scan a LIKE or full-text scan), and here
+// against the postings of the index key (storage/search_index.h). Content
+// postings count only for records whose content the caller may read at
+// this instant, decided as OpenContent decides it; the store then applies
+// the filters and the caller's visibility to both, so a record the caller
+// may not see is never a hit by any field.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "server/services/content_pipeline.h"
+#include "server/services/events.h"
+#include "server/services/record_service.h"
+#include "storage/snippet.h"
+#include "storage/text_tokens.h"
+
+namespace custos::services {
+
+using domain::FieldMatch;
+using domain::Record;
+using domain::RecordId;
+using domain::StoredFile;
+using domain::Time;
+using domain::Version;
+using storage::Transaction;
+
+namespace {
+
+// At most this many (record, field, file) triples are read from the
+// postings per search: the best-scored ones.
+constexpr size_t kMaxPostingMatches = 2000;
+
+// Whether a query token is one ideograph (a unigram): the postings only
+// hold it where it stands alone, so the catalogue scan must still run.
+bool IsUnigram(const std::string& token) {
+  if (token.empty()) return false;
+  const auto b0 = static_cast<unsigned char>(token[0]);
+  const size_t length = b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
+  return b0 >= 0xE0 && token.size() == length;
+}
+
+// May `who` read `r`'s content at `now`: directly (MayReadContentDirectly)
+// or through a checked-out digital loan that grants it (as OpenContent
+// decides). Returns the loan's id in `*via_loan` when that is how.
+StatusOr<bool> MayReadContentNow(Transaction& tx, const Principal& who, const Record& r, Time now,
+                                 std::string* via_loan) {
+  if (MayReadContentDirectly(who, r)) return true;
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
+                          LoansOfRecord(tx, r.id, who.username.value, {domain::LoanState::kCheckedOut}));
+  for (const domain::Loan& l : loans) {
+    if (domain::GrantsContentAccess(l, who.username.value, now)) {
+      if (via_loan != nullptr) *via_loan = l.id;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The metadata values of a record as one text, in field order ("" for
+// malformed JSON: the seal checked it, so that is not expected).
+std::string MetadataText(const std::string& metadata_json) {
+  std::string out;
+  try {
+    Poco::JSON::Parser parser;
+    auto object = parser.parse(metadata_json).extract<Poco::JSON::Object::Ptr>();
+    std::vector<std::string> names;
+    object->getNames(names);
+    for (const std::string& name : names) {
+      std::string value = object->getValue<std::string>(name);
+      if (value.empty()) continue;
+      out += (out.empty() ? "" : " · ") + value;
+    }
+  } catch (const Poco::Exception&) {
+    return "";
+  } catch (const std::exception&) {
+    return "";
+  }
+  return out;
+}
+
+// Whether normalised `value` holds normalised `text` (the store's own
+// catalogue match is a substring match).
+bool HoldsText(const std::string& value, const std::string& normalised_text) {
+  return !normalised_text.empty() && storage::Normalise(value).find(normalised_text) != std::string::npos;
+}
+
+// The version of a note posting's file id "v<n>" (0 when malformed).
+int NoteVersion(const domain::FileId& id) {
+  if (id.value.size() < 2 || id.value[0] != 'v') return 0;
+  int n = 0;
+  for (size_t i = 1; i < id.value.size(); ++i) {
+    if (id.value[i] < '0' || id.value[i] > '9' || n > 100000000) return 0;
+    n = n * 10 + (id.value[i] - '0');
+  }
+  return n;
+}
+
+// The file `id` among `versions`, with its version; nullptr if none.
+const StoredFile* FindFile(const std::vector<Version>& versions, const domain::FileId& id, int* version) {
+  for (const Version& v : versions) {
+    for (const StoredFile& f : v.files) {
+      if (f.id == id) {
+        *version = v.number;
+        return &f;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The order of fields in a hit: catalogue, then notes, names and content.
+int FieldRank(const std::string& field) {
+  static const std::vector<std::string> order{"archiveNumber", kFieldTitle,    kFieldDescription, kFieldMetadata,
+                                              kFieldNote,      kFieldFileName, kFieldContent};
+  auto it = std::find(order.begin(), order.end(), field);
+  return static_cast<int>(it - order.begin());
+}
+
+// What the postings said, after the caller's rights.
+struct IndexHits {
+  // record → its matched (field, file) triples, best first.
+  std::map<std::string, std::vector<storage::PostingMatch>> by_record;
+};
+
+// A content match whose snippet is to be cut from the sealed text.
+struct PendingContent {
+  size_t record = 0;  // index into the page
+  size_t match = 0;   // index into that record's matches
+  StoredFile file;
+  std::vector<uint8_t> sealed;
+};
+
+}  // namespace
+
+StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain::RecordQuery query) {
+  if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
+  RestrictToVisible(who, query);
+  if (query.expiring_within_days) {
+    if (*query.expiring_within_days < 0 || *query.expiring_within_days > 36500) {
+      return InvalidArgument("expiringWithin must be 0 to 36500 days", "invalid_parameter");
+    }
+    Time by = clock_.Now() + std::chrono::hours(24) * *query.expiring_within_days;
+    query.expiring_by = domain::FormatTime(by).substr(0, 10);
+  }
+  if (query.page < 1) return InvalidArgument("page starts at 1", "invalid_page");
+  if (query.page_size < 1 || query.page_size > 500) {
+    return InvalidArgument("pageSize must be 1 to 500", "invalid_page_size");
+  }
+  const bool indexed = !query.text.empty() && options_.index_key != nullptr;
+  std::vector<std::string> tokens;
+  if (indexed) {
+    tokens = storage::QueryTokens(query.text);
+    if (tokens.size() > storage::SearchIndexRepository::kMaxMatchTokens) {
+      return InvalidArgument("the search text has more than " +
+                                 std::to_string(storage::SearchIndexRepository::kMaxMatchTokens) +
+                                 " words; shorten it",
+                             "too_many_tokens");
+    }
+    // Catalogue fields are indexed at commit: the postings stand for the
+    // scan unless a lone ideograph (only indexed where it stands alone)
+    // must still be found inside words.
+    if (!tokens.empty()) query.text_scan = std::any_of(tokens.begin(), tokens.end(), IsUnigram);
+  }
+  const Time now = clock_.Now();
+  domain::RecordPage page;
+  IndexHits hits;
+  std::map<std::string, std::vector<Version>> versions;  // of the page's records with index hits
+  std::map<std::string, bool> may_read;                  // record → content readable now
+  std::vector<PendingContent> pending;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    if (indexed && !tokens.empty()) {
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::PostingMatch> found,
+                              tx.search().Match(options_.index_key->KeyedTokens(tokens), kMaxPostingMatches));
+      for (storage::PostingMatch& m : found) {
+        if (m.field == kFieldContent) {
+          auto it = may_read.find(m.record_id.value);
+          if (it == may_read.end()) {
+            CUSTOS_ASSIGN_OR_RETURN(auto r, tx.records().Find(m.record_id));
+            bool readable = false;
+            if (r && r->state != domain::RecordState::kDestroyed && MaySeeRecord(who, *r)) {
+              CUSTOS_ASSIGN_OR_RETURN(readable, MayReadContentNow(tx, who, *r, now, nullptr));
+            }
+            it = may_read.emplace(m.record_id.value, readable).first;
+          }
+          if (!it->second) continue;  // others must not learn what the content holds
+        }
+        hits.by_record[m.record_id.value].push_back(std::move(m));
+      }
+      for (const auto& [id, ms] : hits.by_record) query.text_matched_ids.push_back(RecordId{id});
+    }
+    CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(query));
+    if (query.text.empty()) return Status::Ok();
+    for (const Record& r : page.records) {
+      if (hits.by_record.count(r.id.value) == 0) continue;
+      CUSTOS_ASSIGN_OR_RETURN(versions[r.id.value], tx.versions().List(r.id));
+    }
+    return Status::Ok();
+  }));
+  if (query.text.empty()) return page;
+
+  // Where each record of the page matched.
+  const std::string normalised_text = storage::Normalise(query.text);
+  page.matches.resize(page.records.size());
+  for (size_t i = 0; i < page.records.size(); ++i) {
+    const Record& r = page.records[i];
+    std::vector<FieldMatch>& out = page.matches[i];
+    const std::string metadata = MetadataText(r.metadata_json);
+    auto catalogue = [&](const std::string& field, const std::string& value) {
+      FieldMatch m;
+      m.field = field;
+      m.snippet = storage::Snippet(value, query.text);
+      out.push_back(std::move(m));
+    };
+    std::set<std::string> seen;  // catalogue fields already given
+    auto hit = hits.by_record.find(r.id.value);
+    if (hit != hits.by_record.end()) {
+      const std::vector<Version>& vs = versions[r.id.value];
+      bool content_snippet = false;  // one content snippet per record
+      for (const storage::PostingMatch& p : hit->second) {
+        if (p.field == kFieldTitle || p.field == kFieldDescription || p.field == kFieldMetadata) {
+          if (!seen.insert(p.field).second) continue;
+          catalogue(p.field, p.field == kFieldTitle ? r.title : p.field == kFieldDescription ? r.description : metadata);
+        } else if (p.field == kFieldNote) {
+          FieldMatch m;
+          m.field = p.field;
+          m.version = NoteVersion(p.file_id);
+          for (const Version& v : vs) {
+            if (v.number == m.version) m.snippet = storage::Snippet(v.note, query.text);
+          }
+          out.push_back(std::move(m));
+        } else if (p.field == kFieldFileName || p.field == kFieldContent) {
+          FieldMatch m;
+          m.field = p.field;
+          m.file_id = p.file_id;
+          const StoredFile* f = FindFile(vs, p.file_id, &m.version);
+          if (f == nullptr) continue;  // a posting of a file no longer listed
+          m.file_name = f->name;
+          if (p.field == kFieldFileName) {
+            m.snippet = storage::Snippet(f->name, query.text);
+          } else if (!content_snippet && pending.size() < options_.max_snippet_files && !f->wrapped_dek.empty()) {
+            content_snippet = true;
+            pending.push_back({i, out.size(), *f, {}});
+          }
+          out.push_back(std::move(m));
+        }
+      }
+    }
+    // The store's own match of the catalogue (a substring of the text).
+    auto add_if = [&](const std::string& field, const std::string& value) {
+      if (seen.count(field) == 0 && HoldsText(value, normalised_text)) {
+        seen.insert(field);
+        catalogue(field, value);
+      }
+    };
+    add_if("archiveNumber", r.id.value);
+    add_if(kFieldTitle, r.title);
+    add_if(kFieldDescription, r.description);
+    add_if(kFieldMetadata, metadata);
+    std::stable_sort(out.begin(), out.end(), [](const FieldMatch& a, const FieldMatch& b) {
+      return FieldRank(a.field) < FieldRank(b.field);
+    });
+    for (PendingContent& c : pending) {
+      if (c.record != i) continue;
+      for (size_t k = 0; k < out.size(); ++k) {
+        if (out[k].field == kFieldContent && out[k].file_id == c.file.id) c.match = k;
+      }
+    }
+  }
+  if (pending.empty()) return page;
+
+  // Content snippets: the sealed texts, opened under each file's key.
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    for (PendingContent& c : pending) {
+      CUSTOS_ASSIGN_OR_RETURN(auto row, tx.texts().Find(c.file.id));
+      if (row && row->state == storage::TextState::kText) c.sealed = std::move(row->sealed_text);
+    }
+    return Status::Ok();
+  }));
+  std::vector<const PendingContent*> shown;
+  for (const PendingContent& c : pending) {
+    if (c.sealed.empty()) continue;
+    auto text = content_.OpenDerived(c.file, storage::kTextPurpose, c.sealed);
+    if (!text.ok()) continue;  // destroyed meanwhile, or damaged: no snippet, the hit stays
+    std::vector<std::string> snippet = storage::Snippet(*text, query.text);
+    if (snippet.empty()) continue;
+    page.matches[c.record][c.match].snippet = std::move(snippet);
+    shown.push_back(&c);
+  }
+  if (shown.empty()) return page;
+  // Each record whose content a snippet showed is logged before the page
+  // is returned (never the query).
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    for (const PendingContent* c : shown) {
+      const Record& r = page.records[c->record];
+      storage::LogEvent e = MakeEvent("content.snippet", who, r.id.value, now);
+      e.details.Set("version", page.matches[c->record][c->match].version);
+      e.details.Set("file", c->file.id.value);
+      CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
+    }
+    return Status::Ok();
+  }));
+  return page;
+}
+
+StatusOr<TextRead> RecordService::ReadText(const Principal& who, const RecordId& id, int version,
+                                           const domain::FileId& file_id) {
+  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
+  std::optional<Version> found;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(found, tx.versions().Find(id, version));
+    return Status::Ok();
+  }));
+  if (!found) {
+    return NotFound("record " + id.value + " has no version " + std::to_string(version), "version_not_found");
+  }
+  const StoredFile* file = nullptr;
+  for (const StoredFile& f : found->files) {
+    if (f.id == file_id) file = &f;
+  }
+  if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
+  if (file->wrapped_dek.empty() || r.state == domain::RecordState::kDestroyed) return ContentDestroyed(r.id);
+  TextRead out;
+  const Time now = clock_.Now();
+  std::optional<Time> fresh_since;
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    // Decided at this instant, in the transaction that logs the read.
+    std::string via_loan;
+    CUSTOS_ASSIGN_OR_RETURN(bool may, MayReadContentNow(tx, who, r, now, &via_loan));
+    if (!may) {
+      return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto row, tx.texts().Find(file->id));
+    if (!row) return NotFound("the text of file " + file->id.value + " is not extracted yet", "text_not_found");
+    out.status = std::move(*row);
+    CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
+    storage::LogEvent e = MakeEvent("content.read", who, r.id.value, now);
+    if (!via_loan.empty()) e.details.Set("loan", via_loan);
+    if (fresh_since) e.details.Set("freshAccount", true);
+    e.details.Set("version", version);
+    e.details.Set("file", file->id.value);
+    e.details.Set("sha256", file->sha256);
+    e.details.Set("derived", std::string(storage::kTextPurpose));
+    CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
+    return Status::Ok();
+  }));
+  if (fresh_since && options_.fresh_reads != nullptr) {
+    options_.fresh_reads->Add(
+        {who.username.value, who.role, r.id, version, file->id, now, *fresh_since, out.log_index});
+  }
+  std::vector<uint8_t> sealed = std::move(out.status.sealed_text);
+  out.status.sealed_text.clear();
+  if (out.status.state == storage::TextState::kText && !sealed.empty()) {
+    auto text = content_.OpenDerived(*file, storage::kTextPurpose, sealed);
+    if (!text.ok() && text.status().reason() == storage::kContentDestroyed) return ContentDestroyed(r.id);
+    if (!text.ok()) return text.status();
+    out.text = std::move(text).value();
+  }
+  return out;
+}
+
+}  // namespace custos::services
