@@ -79,7 +79,8 @@ class FileTextRepository {
   virtual ~FileTextRepository() = default;
 
   // Inserts or replaces the row of t.file_id. kInvalidArgument
-  // "bad_file_text" for an empty file or record id.
+  // "bad_file_text" for an empty file or record id, or a negative version,
+  // page count or attempt count (nothing written).
   virtual Status Upsert(const FileText& t) = 0;
   // The row of a file, with its sealed text.
   virtual StatusOr<std::optional<FileText>> Find(const domain::FileId& file_id) = 0;
@@ -91,9 +92,12 @@ class FileTextRepository {
   // Rows in kRetry whose next_attempt is at or before `now`, oldest
   // next_attempt first, at most `limit`, without their sealed text.
   virtual StatusOr<std::vector<FileText>> DueRetries(domain::Time now, size_t limit) = 0;
+  // Rows per state (kDataLoss "bad_text_state" for a stored state this
+  // program does not know) and the queue's length.
   virtual StatusOr<TextCounts> Counts() = 0;
 
   // Puts a record on the queue (again: the earlier time stays).
+  // kInvalidArgument "bad_queue_entry" for an empty record id.
   virtual Status Enqueue(const domain::RecordId& record_id, domain::Time at) = 0;
   // The oldest queued records, at most `limit`.
   virtual StatusOr<std::vector<domain::RecordId>> Queued(size_t limit) = 0;

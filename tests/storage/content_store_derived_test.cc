@@ -92,6 +92,15 @@ TEST_P(ContentStoreDerived, EnvelopeCarriesTheDerivedFileIdNotTheFileId) {
   EXPECT_NE(crypto::HexEncode(derived.data(), derived.size()), file_.id.value);
 }
 
+TEST(DerivedFileId, MatchesTheDocumentedVectors) {
+  // docs/formats/envelope.md "Derived data" (computed with Python's hashlib).
+  const domain::FileId id{"00112233445566778899aabbccddeeff"};
+  const crypto::FileId text = DerivedFileId(id, kTextPurpose);
+  const crypto::FileId preview = DerivedFileId(id, "preview");
+  EXPECT_EQ(crypto::HexEncode(text.data(), text.size()), "ef804612b0f468f5a559ec9ff435f322");
+  EXPECT_EQ(crypto::HexEncode(preview.data(), preview.size()), "1fab1af931eff8c84346f0435c15a3aa");
+}
+
 TEST_P(ContentStoreDerived, WrongPurposeFails) {
   const std::vector<uint8_t> sealed = SealOk(file_, kTextPurpose, kText);
   auto opened = content_->OpenDerived(file_, "preview", sealed);
