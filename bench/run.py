@@ -12,6 +12,13 @@ Sections, run in this order (corpus is made whenever a later section needs it):
           catalogue GETs/s, peak RSS of a 1 GiB upload and download, custosctl verify
   peers   restic and borg backup/check of the same files; nginx serving them over TLS
   search  catalogue search latency at 1 million records (BINDIR/catalogue_seed)
+  content_search  content search p50/p99 and index bytes per byte of text,
+          in-process on a sealed SQLite store: 1,000,000 records, 100,000 of
+          them with two pages of Chinese and Latin text (quick: 20,000 and
+          2,000; --content-scale N:M) (BINDIR/search_bench)
+  pipeline  check-ins/s of two-page Chinese text files through custosd with
+          extraction.enabled = true against the same with false
+          (bench/text_corpus.py, bench/checkin.lua)
   log     the audit log in-process (BINDIR/log_bench)
   extraction  the worker custos-extract: PDF text-layer pages/s, OCR seconds
           per page of a 300 dpi scan, as PNG and as a scanned PDF
@@ -59,8 +66,10 @@ sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 import corpus as corpus_mod  # noqa: E402
 import fsync_rate  # noqa: E402
 import extraction_bench  # noqa: E402
+import text_corpus  # noqa: E402
 
-SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "log", "extraction", "scaleout"]
+SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "content_search", "pipeline", "log",
+            "extraction", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -166,6 +175,7 @@ class Bench:
     def __init__(self, args):
         self.bin = os.path.abspath(args.bin)
         self.quick = args.quick
+        self.content_scale = args.content_scale  # (records, texts) or None
         self.work_parent = args.work
         self.work = None
         self.procs = []  # every server we started, stopped in finally
@@ -1061,6 +1071,132 @@ def section_search(b, out):
         c.stop()
 
 
+# The issue's scale (#24): one million records, 100,000 with two pages of text.
+CONTENT_SCALE = (1_000_000, 100_000)
+CONTENT_SCALE_QUICK = (20_000, 2_000)
+
+
+def section_content_search(b, out):
+    exe = os.path.join(b.bin, "search_bench")
+    n, m = b.content_scale or (CONTENT_SCALE_QUICK if b.quick else CONTENT_SCALE)
+    out.update({"records_wanted": n, "texts_wanted": m,
+                "issue_scale": {"records": CONTENT_SCALE[0], "texts": CONTENT_SCALE[1]}})
+    if not os.access(exe, os.X_OK):
+        out["skipped"] = "not available: search_bench is not built"
+        log("content_search: " + out["skipped"])
+        return
+    d = b.path("content_search")
+    os.makedirs(d)
+    js = os.path.join(d, "figures.json")
+    log(f"content_search: search_bench, {n} records, {m} with text")
+    _, wall = run([exe, "--dir", d, "--records", str(n), "--with-text", str(m),
+                   "--rounds", "20", "--json", js], timeout=48 * 3600)
+    with open(js) as f:
+        out.update(json.load(f))
+    out["seconds"] = wall
+    # What building the issue's scale would take at the measured rates: a
+    # lower bound, since inserts into a larger B-tree cost more.
+    per_rec, per_text = out.get("catalogue_s_per_1000_records"), out.get("text_s_per_1000_texts")
+    if per_rec is not None and per_text is not None:
+        out["issue_scale_build_s_linear"] = (per_rec * CONTENT_SCALE[0] / 1000 +
+                                             per_text * CONTENT_SCALE[1] / 1000)
+    if out.get("text_bytes") and out.get("texts"):
+        out["issue_scale_text_bytes"] = out["text_bytes"] / out["texts"] * CONTENT_SCALE[1]
+        if out.get("index_bytes_per_text_byte"):
+            out["issue_scale_content_index_bytes"] = (out["issue_scale_text_bytes"] *
+                                                      out["index_bytes_per_text_byte"])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def set_config(path, key, value):
+    """Sets `key = value` in a custos.conf, replacing its line or appending one."""
+    with open(path) as f:
+        text = f.read()
+    text, n = re.subn(rf"(?m)^{re.escape(key)} = .*$", f"{key} = {value}", text)
+    if n == 0:
+        text += ("" if text.endswith("\n") else "\n") + f"{key} = {value}\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
+EXTRACTION_DONE = ("text", "no_text", "failed")
+
+
+def wait_extracted(c, records, limit_s):
+    """Polls the records' first files in list order until each has a final
+    extraction state; returns (time.monotonic() when the last was seen
+    done, states counted). Raises BenchError after limit_s."""
+    conn = connect(c.url, c.cafile, timeout=120)
+    states = {}
+    deadline = time.monotonic() + limit_s
+    # A custosd without the pipeline never shows an extraction state: give
+    # up once no file has moved on for STALL_S.
+    STALL_S = 120
+    progress = time.monotonic()
+    try:
+        for r in records:
+            while True:
+                status, body = c.get(f"/v1/records/{r['id']}", conn)
+                if status != 200:
+                    raise BenchError(f"GET record answered {status}: {tail(body, 200)}")
+                f = next(v for v in json.loads(body)["versions"] if v["number"] == 1)["files"][0]
+                state = (f.get("extraction") or {}).get("state")
+                if state in EXTRACTION_DONE:
+                    states[state] = states.get(state, 0) + 1
+                    progress = time.monotonic()
+                    break
+                if time.monotonic() - progress > STALL_S:
+                    raise BenchError(f"no extraction finished for {STALL_S} s (state of "
+                                     f"{r['id']}: {state or 'none shown'}; {sum(states.values())} "
+                                     f"of {len(records)} done): is the pipeline in this custosd?")
+                if time.monotonic() > deadline:
+                    raise BenchError(f"extraction not done after {limit_s} s "
+                                     f"({sum(states.values())} of {len(records)} files done)")
+                time.sleep(0.2)
+        return time.monotonic(), states
+    finally:
+        conn.close()
+
+
+def section_pipeline(b, out):
+    n = 300 if b.quick else 2000
+    rounds = 1 if b.quick else 2
+    rel, total = text_corpus.generate(b.path("corpus", "texts"), n)
+    out.update({"files": n, "bytes": total, "file_bytes_mean": total / n, "rounds": rounds,
+                "client": "wrk -t2 -c16, bench/checkin.lua",
+                "text": "UTF-8, about 3,000 characters of Chinese words with Latin words"})
+    runs = {"off": [], "on": []}
+    for r in range(rounds):
+        # Alternating which goes first, so that neither always runs on a
+        # cooler machine.
+        for mode in (("off", "on") if r % 2 == 0 else ("on", "off")):
+            c = Custos(b, f"pipeline-{mode}-{r}")
+            c.init()
+            set_config(os.path.join(c.data, "custos.conf"), "extraction.enabled",
+                       "true" if mode == "on" else "false")
+            c.start()
+            try:
+                log(f"pipeline: {n} text check-ins, extraction {mode}, round {r + 1}")
+                summary, marker, (t_first, t_last) = c.wrk_check_ins(rel, 16, 2, f"text-{mode}-{r}")
+                if mode == "on":
+                    # How long the pipeline takes to catch up after the
+                    # last answer (not part of the ratio).
+                    records = c.find_check_ins(summary, marker, n)
+                    done_at, states = wait_extracted(c, records, 1800)
+                    summary["extracted_states"] = states
+                    summary["extraction_done_after_last_answer_s"] = max(0.0, done_at - t_last)
+                    summary["extraction_files_per_s"] = n / (done_at - t_first)
+                runs[mode].append(summary)
+            finally:
+                c.stop()
+    for mode in ("off", "on"):
+        best = max(runs[mode], key=lambda x: x["per_s"] or 0)
+        out[mode] = dict(best)
+        out[mode]["per_s_all_rounds"] = [x["per_s"] for x in runs[mode]]
+    if out["off"].get("per_s"):
+        out["on_vs_off"] = out["on"]["per_s"] / out["off"]["per_s"]
+
+
 def section_log(b, out):
     exe = os.path.join(b.bin, "log_bench")
     n = 200_000 if b.quick else 10_000_000
@@ -1470,6 +1606,13 @@ RATIOS = [
      64, "64 MiB", "<", 1),
     ("search_p99", "catalogue search p99", ("search", "p99_ms"), "ms",
      50, "50 ms", "<", 1),
+    ("content_search_p99", "content search p99 (postings and catalogue, in-process)",
+     ("content_search", "p99_ms"), "ms", 50, "50 ms", "<", 1),
+    ("content_index_bytes", "content index bytes per byte of text",
+     ("content_search", "index_bytes_per_text_byte"), "", 1, "the text itself", None, None),
+    ("pipeline_checkins_on_vs_off", "check-ins/s of text files with extraction on, 16 clients",
+     ("pipeline", "on", "per_s"), "/s", ("pipeline", "off", "per_s"),
+     "the same with extraction.enabled = false", ">=", 0.9),
     ("verify_vs_restic", "custosctl verify", ("custos", "verify", "MBps"), "MB/s",
      ("peers", "restic", "large", "check_MBps"), "restic check --read-data", None, None),
     ("verify_vs_borg", "custosctl verify", ("custos", "verify", "MBps"), "MB/s",
@@ -1588,15 +1731,26 @@ def main():
                     help="parent of the fresh work directory (default /var/tmp; not tmpfs)")
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--keep-work", action="store_true", help="keep the work directory")
+    ap.add_argument("--content-scale", metavar="N:M",
+                    help="content_search: N records, M with text (default 1000000:100000, "
+                         "quick 20000:2000)")
     ap.add_argument("--no-report", action="store_true", help="do not regenerate docs/benchmarks.md")
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
+    if args.content_scale:
+        try:
+            n, m = (int(x) for x in args.content_scale.split(":"))
+            if n < 1 or not 0 <= m <= n:
+                raise ValueError
+        except ValueError:
+            ap.error("--content-scale wants N:M with 0 <= M <= N, N >= 1")
+        args.content_scale = (n, m)
     only = SECTIONS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in only if s not in SECTIONS]
     if unknown:
         ap.error(f"unknown section(s) {unknown}; known: {SECTIONS}")
     for exe in ("custosd", "custosctl"):
-        if any(s in only for s in ("custos", "search", "peers", "scaleout")) and \
+        if any(s in only for s in ("custos", "search", "peers", "scaleout", "pipeline")) and \
                 not os.access(os.path.join(args.bin, exe), os.X_OK):
             ap.error(f"{exe} not found in {args.bin}")
 
@@ -1628,7 +1782,8 @@ def main():
         log("WARNING: the work directory is on tmpfs: fsync figures will be meaningless")
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
-           "extraction": section_extraction, "scaleout": section_scaleout}
+           "extraction": section_extraction, "scaleout": section_scaleout,
+           "content_search": section_content_search, "pipeline": section_pipeline}
     interrupted = False
     try:
         for name in SECTIONS:
