@@ -20,6 +20,7 @@
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
 #include "storage/archive.h"
+#include "storage/search_index.h"
 #include "domain/canonical_json.h"
 #include "storage/data_dir.h"
 
@@ -520,6 +521,9 @@ struct ImportContext {
   services::SystemClock clock;
   services::Principal who;
   std::unique_ptr<services::LogService> log;
+  // Imported records are indexed and queued like check-ins; custosd's
+  // pipeline (or custosctl reindex) extracts their text.
+  std::unique_ptr<storage::IndexKey> index_key;
   std::unique_ptr<services::RecordService> records;
 };
 
@@ -543,6 +547,8 @@ StatusOr<std::unique_ptr<ImportContext>> OpenContext(const ImportOptions& option
   record_options.max_file_bytes = options.limits.max_file_bytes;
   record_options.reject_invalid_contract_signatures =
       ctx->config.reject_invalid_contract_signatures;
+  CUSTOS_ASSIGN_OR_RETURN(ctx->index_key, storage::IndexKey::LoadOrCreate(dir));
+  record_options.index_key = ctx->index_key.get();
   ctx->records = std::make_unique<services::RecordService>(
       a.store(), a.content(), a.blobs(), *ctx->log, ctx->clock, ctx->trust, record_options);
   return ctx;

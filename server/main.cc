@@ -31,6 +31,7 @@
 #include "server/services/auth_service.h"
 #include "server/services/account_policy.h"
 #include "server/services/clock.h"
+#include "server/services/content_pipeline.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/health.h"
 #include "server/services/loan_service.h"
@@ -46,6 +47,8 @@
 #include "storage/data_dir.h"
 #include "storage/integrity.h"
 #include "storage/replay.h"
+#include "storage/search_index.h"
+#include "storage/text_tokens.h"
 
 namespace {
 
@@ -186,15 +189,52 @@ custos::services::AccountPolicyOptions AccountPolicyOf(const custos::Config& con
   return o;
 }
 
-// `fresh_reads` must outlive the record service.
+// `fresh_reads`, `index_key` and `pipeline` must outlive the record service.
 custos::services::RecordOptions RecordOptionsOf(const custos::Config& config,
-                                                custos::services::FreshReadLog& fresh_reads) {
+                                                custos::services::FreshReadLog& fresh_reads,
+                                                const custos::storage::IndexKey& index_key,
+                                                custos::services::ContentPipeline& pipeline) {
   custos::services::RecordOptions o;
+  o.index_key = &index_key;
+  o.pipeline = &pipeline;
   o.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
   o.reject_invalid_contract_signatures = config.reject_invalid_contract_signatures;
   o.account_policy = AccountPolicyOf(config);
   o.fresh_reads = &fresh_reads;
   return o;
+}
+
+custos::services::PipelineOptions ServerPipelineOptions(const custos::Config& config,
+                                                    const custos::storage::DataDir& data_dir,
+                                                    custos::Counter& runs) {
+  custos::services::PipelineOptions o =
+      custos::services::PipelineOptionsOf(config, data_dir.root(), custos::services::ProgramDirectory());
+  o.on_file_run = [&runs](std::string_view result) { runs.Inc({std::string(result)}); };
+  return o;
+}
+
+// The pipeline's gauges: files per extraction state, records queued.
+void AddPipelineGauges(custos::MetricsRegistry& metrics, custos::storage::MetadataStore& store) {
+  auto counts = [&store] {
+    custos::storage::TextCounts c;
+    (void)store.Read([&c](custos::storage::Transaction& tx) -> custos::Status {
+      CUSTOS_ASSIGN_OR_RETURN(c, tx.texts().Counts());
+      return custos::Status::Ok();
+    });
+    return c;
+  };
+  metrics.AddCallbackGaugeFamily("custos_extraction_files", "Stored files per text extraction state", "state",
+                                 [counts] {
+                                   custos::storage::TextCounts c = counts();
+                                   return std::vector<std::pair<std::string, double>>{
+                                       {"pending", static_cast<double>(c.pending)},
+                                       {"text", static_cast<double>(c.text)},
+                                       {"no_text", static_cast<double>(c.no_text)},
+                                       {"retry", static_cast<double>(c.retry)},
+                                       {"failed", static_cast<double>(c.failed)}};
+                                 });
+  metrics.AddCallbackGauge("custos_search_queue_records", "Records waiting for the content pipeline",
+                           [counts] { return static_cast<double>(counts().queued_records); });
 }
 
 custos::services::LoanOptions LoanOptionsOf(const custos::Config& config) {
@@ -290,7 +330,8 @@ class Housekeeping {
 // exit code.
 int Serve(const custos::Config& config, const custos::storage::DataDir& data_dir,
           const custos::services::HealthService& health, custos::MetricsRegistry& metrics,
-          custos::Logger& logger, const custos::http::ApiServices& api, const sigset_t& stop_signals) {
+          custos::Logger& logger, const custos::http::ApiServices& api, const sigset_t& stop_signals,
+          custos::services::ContentPipeline& pipeline) {
   custos::http::Router router;
   custos::http::HttpsServer* server_ptr = nullptr;
   custos::http::AddOperationsRoutes(router, health, metrics,
@@ -309,10 +350,12 @@ int Serve(const custos::Config& config, const custos::storage::DataDir& data_dir
   logger.Info("listening", {{"address", bound.ToString()},
                             {"port", static_cast<int>(server.port())},
                             {"dataDir", data_dir.root()}});
+  pipeline.Start();
   int sig = 0;
   sigwait(&stop_signals, &sig);
   logger.Info("stopping", {{"signal", std::string(strsignal(sig))}, {"inFlight", server.OpenConnections()}});
   server.Stop(config.shutdown_grace_s);
+  pipeline.Stop();
   logger.Info("stopped");
   return 0;
 }
@@ -441,8 +484,23 @@ int main(int argc, char** argv) {
     }
   }
   custos::services::FreshReadLog fresh_reads(metrics);
+  // The content index (docs/search.md): its key, and the pipeline that
+  // extracts and indexes stored files in the background.
+  auto index_key = custos::storage::IndexKey::LoadOrCreate(data_dir);
+  if (!index_key.ok()) return StartFailure("cannot load the index key: " + index_key.status().message());
+  if (auto ready = custos::storage::TextTokensReady(); !ready.ok()) {
+    logger.Warn("traditional Chinese is not folded to simplified in the content index; queries in one "
+                "form will not find text in the other",
+                {{"error", ready.message()}});
+  }
+  custos::Counter& extraction_runs = metrics.AddCounter(
+      "custos_extraction_runs_total", "Text extraction runs of stored files by result", {"result"});
+  custos::services::ContentPipeline pipeline(archive->store(), archive->content(), **index_key, clock,
+                                             ServerPipelineOptions(config, data_dir, extraction_runs));
+  AddPipelineGauges(metrics, archive->store());
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
-                                          log_service, clock, *trust, RecordOptionsOf(config, fresh_reads));
+                                          log_service, clock, *trust,
+                                          RecordOptionsOf(config, fresh_reads, **index_key, pipeline));
   custos::services::LoanService loans(archive->store(), clock, LoanOptionsOf(config));
   custos::services::RetentionService retention(archive->store(), clock, AccountPolicyOf(config));
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,
@@ -485,7 +543,7 @@ int main(int argc, char** argv) {
     exit_code = Serve(config, data_dir, health, metrics, logger,
                       {auth, records, log_service, loans, retention, destruction, audit, &verification,
                        &row_integrity, &fresh_reads},
-                      stop_signals);
+                      stop_signals, pipeline);
   }
   Poco::Net::uninitializeSSL();
   return exit_code;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "server/services/account_state.h"
+#include "server/services/content_pipeline.h"
 #include "server/services/destruction_service.h"
 #include "server/services/events.h"
 #include "domain/canonical_json.h"
@@ -363,6 +364,11 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     // record's disposition.
     CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, c.who_.username.value, now));
     CUSTOS_ASSIGN_OR_RETURN(result.detail.versions, tx.versions().List(r.id));
+    if (options_.index_key != nullptr) {
+      // Catalogue postings now; the content waits for the pipeline.
+      CUSTOS_RETURN_IF_ERROR(IndexCatalogue(tx, *options_.index_key, r, result.detail.versions));
+      CUSTOS_RETURN_IF_ERROR(tx.texts().Enqueue(r.id, now));
+    }
     result.detail.record = r;
     result.detail.at = now;
     CUSTOS_ASSIGN_OR_RETURN(result.detail.disposition, LoadDisposition(tx, r, now));
@@ -372,6 +378,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
   });
   CUSTOS_RETURN_IF_ERROR(s);
   c.committed_ = true;
+  if (options_.index_key != nullptr && options_.pipeline != nullptr) options_.pipeline->Wake();
   auto receipt = log_.Receipt(result.log_index);
   if (receipt.ok()) result.receipt = *receipt;
   return result;
@@ -497,6 +504,7 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
   }
   Time now = clock_.Now();
   Record result;
+  bool queued = false;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(auto found, tx.records().Find(id));
     if (!found) return NotFound("no record " + id.value, "record_not_found");
@@ -564,9 +572,16 @@ StatusOr<Record> RecordService::Patch(const Principal& who, const RecordId& id,
     }
     // A new end date can make the record due (or no longer due) at once.
     CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, who.username.value, now));
+    if (options_.index_key != nullptr) {
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(r.id));
+      CUSTOS_RETURN_IF_ERROR(IndexCatalogue(tx, *options_.index_key, r, versions));
+      CUSTOS_RETURN_IF_ERROR(tx.texts().Enqueue(r.id, now));
+      queued = true;
+    }
     result = r;
     return Status::Ok();
   }));
+  if (queued && options_.pipeline != nullptr) options_.pipeline->Wake();
   return result;
 }
 
