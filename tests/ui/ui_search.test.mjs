@@ -6,7 +6,8 @@
 // by its content, in simplified and in traditional characters, with the
 // matched word marked; "Show text" shows the extracted text as text; a
 // staff member without a loan sees the record through its title but no
-// content match and no snippet, and is not led to it by its content.
+// content match and no snippet, and is not led to it by its content; with
+// an approved digital loan the same staff member gets both, and the text.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import {
 const USERS = [
   ['alice', 'archivist', 'Sales'],
   ['bob', 'staff', 'Sales'],
+  ['carol', 'approver', 'Sales'],
 ];
 
 // Content made at run time: a run mark keeps each run's text its own.
@@ -187,6 +189,24 @@ test('content search: status, type mismatch, marked snippets, traditional forms,
   const fileId = (await apiCall(server, 'GET', `/v1/records/${recordId}`, { token: bobToken })).data.versions[0].files[0].id;
   await assert.rejects(apiCall(server, 'GET', `/v1/records/${recordId}/versions/1/files/${fileId}/text`, { token: bobToken }), /403.*content_forbidden/);
   await snap(page, 'record-staff');
+
+  // --- the same staff member with an approved digital loan -------------
+  const loan = (await apiCall(server, 'POST', '/v1/loans', {
+    token: bobToken, json: { recordId, kind: 'digital', purpose: '核对价格条款', dueAt: new Date(Date.now() + 7 * 86400000).toISOString() },
+  })).data.id;
+  await apiCall(server, 'POST', `/v1/loans/${loan}/approve`, { token: await apiSignIn(server, 'carol') });
+  await search(page, '价格调整');
+  assert.equal(await hitRow(page).count(), 1, 'the loan makes the content searchable for its borrower');
+  assert.ok((await hitRow(page).locator('.hit-match[data-field=content] .snippet mark').allTextContents()).includes('价格调整'));
+  await go(page, `#/records/${recordId}`);
+  await fileRow(page, ANNEX.name).locator('button[data-action=show-text]').click();
+  await page.locator('pre.extracted-text').waitFor();
+  assert.equal(await page.locator('pre.extracted-text').textContent(), ANNEX_TEXT, 'the borrower reads the text');
+  await go(page, '#/records');
+  await go(page, `#/records/${recordId}`);
+  const bobHistory = await page.locator('table[aria-label="操作历史（审计日志）"]').textContent();
+  assert.match(bobHistory, new RegExp(`凭借阅 ${loan} 读取第 1 版文件 ${ANNEX.name.replace('.', '\\.')} 的提取文本`), 'the read names the loan');
+  await snap(page, 'record-staff-loan');
   await signOut(page);
 
   assert.deepEqual(pageErrors, [], 'no script error on any page');
