@@ -574,6 +574,11 @@ RecordId RecordIdParam(const RequestContext& ctx) { return RecordId{ctx.params.a
 
 Poco::JSON::Object::Ptr RecordPageJson(const domain::RecordPage& p, const domain::RecordQuery& q) {
   Poco::JSON::Object::Ptr o = ListObject("records", p.records, RecordJson);
+  // With a search text, where each record matched (docs/search.md "API").
+  Poco::JSON::Array::Ptr records = o->getArray("records");
+  for (size_t i = 0; !q.text.empty() && records && i < records->size() && i < p.matches.size(); ++i) {
+    records->getObject(static_cast<unsigned>(i))->set("matches", FieldMatchesJson(p.matches[i]));
+  }
   o->set("total", static_cast<Poco::UInt64>(p.total));
   o->set("totalExact", p.total_exact);
   o->set("page", q.page);
@@ -624,6 +629,14 @@ Response SearchRecords(RecordService& records, RequestContext& ctx, const Authen
   if (!q.ok()) return Response::Error(q.status());
   return RenderOne(records.Search(s.principal, *q), 200,
                    [&](const domain::RecordPage& p) { return RecordPageJson(p, *q); });
+}
+
+// The extracted text of a file (a content read, logged as such).
+Response FileText(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto n = PathNumber(ctx, "n");
+  if (!n.ok()) return Response::Error(n.status());
+  return RenderOne(records.ReadText(s.principal, RecordIdParam(ctx), *n, domain::FileId{ctx.params.at("fileId")}),
+                   200, TextReadJson);
 }
 
 Response GetRecord(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
@@ -765,6 +778,7 @@ void AddRecordRoutes(Router& router, AuthService& auth, RecordService& records) 
       {"GET", "/v1/records/{id}/versions", ListVersions},
       {"GET", "/v1/records/{id}/versions/{n}", GetVersion},
       {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}", Content},
+      {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}/text", FileText},
       {"GET", "/v1/records/{id}/versions/{n}/receipt", GetReceipt},
       {"GET", "/v1/records/{id}/history", RecordHistory},
   });

@@ -209,10 +209,61 @@ Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d) {
   return o;
 }
 
+Poco::JSON::Object::Ptr ExtractionJson(const storage::FileText& t) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("state", std::string(storage::Name(t.state)));
+  o->set("claimedType", t.claimed_type);
+  o->set("identifiedType", t.identified_type);
+  o->set("typeMismatch", storage::TypeMismatch(t));
+  o->set("method", t.method);
+  o->set("pages", t.pages);
+  o->set("textBytes", static_cast<Poco::UInt64>(t.text_bytes));
+  o->set("attempts", t.attempts);
+  o->set("reason", t.reason);
+  return o;
+}
+
+Poco::JSON::Array::Ptr FieldMatchesJson(const std::vector<domain::FieldMatch>& matches) {
+  Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+  for (const domain::FieldMatch& m : matches) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("field", m.field);
+    if (m.version > 0) o->set("version", m.version);
+    if (!m.file_id.value.empty()) {
+      o->set("file", m.file_id.value);
+      o->set("fileName", m.file_name);
+    }
+    if (!m.snippet.empty()) {
+      Poco::JSON::Array::Ptr segments = new Poco::JSON::Array;
+      for (const std::string& s : m.snippet) segments->add(s);
+      o->set("snippet", segments);
+    }
+    out->add(o);
+  }
+  return out;
+}
+
+Poco::JSON::Object::Ptr TextReadJson(const services::TextRead& t) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("extraction", ExtractionJson(t.status));
+  o->set("text", t.text);
+  return o;
+}
+
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   Poco::JSON::Object::Ptr o = RecordJson(d.record);
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
-  for (const auto& v : d.versions) versions->add(VersionJson(v));
+  for (const auto& v : d.versions) {
+    Poco::JSON::Object::Ptr version = VersionJson(v);
+    // Each file's extraction, absent while the pipeline has not seen it.
+    Poco::JSON::Array::Ptr files = version->getArray("files");
+    for (size_t i = 0; files && i < files->size() && i < v.files.size(); ++i) {
+      for (const storage::FileText& t : d.texts) {
+        if (t.file_id == v.files[i].id) files->getObject(static_cast<unsigned>(i))->set("extraction", ExtractionJson(t));
+      }
+    }
+    versions->add(version);
+  }
   o->set("versions", versions);
   // Borrowing, as of d.at: open loans, who holds the paper original and
   // since when, and whether anything is overdue.

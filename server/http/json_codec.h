@@ -53,6 +53,16 @@ Poco::JSON::Object::Ptr RecordJson(const domain::Record& r);
 // dispositionDate, due}.
 Poco::JSON::Object::Ptr DispositionJson(const services::Disposition& d);
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d);
+// What the content pipeline learned of a file (docs/search.md "API"):
+// {"state", "claimedType", "identifiedType", "typeMismatch", "method",
+// "pages", "textBytes", "attempts", "reason"}; never its text.
+Poco::JSON::Object::Ptr ExtractionJson(const storage::FileText& t);
+// Where a search hit matched: [{"field", "version"?, "file"?, "fileName"?,
+// "snippet"?}], version for note/fileName/content, file and fileName for
+// fileName/content, snippet when a passage was found.
+Poco::JSON::Array::Ptr FieldMatchesJson(const std::vector<domain::FieldMatch>& matches);
+// {"extraction": {...}, "text": "..."}.
+Poco::JSON::Object::Ptr TextReadJson(const services::TextRead& t);
 // A log entry: {"index","leaf":b64,"event":{…}}; the event is the leaf itself.
 // The one storage type the HTTP layer names: the log API serves the leaves
 // byte for byte as the store keeps them (LogService::Entries). A redacted
