@@ -106,6 +106,26 @@ class ApiSearch : public ::testing::Test {
     return {};
   }
 
+  // The content.snippet events in the record's history; each names the
+  // version and file and never holds the query's words.
+  size_t ContentSnippets(const std::string& id) {
+    HttpResult r = S().As("archivist", "GET", "/v1/records/" + id + "/history");
+    Poco::JSON::Object::Ptr o = JsonObject(r.body);
+    size_t n = 0;
+    if (!o) return n;
+    Poco::JSON::Array::Ptr entries = o->getArray("entries");
+    for (size_t i = 0; i < entries->size(); ++i) {
+      Poco::JSON::Object::Ptr e = entries->getObject(static_cast<unsigned>(i))->getObject("event");
+      if (Str(e, "action") != "content.snippet") continue;
+      ++n;
+      Poco::JSON::Object::Ptr details = e->getObject("details");
+      EXPECT_EQ(Int(details, "version"), 1);
+      EXPECT_FALSE(Str(details, "file").empty());
+      EXPECT_EQ(Stringify(e).find("价格"), std::string::npos);
+    }
+    return n;
+  }
+
   static ApiServer* server_;
 };
 
@@ -145,11 +165,15 @@ TEST_F(ApiSearch, ContentFoundByRoleWithMarkedSnippetsAndTheTextRoute) {
     ASSERT_TRUE(t);
     EXPECT_EQ(t->getArray("snippet")->getElement<std::string>(1), "價格調整") << "shown as written";
   }
+  // Each search that showed the contract's content logged it, without the query.
+  size_t snippets = ContentSnippets(contract);
+  EXPECT_EQ(snippets, 2u) << "two searches showed its content";
   // Legal reads contracts only: the memo is no hit through its content.
   EXPECT_EQ(Ids(Search("legal", "价格调整")), std::vector<std::string>{contract});
   // Staff without a loan: neither is a hit, and no content leaks.
   Poco::JSON::Object::Ptr staff = Search("staff", "价格调整");
   EXPECT_TRUE(Ids(staff).empty());
+  EXPECT_EQ(ContentSnippets(contract), snippets + 1) << "legal's search only";
   // Catalogue matches still show for staff, without content.
   Poco::JSON::Object::Ptr title = Search("staff", "供货合同");
   EXPECT_EQ(Ids(title), std::vector<std::string>{contract});
