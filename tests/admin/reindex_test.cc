@@ -181,6 +181,43 @@ TEST_F(Reindex, RefusedWhileCustosdRuns) {
   EXPECT_EQ(ReadFileOrDie(storage::IndexKeyPath(storage::DataDir(data_))), key_before);
 }
 
+TEST_F(Reindex, ImportedRecordsAreQueuedWithTheirCatalogueIndexed) {
+  const std::string batch = tmp_.Sub("batch");
+  fs::create_directories(batch + "/docs");
+  WriteFile(batch + "/manifest.csv",
+            "recordKey,path,type,title,department,classification\n"
+            "G1,docs/note.txt,general,迁移记录 Migrated note,sales,internal\n");
+  WriteFile(batch + "/docs/note.txt", "出厂检验报告 inspection\n");
+  ASSERT_EQ(std::system(("tar -czf " + tmp_.Sub("batch.tar.gz") + " -C " + batch + " manifest.csv docs").c_str()), 0);
+  RunResult imported = RunProgram({Ctl(), "import", "--data", data_, tmp_.Sub("batch.tar.gz")});
+  ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+
+  // Queued, the title searchable at once, the content not yet.
+  Indexed before = Look("出厂检验");
+  EXPECT_EQ(before.counts.queued_records, 1u);
+  EXPECT_TRUE(before.matching.empty());
+  {
+    auto archive = admin::OpenArchive(data_);
+    ASSERT_TRUE(archive.ok());
+    auto key = storage::IndexKey::LoadOrCreate(storage::DataDir(data_));
+    ASSERT_TRUE(key.ok());
+    Status s = (*archive)->store().Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(auto m, tx.search().Match((*key)->KeyedTokens(storage::QueryTokens("迁移记录")), 10));
+      EXPECT_EQ(m.size(), 1u);
+      if (!m.empty()) EXPECT_EQ(m[0].field, "title");
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  // The queue is worked off.
+  RunResult r = RunProgram({Ctl(), "reindex", "--data", data_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("records indexed: 1\n"), std::string::npos) << r.out;
+  Indexed after = Look("出厂检验");
+  EXPECT_EQ(after.counts.queued_records, 0u);
+  EXPECT_EQ(after.matching.size(), 1u);
+}
+
 TEST_F(Reindex, BadArgumentsAreRefused) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"reindex"}, {"reindex", "--data", data_, "--rebuilt"},
