@@ -40,6 +40,8 @@ SHORT = {
     "rss_upload": "RSS upload\\nvs 64 MiB",
     "rss_download": "RSS download\\nvs 64 MiB",
     "search_p99": "search p99\\nvs 50 ms",
+    "content_search_p99": "content search\\np99 vs 50 ms",
+    "pipeline_checkins_on_vs_off": "check-ins/s\\nextraction on/off",
 }
 
 
@@ -94,6 +96,9 @@ def figure_label(row, s):
         label += f" at {get(s, 'log', 'log_entries'):,.0f} entries"
     if row["id"] == "search_p99" and get(s, "search", "records"):
         label += f" at {get(s, 'search', 'records'):,.0f} records"
+    if row["id"] == "content_search_p99" and get(s, "content_search", "records"):
+        label += (f" at {get(s, 'content_search', 'records'):,.0f} records, "
+                  f"{get(s, 'content_search', 'texts'):,.0f} with text")
     if row["id"].startswith("rss_") and get(s, "custos", "rss", "file_bytes"):
         label = label.replace("1 GiB", f"{get(s, 'custos', 'rss', 'file_bytes') / 2**20:,.0f} MiB")
     return label
@@ -101,8 +106,8 @@ def figure_label(row, s):
 
 def why_missing(row, s):
     """Why a row has no figure: the section's skip note or error, if any."""
-    section = {"log": "log", "search": "search",
-               "scaleout": "scaleout"}.get(row["id"].split("_")[0])
+    section = {"log": "log", "search": "search", "scaleout": "scaleout",
+               "content": "content_search", "pipeline": "pipeline"}.get(row["id"].split("_")[0])
     for name in ([section] if section else ["custos", "peers", "bounds"]):
         sec = s.get(name)
         if sec is None:
@@ -256,8 +261,8 @@ python3 bench/report.py FULL.json SCALEOUT.json   # later files' sections win
 Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
-Sections: `corpus`, `bounds`, `custos`, `peers`, `search`, `log`,
-`scaleout`. The work
+Sections: `corpus`, `bounds`, `custos`, `peers`, `search`,
+`content_search`, `pipeline`, `log`, `extraction`, `scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -295,6 +300,25 @@ METHOD = """\
   above, in content MB/s.
 - **Search**: `catalogue_seed` fills a fresh archive, then 2,000
   `GET /v1/records?q=…` over 4 connections.
+- **Content search** (`content_search`): `search_bench` in-process on a
+  real SQLite file (durable, rows sealed and checked, as custosd opens it):
+  N records with the postings of their titles and descriptions, M of them
+  with about 3,000 characters of generated Chinese and Latin text as
+  content postings (`TermFrequencies`, `KeyedFrequencies`, `Replace`),
+  1,000 per transaction. A search is the service's path without HTTP and
+  snippets: the query's keyed tokens matched in the postings (at most
+  1,000 hits), then one catalogue page of 20 with those records under a
+  reader's clearance, in the same read transaction. 27 queries in 7
+  classes, 20 rounds after a warm-up. Index bytes per byte of text: the
+  database file after closing the store (WAL checkpointed) with and
+  without the content postings, over the text's UTF-8 bytes.
+- **Check-in with the content pipeline** (`pipeline`): two-page UTF-8
+  texts of Chinese and Latin words (`bench/text_corpus.py`) checked in
+  with `wrk -t2 -c16` and `bench/checkin.lua` into a fresh archive with
+  `extraction.enabled = true`, and into another with `false`; the best
+  check-ins/s of each over the rounds (the order alternating). With it on,
+  the records are then polled until every file has a final extraction
+  state, which gives how long the pipeline takes to catch up.
 - **Audit log**: `log_bench` (Google Benchmark) in-process on a real SQLite
   file.
 - **Scale-out on PostgreSQL**: `scripts/test-postgres.sh` starts a throwaway
@@ -316,6 +340,101 @@ METHOD = """\
   pgbench commits/s and 2 nodes ÷ 1 node; the nodes, PostgreSQL and the
   clients share this machine's cores.
 """
+
+
+CLASS_LABELS = {
+    "two_chars_frequent": "two-character words, the 5 most frequent",
+    "two_chars_middle": "two-character words, ranks 100–400",
+    "two_chars_rare": "two-character words, ranks 4,000–8,000",
+    "four_char_phrase": "four-character phrases",
+    "mixed": "a Chinese word and a Latin word",
+    "latin_word": "Latin words",
+    "absent": "a word in no document",
+}
+
+
+def content_search_section(results, out):
+    cs = results["sections"].get("content_search")
+    out.append("## Content search\n")
+    if cs is None:
+        out.append("Not run.\n")
+        return
+    if cs.get("skipped"):
+        out.append(f"Skipped: {cs['skipped']}.\n")
+        return
+    if cs.get("error") and not cs.get("p99_ms"):
+        out.append(f"Failed: {cs['error']}\n")
+        return
+    out.append(table(["", ""], [
+        ["records / with text", f"{fmt(cs.get('records'))} / {fmt(cs.get('texts'))}"],
+        ["text", f"{fmt(cs.get('text_bytes', 0) / 1e6)} MB UTF-8, "
+                 f"{fmt(cs.get('text_chars_per_text'))} characters each"],
+        ["postings: catalogue / content", f"{fmt(cs.get('catalogue_postings'))} / "
+                                          f"{fmt(cs.get('content_postings'))}"],
+        ["distinct keyed tokens", fmt(cs.get("distinct_tokens"))],
+        ["database: catalogue only / with content",
+         f"{fmt(cs.get('db_bytes_catalogue', 0) / 1e6)} MB / {fmt(cs.get('db_bytes', 0) / 1e6)} MB"],
+        ["index bytes per byte of text", fmt(cs.get("index_bytes_per_text_byte"))],
+        ["sealed texts", f"{fmt(cs.get('db_bytes_sealed_texts', 0) / 1e6)} MB "
+                         f"({fmt(cs.get('sealed_bytes_per_text_byte'))} per byte of text)"],
+        ["built in: catalogue records / check-ins with a text / content postings",
+         f"{fmt(cs.get('catalogue_seconds'), 's')} ({fmt(cs.get('catalogue_s_per_1000_records'), 's')} "
+         f"per 1,000) / {fmt(cs.get('checkin_seconds'), 's')} ({fmt(cs.get('checkin_s_per_1000'), 's')} "
+         f"per 1,000) / {fmt(cs.get('text_seconds'), 's')} ({fmt(cs.get('text_s_per_1000_texts'), 's')} "
+         "per 1,000)"],
+        ["searches", f"{fmt(cs.get('queries'))} ({fmt(cs.get('distinct_queries'))} distinct)"],
+        ["p50 / p99 / max, all searches", f"{fmt(cs.get('p50_ms'), 'ms')} / {fmt(cs.get('p99_ms'), 'ms')} / "
+                                          f"{fmt(cs.get('max_ms'), 'ms')}"],
+        ["p50 / p99, archivist (reads content: snippets, content.snippet logged)",
+         f"{fmt(cs.get('archivist_p50_ms'), 'ms')} / {fmt(cs.get('archivist_p99_ms'), 'ms')}"],
+        ["p50 / p99, staff (reads no content: every content match checked and dropped)",
+         f"{fmt(cs.get('staff_p50_ms'), 'ms')} / {fmt(cs.get('staff_p99_ms'), 'ms')}"],
+    ]))
+    out.append("")
+    iss = cs.get("issue_scale") or {}
+    if (cs.get("records"), cs.get("texts")) != (iss.get("records"), iss.get("texts")) and \
+            cs.get("issue_scale_build_s_linear"):
+        out.append(f"Run at {fmt(cs.get('records'))} records, not at the issue's "
+                   f"{fmt(iss.get('records'))} with {fmt(iss.get('texts'))} texts. At this run's "
+                   f"rates, building that would take at least "
+                   f"{fmt(cs['issue_scale_build_s_linear'] / 60)} min (a lower bound: inserts "
+                   f"slow down as the B-tree grows) and its content postings about "
+                   f"{fmt(cs.get('issue_scale_content_index_bytes', 0) / 1e9)} GB.\n")
+    rows = []
+    for cls, v in (cs.get("classes") or {}).items():
+        rows.append([CLASS_LABELS.get(cls, cls), f"{v.get('matched_min'):,}–{v.get('matched_max'):,}",
+                     fmt(v.get("match_p50_ms"), "ms"), fmt(v.get("match_p99_ms"), "ms"),
+                     fmt(v.get("p50_ms"), "ms"), fmt(v.get("p99_ms"), "ms")])
+    if rows:
+        out.append(table(["query class", "postings matches (≤ 2,000)", "postings p50", "postings p99",
+                          "search p50", "search p99"], rows))
+        out.append("")
+
+
+def pipeline_section(results, out):
+    pl = results["sections"].get("pipeline")
+    out.append("## Check-in with the content pipeline\n")
+    if pl is None:
+        out.append("Not run.\n")
+        return
+    rows = []
+    for mode, label in (("off", "extraction.enabled = false"), ("on", "extraction.enabled = true")):
+        x = pl.get(mode)
+        if x and x.get("per_s"):
+            rows.append([label, f"{x['count']:,}", fmt(x["seconds"], "s"), fmt(x["per_s"], "/s"),
+                         ", ".join(fmt(v, "/s") for v in x.get("per_s_all_rounds", [])),
+                         fmt(x.get("p99_ms"), "ms"),
+                         fmt(x.get("extraction_done_after_last_answer_s"), "s")])
+    if rows:
+        out.append(f"{fmt(pl.get('files'))} text files of {fmt(pl.get('file_bytes_mean'))} bytes on "
+                   f"average, {pl.get('client')}.\n")
+        out.append(table(["custosd", "check-ins", "wall", "check-ins/s (best)", "each round", "p99",
+                          "extraction done after the last answer"], rows))
+        out.append("")
+    if pl.get("on_vs_off") is not None:
+        out.append(f"On / off: {fmt(pl['on_vs_off'])} (target ≥ 0.9).\n")
+    if pl.get("error"):
+        out.append(f"Error: {pl['error']}\n")
 
 
 def scaleout_section(results, out):
@@ -584,6 +703,8 @@ def page(results, source, notes, drawn):
             fmt(se.get("max_ms"), "ms")]]))
         out.append("")
 
+    content_search_section(results, out)
+    pipeline_section(results, out)
     scaleout_section(results, out)
 
     out.append("## Audit log\n")

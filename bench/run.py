@@ -1097,9 +1097,11 @@ def section_content_search(b, out):
     # What building the issue's scale would take at the measured rates: a
     # lower bound, since inserts into a larger B-tree cost more.
     per_rec, per_text = out.get("catalogue_s_per_1000_records"), out.get("text_s_per_1000_texts")
-    if per_rec is not None and per_text is not None:
-        out["issue_scale_build_s_linear"] = (per_rec * CONTENT_SCALE[0] / 1000 +
-                                             per_text * CONTENT_SCALE[1] / 1000)
+    per_checkin = out.get("checkin_s_per_1000")
+    if None not in (per_rec, per_text, per_checkin):
+        out["issue_scale_build_s_linear"] = (
+            per_rec * (CONTENT_SCALE[0] - CONTENT_SCALE[1]) / 1000 +
+            (per_checkin + per_text) * CONTENT_SCALE[1] / 1000)
     if out.get("text_bytes") and out.get("texts"):
         out["issue_scale_text_bytes"] = out["text_bytes"] / out["texts"] * CONTENT_SCALE[1]
         if out.get("index_bytes_per_text_byte"):
