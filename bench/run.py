@@ -15,7 +15,8 @@ Sections, run in this order (corpus is made whenever a later section needs it):
   content_search  content search p50/p99 and index bytes per byte of text,
           in-process on a sealed SQLite store: 1,000,000 records, 100,000 of
           them with two pages of Chinese and Latin text (quick: 20,000 and
-          2,000; --content-scale N:M) (BINDIR/search_bench)
+          2,000; --content-scale N:M) (BINDIR/search_bench); with
+          --content-postgresql the same again on a throwaway PostgreSQL
   pipeline  check-ins/s of two-page Chinese text files through custosd with
           extraction.enabled = true against the same with false
           (bench/text_corpus.py, bench/checkin.lua)
@@ -176,6 +177,7 @@ class Bench:
         self.bin = os.path.abspath(args.bin)
         self.quick = args.quick
         self.content_scale = args.content_scale  # (records, texts) or None
+        self.content_postgresql = args.content_postgresql
         self.work_parent = args.work
         self.work = None
         self.procs = []  # every server we started, stopped in finally
@@ -1076,21 +1078,16 @@ CONTENT_SCALE = (1_000_000, 100_000)
 CONTENT_SCALE_QUICK = (20_000, 2_000)
 
 
-def section_content_search(b, out):
+def search_bench(b, out, n, m, dsn=None):
+    """Runs search_bench at n records, m with text; puts its figures in out."""
     exe = os.path.join(b.bin, "search_bench")
-    n, m = b.content_scale or (CONTENT_SCALE_QUICK if b.quick else CONTENT_SCALE)
-    out.update({"records_wanted": n, "texts_wanted": m,
-                "issue_scale": {"records": CONTENT_SCALE[0], "texts": CONTENT_SCALE[1]}})
-    if not os.access(exe, os.X_OK):
-        out["skipped"] = "not available: search_bench is not built"
-        log("content_search: " + out["skipped"])
-        return
-    d = b.path("content_search")
+    d = b.path("content_search-" + ("postgresql" if dsn else "sqlite"))
     os.makedirs(d)
     js = os.path.join(d, "figures.json")
-    log(f"content_search: search_bench, {n} records, {m} with text")
-    _, wall = run([exe, "--dir", d, "--records", str(n), "--with-text", str(m),
-                   "--rounds", "20", "--json", js], timeout=48 * 3600)
+    cmd = [exe, "--dir", d, "--records", str(n), "--with-text", str(m), "--rounds", "20", "--json", js]
+    if dsn:
+        cmd += ["--dsn", dsn]
+    _, wall = run(cmd, timeout=48 * 3600)
     with open(js) as f:
         out.update(json.load(f))
     out["seconds"] = wall
@@ -1108,6 +1105,41 @@ def section_content_search(b, out):
             out["issue_scale_content_index_bytes"] = (out["issue_scale_text_bytes"] *
                                                       out["index_bytes_per_text_byte"])
     shutil.rmtree(d, ignore_errors=True)
+
+
+def section_content_search(b, out):
+    exe = os.path.join(b.bin, "search_bench")
+    n, m = b.content_scale or (CONTENT_SCALE_QUICK if b.quick else CONTENT_SCALE)
+    out.update({"records_wanted": n, "texts_wanted": m,
+                "issue_scale": {"records": CONTENT_SCALE[0], "texts": CONTENT_SCALE[1]}})
+    if not os.access(exe, os.X_OK):
+        out["skipped"] = "not available: search_bench is not built"
+        log("content_search: " + out["skipped"])
+        return
+    log(f"content_search: search_bench on SQLite, {n} records, {m} with text")
+    search_bench(b, out, n, m)
+    if not b.content_postgresql:
+        return
+
+    def on_postgresql(o):
+        pg = ThrowawayPostgres(b)
+        try:
+            pg.start()
+            pg.psql("postgres", "CREATE DATABASE custos_search")
+            log(f"content_search: search_bench on PostgreSQL, {n} records, {m} with text")
+            search_bench(b, o, n, m, dsn=pg.dsn("custos_search"))
+            sizes = pg.psql("custos_search", "SELECT pg_total_relation_size('search_postings'), "
+                            "pg_total_relation_size('file_texts'), pg_database_size('custos_search')")
+            post, texts, db = (int(x) for x in sizes.split("|"))
+            o.update({"search_postings_bytes": post, "file_texts_bytes": texts, "db_bytes": db})
+            if o.get("postings") and o.get("text_bytes"):
+                # The content postings' share of the table, by row count.
+                o["index_bytes_per_text_byte"] = (post * o["content_postings"] / o["postings"] /
+                                                  o["text_bytes"])
+        finally:
+            pg.stop()
+
+    step(out, "postgresql", on_postgresql)
 
 
 def set_config(path, key, value):
@@ -1733,6 +1765,8 @@ def main():
                     help="parent of the fresh work directory (default /var/tmp; not tmpfs)")
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--keep-work", action="store_true", help="keep the work directory")
+    ap.add_argument("--content-postgresql", action="store_true",
+                    help="content_search: also on a throwaway PostgreSQL, at the same scale")
     ap.add_argument("--content-scale", metavar="N:M",
                     help="content_search: N records, M with text (default 1000000:100000, "
                          "quick 20000:2000)")

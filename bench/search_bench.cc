@@ -11,9 +11,11 @@
 //     texts, from which bench/run.py extrapolates to the scale.
 //
 //   search_bench --dir DIR --records N --with-text M [--rounds R] [--json OUT]
+//                [--dsn DSN]
 //
-// The store is the one custosd runs (storage::SqliteStore, durable, rows
-// sealed and checked), with a file blob store and a content store under a
+// The store is the one custosd runs (storage::SqliteStore in DIR, durable,
+// rows sealed and checked; with --dsn, storage::PostgresStore in that
+// empty database, and no size figures: bench/run.py asks PostgreSQL), with a file blob store and a content store under a
 // random key-encryption key. N - M records are inserted through the
 // records repository the way bench/catalogue_seed.cc does it, 1,000 per
 // transaction, with the postings of their title and description (what
@@ -68,6 +70,7 @@
 #include "storage/content_store.h"
 #include "storage/file_texts.h"
 #include "storage/keyring.h"
+#include "storage/postgres_store.h"
 #include "storage/row_seal.h"
 #include "storage/search_index.h"
 #include "storage/sqlite_store.h"
@@ -236,8 +239,8 @@ struct TextRecord {
 
 class Bench {
  public:
-  Bench(std::string dir, uint64_t records, uint64_t with_text)
-      : dir_(std::move(dir)), db_(dir_ + "/search_bench.db"), records_(records), with_text_(with_text),
+  Bench(std::string dir, std::string dsn, uint64_t records, uint64_t with_text)
+      : dir_(std::move(dir)), dsn_(std::move(dsn)), db_(dir_ + "/search_bench.db"), records_(records), with_text_(with_text),
         sealer_(crypto::Bytes(storage::RowSealer::kKeySize, 0x5e)),
         key_(crypto::Bytes(storage::kIndexKeySize, 0x1d)), corpus_(20261207),
         archivist_{domain::Username{"archivist"}, domain::Role::kArchivist, "sales"},
@@ -259,10 +262,17 @@ class Bench {
       CUSTOS_ASSIGN_OR_RETURN(blobs_, storage::FileBlobStore::OpenDirectory(dir_ + "/blobs"));
       content_ = std::make_unique<storage::ContentStore>(*blobs_, *keys_, crypto::Suite::kIntl);
     }
-    storage::SqliteOptions o;
-    o.path = db_;
-    o.sealer = &sealer_;
-    CUSTOS_ASSIGN_OR_RETURN(store_, storage::SqliteStore::Open(o, checkpoints_.get()));
+    if (dsn_.empty()) {
+      storage::SqliteOptions o;
+      o.path = db_;
+      o.sealer = &sealer_;
+      CUSTOS_ASSIGN_OR_RETURN(store_, storage::SqliteStore::Open(o, checkpoints_.get()));
+    } else {
+      storage::PostgresOptions o;
+      o.dsn = dsn_;
+      o.sealer = &sealer_;
+      CUSTOS_ASSIGN_OR_RETURN(store_, storage::PostgresStore::Open(o, checkpoints_.get()));
+    }
     log_ = std::make_unique<services::LogService>(*store_, "");
     services::RecordOptions ro;
     ro.index_key = &key_;
@@ -550,6 +560,7 @@ class Bench {
   }
 
   std::string dir_;
+  std::string dsn_;  // PostgreSQL; empty: SQLite in db_
   std::string db_;
   uint64_t records_;
   uint64_t with_text_;
@@ -565,7 +576,7 @@ class Bench {
   std::unique_ptr<crypto::LocalKeyProvider> keys_;
   std::unique_ptr<storage::FileBlobStore> blobs_;
   std::unique_ptr<storage::ContentStore> content_;
-  std::unique_ptr<storage::SqliteStore> store_;  // between Open and Close
+  std::unique_ptr<storage::MetadataStore> store_;  // between Open and Close
   std::unique_ptr<services::LogService> log_;
   std::unique_ptr<services::RecordService> records_service_;
   std::vector<TextRecord> texts_;  // the records checked in with a text
@@ -574,7 +585,7 @@ class Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dir, json;
+  std::string dir, json, dsn;
   uint64_t records = 0, with_text = 0;
   int rounds = 20;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -584,16 +595,17 @@ int main(int argc, char** argv) {
     else if (a == "--with-text") with_text = std::stoull(v);
     else if (a == "--rounds") rounds = std::stoi(v);
     else if (a == "--json") json = v;
+    else if (a == "--dsn") dsn = v;
   }
   if (dir.empty() || records == 0 || with_text > records || rounds < 1) {
     std::fprintf(stderr,
                  "usage: search_bench --dir DIR --records N --with-text M<=N [--rounds R] "
-                 "[--json OUT]\n");
+                 "[--json OUT] [--dsn DSN]\n");
     return 2;
   }
   if (Status s = storage::TextTokensReady(); !s.ok()) return Fail("text tokens", s);
   std::filesystem::create_directories(dir);
-  Bench bench(dir, records, with_text);
+  Bench bench(dir, dsn, records, with_text);
   bench.RemoveFiles();
 
   std::map<std::string, double> fig;
@@ -616,11 +628,13 @@ int main(int argc, char** argv) {
   if (Status s = bench.IndexStats(fig, ""); !s.ok()) return Fail("stats", s);
   bench.Close();
   const uint64_t full_bytes = DbBytes(bench.db());
-  fig["db_bytes_catalogue"] = double(catalogue_bytes);
-  fig["db_bytes_sealed_texts"] = double(sealed_bytes - catalogue_bytes);
-  fig["db_bytes"] = double(full_bytes);
   fig["content_postings"] = fig["postings"] - fig["catalogue_postings"];
-  if (fig["text_bytes"] > 0) {
+  if (dsn.empty()) {
+    fig["db_bytes_catalogue"] = double(catalogue_bytes);
+    fig["db_bytes_sealed_texts"] = double(sealed_bytes - catalogue_bytes);
+    fig["db_bytes"] = double(full_bytes);
+  }
+  if (dsn.empty() && fig["text_bytes"] > 0) {
     fig["index_bytes_per_text_byte"] = double(full_bytes - sealed_bytes) / fig["text_bytes"];
     fig["sealed_bytes_per_text_byte"] = double(sealed_bytes - catalogue_bytes) / fig["text_bytes"];
   }
@@ -637,7 +651,8 @@ int main(int argc, char** argv) {
     out << (first ? "" : ", ") << "\"" << JsonEscape(k) << "\": " << v;
     first = false;
   }
-  out << ", \"classes\": " << classes.str() << "}\n";
+  out << ", \"engine\": \"" << (dsn.empty() ? "sqlite" : "postgresql") << "\", \"classes\": " << classes.str()
+      << "}\n";
   if (json.empty()) {
     std::fputs(out.str().c_str(), stdout);
   } else {
