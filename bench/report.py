@@ -400,6 +400,17 @@ def content_search_section(results, out):
                    f"{fmt(cs['issue_scale_build_s_linear'] / 60)} min (a lower bound: inserts "
                    f"slow down as the B-tree grows) and its content postings about "
                    f"{fmt(cs.get('issue_scale_content_index_bytes', 0) / 1e9)} GB.\n")
+    pg = cs.get("postgresql")
+    if pg and pg.get("p99_ms") is not None:
+        out.append(f"The same on PostgreSQL ({fmt(pg.get('records'))} records, {fmt(pg.get('texts'))} "
+                   f"with text, a throwaway server of `scripts/test-postgres.sh`): p50 "
+                   f"{fmt(pg.get('p50_ms'), 'ms')}, p99 {fmt(pg.get('p99_ms'), 'ms')} (archivist "
+                   f"{fmt(pg.get('archivist_p99_ms'), 'ms')}, staff {fmt(pg.get('staff_p99_ms'), 'ms')}); "
+                   f"`search_postings` {fmt(pg.get('search_postings_bytes', 0) / 1e6)} MB, about "
+                   f"{fmt(pg.get('index_bytes_per_text_byte'))} bytes per byte of text (the content "
+                   f"postings' share by rows).\n")
+    elif pg and pg.get("error"):
+        out.append(f"On PostgreSQL: failed ({pg['error']}).\n")
     rows = []
     for cls, v in (cs.get("classes") or {}).items():
         rows.append([CLASS_LABELS.get(cls, cls), f"{v.get('matched_min'):,}–{v.get('matched_max'):,}",
