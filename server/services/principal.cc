@@ -138,4 +138,18 @@ StatusOr<std::optional<domain::Time>> FreshAccountSince(storage::Transaction& tx
   return std::optional<domain::Time>(since);
 }
 
+StatusOr<bool> MayReadContentNow(storage::Transaction& tx, const Principal& who, const domain::Record& r,
+                                 domain::Time now, std::string* via_loan) {
+  if (MayReadContentDirectly(who, r)) return true;
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
+                          LoansOfRecord(tx, r.id, who.username.value, {domain::LoanState::kCheckedOut}));
+  for (const domain::Loan& l : loans) {
+    if (domain::GrantsContentAccess(l, who.username.value, now)) {
+      if (via_loan != nullptr) *via_loan = l.id;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace custos::services

@@ -45,6 +45,13 @@ void RestrictToVisible(const Principal& p, domain::RecordQuery& q);
 // loan (domain/loan.h, GrantsContentAccess).
 bool MayReadContentDirectly(const Principal& p, const domain::Record& r);
 
+// May `who` read `r`'s content at `now`, as every content read decides it
+// in the transaction that logs it: directly (MayReadContentDirectly) or
+// through a checked-out digital loan that grants it at `now`, whose id
+// goes to `*via_loan` (when not nullptr).
+StatusOr<bool> MayReadContentNow(storage::Transaction& tx, const Principal& who, const domain::Record& r,
+                                 domain::Time now, std::string* via_loan);
+
 // Check in records and add versions: archivists.
 Status RequireArchivist(const Principal& p);
 // Accounts, departments and configuration: the system administrator.

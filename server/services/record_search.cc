@@ -47,23 +47,6 @@ bool IsUnigram(const std::string& token) {
   return b0 >= 0xE0 && token.size() == length;
 }
 
-// May `who` read `r`'s content at `now`: directly (MayReadContentDirectly)
-// or through a checked-out digital loan that grants it (as OpenContent
-// decides). Returns the loan's id in `*via_loan` when that is how.
-StatusOr<bool> MayReadContentNow(Transaction& tx, const Principal& who, const Record& r, Time now,
-                                 std::string* via_loan) {
-  if (MayReadContentDirectly(who, r)) return true;
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
-                          LoansOfRecord(tx, r.id, who.username.value, {domain::LoanState::kCheckedOut}));
-  for (const domain::Loan& l : loans) {
-    if (domain::GrantsContentAccess(l, who.username.value, now)) {
-      if (via_loan != nullptr) *via_loan = l.id;
-      return true;
-    }
-  }
-  return false;
-}
-
 // The metadata values of a record as one text, in field order ("" for
 // malformed JSON: the seal checked it, so that is not expected).
 std::string MetadataText(const std::string& metadata_json) {
@@ -312,54 +295,22 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
 
 StatusOr<TextRead> RecordService::ReadText(const Principal& who, const RecordId& id, int version,
                                            const domain::FileId& file_id) {
-  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
-  std::optional<Version> found;
-  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(found, tx.versions().Find(id, version));
-    return Status::Ok();
-  }));
-  if (!found) {
-    return NotFound("record " + id.value + " has no version " + std::to_string(version), "version_not_found");
-  }
-  const StoredFile* file = nullptr;
-  for (const StoredFile& f : found->files) {
-    if (f.id == file_id) file = &f;
-  }
-  if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
-  if (file->wrapped_dek.empty() || r.state == domain::RecordState::kDestroyed) return ContentDestroyed(r.id);
+  CUSTOS_ASSIGN_OR_RETURN(LiveFile live, FindLiveFile(who, id, version, file_id));
   TextRead out;
-  const Time now = clock_.Now();
-  std::optional<Time> fresh_since;
-  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
-    // Decided at this instant, in the transaction that logs the read.
-    std::string via_loan;
-    CUSTOS_ASSIGN_OR_RETURN(bool may, MayReadContentNow(tx, who, r, now, &via_loan));
-    if (!may) {
-      return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
-    }
-    CUSTOS_ASSIGN_OR_RETURN(auto row, tx.texts().Find(file->id));
-    if (!row) return NotFound("the text of file " + file->id.value + " is not extracted yet", "text_not_found");
-    out.status = std::move(*row);
-    CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
-    storage::LogEvent e = MakeEvent("content.read", who, r.id.value, now);
-    if (!via_loan.empty()) e.details.Set("loan", via_loan);
-    if (fresh_since) e.details.Set("freshAccount", true);
-    e.details.Set("version", version);
-    e.details.Set("file", file->id.value);
-    e.details.Set("sha256", file->sha256);
-    e.details.Set("derived", std::string(storage::kTextPurpose));
-    CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
-    return Status::Ok();
-  }));
-  if (fresh_since && options_.fresh_reads != nullptr) {
-    options_.fresh_reads->Add(
-        {who.username.value, who.role, r.id, version, file->id, now, *fresh_since, out.log_index});
-  }
+  CUSTOS_ASSIGN_OR_RETURN(
+      out.log_index, LogContentRead(who, live, version, storage::kTextPurpose, [&](Transaction& tx) -> Status {
+        CUSTOS_ASSIGN_OR_RETURN(auto row, tx.texts().Find(live.file.id));
+        if (!row) {
+          return NotFound("the text of file " + live.file.id.value + " is not extracted yet", "text_not_found");
+        }
+        out.status = std::move(*row);
+        return Status::Ok();
+      }));
   std::vector<uint8_t> sealed = std::move(out.status.sealed_text);
   out.status.sealed_text.clear();
   if (out.status.state == storage::TextState::kText && !sealed.empty()) {
-    auto text = content_.OpenDerived(*file, storage::kTextPurpose, sealed);
-    if (!text.ok() && text.status().reason() == storage::kContentDestroyed) return ContentDestroyed(r.id);
+    auto text = content_.OpenDerived(live.file, storage::kTextPurpose, sealed);
+    if (!text.ok() && text.status().reason() == storage::kContentDestroyed) return ContentDestroyed(id);
     if (!text.ok()) return text.status();
     out.text = std::move(text).value();
   }

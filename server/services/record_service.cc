@@ -610,8 +610,8 @@ Status RecordService::ContentDestroyed(const RecordId& id) {
       .WithParam("basis", source.empty() ? "unknown" : source);
 }
 
-StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
-                                                 int version, const domain::FileId& file_id) {
+StatusOr<RecordService::LiveFile> RecordService::FindLiveFile(const Principal& who, const RecordId& id,
+                                                              int version, const domain::FileId& file_id) {
   CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
   // Only the version is needed here: not the record view (loans, retention,
   // tombstone) that GetVersion builds, on the path every download takes.
@@ -624,48 +624,55 @@ StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const Rec
     return NotFound("record " + id.value + " has no version " + std::to_string(version),
                     "version_not_found");
   }
-  const Version& v = *found;
-  const StoredFile* file = nullptr;
-  for (const StoredFile& f : v.files) {
-    if (f.id == file_id) file = &f;
+  for (const StoredFile& f : found->files) {
+    if (f.id != file_id) continue;
+    if (f.wrapped_dek.empty() || r.state == domain::RecordState::kDestroyed) return ContentDestroyed(r.id);
+    return LiveFile{std::move(r), f};
   }
-  if (file == nullptr) return NotFound("no file " + file_id.value + " in that version", "file_not_found");
-  if (file->wrapped_dek.empty() || r.state == domain::RecordState::kDestroyed) {
-    return ContentDestroyed(r.id);
-  }
-  ContentRead out;
-  out.file = *file;
-  Time now = clock_.Now();
+  return NotFound("no file " + file_id.value + " in that version", "file_not_found");
+}
+
+StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const LiveFile& live, int version,
+                                                 std::string_view derived,
+                                                 const std::function<Status(Transaction&)>& first) {
+  const Time now = clock_.Now();
   std::optional<Time> fresh_since;  // set when the reader's account is fresh
+  uint64_t log_index = 0;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
     // The right to read is decided at this instant, in the transaction that
     // logs the read: a loan that ran out a millisecond ago no longer counts.
     std::string via_loan;
-    if (!MayReadContentDirectly(who, r)) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
-                              LoansOfRecord(tx, r.id, who.username.value, {domain::LoanState::kCheckedOut}));
-      for (const domain::Loan& l : loans) {
-        if (domain::GrantsContentAccess(l, who.username.value, now)) via_loan = l.id;
-      }
-      if (via_loan.empty()) {
-        return PermissionDenied("reading this record's content needs an active digital loan",
-                                "content_forbidden");
-      }
+    CUSTOS_ASSIGN_OR_RETURN(bool may, MayReadContentNow(tx, who, live.record, now, &via_loan));
+    if (!may) {
+      return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
     }
+    if (first) CUSTOS_RETURN_IF_ERROR(first(tx));
     CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
-    LogEvent e = MakeEvent("content.read", who, r.id.value, now);
+    LogEvent e = MakeEvent("content.read", who, live.record.id.value, now);
     if (!via_loan.empty()) e.details.Set("loan", via_loan);
     if (fresh_since) e.details.Set("freshAccount", true);
+    if (!derived.empty()) e.details.Set("derived", std::string(derived));
     e.details.Set("version", version);
-    e.details.Set("file", file->id.value);
-    e.details.Set("sha256", file->sha256);
-    CUSTOS_ASSIGN_OR_RETURN(out.log_index, tx.log().Append(e));
+    e.details.Set("file", live.file.id.value);
+    e.details.Set("sha256", live.file.sha256);
+    CUSTOS_ASSIGN_OR_RETURN(log_index, tx.log().Append(e));
     return Status::Ok();
   }));
   if (fresh_since && options_.fresh_reads != nullptr) {
-    options_.fresh_reads->Add({who.username.value, who.role, r.id, version, file->id, now, *fresh_since,
-                               out.log_index});
+    options_.fresh_reads->Add({who.username.value, who.role, live.record.id, version, live.file.id, now,
+                               *fresh_since, log_index});
   }
+  return log_index;
+}
+
+StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
+                                                 int version, const domain::FileId& file_id) {
+  CUSTOS_ASSIGN_OR_RETURN(LiveFile live, FindLiveFile(who, id, version, file_id));
+  ContentRead out;
+  out.file = live.file;
+  CUSTOS_ASSIGN_OR_RETURN(out.log_index, LogContentRead(who, live, version, "", nullptr));
+  const Record& r = live.record;
+  const StoredFile* file = &out.file;
   auto stream = content_.Open(*file);
   if (!stream.ok() && stream.status().reason() == storage::kBlobNotFound) {
     // The catalogue says the file is live, so its ciphertext must be there:

@@ -16,6 +16,7 @@
 #pragma once
 
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -213,6 +214,23 @@ class RecordService {
   friend class CheckIn;
   StatusOr<domain::Record> LoadVisible(const Principal& who, const domain::RecordId& id);
   StatusOr<CheckInResult> CommitCheckIn(CheckIn& c);
+  // A file of a version of a record the caller may see, while its content
+  // lives: version_not_found, file_not_found, or 410 content_destroyed.
+  struct LiveFile {
+    domain::Record record;
+    domain::StoredFile file;
+  };
+  StatusOr<LiveFile> FindLiveFile(const Principal& who, const domain::RecordId& id, int version,
+                                  const domain::FileId& file_id);
+  // Every read of a file's content or of data derived from it (`derived`:
+  // its purpose, e.g. "text"; empty for the file itself): decides the
+  // caller's right at this instant (MayReadContentNow), runs `first` (may
+  // be empty) and appends the content.read event, all in one write
+  // transaction; a fresh account's read then goes to the fresh-read log.
+  // Returns the event's index.
+  StatusOr<uint64_t> LogContentRead(const Principal& who, const LiveFile& live, int version,
+                                    std::string_view derived,
+                                    const std::function<Status(storage::Transaction&)>& first);
   // kGone "content_destroyed", naming the basis of the destruction from the
   // tombstone: the record's own retention rule or its type's schedule.
   Status ContentDestroyed(const domain::RecordId& id);
