@@ -301,17 +301,22 @@ METHOD = """\
 - **Search**: `catalogue_seed` fills a fresh archive, then 2,000
   `GET /v1/records?q=…` over 4 connections.
 - **Content search** (`content_search`): `search_bench` in-process on a
-  real SQLite file (durable, rows sealed and checked, as custosd opens it):
-  N records with the postings of their titles and descriptions, M of them
-  with about 3,000 characters of generated Chinese and Latin text as
-  content postings (`TermFrequencies`, `KeyedFrequencies`, `Replace`),
-  1,000 per transaction. A search is the service's path without HTTP and
-  snippets: the query's keyed tokens matched in the postings (at most
-  1,000 hits), then one catalogue page of 20 with those records under a
-  reader's clearance, in the same read transaction. 27 queries in 7
-  classes, 20 rounds after a warm-up. Index bytes per byte of text: the
-  database file after closing the store (WAL checkpointed) with and
-  without the content postings, over the text's UTF-8 bytes.
+  real SQLite file (durable, rows sealed and checked, as custosd opens
+  it; with `--content-postgresql` also on a throwaway PostgreSQL). N − M
+  records through the records repository with the postings of their
+  titles and descriptions, 1,000 per transaction; M records checked in
+  through `RecordService` with one file each, about 3,000 characters of
+  generated Chinese and Latin text, then sealed under the file's key and
+  indexed as the pipeline does (`TermFrequencies`, `KeyedFrequencies`,
+  `Replace`), 1,000 per transaction. A search is `RecordService::Search`
+  with the index key, page size 20, without HTTP: keyed tokens matched in
+  the postings (at most 2,000), content rights checked, the catalogue
+  page, where each hit matched, content snippets from the sealed texts and
+  their `content.snippet` events; once by an archivist (reads content) and
+  once by a staff member (reads none). 27 queries in 7 classes, 20 rounds
+  after a warm-up; "postings" is `Match` alone. Index bytes per byte of
+  text: the database file after closing the store (WAL checkpointed)
+  before and after the content postings, over the text's UTF-8 bytes.
 - **Check-in with the content pipeline** (`pipeline`): two-page UTF-8
   texts of Chinese and Latin words (`bench/text_corpus.py`) checked in
   with `wrk -t2 -c16` and `bench/checkin.lua` into a fresh archive with
