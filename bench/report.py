@@ -249,9 +249,14 @@ orientation.
 
 ```sh
 make bench            # full: 2,000 × 64 KiB, 20 × 16 MiB, a 1 GiB file,
-                      #       a 10-million-entry log, a 1-million-record catalogue
+                      #       a 10-million-entry log, a 1-million-record catalogue,
+                      #       content search at 1,000,000 records with 100,000
+                      #       texts (hours), 2,000 text check-ins twice
 make bench QUICK=1    # 300 × 64 KiB, 4 × 16 MiB, 256 MiB, 200,000 entries,
-                      #       100,000 records; a few minutes
+                      #       100,000 records, 20,000 with 2,000 texts,
+                      #       300 text check-ins; a few minutes
+python3 bench/run.py --bin build/bin --only content_search --content-scale 100000:10000
+python3 bench/run.py --bin build/bin --only content_search --quick --content-postgresql
 python3 bench/run.py --bin build/bin --quick --only custos,peers   # some sections
 python3 bench/run.py --bin build/bin --quick --only scaleout      # PostgreSQL only
 python3 bench/report.py bench/results/<time>.json                 # redraw this page
