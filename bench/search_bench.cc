@@ -1,5 +1,6 @@
 // The content search figures of issue #24 (docs/benchmarks.md "Content
-// search"), measured in-process on a real SQLite file:
+// search"), measured in-process on a real SQLite file (or PostgreSQL
+// database):
 //   - search latency (p50, p99, max) through RecordService::Search with
 //     the index key (server/services/record_search.cc), over N catalogue
 //     records, M of them with two pages (about 3,000 characters) of
@@ -15,8 +16,9 @@
 //
 // The store is the one custosd runs (storage::SqliteStore in DIR, durable,
 // rows sealed and checked; with --dsn, storage::PostgresStore in that
-// empty database, and no size figures: bench/run.py asks PostgreSQL), with a file blob store and a content store under a
-// random key-encryption key. N - M records are inserted through the
+// empty database, and no size figures: bench/run.py asks PostgreSQL),
+// with a file blob store in DIR and a content store under a random
+// key-encryption key. N - M records are inserted through the
 // records repository the way bench/catalogue_seed.cc does it, 1,000 per
 // transaction, with the postings of their title and description (what
 // IndexCatalogue writes for them). The M others are checked in through
@@ -42,8 +44,9 @@
 // phrases, a Chinese word with a Latin one, Latin words, and a word in no
 // document. Each query runs R times, the classes interleaved.
 //
-// DIR is emptied first and removed at the end. Prints progress to stderr
-// and one JSON object to OUT (or stdout).
+// The bench's own files in DIR (search_bench.db*, blobs/) are removed
+// before and after; nothing else there is touched. Prints progress to
+// stderr and one JSON object to OUT (or stdout).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
