@@ -206,10 +206,11 @@ custos::services::RecordOptions RecordOptionsOf(const custos::Config& config,
 
 custos::services::PipelineOptions ServerPipelineOptions(const custos::Config& config,
                                                     const custos::storage::DataDir& data_dir,
-                                                    custos::Counter& runs) {
+                                                    custos::Counter& runs, custos::Logger& logger) {
   custos::services::PipelineOptions o =
       custos::services::PipelineOptionsOf(config, data_dir.root(), custos::services::ProgramDirectory());
   o.on_file_run = [&runs](std::string_view result) { runs.Inc({std::string(result)}); };
+  o.logger = &logger;
   return o;
 }
 
@@ -496,7 +497,7 @@ int main(int argc, char** argv) {
   custos::Counter& extraction_runs = metrics.AddCounter(
       "custos_extraction_runs_total", "Text extraction runs of stored files by result", {"result"});
   custos::services::ContentPipeline pipeline(archive->store(), archive->content(), **index_key, clock,
-                                             ServerPipelineOptions(config, data_dir, extraction_runs));
+                                             ServerPipelineOptions(config, data_dir, extraction_runs, logger));
   AddPipelineGauges(metrics, archive->store());
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
                                           log_service, clock, *trust,

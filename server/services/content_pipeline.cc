@@ -267,6 +267,13 @@ Status ContentPipeline::Impl::ProcessFile(const StoredFile& file, const std::opt
     row.reason = failure.reason().empty() ? std::string(kExtractionFailed) : failure.reason();
     const bool final_failure = row.reason == kExtractionUnreadable || row.reason == kDocumentTooLarge ||
                                row.attempts >= options.max_attempts || options.backoff.empty();
+    if (options.logger != nullptr) {
+      options.logger->Warn("text extraction failed", {{"record", file.record_id.value},
+                                                      {"file", file.id.value},
+                                                      {"reason", row.reason},
+                                                      {"attempts", row.attempts},
+                                                      {"final", final_failure}});
+    }
     if (final_failure) {
       row.state = TextState::kFailed;
     } else {
@@ -359,6 +366,10 @@ void ContentPipeline::Impl::Loop() {
     PipelineStats run;
     StatusOr<bool> worked = Pass(run);
     if (worked.ok() && *worked) continue;
+    if (!worked.ok() && options.logger != nullptr) {
+      options.logger->Warn("content pipeline pass failed", {{"reason", worked.status().reason()},
+                                                            {"error", worked.status().message()}});
+    }
     std::unique_lock<std::mutex> lock(mu);
     cv.wait_for(lock, options.idle_poll, [&] { return wake || stop.load(); });
     wake = false;

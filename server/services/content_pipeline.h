@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "server/services/clock.h"
 #include "server/services/extraction_runner.h"
@@ -72,6 +73,9 @@ struct PipelineOptions {
   // ended: "text", "no_text", "retry" or "failed" (for /metrics); may be
   // empty.
   std::function<void(std::string_view result)> on_file_run;
+  // Where a failed pass (a store error) and each failed file run (record,
+  // file, reason; never content) are logged; nullptr: nowhere. Not owned.
+  Logger* logger = nullptr;
 };
 
 // What a run did (RunUntilIdle, and the totals for /metrics).

@@ -70,6 +70,13 @@ TEST(ApiExtraction, AHangingWorkerNeitherDelaysACheckInNorStopsTheServer) {
   EXPECT_EQ(Str(extraction, "state"), "retry");
   EXPECT_EQ(Str(extraction, "reason"), "extraction_timeout");
   EXPECT_EQ(Str(extraction, "claimedType"), "text/plain");
+  // The failed run is in custosd's log by record, file and reason, and no
+  // word of the content is.
+  const std::string log = server->process().Log();
+  EXPECT_NE(log.find("\"text extraction failed\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"reason\":\"extraction_timeout\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"record\":\"" + id + "\""), std::string::npos) << log;
+  EXPECT_EQ(log.find("价格调整"), std::string::npos) << log;
 
   HttpResult metrics = server->NewClient()->Request("GET", "/metrics");
   ASSERT_EQ(metrics.status, 200);
