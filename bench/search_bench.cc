@@ -61,11 +61,11 @@
 #include <string>
 #include <vector>
 
-#include "crypto/signature.h"
-#include "crypto/signed_note.h"
 #include "common/byte_stream.h"
 #include "crypto/key_provider.h"
 #include "crypto/random.h"
+#include "crypto/signature.h"
+#include "crypto/signed_note.h"
 #include "server/services/content_pipeline.h"
 #include "server/services/log_service.h"
 #include "server/services/record_service.h"
@@ -86,16 +86,26 @@ namespace {
 
 // 500 common simplified characters: the pool of the generated words.
 constexpr char kCharPool[] =
-    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说"
-    "产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点"
-    "从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原"
-    "又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革"
-    "位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强"
-    "放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交"
-    "受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八"
-    "离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布"
-    "复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精"
-    "值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照"
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子"
+    "说"
+    "产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当"
+    "使点"
+    "从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明"
+    "看原"
+    "又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象"
+    "员革"
+    "位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九"
+    "区强"
+    "放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术"
+    "极交"
+    "受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完"
+    "类八"
+    "离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众"
+    "书布"
+    "复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太"
+    "准精"
+    "值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县"
+    "局照"
     "参红细引听该铁价严";
 // Characters outside the pool: a word of them occurs in no document.
 constexpr char kAbsentWord[] = "鑫罡";
@@ -204,7 +214,7 @@ std::vector<Query> Queries(const Corpus& c) {
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t i = size_t(std::ceil(p / 100.0 * double(v.size()))) ;
+  size_t i = size_t(std::ceil(p / 100.0 * double(v.size())));
   return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
 }
 
@@ -243,9 +253,14 @@ struct TextRecord {
 class Bench {
  public:
   Bench(std::string dir, std::string dsn, uint64_t records, uint64_t with_text)
-      : dir_(std::move(dir)), dsn_(std::move(dsn)), db_(dir_ + "/search_bench.db"), records_(records), with_text_(with_text),
+      : dir_(std::move(dir)),
+        dsn_(std::move(dsn)),
+        db_(dir_ + "/search_bench.db"),
+        records_(records),
+        with_text_(with_text),
         sealer_(crypto::Bytes(storage::RowSealer::kKeySize, 0x5e)),
-        key_(crypto::Bytes(storage::kIndexKeySize, 0x1d)), corpus_(20261207),
+        key_(crypto::Bytes(storage::kIndexKeySize, 0x1d)),
+        corpus_(20261207),
         archivist_{domain::Username{"archivist"}, domain::Role::kArchivist, "sales"},
         staff_{domain::Username{"staff1"}, domain::Role::kStaff, "sales"} {}
 
@@ -279,8 +294,8 @@ class Bench {
     log_ = std::make_unique<services::LogService>(*store_, "");
     services::RecordOptions ro;
     ro.index_key = &key_;
-    records_service_ = std::make_unique<services::RecordService>(*store_, *content_, *blobs_, *log_, clock_,
-                                                                 nullptr, ro);
+    records_service_ = std::make_unique<services::RecordService>(*store_, *content_, *blobs_, *log_,
+                                                                 clock_, nullptr, ro);
     return Status::Ok();
   }
   // Closing checkpoints the WAL into the database file, so that its size
@@ -325,10 +340,12 @@ class Bench {
           CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
           r.id = domain::MakeArchiveNumber(r.type, year, seq);
           CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
-          CUSTOS_RETURN_IF_ERROR(tx.search().Replace(
-              r.id, services::kFieldTitle, {}, key_.KeyedFrequencies(storage::TermFrequencies(r.title))));
-          CUSTOS_RETURN_IF_ERROR(tx.search().Replace(r.id, services::kFieldDescription, {},
-                                                     key_.KeyedFrequencies(storage::TermFrequencies(r.description))));
+          CUSTOS_RETURN_IF_ERROR(
+              tx.search().Replace(r.id, services::kFieldTitle, {},
+                                  key_.KeyedFrequencies(storage::TermFrequencies(r.title))));
+          CUSTOS_RETURN_IF_ERROR(
+              tx.search().Replace(r.id, services::kFieldDescription, {},
+                                  key_.KeyedFrequencies(storage::TermFrequencies(r.description))));
         }
         return Status::Ok();
       }));
@@ -361,13 +378,15 @@ class Bench {
       std::string text = TextOf(t);
       CUSTOS_ASSIGN_OR_RETURN(auto c, records_service_->BeginCheckIn(archivist_, in));
       MemorySource source(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-      CUSTOS_RETURN_IF_ERROR(c->AddFile({"合同 contract " + std::to_string(i) + ".txt", "text/plain"}, source));
+      CUSTOS_RETURN_IF_ERROR(
+          c->AddFile({"合同 contract " + std::to_string(i) + ".txt", "text/plain"}, source));
       CUSTOS_ASSIGN_OR_RETURN(services::CheckInResult r, c->Commit());
       t.id = r.detail.record.id;
       t.file = r.detail.versions.at(0).files.at(0);
       texts_.push_back(std::move(t));
       if ((i + 1) % 10000 == 0 || i + 1 == with_text_) {
-        std::fprintf(stderr, "search_bench: %llu check-ins, %.0f s\n", static_cast<unsigned long long>(i + 1),
+        std::fprintf(stderr, "search_bench: %llu check-ins, %.0f s\n",
+                     static_cast<unsigned long long>(i + 1),
                      std::chrono::duration<double>(Clock::now() - t0).count());
       }
     }
@@ -429,8 +448,9 @@ class Bench {
       CUSTOS_RETURN_IF_ERROR(store_->Write([&](storage::Transaction& tx) -> Status {
         for (size_t i = 0; i < batch; ++i) {
           const TextRecord& t = texts_[done + i];
-          CUSTOS_RETURN_IF_ERROR(tx.search().Replace(t.id, services::kFieldContent, t.file.id,
-                                                     key_.KeyedFrequencies(storage::TermFrequencies(bodies[i]))));
+          CUSTOS_RETURN_IF_ERROR(
+              tx.search().Replace(t.id, services::kFieldContent, t.file.id,
+                                  key_.KeyedFrequencies(storage::TermFrequencies(bodies[i]))));
         }
         return Status::Ok();
       }));
@@ -465,7 +485,8 @@ class Bench {
     std::vector<std::string> keyed = key_.KeyedTokens(storage::QueryTokens(text));
     size_t n = 0;
     CUSTOS_RETURN_IF_ERROR(store_->Read([&](storage::Transaction& tx) -> Status {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::PostingMatch> hits, tx.search().Match(keyed, 2000));
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::PostingMatch> hits,
+                              tx.search().Match(keyed, 2000));
       n = hits.size();
       return Status::Ok();
     }));
@@ -490,7 +511,8 @@ class Bench {
       for (const Query& q : queries) {
         auto m0 = Clock::now();
         CUSTOS_ASSIGN_OR_RETURN(size_t matched, MatchOnly(q.text));
-        match_by_class[q.cls].push_back(std::chrono::duration<double, std::milli>(Clock::now() - m0).count());
+        match_by_class[q.cls].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - m0).count());
         if (!matched_min.count(q.cls) || matched < matched_min[q.cls]) matched_min[q.cls] = matched;
         matched_max[q.cls] = std::max(matched_max[q.cls], matched);
         for (const Who& w : callers) {
@@ -519,8 +541,8 @@ class Bench {
                    << ", \"p99_ms\": " << Percentile(v, 99)
                    << ", \"match_p50_ms\": " << Percentile(match_by_class[cls], 50)
                    << ", \"match_p99_ms\": " << Percentile(match_by_class[cls], 99)
-                   << ", \"matched_min\": " << matched_min[cls] << ", \"matched_max\": " << matched_max[cls]
-                   << "}";
+                   << ", \"matched_min\": " << matched_min[cls]
+                   << ", \"matched_max\": " << matched_max[cls] << "}";
       first = false;
     }
     classes_json << "}";
@@ -547,8 +569,8 @@ class Bench {
   }
 
  private:
-  static constexpr const char* kTypes[] = {"contract", "product_dossier", "customer_file", "qualification",
-                                           "general"};
+  static constexpr const char* kTypes[] = {"contract", "product_dossier", "customer_file",
+                                           "qualification", "general"};
   static constexpr const char* kDepartments[] = {"sales", "engineering", "quality", "legal"};
 
   std::string Words(int n) {
@@ -593,12 +615,18 @@ int main(int argc, char** argv) {
   int rounds = 20;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
-    if (a == "--dir") dir = v;
-    else if (a == "--records") records = std::stoull(v);
-    else if (a == "--with-text") with_text = std::stoull(v);
-    else if (a == "--rounds") rounds = std::stoi(v);
-    else if (a == "--json") json = v;
-    else if (a == "--dsn") dsn = v;
+    if (a == "--dir")
+      dir = v;
+    else if (a == "--records")
+      records = std::stoull(v);
+    else if (a == "--with-text")
+      with_text = std::stoull(v);
+    else if (a == "--rounds")
+      rounds = std::stoi(v);
+    else if (a == "--json")
+      json = v;
+    else if (a == "--dsn")
+      dsn = v;
   }
   if (dir.empty() || records == 0 || with_text > records || rounds < 1) {
     std::fprintf(stderr,
@@ -654,8 +682,8 @@ int main(int argc, char** argv) {
     out << (first ? "" : ", ") << "\"" << JsonEscape(k) << "\": " << v;
     first = false;
   }
-  out << ", \"engine\": \"" << (dsn.empty() ? "sqlite" : "postgresql") << "\", \"classes\": " << classes.str()
-      << "}\n";
+  out << ", \"engine\": \"" << (dsn.empty() ? "sqlite" : "postgresql")
+      << "\", \"classes\": " << classes.str() << "}\n";
   if (json.empty()) {
     std::fputs(out.str().c_str(), stdout);
   } else {
