@@ -1640,7 +1640,7 @@ RATIOS = [
      64, "64 MiB", "<", 1),
     ("search_p99", "catalogue search p99", ("search", "p99_ms"), "ms",
      50, "50 ms", "<", 1),
-    ("content_search_p99", "content search p99 (postings and catalogue, in-process)",
+    ("content_search_p99", "content search p99 (RecordService::Search in-process, 2 callers)",
      ("content_search", "p99_ms"), "ms", 50, "50 ms", "<", 1),
     ("content_index_bytes", "content index bytes per byte of text",
      ("content_search", "index_bytes_per_text_byte"), "", 1, "the text itself", None, None),
