@@ -134,6 +134,7 @@ struct Config {
   int extraction_cpu_s = 30;          // CPU seconds of one run
   int extraction_memory_mb = 1024;    // address space of the worker
   int extraction_max_attempts = 5;    // failed runs of a file before it is failed for good
+  int extraction_nice = 10;           // CPU niceness of the pipeline thread and its workers (0..19)
 
   // log.*
   std::string log_level = "info";                // "debug", "info", "warn", "error"

@@ -1,6 +1,7 @@
 #include "server/services/content_pipeline.h"
 
 #include <Poco/JSON/Object.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -362,6 +363,8 @@ Status ContentPipeline::Impl::FinishRecord(const RecordId& id, const std::set<Fi
 }
 
 void ContentPipeline::Impl::Loop() {
+  // Linux gives each thread its own niceness: this one only.
+  if (options.nice > 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), std::min(options.nice, 19));
   while (!stop.load()) {
     PipelineStats run;
     StatusOr<bool> worked = Pass(run);
@@ -391,6 +394,8 @@ PipelineOptions PipelineOptionsOf(const Config& config, const std::string& data_
   o.limits.cpu = std::chrono::seconds(config.extraction_cpu_s);
   o.limits.address_space_bytes = static_cast<uint64_t>(config.extraction_memory_mb) << 20;
   o.max_attempts = config.extraction_max_attempts;
+  o.limits.nice = config.extraction_nice;
+  o.nice = config.extraction_nice;
   return o;
 }
 

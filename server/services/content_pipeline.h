@@ -69,6 +69,9 @@ struct PipelineOptions {
   std::vector<std::chrono::seconds> backoff{std::chrono::seconds(60), std::chrono::seconds(300),
                                             std::chrono::seconds(1800), std::chrono::seconds(7200)};
   size_t max_text_bytes = size_t{8} << 20;  // text kept and indexed per file (cut at a character)
+  // The background thread's CPU niceness (0..19; the workers' is
+  // limits.nice), so that requests come first on a busy machine.
+  int nice = 0;
   // Called once per file run, from the pipeline's thread, with how it
   // ended: "text", "no_text", "retry" or "failed" (for /metrics); may be
   // empty.

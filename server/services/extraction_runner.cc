@@ -84,6 +84,7 @@ struct ChildPlan {
   std::vector<char*> argv, envp;
   std::string cwd;
   rlimit cpu{}, as{}, fsize{}, nofile{}, core{};
+  int nice = 0;
   bool limit_as = false;
 };
 
@@ -107,6 +108,7 @@ ChildPlan MakePlan(const ExtractionLimits& limits, const std::vector<std::string
   plan.fsize = {0, 0};
   plan.nofile = {static_cast<rlim_t>(limits.open_files), static_cast<rlim_t>(limits.open_files)};
   plan.core = {0, 0};
+  plan.nice = std::clamp(limits.nice, 0, 19);
   return plan;
 }
 
@@ -130,6 +132,7 @@ ChildPlan MakePlan(const ExtractionLimits& limits, const std::vector<std::string
       (plan.limit_as && ::setrlimit(RLIMIT_AS, &plan.as) != 0)) {
     ::_exit(126);
   }
+  if (plan.nice > 0 && ::setpriority(PRIO_PROCESS, 0, plan.nice) != 0) ::_exit(126);
   ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
   static const char kMessage[] = "custos: cannot execute the extraction worker\n";
   [[maybe_unused]] ssize_t ignored = ::write(2, kMessage, sizeof kMessage - 1);

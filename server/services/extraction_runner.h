@@ -19,7 +19,9 @@
 //     whose shadow memory needs terabytes of address space; there the
 //     worker caps its own resident memory), RLIMIT_FSIZE 0
 //     (SIGXFSZ ignored, so a write fails with EFBIG), RLIMIT_NOFILE,
-//     RLIMIT_CORE 0.
+//     RLIMIT_CORE 0;
+//   - the CPU niceness limits.nice, so that a busy worker yields the CPU to
+//     the server's requests.
 //
 // Thread safety: RunExtraction and RunWorker keep no state; any number may
 // run at once from different threads (each waits for its own child only).
@@ -58,6 +60,7 @@ struct ExtractionLimits {
   bool ocr = true;                              // passed as --ocr on|off
   std::string tessdata_prefix;                  // TESSDATA_PREFIX for the child, if not empty
   std::string temp_root;                        // where the private directory goes; "" = $TMPDIR or /tmp
+  int nice = 0;                                 // the child's CPU niceness (setpriority; 0..19)
 };
 
 // The worker's answer (docs/formats/extraction.md).

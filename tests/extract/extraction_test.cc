@@ -6,6 +6,7 @@
 #include "server/services/extraction_runner.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -415,6 +416,18 @@ TEST_F(RunnerTest, ChildSeesOnlyStdioAClearedEnvironmentAndAnEmptyPrivateDirecto
   EXPECT_EQ(write, "write: refused");
   EXPECT_EQ(env, "LANG=C.UTF-8\nOMP_THREAD_LIMIT=1\nPATH=/usr/bin:/bin\n");
   EXPECT_TRUE(TempRootIsEmpty()) << "the private directory is removed";
+}
+
+TEST_F(RunnerTest, ChildRunsAtTheConfiguredNicenessSoRequestsComeFirst) {
+  ExtractionLimits limits = Limits();
+  limits.nice = 10;
+  WorkerRun run = RunWorker(limits, {"/bin/sh", "-c", "nice"}, "");
+  ASSERT_TRUE(run.exited) << run.err;
+  EXPECT_EQ(run.out, "10\n");
+  // The default leaves the child as this process is.
+  WorkerRun plain = RunWorker(Limits(), {"/bin/sh", "-c", "nice"}, "");
+  ASSERT_TRUE(plain.exited) << plain.err;
+  EXPECT_EQ(plain.out, std::to_string(::getpriority(PRIO_PROCESS, 0)) + "\n");
 }
 
 TEST(ExtractionOutputTest, RejectsWrongVersionUnknownStatusAndMissingFields) {
