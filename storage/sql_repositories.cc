@@ -1670,24 +1670,42 @@ class SqlSearchIndex final : public SearchIndexRepository {
     }
     std::vector<PostingMatch> out;
     if (tokens.empty() || limit == 0) return out;
-    // The primary key holds each (token, record, field, file) once, so a
-    // group with as many rows as tokens holds them all.
-    std::string in;
-    Params params;
+    // The rarest token drives the match and every other one is a primary
+    // key lookup on its row: the cost follows the rarest token's postings,
+    // not the sum of all of them. How rare is counted up to a cap (a range
+    // of the primary key, cheap), so a very common token costs no more
+    // than the cap to rank.
+    std::vector<std::pair<int64_t, size_t>> rarity;
     for (size_t i = 0; i < tokens.size(); ++i) {
-      in += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
-      params.push_back(P(tokens[i]));
+      CUSTOS_ASSIGN_OR_RETURN(
+          Rows c, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1 FROM search_postings WHERE token = $1 LIMIT " +
+                                     std::to_string(kRarityCap) + ") AS capped",
+                             {P(tokens[i])}));
+      if (c.Int(0, 0) == 0) return out;  // a token in no posting: nothing holds them all
+      rarity.push_back({c.Int(0, 0), i});
     }
-    params.push_back(P(static_cast<int64_t>(tokens.size())));
+    std::sort(rarity.begin(), rarity.end());
+    // "p0 CROSS JOIN p1 ..." keeps SQLite's join order as written (the
+    // rarest first); PostgreSQL plans it as an inner join.
+    std::string from = "search_postings p0";
+    std::string where = "p0.token = $1";
+    std::string score = "p0.tf";
+    Params params{P(tokens[rarity[0].second])};
+    for (size_t k = 1; k < rarity.size(); ++k) {
+      const std::string t = "p" + std::to_string(k);
+      params.push_back(P(tokens[rarity[k].second]));
+      from += " CROSS JOIN search_postings " + t;
+      where += " AND " + t + ".token = $" + std::to_string(params.size()) + " AND " + t + ".record_id = p0.record_id AND " +
+               t + ".field = p0.field AND " + t + ".file_id = p0.file_id";
+      score += " + " + t + ".tf";
+    }
     params.push_back(P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
-    const std::string n = std::to_string(tokens.size() + 1);
-    const std::string lim = std::to_string(tokens.size() + 2);
     CUSTOS_ASSIGN_OR_RETURN(
         Rows rows, sql::Query(s_,
-                              "SELECT record_id, field, file_id, CAST(SUM(tf) AS BIGINT) AS score "
-                              "FROM search_postings WHERE token IN (" + in + ") "
-                              "GROUP BY record_id, field, file_id HAVING COUNT(*) = $" + n +
-                              " ORDER BY score DESC, record_id, field, file_id LIMIT $" + lim,
+                              "SELECT p0.record_id, p0.field, p0.file_id, CAST(" + score + " AS BIGINT) AS score FROM " +
+                                  from + " WHERE " + where +
+                                  " ORDER BY score DESC, p0.record_id, p0.field, p0.file_id LIMIT $" +
+                                  std::to_string(params.size()),
                               params));
     for (size_t i = 0; i < rows.size(); ++i) {
       out.push_back({domain::RecordId{rows.Text(i, 0)}, rows.Text(i, 1), domain::FileId{rows.Text(i, 2)},
@@ -1703,6 +1721,8 @@ class SqlSearchIndex final : public SearchIndexRepository {
 
  private:
   static constexpr size_t kInsertChunk = 64;
+  // Postings counted per token to find the rarest (Match).
+  static constexpr int64_t kRarityCap = 20000;
 
   // INSERT of `rows` postings, five parameters each. (Each parameter
   // appears once and in order: SQLite numbers "$n" by first appearance.)
