@@ -1,8 +1,8 @@
 // Hostile documents through the content pipeline (server/services/
 // content_pipeline.h) with the real worker custos-extract under tight
 // limits: a PDF whose content stream is a decompression bomb (made at run
-// time by make_documents.py --flate-bomb) ends each run in retry with a
-// limit or timeout reason, does not keep a normal document queued after it
+// time by make_documents.py --flate-bomb) ends each run in retry with
+// reason extraction_limit (address space, or CPU), does not keep a normal document queued after it
 // from getting its text in the same pass, and is failed for good after
 // max_attempts due retries; a truncated PDF (a %PDF- header over random
 // bytes) ends in a final state at its first run and is never run again.
@@ -107,14 +107,16 @@ class HostileDocumentTest : public ::testing::Test {
   }
 
   // The real worker under tight limits: 3 s of CPU, 512 MiB of address
-  // space, 20 s of wall time; three attempts, 60 s then 300 s apart.
+  // space; three attempts, 60 s then 300 s apart. The wall clock is far
+  // beyond the CPU limit (the bomb computes without pause), so a bomb
+  // ends on a limit, not on the wall-clock deadline.
   PipelineOptions TightOptions() {
     PipelineOptions o;
     o.worker_path = BinDir() + "/custos-extract";
     o.limits.temp_root = tmp_.Sub("work");
     o.limits.cpu = std::chrono::seconds(3);
     o.limits.address_space_bytes = uint64_t{512} << 20;
-    o.limits.wall = std::chrono::seconds(20);
+    o.limits.wall = std::chrono::seconds(60);
     o.max_attempts = 3;
     o.backoff = {std::chrono::seconds(60), std::chrono::seconds(300)};
     return o;
@@ -181,10 +183,6 @@ class HostileDocumentTest : public ::testing::Test {
     return false;
   }
 
-  static bool IsLimitOrTimeout(const std::string& reason) {
-    return reason == kExtractionLimit || reason == kExtractionTimeout;
-  }
-
   static TempDir* docs_;
   static bool made_;
   TempDir tmp_;
@@ -220,10 +218,10 @@ TEST_F(HostileDocumentTest, FlateBombPdfHitsALimitEachRunDoesNotBlockTheQueueAnd
   std::optional<FileText> t = OnlyText(bomb_id);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->state, TextState::kRetry);
-  // Which limit stops it depends on the build (RLIMIT_AS is not set under
-  // AddressSanitizer): memory, CPU or the wall clock; never a crash.
-  EXPECT_TRUE(IsLimitOrTimeout(t->reason)) << t->reason;
-  std::printf("[ observed ] flate bomb PDF, run 1: %s\n", t->reason.c_str());
+  // Address space (RLIMIT_AS), or under AddressSanitizer the worker's own
+  // resident-memory cap or RLIMIT_CPU: a limit either way, never a crash
+  // and never the wall clock.
+  EXPECT_EQ(t->reason, kExtractionLimit);
   EXPECT_EQ(t->attempts, 1);
   EXPECT_EQ(t->next_attempt, t0 + std::chrono::seconds(60));
   EXPECT_TRUE(t->sealed_text.empty());
@@ -245,7 +243,7 @@ TEST_F(HostileDocumentTest, FlateBombPdfHitsALimitEachRunDoesNotBlockTheQueueAnd
   ASSERT_TRUE(t);
   EXPECT_EQ(t->state, TextState::kRetry);
   EXPECT_EQ(t->attempts, 2);
-  EXPECT_TRUE(IsLimitOrTimeout(t->reason)) << t->reason;
+  EXPECT_EQ(t->reason, kExtractionLimit);
 
   clock_.Advance(std::chrono::seconds(300));
   run = RunUntilIdle(*pipeline);
@@ -254,7 +252,7 @@ TEST_F(HostileDocumentTest, FlateBombPdfHitsALimitEachRunDoesNotBlockTheQueueAnd
   ASSERT_TRUE(t);
   EXPECT_EQ(t->state, TextState::kFailed);
   EXPECT_EQ(t->attempts, 3);
-  EXPECT_TRUE(IsLimitOrTimeout(t->reason)) << t->reason;
+  EXPECT_EQ(t->reason, kExtractionLimit);
 
   // Failed for good: a day later nothing runs, and the normal text stays.
   clock_.Advance(std::chrono::hours(24));
@@ -272,8 +270,6 @@ TEST_F(HostileDocumentTest, TruncatedPdfOfRandomBytesEndsFinalAtOnceAndIsNotRetr
   EXPECT_EQ(run.files_retry, 0u) << "a damaged PDF is not a passing fault";
   std::optional<FileText> t = OnlyText(id);
   ASSERT_TRUE(t);
-  std::printf("[ observed ] truncated PDF: state %d reason '%s'\n", static_cast<int>(t->state),
-              t->reason.c_str());
   // The worker calls it unreadable: failed after one run, no text.
   EXPECT_EQ(t->state, TextState::kFailed);
   EXPECT_EQ(t->reason, kExtractionUnreadable);
