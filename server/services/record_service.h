@@ -32,6 +32,7 @@
 #include "server/services/principal.h"
 #include "storage/content_store.h"
 #include "storage/metadata_store.h"
+#include "storage/text_diff.h"
 
 namespace custos::services {
 
@@ -102,6 +103,54 @@ struct TextRead {
   storage::FileText status;  // sealed_text emptied
   std::string text;          // empty unless status.state is kText
   uint64_t log_index = 0;    // the content.read event (details "derived": "text")
+};
+
+// Version comparison (RecordService::Compare, docs/api.md "Version
+// comparison"). Files of the two versions are paired by name.
+enum class FileChange {
+  kAdded,      // only in `to`
+  kRemoved,    // only in `from`
+  kChanged,    // in both, other sha256
+  kUnchanged,  // in both, same sha256
+};
+std::string_view Name(FileChange c);  // "added", "removed", "changed", "unchanged"
+
+// Whether a file pair's texts could be compared.
+enum class CompareState {
+  kDiff,     // both sides' texts (a missing side: empty) were compared
+  kPending,  // a side's text is not extracted yet (queued or to be retried)
+  kNoText,   // a side holds no extractable text
+  kFailed,   // a side's extraction failed for good
+};
+std::string_view Name(CompareState s);  // "diff", "pending", "no_text", "failed"
+
+struct FileComparison {
+  std::string name;
+  FileChange change = FileChange::kUnchanged;
+  std::optional<domain::StoredFile> from;  // the file in `from`; none when added
+  std::optional<domain::StoredFile> to;    // the file in `to`; none when removed
+  CompareState state = CompareState::kDiff;
+  storage::TextDiff diff;  // from's text → to's text when state is kDiff
+};
+
+// A change of the record's catalogue values (a record.update event) made
+// between the two versions: the catalogue is one per record, not per
+// version, so this is what changed while the one version was current
+// before the other was added.
+struct MetadataChange {
+  uint64_t log_index = 0;
+  domain::Time at;
+  std::string actor;
+  std::vector<std::string> fields;  // "title", "metadata.endDate", ...
+};
+
+struct VersionComparison {
+  domain::Record record;
+  domain::Version from;
+  domain::Version to;
+  std::vector<FileComparison> files;  // by name
+  std::vector<MetadataChange> metadata_changes;  // oldest first
+  std::vector<uint64_t> log_indexes;  // the content.read events, one per text read
 };
 
 struct CheckInResult {
@@ -209,6 +258,16 @@ class RecordService {
   // yet; the state says whether there is text.
   StatusOr<TextRead> ReadText(const Principal& who, const domain::RecordId& id, int version,
                               const domain::FileId& file);
+  // Compares versions `from` and `to` of a record: files added, removed
+  // and changed (by name), the catalogue changes logged between the two
+  // versions' check-ins, and the difference of each file pair's extracted
+  // texts (storage/text_diff.h). Needs the rights of ReadText; every text
+  // read is one content.read event ("derived": "text", "compare": the
+  // other version), all written in one transaction before the result is
+  // returned. kUnprocessable "invalid_compare" when from == to or either
+  // is below 1; kNotFound "version_not_found"; kPermissionDenied
+  // "content_forbidden"; kGone "content_destroyed".
+  StatusOr<VersionComparison> Compare(const Principal& who, const domain::RecordId& id, int from, int to);
 
  private:
   friend class CheckIn;
