@@ -105,7 +105,8 @@ class PostgresServer {
       return false;
     }
     for (const char* d : {"sales", "legal"}) {
-      HttpResult r = As(kAdmin, "POST", "/v1/departments", std::string("{\"name\":\"") + d + "\"}", kJson);
+      HttpResult r =
+          As(kAdmin, "POST", "/v1/departments", std::string("{\"name\":\"") + d + "\"}", kJson);
       if (r.status != 201) {
         ADD_FAILURE() << "department " << d << ": " << Describe(r);
         return false;
@@ -139,7 +140,8 @@ class PostgresServer {
   // The admin creates the account, the security officer proposes its role
   // (user name = role) and the admin confirms, the officer issues a set-up
   // code and the holder sets the password. "" when done, else the step.
-  std::string AddUser(const std::string& name, const std::string& password, const std::string& department) {
+  std::string AddUser(const std::string& name, const std::string& password,
+                      const std::string& department) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
     o->set("username", name);
     o->set("department", department);
@@ -184,13 +186,15 @@ std::vector<std::string> Ids(const Poco::JSON::Object::Ptr& page) {
   std::vector<std::string> out;
   if (!page || !page->has("records")) return out;
   Poco::JSON::Array::Ptr records = page->getArray("records");
-  for (size_t i = 0; i < records->size(); ++i) out.push_back(Str(records->getObject(static_cast<unsigned>(i)), "id"));
+  for (size_t i = 0; i < records->size(); ++i)
+    out.push_back(Str(records->getObject(static_cast<unsigned>(i)), "id"));
   std::sort(out.begin(), out.end());
   return out;
 }
 
 // The match of `field` of record `id` in `page`, or null.
-Poco::JSON::Object::Ptr MatchOf(const Poco::JSON::Object::Ptr& page, const std::string& id, const std::string& field) {
+Poco::JSON::Object::Ptr MatchOf(const Poco::JSON::Object::Ptr& page, const std::string& id,
+                                const std::string& field) {
   if (!page || !page->has("records")) return {};
   Poco::JSON::Array::Ptr records = page->getArray("records");
   for (size_t i = 0; i < records->size(); ++i) {
@@ -198,7 +202,8 @@ Poco::JSON::Object::Ptr MatchOf(const Poco::JSON::Object::Ptr& page, const std::
     if (Str(r, "id") != id || !r->has("matches")) continue;
     Poco::JSON::Array::Ptr ms = r->getArray("matches");
     for (size_t k = 0; k < ms->size(); ++k) {
-      if (Str(ms->getObject(static_cast<unsigned>(k)), "field") == field) return ms->getObject(static_cast<unsigned>(k));
+      if (Str(ms->getObject(static_cast<unsigned>(k)), "field") == field)
+        return ms->getObject(static_cast<unsigned>(k));
     }
   }
   return {};
@@ -210,7 +215,8 @@ Poco::JSON::Object::Ptr WaitForExtraction(PostgresServer& s, const std::string& 
   for (int i = 0; i < 1200; ++i) {
     Poco::JSON::Object::Ptr o = JsonObject(s.As("archivist", "GET", "/v1/records/" + id).body);
     if (o && o->has("versions")) {
-      Poco::JSON::Object::Ptr f = o->getArray("versions")->getObject(0)->getArray("files")->getObject(0);
+      Poco::JSON::Object::Ptr f =
+          o->getArray("versions")->getObject(0)->getArray("files")->getObject(0);
       if (f && f->has("extraction")) {
         Poco::JSON::Object::Ptr x = f->getObject("extraction");
         if (Str(x, "state") != "pending") return x;
@@ -227,13 +233,16 @@ Poco::JSON::Object::Ptr WaitForExtraction(PostgresServer& s, const std::string& 
 // batch proposed by the archivist, approved by the approver and legal and
 // executed by the archivist.
 void DestroyThroughTheApi(PostgresServer& s, const std::string& id) {
-  HttpResult put = s.As("archivist", "PUT", "/v1/retention/schedules/general",
-                        "{\"trigger\":\"created\",\"period\":\"P0D\",\"action\":\"destroy\"}", kJson);
+  HttpResult put =
+      s.As("archivist", "PUT", "/v1/retention/schedules/general",
+           "{\"trigger\":\"created\",\"period\":\"P0D\",\"action\":\"destroy\"}", kJson);
   ASSERT_EQ(put.status, 202) << Describe(put);
-  HttpResult ok = s.As("legal", "POST", "/v1/retention/changes/" + Str(JsonObject(put.body), "id") + "/approve");
+  HttpResult ok = s.As("legal", "POST",
+                       "/v1/retention/changes/" + Str(JsonObject(put.body), "id") + "/approve");
   ASSERT_EQ(ok.status, 200) << Describe(ok);
-  HttpResult proposed = s.As("archivist", "POST", "/v1/destructions",
-                             "{\"recordIds\":[\"" + id + "\"],\"reason\":\"retention period ended\"}", kJson);
+  HttpResult proposed =
+      s.As("archivist", "POST", "/v1/destructions",
+           "{\"recordIds\":[\"" + id + "\"],\"reason\":\"retention period ended\"}", kJson);
   ASSERT_EQ(proposed.status, 201) << Describe(proposed);
   const std::string batch = Str(JsonObject(proposed.body), "id");
   HttpResult first = s.As("approver", "POST", "/v1/destructions/" + batch + "/approve");
@@ -254,19 +263,19 @@ TEST(ApiSearchPostgres, ContentTitleAndTraditionalFormFoundByRoleAndGoneAfterDes
   // A general record whose title holds 合同 and whose text file holds the
   // content words (never 合同: the title is found by its own postings).
   const std::string text = "第三条 价格调整：甲方ABC公司按季度调整单价 unit price review。\n";
-  HttpResult checked = s->As(
-      "archivist", "POST", "/v1/records",
-      MultipartBody({MetadataPart(GeneralJson("供货合同 Supply agreement")),
-                     FilePart("条款 clauses.txt", text, "text/plain")}),
-      MultipartType());
+  HttpResult checked = s->As("archivist", "POST", "/v1/records",
+                             MultipartBody({MetadataPart(GeneralJson("供货合同 Supply agreement")),
+                                            FilePart("条款 clauses.txt", text, "text/plain")}),
+                             MultipartType());
   ASSERT_EQ(checked.status, 201) << Describe(checked);
   const std::string id = Str(JsonObject(checked.body), "id");
   ASSERT_FALSE(id.empty());
   // A second record that must not be found by either word.
-  HttpResult other = s->As("archivist", "POST", "/v1/records",
-                           MultipartBody({MetadataPart(GeneralJson("会议纪要 Minutes")),
-                                          FilePart("minutes.txt", "年度预算 budget 2026\n", "text/plain")}),
-                           MultipartType());
+  HttpResult other =
+      s->As("archivist", "POST", "/v1/records",
+            MultipartBody({MetadataPart(GeneralJson("会议纪要 Minutes")),
+                           FilePart("minutes.txt", "年度预算 budget 2026\n", "text/plain")}),
+            MultipartType());
   ASSERT_EQ(other.status, 201) << Describe(other);
   const std::string other_id = Str(JsonObject(other.body), "id");
 
@@ -325,7 +334,8 @@ TEST(ApiSearchPostgres, ContentTitleAndTraditionalFormFoundByRoleAndGoneAfterDes
   EXPECT_EQ(PgCount(dsn, "SELECT count(*) FROM search_postings WHERE record_id = '" + id + "'"), 0);
   EXPECT_EQ(PgCount(dsn, "SELECT count(*) FROM file_texts WHERE record_id = '" + id + "'"), 0);
   // The other record's index is untouched.
-  EXPECT_GT(PgCount(dsn, "SELECT count(*) FROM search_postings WHERE record_id = '" + other_id + "'"), 0);
+  EXPECT_GT(
+      PgCount(dsn, "SELECT count(*) FROM search_postings WHERE record_id = '" + other_id + "'"), 0);
   EXPECT_EQ(Ids(Search(*s, "archivist", "年度预算")), std::vector<std::string>{other_id});
 }
 

@@ -66,7 +66,8 @@ class HostileDocumentTest : public ::testing::Test {
   // The bomb takes seconds to make: once for the suite.
   static void SetUpTestSuite() {
     docs_ = new TempDir();
-    const std::string command = "python3 " + SourceDir() + "/tests/extract/make_documents.py --flate-bomb " +
+    const std::string command = "python3 " + SourceDir() +
+                                "/tests/extract/make_documents.py --flate-bomb " +
                                 docs_->Sub("flate_bomb.pdf");
     made_ = std::system(command.c_str()) == 0;
   }
@@ -91,10 +92,11 @@ class HostileDocumentTest : public ::testing::Test {
     log_ = std::make_unique<LogService>(archive_->store(), archive_->keyring().VerifierKeys());
     RecordOptions options;
     options.index_key = key_.get();
-    records_ = std::make_unique<RecordService>(archive_->store(), archive_->content(), archive_->blobs(), *log_,
-                                               clock_, nullptr, options);
+    records_ = std::make_unique<RecordService>(archive_->store(), archive_->content(),
+                                               archive_->blobs(), *log_, clock_, nullptr, options);
     Status s = archive_->store().Write([&](storage::Transaction& tx) -> Status {
-      for (const char* d : {"sales", "records"}) CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, clock_.Now()}));
+      for (const char* d : {"sales", "records"})
+        CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({d, clock_.Now()}));
       return Status::Ok();
     });
     ASSERT_TRUE(s.ok()) << s.ToString();
@@ -123,7 +125,8 @@ class HostileDocumentTest : public ::testing::Test {
   }
 
   std::unique_ptr<ContentPipeline> Pipeline(PipelineOptions o) {
-    return std::make_unique<ContentPipeline>(archive_->store(), archive_->content(), *key_, clock_, std::move(o));
+    return std::make_unique<ContentPipeline>(archive_->store(), archive_->content(), *key_, clock_,
+                                             std::move(o));
   }
 
   PipelineStats RunUntilIdle(ContentPipeline& p) {
@@ -173,7 +176,8 @@ class HostileDocumentTest : public ::testing::Test {
   bool ContentMatches(const std::string& words, const RecordId& id) {
     std::vector<storage::PostingMatch> found;
     Status s = archive_->store().Read([&](storage::Transaction& tx) -> Status {
-      CUSTOS_ASSIGN_OR_RETURN(found, tx.search().Match(key_->KeyedTokens(storage::QueryTokens(words)), 100));
+      CUSTOS_ASSIGN_OR_RETURN(
+          found, tx.search().Match(key_->KeyedTokens(storage::QueryTokens(words)), 100));
       return Status::Ok();
     });
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -200,13 +204,14 @@ TempDir* HostileDocumentTest::docs_ = nullptr;
 bool HostileDocumentTest::made_ = false;
 
 TEST_F(HostileDocumentTest, FlateBombPdfHitsALimitEachRunDoesNotBlockTheQueueAndEndsFailed) {
-  const Doc bomb{"压缩炸弹 bomb.pdf", "application/pdf", ReadFileOrDie(docs_->Sub("flate_bomb.pdf"))};
+  const Doc bomb{"压缩炸弹 bomb.pdf", "application/pdf",
+                 ReadFileOrDie(docs_->Sub("flate_bomb.pdf"))};
   RecordId bomb_id = CheckIn("恶意文档 Hostile PDF", bomb);
   ASSERT_FALSE(bomb_id.value.empty());
   // Queued one second later, so after the bomb (the queue is in queued order).
   clock_.Advance(std::chrono::seconds(1));
-  RecordId normal_id =
-      CheckIn("正常文档 Normal notes", {"说明 notes.txt", "text/plain", "价格调整通知 甲方 price adjustment\n"});
+  RecordId normal_id = CheckIn("正常文档 Normal notes", {"说明 notes.txt", "text/plain",
+                                                         "价格调整通知 甲方 price adjustment\n"});
   ASSERT_FALSE(normal_id.value.empty());
 
   auto pipeline = Pipeline(TightOptions());
@@ -262,7 +267,8 @@ TEST_F(HostileDocumentTest, FlateBombPdfHitsALimitEachRunDoesNotBlockTheQueueAnd
 }
 
 TEST_F(HostileDocumentTest, TruncatedPdfOfRandomBytesEndsFinalAtOnceAndIsNotRetried) {
-  const Doc garbage{"截断 truncated.pdf", "application/pdf", "%PDF-1.7\n" + GarbageBytes(64 << 10, 2026)};
+  const Doc garbage{"截断 truncated.pdf", "application/pdf",
+                    "%PDF-1.7\n" + GarbageBytes(64 << 10, 2026)};
   RecordId id = CheckIn("损坏的PDF Truncated PDF", garbage);
   ASSERT_FALSE(id.value.empty());
   auto pipeline = Pipeline(TightOptions());
