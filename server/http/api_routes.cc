@@ -639,6 +639,27 @@ Response FileText(RecordService& records, RequestContext& ctx, const Authenticat
                    200, TextReadJson);
 }
 
+// A query parameter that must be a version number; 422 invalid_compare
+// otherwise (missing, not a number, below 1).
+StatusOr<int> CompareVersion(const RequestContext& ctx, const std::string& name) {
+  const std::optional<std::string> v = ctx.Query(name);
+  int out = 0;
+  if (v) {
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+    if (ec == std::errc() && p == v->data() + v->size() && out >= 1) return out;
+  }
+  return Unprocessable("'" + name + "' must be a version number", "invalid_compare").WithParam("field", name);
+}
+
+// Two versions compared (a read of both versions' texts, logged as such).
+Response CompareVersions(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto from = CompareVersion(ctx, "from");
+  if (!from.ok()) return Response::Error(from.status());
+  auto to = CompareVersion(ctx, "to");
+  if (!to.ok()) return Response::Error(to.status());
+  return RenderOne(records.Compare(s.principal, RecordIdParam(ctx), *from, *to), 200, ComparisonJson);
+}
+
 Response GetRecord(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
   return RenderOne(records.Get(s.principal, RecordIdParam(ctx)), 200, RecordDetailJson);
 }
@@ -780,6 +801,7 @@ void AddRecordRoutes(Router& router, AuthService& auth, RecordService& records) 
       {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}", Content},
       {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}/text", FileText},
       {"GET", "/v1/records/{id}/versions/{n}/receipt", GetReceipt},
+      {"GET", "/v1/records/{id}/compare", CompareVersions},
       {"GET", "/v1/records/{id}/history", RecordHistory},
   });
 }

@@ -250,6 +250,53 @@ Poco::JSON::Object::Ptr TextReadJson(const services::TextRead& t) {
   return o;
 }
 
+Poco::JSON::Object::Ptr ComparisonJson(const services::VersionComparison& c) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("record", c.record.id.value);
+  o->set("from", VersionJson(c.from));
+  o->set("to", VersionJson(c.to));
+  Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
+  for (const services::FileComparison& f : c.files) {
+    Poco::JSON::Object::Ptr file = new Poco::JSON::Object;
+    file->set("name", f.name);
+    file->set("change", std::string(services::Name(f.change)));
+    file->set("from", f.from ? Poco::Dynamic::Var(FileJson(*f.from)) : Poco::Dynamic::Var());
+    file->set("to", f.to ? Poco::Dynamic::Var(FileJson(*f.to)) : Poco::Dynamic::Var());
+    Poco::JSON::Object::Ptr text = new Poco::JSON::Object;
+    text->set("state", std::string(services::Name(f.state)));
+    if (f.state == services::CompareState::kDiff) {
+      text->set("level", std::string(storage::Name(f.diff.level)));
+      Poco::JSON::Array::Ptr segments = new Poco::JSON::Array;
+      for (const storage::DiffSegment& s : f.diff.segments) {
+        Poco::JSON::Object::Ptr segment = new Poco::JSON::Object;
+        segment->set("op", std::string(storage::Name(s.op)));
+        segment->set("text", s.text);
+        segments->add(segment);
+      }
+      text->set("segments", segments);
+    }
+    file->set("text", text);
+    files->add(file);
+  }
+  o->set("files", files);
+  Poco::JSON::Array::Ptr changes = new Poco::JSON::Array;
+  for (const services::MetadataChange& m : c.metadata_changes) {
+    Poco::JSON::Object::Ptr change = new Poco::JSON::Object;
+    change->set("index", static_cast<Poco::UInt64>(m.log_index));
+    change->set("at", domain::FormatTime(m.at));
+    change->set("actor", m.actor);
+    Poco::JSON::Array::Ptr fields = new Poco::JSON::Array;
+    for (const std::string& name : m.fields) fields->add(name);
+    change->set("fields", fields);
+    changes->add(change);
+  }
+  o->set("metadataChanges", changes);
+  Poco::JSON::Array::Ptr indexes = new Poco::JSON::Array;
+  for (uint64_t i : c.log_indexes) indexes->add(static_cast<Poco::UInt64>(i));
+  o->set("logIndexes", indexes);
+  return o;
+}
+
 Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   Poco::JSON::Object::Ptr o = RecordJson(d.record);
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;

@@ -63,6 +63,12 @@ Poco::JSON::Object::Ptr ExtractionJson(const storage::FileText& t);
 Poco::JSON::Array::Ptr FieldMatchesJson(const std::vector<domain::FieldMatch>& matches);
 // {"extraction": {...}, "text": "..."}.
 Poco::JSON::Object::Ptr TextReadJson(const services::TextRead& t);
+// A version comparison (docs/api.md "Version comparison"): {"record",
+// "from", "to" (versions as VersionJson), "files": [{"name", "change",
+// "from"|null, "to"|null (FileJson), "text": {"state", "level"?,
+// "segments"?: [{"op", "text"}]}}], "metadataChanges": [{"index", "at",
+// "actor", "fields"}], "logIndexes"}.
+Poco::JSON::Object::Ptr ComparisonJson(const services::VersionComparison& c);
 // A log entry: {"index","leaf":b64,"event":{…}}; the event is the leaf itself.
 // The one storage type the HTTP layer names: the log API serves the leaves
 // byte for byte as the store keeps them (LogService::Entries). A redacted
