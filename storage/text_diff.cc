@@ -1,6 +1,7 @@
 #include "storage/text_diff.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -89,7 +90,9 @@ std::optional<std::vector<Edit>> Myers(const std::vector<uint32_t>& a, const std
   const int64_t max = std::min<int64_t>(n + m, static_cast<int64_t>(max_edits));
   const int64_t off = max + 1;
   std::vector<int64_t> v(static_cast<size_t>(2 * max + 3), 0);
-  std::vector<std::vector<int64_t>> trace;  // trace[d][k + d] = furthest x on diagonal k after d edits
+  // trace[d][k + d] = furthest x on diagonal k after d edits (32 bits: a
+  // side has at most max_units units, far below 2^31).
+  std::vector<std::vector<int32_t>> trace;
   int64_t found = -1;
   for (int64_t d = 0; d <= max && found < 0; ++d) {
     for (int64_t k = -d; k <= d; k += 2) {
@@ -106,8 +109,8 @@ std::optional<std::vector<Edit>> Myers(const std::vector<uint32_t>& a, const std
   int64_t x = n;
   int64_t y = m;
   for (int64_t d = found; d > 0; --d) {
-    const std::vector<int64_t>& prev = trace[static_cast<size_t>(d - 1)];
-    auto at = [&](int64_t k) { return prev[static_cast<size_t>(k + d - 1)]; };
+    const std::vector<int32_t>& prev = trace[static_cast<size_t>(d - 1)];
+    auto at = [&](int64_t k) { return static_cast<int64_t>(prev[static_cast<size_t>(k + d - 1)]); };
     const int64_t k = x - y;
     const bool down = k == -d || (k != d && at(k - 1) < at(k + 1));
     const int64_t prev_k = down ? k + 1 : k - 1;
@@ -150,7 +153,10 @@ std::optional<std::vector<DiffSegment>> DiffUnitLists(const std::vector<std::str
   }
   const size_t a_mid = a.size() - prefix - suffix;
   const size_t b_mid = b.size() - prefix - suffix;
-  if (a_mid > limits.max_units || b_mid > limits.max_units) return std::nullopt;
+  constexpr size_t kMaxSide = INT32_MAX / 2;  // Myers keeps positions in 32 bits
+  if (a_mid > std::min(limits.max_units, kMaxSide) || b_mid > std::min(limits.max_units, kMaxSide)) {
+    return std::nullopt;
+  }
   // Units as small integers: equal text, equal id.
   std::unordered_map<std::string_view, uint32_t> ids;
   auto id_of = [&](std::string_view u) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/services/events.h"
@@ -63,18 +64,22 @@ CompareState PairState(SideText a, SideText b) {
   return CompareState::kDiff;
 }
 
-// The files of two versions paired by name, in name order.
+// The files of two versions paired by name, in name order. A version may
+// hold two files of one name: the n-th of that name in `from` is paired
+// with the n-th in `to`.
 std::vector<FileComparison> PairFiles(const Version& from, const Version& to) {
-  std::map<std::string, FileComparison> by_name;
+  std::map<std::pair<std::string, int>, FileComparison> by_name;
+  std::map<std::string, int> seen_from;
+  std::map<std::string, int> seen_to;
   for (const StoredFile& f : from.files) {
-    FileComparison& c = by_name[f.name];
+    FileComparison& c = by_name[{f.name, seen_from[f.name]++}];
     c.name = f.name;
-    if (!c.from) c.from = f;
+    c.from = f;
   }
   for (const StoredFile& f : to.files) {
-    FileComparison& c = by_name[f.name];
+    FileComparison& c = by_name[{f.name, seen_to[f.name]++}];
     c.name = f.name;
-    if (!c.to) c.to = f;
+    c.to = f;
   }
   std::vector<FileComparison> out;
   for (auto& [name, c] : by_name) {

@@ -279,6 +279,27 @@ TEST_F(CompareServiceTest, PairsFilesByNameAndDiffsTheChangedClauseByCharacter) 
   EXPECT_EQ(Named(back, "新 new.txt")->change, FileChange::kRemoved);
 }
 
+TEST_F(CompareServiceTest, TwoFilesOfOneNameArePairedInOrder) {
+  std::vector<StoredFile> v1 = CheckIn({{"扫描 scan.txt", "page 1"}, {"扫描 scan.txt", "page 2"}});
+  std::vector<StoredFile> v2 = NewVersion({{"扫描 scan.txt", "page 1"}, {"扫描 scan.txt", "page 2b"},
+                                           {"扫描 scan.txt", "page 3"}},
+                                          "补扫 rescanned");
+  ASSERT_EQ(v2.size(), 3u);
+  Extracted(v1[0], "第一页 one");
+  Extracted(v1[1], "第二页 two");
+  Extracted(v2[0], "第一页 one");
+  Extracted(v2[1], "第二页 two, revised");
+  Extracted(v2[2], "第三页 three");
+  VersionComparison c = Must(records_.Compare(arch_, id_, 1, 2), "compare");
+  ASSERT_EQ(c.files.size(), 3u);
+  EXPECT_EQ(c.files[0].change, FileChange::kUnchanged);
+  EXPECT_EQ(c.files[1].change, FileChange::kChanged);
+  EXPECT_EQ(Changes(c.files[1].diff), (std::vector<std::string>{"+, revised"}));
+  EXPECT_EQ(c.files[2].change, FileChange::kAdded);
+  EXPECT_EQ(Changes(c.files[2].diff), (std::vector<std::string>{"+第三页 three"}));
+  EXPECT_EQ(c.log_indexes.size(), 5u);
+}
+
 TEST_F(CompareServiceTest, TextsNotExtractedSayWhyInsteadOfADiff) {
   std::vector<StoredFile> v1 = CheckIn({{"a 甲.txt", "a1"}, {"b 乙.png", "b1"}, {"c 丙.pdf", "c1"}});
   std::vector<StoredFile> v2 = NewVersion({{"a 甲.txt", "a2"}, {"b 乙.png", "b2"}, {"c 丙.pdf", "c2"}}, "修订 revised");
