@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -120,6 +121,30 @@ struct ContentPipeline::Impl {
   std::mutex mu;
   std::condition_variable cv;
   bool wake = false;      // GUARDED_BY(mu)
+  // When Wake() was last called (a commit queued a record): the thread
+  // waits for a quiet moment after it, at most options.max_defer.
+  std::chrono::steady_clock::time_point last_wake{};  // GUARDED_BY(mu)
+  // Set by the background thread (Loop) only; RunUntilIdle never yields.
+  bool background = false;
+  std::optional<std::chrono::steady_clock::time_point> deferred_since;  // the thread's own
+
+  // Writes come first: while commits keep waking it, the background thread
+  // waits for a quiet moment (options.quiet since the last Wake), but not
+  // longer than options.max_defer in a row, so a steady load still sees
+  // progress. Checked before each pass and between records.
+  bool MustYield() {
+    if (!background) return false;
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    if (now - last_wake >= options.quiet) {
+      deferred_since.reset();
+      return false;
+    }
+    if (!deferred_since) deferred_since = now;
+    if (now - *deferred_since < options.max_defer) return true;
+    deferred_since.reset();  // deferred long enough: this pass runs
+    return false;
+  }
   bool running = false;   // GUARDED_BY(mu): the thread was started and not stopped
   std::atomic<bool> stop{false};
   std::thread thread;     // started and joined by Start/Stop under start_mu
@@ -158,11 +183,11 @@ StatusOr<bool> ContentPipeline::Impl::Pass(PipelineStats& run) {
     return Status::Ok();
   }));
   for (const RecordId& id : queued) {
-    if (stop.load()) return true;
+    if (stop.load() || MustYield()) return true;
     CUSTOS_RETURN_IF_ERROR(ProcessRecord(id, run));
   }
   for (const FileText& row : due) {
-    if (stop.load()) return true;
+    if (stop.load() || MustYield()) return true;
     std::optional<Record> record;
     std::optional<Version> version;
     CUSTOS_RETURN_IF_ERROR(store.Read([&](Transaction& tx) -> Status {
@@ -365,7 +390,13 @@ Status ContentPipeline::Impl::FinishRecord(const RecordId& id, const std::set<Fi
 void ContentPipeline::Impl::Loop() {
   // Linux gives each thread its own niceness: this one only.
   if (options.nice > 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), std::min(options.nice, 19));
+  background = true;
   while (!stop.load()) {
+    if (MustYield()) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, options.quiet, [&] { return stop.load(); });
+      continue;
+    }
     PipelineStats run;
     StatusOr<bool> worked = Pass(run);
     if (worked.ok() && *worked) continue;
@@ -436,6 +467,7 @@ void ContentPipeline::Wake() {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->wake = true;
+    impl_->last_wake = std::chrono::steady_clock::now();
   }
   impl_->cv.notify_all();
 }

@@ -64,6 +64,11 @@ struct PipelineOptions {
   std::string worker_path;    // custos-extract
   ExtractionLimits limits;
   std::chrono::milliseconds idle_poll{2000};  // look at the queue at least this often
+  // The background thread starts work only after `quiet` without a Wake()
+  // (a commit), or once it has deferred for `max_defer`: check-ins and
+  // their write transactions come first. RunUntilIdle does not wait.
+  std::chrono::milliseconds quiet{300};
+  std::chrono::milliseconds max_defer{10000};
   int max_attempts = 5;
   // The wait after the 1st, 2nd, ... failed run; the last repeats.
   std::vector<std::chrono::seconds> backoff{std::chrono::seconds(60), std::chrono::seconds(300),
