@@ -49,8 +49,8 @@ bool IsLatinWordChar(char32_t c) {
 }
 
 bool IsSpace(char32_t c) {
-  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029;
+  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xA0 || c == 0x3000 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029;
 }
 
 enum class UnitKind { kWord, kSpace, kSingle };
@@ -83,8 +83,8 @@ struct Edit {
 // Myers' shortest edit script of a → b (ids of units), or nullopt when it
 // needs more than `max_edits` edits. Keeps the furthest x of every
 // diagonal for each d, to walk back from the end.
-std::optional<std::vector<Edit>> Myers(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b,
-                                       size_t max_edits) {
+std::optional<std::vector<Edit>> Myers(const std::vector<uint32_t>& a,
+                                       const std::vector<uint32_t>& b, size_t max_edits) {
   const auto n = static_cast<int64_t>(a.size());
   const auto m = static_cast<int64_t>(b.size());
   const int64_t max = std::min<int64_t>(n + m, static_cast<int64_t>(max_edits));
@@ -96,7 +96,8 @@ std::optional<std::vector<Edit>> Myers(const std::vector<uint32_t>& a, const std
   int64_t found = -1;
   for (int64_t d = 0; d <= max && found < 0; ++d) {
     for (int64_t k = -d; k <= d; k += 2) {
-      int64_t x = (k == -d || (k != d && v[off + k - 1] < v[off + k + 1])) ? v[off + k + 1] : v[off + k - 1] + 1;
+      int64_t x = (k == -d || (k != d && v[off + k - 1] < v[off + k + 1])) ? v[off + k + 1]
+                                                                           : v[off + k - 1] + 1;
       int64_t y = x - k;
       while (x < n && y < m && a[x] == b[y]) ++x, ++y;
       v[off + k] = x;
@@ -116,7 +117,8 @@ std::optional<std::vector<Edit>> Myers(const std::vector<uint32_t>& a, const std
     const int64_t prev_k = down ? k + 1 : k - 1;
     const int64_t prev_x = at(prev_k);
     const int64_t prev_y = prev_x - prev_k;
-    while (x > prev_x && y > prev_y) edits.push_back({DiffOp::kEqual, static_cast<size_t>(--x)}), --y;
+    while (x > prev_x && y > prev_y)
+      edits.push_back({DiffOp::kEqual, static_cast<size_t>(--x)}), --y;
     if (down) {
       edits.push_back({DiffOp::kInsert, static_cast<size_t>(--y)});
     } else {
@@ -154,7 +156,8 @@ std::optional<std::vector<DiffSegment>> DiffUnitLists(const std::vector<std::str
   const size_t a_mid = a.size() - prefix - suffix;
   const size_t b_mid = b.size() - prefix - suffix;
   constexpr size_t kMaxSide = INT32_MAX / 2;  // Myers keeps positions in 32 bits
-  if (a_mid > std::min(limits.max_units, kMaxSide) || b_mid > std::min(limits.max_units, kMaxSide)) {
+  if (a_mid > std::min(limits.max_units, kMaxSide) ||
+      b_mid > std::min(limits.max_units, kMaxSide)) {
     return std::nullopt;
   }
   // Units as small integers: equal text, equal id.
@@ -170,7 +173,8 @@ std::optional<std::vector<DiffSegment>> DiffUnitLists(const std::vector<std::str
   if (!edits) return std::nullopt;
   std::vector<DiffSegment> out;
   for (size_t i = 0; i < prefix; ++i) Append(out, DiffOp::kEqual, a[i]);
-  for (const Edit& e : *edits) Append(out, e.op, e.op == DiffOp::kInsert ? b[prefix + e.index] : a[prefix + e.index]);
+  for (const Edit& e : *edits)
+    Append(out, e.op, e.op == DiffOp::kInsert ? b[prefix + e.index] : a[prefix + e.index]);
   for (size_t i = a.size() - suffix; i < a.size(); ++i) Append(out, DiffOp::kEqual, a[i]);
   return out;
 }

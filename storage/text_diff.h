@@ -70,6 +70,7 @@ struct DiffLimits {
 // replaced (ValidUtf8) first; an empty side gives one insert or delete
 // segment; identical texts give one kEqual segment (none when both are
 // empty).
-[[nodiscard]] TextDiff DiffTexts(std::string_view from, std::string_view to, const DiffLimits& limits = {});
+[[nodiscard]] TextDiff DiffTexts(std::string_view from, std::string_view to,
+                                 const DiffLimits& limits = {});
 
 }  // namespace custos::storage

@@ -83,10 +83,10 @@ std::vector<FileComparison> PairFiles(const Version& from, const Version& to) {
   }
   std::vector<FileComparison> out;
   for (auto& [name, c] : by_name) {
-    c.change = !c.from                        ? FileChange::kAdded
-               : !c.to                        ? FileChange::kRemoved
+    c.change = !c.from                          ? FileChange::kAdded
+               : !c.to                          ? FileChange::kRemoved
                : c.from->sha256 != c.to->sha256 ? FileChange::kChanged
-                                              : FileChange::kUnchanged;
+                                                : FileChange::kUnchanged;
     out.push_back(std::move(c));
   }
   return out;
@@ -94,8 +94,8 @@ std::vector<FileComparison> PairFiles(const Version& from, const Version& to) {
 
 // The record.update events among `entries` logged after `after` and
 // before `before` (log indices).
-std::vector<MetadataChange> MetadataChanges(const std::vector<HistoryEntry>& entries, uint64_t after,
-                                            uint64_t before) {
+std::vector<MetadataChange> MetadataChanges(const std::vector<HistoryEntry>& entries,
+                                            uint64_t after, uint64_t before) {
   std::vector<MetadataChange> out;
   for (const HistoryEntry& h : entries) {
     if (h.entry.index <= after || h.entry.index >= before || h.entry.redacted()) continue;
@@ -147,7 +147,8 @@ std::string_view Name(CompareState s) {
   return "pending";
 }
 
-StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const RecordId& id, int from, int to) {
+StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const RecordId& id,
+                                                   int from, int to) {
   if (from < 1 || to < 1 || from == to) {
     return Unprocessable("compare two different versions (from and to are version numbers from 1)",
                          "invalid_compare");
@@ -162,7 +163,9 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
     return Status::Ok();
   }));
   for (auto [found, n] : {std::pair{&found_from, from}, std::pair{&found_to, to}}) {
-    if (!*found) return NotFound("record " + id.value + " has no version " + std::to_string(n), "version_not_found");
+    if (!*found)
+      return NotFound("record " + id.value + " has no version " + std::to_string(n),
+                      "version_not_found");
   }
   out.from = std::move(*found_from);
   out.to = std::move(*found_to);
@@ -188,12 +191,12 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
     int version;
     int other;
     std::optional<FileText> row;
-    uint64_t log_index = 0;
+    std::optional<uint64_t> log_index;  // set when its text was read
   };
   std::vector<Side> sides;
   for (FileComparison& c : out.files) {
-    if (c.from) sides.push_back({&c, &*c.from, from, to, std::nullopt});
-    if (c.to) sides.push_back({&c, &*c.to, to, from, std::nullopt});
+    if (c.from) sides.push_back({&c, &*c.from, from, to, std::nullopt, std::nullopt});
+    if (c.to) sides.push_back({&c, &*c.to, to, from, std::nullopt, std::nullopt});
   }
   const Time now = clock_.Now();
   std::optional<Time> fresh_since;
@@ -201,7 +204,8 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
     std::string via_loan;
     CUSTOS_ASSIGN_OR_RETURN(bool may, MayReadContentNow(tx, who, out.record, now, &via_loan));
     if (!may) {
-      return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
+      return PermissionDenied("reading this record's content needs an active digital loan",
+                              "content_forbidden");
     }
     CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
     for (Side& s : sides) {
@@ -220,11 +224,11 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
     return Status::Ok();
   }));
   for (const Side& s : sides) {
-    if (s.log_index == 0) continue;
-    out.log_indexes.push_back(s.log_index);
+    if (!s.log_index) continue;
+    out.log_indexes.push_back(*s.log_index);
     if (fresh_since && options_.fresh_reads != nullptr) {
-      options_.fresh_reads->Add(
-          {who.username.value, who.role, id, s.version, s.file->id, now, *fresh_since, s.log_index});
+      options_.fresh_reads->Add({who.username.value, who.role, id, s.version, s.file->id, now,
+                                 *fresh_since, *s.log_index});
     }
   }
 
@@ -232,14 +236,16 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
   std::map<const FileComparison*, std::pair<SideText, SideText>> states;
   std::map<const FileComparison*, std::pair<std::string, std::string>> texts;
   for (FileComparison& c : out.files) {
-    states[&c] = {c.from ? SideText::kPending : SideText::kAbsent, c.to ? SideText::kPending : SideText::kAbsent};
+    states[&c] = {c.from ? SideText::kPending : SideText::kAbsent,
+                  c.to ? SideText::kPending : SideText::kAbsent};
   }
   for (Side& s : sides) {
     const bool is_from = s.version == from;
     SideText state = SideOf(s.row);
     if (state == SideText::kText && !s.row->sealed_text.empty()) {
       auto text = content_.OpenDerived(*s.file, storage::kTextPurpose, s.row->sealed_text);
-      if (!text.ok() && text.status().reason() == storage::kContentDestroyed) return ContentDestroyed(id);
+      if (!text.ok() && text.status().reason() == storage::kContentDestroyed)
+        return ContentDestroyed(id);
       if (!text.ok()) return text.status();
       (is_from ? texts[s.pair].first : texts[s.pair].second) = std::move(text).value();
     }
@@ -248,7 +254,8 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
   for (FileComparison& c : out.files) {
     const auto [a, b] = states[&c];
     c.state = PairState(a, b);
-    if (c.state == CompareState::kDiff) c.diff = storage::DiffTexts(texts[&c].first, texts[&c].second);
+    if (c.state == CompareState::kDiff)
+      c.diff = storage::DiffTexts(texts[&c].first, texts[&c].second);
   }
   return out;
 }

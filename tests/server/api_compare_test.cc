@@ -31,10 +31,12 @@ std::vector<std::string> WaitForExtraction(ApiServer& s, const std::string& id) 
     std::vector<std::string> states;
     bool done = o != nullptr;
     for (size_t v = 0; done && v < o->getArray("versions")->size(); ++v) {
-      Poco::JSON::Array::Ptr files = o->getArray("versions")->getObject(static_cast<unsigned>(v))->getArray("files");
+      Poco::JSON::Array::Ptr files =
+          o->getArray("versions")->getObject(static_cast<unsigned>(v))->getArray("files");
       for (size_t f = 0; f < files->size(); ++f) {
         Poco::JSON::Object::Ptr file = files->getObject(static_cast<unsigned>(f));
-        const std::string state = file->has("extraction") ? Str(file->getObject("extraction"), "state") : "";
+        const std::string state =
+            file->has("extraction") ? Str(file->getObject("extraction"), "state") : "";
         if (state.empty() || state == "pending" || state == "retry") done = false;
         states.push_back(state);
       }
@@ -50,16 +52,20 @@ TEST(ApiCompare, LegalSeesTheChangedClauseAndEachTextReadIsLogged) {
   auto server = ApiServer::Create();
   ASSERT_NE(server, nullptr);
   ApiServer& s = *server;
-  const std::string v1_text = "采购合同 Purchase contract\n第五条 违约金：价格调整为百分之五。Penalty of 5% per day.\n";
-  const std::string v2_text = "采购合同 Purchase contract\n第五条 违约金：价格调整为百分之八。Penalty of 8% per day.\n";
-  Poco::JSON::Object::Ptr rec = s.CheckInOk("archivist", ContractJson("钢材采购合同 Steel purchase", "甲方ABC有限公司"),
-                                            {FilePart("合同 contract.txt", v1_text, "text/plain")});
+  const std::string v1_text =
+      "采购合同 Purchase contract\n第五条 违约金：价格调整为百分之五。Penalty of 5% per day.\n";
+  const std::string v2_text =
+      "采购合同 Purchase contract\n第五条 违约金：价格调整为百分之八。Penalty of 8% per day.\n";
+  Poco::JSON::Object::Ptr rec =
+      s.CheckInOk("archivist", ContractJson("钢材采购合同 Steel purchase", "甲方ABC有限公司"),
+                  {FilePart("合同 contract.txt", v1_text, "text/plain")});
   ASSERT_TRUE(rec);
   const std::string id = Str(rec, "id");
-  HttpResult v2 = s.As("archivist", "POST", "/v1/records/" + id + "/versions",
-                       MultipartBody({MetadataPart("{\"kind\":\"amendment\",\"note\":\"违约金调整 penalty\"}"),
-                                      FilePart("合同 contract.txt", v2_text, "text/plain")}),
-                       MultipartType());
+  HttpResult v2 =
+      s.As("archivist", "POST", "/v1/records/" + id + "/versions",
+           MultipartBody({MetadataPart("{\"kind\":\"amendment\",\"note\":\"违约金调整 penalty\"}"),
+                          FilePart("合同 contract.txt", v2_text, "text/plain")}),
+           MultipartType());
   ASSERT_EQ(v2.status, 201) << Describe(v2);
   EXPECT_EQ(WaitForExtraction(s, id), (std::vector<std::string>{"text", "text"}));
 
@@ -110,7 +116,8 @@ TEST(ApiCompare, LegalSeesTheChangedClauseAndEachTextReadIsLogged) {
   ExpectError(s.As("legal", "GET", path + "?from=0&to=2"), 422, "invalid_compare");
   ExpectError(s.As("legal", "GET", path + "?from=1&to=99999999999"), 422, "invalid_compare");
   ExpectError(s.As("legal", "GET", path + "?from=1&to=3"), 404, "version_not_found");
-  ExpectError(s.As("legal", "GET", "/v1/records/CT-2099-999999/compare?from=1&to=2"), 404, "record_not_found");
+  ExpectError(s.As("legal", "GET", "/v1/records/CT-2099-999999/compare?from=1&to=2"), 404,
+              "record_not_found");
   EXPECT_EQ(s.As(kAnonymous, "GET", path + "?from=1&to=2").status, 401);
   EXPECT_EQ(s.LogSize(), after);
 

@@ -133,16 +133,19 @@ class CompareServiceTest : public ::testing::Test {
       t.text_bytes = text.size();
     }
     t.updated_at = clock_.Now();
-    Status s = store_.Write([&](storage::Transaction& tx) -> Status { return tx.texts().Upsert(t); });
+    Status s =
+        store_.Write([&](storage::Transaction& tx) -> Status { return tx.texts().Upsert(t); });
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
   uint64_t LogSize() {
     uint64_t n = 0;
-    EXPECT_TRUE(store_.Read([&](storage::Transaction& tx) -> Status {
-      CUSTOS_ASSIGN_OR_RETURN(n, tx.log().Size());
-      return Status::Ok();
-    }).ok());
+    EXPECT_TRUE(store_
+                    .Read([&](storage::Transaction& tx) -> Status {
+                      CUSTOS_ASSIGN_OR_RETURN(n, tx.log().Size());
+                      return Status::Ok();
+                    })
+                    .ok());
     return n;
   }
 
@@ -184,7 +187,8 @@ class CompareServiceTest : public ::testing::Test {
     return out;
   }
 
-  void ExpectRefused(const StatusOr<VersionComparison>& r, const std::string& reason, const std::string& what) {
+  void ExpectRefused(const StatusOr<VersionComparison>& r, const std::string& reason,
+                     const std::string& what) {
     ASSERT_FALSE(r.ok()) << what;
     EXPECT_EQ(r.status().reason(), reason) << what << ": " << r.status().ToString();
   }
@@ -206,11 +210,11 @@ class CompareServiceTest : public ::testing::Test {
 };
 
 TEST_F(CompareServiceTest, PairsFilesByNameAndDiffsTheChangedClauseByCharacter) {
-  std::vector<StoredFile> v1 = CheckIn({{"合同 contract.txt", "v1 bytes"}, {"附件 annex.txt", "annex"},
-                                        {"旧 old.txt", "old"}});
-  std::vector<StoredFile> v2 = NewVersion({{"合同 contract.txt", "v2 bytes"}, {"附件 annex.txt", "annex"},
-                                           {"新 new.txt", "new"}},
-                                          "违约金调整 penalty changed");
+  std::vector<StoredFile> v1 = CheckIn(
+      {{"合同 contract.txt", "v1 bytes"}, {"附件 annex.txt", "annex"}, {"旧 old.txt", "old"}});
+  std::vector<StoredFile> v2 = NewVersion(
+      {{"合同 contract.txt", "v2 bytes"}, {"附件 annex.txt", "annex"}, {"新 new.txt", "new"}},
+      "违约金调整 penalty changed");
   ASSERT_EQ(v1.size(), 3u);
   ASSERT_EQ(v2.size(), 3u);
   Extracted(v1[0], "第五条 违约金：价格调整为百分之五。Penalty of 5% per day.");
@@ -281,9 +285,9 @@ TEST_F(CompareServiceTest, PairsFilesByNameAndDiffsTheChangedClauseByCharacter) 
 
 TEST_F(CompareServiceTest, TwoFilesOfOneNameArePairedInOrder) {
   std::vector<StoredFile> v1 = CheckIn({{"扫描 scan.txt", "page 1"}, {"扫描 scan.txt", "page 2"}});
-  std::vector<StoredFile> v2 = NewVersion({{"扫描 scan.txt", "page 1"}, {"扫描 scan.txt", "page 2b"},
-                                           {"扫描 scan.txt", "page 3"}},
-                                          "补扫 rescanned");
+  std::vector<StoredFile> v2 = NewVersion(
+      {{"扫描 scan.txt", "page 1"}, {"扫描 scan.txt", "page 2b"}, {"扫描 scan.txt", "page 3"}},
+      "补扫 rescanned");
   ASSERT_EQ(v2.size(), 3u);
   Extracted(v1[0], "第一页 one");
   Extracted(v1[1], "第二页 two");
@@ -301,8 +305,10 @@ TEST_F(CompareServiceTest, TwoFilesOfOneNameArePairedInOrder) {
 }
 
 TEST_F(CompareServiceTest, TextsNotExtractedSayWhyInsteadOfADiff) {
-  std::vector<StoredFile> v1 = CheckIn({{"a 甲.txt", "a1"}, {"b 乙.png", "b1"}, {"c 丙.pdf", "c1"}});
-  std::vector<StoredFile> v2 = NewVersion({{"a 甲.txt", "a2"}, {"b 乙.png", "b2"}, {"c 丙.pdf", "c2"}}, "修订 revised");
+  std::vector<StoredFile> v1 =
+      CheckIn({{"a 甲.txt", "a1"}, {"b 乙.png", "b1"}, {"c 丙.pdf", "c1"}});
+  std::vector<StoredFile> v2 =
+      NewVersion({{"a 甲.txt", "a2"}, {"b 乙.png", "b2"}, {"c 丙.pdf", "c2"}}, "修订 revised");
   ASSERT_EQ(v2.size(), 3u);
   // a: v2 not yet run (no row); b: no text; c: failed for good.
   Extracted(v1[0], "甲文本");
@@ -356,7 +362,8 @@ TEST_F(CompareServiceTest, BadVersionsAreRefusedWithNothingLogged) {
   ExpectRefused(records_.Compare(arch_, id_, 1, -3), "invalid_compare", "negative version");
   ExpectRefused(records_.Compare(arch_, id_, 1, 2), "version_not_found", "no version 2");
   ExpectRefused(records_.Compare(arch_, id_, 9, 1), "version_not_found", "no version 9");
-  ExpectRefused(records_.Compare(arch_, RecordId{"GEN-2026-999999"}, 1, 2), "record_not_found", "no record");
+  ExpectRefused(records_.Compare(arch_, RecordId{"GEN-2026-999999"}, 1, 2), "record_not_found",
+                "no record");
   EXPECT_EQ(LogSize(), before);
 }
 

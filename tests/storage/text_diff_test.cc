@@ -56,18 +56,23 @@ TEST(TextDiff, ChineseInsertionInTheMiddleKeepsTheRestEqual) {
   const std::string from = "甲方应于三十日内付款。";
   const std::string to = "甲方应于收到发票后三十日内付款。";
   TextDiff d = DiffTexts(from, to);
-  EXPECT_EQ(Flat(d), (Segs{{"equal", "甲方应于"}, {"insert", "收到发票后"}, {"equal", "三十日内付款。"}}));
+  EXPECT_EQ(Flat(d),
+            (Segs{{"equal", "甲方应于"}, {"insert", "收到发票后"}, {"equal", "三十日内付款。"}}));
 }
 
 TEST(TextDiff, LatinChangesByWordNotByLetter) {
   const std::string from = "penalty of 5% per day";
   const std::string to = "penalty of 8% per day";
   TextDiff d = DiffTexts(from, to);
-  EXPECT_EQ(Flat(d), (Segs{{"equal", "penalty of "}, {"delete", "5"}, {"insert", "8"}, {"equal", "% per day"}}));
+  EXPECT_EQ(
+      Flat(d),
+      (Segs{{"equal", "penalty of "}, {"delete", "5"}, {"insert", "8"}, {"equal", "% per day"}}));
   // A changed word is replaced whole, not letter by letter.
   TextDiff words = DiffTexts("the buyer shall pay", "the seller shall pay");
-  EXPECT_EQ(Flat(words),
-            (Segs{{"equal", "the "}, {"delete", "buyer"}, {"insert", "seller"}, {"equal", " shall pay"}}));
+  EXPECT_EQ(
+      Flat(words),
+      (Segs{
+          {"equal", "the "}, {"delete", "buyer"}, {"insert", "seller"}, {"equal", " shall pay"}}));
 }
 
 TEST(TextDiff, MixedChineseAndLatin) {
@@ -87,15 +92,19 @@ TEST(TextDiff, UnitsOfEachScript) {
   const std::string text = "合同 Contract-2026，  第3条 naïve";
   std::vector<std::string_view> units = DiffUnits(text);
   std::vector<std::string> got(units.begin(), units.end());
-  EXPECT_EQ(got, (std::vector<std::string>{"合", "同", " ", "Contract", "-", "2026", "，", "  ", "第", "3", "条", " ",
-                                           "naïve"}));
+  EXPECT_EQ(got, (std::vector<std::string>{"合", "同", " ", "Contract", "-", "2026", "，", "  ",
+                                           "第", "3", "条", " ", "naïve"}));
 }
 
 TEST(TextDiff, InsertAndDeleteAtEitherEnd) {
-  EXPECT_EQ(Flat(DiffTexts("合同正文", "补充：合同正文")), (Segs{{"insert", "补充："}, {"equal", "合同正文"}}));
-  EXPECT_EQ(Flat(DiffTexts("合同正文", "合同正文 end")), (Segs{{"equal", "合同正文"}, {"insert", " end"}}));
-  EXPECT_EQ(Flat(DiffTexts("Draft: 合同正文", "合同正文")), (Segs{{"delete", "Draft: "}, {"equal", "合同正文"}}));
-  EXPECT_EQ(Flat(DiffTexts("合同正文（草稿）", "合同正文")), (Segs{{"equal", "合同正文"}, {"delete", "（草稿）"}}));
+  EXPECT_EQ(Flat(DiffTexts("合同正文", "补充：合同正文")),
+            (Segs{{"insert", "补充："}, {"equal", "合同正文"}}));
+  EXPECT_EQ(Flat(DiffTexts("合同正文", "合同正文 end")),
+            (Segs{{"equal", "合同正文"}, {"insert", " end"}}));
+  EXPECT_EQ(Flat(DiffTexts("Draft: 合同正文", "合同正文")),
+            (Segs{{"delete", "Draft: "}, {"equal", "合同正文"}}));
+  EXPECT_EQ(Flat(DiffTexts("合同正文（草稿）", "合同正文")),
+            (Segs{{"equal", "合同正文"}, {"delete", "（草稿）"}}));
 }
 
 TEST(TextDiff, IdenticalTextsAreOneEqualSegment) {
@@ -120,7 +129,9 @@ TEST(TextDiff, InvalidUtf8IsReplacedNotFatal) {
   EXPECT_EQ(ValidUtf8(from), "价格\xEF\xBF\xBD调整\xEF\xBF\xBD\xEF\xBF\xBD");
   for (const DiffSegment& s : d.segments) EXPECT_EQ(ValidUtf8(s.text), s.text);
   // Units of raw broken bytes are one byte each and still cover the text.
-  const std::string raw = "a\xFF\xFE" "b";
+  const std::string raw =
+      "a\xFF\xFE"
+      "b";
   std::string joined;
   for (std::string_view u : DiffUnits(raw)) joined += u;
   EXPECT_EQ(joined, raw);
@@ -131,7 +142,8 @@ TEST(TextDiff, TooManyEditsFallsBackToLines) {
   std::string to;
   for (int i = 0; i < 20; ++i) {
     from += "第" + std::to_string(i) + "条 clause " + std::to_string(i) + " 旧文本 old\n";
-    to += "第" + std::to_string(i) + "条 clause " + std::to_string(i) + (i % 2 == 0 ? " 新文本 new\n" : " 旧文本 old\n");
+    to += "第" + std::to_string(i) + "条 clause " + std::to_string(i) +
+          (i % 2 == 0 ? " 新文本 new\n" : " 旧文本 old\n");
   }
   DiffLimits limits;
   limits.max_edits = 25;  // the unit diff needs 40 edits; the line diff 20
@@ -156,7 +168,8 @@ TEST(TextDiff, LargeInputPastTheUnitCapIsDiffedByLine) {
   // About 150,000 units per side with the default limits (100,000): the unit
   // diff is not tried; one changed line is found by the line diff.
   std::string from;
-  for (int i = 0; i < 8000; ++i) from += "第" + std::to_string(i) + "行 line 内容 content x y z w\n";
+  for (int i = 0; i < 8000; ++i)
+    from += "第" + std::to_string(i) + "行 line 内容 content x y z w\n";
   std::string to = from;
   const std::string old_line = "第4000行 line 内容 content x y z w\n";
   to.replace(to.find(old_line), old_line.size(), "第4000行 line 新内容 new content\n");
