@@ -211,13 +211,8 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
     for (Side& s : sides) {
       CUSTOS_ASSIGN_OR_RETURN(s.row, tx.texts().Find(s.file->id));
       if (SideOf(s.row) != SideText::kText || s.row->sealed_text.empty()) continue;
-      LogEvent e = MakeEvent("content.read", who, id.value, now);
-      if (!via_loan.empty()) e.details.Set("loan", via_loan);
-      if (fresh_since) e.details.Set("freshAccount", true);
-      e.details.Set("derived", std::string(storage::kTextPurpose));
-      e.details.Set("version", s.version);
-      e.details.Set("file", s.file->id.value);
-      e.details.Set("sha256", s.file->sha256);
+      LogEvent e = ContentReadEvent(who, id, now, via_loan, fresh_since.has_value(), storage::kTextPurpose,
+                                    s.version, *s.file);
       e.details.Set("compare", s.other);
       CUSTOS_ASSIGN_OR_RETURN(s.log_index, tx.log().Append(e));
     }

@@ -632,6 +632,19 @@ StatusOr<RecordService::LiveFile> RecordService::FindLiveFile(const Principal& w
   return NotFound("no file " + file_id.value + " in that version", "file_not_found");
 }
 
+LogEvent RecordService::ContentReadEvent(const Principal& who, const RecordId& id, Time now,
+                                         const std::string& via_loan, bool fresh_account,
+                                         std::string_view derived, int version, const StoredFile& file) {
+  LogEvent e = MakeEvent("content.read", who, id.value, now);
+  if (!via_loan.empty()) e.details.Set("loan", via_loan);
+  if (fresh_account) e.details.Set("freshAccount", true);
+  if (!derived.empty()) e.details.Set("derived", std::string(derived));
+  e.details.Set("version", version);
+  e.details.Set("file", file.id.value);
+  e.details.Set("sha256", file.sha256);
+  return e;
+}
+
 StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const LiveFile& live, int version,
                                                  std::string_view derived,
                                                  const std::function<Status(Transaction&)>& first) {
@@ -648,14 +661,9 @@ StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const Liv
     }
     if (first) CUSTOS_RETURN_IF_ERROR(first(tx));
     CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
-    LogEvent e = MakeEvent("content.read", who, live.record.id.value, now);
-    if (!via_loan.empty()) e.details.Set("loan", via_loan);
-    if (fresh_since) e.details.Set("freshAccount", true);
-    if (!derived.empty()) e.details.Set("derived", std::string(derived));
-    e.details.Set("version", version);
-    e.details.Set("file", live.file.id.value);
-    e.details.Set("sha256", live.file.sha256);
-    CUSTOS_ASSIGN_OR_RETURN(log_index, tx.log().Append(e));
+    CUSTOS_ASSIGN_OR_RETURN(log_index, tx.log().Append(ContentReadEvent(who, live.record.id, now, via_loan,
+                                                                        fresh_since.has_value(), derived,
+                                                                        version, live.file)));
     return Status::Ok();
   }));
   if (fresh_since && options_.fresh_reads != nullptr) {

@@ -287,6 +287,12 @@ class RecordService {
   // be empty) and appends the content.read event, all in one write
   // transaction; a fresh account's read then goes to the fresh-read log.
   // Returns the event's index.
+  // The content.read event of `file` (or of data derived from it, when
+  // `derived` is not empty) read by `who` at `now`.
+  static storage::LogEvent ContentReadEvent(const Principal& who, const domain::RecordId& id, domain::Time now,
+                                            const std::string& via_loan, bool fresh_account,
+                                            std::string_view derived, int version,
+                                            const domain::StoredFile& file);
   StatusOr<uint64_t> LogContentRead(const Principal& who, const LiveFile& live, int version,
                                     std::string_view derived,
                                     const std::function<Status(storage::Transaction&)>& first);
