@@ -127,6 +127,9 @@ struct ContentPipeline::Impl {
   // Set by the background thread (Loop) only; RunUntilIdle never yields.
   bool background = false;
   std::optional<std::chrono::steady_clock::time_point> deferred_since;  // the thread's own
+  // After deferring for max_defer, the thread works regardless until this
+  // (a quarter of max_defer, and at least the record in hand).
+  std::optional<std::chrono::steady_clock::time_point> granted_until;  // the thread's own
 
   // Writes come first: while commits keep waking it, the background thread
   // waits for a quiet moment (options.quiet since the last Wake), but not
@@ -135,6 +138,8 @@ struct ContentPipeline::Impl {
   bool MustYield() {
     if (!background) return false;
     const auto now = std::chrono::steady_clock::now();
+    if (granted_until && now < *granted_until) return false;
+    granted_until.reset();
     std::lock_guard<std::mutex> lock(mu);
     if (now - last_wake >= options.quiet) {
       deferred_since.reset();
@@ -142,7 +147,9 @@ struct ContentPipeline::Impl {
     }
     if (!deferred_since) deferred_since = now;
     if (now - *deferred_since < options.max_defer) return true;
-    deferred_since.reset();  // deferred long enough: this pass runs
+    // Deferred long enough: work for a while even though commits go on.
+    deferred_since.reset();
+    granted_until = now + options.max_defer / 4;
     return false;
   }
   bool running = false;   // GUARDED_BY(mu): the thread was started and not stopped

@@ -570,5 +570,46 @@ TEST_F(ContentPipelineTest, TheBackgroundThreadWorksOffAWakeAndStops) {
   EXPECT_EQ(Texts(id)[0].state, TextState::kText);
 }
 
+// The fault: extraction's write transactions competing with a stream of
+// check-ins. While commits keep waking it, the background thread defers;
+// once they stop, or once it has deferred for max_defer, it works.
+TEST_F(ContentPipelineTest, TheBackgroundThreadDefersWhileCommitsKeepComingButNotForever) {
+  RecordId id = CheckIn("让路 Gives way", {{"a.txt", "text/plain", "价格调整 text"}});
+  PipelineOptions o = Options();
+  o.idle_poll = std::chrono::milliseconds(50);
+  o.quiet = std::chrono::seconds(3);
+  o.max_defer = std::chrono::hours(1);
+  auto pipeline = Pipeline(o);
+  pipeline->Wake();  // a commit just before the thread starts
+  pipeline->Start();
+  // A storm of commits (wakes every 20 ms for one second): nothing runs.
+  for (int i = 0; i < 50; ++i) {
+    pipeline->Wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(pipeline->totals().records, 0u) << "the pipeline ran during the storm";
+  ASSERT_EQ(Texts(id).size(), 0u);
+  // Quiet: it takes the record.
+  for (int i = 0; i < 600 && pipeline->totals().files_text == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  pipeline->Stop();
+  EXPECT_EQ(pipeline->totals().files_text, 1u);
+
+  // Commits that never stop: after max_defer the pipeline works anyway.
+  RecordId second = CheckIn("不停的提交 Endless commits", {{"b.txt", "text/plain", "违约金 text"}});
+  o.max_defer = std::chrono::milliseconds(300);
+  auto steady = Pipeline(o);
+  steady->Start();
+  for (int i = 0; i < 1500 && steady->totals().files_text == 0; ++i) {
+    steady->Wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  steady->Stop();
+  EXPECT_EQ(steady->totals().files_text, 1u) << "a steady stream of commits starved the pipeline";
+  ASSERT_EQ(Texts(second).size(), 1u);
+  EXPECT_EQ(Texts(second)[0].state, TextState::kText);
+}
+
 }  // namespace
 }  // namespace custos::services
