@@ -37,19 +37,6 @@ std::map<std::string, uint32_t> Keyed(const storage::IndexKey& key, std::string_
   return key.KeyedFrequencies(storage::TermFrequencies(text));
 }
 
-// Every value of the record's metadata object, one per line.
-std::string MetadataValues(const std::string& metadata_json) {
-  std::string out;
-  auto parsed = domain::ParseJsonStrict(metadata_json);
-  if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return out;
-  auto o = parsed->extract<Poco::JSON::Object::Ptr>();
-  for (const auto& [name, value] : *o) {
-    out += value.toString();
-    out += '\n';
-  }
-  return out;
-}
-
 // `text` cut to at most `max` bytes, at the start of a UTF-8 character.
 std::string CutAtCharacter(std::string text, size_t max) {
   if (text.size() <= max) return text;
@@ -90,13 +77,27 @@ bool IsLive(const std::optional<Record>& r) {
 
 }  // namespace
 
+std::string MetadataValues(const std::string& metadata_json, std::string_view separator) {
+  std::string out;
+  auto parsed = domain::ParseJsonStrict(metadata_json);
+  if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) return out;
+  auto o = parsed->extract<Poco::JSON::Object::Ptr>();
+  for (const auto& [name, value] : *o) {
+    std::string text = value.toString();
+    if (text.empty()) continue;
+    if (!out.empty()) out += separator;
+    out += text;
+  }
+  return out;
+}
+
 Status IndexCatalogue(Transaction& tx, const storage::IndexKey& key, const Record& record,
                       const std::vector<Version>& versions) {
   auto& index = tx.search();
   CUSTOS_RETURN_IF_ERROR(index.Replace(record.id, kFieldTitle, {}, Keyed(key, record.title)));
   CUSTOS_RETURN_IF_ERROR(index.Replace(record.id, kFieldDescription, {}, Keyed(key, record.description)));
   CUSTOS_RETURN_IF_ERROR(
-      index.Replace(record.id, kFieldMetadata, {}, Keyed(key, MetadataValues(record.metadata_json))));
+      index.Replace(record.id, kFieldMetadata, {}, Keyed(key, MetadataValues(record.metadata_json, "\n"))));
   for (const Version& v : versions) {
     CUSTOS_RETURN_IF_ERROR(
         index.Replace(record.id, kFieldNote, FileId{"v" + std::to_string(v.number)}, Keyed(key, v.note)));

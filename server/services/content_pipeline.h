@@ -53,6 +53,12 @@ inline constexpr char kFieldNote[] = "note";           // file id: "v<n>" of the
 inline constexpr char kFieldFileName[] = "fileName";   // file id: the file
 inline constexpr char kFieldContent[] = "content";     // file id: the file
 
+// The values of a record's metadata object (field name order, empty ones
+// left out) joined by `separator`; "" for malformed JSON (the row seal
+// checked it, so that is not expected). Indexed as one field, and shown
+// as one in search hits.
+std::string MetadataValues(const std::string& metadata_json, std::string_view separator);
+
 // Writes the postings of the record's catalogue fields (title,
 // description, metadata values) and of each version's note and file names,
 // replacing the old ones, in `tx`. Content postings are left alone.

@@ -10,7 +10,6 @@
 // the filters and the caller's visibility to both, so a record the caller
 // may not see is never a hit by any field.
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <map>
@@ -46,28 +45,6 @@ bool IsUnigram(const std::string& token) {
   const auto b0 = static_cast<unsigned char>(token[0]);
   const size_t length = b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
   return b0 >= 0xE0 && token.size() == length;
-}
-
-// The metadata values of a record as one text, in field order ("" for
-// malformed JSON: the seal checked it, so that is not expected).
-std::string MetadataText(const std::string& metadata_json) {
-  std::string out;
-  try {
-    Poco::JSON::Parser parser;
-    auto object = parser.parse(metadata_json).extract<Poco::JSON::Object::Ptr>();
-    std::vector<std::string> names;
-    object->getNames(names);
-    for (const std::string& name : names) {
-      std::string value = object->getValue<std::string>(name);
-      if (value.empty()) continue;
-      out += (out.empty() ? "" : " · ") + value;
-    }
-  } catch (const Poco::Exception&) {
-    return "";
-  } catch (const std::exception&) {
-    return "";
-  }
-  return out;
 }
 
 // Whether normalised `value` holds normalised `text` (the store's own
@@ -212,7 +189,7 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
   for (size_t i = 0; i < page.records.size(); ++i) {
     const Record& r = page.records[i];
     std::vector<FieldMatch>& out = page.matches[i];
-    const std::string metadata = MetadataText(r.metadata_json);
+    const std::string metadata = MetadataValues(r.metadata_json, " · ");
     auto catalogue = [&](const std::string& field, const std::string& value) {
       FieldMatch m;
       m.field = field;

@@ -22,6 +22,7 @@
 #include "storage/file_texts.h"
 #include "storage/log_leaf.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/server/service_test_util.h"
 #include "tests/testutil/memory_blob_store.h"
 #include "tests/testutil/scratch_store.h"
 
@@ -32,24 +33,9 @@ using domain::RecordId;
 using domain::Role;
 using domain::StoredFile;
 
-template <typename T>
-T Must(StatusOr<T> s, const char* what = "") {
-  if (!s.ok()) {
-    ADD_FAILURE() << what << ": " << s.status().ToString();
-    return T{};
-  }
-  return std::move(s).value();
-}
-
-Principal User(const std::string& name, Role role, const std::string& department) {
-  return Principal{domain::Username{name}, role, department};
-}
-
-std::unique_ptr<crypto::LocalKeyProvider> NewKeyProvider() {
-  auto key = crypto::RandomBytes(crypto::kKekSize);
-  auto kek = crypto::MakeKek(crypto::SecretBytes(std::move(*key)));
-  return std::move(crypto::LocalKeyProvider::Create(std::move(*kek)).value());
-}
+using test_util::Must;
+using test_util::NewKeyProvider;
+using test_util::User;
 
 // A file to check in: name and bytes.
 struct Part {

@@ -27,6 +27,7 @@
 #include "storage/search_index.h"
 #include "storage/text_tokens.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/server/service_test_util.h"
 #include "tests/testutil/memory_blob_store.h"
 #include "tests/testutil/scratch_store.h"
 
@@ -38,24 +39,9 @@ using domain::FileId;
 using domain::RecordId;
 using domain::Role;
 
-template <typename T>
-T Must(StatusOr<T> s, const char* what = "") {
-  if (!s.ok()) {
-    ADD_FAILURE() << what << ": " << s.status().ToString();
-    return T{};
-  }
-  return std::move(s).value();
-}
-
-Principal User(const std::string& name, Role role, const std::string& department) {
-  return Principal{domain::Username{name}, role, department};
-}
-
-std::unique_ptr<crypto::LocalKeyProvider> NewKeyProvider() {
-  auto key = crypto::RandomBytes(crypto::kKekSize);
-  auto kek = crypto::MakeKek(crypto::SecretBytes(std::move(*key)));
-  return std::move(crypto::LocalKeyProvider::Create(std::move(*kek)).value());
-}
+using test_util::Must;
+using test_util::NewKeyProvider;
+using test_util::User;
 
 RecordOptions IndexedOptions(const storage::IndexKey* key) {
   RecordOptions o;
