@@ -24,6 +24,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/config.h"
@@ -264,6 +265,32 @@ std::string SearchResult(ApiServer& s, const std::string& query) {
   return out;
 }
 
+// Waits until the content pipeline has looked at every live file of `ids`
+// (each has an extraction state other than pending), so that what the
+// round trip observes does not change under it while the server runs.
+void WaitForPipeline(ApiServer& s, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    bool done = false;
+    for (int i = 0; i < 1200 && !done; ++i) {
+      HttpResult r = s.As("auditor", "GET", "/v1/records/" + id);
+      Poco::JSON::Object::Ptr o = JsonObject(r.body);
+      done = o != nullptr;
+      if (o) {
+        for (const auto& v : Objects(o->getArray("versions"))) {
+          for (const auto& f : Objects(v->getArray("files"))) {
+            if (f->optValue("destroyed", false)) continue;
+            if (!f->has("extraction") || Str(f->getObject("extraction"), "state") == "pending") {
+              done = false;
+            }
+          }
+        }
+      }
+      if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(done) << "the content pipeline never finished " << id;
+  }
+}
+
 // Everything the round trip compares before and after the migration.
 struct Observed {
   std::map<std::string, std::string> records;  // id -> GET /v1/records/{id}
@@ -427,6 +454,8 @@ TEST_F(Migrate, RoundTripKeepsRootRecordsAndContent) {
 
   const std::vector<std::string> queries = {"q=Müller", "q=供货合", "q=agreement", "type=contract",
                                             "state=destroyed", "state=on_hold"};
+  WaitForPipeline(s, ids);
+  if (::testing::Test::HasFatalFailure()) return;
   const Observed before = Observe(s, ids, queries);
   EXPECT_TRUE(Contains(before.searches.at("q=Müller"), c0)) << before.searches.at("q=Müller");
   auto old_cp = FetchCheckpoint(s);
