@@ -18,6 +18,7 @@ packages=(
   libmagic-dev libpoppler-cpp-dev libtesseract-dev libleptonica-dev
   tesseract-ocr-chi-sim tesseract-ocr-eng imagemagick libxml2-dev
   libopencc-dev opencc poppler-data
+  libqpdf-dev poppler-utils
 )
 # Node.js and npm for the browser tests (tests/ui), unless some Node.js with
 # npm is already there (a distribution's nodejs package may bundle npm, and
