@@ -1,6 +1,8 @@
 #include "domain/model.h"
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -268,6 +270,19 @@ Status ValidateName(std::string_view name, const NameRule& rule) {
   }
   if (blank) return refuse(what + " must not be blank (only spaces)", "empty");
   return Status::Ok();
+}
+
+bool IsMetadataSortKey(std::string_view key) {
+  static constexpr std::string_view kKeys[] = {
+      "counterparty", "contractNumber", "signedDate",   "effectiveDate", "endDate",      "amount",       "issuer",
+      "certificateNumber", "validUntil", "issuedDate", "productModel",  "documentKind", "customerName", "customerId"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
+bool IsRecordSortKey(std::string_view key) {
+  static constexpr std::string_view kColumns[] = {"id",         "title", "type",      "classification",
+                                                   "department", "state", "createdAt", "updatedAt"};
+  return std::find(std::begin(kColumns), std::end(kColumns), key) != std::end(kColumns) || IsMetadataSortKey(key);
 }
 
 }  // namespace custos::domain

@@ -262,7 +262,23 @@ struct RecordQuery {
   // number is still matched. True (the default): as before the content
   // index, a LIKE scan.
   bool text_scan = true;
+  // The order of the page: "" for the default (newest first; a full-text
+  // match in the index's order), else a column (IsRecordSortKey) with
+  // records lacking a value last and ties broken by archive number in the
+  // same direction, so pages do not overlap.
+  std::string sort;
+  bool descending = false;
 };
+
+// Whether `key` orders a catalogue search (RecordQuery::sort): a column
+// (id, title, type, classification, department, state, createdAt,
+// updatedAt) or a type-specific metadata field (IsMetadataSortKey).
+bool IsRecordSortKey(std::string_view key);
+// The metadata fields a search may be ordered by (counterparty,
+// contractNumber, signedDate, effectiveDate, endDate, amount, issuer,
+// certificateNumber, validUntil, issuedDate, productModel, documentKind,
+// customerName, customerId); amount orders by its numeric value.
+bool IsMetadataSortKey(std::string_view key);
 
 // Where a search's text matched a record (docs/search.md "Hits").
 struct FieldMatch {

@@ -30,7 +30,8 @@ const SqlDialect& PostgresDialect() {
       "lower(translate(records.metadata_json, 'ς', 'σ')) LIKE lower(translate($?, 'ς', 'σ')) ESCAPE '!')",
       "records.created_at DESC, records.id DESC",
       [](const std::string& text) { return "%" + EscapeLike(text) + "%"; },
-      3};
+      3,
+      [](const std::string& key) { return "(records.metadata_json::jsonb ->> '" + key + "')"; }};
   return *d;
 }
 

@@ -579,6 +579,12 @@ class SqlRecords final : public RecordRepository {
         where += " AND (records.classification IN (" + in + ") OR (" + own + ")))";
       }
     }
+    if (!q.sort.empty()) {
+      if (!domain::IsRecordSortKey(q.sort)) {
+        return InvalidArgument("cannot sort the catalogue by " + q.sort, "invalid_sort");
+      }
+      order = SortOrder(q.sort, q.descending);
+    }
     // Counting stops past kMaxCountedMatches: an exact count of a common
     // word's matches in a large catalogue would read all of them.
     CUSTOS_ASSIGN_OR_RETURN(
@@ -601,6 +607,31 @@ class SqlRecords final : public RecordRepository {
       page.records.push_back(std::move(x));
     }
     return page;
+  }
+
+  // ORDER BY for RecordQuery::sort: records without a value last in both
+  // directions, ties by archive number in the same direction.
+  std::string SortOrder(const std::string& key, bool descending) const {
+    static const std::map<std::string, std::string> kColumns = {
+        {"id", "records.id"},
+        {"title", "records.title"},
+        {"type", "records.type"},
+        {"classification", "records.classification"},
+        {"department", "records.department"},
+        {"state", "records.state"},
+        {"createdAt", "records.created_at"},
+        {"updatedAt", "records.updated_at"}};
+    const std::string direction = descending ? " DESC" : " ASC";
+    const std::string tie = "records.id" + direction;
+    auto column = kColumns.find(key);
+    if (column != kColumns.end()) {
+      return key == "id" ? tie : column->second + direction + ", " + tie;
+    }
+    const std::string value = dialect_.metadata_value(key);
+    const std::string missing = "CASE WHEN " + value + " IS NULL OR " + value + " = '' THEN 1 ELSE 0 END";
+    // Amounts are validated decimals (record_service.cc): their numeric value.
+    const std::string ordered = key == "amount" ? "CAST(NULLIF(" + value + ", '') AS NUMERIC)" : value;
+    return missing + " ASC, " + ordered + direction + ", " + tie;
   }
 
   Status ForEach(const std::function<Status(const domain::Record&)>& visit) override {

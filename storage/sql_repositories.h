@@ -46,6 +46,9 @@ struct SqlDialect {
   std::function<std::string(const std::string&)> text_match_param;
   // Shorter texts fall back to LIKE (a trigram index needs three characters).
   size_t min_text_match_chars = 0;
+  // The text value of the top-level member `key` of records.metadata_json
+  // (NULL when absent); `key` is one of domain::IsMetadataSortKey.
+  std::function<std::string(const std::string& key)> metadata_value;
 };
 
 // `s` escaped for LIKE … ESCAPE '!'.

@@ -30,7 +30,8 @@ const SqlDialect& SqliteDialect() {
       "records_fts MATCH $?",
       "records_fts.rowid DESC",
       [](const std::string& text) { return "\"" + ReplaceAll(text, "\"", "\"\"") + "\""; },
-      3};
+      3,
+      [](const std::string& key) { return "json_extract(records.metadata_json, '$." + key + "')"; }};
   return *d;
 }
 

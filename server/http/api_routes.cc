@@ -9,6 +9,7 @@
 #include <charconv>
 
 #include "server/http/audit_routes.h"
+#include "server/http/home_routes.h"
 #include "server/http/json_codec.h"
 #include "server/http/loan_routes.h"
 #include "server/http/multipart.h"
@@ -377,6 +378,12 @@ StatusOr<domain::RecordQuery> DecodeQuery(const RequestContext& ctx) {
   if (size < 1 || size > 500) return InvalidArgument("pageSize must be 1 to 500", "invalid_parameter");
   q.page = static_cast<int>(page);
   q.page_size = static_cast<int>(size);
+  q.sort = ctx.Query("sort").value_or("");
+  const std::string order = ctx.Query("order").value_or("");
+  if (!order.empty() && order != "asc" && order != "desc") {
+    return InvalidArgument("order must be asc or desc", "invalid_sort");
+  }
+  q.descending = order == "desc";
   return q;
 }
 
@@ -825,6 +832,9 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
+  AddHomeRoutes(router, api.auth,
+                services::HomeService(api.auth, api.records, api.loans, api.retention, api.destruction,
+                                      api.verification));
 }
 
 }  // namespace custos::http

@@ -111,6 +111,9 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
     Time by = clock_.Now() + std::chrono::hours(24) * *query.expiring_within_days;
     query.expiring_by = domain::FormatTime(by).substr(0, 10);
   }
+  if (!query.sort.empty() && !domain::IsRecordSortKey(query.sort)) {
+    return InvalidArgument("cannot sort the catalogue by " + query.sort, "invalid_sort");
+  }
   if (query.page < 1) return InvalidArgument("page starts at 1", "invalid_page");
   if (query.page_size < 1 || query.page_size > 500) {
     return InvalidArgument("pageSize must be 1 to 500", "invalid_page_size");

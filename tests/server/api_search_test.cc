@@ -210,5 +210,39 @@ TEST_F(ApiSearch, TooManyWordsIsRefusedWithAStableCode) {
   EXPECT_EQ(ErrorCode(r), "too_many_tokens");
 }
 
+// sort= and order= through the API: contracts by amount both ways (the
+// records of this suite are many; only these three carry the marker), and
+// an unknown key or order is 400 invalid_sort.
+TEST_F(ApiSearch, SortByMetadataBothWaysAndBadSortIsRefused) {
+  std::vector<std::string> ids;
+  for (const char* amount : {"900.5", "10000", "75"}) {
+    Poco::JSON::Object::Ptr rec = S().CheckInOk(
+        "archivist",
+        std::string(R"({"type":"contract","title":"排序 sortmarker","department":"sales","classification":"internal",)"
+                    R"("metadata":{"counterparty":"排序公司","contractNumber":"S-1","signedDate":"2026-01-01","amount":")") +
+            amount + R"("}})",
+        {FilePart("排序.txt", "sort", "text/plain")});
+    ASSERT_TRUE(rec);
+    ids.push_back(Str(rec, "id"));
+  }
+  auto order = [&](const std::string& params) {
+    HttpResult r = S().As("archivist", "GET", "/v1/records?q=sortmarker&type=contract&" + params);
+    EXPECT_EQ(r.status, 200) << Describe(r);
+    std::vector<std::string> out;
+    Poco::JSON::Object::Ptr o = JsonObject(r.body);
+    if (!o) return out;
+    Poco::JSON::Array::Ptr records = o->getArray("records");
+    for (size_t i = 0; i < records->size(); ++i) out.push_back(Str(records->getObject(static_cast<unsigned>(i)), "id"));
+    return out;
+  };
+  EXPECT_EQ(order("sort=amount"), (std::vector<std::string>{ids[2], ids[0], ids[1]}));
+  EXPECT_EQ(order("sort=amount&order=desc"), (std::vector<std::string>{ids[1], ids[0], ids[2]}));
+  for (const char* bad : {"sort=metadata_json", "sort=amount&order=up", "sort=title%3B"}) {
+    HttpResult r = S().As("archivist", "GET", std::string("/v1/records?") + bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << Describe(r);
+    EXPECT_EQ(ErrorCode(r), "invalid_sort") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace custos::testing::api

@@ -594,6 +594,89 @@ TEST_P(StoreContract, SearchOrdersNewestFirstThenIdDescending) {
                                       "CT-2026-000002", "CT-2026-000001"}));
 }
 
+// sort=: by a column or a metadata field, either direction, records
+// without the value last both ways, ties by archive number, and pages that
+// neither overlap nor skip; amounts by value, not as text.
+TEST_P(StoreContract, SearchSortsByColumnsAndMetadataWithMissingValuesLast) {
+  std::vector<domain::Record> v;
+  auto add = [&](const std::string& id, const std::string& title, const std::string& metadata) {
+    domain::Record r = MakeRecord(id, title);
+    r.metadata_json = metadata;
+    r.created_at = r.updated_at = At(static_cast<int64_t>(v.size()));
+    v.push_back(r);
+  };
+  add("CT-2026-000001", "供货合同 Stahl", R"({"counterparty":"Zenith GmbH","amount":"900.5","endDate":"2027-01-31"})");
+  add("CT-2026-000002", "Agreement 采购", R"({"counterparty":"阿里巴巴","amount":"10000","endDate":"2026-06-30"})");
+  add("CT-2026-000003", "lease", R"({"counterparty":"ACME","amount":"75"})");
+  add("CT-2026-000004", "Board minutes", "{}");
+  add("CT-2026-000005", "Zeta report", R"({"counterparty":"","endDate":"2026-06-30"})");
+  InsertRecords(v);
+  auto sorted = [&](const std::string& key, bool descending, int page = 1, int size = 50) {
+    domain::RecordQuery q;
+    q.sort = key;
+    q.descending = descending;
+    q.page = page;
+    q.page_size = size;
+    return Ids(Search(q));
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(sorted("id", false), (V{"CT-2026-000001", "CT-2026-000002", "CT-2026-000003", "CT-2026-000004",
+                                    "CT-2026-000005"}));
+  EXPECT_EQ(sorted("id", true), (V{"CT-2026-000005", "CT-2026-000004", "CT-2026-000003", "CT-2026-000002",
+                                   "CT-2026-000001"}));
+  EXPECT_EQ(sorted("createdAt", false).front(), "CT-2026-000001");
+  EXPECT_EQ(sorted("createdAt", true).front(), "CT-2026-000005");
+  // Amounts as numbers: 75 < 900.5 < 10000 (as text "10000" < "75" < "900.5").
+  EXPECT_EQ(sorted("amount", false), (V{"CT-2026-000003", "CT-2026-000001", "CT-2026-000002", "CT-2026-000004",
+                                        "CT-2026-000005"}));
+  EXPECT_EQ(sorted("amount", true), (V{"CT-2026-000002", "CT-2026-000001", "CT-2026-000003", "CT-2026-000005",
+                                       "CT-2026-000004"}));
+  // An empty value counts as missing; equal end dates tie by archive number.
+  EXPECT_EQ(sorted("endDate", false), (V{"CT-2026-000002", "CT-2026-000005", "CT-2026-000001", "CT-2026-000003",
+                                         "CT-2026-000004"}));
+  V counterparty = sorted("counterparty", false);
+  ASSERT_EQ(counterparty.size(), 5u);
+  EXPECT_EQ(V(counterparty.begin(), counterparty.begin() + 3),
+            (V{"CT-2026-000003", "CT-2026-000001", "CT-2026-000002"}));  // ACME, Zenith GmbH, 阿里巴巴
+  // Pages of two under a sort: together the whole order, once each.
+  V paged;
+  for (int p = 1; p <= 3; ++p) {
+    V one = sorted("endDate", false, p, 2);
+    paged.insert(paged.end(), one.begin(), one.end());
+  }
+  EXPECT_EQ(paged, sorted("endDate", false));
+  // With a text query and a filter the sort still holds.
+  domain::RecordQuery q;
+  q.text = "合同";
+  q.sort = "title";
+  EXPECT_EQ(Ids(Search(q)), V{"CT-2026-000001"});
+  q.text = "";
+  q.sort = "title";
+  q.descending = true;
+  q.type = domain::RecordType::kContract;
+  V titles = Ids(Search(q));
+  ASSERT_EQ(titles.size(), 5u);
+  EXPECT_EQ(titles.front(), "CT-2026-000001");  // 供货合同 after every Latin title
+  EXPECT_EQ(titles.back(), "CT-2026-000002");   // Agreement
+}
+
+TEST_P(StoreContract, SearchRefusesAnUnknownSortKeyAsInvalidSort) {
+  InsertRecords(Catalogue());
+  for (const std::string key : {"created_at", "metadata_json", "title; DROP TABLE records", "customer", "Title"}) {
+    domain::RecordQuery q;
+    q.sort = key;
+    MustRead([&](Transaction& tx) -> Status {
+      auto page = tx.records().Search(q);
+      EXPECT_FALSE(page.ok()) << key;
+      if (!page.ok()) {
+        EXPECT_EQ(page.status().reason(), "invalid_sort") << key;
+      }
+      return Status::Ok();
+    });
+  }
+  EXPECT_EQ(SearchText("steel"), std::vector<std::string>{"CT-2026-000001"});
+}
+
 // Counting stops at kMaxCountedMatches; the pages go on past it, newest
 // first, the same with and without a text query.
 TEST_P(StoreContract, SearchCountsUpToTheCapAndPagesOnBeyondIt) {
