@@ -211,8 +211,9 @@ Response GetLoan(LoanService& loans, RequestContext& ctx, const AuthenticatedSes
 }
 
 Response ApproveLoan(LoanService& loans, RequestContext& ctx, const AuthenticatedSession& s) {
-  if (auto body = OptionalJsonBody(ctx, {}); !body.ok()) return Response::Error(body.status());
-  return OneLoan(loans, loans.Approve(s.principal, LoanIdParam(ctx)), 200);
+  auto reason = ReasonBody(ctx);
+  if (!reason.ok()) return Response::Error(reason.status());
+  return OneLoan(loans, loans.Approve(s.principal, LoanIdParam(ctx), *reason), 200);
 }
 
 Response RejectLoan(LoanService& loans, RequestContext& ctx, const AuthenticatedSession& s) {

@@ -195,7 +195,8 @@ StatusOr<std::vector<domain::Loan>> LoanService::List(const Principal& who, cons
 }
 
 StatusOr<domain::Loan> LoanService::Transition(const Principal& who, const std::string& id,
-                                       const std::string& action, const Change& change) {
+                                       const std::string& action, const Change& change,
+                                       const std::string& note) {
   if (IsNonBusiness(who.role)) return Forbidden("act on loans");
   Time now = clock_.Now();
   domain::Loan loan;
@@ -212,6 +213,7 @@ StatusOr<domain::Loan> LoanService::Transition(const Principal& who, const std::
     if (!loan.reason.empty() && (action == "loan.reject" || action == "loan.revoke")) {
       e.details.Set("reason", loan.reason);
     }
+    if (!note.empty()) e.details.Set("reason", note);
     CUSTOS_ASSIGN_OR_RETURN(uint64_t index, tx.log().Append(e));
     loan.events.push_back({action, who.username.value, now, index});
     // An approval's index is known only now.
@@ -227,7 +229,9 @@ StatusOr<domain::Loan> LoanService::Transition(const Principal& who, const std::
   return loan;
 }
 
-StatusOr<domain::Loan> LoanService::Approve(const Principal& who, const std::string& id) {
+StatusOr<domain::Loan> LoanService::Approve(const Principal& who, const std::string& id,
+                                            const std::string& reason) {
+  CUSTOS_RETURN_IF_ERROR(CheckText(reason, kMaxReason, "reason"));
   return Transition(who, id, "loan.approve", [&](Transaction&, domain::Loan& loan, const Record& record,
                                                  Time now) -> Status {
     // The rules of the record as it is now: a record made secret after the
@@ -268,7 +272,7 @@ StatusOr<domain::Loan> LoanService::Approve(const Principal& who, const std::str
       }
     }
     return Status::Ok();
-  });
+  }, reason);
 }
 
 StatusOr<domain::Loan> LoanService::Reject(const Principal& who, const std::string& id,

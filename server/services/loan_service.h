@@ -83,7 +83,11 @@ class LoanService {
   // for archivists, legal and auditors), newest first, at most 1,000.
   StatusOr<std::vector<domain::Loan>> List(const Principal& who, const LoanFilter& filter);
 
-  StatusOr<domain::Loan> Approve(const Principal& who, const std::string& id);
+  // `reason`: the approver's note (optional, at most 2,000 bytes:
+  // kUnprocessable "invalid_reason"), kept in the loan.approve event's
+  // details as "reason".
+  StatusOr<domain::Loan> Approve(const Principal& who, const std::string& id,
+                                 const std::string& reason = "");
   StatusOr<domain::Loan> Reject(const Principal& who, const std::string& id, const std::string& reason);
   StatusOr<domain::Loan> Checkout(const Principal& who, const std::string& id);
   StatusOr<domain::Loan> Return(const Principal& who, const std::string& id);
@@ -109,9 +113,10 @@ class LoanService {
   using Change = std::function<Status(storage::Transaction& tx, domain::Loan& loan,
                                       const domain::Record& record, domain::Time now)>;
   // Loads the loan, checks the caller may see it, applies `change`, stores
-  // it and appends event `action` — all in one transaction.
+  // it and appends event `action` — all in one transaction. A `note` that
+  // is not empty goes into the event's details as "reason".
   StatusOr<domain::Loan> Transition(const Principal& who, const std::string& id, const std::string& action,
-                            const Change& change);
+                            const Change& change, const std::string& note = "");
 
   storage::MetadataStore& store_;
   Clock& clock_;

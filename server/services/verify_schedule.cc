@@ -74,8 +74,10 @@ void VerifySchedule::RunOnce() {
   bool full = !last_full_start_ || content_from_ == 0 ||
               started - *last_full_start_ >= options_.full_interval;
   if (full) last_full_start_ = started;
+  SetRunning(true);
   bool failed = false;
   std::optional<storage::VerifyReport> report = Attempt(full ? 0 : content_from_, failed);
+  SetRunning(false);
   if (!report) {
     logger_.Info("scheduled verification stopped", {{"full", full}});
     return;
@@ -83,6 +85,11 @@ void VerifySchedule::RunOnce() {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (report->clean()) content_from_ = report->log_entries;
   Publish(*report, full, failed, seconds);
+}
+
+void VerifySchedule::SetRunning(bool running) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = running;
 }
 
 bool VerifySchedule::Stopping() const {
@@ -151,11 +158,23 @@ void VerifySchedule::Publish(const storage::VerifyReport& report, bool full, boo
   }
 }
 
+namespace {
+
+bool MaySeeVerification(const Principal& who) {
+  return who.role == domain::Role::kAuditor || who.role == domain::Role::kSysAdmin ||
+         who.role == domain::Role::kSecurityAuditor;
+}
+
+}  // namespace
+
+std::optional<VerificationState> VerifySchedule::StateFor(const Principal& who) const {
+  if (!MaySeeVerification(who)) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  return VerificationState{running_, latest_};
+}
+
 std::optional<VerificationAlert> VerifySchedule::AlertFor(const Principal& who) const {
-  if (who.role != domain::Role::kAuditor && who.role != domain::Role::kSysAdmin &&
-      who.role != domain::Role::kSecurityAuditor) {
-    return std::nullopt;
-  }
+  if (!MaySeeVerification(who)) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   if (!latest_ || latest_->finding_count == 0) return std::nullopt;
   return latest_;

@@ -70,6 +70,14 @@ struct VerificationAlert {
   std::optional<domain::Time> last_success;  // end of the last clean pass
 };
 
+// What the home page shows of scheduled verification (home_service.h):
+// whether a pass is running now and the latest pass that finished, clean
+// or not.
+struct VerificationState {
+  bool running = false;
+  std::optional<VerificationAlert> latest;  // nullopt before the first pass
+};
+
 class VerifySchedule {
  public:
   static constexpr std::chrono::seconds kFirstPassAtMost = std::chrono::minutes(10);
@@ -91,6 +99,9 @@ class VerifySchedule {
   // officer); nullopt for other roles, before the first pass and while
   // the latest pass is clean.
   std::optional<VerificationAlert> AlertFor(const Principal& who) const;
+  // For the roles AlertFor serves: the running flag and the latest pass,
+  // clean ones included; nullopt for every other role.
+  std::optional<VerificationState> StateFor(const Principal& who) const;
 
   // Runs one pass now, in the caller's thread (the schedule's thread calls
   // this; so may tests). Passes never overlap.
@@ -103,6 +114,7 @@ class VerifySchedule {
   // the pass was stopped because the schedule is ending.
   std::optional<storage::VerifyReport> Attempt(uint64_t content_from, bool& failed);
   bool Stopping() const;
+  void SetRunning(bool running);
   void Publish(const storage::VerifyReport& report, bool full, bool failed, double seconds);
 
   IncrementalVerifyFn verify_;
@@ -123,6 +135,7 @@ class VerifySchedule {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;                        // GUARDED_BY(mu_)
+  bool running_ = false;                         // GUARDED_BY(mu_); a pass is under way
   std::optional<VerificationAlert> latest_;      // GUARDED_BY(mu_); the latest pass
   std::optional<domain::Time> last_success_at_;  // GUARDED_BY(mu_)
   std::thread thread_;  // last: starts once the members above exist
