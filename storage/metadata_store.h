@@ -32,6 +32,7 @@
 
 #include "common/status.h"
 #include "crypto/bytes.h"
+#include "storage/derived_cache.h"
 #include "storage/file_texts.h"
 #include "storage/log_leaf.h"
 #include "storage/search_index.h"
@@ -310,6 +311,8 @@ class Transaction {
   // What the content pipeline learned of each file, and its queue
   // (storage/file_texts.h).
   virtual FileTextRepository& texts() = 0;
+  // Data derived from files and cached (previews; storage/derived_cache.h).
+  virtual DerivedCacheRepository& derived() = 0;
   // Every stored row of the authority tables (storage/row_image.h) as its
   // kLog image, table by table in key order, pages of 1,000 rows (memory
   // stays bounded). Rows are read as stored, without checking their

@@ -159,6 +159,14 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "PRIMARY KEY (token, record_id, field, file_id)) WITHOUT ROWID",
           "CREATE INDEX search_postings_by_record ON search_postings(record_id)",
       },
+      // 10: derived data cached per file and purpose (previews,
+      // storage/derived_cache.h), sealed under the file's own key.
+      {
+          "CREATE TABLE derived_cache (file_id TEXT NOT NULL, purpose TEXT NOT NULL, "
+          "record_id TEXT NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL, "
+          "PRIMARY KEY (file_id, purpose))",
+          "CREATE INDEX derived_cache_by_record ON derived_cache(record_id)",
+      },
   };
   return m;
 }
@@ -193,7 +201,7 @@ const std::vector<std::string>& SchemaTables() {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
       "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
       "exports",     "export_records", "record_changes", "row_sets", "search_postings",
-      "file_texts",  "search_queue"};
+      "file_texts",  "search_queue", "derived_cache"};
   return tables;
 }
 

@@ -9,6 +9,7 @@
 #include "storage/replay.h"
 #include "storage/row_seal.h"
 #include "storage/row_set.h"
+#include "storage/sql_derived_cache.h"
 #include "storage/sql_file_texts.h"
 #include "storage/sql_util.h"
 
@@ -1787,7 +1788,8 @@ class SqlTransactionImpl final : public SqlTransaction {
         exports_(s, tail != nullptr, changes_, sealer),
         log_(s, tail, changes_),
         search_(s, tail != nullptr),
-        texts_(MakeSqlFileTexts(s, tail != nullptr)) {}
+        texts_(MakeSqlFileTexts(s, tail != nullptr)),
+        derived_(MakeSqlDerivedCache(s, tail != nullptr)) {}
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
@@ -1799,6 +1801,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   LogRepository& log() override { return log_; }
   SearchIndexRepository& search() override { return search_; }
   FileTextRepository& texts() override { return *texts_; }
+  DerivedCacheRepository& derived() override { return *derived_; }
   Status Flush() override {
     // The set seals follow the keys this write function inserted and
     // deleted (storage/row_set.h), in its own transaction.
@@ -1843,6 +1846,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   SqlLog log_;
   SqlSearchIndex search_;
   std::unique_ptr<FileTextRepository> texts_;
+  std::unique_ptr<DerivedCacheRepository> derived_;
 };
 
 }  // namespace

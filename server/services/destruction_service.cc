@@ -387,10 +387,12 @@ Status DestroyRecord(Transaction& tx, const Principal& who, DestructionBatch& b,
     }
   }
   CUSTOS_RETURN_IF_ERROR(ShredExportsNaming(tx, r->id, b.id).status());
-  // Derived data goes with the content: the index postings, and the file
-  // texts (sealed under the data keys just cleared) with the queue entry.
+  // Derived data goes with the content: the index postings, the file
+  // texts (sealed under the data keys just cleared) with the queue entry,
+  // and the cached previews (sealed under the same keys).
   CUSTOS_RETURN_IF_ERROR(tx.search().DeleteRecord(r->id).status());
   CUSTOS_RETURN_IF_ERROR(tx.texts().DeleteRecord(r->id).status());
+  CUSTOS_RETURN_IF_ERROR(tx.derived().DeleteRecord(r->id).status());
   // The tombstone keeps what identifies the record; everything else goes.
   r->description.clear();
   r->location.clear();
