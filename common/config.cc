@@ -75,6 +75,22 @@ Status ParseRoleList(std::string_view key, std::string_view value, std::vector<s
   return Status::Ok();
 }
 
+// Classification names (public, internal, confidential, secret),
+// comma-separated, or nothing.
+Status ParseClassificationList(std::string_view key, std::string_view value, std::vector<std::string>& out) {
+  std::vector<std::string> list;
+  if (value.find_first_not_of(' ') != std::string_view::npos) {
+    for (std::string_view item : CommaItems(value)) {
+      if (item != "public" && item != "internal" && item != "confidential" && item != "secret") {
+        return BadValue(key, value, "classifications (public, internal, confidential, secret), comma-separated, or nothing");
+      }
+      list.emplace_back(item);
+    }
+  }
+  out = std::move(list);
+  return Status::Ok();
+}
+
 // Roles that need a second factor: any of the role names but "admin";
 // empty for none.
 Status ParseFactorRoles(std::string_view key, std::string_view value, std::vector<std::string>& out) {
@@ -277,6 +293,17 @@ const std::vector<Key>& Keys() {
       {"loans.max_days", "longest loan or renewal, in days from the request",
        [](Config& c, std::string_view v) { return ParseInt(std::string_view("loans.max_days"), v, 1, 3650, c.loan_max_days); },
        [](const Config& c) { return std::to_string(c.loan_max_days); }},
+      {"loans.stamp_classifications",
+       "comma-separated classifications whose records a digital borrower reads as a stamped copy; empty for none",
+       [](Config& c, std::string_view v) { return ParseClassificationList("loans.stamp_classifications", v, c.loan_stamp_classifications); },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& k : c.loan_stamp_classifications) out += (out.empty() ? "" : ",") + k;
+         return out;
+       }},
+      {"loans.stamp_worker", "path of the loan copy worker; empty = custos-stamp next to custosd",
+       [](Config& c, std::string_view v) { return ParseText("loans.stamp_worker", v, c.stamp_worker); },
+       [](const Config& c) { return c.stamp_worker; }},
       {"alerts.certificate_horizons_days",
        "comma-separated days ahead at which expiring qualification certificates are flagged",
        [](Config& c, std::string_view v) { return ParseIntList("alerts.certificate_horizons_days", v, 1, 3650, c.certificate_horizons_days); },

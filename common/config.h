@@ -111,6 +111,10 @@ struct Config {
 
   // loans.*
   int loan_max_days = 90;             // longest loan (and renewal) from the day it is asked for
+  // Classifications whose records a digital borrower reads only as a stamped
+  // copy (docs/security.md "Loan copies"); empty: none.
+  std::vector<std::string> loan_stamp_classifications = {"confidential", "secret"};
+  std::string stamp_worker;           // custos-stamp; "" = next to the custosd binary
 
   // alerts.*
   std::vector<int> certificate_horizons_days = {90, 30, 7};  // warn this many days ahead

@@ -190,11 +190,24 @@ custos::services::AccountPolicyOptions AccountPolicyOf(const custos::Config& con
 }
 
 // `fresh_reads`, `index_key` and `pipeline` must outlive the record service.
-custos::services::RecordOptions RecordOptionsOf(const custos::Config& config,
+custos::services::RecordOptions RecordOptionsOf(const custos::Config& config, const std::string& data_dir,
                                                 custos::services::FreshReadLog& fresh_reads,
                                                 const custos::storage::IndexKey& index_key,
                                                 custos::services::ContentPipeline& pipeline) {
   custos::services::RecordOptions o;
+  // Loan copies (loans.stamp_classifications, loans.stamp_worker): the
+  // stamp worker runs under the extraction limits, at normal priority,
+  // since a borrower waits for it.
+  for (const std::string& name : config.loan_stamp_classifications) {
+    if (auto c = custos::domain::ParseClassification(name); c.ok()) o.stamp_classifications.push_back(*c);
+  }
+  const std::string program_dir = custos::services::ProgramDirectory();
+  const std::string& stamp = config.stamp_worker;
+  o.stamp_worker = stamp.empty() ? (program_dir.empty() ? std::string(".") : program_dir) + "/custos-stamp"
+                   : stamp.front() == '/' ? stamp
+                                          : data_dir + "/" + stamp;
+  o.stamp_limits = custos::services::PipelineOptionsOf(config, data_dir, program_dir).limits;
+  o.stamp_limits.nice = 0;
   o.index_key = &index_key;
   o.pipeline = &pipeline;
   o.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
@@ -501,7 +514,7 @@ int main(int argc, char** argv) {
   AddPipelineGauges(metrics, archive->store());
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
                                           log_service, clock, *trust,
-                                          RecordOptionsOf(config, fresh_reads, **index_key, pipeline));
+                                          RecordOptionsOf(config, data_dir.root(), fresh_reads, **index_key, pipeline));
   custos::services::LoanService loans(archive->store(), clock, LoanOptionsOf(config));
   custos::services::RetentionService retention(archive->store(), clock, AccountPolicyOf(config));
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,

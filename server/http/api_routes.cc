@@ -6,6 +6,7 @@
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/URI.h>
 
+#include <cctype>
 #include <charconv>
 
 #include "server/http/audit_routes.h"
@@ -305,6 +306,32 @@ Status StreamContent(services::ContentRead& read, uint64_t first, uint64_t lengt
   return sent == length ? Status::Ok() : DataLoss("content ended early", "content_truncated");
 }
 
+// A stamped loan copy (docs/api.md "Loan copies"): whole (a Range is
+// ignored), from memory, its ETag the copy's own SHA-256. An image copy is
+// a PNG, and its name says so.
+Response LoanCopyResponse(services::ContentRead read) {
+  services::LoanCopy& copy = *read.copy;
+  std::string name = read.file.name;
+  auto ends_with_png = [](const std::string& n) {
+    if (n.size() < 4) return false;
+    std::string tail = n.substr(n.size() - 4);
+    for (char& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return tail == ".png";
+  };
+  if (copy.media_type == "image/png" && !ends_with_png(name)) name += ".png";
+  Response r;
+  r.content_type = copy.media_type;
+  r.headers.emplace_back("ETag", "\"" + copy.sha256 + "\"");
+  r.headers.emplace_back("Content-Disposition", ContentDisposition(name));
+  r.headers.emplace_back("Accept-Ranges", "none");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("X-Custos-Copy", "stamped");
+  r.headers.emplace_back("X-Custos-Loan", copy.loan);
+  r.headers.emplace_back("X-Custos-Log-Index", std::to_string(read.log_index));
+  r.body = std::move(copy.bytes);
+  return r;
+}
+
 // One file of a version, whole or the one byte range asked for (206).
 Response Content(services::RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
   auto n = PathNumber(ctx, "n");
@@ -316,6 +343,7 @@ Response Content(services::RecordService& records, RequestContext& ctx, const Au
   auto read = records.OpenContent(s.principal, RecordId{ctx.params.at("id")}, *n,
                                   domain::FileId{ctx.params.at("fileId")});
   if (!read.ok()) return Response::Error(read.status());
+  if (read->copy) return LoanCopyResponse(std::move(*read));
   auto shared = std::make_shared<services::ContentRead>(std::move(read).value());
   const domain::StoredFile& f = shared->file;
   Response r;

@@ -647,7 +647,8 @@ LogEvent RecordService::ContentReadEvent(const Principal& who, const RecordId& i
 
 StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const LiveFile& live, int version,
                                                  std::string_view derived,
-                                                 const std::function<Status(Transaction&)>& first) {
+                                                 const std::function<Status(Transaction&)>& first,
+                                                 const std::function<Status(const std::string&, LogEvent&)>& amend) {
   const Time now = clock_.Now();
   std::optional<Time> fresh_since;  // set when the reader's account is fresh
   uint64_t log_index = 0;
@@ -661,9 +662,10 @@ StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const Liv
     }
     if (first) CUSTOS_RETURN_IF_ERROR(first(tx));
     CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
-    CUSTOS_ASSIGN_OR_RETURN(log_index, tx.log().Append(ContentReadEvent(who, live.record.id, now, via_loan,
-                                                                        fresh_since.has_value(), derived,
-                                                                        version, live.file)));
+    LogEvent event = ContentReadEvent(who, live.record.id, now, via_loan, fresh_since.has_value(), derived,
+                                      version, live.file);
+    if (amend) CUSTOS_RETURN_IF_ERROR(amend(via_loan, event));
+    CUSTOS_ASSIGN_OR_RETURN(log_index, tx.log().Append(event));
     return Status::Ok();
   }));
   if (fresh_since && options_.fresh_reads != nullptr) {
@@ -676,6 +678,8 @@ StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const Liv
 StatusOr<ContentRead> RecordService::OpenContent(const Principal& who, const RecordId& id,
                                                  int version, const domain::FileId& file_id) {
   CUSTOS_ASSIGN_OR_RETURN(LiveFile live, FindLiveFile(who, id, version, file_id));
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::Loan> stamp_loan, LoanNeedingCopy(who, live));
+  if (stamp_loan) return OpenLoanCopy(who, live, version, *stamp_loan);
   ContentRead out;
   out.file = live.file;
   CUSTOS_ASSIGN_OR_RETURN(out.log_index, LogContentRead(who, live, version, "", nullptr));

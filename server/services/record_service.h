@@ -25,6 +25,7 @@
 #include "crypto/cms.h"
 #include "server/services/account_policy.h"
 #include "server/services/clock.h"
+#include "server/services/extraction_runner.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
@@ -59,6 +60,16 @@ struct RecordOptions {
   // Snippets of content in search hits are cut from the sealed text; at
   // most this many files' texts are opened per search.
   size_t max_snippet_files = 20;
+  // Loan copies (docs/security.md "Loan copies"): a caller who may read a
+  // record's content only through a checked-out digital loan, of a record
+  // whose classification is listed here, gets a copy stamped with the
+  // loan by the worker `stamp_worker` (custos-stamp, docs/formats/stamp.md)
+  // run under `stamp_limits`, never the original. Empty here (custosd
+  // fills it from loans.stamp_classifications): every borrower reads the
+  // original.
+  std::vector<domain::Classification> stamp_classifications;
+  std::string stamp_worker;
+  ExtractionLimits stamp_limits;
 };
 
 // The metadata part of a check-in, as decoded from JSON.
@@ -170,10 +181,19 @@ struct RecordPatch {
   std::optional<domain::RecordMetadata> metadata;  // replaces the type-specific fields when set
 };
 
+// A stamped loan copy, held in memory only (never written to disk).
+struct LoanCopy {
+  std::string bytes;
+  std::string media_type;  // application/pdf or image/png
+  std::string sha256;      // hex, as logged in the event's "copySha256"
+  std::string loan;        // the loan it was made under
+};
+
 struct ContentRead {
-  domain::StoredFile file;
-  std::unique_ptr<ByteSource> stream;  // verified plaintext
+  domain::StoredFile file;             // the original file, also for a copy
+  std::unique_ptr<ByteSource> stream;  // verified plaintext; nullptr when `copy` is set
   uint64_t log_index = 0;                      // the content.read event
+  std::optional<LoanCopy> copy;        // set: serve these bytes instead of the stream
 };
 
 class RecordService;
@@ -249,6 +269,13 @@ class RecordService {
   // A read by a fresh account (the reader's users row, read in the logging
   // transaction; RecordOptions::account_policy) is flagged in its event and
   // reported to RecordOptions::fresh_reads.
+  // A caller who reads only through a digital loan a record whose
+  // classification is in RecordOptions::stamp_classifications gets a
+  // stamped copy in ContentRead::copy instead (docs/security.md "Loan
+  // copies"), logged with "loan", "copySha256" and "stamped": true; then
+  // kUnprocessable "copy_unsupported" for a type that cannot be stamped,
+  // kUnavailable "copy_failed" when the worker fails (params "reason"),
+  // and nothing is logged.
   StatusOr<ContentRead> OpenContent(const Principal& who, const domain::RecordId& id, int version,
                                     const domain::FileId& file);
   StatusOr<std::string> Receipt(const Principal& who, const domain::RecordId& id, int version);
@@ -293,9 +320,19 @@ class RecordService {
                                             const std::string& via_loan, bool fresh_account,
                                             std::string_view derived, int version,
                                             const domain::StoredFile& file);
+  // `amend` (may be empty) sees the loan the right came through ("" for a
+  // direct reader) and may add details to the event or refuse the read.
   StatusOr<uint64_t> LogContentRead(const Principal& who, const LiveFile& live, int version,
                                     std::string_view derived,
-                                    const std::function<Status(storage::Transaction&)>& first);
+                                    const std::function<Status(storage::Transaction&)>& first,
+                                    const std::function<Status(const std::string& via_loan,
+                                                               storage::LogEvent&)>& amend = nullptr);
+  // The loan through which alone `who` reads `live` now, when its record's
+  // classification asks for stamped copies; nullopt otherwise.
+  StatusOr<std::optional<domain::Loan>> LoanNeedingCopy(const Principal& who, const LiveFile& live);
+  // Makes, logs and returns the stamped copy of `live` under `loan`.
+  StatusOr<ContentRead> OpenLoanCopy(const Principal& who, const LiveFile& live, int version,
+                                     const domain::Loan& loan);
   // kGone "content_destroyed", naming the basis of the destruction from the
   // tombstone: the record's own retention rule or its type's schedule.
   Status ContentDestroyed(const domain::RecordId& id);
