@@ -83,6 +83,13 @@ struct PostingMatch {
   std::string field;        // "title", "note", "content", … (the caller's names)
   domain::FileId file_id;   // empty: a field of the record, not of a file
   uint64_t score = 0;       // the sum of the matched tokens' tf
+  // The record's columns that rights depend on, read with the match (""
+  // when the record has no row). Not authenticated: they decide only which
+  // content matches to drop; the records shown are read sealed.
+  std::string record_type;
+  std::string record_classification;
+  std::string record_department;
+  std::string record_state;
 };
 
 // Sizes of the index, for documentation and benchmarks.
@@ -120,7 +127,8 @@ class SearchIndexRepository {
   // `limit`. Nothing for no tokens. kInvalidArgument "bad_token" for a
   // keyed token that is not 32 hex digits. The tokens need not be adjacent in the
   // text: 价格调整 as 价格, 格调, 调整 also matches a text holding the three
-  // bigrams apart (docs/search.md "Index").
+  // bigrams apart (docs/search.md "Index"). Each match carries its
+  // record's type, classification, department and state.
   virtual StatusOr<std::vector<PostingMatch>> Match(const std::vector<std::string>& keyed_tokens,
                                                     size_t limit) = 0;
 

@@ -1734,14 +1734,23 @@ class SqlSearchIndex final : public SearchIndexRepository {
     params.push_back(P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
     CUSTOS_ASSIGN_OR_RETURN(
         Rows rows, sql::Query(s_,
-                              "SELECT p0.record_id, p0.field, p0.file_id, CAST(" + score + " AS BIGINT) AS score FROM " +
+                              "SELECT m.record_id, m.field, m.file_id, m.score, COALESCE(r.type, ''), "
+                              "COALESCE(r.classification, ''), COALESCE(r.department, ''), COALESCE(r.state, '') "
+                              "FROM (SELECT p0.record_id, p0.field, p0.file_id, CAST(" + score + " AS BIGINT) AS score FROM " +
                                   from + " WHERE " + where +
                                   " ORDER BY score DESC, p0.record_id, p0.field, p0.file_id LIMIT $" +
-                                  std::to_string(params.size()),
+                                  std::to_string(params.size()) +
+                                  ") AS m LEFT JOIN records r ON r.id = m.record_id "
+                                  "ORDER BY m.score DESC, m.record_id, m.field, m.file_id",
                               params));
     for (size_t i = 0; i < rows.size(); ++i) {
-      out.push_back({domain::RecordId{rows.Text(i, 0)}, rows.Text(i, 1), domain::FileId{rows.Text(i, 2)},
-                     static_cast<uint64_t>(rows.Int(i, 3))});
+      PostingMatch m{domain::RecordId{rows.Text(i, 0)}, rows.Text(i, 1), domain::FileId{rows.Text(i, 2)},
+                     static_cast<uint64_t>(rows.Int(i, 3))};
+      m.record_type = rows.Text(i, 4);
+      m.record_classification = rows.Text(i, 5);
+      m.record_department = rows.Text(i, 6);
+      m.record_state = rows.Text(i, 7);
+      out.push_back(std::move(m));
     }
     return out;
   }
