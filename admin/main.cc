@@ -28,6 +28,7 @@
 #include "admin/password_input.h"
 #include "admin/promote_command.h"
 #include "admin/reindex_command.h"
+#include "admin/trace_command.h"
 #include "admin/user_command.h"
 #include "admin/verify.h"
 #include "common/config.h"
@@ -101,7 +102,11 @@ const char kUsage[] =
     "       verifying the log root before and after (custosd must be stopped)\n"
     "  verify-package PKG --vkey KEY [--json]\n"
     "       checks an audit package offline against the log's verifier key:\n"
-    "       exit 0 clean, 1 findings, 2 could not run\n";
+    "       exit 0 clean, 1 findings, 2 could not run\n"
+    "  trace FILE --data DIR\n"
+    "       names the loan, borrower and log entry of a stamped loan copy found\n"
+    "       outside (by its SHA-256; custosd may run): exit 0 found, 1 no loan copy\n"
+    "       with this SHA-256, 2 could not run\n";
 
 int Fail(const std::string& message) {
   std::cerr << "custosctl: " << message << "\n";
@@ -316,5 +321,6 @@ int main(int argc, char** argv) {
   if (command == "export") return custos::admin::RunExport(args);
   if (command == "migrate") return custos::admin::RunMigrate(args, std::cout, std::cerr);
   if (command == "verify-package") return custos::admin::RunVerifyPackage(args);
+  if (command == "trace") return custos::admin::RunTrace(args);
   return Fail("unknown command '" + command + "'\n" + kUsage);
 }
