@@ -208,6 +208,10 @@ custos::services::RecordOptions RecordOptionsOf(const custos::Config& config, co
                                           : data_dir + "/" + stamp;
   o.stamp_limits = custos::services::PipelineOptionsOf(config, data_dir, program_dir).limits;
   o.stamp_limits.nice = 0;
+  // Previews: custos-render beside custosd, under the same limits and
+  // priority (a reader waits for it).
+  o.render_worker = (program_dir.empty() ? std::string(".") : program_dir) + "/custos-render";
+  o.render_limits = o.stamp_limits;
   o.index_key = &index_key;
   o.pipeline = &pipeline;
   o.max_file_bytes = static_cast<uint64_t>(config.max_body_bytes);
@@ -512,9 +516,15 @@ int main(int argc, char** argv) {
   custos::services::ContentPipeline pipeline(archive->store(), archive->content(), **index_key, clock,
                                              ServerPipelineOptions(config, data_dir, extraction_runs, logger));
   AddPipelineGauges(metrics, archive->store());
+  custos::Counter& preview_renders = metrics.AddCounter(
+      "custos_preview_renders_total", "Preview worker runs by result", {"result"});
+  custos::services::RecordOptions record_options =
+      RecordOptionsOf(config, data_dir.root(), fresh_reads, **index_key, pipeline);
+  record_options.on_render = [&preview_renders](std::string_view result) {
+    preview_renders.Inc({std::string(result)});
+  };
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
-                                          log_service, clock, *trust,
-                                          RecordOptionsOf(config, data_dir.root(), fresh_reads, **index_key, pipeline));
+                                          log_service, clock, *trust, std::move(record_options));
   custos::services::LoanService loans(archive->store(), clock, LoanOptionsOf(config));
   custos::services::RetentionService retention(archive->store(), clock, AccountPolicyOf(config));
   custos::services::DestructionService destruction(archive->store(), archive->blobs(), log_service,

@@ -674,6 +674,29 @@ Response FileText(RecordService& records, RequestContext& ctx, const Authenticat
                    200, TextReadJson);
 }
 
+// A page of a file as a PNG (a content read, logged as such): ?page=P
+// (default 1) and ?size=thumb|page (default page). A page that is not a
+// number goes to the service as 0, which refuses it (invalid_preview).
+Response FilePreview(RecordService& records, RequestContext& ctx, const AuthenticatedSession& s) {
+  auto n = PathNumber(ctx, "n");
+  if (!n.ok()) return Response::Error(n.status());
+  int page = 1;
+  if (const std::optional<std::string> p = ctx.Query("page")) {
+    auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), page);
+    if (ec != std::errc() || end != p->data() + p->size()) page = 0;
+  }
+  auto preview = records.Preview(s.principal, RecordIdParam(ctx), *n, domain::FileId{ctx.params.at("fileId")}, page,
+                                 ctx.Query("size").value_or(""));
+  if (!preview.ok()) return Response::Error(preview.status());
+  Response r;
+  r.content_type = "image/png";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("X-Custos-Pages", std::to_string(preview->pages));
+  r.headers.emplace_back("X-Custos-Log-Index", std::to_string(preview->log_index));
+  r.body = std::move(preview->png);
+  return r;
+}
+
 // A query parameter that must be a version number; 422 invalid_compare
 // otherwise (missing, not a number, below 1).
 StatusOr<int> CompareVersion(const RequestContext& ctx, const std::string& name) {
@@ -835,6 +858,7 @@ void AddRecordRoutes(Router& router, AuthService& auth, RecordService& records) 
       {"GET", "/v1/records/{id}/versions/{n}", GetVersion},
       {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}", Content},
       {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}/text", FileText},
+      {"GET", "/v1/records/{id}/versions/{n}/files/{fileId}/preview", FilePreview},
       {"GET", "/v1/records/{id}/versions/{n}/receipt", GetReceipt},
       {"GET", "/v1/records/{id}/compare", CompareVersions},
       {"GET", "/v1/records/{id}/history", RecordHistory},

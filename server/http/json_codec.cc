@@ -302,11 +302,19 @@ Poco::JSON::Object::Ptr RecordDetailJson(const services::RecordDetail& d) {
   Poco::JSON::Array::Ptr versions = new Poco::JSON::Array;
   for (const auto& v : d.versions) {
     Poco::JSON::Object::Ptr version = VersionJson(v);
-    // Each file's extraction, absent while the pipeline has not seen it.
+    // Each file's extraction, absent while the pipeline has not seen it,
+    // and the pages a preview can show, absent for a file that has none.
     Poco::JSON::Array::Ptr files = version->getArray("files");
     for (size_t i = 0; files && i < files->size() && i < v.files.size(); ++i) {
       for (const storage::FileText& t : d.texts) {
-        if (t.file_id == v.files[i].id) files->getObject(static_cast<unsigned>(i))->set("extraction", ExtractionJson(t));
+        if (t.file_id != v.files[i].id) continue;
+        Poco::JSON::Object::Ptr file = files->getObject(static_cast<unsigned>(i));
+        file->set("extraction", ExtractionJson(t));
+        if (const int pages = services::PreviewPages(t); pages > 0) {
+          Poco::JSON::Object::Ptr preview = new Poco::JSON::Object;
+          preview->set("pages", pages);
+          file->set("preview", preview);
+        }
       }
     }
     versions->add(version);

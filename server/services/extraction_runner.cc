@@ -357,6 +357,8 @@ StatusOr<ExtractionResult> ParseExtractionOutput(std::string_view json) {
   }
 }
 
+Status ClassifyWorkerRun(const WorkerRun& run) { return Classify(run); }
+
 StatusOr<ExtractionResult> RunExtraction(const ExtractionLimits& limits, const std::string& worker_path,
                                          std::string_view document, const std::string& claimed_type) {
   std::vector<std::string> argv = {worker_path, "--ocr", limits.ocr ? "on" : "off", "--max-bytes",

@@ -96,6 +96,12 @@ struct WorkerRun {
 [[nodiscard]] WorkerRun RunWorker(const ExtractionLimits& limits, const std::vector<std::string>& argv,
                                   std::string_view input);
 
+// The Status of a run that did not end with exit 0 and a full answer
+// (started, not timed out, output within the cap), reason one of the
+// kExtraction* above, as RunExtraction reports it; for the other workers
+// (custos-render), whose own exit codes the caller reads first.
+[[nodiscard]] Status ClassifyWorkerRun(const WorkerRun& run);
+
 // Runs worker_path on `document` (claimed_type is passed as --claimed-type
 // when not empty; it is a hint only, the worker identifies the bytes) and
 // returns its parsed answer, or a Status whose reason is one of the

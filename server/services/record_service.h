@@ -70,6 +70,14 @@ struct RecordOptions {
   std::vector<domain::Classification> stamp_classifications;
   std::string stamp_worker;
   ExtractionLimits stamp_limits;
+  // Previews (RecordService::Preview, docs/security.md "Previews"): the
+  // worker custos-render (docs/formats/render.md), run under
+  // `render_limits`; empty: no previews (503 preview_failed, reason
+  // "preview_disabled"). `on_render` (may be empty) hears how each run
+  // ended: "ok", "unsupported", "no_such_page" or the failure's reason.
+  std::string render_worker;
+  ExtractionLimits render_limits;
+  std::function<void(std::string_view result)> on_render;
 };
 
 // The metadata part of a check-in, as decoded from JSON.
@@ -189,6 +197,26 @@ struct LoanCopy {
   std::string loan;        // the loan it was made under
 };
 
+// A page preview (RecordService::Preview): PNG bytes, never written to
+// disk in clear.
+struct PagePreview {
+  std::string png;
+  int page = 1;
+  int pages = 1;          // the file's page count (file_texts)
+  bool cached = false;    // served from derived_cache, no worker run
+  uint64_t log_index = 0; // the content.read event ("derived": "preview")
+};
+
+// Preview sizes: the width of the image in pixels.
+inline constexpr int kThumbPreviewWidth = 240;
+inline constexpr int kPagePreviewWidth = 1200;
+
+// How many pages a preview of the file can show, from what the content
+// pipeline identified: a PDF's or a TIFF's pages (at least 1), 1 for
+// the other image types (PNG, JPEG, GIF, BMP, WebP); 0 when the file
+// cannot be previewed or has not been identified yet.
+int PreviewPages(const storage::FileText& t);
+
 struct ContentRead {
   domain::StoredFile file;             // the original file, also for a copy
   std::unique_ptr<ByteSource> stream;  // verified plaintext; nullptr when `copy` is set
@@ -295,6 +323,24 @@ class RecordService {
   // is below 1; kNotFound "version_not_found"; kPermissionDenied
   // "content_forbidden"; kGone "content_destroyed".
   StatusOr<VersionComparison> Compare(const Principal& who, const domain::RecordId& id, int from, int to);
+  // Page `page` (from 1) of a PDF or image file as a PNG `size` "thumb"
+  // (kThumbPreviewWidth wide) or "page" (kPagePreviewWidth; also for ""),
+  // with the rights of OpenContent, decided at this instant. Each served
+  // preview is one content.read event ("derived": "preview", "page"),
+  // committed before the image is returned. The image is rendered by
+  // RecordOptions::render_worker from the decrypted file and cached in
+  // derived_cache sealed under the file's own key (purpose
+  // "preview:<page>:<size>"), so later views run no worker. Failures, after
+  // which nothing is logged or stored: those of FindLiveFile;
+  // kPermissionDenied "content_forbidden"; kUnprocessable "invalid_preview"
+  // (size not thumb or page, page below 1 or over the page count) and
+  // "preview_unsupported" (not a PDF or an image); kUnavailable
+  // "preview_failed" with params "reason": the worker's (extraction_crashed,
+  // extraction_timeout, extraction_limit, extraction_unreadable, ...),
+  // "not_identified" while the pipeline has not identified the file, or
+  // "preview_disabled".
+  StatusOr<PagePreview> Preview(const Principal& who, const domain::RecordId& id, int version,
+                                const domain::FileId& file, int page, std::string_view size);
 
  private:
   friend class CheckIn;
