@@ -309,6 +309,11 @@ std::string StampPdf(const std::string& document, const std::vector<std::string>
     }
     QPDFWriter writer(pdf);
     writer.setOutputMemory();
+    // The document's own streams pass through as they are (no inflating:
+    // faster, and a compression bomb stays a small stream); the overlay
+    // streams are compressed.
+    writer.setDecodeLevel(qpdf_dl_none);
+    writer.setCompressStreams(true);
     writer.write();
     std::shared_ptr<Buffer> out = writer.getBufferSharedPointer();
     return std::string(reinterpret_cast<const char*>(out->getBuffer()), out->getSize());
