@@ -61,6 +61,8 @@ test('check-in, loan, approval, download and verification in the browser', { tim
   await snap(page, 'signin');
 
   await signIn(page, origin, 'alice');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home', 'every role starts at the home page');
+  await go(page, '#/records');
   await snap(page, 'catalogue-empty');
   await page.click('#go-checkin');
   await settle(page);
@@ -127,6 +129,7 @@ test('check-in, loan, approval, download and verification in the browser', { tim
 
   // --- staff finds the record, cannot read it yet, asks for a loan ----
   await signIn(page, origin, 'bob');
+  await go(page, '#/records');
   await page.fill('#search-q', '供货合同');
   await page.click('#search-submit');
   await page.waitForFunction(() => window.location.hash.startsWith('#/records?q='));
@@ -169,7 +172,8 @@ test('check-in, loan, approval, download and verification in the browser', { tim
 
   // --- the approver of Sales approves it from the inbox ----------------
   await signIn(page, origin, 'carol');
-  assert.equal(await page.evaluate(() => window.location.hash), '#/loans?view=inbox', 'an approver starts at the inbox');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home', 'an approver starts at the home page');
+  await go(page, '#/loans?view=inbox');
   const approve = page.locator(`button[data-action=approve][data-loan="${loanId}"]`);
   await approve.waitFor();
   await snap(page, 'approvals-inbox');
@@ -293,7 +297,7 @@ test('accounts: wrong password, the system administrator creates a user awaiting
   // password, awaiting the set-up code of the security officer
   // (ui_second_factor.test.mjs follows that code).
   await signIn(page, origin, 'admin');
-  assert.equal(await page.evaluate(() => window.location.hash), '#/admin/users');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home');
   assert.equal(await page.locator('a[href="#/records"]').count(), 0, 'an admin is offered no catalogue');
   await go(page, '#/admin/departments');
   await page.fill('#new-department-name', 'Quality 质量部');
@@ -334,7 +338,7 @@ test('accounts: wrong password, the system administrator creates a user awaiting
   await snap(page, 'password-forced');
   await page.fill('input[name=current]', PASSWORD);
   await page.click('#change-password');
-  await page.waitForFunction(() => window.location.hash === '#/records');
+  await page.waitForFunction(() => window.location.hash === '#/home');
   await settle(page);
   assert.match(await page.textContent('.notice-success'), /密码已修改/);
   await snap(page, 'password-changed');

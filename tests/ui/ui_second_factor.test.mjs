@@ -142,7 +142,7 @@ test('first sign-in of an archivist: enrol TOTP from the QR code drawn in the pa
   assert.match(await page.textContent('#recovery-notice'), /只显示这一次/);
   await snap(page, 'recovery-codes');
   await page.click('#enrol-continue');
-  await page.waitForFunction(() => window.location.hash === '#/records');
+  await page.waitForFunction(() => window.location.hash === '#/home');
   await settle(page);
   assert.ok(await page.locator('nav.sidebar').count() > 0, 'the full navigation after enrolment');
   await signOut(page);
@@ -192,7 +192,8 @@ test('set-up code: the security officer issues it, the holder sets a password wi
 
   // The system administrator creates the account: staff, no password.
   await signIn(page, origin, 'admin');
-  assert.equal(await page.evaluate(() => window.location.hash), '#/admin/users');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home');
+  await go(page, '#/admin/users');
   assert.equal(await page.locator('a[href="#/records"]').count(), 0, 'no catalogue for the system administrator');
   await page.fill('#new-username', holder);
   await page.selectOption('#new-department', '销售部');
@@ -277,6 +278,7 @@ test('reset and rejection: the old password stops working, a grant is rejected w
 
   // The system administrator resets bob; Cancel first changes nothing.
   await signIn(page, origin, 'admin');
+  await go(page, '#/admin/users');
   const bobRow = page.locator('#users-table tr[data-user="bob"]');
   assert.doesNotMatch(await bobRow.textContent(), /待设置/);
   await bobRow.locator('.reset-user').click();
@@ -322,7 +324,8 @@ test('reset and rejection: the old password stops working, a grant is rejected w
   // The security auditor: users and grants with no action, the rejection
   // in the log.
   await signIn(page, origin, 'quinn');
-  assert.equal(await page.evaluate(() => window.location.hash), '#/admin/users');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home');
+  await go(page, '#/admin/users');
   assert.equal(await page.locator('#users-table button').count(), 0, 'no action on the users');
   assert.equal(await page.locator('#create-user').count(), 0);
   await go(page, '#/admin/grants?state=all');

@@ -7,7 +7,8 @@ import { t, lang, setLang, onLangChange, errorText } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
 import { routes } from './routes.js';
-import { flash, takeFlash, navigate, homeFor, setRenderer } from './nav.js';
+import { labelTableCells } from './widgets.js';
+import { flash, takeFlash, navigate, homeFor, setRenderer, sidebar, menuButton } from './nav.js';
 
 const app = document.getElementById('app');
 let main = null;
@@ -30,44 +31,6 @@ function match(path) {
 }
 
 // ---- shell ---------------------------------------------------------------
-
-function navItems() {
-  // The administrative roles have no loans: their alerts go with the rest
-  // of their pages.
-  const administrative = session.ADMIN_ROLES.includes((session.user() || {}).role);
-  const alerts = ['alerts', '#/alerts', t('nav.alerts')];
-  const groups = [
-    { label: t('nav.groupRecords'), items: [
-      ['catalogue', '#/records', t('nav.catalogue')],
-      ['checkIn', '#/checkin', t('nav.checkin')],
-    ] },
-    { label: t('nav.groupLoans'), items: [
-      ['borrow', '#/loans?view=mine', t('nav.myLoans')],
-      ['approveLoans', '#/loans?view=inbox', t('nav.inbox')],
-      ['desk', '#/loans?view=desk', t('nav.desk')],
-      ['allLoans', '#/loans?view=all', t('nav.allLoans')],
-      administrative ? null : alerts,
-    ] },
-    { label: t('nav.groupRetention'), items: [
-      ['retention', '#/retention', t('nav.schedules')],
-      ['disposition', '#/disposition', t('nav.disposition')],
-      ['holds', '#/holds', t('nav.holds')],
-      ['destructions', '#/destructions', t('nav.destructions')],
-    ] },
-    { label: t('nav.groupAudit'), items: [
-      ['audit', '#/audit', t('nav.audit')],
-    ] },
-    { label: t('nav.groupAdmin'), items: [
-      ['users', '#/admin/users', t('nav.users')],
-      ['grants', '#/admin/grants', t('nav.grants')],
-      ['departments', '#/admin/departments', t('nav.departments')],
-      administrative ? alerts : null,
-    ] },
-  ];
-  return groups
-    .map((g) => ({ label: g.label, items: g.items.filter((item) => item && session.can(item[0])) }))
-    .filter((g) => g.items.length > 0);
-}
 
 function currentNavHref() {
   const { path, query } = parseHash();
@@ -100,12 +63,16 @@ function shell(user) {
     type: 'button', class: 'skip-link',
     on: { click: () => { const el = document.getElementById('page-title') || main; if (el) el.focus(); } },
   }, t('app.skip'));
+  // Until a required password change or second-factor enrolment is done,
+  // nothing else is offered.
+  const withNav = user && !user.mustChangePassword && !user.mustEnrolSecondFactor;
   const top = h('header', { class: 'topbar' },
     h('a', { class: 'brand', href: user ? homeFor(user) : '#/signin' },
       h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, 'C'),
       h('span', { class: 'brand-name' }, 'Custos'),
       h('span', { class: 'brand-sub' }, t('app.tagline'))),
     h('div', { class: 'topbar-right' },
+      withNav ? menuButton() : null,
       langSwitch(),
       user ? h('span', { class: 'whoami' },
         h('span', { class: 'whoami-name', id: 'whoami-name' }, user.username),
@@ -115,18 +82,8 @@ function shell(user) {
       user && !user.mustEnrolSecondFactor ? h('a', { class: 'btn btn-ghost', href: '#/password' }, t('nav.password')) : null,
       user ? h('button', { type: 'button', class: 'btn btn-ghost', id: 'sign-out', on: { click: signOut } }, t('app.signOut')) : null));
 
-  // Until a required password change or second-factor enrolment is done,
-  // nothing else is offered.
-  const withNav = user && !user.mustChangePassword && !user.mustEnrolSecondFactor;
   const body = h('div', { class: withNav ? 'layout' : 'layout layout-bare' });
-  if (withNav) {
-    const current = currentNavHref();
-    body.appendChild(h('nav', { class: 'sidebar', 'aria-label': t('app.navigation') },
-      navItems().map((g) => h('div', { class: 'nav-group' },
-        h('p', { class: 'nav-group-label' }, g.label),
-        h('ul', null, g.items.map(([, href, label]) => h('li', null,
-          h('a', { href, class: href === current ? 'nav-link active' : 'nav-link', 'aria-current': href === current ? 'page' : null }, label))))))));
-  }
+  if (withNav) body.appendChild(sidebar(currentNavHref()));
   main = h('main', { id: 'main', class: 'content', tabindex: '-1' });
   body.appendChild(main);
   const foot = h('footer', { class: 'footer' },
@@ -201,6 +158,7 @@ async function render() {
     if (seq !== renderSeq) return;
     loading.remove();
     if (node) target.appendChild(node);
+    labelTableCells(target);
     document.title = `${(document.getElementById('page-title') || {}).textContent || ''} · Custos`;
     // A new page, or a page drawn again with a message about what just
     // happened, starts at the top; the focus goes to its heading.

@@ -4,7 +4,7 @@
 // those characters. h() refuses inline handlers, style attributes and links
 // that are not local, so the Content-Security-Policy never has to block them.
 
-import { t, lang } from './i18n.js';
+import { t, lang, formatInstant, formatDay } from './i18n.js';
 
 const BOOLEAN_PROPS = new Set([
   'hidden', 'disabled', 'required', 'checked', 'selected', 'multiple', 'readOnly', 'open',
@@ -77,33 +77,23 @@ function locale() {
   return lang() === 'zh' ? 'zh-CN' : 'en-GB';
 }
 
-// An RFC 3339 instant in the viewer's own time zone.
-export function fmtTime(iso) {
+// Instants and dates, in one format per language (i18n.js formatInstant:
+// zh 2026-12-07 14:30, en 7 Dec 2026 14:30), in the viewer's time zone.
+function instant(iso, opts) {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return new Intl.DateTimeFormat(locale(), {
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
-  }).format(d);
+  return formatInstant(d, opts);
 }
 
-export function fmtTimeShort(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return new Intl.DateTimeFormat(locale(), {
-    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false,
-  }).format(d);
-}
+// An RFC 3339 instant with seconds (log entries, events).
+export function fmtTime(iso) { return instant(iso, { seconds: true }); }
+
+// An instant to the minute (lists, due dates).
+export function fmtTimeShort(iso) { return instant(iso); }
 
 // The day of an instant, in the viewer's time zone (for narrow columns).
-export function fmtDay(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return new Intl.DateTimeFormat(locale(), { year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
-}
+export function fmtDay(iso) { return instant(iso, { dayOnly: true }); }
 
 // The viewer's time zone name, shown once in the footer so that every time
 // on the page is unambiguous.
@@ -111,9 +101,12 @@ export function timeZoneName() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-// A calendar date (YYYY-MM-DD) has no time zone: shown as it is.
+// A calendar date (YYYY-MM-DD) has no time zone: the same day, in the
+// language's format.
 export function fmtDate(ymd) {
-  return ymd ? String(ymd) : '—';
+  if (!ymd) return '—';
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(ymd));
+  return m ? formatDay(Number(m[1]), Number(m[2]), Number(m[3])) : String(ymd);
 }
 
 export function fmtBytes(n) {
@@ -215,15 +208,27 @@ export function dl(pairs, cls = 'facts') {
     pairs.filter(Boolean).map(([k, v]) => [h('dt', null, k), h('dd', null, v === '' || v === null || v === undefined ? '—' : v)]));
 }
 
-// A table: columns are {label, cell(row) → node|string, class}; an empty
-// list shows `empty` instead of an empty table.
+// The text of a column's label for its cells' data-label (the narrow
+// layout shows it before each cell): `dataLabel` when given, else the
+// label's text.
+function columnLabel(c) {
+  if (c.dataLabel !== undefined) return c.dataLabel;
+  if (c.label instanceof Node) return c.label.textContent.trim();
+  return c.label === undefined || c.label === null ? '' : String(c.label);
+}
+
+// A table: columns are {label, cell(row) → node|string, class, dataLabel};
+// an empty list shows `empty` instead of an empty table. Every cell carries
+// its column's label in data-label, so that the phone layout (app.css,
+// max-width 600px) can show each row as a card of labelled cells.
 export function table(columns, rows, empty, opts = {}) {
   if (!rows || rows.length === 0) return emptyState(empty);
+  const labels = columns.map(columnLabel);
   return h('div', { class: 'table-wrap' },
     h('table', { class: ['grid', opts.class], 'aria-label': opts.label },
       h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
-      h('tbody', null, rows.map((r) => h('tr', { class: opts.rowClass ? opts.rowClass(r) : null },
-        columns.map((c) => h('td', { class: c.class }, c.cell(r))))))));
+      h('tbody', null, rows.map((r) => h('tr', { class: opts.rowClass ? opts.rowClass(r) : null, dataset: opts.rowData ? opts.rowData(r) : null },
+        columns.map((c, i) => h('td', { class: c.class, 'data-label': labels[i] || null }, c.cell(r))))))));
 }
 
 export function emptyState(text) {

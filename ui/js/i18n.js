@@ -43,6 +43,30 @@ export function t(key, vars, fallback) {
   return s;
 }
 
+// ---- dates: one format per language (docs/ui.md "Languages and time") --
+// Chinese: 2026-12-07 14:30; English: 7 Dec 2026 14:30. Instants are shown
+// in the viewer's own time zone (named once in the footer), 24-hour clock;
+// calendar dates (YYYY-MM-DD, no zone) as the same day. Every page formats
+// through these (dom.js fmtTime, fmtTimeShort, fmtDay, fmtDate).
+const MONTHS_EN = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n) => String(n).padStart(2, '0');
+
+// The day `year`-`month` (1-12)-`day` in the chosen language.
+export function formatDay(year, month, day) {
+  return current === 'zh'
+    ? `${year}-${pad2(month)}-${pad2(day)}`
+    : `${day} ${MONTHS_EN[month - 1]} ${year}`;
+}
+
+// A Date in the viewer's time zone: the day, then hours:minutes (and
+// :seconds with `seconds`); only the day with `dayOnly`.
+export function formatInstant(d, { seconds = false, dayOnly = false } = {}) {
+  const day = formatDay(d.getFullYear(), d.getMonth() + 1, d.getDate());
+  if (dayOnly) return day;
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}${seconds ? `:${pad2(d.getSeconds())}` : ''}`;
+  return `${day} ${time}`;
+}
+
 export function eventLabel(action) {
   return t(`ev.${action}`, {}, action);
 }
@@ -118,7 +142,7 @@ export function errorText(err) {
     for (const name of ['dueAt', 'until', 'since']) {
       if (typeof params[name] !== 'string') continue;
       const d = new Date(params[name]);
-      if (!Number.isNaN(d.getTime())) vars[name] = new Intl.DateTimeFormat(current === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+      if (!Number.isNaN(d.getTime())) vars[name] = formatInstant(d);
     }
     return t(key, vars);
   }

@@ -2,6 +2,7 @@
 // capability (session.js) a role needs to see it.
 
 import { signInPage, passwordPage, setupPage, enrolPage } from './pages/signin.js';
+import { homePage } from './pages/home.js';
 import { cataloguePage } from './pages/catalogue.js';
 import { recordPage, borrowPage, editRecordPage } from './pages/record.js';
 import { checkInPage, newVersionPage } from './pages/checkin.js';
@@ -20,6 +21,7 @@ export const routes = [
   { pattern: /^\/password$/, page: passwordPage },
   { pattern: /^\/setup$/, page: setupPage },
   { pattern: /^\/enrol$/, page: enrolPage },
+  { pattern: /^\/home$/, page: homePage },
   { pattern: /^\/records$/, page: cataloguePage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}$`), page: recordPage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}/borrow$`), page: borrowPage, cap: 'borrow' },

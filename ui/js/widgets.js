@@ -217,3 +217,33 @@ export function fileList({ inputId = 'files' } = {}) {
     },
   };
 }
+
+// Labels every cell of the tables under `root` that has no data-label with
+// its column's header text, so that the phone layout (app.css, max-width
+// 600px) shows each row as a card of labelled cells also for tables a page
+// builds itself rather than with dom.js table(). Rows whose cells do not
+// line up with the header (colspan) are left as they are; a header cell
+// holding a control of its own (a "select all" box) labels nothing, and
+// decoration hidden from screen readers (sort arrows) is left out.
+function headerText(th) {
+  if (th.querySelector('input, select, textarea')) return '';
+  const copy = th.cloneNode(true);
+  copy.querySelectorAll('[aria-hidden="true"]').forEach((el) => el.remove());
+  return copy.textContent.trim();
+}
+
+export function labelTableCells(root) {
+  for (const tbl of root.querySelectorAll('table')) {
+    const head = tbl.tHead && tbl.tHead.rows[0];
+    if (!head) continue;
+    const labels = [...head.cells].map(headerText);
+    for (const body of tbl.tBodies) {
+      for (const row of body.rows) {
+        if (row.cells.length !== labels.length) continue;
+        [...row.cells].forEach((cell, i) => {
+          if (!cell.hasAttribute('data-label') && labels[i]) cell.setAttribute('data-label', labels[i]);
+        });
+      }
+    }
+  }
+}

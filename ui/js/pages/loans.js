@@ -6,7 +6,7 @@ import {
   h, pageHeader, table, badge, stateBadge, classBadge, mono, fmtTime, fmtTimeShort, field, select,
   loanLink, recordLink, dl, section, sectionWithActions, localInputToIso, isoToLocalInput, notice,
 } from '../dom.js';
-import { t, eventLabel } from '../i18n.js';
+import { t, eventLabel, errorText } from '../i18n.js';
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { navigate, flash, reload } from '../nav.js';
@@ -63,39 +63,122 @@ async function mineView(user) {
     h('p', { class: 'hint' }, t('loans.mineHint')));
 }
 
+// The approvals inbox: what waits for this approver, each row with its
+// own reason (sent with that row's approval or rejection and kept in the
+// log), a checkbox per row, "select all" and "approve selected". A bulk
+// approval approves the ticked rows one after the other, each with its
+// row's reason, and shows each row's result in that row; rejections are
+// per row, each confirmed.
 async function inboxView(user) {
   const status = statusArea();
   const { loans } = await api.get('/v1/loans');
   const waiting = loans.filter((l) => l.borrower !== user.username
     && (l.state === 'requested' || (l.renewal && ['approved', 'checked_out'].includes(l.state)))
     && !(l.renewal ? l.renewal.approvals : l.approvals).some((a) => a.by === user.username));
-  const reason = h('input', { name: 'reason', maxlength: '2000', id: 'reject-reason' });
-  const columns = [...baseColumns(),
+  const rows = new Map(waiting.map((l) => [l.id, inboxRow(l)]));
+  const selectAll = h('input', { type: 'checkbox', id: 'inbox-select-all', class: 'pick-all' });
+  const approveSelected = h('button', { type: 'button', class: 'btn btn-primary', id: 'approve-selected', disabled: true }, t('loans.approveSelected'));
+  const pending = () => [...rows.values()].filter((r) => !r.done);
+  const sync = () => {
+    const open = pending();
+    const ticked = open.filter((r) => r.pick.checked).length;
+    selectAll.checked = open.length > 0 && ticked === open.length;
+    selectAll.indeterminate = ticked > 0 && ticked < open.length;
+    approveSelected.disabled = ticked === 0;
+  };
+  selectAll.addEventListener('change', () => { pending().forEach((r) => { r.pick.checked = selectAll.checked; }); sync(); });
+  rows.forEach((r) => r.pick.addEventListener('change', sync));
+  approveSelected.addEventListener('click', async () => {
+    const chosen = pending().filter((r) => r.pick.checked);
+    if (chosen.length === 0) { status.warn(t('loans.noneSelected')); return; }
+    approveSelected.disabled = true;
+    status.clear();
+    let ok = 0;
+    for (const r of chosen) {
+      if (await r.approve()) ok += 1;
+    }
+    const failed = chosen.length - ok;
+    if (failed) status.warn(t('loans.bulkDone', { ok, failed }));
+    else status.ok(t('loans.bulkDone', { ok, failed }));
+    sync();
+  });
+
+  const columns = [
+    {
+      label: h('span', null, selectAll, h('label', { for: 'inbox-select-all', class: 'sr-only' }, t('loans.selectAll'))),
+      dataLabel: t('loans.select'),
+      cell: (l) => h('span', null, rows.get(l.id).pick, h('label', { for: rows.get(l.id).pick.id, class: 'sr-only' }, t('loans.selectRow', { id: l.id }))),
+      class: 'pick',
+    },
+    // The request time is left out: the due date and the purpose decide.
+    ...baseColumns().filter((c) => c.label !== t('loan.requestedAt')),
     { label: t('loan.purpose'), cell: (l) => h('span', { class: 'wrap small' }, l.purpose || '—'), class: 'wrap' },
     { label: t('loan.approvals'), cell: (l) => `${(l.renewal ? l.renewal.approvals : l.approvals).length}/${l.approvalsNeeded}`, class: 'num' },
     {
-      label: h('span', { class: 'sr-only' }, t('common.actions')),
-      cell: (l) => h('div', { class: 'row-actions' },
-        actionButton(t('loan.approve'), async () => {
-          const after = await api.post(`/v1/loans/${enc(l.id)}/approve`);
-          flash(t('loan.approved', { id: l.id, state: t(`loanState.${after.state}`) }));
-          reload();
-        }, status, 'primary', { dataset: { action: 'approve', loan: l.id } }),
-        confirmedActionButton(t('loan.reject'), () => (l.renewal
-          ? { title: t('confirm.rejectRenewalTitle', { id: l.id }), body: t('confirm.rejectRenewalBody') }
-          : { title: t('confirm.rejectLoanTitle', { id: l.id }), body: t('confirm.rejectLoanBody') }), async () => {
-          const r = reason.value.trim();
-          await api.post(`/v1/loans/${enc(l.id)}/reject`, r ? { reason: r } : {});
-          flash(t('loan.rejected', { id: l.id }), 'info');
-          reload();
-        }, status, 'danger', { dataset: { action: 'reject', loan: l.id } })),
-      class: 'nowrap',
+      label: t('loans.reasonAndDecision'),
+      cell: (l) => h('div', { class: 'decide' }, rows.get(l.id).reason, rows.get(l.id).actions, rows.get(l.id).result),
+      class: 'decide-cell',
     }];
   return section(t('nav.inbox'),
     h('p', { class: 'hint' }, t('loans.inboxHint', { dept: user.department })),
-    waiting.length ? field(t('loans.rejectReason'), reason, { class: 'narrow-field' }) : null,
+    waiting.length ? h('div', { class: 'bulk-bar' }, approveSelected, h('span', { class: 'hint' }, t('loans.reasonHint'))) : null,
     status.el,
-    h('div', { class: 'flush' }, table(columns, waiting, t('loans.inboxEmpty'), { label: t('nav.inbox') })));
+    h('div', { class: 'flush' }, table(columns, waiting, t('loans.inboxEmpty'), {
+      label: t('nav.inbox'), class: 'inbox-table', rowData: (l) => ({ loan: l.id }),
+    })));
+}
+
+// One row of the inbox: its checkbox, reason, buttons and result. approve()
+// resolves true when the loan was approved; the result stays in the row.
+function inboxRow(l) {
+  const row = { done: false };
+  row.pick = h('input', { type: 'checkbox', id: `pick-${l.id}`, class: 'pick-row', dataset: { loan: l.id } });
+  row.reason = h('input', {
+    type: 'text', name: 'reason', maxlength: '2000', class: 'row-reason', dataset: { loan: l.id },
+    'aria-label': t('loans.reasonFor', { id: l.id }),
+  });
+  row.result = h('div', { class: 'row-result', dataset: { loan: l.id }, 'aria-live': 'polite' });
+  const rowStatus = {
+    error(err) { row.result.className = 'row-result row-result-error'; row.result.textContent = errorText(err); },
+    clear() { row.result.className = 'row-result'; row.result.textContent = ''; },
+  };
+  const body = () => {
+    const r = row.reason.value.trim();
+    return r ? { reason: r } : {};
+  };
+  const finish = (text) => {
+    row.done = true;
+    row.pick.checked = false;
+    row.pick.disabled = true;
+    row.reason.disabled = true;
+    row.actions.replaceChildren();  // decided: nothing more to do in this row
+    row.result.className = 'row-result row-result-ok';
+    row.result.textContent = text;
+  };
+  row.approve = async () => {
+    rowStatus.clear();
+    try {
+      const after = await api.post(`/v1/loans/${enc(l.id)}/approve`, body());
+      finish(t('loans.rowApproved', { state: t(`loanState.${after.state}`) }));
+      return true;
+    } catch (err) {
+      rowStatus.error(err);
+      return false;
+    }
+  };
+  row.actions = h('div', { class: 'row-actions' },
+    actionButton(t('loan.approve'), async () => {
+      const after = await api.post(`/v1/loans/${enc(l.id)}/approve`, body());
+      flash(t('loan.approved', { id: l.id, state: t(`loanState.${after.state}`) }));
+      reload();
+    }, rowStatus, 'primary', { dataset: { action: 'approve', loan: l.id } }),
+    confirmedActionButton(t('loan.reject'), () => (l.renewal
+      ? { title: t('confirm.rejectRenewalTitle', { id: l.id }), body: t('confirm.rejectRenewalBody') }
+      : { title: t('confirm.rejectLoanTitle', { id: l.id }), body: t('confirm.rejectLoanBody') }), async () => {
+      await api.post(`/v1/loans/${enc(l.id)}/reject`, body());
+      finish(t('loans.rowRejected'));
+    }, rowStatus, 'danger', { dataset: { action: 'reject', loan: l.id } }));
+  return row;
 }
 
 async function deskView() {
