@@ -1,12 +1,17 @@
 // Check-in of a new record with several files (each with an optional
-// detached signature), and new versions of an existing record. Uploads go
+// detached signature), and new versions of an existing record. Files come
+// in through a drop zone (drag and drop, or a button that opens the file
+// chooser) into a list with a remove button and a signature slot per file.
+// The form is checked before anything is sent: required fields, dates,
+// amounts and currencies by the server's own rules, each error shown on its
+// field; the server's refusals are marked on their field too. Uploads go
 // through XMLHttpRequest so that large files show their progress.
 
-import { h, field, select, pageHeader, section, linkButton, fmtBytes, clear, progressBar, dl, hash } from '../dom.js';
-import { t } from '../i18n.js';
+import { h, field, select, pageHeader, section, linkButton, fmtBytes, clear, progressBar, dl, hash, uid } from '../dom.js';
+import { t, errorText } from '../i18n.js';
 import * as api from '../api.js';
 import { navigate, flash } from '../nav.js';
-import { statusArea, onSubmit, fileList } from '../widgets.js';
+import { statusArea, onSubmit, clearFieldErrors, markField } from '../widgets.js';
 import { TYPES, CLASSIFICATIONS, TYPE_FIELDS, NEW_VERSION_KINDS, departments } from '../model.js';
 
 const enc = encodeURIComponent;
@@ -40,6 +45,249 @@ async function sendUpload(path, metadata, files, progress) {
   return result;
 }
 
+// ---- the files: a drop zone and the list --------------------------------
+
+const SIGNATURE_EXT = /\.(p7s|p7m)$/i;
+
+// The listed file a dropped signature belongs to: "合同.pdf.p7s" or
+// "合同.p7s" signs "合同.pdf" when that file is listed without a signature.
+function signedFile(items, sig) {
+  if (!SIGNATURE_EXT.test(sig.name)) return null;
+  const base = sig.name.replace(SIGNATURE_EXT, '');
+  const stem = (name) => name.replace(/\.[^.]*$/, '');
+  return items.find((it) => !it.signature && it.file.name === base)
+    || items.find((it) => !it.signature && stem(it.file.name) === base)
+    || null;
+}
+
+// The files of a check-in or new version: a drop zone that also opens the
+// file chooser (button, Enter or Space), and a list of what will be sent,
+// each file with its size and type, a slot for its detached signature
+// (.p7s) and a remove button. The list keeps the order in which the parts
+// are sent. Returns {el, items, appendTo(fd), totalBytes(), markEmpty()}.
+export function fileDrop({ inputId = 'files' } = {}) {
+  const items = [];
+  const tbody = h('tbody');
+  const tableEl = h('table', { class: 'grid compact', hidden: true, 'aria-label': t('checkin.fileListLabel') },
+    h('thead', null, h('tr', null,
+      h('th', { scope: 'col' }, t('checkin.fileName')),
+      h('th', { scope: 'col', class: 'num' }, t('checkin.fileSize')),
+      h('th', { scope: 'col' }, t('checkin.fileType')),
+      h('th', { scope: 'col' }, t('checkin.signature')),
+      h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))))),
+    tbody);
+  const summary = h('p', { class: 'hint file-summary', 'aria-live': 'polite' }, t('checkin.noFiles'));
+  const hintId = uid('hint');
+  const errorId = uid('ferr');
+  const error = h('p', { class: 'field-error', id: errorId, hidden: true });
+
+  const picker = h('input', { type: 'file', multiple: true, id: inputId, name: 'files', class: 'sr-only', tabindex: '-1', 'aria-describedby': hintId });
+  const choose = h('button', { type: 'button', class: 'btn btn-secondary', id: `${inputId}-choose`, 'aria-describedby': hintId }, t('checkin.chooseFiles'));
+  choose.addEventListener('click', () => picker.click());
+  const zone = h('div', { class: 'drop-zone', id: `${inputId}-zone`, role: 'group', 'aria-label': t('checkin.dropZone') },
+    h('p', { class: 'drop-text' }, t('checkin.dropHere'), ' ', choose),
+    h('p', { class: 'hint', id: hintId }, t('checkin.dropHint')),
+    h('label', { for: inputId, class: 'sr-only' }, t('checkin.addFiles')),
+    picker, error);
+
+  function add(fileListLike) {
+    const dropped = [...fileListLike];
+    // Files first, then signatures, so that a signature dropped together
+    // with its file finds it.
+    for (const f of dropped.filter((x) => !SIGNATURE_EXT.test(x.name))) items.push({ file: f, signature: null });
+    for (const f of dropped.filter((x) => SIGNATURE_EXT.test(x.name))) {
+      const owner = signedFile(items, f);
+      if (owner) owner.signature = f;
+      else items.push({ file: f, signature: null });
+    }
+    draw();
+  }
+  picker.addEventListener('change', () => { add(picker.files); picker.value = ''; });
+
+  let depth = 0;
+  zone.addEventListener('dragenter', (e) => { e.preventDefault(); depth += 1; zone.classList.add('is-over'); });
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy'; });
+  zone.addEventListener('dragleave', () => { depth = Math.max(0, depth - 1); if (depth === 0) zone.classList.remove('is-over'); });
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    depth = 0;
+    zone.classList.remove('is-over');
+    if (e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files.length) add(e.dataTransfer.files);
+  });
+
+  function signatureCell(item) {
+    if (item.signature) {
+      return h('span', { class: 'sig-chosen' }, h('span', { class: 'sig-name' }, item.signature.name), ' ',
+        h('button', { type: 'button', class: 'btn btn-link', 'aria-label': t('checkin.removeSignatureNamed', { name: item.file.name }), on: { click: () => { item.signature = null; draw(); } } }, t('checkin.removeSignature')));
+    }
+    const sigId = uid('sig');
+    const sigInput = h('input', { type: 'file', id: sigId, accept: '.p7s,.p7m,.pem,.der,application/pkcs7-signature', class: 'sr-only sig-input', tabindex: '-1' });
+    sigInput.addEventListener('change', () => { item.signature = sigInput.files[0] || null; draw(); });
+    return h('span', { class: 'sig-pick' },
+      h('label', { for: sigId, class: 'sr-only' }, t('checkin.signatureFor', { name: item.file.name })),
+      sigInput,
+      h('button', { type: 'button', class: 'btn btn-link sig-add', 'aria-label': t('checkin.addSignatureNamed', { name: item.file.name }), on: { click: () => sigInput.click() } }, t('checkin.addSignature')));
+  }
+
+  function draw() {
+    clear(tbody);
+    items.forEach((item, i) => {
+      tbody.appendChild(h('tr', { dataset: { file: item.file.name } },
+        h('td', { class: 'wrap file-name' }, item.file.name),
+        h('td', { class: 'num' }, fmtBytes(item.file.size)),
+        h('td', null, item.file.type || 'application/octet-stream'),
+        h('td', null, signatureCell(item)),
+        h('td', null, h('button', {
+          type: 'button', class: 'btn btn-link file-remove', 'aria-label': t('checkin.removeFileNamed', { name: item.file.name }),
+          on: { click: () => { items.splice(i, 1); draw(); choose.focus(); } },
+        }, t('checkin.removeFile')))));
+    });
+    tableEl.hidden = items.length === 0;
+    summary.textContent = items.length === 0
+      ? t('checkin.noFiles')
+      : t('checkin.filesSummary', { n: items.length, size: fmtBytes(totalBytes()) });
+    if (items.length) { error.hidden = true; zone.classList.remove('is-invalid'); }
+  }
+
+  function totalBytes() {
+    return items.reduce((s, it) => s + it.file.size + (it.signature ? it.signature.size : 0), 0);
+  }
+
+  return {
+    el: h('div', { class: 'file-list' }, zone, summary, h('div', { class: 'table-wrap' }, tableEl)),
+    items,
+    // Appends the file (and signature) parts in order.
+    appendTo(fd) {
+      for (const it of items) {
+        fd.append('file', it.file, it.file.name);
+        if (it.signature) fd.append('signature', it.signature, it.signature.name);
+      }
+    },
+    totalBytes,
+    // "No file chosen", shown in the zone; the chooser gets the focus.
+    markEmpty() {
+      error.textContent = t('err.no_files');
+      error.hidden = false;
+      zone.classList.add('is-invalid');
+      choose.focus();
+    },
+  };
+}
+
+// ---- checks before the upload -------------------------------------------
+// The server's own rules (docs/api.md "Checking in a contract"), so that a
+// mistake is shown on its field before a large upload starts; the server
+// checks everything again.
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const AMOUNT = /^-?[0-9]{1,15}(\.[0-9]{1,4})?$/;
+const CURRENCY = /^[A-Z]{3}$/;
+// [later, earlier]: the first may not be before the second.
+const DATE_ORDER = [['effectiveDate', 'signedDate'], ['endDate', 'signedDate'], ['endDate', 'effectiveDate'], ['validUntil', 'issuedDate']];
+
+function isDate(s) {
+  const m = DATE.exec(s);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+// An error as the API would answer it (code, params), so that errorText
+// gives the same words the server's refusal would get.
+function fieldError(code, field, rule, extra) {
+  return { code, params: { field, rule, ...extra } };
+}
+
+// The problem of one type field, or null. `input` is its <input>.
+function typeFieldProblem(key, inputType, required, input) {
+  const v = String(input.value || '').trim();
+  if (inputType === 'date' && input.validity && input.validity.badInput) return fieldError('invalid_metadata', key, 'date');
+  if (!v) return required ? fieldError('invalid_metadata', key, 'required') : null;
+  if (inputType === 'date' && !isDate(v)) return fieldError('invalid_metadata', key, 'date');
+  if (key === 'amount' && !AMOUNT.test(v)) return fieldError('invalid_metadata', key, 'decimal');
+  if (key === 'currency' && !CURRENCY.test(v)) return fieldError('invalid_metadata', key, 'currency');
+  return null;
+}
+
+// Every problem of the form: [{control, err}], in the form's order.
+function formProblems(form, type) {
+  const problems = [];
+  const control = (name) => [...form.elements].find((c) => c.name === name);
+  const title = control('title');
+  if (title && !String(title.value || '').trim()) problems.push({ control: title, err: fieldError('invalid_title', 'title', 'required') });
+  const fields = TYPE_FIELDS[type] || [];
+  const bad = new Set();
+  for (const [key, inputType, required] of fields) {
+    const input = control(`meta.${key}`);
+    if (!input) continue;
+    const err = typeFieldProblem(key, inputType, required, input);
+    if (err) { problems.push({ control: input, err }); bad.add(key); }
+  }
+  for (const [later, earlier] of DATE_ORDER) {
+    const a = control(`meta.${later}`);
+    const b = control(`meta.${earlier}`);
+    if (!a || !b || bad.has(later) || bad.has(earlier) || !a.value || !b.value) continue;
+    if (a.value < b.value && !problems.some((p) => p.control === a)) {
+      problems.push({ control: a, err: { message: t('checkin.dateOrder', { field: t(`meta.${later}`), other: t(`meta.${earlier}`), date: b.value }), params: { field: later } } });
+    }
+  }
+  return problems;
+}
+
+// Marks one control: aria-invalid, and the message under it, linked with
+// aria-describedby (the same marks as widgets.js markField, which marks
+// one field at a time).
+function markControl(control, err) {
+  const id = uid('ferr');
+  control.setAttribute('aria-invalid', 'true');
+  control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
+  control.after(h('p', { class: 'field-error', id }, errorText(err)));
+}
+
+function unmarkControl(control) {
+  control.removeAttribute('aria-invalid');
+  const kept = (control.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.startsWith('ferr-'));
+  for (const id of (control.getAttribute('aria-describedby') || '').split(' ')) {
+    if (id.startsWith('ferr-')) { const el = document.getElementById(id); if (el) el.remove(); }
+  }
+  if (kept.length) control.setAttribute('aria-describedby', kept.join(' '));
+  else control.removeAttribute('aria-describedby');
+}
+
+// Checks the form; marks every field in error and throws the first error
+// (for the status area), with the count of the others. Nothing is sent.
+function checkForm(form, type, files) {
+  clearFieldErrors(form);
+  const problems = formProblems(form, type);
+  for (const p of problems) markControl(p.control, p.err);
+  if (problems.length) {
+    problems[0].control.focus();
+    const first = errorText(problems[0].err);
+    const more = problems.length - 1;
+    throw new Error(more ? `${first} ${t('checkin.moreProblems', { n: more, count: more })}` : first);
+  }
+  if (files.items.length === 0) {
+    files.markEmpty();
+    throw new Error(t('err.no_files'));
+  }
+}
+
+// A marked field checked again as it is typed into: its mark goes once it
+// is right. Marks come and go only with the submit and with typing, never
+// as the focus leaves a field: a message appearing or going then would move
+// the button the pointer is pressing.
+function checkOnChange(form, typeSelect) {
+  form.addEventListener('input', (e) => {
+    const c = e.target;
+    if (!c || !c.name || !(c.name.startsWith('meta.') || c.name === 'title')) return;
+    const problems = formProblems(form, typeSelect.value);
+    const fieldsInError = new Set(problems.map((p) => p.control));
+    for (const el of form.querySelectorAll('[aria-invalid="true"]')) {
+      if (!fieldsInError.has(el)) unmarkControl(el);
+    }
+  });
+}
+
 function typeFieldset(type, holder) {
   clear(holder);
   const fields = TYPE_FIELDS[type] || [];
@@ -55,7 +303,7 @@ function typeFieldset(type, holder) {
 export async function checkInPage({ user }) {
   const depts = await departments();
   const status = statusArea();
-  const files = fileList({ inputId: 'checkin-files' });
+  const files = fileDrop({ inputId: 'checkin-files' });
   const progress = progressBar();
   progress.el.hidden = true;
   const typeHolder = h('div', { class: 'type-fields' });
@@ -63,7 +311,9 @@ export async function checkInPage({ user }) {
   typeSelect.addEventListener('change', () => typeFieldset(typeSelect.value, typeHolder));
   typeFieldset('contract', typeHolder);
 
-  const form = h('form', { class: 'form', id: 'checkin-form' },
+  // novalidate: the checks below show their message on the field, in the
+  // chosen language, instead of the browser's bubble.
+  const form = h('form', { class: 'form', id: 'checkin-form', novalidate: true },
     h('fieldset', null, h('legend', null, t('checkin.catalogue')),
       h('div', { class: 'form-grid' },
         field(t('field.type'), typeSelect),
@@ -81,8 +331,9 @@ export async function checkInPage({ user }) {
     progress.el,
     status.el);
 
+  checkOnChange(form, typeSelect);
   onSubmit(form, status, async (fd) => {
-    if (files.items.length === 0) throw new Error(t('err.no_files'));
+    checkForm(form, typeSelect.value, files);
     const metadata = {
       type: fd.get('type'),
       title: String(fd.get('title')).trim(),
@@ -99,10 +350,21 @@ export async function checkInPage({ user }) {
       if (v) meta[k] = v;
     }
     if (Object.keys(meta).length) metadata.metadata = meta;
-    const record = await sendUpload('/v1/records', metadata, files, progress);
+    let record;
+    try {
+      record = await sendUpload('/v1/records', metadata, files, progress);
+    } catch (err) {
+      // The server's refusal names its field (invalid_metadata: params
+      // field "amount"; invalid_title: "title"): marked there.
+      markField(form, err);
+      throw err;
+    }
     flash(t('checkin.checkedIn', { id: record.id, n: record.versions[0].files.length }));
     navigate(`#/records/${enc(record.id)}`);
   });
+  // The handler marks fields itself (every field in error, not only the
+  // first), so the status area only says what went wrong.
+  status.form = null;
 
   return h('div', null,
     pageHeader(t('checkin.title'), t('checkin.subtitle')),
@@ -113,7 +375,7 @@ export async function newVersionPage({ params }) {
   const id = params[0];
   const record = await api.get(`/v1/records/${enc(id)}`);
   const status = statusArea();
-  const files = fileList({ inputId: 'version-files' });
+  const files = fileDrop({ inputId: 'version-files' });
   const progress = progressBar();
   progress.el.hidden = true;
   const last = record.versions[record.versions.length - 1];
@@ -128,7 +390,10 @@ export async function newVersionPage({ params }) {
     progress.el,
     status.el);
   onSubmit(form, status, async (fd) => {
-    if (files.items.length === 0) throw new Error(t('err.no_files'));
+    if (files.items.length === 0) {
+      files.markEmpty();
+      throw new Error(t('err.no_files'));
+    }
     const metadata = { kind: fd.get('kind') };
     const note = String(fd.get('note') || '').trim();
     if (note) metadata.note = note;
