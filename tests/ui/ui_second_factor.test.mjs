@@ -158,7 +158,7 @@ test('first sign-in of an archivist: enrol TOTP from the QR code drawn in the pa
   await page.click('#sign-in-factor');
   await page.locator('#whoami-name', { hasText: 'alice' }).waitFor();
   await settle(page);
-  assert.equal(await page.evaluate(() => window.location.hash), '#/records');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home');
   await signOut(page);
 
   // "Use a recovery code": one of the ten signs in once.
@@ -234,7 +234,7 @@ test('set-up code: the security officer issues it, the holder sets a password wi
   await page.click('#setup-submit');
   await page.locator('#whoami-name', { hasText: holder }).waitFor();
   await settle(page);
-  assert.equal(await page.evaluate(() => window.location.hash), '#/records', 'staff lands on the catalogue');
+  assert.equal(await page.evaluate(() => window.location.hash), '#/home', 'staff lands on the home page');
   await snap(page, 'setup-done');
   await signOut(page);
   // The code worked once.
