@@ -8,4 +8,4 @@ cd "$(dirname "$0")"
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-exec node --test --test-concurrency=1 ui_flow.test.mjs ui_retention.test.mjs ui_isolation.test.mjs ui_verification.test.mjs ui_second_factor.test.mjs ui_search.test.mjs ui_home.test.mjs ui_phone.test.mjs ui_catalogue.test.mjs
+exec node --test --test-concurrency=1 ui_flow.test.mjs ui_retention.test.mjs ui_isolation.test.mjs ui_verification.test.mjs ui_second_factor.test.mjs ui_search.test.mjs ui_home.test.mjs ui_phone.test.mjs ui_preview.test.mjs ui_catalogue.test.mjs

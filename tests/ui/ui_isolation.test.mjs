@@ -113,7 +113,7 @@ function pagesFor(role) {
     case 'sysadmin': return ['#/admin/users', '#/admin/grants', '#/admin/grants?state=all', '#/admin/departments', '#/alerts', '#/password'];
     case 'security_officer': return ['#/admin/users', '#/admin/grants', '#/admin/grants?state=confirmed', '#/alerts', '#/password'];
     case 'security_auditor': return ['#/admin/users', '#/admin/grants', '#/alerts', '#/audit', '#/password'];
-    case 'archivist': return [...common, '#/checkin', `#/records/${s.contract}/new-version`, `#/records/${s.contract}/edit`,
+    case 'archivist': return [...common, '#/checkin', `#/records/${s.contract}/new-version`, `#/records/${s.contract}/edit`, `#/records/${s.contract}/compare?from=1&to=2`,
       '#/loans?view=desk', '#/loans?view=overdue', '#/loans?view=all', `#/loans/${s.physical}`, '#/retention', '#/disposition',
       '#/holds', `#/holds/${s.hold}`, '#/destructions', `#/destructions/${s.batch}`];
     case 'staff': return [...common, `#/loans/${s.digital}`];

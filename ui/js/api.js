@@ -166,7 +166,28 @@ export async function download(path, fallbackName, { query } = {}) {
     size: blob.size,
     etag: (res.headers.get('ETag') || '').replace(/"/g, ''),
     logIndex: res.headers.get('X-Custos-Log-Index'),
+    // A copy stamped for a loan (docs/api.md "Stamped loan copies"):
+    // copy is "stamped" and loan names the loan; both null otherwise.
+    copy: res.headers.get('X-Custos-Copy'),
+    loan: res.headers.get('X-Custos-Loan'),
   };
+}
+
+// An authenticated binary answer (a preview image) as a Blob with the
+// answer's headers, never saved; errors as for request().
+export async function fetchBlob(path, query) {
+  let res;
+  try {
+    res = await fetch(url(path, query), { headers: headers(), cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, 'network', String(e && e.message ? e.message : e));
+  }
+  if (!res.ok) {
+    const err = await errorFrom(res);
+    report(err, path);
+    throw err;
+  }
+  return { blob: await res.blob(), headers: res.headers };
 }
 
 export function saveBlob(blob, name) {

@@ -5,6 +5,7 @@ import { signInPage, passwordPage, setupPage, enrolPage } from './pages/signin.j
 import { homePage } from './pages/home.js';
 import { cataloguePage } from './pages/catalogue.js';
 import { recordPage, borrowPage, editRecordPage } from './pages/record.js';
+import { comparePage } from './pages/compare.js';
 import { checkInPage, newVersionPage } from './pages/checkin.js';
 import { loansPage, loanPage } from './pages/loans.js';
 import { alertsPage } from './pages/alerts.js';
@@ -25,6 +26,7 @@ export const routes = [
   { pattern: /^\/records$/, page: cataloguePage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}$`), page: recordPage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}/borrow$`), page: borrowPage, cap: 'borrow' },
+  { pattern: new RegExp(`^/records/${ID}/compare$`), page: comparePage, cap: 'catalogue' },
   { pattern: new RegExp(`^/records/${ID}/edit$`), page: editRecordPage, cap: 'editRecord' },
   { pattern: new RegExp(`^/records/${ID}/new-version$`), page: newVersionPage, cap: 'checkIn' },
   { pattern: /^\/checkin$/, page: checkInPage, cap: 'checkIn' },

@@ -3,7 +3,7 @@
 // every loan and the borrowing register; and one loan with its events.
 
 import {
-  h, pageHeader, table, badge, stateBadge, classBadge, mono, fmtTime, fmtTimeShort, field, select,
+  h, pageHeader, table, badge, stateBadge, classBadge, mono, fmtTime, fmtTimeShort, fmtBytes, field, select,
   loanLink, recordLink, dl, section, sectionWithActions, localInputToIso, isoToLocalInput, notice,
 } from '../dom.js';
 import { t, eventLabel, errorText } from '../i18n.js';
@@ -12,6 +12,7 @@ import * as session from '../session.js';
 import { navigate, flash, reload } from '../nav.js';
 import { statusArea, onSubmit, actionButton, confirmedActionButton } from '../widgets.js';
 import { LOAN_STATES } from '../model.js';
+import { previewPages, thumbnail, pageViewer, textViewer, downloadFile } from '../preview.js';
 
 const enc = encodeURIComponent;
 
@@ -302,6 +303,59 @@ function renewForm(loan, status) {
   return form;
 }
 
+// The record's files on the page of a checked-out digital loan: download
+// (a copy stamped for this loan when the record's classification asks for
+// one: the answer says X-Custos-Copy: stamped), page previews and the
+// extracted text, for the current version (docs/ui.md "Loan page").
+async function loanFiles(loan) {
+  const record = await api.get(`/v1/records/${enc(loan.recordId)}`);
+  const v = record.versions[record.versions.length - 1];
+  if (!v || record.tombstone) return section(t('loan.files'), h('p', { class: 'muted' }, t('record.contentDestroyed')));
+  const status = statusArea();
+  const area = h('div', { class: 'viewer-area' });
+  const closeArea = (opener) => () => { while (area.firstChild) area.firstChild.remove(); if (opener && opener.isConnected) opener.focus(); };
+  const openPages = (f) => {
+    const opener = document.activeElement;
+    const viewer = pageViewer(record.id, v.number, f, { onClose: closeArea(opener) });
+    area.replaceChildren(viewer);
+    viewer.focus();
+  };
+  const openText = async (f) => {
+    const opener = document.activeElement;
+    const viewer = await textViewer(record.id, v.number, f, { onClose: closeArea(opener) });
+    area.replaceChildren(viewer);
+    viewer.focus();
+  };
+  const columns = [
+    {
+      label: h('span', { class: 'sr-only' }, t('record.thumbColumn')),
+      cell: (f) => (previewPages(f) ? thumbnail(record.id, v.number, f, { onOpen: () => openPages(f) }) : null),
+      class: 'thumb-col',
+    },
+    { label: t('record.fileName'), cell: (f) => h('span', { class: 'file-name' }, f.name), class: 'wrap' },
+    { label: t('record.fileSize'), cell: (f) => fmtBytes(f.size), class: 'num nowrap' },
+    {
+      label: h('span', { class: 'sr-only' }, t('common.actions')),
+      cell: (f) => (f.destroyed ? badge(t('record.contentDestroyed'), 'dark') : h('div', { class: 'file-actions' },
+        actionButton(t('record.download'), async () => {
+          const info = await downloadFile(record.id, v.number, f);
+          if (info.stamped) status.warn(info.message);
+          else status.ok(info.message);
+        }, status, 'primary', { dataset: { action: 'download', file: f.name }, 'aria-label': t('record.downloadNamed', { name: f.name }) }),
+        previewPages(f) ? actionButton(t('record.preview'), () => openPages(f), status, 'secondary',
+          { dataset: { action: 'preview', file: f.name }, 'aria-label': t('record.previewNamed', { name: f.name }) }) : null,
+        actionButton(t('record.showText'), () => openText(f), status, 'secondary',
+          { dataset: { action: 'show-text', file: f.name }, 'aria-label': t('record.showTextNamed', { name: f.name }) }))),
+      class: 'nowrap',
+    },
+  ];
+  return section(t('loan.files'),
+    h('p', { class: 'hint' }, t('loan.filesHint', { n: v.number })),
+    h('div', { class: 'flush' }, table(columns, v.files, t('record.noFiles'), { class: 'compact', label: t('loan.files') })),
+    status.el,
+    area);
+}
+
 export async function loanPage({ params, user }) {
   const loan = await api.get(`/v1/loans/${enc(params[0])}`);
   const status = statusArea();
@@ -313,6 +367,7 @@ export async function loanPage({ params, user }) {
     pageHeader(`${loan.id}`, `${loan.recordId} · ${loan.recordTitle}`, actions),
     status.el,
     readable ? notice(t('loan.readNow', { due: fmtTime(loan.dueAt) }), 'success') : null,
+    readable ? await loanFiles(loan) : null,
     h('div', { class: loan.renewal || canRenew ? 'cols' : 'cols cols-single' },
       h('div', { class: 'col-main' }, section(t('loan.details'), dl([
         [t('loan.state'), h('span', { id: 'loan-state' }, stateBadge('loanState', loan.state), loan.overdue ? [' ', badge(t('loan.overdue'), 'alert')] : null)],

@@ -8,7 +8,7 @@
 import {
   h, dl, pageHeader, section, sectionWithActions, table, badge, stateBadge, classBadge, hash, mono,
   fmtTime, fmtTimeShort, fmtDay, fmtDate, fmtBytes, fmtRule, field, select, button, linkButton, loanLink,
-  notice, localInputToIso, isoToLocalInput, clear, append, emptyState,
+  notice, localInputToIso, isoToLocalInput, clear, append, emptyState, uid,
 } from '../dom.js';
 import { t, eventLabel } from '../i18n.js';
 import * as api from '../api.js';
@@ -16,6 +16,7 @@ import * as session from '../session.js';
 import { navigate, flash } from '../nav.js';
 import { statusArea, onSubmit, actionButton } from '../widgets.js';
 import { TYPE_FIELDS, CLASSIFICATIONS, TRIGGERS, ACTIONS } from '../model.js';
+import { previewPages, thumbnail, pageViewer, textViewer, downloadFile } from '../preview.js';
 
 const enc = encodeURIComponent;
 
@@ -66,30 +67,71 @@ function extractionCell(f) {
   return h('div', { class: 'extraction' }, parts);
 }
 
-// The extracted text of one file, shown in a scrollable <pre> as text
-// (textContent), never parsed. GET …/text is a content read the server logs.
+// The extracted text of one file, shown in the viewer's place in a
+// scrollable <pre> as text (textContent), never parsed. GET …/text is a
+// content read the server logs.
 async function showText(record, v, f, area, textStatus) {
   clear(area);  // a refusal must not stand above another file's text
-  const res = await api.get(`/v1/records/${enc(record.id)}/versions/${v.number}/files/${enc(f.id)}/text`);
-  const text = typeof res.text === 'string' ? res.text : '';
-  const pre = h('pre', { class: 'extracted-text', tabindex: '0', 'aria-label': t('record.textOf', { name: f.name, v: v.number }) });
-  pre.textContent = text;
+  const viewer = await textViewer(record.id, v.number, f, { onClose: () => { clear(area); textStatus.clear(); } });
   clear(area);
-  append(area, [
-    h('div', { class: 'file-text', dataset: { file: f.id } },
-      h('h4', null, t('record.textOf', { name: f.name, v: v.number })),
-      text ? pre : h('p', { class: 'muted' }, t('record.textEmpty')),
-      button(t('record.hideText'), () => { clear(area); textStatus.clear(); }, 'link', { class: 'btn btn-link hide-text' })),
-  ]);
+  append(area, [viewer]);
   textStatus.ok(t('record.textShown', { name: f.name }));
+}
+
+// The page viewer of a previewable file in the version's viewer area.
+function showPages(record, v, f, area, textStatus) {
+  clear(area);
+  textStatus.clear();
+  const opener = document.activeElement;
+  const viewer = pageViewer(record.id, v.number, f, {
+    onClose: () => { clear(area); if (opener && opener.isConnected) opener.focus(); },
+  });
+  append(area, [viewer]);
+  viewer.focus();
+}
+
+// For a caller who may not read the content: the download button is
+// there but disabled, with the reason in words and, right beside it, the
+// way to a loan (docs/ui.md "Previews").
+function noReadActions(record, f) {
+  const reasonId = uid('noread');
+  return h('div', { class: 'file-actions no-read' },
+    h('button', {
+      type: 'button', class: 'btn btn-secondary', disabled: true, 'aria-describedby': reasonId,
+      'aria-label': t('record.downloadNamed', { name: f.name }), dataset: { action: 'download', file: f.name },
+    }, t('record.download')),
+    session.can('borrow') ? linkButton(t('record.borrow'), `#/records/${enc(record.id)}/borrow`, 'link',
+      { class: 'btn btn-link borrow-link', dataset: { action: 'borrow-link', file: f.name } }) : null,
+    h('span', { class: 'small muted no-read-reason', id: reasonId }, t('record.noReadReason')));
+}
+
+function fileActions(record, v, f, status, area, textStatus) {
+  if (!session.mayReadContent(record)) return noReadActions(record, f);
+  const pages = previewPages(f);
+  return h('div', { class: 'file-actions' },
+    actionButton(t('record.download'), async () => {
+      const info = await downloadFile(record.id, v.number, f);
+      status.ok(info.message);
+    }, status, 'secondary', { dataset: { action: 'download', file: f.name, version: v.number }, 'aria-label': t('record.downloadNamed', { name: f.name }) }),
+    pages ? button(t('record.preview'), () => showPages(record, v, f, area, textStatus), 'secondary',
+      { dataset: { action: 'preview', file: f.name, version: v.number }, 'aria-label': t('record.previewNamed', { name: f.name }) }) : null,
+    actionButton(t('record.showText'), () => showText(record, v, f, area, textStatus), textStatus, 'secondary',
+      { dataset: { action: 'show-text', file: f.name, version: v.number }, 'aria-label': t('record.showTextNamed', { name: f.name }) }));
 }
 
 function versionCard(record, v, status, latest) {
   const canRead = !record.tombstone;
   const mayRead = session.mayReadContent(record);
   const textStatus = statusArea();
-  const textArea = h('div', { class: 'text-area' });
+  const textArea = h('div', { class: 'text-area viewer-area' });
+  // First-page thumbnails only for a caller who may read the content.
+  const thumbs = mayRead && canRead && v.files.some((f) => previewPages(f) > 0);
   const columns = [
+    thumbs ? {
+      label: h('span', { class: 'sr-only' }, t('record.thumbColumn')),
+      cell: (f) => (previewPages(f) ? thumbnail(record.id, v.number, f, { onOpen: () => showPages(record, v, f, textArea, textStatus) }) : null),
+      class: 'thumb-col',
+    } : null,
     { label: t('record.fileName'), cell: (f) => h('span', { class: 'file-name' }, f.name), class: 'wrap' },
     { label: t('record.fileSize'), cell: (f) => fmtBytes(f.size), class: 'num nowrap' },
     { label: t('record.mediaType'), cell: typeCell },
@@ -100,16 +142,10 @@ function versionCard(record, v, status, latest) {
       label: h('span', { class: 'sr-only' }, t('common.actions')),
       cell: (f) => (f.destroyed || !canRead
         ? badge(t('record.contentDestroyed'), 'dark')
-        : h('div', { class: 'file-actions' },
-          actionButton(t('record.download'), async () => {
-            const info = await api.download(`/v1/records/${enc(record.id)}/versions/${v.number}/files/${enc(f.id)}`, f.name);
-            status.ok(t('record.downloaded', { name: info.name, index: info.logIndex ?? '—' }));
-          }, status, 'secondary', { dataset: { action: 'download', file: f.name, version: v.number }, 'aria-label': t('record.downloadNamed', { name: f.name }) }),
-          mayRead ? actionButton(t('record.showText'), () => showText(record, v, f, textArea, textStatus), textStatus, 'secondary',
-            { dataset: { action: 'show-text', file: f.name, version: v.number }, 'aria-label': t('record.showTextNamed', { name: f.name }) }) : null)),
+        : fileActions(record, v, f, status, textArea, textStatus)),
       class: 'nowrap',
     },
-  ];
+  ].filter(Boolean);
   return h('li', { class: ['timeline-item', latest ? 'is-latest' : null], id: `version-${v.number}` },
     h('div', { class: 'timeline-marker', 'aria-hidden': 'true' }, String(v.number)),
     h('div', { class: 'timeline-body' },
@@ -168,7 +204,12 @@ function historySummary(ev, fileNames, change) {
       return t('hist.version', { n: d.version, files: (d.files || []).length, count: (d.files || []).length, kind: t(`kind.${d.kind}`, {}, d.kind || '') });
     case 'content.read':
       // "derived": "text" is a read of the extracted text, not of the bytes.
+      // "preview" a page image (details.page), "compare" names the other
+      // version of a comparison, "stamped" a copy made for a loan.
+      if (d.derived === 'text' && d.compare) return t('hist.readTextCompare', { v: d.version, file: fileNames.get(d.file) || d.file, other: d.compare });
       if (d.derived === 'text') return t(d.loan ? 'hist.readTextLoan' : 'hist.readText', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
+      if (d.derived === 'preview') return t(d.loan ? 'hist.readPreviewLoan' : 'hist.readPreview', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan, page: d.page ?? '—' });
+      if (d.stamped) return t('hist.readStamped', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
       return t(d.loan ? 'hist.readLoan' : 'hist.read', { v: d.version, file: fileNames.get(d.file) || d.file, loan: d.loan });
     case 'content.snippet':
       return t('hist.snippet', { v: d.version, file: fileNames.get(d.file) || d.file });
@@ -272,6 +313,27 @@ function asOfPanel(record) {
   return h('div', { class: 'as-of' }, form, status.el, out);
 }
 
+// "Compare versions": two versions chosen, the comparison page opened
+// (only for a caller who may read the content: comparing reads both texts).
+function comparePanel(record) {
+  const numbers = record.versions.map((v) => v.number);
+  const options = numbers.map((n) => [String(n), t('record.versionN', { n })]);
+  const from = select('from', options, String(numbers[numbers.length - 2]), { id: 'compare-from' });
+  const to = select('to', options, String(numbers[numbers.length - 1]), { id: 'compare-to' });
+  const status = statusArea();
+  const form = h('form', { class: 'inline-form compare-form', id: 'compare-form' },
+    field(t('compare.from'), from), field(t('compare.to'), to),
+    h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'btn btn-secondary', id: 'compare-submit' }, t('record.compare'))));
+  onSubmit(form, status, async (fd) => {
+    if (fd.get('from') === fd.get('to')) {
+      status.error({ code: 'invalid_compare', params: {} });
+      return;
+    }
+    navigate(`#/records/${enc(record.id)}/compare?from=${enc(fd.get('from'))}&to=${enc(fd.get('to'))}`);
+  });
+  return h('div', { class: 'compare-choose' }, h('h3', null, t('record.compareTitle')), form, status.el);
+}
+
 export async function recordPage({ params }) {
   const id = params[0];
   const [record, history] = await Promise.all([
@@ -318,6 +380,7 @@ export async function recordPage({ params }) {
       status.el,
       versions.length ? h('ol', { class: 'timeline', 'aria-label': t('record.versionsTimeline') },
         versions.map((v) => versionCard(record, v, status, v.number === latest))) : emptyState(t('record.noVersions')),
+      record.versions.length >= 2 && session.mayReadContent(record) ? comparePanel(record) : null,
       asOfPanel(record)),
     section(t('record.history'), h('div', { class: 'flush' }, historyTable(history.entries, record))));
 }
