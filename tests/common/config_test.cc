@@ -67,6 +67,24 @@ TEST(Config, ListValues) {
   }
 }
 
+// loans.stamp_classifications: classification names or nothing; the
+// default stamps confidential and secret records' loan copies.
+TEST(Config, StampClassificationsAreClassificationNames) {
+  EXPECT_EQ(Config{}.loan_stamp_classifications, (std::vector<std::string>{"confidential", "secret"}));
+  auto ok = ParseConfig("loans.stamp_classifications = internal, secret\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->loan_stamp_classifications, (std::vector<std::string>{"internal", "secret"}));
+  auto none = ParseConfig("loans.stamp_classifications =\n");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->loan_stamp_classifications.empty());
+  for (const char* text : {"loans.stamp_classifications = top-secret\n", "loans.stamp_classifications = secret,,internal\n",
+                           "loans.stamp_classifications = 机密\n"}) {
+    auto r = ParseConfig(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().reason(), "config_bad_value") << text;
+  }
+}
+
 TEST(Config, VerifyIntervalsAreDurations) {
   Config defaults;
   EXPECT_EQ(defaults.verify_interval_s, 86400);
