@@ -63,7 +63,8 @@ StatusOr<HomeSummary> HomeService::Summary(const Principal& who) const {
   }
   if (IsOneOf(role, {Role::kArchivist, Role::kLegal, Role::kAuditor})) {
     CUSTOS_ASSIGN_OR_RETURN(s.disposition_queue, DispositionQueue(who));
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<RetentionChange> pending, retention_.Changes(who, "pending"));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<RetentionChange> pending,
+                            retention_.Changes(who, "pending"));
     s.pending_retention_changes = pending.size();
   }
   if (IsOneOf(role, {Role::kAuditor, Role::kSysAdmin, Role::kSecurityAuditor})) {
@@ -92,27 +93,31 @@ StatusOr<ApprovalCounts> HomeService::Approvals(const Principal& who) const {
 StatusOr<uint64_t> HomeService::LoansToApprove(const Principal& who) const {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans, loans_.List(who, LoanFilter{}));
   domain::Time now = loans_.Now();
-  return static_cast<uint64_t>(std::count_if(
-      loans.begin(), loans.end(), [&](const domain::Loan& l) { return WaitsForApprover(who, l, now); }));
+  return static_cast<uint64_t>(
+      std::count_if(loans.begin(), loans.end(),
+                    [&](const domain::Loan& l) { return WaitsForApprover(who, l, now); }));
 }
 
 StatusOr<uint64_t> HomeService::DestructionsToApprove(const Principal& who) const {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<DestructionBatch> batches, destruction_.List(who));
   const std::string role(domain::Name(who.role));
-  return static_cast<uint64_t>(std::count_if(batches.begin(), batches.end(), [&](const DestructionBatch& b) {
-    if (b.state != domain::BatchState::kProposed || b.proposed_by == who.username.value) return false;
-    if (b.hidden_records > 0) return false;  // Approve would refuse: batch_records_hidden
-    return std::none_of(b.approvals.begin(), b.approvals.end(), [&](const DestructionApproval& a) {
-      return a.by == who.username.value || a.role == role;
-    });
-  }));
+  return static_cast<uint64_t>(
+      std::count_if(batches.begin(), batches.end(), [&](const DestructionBatch& b) {
+        if (b.state != domain::BatchState::kProposed || b.proposed_by == who.username.value)
+          return false;
+        if (b.hidden_records > 0) return false;  // Approve would refuse: batch_records_hidden
+        return std::none_of(b.approvals.begin(), b.approvals.end(),
+                            [&](const DestructionApproval& a) {
+                              return a.by == who.username.value || a.role == role;
+                            });
+      }));
 }
 
 StatusOr<uint64_t> HomeService::RetentionChangesToApprove(const Principal& who) const {
   CUSTOS_ASSIGN_OR_RETURN(std::vector<RetentionChange> pending, retention_.Changes(who, "pending"));
-  return static_cast<uint64_t>(std::count_if(pending.begin(), pending.end(), [&](const RetentionChange& c) {
-    return c.requested_by != who.username.value;
-  }));
+  return static_cast<uint64_t>(std::count_if(
+      pending.begin(), pending.end(),
+      [&](const RetentionChange& c) { return c.requested_by != who.username.value; }));
 }
 
 StatusOr<uint64_t> HomeService::GrantsToConfirm(const Principal& who) const {
@@ -130,8 +135,8 @@ StatusOr<std::vector<MyLoan>> HomeService::MyLoans(const Principal& who) const {
   std::vector<MyLoan> out;
   for (const domain::Loan& l : loans) {
     if (!domain::IsOpen(l, now)) continue;
-    out.push_back({l.id, l.record_id.value, l.record_title, domain::EffectiveState(l, now), l.due_at,
-                   domain::IsOverdue(l, now)});
+    out.push_back({l.id, l.record_id.value, l.record_title, domain::EffectiveState(l, now),
+                   l.due_at, domain::IsOverdue(l, now)});
   }
   std::sort(out.begin(), out.end(), [](const MyLoan& a, const MyLoan& b) {
     return a.due_at != b.due_at ? a.due_at < b.due_at : a.id < b.id;

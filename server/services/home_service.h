@@ -62,9 +62,9 @@ struct ApprovalCounts {
 struct MyLoan {
   std::string id;
   std::string record_id;
-  std::string title;  // the record's title at request time
+  std::string title;                                        // the record's title at request time
   domain::LoanState state = domain::LoanState::kRequested;  // effective state
-  domain::Time due_at;  // a pending renewal's due date is not shown here
+  domain::Time due_at;   // a pending renewal's due date is not shown here
   bool overdue = false;  // a paper original still out past due_at
 };
 

@@ -31,10 +31,12 @@ std::string InstantFromNow(std::chrono::milliseconds d) {
 }
 
 std::string DayFromToday(int days) {
-  return domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * days).substr(0, 10);
+  return domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(24) * days)
+      .substr(0, 10);
 }
 
-std::string LoanBody(const std::string& record_id, const std::string& kind, const std::string& due_at) {
+std::string LoanBody(const std::string& record_id, const std::string& kind,
+                     const std::string& due_at) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
   o->set("recordId", record_id);
   o->set("kind", kind);
@@ -59,14 +61,17 @@ std::string QualificationJson(const std::string& title, const std::string& valid
 // The top-level keys of a summary each role must get, and no others.
 const std::map<std::string, std::set<std::string>>& PartsByRole() {
   static const std::map<std::string, std::set<std::string>> parts = {
-      {"archivist", {"myLoans", "expiringCertificates", "overdueOriginals", "dispositionQueue",
-                     "pendingRetentionChanges"}},
+      {"archivist",
+       {"myLoans", "expiringCertificates", "overdueOriginals", "dispositionQueue",
+        "pendingRetentionChanges"}},
       {"staff", {"myLoans", "expiringCertificates"}},
       {"approver", {"approvals", "myLoans", "expiringCertificates", "overdueOriginals"}},
-      {"legal", {"approvals", "myLoans", "expiringCertificates", "overdueOriginals",
-                 "dispositionQueue", "pendingRetentionChanges"}},
-      {"auditor", {"myLoans", "expiringCertificates", "overdueOriginals", "dispositionQueue",
-                   "pendingRetentionChanges", "lastVerification"}},
+      {"legal",
+       {"approvals", "myLoans", "expiringCertificates", "overdueOriginals", "dispositionQueue",
+        "pendingRetentionChanges"}},
+      {"auditor",
+       {"myLoans", "expiringCertificates", "overdueOriginals", "dispositionQueue",
+        "pendingRetentionChanges", "lastVerification"}},
       {kAdmin, {"approvals", "lastVerification"}},
       {kSecurity, {"approvals"}},
       {kSecurityAuditor, {"lastVerification"}},
@@ -89,8 +94,9 @@ class ApiHome : public ::testing::Test {
   static void SetUpTestSuite() {
     std::vector<std::string> roles = kUserRoles;
     roles.push_back(kSecurityAuditor);
-    server_ = ApiServer::Create("audit.verify_interval = 1s\naudit.full_verify_interval = 1s\n", roles)
-                  .release();
+    server_ =
+        ApiServer::Create("audit.verify_interval = 1s\naudit.full_verify_interval = 1s\n", roles)
+            .release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -128,13 +134,14 @@ class ApiHome : public ::testing::Test {
   }
 
   std::string CheckInGeneral(const std::string& title) {
-    Poco::JSON::Object::Ptr rec = S().CheckInOk("archivist", GeneralJson(title, "internal", "sales"),
-                                                {FilePart("备忘录 memo.pdf", "%PDF-1.4 备忘录 " + title)});
+    Poco::JSON::Object::Ptr rec =
+        S().CheckInOk("archivist", GeneralJson(title, "internal", "sales"),
+                      {FilePart("备忘录 memo.pdf", "%PDF-1.4 备忘录 " + title)});
     return rec ? Str(rec, "id") : "";
   }
 
-  std::string RequestLoan(const std::string& role, const std::string& record_id, const std::string& kind,
-                          const std::string& due_at) {
+  std::string RequestLoan(const std::string& role, const std::string& record_id,
+                          const std::string& kind, const std::string& due_at) {
     HttpResult r = S().As(role, "POST", "/v1/loans", LoanBody(record_id, kind, due_at), kJson);
     EXPECT_EQ(r.status, 201) << Describe(r);
     return Str(JsonObject(r.body), "id");
@@ -185,10 +192,12 @@ TEST_F(ApiHome, LoanRequestWaitsForTheApproverUntilApproved) {
   ASSERT_FALSE(record.empty());
   const int64_t before = Approvals("approver", "loans");
   ASSERT_GE(before, 0);
-  const std::string loan = RequestLoan("staff", record, "digital", InstantFromNow(std::chrono::hours(48)));
+  const std::string loan =
+      RequestLoan("staff", record, "digital", InstantFromNow(std::chrono::hours(48)));
   ASSERT_FALSE(loan.empty());
 
-  EXPECT_EQ(Approvals("approver", "loans"), before + 1) << "the department's approver has one more to decide";
+  EXPECT_EQ(Approvals("approver", "loans"), before + 1)
+      << "the department's approver has one more to decide";
   Poco::JSON::Object::Ptr mine = MyLoan("staff", loan);
   ASSERT_TRUE(mine) << "the borrower sees the request among their loans";
   EXPECT_EQ(Str(mine, "state"), "requested");
@@ -198,7 +207,8 @@ TEST_F(ApiHome, LoanRequestWaitsForTheApproverUntilApproved) {
   EXPECT_FALSE(MyLoan("approver", loan)) << "another's loan is not in the approver's own loans";
 
   // The approver's own request waits for a colleague, not for them.
-  const std::string own = RequestLoan("approver", record, "physical", InstantFromNow(std::chrono::hours(48)));
+  const std::string own =
+      RequestLoan("approver", record, "physical", InstantFromNow(std::chrono::hours(48)));
   EXPECT_EQ(Approvals("approver", "loans"), before + 1) << "nobody approves their own loan";
 
   ActOk("approver", "/v1/loans/" + loan + "/approve");
@@ -217,13 +227,15 @@ TEST_F(ApiHome, LoanRequestWaitsForTheApproverUntilApproved) {
 TEST_F(ApiHome, ApprovalReasonIsLoggedAndTooLongOneApprovesNothing) {
   const std::string record = CheckInGeneral("审批理由 approval reason");
   ASSERT_FALSE(record.empty());
-  const std::string loan = RequestLoan("staff", record, "digital", InstantFromNow(std::chrono::hours(24)));
+  const std::string loan =
+      RequestLoan("staff", record, "digital", InstantFromNow(std::chrono::hours(24)));
   ASSERT_FALSE(loan.empty());
   const int64_t waiting = Approvals("approver", "loans");
 
   Poco::JSON::Object::Ptr too_long = new Poco::JSON::Object;
   too_long->set("reason", std::string(2001, 'x'));
-  HttpResult refused = S().As("approver", "POST", "/v1/loans/" + loan + "/approve", Stringify(too_long), kJson);
+  HttpResult refused =
+      S().As("approver", "POST", "/v1/loans/" + loan + "/approve", Stringify(too_long), kJson);
   EXPECT_EQ(refused.status, 422) << Describe(refused);
   EXPECT_EQ(ErrorCode(refused), "invalid_reason");
   EXPECT_EQ(Approvals("approver", "loans"), waiting) << "a refused approval changes nothing";
@@ -237,8 +249,9 @@ TEST_F(ApiHome, ApprovalReasonIsLoggedAndTooLongOneApprovesNothing) {
   Poco::JSON::Object::Ptr last = events->getObject(static_cast<unsigned>(events->size() - 1));
   ASSERT_EQ(Str(last, "action"), "loan.approve");
   const int64_t index = Int(last, "logIndex");
-  HttpResult entry = S().As("auditor", "GET", "/v1/log/entries?start=" + std::to_string(index) +
-                                                  "&end=" + std::to_string(index + 1));
+  HttpResult entry = S().As(
+      "auditor", "GET",
+      "/v1/log/entries?start=" + std::to_string(index) + "&end=" + std::to_string(index + 1));
   ASSERT_EQ(entry.status, 200) << Describe(entry);
   Poco::JSON::Array::Ptr arr = JsonArray(entry.body);
   ASSERT_TRUE(arr && arr->size() == 1);
@@ -252,7 +265,8 @@ TEST_F(ApiHome, PaperOriginalPastItsDueDateIsOverdue) {
   ASSERT_FALSE(record.empty());
   const int64_t before = Count("archivist", "overdueOriginals");
   ASSERT_GE(before, 0);
-  const std::string loan = RequestLoan("staff", record, "physical", InstantFromNow(std::chrono::seconds(3)));
+  const std::string loan =
+      RequestLoan("staff", record, "physical", InstantFromNow(std::chrono::seconds(3)));
   ASSERT_FALSE(loan.empty());
   ActOk("approver", "/v1/loans/" + loan + "/approve");
   ActOk("archivist", "/v1/loans/" + loan + "/checkout");
@@ -281,7 +295,8 @@ TEST_F(ApiHome, ShortenedRuleWaitsForLegalThenTheRecordJoinsTheQueue) {
   ASSERT_EQ(put.status, 202) << Describe(put);
   const std::string change = Str(JsonObject(put.body), "id");
 
-  EXPECT_EQ(Approvals("legal", "retentionChanges"), legal_before + 1) << "legal has a shortening to decide";
+  EXPECT_EQ(Approvals("legal", "retentionChanges"), legal_before + 1)
+      << "legal has a shortening to decide";
   EXPECT_EQ(Count("archivist", "pendingRetentionChanges"), pending_before + 1);
   EXPECT_EQ(Count("legal", "pendingRetentionChanges"), pending_before + 1);
   EXPECT_EQ(Approvals("archivist", "retentionChanges"), -1) << "the archivist approves nothing";
@@ -299,15 +314,17 @@ TEST_F(ApiHome, ShortenedRuleWaitsForLegalThenTheRecordJoinsTheQueue) {
   // A batch waits for one approver and one legal; never the proposer.
   const int64_t approver_before = Approvals("approver", "destructions");
   const int64_t legal_batches_before = Approvals("legal", "destructions");
-  HttpResult proposed = S().As("archivist", "POST", "/v1/destructions",
-                               R"({"recordIds":[")" + record + R"("],"reason":"保管期满 retention ended"})", kJson);
+  HttpResult proposed =
+      S().As("archivist", "POST", "/v1/destructions",
+             R"({"recordIds":[")" + record + R"("],"reason":"保管期满 retention ended"})", kJson);
   ASSERT_EQ(proposed.status, 201) << Describe(proposed);
   const std::string batch = Str(JsonObject(proposed.body), "id");
   EXPECT_EQ(Approvals("approver", "destructions"), approver_before + 1);
   EXPECT_EQ(Approvals("legal", "destructions"), legal_batches_before + 1);
   ActOk("approver", "/v1/destructions/" + batch + "/approve");
   EXPECT_EQ(Approvals("approver", "destructions"), approver_before) << "approved by this approver";
-  EXPECT_EQ(Approvals("legal", "destructions"), legal_batches_before + 1) << "legal's approval still missing";
+  EXPECT_EQ(Approvals("legal", "destructions"), legal_batches_before + 1)
+      << "legal's approval still missing";
   ActOk("legal", "/v1/destructions/" + batch + "/approve");
   EXPECT_EQ(Approvals("legal", "destructions"), legal_batches_before);
 }
@@ -319,7 +336,8 @@ TEST_F(ApiHome, ProposedGrantWaitsForTheOtherAdministrator) {
   const int64_t officer_before = Approvals(kSecurity, "grants");
   HttpResult proposed = S().ProposeGrant("home-grantee", "auditor");
   ASSERT_EQ(proposed.status, 201) << Describe(proposed);
-  EXPECT_EQ(Approvals(kAdmin, "grants"), admin_before + 1) << "the system administrator may confirm it";
+  EXPECT_EQ(Approvals(kAdmin, "grants"), admin_before + 1)
+      << "the system administrator may confirm it";
   EXPECT_EQ(Approvals(kSecurity, "grants"), officer_before) << "its proposer may not";
   ASSERT_EQ(S().ConfirmGrant(Str(JsonObject(proposed.body), "id")).status, 200);
   EXPECT_EQ(Approvals(kAdmin, "grants"), admin_before);
@@ -328,11 +346,13 @@ TEST_F(ApiHome, ProposedGrantWaitsForTheOtherAdministrator) {
 TEST_F(ApiHome, CertificateWithinTheAlertWindowIsCounted) {
   const int64_t before = Count("staff", "expiringCertificates");
   ASSERT_GE(before, 0);
-  Poco::JSON::Object::Ptr soon = S().CheckInOk(
-      "archivist", QualificationJson("ISO 9001 证书 certificate", DayFromToday(20)), {FilePart("证书.pdf", "%PDF-1.4 cert")});
+  Poco::JSON::Object::Ptr soon =
+      S().CheckInOk("archivist", QualificationJson("ISO 9001 证书 certificate", DayFromToday(20)),
+                    {FilePart("证书.pdf", "%PDF-1.4 cert")});
   ASSERT_TRUE(soon);
-  Poco::JSON::Object::Ptr later = S().CheckInOk(
-      "archivist", QualificationJson("远期证书 later certificate", DayFromToday(400)), {FilePart("证书2.pdf", "%PDF-1.4 cert2")});
+  Poco::JSON::Object::Ptr later =
+      S().CheckInOk("archivist", QualificationJson("远期证书 later certificate", DayFromToday(400)),
+                    {FilePart("证书2.pdf", "%PDF-1.4 cert2")});
   ASSERT_TRUE(later);
   EXPECT_EQ(Count("staff", "expiringCertificates"), before + 1) << "only the one within 90 days";
   HttpResult alerts = S().As("staff", "GET", "/v1/alerts");
