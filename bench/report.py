@@ -267,7 +267,7 @@ Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
 Sections: `corpus`, `bounds`, `custos`, `peers`, `search`,
-`content_search`, `pipeline`, `log`, `extraction`, `scaleout`. The work
+`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -758,6 +758,25 @@ def page(results, source, notes, drawn):
             ["the same page as a scanned PDF (render + OCR)",
              fmt(ex.get("scanned_pdf_seconds_per_page")) + " s/page"],
             ["OCR lines found", f"{ex.get('ocr_found_lines')} of {ex.get('ocr_lines')}"],
+        ]))
+        out.append("")
+
+    out.append("## Loan copies\n")
+    lc = s.get("loan_copy")
+    if lc is None:
+        out.append("Not run.\n")
+    elif lc.get("error"):
+        out.append(f"Error: {lc['error']}.\n")
+    else:
+        out.append("The worker `custos-stamp` (docs/formats/stamp.md) stamping five lines on every page "
+                   "of PDFs made in the run (bench/stamp_bench.py); whole worker runs, median "
+                   f"of {lc.get('runs_per_figure')}. In custosd a copy also costs decrypting the "
+                   "original into memory and one log write.\n")
+        out.append(table(["figure", "value"], [
+            ["stamped copy of a 20-page PDF", fmt(lc.get("pdf20_copy_seconds")) + " s"],
+            ["the same in pages/s", fmt(lc.get("pdf20_copy_pages_per_s")) + " pages/s"],
+            ["stamped copy of a 200-page PDF", fmt(lc.get("pdf200_copy_seconds")) + " s"],
+            ["bytes the stamp adds to the 20-page copy", fmt(lc.get("copy_bytes_overhead"))],
         ]))
         out.append("")
 

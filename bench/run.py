@@ -24,6 +24,8 @@ Sections, run in this order (corpus is made whenever a later section needs it):
   extraction  the worker custos-extract: PDF text-layer pages/s, OCR seconds
           per page of a 300 dpi scan, as PNG and as a scanned PDF
           (bench/extraction_bench.py)
+  loan_copy  the worker custos-stamp: a stamped loan copy of a 20-page (and a
+          200-page) PDF, seconds per copy (bench/stamp_bench.py)
   scaleout  a throwaway PostgreSQL (scripts/test-postgres.sh): pgbench's
           commits/s, then durable 64 KiB check-ins/s of one and of two
           custosd nodes serving one archive whose metadata lives there
@@ -67,10 +69,11 @@ sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 import corpus as corpus_mod  # noqa: E402
 import fsync_rate  # noqa: E402
 import extraction_bench  # noqa: E402
+import stamp_bench  # noqa: E402
 import text_corpus  # noqa: E402
 
 SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "content_search", "pipeline", "log",
-            "extraction", "scaleout"]
+            "extraction", "loan_copy", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -1433,6 +1436,13 @@ def section_extraction(b, out):
     out.update(extraction_bench.measure(b.bin, work, b.quick))
 
 
+def section_loan_copy(b, out):
+    work = os.path.join(b.work, "loan_copy")
+    os.makedirs(work, exist_ok=True)
+    log("loan_copy: custos-stamp on generated 20- and 200-page PDFs")
+    out.update(stamp_bench.measure(b.bin, work, b.quick))
+
+
 def section_scaleout(b, out):
     corpus = b.ensure_corpus()
     pg = ThrowawayPostgres(b)
@@ -1820,7 +1830,7 @@ def main():
         log("WARNING: the work directory is on tmpfs: fsync figures will be meaningless")
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
-           "extraction": section_extraction, "scaleout": section_scaleout,
+           "extraction": section_extraction, "loan_copy": section_loan_copy, "scaleout": section_scaleout,
            "content_search": section_content_search, "pipeline": section_pipeline}
     interrupted = False
     try:
