@@ -17,7 +17,8 @@
 //   the message under the field and linked by aria-describedby); a
 //   counterparty too long for the server is refused by it and the refusal
 //   is marked on that field; a file with a Chinese name dropped on the
-//   drop zone (a DataTransfer) is then checked in with its name unchanged.
+//   drop zone (a DataTransfer) with a .p7s named after it is then checked
+//   in with its name unchanged and that signature.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -271,16 +272,20 @@ test('check-in: bad date and amount stop it on their fields; a server refusal is
     const dt = new DataTransfer();
     dt.items.add(new File(['维保服务合同正文 Maintenance contract.\n'], name, { type: 'text/plain' }));
     dt.items.add(new File(['draft'], '草稿 draft.txt', { type: 'text/plain' }));
+    // Named after the contract: it becomes that file's signature.
+    dt.items.add(new File(['not really CMS'], `${name}.p7s`, { type: 'application/pkcs7-signature' }));
     const zone = document.getElementById('checkin-files-zone');
     for (const type of ['dragenter', 'dragover', 'drop']) zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, NAME);
   await page.locator('.file-list tbody tr').nth(1).waitFor();
+  assert.equal(await page.locator('.file-list tbody tr').count(), 2, 'the signature is no file of its own');
+  assert.equal(await page.textContent(`.file-list tr[data-file="${NAME}"] .sig-name`), `${NAME}.p7s`, 'the signature goes with its file');
   await page.click(`button[aria-label="移除 草稿 draft.txt"]`);
   assert.deepEqual(await page.locator('.file-list tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.file)), [NAME], 'the removed file is gone');
 
   await page.click('#checkin-submit');
   await page.locator('.status-area .notice-error').waitFor();
-  for (const [id, words] of [['#meta-signedDate', /签订日期.*日期/], ['#meta-amount', /金额.*十进制/]]) {
+  for (const [id, words] of [['#meta-signedDate', /签订日期.*没有填完整/], ['#meta-amount', /金额.*十进制/]]) {
     assert.equal(await page.getAttribute(id, 'aria-invalid'), 'true', `${id} is marked`);
     const message = page.locator(`${id} + .field-error`);
     assert.ok(await message.isVisible(), `${id}: a message under the field`);
@@ -319,6 +324,7 @@ test('check-in: bad date and amount stop it on their fields; a server refusal is
   const token = await apiSignIn(server, 'alice');
   const record = (await apiCall(server, 'GET', `/v1/records/${recordId}`, { token })).data;
   assert.deepEqual(record.versions[0].files.map((f) => f.name), [NAME], 'the Chinese name is kept byte for byte');
+  assert.equal(record.versions[0].files[0].signature.status, 'invalid', 'the signature was sent with its file (and does not verify)');
   assert.equal(record.metadata.amount, '1250000.00');
   assert.equal(record.metadata.signedDate, '2026-02-01');
   await snap(page, 'checked-in');

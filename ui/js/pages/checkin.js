@@ -201,7 +201,11 @@ function fieldError(code, field, rule, extra) {
 // The problem of one type field, or null. `input` is its <input>.
 function typeFieldProblem(key, inputType, required, input) {
   const v = String(input.value || '').trim();
-  if (inputType === 'date' && input.validity && input.validity.badInput) return fieldError('invalid_metadata', key, 'date');
+  // A date field with only part of a date typed has no value at all: it is
+  // unfinished, not empty.
+  if (inputType === 'date' && input.validity && input.validity.badInput) {
+    return { message: t('checkin.dateIncomplete', { field: t(`meta.${key}`) }), params: { field: key } };
+  }
   if (!v) return required ? fieldError('invalid_metadata', key, 'required') : null;
   if (inputType === 'date' && !isDate(v)) return fieldError('invalid_metadata', key, 'date');
   if (key === 'amount' && !AMOUNT.test(v)) return fieldError('invalid_metadata', key, 'decimal');
