@@ -2,7 +2,8 @@
 // against a real custosd (docs/ui.md "The catalogue" and "Check-in"):
 // - legal selects two records in the catalogue and adds them to a new
 //   legal hold in one go; the page shows the outcome per record and the
-//   hold, read back through the API, lists both;
+//   hold, read back through the API, lists both; exported, the package
+//   downloads and each record says it went in with its content;
 // - an archivist's bulk destruction proposal of records that are not due
 //   is refused whole: the record the server names shows its reason, the
 //   other "not proposed";
@@ -127,6 +128,17 @@ test('legal adds two records to a new hold from the catalogue; a refused destruc
   const hold = (await apiCall(server, 'GET', `/v1/holds/${holdId}`, { token })).data;
   assert.deepEqual([...hold.recordIds].sort(), [ids.Alpha, ids.Charlie].sort(), 'the hold lists both records');
   assert.equal(hold.state, 'active');
+
+  // The same two exported as one package: downloaded, and per record
+  // what it holds (legal reads contracts, so every file's content).
+  const download = page.waitForEvent('download');
+  await page.click('#bulk-export');
+  assert.match((await download).suggestedFilename(), /^EX-.*\.zip$|^custos-export-/);
+  await page.locator('#bulk-results-table').waitFor();
+  await page.locator('#bulk-results-title', { hasText: '导出包' }).waitFor();
+  const exported = await page.locator('#bulk-results-table tbody tr').evaluateAll((rows) => rows.map((r) => [r.dataset.record, r.dataset.outcome, r.textContent]));
+  assert.equal(exported.length, 2);
+  assert.ok(exported.every(([, outcome, text]) => outcome === 'ok' && /含全部文件内容/.test(text)), JSON.stringify(exported));
 
   // Selecting the whole page, then a second hold: the open one is offered.
   await go(page, `#/records?q=${encodeURIComponent(RUN)}&type=contract&sort=id`);
