@@ -119,12 +119,14 @@ StatusOr<PagePreview> RecordService::Preview(const Principal& who, const domain:
     return Status::Ok();
   }));
   if (!may) return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
-  if (!text || text->identified_type.empty()) {
+  if (!text || text->state == storage::TextState::kPending) {
     return Failed("not_identified", "the file has not been identified yet; try again shortly");
   }
   PagePreview out;
   out.page = page;
-  out.pages = PreviewPages(*text);
+  // A file the pipeline failed on has no identified type: its first page
+  // is tried, and the worker, which identifies the bytes itself, decides.
+  out.pages = text->identified_type.empty() ? 1 : PreviewPages(*text);
   if (out.pages == 0) return Unprocessable("this file's type has no preview", "preview_unsupported");
   if (page > out.pages) {
     return InvalidPreview("the file has " + std::to_string(out.pages) + " pages").WithParam("pages", out.pages);

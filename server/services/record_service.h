@@ -337,7 +337,7 @@ class RecordService {
   // "preview_unsupported" (not a PDF or an image); kUnavailable
   // "preview_failed" with params "reason": the worker's (extraction_crashed,
   // extraction_timeout, extraction_limit, extraction_unreadable, ...),
-  // "not_identified" while the pipeline has not identified the file, or
+  // "not_identified" while the pipeline has not looked at the file, or
   // "preview_disabled".
   StatusOr<PagePreview> Preview(const Principal& who, const domain::RecordId& id, int version,
                                 const domain::FileId& file, int page, std::string_view size);
