@@ -101,13 +101,13 @@ function savedPanel(user, query) {
       type: 'button', class: 'btn btn-link btn-small saved-delete', 'aria-label': t('catalogue.savedDeleteNamed', { name: s.name }),
       on: { click: () => { storeSearches(user, savedSearches(user).filter((x) => x.name !== s.name)); navigate(catalogueHash(query)); } },
     }, t('catalogue.savedDelete'))));
-  const nameInput = h('input', { name: 'name', required: true, maxlength: '80', id: 'saved-name', autocomplete: 'off' });
+  const nameInput = h('input', { name: 'name', maxlength: '80', id: 'saved-name', autocomplete: 'off' });
   const form = h('form', { class: 'inline-form saved-form' },
     field(t('catalogue.savedName'), nameInput, { class: 'grow' }),
     h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'btn btn-secondary', id: 'saved-save' }, t('catalogue.savedSave'))));
   onSubmit(form, status, async (fd) => {
     const name = String(fd.get('name') || '').trim();
-    if (!name) throw new Error(t('catalogue.savedNameMissing'));
+    if (!name) throw Object.assign(new Error(t('catalogue.savedNameMissing')), { params: { field: 'name' } });
     const rest = savedSearches(user).filter((x) => x.name !== name);
     storeSearches(user, [...rest, { name, query: shapeOf(query) }].sort((a, b) => a.name.localeCompare(b.name)));
     navigate(catalogueHash(query));
@@ -159,7 +159,7 @@ function metaCell(r, key, kind) {
 function columnsFor(query) {
   const cols = [
     { key: 'id', label: t('field.archiveNumber'), cell: (r) => recordLink(r.id), class: 'nowrap' },
-    { key: 'title', label: t('field.title'), cell: titleAndMatches, class: 'wrap' },
+    { key: 'title', label: t('field.title'), cell: titleAndMatches, class: 'wrap title-col' },
   ];
   const typeCols = TYPE_COLUMNS[query.type];
   if (typeCols) {
@@ -231,7 +231,7 @@ function resultTable(records, query, selection) {
 function pager(query, page, pages, exact) {
   const link = (p) => catalogueHash(query, { page: p });
   const disabled = (label) => h('span', { class: 'btn btn-secondary is-disabled', 'aria-disabled': 'true' }, label);
-  const jumpInput = h('input', { type: 'number', name: 'page', min: '1', max: exact ? String(pages) : null, step: '1', value: String(page), class: 'short', id: 'jump-page', required: true });
+  const jumpInput = h('input', { type: 'number', name: 'page', min: '1', max: exact ? String(pages) : null, step: '1', value: String(page), class: 'short', id: 'jump-page' });
   const status = statusArea();
   const jump = h('form', { class: 'inline-form jump-form', novalidate: true },
     field(t('catalogue.jumpTo'), jumpInput),
