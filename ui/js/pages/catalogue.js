@@ -380,14 +380,11 @@ function destructionForm(ids, holder, done) {
       h('button', { type: 'button', class: 'btn btn-ghost', on: { click: () => done(null) } }, t('common.cancel'))),
     status.el);
   onSubmit(form, status, async (fd) => {
-    let rows;
-    let title;
     try {
       const batch = await api.post('/v1/destructions', { recordIds: ids, reason: String(fd.get('reason') || '').trim() });
-      rows = ids.map((id) => ({ id, ok: true, text: t('catalogue.destroyProposed', { batch: batch.id }) }));
-      title = t('catalogue.destroyResults', { batch: batch.id });
       done(null);
-      resultsTable(holder, title, rows);
+      resultsTable(holder, t('catalogue.destroyResults', { batch: batch.id }),
+        ids.map((id) => ({ id, ok: true, text: t('catalogue.destroyProposed', { batch: batch.id }) })));
       append(holder, [h('p', null, h('a', { href: `#/destructions/${enc(batch.id)}` }, t('catalogue.destroyOpen', { batch: batch.id })))]);
     } catch (err) {
       // A refusal about the records (409) is shown per record: the one the
@@ -396,7 +393,7 @@ function destructionForm(ids, holder, done) {
       if (!err || err.status !== 409) throw err;
       const named = err.params && typeof err.params.recordId === 'string' && ids.includes(err.params.recordId) ? err.params.recordId : null;
       done(null);
-      rows = ids.map((id) => {
+      const rows = ids.map((id) => {
         if (!named) return { id, ok: false, text: t('catalogue.destroyNotProposedWhy', { reason: errorText(err) }) };
         return id === named
           ? { id, ok: false, text: errorText(err) }
@@ -427,7 +424,10 @@ function bulkBar(records, isCurrent) {
     all: null,
     set(id, on) { if (on) chosen.add(id); else chosen.delete(id); this.update(); },
     setAll(on) { for (const b of this.boxes) { b.checked = on; if (on) chosen.add(b.value); else chosen.delete(b.value); } this.update(); },
+    // A changed selection closes an open action form: it names the records
+    // chosen when it was opened.
     update() {
+      clear(formHolder);
       const n = chosen.size;
       count.textContent = n ? t('catalogue.selected', { n, count: n }) : t('catalogue.selectedNone');
       if (this.all) {
