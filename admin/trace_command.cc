@@ -47,7 +47,8 @@ std::optional<TracedCopy> CopyOf(const storage::LogEntry& entry, const std::stri
 
 }  // namespace
 
-StatusOr<std::optional<TracedCopy>> FindLoanCopy(storage::MetadataStore& store, const std::string& sha256_hex) {
+StatusOr<std::optional<TracedCopy>> FindLoanCopy(storage::MetadataStore& store,
+                                                 const std::string& sha256_hex) {
   std::optional<TracedCopy> found;
   uint64_t size = 0;
   CUSTOS_RETURN_IF_ERROR(store.Read([&](storage::Transaction& tx) -> Status {

@@ -31,9 +31,9 @@ struct TracedCopy {
   std::string borrower;  // the event's actor
   std::string record;    // the event's subject
   int64_t version = 0;
-  std::string file;      // file id
+  std::string file;  // file id
   std::string original_sha256;
-  std::string made_at;   // the event's time, RFC 3339 UTC
+  std::string made_at;  // the event's time, RFC 3339 UTC
 };
 
 // The content.read event whose copySha256 is `sha256_hex` (lower-case hex),

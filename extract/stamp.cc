@@ -23,13 +23,6 @@
 // network and writes nothing to disk; the runner
 // (server/services/extraction_runner.h) sets its limits.
 #include <leptonica/allheaders.h>
-#include <qpdf/Buffer.hh>
-#include <qpdf/QPDF.hh>
-#include <qpdf/QPDFExc.hh>
-#include <qpdf/QPDFObjectHandle.hh>
-#include <qpdf/QPDFPageDocumentHelper.hh>
-#include <qpdf/QPDFPageObjectHelper.hh>
-#include <qpdf/QPDFWriter.hh>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +33,13 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <qpdf/Buffer.hh>
+#include <qpdf/QPDF.hh>
+#include <qpdf/QPDFExc.hh>
+#include <qpdf/QPDFObjectHandle.hh>
+#include <qpdf/QPDFPageDocumentHelper.hh>
+#include <qpdf/QPDFPageObjectHelper.hh>
+#include <qpdf/QPDFWriter.hh>
 #include <string>
 #include <vector>
 
@@ -85,7 +85,8 @@ Options ParseArguments(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (i + 1 >= argc) Fail(kExitUsage, "usage: custos-stamp --line TEXT [--line TEXT ...] [--max-bytes N]");
+    if (i + 1 >= argc)
+      Fail(kExitUsage, "usage: custos-stamp --line TEXT [--line TEXT ...] [--max-bytes N]");
     std::string value = argv[++i];
     if (arg == "--line" && value.size() <= kMaxLineBytes && IsValidUtf8(value) &&
         value.find_first_of("\r\n") == std::string::npos) {
@@ -97,7 +98,8 @@ Options ParseArguments(int argc, char** argv) {
       Fail(kExitUsage, "bad argument " + arg);
     }
   }
-  if (options.lines.empty() || options.lines.size() > kMaxLines) Fail(kExitUsage, "give 1 to 8 --line arguments");
+  if (options.lines.empty() || options.lines.size() > kMaxLines)
+    Fail(kExitUsage, "give 1 to 8 --line arguments");
   return options;
 }
 
@@ -111,7 +113,8 @@ std::string ReadStdin(size_t max_bytes) {
       if (errno == EINTR) continue;
       Fail(kExitFailure, std::string("cannot read stdin: ") + std::strerror(errno));
     }
-    if (data.size() + static_cast<size_t>(n) > max_bytes) Fail(kExitTooLarge, "input over --max-bytes");
+    if (data.size() + static_cast<size_t>(n) > max_bytes)
+      Fail(kExitTooLarge, "input over --max-bytes");
     data.append(buffer, static_cast<size_t>(n));
   }
 }
@@ -134,7 +137,8 @@ std::vector<char32_t> CodePoints(std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
     char32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    for (size_t k = 1; k < n && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += n;
   }
@@ -271,7 +275,8 @@ QPDFObjectHandle CjkFont(QPDF& pdf) {
 void AddFonts(QPDFPageObjectHelper& page, QPDFObjectHandle ascii, QPDFObjectHandle cjk) {
   QPDFObjectHandle dict = page.getObjectHandle();
   QPDFObjectHandle resources = dict.getKey("/Resources");
-  resources = resources.isDictionary() ? resources.shallowCopy() : QPDFObjectHandle::newDictionary();
+  resources =
+      resources.isDictionary() ? resources.shallowCopy() : QPDFObjectHandle::newDictionary();
   QPDFObjectHandle fonts = resources.getKey("/Font");
   fonts = fonts.isDictionary() ? fonts.shallowCopy() : QPDFObjectHandle::newDictionary();
   fonts.replaceKey(kAsciiFont, ascii);
@@ -305,7 +310,9 @@ std::string StampPdf(const std::string& document, const std::vector<std::string>
       // The page's own content runs inside q/Q, so whatever graphics state
       // it leaves does not move or hide the stamp.
       page.addPageContents(QPDFObjectHandle::newStream(&pdf, "q\n"), true);
-      page.addPageContents(QPDFObjectHandle::newStream(&pdf, "Q\n" + Overlay(lines, box, PageRotation(page))), false);
+      page.addPageContents(
+          QPDFObjectHandle::newStream(&pdf, "Q\n" + Overlay(lines, box, PageRotation(page))),
+          false);
     }
     QPDFWriter writer(pdf);
     writer.setOutputMemory();
@@ -336,7 +343,8 @@ std::string AsciiText(const std::vector<std::string>& lines) {
   std::string text;
   for (const std::string& line : lines) {
     if (!text.empty()) text += '\n';
-    for (char32_t cp : CodePoints(line)) text += cp >= 0x20 && cp < 0x7F ? static_cast<char>(cp) : '?';
+    for (char32_t cp : CodePoints(line))
+      text += cp >= 0x20 && cp < 0x7F ? static_cast<char>(cp) : '?';
   }
   return text;
 }
@@ -347,9 +355,11 @@ std::string StampImage(const std::string& document, const std::vector<std::strin
   if (pixReadHeaderMem(data, document.size(), &format, &w, &h, &bps, &spp, nullptr) != 0) {
     throw UnreadableDocument("image header unreadable");
   }
-  if (w <= 0 || h <= 0 || static_cast<int64_t>(w) * h > kMaxPixels) Fail(kExitTooLarge, "image over the pixel cap");
-  if (format == IFF_TIFF || format == IFF_TIFF_G4 || format == IFF_TIFF_LZW || format == IFF_TIFF_ZIP ||
-      format == IFF_TIFF_PACKBITS || format == IFF_TIFF_RLE || format == IFF_TIFF_G3 || format == IFF_TIFF_JPEG) {
+  if (w <= 0 || h <= 0 || static_cast<int64_t>(w) * h > kMaxPixels)
+    Fail(kExitTooLarge, "image over the pixel cap");
+  if (format == IFF_TIFF || format == IFF_TIFF_G4 || format == IFF_TIFF_LZW ||
+      format == IFF_TIFF_ZIP || format == IFF_TIFF_PACKBITS || format == IFF_TIFF_RLE ||
+      format == IFF_TIFF_G3 || format == IFF_TIFF_JPEG) {
     l_int32 pages = 0;
     // fmemopen reads the bytes in memory; nothing touches the disk.
     FILE* f = fmemopen(const_cast<char*>(document.data()), document.size(), "rb");
@@ -383,8 +393,9 @@ std::string StampImage(const std::string& document, const std::vector<std::strin
 }
 
 bool IsStampableImage(const std::string& mime) {
-  return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" || mime == "image/gif" ||
-         mime == "image/bmp" || mime == "image/x-ms-bmp" || mime == "image/webp";
+  return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" ||
+         mime == "image/gif" || mime == "image/bmp" || mime == "image/x-ms-bmp" ||
+         mime == "image/webp";
 }
 
 int Run(int argc, char** argv) {

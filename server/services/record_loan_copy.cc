@@ -37,7 +37,8 @@ constexpr int kStampUnsupported = 6;
 constexpr std::string_view kStampHeader = "custos-stamp/1 ";
 
 Status CopyFailed(const std::string& why, const std::string& reason) {
-  return Unavailable("the loan copy could not be made: " + why, "copy_failed").WithParam("reason", reason);
+  return Unavailable("the loan copy could not be made: " + why, "copy_failed")
+      .WithParam("reason", reason);
 }
 
 // The server's local time, for the stamp next to the UTC time.
@@ -65,14 +66,16 @@ std::vector<std::string> StampLines(const Principal& who, const domain::Loan& lo
       "Borrower: " + who.username.value + " (" + Cut(who.department, 60) + ")",
       "Loan " + loan.id + " due " + domain::FormatTime(loan.due_at),
       "Made " + domain::FormatTime(now) + " (server time " + LocalTime(now) + ")",
-      "Record " + loan.record_id.value + " version " + std::to_string(version) + " file " + file.id.value,
+      "Record " + loan.record_id.value + " version " + std::to_string(version) + " file " +
+          file.id.value,
   };
 }
 
 StatusOr<std::string> ReadWhole(ByteSource& source, uint64_t size, size_t max) {
   if (size > max) return CopyFailed("the file is larger than the copy limit", "too_large");
   std::string bytes(static_cast<size_t>(size), '\0');
-  CUSTOS_ASSIGN_OR_RETURN(size_t got, ReadFull(source, reinterpret_cast<uint8_t*>(bytes.data()), bytes.size()));
+  CUSTOS_ASSIGN_OR_RETURN(size_t got,
+                          ReadFull(source, reinterpret_cast<uint8_t*>(bytes.data()), bytes.size()));
   if (got != bytes.size()) return DataLoss("content ended early", "content_truncated");
   uint8_t extra = 0;
   CUSTOS_ASSIGN_OR_RETURN(size_t more, source.Read(&extra, 1));
@@ -88,8 +91,10 @@ StatusOr<LoanCopy> RunStamp(const RecordOptions& options, const std::string& pla
   limits.max_document_bytes = std::max(limits.max_document_bytes, plaintext.size());
   // A stamped PDF is the original plus a page's worth of overlay; an image
   // becomes a PNG, which may be larger than a JPEG.
-  limits.max_output_bytes = std::max(limits.max_output_bytes, plaintext.size() * 4 + (size_t{16} << 20));
-  std::vector<std::string> argv = {options.stamp_worker, "--max-bytes", std::to_string(limits.max_document_bytes)};
+  limits.max_output_bytes =
+      std::max(limits.max_output_bytes, plaintext.size() * 4 + (size_t{16} << 20));
+  std::vector<std::string> argv = {options.stamp_worker, "--max-bytes",
+                                   std::to_string(limits.max_document_bytes)};
   for (const std::string& line : lines) {
     argv.push_back("--line");
     argv.push_back(line);
@@ -98,18 +103,27 @@ StatusOr<LoanCopy> RunStamp(const RecordOptions& options, const std::string& pla
   if (!run.started) return CopyFailed("the stamp worker could not be started", "failed");
   if (run.timed_out) return CopyFailed("the stamp worker ran out of time", "timeout");
   if (run.output_over_cap) return CopyFailed("the copy is larger than the output limit", "limit");
-  if (!run.exited) return CopyFailed("the stamp worker crashed", run.signal == SIGXCPU || run.signal == SIGKILL ? "limit" : "crashed");
-  if (run.err.find("AddressSanitizer") != std::string::npos) return CopyFailed("the stamp worker crashed", "crashed");
-  if (run.err.find("rss limit exhausted") != std::string::npos) return CopyFailed("the stamp worker ran out of memory", "limit");
+  if (!run.exited)
+    return CopyFailed("the stamp worker crashed",
+                      run.signal == SIGXCPU || run.signal == SIGKILL ? "limit" : "crashed");
+  if (run.err.find("AddressSanitizer") != std::string::npos)
+    return CopyFailed("the stamp worker crashed", "crashed");
+  if (run.err.find("rss limit exhausted") != std::string::npos)
+    return CopyFailed("the stamp worker ran out of memory", "limit");
   switch (run.exit_code) {
-    case kStampOk: break;
+    case kStampOk:
+      break;
     case kStampUnsupported:
-      return Unprocessable("a loan copy of this file's type cannot be stamped, and an unstamped copy is not given",
-                           "copy_unsupported");
-    case kStampUnreadable: return CopyFailed("the document is damaged", "unreadable");
+      return Unprocessable(
+          "a loan copy of this file's type cannot be stamped, and an unstamped copy is not given",
+          "copy_unsupported");
+    case kStampUnreadable:
+      return CopyFailed("the document is damaged", "unreadable");
     case kStampOutOfMemory:
-    case kStampTooLarge: return CopyFailed("the document is over the stamp worker's limits", "limit");
-    default: return CopyFailed("the stamp worker failed", "failed");
+    case kStampTooLarge:
+      return CopyFailed("the document is over the stamp worker's limits", "limit");
+    default:
+      return CopyFailed("the stamp worker failed", "failed");
   }
   size_t eol = run.out.find('\n');
   if (eol == std::string::npos || run.out.compare(0, kStampHeader.size(), kStampHeader) != 0) {
@@ -128,7 +142,8 @@ StatusOr<LoanCopy> RunStamp(const RecordOptions& options, const std::string& pla
 
 }  // namespace
 
-StatusOr<std::optional<domain::Loan>> RecordService::LoanNeedingCopy(const Principal& who, const LiveFile& live) {
+StatusOr<std::optional<domain::Loan>> RecordService::LoanNeedingCopy(const Principal& who,
+                                                                     const LiveFile& live) {
   const auto& stamped = options_.stamp_classifications;
   if (std::find(stamped.begin(), stamped.end(), live.record.classification) == stamped.end()) {
     return std::optional<domain::Loan>();
@@ -139,11 +154,13 @@ StatusOr<std::optional<domain::Loan>> RecordService::LoanNeedingCopy(const Princ
     std::string via_loan;
     CUSTOS_ASSIGN_OR_RETURN(bool may, MayReadContentNow(tx, who, live.record, now, &via_loan));
     if (!may) {
-      return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
+      return PermissionDenied("reading this record's content needs an active digital loan",
+                              "content_forbidden");
     }
     if (via_loan.empty()) return Status::Ok();  // a direct reader reads the original
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans,
-                            LoansOfRecord(tx, live.record.id, who.username.value, {domain::LoanState::kCheckedOut}));
+    CUSTOS_ASSIGN_OR_RETURN(
+        std::vector<domain::Loan> loans,
+        LoansOfRecord(tx, live.record.id, who.username.value, {domain::LoanState::kCheckedOut}));
     for (domain::Loan& l : loans) {
       if (l.id == via_loan) out = std::move(l);
     }
@@ -153,32 +170,35 @@ StatusOr<std::optional<domain::Loan>> RecordService::LoanNeedingCopy(const Princ
   return out;
 }
 
-StatusOr<ContentRead> RecordService::OpenLoanCopy(const Principal& who, const LiveFile& live, int version,
-                                                  const domain::Loan& loan) {
+StatusOr<ContentRead> RecordService::OpenLoanCopy(const Principal& who, const LiveFile& live,
+                                                  int version, const domain::Loan& loan) {
   auto stream = content_.Open(live.file);
   if (!stream.ok() && stream.status().reason() == storage::kBlobNotFound) {
-    return Internal("the stored content of file " + live.file.id.value + " of " + live.record.id.value +
-                        " is missing (run custosctl verify)",
+    return Internal("the stored content of file " + live.file.id.value + " of " +
+                        live.record.id.value + " is missing (run custosctl verify)",
                     "content_missing");
   }
   if (!stream.ok()) return stream.status();
-  CUSTOS_ASSIGN_OR_RETURN(std::string plaintext,
-                          ReadWhole(**stream, live.file.size, options_.stamp_limits.max_document_bytes));
+  CUSTOS_ASSIGN_OR_RETURN(
+      std::string plaintext,
+      ReadWhole(**stream, live.file.size, options_.stamp_limits.max_document_bytes));
   const Time made = clock_.Now();
-  CUSTOS_ASSIGN_OR_RETURN(LoanCopy copy,
-                          RunStamp(options_, plaintext, StampLines(who, loan, version, live.file, made)));
+  CUSTOS_ASSIGN_OR_RETURN(LoanCopy copy, RunStamp(options_, plaintext,
+                                                  StampLines(who, loan, version, live.file, made)));
   ContentRead out;
   out.file = live.file;
   // The right is decided again in the logging transaction; the copy names
   // its loan, so it is served only while that same loan is the right.
   CUSTOS_ASSIGN_OR_RETURN(
       out.log_index,
-      LogContentRead(who, live, version, "", nullptr, [&](const std::string& via_loan, LogEvent& e) -> Status {
-        if (via_loan != loan.id) return CopyFailed("the loan changed while the copy was made", "loan_changed");
-        e.details.Set("copySha256", copy.sha256);
-        e.details.Set("stamped", true);
-        return Status::Ok();
-      }));
+      LogContentRead(
+          who, live, version, "", nullptr, [&](const std::string& via_loan, LogEvent& e) -> Status {
+            if (via_loan != loan.id)
+              return CopyFailed("the loan changed while the copy was made", "loan_changed");
+            e.details.Set("copySha256", copy.sha256);
+            e.details.Set("stamped", true);
+            return Status::Ok();
+          }));
   copy.loan = loan.id;
   out.copy = std::move(copy);
   return out;

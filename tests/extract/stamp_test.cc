@@ -57,7 +57,8 @@ class StampWorker : public ::testing::Test {
   }
   static std::string Path(const std::string& name) { return dir_->Sub(name); }
 
-  static Stamped Stamp(const std::string& document, const std::vector<std::string>& lines = kLines) {
+  static Stamped Stamp(const std::string& document,
+                       const std::vector<std::string>& lines = kLines) {
     std::vector<std::string> argv = {BinDir() + "/custos-stamp"};
     for (const std::string& l : lines) {
       argv.push_back("--line");
@@ -66,7 +67,8 @@ class StampWorker : public ::testing::Test {
     Stamped s;
     s.run = RunWorker(ExtractionLimits{}, argv, document);
     size_t eol = s.run.out.find('\n');
-    if (s.run.exit_code == 0 && eol != std::string::npos && s.run.out.rfind("custos-stamp/1 ", 0) == 0) {
+    if (s.run.exit_code == 0 && eol != std::string::npos &&
+        s.run.out.rfind("custos-stamp/1 ", 0) == 0) {
       s.media_type = s.run.out.substr(15, eol - 15);
       s.copy = s.run.out.substr(eol + 1);
     }
@@ -77,7 +79,8 @@ class StampWorker : public ::testing::Test {
   static std::string PageText(const std::string& pdf, int page, bool bbox = false) {
     const std::string path = Path("copy.pdf");
     WriteFile(path, pdf);
-    std::vector<std::string> argv = {"/usr/bin/pdftotext", "-f", std::to_string(page), "-l", std::to_string(page)};
+    std::vector<std::string> argv = {"/usr/bin/pdftotext", "-f", std::to_string(page), "-l",
+                                     std::to_string(page)};
     if (bbox) argv.push_back("-bbox");
     argv.push_back(path);
     argv.push_back("-");
@@ -128,11 +131,13 @@ TEST_F(StampWorker, TurnedAndCroppedPagesGetAnUprightStamp) {
     ASSERT_NE(at, std::string::npos) << "page " << page << ":\n" << xml;
     size_t open = xml.rfind("<word", at);
     double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-    ASSERT_EQ(std::sscanf(xml.c_str() + open, "<word xMin=\"%lf\" yMin=\"%lf\" xMax=\"%lf\" yMax=\"%lf\"", &x0, &y0,
-                          &x1, &y1),
-              4)
+    ASSERT_EQ(
+        std::sscanf(xml.c_str() + open, "<word xMin=\"%lf\" yMin=\"%lf\" xMax=\"%lf\" yMax=\"%lf\"",
+                    &x0, &y0, &x1, &y1),
+        4)
         << xml.substr(open, 120);
-    EXPECT_GT(x1 - x0, 3 * (y1 - y0)) << "page " << page << " stamp is not upright: " << xml.substr(open, 120);
+    EXPECT_GT(x1 - x0, 3 * (y1 - y0))
+        << "page " << page << " stamp is not upright: " << xml.substr(open, 120);
     EXPECT_GE(x0, 0) << "page " << page;
     EXPECT_GE(y0, 0) << "page " << page;
   }
@@ -145,7 +150,8 @@ TEST_F(StampWorker, ImagesGetATextBandAndComeOutAsPng) {
     EXPECT_EQ(s.media_type, "image/png") << name;
     ASSERT_EQ(s.copy.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << name;
     WriteFile(Path("copy.png"), s.copy);
-    custos::testing::RunResult id = RunProgram({"/usr/bin/identify", "-format", "%w %h", Path("copy.png")});
+    custos::testing::RunResult id =
+        RunProgram({"/usr/bin/identify", "-format", "%w %h", Path("copy.png")});
     ASSERT_EQ(id.exit_code, 0) << id.err;
     int w = 0, h = 0;
     ASSERT_EQ(std::sscanf(id.out.c_str(), "%d %d", &w, &h), 2) << id.out;
@@ -157,8 +163,9 @@ TEST_F(StampWorker, ImagesGetATextBandAndComeOutAsPng) {
 // Types the worker cannot stamp are its own exit code, with nothing on
 // stdout, so the server answers copy_unsupported and never the original.
 TEST_F(StampWorker, UnsupportedTypesExitSixWithNothingOnStdout) {
-  for (const std::string& doc : {std::string("价格调整 plain text 文本\n"), std::string("PK\x03\x04 not really a zip", 24),
-                                 ReadFileOrDie(Path("two_pages.tif"))}) {
+  for (const std::string& doc :
+       {std::string("价格调整 plain text 文本\n"), std::string("PK\x03\x04 not really a zip", 24),
+        ReadFileOrDie(Path("two_pages.tif"))}) {
     Stamped s = Stamp(doc);
     EXPECT_EQ(s.run.exit_code, 6) << s.run.err;
     EXPECT_EQ(s.run.out, "");
@@ -176,7 +183,8 @@ TEST_F(StampWorker, BadLinesAreAUsageError) {
   EXPECT_EQ(Stamp("x", {}).run.exit_code, 2) << "no --line";
   EXPECT_EQ(Stamp("x", {"two\nlines"}).run.exit_code, 2) << "a newline inside a line";
   EXPECT_EQ(Stamp("x", {std::string("bad \xff utf-8")}).run.exit_code, 2);
-  EXPECT_EQ(Stamp("x", std::vector<std::string>(9, "line")).run.exit_code, 2) << "more than 8 lines";
+  EXPECT_EQ(Stamp("x", std::vector<std::string>(9, "line")).run.exit_code, 2)
+      << "more than 8 lines";
 }
 
 }  // namespace

@@ -46,8 +46,9 @@ class ApiLoanCopy : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     docs_ = new TempDir();
-    RunResult made = RunProgram(
-        {"/usr/bin/python3", SourceDir() + "/tests/extract/make_stamp_documents.py", docs_->path()});
+    RunResult made =
+        RunProgram({"/usr/bin/python3", SourceDir() + "/tests/extract/make_stamp_documents.py",
+                    docs_->path()});
     ASSERT_EQ(made.exit_code, 0) << made.err;
     server_ = ApiServer::Create().release();
   }
@@ -69,15 +70,18 @@ class ApiLoanCopy : public ::testing::Test {
   static Checked CheckIn(ApiServer& s, const std::string& classification, const std::string& name,
                          const std::string& bytes) {
     Poco::JSON::Object::Ptr rec =
-        s.CheckInOk("archivist", GeneralJson("借阅合同 Loan copy contract", classification), {FilePart(name, bytes)});
+        s.CheckInOk("archivist", GeneralJson("借阅合同 Loan copy contract", classification),
+                    {FilePart(name, bytes)});
     if (!rec) return {};
-    Poco::JSON::Object::Ptr f = rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0);
+    Poco::JSON::Object::Ptr f =
+        rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0);
     return {Str(rec, "id"), "/v1/records/" + Str(rec, "id") + "/versions/1/files/" + Str(f, "id")};
   }
 
   // A digital loan of `record_id` to staff, approved (checked out); its id.
   static std::string Lend(ApiServer& s, const std::string& record_id) {
-    HttpResult asked = s.As("staff", "POST", "/v1/loans", LoanBody(record_id, HoursFromNow(72)), kJson);
+    HttpResult asked =
+        s.As("staff", "POST", "/v1/loans", LoanBody(record_id, HoursFromNow(72)), kJson);
     if (asked.status != 201) {
       ADD_FAILURE() << "loan request: " << Describe(asked);
       return "";
@@ -90,7 +94,9 @@ class ApiLoanCopy : public ::testing::Test {
   }
 
   static Poco::JSON::Object::Ptr Event(ApiServer& s, const std::string& index) {
-    HttpResult r = s.As("auditor", "GET", "/v1/log/entries?start=" + index + "&end=" + std::to_string(std::stoull(index) + 1));
+    HttpResult r =
+        s.As("auditor", "GET",
+             "/v1/log/entries?start=" + index + "&end=" + std::to_string(std::stoull(index) + 1));
     EXPECT_EQ(r.status, 200) << Describe(r);
     Poco::JSON::Array::Ptr arr = JsonArray(r.body);
     if (!arr || arr->size() != 1) return {};
@@ -177,7 +183,8 @@ TEST_F(ApiLoanCopy, BorrowerOfConfidentialRecordGetsATraceableCopy) {
   for (size_t at : {copy.body.size() / 3, copy.body.size() / 2, copy.body.size() - 200}) {
     std::string piece = copy.body.substr(at, 48);
     if (original.find(piece) != std::string::npos) continue;
-    EXPECT_FALSE(AnyFileHolds(s.data_dir(), piece)) << "bytes of the copy at " << at << " lie on disk";
+    EXPECT_FALSE(AnyFileHolds(s.data_dir(), piece))
+        << "bytes of the copy at " << at << " lie on disk";
   }
 
   RunResult traced = Trace(copy.body);
@@ -185,12 +192,14 @@ TEST_F(ApiLoanCopy, BorrowerOfConfidentialRecordGetsATraceableCopy) {
   EXPECT_NE(traced.out.find("loan:      " + loan), std::string::npos) << traced.out;
   EXPECT_NE(traced.out.find("borrower:  staff"), std::string::npos) << traced.out;
   EXPECT_NE(traced.out.find("record:    " + rec.id), std::string::npos) << traced.out;
-  EXPECT_NE(traced.out.find("log index: " + copy.headers["X-Custos-Log-Index"] + "\n"), std::string::npos)
+  EXPECT_NE(traced.out.find("log index: " + copy.headers["X-Custos-Log-Index"] + "\n"),
+            std::string::npos)
       << traced.out;
 
   RunResult of_original = Trace(original);
   EXPECT_EQ(of_original.exit_code, 1) << of_original.out;
-  EXPECT_NE(of_original.err.find("no loan copy with this SHA-256"), std::string::npos) << of_original.err;
+  EXPECT_NE(of_original.err.find("no loan copy with this SHA-256"), std::string::npos)
+      << of_original.err;
   EXPECT_EQ(Trace("随机 random bytes 8c1f0e").exit_code, 1);
 }
 
@@ -212,7 +221,8 @@ TEST_F(ApiLoanCopy, InternalRecordUnderLoanIsTheOriginalByDefault) {
 // a type the worker cannot stamp is 422 and no read is logged.
 TEST_F(ApiLoanCopy, UnsupportedTypeUnderStampedLoanIsRefusedAndNotLogged) {
   ApiServer& s = *server_;
-  Checked rec = CheckIn(s, "confidential", "说明-notes.txt", "借阅说明 plain notes, not stampable\n");
+  Checked rec =
+      CheckIn(s, "confidential", "说明-notes.txt", "借阅说明 plain notes, not stampable\n");
   ASSERT_NE(rec.id, "");
   ASSERT_NE(Lend(s, rec.id), "");
   const uint64_t before = s.LogSize();
@@ -227,7 +237,8 @@ TEST_F(ApiLoanCopy, UnsupportedTypeUnderStampedLoanIsRefusedAndNotLogged) {
 // and custosd goes on serving.
 TEST_F(ApiLoanCopy, HostilePdfFailsTheCopyAndTheServerLives) {
   ApiServer& s = *server_;
-  Checked rec = CheckIn(s, "confidential", "损坏-broken.pdf", "%PDF-1.7\n" + std::string(4000, '\x13') + "trailer <<");
+  Checked rec = CheckIn(s, "confidential", "损坏-broken.pdf",
+                        "%PDF-1.7\n" + std::string(4000, '\x13') + "trailer <<");
   ASSERT_NE(rec.id, "");
   ASSERT_NE(Lend(s, rec.id), "");
   const uint64_t before = s.LogSize();
@@ -242,18 +253,21 @@ TEST_F(ApiLoanCopy, HostilePdfFailsTheCopyAndTheServerLives) {
 // internal listed, the internal record's borrower gets a copy.
 TEST(ApiLoanCopyConfig, ConfiguredInternalIsStamped) {
   TempDir docs;
-  RunResult made =
-      RunProgram({"/usr/bin/python3", SourceDir() + "/tests/extract/make_stamp_documents.py", docs.path()});
+  RunResult made = RunProgram(
+      {"/usr/bin/python3", SourceDir() + "/tests/extract/make_stamp_documents.py", docs.path()});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   auto s = ApiServer::Create("loans.stamp_classifications = internal\n");
   ASSERT_TRUE(s);
   const std::string original = ReadFileOrDie(docs.Sub("turned.pdf"));
   Poco::JSON::Object::Ptr rec =
-      s->CheckInOk("archivist", GeneralJson("内部通知 Internal notice", "internal"), {FilePart("notice.pdf", original)});
+      s->CheckInOk("archivist", GeneralJson("内部通知 Internal notice", "internal"),
+                   {FilePart("notice.pdf", original)});
   ASSERT_TRUE(rec);
-  Poco::JSON::Object::Ptr f = rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0);
+  Poco::JSON::Object::Ptr f =
+      rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0);
   const std::string path = "/v1/records/" + Str(rec, "id") + "/versions/1/files/" + Str(f, "id");
-  HttpResult asked = s->As("staff", "POST", "/v1/loans", LoanBody(Str(rec, "id"), HoursFromNow(48)), kJson);
+  HttpResult asked =
+      s->As("staff", "POST", "/v1/loans", LoanBody(Str(rec, "id"), HoursFromNow(48)), kJson);
   ASSERT_EQ(asked.status, 201) << Describe(asked);
   const std::string loan = Str(JsonObject(asked.body), "id");
   ASSERT_EQ(s->As("approver", "POST", "/v1/loans/" + loan + "/approve").status, 200);
