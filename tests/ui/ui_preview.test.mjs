@@ -197,6 +197,12 @@ test('previews, comparison, refusal and a stamped loan copy', { timeout: 120000 
   await page.keyboard.press('Escape');
   assert.equal(await page.locator('.viewer').count(), 0, 'Escape closes the viewer');
 
+  // The catalogue: a small first-page thumbnail beside each readable hit.
+  await go(page, `#/records?q=${RUN}`);
+  await page.waitForFunction((id) => document.querySelector(`.thumb-small[data-record="${id}"]`)?.dataset.state === 'loaded', contractId);
+  assert.equal(await page.locator(`.thumb-small[data-record="${contractId}"] img`).getAttribute('alt'), `${contractId} 的首页缩略图（${CONTRACT_PDF.name}）`);
+  await snap(page, 'catalogue-thumbnails');
+
   // Every page seen is a logged read of the content.
   await go(page, '#/records');
   await go(page, `#/records/${contractId}`);
@@ -236,6 +242,10 @@ test('previews, comparison, refusal and a stamped loan copy', { timeout: 120000 
   const annexNew = page.locator(`.compare-file[data-file="${ANNEX.name}"] .diff-new`);
   assert.equal(await plain(annexNew), ANNEX_TEXT, 'an added file shows all its text as added');
   assert.equal(await annexNew.locator('ins').count(), 1);
+  assert.equal((await page.locator(`.compare-file[data-file="${ANNEX.name}"] .diff-absent`).textContent()).trim(), '第 1 版没有这个文件。');
+  const pdfSame = page.locator(`.compare-file[data-file="${CONTRACT_PDF.name}"] details.diff-same`);
+  assert.equal(await pdfSame.evaluate((d) => d.open), false, 'an unchanged text is folded away');
+  assert.match(await page.locator(`.compare-file[data-file="${CONTRACT_PDF.name}"] .diff-summary`).textContent(), /文本相同/);
   assert.match(await page.locator('table[aria-label="著录变化"]').textContent(), /题名/, 'the title change between the check-ins is listed');
   assert.match(await page.locator('#compare-logged').textContent(), /审计日志/);
   await snap(page, 'compare');
@@ -251,6 +261,10 @@ test('previews, comparison, refusal and a stamped loan copy', { timeout: 120000 
   await signIn(page, origin, 'bob');
   await go(page, `#/records/${contractId}`);
   assert.equal(await page.locator('.thumb').count(), 0, 'no thumbnail for a caller who may not read');
+  await go(page, `#/records?q=${RUN}`);
+  assert.ok(await page.locator(`a[href="#/records/${contractId}"]`).count() >= 1, 'staff finds the record');
+  assert.equal(await page.locator('.thumb-small').count(), 0, 'no catalogue thumbnail for a caller who may not read');
+  await go(page, `#/records/${contractId}`);
   assert.equal(await page.locator('button[data-action=preview]').count(), 0, 'no preview offered');
   assert.equal(await page.locator('#compare-form').count(), 0, 'no comparison offered');
   const row = fileRow(versionItem(page, 2), CONTRACT_PDF.name);

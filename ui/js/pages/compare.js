@@ -56,13 +56,20 @@ function textPart(c, file) {
   const n = counts(segments);
   const fromLabel = t('compare.sideFrom', { n: c.from.number, name: file.name });
   const toLabel = t('compare.sideTo', { n: c.to.number, name: file.name });
+  // A side without the file says so instead of showing an empty box.
+  const side = (n, f, keep, label, absent) => h('div', { class: 'diff-side' },
+    h('h4', null, t('record.versionN', { n })),
+    f ? sideText(segments, keep, label) : h('p', { class: 'muted diff-absent' }, t(absent, { n })));
+  const sides = h('div', { class: 'diff-sides' },
+    side(c.from.number, file.from, 'delete', fromLabel, 'compare.notInFrom'),
+    side(c.to.number, file.to, 'insert', toLabel, 'compare.notInTo'));
+  const same = !n.removed && !n.added;
   return h('div', { class: 'diff' },
     h('p', { class: 'small muted diff-summary' },
-      n.removed || n.added ? t('compare.runs', { removed: n.removed, added: n.added }) : t('compare.sameText'),
+      same ? t('compare.sameText') : t('compare.runs', { removed: n.removed, added: n.added }),
       text.level && text.level !== 'unit' ? [' ', t(`compare.level.${text.level}`, {}, '')] : null),
-    h('div', { class: 'diff-sides' },
-      h('div', { class: 'diff-side' }, h('h4', null, t('record.versionN', { n: c.from.number })), sideText(segments, 'delete', fromLabel)),
-      h('div', { class: 'diff-side' }, h('h4', null, t('record.versionN', { n: c.to.number })), sideText(segments, 'insert', toLabel))));
+    // The same text twice is folded away; it opens on demand.
+    same ? h('details', { class: 'diff-same' }, h('summary', null, t('compare.showSame')), sides) : sides);
 }
 
 function fileFacts(f) {
