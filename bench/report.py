@@ -267,7 +267,7 @@ Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
 Sections: `corpus`, `bounds`, `custos`, `peers`, `search`,
-`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `scaleout`. The work
+`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -778,6 +778,26 @@ def page(results, source, notes, drawn):
             ["stamped copy of a 200-page PDF", fmt(lc.get("pdf200_copy_seconds")) + " s"],
             ["bytes the stamp adds to the 20-page copy", fmt(lc.get("copy_bytes_overhead"))],
         ]))
+        out.append("")
+
+    out.append("## Previews\n")
+    pv = s.get("preview")
+    if pv is None:
+        out.append("Not run.\n")
+    elif pv.get("error"):
+        out.append(f"Error: {pv['error']}.\n")
+    else:
+        out.append("The first page of a 20-page PDF through custosd (bench/preview_bench.py): `GET "
+                   ".../preview` over one kept-alive HTTPS connection. Cold: a file never previewed "
+                   "(decryption, the worker `custos-render`, sealing, the cache row and the log "
+                   f"event), over {pv.get('records')} files. Cached: the sealed image from the "
+                   "cache and the log event.\n")
+        rows = []
+        for key, label in (("cold_page_ms", "cold, 1200 px"), ("cold_thumb_ms", "cold, 240 px"),
+                           ("cached_page_ms", "cached, 1200 px")):
+            v = pv.get(key) or {}
+            rows.append([label, fmt(v.get("median")) + " ms", fmt(v.get("p95")) + " ms", str(v.get("n"))])
+        out.append(table(["preview", "median", "p95", "requests"], rows))
         out.append("")
 
     errors = results.get("errors") or []

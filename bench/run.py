@@ -70,10 +70,11 @@ import corpus as corpus_mod  # noqa: E402
 import fsync_rate  # noqa: E402
 import extraction_bench  # noqa: E402
 import stamp_bench  # noqa: E402
+import preview_bench  # noqa: E402
 import text_corpus  # noqa: E402
 
 SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "content_search", "pipeline", "log",
-            "extraction", "loan_copy", "scaleout"]
+            "extraction", "loan_copy", "preview", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -1443,6 +1444,19 @@ def section_loan_copy(b, out):
     out.update(stamp_bench.measure(b.bin, work, b.quick))
 
 
+def section_preview(b, out):
+    work = os.path.join(b.work, "preview-documents")
+    os.makedirs(work, exist_ok=True)
+    c = Custos(b, "preview")
+    c.init()
+    c.start()
+    try:
+        log("preview: first page of 20-page PDFs through custosd, cold and cached")
+        out.update(preview_bench.measure(lambda: connect(c.url, c.cafile), c.token(), work, b.quick))
+    finally:
+        c.stop()
+
+
 def section_scaleout(b, out):
     corpus = b.ensure_corpus()
     pg = ThrowawayPostgres(b)
@@ -1830,7 +1844,8 @@ def main():
         log("WARNING: the work directory is on tmpfs: fsync figures will be meaningless")
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
-           "extraction": section_extraction, "loan_copy": section_loan_copy, "scaleout": section_scaleout,
+           "extraction": section_extraction, "loan_copy": section_loan_copy, "preview": section_preview,
+           "scaleout": section_scaleout,
            "content_search": section_content_search, "pipeline": section_pipeline}
     interrupted = False
     try:
