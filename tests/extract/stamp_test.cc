@@ -164,7 +164,7 @@ TEST_F(StampWorker, ImagesGetATextBandAndComeOutAsPng) {
 // stdout, so the server answers copy_unsupported and never the original.
 TEST_F(StampWorker, UnsupportedTypesExitSixWithNothingOnStdout) {
   for (const std::string& doc :
-       {std::string("价格调整 plain text 文本\n"), std::string("PK\x03\x04 not really a zip", 24),
+       {std::string("价格调整 plain text 文本\n"), std::string("PK\x03\x04 not really a zip"),
         ReadFileOrDie(Path("two_pages.tif"))}) {
     Stamped s = Stamp(doc);
     EXPECT_EQ(s.run.exit_code, 6) << s.run.err;
