@@ -76,7 +76,7 @@ export function whenVisible(el, load) {
 // `onOpen` it is a button that opens the viewer; else a plain image.
 export function thumbnail(recordId, version, file, { onOpen, href } = {}) {
   const alt = t('record.thumbAlt', { name: file.name });
-  const img = h('img', { class: 'thumb-img', alt, width: '120', hidden: true });
+  const img = h('img', { class: 'thumb-img', alt, width: '72', hidden: true });
   const holder = h('span', { class: 'thumb-holder', 'aria-hidden': 'true' });
   const label = t('record.previewNamed', { name: file.name });
   let wrap;
