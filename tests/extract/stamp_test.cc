@@ -49,6 +49,8 @@ class StampWorker : public ::testing::Test {
     Shell("python3 " + SourceDir() + "/tests/extract/make_stamp_documents.py " + d);
     Shell("convert -size 640x300 xc:lightblue " + d + "/photo.png");
     Shell("convert " + d + "/photo.png -quality 90 " + d + "/photo.jpg");
+    Shell("convert " + d + "/photo.png " + d + "/photo.gif");
+    Shell("convert " + d + "/photo.png " + d + "/photo.webp");
     Shell("convert " + d + "/photo.png " + d + "/photo.png " + d + "/two_pages.tif");
   }
   static void TearDownTestSuite() {
@@ -144,7 +146,7 @@ TEST_F(StampWorker, TurnedAndCroppedPagesGetAnUprightStamp) {
 }
 
 TEST_F(StampWorker, ImagesGetATextBandAndComeOutAsPng) {
-  for (const char* name : {"photo.png", "photo.jpg"}) {
+  for (const char* name : {"photo.png", "photo.jpg", "photo.gif", "photo.webp"}) {
     Stamped s = Stamp(ReadFileOrDie(Path(name)));
     ASSERT_EQ(s.run.exit_code, 0) << name << ": " << s.run.err;
     EXPECT_EQ(s.media_type, "image/png") << name;
