@@ -36,15 +36,18 @@ function dataUrl(blob) {
   });
 }
 
-// Thumbnails already fetched in this tab, by token and path, so that a page
+// Thumbnails already fetched in this session, by path, so that a page
 // drawn again (after an action, a language switch) does not read and log
 // the same thumbnail again. Page images are not kept. At most THUMBS_KEPT.
 const THUMBS_KEPT = 60;
 const thumbs = new Map();
+let thumbsToken = null;  // the session the kept thumbnails belong to
 
 // One page image: {src (a data: URL), pages (from X-Custos-Pages), logIndex}.
 export async function pageImage(recordId, version, fileId, page, size = 'page') {
-  const key = `${session.token()}|${recordId}|${version}|${fileId}|${page}|${size}`;
+  // Another session (sign-out, another user) drops what the last one saw.
+  if (session.token() !== thumbsToken) { thumbs.clear(); thumbsToken = session.token(); }
+  const key = `${recordId}|${version}|${fileId}|${page}|${size}`;
   if (size === 'thumb' && thumbs.has(key)) return thumbs.get(key);
   const { blob, headers } = await api.fetchBlob(`${filePath(recordId, version, fileId)}/preview`, { page, size });
   const image = {
@@ -52,7 +55,7 @@ export async function pageImage(recordId, version, fileId, page, size = 'page') 
     pages: Number(headers.get('X-Custos-Pages')) || 0,
     logIndex: headers.get('X-Custos-Log-Index'),
   };
-  if (size === 'thumb') {
+  if (size === 'thumb' && session.token() === thumbsToken) {
     if (thumbs.size >= THUMBS_KEPT) thumbs.delete(thumbs.keys().next().value);
     thumbs.set(key, image);
   }
