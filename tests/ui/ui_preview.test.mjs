@@ -165,6 +165,7 @@ test('previews, comparison, refusal and a stamped loan copy', { timeout: 120000 
   await waitForPipeline(page, contractId, 5);
   const v2 = versionItem(page, 2);
   const thumb = fileRow(v2, CONTRACT_PDF.name).locator('button[data-action=thumb]');
+  await thumb.scrollIntoViewIfNeeded();  // thumbnails load when they come into view
   await page.waitForFunction(() => document.querySelector('#version-2 button[data-action=thumb]')?.dataset.state === 'loaded');
   const thumbImg = thumb.locator('img');
   assert.equal(await thumbImg.getAttribute('alt'), `${CONTRACT_PDF.name} 第 1 页的缩略图`);
