@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <optional>
 #include <typeinfo>
 #include <utility>
@@ -100,6 +101,70 @@ bool IsLeafYear(std::string_view text) {
 
 std::string YearRangeText() {
   return std::to_string(kMinLeafYear) + "-" + std::to_string(kMaxLeafYear);
+}
+
+// The time `text` names when it is exactly what LeafTime writes for it
+// ("2026-11-22T14:00:00.123Z": fixed width, a real calendar date, seconds
+// below 60, a leaf year); nullopt otherwise, and then the caller decides
+// through ParseTime and LeafTime, which accept nothing this accepts
+// differently. It spares every decoded leaf a timegm, a gmtime and a
+// formatted print.
+std::optional<domain::Time> CanonicalLeafTime(std::string_view text) {
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != kShape.size()) return std::nullopt;
+  for (size_t i = 0; i < kShape.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return std::nullopt;
+  }
+  auto number = [&](size_t at, size_t digits) {
+    int v = 0;
+    for (size_t i = at; i < at + digits; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  const int year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  const int hour = number(11, 2), minute = number(14, 2), second = number(17, 2), millis = number(20, 3);
+  if (year < kMinLeafYear || year > kMaxLeafYear || month < 1 || month > 12 || hour > 23 || minute > 59 ||
+      second > 59) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok()) return std::nullopt;
+  const int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second;
+  return domain::Time(std::chrono::milliseconds(seconds * 1000 + millis));
+}
+
+// The 32 bytes `text` encodes when it is exactly Base64Encode of 32 bytes
+// (43 characters of the standard alphabet, the two bits left over zero,
+// one '='); nullopt otherwise, and then the caller decides through
+// Base64Decode and Base64Encode, which accept nothing this accepts
+// differently.
+std::optional<crypto::Digest32> CanonicalBase64Digest(std::string_view text) {
+  crypto::Digest32 out;
+  constexpr size_t kChars = (8 * sizeof(out) + 5) / 6;  // 43
+  if (text.size() != kChars + 1 || text[kChars] != '=') return std::nullopt;
+  uint32_t bits = 0;
+  int held = 0;
+  size_t o = 0;
+  for (size_t i = 0; i < kChars; ++i) {
+    const char c = text[i];
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '+'             ? 62
+            : c == '/'             ? 63
+                                   : -1;
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    held += 6;
+    if (held >= 8) {
+      held -= 8;
+      out[o++] = static_cast<uint8_t>(bits >> held);
+    }
+  }
+  if ((bits & ((1u << held) - 1)) != 0) return std::nullopt;  // a second spelling of the same bytes
+  return out;
 }
 
 // Renders `at` the way the leaf stores it and checks that it reads back.
@@ -530,7 +595,9 @@ bool OnePassReader::Read(DecodedLeaf& out) {
     return false;
   }
   out.seq = static_cast<uint64_t>(seq);
-  if (!prev.empty()) {
+  if (std::optional<crypto::Digest32> fast = CanonicalBase64Digest(prev)) {
+    out.prev = *fast;
+  } else if (!prev.empty()) {
     std::optional<crypto::Bytes> bytes = crypto::Base64Decode(prev);
     crypto::Digest32 hash;
     if (!bytes || bytes->size() != hash.size()) return false;
@@ -541,6 +608,10 @@ bool OnePassReader::Read(DecodedLeaf& out) {
   }
   if (!ValidateLink(out.seq, out.prev).ok() || !ValidateEvent(e).ok() || !IsLeafYear(at)) {
     return false;
+  }
+  if (std::optional<domain::Time> fast = CanonicalLeafTime(at)) {
+    e.at = *fast;
+    return true;
   }
   StatusOr<domain::Time> time = domain::ParseTime(at);
   if (!time.ok()) return false;

@@ -28,6 +28,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -257,6 +258,18 @@ struct StoredCheckpoint {
   domain::Time created_at;
 };
 
+// A stored entry as LogRepository::ScanEntries visits it: the same
+// fields as LogEntry, the leaf and the subject read in place (valid only
+// until the visit returns).
+struct LogEntryView {
+  uint64_t index = 0;
+  std::string_view leaf;  // "" once redacted
+  crypto::Digest32 leaf_hash{};
+  std::string_view subject;
+
+  [[nodiscard]] bool redacted() const { return leaf.empty(); }
+};
+
 class LogRepository {
  public:
   virtual ~LogRepository() = default;
@@ -292,6 +305,15 @@ class LogRepository {
   // most `limit` (for verification, which walks each level in order).
   virtual StatusOr<std::vector<std::pair<uint64_t, crypto::Digest32>>> NodesAtLevel(
       uint32_t level, uint64_t from_index, size_t limit) = 0;
+  // The rows of Entries(start, end, limit) and NodesAtLevel(level,
+  // from_index, limit), handed to `visit` one at a time in index order
+  // without copying them (for the verifier's walks). Stop at the first
+  // error `visit` returns and return it; a stored hash that is not 32
+  // bytes fails as in Entries (kDataLoss "stored_hash_malformed").
+  virtual Status ScanEntries(uint64_t start, uint64_t end, size_t limit,
+                             const std::function<Status(const LogEntryView&)>& visit) = 0;
+  virtual Status ScanNodesAtLevel(uint32_t level, uint64_t from_index, size_t limit,
+                                  const std::function<Status(uint64_t, const crypto::Digest32&)>& visit) = 0;
 };
 
 class Transaction {

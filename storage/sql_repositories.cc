@@ -83,6 +83,30 @@ Status Exec(sql::Connection& s, bool writable, const std::string& statement,
 }
 
 // Rows of (seq, leaf, hash, subject) as log entries.
+// The entries with index in [$1, $2), with their level-0 hashes. Indexes
+// are dense, so the range bounds the page; both sides get the bounds (see
+// SqlLog::Entries).
+constexpr const char* kEntriesInRange =
+    "SELECT l.seq, l.leaf, n.hash, l.subject FROM log_leaves l JOIN log_nodes n ON "
+    "n.level = 0 AND n.idx = l.seq AND n.idx >= $1 AND n.idx < $2 "
+    "WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq";
+
+std::string NodesAtLevelStatement(size_t limit) {
+  return "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT " +
+         std::to_string(limit);
+}
+
+// A stored 32-byte hash column (kDataLoss "stored_hash_malformed" as
+// sql::ToDigest).
+StatusOr<crypto::Digest32> DigestOf(std::string_view bytes) {
+  if (bytes.size() != crypto::Digest32().size()) {
+    return sql::ToDigest(crypto::Bytes(bytes.begin(), bytes.end()));
+  }
+  crypto::Digest32 d;
+  std::memcpy(d.data(), bytes.data(), d.size());
+  return d;
+}
+
 StatusOr<std::vector<LogEntry>> EntriesFromRows(const Rows& r) {
   std::vector<LogEntry> out;
   out.reserve(r.size());
@@ -1256,13 +1280,38 @@ class SqlLog final : public LogRepository {
     // bounds: PostgreSQL's generic plan for this prepared statement hashed
     // every level-0 node otherwise.
     end = std::min<uint64_t>(end, start + limit);
-    CUSTOS_ASSIGN_OR_RETURN(
-        Rows r, sql::Query(s_,
-                           "SELECT l.seq, l.leaf, n.hash, l.subject FROM log_leaves l JOIN log_nodes n ON "
-                           "n.level = 0 AND n.idx = l.seq AND n.idx >= $1 AND n.idx < $2 "
-                           "WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
-                           {P(start), P(end)}));
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, kEntriesInRange, {P(start), P(end)}));
     return EntriesFromRows(r);
+  }
+
+  Status ScanEntries(uint64_t start, uint64_t end, size_t limit,
+                     const std::function<Status(const LogEntryView&)>& visit) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
+    CUSTOS_ASSIGN_OR_RETURN(uint64_t size, Size());
+    end = std::min(end, size);
+    limit = std::min<size_t>(limit, kMaxRows);
+    if (start >= end || limit == 0) return Status::Ok();
+    end = std::min<uint64_t>(end, start + limit);  // as in Entries
+    return s_.Scan(kEntriesInRange, {P(start), P(end)}, [&](const sql::RowView& row) -> Status {
+      LogEntryView e;
+      e.index = static_cast<uint64_t>(row.Int(0));
+      e.leaf = row.Bytes(1);
+      CUSTOS_ASSIGN_OR_RETURN(e.leaf_hash, DigestOf(row.Bytes(2)));
+      e.subject = row.Bytes(3);
+      return visit(e);
+    });
+  }
+
+  Status ScanNodesAtLevel(uint32_t level, uint64_t from_index, size_t limit,
+                          const std::function<Status(uint64_t, const crypto::Digest32&)>& visit) override {
+    CUSTOS_RETURN_IF_ERROR(Flush());
+    limit = std::min<size_t>(limit, kMaxRows);
+    if (from_index > static_cast<uint64_t>(INT64_MAX)) return Status::Ok();
+    return s_.Scan(NodesAtLevelStatement(limit), {P(static_cast<int64_t>(level)), P(from_index)},
+                   [&](const sql::RowView& row) -> Status {
+                     CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 h, DigestOf(row.Bytes(1)));
+                     return visit(static_cast<uint64_t>(row.Int(0)), h);
+                   });
   }
 
   StatusOr<std::vector<LogEntry>> EntriesForSubject(const std::string& subject,
@@ -1334,10 +1383,7 @@ class SqlLog final : public LogRepository {
       return std::vector<std::pair<uint64_t, crypto::Digest32>>();
     }
     CUSTOS_ASSIGN_OR_RETURN(
-        Rows r, sql::Query(s_,
-                           "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 "
-                           "ORDER BY idx LIMIT " + std::to_string(limit),
-                           {P(static_cast<int64_t>(level)), P(from_index)}));
+        Rows r, sql::Query(s_, NodesAtLevelStatement(limit), {P(static_cast<int64_t>(level)), P(from_index)}));
     std::vector<std::pair<uint64_t, crypto::Digest32>> out;
     out.reserve(r.size());
     for (size_t i = 0; i < r.size(); ++i) {

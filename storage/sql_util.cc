@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 namespace custos::storage::sql {
@@ -31,6 +32,41 @@ crypto::Bytes Rows::Bytes(size_t row, size_t col) const {
   }
   std::string s = v.convert<std::string>();
   return crypto::Bytes(s.begin(), s.end());
+}
+
+namespace {
+
+// A row of Rows seen through RowView (Connection::Scan's default).
+class MaterialisedRow final : public RowView {
+ public:
+  MaterialisedRow(const Rows& rows, size_t row) : rows_(rows), row_(row) {}
+  int64_t Int(int col) const override { return rows_.Int(row_, static_cast<size_t>(col)); }
+  std::string_view Bytes(int col) const override {
+    const size_t c = static_cast<size_t>(col);
+    if (rows_.IsNull(row_, c)) return {};
+    const Poco::Dynamic::Var& v = rows_.rows[row_][c];
+    if (v.type() == typeid(Blob)) {
+      const Blob& b = v.extract<Blob>();
+      return {reinterpret_cast<const char*>(b.rawContent()), b.size()};
+    }
+    if (v.type() == typeid(std::string)) return v.extract<std::string>();
+    held_.push_back(v.convert<std::string>());
+    return held_.back();
+  }
+
+ private:
+  const Rows& rows_;
+  const size_t row_;
+  mutable std::deque<std::string> held_;  // conversions handed out as views
+};
+
+}  // namespace
+
+Status Connection::Scan(const std::string& statement, const Params& params, const RowVisitor& visit) {
+  Rows rows;
+  CUSTOS_RETURN_IF_ERROR(Run(statement, params, &rows));
+  for (size_t i = 0; i < rows.size(); ++i) CUSTOS_RETURN_IF_ERROR(visit(MaterialisedRow(rows, i)));
+  return Status::Ok();
 }
 
 StatusOr<Rows> Query(Connection& c, const std::string& statement, const Params& params) {
@@ -113,6 +149,23 @@ int BindAll(sqlite3_stmt* st, const Params& params) {
   return rc;
 }
 
+// The current row of a stepped statement, read in place.
+class StatementRow final : public RowView {
+ public:
+  explicit StatementRow(sqlite3_stmt* st) : st_(st) {}
+  int64_t Int(int col) const override { return sqlite3_column_int64(st_, col); }
+  std::string_view Bytes(int col) const override {
+    const char* p = sqlite3_column_type(st_, col) == SQLITE_BLOB
+                        ? static_cast<const char*>(sqlite3_column_blob(st_, col))
+                        : reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+    if (p == nullptr) return {};
+    return {p, static_cast<size_t>(sqlite3_column_bytes(st_, col))};
+  }
+
+ private:
+  sqlite3_stmt* const st_;
+};
+
 class SqliteConnection final : public Connection {
  public:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
@@ -137,6 +190,27 @@ class SqliteConnection final : public Connection {
       }
     }
     Status result = rc == SQLITE_DONE ? Status::Ok() : SqliteError(db_, rc, what);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return result;
+  }
+
+  Status Scan(const std::string& statement, const Params& params, const RowVisitor& visit) override {
+    const std::string what = What(statement, true);
+    std::string error;
+    sqlite3_stmt* st = Prepared(statement, error);
+    if (st == nullptr)
+      return Internal("database error while " + what + ": " + error, "database_error");
+    int rc = BindAll(st, params);
+    Status result = Status::Ok();
+    if (rc == SQLITE_OK) {
+      const StatementRow row(st);
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        result = visit(row);
+        if (!result.ok()) break;
+      }
+    }
+    if (result.ok() && rc != SQLITE_DONE) result = SqliteError(db_, rc, what);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return result;

@@ -19,8 +19,10 @@
 #include <Poco/Data/LOB.h>
 #include <Poco/Dynamic/Var.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -57,6 +59,19 @@ inline Param P(bool v) { return Param(static_cast<Poco::Int64>(v ? 1 : 0)); }
 Param P(const crypto::Bytes& b);
 Param P(const crypto::Digest32& d);
 
+// One result row while Connection::Scan visits it: its columns read in
+// place, valid only until the visit returns.
+class RowView {
+ public:
+  virtual ~RowView() = default;
+  // The integer column `col` (0 for NULL).
+  virtual int64_t Int(int col) const = 0;
+  // The bytes of a text or BLOB/bytea column `col` (empty for NULL).
+  virtual std::string_view Bytes(int col) const = 0;
+};
+
+using RowVisitor = std::function<Status(const RowView&)>;
+
 // One open connection with its prepared statements. Failures of Run and
 // Script: kResourceExhausted "storage_full" for a full disk or database,
 // kUnavailable "database_unavailable" for a lost PostgreSQL connection,
@@ -69,6 +84,14 @@ class Connection {
   // the result rows to `*out` when `out` is non-null.
   [[nodiscard]] virtual Status Run(const std::string& statement, const Params& params,
                                    Rows* out) = 0;
+  // Runs a query and calls `visit` for each result row in turn, without
+  // materialising rows (SQLite reads the columns in place: for long scans
+  // such as the verifier's). Stops at the first error `visit` returns and
+  // returns it; otherwise fails as Run. `visit` must not use this
+  // connection. The default runs the query through Run and visits the
+  // rows it returned.
+  [[nodiscard]] virtual Status Scan(const std::string& statement, const Params& params,
+                                    const RowVisitor& visit);
   // Runs one or more statements without parameters and without keeping
   // them prepared (pragmas, maintenance); result rows are dropped.
   [[nodiscard]] virtual Status Script(const std::string& statements) = 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "crypto/merkle.h"
 #include "storage/integrity.h"
@@ -24,11 +25,17 @@ namespace {
 constexpr size_t kBatch = 4096;
 
 std::string EntryName(uint64_t i) { return "log entry " + std::to_string(i); }
+std::string NodeName(uint32_t level, uint64_t k) {
+  return "log node (" + std::to_string(level) + ", " + std::to_string(k) + ")";
+}
 
-// What the log says about records and versions, gathered while walking it.
+// What the log says about the stored records, gathered while walking it.
+// Only what a stored row needs is kept, so memory follows the rows, not
+// the log: the newest recordHash of each stored record (a subject without
+// a row is never looked up). Versions need nothing kept: each version's
+// event is read back at its log index (CheckVersion).
 struct LoggedFacts {
-  std::map<std::string, std::string> record_hash;  // newest recordHash per subject
-  std::map<uint64_t, std::pair<std::string, std::string>> version_events;  // index → (subject, details json)
+  std::unordered_map<std::string, std::optional<std::string>> record_hash;  // stored record id → newest recordHash
   std::set<uint64_t> redaction_allowed;  // indexes a record.destroy lists as redacted
 };
 
@@ -38,6 +45,7 @@ class Checker {
       : tx_(tx), options_(options), report_(report) {}
 
   Status Run() {
+    CUSTOS_RETURN_IF_ERROR(CollectRecordIds());
     CUSTOS_RETURN_IF_ERROR(CheckLog());
     CUSTOS_RETURN_IF_ERROR(CheckNodes());
     CUSTOS_RETURN_IF_ERROR(CheckRecords());
@@ -60,6 +68,14 @@ class Checker {
     return Status::Ok();
   }
 
+  // The stored records whose newest recordHash the walk keeps.
+  Status CollectRecordIds() {
+    return tx_.records().ForEach([&](const domain::Record& r) -> Status {
+      facts_.record_hash.emplace(r.id.value, std::nullopt);
+      return Status::Ok();
+    });
+  }
+
   Status CheckLog() {
     CUSTOS_ASSIGN_OR_RETURN(uint64_t size, tx_.log().Size());
     CUSTOS_ASSIGN_OR_RETURN(std::vector<StoredCheckpoint> checkpoints, tx_.log().Checkpoints());
@@ -69,48 +85,29 @@ class Checker {
     std::optional<crypto::Digest32> prev;
     while (range_.size() < size) {
       CUSTOS_RETURN_IF_ERROR(CheckStop());
-      CUSTOS_ASSIGN_OR_RETURN(auto entries, tx_.log().Entries(range_.size(), size, kBatch));
-      if (entries.empty()) {
+      size_t visited = 0;
+      std::optional<uint64_t> gap;  // the index stored after a missing one
+      CUSTOS_RETURN_IF_ERROR(tx_.log().ScanEntries(
+          range_.size(), size, kBatch, [&](const LogEntryView& e) -> Status {
+            ++visited;
+            if (gap) return Status::Ok();
+            if (e.index != range_.size()) {
+              gap = e.index;
+              return Status::Ok();
+            }
+            CheckEntry(e, prev);
+            CheckCheckpointsAt(checkpoints, next_cp);
+            return Status::Ok();
+          }));
+      if (gap) {
+        Add(EntryName(range_.size()), "entry is missing (next stored is " + std::to_string(*gap) + ")",
+            "log_entry_missing");
+        report_.log_entries = range_.size();
+        return Status::Ok();
+      }
+      if (visited == 0) {
         Add(EntryName(range_.size()), "entries from here on are missing", "log_entry_missing");
         break;
-      }
-      for (const LogEntry& e : entries) {
-        uint64_t i = range_.size();
-        if (e.index != i) {
-          Add(EntryName(i), "entry is missing (next stored is " + std::to_string(e.index) + ")",
-              "log_entry_missing");
-          report_.log_entries = range_.size();
-          return Status::Ok();
-        }
-        if (e.redacted()) {
-          // Only its hash is left: it links the chain and the tree.
-          redacted_.push_back(i);
-          prev = e.leaf_hash;
-          range_.Append(e.leaf_hash);
-          CheckCheckpointsAt(checkpoints, next_cp);
-          continue;
-        }
-        crypto::Digest32 h = merkle::HashLeaf(e.leaf);
-        if (h != e.leaf_hash) {
-          Add(EntryName(i), "leaf bytes do not match the stored leaf hash", "log_leaf_hash_mismatch");
-        }
-        auto leaf = DecodeLeaf(e.leaf);
-        if (!leaf.ok()) {
-          Add(EntryName(i), leaf.status().message(), leaf.status().reason());
-        } else {
-          Status link = CheckChainLink(*leaf, i, prev);
-          if (!link.ok()) Add(EntryName(i), link.message(), link.reason());
-          Remember(i, *leaf);
-          if (e.subject != leaf->event.subject) {
-            Add(EntryName(i), "stored subject '" + e.subject + "' differs from the leaf's subject '" +
-                                  leaf->event.subject + "' (the entry is hidden from that subject's history)",
-                "log_subject_mismatch");
-          }
-          replay_.Fold(i, leaf->event);
-        }
-        prev = h;
-        range_.Append(h);
-        CheckCheckpointsAt(checkpoints, next_cp);
       }
       Progress("log", range_.size(), size);
     }
@@ -128,6 +125,39 @@ class Checker {
           "checkpoint_missing");
     }
     return Status::Ok();
+  }
+
+  // Checks entry e (the next index of the walk) and appends it to the
+  // tree; `prev` is the previous leaf hash, then e's.
+  void CheckEntry(const LogEntryView& e, std::optional<crypto::Digest32>& prev) {
+    const uint64_t i = e.index;
+    if (e.redacted()) {
+      // Only its hash is left: it links the chain and the tree.
+      redacted_.push_back(i);
+      prev = e.leaf_hash;
+      range_.Append(e.leaf_hash);
+      return;
+    }
+    crypto::Digest32 h = merkle::HashLeaf(e.leaf);
+    if (h != e.leaf_hash) {
+      Add(EntryName(i), "leaf bytes do not match the stored leaf hash", "log_leaf_hash_mismatch");
+    }
+    auto leaf = DecodeLeaf(e.leaf);
+    if (!leaf.ok()) {
+      Add(EntryName(i), leaf.status().message(), leaf.status().reason());
+    } else {
+      Status link = CheckChainLink(*leaf, i, prev);
+      if (!link.ok()) Add(EntryName(i), link.message(), link.reason());
+      Remember(i, *leaf);
+      if (e.subject != leaf->event.subject) {
+        Add(EntryName(i), "stored subject '" + std::string(e.subject) + "' differs from the leaf's subject '" +
+                              leaf->event.subject + "' (the entry is hidden from that subject's history)",
+            "log_subject_mismatch");
+      }
+      replay_.Fold(i, leaf->event);
+    }
+    prev = h;
+    range_.Append(h);
   }
 
   // Checks the checkpoint at the size the walk has reached, if any.
@@ -174,7 +204,8 @@ class Checker {
   void Remember(uint64_t index, const DecodedLeaf& leaf) {
     const domain::EventDetails& d = leaf.event.details;
     if (std::optional<std::string> record_hash = d.String(kDetailRecordHash)) {
-      facts_.record_hash[leaf.event.subject] = *record_hash;
+      auto stored = facts_.record_hash.find(leaf.event.subject);
+      if (stored != facts_.record_hash.end()) stored->second = std::move(*record_hash);
     }
     if (leaf.event.action == "record.destroy") {
       if (const domain::DetailValue::Array* redacted = d.Array(kDetailRedacted)) {
@@ -185,40 +216,59 @@ class Checker {
         }
       }
     }
-    std::optional<std::string> manifest_hash = d.String(kDetailManifestHash);
-    std::optional<int64_t> version = d.Int(kDetailVersion);
-    if (manifest_hash && version) {
-      facts_.version_events[index] = {leaf.event.subject,
-                                      *manifest_hash + "#" + std::to_string(*version)};
-    }
+  }
+
+  // Whether the walked entry at `index` is a version event of `record`
+  // recording manifest `manifest_hash` as version `number`. The entry is
+  // read back (the same read transaction, so the same bytes the walk
+  // hashed); a redacted entry, one the walk did not reach and one that
+  // does not decode record nothing.
+  StatusOr<bool> VersionLogged(uint64_t index, const std::string& record, const std::string& manifest_hash,
+                               int number) {
+    if (index >= report_.log_entries) return false;
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<LogEntry> entries, tx_.log().Entries(index, index + 1, 1));
+    if (entries.empty() || entries[0].index != index || entries[0].redacted()) return false;
+    auto leaf = DecodeLeaf(entries[0].leaf);
+    if (!leaf.ok()) return false;
+    const domain::EventDetails& d = leaf->event.details;
+    std::optional<std::string> logged_hash = d.String(kDetailManifestHash);
+    std::optional<int64_t> logged_number = d.Int(kDetailVersion);
+    return logged_hash && logged_number && leaf->event.subject == record && *logged_hash == manifest_hash &&
+           *logged_number == number;
   }
 
   // Walks each level ≥ 1 in index order beside the level below it, so memory
   // stays at two batches whatever the log size.
   Status CheckNodes() {
     uint64_t size = range_.size();
+    // Window of a batch: slot k - first holds node k, if stored.
+    std::vector<crypto::Digest32> parent(kBatch), child(2 * kBatch);
+    std::vector<uint8_t> has_parent(kBatch), has_child(2 * kBatch);
+    auto fill = [&](uint32_t level, uint64_t first, size_t want, std::vector<crypto::Digest32>& hashes,
+                    std::vector<uint8_t>& present) -> Status {
+      std::fill(present.begin(), present.begin() + static_cast<std::ptrdiff_t>(want), 0);
+      return tx_.log().ScanNodesAtLevel(level, first, want, [&](uint64_t k, const crypto::Digest32& h) -> Status {
+        if (k >= first && k - first < want) {
+          hashes[k - first] = h;
+          present[k - first] = 1;
+        }
+        return Status::Ok();
+      });
+    };
     for (uint32_t level = 1; (uint64_t{1} << level) <= size && level <= merkle::kMaxLevel; ++level) {
       uint64_t expected_count = size >> level;
       uint64_t idx = 0;
       while (idx < expected_count) {
         CUSTOS_RETURN_IF_ERROR(CheckStop());
         size_t want = static_cast<size_t>(std::min<uint64_t>(kBatch, expected_count - idx));
-        CUSTOS_ASSIGN_OR_RETURN(auto parents, tx_.log().NodesAtLevel(level, idx, want));
-        CUSTOS_ASSIGN_OR_RETURN(auto children, tx_.log().NodesAtLevel(level - 1, 2 * idx, 2 * want));
-        std::map<uint64_t, crypto::Digest32> child;
-        for (const auto& [i, h] : children) child[i] = h;
-        std::map<uint64_t, crypto::Digest32> parent;
-        for (const auto& [i, h] : parents) parent[i] = h;
-        for (uint64_t k = idx; k < idx + want; ++k) {
-          std::string name = "log node (" + std::to_string(level) + ", " + std::to_string(k) + ")";
-          auto p = parent.find(k);
-          auto l = child.find(2 * k);
-          auto r = child.find(2 * k + 1);
-          if (p == parent.end()) {
-            Add(name, "node is missing", "log_node_missing");
-          } else if (l != child.end() && r != child.end() &&
-                     merkle::HashChildren(l->second, r->second) != p->second) {
-            Add(name, "node hash does not match its children", "log_node_mismatch");
+        CUSTOS_RETURN_IF_ERROR(fill(level, idx, want, parent, has_parent));
+        CUSTOS_RETURN_IF_ERROR(fill(level - 1, 2 * idx, 2 * want, child, has_child));
+        for (size_t j = 0; j < want; ++j) {
+          if (!has_parent[j]) {
+            Add(NodeName(level, idx + j), "node is missing", "log_node_missing");
+          } else if (has_child[2 * j] && has_child[2 * j + 1] &&
+                     merkle::HashChildren(child[2 * j], child[2 * j + 1]) != parent[j]) {
+            Add(NodeName(level, idx + j), "node hash does not match its children", "log_node_mismatch");
           }
           ++report_.log_nodes;
         }
@@ -251,12 +301,12 @@ class Checker {
       ++report_.records;
       std::string name = "record " + r.id.value;
       auto logged = facts_.record_hash.find(r.id.value);
-      if (logged == facts_.record_hash.end()) {
+      if (logged == facts_.record_hash.end() || !logged->second) {
         Add(name, "no log entry records this record's content", "record_not_logged");
         return Status::Ok();
       }
       CUSTOS_ASSIGN_OR_RETURN(std::string digest, RecordDigest(r));
-      if (digest != logged->second) {
+      if (digest != *logged->second) {
         Add(name, "row differs from its last logged state", "record_row_mismatch");
       }
       return Status::Ok();
@@ -277,7 +327,7 @@ class Checker {
       std::string prev;
       for (const domain::Version& v : versions) {
         ++report_.versions;
-        CheckVersion(r, v, prev);
+        CUSTOS_RETURN_IF_ERROR(CheckVersion(r, v, prev));
         prev = v.manifest_hash;
         for (const domain::StoredFile& f : v.files) {
           CUSTOS_RETURN_IF_ERROR(CheckFile(r, f, v.log_index >= options_.content_from));
@@ -287,7 +337,7 @@ class Checker {
     });
   }
 
-  void CheckVersion(const domain::Record& r, const domain::Version& v, const std::string& prev) {
+  Status CheckVersion(const domain::Record& r, const domain::Version& v, const std::string& prev) {
     std::string name = "version " + std::to_string(v.number) + " of " + r.id.value;
     auto hash = ManifestHash(v);
     if (!hash.ok() || *hash != v.manifest_hash) {
@@ -296,12 +346,12 @@ class Checker {
     if (v.prev_manifest_hash != prev) {
       Add(name, "does not chain to the previous version's manifest", "manifest_chain_broken");
     }
-    auto ev = facts_.version_events.find(v.log_index);
-    if (ev == facts_.version_events.end() || ev->second.first != r.id.value ||
-        ev->second.second != v.manifest_hash + "#" + std::to_string(v.number)) {
+    CUSTOS_ASSIGN_OR_RETURN(bool logged, VersionLogged(v.log_index, r.id.value, v.manifest_hash, v.number));
+    if (!logged) {
       Add(name, "log entry " + std::to_string(v.log_index) + " does not record this manifest",
           "manifest_not_logged");
     }
+    return Status::Ok();
   }
 
   // `read_content`: decrypt and hash the blob (else only its key and, for a

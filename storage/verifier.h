@@ -32,8 +32,11 @@
 //              the same walk of the log, every pass (content_from does not
 //              shorten it)
 //
-// Memory stays bounded by the number of rows (one digest each), not by
-// the log size. Thread safety: a pure function over the store.
+// Memory stays bounded by the number of rows, not by the log's length:
+// the newest logged recordHash of each stored record, the replay's one
+// digest per row, two batches of the walk; each version's event is read
+// back at its log index rather than kept. Thread safety: a pure function
+// over the store.
 #pragma once
 
 #include <functional>

@@ -212,5 +212,58 @@ TEST(LogLeafDifferential, NestingAtTheDepthLimit) {
   EXPECT_GE(encoded, 4);  // 60 to 63 at least: both sides of the limit
 }
 
+// The decoder reads a canonical time and a canonical 32-byte Base64 prev
+// directly and leaves every other spelling to the former checks: each
+// spelling near those shortcuts' edges gets the reference's verdict, and
+// an accepted time the reference's instant.
+TEST(LogLeafDifferential, TimesAndPrevSpellingsNearTheShortcutsGetTheReferenceVerdict) {
+  crypto::Digest32 prev;
+  for (size_t i = 0; i < prev.size(); ++i) prev[i] = static_cast<uint8_t>(0xA0 + i);
+  LogEvent e{"record.checkin", "档案员 alice", domain::ParseTime("2026-11-22T14:00:00.123Z").value(),
+             "CT-2026-时间", {}};
+  const std::string leaf = EncodeLeaf(e, 7, prev).value();
+  const std::string at = "\"2026-11-22T14:00:00.123Z\"";
+  const std::string prev_text = "\"" + crypto::Base64Encode(prev) + "\"";
+  ASSERT_NE(leaf.find(at), std::string::npos);
+  ASSERT_NE(leaf.find(prev_text), std::string::npos);
+  auto with = [](std::string text, const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  const std::map<std::string, std::string> times = {
+      {"2026-11-22T14:00:00.123Z", "accepted"}, {"2024-02-29T23:59:59.999Z", "accepted"},
+      {"1678-01-01T00:00:00.000Z", "accepted"}, {"1969-12-31T23:59:59.999Z", "accepted"},
+      {"2261-12-31T23:59:59.999Z", "accepted"}, {"2026-02-29T00:00:00.000Z", "leaf_malformed"},
+      {"2026-04-31T00:00:00.000Z", "leaf_malformed"}, {"2026-13-01T00:00:00.000Z", "leaf_malformed"},
+      {"2026-00-10T00:00:00.000Z", "leaf_malformed"}, {"2026-11-00T00:00:00.000Z", "leaf_malformed"},
+      {"2026-11-22T24:00:00.000Z", "leaf_malformed"}, {"2026-11-22T14:60:00.000Z", "leaf_malformed"},
+      {"2016-12-31T23:59:60.000Z", "leaf_malformed"}, {"2026-11-22t14:00:00.123Z", "leaf_malformed"},
+      {"2026-11-22T14:00:00.123z", "leaf_malformed"}, {"2026-11-22T14:00:00.12Z", "leaf_malformed"},
+      {"2026-11-22T14:00:00Z", "leaf_malformed"}, {"2026-11-22T15:00:00.123+01:00", "leaf_malformed"},
+      {"1677-12-31T23:59:59.999Z", "leaf_malformed"}, {"2262-01-01T00:00:00.000Z", "leaf_malformed"},
+      {"2026-11-22T14:00:00.1230Z", "leaf_malformed"}, {"２026-11-22T14:00:00.123Z", "leaf_malformed"}};
+  for (const auto& [time, verdict] : times) {
+    const std::string spoiled = with(leaf, at, "\"" + time + "\"");
+    const std::string got = SameVerdict(spoiled);
+    EXPECT_EQ(got == "accepted", verdict == "accepted") << time << ": " << got;
+    if (got == "accepted") EXPECT_EQ(DecodeLeaf(spoiled)->event.at, domain::ParseTime(time).value()) << time;
+  }
+  const std::string canonical = crypto::Base64Encode(prev);
+  std::string pad_bits = canonical;
+  pad_bits[42] = static_cast<char>(pad_bits[42] + 1);  // a second spelling of the same 32 bytes
+  std::string bad_char = canonical;
+  bad_char[5] = '-';
+  for (const auto& [spelling, accepted] :
+       std::vector<std::pair<std::string, bool>>{{canonical, true},
+                                                 {pad_bits, false},
+                                                 {bad_char, false},
+                                                 {canonical.substr(0, 43), false},
+                                                 {canonical + "=", false},
+                                                 {canonical.substr(0, 43) + "A", false}}) {
+    const std::string spoiled = with(leaf, prev_text, "\"" + spelling + "\"");
+    EXPECT_EQ(SameVerdict(spoiled) == "accepted", accepted) << spelling;
+  }
+}
+
 }  // namespace
 }  // namespace custos::storage

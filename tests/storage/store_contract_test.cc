@@ -12,6 +12,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
@@ -1039,6 +1040,59 @@ TEST_P(StoreContract, LogArgumentsNearTheLimitsAreClampedNotWrapped) {
     CUSTOS_ASSIGN_OR_RETURN(auto far_nodes, tx.log().NodesAtLevel(0, uint64_t{1} << 63, 10));
     EXPECT_TRUE(far_nodes.empty());
     EXPECT_EQ(tx.log().InclusionProof(UINT64_MAX, 3).status().reason(), "proof_index_out_of_range");
+    return Status::Ok();
+  });
+}
+
+// The verifier walks the log through the Scan functions: they must hand
+// over exactly the rows of Entries and NodesAtLevel, a redacted entry and
+// clamped arguments included, and stop at the visitor's first error.
+TEST_P(StoreContract, ScansVisitTheRowsOfEntriesAndNodesAtLevel) {
+  AppendEach(0, 11);
+  MustWrite([&](Transaction& tx) { return tx.log().Redact(4); });
+  MustRead([&](Transaction& tx) -> Status {
+    for (auto [start, end, limit] : {std::tuple<uint64_t, uint64_t, size_t>{0, 11, 100}, {3, 9, 4},
+                                     {0, UINT64_MAX, SIZE_MAX}, {10, 11, 5}, {uint64_t{1} << 63, UINT64_MAX, 10}}) {
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<LogEntry> want, tx.log().Entries(start, end, limit));
+      std::vector<LogEntry> got;
+      CUSTOS_RETURN_IF_ERROR(tx.log().ScanEntries(start, end, limit, [&](const LogEntryView& e) -> Status {
+        got.push_back({e.index, std::string(e.leaf), e.leaf_hash, std::string(e.subject)});
+        EXPECT_EQ(e.redacted(), e.index == 4);
+        return Status::Ok();
+      }));
+      EXPECT_EQ(got.size(), want.size()) << start;
+      for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+        EXPECT_EQ(got[i].index, want[i].index);
+        EXPECT_EQ(got[i].leaf, want[i].leaf);
+        EXPECT_EQ(got[i].leaf_hash, want[i].leaf_hash);
+        EXPECT_EQ(got[i].subject, want[i].subject);
+      }
+    }
+    for (uint32_t level = 0; level < 5; ++level) {
+      for (auto [from, limit] : {std::pair<uint64_t, size_t>{0, 100}, {1, 2}, {0, SIZE_MAX}, {uint64_t{1} << 63, 10}}) {
+        CUSTOS_ASSIGN_OR_RETURN(auto want, tx.log().NodesAtLevel(level, from, limit));
+        std::vector<std::pair<uint64_t, crypto::Digest32>> got;
+        CUSTOS_RETURN_IF_ERROR(tx.log().ScanNodesAtLevel(level, from, limit,
+                                                         [&](uint64_t k, const crypto::Digest32& h) -> Status {
+                                                           got.emplace_back(k, h);
+                                                           return Status::Ok();
+                                                         }));
+        EXPECT_EQ(got, want) << level << "/" << from;
+      }
+    }
+    int entries_seen = 0;
+    Status stopped = tx.log().ScanEntries(0, 11, 100, [&](const LogEntryView&) -> Status {
+      return ++entries_seen == 2 ? Internal("the visitor's own failure", "visitor_failed") : Status::Ok();
+    });
+    EXPECT_EQ(stopped.reason(), "visitor_failed");
+    EXPECT_EQ(entries_seen, 2);
+    int nodes_seen = 0;
+    stopped = tx.log().ScanNodesAtLevel(0, 0, 100, [&](uint64_t, const crypto::Digest32&) -> Status {
+      ++nodes_seen;
+      return Internal("the visitor's own failure", "visitor_failed");
+    });
+    EXPECT_EQ(stopped.reason(), "visitor_failed");
+    EXPECT_EQ(nodes_seen, 1);
     return Status::Ok();
   });
 }

@@ -292,6 +292,61 @@ TEST_F(VerifierTest, DeletedLeafIsNamed) {
   EXPECT_TRUE(Names(r, "log entry 4", "log_entry_missing")) << Dump(r);
 }
 
+// Each version's event is read back at its log index (nothing of it is
+// kept from the walk): an index naming another record's entry, one past
+// the log, or a redacted entry records no manifest.
+TEST_F(VerifierTest, VersionWhoseLogIndexDoesNotRecordItIsNamed) {
+  std::string dir = Copy("version_index");
+  // Entry 1 is the check-in of CT-2026-000002; 99 is past the log's end;
+  // entry 4 (CT-2026-000005's check-in) loses its body.
+  ExecSql(dir + "/custos.db",
+          "UPDATE versions SET log_index = 1 WHERE record_id = 'CT-2026-000003';"
+          "UPDATE versions SET log_index = 99 WHERE record_id = 'CT-2026-000004';"
+          "UPDATE log_leaves SET leaf = '' WHERE seq = 4");
+  Archive a(dir, &signer_, kek_);
+  VerifyReport r = a.Verify();
+  EXPECT_TRUE(Names(r, "version 1 of CT-2026-000003", "manifest_not_logged")) << Dump(r);
+  EXPECT_TRUE(Names(r, "version 1 of CT-2026-000004", "manifest_not_logged")) << Dump(r);
+  EXPECT_TRUE(Names(r, "version 1 of CT-2026-000005", "manifest_not_logged")) << Dump(r);
+  EXPECT_TRUE(Names(r, "log entry 4", "log_entry_redacted")) << Dump(r);
+  EXPECT_FALSE(Names(r, "version 1 of CT-2026-000002", "manifest_not_logged")) << Dump(r);
+  EXPECT_FALSE(Names(r, "version 1 of CT-2026-000001", "manifest_not_logged")) << Dump(r);
+}
+
+// The tree is checked a batch of 4,096 nodes at a time, each batch beside
+// the level below it: faults in the second batch of level 1, in level 2
+// and in a level-0 hash of the second leaf batch are each named, and
+// nothing else is.
+TEST_F(VerifierTest, NodeFaultsInALaterBatchAreNamed) {
+  constexpr int kEntries = 9000;
+  std::string dir = tmp_.Sub("batches");
+  {
+    Archive a(dir, &signer_, kek_);
+    Status s = a.store().Write([&](Transaction& tx) -> Status {
+      for (int i = 0; i < kEntries; ++i) {
+        CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("record.view", "CT-2026-批次-" + std::to_string(i % 97), i)).status());
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    VerifyReport clean = a.Verify();
+    ASSERT_TRUE(clean.clean()) << Dump(clean);
+    EXPECT_EQ(clean.log_entries, uint64_t{kEntries});
+  }
+  ExecSql(dir + "/custos.db",
+          "UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 4100;"
+          "DELETE FROM log_nodes WHERE level = 1 AND idx = 4200;"
+          "UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 0 AND idx = 8500");
+  Archive a(dir, &signer_, kek_);
+  VerifyReport r = a.Verify();
+  EXPECT_TRUE(Names(r, "log node (1, 4100)", "log_node_mismatch")) << Dump(r);
+  EXPECT_TRUE(Names(r, "log node (2, 2050)", "log_node_mismatch")) << Dump(r);
+  EXPECT_TRUE(Names(r, "log node (1, 4200)", "log_node_missing")) << Dump(r);
+  EXPECT_TRUE(Names(r, "log entry 8500", "log_leaf_hash_mismatch")) << Dump(r);
+  EXPECT_TRUE(Names(r, "log node (1, 4250)", "log_node_mismatch")) << Dump(r);
+  EXPECT_EQ(r.findings.size(), 5u) << Dump(r);
+}
+
 // A child process checks records in as fast as it can and reports each
 // acknowledged one on a pipe; it is SIGKILLed at a random moment, mid-commit
 // as often as not. After reopening: every acknowledged record is there, no
