@@ -6,7 +6,8 @@
 //     --entries (10 million for the figure of the targets);
 //   - full re-verification (chain, tree, checkpoints) in leaves per CPU
 //     second, beside the bound of merely hashing the same leaves and nodes
-//     with SHA-256 on one core, measured in the same run;
+//     with SHA-256 on one core, measured in the same run, and the
+//     process's peak RSS while verifying (VmHWM, reset before);
 //   - inclusion-proof time at the final size (p50, p99);
 //   - the state replay (storage/replay.h) in entries per CPU second: the
 //     leaves of the filled log carry no row images (its events are appended
@@ -24,13 +25,17 @@
 //     tables, every table's set seal, the log's tail against its newest
 //     checkpoint: storage/seal_check.h), median of 5, wall seconds.
 //
-//   log_bench --dir DIR [--entries N] [--json OUT] [benchmark flags]
+//   log_bench --dir DIR [--entries N] [--keep] [--json OUT] [benchmark flags]
+//
+// --keep opens the log already in DIR instead of starting a new one (to
+// profile one benchmark, e.g. --benchmark_filter=Verify, on a filled log).
 //
 // The figures are also written as one flat JSON object to OUT, which
 // bench/run.py merges into the results file.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -62,10 +67,15 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr uint64_t kPerBatch = 10000;
+// A fixed signing key, so that a kept log's checkpoints verify in a later run.
+constexpr std::array<uint8_t, crypto::kEd25519SeedSize> kBenchKeySeed = {
+    0x62, 0x65, 0x6e, 0x63, 0x68, 0x2f, 0x6c, 0x6f, 0x67, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x73, 0x65,
+    0x65, 0x64, 0x2d, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31};
 
 struct Bench {
   std::string dir;
   uint64_t entries = 1000000;
+  bool keep = false;
   std::unique_ptr<crypto::note::KeySigner> signer;
   std::unique_ptr<storage::NoteCheckpointSigner> checkpoints;
   std::unique_ptr<storage::SqliteStore> store;
@@ -120,11 +130,26 @@ void BM_BatchedAppend(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kPerBatch);
 }
 
+// A field of /proc/self/status ("VmHWM", "VmRSS") in MiB; -1 if absent.
+double ProcStatusMiB(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;  // kB
+  }
+  return -1;
+}
+
 void BM_Verify(benchmark::State& state) {
   storage::VerifyOptions o;
   o.origin = "bench/log";
   o.verifiers = {&g->signer->verifier()};
   uint64_t leaves = 0;
+  // The verifier's peak: the high-water mark is reset first (Linux:
+  // "5" to clear_refs), so the appends before do not count; what the
+  // process held before verifying is reported beside it.
+  const bool reset = static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5" << std::flush);
+  g->figures["verify_rss_before_MiB"] = ProcStatusMiB("VmRSS");
   for (auto _ : state) {
     auto report = storage::VerifyArchive(*g->store, o);
     if (!report.ok() || !report->clean()) {
@@ -134,6 +159,8 @@ void BM_Verify(benchmark::State& state) {
     leaves += report->log_entries;
   }
   state.SetItemsProcessed(leaves);
+  g->figures["verify_peak_rss_MiB"] = ProcStatusMiB("VmHWM");
+  if (!reset) g->figures["verify_peak_rss_includes_appends"] = 1;
 }
 
 // The bound for verification: SHA-256 over every leaf's bytes and every
@@ -431,6 +458,8 @@ int main(int argc, char** argv) {
       bench.dir = argv[++i];
     } else if (a == "--entries" && i + 1 < argc) {
       bench.entries = std::stoull(argv[++i]);
+    } else if (a == "--keep") {
+      bench.keep = true;
     } else if (a == "--json" && i + 1 < argc) {
       json = argv[++i];
     } else {
@@ -447,10 +476,14 @@ int main(int argc, char** argv) {
 
   std::filesystem::create_directories(bench.dir);
   std::string db = bench.dir + "/log_bench.db";
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+  if (!bench.keep) {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+  }
   bench.signer = std::make_unique<crypto::note::KeySigner>(
-      crypto::note::KeySigner::Create(
-          "bench/log", crypto::KeyPair::Generate(crypto::SignatureAlgorithm::kEd25519).value())
+      crypto::note::KeySigner::Create("bench/log", crypto::KeyPair::FromRawPrivateKey(
+                                                       crypto::SignatureAlgorithm::kEd25519,
+                                                       kBenchKeySeed.data(), kBenchKeySeed.size())
+                                                       .value())
           .value());
   bench.checkpoints = std::make_unique<storage::NoteCheckpointSigner>(
       "bench/log", std::vector<const crypto::note::Signer*>{bench.signer.get()});
