@@ -89,12 +89,24 @@ struct Point {
   CharClass cls = CharClass::kOther;
 };
 
-// The text normalised one code point at a time (Normalise of each, cached
-// per distinct code point: a text holds few distinct characters).
+// Normalise of one non-ASCII code point (its UTF-8 `utf8`), remembered per
+// thread: converting a character costs microseconds, a text holds
+// thousands of them, and a language has few distinct ones. The cache is
+// emptied when it passes kMaxCachedPoints (a text of rare characters).
+const std::string& NormalisedPoint(char32_t c, std::string_view utf8) {
+  constexpr size_t kMaxCachedPoints = 65536;
+  thread_local std::unordered_map<char32_t, std::string> cache;
+  if (cache.size() >= kMaxCachedPoints) cache.clear();
+  auto [it, added] = cache.try_emplace(c);
+  if (added) it->second = Normalise(utf8);
+  return it->second;
+}
+
+// The text normalised one code point at a time (Normalise of each,
+// NormalisedPoint).
 class NormalisedText {
  public:
   explicit NormalisedText(std::string_view text) : text_(text) {
-    std::unordered_map<char32_t, std::string> cache;
     for (size_t i = 0; i < text.size();) {
       Point p;
       p.begin = i;
@@ -108,9 +120,7 @@ class NormalisedText {
       } else if (c < 0x80) {
         n.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
       } else {
-        auto [it, added] = cache.try_emplace(c);
-        if (added) it->second = Normalise(text.substr(p.begin, p.end - p.begin));
-        n = it->second;
+        n = NormalisedPoint(c, text.substr(p.begin, p.end - p.begin));
       }
       p.control = p.valid && (c < 0x20 || (c >= 0x7F && c <= 0x9F));
       p.cls = FirstClass(n);
