@@ -67,7 +67,8 @@ using PixPtr = std::unique_ptr<Pix, PixCloser>;
 
 // A decimal number of at most 9 digits, or -1.
 long long Number(const std::string& s) {
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
   return std::stoll(s);
 }
 
@@ -104,7 +105,8 @@ std::string ReadStdin(size_t max_bytes) {
       if (errno == EINTR) continue;
       Fail(kExitFailure, std::string("cannot read stdin: ") + std::strerror(errno));
     }
-    if (data.size() + static_cast<size_t>(n) > max_bytes) Fail(kExitTooLarge, "input over --max-bytes");
+    if (data.size() + static_cast<size_t>(n) > max_bytes)
+      Fail(kExitTooLarge, "input over --max-bytes");
     data.append(buffer, static_cast<size_t>(n));
   }
 }
@@ -142,17 +144,20 @@ PixPtr RenderPdfPage(std::string_view bytes, int page, int width) {
       bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX))));
   if (!doc) throw UnreadableDocument("pdf: cannot open");
   if (doc->is_locked()) throw UnreadableDocument("pdf: encrypted");
-  if (page > doc->pages()) Fail(kExitNoSuchPage, "the document has " + std::to_string(doc->pages()) + " pages");
+  if (page > doc->pages())
+    Fail(kExitNoSuchPage, "the document has " + std::to_string(doc->pages()) + " pages");
   std::unique_ptr<poppler::page> p(doc->create_page(page - 1));
   if (!p) throw UnreadableDocument("pdf: damaged page");
   poppler::rectf box = p->page_rect(poppler::crop_box);
   const double points_w = std::max(box.width(), 1.0), points_h = std::max(box.height(), 1.0);
-  const bool turned = p->orientation() == poppler::page::landscape || p->orientation() == poppler::page::seascape;
+  const bool turned =
+      p->orientation() == poppler::page::landscape || p->orientation() == poppler::page::seascape;
   const double shown_w = turned ? points_h : points_w, shown_h = turned ? points_w : points_h;
   const double dpi = 72.0 * ScaleFor(shown_w, shown_h, width);
   poppler::page_renderer renderer;
   renderer.set_image_format(poppler::image::format_argb32);
-  renderer.set_render_hints(poppler::page_renderer::antialiasing | poppler::page_renderer::text_antialiasing |
+  renderer.set_render_hints(poppler::page_renderer::antialiasing |
+                            poppler::page_renderer::text_antialiasing |
                             poppler::page_renderer::text_hinting);
   poppler::image image = renderer.render_page(p.get(), dpi, dpi);
   if (!image.is_valid()) throw UnreadableDocument("pdf: the page cannot be rendered");
@@ -164,7 +169,8 @@ PixPtr RenderPdfPage(std::string_view bytes, int page, int width) {
   l_uint32* rows = pixGetData(pix.get());
   const int wpl = pixGetWpl(pix.get());
   for (int y = 0; y < h; ++y) {
-    const auto* in = reinterpret_cast<const uint32_t*>(image.const_data() + static_cast<size_t>(y) * image.bytes_per_row());
+    const auto* in = reinterpret_cast<const uint32_t*>(
+        image.const_data() + static_cast<size_t>(y) * image.bytes_per_row());
     l_uint32* out = rows + static_cast<size_t>(y) * wpl;
     for (int x = 0; x < w; ++x) out[x] = (in[x] << 8) | 0xFF;
   }
@@ -173,9 +179,9 @@ PixPtr RenderPdfPage(std::string_view bytes, int page, int width) {
 }
 
 bool IsTiff(l_int32 format) {
-  return format == IFF_TIFF || format == IFF_TIFF_G3 || format == IFF_TIFF_G4 || format == IFF_TIFF_LZW ||
-         format == IFF_TIFF_ZIP || format == IFF_TIFF_PACKBITS || format == IFF_TIFF_RLE ||
-         format == IFF_TIFF_JPEG;
+  return format == IFF_TIFF || format == IFF_TIFF_G3 || format == IFF_TIFF_G4 ||
+         format == IFF_TIFF_LZW || format == IFF_TIFF_ZIP || format == IFF_TIFF_PACKBITS ||
+         format == IFF_TIFF_RLE || format == IFF_TIFF_JPEG;
 }
 
 // Page `page` of an image (1 for every format but TIFF), scaled.
@@ -186,7 +192,8 @@ PixPtr RenderImage(std::string_view bytes, int page, int width) {
   if (pixReadHeaderMem(data, bytes.size(), &format, &w, &h, &bps, &spp, &cmap) != 0) {
     throw UnreadableDocument("image: unreadable header");
   }
-  if (static_cast<int64_t>(w) * h > kMaxSourcePixels) Fail(kExitTooLarge, "image over the pixel cap");
+  if (static_cast<int64_t>(w) * h > kMaxSourcePixels)
+    Fail(kExitTooLarge, "image over the pixel cap");
   const bool tiff = IsTiff(format);
   if (!tiff && page != 1) Fail(kExitNoSuchPage, "the image has 1 page");
   PixPtr pix(tiff ? pixReadMemTiff(data, bytes.size(), page - 1) : pixReadMem(data, bytes.size()));
@@ -201,8 +208,9 @@ PixPtr RenderImage(std::string_view bytes, int page, int width) {
 }
 
 bool IsPreviewImage(const std::string& mime) {
-  return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" || mime == "image/gif" ||
-         mime == "image/bmp" || mime == "image/x-ms-bmp" || mime == "image/webp";
+  return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" ||
+         mime == "image/gif" || mime == "image/bmp" || mime == "image/x-ms-bmp" ||
+         mime == "image/webp";
 }
 
 void WriteAll(const l_uint8* data, size_t size) {

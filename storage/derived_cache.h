@@ -27,7 +27,7 @@ namespace custos::storage {
 
 struct DerivedEntry {
   domain::FileId file_id;
-  std::string purpose;          // e.g. "preview:1:thumb"
+  std::string purpose;  // e.g. "preview:1:thumb"
   domain::RecordId record_id;
   std::vector<uint8_t> sealed;  // the envelope (ContentStore::SealDerived)
   domain::Time created_at{};

@@ -14,6 +14,7 @@ namespace custos::storage {
 // A repository over `connection`, which must already be inside a database
 // transaction and outlive the repository. With `writable` false (a Read()
 // transaction) every write fails with kInternal "read_only_transaction".
-std::unique_ptr<DerivedCacheRepository> MakeSqlDerivedCache(sql::Connection& connection, bool writable);
+std::unique_ptr<DerivedCacheRepository> MakeSqlDerivedCache(sql::Connection& connection,
+                                                            bool writable);
 
 }  // namespace custos::storage

@@ -29,11 +29,13 @@ void Shell(const std::string& command) { ASSERT_EQ(std::system(command.c_str()),
 
 // Width and height from a PNG's IHDR; {0, 0} if `png` is not a PNG.
 std::pair<int, int> PngSize(const std::string& png) {
-  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || png.compare(12, 4, "IHDR") != 0) {
+  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 ||
+      png.compare(12, 4, "IHDR") != 0) {
     return {0, 0};
   }
   auto be32 = [&](size_t at) {
-    return (static_cast<unsigned char>(png[at]) << 24) | (static_cast<unsigned char>(png[at + 1]) << 16) |
+    return (static_cast<unsigned char>(png[at]) << 24) |
+           (static_cast<unsigned char>(png[at + 1]) << 16) |
            (static_cast<unsigned char>(png[at + 2]) << 8) | static_cast<unsigned char>(png[at + 3]);
   };
   return {be32(16), be32(20)};
@@ -115,26 +117,28 @@ TEST_F(RenderTest, VeryTallImageIsScaledToFourWidthsOfHeight) {
 TEST_F(RenderTest, TypesWithoutARendererAreUnsupported) {
   ExpectExit(Render("contract.docx", 1, 240), 6);
   ExpectExit(Render("invoice.ofd", 1, 240), 6);
-  WorkerRun text = RunWorker(ExtractionLimits{}, {BinDir() + "/custos-render", "--page", "1", "--width", "240"},
-                             "价格调整 plain text\n");
+  WorkerRun text =
+      RunWorker(ExtractionLimits{}, {BinDir() + "/custos-render", "--page", "1", "--width", "240"},
+                "价格调整 plain text\n");
   ExpectExit(text, 6);
 }
 
 TEST_F(RenderTest, DamagedPdfIsUnreadable) {
-  WorkerRun run = RunWorker(ExtractionLimits{}, {BinDir() + "/custos-render", "--page", "1", "--width", "240"},
-                            std::string("%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n") + std::string(3000, 'x'));
+  WorkerRun run = RunWorker(
+      ExtractionLimits{}, {BinDir() + "/custos-render", "--page", "1", "--width", "240"},
+      std::string("%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n") + std::string(3000, 'x'));
   ExpectExit(run, 3);
 }
 
 TEST_F(RenderTest, BadArgumentsAreUsageErrors) {
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--page", "0", "--width", "240"},
-           {"--page", "1", "--width", "8"},
-           {"--page", "1", "--width", "5000"},
-           {"--page", "1"},
-           {"--page", "x", "--width", "240"},
-           {"--page", "1", "--width", "240", "--colour", "red"},
-           {"--page", "1", "--width"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--page", "0", "--width", "240"},
+                                             {"--page", "1", "--width", "8"},
+                                             {"--page", "1", "--width", "5000"},
+                                             {"--page", "1"},
+                                             {"--page", "x", "--width", "240"},
+                                             {"--page", "1", "--width", "240", "--colour", "red"},
+                                             {"--page", "1", "--width"}}) {
     ExpectExit(Render("cjk_text.pdf", args), 2);
   }
 }

@@ -40,11 +40,13 @@ void Shell(const std::string& command) { ASSERT_EQ(std::system(command.c_str()),
 
 // Width and height from a PNG's IHDR; {0, 0} if `png` is not a PNG.
 std::pair<int, int> PngSize(const std::string& png) {
-  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || png.compare(12, 4, "IHDR") != 0) {
+  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 ||
+      png.compare(12, 4, "IHDR") != 0) {
     return {0, 0};
   }
   auto be32 = [&](size_t at) {
-    return (static_cast<unsigned char>(png[at]) << 24) | (static_cast<unsigned char>(png[at + 1]) << 16) |
+    return (static_cast<unsigned char>(png[at]) << 24) |
+           (static_cast<unsigned char>(png[at + 1]) << 16) |
            (static_cast<unsigned char>(png[at + 2]) << 8) | static_cast<unsigned char>(png[at + 3]);
   };
   return {be32(16), be32(20)};
@@ -71,9 +73,11 @@ std::vector<std::string> FilesContaining(const std::string& root, const std::str
 int64_t DbCount(const std::string& data_dir, const std::string& query) {
   sqlite3* db = nullptr;
   int64_t n = -1;
-  if (sqlite3_open_v2((data_dir + "/custos.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+  if (sqlite3_open_v2((data_dir + "/custos.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+      SQLITE_OK) {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
       n = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
@@ -87,9 +91,11 @@ int64_t DbCount(const std::string& data_dir, const std::string& query) {
 std::vector<std::string> SealedPreviews(const std::string& data_dir, const std::string& record) {
   std::vector<std::string> out;
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2((data_dir + "/custos.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+  if (sqlite3_open_v2((data_dir + "/custos.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+      SQLITE_OK) {
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT sealed FROM derived_cache WHERE record_id = ?1", -1, &st, nullptr);
+    sqlite3_prepare_v2(db, "SELECT sealed FROM derived_cache WHERE record_id = ?1", -1, &st,
+                       nullptr);
     sqlite3_bind_text(st, 1, record.c_str(), -1, SQLITE_TRANSIENT);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
       out.emplace_back(static_cast<const char*>(sqlite3_column_blob(st, 0)),
@@ -113,7 +119,8 @@ class ApiPreview : public ::testing::Test {
     const std::string d = docs_->path();
     Shell("python3 " + SourceDir() + "/tests/extract/make_documents.py " + d);
     Shell(std::string("convert -size 900x300 xc:white -font ") + kFont +
-          " -fill black -pointsize 40 -annotate +40+120 '价格调整通知 Price notice' " + d + "/notice.png");
+          " -fill black -pointsize 40 -annotate +40+120 '价格调整通知 Price notice' " + d +
+          "/notice.png");
     Shell("convert " + d + "/notice.png -quality 90 " + d + "/notice.jpg");
     server_ = ApiServer::Create().release();
     ASSERT_NE(server_, nullptr);
@@ -130,9 +137,10 @@ class ApiPreview : public ::testing::Test {
 
   // Checks in one file as the archivist and waits until the pipeline has
   // looked at it.
-  static Checked CheckInFile(const std::string& title, const std::string& name, const std::string& bytes,
-                             const std::string& type) {
-    Poco::JSON::Object::Ptr rec = S().CheckInOk("archivist", GeneralJson(title), {FilePart(name, bytes, type)});
+  static Checked CheckInFile(const std::string& title, const std::string& name,
+                             const std::string& bytes, const std::string& type) {
+    Poco::JSON::Object::Ptr rec =
+        S().CheckInOk("archivist", GeneralJson(title), {FilePart(name, bytes, type)});
     if (!rec) return {};
     const std::string id = Str(rec, "id");
     const std::string file =
@@ -162,8 +170,9 @@ class ApiPreview : public ::testing::Test {
   // The audit event at log index `i`, read as the auditor.
   static Poco::JSON::Object::Ptr LogEvent(const std::string& index) {
     const uint64_t i = std::stoull(index);
-    HttpResult r = S().As("auditor", "GET",
-                          "/v1/log/entries?start=" + std::to_string(i) + "&end=" + std::to_string(i + 1));
+    HttpResult r =
+        S().As("auditor", "GET",
+               "/v1/log/entries?start=" + std::to_string(i) + "&end=" + std::to_string(i + 1));
     Poco::JSON::Array::Ptr arr = JsonArray(r.body);
     if (r.status != 200 || !arr || arr->size() != 1) {
       ADD_FAILURE() << "log entry " << i << ": " << Describe(r);
@@ -190,7 +199,8 @@ TempDir* ApiPreview::docs_ = nullptr;
 ApiServer* ApiPreview::server_ = nullptr;
 
 TEST_F(ApiPreview, PdfPagesAtBothWidthsEachViewLoggedAsAPreviewRead) {
-  Checked c = CheckInFile("二十页合同 Twenty pages", "合同 contract.pdf", Doc("pages20.pdf"), "application/pdf");
+  Checked c = CheckInFile("二十页合同 Twenty pages", "合同 contract.pdf", Doc("pages20.pdf"),
+                          "application/pdf");
   ASSERT_FALSE(c.id.empty());
   Poco::JSON::Object::Ptr file = FileOf(c.id);
   ASSERT_TRUE(file && file->has("preview")) << Stringify(file);
@@ -232,7 +242,9 @@ TEST_F(ApiPreview, SecondViewComesFromTheCacheWithoutAWorkerRunAndIsLoggedAgain)
   HttpResult one = Preview("archivist", c, "?size=thumb");
   ASSERT_EQ(one.status, 200) << Describe(one);
   EXPECT_EQ(Renders("ok"), before + 1);
-  EXPECT_EQ(DbCount(S().data_dir(), "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + c.id + "'"), 1);
+  EXPECT_EQ(DbCount(S().data_dir(),
+                    "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + c.id + "'"),
+            1);
 
   HttpResult two = Preview("archivist", c, "?size=thumb&page=1");
   ASSERT_EQ(two.status, 200) << Describe(two);
@@ -276,7 +288,9 @@ TEST_F(ApiPreview, NonReaderIsRefusedAndNothingIsLogged) {
   EXPECT_TRUE(r.body.find("PNG") == std::string::npos);
   EXPECT_EQ(S().LogSize(), log_before);
   EXPECT_EQ(Renders("ok"), renders);
-  EXPECT_EQ(DbCount(S().data_dir(), "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + c.id + "'"), 0);
+  EXPECT_EQ(DbCount(S().data_dir(),
+                    "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + c.id + "'"),
+            0);
 }
 
 TEST_F(ApiPreview, BorrowerUnderADigitalLoanIsServed) {
@@ -287,7 +301,8 @@ TEST_F(ApiPreview, BorrowerUnderADigitalLoanIsServed) {
   body->set("recordId", c.id);
   body->set("kind", "digital");
   body->set("purpose", "投标 tender");
-  body->set("dueAt", custos::domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(72)));
+  body->set("dueAt",
+            custos::domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(72)));
   HttpResult loan = S().As("staff", "POST", "/v1/loans", Stringify(body), kJson);
   ASSERT_EQ(loan.status, 201) << Describe(loan);
   const std::string loan_id = Str(JsonObject(loan.body), "id");
@@ -306,23 +321,28 @@ TEST_F(ApiPreview, BorrowerUnderADigitalLoanIsServed) {
 }
 
 TEST_F(ApiPreview, BadPageOrSizeIs422AndChangesNothing) {
-  Checked c = CheckInFile("坏参数 Bad parameters", "bad.pdf", Doc("pages20.pdf"), "application/pdf");
+  Checked c =
+      CheckInFile("坏参数 Bad parameters", "bad.pdf", Doc("pages20.pdf"), "application/pdf");
   ASSERT_FALSE(c.id.empty());
   const uint64_t log_before = S().LogSize();
-  for (const std::string query : {"?page=0", "?page=21", "?page=-1", "?page=abc", "?page=1x", "?page=99999999999",
-                                  "?size=huge", "?size=THUMB", "?page=2&size=%E5%A4%A7"}) {
+  for (const std::string query :
+       {"?page=0", "?page=21", "?page=-1", "?page=abc", "?page=1x", "?page=99999999999",
+        "?size=huge", "?size=THUMB", "?page=2&size=%E5%A4%A7"}) {
     ExpectError(Preview("archivist", c, query), 422, "invalid_preview");
   }
   EXPECT_EQ(S().LogSize(), log_before);
-  EXPECT_EQ(DbCount(S().data_dir(), "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + c.id + "'"), 0);
+  EXPECT_EQ(DbCount(S().data_dir(),
+                    "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + c.id + "'"),
+            0);
   // Unknown record, version and file.
-  ExpectError(S().As("archivist", "GET", "/v1/records/GN-0000-999999/versions/1/files/x/preview"), 404,
-              "record_not_found");
+  ExpectError(S().As("archivist", "GET", "/v1/records/GN-0000-999999/versions/1/files/x/preview"),
+              404, "record_not_found");
   const std::string file_id = c.file_path.substr(c.file_path.rfind('/') + 1);
-  ExpectError(S().As("archivist", "GET", "/v1/records/" + c.id + "/versions/9/files/" + file_id + "/preview"), 404,
-              "version_not_found");
-  ExpectError(S().As("archivist", "GET", "/v1/records/" + c.id + "/versions/1/files/00/preview"), 404,
-              "file_not_found");
+  ExpectError(S().As("archivist", "GET",
+                     "/v1/records/" + c.id + "/versions/9/files/" + file_id + "/preview"),
+              404, "version_not_found");
+  ExpectError(S().As("archivist", "GET", "/v1/records/" + c.id + "/versions/1/files/00/preview"),
+              404, "file_not_found");
 }
 
 TEST_F(ApiPreview, TextFileIsUnsupportedAndShowsNoPreview) {
@@ -338,7 +358,8 @@ TEST_F(ApiPreview, TextFileIsUnsupportedAndShowsNoPreview) {
 
 TEST_F(ApiPreview, CorruptPdfIsPreviewFailedAndTheServerLives) {
   // Identified as a PDF by its header; poppler cannot open it.
-  const std::string corrupt = "%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" + PatternBytes(4000, 7);
+  const std::string corrupt =
+      "%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" + PatternBytes(4000, 7);
   Checked c = CheckInFile("损坏 Corrupt", "损坏 broken.pdf", corrupt, "application/pdf");
   ASSERT_FALSE(c.id.empty());
   const uint64_t log_before = S().LogSize();
@@ -359,13 +380,16 @@ TEST_F(ApiPreview, CorruptPdfIsPreviewFailedAndTheServerLives) {
 // archivist proposes, the approver and legal approve and the archivist
 // executes.
 void Destroy(ApiServer& s, const std::string& id) {
-  HttpResult put = s.As("archivist", "PUT", "/v1/retention/schedules/general",
-                        "{\"trigger\":\"created\",\"period\":\"P0D\",\"action\":\"destroy\"}", kJson);
+  HttpResult put =
+      s.As("archivist", "PUT", "/v1/retention/schedules/general",
+           "{\"trigger\":\"created\",\"period\":\"P0D\",\"action\":\"destroy\"}", kJson);
   ASSERT_EQ(put.status, 202) << Describe(put);
-  HttpResult ok = s.As("legal", "POST", "/v1/retention/changes/" + Str(JsonObject(put.body), "id") + "/approve");
+  HttpResult ok = s.As("legal", "POST",
+                       "/v1/retention/changes/" + Str(JsonObject(put.body), "id") + "/approve");
   ASSERT_EQ(ok.status, 200) << Describe(ok);
-  HttpResult proposed = s.As("archivist", "POST", "/v1/destructions",
-                             "{\"recordIds\":[\"" + id + "\"],\"reason\":\"保管期满 retention ended\"}", kJson);
+  HttpResult proposed =
+      s.As("archivist", "POST", "/v1/destructions",
+           "{\"recordIds\":[\"" + id + "\"],\"reason\":\"保管期满 retention ended\"}", kJson);
   ASSERT_EQ(proposed.status, 201) << Describe(proposed);
   const std::string batch = Str(JsonObject(proposed.body), "id");
   ASSERT_EQ(s.As("approver", "POST", "/v1/destructions/" + batch + "/approve").status, 200);
@@ -378,16 +402,23 @@ void Destroy(ApiServer& s, const std::string& id) {
 // Its own server: the destruction changes the general schedule.
 TEST(ApiPreviewDestruction, NoPreviewTextOrBlobOfADestroyedRecordRemainsUnderTheDataDirectory) {
   TempDir docs;
-  ASSERT_EQ(std::system(("python3 " + SourceDir() + "/tests/extract/make_documents.py " + docs.path()).c_str()), 0);
+  ASSERT_EQ(
+      std::system(
+          ("python3 " + SourceDir() + "/tests/extract/make_documents.py " + docs.path()).c_str()),
+      0);
   auto s = ApiServer::Create();
   ASSERT_NE(s, nullptr);
-  Poco::JSON::Object::Ptr rec = s->CheckInOk("archivist", GeneralJson("待销毁合同 Contract to destroy"),
-                                             {FilePart("待销毁.pdf", ReadAll(docs.Sub("pages20.pdf")))});
+  Poco::JSON::Object::Ptr rec =
+      s->CheckInOk("archivist", GeneralJson("待销毁合同 Contract to destroy"),
+                   {FilePart("待销毁.pdf", ReadAll(docs.Sub("pages20.pdf")))});
   ASSERT_TRUE(rec);
   const std::string id = Str(rec, "id");
-  const std::string file_id = Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  const std::string file_id =
+      Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
   const std::string path = "/v1/records/" + id + "/versions/1/files/" + file_id;
-  ASSERT_TRUE(WaitFor([&] { return s->As("archivist", "GET", path + "/preview?size=thumb").status == 200; }, 120000));
+  ASSERT_TRUE(
+      WaitFor([&] { return s->As("archivist", "GET", path + "/preview?size=thumb").status == 200; },
+              120000));
   std::vector<std::string> images;
   for (const std::string query : {"?size=thumb", "?page=2", "?page=20&size=thumb"}) {
     HttpResult r = s->As("archivist", "GET", path + "/preview" + query);
@@ -398,7 +429,8 @@ TEST(ApiPreviewDestruction, NoPreviewTextOrBlobOfADestroyedRecordRemainsUnderThe
   ASSERT_EQ(sealed.size(), 3u);
   EXPECT_FALSE(FilesContaining(s->data_dir(), sealed[0].substr(sealed[0].size() / 2, 64)).empty())
       << "the scan should find the sealed preview before destruction";
-  EXPECT_EQ(DbCount(s->data_dir(), "SELECT COUNT(*) FROM file_texts WHERE record_id = '" + id + "'"), 1);
+  EXPECT_EQ(
+      DbCount(s->data_dir(), "SELECT COUNT(*) FROM file_texts WHERE record_id = '" + id + "'"), 1);
   const size_t blobs = CountBlobs(s->data_dir());
 
   Destroy(*s, id);
@@ -407,15 +439,19 @@ TEST(ApiPreviewDestruction, NoPreviewTextOrBlobOfADestroyedRecordRemainsUnderThe
     EXPECT_EQ(gone.status, 410) << Describe(gone);
     EXPECT_EQ(ErrorCode(gone), "content_destroyed");
   }
-  EXPECT_EQ(DbCount(s->data_dir(), "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + id + "'"), 0);
-  EXPECT_EQ(DbCount(s->data_dir(), "SELECT COUNT(*) FROM file_texts WHERE record_id = '" + id + "'"), 0);
+  EXPECT_EQ(
+      DbCount(s->data_dir(), "SELECT COUNT(*) FROM derived_cache WHERE record_id = '" + id + "'"),
+      0);
+  EXPECT_EQ(
+      DbCount(s->data_dir(), "SELECT COUNT(*) FROM file_texts WHERE record_id = '" + id + "'"), 0);
   EXPECT_EQ(CountBlobs(s->data_dir()), blobs - 1);
   ASSERT_EQ(s->Stop(), 0);  // every database file complete on disk
   for (const std::string& png : images) {
     EXPECT_TRUE(FilesContaining(s->data_dir(), png.substr(png.size() / 2, 64)).empty());
   }
   for (const std::string& bytes : sealed) {
-    const std::vector<std::string> found = FilesContaining(s->data_dir(), bytes.substr(bytes.size() / 2, 64));
+    const std::vector<std::string> found =
+        FilesContaining(s->data_dir(), bytes.substr(bytes.size() / 2, 64));
     EXPECT_TRUE(found.empty()) << "a sealed preview remains in " << found.front();
   }
 }

@@ -27,7 +27,9 @@ namespace {
 
 using testing::TestSigner;
 
-domain::Time At(int64_t ms) { return domain::Time(std::chrono::milliseconds(1795356000000LL + ms)); }
+domain::Time At(int64_t ms) {
+  return domain::Time(std::chrono::milliseconds(1795356000000LL + ms));
+}
 
 DerivedEntry Entry(const std::string& file, const std::string& purpose, const std::string& record,
                    std::vector<uint8_t> sealed) {
@@ -132,8 +134,9 @@ TEST_P(DerivedCacheStore, ConcurrentPutsOfTheSameKeyBothSucceed) {
 }
 
 TEST_P(DerivedCacheStore, BadEntryIsRefusedAndNothingWritten) {
-  for (const DerivedEntry& bad : {Entry("", "preview:1:page", "CT-1", {1}), Entry("f1", "", "CT-1", {1}),
-                                  Entry("f1", "preview:1:page", "", {1}), Entry("f1", "preview:1:page", "CT-1", {})}) {
+  for (const DerivedEntry& bad :
+       {Entry("", "preview:1:page", "CT-1", {1}), Entry("f1", "", "CT-1", {1}),
+        Entry("f1", "preview:1:page", "", {1}), Entry("f1", "preview:1:page", "CT-1", {})}) {
     Status s = Put(bad);
     EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(s.reason(), "bad_derived_entry");
@@ -142,9 +145,12 @@ TEST_P(DerivedCacheStore, BadEntryIsRefusedAndNothingWritten) {
 }
 
 TEST_P(DerivedCacheStore, WriteInAReadTransactionIsRefused) {
-  Status s = store_->Read([&](Transaction& tx) { return tx.derived().Put(Entry("f1", "p", "CT-1", {1})); });
+  Status s = store_->Read(
+      [&](Transaction& tx) { return tx.derived().Put(Entry("f1", "p", "CT-1", {1})); });
   EXPECT_EQ(s.reason(), "read_only_transaction");
-  s = store_->Read([&](Transaction& tx) { return tx.derived().DeleteRecord(domain::RecordId{"CT-1"}).status(); });
+  s = store_->Read([&](Transaction& tx) {
+    return tx.derived().DeleteRecord(domain::RecordId{"CT-1"}).status();
+  });
   EXPECT_EQ(s.reason(), "read_only_transaction");
   EXPECT_EQ(Count("CT-1"), 0u);
 }
@@ -167,7 +173,9 @@ TEST_P(DerivedCacheStore, DeleteRecordRemovesOnlyThatRecordsRows) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, DerivedCacheStore,
                          ::testing::Values(Backend{"Sqlite", false}, Backend{"Postgres", true}),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST(DerivedCacheCopy, CustosctlMigrateCopiesTheCache) {
   CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
