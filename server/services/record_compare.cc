@@ -207,6 +207,7 @@ StatusOr<VersionComparison> RecordService::Compare(const Principal& who, const R
       return PermissionDenied("reading this record's content needs an active digital loan",
                               "content_forbidden");
     }
+    if (!via_loan.empty() && LentAsCopies(out.record)) return StampedCopyOnly();
     CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));
     for (Side& s : sides) {
       CUSTOS_ASSIGN_OR_RETURN(s.row, tx.texts().Find(s.file->id));

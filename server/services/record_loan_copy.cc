@@ -170,8 +170,8 @@ StatusOr<std::optional<domain::Loan>> RecordService::LoanNeedingCopy(const Princ
   return out;
 }
 
-StatusOr<ContentRead> RecordService::OpenLoanCopy(const Principal& who, const LiveFile& live,
-                                                  int version, const domain::Loan& loan) {
+StatusOr<LoanCopy> RecordService::MakeLoanCopy(const Principal& who, const LiveFile& live, int version,
+                                               const domain::Loan& loan) {
   auto stream = content_.Open(live.file);
   if (!stream.ok() && stream.status().reason() == storage::kBlobNotFound) {
     return Internal("the stored content of file " + live.file.id.value + " of " +
@@ -185,6 +185,13 @@ StatusOr<ContentRead> RecordService::OpenLoanCopy(const Principal& who, const Li
   const Time made = clock_.Now();
   CUSTOS_ASSIGN_OR_RETURN(LoanCopy copy, RunStamp(options_, plaintext,
                                                   StampLines(who, loan, version, live.file, made)));
+  copy.loan = loan.id;
+  return copy;
+}
+
+StatusOr<ContentRead> RecordService::OpenLoanCopy(const Principal& who, const LiveFile& live,
+                                                  int version, const domain::Loan& loan) {
+  CUSTOS_ASSIGN_OR_RETURN(LoanCopy copy, MakeLoanCopy(who, live, version, loan));
   ContentRead out;
   out.file = live.file;
   // The right is decided again in the logging transaction; the copy names
@@ -199,7 +206,6 @@ StatusOr<ContentRead> RecordService::OpenLoanCopy(const Principal& who, const Li
             e.details.Set("stamped", true);
             return Status::Ok();
           }));
-  copy.loan = loan.id;
   out.copy = std::move(copy);
   return out;
 }

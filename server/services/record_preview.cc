@@ -25,8 +25,6 @@ namespace {
 constexpr int kRenderExitUnsupported = 6;
 constexpr int kRenderExitNoSuchPage = 7;
 
-constexpr char kPreviewPurpose[] = "preview";
-
 bool IsPreviewImage(const std::string& mime) {
   return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" ||
          mime == "image/gif" || mime == "image/bmp" || mime == "image/x-ms-bmp" ||
@@ -126,13 +124,18 @@ StatusOr<PagePreview> RecordService::Preview(const Principal& who, const domain:
   std::optional<storage::FileText> text;
   std::optional<storage::DerivedEntry> cached;
   bool may = false;
+  std::string via_loan;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(may, MayReadContentNow(tx, who, live.record, clock_.Now(), nullptr));
+    CUSTOS_ASSIGN_OR_RETURN(may, MayReadContentNow(tx, who, live.record, clock_.Now(), &via_loan));
     if (!may) return Status::Ok();
     CUSTOS_ASSIGN_OR_RETURN(text, tx.texts().Find(file_id));
     CUSTOS_ASSIGN_OR_RETURN(cached, tx.derived().Find(file_id, purpose));
     return Status::Ok();
   }));
+  // A borrower of a record lent as stamped copies sees pages of their own
+  // stamped copy: rendered each time, never from or into the shared cache.
+  const bool from_copy = may && !via_loan.empty() && LentAsCopies(live.record);
+  if (from_copy) cached.reset();
   if (!may)
     return PermissionDenied("reading this record's content needs an active digital loan",
                             "content_forbidden");
@@ -152,7 +155,15 @@ StatusOr<PagePreview> RecordService::Preview(const Principal& who, const domain:
   }
 
   std::vector<uint8_t> sealed;
-  if (cached) {
+  std::optional<domain::Loan> copy_loan;
+  if (from_copy) {
+    if (options_.render_worker.empty())
+      return Failed("preview_disabled", "previews are not configured");
+    CUSTOS_ASSIGN_OR_RETURN(copy_loan, LoanNeedingCopy(who, live));
+    if (!copy_loan) return Failed("loan_changed", "the loan changed while the preview was made");
+    CUSTOS_ASSIGN_OR_RETURN(LoanCopy copy, MakeLoanCopy(who, live, version, *copy_loan));
+    CUSTOS_ASSIGN_OR_RETURN(out.png, Render(options_, copy.bytes, page, width));
+  } else if (cached) {
     auto png = content_.OpenDerived(live.file, purpose, cached->sealed);
     if (!png.ok() && png.status().reason() == storage::kContentDestroyed)
       return ContentDestroyed(id);
@@ -162,7 +173,7 @@ StatusOr<PagePreview> RecordService::Preview(const Principal& who, const domain:
     }
     // A cached image that does not open (damaged) is made again.
   }
-  if (!out.cached) {
+  if (!out.cached && !from_copy) {
     if (options_.render_worker.empty())
       return Failed("preview_disabled", "previews are not configured");
     CUSTOS_ASSIGN_OR_RETURN(
@@ -178,23 +189,28 @@ StatusOr<PagePreview> RecordService::Preview(const Principal& who, const domain:
 
   // The right is decided again in the transaction that logs the read and
   // stores the new image.
-  CUSTOS_ASSIGN_OR_RETURN(out.log_index,
-                          LogContentRead(
-                              who, live, version, kPreviewPurpose,
-                              [&](Transaction& tx) -> Status {
-                                if (sealed.empty()) return Status::Ok();
-                                storage::DerivedEntry e;
-                                e.file_id = file_id;
-                                e.purpose = purpose;
-                                e.record_id = id;
-                                e.sealed = sealed;
-                                e.created_at = clock_.Now();
-                                return tx.derived().Put(e);
-                              },
-                              [&](const std::string&, storage::LogEvent& event) -> Status {
-                                event.details.Set("page", page);
-                                return Status::Ok();
-                              }));
+  CUSTOS_ASSIGN_OR_RETURN(
+      out.log_index, LogContentRead(
+                         who, live, version, kPreviewPurpose,
+                         [&](Transaction& tx) -> Status {
+                           if (sealed.empty()) return Status::Ok();
+                           storage::DerivedEntry e;
+                           e.file_id = file_id;
+                           e.purpose = purpose;
+                           e.record_id = id;
+                           e.sealed = sealed;
+                           e.created_at = clock_.Now();
+                           return tx.derived().Put(e);
+                         },
+                         [&](const std::string& right_via, storage::LogEvent& event) -> Status {
+                           if (copy_loan && right_via != copy_loan->id) {
+                             return Failed("loan_changed",
+                                           "the loan changed while the preview was made");
+                           }
+                           event.details.Set("page", page);
+                           if (copy_loan) event.details.Set("stamped", true);
+                           return Status::Ok();
+                         }));
   return out;
 }
 

@@ -155,6 +155,7 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
   IndexHits hits;
   std::map<std::string, std::vector<Version>> versions;  // of the page's records with index hits
   std::map<std::string, bool> may_read;                  // record → content readable now
+  std::set<std::string> copies_only;                     // readable through a loan of stamped copies: no snippet
   std::optional<std::set<std::string>> loaned;           // records the caller's loans open now
   std::vector<PendingContent> pending;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
@@ -185,6 +186,7 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
                   }
                 }
                 readable = loaned->count(r->id.value) > 0;
+                if (readable && LentAsCopies(*r)) copies_only.insert(r->id.value);
               }
             }
             it = may_read.emplace(m.record_id.value, readable).first;
@@ -244,7 +246,8 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
           m.file_name = f->name;
           if (p.field == kFieldFileName) {
             m.snippet = storage::Snippet(f->name, query.text);
-          } else if (!content_snippet && pending.size() < options_.max_snippet_files && !f->wrapped_dek.empty()) {
+          } else if (!content_snippet && pending.size() < options_.max_snippet_files && !f->wrapped_dek.empty() &&
+                     copies_only.count(r.id.value) == 0) {
             content_snippet = true;
             pending.push_back({i, out.size(), *f, {}});
           }

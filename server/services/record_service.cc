@@ -645,6 +645,18 @@ LogEvent RecordService::ContentReadEvent(const Principal& who, const RecordId& i
   return e;
 }
 
+bool RecordService::LentAsCopies(const Record& r) const {
+  const auto& stamped = options_.stamp_classifications;
+  return std::find(stamped.begin(), stamped.end(), r.classification) != stamped.end();
+}
+
+Status StampedCopyOnly() {
+  return PermissionDenied(
+      "this record is lent as stamped copies only: read the file itself (a copy stamped with your loan), "
+      "not its text",
+      "stamped_copy_only");
+}
+
 StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const LiveFile& live, int version,
                                                  std::string_view derived,
                                                  const std::function<Status(Transaction&)>& first,
@@ -659,6 +671,9 @@ StatusOr<uint64_t> RecordService::LogContentRead(const Principal& who, const Liv
     CUSTOS_ASSIGN_OR_RETURN(bool may, MayReadContentNow(tx, who, live.record, now, &via_loan));
     if (!may) {
       return PermissionDenied("reading this record's content needs an active digital loan", "content_forbidden");
+    }
+    if (!derived.empty() && derived != kPreviewPurpose && !via_loan.empty() && LentAsCopies(live.record)) {
+      return StampedCopyOnly();
     }
     if (first) CUSTOS_RETURN_IF_ERROR(first(tx));
     CUSTOS_ASSIGN_OR_RETURN(fresh_since, FreshAccountSince(tx, who, now, options_.account_policy));

@@ -80,6 +80,14 @@ struct RecordOptions {
   std::function<void(std::string_view result)> on_render;
 };
 
+// The `derived` purpose of a preview's content.read event (and the prefix
+// of its cache entries' purposes, "preview:<page>:<size>").
+inline constexpr char kPreviewPurpose[] = "preview";
+
+// kPermissionDenied "stamped_copy_only": a borrower of a record lent as
+// stamped copies asked for its text (RecordService::LentAsCopies).
+Status StampedCopyOnly();
+
 // The metadata part of a check-in, as decoded from JSON.
 struct RecordInput {
   std::string type;
@@ -373,9 +381,20 @@ class RecordService {
                                     const std::function<Status(storage::Transaction&)>& first,
                                     const std::function<Status(const std::string& via_loan,
                                                                storage::LogEvent&)>& amend = nullptr);
+  // Whether borrowers of `r` read stamped copies only (its classification
+  // is in RecordOptions::stamp_classifications): then a caller whose right
+  // comes only through a loan gets no derived text of it (the text route,
+  // comparison, search snippets: kPermissionDenied "stamped_copy_only",
+  // or no snippet), since text carries no stamp; previews of it are
+  // rendered from the caller's stamped copy.
+  bool LentAsCopies(const domain::Record& r) const;
   // The loan through which alone `who` reads `live` now, when its record's
   // classification asks for stamped copies; nullopt otherwise.
   StatusOr<std::optional<domain::Loan>> LoanNeedingCopy(const Principal& who, const LiveFile& live);
+  // Makes the stamped copy of `live` under `loan` (not logged): decrypts
+  // into memory and runs the stamp worker.
+  StatusOr<LoanCopy> MakeLoanCopy(const Principal& who, const LiveFile& live, int version,
+                                  const domain::Loan& loan);
   // Makes, logs and returns the stamped copy of `live` under `loan`.
   StatusOr<ContentRead> OpenLoanCopy(const Principal& who, const LiveFile& live, int version,
                                      const domain::Loan& loan);

@@ -203,6 +203,56 @@ TEST_F(ApiLoanCopy, BorrowerOfConfidentialRecordGetsATraceableCopy) {
   EXPECT_EQ(Trace("随机 random bytes 8c1f0e").exit_code, 1);
 }
 
+// Text carries no stamp: a borrower of a record lent as stamped copies
+// gets neither its extracted text nor a comparison of its versions (403
+// stamped_copy_only, nothing logged), while a direct reader gets both; the
+// borrower's previews are pages of their own stamped copy, never taken
+// from or put into the cache that direct readers share.
+TEST_F(ApiLoanCopy, BorrowerOfStampedRecordGetsNoTextAndPreviewsOfTheCopy) {
+  ApiServer& s = *server_;
+  Checked rec = CheckIn(s, "confidential", "预览合同-preview.pdf", Pdf());
+  ASSERT_NE(rec.id, "");
+  HttpResult v2 = s.As("archivist", "POST", "/v1/records/" + rec.id + "/versions",
+                       MultipartBody({MetadataPart("{\"kind\":\"amendment\",\"note\":\"补充 annex\"}"),
+                                      FilePart("预览合同-preview.pdf", Pdf())}),
+                       MultipartType());
+  ASSERT_EQ(v2.status, 201) << Describe(v2);
+  const std::string loan = Lend(s, rec.id);
+  ASSERT_NE(loan, "");
+  ASSERT_TRUE(WaitFor([&] { return s.As("archivist", "GET", rec.content_path + "/text").status == 200; },
+                      120000))
+      << "the pipeline never extracted the file";
+
+  const uint64_t before = s.LogSize();
+  HttpResult text = s.As("staff", "GET", rec.content_path + "/text");
+  EXPECT_EQ(text.status, 403) << Describe(text);
+  EXPECT_EQ(ErrorCode(text), "stamped_copy_only");
+  HttpResult compare = s.As("staff", "GET", "/v1/records/" + rec.id + "/compare?from=1&to=2");
+  EXPECT_EQ(compare.status, 403) << Describe(compare);
+  EXPECT_EQ(ErrorCode(compare), "stamped_copy_only");
+  EXPECT_EQ(s.LogSize(), before) << "a refused text read was logged";
+  EXPECT_EQ(s.As("archivist", "GET", "/v1/records/" + rec.id + "/compare?from=1&to=2").status, 200);
+
+  // The direct reader's page goes into the shared cache; the borrower's is
+  // their own copy's page: another image, logged as stamped, not cached.
+  HttpResult direct = s.As("archivist", "GET", rec.content_path + "/preview?size=page");
+  ASSERT_EQ(direct.status, 200) << Describe(direct);
+  HttpResult lent = s.As("staff", "GET", rec.content_path + "/preview?size=page");
+  ASSERT_EQ(lent.status, 200) << Describe(lent);
+  EXPECT_EQ(lent.headers["Content-Type"], "image/png");
+  EXPECT_NE(lent.body, direct.body) << "the borrower saw the unstamped page";
+  Poco::JSON::Object::Ptr event = Event(s, lent.headers["X-Custos-Log-Index"]);
+  ASSERT_TRUE(event);
+  Poco::JSON::Object::Ptr details = event->getObject("details");
+  ASSERT_TRUE(details);
+  EXPECT_EQ(Str(details, "derived"), "preview");
+  EXPECT_EQ(Str(details, "loan"), loan);
+  EXPECT_TRUE(details->optValue("stamped", false));
+  HttpResult again = s.As("archivist", "GET", rec.content_path + "/preview?size=page");
+  ASSERT_EQ(again.status, 200) << Describe(again);
+  EXPECT_EQ(again.body, direct.body) << "the shared cache now holds the borrower's page";
+}
+
 // Internal is not in the default loans.stamp_classifications: the
 // borrower reads the original.
 TEST_F(ApiLoanCopy, InternalRecordUnderLoanIsTheOriginalByDefault) {

@@ -61,7 +61,6 @@ const zh = {
   'home.allMyLoans': '查看我的全部借阅',
   'home.nothing': '没有等待您处理的事项。',
 
-
   'common.loading': '正在加载…',
   'common.actions': '操作',
   'common.any': '全部',
@@ -884,7 +883,8 @@ const zh = {
   'err.invalid_preview': '没有这一页，或预览尺寸无效。',
   'err.preview_unsupported': '此类文件没有页面预览；文本文件请用“查看文本”。',
   'err.preview_failed': '暂时无法生成预览，请稍后再试或下载文件。',
-  'err.copy_unsupported': '此类文件无法制作带借阅标记的可追溯副本，因此不提供下载；可以预览或查看文本。',
+  'err.copy_unsupported': '此类文件无法制作带借阅标记的可追溯副本，因此借阅期间不提供；请联系档案管理员。',
+  'err.stamped_copy_only': '此档案借阅时只提供带借阅标记的副本：请下载或预览文件本身，文本和版本比较不对借阅人提供。',
   'err.copy_failed': '暂时无法制作可追溯副本，请稍后再试。',
   'err.export_expired': '导出包已不再保存，请重新导出。',
   'err.export_failed': '导出失败',
@@ -1238,7 +1238,6 @@ const en = {
   'home.noLoans': 'You have no open loans.',
   'home.allMyLoans': 'All my loans',
   'home.nothing': 'Nothing is waiting for you.',
-
 
   'common.loading': 'Loading…',
   'common.actions': 'Actions',
@@ -2056,7 +2055,8 @@ const en = {
   'err.invalid_preview': 'There is no such page, or the preview size is not valid.',
   'err.preview_unsupported': 'Files of this type have no page preview; use "Show text" for text files.',
   'err.preview_failed': 'The preview cannot be made now; try again later or download the file.',
-  'err.copy_unsupported': 'A traceable copy stamped with the loan cannot be made of this file type, so it is not given; you can preview it or read its text.',
+  'err.copy_unsupported': 'A traceable copy stamped with the loan cannot be made of this file type, so it is not given under a loan; ask an archivist.',
+  'err.stamped_copy_only': 'This record is lent as stamped copies only: download or preview the file itself; its text and version comparison are not given to borrowers.',
   'err.copy_failed': 'The traceable copy cannot be made now; try again later.',
   'err.export_expired': 'The package is no longer kept; export again.',
   'err.export_failed': 'The export failed',
