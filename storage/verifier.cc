@@ -85,6 +85,8 @@ class Checker {
     std::optional<crypto::Digest32> prev;
     while (range_.size() < size) {
       CUSTOS_RETURN_IF_ERROR(CheckStop());
+      const uint64_t batch_start = range_.size();  // a multiple of kBatch: only the last batch is short
+      StartChunk(0, batch_start / kBatch);
       size_t visited = 0;
       std::optional<uint64_t> gap;  // the index stored after a missing one
       CUSTOS_RETURN_IF_ERROR(tx_.log().ScanEntries(
@@ -105,6 +107,7 @@ class Checker {
         report_.log_entries = range_.size();
         return Status::Ok();
       }
+      if (range_.size() == batch_start + kBatch) CUSTOS_RETURN_IF_ERROR(ChunkDone(0, batch_start / kBatch));
       if (visited == 0) {
         Add(EntryName(range_.size()), "entries from here on are missing", "log_entry_missing");
         break;
@@ -115,7 +118,7 @@ class Checker {
     // Entries() reads each leaf hash from its level-0 node, so the leaf hash
     // check above also covers level 0 of the tree.
     report_.log_entries = range_.size();
-    report_.log_nodes = range_.size();
+    report_.log_nodes += range_.size();  // level 0; levels above are counted as they are checked
     for (const StoredCheckpoint& cp : checkpoints) {
       if (cp.size > range_.size() || (cp.size == 0)) CheckCheckpoint(cp);
     }
@@ -131,6 +134,7 @@ class Checker {
   // tree; `prev` is the previous leaf hash, then e's.
   void CheckEntry(const LogEntryView& e, std::optional<crypto::Digest32>& prev) {
     const uint64_t i = e.index;
+    Keep(0, i, e.leaf_hash);  // the stored level-0 node: Entries() joins it
     if (e.redacted()) {
       // Only its hash is left: it links the chain and the tree.
       redacted_.push_back(i);
@@ -237,42 +241,80 @@ class Checker {
            *logged_number == number;
   }
 
-  // Walks each level ≥ 1 in index order beside the level below it, so memory
-  // stays at two batches whatever the log size.
+  // The tree is checked a chunk of kBatch nodes at a time, each stored
+  // node read once: level 0 comes with the walk's entries, and a level's
+  // chunk, once read and checked against its children, stays as the
+  // children of the level above. Chunk c of level L (nodes [c·kBatch,
+  // (c+1)·kBatch)) is checked when chunks 2c and 2c+1 of level L-1 are:
+  // during the walk for every full chunk, at its end (FinishTree) for the
+  // one short chunk each level may have left. Memory: two chunks per
+  // level, whatever the log's length.
+  struct LevelWindow {
+    std::vector<crypto::Digest32> hash = std::vector<crypto::Digest32>(2 * kBatch);  // chunk c at (c % 2)·kBatch
+    std::vector<uint8_t> present = std::vector<uint8_t>(2 * kBatch);
+    uint64_t chunks_done = 0;  // chunks of this level read and checked (level 0: walked in full)
+  };
+
+  LevelWindow& Level(uint32_t level) {
+    while (levels_.size() <= level) levels_.emplace_back();
+    return levels_[level];
+  }
+  void StartChunk(uint32_t level, uint64_t chunk) {
+    LevelWindow& w = Level(level);
+    const size_t slot = static_cast<size_t>(chunk % 2) * kBatch;
+    std::fill(w.present.begin() + static_cast<std::ptrdiff_t>(slot),
+              w.present.begin() + static_cast<std::ptrdiff_t>(slot + kBatch), 0);
+  }
+  void Keep(uint32_t level, uint64_t index, const crypto::Digest32& hash) {
+    LevelWindow& w = Level(level);
+    const size_t at = static_cast<size_t>((index / kBatch) % 2) * kBatch + static_cast<size_t>(index % kBatch);
+    w.hash[at] = hash;
+    w.present[at] = 1;
+  }
+
+  // Chunk `chunk` of `level` was read and checked in full: the chunk of
+  // the level above that it completes is next.
+  Status ChunkDone(uint32_t level, uint64_t chunk) {
+    ++Level(level).chunks_done;
+    if (chunk % 2 == 1 && level < merkle::kMaxLevel) return CheckChunk(level + 1, chunk / 2, kBatch, true);
+    return Status::Ok();
+  }
+
+  // Reads `want` nodes of chunk `chunk` of `level` (≥ 1) and checks each
+  // against its children kept from the level below.
+  Status CheckChunk(uint32_t level, uint64_t chunk, size_t want, bool full) {
+    CUSTOS_RETURN_IF_ERROR(CheckStop());
+    StartChunk(level, chunk);
+    const uint64_t first = chunk * kBatch;
+    CUSTOS_RETURN_IF_ERROR(
+        tx_.log().ScanNodesAtLevel(level, first, want, [&](uint64_t k, const crypto::Digest32& h) -> Status {
+          if (k >= first && k - first < want) Keep(level, k, h);
+          return Status::Ok();
+        }));
+    const LevelWindow& parents = Level(level);
+    const LevelWindow& children = Level(level - 1);  // chunks 2c and 2c+1, slots 0 and 1
+    const size_t base = static_cast<size_t>(chunk % 2) * kBatch;
+    for (size_t j = 0; j < want; ++j) {
+      if (!parents.present[base + j]) {
+        Add(NodeName(level, first + j), "node is missing", "log_node_missing");
+      } else if (children.present[2 * j] && children.present[2 * j + 1] &&
+                 merkle::HashChildren(children.hash[2 * j], children.hash[2 * j + 1]) != parents.hash[base + j]) {
+        Add(NodeName(level, first + j), "node hash does not match its children", "log_node_mismatch");
+      }
+      ++report_.log_nodes;
+    }
+    return full ? ChunkDone(level, chunk) : Status::Ok();
+  }
+
+  // After the walk: each level's short last chunk, the nodes beyond the
+  // tree, and the root of the stored nodes.
   Status CheckNodes() {
     uint64_t size = range_.size();
-    // Window of a batch: slot k - first holds node k, if stored.
-    std::vector<crypto::Digest32> parent(kBatch), child(2 * kBatch);
-    std::vector<uint8_t> has_parent(kBatch), has_child(2 * kBatch);
-    auto fill = [&](uint32_t level, uint64_t first, size_t want, std::vector<crypto::Digest32>& hashes,
-                    std::vector<uint8_t>& present) -> Status {
-      std::fill(present.begin(), present.begin() + static_cast<std::ptrdiff_t>(want), 0);
-      return tx_.log().ScanNodesAtLevel(level, first, want, [&](uint64_t k, const crypto::Digest32& h) -> Status {
-        if (k >= first && k - first < want) {
-          hashes[k - first] = h;
-          present[k - first] = 1;
-        }
-        return Status::Ok();
-      });
-    };
     for (uint32_t level = 1; (uint64_t{1} << level) <= size && level <= merkle::kMaxLevel; ++level) {
       uint64_t expected_count = size >> level;
-      uint64_t idx = 0;
-      while (idx < expected_count) {
-        CUSTOS_RETURN_IF_ERROR(CheckStop());
-        size_t want = static_cast<size_t>(std::min<uint64_t>(kBatch, expected_count - idx));
-        CUSTOS_RETURN_IF_ERROR(fill(level, idx, want, parent, has_parent));
-        CUSTOS_RETURN_IF_ERROR(fill(level - 1, 2 * idx, 2 * want, child, has_child));
-        for (size_t j = 0; j < want; ++j) {
-          if (!has_parent[j]) {
-            Add(NodeName(level, idx + j), "node is missing", "log_node_missing");
-          } else if (has_child[2 * j] && has_child[2 * j + 1] &&
-                     merkle::HashChildren(child[2 * j], child[2 * j + 1]) != parent[j]) {
-            Add(NodeName(level, idx + j), "node hash does not match its children", "log_node_mismatch");
-          }
-          ++report_.log_nodes;
-        }
-        idx += want;
+      const uint64_t next = Level(level).chunks_done;
+      if (next * kBatch < expected_count) {
+        CUSTOS_RETURN_IF_ERROR(CheckChunk(level, next, static_cast<size_t>(expected_count - next * kBatch), false));
       }
       // A node beyond the complete ones would be extra.
       CUSTOS_ASSIGN_OR_RETURN(auto extra, tx_.log().NodesAtLevel(level, expected_count, 1));
@@ -428,6 +470,7 @@ class Checker {
   LoggedFacts facts_;
   StateReplay replay_;  // every leaf's row images, folded during CheckLog
   std::vector<uint64_t> redacted_;  // redacted entries met in the walk
+  std::vector<LevelWindow> levels_;  // the tree check's windows, by level
   uint64_t files_total_ = 0;  // stored files, counted before the files phase
 };
 

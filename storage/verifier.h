@@ -34,8 +34,9 @@
 //
 // Memory stays bounded by the number of rows, not by the log's length:
 // the newest logged recordHash of each stored record, the replay's one
-// digest per row, two batches of the walk; each version's event is read
-// back at its log index rather than kept. Thread safety: a pure function
+// digest per row, a batch of the walk and two chunks of 4,096 nodes per
+// tree level (each stored node is read once); each version's event is
+// read back at its log index rather than kept. Thread safety: a pure function
 // over the store.
 #pragma once
 

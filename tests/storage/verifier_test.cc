@@ -332,6 +332,9 @@ TEST_F(VerifierTest, NodeFaultsInALaterBatchAreNamed) {
     VerifyReport clean = a.Verify();
     ASSERT_TRUE(clean.clean()) << Dump(clean);
     EXPECT_EQ(clean.log_entries, uint64_t{kEntries});
+    uint64_t nodes = 0;  // every complete node of every level, each counted once
+    for (uint64_t level_size = kEntries; level_size > 0; level_size /= 2) nodes += level_size;
+    EXPECT_EQ(clean.log_nodes, nodes);
   }
   ExecSql(dir + "/custos.db",
           "UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 4100;"
