@@ -268,7 +268,7 @@ Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
 Sections: `corpus`, `bounds`, `custos`, `peers`, `search`,
-`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `scaleout`. The work
+`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `compare`, `scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -800,6 +800,35 @@ def page(results, source, notes, drawn):
             rows.append([label, fmt(v.get("median")) + " ms", fmt(v.get("p95")) + " ms", str(v.get("n"))])
         out.append(table(["preview", "median", "p95", "requests"], rows))
         out.append("")
+
+    out.append("## Version comparison\n")
+    cp = s.get("compare")
+    if cp is None:
+        out.append("Not run.\n")
+    elif cp.get("error"):
+        out.append(f"Error: {cp['error']}.\n")
+    else:
+        out.append("`GET /v1/records/{id}/compare?from=1&to=2` through custosd as legal "
+                   "(bench/compare_bench.py), over one kept-alive HTTPS connection: "
+                   f"{cp.get('document')}, over {cp.get('records')} records. Each request is the "
+                   "whole work (the transaction logging two `content.read` events, opening both "
+                   "sealed texts, the difference, the JSON); nothing is cached. Texts of "
+                   f"{fmt(cp.get('from_chars'))} and {fmt(cp.get('to_chars'))} characters, "
+                   f"{fmt(cp.get('changed_segments'))} changed segments at level `{cp.get('level')}`, "
+                   f"an answer of {fmt(cp.get('answer_bytes'))} bytes.\n")
+        rows = []
+        for key, label in (("first_ms", "first request per record"), ("repeat_ms", "repeated")):
+            v = cp.get(key) or {}
+            rows.append([label, fmt(v.get("median")) + " ms", fmt(v.get("p95")) + " ms", str(v.get("n"))])
+        out.append(table(["compare", "median", "p95", "requests"], rows))
+        out.append("")
+        per = cp.get("first_ms_per_record") or []
+        if len(per) > 1:
+            out.append(table(["record", "first request", "characters (from / to)", "changed segments"],
+                             [[f"`{r.get('record')}`", fmt(r.get("ms")) + " ms",
+                               f"{fmt(r.get('from_chars'))} / {fmt(r.get('to_chars'))}",
+                               fmt(r.get("changed_segments"))] for r in per]))
+            out.append("")
 
     errors = results.get("errors") or []
     if errors:

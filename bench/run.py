@@ -71,10 +71,11 @@ import fsync_rate  # noqa: E402
 import extraction_bench  # noqa: E402
 import stamp_bench  # noqa: E402
 import preview_bench  # noqa: E402
+import compare_bench  # noqa: E402
 import text_corpus  # noqa: E402
 
 SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "content_search", "pipeline", "log",
-            "extraction", "loan_copy", "preview", "scaleout"]
+            "extraction", "loan_copy", "preview", "compare", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -1457,6 +1458,28 @@ def section_preview(b, out):
         c.stop()
 
 
+def section_compare(b, out):
+    work = os.path.join(b.work, "compare-documents")
+    os.makedirs(work, exist_ok=True)
+    c = Custos(b, "compare")
+    c.init()
+    # The comparing caller is legal, who reads contracts (docs/security.md);
+    # the bench's archivist checks them in.
+    legal_pw = os.path.join(c.dir, "legal-password")
+    write_secret(legal_pw, secrets.token_urlsafe(18))
+    c.ctl("user", "add", "legal", "--role", "legal", "--department", "sales",
+          "--password-file", legal_pw, "--no-force-change", "--data", c.data)
+    c.start()
+    try:
+        with open(legal_pw) as f:
+            legal = sign_in(c.url, c.cafile, "legal", f.readline().strip())
+        log("compare: version 1 against 2 of 50-page contracts through custosd")
+        out.update(compare_bench.measure(lambda: connect(c.url, c.cafile), c.token(), legal, work,
+                                         b.quick))
+    finally:
+        c.stop()
+
+
 def section_scaleout(b, out):
     corpus = b.ensure_corpus()
     pg = ThrowawayPostgres(b)
@@ -1846,7 +1869,7 @@ def main():
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
            "extraction": section_extraction, "loan_copy": section_loan_copy, "preview": section_preview,
-           "scaleout": section_scaleout,
+           "compare": section_compare, "scaleout": section_scaleout,
            "content_search": section_content_search, "pipeline": section_pipeline}
     interrupted = False
     try:
