@@ -83,8 +83,8 @@ inline constexpr int kExitUsage = 2;        // bad arguments
 inline constexpr int kExitUnreadable = 3;   // the document is damaged
 inline constexpr int kExitOutOfMemory = 4;  // std::bad_alloc
 inline constexpr int kExitTooLarge = 5;     // stdin over --max-bytes
-// custos-render (docs/formats/render.md): a type it has no renderer for,
-// and a page the document does not have.
+// custos-render and custos-stamp (docs/formats/render.md, stamp.md): a
+// type they cannot render or stamp, and a page the document does not have.
 inline constexpr int kExitUnsupported = 6;
 inline constexpr int kExitNoSuchPage = 7;
 

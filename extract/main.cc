@@ -18,6 +18,7 @@
 #include <string>
 
 #include "extract/parsers.h"
+#include "extract/worker_io.h"
 
 // The parsers' libraries (fontconfig through poppler, tesseract) keep
 // caches they never free at exit; under AddressSanitizer that would fail
@@ -40,11 +41,6 @@ struct Options {
   size_t max_bytes = kDefaultMaxBytes;
 };
 
-[[noreturn]] void Fail(int code, const std::string& reason) {
-  std::fprintf(stderr, "custos-extract: %s\n", reason.c_str());
-  std::exit(code);
-}
-
 Options ParseArguments(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
@@ -63,21 +59,6 @@ Options ParseArguments(int argc, char** argv) {
     }
   }
   return options;
-}
-
-std::string ReadStdin(size_t max_bytes) {
-  std::string data;
-  char buffer[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(0, buffer, sizeof buffer);
-    if (n == 0) return data;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Fail(kExitFailure, std::string("cannot read stdin: ") + std::strerror(errno));
-    }
-    if (data.size() + static_cast<size_t>(n) > max_bytes) Fail(kExitTooLarge, "input over --max-bytes");
-    data.append(buffer, static_cast<size_t>(n));
-  }
 }
 
 bool HasPrefix(const std::string& s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
@@ -161,13 +142,7 @@ int Run(int argc, char** argv) {
   limits.ocr = options.ocr;
   Identified id = Identify(document);
   Extraction extraction = Dispatch(id.mime, document, limits);
-  std::string json = ToJson(id, extraction);
-  for (size_t done = 0; done < json.size();) {
-    ssize_t n = ::write(1, json.data() + done, json.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) Fail(kExitFailure, "cannot write stdout");
-    done += static_cast<size_t>(n);
-  }
+  WriteStdout(ToJson(id, extraction));
   return kExitOk;
 }
 
@@ -175,14 +150,5 @@ int Run(int argc, char** argv) {
 }  // namespace custos::extract
 
 int main(int argc, char** argv) {
-  using namespace custos::extract;
-  try {
-    return Run(argc, argv);
-  } catch (const UnreadableDocument& e) {
-    Fail(kExitUnreadable, e.what());
-  } catch (const std::bad_alloc&) {
-    Fail(kExitOutOfMemory, "out of memory");
-  } catch (const std::exception& e) {
-    Fail(kExitFailure, e.what());
-  }
+  return custos::extract::RunWorkerMain("custos-extract", custos::extract::Run, argc, argv);
 }

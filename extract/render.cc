@@ -31,6 +31,7 @@
 #include <string>
 
 #include "extract/parsers.h"
+#include "extract/worker_io.h"
 
 // As in custos-extract (extract/main.cc): the libraries' caches are never
 // freed at exit, and under AddressSanitizer the worker caps its own
@@ -60,11 +61,6 @@ struct PixCloser {
 };
 using PixPtr = std::unique_ptr<Pix, PixCloser>;
 
-[[noreturn]] void Fail(int code, const std::string& reason) {
-  std::fprintf(stderr, "custos-render: %s\n", reason.c_str());
-  std::exit(code);
-}
-
 // A decimal number of at most 9 digits, or -1.
 long long Number(const std::string& s) {
   if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
@@ -93,22 +89,6 @@ Options ParseArguments(int argc, char** argv) {
   }
   if (options.page == 0 || options.width == 0) Fail(kExitUsage, usage);
   return options;
-}
-
-std::string ReadStdin(size_t max_bytes) {
-  std::string data;
-  char buffer[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(0, buffer, sizeof buffer);
-    if (n == 0) return data;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Fail(kExitFailure, std::string("cannot read stdin: ") + std::strerror(errno));
-    }
-    if (data.size() + static_cast<size_t>(n) > max_bytes)
-      Fail(kExitTooLarge, "input over --max-bytes");
-    data.append(buffer, static_cast<size_t>(n));
-  }
 }
 
 // The scale that brings a width x height source to `width` pixels wide,
@@ -207,21 +187,6 @@ PixPtr RenderImage(std::string_view bytes, int page, int width) {
   return Fit(pix.get(), width);
 }
 
-bool IsPreviewImage(const std::string& mime) {
-  return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" ||
-         mime == "image/gif" || mime == "image/bmp" || mime == "image/x-ms-bmp" ||
-         mime == "image/webp";
-}
-
-void WriteAll(const l_uint8* data, size_t size) {
-  for (size_t done = 0; done < size;) {
-    ssize_t n = ::write(1, data + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) Fail(kExitFailure, "cannot write stdout");
-    done += static_cast<size_t>(n);
-  }
-}
-
 int Run(int argc, char** argv) {
   Options options = ParseArguments(argc, argv);
   std::string document = ReadStdin(options.max_bytes);
@@ -229,7 +194,7 @@ int Run(int argc, char** argv) {
   PixPtr pix;
   if (id.mime == "application/pdf") {
     pix = RenderPdfPage(document, options.page, options.width);
-  } else if (IsPreviewImage(id.mime)) {
+  } else if (IsRasterImage(id.mime)) {
     pix = RenderImage(document, options.page, options.width);
   } else {
     Fail(kExitUnsupported, "no preview for " + id.mime);
@@ -239,7 +204,7 @@ int Run(int argc, char** argv) {
   if (pixWriteMem(&png, &size, pix.get(), IFF_PNG) != 0 || png == nullptr) {
     Fail(kExitFailure, "cannot encode the PNG");
   }
-  WriteAll(png, size);
+  WriteStdout(std::string_view(reinterpret_cast<const char*>(png), size));
   lept_free(png);
   return kExitOk;
 }
@@ -248,14 +213,5 @@ int Run(int argc, char** argv) {
 }  // namespace custos::extract
 
 int main(int argc, char** argv) {
-  using namespace custos::extract;
-  try {
-    return Run(argc, argv);
-  } catch (const UnreadableDocument& e) {
-    Fail(kExitUnreadable, e.what());
-  } catch (const std::bad_alloc&) {
-    Fail(kExitOutOfMemory, "out of memory");
-  } catch (const std::exception& e) {
-    Fail(kExitFailure, e.what());
-  }
+  return custos::extract::RunWorkerMain("custos-render", custos::extract::Run, argc, argv);
 }

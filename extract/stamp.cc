@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "extract/parsers.h"
+#include "extract/worker_io.h"
 
 // As in custos-extract (extract/main.cc): the libraries keep caches they
 // never free at exit, and AddressSanitizer cannot run under RLIMIT_AS, so
@@ -54,8 +55,6 @@ namespace custos::extract {
 namespace {
 
 constexpr size_t kDefaultMaxBytes = size_t{256} << 20;
-// The type is not one the worker can stamp (docs/formats/stamp.md).
-constexpr int kExitUnsupported = 6;
 constexpr size_t kMaxLines = 8;
 constexpr size_t kMaxLineBytes = 300;
 constexpr int kMaxPdfPages = 5000;
@@ -75,11 +74,6 @@ struct Options {
   std::vector<std::string> lines;
   size_t max_bytes = kDefaultMaxBytes;
 };
-
-[[noreturn]] void Fail(int code, const std::string& reason) {
-  std::fprintf(stderr, "custos-stamp: %s\n", reason.c_str());
-  std::exit(code);
-}
 
 Options ParseArguments(int argc, char** argv) {
   Options options;
@@ -101,31 +95,6 @@ Options ParseArguments(int argc, char** argv) {
   if (options.lines.empty() || options.lines.size() > kMaxLines)
     Fail(kExitUsage, "give 1 to 8 --line arguments");
   return options;
-}
-
-std::string ReadStdin(size_t max_bytes) {
-  std::string data;
-  char buffer[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(0, buffer, sizeof buffer);
-    if (n == 0) return data;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Fail(kExitFailure, std::string("cannot read stdin: ") + std::strerror(errno));
-    }
-    if (data.size() + static_cast<size_t>(n) > max_bytes)
-      Fail(kExitTooLarge, "input over --max-bytes");
-    data.append(buffer, static_cast<size_t>(n));
-  }
-}
-
-void WriteAll(std::string_view bytes) {
-  for (size_t done = 0; done < bytes.size();) {
-    ssize_t n = ::write(1, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) Fail(kExitFailure, "cannot write stdout");
-    done += static_cast<size_t>(n);
-  }
 }
 
 // ------------------------------------------------------------------- PDF
@@ -392,12 +361,6 @@ std::string StampImage(const std::string& document, const std::vector<std::strin
   return png;
 }
 
-bool IsStampableImage(const std::string& mime) {
-  return mime == "image/png" || mime == "image/jpeg" || mime == "image/tiff" ||
-         mime == "image/gif" || mime == "image/bmp" || mime == "image/x-ms-bmp" ||
-         mime == "image/webp";
-}
-
 int Run(int argc, char** argv) {
   Options options = ParseArguments(argc, argv);
   std::string document = ReadStdin(options.max_bytes);
@@ -406,14 +369,14 @@ int Run(int argc, char** argv) {
   if (id.mime == "application/pdf") {
     media_type = "application/pdf";
     copy = StampPdf(document, options.lines);
-  } else if (IsStampableImage(id.mime)) {
+  } else if (IsRasterImage(id.mime)) {
     media_type = "image/png";
     copy = StampImage(document, options.lines);
   } else {
     Fail(kExitUnsupported, "cannot stamp " + id.mime);
   }
-  WriteAll(kHeaderPrefix + media_type + "\n");
-  WriteAll(copy);
+  WriteStdout(kHeaderPrefix + media_type + "\n");
+  WriteStdout(copy);
   return kExitOk;
 }
 
@@ -421,15 +384,6 @@ int Run(int argc, char** argv) {
 }  // namespace custos::extract
 
 int main(int argc, char** argv) {
-  using namespace custos::extract;
   setMsgSeverity(L_SEVERITY_NONE);
-  try {
-    return Run(argc, argv);
-  } catch (const UnreadableDocument& e) {
-    Fail(kExitUnreadable, e.what());
-  } catch (const std::bad_alloc&) {
-    Fail(kExitOutOfMemory, "out of memory");
-  } catch (const std::exception& e) {
-    Fail(kExitFailure, e.what());
-  }
+  return custos::extract::RunWorkerMain("custos-stamp", custos::extract::Run, argc, argv);
 }
