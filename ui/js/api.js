@@ -144,17 +144,7 @@ export function dispositionName(header, fallback) {
 // file. Content never enters the page as markup: it goes into a Blob and
 // leaves through a download link. Returns what the server said about it.
 export async function download(path, fallbackName, { query } = {}) {
-  let res;
-  try {
-    res = await fetch(url(path, query), { headers: headers(), cache: 'no-store' });
-  } catch (e) {
-    throw new ApiError(0, 'network', String(e && e.message ? e.message : e));
-  }
-  if (!res.ok) {
-    const err = await errorFrom(res);
-    report(err, path);
-    throw err;
-  }
+  const res = await fetchOk(path, query);
   if (res.status === 202) {
     return { pending: true, job: await res.json() };
   }
@@ -176,6 +166,13 @@ export async function download(path, fallbackName, { query } = {}) {
 // An authenticated binary answer (a preview image) as a Blob with the
 // answer's headers, never saved; errors as for request().
 export async function fetchBlob(path, query) {
+  const res = await fetchOk(path, query);
+  return { blob: await res.blob(), headers: res.headers };
+}
+
+// An authenticated GET that is not kept in the browser's cache; an answer
+// that is not 2xx is reported and thrown as an ApiError.
+async function fetchOk(path, query) {
   let res;
   try {
     res = await fetch(url(path, query), { headers: headers(), cache: 'no-store' });
@@ -187,7 +184,7 @@ export async function fetchBlob(path, query) {
     report(err, path);
     throw err;
   }
-  return { blob: await res.blob(), headers: res.headers };
+  return res;
 }
 
 export function saveBlob(blob, name) {
