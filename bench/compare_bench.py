@@ -30,15 +30,15 @@ texts are waited for, and then, over one kept-alive HTTPS connection:
 import json
 import os
 import random
-import statistics
 import sys
 import textwrap
 import time
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "extract"))
 import make_documents  # noqa: E402
+# The HTTP and statistics helpers are the preview bench's.
+from preview_bench import multipart, request, summary_ms  # noqa: E402,F401
 
 PAGES = 50
 CJK_PER_LINE = 40   # 10 pt STSong-Light across 400 pt
@@ -202,37 +202,6 @@ def write_contract(path, pages):
     make_documents.write_pdf(path, [page_stream(p, i + 1) for i, p in enumerate(pages)])
     with open(path, "rb") as f:
         return f.read()
-
-
-def multipart(metadata, name, data):
-    boundary = "----custos-bench-" + uuid.uuid4().hex
-    parts = [
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n"
-        f"Content-Type: application/json\r\n\r\n{json.dumps(metadata)}\r\n".encode(),
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-        f"Content-Type: application/pdf\r\n\r\n".encode() + data + b"\r\n",
-        f"--{boundary}--\r\n".encode(),
-    ]
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-def request(conn, token, method, path, body=None, ctype=None):
-    headers = {"Authorization": f"Bearer {token}"}
-    if ctype:
-        headers["Content-Type"] = ctype
-    conn.request(method, path, body=body, headers=headers)
-    r = conn.getresponse()
-    return r.status, r.read()
-
-
-def percentile(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
-
-
-def summary_ms(seconds):
-    ms = [x * 1000.0 for x in seconds]
-    return {"median": statistics.median(ms), "p95": percentile(ms, 95), "n": len(ms)}
 
 
 def wait_texts(conn, token, record_id, limit_s=600):
