@@ -144,10 +144,7 @@ StatusOr<LoanCopy> RunStamp(const RecordOptions& options, const std::string& pla
 
 StatusOr<std::optional<domain::Loan>> RecordService::LoanNeedingCopy(const Principal& who,
                                                                      const LiveFile& live) {
-  const auto& stamped = options_.stamp_classifications;
-  if (std::find(stamped.begin(), stamped.end(), live.record.classification) == stamped.end()) {
-    return std::optional<domain::Loan>();
-  }
+  if (!LentAsCopies(live.record)) return std::optional<domain::Loan>();
   std::optional<domain::Loan> out;
   const Time now = clock_.Now();
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
