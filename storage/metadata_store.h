@@ -258,6 +258,25 @@ struct StoredCheckpoint {
   domain::Time created_at;
 };
 
+// A signature line added to a stored checkpoint after the log signed it: a
+// witness's cosignature or a time-stamping authority's token
+// (docs/formats/cosignature.md, docs/formats/timestamp.md).
+struct CheckpointSignature {
+  uint64_t size = 0;    // the checkpoint's tree size
+  std::string name;     // the witness's or the authority's key name
+  std::string kind;     // kCosignatureKind | kTimestampKind
+  std::string line;     // the whole signature line, em-dash to final LF
+  domain::Time created_at;
+};
+inline constexpr const char* kCosignatureKind = "cosignature";
+inline constexpr const char* kTimestampKind = "timestamp";
+
+// The checkpoint as served: the log's signed note followed by the added
+// lines, cosignatures first, then timestamps, each group by name. Every
+// note verifier still accepts it: lines of unknown keys are ignored.
+std::string AttestedNote(const StoredCheckpoint& checkpoint,
+                         std::vector<CheckpointSignature> signatures);
+
 // A stored entry as LogRepository::ScanEntries visits it: the same
 // fields as LogEntry, the leaf and the subject read in place (valid only
 // until the visit returns).
@@ -297,6 +316,21 @@ class LogRepository {
   virtual StatusOr<StoredCheckpoint> LatestCheckpoint() = 0;
   // Every stored checkpoint, size ascending.
   virtual StatusOr<std::vector<StoredCheckpoint>> Checkpoints() = 0;
+  // Adds a line to the stored checkpoint of `sig.size` (write transactions
+  // only). kConflict "checkpoint_signature_exists" if `sig.name` has a line
+  // for that size; kNotFound "no_checkpoint" if there is no such checkpoint;
+  // kInvalidArgument "checkpoint_signature_malformed" for an unknown kind or
+  // a line that is not one signature line naming `sig.name`.
+  virtual Status AddCheckpointSignature(const CheckpointSignature& sig) = 0;
+  // The lines added to the checkpoint of `size`, by kind then name.
+  virtual StatusOr<std::vector<CheckpointSignature>> CheckpointSignatures(uint64_t size) = 0;
+  // The largest checkpoint size `name` has a line for (a witness's latest
+  // known tree size); nullopt if none.
+  virtual StatusOr<std::optional<uint64_t>> LastSignedSize(const std::string& name) = 0;
+  // The newest checkpoint with at least one added line of `kind` ("" any
+  // kind); nullopt if none.
+  virtual StatusOr<std::optional<StoredCheckpoint>> LatestAttestedCheckpoint(
+      const std::string& kind = "") = 0;
   // RFC 9162 proofs over the stored tree (O(log n) node reads).
   virtual StatusOr<std::vector<crypto::Digest32>> InclusionProof(uint64_t index, uint64_t size) = 0;
   virtual StatusOr<std::vector<crypto::Digest32>> ConsistencyProof(uint64_t from, uint64_t to) = 0;

@@ -167,6 +167,16 @@ const std::vector<std::vector<std::string>>& SqliteMigrations() {
           "PRIMARY KEY (file_id, purpose))",
           "CREATE INDEX derived_cache_by_record ON derived_cache(record_id)",
       },
+      // 11: signatures added to a checkpoint after the log signed it:
+      // witness cosignatures and RFC 3161 timestamps, each a complete
+      // signed-note signature line (docs/formats/cosignature.md,
+      // docs/formats/timestamp.md).
+      {
+          "CREATE TABLE checkpoint_signatures (size BIGINT NOT NULL, name TEXT NOT NULL, "
+          "kind TEXT NOT NULL, line TEXT NOT NULL, created_at TEXT NOT NULL, "
+          "PRIMARY KEY (size, name))",
+          "CREATE INDEX checkpoint_signatures_by_name ON checkpoint_signatures(name, size)",
+      },
   };
   return m;
 }
@@ -201,7 +211,7 @@ const std::vector<std::string>& SchemaTables() {
       "departments", "users",    "sessions",   "archive_sequences", "records",        "versions",
       "files",       "log_leaves", "log_nodes", "log_checkpoints",   "documents",
       "exports",     "export_records", "record_changes", "row_sets", "search_postings",
-      "file_texts",  "search_queue", "derived_cache"};
+      "file_texts",  "search_queue", "derived_cache", "checkpoint_signatures"};
   return tables;
 }
 

@@ -1188,6 +1188,37 @@ StatusOr<uint64_t> StoredLogSize(sql::Connection& s) {
   return static_cast<uint64_t>(r.Int(0, 0));
 }
 
+// A signature line naming `name`: "— <name> <base64>\n", nothing more.
+bool IsSignatureLineOf(const std::string& line, const std::string& name) {
+  const std::string head = "\xe2\x80\x94 " + name + " ";
+  if (name.empty() || line.size() <= head.size() + 1 || line.compare(0, head.size(), head) != 0 ||
+      line.back() != '\n') {
+    return false;
+  }
+  for (size_t i = head.size(); i + 1 < line.size(); ++i) {
+    const char c = line[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string AttestedNote(const StoredCheckpoint& checkpoint, std::vector<CheckpointSignature> signatures) {
+  std::stable_sort(signatures.begin(), signatures.end(), [](const auto& a, const auto& b) {
+    const bool ac = a.kind == kCosignatureKind, bc = b.kind == kCosignatureKind;
+    if (ac != bc) return ac;
+    return a.name < b.name;
+  });
+  std::string out = checkpoint.note;
+  for (const CheckpointSignature& s : signatures) {
+    if (s.size == checkpoint.size) out += s.line;
+  }
+  return out;
+}
+
+namespace {
+
 class SqlLog final : public LogRepository {
  public:
   SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes)
@@ -1352,6 +1383,66 @@ class SqlLog final : public LogRepository {
       out.push_back(std::move(cp));
     }
     return out;
+  }
+
+  Status AddCheckpointSignature(const CheckpointSignature& sig) override {
+    if (tail_ == nullptr) return ReadOnly("a checkpoint signature");
+    if ((sig.kind != kCosignatureKind && sig.kind != kTimestampKind) ||
+        !IsSignatureLineOf(sig.line, sig.name)) {
+      return InvalidArgument("not one " + (sig.kind.empty() ? std::string("signature") : sig.kind) +
+                                 " line of " + sig.name,
+                             "checkpoint_signature_malformed");
+    }
+    CUSTOS_ASSIGN_OR_RETURN(Rows cp, sql::Query(s_, "SELECT 1 FROM log_checkpoints WHERE size = $1",
+                                                {P(sig.size)}));
+    if (cp.empty()) return NotFound("no checkpoint of size " + std::to_string(sig.size), "no_checkpoint");
+    CUSTOS_ASSIGN_OR_RETURN(Rows dup, sql::Query(s_, "SELECT 1 FROM checkpoint_signatures "
+                                                     "WHERE size = $1 AND name = $2",
+                                                 {P(sig.size), P(sig.name)}));
+    if (!dup.empty()) {
+      return Conflict(sig.name + " already signed the checkpoint of size " + std::to_string(sig.size),
+                      "checkpoint_signature_exists");
+    }
+    return sql::Exec(s_,
+                     "INSERT INTO checkpoint_signatures(size, name, kind, line, created_at) "
+                     "VALUES ($1, $2, $3, $4, $5)",
+                     {P(sig.size), P(sig.name), P(sig.kind), P(sig.line), P(domain::FormatTime(sig.created_at))});
+  }
+
+  StatusOr<std::vector<CheckpointSignature>> CheckpointSignatures(uint64_t size) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_, "SELECT size, name, kind, line, created_at FROM checkpoint_signatures "
+                               "WHERE size = $1 ORDER BY kind, name",
+                           {P(size)}));
+    std::vector<CheckpointSignature> out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      CheckpointSignature sig;
+      sig.size = static_cast<uint64_t>(r.Int(i, 0));
+      sig.name = r.Text(i, 1);
+      sig.kind = r.Text(i, 2);
+      sig.line = r.Text(i, 3);
+      sig.created_at = T(r.Text(i, 4));
+      out.push_back(std::move(sig));
+    }
+    return out;
+  }
+
+  StatusOr<std::optional<uint64_t>> LastSignedSize(const std::string& name) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_, "SELECT MAX(size) FROM checkpoint_signatures WHERE name = $1", {P(name)}));
+    if (r.empty() || r.IsNull(0, 0)) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(static_cast<uint64_t>(r.Int(0, 0)));
+  }
+
+  StatusOr<std::optional<StoredCheckpoint>> LatestAttestedCheckpoint(const std::string& kind) override {
+    CUSTOS_ASSIGN_OR_RETURN(
+        Rows r, sql::Query(s_,
+                           "SELECT c.size, c.root, c.note, c.created_at FROM log_checkpoints c WHERE c.size = "
+                           "(SELECT MAX(size) FROM checkpoint_signatures WHERE $1 = '' OR kind = $1)",
+                           {P(kind)}));
+    if (r.empty()) return std::optional<StoredCheckpoint>();
+    CUSTOS_ASSIGN_OR_RETURN(StoredCheckpoint cp, FromRow(r, 0));
+    return std::optional<StoredCheckpoint>(std::move(cp));
   }
 
   StatusOr<std::vector<crypto::Digest32>> InclusionProof(uint64_t index, uint64_t size) override {

@@ -458,7 +458,7 @@ TEST_P(Migration9, QueuesLiveRecordsNotDestroyedOnesAndRemakesPostings) {
     options.dsn = dsn;
     auto s = PostgresStore::Open(options, &signer.checkpoint);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    EXPECT_EQ((*s)->schema_version(), 10);  // 9, then 10 (derived_cache)
+    EXPECT_EQ((*s)->schema_version(), 11);  // 9, then 10 (derived_cache) and 11 (checkpoint_signatures)
     store = std::move(s).value();
   } else {
     {
@@ -472,7 +472,7 @@ TEST_P(Migration9, QueuesLiveRecordsNotDestroyedOnesAndRemakesPostings) {
     options.durable = false;
     auto s = SqliteStore::Open(options, &signer.checkpoint);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    EXPECT_EQ((*s)->schema_version(), 10);  // 9, then 10 (derived_cache)
+    EXPECT_EQ((*s)->schema_version(), 11);  // 9, then 10 (derived_cache) and 11 (checkpoint_signatures)
     store = std::move(s).value();
   }
   std::vector<domain::RecordId> queued;

@@ -148,10 +148,10 @@ TEST_F(RowSetTest, VerifyNamesADeletedRow) {
 }
 
 TEST_F(RowSetTest, AnArchiveFromBeforeMigrationSixGetsItsSummariesAtItsFirstOpen) {
-  // Migrations 7 to 10 came after: undo them too, so that 6 to 10 apply again.
+  // Migrations 7 to 11 came after: undo them too, so that 6 to 11 apply again.
   Sql("DROP TABLE row_sets; ALTER TABLE users DROP COLUMN credentials; "
       "ALTER TABLE users DROP COLUMN provenance; DROP TABLE search_postings; "
-      "DROP TABLE file_texts; DROP TABLE search_queue; DROP TABLE derived_cache; "
+      "DROP TABLE file_texts; DROP TABLE search_queue; DROP TABLE derived_cache; DROP TABLE checkpoint_signatures; "
       "DELETE FROM schema_migrations WHERE version >= 6");
   EXPECT_TRUE(StartupFindings().empty());
   // Summaries made then follow later deletions.
