@@ -113,6 +113,37 @@ Status ParseFactorRoles(std::string_view key, std::string_view value, std::vecto
   return Status::Ok();
 }
 
+// Comma-separated "<word> <url>" pairs, or nothing: a witness's verifier
+// key or an authority's name, one space, an http(s) URL.
+Status ParseEndpointList(std::string_view key, std::string_view value, std::string_view what,
+                         std::vector<std::string>& out) {
+  std::vector<std::string> list;
+  const std::string expected = "comma-separated \"<" + std::string(what) + "> <http or https URL>\" pairs, or nothing";
+  if (value.find_first_not_of(' ') != std::string_view::npos) {
+    for (std::string_view item : CommaItems(value)) {
+      const size_t space = item.find(' ');
+      if (space == 0 || space == std::string_view::npos) return BadValue(key, value, expected);
+      std::string_view url = item.substr(space + 1);
+      if (url.find(' ') != std::string_view::npos ||
+          !(url.starts_with("http://") || url.starts_with("https://")) || url.size() <= 8) {
+        return BadValue(key, value, expected);
+      }
+      for (char c : item) {
+        if (static_cast<unsigned char>(c) < 0x20) return BadValue(key, value, expected);
+      }
+      list.emplace_back(item);
+    }
+  }
+  out = std::move(list);
+  return Status::Ok();
+}
+
+std::string JoinComma(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& k : items) out += (out.empty() ? "" : ",") + k;
+  return out;
+}
+
 Status ParseBool(std::string_view key, std::string_view value, bool& out) {
   if (value == "true" || value == "yes" || value == "on") {
     out = true;
@@ -296,11 +327,7 @@ const std::vector<Key>& Keys() {
       {"loans.stamp_classifications",
        "comma-separated classifications whose records a digital borrower reads as a stamped copy; empty for none",
        [](Config& c, std::string_view v) { return ParseClassificationList("loans.stamp_classifications", v, c.loan_stamp_classifications); },
-       [](const Config& c) {
-         std::string out;
-         for (const auto& k : c.loan_stamp_classifications) out += (out.empty() ? "" : ",") + k;
-         return out;
-       }},
+       [](const Config& c) { return JoinComma(c.loan_stamp_classifications); }},
       {"loans.stamp_worker", "path of the loan copy worker; empty = custos-stamp next to custosd",
        [](Config& c, std::string_view v) { return ParseText("loans.stamp_worker", v, c.stamp_worker); },
        [](const Config& c) { return c.stamp_worker; }},
@@ -355,6 +382,33 @@ const std::vector<Key>& Keys() {
       {"log.level", "least severe log level written: debug, info, warn or error",
        [](Config& c, std::string_view v) { return ParseChoice("log.level", v, {"debug", "info", "warn", "error"}, c.log_level); },
        [](const Config& c) { return c.log_level; }},
+      {"log.witnesses",
+       "witnesses that cosign the audit log's checkpoints: comma-separated \"<verifier key> <url>\" pairs",
+       [](Config& c, std::string_view v) { return ParseEndpointList("log.witnesses", v, "verifier key", c.witnesses); },
+       [](const Config& c) { return JoinComma(c.witnesses); }},
+      {"log.witness_policy",
+       "how many of the witnesses must have cosigned for verify to accept a checkpoint; default = 1 with witnesses",
+       [](Config& c, std::string_view v) {
+         if (v == "default") {
+           c.witness_policy = -1;
+           return Status::Ok();
+         }
+         return ParseInt(std::string_view("log.witness_policy"), v, 0, 100, c.witness_policy);
+       },
+       [](const Config& c) { return c.witness_policy < 0 ? std::string("default") : std::to_string(c.witness_policy); }},
+      {"log.witness_ca", "PEM file of the roots that https witnesses are checked against; empty = the system's",
+       [](Config& c, std::string_view v) { return ParseText("log.witness_ca", v, c.witness_ca); },
+       [](const Config& c) { return c.witness_ca; }},
+      {"log.tsa", "RFC 3161 time-stamping authorities: comma-separated \"<name> <url>\" pairs",
+       [](Config& c, std::string_view v) { return ParseEndpointList("log.tsa", v, "name", c.tsas); },
+       [](const Config& c) { return JoinComma(c.tsas); }},
+      {"log.tsa_ca", "PEM file of the roots that timestamp tokens must chain to",
+       [](Config& c, std::string_view v) { return ParseText("log.tsa_ca", v, c.tsa_ca); },
+       [](const Config& c) { return c.tsa_ca; }},
+      {"log.timestamp_interval",
+       "at most one timestamp of the newest checkpoint per this interval (0 = every new checkpoint)",
+       [](Config& c, std::string_view v) { return ParseDurationIn("log.timestamp_interval", v, 1, 30 * kDay, true, c.timestamp_interval_s); },
+       [](const Config& c) { return FormatDuration(c.timestamp_interval_s); }},
   };
   return keys;
 }
@@ -481,10 +535,25 @@ Status ValidateConfig(const Config& config) {
                                FormatDuration(config.verify_interval_s) + ")",
                            "config_bad_value");
   }
+  if (WitnessPolicy(config) > static_cast<int>(config.witnesses.size())) {
+    return InvalidArgument("log.witness_policy (" + std::to_string(config.witness_policy) +
+                               ") asks for more cosignatures than log.witnesses names (" +
+                               std::to_string(config.witnesses.size()) + ")",
+                           "config_bad_value");
+  }
+  if (!config.tsas.empty() && config.tsa_ca.empty()) {
+    return InvalidArgument("log.tsa needs log.tsa_ca: the roots its tokens are checked against",
+                           "config_bad_value");
+  }
   if (config.tls_certificate.empty() || config.tls_private_key.empty()) {
     return InvalidArgument("tls.certificate and tls.private_key must be set", "config_bad_value");
   }
   return Status::Ok();
+}
+
+int WitnessPolicy(const Config& config) {
+  if (config.witness_policy >= 0) return config.witness_policy;
+  return config.witnesses.empty() ? 0 : 1;
 }
 
 StatusOr<Config> ParseConfig(std::string_view text) {

@@ -140,9 +140,28 @@ struct Config {
   int extraction_max_attempts = 5;    // failed runs of a file before it is failed for good
   int extraction_nice = 10;           // CPU niceness of the pipeline thread and its workers (0..19)
 
-  // log.*
+  // log.* (the server's own log)
   std::string log_level = "info";                // "debug", "info", "warn", "error"
+
+  // log.witnesses etc.: who attests the audit log's checkpoints
+  // (docs/operations.md "Witnesses and timestamps").
+  // Witnesses, each "<verifier key> <url>" (C2SP tlog-witness; the key as
+  // docs/formats/cosignature.md writes it, the url the witness's prefix).
+  std::vector<std::string> witnesses;
+  // At least this many of the witnesses must have cosigned the newest
+  // attested checkpoint for verify to accept it; -1: 1 when witnesses are
+  // configured, else 0. Never above the number of witnesses.
+  int witness_policy = -1;
+  std::string witness_ca;             // PEM roots for https witnesses; "" = the system's
+  // Time-stamping authorities, each "<name> <url>" (RFC 3161 over HTTP).
+  std::vector<std::string> tsas;
+  std::string tsa_ca;                 // PEM roots that verify accepts for timestamp tokens
+  // At most one timestamp per this interval (0: every new checkpoint).
+  int64_t timestamp_interval_s = 3600;
 };
+
+// The witness policy in force: witness_policy, or its default.
+int WitnessPolicy(const Config& config);
 
 // The per-address connection cap in force: max_connections_per_address, or
 // its automatic value when that is 0.

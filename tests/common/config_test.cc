@@ -144,5 +144,33 @@ TEST(ListenAddress, Forms) {
   EXPECT_FALSE(ParseListenAddress("host:").ok());
 }
 
+TEST(Config, WitnessesAndTimestampAuthoritiesAreEndpointLists) {
+  Config defaults;
+  EXPECT_TRUE(defaults.witnesses.empty());
+  EXPECT_EQ(WitnessPolicy(defaults), 0);
+  auto ok = ParseConfig(
+      "log.witnesses = w.example/一+0a1b2c3d+BAAA http://127.0.0.1:7001, w2.example+00000000+BBBB https://w2.example/w\n"
+      "log.tsa = tsa.example/时间 http://127.0.0.1:7002/tsa\nlog.tsa_ca = tsa-roots.pem\nlog.timestamp_interval = 0\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_EQ(ok->witnesses.size(), 2u);
+  EXPECT_EQ(ok->witnesses[0], "w.example/一+0a1b2c3d+BAAA http://127.0.0.1:7001");
+  EXPECT_EQ(WitnessPolicy(*ok), 1);
+  ASSERT_EQ(ok->tsas.size(), 1u);
+  EXPECT_EQ(ok->timestamp_interval_s, 0);
+  auto again = ParseConfig(FormatConfigFile(*ok));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->witnesses, ok->witnesses);
+  EXPECT_EQ(again->witness_policy, -1);
+
+  for (const char* bad : {"log.witnesses = http://127.0.0.1:7001\n", "log.witnesses = key ftp://x.example\n",
+                          "log.witnesses = key http://a b\n", "log.tsa = name\n",
+                          "log.witnesses = k http://127.0.0.1:7001\nlog.witness_policy = 2\n",
+                          "log.tsa = t http://127.0.0.1:7002\n", "log.witness_policy = -3\n"}) {
+    auto parsed = ParseConfig(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().reason(), "config_bad_value") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace custos
