@@ -32,6 +32,7 @@
 #include "server/services/account_policy.h"
 #include "server/services/clock.h"
 #include "server/services/content_pipeline.h"
+#include "server/services/checkpoint_attester.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/health.h"
 #include "server/services/loan_service.h"
@@ -276,6 +277,30 @@ custos::services::VerifyScheduleOptions VerifyScheduleOptionsOf(const custos::Co
   custos::services::VerifyScheduleOptions o;
   o.interval = std::chrono::seconds(config.verify_interval_s);
   o.full_interval = std::chrono::seconds(config.full_verify_interval_s);
+  return o;
+}
+
+// The witnesses and time-stamping authorities of log.witnesses and log.tsa
+// (docs/operations.md "Witnesses and timestamps"); a bad key or an
+// unreadable root file stops the start.
+custos::StatusOr<custos::services::AttesterOptions> AttesterOptionsOf(const custos::Config& config,
+                                                                      const custos::storage::DataDir& data_dir) {
+  custos::services::AttesterOptions o;
+  const std::string witness_ca = config.witness_ca.empty() ? "" : InDataDir(data_dir, config.witness_ca);
+  for (const std::string& entry : config.witnesses) {
+    const size_t space = entry.find(' ');
+    auto key = custos::crypto::cosig::ParseWitnessKey(std::string_view(entry).substr(0, space));
+    if (!key.ok()) return key.status().WithContext("log.witnesses");
+    o.witnesses.push_back({*key, entry.substr(space + 1), witness_ca});
+  }
+  for (const std::string& entry : config.tsas) {
+    const size_t space = entry.find(' ');
+    o.tsas.push_back({entry.substr(0, space), entry.substr(space + 1), ""});
+  }
+  if (!config.tsa_ca.empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(o.tsa_ca_pem, custos::storage::ReadSmallFile(InDataDir(data_dir, config.tsa_ca)));
+  }
+  o.timestamp_interval = std::chrono::seconds(config.timestamp_interval_s);
   return o;
 }
 
@@ -555,6 +580,9 @@ int main(int argc, char** argv) {
   }
   if (*exports_swept > 0) logger.Info("expired exports removed", {{"count", *exports_swept}});
 
+  auto attester_options = AttesterOptionsOf(config, data_dir);
+  if (!attester_options.ok()) return StartFailure(attester_options.status().message());
+
   int exit_code = 0;
   {
     Housekeeping housekeeping(loans, retention, logger);
@@ -564,9 +592,10 @@ int main(int argc, char** argv) {
         },
         clock, logger, metrics, VerifyScheduleOptionsOf(config));
     Poco::Net::initializeSSL();
+    custos::services::CheckpointAttester attester(archive->store(), clock, logger, metrics, *attester_options);
     exit_code = Serve(config, data_dir, health, metrics, logger,
                       {auth, records, log_service, loans, retention, destruction, audit, &verification,
-                       &row_integrity, &fresh_reads},
+                       &row_integrity, &fresh_reads, &attester},
                       stop_signals, pipeline);
   }
   Poco::Net::uninitializeSSL();

@@ -881,7 +881,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
-  AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads);
+  AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads, api.attester);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
   AddHomeRoutes(router, api.auth,

@@ -8,6 +8,7 @@
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/destruction_service.h"
+#include "server/services/checkpoint_attester.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/loan_service.h"
 #include "server/services/log_service.h"
@@ -33,6 +34,9 @@ struct ApiServices {
   // Adds the content reads by fresh accounts (the security auditor's
   // "freshAccountReads") to GET /v1/alerts; may be null.
   const services::FreshReadLog* fresh_reads = nullptr;
+  // Adds its alert (a witness refused a checkpoint, …) to GET /v1/alerts;
+  // null when no witness or time-stamping authority is configured.
+  const services::CheckpointAttester* attester = nullptr;
 };
 
 // Registers every /v1 route. The services must outlive the router.

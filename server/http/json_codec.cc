@@ -497,12 +497,32 @@ Poco::JSON::Object::Ptr RowIntegrityAlertJson(const services::RowIntegrityAlert&
   return o;
 }
 
+// {count, problems: [{at, party, code, detail, size}]}, newest first.
+Poco::JSON::Object::Ptr AttestationAlertJson(const services::AttestationAlert& a) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("count", static_cast<Poco::UInt64>(a.count));
+  Poco::JSON::Array::Ptr problems = new Poco::JSON::Array;
+  for (const services::AttestationProblem& p : a.problems) {
+    Poco::JSON::Object::Ptr x = new Poco::JSON::Object;
+    x->set("at", domain::FormatTime(p.at));
+    x->set("party", p.party);
+    x->set("code", p.code);
+    x->set("detail", p.detail);
+    x->set("size", static_cast<Poco::UInt64>(p.size));
+    problems->add(x);
+  }
+  o->set("problems", problems);
+  return o;
+}
+
 }  // namespace
 
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
                                    const std::optional<services::RowIntegrityAlert>& row_integrity,
-                                   const std::vector<services::FreshRead>& fresh, domain::Time now) {
+                                   const std::vector<services::FreshRead>& fresh,
+                                   const std::optional<services::AttestationAlert>& attestation,
+                                   domain::Time now) {
   Poco::JSON::Array::Ptr overdue = new Poco::JSON::Array;
   for (const domain::Loan& l : a.overdue_loans) overdue->add(LoanJson(l, now));
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -517,6 +537,7 @@ Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
   Poco::JSON::Array::Ptr reads = new Poco::JSON::Array;
   for (const services::FreshRead& r : fresh) reads->add(FreshReadJson(r));
   o->set("freshAccountReads", reads);
+  o->set("attestation", attestation ? Poco::Dynamic::Var(AttestationAlertJson(*attestation)) : Poco::Dynamic::Var());
   o->set("generatedAt", domain::FormatTime(now));
   return o;
 }

@@ -13,6 +13,7 @@
 #include "domain/model.h"
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
+#include "server/services/checkpoint_attester.h"
 #include "server/services/destruction_service.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/loan_service.h"
@@ -99,7 +100,9 @@ Poco::JSON::Object::Ptr LoanJson(const domain::Loan& loan, domain::Time now);
 Poco::JSON::Object::Ptr AlertsJson(const services::Alerts& a,
                                    const std::optional<services::VerificationAlert>& verification,
                                    const std::optional<services::RowIntegrityAlert>& row_integrity,
-                                   const std::vector<services::FreshRead>& fresh, domain::Time now);
+                                   const std::vector<services::FreshRead>& fresh,
+                                   const std::optional<services::AttestationAlert>& attestation,
+                                   domain::Time now);
 // {username, role, recordId, version, fileId, at, accountSince, logIndex}.
 Poco::JSON::Object::Ptr FreshReadJson(const services::FreshRead& r);
 // {finishedAt, full, logSize, findingCount, findings:[{object, problem,

@@ -248,7 +248,8 @@ Response RevokeLoan(LoanService& loans, RequestContext& ctx, const Authenticated
 
 Response GetAlerts(LoanService& loans, const services::VerifySchedule* verification,
                    const services::RowIntegrityMonitor* row_integrity,
-                   const services::FreshReadLog* fresh_reads, const AuthenticatedSession& s) {
+                   const services::FreshReadLog* fresh_reads, const services::CheckpointAttester* attester,
+                   const AuthenticatedSession& s) {
   Time now = loans.Now();
   std::optional<services::VerificationAlert> found;
   if (verification != nullptr) found = verification->AlertFor(s.principal);
@@ -256,9 +257,12 @@ Response GetAlerts(LoanService& loans, const services::VerifySchedule* verificat
   if (row_integrity != nullptr) rows = row_integrity->AlertFor(s.principal);
   std::vector<services::FreshRead> fresh;
   if (fresh_reads != nullptr) fresh = fresh_reads->FreshReads(s.principal);
-  return RenderOne(loans.GetAlerts(s.principal), 200, [now, &found, &rows, &fresh](const services::Alerts& a) {
-    return AlertsJson(a, found, rows, fresh, now);
-  });
+  std::optional<services::AttestationAlert> attestation;
+  if (attester != nullptr) attestation = attester->AlertFor(s.principal);
+  return RenderOne(loans.GetAlerts(s.principal), 200,
+                   [now, &found, &rows, &fresh, &attestation](const services::Alerts& a) {
+                     return AlertsJson(a, found, rows, fresh, attestation, now);
+                   });
 }
 
 }  // namespace
@@ -266,11 +270,12 @@ Response GetAlerts(LoanService& loans, const services::VerifySchedule* verificat
 void AddLoanRoutes(Router& router, services::AuthService& auth, LoanService& loans,
                    const services::VerifySchedule* verification,
                    const services::RowIntegrityMonitor* row_integrity,
-                   const services::FreshReadLog* fresh_reads) {
+                   const services::FreshReadLog* fresh_reads,
+                   const services::CheckpointAttester* attester) {
   router.Add("GET", "/v1/alerts",
-             WithSession(auth, [&loans, verification, row_integrity, fresh_reads](RequestContext&,
-                                                                                const AuthenticatedSession& s) {
-               return GetAlerts(loans, verification, row_integrity, fresh_reads, s);
+             WithSession(auth, [&loans, verification, row_integrity, fresh_reads, attester](
+                                   RequestContext&, const AuthenticatedSession& s) {
+               return GetAlerts(loans, verification, row_integrity, fresh_reads, attester, s);
              }));
   AddSignedInRoutes<LoanService>(router, auth, loans, {
       {"POST", "/v1/loans", RequestLoan},

@@ -12,6 +12,7 @@
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
 #include "server/services/loan_service.h"
+#include "server/services/checkpoint_attester.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/row_integrity.h"
 #include "server/services/verify_schedule.h"
@@ -37,6 +38,7 @@ bool LooksLikeFormula(std::string_view text);
 void AddLoanRoutes(Router& router, services::AuthService& auth, services::LoanService& loans,
                    const services::VerifySchedule* verification,
                    const services::RowIntegrityMonitor* row_integrity = nullptr,
-                   const services::FreshReadLog* fresh_reads = nullptr);
+                   const services::FreshReadLog* fresh_reads = nullptr,
+                   const services::CheckpointAttester* attester = nullptr);
 
 }  // namespace custos::http

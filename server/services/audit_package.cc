@@ -255,6 +255,9 @@ class SnapshotReader {
     }
     if (request_.query) CUSTOS_RETURN_IF_ERROR(AddMatches(*request_.query));
     CUSTOS_ASSIGN_OR_RETURN(snap_.checkpoint, tx_.log().LatestCheckpoint());
+    // With the lines witnesses and time-stamping authorities added so far.
+    CUSTOS_ASSIGN_OR_RETURN(auto lines, tx_.log().CheckpointSignatures(snap_.checkpoint.size));
+    snap_.checkpoint.note = storage::AttestedNote(snap_.checkpoint, std::move(lines));
     CUSTOS_RETURN_IF_ERROR(AddReceipts());
     return std::move(snap_);
   }

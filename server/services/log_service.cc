@@ -2,11 +2,21 @@
 
 namespace custos::services {
 
+namespace {
+
+// The checkpoint with the lines witnesses and authorities added to it.
+StatusOr<std::string> Attested(storage::Transaction& tx, const storage::StoredCheckpoint& cp) {
+  CUSTOS_ASSIGN_OR_RETURN(auto lines, tx.log().CheckpointSignatures(cp.size));
+  return storage::AttestedNote(cp, std::move(lines));
+}
+
+}  // namespace
+
 StatusOr<std::string> LogService::Checkpoint() {
   std::string note;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](storage::Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(storage::StoredCheckpoint cp, tx.log().LatestCheckpoint());
-    note = cp.note;
+    CUSTOS_ASSIGN_OR_RETURN(note, Attested(tx, cp));
     return Status::Ok();
   }));
   return note;
@@ -71,13 +81,19 @@ StatusOr<std::string> LogService::Receipt(uint64_t index) {
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](storage::Transaction& tx) -> Status {
     CUSTOS_ASSIGN_OR_RETURN(storage::StoredCheckpoint cp, tx.log().LatestCheckpoint());
     if (index >= cp.size) return NotFound("log entry not yet checkpointed", "entry_not_found");
+    // A checkpoint that witnesses or an authority attested, when one
+    // covers the entry: the receipt then carries their lines.
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::StoredCheckpoint> attested,
+                            tx.log().LatestAttestedCheckpoint());
+    if (attested && index < attested->size) cp = std::move(*attested);
     CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(index, index + 1, 1));
     if (entries.empty()) return NotFound("no log entry " + std::to_string(index), "entry_not_found");
     if (entries[0].redacted()) {
       return Gone("log entry " + std::to_string(index) + " was redacted by a destruction", "entry_redacted");
     }
     CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(index, cp.size));
-    receipt = FormatReceipt(entries[0].leaf, index, proof, cp.note);
+    CUSTOS_ASSIGN_OR_RETURN(std::string note, Attested(tx, cp));
+    receipt = FormatReceipt(entries[0].leaf, index, proof, note);
     return Status::Ok();
   }));
   return receipt;

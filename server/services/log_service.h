@@ -28,7 +28,9 @@ class LogService {
   LogService(storage::MetadataStore& store, std::string verifier_keys)
       : store_(store), verifier_keys_(std::move(verifier_keys)) {}
 
-  // The newest signed checkpoint text; kNotFound "no_checkpoint" when empty.
+  // The newest signed checkpoint text with the lines witnesses and
+  // time-stamping authorities added to it so far (storage::AttestedNote);
+  // kNotFound "no_checkpoint" when empty.
   StatusOr<std::string> Checkpoint();
   // The verifier key line(s).
   const std::string& VerifierKeys() const { return verifier_keys_; }
@@ -42,7 +44,9 @@ class LogService {
                                                       uint64_t to);
 
   // The tlog-proof@v1 receipt for log entry `index`, against the newest
-  // checkpoint. No authorization here: callers check who may see the entry.
+  // attested checkpoint that covers it (its cosignatures and timestamps
+  // included), else the newest checkpoint. No authorization here: callers
+  // check who may see the entry.
   StatusOr<std::string> Receipt(uint64_t index);
 
  private:
