@@ -268,7 +268,7 @@ Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
 Sections: `corpus`, `bounds`, `custos`, `peers`, `search`,
-`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `compare`, `scaleout`. The work
+`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `compare`, `tiles`, `scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -299,6 +299,14 @@ METHOD = """\
 - **Content reads / record GETs**: `wrk -t2 -c64` with `bench/cycle.lua`
   cycling over the checked-in records with a bearer token; every content read
   is durably logged before its first byte. Any non-2xx answer fails the run.
+- **Tiles** (`tiles`): a fresh archive whose log grows by content reads of
+  one 64 KiB file (16 connections); `bench/tiles_bench.py` fetches every
+  hash tile and entry bundle of the served checkpoint (full and partial,
+  every level) to disk and checks that they rebuild its root; then
+  `wrk -t2 -c64` over the full hash tiles and, separately, the full entry
+  bundles, without a token, from custosd and from nginx serving the copied
+  files (same TLS settings as for the 64 KiB files). Any non-2xx answer
+  fails the run.
 - **Peak RSS**: custosd's high-water mark (`VmHWM`, reset through
   `/proc/PID/clear_refs`) during a curl upload, then a curl download, of the
   big file; VmRSS sampled every 50 ms as a cross-check.
@@ -829,6 +837,27 @@ def page(results, source, notes, drawn):
                                f"{fmt(r.get('from_chars'))} / {fmt(r.get('to_chars'))}",
                                fmt(r.get("changed_segments"))] for r in per]))
             out.append("")
+
+    out.append("## Tiles\n")
+    tl = s.get("tiles")
+    if tl is None:
+        out.append("Not run.\n")
+    elif tl.get("error"):
+        out.append(f"Error: {tl['error']}.\n")
+    else:
+        out.append("The tlog-tiles read API (docs/formats/tiles.md, bench/tiles_bench.py): a log of "
+                   f"{fmt(tl.get('log_size'))} entries (content reads of one file), every tile of its "
+                   "checkpoint copied to disk and checked to rebuild the signed root; then `wrk -t2 -c64` "
+                   "cycling over the full tiles, from custosd (each request reads the served checkpoint "
+                   "and the tile from the store) and from nginx serving the copied files with the same "
+                   "TLS settings.\n")
+        rows = []
+        for key, label in (("hash", "full hash tiles (8,192 bytes)"), ("entries", "full entry bundles")):
+            cu, ng = tl.get(f"custos_{key}") or {}, tl.get(f"nginx_{key}") or {}
+            rows.append([label, fmt(cu.get("req_per_s")) + "/s", fmt(cu.get("p99_ms")) + " ms",
+                         fmt(ng.get("req_per_s")) + "/s", fmt(ng.get("p99_ms")) + " ms"])
+        out.append(table(["tiles", "custosd", "p99", "nginx", "p99"], rows))
+        out.append("")
 
     errors = results.get("errors") or []
     if errors:

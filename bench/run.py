@@ -24,6 +24,9 @@ Sections, run in this order (corpus is made whenever a later section needs it):
   extraction  the worker custos-extract: PDF text-layer pages/s, OCR seconds
           per page of a 300 dpi scan, as PNG and as a scanned PDF
           (bench/extraction_bench.py)
+  tiles   the tlog-tiles read API (/log/tile/...): full hash tiles and entry
+          bundles served per second by custosd, and by nginx serving the
+          same tiles as files from disk over the same TLS (bench/tiles_bench.py)
   loan_copy  the worker custos-stamp: a stamped loan copy of a 20-page (and a
           200-page) PDF, seconds per copy (bench/stamp_bench.py)
   scaleout  a throwaway PostgreSQL (scripts/test-postgres.sh): pgbench's
@@ -72,10 +75,11 @@ import extraction_bench  # noqa: E402
 import stamp_bench  # noqa: E402
 import preview_bench  # noqa: E402
 import compare_bench  # noqa: E402
+import tiles_bench  # noqa: E402
 import text_corpus  # noqa: E402
 
 SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "content_search", "pipeline", "log",
-            "extraction", "loan_copy", "preview", "compare", "scaleout"]
+            "extraction", "loan_copy", "preview", "compare", "tiles", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -920,6 +924,36 @@ http {{
 """
 
 
+def start_nginx(b, name, root):
+    """nginx serving `root` over custosd's TLS settings, once it accepts
+    connections: (process, https URL, version). Stop it with b.stop_server."""
+    prefix = b.path(name)
+    os.makedirs(os.path.join(prefix, "tmp"))
+    cert, key = os.path.join(prefix, "cert.pem"), os.path.join(prefix, "key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"])
+    port = free_port()
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(nginx_conf(prefix, port, cert, key, root))
+    p, _ = run(["nginx", "-v"], check=False)
+    version = tail(p.stderr).replace("nginx version: ", "")
+    proc = b.start_server("nginx", ["nginx", "-e", os.path.join(prefix, "error.log"),
+                                    "-c", conf, "-p", prefix], os.path.join(prefix, "out.log"))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"https://127.0.0.1:{port}", version
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                b.stop_server(proc)
+                with open(os.path.join(prefix, "error.log"), "rb") as f:
+                    raise BenchError(f"nginx did not start: {tail(f.read())}")
+            time.sleep(0.05)
+
+
 def sample_record_json(b):
     """A catalogue record response, for when the custos section did not run."""
     c = Custos(b, "custos-sample")
@@ -989,32 +1023,8 @@ def section_peers(b, out):
             b.record_sample = sample_record_json(b)
         with open(os.path.join(root, "record.json"), "wb") as f:
             f.write(b.record_sample)
-        prefix = b.path("nginx")
-        os.makedirs(os.path.join(prefix, "tmp"))
-        cert, key = os.path.join(prefix, "cert.pem"), os.path.join(prefix, "key.pem")
-        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1"])
-        port = free_port()
-        conf = os.path.join(prefix, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(nginx_conf(prefix, port, cert, key, root))
-        p, _ = run(["nginx", "-v"], check=False)
-        o["version"] = tail(p.stderr).replace("nginx version: ", "")
-        proc = b.start_server("nginx", ["nginx", "-e", os.path.join(prefix, "error.log"),
-                                        "-c", conf, "-p", prefix], os.path.join(prefix, "out.log"))
+        proc, url, o["version"] = start_nginx(b, "nginx", root)
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        with open(os.path.join(prefix, "error.log"), "rb") as f:
-                            raise BenchError(f"nginx did not start: {tail(f.read())}")
-                    time.sleep(0.05)
-            url = f"https://127.0.0.1:{port}"
             dur = 4 if b.quick else 10
             log(f"peers: nginx, 64 KiB files, wrk -c64 {dur}s")
             o["files"] = b.wrk(url, ["/" + p for p in corpus["small"]["files"]], 64, dur,
@@ -1458,6 +1468,47 @@ def section_preview(b, out):
         c.stop()
 
 
+def section_tiles(b, out):
+    corpus = b.ensure_corpus()
+    c = Custos(b, "tiles")
+    c.init()
+    c.start()
+    mirror = b.path("tiles-mirror")
+    os.makedirs(mirror)
+    dur = 4 if b.quick else 10
+    try:
+        # Every content read logs one entry: reads of one small file grow
+        # the log to a few full tiles.
+        _, recs = c.check_in_curl(corpus["small"]["files"][:1], 1, "tiles")
+        want = 1024 if b.quick else 4096
+        log(f"tiles: growing the log by {want} content reads")
+        path = f"/v1/records/{recs[0]['id']}/versions/1/files/{recs[0]['file']}"
+        _, bad, _ = timed_gets(c.url, c.cafile, c.token(), [path], 16, want, 600)
+        if bad:
+            raise BenchError(f"{len(bad)} content reads answered {sorted(set(bad))}")
+        log("tiles: mirroring every tile of the served checkpoint")
+        m = tiles_bench.mirror(lambda: connect(c.url, c.cafile), mirror)
+        out["log_size"] = m["size"]
+        out["mirror_bytes"] = m["bytes_fetched"]
+        out["full_hash_tiles"] = len(m["full_hash_tiles"])
+        out["full_entry_bundles"] = len(m["full_entry_bundles"])
+        for key, paths in (("hash", m["full_hash_tiles"]), ("entries", m["full_entry_bundles"])):
+            log(f"tiles: custosd, full {key} tiles, wrk -c64 {dur}s")
+            out[f"custos_{key}"] = b.wrk(c.url, paths, 64, dur, name=f"custos-tiles-{key}")
+    finally:
+        c.stop()
+    proc, url, out["nginx_version"] = start_nginx(b, "nginx-tiles", mirror)
+    try:
+        for key, paths in (("hash", m["full_hash_tiles"]), ("entries", m["full_entry_bundles"])):
+            log(f"tiles: nginx, the same {key} tiles from disk, wrk -c64 {dur}s")
+            out[f"nginx_{key}"] = b.wrk(url, paths, 64, dur, name=f"nginx-tiles-{key}")
+    finally:
+        b.stop_server(proc)
+    for k in ("custos_hash", "custos_entries", "nginx_hash", "nginx_entries"):
+        if out[k]["non_2xx"]:
+            raise BenchError(f"{out[k]['non_2xx']} tile requests did not answer 2xx ({k})")
+
+
 def section_compare(b, out):
     work = os.path.join(b.work, "compare-documents")
     os.makedirs(work, exist_ok=True)
@@ -1658,6 +1709,10 @@ RATIOS = [
      ("bounds", "fsync", "fsyncs_per_s"), "disk fsync/s, 4 KiB write + fsync", ">=", 0.5),
     ("checkins_vs_borg", "durable check-ins of 64 KiB files, 16 clients", ("custos", "checkin_64KiB_16clients", "per_s"), "/s",
      ("peers", "borg", "small", "backup_files_per_s"), "borg create, files/s", ">=", 2),
+    ("tiles_hash_vs_nginx", "tlog-tiles: full hash tiles (8 KiB)", ("tiles", "custos_hash", "req_per_s"), "/s",
+     ("tiles", "nginx_hash", "req_per_s"), "nginx, the same tiles as files over TLS", None, None),
+    ("tiles_entries_vs_nginx", "tlog-tiles: full entry bundles", ("tiles", "custos_entries", "req_per_s"), "/s",
+     ("tiles", "nginx_entries", "req_per_s"), "nginx, the same bundles as files over TLS", None, None),
     ("reads_vs_nginx", "content reads of 64 KiB files (each logged)", ("custos", "content_reads", "req_per_s"), "/s",
      ("peers", "nginx", "files", "req_per_s"), "nginx, the same files over TLS", ">=", 0.5),
     ("gets_vs_nginx", "catalogue GETs of one record", ("custos", "catalogue_gets", "req_per_s"), "/s",
@@ -1836,7 +1891,7 @@ def main():
     if unknown:
         ap.error(f"unknown section(s) {unknown}; known: {SECTIONS}")
     for exe in ("custosd", "custosctl"):
-        if any(s in only for s in ("custos", "search", "peers", "scaleout", "pipeline")) and \
+        if any(s in only for s in ("custos", "search", "peers", "scaleout", "pipeline", "tiles")) and \
                 not os.access(os.path.join(args.bin, exe), os.X_OK):
             ap.error(f"{exe} not found in {args.bin}")
 
@@ -1869,7 +1924,7 @@ def main():
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
            "extraction": section_extraction, "loan_copy": section_loan_copy, "preview": section_preview,
-           "compare": section_compare, "scaleout": section_scaleout,
+           "compare": section_compare, "tiles": section_tiles, "scaleout": section_scaleout,
            "content_search": section_content_search, "pipeline": section_pipeline}
     interrupted = False
     try:
