@@ -628,6 +628,13 @@ const zh = {
   'alerts.rowTable': '表',
   'alerts.rowKey': '行',
   'alerts.rowAt': '时间',
+  'alerts.attestation': '见证方拒绝了审计日志的检查点',
+  'alerts.attestationText': '自启动以来有 {n} 个问题：见证方看到的日志历史与本日志不一致，或可信时间戳无法验证。以下为最近的 {shown} 个；请停止写入并运行 custosctl verify。',
+  'alerts.attParty': '见证方 / 时间戳机构',
+  'alerts.attSize': '检查点大小',
+  'alerts.att.witness_refused': '见证方拒绝',
+  'alerts.att.witness_ahead': '见证方的日志更长',
+  'alerts.att.timestamp_invalid': '时间戳无效',
 
   // retention
   'retention.title': '保管期限',
@@ -1804,6 +1811,13 @@ const en = {
   'alerts.rowTable': 'Table',
   'alerts.rowKey': 'Row',
   'alerts.rowAt': 'When',
+  'alerts.attestation': 'A witness refused the audit log\'s checkpoint',
+  'alerts.attestationText': 'Since start, {n} problems: a witness saw a history of this log that the current one is not consistent with, or a trusted timestamp did not verify. The latest {shown} are listed here; stop writing and run custosctl verify.',
+  'alerts.attParty': 'Witness / time-stamping authority',
+  'alerts.attSize': 'Checkpoint size',
+  'alerts.att.witness_refused': 'witness refused',
+  'alerts.att.witness_ahead': 'witness knows a longer log',
+  'alerts.att.timestamp_invalid': 'timestamp invalid',
 
   'retention.title': 'Retention schedules',
   'retention.subtitle': 'How long each type of record is kept; lengthening applies at once, shortening needs legal.',

@@ -1,7 +1,7 @@
 // What needs attention: paper originals out past their due date,
 // qualification certificates that expired or expire soon, and (auditors)
-// the findings of the latest scheduled verification and the rows refused
-// for a bad seal; (security auditors) content read by accounts soon after
+// the findings of the latest scheduled verification, the rows refused
+// for a bad seal and the witnesses that refused a checkpoint; (security auditors) content read by accounts soon after
 // their set-up, reset or role grant.
 
 import { h, pageHeader, section, table, badge, recordLink, loanLink, fmtTime, fmtTimeShort, fmtDate, mono } from '../dom.js';
@@ -53,6 +53,17 @@ export async function alertsPage() {
   const rowIntegrity = r ? section(t('alerts.rowIntegrity'),
     h('p', null, t('alerts.rowIntegrityText', { n: r.count, shown: r.rows.length })),
     h('div', { class: 'flush' }, table(rowCols, r.rows, '', { rowClass: () => 'row-alert' }))) : null;
+  const att = alerts.attestation;
+  const attCols = [
+    { label: t('alerts.attParty'), cell: (x) => mono(x.party), class: 'wrap' },
+    { label: t('audit.code'), cell: (x) => badge(t(`alerts.att.${x.code}`, {}, x.code), 'alert'), class: 'nowrap' },
+    { label: t('alerts.attSize'), cell: (x) => mono(String(x.size)), class: 'num' },
+    { label: t('audit.problem'), cell: (x) => x.detail, class: 'wrap' },
+    { label: t('alerts.rowAt'), cell: (x) => fmtTime(x.at), class: 'nowrap' },
+  ];
+  const attestation = att ? section(t('alerts.attestation'),
+    h('p', null, t('alerts.attestationText', { n: att.count, shown: att.problems.length })),
+    h('div', { class: 'flush' }, table(attCols, att.problems, '', { rowClass: () => 'row-alert' }))) : null;
   const fresh = Array.isArray(alerts.freshAccountReads) ? alerts.freshAccountReads : [];
   const freshCols = [
     { label: t('alerts.freshUser'), cell: (x) => h('div', null, mono(x.username), h('div', { class: 'small' }, t(`role.${x.role}`, {}, x.role))) },
@@ -68,6 +79,7 @@ export async function alertsPage() {
     pageHeader(t('alerts.title'), t('alerts.generated', { time: fmtTime(alerts.generatedAt) })),
     freshReads,
     rowIntegrity,
+    attestation,
     verification,
     h('div', { class: 'stat-row' },
       h('div', { class: ['stat', alerts.overdueLoans.length ? 'stat-alert' : null] }, h('span', { class: 'stat-n' }, String(alerts.overdueLoans.length)), h('span', { class: 'stat-l' }, t('alerts.overdueLoans'))),
