@@ -158,6 +158,19 @@ void CheckpointAttester::Witness(const WitnessEndpoint& w, const storage::Stored
   uint64_t old_size = std::max(st.done_size, st.known_size);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (old_size > cp.size) {
+      // Another node of the same archive (PostgreSQL) may have submitted a
+      // newer checkpoint meanwhile: only a tree larger than any this log
+      // has signed is a rollback.
+      uint64_t newest = 0;
+      Status s = store_.Read([&](storage::Transaction& tx) -> Status {
+        CUSTOS_ASSIGN_OR_RETURN(storage::StoredCheckpoint latest, tx.log().LatestCheckpoint());
+        newest = latest.size;
+        return Status::Ok();
+      });
+      if (s.ok() && newest >= old_size) {
+        st.known_size = 0;
+        return;  // the next round submits the newer checkpoint
+      }
       Problem(name, "witness_ahead",
               "the witness knows a tree of " + std::to_string(old_size) + " entries; this log has " +
                   std::to_string(cp.size),

@@ -184,6 +184,27 @@ TEST_F(AttesterTest, WitnessRefusesARestoredCopyThatWasNeverPromoted) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST_F(AttesterTest, WitnessThatKnowsALongerLogRaisesWitnessAhead) {
+  auto witness = Witness("witness.test/w1");
+  ASSERT_NE(witness, nullptr);
+  AttesterOptions o;
+  o.witnesses = {EndpointOf(*witness)};
+  Append(store_, 5);
+  Attester(o)->RunOnce();
+  ASSERT_EQ(witness->latest("test.example/custos")->size, 5u);
+  // A copy of the archive rolled back to 3 entries.
+  ScratchStore rolled_back(&signer_.checkpoint);
+  Append(rolled_back, 3);
+  MetricsRegistry other_metrics;
+  o.start_thread = false;
+  CheckpointAttester attester(rolled_back, clock_, logger_, other_metrics, o);
+  attester.RunOnce();
+  auto alert = attester.AlertFor(auditor_);
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->problems[0].code, "witness_ahead");
+  EXPECT_EQ(alert->problems[0].size, 3u);
+}
+
 TEST_F(AttesterTest, UnreachableWitnessDelaysNothingAndIsCountedNotAlerted) {
   int closed_port = 0;
   {
