@@ -65,6 +65,8 @@ const char kUsage[] =
     "       printed once as 'password for NAME: ...'; the user must change it at\n"
     "       first sign-in unless F is given with --no-force-change\n"
     "  verify --data DIR [--json]   offline check: exit 0 clean, 1 findings, 2 could not run\n"
+    "       [--witness VKEY]... [--witness-policy N] [--tsa-ca FILE]: checkpoint\n"
+    "       attestations (default: the data directory's log.witnesses, policy, tsa_ca)\n"
     "  backup --data DIR --out DEST [--include-keys]\n"
     "       online copy of an archive (custosd may run) into the new directory DEST;\n"
     "       keys/ only with --include-keys, otherwise back it up separately\n"
@@ -100,7 +102,8 @@ const char kUsage[] =
     "       moves the archive's metadata and log from SQLite to an empty PostgreSQL\n"
     "       database (DSN: postgresql://USER@HOST:PORT/DB or 'host=… dbname=…'),\n"
     "       verifying the log root before and after (custosd must be stopped)\n"
-    "  verify-package PKG --vkey KEY [--json]\n"
+    "  verify-package PKG --vkey KEY [--json] [--witness VKEY]... [--witness-policy N]\n"
+    "       [--tsa-ca FILE]\n"
     "       checks an audit package offline against the log's verifier key:\n"
     "       exit 0 clean, 1 findings, 2 could not run\n"
     "  trace FILE --data DIR\n"
@@ -270,9 +273,13 @@ int RunVerify(const std::vector<std::string>& args) {
     }
   }
   std::string error;
+  custos::admin::AttestationFlags attest;
+  if (!custos::admin::TakeAttestationFlags(rest, attest, error)) return Fail("verify: " + error);
   auto opts = ParseOptions(rest, {"--data"}, error);
   if (!opts) return Fail("verify: " + error);
   if (!opts->count("--data")) return Fail("verify: --data DIR is required");
+  auto policy = custos::admin::AttestationPolicyFor(opts->at("--data"), attest);
+  if (!policy.ok()) return Fail("verify: " + policy.status().message());
   auto archive = custos::admin::OpenArchive(opts->at("--data"));
   if (!archive.ok() && archive.status().code() == custos::ErrorCode::kDataLoss) {
     // Damaged stored data that stops the archive from opening (a key file
@@ -290,6 +297,9 @@ int RunVerify(const std::vector<std::string>& args) {
   if (!archive.ok()) return Fail("verify: " + archive.status().message());
   auto report = (*archive)->Verify();
   if (!report.ok()) return Fail("verify: could not run: " + report.status().message());
+  if (auto st = custos::admin::CheckStoredAttestations((*archive)->store(), *policy, *report); !st.ok()) {
+    return Fail("verify: could not run: " + st.message());
+  }
   if (json) {
     std::cout << custos::admin::ReportJson(*report) << "\n";
   } else {

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "admin/batch_archive.h"
+#include "admin/verify.h"
 #include "crypto/hash.h"
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
@@ -737,7 +738,8 @@ void CheckPayloadAgainstLog(const Contents& c, const LoggedVersions& logged, Pac
 
 }  // namespace
 
-StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text) {
+StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text,
+                                      const crypto::AttestationPolicy& policy) {
   std::vector<crypto::note::KeyVerifier> keys;
   for (const std::string& line : Lines(vkey_text)) {
     CUSTOS_ASSIGN_OR_RETURN(crypto::note::KeyVerifier v, crypto::note::KeyVerifier::FromVerifierKey(line));
@@ -753,6 +755,7 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
   for (const auto& [p, f] : c.payload) report.payload_bytes += f.size;
   report.tag_files = c.tags.size();
   CheckBagIt(c, report);
+  CheckPackageAttestations(c.tags, policy, report);
   std::optional<crypto::Checkpoint> cp = CheckCheckpoint(c, verifiers, report);
   LogContents log = CheckLogEntries(c, cp, report);
   if (cp) CheckBagInfoCheckpoint(c, *cp, report);
@@ -792,9 +795,21 @@ std::string PackageReportJson(const PackageReport& report) {
   return text.ok() ? *text : "{}";
 }
 
-int RunVerifyPackage(const std::vector<std::string>& args) {
+int RunVerifyPackage(const std::vector<std::string>& all_args) {
   std::string package, vkey_path;
   bool json = false;
+  std::vector<std::string> args = all_args;
+  AttestationFlags attest;
+  std::string flag_error;
+  if (!TakeAttestationFlags(args, attest, flag_error)) {
+    std::cerr << "custosctl: verify-package: " << flag_error << "\n";
+    return 2;
+  }
+  auto policy = MakeAttestationPolicy(attest, nullptr);
+  if (!policy.ok()) {
+    std::cerr << "custosctl: verify-package: " << policy.status().message() << "\n";
+    return 2;
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--json") {
       json = true;
@@ -808,7 +823,8 @@ int RunVerifyPackage(const std::vector<std::string>& args) {
     }
   }
   if (package.empty() || vkey_path.empty()) {
-    std::cerr << "custosctl: verify-package: usage: verify-package PKG --vkey KEY [--json]\n";
+    std::cerr << "custosctl: verify-package: usage: verify-package PKG --vkey KEY [--json]"
+                 " [--witness VKEY]... [--witness-policy N] [--tsa-ca FILE]\n";
     return 2;
   }
   auto vkey = storage::ReadSmallFile(vkey_path);
@@ -816,7 +832,7 @@ int RunVerifyPackage(const std::vector<std::string>& args) {
     std::cerr << "custosctl: verify-package: " << vkey.status().message() << "\n";
     return 2;
   }
-  auto report = VerifyPackage(package, *vkey);
+  auto report = VerifyPackage(package, *vkey, *policy);
   if (!report.ok()) {
     std::cerr << "custosctl: verify-package: could not run: " << report.status().message() << "\n";
     return 2;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "crypto/attested_note.h"
 
 namespace custos::admin {
 
@@ -51,7 +52,10 @@ inline constexpr uint64_t kMaxTagFileBytes = 1ULL << 30;
 // Reads the package (tar, tar.gz or zip) and checks it with the verifier
 // key text (one or more vkey lines). A package that cannot be read at all
 // is an error status; everything wrong inside it is a finding.
-StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text);
+// `policy`: the checkpoint attestations to require (admin/verify.h,
+// CheckPackageAttestations); the default requires none.
+StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text,
+                                      const crypto::AttestationPolicy& policy = {});
 
 void PrintPackageReport(const PackageReport& report, std::ostream& out);
 std::string PackageReportJson(const PackageReport& report);
