@@ -17,6 +17,7 @@
 #include "server/http/retention_routes.h"
 #include "server/http/request_context.h"
 #include "server/http/route_util.h"
+#include "server/http/tile_routes.h"
 
 namespace custos::http {
 
@@ -881,6 +882,9 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
+  if (api.tiles_store != nullptr) {
+    AddTileRoutes(router, *api.tiles_store, [&log = api.log] { return log.Checkpoint(); });
+  }
   AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads, api.attester);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
