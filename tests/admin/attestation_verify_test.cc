@@ -43,10 +43,11 @@ class AttestationVerify : public ::testing::Test {
     services::SystemClock clock;
     auto archive = live::OpenedArchive::Open(data_, clock);
     ASSERT_NE(archive, nullptr);
-    ASSERT_TRUE(live::Commit(archive->records().BeginCheckIn(live::Archivist(),
-                                                             live::GeneralRecord("Minutes")),
-                             {{"a.txt", "minutes of the board"}})
-                    .has_value());
+    auto checked_in = live::Commit(
+        archive->records().BeginCheckIn(live::Archivist(), live::GeneralRecord("Minutes")),
+        {{"a.txt", "minutes of the board"}});
+    ASSERT_TRUE(checked_in.has_value());
+    record_ = checked_in->detail.record.id.value;
     const std::vector<std::string> log_keys = Lines(archive->storage().keyring().VerifierKeys());
     w1_ = TestWitness::Start({"witness.test/w1", log_keys, ""});
     w2_ = TestWitness::Start({"witness.test/w2", log_keys, ""});
@@ -86,6 +87,7 @@ class AttestationVerify : public ::testing::Test {
   std::string data_;
   std::unique_ptr<TestWitness> w1_, w2_;
   std::string line_;
+  std::string record_;
 };
 
 TEST_F(AttestationVerify, PolicyOneOfTwoPassesAndTwoOfTwoFails) {
@@ -138,6 +140,29 @@ TEST_F(AttestationVerify, TamperedStoredCosignatureIsAFinding) {
   // Unknown to the verifier, the same line is ignored.
   v = Verify({"--witness", w2_->vkey(), "--witness-policy", "0"});
   EXPECT_FALSE(HasCode(v, "checkpoint_cosignature_invalid")) << Dump(v);
+}
+
+TEST_F(AttestationVerify, PackageCheckpointIsCheckedAgainstThePolicy) {
+  const std::string package = tmp_.Sub("package.tar.gz");
+  RunResult r = RunProgram({Ctl(), "export", "--data", data_, "--out", package, "--records", record_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string vkey = data_ + "/keys/log.vkey";
+  auto verify_package = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {Ctl(), "verify-package", package, "--vkey", vkey, "--json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunVerdict(argv, "file");
+  };
+  Verdict v = verify_package({"--witness", w1_->vkey()});
+  EXPECT_EQ(v.exit_code, 0) << Dump(v);
+  v = verify_package({"--witness", w2_->vkey()});
+  EXPECT_EQ(v.exit_code, 1) << Dump(v);
+  bool policy_finding = false;
+  for (const Finding& f : v.findings) {
+    policy_finding |= f.object == "log/checkpoint" &&
+                      f.problem.rfind("checkpoint_witness_policy", 0) == 0;
+  }
+  EXPECT_TRUE(policy_finding) << Dump(v);
+  EXPECT_EQ(verify_package({"--witness", "not-a-key"}).exit_code, 2);
 }
 
 }  // namespace
