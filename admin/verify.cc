@@ -111,6 +111,8 @@ StatusOr<crypto::AttestationPolicy> MakeAttestationPolicy(const AttestationFlags
 StatusOr<crypto::AttestationPolicy> AttestationPolicyFor(const std::string& data_dir,
                                                          const AttestationFlags& flags) {
   CUSTOS_ASSIGN_OR_RETURN(Config config, LoadDataDirConfig(storage::DataDir(data_dir)));
+  // log.tsa_ca is relative to the data directory (docs/operations.md).
+  if (!config.tsa_ca.empty() && config.tsa_ca[0] != '/') config.tsa_ca = data_dir + "/" + config.tsa_ca;
   return MakeAttestationPolicy(flags, &config);
 }
 

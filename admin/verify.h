@@ -44,7 +44,8 @@ bool TakeAttestationFlags(std::vector<std::string>& args, AttestationFlags& flag
 StatusOr<crypto::AttestationPolicy> MakeAttestationPolicy(const AttestationFlags& flags,
                                                           const Config* config);
 
-// MakeAttestationPolicy with the config of data directory `data_dir`.
+// MakeAttestationPolicy with the config of data directory `data_dir` (a
+// relative log.tsa_ca is taken from the data directory).
 StatusOr<crypto::AttestationPolicy> AttestationPolicyFor(const std::string& data_dir,
                                                          const AttestationFlags& flags);
 

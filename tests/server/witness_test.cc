@@ -14,6 +14,9 @@
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
 #include "server/services/witness_client.h"
+#include "crypto/hash.h"
+#include "crypto/timestamp.h"
+#include "tests/testutil/test_tsa.h"
 #include "tests/testutil/test_witness.h"
 #include "tests/testutil/testutil.h"
 
@@ -288,6 +291,50 @@ TEST_F(WitnessTest, PolicyCountsValidCosignaturesOfTrustedWitnesses) {
   report = crypto::CheckAttestations(note + r.lines[0], policy);
   ASSERT_EQ(report.problems.size(), 1u);
   EXPECT_EQ(crypto::ProblemCode(report.problems[0]), crypto::kProblemWitnessPolicy);
+}
+
+// Timestamp lines: counted when their token verifies against the policy's
+// roots, a finding when it does not, unchecked without roots.
+TEST_F(WitnessTest, TimestampLinesAreCheckedAgainstTheTsaRoots) {
+  testing::TestTsa tsa, other_tsa;
+  ASSERT_TRUE(tsa.Start());
+  ASSERT_TRUE(other_tsa.Start("Another TSA"));
+  TestLog log(signer_);
+  Grow(log, 3, "a");
+  const std::string note = log.Note();
+  const std::string text = note.substr(0, note.rfind("\n\n") + 1);
+  const Digest32 imprint = crypto::Sha256Of(text);
+  auto token = crypto::tsa::TokenFromResponse(tsa.Reply(crypto::tsa::MakeRequest(imprint, 7)), imprint, 7);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  const std::string line = crypto::tsa::TimestampLine("tsa.test", *token);
+
+  crypto::AttestationPolicy policy;
+  policy.tsa_ca_pem = tsa.ca_pem();
+  policy.require_timestamp = true;
+  auto report = crypto::CheckAttestations(note + line, policy);
+  EXPECT_TRUE(report.ok()) << report.problems[0];
+  EXPECT_EQ(report.timestamps.size(), 1u);
+
+  // Roots of another authority: the token is a finding, and does not count.
+  policy.tsa_ca_pem = other_tsa.ca_pem();
+  report = crypto::CheckAttestations(note + line, policy);
+  ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_EQ(crypto::ProblemCode(report.problems[0]), crypto::kProblemTimestampInvalid);
+  EXPECT_EQ(crypto::ProblemCode(report.problems[1]), crypto::kProblemWitnessPolicy);
+
+  // The token moved onto another checkpoint does not verify.
+  policy.tsa_ca_pem = tsa.ca_pem();
+  Grow(log, 1, "a");
+  report = crypto::CheckAttestations(log.Note() + line, policy);
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_EQ(crypto::ProblemCode(report.problems[0]), crypto::kProblemTimestampInvalid);
+
+  // No roots: not checked, not counted.
+  policy.tsa_ca_pem.clear();
+  policy.require_timestamp = false;
+  report = crypto::CheckAttestations(note + line, policy);
+  EXPECT_TRUE(report.ok());
+  EXPECT_TRUE(report.timestamps.empty());
 }
 
 }  // namespace
