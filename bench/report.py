@@ -268,7 +268,7 @@ Each run writes every raw figure, ratio and target, and the machine, to
 `bench/results/<UTC time>.json` (kept in the repository, so that figures can
 be compared over time) and regenerates this page and its charts from it.
 Sections: `corpus`, `bounds`, `custos`, `peers`, `search`,
-`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `compare`, `tiles`, `scaleout`. The work
+`content_search`, `pipeline`, `log`, `extraction`, `loan_copy`, `preview`, `compare`, `tiles`, `attest`, `scaleout`. The work
 directory is a fresh directory under `/var/tmp` (a real disk, not tmpfs),
 removed at the end; servers listen on 127.0.0.1 only.
 """
@@ -307,6 +307,14 @@ METHOD = """\
   bundles, without a token, from custosd and from nginx serving the copied
   files (same TLS settings as for the 64 KiB files). Any non-2xx answer
   fails the run.
+- **Witnesses and timestamps** (`attest`): `bench/attest_bench.cc`, in one
+  process on a durable SQLite file: per checkpoint, one write of one event
+  (committed, fsynced and signed), then one attester round that submits it
+  to a local witness (the tests' C2SP witness over HTTP on 127.0.0.1) and
+  stores the cosignature, then one round that gets an RFC 3161 token from a
+  local authority (the tests' `openssl ts -reply` behind HTTP), checks it and
+  stores it. Wall time per round and the attester thread's own CPU time;
+  a round that stores no line fails the run.
 - **Peak RSS**: custosd's high-water mark (`VmHWM`, reset through
   `/proc/PID/clear_refs`) during a curl upload, then a curl download, of the
   big file; VmRSS sampled every 50 ms as a cross-check.
@@ -857,6 +865,28 @@ def page(results, source, notes, drawn):
             rows.append([label, fmt(cu.get("req_per_s")) + "/s", fmt(cu.get("p99_ms")) + " ms",
                          fmt(ng.get("req_per_s")) + "/s", fmt(ng.get("p99_ms")) + " ms"])
         out.append(table(["tiles", "custosd", "p99", "nginx", "p99"], rows))
+        out.append("")
+
+    out.append("## Witnesses and timestamps\n")
+    at = s.get("attest")
+    if at is None:
+        out.append("Not run.\n")
+    elif at.get("error") or at.get("skipped"):
+        out.append(f"{'Error: ' + at['error'] if at.get('error') else 'Skipped: ' + at['skipped']}.\n")
+    else:
+        out.append("What attesting a checkpoint adds (docs/operations.md \"Witnesses and timestamps\", "
+                   f"bench/attest_bench.cc), over {fmt(at.get('rounds'))} checkpoints. custosd does this on a "
+                   "thread of its own, after the checkpoint is committed: no write waits for it. The "
+                   "timestamp's wall time is mostly the local authority starting `openssl`.\n")
+        rows = []
+        for key, label in (("checkpoint", "the checkpoint itself: one durable write, signed"),
+                           ("cosign", "cosignature: submit with proof, verify, store"),
+                           ("timestamp", "timestamp: request, verify token, store")):
+            v = at.get(key) or {}
+            ratio = at.get(f"{key}_vs_checkpoint")
+            rows.append([label, fmt(v.get("wall_ms_p50")) + " ms", fmt(v.get("wall_ms_p90")) + " ms",
+                         fmt(v.get("cpu_ms_p50")) + " ms", (fmt(ratio) + "×") if ratio else "—"])
+        out.append(table(["per checkpoint", "wall p50", "wall p90", "attester CPU p50", "÷ checkpoint"], rows))
         out.append("")
 
     errors = results.get("errors") or []

@@ -27,6 +27,9 @@ Sections, run in this order (corpus is made whenever a later section needs it):
   tiles   the tlog-tiles read API (/log/tile/...): full hash tiles and entry
           bundles served per second by custosd, and by nginx serving the
           same tiles as files from disk over the same TLS (bench/tiles_bench.py)
+  attest  what cosigning and timestamping add per checkpoint: a durable
+          checkpoint write, an attester round with a local witness and one
+          with a local RFC 3161 authority, in-process (BINDIR/attest_bench)
   loan_copy  the worker custos-stamp: a stamped loan copy of a 20-page (and a
           200-page) PDF, seconds per copy (bench/stamp_bench.py)
   scaleout  a throwaway PostgreSQL (scripts/test-postgres.sh): pgbench's
@@ -79,7 +82,7 @@ import tiles_bench  # noqa: E402
 import text_corpus  # noqa: E402
 
 SECTIONS = ["corpus", "bounds", "custos", "peers", "search", "content_search", "pipeline", "log",
-            "extraction", "loan_copy", "preview", "compare", "tiles", "scaleout"]
+            "extraction", "loan_copy", "preview", "compare", "tiles", "attest", "scaleout"]
 MiB = 1 << 20
 
 # The TLS settings of server/http/server.cc, so that nginx pays for the same
@@ -1468,6 +1471,29 @@ def section_preview(b, out):
         c.stop()
 
 
+def section_attest(b, out):
+    exe = os.path.join(b.bin, "attest_bench")
+    if not os.access(exe, os.X_OK):
+        out["skipped"] = "not available: attest_bench is not built (it needs the test build)"
+        log("attest: " + out["skipped"])
+        return
+    d = b.path("attest")
+    os.makedirs(d)
+    js = os.path.join(d, "figures.json")
+    rounds = 30 if b.quick else 200
+    log(f"attest: attest_bench, {rounds} checkpoints")
+    _, wall = run([exe, "--dir", d, "--rounds", str(rounds), "--json", js], timeout=1800)
+    out["seconds"] = wall
+    with open(js) as f:
+        out.update(json.load(f))
+    base = (out.get("checkpoint") or {}).get("wall_ms_p50")
+    for k in ("cosign", "timestamp"):
+        v = (out.get(k) or {}).get("wall_ms_p50")
+        if base and v is not None:
+            out[f"{k}_vs_checkpoint"] = v / base
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def section_tiles(b, out):
     corpus = b.ensure_corpus()
     c = Custos(b, "tiles")
@@ -1924,7 +1950,7 @@ def main():
     fns = {"corpus": section_corpus, "bounds": section_bounds, "custos": section_custos,
            "peers": section_peers, "search": section_search, "log": section_log,
            "extraction": section_extraction, "loan_copy": section_loan_copy, "preview": section_preview,
-           "compare": section_compare, "tiles": section_tiles, "scaleout": section_scaleout,
+           "compare": section_compare, "tiles": section_tiles, "attest": section_attest, "scaleout": section_scaleout,
            "content_search": section_content_search, "pipeline": section_pipeline}
     interrupted = False
     try:
