@@ -85,6 +85,25 @@ TEST(CosignatureTest, KeyIdMatchesIndependentDerivation) {
             }());
 }
 
+// The worked example of docs/formats/cosignature.md (computed with another
+// Ed25519 implementation, Python's cryptography package).
+TEST(CosignatureTest, DocumentedExampleVerifies) {
+  const std::string vkey = "witness.example/w1+aa4a09d1+BOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
+  const std::string line =
+      "\xE2\x80\x94 witness.example/w1 qkoJ0QAAAABlU/F748sbuDBS3bFdtc6J8m/NkwvcG55xmAxUWN6usDKTHth8L2s6"
+      "OkEGsXwlsvNwx0S00vbuC1FKwp4bOVN9MjBGDw==\n";
+  auto wk = ParseWitnessKey(vkey);
+  ASSERT_TRUE(wk.ok()) << wk.status().ToString();
+  EXPECT_EQ(wk->key_id, 0xaa4a09d1u);
+  auto ts = VerifyCosignatureLine(*wk, kText, line);
+  ASSERT_TRUE(ts.ok()) << ts.status().ToString();
+  EXPECT_EQ(*ts, kTime);
+  // The seed 32 x 0x07 gives that key, and (Ed25519 being deterministic)
+  // the same line.
+  EXPECT_EQ(Vkey(TestKey(), kName), vkey);
+  EXPECT_EQ(HandMadeLine(TestKey(), kName, kText, kTime), line);
+}
+
 TEST(CosignatureTest, MessageIsHeaderTimeAndText) {
   EXPECT_EQ(CosignatureMessage(kText, 0), "cosignature/v1\ntime 0\n" + std::string(kText));
   EXPECT_EQ(CosignatureMessage("a\n", 1679315147), "cosignature/v1\ntime 1679315147\na\n");
