@@ -158,6 +158,10 @@ struct Config {
   std::string tsa_ca;                 // PEM roots that verify accepts for timestamp tokens
   // At most one timestamp per this interval (0: every new checkpoint).
   int64_t timestamp_interval_s = 3600;
+  // Entry bundles of the tiles read API (/log/tile/entries/…) without a
+  // session; false: only signed-in log readers get them (hash tiles and the
+  // checkpoint stay public). docs/formats/tiles.md.
+  bool public_entries = true;
 };
 
 // The witness policy in force: witness_policy, or its default.

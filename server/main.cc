@@ -379,7 +379,9 @@ int Serve(const custos::Config& config, const custos::storage::DataDir& data_dir
   custos::http::HttpsServer* server_ptr = nullptr;
   custos::http::AddOperationsRoutes(router, health, metrics,
                                     [&server_ptr] { return server_ptr && server_ptr->draining(); });
-  custos::http::AddApiRoutes(router, api);
+  custos::http::ApiServices routes = api;
+  routes.public_tile_entries = config.public_entries;
+  custos::http::AddApiRoutes(router, routes);
   custos::http::AddUiRoutes(router);
   custos::http::HttpsServer server(
       config, {InDataDir(data_dir, config.tls_certificate), InDataDir(data_dir, config.tls_private_key),

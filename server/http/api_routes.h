@@ -40,6 +40,9 @@ struct ApiServices {
   // Adds its alert (a witness refused a checkpoint, …) to GET /v1/alerts;
   // null when no witness or time-stamping authority is configured.
   const services::CheckpointAttester* attester = nullptr;
+  // false (log.public_entries): entry bundles of /log/ for signed-in log
+  // readers only.
+  bool public_tile_entries = true;
 };
 
 // Registers every /v1 route. The services must outlive the router.

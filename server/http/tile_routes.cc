@@ -11,6 +11,8 @@
 #include "crypto/signed_note.h"
 #include "server/http/request_context.h"
 #include "server/http/response.h"
+#include "server/http/route_util.h"
+#include "server/services/principal.h"
 
 namespace custos::http {
 
@@ -255,7 +257,8 @@ StatusOr<TilePath> ParseTilePath(std::string_view path) {
   return t;
 }
 
-void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSource checkpoint) {
+void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSource checkpoint,
+                   services::AuthService* entries_auth) {
   router.Add("GET", "/log/checkpoint", [checkpoint](RequestContext&) { return ServeCheckpoint(checkpoint); });
   // <L> or "entries", up to 7 elements of <N> (64 bits) and <W>: the
   // handler parses the raw path itself, so only the segment count is
@@ -263,7 +266,20 @@ void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSour
   std::string pattern = "/log/tile/{l}";
   for (int segments = 2; segments <= 9; ++segments) {
     pattern += "/{s" + std::to_string(segments) + "}";
-    router.Add("GET", pattern, [&store, checkpoint](RequestContext& ctx) { return ServeTile(store, checkpoint, ctx); });
+    Handler readers_only;
+    if (entries_auth != nullptr) {
+      readers_only = WithSession(*entries_auth, [&store, checkpoint](RequestContext& ctx,
+                                                                     const services::AuthenticatedSession& s) {
+        if (Status st = services::RequireLogReader(s.principal); !st.ok()) return Response::Error(st);
+        return ServeTile(store, checkpoint, ctx);
+      });
+    }
+    router.Add("GET", pattern, [&store, checkpoint, readers_only](RequestContext& ctx) {
+      if (readers_only && std::string_view(ctx.request.getURI()).starts_with("/log/tile/entries/")) {
+        return readers_only(ctx);
+      }
+      return ServeTile(store, checkpoint, ctx);
+    });
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 #include "server/http/router.h"
+#include "server/services/auth_service.h"
 #include "storage/metadata_store.h"
 
 namespace custos::http {
@@ -65,7 +66,11 @@ StatusOr<TilePath> ParseTilePath(std::string_view path);
 using CheckpointSource = std::function<StatusOr<std::string>()>;
 
 // Registers the /log/ routes. `store` and whatever `checkpoint` uses must
-// outlive the router.
-void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSource checkpoint);
+// outlive the router. With `entries_auth` (log.public_entries = false),
+// entry bundles need the session of a log reader (auditor, archivist,
+// security auditor: 401 without one, 403 for other roles); hash tiles and
+// the checkpoint stay public.
+void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSource checkpoint,
+                   services::AuthService* entries_auth = nullptr);
 
 }  // namespace custos::http

@@ -4,7 +4,8 @@
 // authority), custosd cosigns and timestamps its checkpoints by itself; the
 // served checkpoint and a receipt asked for afterwards carry both lines and
 // pass a 1-of-1 policy with the authority's root; /metrics counts the
-// requests.
+// requests. With log.public_entries = false the entry bundles of /log/
+// need a log reader's session, the hash tiles do not.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -37,7 +38,7 @@ TEST(ApiAttestation, CustosdCosignsAndTimestampsItsCheckpointsAndReceiptsCarryTh
   ASSERT_TRUE(tsa.Start());
   ASSERT_TRUE(tsa.Serve());
   auto server = ApiServer::Create("log.tsa = tsa.test/时间 " + tsa.url() + "\nlog.tsa_ca = " + tsa.ca_path() +
-                                      "\nlog.timestamp_interval = 0\n",
+                                      "\nlog.timestamp_interval = 0\nlog.public_entries = false\n",
                                   {"archivist"});
   ASSERT_NE(server, nullptr);
   // The witness must know the log's key before it can cosign: learn it,
@@ -90,6 +91,12 @@ TEST(ApiAttestation, CustosdCosignsAndTimestampsItsCheckpointsAndReceiptsCarryTh
   EXPECT_TRUE(report.problems.empty()) << report.problems.front() << "\n" << note;
   EXPECT_EQ(report.cosignatures_ok, 1u);
   EXPECT_EQ(report.timestamps.size(), 1u);
+
+  // log.public_entries = false: entry bundles for signed-in log readers
+  // only; hash tiles stay public.
+  EXPECT_EQ(server->As(kAnonymous, "GET", "/log/tile/entries/000.p/1").status, 401);
+  EXPECT_EQ(server->As("archivist", "GET", "/log/tile/entries/000.p/1").status, 200);
+  EXPECT_EQ(server->As(kAnonymous, "GET", "/log/tile/0/000.p/1").status, 200);
 
   HttpResult metrics = server->NewClient()->Request("GET", "/metrics");
   EXPECT_NE(metrics.body.find("custos_attestation_requests_total{party=\"witness.test/见证\",result=\"cosigned\"}"),
