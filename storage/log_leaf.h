@@ -49,6 +49,13 @@ inline constexpr size_t kMaxLeafFieldBytes = 256;
 // Largest encoded leaf, in bytes. EncodeLeaf refuses to build a larger one
 // and DecodeLeaf refuses to read one.
 inline constexpr size_t kMaxLeafBytes = 1024 * 1024;
+// The largest leaf a C2SP tlog-tiles entry bundle carries (its length
+// prefix is a uint16; docs/formats/tiles.md). The log keeps new leaves
+// within it where it can split them: row images ride on their event only
+// while the leaf stays within it, and state events carry at most
+// kStateChunkBytes of images. Only an event whose own details, or a single
+// row image, exceed it is larger (up to kMaxLeafBytes).
+inline constexpr size_t kBundleLeafBytes = 65535;
 // Largest seq: the log stays within I-JSON integers (2^53 - 1).
 inline constexpr uint64_t kMaxLeafSeq = (uint64_t{1} << 53) - 1;
 // Range of years of `at`: the whole years that Time

@@ -46,9 +46,10 @@ inline constexpr std::string_view kStateBaselineAction = "state.baseline";
 inline constexpr std::string_view kStateActor = "system:custos";
 inline constexpr std::string_view kStateBaselineSubject = "state";
 // The most bytes of images one state event carries (estimated before
-// encoding: ImageJsonBytes); well under kMaxLeafBytes, so escapes cannot
-// push the leaf over it.
-inline constexpr size_t kStateChunkBytes = 256 * 1024;
+// encoding: ImageJsonBytes); well under kBundleLeafBytes, so escapes
+// (a JSON column value's quotes, at worst doubling it) do not push the leaf
+// over what an entry bundle of the tiles read API carries.
+inline constexpr size_t kStateChunkBytes = 28 * 1024;
 
 // {"table","key","columns":{…}} or {"table","key","deleted":true}.
 domain::DetailValue ImageDetail(const RowImage& image);

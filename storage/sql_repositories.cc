@@ -1543,9 +1543,16 @@ class SqlLog final : public LogRepository {
 
   // Encodes `event` as the next entry: its leaf and the tree nodes it
   // completes are buffered, the tail moves on.
-  Status Emit(const LogEvent& event) {
+  // Appends `event`'s leaf; kInvalidArgument "leaf_too_large" (nothing
+  // appended) when it exceeds `max_bytes` or kMaxLeafBytes.
+  Status Emit(const LogEvent& event, size_t max_bytes = kMaxLeafBytes) {
     const uint64_t seq = tail_->range.size();
     CUSTOS_ASSIGN_OR_RETURN(std::string leaf, EncodeLeaf(event, seq, tail_->last_leaf_hash));
+    if (leaf.size() > max_bytes) {
+      return InvalidArgument("the leaf would be " + std::to_string(leaf.size()) + " bytes, over " +
+                                 std::to_string(max_bytes),
+                             "leaf_too_large");
+    }
     crypto::Digest32 hash = crypto::merkle::HashLeaf(leaf);
     pending_leaves_.push_back({seq, std::move(leaf), event.subject});
     tail_->range.Append(hash, [&](crypto::merkle::NodeId id, const crypto::Digest32& h) {
@@ -1559,7 +1566,8 @@ class SqlLog final : public LogRepository {
   // Emits the open event with the row images added since the last one
   // closed (details.rows, after any the event carries itself). Images
   // beyond one chunk (storage/replay.h), or all of them when the event
-  // would then exceed the leaf limit, follow it on state.rows events.
+  // would then exceed what an entry bundle of the tiles read API carries
+  // (kBundleLeafBytes), follow it on state.rows events.
   Status CloseOpen() {
     if (!open_) return Status::Ok();
     LogEvent event = std::move(*open_);
@@ -1572,7 +1580,7 @@ class SqlLog final : public LogRepository {
     for (const RowImage& image : chunks.front()) rows.push_back(ImageDetail(image));
     with.details.Set(kDetailRows, std::move(rows));
     size_t first_state_chunk = 1;
-    if (Status s = Emit(with); !s.ok()) {
+    if (Status s = Emit(with, kBundleLeafBytes); !s.ok()) {
       if (s.reason() != "leaf_too_large") return s;
       CUSTOS_RETURN_IF_ERROR(Emit(event));
       first_state_chunk = 0;

@@ -33,7 +33,7 @@ inline constexpr uint32_t kTileWidth = 256;
 // Largest tile level a path may name (tlog-tiles: 0 to 63).
 inline constexpr uint32_t kMaxTileLevel = 63;
 // Largest entry an entry bundle can carry: its length prefix is a uint16.
-inline constexpr size_t kMaxBundleEntryBytes = 65535;
+inline constexpr size_t kMaxBundleEntryBytes = storage::kBundleLeafBytes;
 
 // A parsed tile path.
 struct TilePath {

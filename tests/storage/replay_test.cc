@@ -248,6 +248,33 @@ TEST_F(ReplayTest, ImagesThatWouldOverfillTheirEventFollowIt) {
   EXPECT_TRUE(StateFindings(r).empty()) << Dump(StateFindings(r));
 }
 
+// Many ordinary rows in one write (an import, a bulk action): every leaf
+// stays within what a tlog-tiles entry bundle carries (kBundleLeafBytes),
+// the event's own leaf included, and the replay still accounts for them.
+TEST_F(ReplayTest, ManyRowsInOneWriteKeepEveryLeafWithinAnEntryBundle) {
+  Seed();
+  Must([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 200; ++i) {
+      Document d = Loan("LN-2026-0" + std::to_string(10000 + i), "CT-2026-000001", "carol");
+      d.body = "{\"note\":\"借阅说明 \\\"quoted\\\" " + std::string(900, 'n') + "\"}";
+      CUSTOS_RETURN_IF_ERROR(tx.documents().Insert(d));
+    }
+    return tx.log().Append(Event("loan.bulk", "CT-2026-000001")).status();
+  });
+  std::vector<DecodedLeaf> leaves = Leaves();
+  ASSERT_GT(leaves.size(), 6u);
+  EXPECT_EQ(leaves[4].event.action, "loan.bulk");
+  std::vector<LogEntry> entries;
+  ASSERT_TRUE(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(entries, tx.log().Entries(0, 1000, 1000));
+    return Status::Ok();
+  }).ok());
+  ASSERT_EQ(entries.size(), leaves.size());
+  for (const LogEntry& e : entries) EXPECT_LE(e.leaf.size(), kBundleLeafBytes) << "entry " << e.index;
+  VerifyReport r = Verify();
+  EXPECT_TRUE(StateFindings(r).empty()) << Dump(StateFindings(r));
+}
+
 TEST_F(ReplayTest, ChangedUserRoleIsNamedWithBothValues) {
   Seed();
   ExecSql(store_.path(), "UPDATE users SET role = 'archivist' WHERE username = 'bob'");
