@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "admin/command_args.h"
+#include "admin/evidence_command.h"
 #include "admin/export_command.h"
 #include "admin/backup_command.h"
 #include "admin/import_command.h"
@@ -98,13 +99,18 @@ const char kUsage[] =
     "  export --data DIR --out FILE [--records ID,...] [--query TEXT] [--type T]\n"
     "       [--format tar.gz|zip] [--metadata-only] [--name NAME]\n"
     "       writes an audit package (BagIt) of the chosen records\n"
+    "  evidence RECORD --data DIR --out FILE\n"
+    "       writes the evidence bundle (BagIt zip) of one record: its originals,\n"
+    "       signature results, custody events with inclusion proofs, the checkpoint\n"
+    "       and a bilingual summary\n"
     "  migrate --from DIR --to DSN\n"
     "       moves the archive's metadata and log from SQLite to an empty PostgreSQL\n"
     "       database (DSN: postgresql://USER@HOST:PORT/DB or 'host=… dbname=…'),\n"
     "       verifying the log root before and after (custosd must be stopped)\n"
     "  verify-package PKG --vkey KEY [--json] [--witness VKEY]... [--witness-policy N]\n"
     "       [--tsa-ca FILE]\n"
-    "       checks an audit package offline against the log's verifier key:\n"
+    "       checks an audit package or an evidence bundle offline against the\n"
+    "       log's verifier key:\n"
     "       exit 0 clean, 1 findings, 2 could not run\n"
     "  trace FILE --data DIR\n"
     "       names the loan, borrower and log entry of a stamped loan copy found\n"
@@ -329,6 +335,7 @@ int main(int argc, char** argv) {
   if (command == "reindex") return custos::admin::RunReindex(args);
   if (command == "import") return custos::admin::RunImport(args);
   if (command == "export") return custos::admin::RunExport(args);
+  if (command == "evidence") return custos::admin::RunEvidence(args);
   if (command == "migrate") return custos::admin::RunMigrate(args, std::cout, std::cerr);
   if (command == "verify-package") return custos::admin::RunVerifyPackage(args);
   if (command == "trace") return custos::admin::RunTrace(args);

@@ -14,6 +14,7 @@
 
 #include "admin/batch_archive.h"
 #include "admin/verify.h"
+#include "admin/evidence_verify.h"
 #include "crypto/hash.h"
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
@@ -586,9 +587,8 @@ StatusOr<domain::Version> ManifestVersion(const std::string& record, const Poco:
   return version;
 }
 
-// The record row that metadata file `o` describes, as storage::RecordDigest
-// reads it (docs/formats/audit-package.md, "Catalogue values"); an error
-// naming the first member that is missing or not in its exact form.
+}  // namespace
+
 StatusOr<domain::Record> CatalogueRow(const Poco::JSON::Object::Ptr& o) {
   std::map<std::string, std::string> text;
   for (const char* key : {"id", "type", "title", "description", "department", "classification", "custodian",
@@ -617,6 +617,8 @@ StatusOr<domain::Record> CatalogueRow(const Poco::JSON::Object::Ptr& o) {
   r.salt = text["salt"];
   return r;
 }
+
+namespace {
 
 // The record's catalogue values in metadata file `name` against the log:
 // its receipt must be of the newest entry of log/entries.jsonl that carries
@@ -756,6 +758,12 @@ StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std
   report.tag_files = c.tags.size();
   CheckBagIt(c, report);
   CheckPackageAttestations(c.tags, policy, report);
+  if (IsEvidenceBundle(c.tags)) {  // one record's evidence (docs/formats/evidence-bundle.md)
+    std::map<std::string, std::string> payload;
+    for (const auto& [path, file] : c.payload) payload[path] = file.sha256;
+    CheckEvidenceBundle(c.tags, payload, verifiers, report);
+    return report;
+  }
   std::optional<crypto::Checkpoint> cp = CheckCheckpoint(c, verifiers, report);
   LogContents log = CheckLogEntries(c, cp, report);
   if (cp) CheckBagInfoCheckpoint(c, *cp, report);

@@ -22,12 +22,15 @@
 // Each finding names the file of the package it concerns.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "crypto/attested_note.h"
+#include "domain/model.h"
 
 namespace custos::admin {
 
@@ -56,6 +59,13 @@ inline constexpr uint64_t kMaxTagFileBytes = 1ULL << 30;
 // CheckPackageAttestations); the default requires none.
 StatusOr<PackageReport> VerifyPackage(const std::string& package_path, const std::string& vkey_text,
                                       const crypto::AttestationPolicy& policy = {});
+
+// The record row that a metadata object (metadata/<record>.json of a
+// package, record.json of an evidence bundle) describes, as
+// storage::RecordDigest reads it (docs/formats/audit-package.md, "Catalogue
+// values"); kInvalidArgument naming the first member that is missing or not
+// in its exact form.
+StatusOr<domain::Record> CatalogueRow(const Poco::JSON::Object::Ptr& o);
 
 void PrintPackageReport(const PackageReport& report, std::ostream& out);
 std::string PackageReportJson(const PackageReport& report);

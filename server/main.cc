@@ -32,6 +32,7 @@
 #include "server/services/account_policy.h"
 #include "server/services/clock.h"
 #include "server/services/content_pipeline.h"
+#include "server/services/evidence_bundle.h"
 #include "server/services/checkpoint_attester.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/health.h"
@@ -550,6 +551,7 @@ int main(int argc, char** argv) {
   record_options.on_render = [&preview_renders](std::string_view result) {
     preview_renders.Inc({std::string(result)});
   };
+  const std::vector<custos::domain::Classification> stamp_classifications = record_options.stamp_classifications;
   custos::services::RecordService records(archive->store(), archive->content(), archive->blobs(),
                                           log_service, clock, *trust, std::move(record_options));
   custos::services::LoanService loans(archive->store(), clock, LoanOptionsOf(config));
@@ -568,6 +570,9 @@ int main(int argc, char** argv) {
   custos::services::PackageExporter exporter(archive->store(), archive->content(),
                                              archive->keyring().VerifierKeys(), clock);
   exporter.FlagFreshReads(AccountPolicyOf(config), &fresh_reads);
+  custos::services::EvidenceService evidence(archive->store(), archive->content(),
+                                            archive->keyring().VerifierKeys(), clock,
+                                            {stamp_classifications, AccountPolicyOf(config), &fresh_reads});
   custos::services::AuditService audit(
       archive->store(),
       [&archive](const std::function<void(const custos::storage::VerifyProgress&)>& progress) {
@@ -597,7 +602,7 @@ int main(int argc, char** argv) {
     custos::services::CheckpointAttester attester(archive->store(), clock, logger, metrics, *attester_options);
     exit_code = Serve(config, data_dir, health, metrics, logger,
                       {auth, records, log_service, loans, retention, destruction, audit, &verification,
-                       &row_integrity, &fresh_reads, &archive->store(), &attester},
+                       &row_integrity, &fresh_reads, &archive->store(), &attester, &evidence},
                       stop_signals, pipeline);
   }
   Poco::Net::uninitializeSSL();

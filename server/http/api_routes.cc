@@ -4,12 +4,12 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
-#include <Poco/URI.h>
 
 #include <cctype>
 #include <charconv>
 
 #include "server/http/audit_routes.h"
+#include "server/http/evidence_routes.h"
 #include "server/http/home_routes.h"
 #include "server/http/json_codec.h"
 #include "server/http/loan_routes.h"
@@ -248,20 +248,6 @@ std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size, bo
     r.last = std::min(y, size - 1);
   }
   return r;
-}
-
-// RFC 6266: always an attachment (never rendered inline by a browser), with
-// the exact name in filename* and, for clients that ignore it, a printable
-// ASCII fallback in which every other byte, '"' and '\\' become '_'.
-std::string ContentDisposition(const std::string& name) {
-  std::string encoded;
-  Poco::URI::encode(name, "!#$&+,/:;=?@[]'\"()*<>\\%", encoded);
-  std::string fallback = name;
-  for (char& c : fallback) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\') c = '_';
-  }
-  return "attachment; filename=\"" + fallback + "\"; filename*=UTF-8''" + encoded;
 }
 
 Response RangeNotSatisfiable(uint64_t size) {
@@ -889,6 +875,7 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads, api.attester);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);
   AddAuditRoutes(router, api.auth, api.audit);
+  if (api.evidence != nullptr) AddEvidenceRoutes(router, api.auth, *api.evidence);
   AddHomeRoutes(router, api.auth,
                 services::HomeService(api.auth, api.records, api.loans, api.retention, api.destruction,
                                       api.verification));

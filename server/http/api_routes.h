@@ -8,6 +8,7 @@
 #include "server/services/audit_service.h"
 #include "server/services/auth_service.h"
 #include "server/services/destruction_service.h"
+#include "server/services/evidence_bundle.h"
 #include "server/services/checkpoint_attester.h"
 #include "server/services/fresh_reads.h"
 #include "server/services/loan_service.h"
@@ -40,6 +41,8 @@ struct ApiServices {
   // Adds its alert (a witness refused a checkpoint, …) to GET /v1/alerts;
   // null when no witness or time-stamping authority is configured.
   const services::CheckpointAttester* attester = nullptr;
+  // Serves GET /v1/records/{id}/evidence (evidence_routes.h); none when null.
+  services::EvidenceService* evidence = nullptr;
   // false (log.public_entries): entry bundles of /log/ for signed-in log
   // readers only.
   bool public_tile_entries = true;

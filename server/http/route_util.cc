@@ -2,6 +2,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/URI.h>
 
 #include <charconv>
 
@@ -134,6 +135,20 @@ StatusOr<bool> QueryBool(const RequestContext& ctx, const std::string& name) {
   if (*v == "true") return true;
   return InvalidArgument("query parameter '" + name + "' must be true or false",
                          "invalid_parameter");
+}
+
+// RFC 6266: always an attachment (never rendered inline by a browser), with
+// the exact name in filename* and, for clients that ignore it, a printable
+// ASCII fallback in which every other byte, '"' and '\\' become '_'.
+std::string ContentDisposition(const std::string& name) {
+  std::string encoded;
+  Poco::URI::encode(name, "!#$&+,/:;=?@[]'\"()*<>\\%", encoded);
+  std::string fallback = name;
+  for (char& c : fallback) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\') c = '_';
+  }
+  return "attachment; filename=\"" + fallback + "\"; filename*=UTF-8''" + encoded;
 }
 
 }  // namespace custos::http

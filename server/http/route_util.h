@@ -135,4 +135,9 @@ StatusOr<std::optional<domain::Time>> QueryTime(const RequestContext& ctx,
 // "true"/"false" query parameter; false when absent.
 StatusOr<bool> QueryBool(const RequestContext& ctx, const std::string& name);
 
+// A Content-Disposition value for a download named `name` (RFC 6266):
+// always an attachment, the exact UTF-8 name in filename* (RFC 5987) and a
+// printable ASCII fallback in filename.
+std::string ContentDisposition(const std::string& name);
+
 }  // namespace custos::http

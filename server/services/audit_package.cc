@@ -2,17 +2,13 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "crypto/hash.h"
 #include "common/byte_stream.h"
+#include "server/services/bag_writer.h"
 #include "server/services/events.h"
 #include "server/services/loan.h"
 #include "server/services/log_service.h"
@@ -32,61 +28,6 @@ using domain::Version;
 namespace {
 
 constexpr size_t kEntriesPerRead = 10000;
-constexpr size_t kChunk = 64 * 1024;
-
-// A file name safe inside a package path: no separators, no control
-// characters, no leading dots. Any other UTF-8 stays as it is.
-std::string SafeName(const std::string& name) {
-  std::string out;
-  for (unsigned char c : name) {
-    out.push_back(c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':' ? '_' : static_cast<char>(c));
-  }
-  while (!out.empty() && out.front() == '.') out.front() = '_';
-  if (out.empty()) out = "file";
-  return out;
-}
-
-// Writes to a file descriptor the caller owns.
-class FdSink final : public ByteSink {
- public:
-  FdSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  Status Write(const uint8_t* p, size_t n) override {
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        std::string m = "write " + path_ + ": " + std::strerror(errno);
-        if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT) return ResourceExhausted(m, "storage_full");
-        return Internal(m);
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-    return Status::Ok();
-  }
-
- private:
-  int fd_;
-  std::string path_;
-};
-
-// A path as a BagIt manifest line gives it (RFC 8493 §2.1.3): '%', CR and
-// LF percent-encoded.
-std::string ManifestPath(const std::string& path) {
-  std::string out;
-  for (char c : path) {
-    if (c == '%') {
-      out += "%25";
-    } else if (c == '\r') {
-      out += "%0D";
-    } else if (c == '\n') {
-      out += "%0A";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 // Why a file's content is left out: the code (WithheldFile::reason) and
 // the words metadata/<record>.json gives.
@@ -99,6 +40,33 @@ std::string WithheldText(const std::string& code) {
   if (code == kWithheldNotPermitted) return "the exporter may not read this content";
   return code;
 }
+
+}  // namespace
+
+Poco::JSON::Object::Ptr CatalogueJson(const Record& x) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", x.id.value);
+  o->set("type", std::string(domain::Name(x.type)));
+  o->set("title", x.title);
+  o->set("description", x.description);
+  o->set("department", x.department);
+  o->set("classification", std::string(domain::Name(x.classification)));
+  o->set("custodian", x.custodian);
+  o->set("location", x.location);
+  auto meta = domain::ParseJsonStrict(x.metadata_json);
+  o->set("metadata", meta.ok() ? *meta : Poco::Dynamic::Var());
+  o->set("retentionClass", x.retention_class);
+  o->set("state", std::string(domain::Name(x.state)));
+  o->set("createdAt", domain::FormatTime(x.created_at));
+  o->set("createdBy", x.created_by);
+  o->set("updatedAt", domain::FormatTime(x.updated_at));
+  // What an auditor needs to recompute the record's recordHash and find it
+  // in the log (docs/formats/audit-package.md, "Catalogue values").
+  o->set("salt", x.salt);
+  return o;
+}
+
+namespace {
 
 struct ExportFile {
   StoredFile file;
@@ -124,26 +92,8 @@ std::string VersionReceiptPath(const Record& r, int number) {
 std::string RecordReceiptPath(const Record& r) { return "receipts/" + r.id.value + ".tlog-proof"; }
 
 Poco::JSON::Object::Ptr RecordMetadata(const ExportRecord& r) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  Poco::JSON::Object::Ptr o = CatalogueJson(r.record);
   const Record& x = r.record;
-  o->set("id", x.id.value);
-  o->set("type", std::string(domain::Name(x.type)));
-  o->set("title", x.title);
-  o->set("description", x.description);
-  o->set("department", x.department);
-  o->set("classification", std::string(domain::Name(x.classification)));
-  o->set("custodian", x.custodian);
-  o->set("location", x.location);
-  auto meta = domain::ParseJsonStrict(x.metadata_json);
-  o->set("metadata", meta.ok() ? *meta : Poco::Dynamic::Var());
-  o->set("retentionClass", x.retention_class);
-  o->set("state", std::string(domain::Name(x.state)));
-  o->set("createdAt", domain::FormatTime(x.created_at));
-  o->set("createdBy", x.created_by);
-  o->set("updatedAt", domain::FormatTime(x.updated_at));
-  // What an auditor needs to recompute the record's recordHash and find it
-  // in the log (docs/formats/audit-package.md, "Catalogue values").
-  o->set("salt", x.salt);
   o->set("logIndex", r.record_hash_index ? Poco::Dynamic::Var(static_cast<Poco::Int64>(*r.record_hash_index))
                                          : Poco::Dynamic::Var());
   o->set("receipt", r.record_hash_index ? Poco::Dynamic::Var(RecordReceiptPath(x)) : Poco::Dynamic::Var());
@@ -430,70 +380,6 @@ std::string BagInfo(const ExportSummary& summary, const Snapshot& snap, const Pr
   return info;
 }
 
-// Writes a bag's files through a PackageWriter under `root`, keeping the
-// SHA-256 of every tag file for tagmanifest-sha256.txt.
-class BagWriter {
- public:
-  BagWriter(PackageFormat format, ByteSink& out, std::string root, time_t mtime)
-      : w_(PackageWriter::Create(format, out)), root_(std::move(root)), mtime_(mtime) {}
-
-  // bagit.txt and data/, which is there even when it stays empty: a bag
-  // without it is no bag (RFC 8493 §2.1.2).
-  Status Begin() {
-    CUSTOS_RETURN_IF_ERROR(Tag("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"));
-    return w_->Directory(root_ + "data/", mtime_);
-  }
-
-  // One payload file, streamed from the content store and checked against
-  // its recorded size and hash; adds its line to the manifest.
-  Status Payload(storage::ContentStore& content, const ExportRecord& er, const ExportFile& f, uint64_t& bytes) {
-    CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> in, content.Open(f.file));
-    CUSTOS_RETURN_IF_ERROR(w_->Begin(root_ + "data/" + f.path, f.file.size, mtime_));
-    crypto::Sha256 h;
-    uint64_t total = 0;
-    for (;;) {
-      CUSTOS_ASSIGN_OR_RETURN(size_t n, in->Read(buf_.data(), buf_.size()));
-      if (n == 0) break;
-      h.Update(buf_.data(), n);
-      total += n;
-      CUSTOS_RETURN_IF_ERROR(w_->Data(buf_.data(), n));
-    }
-    std::string sha = crypto::HexEncode(h.Finish());
-    if (total != f.file.size || sha != f.file.sha256) {
-      return DataLoss("file " + f.file.id.value + " of " + er.record.id.value +
-                          " does not match its recorded size and hash",
-                      "content_hash_mismatch");
-    }
-    manifest_ += sha + "  " + ManifestPath("data/" + f.path) + "\n";
-    bytes = total;
-    return Status::Ok();
-  }
-
-  Status Tag(const std::string& name, const std::string& content) {
-    tag_hashes_[name] = crypto::HexEncode(crypto::Sha256Of(content));
-    return w_->Small(root_ + name, content, mtime_);
-  }
-
-  // manifest-sha256.txt and bag-info.txt, then the tag manifest; closes
-  // the container.
-  Status Finish(const std::string& bag_info) {
-    CUSTOS_RETURN_IF_ERROR(Tag("manifest-sha256.txt", manifest_));
-    CUSTOS_RETURN_IF_ERROR(Tag("bag-info.txt", bag_info));
-    std::string tagmanifest;
-    for (const auto& [name, sha] : tag_hashes_) tagmanifest += sha + "  " + name + "\n";
-    CUSTOS_RETURN_IF_ERROR(w_->Small(root_ + "tagmanifest-sha256.txt", tagmanifest, mtime_));
-    return w_->Close();
-  }
-
- private:
-  std::unique_ptr<PackageWriter> w_;
-  const std::string root_;
-  const time_t mtime_;
-  std::map<std::string, std::string> tag_hashes_;  // tag file → sha256
-  std::string manifest_;
-  std::vector<uint8_t> buf_ = std::vector<uint8_t>(kChunk);
-};
-
 }  // namespace
 
 Status CheckExportRequest(const Principal* who, const ExportRequest& request) {
@@ -525,23 +411,11 @@ PackageExporter::PackageExporter(storage::MetadataStore& store, storage::Content
 
 StatusOr<ExportSummary> PackageExporter::Write(const Principal* who, const ExportRequest& request,
                                                const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Internal("cannot create " + tmp + ": " + std::strerror(errno));
-  struct Cleanup {
-    int fd;
-    std::string tmp;
-    bool keep = false;
-    ~Cleanup() {
-      if (fd >= 0) ::close(fd);
-      if (!keep) ::unlink(tmp.c_str());
-    }
-  } cleanup{fd, tmp};
-  FdSink sink(fd, tmp);
-  CUSTOS_ASSIGN_OR_RETURN(ExportSummary summary, WriteTo(who, request, sink));
-  if (::fsync(fd) != 0) return Internal("fsync " + tmp + ": " + std::strerror(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Internal("rename to " + path + ": " + std::strerror(errno));
-  cleanup.keep = true;
+  ExportSummary summary;
+  CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(path, [&](ByteSink& sink) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(summary, WriteTo(who, request, sink));
+    return Status::Ok();
+  }));
   return summary;
 }
 
@@ -585,7 +459,7 @@ StatusOr<ExportSummary> PackageExporter::WriteTo(const Principal* who, const Exp
         summary.records_with_content.push_back(er.record.id.value);
       }
       uint64_t bytes = 0;
-      CUSTOS_RETURN_IF_ERROR(bag.Payload(content_, er, f, bytes));
+      CUSTOS_RETURN_IF_ERROR(bag.Payload(content_, f.file, f.path, er.record.id.value, bytes));
       ++summary.files_with_content;
       summary.payload_bytes += bytes;
     }

@@ -35,6 +35,8 @@
 // with filesystem rights and is not.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +50,11 @@
 #include "storage/metadata_store.h"
 
 namespace custos::services {
+
+// A record's catalogue values and salt as metadata/<record>.json gives them
+// (without versions, logIndex and receipt): what storage::RecordDigest binds
+// (docs/formats/audit-package.md, "Catalogue values").
+Poco::JSON::Object::Ptr CatalogueJson(const domain::Record& r);
 
 StatusOr<PackageFormat> ParsePackageFormat(std::string_view s);  // "tar.gz" | "zip"
 std::string_view Extension(PackageFormat f);                     // ".tar.gz" | ".zip"

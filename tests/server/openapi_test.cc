@@ -215,6 +215,7 @@ struct Server {
   std::unique_ptr<services::PackageExporter> exporter;
   Logger logger;
   std::unique_ptr<services::AuditService> audit;
+  std::unique_ptr<services::EvidenceService> evidence;
   services::HealthService health;
   MetricsRegistry metrics;
   http::Router router;
@@ -251,7 +252,11 @@ class OpenApi : public ::testing::Test {
         *s->exporter, s->archive->content(), s->archive->blobs(), s->dir.root() + "/exports", s->clock,
         s->logger);
     http::AddOperationsRoutes(s->router, s->health, s->metrics, [] { return false; });
-    http::AddApiRoutes(s->router, {*s->auth, *s->records, *s->log, *s->loans, *s->retention, *s->destruction, *s->audit});
+    s->evidence = std::make_unique<services::EvidenceService>(
+        s->archive->store(), s->archive->content(), s->archive->keyring().VerifierKeys(), s->clock);
+    http::ApiServices api{*s->auth, *s->records, *s->log, *s->loans, *s->retention, *s->destruction, *s->audit};
+    api.evidence = s->evidence.get();
+    http::AddApiRoutes(s->router, api);
     server_ = s.release();
   }
   static void TearDownTestSuite() {

@@ -1,0 +1,313 @@
+#include "server/services/evidence_bundle.h"
+
+#include <Poco/JSON/Object.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "crypto/bytes.h"
+#include "crypto/hash.h"
+#include "domain/canonical_json.h"
+#include "server/services/audit_package.h"
+#include "server/services/bag_writer.h"
+#include "server/services/events.h"
+#include "server/services/loan.h"
+#include "server/services/log_service.h"
+#include "storage/log_leaf.h"
+
+namespace custos::services {
+
+using domain::Record;
+using domain::RecordId;
+using domain::StoredFile;
+using domain::Version;
+using storage::Transaction;
+
+namespace {
+
+// Action of the bundle's own read event, as an export's (its subject is
+// the record, its details say "evidence").
+constexpr char kReadAction[] = "export.create";
+
+// How long Prepare waits for the checkpoint that covers the read event.
+constexpr std::chrono::milliseconds kCheckpointPoll{5};
+constexpr int kCheckpointPolls = 400;
+
+struct BundleFile {
+  StoredFile file;
+  int version = 0;
+  std::string path;      // inside data/
+  std::string withheld;  // "" when the original is included
+};
+
+std::string SignaturePath(int version, const StoredFile& f) {
+  return "signatures/v" + std::to_string(version) + "/" + f.id.value + ".json";
+}
+
+StatusOr<std::string> SignatureJson(int version, const StoredFile& f) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("version", version);
+  o->set("file", f.id.value);
+  o->set("name", f.name);
+  o->set("size", static_cast<Poco::Int64>(f.size));
+  o->set("sha256", f.sha256);
+  o->set("status", f.signature.status);
+  o->set("signer", f.signature.signer);
+  o->set("signingTime", f.signature.signing_time ? domain::FormatTime(*f.signature.signing_time) : std::string());
+  o->set("reason", f.signature.reason);
+  CUSTOS_ASSIGN_OR_RETURN(std::string json, domain::CanonicalJson(o));
+  return json + "\n";
+}
+
+// Does `e` belong to a loan `who` may not see (details.loan)? The rule of
+// the record's history (RecordService::History).
+bool HiddenLoanEntry(const Principal& who, const storage::LogEntry& e, const std::vector<domain::Loan>& loans) {
+  auto leaf = storage::DecodeLeaf(e.leaf);
+  if (!leaf.ok() || !leaf->event.details.Has("loan")) return false;
+  const std::string id = leaf->event.details.String("loan").value_or("");
+  for (const domain::Loan& l : loans) {
+    if (l.id == id) return !MaySeeLoan(who, l);
+  }
+  return !MaySeeLoan(who, domain::Loan{});
+}
+
+}  // namespace
+
+class PreparedEvidence {
+ public:
+  std::string name;
+  domain::Time now;
+  Record record;
+  std::vector<BundleFile> files;
+  std::map<std::string, std::string> tags;  // every tag file but the manifests and bag-info.txt
+  std::string bag_info;
+  EvidenceResult result;
+};
+
+namespace {
+
+// The right to the originals, decided and logged in one write transaction.
+struct Decision {
+  std::string withheld;  // "" when the caller may read the originals
+  std::set<std::string> readable;  // file ids whose originals go in
+  std::optional<uint64_t> log_index;
+  std::optional<domain::Time> fresh_since;
+};
+
+bool LentAsCopies(const EvidenceOptions& o, const Record& r) {
+  return std::find(o.stamp_classifications.begin(), o.stamp_classifications.end(), r.classification) !=
+         o.stamp_classifications.end();
+}
+
+// bag-info.txt of a bundle (docs/formats/evidence-bundle.md).
+std::string BagInfo(const PreparedEvidence& b, const storage::StoredCheckpoint& cp, const Principal* who,
+                    const std::vector<uint64_t>& redacted, size_t left_out) {
+  uint64_t bytes = 0, count = 0;
+  for (const BundleFile& f : b.files) {
+    if (f.withheld.empty()) {
+      bytes += f.file.size;
+      ++count;
+    }
+  }
+  std::string info;
+  info += "Source-Organization: Custos archive " + cp.note.substr(0, cp.note.find('\n')) + "\n";
+  info += "Bagging-Date: " + domain::FormatTime(b.now).substr(0, 10) + "\n";
+  info += "External-Identifier: " + b.name + "\n";
+  info += "Payload-Oxum: " + std::to_string(bytes) + "." + std::to_string(count) + "\n";
+  info += "Bag-Count: 1 of 1\n";
+  info += std::string(kEvidenceRecordLabel) + ": " + b.record.id.value + "\n";
+  info += "Custos-Evidence-Made: " + domain::FormatTime(b.now) + "\n";
+  info += "Custos-Evidence-Made-By: " + (who ? who->username.value : std::string("operator")) + "\n";
+  info += "Custos-Checkpoint-Size: " + std::to_string(cp.size) + "\n";
+  info += "Custos-Checkpoint-Root: " + crypto::Base64Encode(cp.root) + "\n";
+  size_t withheld = 0;
+  for (const BundleFile& f : b.files) withheld += f.withheld.empty() ? 0 : 1;
+  info += "Custos-Withheld-Files: " + std::to_string(withheld) + "\n";
+  for (const BundleFile& f : b.files) {
+    if (!f.withheld.empty()) {
+      info += "Custos-Withheld: v" + std::to_string(f.version) + "/" + f.file.id.value + " " + f.withheld + "\n";
+    }
+  }
+  for (uint64_t i : redacted) info += "Custos-Redacted-Event: " + std::to_string(i) + "\n";
+  info += "Custos-Events-Left-Out: " + std::to_string(left_out) + "\n";
+  return info;
+}
+
+}  // namespace
+
+EvidenceService::EvidenceService(storage::MetadataStore& store, storage::ContentStore& content,
+                                 std::string verifier_keys, Clock& clock, EvidenceOptions options)
+    : store_(store),
+      content_(content),
+      verifier_keys_(std::move(verifier_keys)),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+EvidenceService::~EvidenceService() = default;
+
+StatusOr<std::shared_ptr<PreparedEvidence>> EvidenceService::Prepare(const Principal* who, const RecordId& id) {
+  if (who != nullptr && IsNonBusiness(who->role)) return Forbidden("make evidence bundles");
+  auto b = std::make_shared<PreparedEvidence>();
+  b->now = clock_.Now();
+  b->name = "evidence-" + id.value;
+
+  // 1. The right to the originals, and the read event, in one write
+  //    transaction (as a download decides and logs).
+  Decision d;
+  CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
+    d = Decision{};
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
+    if (!r || (who != nullptr && !MaySeeRecord(*who, *r))) return NotFound("no record " + id.value, "record_not_found");
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(id));
+    bool may_read = true;
+    std::string via_loan;
+    if (who != nullptr) {
+      CUSTOS_ASSIGN_OR_RETURN(may_read, MayReadContentNow(tx, *who, *r, b->now, &via_loan));
+      if (!may_read) {
+        d.withheld = kEvidenceNotPermitted;
+      } else if (!via_loan.empty() && LentAsCopies(options_, *r)) {
+        may_read = false;
+        d.withheld = kEvidenceStampedOnly;
+      }
+    }
+    domain::DetailValue::Array with_content;
+    for (const Version& v : versions) {
+      for (const StoredFile& f : v.files) {
+        if (may_read && !f.wrapped_dek.empty() && r->state != domain::RecordState::kDestroyed) {
+          d.readable.insert(f.id.value);
+          with_content.push_back(f.id.value);
+        }
+      }
+    }
+    if (who == nullptr) return Status::Ok();
+    storage::LogEvent e = MakeEvent(kReadAction, *who, id.value, b->now);
+    e.details.Set("evidence", b->name);
+    if (!via_loan.empty()) e.details.Set("loan", via_loan);
+    if (!with_content.empty()) {
+      CUSTOS_ASSIGN_OR_RETURN(d.fresh_since, FreshAccountSince(tx, *who, b->now, options_.account_policy));
+      if (d.fresh_since) e.details.Set("freshAccount", true);
+    }
+    e.details.Set("recordIds", domain::DetailValue::Array{id.value});
+    e.details.Set("filesWithContent", std::move(with_content));
+    CUSTOS_ASSIGN_OR_RETURN(d.log_index, tx.log().Append(e));
+    return Status::Ok();
+  }));
+  b->result.log_index = d.log_index;
+  b->result.content_withheld = d.withheld;
+
+  // 2. Everything else in one read snapshot, which covers the read event.
+  std::vector<uint64_t> redacted;
+  size_t left_out = 0;
+  storage::StoredCheckpoint cp;
+  auto read = [&](Transaction& tx) -> Status {
+    b->files.clear();
+    b->tags.clear();
+    b->result.events = 0;
+    redacted.clear();
+    left_out = 0;
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
+    if (!r) return NotFound("no record " + id.value, "record_not_found");
+    b->record = *r;
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(id));
+    for (const Version& v : versions) {
+      for (const StoredFile& f : v.files) {
+        BundleFile bf{f, v.number, "v" + std::to_string(v.number) + "/" + f.id.value + "-" + SafeName(f.name), ""};
+        if (f.wrapped_dek.empty() || r->state == domain::RecordState::kDestroyed) {
+          bf.withheld = kEvidenceDestroyed;
+        } else if (!d.readable.count(f.id.value)) {
+          bf.withheld = d.withheld.empty() ? kEvidenceNotPermitted : d.withheld;
+        }
+        CUSTOS_ASSIGN_OR_RETURN(b->tags[SignaturePath(v.number, f)], SignatureJson(v.number, f));
+        b->files.push_back(std::move(bf));
+      }
+    }
+    // The newest checkpoint, with the cosignatures and timestamps it has
+    // so far (the attested note, as served).
+    CUSTOS_ASSIGN_OR_RETURN(cp, tx.log().LatestCheckpoint());
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::CheckpointSignature> lines, tx.log().CheckpointSignatures(cp.size));
+    cp.note = storage::AttestedNote(cp, std::move(lines));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> entries, tx.log().EntriesForSubject(id.value, SIZE_MAX));
+    std::vector<domain::Loan> loans;
+    if (who != nullptr) {
+      CUSTOS_ASSIGN_OR_RETURN(loans, LoansOfRecord(tx, id));
+    }
+    for (const storage::LogEntry& e : entries) {
+      if (e.index >= cp.size) continue;  // not under the checkpoint yet
+      if (e.redacted()) {
+        redacted.push_back(e.index);
+        continue;
+      }
+      if (who != nullptr && HiddenLoanEntry(*who, e, loans)) {
+        ++left_out;
+        continue;
+      }
+      CUSTOS_ASSIGN_OR_RETURN(std::vector<crypto::Digest32> proof, tx.log().InclusionProof(e.index, cp.size));
+      const std::string n = std::to_string(e.index);
+      b->tags["events/" + n + ".json"] = e.leaf;
+      b->tags["proofs/" + n + ".tlog-proof"] = FormatReceipt(e.leaf, e.index, proof, cp.note);
+      ++b->result.events;
+    }
+    return Status::Ok();
+  };
+  // The checkpoint over the read event is signed just after its commit;
+  // a snapshot taken in between is taken again.
+  for (int attempt = 0;; ++attempt) {
+    CUSTOS_RETURN_IF_ERROR(store_.Read(read));
+    if (!d.log_index || *d.log_index < cp.size || attempt == kCheckpointPolls) break;
+    std::this_thread::sleep_for(kCheckpointPoll);
+  }
+  CUSTOS_ASSIGN_OR_RETURN(std::string catalogue, domain::CanonicalJson(CatalogueJson(b->record)));
+  b->tags[kEvidenceRecordPath] = catalogue + "\n";
+  b->tags["log/checkpoint"] = cp.note;
+  b->tags["log/key"] = verifier_keys_ + (verifier_keys_.empty() || verifier_keys_.back() == '\n' ? "" : "\n");
+  b->bag_info = BagInfo(*b, cp, who, redacted, left_out);
+  std::map<std::string, std::string> all = b->tags;
+  all["bag-info.txt"] = b->bag_info;
+  b->tags[kEvidenceSummaryPath] = EvidenceSummary(all);
+
+  b->result.name = b->name;
+  b->result.record_id = id.value;
+  b->result.checkpoint_size = cp.size;
+  if (d.fresh_since && d.log_index && options_.fresh_reads != nullptr) {
+    for (const BundleFile& f : b->files) {
+      if (f.withheld.empty()) {
+        options_.fresh_reads->Add({who->username.value, who->role, id, f.version, f.file.id, b->now,
+                                   *d.fresh_since, *d.log_index});
+      }
+    }
+  }
+  return b;
+}
+
+std::optional<uint64_t> EvidenceLogIndex(const PreparedEvidence& bundle) { return bundle.result.log_index; }
+
+StatusOr<EvidenceResult> EvidenceService::WriteTo(PreparedEvidence& b, ByteSink& out) {
+  EvidenceResult result = b.result;
+  BagWriter bag(PackageFormat::kZip, out, b.name + "/", std::chrono::system_clock::to_time_t(b.now));
+  CUSTOS_RETURN_IF_ERROR(bag.Begin());
+  for (const BundleFile& f : b.files) {
+    ++result.files;
+    if (!f.withheld.empty()) continue;
+    uint64_t bytes = 0;
+    CUSTOS_RETURN_IF_ERROR(bag.Payload(content_, f.file, f.path, b.record.id.value, bytes));
+    ++result.files_with_content;
+    result.payload_bytes += bytes;
+  }
+  for (const auto& [path, bytes] : b.tags) CUSTOS_RETURN_IF_ERROR(bag.Tag(path, bytes));
+  CUSTOS_RETURN_IF_ERROR(bag.Finish(b.bag_info));
+  return result;
+}
+
+StatusOr<EvidenceResult> EvidenceService::Write(const Principal* who, const RecordId& id, const std::string& path) {
+  CUSTOS_ASSIGN_OR_RETURN(std::shared_ptr<PreparedEvidence> b, Prepare(who, id));
+  EvidenceResult result;
+  CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(path, [&](ByteSink& sink) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(result, WriteTo(*b, sink));
+    return Status::Ok();
+  }));
+  return result;
+}
+
+}  // namespace custos::services

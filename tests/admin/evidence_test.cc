@@ -1,0 +1,303 @@
+// Evidence bundles offline (docs/formats/evidence-bundle.md): custosctl
+// evidence writes one record's bundle that custosctl verify-package accepts
+// with the log's verifier key; one byte changed in each part of it (an
+// original, a signature result, an event, a proof, the checkpoint, the
+// summary) fails with a finding naming that part — also when the forger
+// recomputes the BagIt manifests, so that only the bundle's own checks can
+// see it.
+//
+// The archive is made once per suite (custosctl init, then check-ins, a
+// new version and a read through the services) and bundled once; every
+// tampering test rewrites its own copy with libarchive and the package
+// writer.
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/batch_archive.h"
+#include "crypto/hash.h"
+#include "server/services/bag_writer.h"
+#include "server/services/package_writer.h"
+#include "tests/admin/in_process.h"
+#include "tests/admin/live_archive.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/testutil.h"
+
+namespace custos::testing {
+namespace {
+
+constexpr char kTitle[] = "董事会决议 Board resolution 2026";
+constexpr char kName1[] = "决议正本 resolution.pdf";
+constexpr char kName2[] = "表决 100% 记录.pdf";
+
+struct Entry {
+  std::string path;  // relative to the bag's folder
+  std::string bytes;
+};
+
+struct Seed {
+  std::string data, vkey, bundle, bag, record;
+};
+
+Seed* seed_ = nullptr;
+
+// Every regular file of a bundle, relative to its folder; `bag` gets the folder.
+std::vector<Entry> ReadEntries(const std::string& path, std::string* bag = nullptr) {
+  std::vector<Entry> out;
+  admin::Utf8Locale utf8;
+  std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  archive_read_support_format_zip(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK) {
+    ADD_FAILURE() << "cannot open " << path << ": " << archive_error_string(a.get());
+    return out;
+  }
+  for (struct archive_entry* e = nullptr; archive_read_next_header(a.get(), &e) == ARCHIVE_OK;) {
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    std::string name = archive_entry_pathname(e);
+    if (bag) *bag = name.substr(0, name.find('/'));
+    Entry entry{name.substr(name.find('/') + 1), ""};
+    char buf[16 * 1024];
+    for (la_ssize_t n; (n = archive_read_data(a.get(), buf, sizeof buf)) > 0;) entry.bytes.append(buf, static_cast<size_t>(n));
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+std::string Sha256Hex(const std::string& s) { return crypto::HexEncode(crypto::Sha256Of(s)); }
+
+// Writes `entries` as a zip bag; with `remanifest` the manifests are made
+// anew from the entries, as a forger would.
+void WriteEntries(const std::string& path, const std::string& bag, std::vector<Entry> entries, bool remanifest) {
+  if (remanifest) {
+    std::string manifest, tagmanifest;
+    for (const Entry& e : entries) {
+      if (e.path == "manifest-sha256.txt" || e.path == "tagmanifest-sha256.txt") continue;
+      if (e.path.rfind("data/", 0) == 0) manifest += Sha256Hex(e.bytes) + "  " + services::ManifestPath(e.path) + "\n";
+    }
+    for (Entry& e : entries) {
+      if (e.path == "manifest-sha256.txt") e.bytes = manifest;
+    }
+    for (const Entry& e : entries) {
+      if (e.path.rfind("data/", 0) != 0 && e.path != "tagmanifest-sha256.txt") {
+        tagmanifest += Sha256Hex(e.bytes) + "  " + services::ManifestPath(e.path) + "\n";
+      }
+    }
+    for (Entry& e : entries) {
+      if (e.path == "tagmanifest-sha256.txt") e.bytes = tagmanifest;
+    }
+  }
+  StringSink sink;
+  auto w = services::PackageWriter::Create(services::PackageFormat::kZip, sink);
+  ASSERT_TRUE(w->Directory(bag + "/data/", 0).ok());
+  for (const Entry& e : entries) ASSERT_TRUE(w->Small(bag + "/" + e.path, e.bytes, 0).ok());
+  ASSERT_TRUE(w->Close().ok());
+  WriteFile(path, std::string(sink.data().begin(), sink.data().end()));
+}
+
+struct Verdict {
+  int exit_code = -1;
+  std::vector<std::pair<std::string, std::string>> findings;  // file, problem
+  std::string output;
+  bool Names(const std::string& file) const {
+    for (const auto& f : findings) {
+      if (f.first == file) return true;
+    }
+    return false;
+  }
+};
+
+Verdict Verify(const std::string& bundle) {
+  RunResult r = RunProgram({Ctl(), "verify-package", bundle, "--vkey", seed_->vkey, "--json"});
+  Verdict v;
+  v.exit_code = r.exit_code;
+  v.output = r.out + r.err;
+  try {
+    Poco::JSON::Parser parser;
+    auto o = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
+    auto findings = o->getArray("findings");
+    for (size_t i = 0; i < findings->size(); ++i) {
+      auto f = findings->getObject(static_cast<unsigned>(i));
+      v.findings.emplace_back(f->getValue<std::string>("file"), f->getValue<std::string>("problem"));
+    }
+  } catch (const std::exception&) {
+  }
+  return v;
+}
+
+// The archive: a record with two files, a second version and a read of
+// its first file; then its bundle.
+bool MakeSeed(const TempDir& tmp, Seed& seed) {
+  seed.data = tmp.Sub("data");
+  seed.vkey = seed.data + "/keys/log.vkey";
+  seed.bundle = tmp.Sub("evidence.zip");
+  if (!live::InitWithArchivist(tmp, seed.data)) return false;
+  {
+    services::ManualClock clock(std::chrono::system_clock::now());
+    auto archive = live::OpenedArchive::Open(seed.data, clock);
+    if (!archive) return false;
+    services::RecordService& records = archive->records();
+    const services::Principal archivist = live::Archivist();
+    auto v1 = live::Commit(records.BeginCheckIn(archivist, live::GeneralRecord(kTitle)),
+                           {{kName1, live::PatternBytes(4000, 1), "application/pdf"},
+                            {kName2, live::PatternBytes(900, 2), "application/pdf"}});
+    if (!v1) return false;
+    seed.record = v1->detail.record.id.value;
+    clock.Advance(std::chrono::minutes(5));
+    auto v2 = live::Commit(records.BeginVersion(archivist, domain::RecordId{seed.record}, "amendment", "更正"),
+                           {{"补充 amendment.pdf", live::PatternBytes(1200, 3), "application/pdf"}});
+    if (!v2) return false;
+    clock.Advance(std::chrono::minutes(5));
+    auto read = records.OpenContent(archivist, domain::RecordId{seed.record}, 1, v1->detail.versions[0].files[0].id);
+    if (!read.ok()) {
+      ADD_FAILURE() << "read: " << read.status().ToString();
+      return false;
+    }
+  }
+  RunResult r = RunProgram({Ctl(), "evidence", seed.record, "--data", seed.data, "--out", seed.bundle});
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "evidence: exit " << r.exit_code << ": " << r.err;
+    return false;
+  }
+  ReadEntries(seed.bundle, &seed.bag);
+  return true;
+}
+
+class Evidence : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tmp_ = new TempDir;
+    seed_ = new Seed;
+    if (!MakeSeed(*tmp_, *seed_)) {
+      delete seed_;
+      seed_ = nullptr;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete seed_;
+    seed_ = nullptr;
+    delete tmp_;
+    tmp_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(seed_, nullptr) << "the seed archive was not made"; }
+
+  std::string Scratch(const std::string& name) { return tmp_->Sub(name); }
+
+  static TempDir* tmp_;
+};
+
+TempDir* Evidence::tmp_ = nullptr;
+
+const Entry* Find(const std::vector<Entry>& entries, const std::function<bool(const std::string&)>& match) {
+  for (const Entry& e : entries) {
+    if (match(e.path)) return &e;
+  }
+  return nullptr;
+}
+
+TEST_F(Evidence, OperatorBundleHoldsEveryPartAndVerifies) {
+  Verdict v = Verify(seed_->bundle);
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  EXPECT_EQ(seed_->bag, "evidence-" + seed_->record);
+  std::vector<Entry> entries = ReadEntries(seed_->bundle);
+  size_t data = 0, signatures = 0, events = 0, proofs = 0;
+  for (const Entry& e : entries) {
+    data += e.path.rfind("data/", 0) == 0;
+    signatures += e.path.rfind("signatures/", 0) == 0;
+    events += e.path.rfind("events/", 0) == 0;
+    proofs += e.path.rfind("proofs/", 0) == 0;
+  }
+  EXPECT_EQ(data, 3u);  // the operator's bundle holds every original, as custosctl export does
+  EXPECT_EQ(signatures, 3u);
+  EXPECT_GE(events, 3u);  // two check-ins and the read
+  EXPECT_EQ(proofs, events);
+  EXPECT_TRUE(Find(entries, [](const std::string& p) { return p.find(kName2) != std::string::npos; }));
+  const Entry* summary = Find(entries, [](const std::string& p) { return p == "summary.md"; });
+  ASSERT_NE(summary, nullptr);
+  for (const char* words : {kTitle, "读取原件", "read the original", "openssl pkeyutl -verify", "openssl ts -verify",
+                            "openssl dgst -sha256", "generic tlog verifier"}) {
+    EXPECT_NE(summary->bytes.find(words), std::string::npos) << words;
+  }
+  for (const char* tool : {"custosctl", "custosd", "custos-"}) {
+    EXPECT_EQ(summary->bytes.find(tool), std::string::npos) << tool;
+  }
+}
+
+TEST_F(Evidence, UnknownRecordWritesNothing) {
+  const std::string out = Scratch("unknown.zip");
+  RunResult r = RunProgram({Ctl(), "evidence", "GN-1999-999999", "--data", seed_->data, "--out", out});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no record GN-1999-999999"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// Where a one-byte change lands in a part: the byte at the returned offset
+// (npos: the part was not found) is changed to another character.
+struct Tamper {
+  const char* part;  // for the test's name
+  std::function<bool(const std::string&)> match;
+  std::function<size_t(const std::string&)> offset;
+};
+
+size_t After(const std::string& s, const std::string& marker) {
+  size_t at = s.find(marker);
+  return at == std::string::npos ? at : at + marker.size();
+}
+
+TEST_F(Evidence, OneByteChangedInEachPartFailsNamingIt) {
+  const std::vector<Tamper> table = {
+      {"original", [](const std::string& p) { return p.rfind("data/v1/", 0) == 0; },
+       [](const std::string&) { return size_t{100}; }},
+      {"signature result", [](const std::string& p) { return p.rfind("signatures/v1/", 0) == 0; },
+       [](const std::string& s) { return After(s, "\"status\":\""); }},
+      {"event", [](const std::string& p) { return p.rfind("events/", 0) == 0; },
+       [](const std::string& s) { return After(s, "\"at\":\"") + 3; }},
+      {"proof", [](const std::string& p) { return p.rfind("proofs/", 0) == 0; },
+       [](const std::string& s) { return After(s, "\nindex ") + 4; }},  // in the first proof hash
+      {"checkpoint", [](const std::string& p) { return p == "log/checkpoint"; },
+       [](const std::string& s) { return s.find('\n', s.find('\n') + 1) + 3; }},  // in the root
+      {"summary", [](const std::string& p) { return p == "summary.md"; },
+       [](const std::string& s) { return After(s, "| 题名 / Title | ") + 1; }},
+  };
+  const std::vector<Entry> clean = ReadEntries(seed_->bundle);
+  for (const Tamper& t : table) {
+    std::vector<Entry> entries = clean;
+    Entry* target = nullptr;
+    for (Entry& e : entries) {
+      if (!target && t.match(e.path)) target = &e;
+    }
+    ASSERT_NE(target, nullptr) << t.part;
+    size_t at = t.offset(target->bytes);
+    ASSERT_LT(at, target->bytes.size()) << t.part;
+    char& c = target->bytes[at];
+    c = c == 'A' ? 'B' : (c == '1' ? '2' : (c >= 0x21 && c < 0x7e && c != '"' && c != '\\' ? c + 1 : 'A'));
+    if (c == '"' || c == '\\') c = 'C';
+    for (bool remanifest : {false, true}) {
+      SCOPED_TRACE(std::string(t.part) + (remanifest ? ", manifests recomputed" : ""));
+      const std::string path = Scratch(std::string("tampered-") + (remanifest ? "r-" : "") + t.part + ".zip");
+      WriteEntries(path, seed_->bag, entries, remanifest);
+      Verdict v = Verify(path);
+      EXPECT_EQ(v.exit_code, 1) << v.output;
+      EXPECT_TRUE(v.Names(target->path)) << target->path << "\n" << v.output;
+    }
+  }
+}
+
+TEST_F(Evidence, UntouchedRewriteStaysClean) {
+  // The rewriting itself changes nothing a verifier checks.
+  const std::string path = Scratch("rewritten.zip");
+  WriteEntries(path, seed_->bag, ReadEntries(seed_->bundle), true);
+  Verdict v = Verify(path);
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+}
+
+}  // namespace
+}  // namespace custos::testing
