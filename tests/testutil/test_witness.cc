@@ -13,7 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -88,11 +92,51 @@ TestWitness::Reply Plain(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body)};
 }
 
+}  // namespace
+
+struct TestWitness::Core {
+  std::string name;
+  std::string vkey;
+  uint32_t key_id = 0;
+  std::optional<crypto::KeyPair> key;
+  std::vector<std::string> log_vkeys;
+  std::string state_file;
+  std::atomic<Mode> mode{Mode::kNormal};
+  std::atomic<int64_t> delay_ms{0};
+  std::atomic<int> requests{0};
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;  // GUARDED_BY(stop_mu)
+  int active = 0;         // requests being handled; GUARDED_BY(stop_mu)
+
+  mutable std::mutex mu;
+  std::map<std::string, Latest> latest;  // GUARDED_BY(mu)
+
+  Reply AddCheckpoint(const std::string& body);
+  void Persist() const;  // requires mu
+  void Load();
+};
+
+namespace {
+
 class Handler final : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit Handler(TestWitness* w) : w_(w) {}
+  explicit Handler(std::shared_ptr<TestWitness::Core> w) : w_(std::move(w)) {}
   void handleRequest(Poco::Net::HTTPServerRequest& req,
                      Poco::Net::HTTPServerResponse& resp) override {
+    {
+      std::lock_guard<std::mutex> lock(w_->stop_mu);
+      ++w_->active;
+    }
+    struct Done {
+      TestWitness::Core& c;
+      ~Done() {
+        std::lock_guard<std::mutex> lock(c.stop_mu);
+        --c.active;
+        c.stop_cv.notify_all();
+      }
+    } done{*w_};
     TestWitness::Reply reply;
     if (req.getMethod() != "POST" || req.getURI() != "/add-checkpoint") {
       reply = Plain(404, "not found\n");
@@ -109,68 +153,90 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
-  TestWitness* w_;
+  std::shared_ptr<TestWitness::Core> w_;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit Factory(TestWitness* w) : w_(w) {}
+  explicit Factory(std::shared_ptr<TestWitness::Core> w) : w_(std::move(w)) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
     return new Handler(w_);
   }
 
  private:
-  TestWitness* w_;
+  std::shared_ptr<TestWitness::Core> w_;
 };
 
 }  // namespace
 
 std::unique_ptr<TestWitness> TestWitness::Start(Options options) {
   std::unique_ptr<TestWitness> w(new TestWitness);
-  w->name_ = options.name;
-  w->log_vkeys_ = options.log_vkeys;
-  w->state_file_ = options.state_file;
+  w->core_ = std::make_shared<Core>();
+  Core& c = *w->core_;
+  c.name = options.name;
+  c.log_vkeys = options.log_vkeys;
+  c.state_file = options.state_file;
   auto key = crypto::KeyPair::Generate(crypto::SignatureAlgorithm::kEd25519);
   if (!key.ok()) {
     ADD_FAILURE() << key.status().ToString();
     return nullptr;
   }
-  w->key_ = *key;
-  const crypto::Bytes& pub = w->key_->public_key().raw();
-  w->key_id_ = SpecKeyId(w->name_, pub);
+  c.key = *key;
+  const crypto::Bytes& pub = c.key->public_key().raw();
+  c.key_id = SpecKeyId(c.name, pub);
   crypto::Bytes tk{0x04};
   tk.insert(tk.end(), pub.begin(), pub.end());
-  uint8_t be[4] = {uint8_t(w->key_id_ >> 24), uint8_t(w->key_id_ >> 16), uint8_t(w->key_id_ >> 8),
-                   uint8_t(w->key_id_)};
-  w->vkey_ = w->name_ + "+" + crypto::HexEncode(be, 4) + "+" + crypto::Base64Encode(tk);
-  w->Load();
+  uint8_t be[4] = {uint8_t(c.key_id >> 24), uint8_t(c.key_id >> 16), uint8_t(c.key_id >> 8),
+                   uint8_t(c.key_id)};
+  c.vkey = c.name + "+" + crypto::HexEncode(be, 4) + "+" + crypto::Base64Encode(tk);
+  c.Load();
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
   w->port_ = socket.address().port();
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(4);
   params->setKeepAlive(true);
-  w->server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(w.get()), socket, params);
+  w->server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(w->core_), socket, params);
   w->server_->start();
   return w;
 }
 
 TestWitness::~TestWitness() {
+  {
+    std::lock_guard<std::mutex> lock(core_->stop_mu);
+    core_->stopping = true;
+  }
+  core_->stop_cv.notify_all();
   if (server_) server_->stopAll(true);
+  // Let a request cut short finish before the process may exit.
+  std::unique_lock<std::mutex> lock(core_->stop_mu);
+  core_->stop_cv.wait_for(lock, std::chrono::seconds(2), [this] { return core_->active == 0; });
 }
 
 std::string TestWitness::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+const std::string& TestWitness::name() const { return core_->name; }
+const std::string& TestWitness::vkey() const { return core_->vkey; }
+void TestWitness::set_mode(Mode mode) { core_->mode = mode; }
+void TestWitness::set_delay(std::chrono::milliseconds delay) { core_->delay_ms = delay.count(); }
+int TestWitness::requests() const { return core_->requests; }
 
 std::optional<TestWitness::Latest> TestWitness::latest(const std::string& origin) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = latest_.find(origin);
-  if (it == latest_.end()) return std::nullopt;
+  std::lock_guard<std::mutex> lock(core_->mu);
+  auto it = core_->latest.find(origin);
+  if (it == core_->latest.end()) return std::nullopt;
   return it->second;
 }
 
 TestWitness::Reply TestWitness::AddCheckpoint(const std::string& body) {
-  ++requests_;
-  if (int64_t ms = delay_ms_.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  Mode mode = mode_.load();
+  return core_->AddCheckpoint(body);
+}
+
+TestWitness::Reply TestWitness::Core::AddCheckpoint(const std::string& body) {
+  ++requests;
+  if (int64_t ms = delay_ms.load(); ms > 0) {
+    std::unique_lock<std::mutex> lock(stop_mu);
+    stop_cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping; });
+  }
+  Mode mode = this->mode.load();
   if (mode == Mode::kServerError) return Plain(503, "unavailable\n");
   if (mode == Mode::kRefuseAll) return Plain(403, "refused\n");
 
@@ -201,7 +267,7 @@ TestWitness::Reply TestWitness::AddCheckpoint(const std::string& body) {
   std::string_view note(rest);
   std::string origin(note.substr(0, note.find('\n')));
   std::vector<crypto::note::KeyVerifier> verifiers;
-  for (const std::string& vk : log_vkeys_) {
+  for (const std::string& vk : log_vkeys) {
     auto v = crypto::note::KeyVerifier::FromVerifierKey(vk);
     if (v.ok() && v->name() == origin) verifiers.push_back(*v);
   }
@@ -219,9 +285,9 @@ TestWitness::Reply TestWitness::AddCheckpoint(const std::string& body) {
   const crypto::Checkpoint& cp = opened->checkpoint;
   if (*old_size > cp.size) return Plain(400, "old size above checkpoint size\n");
 
-  std::lock_guard<std::mutex> lock(mu_);  // check and update atomically
+  std::lock_guard<std::mutex> lock(mu);  // check and update atomically
   Latest mine;
-  if (auto it = latest_.find(origin); it != latest_.end()) mine = it->second;
+  if (auto it = latest.find(origin); it != latest.end()) mine = it->second;
   auto conflict = [&mine]() {
     return Reply{409, "text/x.tlog.size", std::to_string(mine.size) + "\n"};
   };
@@ -234,41 +300,41 @@ TestWitness::Reply TestWitness::AddCheckpoint(const std::string& body) {
   } else if (!VerifyConsistency(*old_size, cp.size, mine.root, cp.root, proof)) {
     return Plain(422, "consistency proof does not verify\n");
   }
-  latest_[origin] = Latest{cp.size, cp.root};
+  latest[origin] = Latest{cp.size, cp.root};
   Persist();
 
   // cosignature/v1 over the note text.
   const std::string& text = opened->note.text;
   const uint64_t ts = static_cast<uint64_t>(std::time(nullptr));
   const std::string message = "cosignature/v1\ntime " + std::to_string(ts) + "\n" + text;
-  auto sig = key_->Sign(message);
+  auto sig = key->Sign(message);
   if (!sig.ok()) return Plain(500, "signing failed\n");
   if (mode == Mode::kBadCosignature) (*sig)[10] ^= 0x01;
-  crypto::Bytes payload = {uint8_t(key_id_ >> 24), uint8_t(key_id_ >> 16), uint8_t(key_id_ >> 8),
-                           uint8_t(key_id_)};
+  crypto::Bytes payload = {uint8_t(key_id >> 24), uint8_t(key_id >> 16), uint8_t(key_id >> 8),
+                           uint8_t(key_id)};
   for (int i = 7; i >= 0; --i) payload.push_back(uint8_t(ts >> (8 * i)));
   payload.insert(payload.end(), sig->begin(), sig->end());
-  return Plain(200, "\xE2\x80\x94 " + name_ + " " + crypto::Base64Encode(payload) + "\n");
+  return Plain(200, "\xE2\x80\x94 " + name + " " + crypto::Base64Encode(payload) + "\n");
 }
 
-void TestWitness::Persist() const {
-  if (state_file_.empty()) return;
+void TestWitness::Core::Persist() const {
+  if (state_file.empty()) return;
   std::ostringstream out;
-  for (const auto& [origin, l] : latest_) {
+  for (const auto& [origin, l] : latest) {
     out << origin << ' ' << l.size << ' ' << crypto::Base64Encode(l.root) << '\n';
   }
-  const std::string tmp = state_file_ + ".tmp";
+  const std::string tmp = state_file + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) return;
   const std::string s = out.str();
   bool ok = ::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (ok) ::rename(tmp.c_str(), state_file_.c_str());
+  if (ok) ::rename(tmp.c_str(), state_file.c_str());
 }
 
-void TestWitness::Load() {
-  if (state_file_.empty()) return;
-  std::ifstream in(state_file_);
+void TestWitness::Core::Load() {
+  if (state_file.empty()) return;
+  std::ifstream in(state_file);
   std::string origin, root;
   uint64_t size = 0;
   while (in >> origin >> size >> root) {
@@ -277,7 +343,7 @@ void TestWitness::Load() {
     Latest l;
     l.size = size;
     std::copy(r->begin(), r->end(), l.root.begin());
-    latest_[origin] = l;
+    latest[origin] = l;
   }
 }
 

@@ -16,21 +16,18 @@
 //
 // Thread safety: all methods may be called from any thread; requests are
 // served on the server's threads, the state guarded by a mutex held across
-// check-and-update (the spec's atomicity rule).
+// check-and-update (the spec's atomicity rule). Destroying the witness cuts
+// a delayed answer short.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "crypto/bytes.h"
-#include "crypto/signature.h"
 
 namespace Poco::Net {
 class HTTPServer;
@@ -62,18 +59,19 @@ class TestWitness {
 
   std::string url() const;   // "http://127.0.0.1:<port>" (the submission prefix)
   int port() const { return port_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const;
   // The cosigner vkey "<name>+<hex id>+base64(0x04 ‖ key)", derived here
   // from the spec, not through crypto/cosignature.
-  const std::string& vkey() const { return vkey_; }
+  const std::string& vkey() const;
 
-  void set_mode(Mode mode) { mode_ = mode; }
-  // Sleeps this long before answering each request.
-  void set_delay(std::chrono::milliseconds delay) { delay_ms_ = delay.count(); }
+  void set_mode(Mode mode);
+  // Sleeps this long before answering each request (cut short when the
+  // witness is destroyed).
+  void set_delay(std::chrono::milliseconds delay);
   // The latest cosigned state for `origin`, if any.
   std::optional<Latest> latest(const std::string& origin) const;
   // Number of add-checkpoint requests received.
-  int requests() const { return requests_; }
+  int requests() const;
 
   struct Reply {
     int status = 0;
@@ -84,24 +82,17 @@ class TestWitness {
   // runs). Public so tests can see the witness's answer directly.
   Reply AddCheckpoint(const std::string& body);
 
+  // Implementation: everything a request touches (test_witness.cc).
+  struct Core;
+
  private:
   TestWitness() = default;
-  void Persist() const;  // requires mu_
-  void Load();
 
-  std::string name_;
-  std::string vkey_;
-  uint32_t key_id_ = 0;
-  std::optional<crypto::KeyPair> key_;
-  std::vector<std::string> log_vkeys_;
-  std::string state_file_;
+  // Shared with the server's handler threads, so a request still running
+  // when the witness is destroyed never touches freed memory.
+  std::shared_ptr<Core> core_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
-  std::atomic<Mode> mode_{Mode::kNormal};
-  std::atomic<int64_t> delay_ms_{0};
-  std::atomic<int> requests_{0};
-  mutable std::mutex mu_;
-  std::map<std::string, Latest> latest_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace custos::testing
