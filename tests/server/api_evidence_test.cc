@@ -12,13 +12,16 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <locale.h>
 
+#include <chrono>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "domain/model.h"
 #include "tests/server/api_fixture.h"
 #include "tests/tools/python.h"
 
@@ -32,14 +35,24 @@ struct Entry {
 
 std::vector<Entry> BundleEntries(const std::string& bytes) {
   std::vector<Entry> out;
+  // libarchive converts the UTF-8 names through the thread's locale.
+  locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  locale_t previous = utf8 ? uselocale(utf8) : static_cast<locale_t>(0);
+  struct Restore {
+    locale_t utf8, previous;
+    ~Restore() {
+      if (utf8) {
+        uselocale(previous);
+        freelocale(utf8);
+      }
+    }
+  } restore{utf8, previous};
   std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
   archive_read_support_format_zip(a.get());
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
     ADD_FAILURE() << "not a zip: " << archive_error_string(a.get());
     return out;
   }
-  // Without a UTF-8 locale libarchive warns of the Chinese names; their
-  // UTF-8 form is read as stored (Python's zipfile checks them too).
   for (struct archive_entry* e = nullptr;;) {
     int rc = archive_read_next_header(a.get(), &e);
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) break;
@@ -66,6 +79,24 @@ size_t DataFiles(const std::vector<Entry>& entries) {
   size_t n = 0;
   for (const Entry& e : entries) n += e.path.rfind("data/", 0) == 0 ? 1 : 0;
   return n;
+}
+
+// A digital loan of `record` to staff, approved (checked out): its id.
+std::string LendToStaff(ApiServer& s, const std::string& record) {
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+  body->set("recordId", record);
+  body->set("kind", "digital");
+  body->set("purpose", "证据核对 evidence check");
+  body->set("dueAt", domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(72)));
+  HttpResult asked = s.As("staff", "POST", "/v1/loans", Stringify(body), kJson);
+  if (asked.status != 201) {
+    ADD_FAILURE() << "loan request: " << Describe(asked);
+    return "";
+  }
+  const std::string id = Str(JsonObject(asked.body), "id");
+  HttpResult approved = s.As("approver", "POST", "/v1/loans/" + id + "/approve");
+  EXPECT_EQ(Str(JsonObject(approved.body), "state"), "checked_out") << Describe(approved);
+  return id;
 }
 
 class ApiEvidence : public ::testing::Test {
@@ -180,6 +211,41 @@ TEST_F(ApiEvidence, ReaderWithoutContentRightsGetsNoOriginals) {
   ASSERT_TRUE(leaf);
   EXPECT_EQ(Str(leaf, "actor"), "staff");
   EXPECT_EQ(leaf->getObject("details")->getArray("filesWithContent")->size(), 0u);
+}
+
+// A borrower reads originals through a digital loan, except of a record
+// lent as stamped copies only (confidential, by default): then the bundle
+// holds none, and says so.
+TEST_F(ApiEvidence, BorrowerGetsOriginalsUnlessLentAsStampedCopies) {
+  for (const std::string classification : {"internal", "confidential"}) {
+    SCOPED_TRACE(classification);
+    Poco::JSON::Object::Ptr rec = S().CheckInOk("archivist", GeneralJson("借阅档案 lent " + classification, classification),
+                                                {FilePart("借阅.pdf", PatternBytes(1500, 75))});
+    ASSERT_TRUE(rec);
+    const std::string id = Str(rec, "id");
+    const std::string file = Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+    const std::string loan = LendToStaff(S(), id);
+    ASSERT_FALSE(loan.empty());
+    HttpResult r = S().As("staff", "GET", "/v1/records/" + id + "/evidence");
+    ASSERT_EQ(r.status, 200) << Describe(r);
+    std::vector<Entry> entries = BundleEntries(r.body);
+    const Entry* info = FindEntry(entries, "bag-info.txt");
+    ASSERT_NE(info, nullptr);
+    const Entry* event = FindEntry(entries, "events/" + r.headers["X-Custos-Log-Index"] + ".json");
+    ASSERT_NE(event, nullptr);
+    Poco::JSON::Object::Ptr details = JsonObject(event->bytes)->getObject("details");
+    EXPECT_EQ(Str(details, "loan"), loan);
+    if (classification == "internal") {
+      EXPECT_EQ(DataFiles(entries), 1u);
+      EXPECT_EQ(details->getArray("filesWithContent")->size(), 1u);
+    } else {
+      EXPECT_EQ(DataFiles(entries), 0u);
+      EXPECT_EQ(details->getArray("filesWithContent")->size(), 0u);
+      EXPECT_NE(info->bytes.find("Custos-Withheld: v1/" + file + " stamped_copy_only\n"), std::string::npos)
+          << info->bytes;
+      EXPECT_NE(FindEntry(entries, "summary.md")->bytes.find("仅提供盖章副本"), std::string::npos);
+    }
+  }
 }
 
 TEST_F(ApiEvidence, UnknownOrInvisibleRecordIsNotFound) {
