@@ -293,6 +293,25 @@ TEST_F(WitnessTest, PolicyCountsValidCosignaturesOfTrustedWitnesses) {
   EXPECT_EQ(crypto::ProblemCode(report.problems[0]), crypto::kProblemWitnessPolicy);
 }
 
+TEST_F(WitnessTest, HttpsWitnessMustChainToTheGivenRoots) {
+  auto tls = TestWitness::Start({"witness.test/tls", {signer_.VerifierKey()}, "", true});
+  ASSERT_NE(tls, nullptr);
+  ASSERT_EQ(tls->url().rfind("https://", 0), 0u);
+  auto key = crypto::cosig::ParseWitnessKey(tls->vkey());
+  ASSERT_TRUE(key.ok());
+  TestLog log(signer_);
+  Grow(log, 3, "a");
+  // The system's roots do not know the witness's certificate: no request.
+  WitnessResult r = SubmitCheckpoint({*key, tls->url(), ""}, 0, {}, log.Note(), kTimeout);
+  EXPECT_EQ(r.kind, WitnessResult::kUnreachable) << r.detail;
+  EXPECT_NE(r.detail.find("certificate"), std::string::npos) << r.detail;
+  EXPECT_EQ(tls->requests(), 0);
+  // Its certificate as the root (log.witness_ca): cosigned over TLS.
+  r = SubmitCheckpoint({*key, tls->url(), tls->cert_path()}, 0, {}, log.Note(), kTimeout);
+  ASSERT_EQ(r.kind, WitnessResult::kCosigned) << r.detail;
+  EXPECT_EQ(tls->requests(), 1);
+}
+
 // Timestamp lines: counted when their token verifies against the policy's
 // roots, a finding when it does not, unchecked without roots.
 TEST_F(WitnessTest, TimestampLinesAreCheckedAgainstTheTsaRoots) {

@@ -7,6 +7,8 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -25,6 +27,9 @@
 
 #include "crypto/hash.h"
 #include "crypto/signed_note.h"
+#include "tests/testutil/https_client.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/test_tsa.h"
 
 namespace custos::testing {
 namespace {
@@ -190,12 +195,31 @@ std::unique_ptr<TestWitness> TestWitness::Start(Options options) {
                    uint8_t(c.key_id)};
   c.vkey = c.name + "+" + crypto::HexEncode(be, 4) + "+" + crypto::Base64Encode(tk);
   c.Load();
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-  w->port_ = socket.address().port();
+  std::unique_ptr<Poco::Net::ServerSocket> socket;
+  if (options.tls) {
+    w->tls_dir_ = std::make_unique<TempDir>();
+    const std::string key_file = w->tls_dir_->Sub("key.pem");
+    RunResult made = RunProgram({TestTsa::OpensslPath(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                 "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                                 "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                 "-keyout", key_file, "-out", w->cert_path()});
+    if (made.exit_code != 0) {
+      ADD_FAILURE() << "openssl req: " << made.err;
+      return nullptr;
+    }
+    EnsureSslInitialized();
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(
+        Poco::Net::Context::TLS_SERVER_USE, key_file, w->cert_path(), "", Poco::Net::Context::VERIFY_NONE);
+    socket = std::make_unique<Poco::Net::SecureServerSocket>(
+        Poco::Net::SocketAddress("127.0.0.1", 0), 64, context);
+  } else {
+    socket = std::make_unique<Poco::Net::ServerSocket>(Poco::Net::SocketAddress("127.0.0.1", 0));
+  }
+  w->port_ = socket->address().port();
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(4);
   params->setKeepAlive(true);
-  w->server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(w->core_), socket, params);
+  w->server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(w->core_), *socket, params);
   w->server_->start();
   return w;
 }
@@ -212,7 +236,10 @@ TestWitness::~TestWitness() {
   core_->stop_cv.wait_for(lock, std::chrono::seconds(2), [this] { return core_->active == 0; });
 }
 
-std::string TestWitness::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string TestWitness::url() const {
+  return std::string(tls_dir_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+}
+std::string TestWitness::cert_path() const { return tls_dir_ ? tls_dir_->Sub("cert.pem") : ""; }
 const std::string& TestWitness::name() const { return core_->name; }
 const std::string& TestWitness::vkey() const { return core_->vkey; }
 void TestWitness::set_mode(Mode mode) { core_->mode = mode; }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "crypto/bytes.h"
+#include "tests/testutil/testutil.h"
 
 namespace Poco::Net {
 class HTTPServer;
@@ -47,6 +48,9 @@ class TestWitness {
     std::string name = "witness.test/w1";
     std::vector<std::string> log_vkeys;  // signed-note verifier keys of the logs it knows
     std::string state_file;              // optional persistence, "origin size root-b64" lines
+    // Serve HTTPS with a self-signed certificate for 127.0.0.1 made at
+    // start (cert_path() is the file a client trusts).
+    bool tls = false;
   };
   struct Latest {
     uint64_t size = 0;
@@ -57,7 +61,10 @@ class TestWitness {
   static std::unique_ptr<TestWitness> Start(Options options);
   ~TestWitness();  // stops the server, aborting open connections
 
-  std::string url() const;   // "http://127.0.0.1:<port>" (the submission prefix)
+  // "http://127.0.0.1:<port>" or https (the submission prefix).
+  std::string url() const;
+  // With Options::tls: the server's self-signed certificate (PEM file).
+  std::string cert_path() const;
   int port() const { return port_; }
   const std::string& name() const;
   // The cosigner vkey "<name>+<hex id>+base64(0x04 ‖ key)", derived here
@@ -93,6 +100,7 @@ class TestWitness {
   std::shared_ptr<Core> core_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
+  std::unique_ptr<TempDir> tls_dir_;  // key and certificate when serving HTTPS
 };
 
 }  // namespace custos::testing
