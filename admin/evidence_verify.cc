@@ -3,6 +3,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "crypto/bytes.h"
@@ -195,6 +196,30 @@ void CheckFiles(const Tags& tags, const std::map<std::string, std::string>& payl
   }
 }
 
+// Every file of the record (a signature result) has its original in data/
+// or a Custos-Withheld line in bag-info.txt, never both.
+void CheckWithheld(const Tags& tags, const std::map<std::string, std::string>& payload, PackageReport& report) {
+  std::set<std::string> withheld;  // "v<n>/<id>"
+  auto info = tags.find("bag-info.txt");
+  std::istringstream in(info == tags.end() ? "" : info->second);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Custos-Withheld: ", 0) == 0) withheld.insert(line.substr(17, line.rfind(' ') - 17));
+  }
+  if (BagInfoValue(tags, "Custos-Withheld-Files") != std::to_string(withheld.size())) {
+    Add(report, "bag-info.txt", "Custos-Withheld-Files does not count its Custos-Withheld lines");
+  }
+  for (const auto& [path, text] : tags) {
+    if (path.rfind("signatures/", 0) != 0 || path.size() < 16) continue;
+    const std::string key = path.substr(11, path.size() - 16);  // v<n>/<id>
+    auto original = payload.lower_bound("data/" + key + "-");
+    bool has = original != payload.end() && original->first.rfind("data/" + key + "-", 0) == 0;
+    if (has && withheld.count(key)) Add(report, "bag-info.txt", "withholds " + key + ", whose original is in data/");
+    if (!has && !withheld.count(key)) {
+      Add(report, "bag-info.txt", "neither holds the original of " + key + " nor says why it is withheld");
+    }
+  }
+}
+
 // 5. The catalogue values against the newest recordHash of the events.
 void CheckCatalogue(const Tags& tags, const std::map<uint64_t, Event>& events, PackageReport& report) {
   const std::string path = services::kEvidenceRecordPath;
@@ -236,6 +261,7 @@ void CheckEvidenceBundle(const Tags& tags, const std::map<std::string, std::stri
   report.receipts = events.size();
   CheckChain(events, report);
   CheckFiles(tags, payload_sha256, CheckedInFiles(events), report);
+  CheckWithheld(tags, payload_sha256, report);
   CheckCatalogue(tags, events, report);
   auto summary = tags.find(services::kEvidenceSummaryPath);
   if (summary == tags.end()) {

@@ -9,7 +9,8 @@
 //   3. consecutive events link by their `prev` hashes;
 //   4. each original data/v<n>/<id>-<name> and each
 //      signatures/v<n>/<id>.json agrees with the check-in event of version
-//      n (its details.files: sha256, name, signature status);
+//      n (its details.files: sha256, name, signature status), and every
+//      file has its original or a Custos-Withheld line in bag-info.txt;
 //   5. record.json's catalogue values give the recordHash of the newest
 //      event that carries one (storage::RecordDigest);
 //   6. summary.md is what services::EvidenceSummary makes of the other

@@ -291,6 +291,34 @@ TEST_F(Evidence, OneByteChangedInEachPartFailsNamingIt) {
   }
 }
 
+// An original left out without a word (Payload-Oxum and the manifests made
+// to fit) is a finding: each file has its original or a Custos-Withheld line.
+TEST_F(Evidence, OriginalDroppedSilentlyIsNamed) {
+  std::vector<Entry> entries;
+  uint64_t bytes = 0, files = 0;
+  for (Entry& e : ReadEntries(seed_->bundle)) {
+    if (e.path.rfind("data/v2/", 0) == 0) continue;
+    if (e.path.rfind("data/", 0) == 0) {
+      bytes += e.bytes.size();
+      ++files;
+    }
+    entries.push_back(std::move(e));
+  }
+  for (Entry& e : entries) {
+    if (e.path != "bag-info.txt") continue;
+    size_t at = e.bytes.find("Payload-Oxum: ");
+    ASSERT_NE(at, std::string::npos);
+    e.bytes.replace(at, e.bytes.find('\n', at) - at, "Payload-Oxum: " + std::to_string(bytes) + "." + std::to_string(files));
+  }
+  const std::string path = Scratch("dropped.zip");
+  WriteEntries(path, seed_->bag, entries, true);
+  Verdict v = Verify(path);
+  EXPECT_EQ(v.exit_code, 1) << v.output;
+  ASSERT_EQ(v.findings.size(), 1u) << v.output;
+  EXPECT_EQ(v.findings[0].first, "bag-info.txt");
+  EXPECT_NE(v.findings[0].second.find("nor says why it is withheld"), std::string::npos) << v.output;
+}
+
 TEST_F(Evidence, UntouchedRewriteStaysClean) {
   // The rewriting itself changes nothing a verifier checks.
   const std::string path = Scratch("rewritten.zip");
