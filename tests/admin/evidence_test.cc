@@ -19,14 +19,17 @@
 
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "admin/batch_archive.h"
+#include "crypto/bytes.h"
 #include "crypto/hash.h"
 #include "server/services/bag_writer.h"
 #include "server/services/package_writer.h"
+#include "storage/metadata_store.h"
 #include "tests/admin/in_process.h"
 #include "tests/admin/live_archive.h"
 #include "tests/testutil/process.h"
@@ -38,6 +41,7 @@ namespace {
 constexpr char kTitle[] = "董事会决议 Board resolution 2026";
 constexpr char kName1[] = "决议正本 resolution.pdf";
 constexpr char kName2[] = "表决 100% 记录.pdf";
+constexpr char kWitness[] = "witness.example/w1";
 
 struct Entry {
   std::string path;  // relative to the bag's folder
@@ -161,6 +165,18 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
       ADD_FAILURE() << "read: " << read.status().ToString();
       return false;
     }
+    // A witness's line on the newest checkpoint (its signature is not
+    // checked without --witness): the bundle carries the attested note.
+    Status attested = archive->storage().store().Write([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(storage::StoredCheckpoint cp, tx.log().LatestCheckpoint());
+      const std::string line =
+          "\xe2\x80\x94 " + std::string(kWitness) + " " + crypto::Base64Encode(std::string(76, '\x07')) + "\n";
+      return tx.log().AddCheckpointSignature({cp.size, kWitness, storage::kCosignatureKind, line, clock.Now()});
+    });
+    if (!attested.ok()) {
+      ADD_FAILURE() << "cosignature line: " << attested.ToString();
+      return false;
+    }
   }
   RunResult r = RunProgram({Ctl(), "evidence", seed.record, "--data", seed.data, "--out", seed.bundle});
   if (r.exit_code != 0) {
@@ -226,9 +242,65 @@ TEST_F(Evidence, OperatorBundleHoldsEveryPartAndVerifies) {
                             "openssl dgst -sha256", "generic tlog verifier"}) {
     EXPECT_NE(summary->bytes.find(words), std::string::npos) << words;
   }
+  EXPECT_NE(summary->bytes.find(std::string(kWitness) + " (见证人副署 / witness cosignature)"), std::string::npos);
+  const Entry* checkpoint = Find(entries, [](const std::string& p) { return p == "log/checkpoint"; });
+  ASSERT_NE(checkpoint, nullptr);
+  EXPECT_NE(checkpoint->bytes.find(std::string("\n\xe2\x80\x94 ") + kWitness + " "), std::string::npos);
   for (const char* tool : {"custosctl", "custosd", "custos-"}) {
     EXPECT_EQ(summary->bytes.find(tool), std::string::npos) << tool;
   }
+}
+
+// The summary's own shell steps (fixity, the checkpoint's Ed25519
+// signature, every inclusion proof by RFC 9162 with openssl dgst), run as
+// written on the unpacked bundle, pass; and fail on a changed event.
+TEST_F(Evidence, SummaryStepsRunWithOpensslAlone) {
+  const std::string dir = Scratch("unpacked");
+  RunResult unzip = RunProgram({"/usr/bin/python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+                                seed_->bundle, dir});
+  ASSERT_EQ(unzip.exit_code, 0) << unzip.err;
+  const std::string bag = dir + "/" + seed_->bag;
+  // The ```sh blocks of sections 1 (fixity), 3 (Ed25519) and 4 (proofs).
+  std::vector<std::string> blocks;
+  std::istringstream in(ReadFileOrDie(bag + "/summary.md"));
+  std::string block;
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!inside && line == "```sh") {
+      inside = true;
+      block.clear();
+    } else if (inside && line == "```") {
+      inside = false;
+      blocks.push_back(block);
+    } else if (inside) {
+      block += line + "\n";
+    }
+  }
+  ASSERT_GE(blocks.size(), 5u);
+  std::string script = "set -u\ncd \"$1\"\n" + blocks[0] + blocks[2] + blocks[4];
+  const std::string placeholder = "KEY=/path/to/log.vkey";
+  ASSERT_NE(script.find(placeholder), std::string::npos);
+  script.replace(script.find(placeholder), placeholder.size(), "KEY=\"$2\"");
+  WriteFile(Scratch("steps.sh"), script);
+  std::string first;  // the first custody event's index
+  for (const auto& e : std::filesystem::directory_iterator(bag + "/events")) {
+    std::string n = e.path().stem().string();
+    if (first.empty() || std::stoull(n) < std::stoull(first)) first = n;
+  }
+  ASSERT_FALSE(first.empty());
+  RunResult r = RunProgram({"/bin/sh", Scratch("steps.sh"), bag, seed_->vkey});
+  EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("Signature Verified Successfully"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("OK event " + first + "\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("OK data/v2/"), std::string::npos) << r.out;
+
+  // One character of an event changed: its fixity and its proof fail.
+  std::string event = ReadFileOrDie(bag + "/events/" + first + ".json");
+  event[event.find("archivist1")] = 'A';
+  WriteFile(bag + "/events/" + first + ".json", event);
+  RunResult tampered = RunProgram({"/bin/sh", Scratch("steps.sh"), bag, seed_->vkey});
+  EXPECT_NE(tampered.out.find("FAILED events/" + first + ".json"), std::string::npos) << tampered.out;
+  EXPECT_NE(tampered.out.find("FAILED event " + first), std::string::npos) << tampered.out;
 }
 
 TEST_F(Evidence, UnknownRecordWritesNothing) {
