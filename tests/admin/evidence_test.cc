@@ -340,6 +340,12 @@ TEST_F(Evidence, OneByteChangedInEachPartFailsNamingIt) {
        [](const std::string& s) { return After(s, "| 题名 / Title | ") + 1; }},
   };
   const std::vector<Entry> clean = ReadEntries(seed_->bundle);
+  {  // the control: rewriting itself changes nothing a verifier checks
+    const std::string path = Scratch("rewritten.zip");
+    WriteEntries(path, seed_->bag, clean, true);
+    Verdict v = Verify(path);
+    ASSERT_EQ(v.exit_code, 0) << v.output;
+  }
   for (const Tamper& t : table) {
     std::vector<Entry> entries = clean;
     Entry* target = nullptr;
@@ -389,14 +395,6 @@ TEST_F(Evidence, OriginalDroppedSilentlyIsNamed) {
   ASSERT_EQ(v.findings.size(), 1u) << v.output;
   EXPECT_EQ(v.findings[0].first, "bag-info.txt");
   EXPECT_NE(v.findings[0].second.find("nor says why it is withheld"), std::string::npos) << v.output;
-}
-
-TEST_F(Evidence, UntouchedRewriteStaysClean) {
-  // The rewriting itself changes nothing a verifier checks.
-  const std::string path = Scratch("rewritten.zip");
-  WriteEntries(path, seed_->bag, ReadEntries(seed_->bundle), true);
-  Verdict v = Verify(path);
-  EXPECT_EQ(v.exit_code, 0) << v.output;
 }
 
 }  // namespace
