@@ -2,19 +2,16 @@
 #include "server/services/tsa_client.h"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/SSLManager.h>
 #include <Poco/URI.h>
 
 #include <cstring>
 #include <istream>
 #include <memory>
-#include <mutex>
 
+#include "server/services/outbound_http.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "crypto/timestamp.h"
@@ -26,31 +23,9 @@ constexpr std::string_view kQueryType = "application/timestamp-query";
 constexpr std::string_view kReplyType = "application/timestamp-reply";
 constexpr int kHttpOk = 200;
 constexpr int kFirstServerError = 500;
-constexpr const char* kCipherList =
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
 
 Status BadReply(const TsaEndpoint& tsa, const std::string& what) {
   return InvalidArgument("time-stamp authority " + tsa.name + ": " + what, "tsa_bad_reply");
-}
-
-std::unique_ptr<Poco::Net::HTTPClientSession> OpenSession(const Poco::URI& uri,
-                                                          const std::string& ca_file) {
-  if (uri.getScheme() == "http") {
-    return std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
-  }
-  static std::once_flag ssl_once;
-  std::call_once(ssl_once, [] { Poco::Net::initializeSSL(); });
-  Poco::Net::Context::Params params;
-  params.caLocation = ca_file;
-  params.loadDefaultCAs = ca_file.empty();
-  params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
-  params.cipherList = kCipherList;
-  Poco::Net::Context::Ptr context =
-      new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-  return std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
 }
 
 // The media type without parameters, lower case.
@@ -72,7 +47,7 @@ StatusOr<std::string> Post(const TsaEndpoint& tsa, const std::vector<uint8_t>& q
     }
     std::string path = uri.getPathEtc();
     if (path.empty()) path = "/";
-    auto session = OpenSession(uri, tsa.ca_file);
+    auto session = OpenOutboundSession(uri, tsa.ca_file);
     session->setTimeout(
         Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(timeout).count()));
     Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, path,

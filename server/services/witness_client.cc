@@ -2,20 +2,17 @@
 #include "server/services/witness_client.h"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/SSLManager.h>
 #include <Poco/URI.h>
 
 #include <charconv>
 #include <istream>
 #include <memory>
-#include <mutex>
 #include <optional>
 
+#include "server/services/outbound_http.h"
 #include "crypto/signed_note.h"
 
 namespace custos::services {
@@ -28,10 +25,6 @@ constexpr size_t kMaxReplySize = 64 * 1024;
 // How much of a refusal's body goes into `detail`.
 constexpr size_t kDetailBodyChars = 200;
 constexpr std::string_view kSizeContentType = "text/x.tlog.size";
-constexpr const char* kCipherList =
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
 
 WitnessResult Result(WitnessResult::Kind kind, std::string detail) {
   WitnessResult r;
@@ -98,23 +91,6 @@ WitnessResult CosignedReply(const crypto::cosig::WitnessKey& key, std::string_vi
   return r;
 }
 
-std::unique_ptr<Poco::Net::HTTPClientSession> OpenSession(const Poco::URI& uri,
-                                                          const std::string& ca_file) {
-  if (uri.getScheme() == "http") {
-    return std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
-  }
-  static std::once_flag ssl_once;
-  std::call_once(ssl_once, [] { Poco::Net::initializeSSL(); });
-  Poco::Net::Context::Params params;
-  params.caLocation = ca_file;
-  params.loadDefaultCAs = ca_file.empty();
-  params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
-  params.cipherList = kCipherList;
-  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-  return std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
-}
-
 }  // namespace
 
 std::string AddCheckpointBody(uint64_t old_size, const std::vector<crypto::Digest32>& proof,
@@ -143,7 +119,7 @@ WitnessResult SubmitCheckpoint(const WitnessEndpoint& endpoint, uint64_t old_siz
     std::string path = uri.getPathEtc();
     while (!path.empty() && path.back() == '/') path.pop_back();
     path += "/add-checkpoint";
-    auto session = OpenSession(uri, endpoint.ca_file);
+    auto session = OpenOutboundSession(uri, endpoint.ca_file);
     session->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(timeout).count()));
     Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, path,
                                Poco::Net::HTTPMessage::HTTP_1_1);
