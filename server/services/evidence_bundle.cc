@@ -119,7 +119,7 @@ std::string BagInfo(const PreparedEvidence& b, const storage::StoredCheckpoint& 
   info += "Bag-Count: 1 of 1\n";
   info += std::string(kEvidenceRecordLabel) + ": " + b.record.id.value + "\n";
   info += "Custos-Evidence-Made: " + domain::FormatTime(b.now) + "\n";
-  info += "Custos-Evidence-Made-By: " + (who ? who->username.value : std::string("operator")) + "\n";
+  info += "Custos-Evidence-Made-By: " + (who ? who->username.value : std::string(kEvidenceOperator)) + "\n";
   info += "Custos-Checkpoint-Size: " + std::to_string(cp.size) + "\n";
   info += "Custos-Checkpoint-Root: " + crypto::Base64Encode(cp.root) + "\n";
   size_t withheld = 0;

@@ -58,6 +58,9 @@ namespace custos::services {
 inline constexpr char kEvidenceRecordLabel[] = "Custos-Evidence-Record";
 inline constexpr char kEvidenceSummaryPath[] = "summary.md";
 inline constexpr char kEvidenceRecordPath[] = "record.json";
+// Custos-Evidence-Made-By of the operator's offline bundle: not a valid
+// username (usernames cannot hold ':').
+inline constexpr char kEvidenceOperator[] = "operator:offline";
 
 // Why a bundle holds no original of a file (bag-info.txt Custos-Withheld).
 inline constexpr char kEvidenceDestroyed[] = "destroyed";

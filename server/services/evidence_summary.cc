@@ -320,7 +320,7 @@ void Overview(std::ostream& o, const Tags& tags, const std::vector<std::pair<std
   o << "| 类型、密级 / Type, classification | " << Cell(Str(record, "type")) << ", " << Cell(Str(record, "classification")) << " |\n";
   o << "| 生成时间 / Made at (UTC) | " << Cell(Label(info, "Custos-Evidence-Made")) << " |\n";
   o << "| 生成人 / Made by | "
-    << (who == "operator" ? std::string("档案系统运维人员（离线）/ the archive's operator, offline") : Cell(who)) << " |\n";
+    << (who == kEvidenceOperator ? std::string("档案系统运维人员（离线）/ the archive's operator, offline") : Cell(who)) << " |\n";
   o << "| 日志 / Log | " << Cell(origin) << " |\n";
   o << "| 检查点 / Checkpoint | 树大小 / tree size " << Cell(size) << ", 根哈希 / root " << Cell(root) << " |\n";
   std::string attested;
