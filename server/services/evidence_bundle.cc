@@ -101,9 +101,128 @@ bool LentAsCopies(const EvidenceOptions& o, const Record& r) {
          o.stamp_classifications.end();
 }
 
+// What one read snapshot gives besides the files.
+struct Snapshot {
+  storage::StoredCheckpoint checkpoint;  // its note attested (cosignatures, timestamps)
+  std::vector<uint64_t> redacted;         // custody events a destruction redacted
+  size_t left_out = 0;                    // events of loans the caller may not see
+};
+
+// Decides the caller's right to the originals of `b`'s record at `b.now`
+// and, for a signed-in caller, appends the read event (write transaction).
+StatusOr<Decision> DecideAndLog(Transaction& tx, const Principal* who, const PreparedEvidence& b,
+                                const EvidenceOptions& options) {
+  Decision d;
+  const RecordId& id = b.record.id;
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
+  if (!r || (who != nullptr && !MaySeeRecord(*who, *r))) return NotFound("no record " + id.value, "record_not_found");
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(id));
+  bool may_read = true;
+  std::string via_loan;
+  if (who != nullptr) {
+    CUSTOS_ASSIGN_OR_RETURN(may_read, MayReadContentNow(tx, *who, *r, b.now, &via_loan));
+    if (!may_read) {
+      d.withheld = kEvidenceNotPermitted;
+    } else if (!via_loan.empty() && LentAsCopies(options, *r)) {
+      may_read = false;
+      d.withheld = kEvidenceStampedOnly;
+    }
+  }
+  domain::DetailValue::Array with_content;
+  for (const Version& v : versions) {
+    for (const StoredFile& f : v.files) {
+      if (may_read && !f.wrapped_dek.empty() && r->state != domain::RecordState::kDestroyed) {
+        d.readable.insert(f.id.value);
+        with_content.push_back(f.id.value);
+      }
+    }
+  }
+  if (who == nullptr) return d;
+  storage::LogEvent e = MakeEvent(kReadAction, *who, id.value, b.now);
+  e.details.Set("evidence", b.name);
+  if (!via_loan.empty()) e.details.Set("loan", via_loan);
+  if (!with_content.empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(d.fresh_since, FreshAccountSince(tx, *who, b.now, options.account_policy));
+    if (d.fresh_since) e.details.Set("freshAccount", true);
+  }
+  e.details.Set("recordIds", domain::DetailValue::Array{id.value});
+  e.details.Set("filesWithContent", std::move(with_content));
+  CUSTOS_ASSIGN_OR_RETURN(d.log_index, tx.log().Append(e));
+  return d;
+}
+
+// The record, its files (original or why not) and their signature results.
+Status ReadFiles(Transaction& tx, const Decision& d, PreparedEvidence& b) {
+  b.files.clear();
+  b.tags.clear();
+  CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(b.record.id));
+  if (!r) return NotFound("no record " + b.record.id.value, "record_not_found");
+  b.record = *r;
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(r->id));
+  for (const Version& v : versions) {
+    for (const StoredFile& f : v.files) {
+      BundleFile bf{f, v.number, "v" + std::to_string(v.number) + "/" + f.id.value + "-" + SafeName(f.name), ""};
+      if (f.wrapped_dek.empty() || r->state == domain::RecordState::kDestroyed) {
+        bf.withheld = kEvidenceDestroyed;
+      } else if (!d.readable.count(f.id.value)) {
+        bf.withheld = d.withheld.empty() ? kEvidenceNotPermitted : d.withheld;
+      }
+      CUSTOS_ASSIGN_OR_RETURN(b.tags[SignaturePath(v.number, f)], SignatureJson(v.number, f));
+      b.files.push_back(std::move(bf));
+    }
+  }
+  return Status::Ok();
+}
+
+// The newest checkpoint (attested) and every custody event under it that
+// `who` may see, each with its proof.
+Status ReadEvents(Transaction& tx, const Principal* who, PreparedEvidence& b, Snapshot& snap) {
+  storage::StoredCheckpoint& cp = snap.checkpoint;
+  CUSTOS_ASSIGN_OR_RETURN(cp, tx.log().LatestCheckpoint());
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::CheckpointSignature> lines, tx.log().CheckpointSignatures(cp.size));
+  cp.note = storage::AttestedNote(cp, std::move(lines));
+  const std::string& subject = b.record.id.value;
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> entries, tx.log().EntriesForSubject(subject, SIZE_MAX));
+  std::vector<domain::Loan> loans;
+  if (who != nullptr) {
+    CUSTOS_ASSIGN_OR_RETURN(loans, LoansOfRecord(tx, b.record.id));
+  }
+  b.result.events = 0;
+  for (const storage::LogEntry& e : entries) {
+    if (e.index >= cp.size) continue;  // not under the checkpoint yet
+    if (e.redacted()) {
+      snap.redacted.push_back(e.index);
+      continue;
+    }
+    if (who != nullptr && HiddenLoanEntry(*who, e, loans)) {
+      ++snap.left_out;
+      continue;
+    }
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<crypto::Digest32> proof, tx.log().InclusionProof(e.index, cp.size));
+    const std::string n = std::to_string(e.index);
+    b.tags["events/" + n + ".json"] = e.leaf;
+    b.tags["proofs/" + n + ".tlog-proof"] = FormatReceipt(e.leaf, e.index, proof, cp.note);
+    ++b.result.events;
+  }
+  return Status::Ok();
+}
+
+// A fresh account's bundle with originals goes to the security auditor's
+// list, file by file, as its downloads would.
+void ReportFreshReads(const Principal* who, const Decision& d, const PreparedEvidence& b,
+                      const EvidenceOptions& options) {
+  if (who == nullptr || !d.fresh_since || !d.log_index || options.fresh_reads == nullptr) return;
+  for (const BundleFile& f : b.files) {
+    if (f.withheld.empty()) {
+      options.fresh_reads->Add({who->username.value, who->role, b.record.id, f.version, f.file.id, b.now,
+                                *d.fresh_since, *d.log_index});
+    }
+  }
+}
+
 // bag-info.txt of a bundle (docs/formats/evidence-bundle.md).
-std::string BagInfo(const PreparedEvidence& b, const storage::StoredCheckpoint& cp, const Principal* who,
-                    const std::vector<uint64_t>& redacted, size_t left_out) {
+std::string BagInfo(const PreparedEvidence& b, const Snapshot& snap, const Principal* who) {
+  const storage::StoredCheckpoint& cp = snap.checkpoint;
   uint64_t bytes = 0, count = 0;
   for (const BundleFile& f : b.files) {
     if (f.withheld.empty()) {
@@ -130,8 +249,8 @@ std::string BagInfo(const PreparedEvidence& b, const storage::StoredCheckpoint& 
       info += "Custos-Withheld: v" + std::to_string(f.version) + "/" + f.file.id.value + " " + f.withheld + "\n";
     }
   }
-  for (uint64_t i : redacted) info += "Custos-Redacted-Event: " + std::to_string(i) + "\n";
-  info += "Custos-Events-Left-Out: " + std::to_string(left_out) + "\n";
+  for (uint64_t i : snap.redacted) info += "Custos-Redacted-Event: " + std::to_string(i) + "\n";
+  info += "Custos-Events-Left-Out: " + std::to_string(snap.left_out) + "\n";
   return info;
 }
 
@@ -152,132 +271,45 @@ StatusOr<std::shared_ptr<PreparedEvidence>> EvidenceService::Prepare(const Princ
   auto b = std::make_shared<PreparedEvidence>();
   b->now = clock_.Now();
   b->name = "evidence-" + id.value;
+  b->record.id = id;
 
   // 1. The right to the originals, and the read event, in one write
   //    transaction (as a download decides and logs).
   Decision d;
   CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) -> Status {
-    d = Decision{};
-    CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
-    if (!r || (who != nullptr && !MaySeeRecord(*who, *r))) return NotFound("no record " + id.value, "record_not_found");
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(id));
-    bool may_read = true;
-    std::string via_loan;
-    if (who != nullptr) {
-      CUSTOS_ASSIGN_OR_RETURN(may_read, MayReadContentNow(tx, *who, *r, b->now, &via_loan));
-      if (!may_read) {
-        d.withheld = kEvidenceNotPermitted;
-      } else if (!via_loan.empty() && LentAsCopies(options_, *r)) {
-        may_read = false;
-        d.withheld = kEvidenceStampedOnly;
-      }
-    }
-    domain::DetailValue::Array with_content;
-    for (const Version& v : versions) {
-      for (const StoredFile& f : v.files) {
-        if (may_read && !f.wrapped_dek.empty() && r->state != domain::RecordState::kDestroyed) {
-          d.readable.insert(f.id.value);
-          with_content.push_back(f.id.value);
-        }
-      }
-    }
-    if (who == nullptr) return Status::Ok();
-    storage::LogEvent e = MakeEvent(kReadAction, *who, id.value, b->now);
-    e.details.Set("evidence", b->name);
-    if (!via_loan.empty()) e.details.Set("loan", via_loan);
-    if (!with_content.empty()) {
-      CUSTOS_ASSIGN_OR_RETURN(d.fresh_since, FreshAccountSince(tx, *who, b->now, options_.account_policy));
-      if (d.fresh_since) e.details.Set("freshAccount", true);
-    }
-    e.details.Set("recordIds", domain::DetailValue::Array{id.value});
-    e.details.Set("filesWithContent", std::move(with_content));
-    CUSTOS_ASSIGN_OR_RETURN(d.log_index, tx.log().Append(e));
+    CUSTOS_ASSIGN_OR_RETURN(d, DecideAndLog(tx, who, *b, options_));
     return Status::Ok();
   }));
-  b->result.log_index = d.log_index;
-  b->result.content_withheld = d.withheld;
 
   // 2. Everything else in one read snapshot, which covers the read event.
-  std::vector<uint64_t> redacted;
-  size_t left_out = 0;
-  storage::StoredCheckpoint cp;
-  auto read = [&](Transaction& tx) -> Status {
-    b->files.clear();
-    b->tags.clear();
-    b->result.events = 0;
-    redacted.clear();
-    left_out = 0;
-    CUSTOS_ASSIGN_OR_RETURN(std::optional<Record> r, tx.records().Find(id));
-    if (!r) return NotFound("no record " + id.value, "record_not_found");
-    b->record = *r;
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<Version> versions, tx.versions().List(id));
-    for (const Version& v : versions) {
-      for (const StoredFile& f : v.files) {
-        BundleFile bf{f, v.number, "v" + std::to_string(v.number) + "/" + f.id.value + "-" + SafeName(f.name), ""};
-        if (f.wrapped_dek.empty() || r->state == domain::RecordState::kDestroyed) {
-          bf.withheld = kEvidenceDestroyed;
-        } else if (!d.readable.count(f.id.value)) {
-          bf.withheld = d.withheld.empty() ? kEvidenceNotPermitted : d.withheld;
-        }
-        CUSTOS_ASSIGN_OR_RETURN(b->tags[SignaturePath(v.number, f)], SignatureJson(v.number, f));
-        b->files.push_back(std::move(bf));
-      }
-    }
-    // The newest checkpoint, with the cosignatures and timestamps it has
-    // so far (the attested note, as served).
-    CUSTOS_ASSIGN_OR_RETURN(cp, tx.log().LatestCheckpoint());
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::CheckpointSignature> lines, tx.log().CheckpointSignatures(cp.size));
-    cp.note = storage::AttestedNote(cp, std::move(lines));
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> entries, tx.log().EntriesForSubject(id.value, SIZE_MAX));
-    std::vector<domain::Loan> loans;
-    if (who != nullptr) {
-      CUSTOS_ASSIGN_OR_RETURN(loans, LoansOfRecord(tx, id));
-    }
-    for (const storage::LogEntry& e : entries) {
-      if (e.index >= cp.size) continue;  // not under the checkpoint yet
-      if (e.redacted()) {
-        redacted.push_back(e.index);
-        continue;
-      }
-      if (who != nullptr && HiddenLoanEntry(*who, e, loans)) {
-        ++left_out;
-        continue;
-      }
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<crypto::Digest32> proof, tx.log().InclusionProof(e.index, cp.size));
-      const std::string n = std::to_string(e.index);
-      b->tags["events/" + n + ".json"] = e.leaf;
-      b->tags["proofs/" + n + ".tlog-proof"] = FormatReceipt(e.leaf, e.index, proof, cp.note);
-      ++b->result.events;
-    }
-    return Status::Ok();
-  };
-  // The checkpoint over the read event is signed just after its commit;
-  // a snapshot taken in between is taken again.
+  //    Its checkpoint is signed just after the event's commit; a snapshot
+  //    taken in between is taken again.
+  Snapshot snap;
   for (int attempt = 0;; ++attempt) {
-    CUSTOS_RETURN_IF_ERROR(store_.Read(read));
-    if (!d.log_index || *d.log_index < cp.size || attempt == kCheckpointPolls) break;
+    CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+      snap = Snapshot{};
+      CUSTOS_RETURN_IF_ERROR(ReadFiles(tx, d, *b));
+      return ReadEvents(tx, who, *b, snap);
+    }));
+    if (!d.log_index || *d.log_index < snap.checkpoint.size || attempt == kCheckpointPolls) break;
     std::this_thread::sleep_for(kCheckpointPoll);
   }
+
+  // 3. The other tag files, bag-info.txt and the summary they give.
   CUSTOS_ASSIGN_OR_RETURN(std::string catalogue, domain::CanonicalJson(CatalogueJson(b->record)));
   b->tags[kEvidenceRecordPath] = catalogue + "\n";
-  b->tags["log/checkpoint"] = cp.note;
+  b->tags["log/checkpoint"] = snap.checkpoint.note;
   b->tags["log/key"] = verifier_keys_ + (verifier_keys_.empty() || verifier_keys_.back() == '\n' ? "" : "\n");
-  b->bag_info = BagInfo(*b, cp, who, redacted, left_out);
+  b->bag_info = BagInfo(*b, snap, who);
   std::map<std::string, std::string> all = b->tags;
   all["bag-info.txt"] = b->bag_info;
   b->tags[kEvidenceSummaryPath] = EvidenceSummary(all);
-
   b->result.name = b->name;
   b->result.record_id = id.value;
-  b->result.checkpoint_size = cp.size;
-  if (d.fresh_since && d.log_index && options_.fresh_reads != nullptr) {
-    for (const BundleFile& f : b->files) {
-      if (f.withheld.empty()) {
-        options_.fresh_reads->Add({who->username.value, who->role, id, f.version, f.file.id, b->now,
-                                   *d.fresh_since, *d.log_index});
-      }
-    }
-  }
+  b->result.checkpoint_size = snap.checkpoint.size;
+  b->result.log_index = d.log_index;
+  b->result.content_withheld = d.withheld;
+  ReportFreshReads(who, d, *b, options_);
   return b;
 }
 
