@@ -28,7 +28,9 @@
 #include "crypto/bytes.h"
 #include "crypto/hash.h"
 #include "server/services/bag_writer.h"
+#include "server/services/destruction_service.h"
 #include "server/services/package_writer.h"
+#include "storage/integrity.h"
 #include "storage/metadata_store.h"
 #include "tests/admin/in_process.h"
 #include "tests/admin/live_archive.h"
@@ -50,6 +52,8 @@ struct Entry {
 
 struct Seed {
   std::string data, vkey, bundle, bag, record;
+  std::string destroyed;        // a record destroyed ten years on
+  uint64_t redacted_update = 0;  // its record.update with values in the leaf, redacted
 };
 
 Seed* seed_ = nullptr;
@@ -163,6 +167,52 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
     auto read = records.OpenContent(archivist, domain::RecordId{seed.record}, 1, v1->detail.versions[0].files[0].id);
     if (!read.ok()) {
       ADD_FAILURE() << "read: " << read.status().ToString();
+      return false;
+    }
+    // A record destroyed when its retention ran out: a legacy record.update
+    // with its values in the leaf, which the destruction redacts.
+    auto d1 = live::Commit(records.BeginCheckIn(archivist, live::GeneralRecord("访客登记 Visitor log 2016")),
+                           {{"访客登记.pdf", live::PatternBytes(700, 4), "application/pdf"}});
+    if (!d1) return false;
+    seed.destroyed = d1->detail.record.id.value;
+    Status legacy = archive->storage().store().Write([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(std::optional<domain::Record> r, tx.records().Find(domain::RecordId{seed.destroyed}));
+      if (!r) return NotFound("no record " + seed.destroyed);
+      storage::LogEvent e;
+      e.action = "record.update";
+      e.actor = archivist.username.value;
+      e.subject = seed.destroyed;
+      e.at = clock.Now();
+      CUSTOS_ASSIGN_OR_RETURN(std::string digest, storage::RecordDigest(*r));
+      e.details.Set(storage::kDetailRecordHash, digest);
+      e.details.Set("before", domain::EventDetails().Set("description", "访客 李四"));
+      e.details.Set("after", domain::EventDetails().Set("description", r->description));
+      CUSTOS_ASSIGN_OR_RETURN(seed.redacted_update, tx.log().Append(e));
+      return Status::Ok();
+    });
+    if (!legacy.ok()) {
+      ADD_FAILURE() << "legacy update: " << legacy.ToString();
+      return false;
+    }
+    clock.Advance(std::chrono::hours(24) * (3653 + 7));
+    services::DestructionOptions no_cooling;  // ann and lee have no users rows
+    no_cooling.account_policy.cooling = std::chrono::hours(0);
+    services::DestructionService destruction(archive->storage().store(), archive->storage().blobs(), archive->log(),
+                                             archive->storage().keyring().log_signers(), clock, no_cooling);
+    auto batch = destruction.Propose(archivist, {seed.destroyed}, "retention expired");
+    if (!batch.ok()) {
+      ADD_FAILURE() << "propose: " << batch.status().ToString();
+      return false;
+    }
+    for (const services::Principal& p : {services::Principal{domain::Username{"ann"}, domain::Role::kApprover, "sales"},
+                                         services::Principal{domain::Username{"lee"}, domain::Role::kLegal, "legal"}}) {
+      if (auto approved = destruction.Approve(p, batch->id); !approved.ok()) {
+        ADD_FAILURE() << "approve: " << approved.status().ToString();
+        return false;
+      }
+    }
+    if (auto executed = destruction.Execute(archivist, batch->id); !executed.ok()) {
+      ADD_FAILURE() << "execute: " << executed.status().ToString();
       return false;
     }
     // A witness's line on the newest checkpoint (its signature is not
@@ -301,6 +351,30 @@ TEST_F(Evidence, SummaryStepsRunWithOpensslAlone) {
   RunResult tampered = RunProgram({"/bin/sh", Scratch("steps.sh"), bag, seed_->vkey});
   EXPECT_NE(tampered.out.find("FAILED events/" + first + ".json"), std::string::npos) << tampered.out;
   EXPECT_NE(tampered.out.find("FAILED event " + first), std::string::npos) << tampered.out;
+}
+
+// A destroyed record's bundle: no original (each file says destroyed), the
+// tombstone's catalogue values, the redacted event named by its index, and
+// still clean.
+TEST_F(Evidence, DestroyedRecordBundleVerifies) {
+  const std::string out = Scratch("destroyed.zip");
+  RunResult r = RunProgram({Ctl(), "evidence", seed_->destroyed, "--data", seed_->data, "--out", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Verdict v = Verify(out);
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  std::vector<Entry> entries = ReadEntries(out);
+  EXPECT_EQ(Find(entries, [](const std::string& p) { return p.rfind("data/", 0) == 0; }), nullptr);
+  const std::string redacted = std::to_string(seed_->redacted_update);
+  EXPECT_EQ(Find(entries, [&](const std::string& p) { return p == "events/" + redacted + ".json"; }), nullptr);
+  const Entry* info = Find(entries, [](const std::string& p) { return p == "bag-info.txt"; });
+  ASSERT_NE(info, nullptr);
+  EXPECT_NE(info->bytes.find(" destroyed\n"), std::string::npos) << info->bytes;
+  EXPECT_NE(info->bytes.find("Custos-Redacted-Event: " + redacted + "\n"), std::string::npos) << info->bytes;
+  const Entry* summary = Find(entries, [](const std::string& p) { return p == "summary.md"; });
+  ASSERT_NE(summary, nullptr);
+  EXPECT_NE(summary->bytes.find("已销毁 / destroyed"), std::string::npos);
+  EXPECT_NE(summary->bytes.find("| " + redacted + " | | | 因销毁而删去正文"), std::string::npos);
+  EXPECT_NE(summary->bytes.find("销毁 / destroyed | record.destroy"), std::string::npos);
 }
 
 TEST_F(Evidence, UnknownRecordWritesNothing) {
