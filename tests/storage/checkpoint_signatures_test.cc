@@ -18,12 +18,14 @@
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "storage/store_copy.h"
+#include "tests/storage/backend_store.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::storage {
 namespace {
 
+using testing::Backend;
 using testing::TestSigner;
 
 const std::string kDash = "\xe2\x80\x94 ";
@@ -38,12 +40,6 @@ CheckpointSignature Line(uint64_t size, const std::string& name, const std::stri
   s.created_at = domain::TruncateToMillis(std::chrono::system_clock::now());
   return s;
 }
-
-struct Backend {
-  const char* name;
-  bool postgres;
-};
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 std::unique_ptr<MetadataStore> OpenSqlite(const std::string& path, TestSigner& signer) {
   SqliteOptions options;
@@ -63,21 +59,11 @@ void Append(MetadataStore& store, int n) {
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
-class CheckpointSignatureStore : public ::testing::TestWithParam<Backend> {
+class CheckpointSignatureStore : public testing::BackendStoreTest {
  protected:
   void SetUp() override {
-    if (GetParam().postgres) {
-      CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
-      PostgresOptions options;
-      options.dsn = custos::testing::NewPostgresSchema();
-      ASSERT_FALSE(options.dsn.empty());
-      auto s = PostgresStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    } else {
-      store_ = OpenSqlite(tmp_.Sub("custos.db"), signer_);
-      ASSERT_NE(store_, nullptr);
-    }
+    BackendStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     Append(*store_, 2);  // checkpoint of size 2
     Append(*store_, 3);  // checkpoint of size 5
   }
@@ -94,10 +80,6 @@ class CheckpointSignatureStore : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
-
-  custos::testing::TempDir tmp_;
-  TestSigner signer_;
-  std::unique_ptr<MetadataStore> store_;
 };
 
 TEST_P(CheckpointSignatureStore, StoredLinesRideOnTheServedNoteAfterTheLogsSignature) {
@@ -162,10 +144,8 @@ TEST_P(CheckpointSignatureStore, BadLinesAreRefusedAndNothingIsStored) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, CheckpointSignatureStore,
-                         ::testing::Values(Backend{"Sqlite", false}, Backend{"Postgres", true}),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return std::string(info.param.name);
-                         });
+                         testing::kBothBackends,
+                         testing::BackendName);
 
 TEST(CheckpointSignatureCopy, CustosctlMigrateCopiesTheLines) {
   CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());

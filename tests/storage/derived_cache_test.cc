@@ -19,12 +19,14 @@
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 #include "storage/store_copy.h"
+#include "tests/storage/backend_store.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
 
 namespace custos::storage {
 namespace {
 
+using testing::Backend;
 using testing::TestSigner;
 
 domain::Time At(int64_t ms) {
@@ -42,33 +44,8 @@ DerivedEntry Entry(const std::string& file, const std::string& purpose, const st
   return e;
 }
 
-struct Backend {
-  const char* name;
-  bool postgres;
-};
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
-
-class DerivedCacheStore : public ::testing::TestWithParam<Backend> {
+class DerivedCacheStore : public testing::BackendStoreTest {
  protected:
-  void SetUp() override {
-    if (GetParam().postgres) {
-      CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
-      PostgresOptions options;
-      options.dsn = custos::testing::NewPostgresSchema();
-      ASSERT_FALSE(options.dsn.empty());
-      auto s = PostgresStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    } else {
-      SqliteOptions options;
-      options.path = tmp_.Sub("custos.db");
-      options.durable = false;
-      auto s = SqliteStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    }
-  }
-
   Status Put(const DerivedEntry& e) {
     return store_->Write([&](Transaction& tx) { return tx.derived().Put(e); });
   }
@@ -90,10 +67,6 @@ class DerivedCacheStore : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return n;
   }
-
-  custos::testing::TempDir tmp_;
-  TestSigner signer_;
-  std::unique_ptr<MetadataStore> store_;
 };
 
 TEST_P(DerivedCacheStore, StoredEntryComesBackByFileAndPurpose) {
@@ -172,10 +145,8 @@ TEST_P(DerivedCacheStore, DeleteRecordRemovesOnlyThatRecordsRows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, DerivedCacheStore,
-                         ::testing::Values(Backend{"Sqlite", false}, Backend{"Postgres", true}),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return std::string(info.param.name);
-                         });
+                         testing::kBothBackends,
+                         testing::BackendName);
 
 TEST(DerivedCacheCopy, CustosctlMigrateCopiesTheCache) {
   CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());

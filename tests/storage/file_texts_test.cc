@@ -19,6 +19,7 @@
 #include "storage/sql_util.h"
 #include "storage/sqlite_store.h"
 #include "storage/store_copy.h"
+#include "tests/storage/backend_store.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
 
@@ -26,6 +27,7 @@ namespace custos::storage {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::Backend;
 using testing::TestSigner;
 
 // A fixed instant (2026-11-22T14:00:00Z) plus `ms` milliseconds.
@@ -106,33 +108,8 @@ TEST(TypeMismatch, NoClaimOrNoIdentificationNeverMismatches) {
 
 // --------------------------------------------------- repository on stores
 
-struct Backend {
-  const char* name;
-  bool postgres;
-};
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
-
-class FileTextsStore : public ::testing::TestWithParam<Backend> {
+class FileTextsStore : public testing::BackendStoreTest {
  protected:
-  void SetUp() override {
-    if (GetParam().postgres) {
-      CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
-      PostgresOptions options;
-      options.dsn = custos::testing::NewPostgresSchema();
-      ASSERT_FALSE(options.dsn.empty());
-      auto s = PostgresStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    } else {
-      SqliteOptions options;
-      options.path = tmp_.Sub("custos.db");
-      options.durable = false;
-      auto s = SqliteStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    }
-  }
-
   void MustWrite(const std::function<Status(FileTextRepository&)>& fn) {
     Status s = store_->Write([&](Transaction& tx) { return fn(tx.texts()); });
     ASSERT_TRUE(s.ok()) << s.ToString();
@@ -195,10 +172,6 @@ class FileTextsStore : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
-
-  custos::testing::TempDir tmp_;
-  TestSigner signer_;
-  std::unique_ptr<MetadataStore> store_;
 };
 
 TEST_P(FileTextsStore, UpsertThenFindGivesEveryFieldBack) {
@@ -402,8 +375,8 @@ TEST_P(FileTextsStore, BadInputRefusedAndNothingChanged) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FileTextsStore,
-                         ::testing::Values(Backend{"Sqlite", false}, Backend{"Postgres", true}),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return std::string(info.param.name); });
+                         testing::kBothBackends,
+                         testing::BackendName);
 
 // ------------------------------------------------------ migration 8 → 9
 
@@ -503,8 +476,8 @@ TEST_P(Migration9, QueuesLiveRecordsNotDestroyedOnesAndRemakesPostings) {
   EXPECT_EQ(found[0].record_id.value, "CT-2026-000002");
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, Migration9, ::testing::Values(Backend{"Sqlite", false}, Backend{"Postgres", true}),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Stores, Migration9, testing::kBothBackends,
+                         testing::BackendName);
 
 // ------------------------------------------------ custosctl migrate's copy
 

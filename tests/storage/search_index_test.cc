@@ -22,6 +22,7 @@
 #include "storage/sqlite_store.h"
 #include "storage/store_copy.h"
 #include "storage/text_tokens.h"
+#include "tests/storage/backend_store.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
 
@@ -29,6 +30,7 @@ namespace custos::storage {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Backend;
 using testing::TestSigner;
 
 crypto::Bytes Key(uint8_t fill) { return crypto::Bytes(kIndexKeySize, fill); }
@@ -126,33 +128,8 @@ TEST(IndexKeyFile, SymbolicLinkRefused) {
 
 // ------------------------------------------------------ postings on stores
 
-struct Backend {
-  const char* name;
-  bool postgres;
-};
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
-
-class SearchIndexStore : public ::testing::TestWithParam<Backend> {
+class SearchIndexStore : public testing::BackendStoreTest {
  protected:
-  void SetUp() override {
-    if (GetParam().postgres) {
-      CUSTOS_REQUIRE_POSTGRES(custos::testing::PostgresDsn());
-      PostgresOptions options;
-      options.dsn = custos::testing::NewPostgresSchema();
-      ASSERT_FALSE(options.dsn.empty());
-      auto s = PostgresStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    } else {
-      SqliteOptions options;
-      options.path = tmp_.Sub("custos.db");
-      options.durable = false;
-      auto s = SqliteStore::Open(options, &signer_.checkpoint);
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      store_ = std::move(s).value();
-    }
-  }
-
   // Indexes `text` as (record, field, file).
   void Index(const std::string& record, const std::string& field, const std::string& text,
              const std::string& file = "") {
@@ -188,10 +165,7 @@ class SearchIndexStore : public ::testing::TestWithParam<Backend> {
     return stats;
   }
 
-  custos::testing::TempDir tmp_;
-  TestSigner signer_;
   IndexKey key_{Key(7)};
-  std::unique_ptr<MetadataStore> store_;
 };
 
 using Strings = std::vector<std::string>;
@@ -303,8 +277,8 @@ TEST_P(SearchIndexStore, ReadTransactionRefusesWrites) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SearchIndexStore,
-                         ::testing::Values(Backend{"Sqlite", false}, Backend{"Postgres", true}),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return std::string(info.param.name); });
+                         testing::kBothBackends,
+                         testing::BackendName);
 
 // ----------------------------------------------- what the SQLite file holds
 
