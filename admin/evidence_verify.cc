@@ -76,6 +76,60 @@ std::optional<crypto::Checkpoint> CheckCheckpoint(const Tags& tags, const Verifi
   return cp;
 }
 
+// 1b. Each older attested checkpoint (log/attested/<size>.checkpoint):
+// signed by a trusted key, of the same log, and a prefix of the bundle's
+// checkpoint by its consistency proof (log/attested/<size>.consistency).
+void CheckAttested(const Tags& tags, const Verifiers& verifiers, const std::optional<crypto::Checkpoint>& cp,
+                   PackageReport& report) {
+  const std::string dir = "log/attested/";
+  for (auto it = tags.lower_bound(dir); it != tags.end() && it->first.rfind(dir, 0) == 0; ++it) {
+    const std::string& path = it->first;
+    const std::string stem = path.substr(0, path.rfind('.'));
+    if (path.size() > 11 && path.compare(path.size() - 12, 12, ".consistency") == 0) {
+      if (!tags.count(stem + ".checkpoint")) Add(report, path, "names no attested checkpoint");
+      continue;
+    }
+    if (path.size() < 12 || path.compare(path.size() - 11, 11, ".checkpoint") != 0) {
+      Add(report, path, "is not an attested checkpoint or its consistency proof");
+      continue;
+    }
+    auto opened = crypto::OpenCheckpoint(it->second, verifiers);
+    if (!opened.ok()) {
+      Add(report, path, "not signed by the given key: " + opened.status().message());
+      continue;
+    }
+    const crypto::Checkpoint& old = opened->checkpoint;
+    if (stem != dir + std::to_string(old.size)) {
+      Add(report, path, "names tree size " + std::to_string(old.size) + ", not its file name's");
+      continue;
+    }
+    if (!cp) continue;  // log/checkpoint's own finding says why
+    if (old.origin != cp->origin) {
+      Add(report, path, "is of another log (" + old.origin + ")");
+      continue;
+    }
+    auto proof_it = tags.find(stem + ".consistency");
+    if (proof_it == tags.end()) {
+      Add(report, stem + ".consistency", "missing");
+      continue;
+    }
+    std::vector<crypto::Bytes> proof;
+    std::istringstream in(proof_it->second);
+    bool malformed = false;
+    for (std::string line; std::getline(in, line);) {
+      auto h = crypto::Base64Decode(line);
+      if (!h) {
+        malformed = true;
+        break;
+      }
+      proof.push_back(std::move(*h));
+    }
+    Status s = malformed ? InvalidArgument("a line is not base64", "proof_malformed")
+                         : crypto::merkle::VerifyConsistency(old.size, cp->size, proof, old.root, cp->root);
+    if (!s.ok()) Add(report, stem + ".consistency", "does not lead from it to log/checkpoint: " + s.message());
+  }
+}
+
 // 2. The events about the record, each with a proof of exactly its leaf.
 std::map<uint64_t, Event> CheckEvents(const Tags& tags, const std::string& record,
                                       const std::optional<crypto::Checkpoint>& cp, PackageReport& report) {
@@ -256,6 +310,7 @@ void CheckEvidenceBundle(const Tags& tags, const std::map<std::string, std::stri
                          const Verifiers& verifiers, PackageReport& report) {
   const std::string record = BagInfoValue(tags, services::kEvidenceRecordLabel);
   std::optional<crypto::Checkpoint> cp = CheckCheckpoint(tags, verifiers, report);
+  CheckAttested(tags, verifiers, cp, report);
   std::map<uint64_t, Event> events = CheckEvents(tags, record, cp, report);
   report.log_entries = events.size();
   report.receipts = events.size();

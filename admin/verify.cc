@@ -4,6 +4,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <charconv>
+#include <optional>
 #include <sstream>
 
 #include "admin/open_archive.h"
@@ -161,22 +162,44 @@ void CheckPackageAttestations(const std::map<std::string, std::string>& tags,
   crypto::AttestationPolicy lines_only = policy;
   lines_only.min_cosignatures = 0;
   lines_only.require_timestamp = false;
+  // The policy holds when log/checkpoint or one of the older attested
+  // checkpoints an evidence bundle carries (log/attested/<size>.checkpoint,
+  // a prefix of log/checkpoint by its consistency proof) meets it.
+  std::optional<std::string> unmet;
+  bool policy_checked = false, met = false;
   for (const auto& [path, text] : tags) {
     const bool receipt = path.rfind("receipts/", 0) == 0 ||
                          (path.size() > 11 && path.compare(path.size() - 11, 11, ".tlog-proof") == 0);
-    if (path != "log/checkpoint" && !receipt) continue;
+    const bool attested = path.rfind("log/attested/", 0) == 0 && path.size() > 11 &&
+                          path.compare(path.size() - 11, 11, ".checkpoint") == 0;
+    if (path != "log/checkpoint" && !receipt && !attested) continue;
     std::string note = text;
     if (receipt) {
       auto parsed = services::ParseReceipt(text);
       if (!parsed.ok()) continue;  // the receipt checks report it
       note = parsed->checkpoint_note;
     }
-    crypto::AttestationReport r =
-        crypto::CheckAttestations(note, receipt ? lines_only : policy);
+    crypto::AttestationReport r = crypto::CheckAttestations(note, receipt ? lines_only : policy);
+    bool short_of_policy = false;
     for (const std::string& p : r.problems) {
-      if (crypto::ProblemCode(p) == crypto::kProblemNoteMalformed) continue;  // reported elsewhere
+      const std::string_view code = crypto::ProblemCode(p);
+      if (code == crypto::kProblemNoteMalformed) continue;  // reported elsewhere
+      if (code == crypto::kProblemWitnessPolicy) {
+        short_of_policy = true;
+        if (path == "log/checkpoint") unmet = p;
+        continue;
+      }
       report.findings.push_back({path, p});
     }
+    if (!receipt) {
+      policy_checked = true;
+      met = met || !short_of_policy;
+    }
+  }
+  if (policy_checked && !met) {
+    report.findings.push_back(
+        {"log/checkpoint", unmet.value_or(std::string(crypto::kProblemWitnessPolicy) +
+                                          ": no checkpoint of the package meets the policy")});
   }
 }
 

@@ -68,7 +68,9 @@ void PrintReport(const storage::VerifyReport& report, std::ostream& out);
 std::string ReportJson(const storage::VerifyReport& report);
 
 // The attestations in a package or evidence bundle (`tags`: tag file path
-// inside the bag → bytes): log/checkpoint against `policy`, and the
+// inside the bag → bytes): log/checkpoint against `policy` (or, in an
+// evidence bundle, one of its older attested checkpoints,
+// log/attested/<size>.checkpoint, meeting it), and the
 // checkpoint of every receipt (receipts/…, proofs/….tlog-proof) for lines
 // of trusted witnesses or timestamps that do not verify. Each finding's
 // problem starts with its code (checkpoint_witness_policy,

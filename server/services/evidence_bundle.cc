@@ -174,6 +174,34 @@ Status ReadFiles(Transaction& tx, const Decision& d, PreparedEvidence& b) {
   return Status::Ok();
 }
 
+// The newest checkpoint that witnesses cosigned and the newest that an
+// authority timestamped, when older than the bundle's checkpoint `cp` (which
+// covers the bundle's own read event, so it is rarely attested yet): each
+// with its lines as log/attested/<size>.checkpoint, and the RFC 9162
+// consistency proof from it to `cp` as log/attested/<size>.consistency.
+// Every event below such a size is then witnessed or timestamped too.
+Status AddAttested(Transaction& tx, const storage::StoredCheckpoint& cp, PreparedEvidence& b) {
+  // A snapshot taken again replaces what the first one found.
+  for (auto it = b.tags.lower_bound("log/attested/"); it != b.tags.end() && it->first.rfind("log/attested/", 0) == 0;) {
+    it = b.tags.erase(it);
+  }
+  for (const char* kind : {storage::kCosignatureKind, storage::kTimestampKind}) {
+    CUSTOS_ASSIGN_OR_RETURN(std::optional<storage::StoredCheckpoint> attested,
+                            tx.log().LatestAttestedCheckpoint(kind));
+    if (!attested || attested->size >= cp.size) continue;
+    const std::string base = "log/attested/" + std::to_string(attested->size);
+    if (b.tags.count(base + ".checkpoint")) continue;
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::CheckpointSignature> lines,
+                            tx.log().CheckpointSignatures(attested->size));
+    b.tags[base + ".checkpoint"] = storage::AttestedNote(*attested, std::move(lines));
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<crypto::Digest32> proof, tx.log().ConsistencyProof(attested->size, cp.size));
+    std::string text;
+    for (const crypto::Digest32& h : proof) text += crypto::Base64Encode(h) + "\n";
+    b.tags[base + ".consistency"] = text;
+  }
+  return Status::Ok();
+}
+
 // The newest checkpoint (attested) and every custody event under it that
 // `who` may see, each with its proof.
 Status ReadEvents(Transaction& tx, const Principal* who, PreparedEvidence& b, Snapshot& snap) {
@@ -181,6 +209,7 @@ Status ReadEvents(Transaction& tx, const Principal* who, PreparedEvidence& b, Sn
   CUSTOS_ASSIGN_OR_RETURN(cp, tx.log().LatestCheckpoint());
   CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::CheckpointSignature> lines, tx.log().CheckpointSignatures(cp.size));
   cp.note = storage::AttestedNote(cp, std::move(lines));
+  CUSTOS_RETURN_IF_ERROR(AddAttested(tx, cp, b));
   const std::string& subject = b.record.id.value;
   CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::LogEntry> entries, tx.log().EntriesForSubject(subject, SIZE_MAX));
   std::vector<domain::Loan> loans;

@@ -291,6 +291,9 @@ openssl ts -verify -data msg -in token.der -token_in -CAfile tsa-ca.pem
 openssl ts -reply -in token.der -token_in -token_out -text | grep 'Time stamp'
 ```
 
+本证据包的检查点覆盖了生成证据包这一事件本身，见证人和时间戳通常稍后才到。若有更早的、已经副署或加盖时间戳的检查点，它位于 `log/attested/<树大小>.checkpoint`（同样用第 3、5 步核验），`log/attested/<树大小>.consistency` 是从它到 `log/checkpoint` 的 RFC 9162 一致性证明（每行一个 base64 哈希），任何通用的透明日志验证工具都可核验；序号小于该树大小的事件因此同样得到见证。
+The bundle's checkpoint covers the making of the bundle itself, which witnesses and authorities attest a little later. An earlier checkpoint that they did attest is in `log/attested/<tree size>.checkpoint` (check it with steps 3 and 5 as well); `log/attested/<tree size>.consistency` is the RFC 9162 consistency proof from it to `log/checkpoint` (one base64 hash per line), which any generic transparency-log verifier checks. Events below that tree size are attested through it.
+
 ### 6. 著录项 / Catalogue values
 
 `record.json` 中的题名等著录项及盐值，按 RFC 8785 规范化（`metadata` 作为其规范 JSON 字符串，空盐值省略）后的 SHA-256，等于最后一个带 `recordHash` 的事件中的 `details.recordHash`。
@@ -327,6 +330,22 @@ void Overview(std::ostream& o, const Tags& tags, const std::vector<std::pair<std
   for (const auto& [name, kind] : Attestations(note)) attested += (attested.empty() ? "" : "; ") + Cell(name) + " (" + kind + ")";
   o << "| 见证与时间戳 / Witnesses and timestamps | "
     << (attested.empty() ? std::string("暂无 / none yet") : attested) << " |\n";
+  // Older checkpoints that were attested, each a prefix of log/checkpoint.
+  const std::string dir = "log/attested/";
+  for (auto it = tags.lower_bound(dir); it != tags.end() && it->first.rfind(dir, 0) == 0; ++it) {
+    if (it->first.size() < 11 || it->first.compare(it->first.size() - 11, 11, ".checkpoint") != 0) continue;
+    std::istringstream older(it->second);
+    std::string older_origin, older_size;
+    std::getline(older, older_origin);
+    std::getline(older, older_size);
+    std::string lines;
+    for (const auto& [name, kind] : Attestations(it->second)) lines += (lines.empty() ? "" : "; ") + Cell(name) + " (" + kind + ")";
+    o << "| 较早的检查点 / An earlier checkpoint | 树大小 / tree size " << Cell(older_size) << ": "
+      << (lines.empty() ? std::string("—") : lines) << "; " << Cell(it->first)
+      << "（一致性证明 / consistency proof: " << Cell(it->first.substr(0, it->first.size() - 11) + ".consistency")
+      << "）; 序号小于 " << Cell(older_size) << " 的事件同样得到见证 / events below index " << Cell(older_size)
+      << " are attested through it |\n";
+  }
   size_t withheld = 0;
   for (const auto& [k, v] : info) withheld += k == "Custos-Withheld" ? 1 : 0;
   o << "| 原件 / Originals | " << files.size() - std::min(files.size(), withheld) << " / " << files.size()

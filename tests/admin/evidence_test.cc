@@ -27,6 +27,7 @@
 #include "admin/batch_archive.h"
 #include "crypto/bytes.h"
 #include "crypto/hash.h"
+#include "crypto/timestamp.h"
 #include "server/services/bag_writer.h"
 #include "server/services/destruction_service.h"
 #include "server/services/package_writer.h"
@@ -54,6 +55,7 @@ struct Seed {
   std::string data, vkey, bundle, bag, record;
   std::string destroyed;        // a record destroyed ten years on
   uint64_t redacted_update = 0;  // its record.update with values in the leaf, redacted
+  uint64_t stamped_size = 0;     // an earlier checkpoint with a timestamp line
 };
 
 Seed* seed_ = nullptr;
@@ -163,6 +165,15 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
     auto v2 = live::Commit(records.BeginVersion(archivist, domain::RecordId{seed.record}, "amendment", "更正"),
                            {{"补充 amendment.pdf", live::PatternBytes(1200, 3), "application/pdf"}});
     if (!v2) return false;
+    // This checkpoint gets an authority's line below: the bundle then
+    // carries it as an earlier attested checkpoint with its consistency
+    // proof (the token itself is not checked without --tsa-ca).
+    Status stamped = archive->storage().store().Read([&](storage::Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(storage::StoredCheckpoint cp, tx.log().LatestCheckpoint());
+      seed.stamped_size = cp.size;
+      return Status::Ok();
+    });
+    if (!stamped.ok()) return false;
     clock.Advance(std::chrono::minutes(5));
     auto read = records.OpenContent(archivist, domain::RecordId{seed.record}, 1, v1->detail.versions[0].files[0].id);
     if (!read.ok()) {
@@ -221,7 +232,14 @@ bool MakeSeed(const TempDir& tmp, Seed& seed) {
       CUSTOS_ASSIGN_OR_RETURN(storage::StoredCheckpoint cp, tx.log().LatestCheckpoint());
       const std::string line =
           "\xe2\x80\x94 " + std::string(kWitness) + " " + crypto::Base64Encode(std::string(76, '\x07')) + "\n";
-      return tx.log().AddCheckpointSignature({cp.size, kWitness, storage::kCosignatureKind, line, clock.Now()});
+      CUSTOS_RETURN_IF_ERROR(
+          tx.log().AddCheckpointSignature({cp.size, kWitness, storage::kCosignatureKind, line, clock.Now()}));
+      const std::string tsa = "tsa.test/时间";
+      const std::string token(300, '\x30');
+      return tx.log().AddCheckpointSignature(
+          {seed.stamped_size, tsa, storage::kTimestampKind,
+           crypto::tsa::TimestampLine(tsa, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(token.data()), token.size())),
+           clock.Now()});
     });
     if (!attested.ok()) {
       ADD_FAILURE() << "cosignature line: " << attested.ToString();
@@ -296,6 +314,14 @@ TEST_F(Evidence, OperatorBundleHoldsEveryPartAndVerifies) {
   const Entry* checkpoint = Find(entries, [](const std::string& p) { return p == "log/checkpoint"; });
   ASSERT_NE(checkpoint, nullptr);
   EXPECT_NE(checkpoint->bytes.find(std::string("\n\xe2\x80\x94 ") + kWitness + " "), std::string::npos);
+  // The earlier checkpoint an authority timestamped, and the proof that the
+  // bundle's checkpoint extends it.
+  const std::string attested = "log/attested/" + std::to_string(seed_->stamped_size);
+  const Entry* older = Find(entries, [&](const std::string& p) { return p == attested + ".checkpoint"; });
+  ASSERT_NE(older, nullptr);
+  EXPECT_NE(older->bytes.find("\n\xe2\x80\x94 tsa.test/时间 "), std::string::npos);
+  EXPECT_TRUE(Find(entries, [&](const std::string& p) { return p == attested + ".consistency"; }));
+  EXPECT_NE(summary->bytes.find("tsa.test/时间 (时间戳 / RFC 3161 timestamp)"), std::string::npos);
   for (const char* tool : {"custosctl", "custosd", "custos-"}) {
     EXPECT_EQ(summary->bytes.find(tool), std::string::npos) << tool;
   }
@@ -410,6 +436,10 @@ TEST_F(Evidence, OneByteChangedInEachPartFailsNamingIt) {
        [](const std::string& s) { return After(s, "\nindex ") + 4; }},  // in the first proof hash
       {"checkpoint", [](const std::string& p) { return p == "log/checkpoint"; },
        [](const std::string& s) { return s.find('\n', s.find('\n') + 1) + 3; }},  // in the root
+      {"earlier attested checkpoint", [](const std::string& p) { return p.rfind("log/attested/", 0) == 0 && p.ends_with(".checkpoint"); },
+       [](const std::string& s) { return s.find('\n', s.find('\n') + 1) + 3; }},  // in the root
+      {"consistency proof", [](const std::string& p) { return p.rfind("log/attested/", 0) == 0 && p.ends_with(".consistency"); },
+       [](const std::string&) { return size_t{5}; }},
       {"summary", [](const std::string& p) { return p == "summary.md"; },
        [](const std::string& s) { return After(s, "| 题名 / Title | ") + 1; }},
   };
