@@ -4,7 +4,9 @@
 // authority), custosd cosigns and timestamps its checkpoints by itself; the
 // served checkpoint and a receipt asked for afterwards carry both lines and
 // pass a 1-of-1 policy with the authority's root; /metrics counts the
-// requests. With log.public_entries = false the entry bundles of /log/
+// requests. An evidence bundle made afterwards carries the attested
+// checkpoint and passes verify-package held to the witness and the
+// authority. With log.public_entries = false the entry bundles of /log/
 // need a log reader's session, the hash tiles do not.
 #include <gtest/gtest.h>
 
@@ -98,6 +100,18 @@ TEST(ApiAttestation, CustosdCosignsAndTimestampsItsCheckpointsAndReceiptsCarryTh
   EXPECT_EQ(server->As("archivist", "GET", "/log/tile/entries/000.p/1").status, 200);
   EXPECT_EQ(server->As(kAnonymous, "GET", "/log/tile/0/000.p/1").status, 200);
 
+  // An evidence bundle made now: its own checkpoint covers its making and
+  // is not attested yet; the attested one rides along with a consistency
+  // proof, and verify-package holds it to the witness and the authority.
+  HttpResult bundle = server->As("archivist", "GET", "/v1/records/" + id + "/evidence");
+  ASSERT_EQ(bundle.status, 200) << Describe(bundle);
+  const std::string zip = server->tmp().Sub("evidence.zip"), vkey_file = server->tmp().Sub("log.vkey");
+  WriteFile(zip, bundle.body);
+  WriteFile(vkey_file, key.body);
+  EXPECT_NE(bundle.body.find("log/attested/"), std::string::npos);
+  RunResult verified = RunProgram({BinDir() + "/custosctl", "verify-package", zip, "--vkey", vkey_file, "--witness",
+                                   witness->vkey(), "--witness-policy", "1", "--tsa-ca", tsa.ca_path()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
   HttpResult metrics = server->NewClient()->Request("GET", "/metrics");
   EXPECT_NE(metrics.body.find("custos_attestation_requests_total{party=\"witness.test/见证\",result=\"cosigned\"}"),
             std::string::npos)
