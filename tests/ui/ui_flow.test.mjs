@@ -1,6 +1,7 @@
 // End to end in a real browser: an archivist checks in a contract with two
 // files, a staff member asks to borrow it, the department's approver
-// approves, the staff member downloads the file and gets exactly the bytes
+// approves, the staff member downloads the file (and the record's evidence
+// bundle) and gets exactly the bytes
 // that were uploaded, and an auditor runs a verification that comes back
 // clean. A screenshot of every page visited goes to build/test-artifacts/ui.
 
@@ -206,6 +207,14 @@ test('check-in, loan, approval, download and verification in the browser', { tim
     assert.ok(bytes.equals(file.buffer), `${file.name}: bytes`);
   }
   await page.locator('.status-area .notice-success').waitFor();
+  // The evidence bundle: one zip with the originals she may read, the
+  // custody events and the summary.
+  const [evidence] = await Promise.all([page.waitForEvent('download'), page.click('#evidence')]);
+  assert.equal(evidence.suggestedFilename(), `evidence-${recordId}.zip`);
+  const zip = fs.readFileSync(await evidence.path());
+  for (const part of [CONTRACT.name, ANNEX.name, 'summary.md', 'log/checkpoint']) {
+    assert.ok(zip.includes(Buffer.from(part)), `the evidence bundle holds ${part}`);
+  }
   await go(page, `#/records/${recordId}`);
   assert.match(await page.textContent('main'), new RegExp(`${loanId}`), 'the history shows the reads under the loan');
   await snap(page, 'record-staff-downloaded');

@@ -347,6 +347,10 @@ export async function recordPage({ params }) {
     session.can('checkIn') && !destroyed ? linkButton(t('record.newVersion'), `#/records/${enc(id)}/new-version`, 'secondary', { id: 'new-version' }) : null,
     session.can('editRecord') && !destroyed ? linkButton(t('record.edit'), `#/records/${enc(id)}/edit`, 'secondary') : null,
     session.can('exportPackage') ? linkButton(t('record.export'), `#/audit?records=${enc(id)}`, 'secondary') : null,
+    actionButton(t('record.evidence'), async () => {
+      await api.download(`/v1/records/${enc(id)}/evidence`, `evidence-${id}.zip`);
+      status.ok(t('record.evidenceSaved'));
+    }, status, 'secondary', { id: 'evidence' }),
   ];
   const versions = [...record.versions].reverse();
   const latest = record.versions.length ? record.versions[record.versions.length - 1].number : 0;
