@@ -126,7 +126,12 @@ size_t FanOutIndex(std::string_view prefix) {
 // A ByteSource over an open blob file, reading in large pieces.
 class FileSource final : public ByteSource {
  public:
-  FileSource(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  // `buffer_size`: the most one small read fetches; a blob smaller than
+  // kBlobIoBufferSize needs no more than its own size (a 64 KiB file's
+  // envelope is read whole into about 64 KiB, where a 256 KiB buffer would
+  // be mapped, faulted in and unmapped on every download).
+  FileSource(int fd, std::string path, size_t buffer_size)
+      : fd_(fd), path_(std::move(path)), buffer_size_(buffer_size) {}
   ~FileSource() override { ::close(fd_); }
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
@@ -134,14 +139,15 @@ class FileSource final : public ByteSource {
   StatusOr<size_t> Read(uint8_t* p, size_t n) override {
     if (n == 0) return size_t{0};
     if (pos_ == len_) {
-      if (n >= kBlobIoBufferSize) return ReadSome(p, n);  // large reads bypass the buffer
-      if (buffer_.empty()) buffer_.resize(kBlobIoBufferSize);
-      CUSTOS_ASSIGN_OR_RETURN(len_, ReadSome(buffer_.data(), buffer_.size()));
+      if (n >= buffer_size_) return ReadSome(p, n);  // large reads bypass the buffer
+      // Not zero-filled: only bytes read() wrote are ever copied out.
+      if (!buffer_) buffer_.reset(new uint8_t[buffer_size_]);
+      CUSTOS_ASSIGN_OR_RETURN(len_, ReadSome(buffer_.get(), buffer_size_));
       pos_ = 0;
       if (len_ == 0) return size_t{0};
     }
     size_t r = std::min(n, len_ - pos_);
-    std::memcpy(p, buffer_.data() + pos_, r);
+    std::memcpy(p, buffer_.get() + pos_, r);
     pos_ += r;
     return r;
   }
@@ -157,7 +163,8 @@ class FileSource final : public ByteSource {
 
   const int fd_;  // owned
   const std::string path_;
-  std::vector<uint8_t> buffer_;  // allocated on the first small read
+  const size_t buffer_size_;
+  std::unique_ptr<uint8_t[]> buffer_;  // buffer_size_ bytes, allocated on the first small read
   size_t pos_ = 0;
   size_t len_ = 0;
 };
@@ -361,7 +368,13 @@ StatusOr<std::unique_ptr<ByteSource>> FileBlobStore::Open(const domain::BlobId& 
     if (errno == ENOENT) return NotFoundError(id);
     return IoError("open", path, errno);
   }
-  return std::unique_ptr<ByteSource>(new FileSource(fd, std::move(path)));
+  // A small blob is read whole into a buffer of its own size.
+  size_t buffer_size = kBlobIoBufferSize;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size >= 0) {
+    buffer_size = std::clamp<size_t>(static_cast<size_t>(st.st_size), 4096, kBlobIoBufferSize);
+  }
+  return std::unique_ptr<ByteSource>(new FileSource(fd, std::move(path), buffer_size));
 }
 
 StatusOr<uint64_t> FileBlobStore::Size(const domain::BlobId& id) {

@@ -2,11 +2,15 @@
 
 namespace custos::storage {
 
+void GroupCommitQueue::WakeFront() {
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+}
+
 Status GroupCommitQueue::Write(const MetadataStore::TxFn& fn) {
   Item w{&fn, Status::Ok(), false};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&w);
-  cv_.wait(lock, [&] { return w.done || queue_.front() == &w; });
+  w.cv.wait(lock, [&] { return w.done || queue_.front() == &w; });
   if (w.done) return w.status;
 
   // This writer leads: take a batch from the front of the queue. Others keep
@@ -23,8 +27,9 @@ Status GroupCommitQueue::Write(const MetadataStore::TxFn& fn) {
     if (!commit.ok()) x->status = commit;
     x->done = true;
     queue_.pop_front();
+    if (x != &w) x->cv.notify_one();
   }
-  cv_.notify_all();
+  WakeFront();  // the next leader
   return w.status;
 }
 
@@ -32,12 +37,12 @@ Status GroupCommitQueue::Exclusive(const std::function<Status()>& fn) {
   Item w{nullptr, Status::Ok(), false};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&w);
-  cv_.wait(lock, [&] { return queue_.front() == &w; });
+  w.cv.wait(lock, [&] { return queue_.front() == &w; });
   lock.unlock();
   Status s = fn();
   lock.lock();
   queue_.pop_front();
-  cv_.notify_all();
+  WakeFront();
   return s;
 }
 

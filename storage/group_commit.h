@@ -25,6 +25,11 @@ class GroupCommitQueue {
     const MetadataStore::TxFn* fn;
     Status status;
     bool done = false;
+    // Its writer waits on this alone: woken when its batch is done or when
+    // it reaches the front, not by every batch (with dozens of logged
+    // reads queued, waking them all after each batch cost more CPU than
+    // the batch's own statements).
+    std::condition_variable cv;
   };
   // Commits a batch: sets each item's status (its own function's result)
   // and returns the failure of the batch as a whole (every item then fails
@@ -43,8 +48,10 @@ class GroupCommitQueue {
  private:
   const size_t max_batch_;
   const CommitFn commit_;
+  // Wakes the item now at the front of the queue, if any (mu_ held).
+  void WakeFront();
+
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Item*> queue_;  // GUARDED_BY(mu_); an item without function waits for Exclusive()
 };
 

@@ -426,6 +426,17 @@ class MetadataStore {
   // index, whose segments would otherwise keep the tokens of emptied
   // values. Used after crypto-shredding and severing.
   virtual Status Scrub() = 0;
+  // For caches of rows: a count that grows, before Write() returns, after
+  // every write transaction of this store that changed a row of `table`
+  // (committed or not). What a read transaction saw of `table` stays what
+  // the store holds as long as ChangeCount(table) equals the value taken
+  // before that read began. nullopt when the store cannot tell (the default,
+  // the in-memory fakes, and PostgreSQL, where other nodes write too), and
+  // for tables it does not watch: then nothing of `table` may be cached.
+  virtual std::optional<uint64_t> ChangeCount(std::string_view table) const {
+    (void)table;
+    return std::nullopt;
+  }
 };
 
 }  // namespace custos::storage

@@ -62,6 +62,11 @@ class MaterialisedRow final : public RowView {
 
 }  // namespace
 
+Status Connection::WatchRowChanges(std::function<void(std::string_view table)> changed) {
+  (void)changed;
+  return InvalidArgument("this database reports no row changes", "unsupported");
+}
+
 Status Connection::Scan(const std::string& statement, const Params& params, const RowVisitor& visit) {
   Rows rows;
   CUSTOS_RETURN_IF_ERROR(Run(statement, params, &rows));
@@ -227,7 +232,24 @@ class SqliteConnection final : public Connection {
 
   Status EnsureConnected() override { return Status::Ok(); }
 
+  Status WatchRowChanges(std::function<void(std::string_view table)> changed) override {
+    watch_ = std::move(changed);
+    if (watch_) {
+      sqlite3_update_hook(db_, &SqliteConnection::RowChanged, this);
+    } else {
+      sqlite3_update_hook(db_, nullptr, nullptr);
+    }
+    return Status::Ok();
+  }
+
  private:
+  static void RowChanged(void* self, int op, const char* database, const char* table, sqlite3_int64 rowid) {
+    (void)op;
+    (void)database;
+    (void)rowid;
+    static_cast<SqliteConnection*>(self)->watch_(table);
+  }
+
   // The prepared statement for `statement`, reset and unbound; nullptr with
   // `error` set if it does not prepare.
   sqlite3_stmt* Prepared(const std::string& statement, std::string& error) {
@@ -253,6 +275,7 @@ class SqliteConnection final : public Connection {
 
   sqlite3* const db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::function<void(std::string_view table)> watch_;  // WatchRowChanges'
 };
 
 // ---------------------------------------------------------------------------

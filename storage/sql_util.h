@@ -99,6 +99,14 @@ class Connection {
   // and reconnects (kUnavailable "database_unavailable" if the server is
   // unreachable). SQLite: nothing to do, OK.
   [[nodiscard]] virtual Status EnsureConnected() = 0;
+  // SQLite: from now on calls `changed` with the table of every row that an
+  // INSERT, UPDATE or DELETE through this connection changes, on the thread
+  // running the statement, before it returns (sqlite3_update_hook; rows of
+  // tables WITHOUT ROWID are not reported, nor a DELETE without WHERE that
+  // SQLite turns into a truncation, which the stores never run). An empty
+  // function stops the calls. PostgreSQL: kInvalidArgument "unsupported"
+  // (the default).
+  [[nodiscard]] virtual Status WatchRowChanges(std::function<void(std::string_view table)> changed);
 };
 
 // Opens (creating it if missing) the SQLite database file `path`, with

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "storage/row_set.h"
 #include "storage/schema.h"
 #include "storage/sql_repositories.h"
@@ -92,7 +95,37 @@ Status SqliteStore::Init() {
     CUSTOS_RETURN_IF_ERROR(reader->Script("PRAGMA query_only = ON"));
     readers_.Add(std::move(reader));
   }
-  return Status::Ok();
+  return WatchChanges();
+}
+
+Status SqliteStore::WatchChanges() {
+  CUSTOS_ASSIGN_OR_RETURN(sql::Rows tables,
+                          sql::Query(*writer_, "SELECT name, sql FROM sqlite_master WHERE type = 'table'"));
+  for (size_t i = 0; i < tables.size(); ++i) {
+    std::string ddl = tables.Text(i, 1);
+    for (char& c : ddl) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    // Not reported by SQLite's update hook: never claim to know of them.
+    if (ddl.find("WITHOUT ROWID") != std::string::npos || ddl.rfind("CREATE VIRTUAL", 0) == 0) continue;
+    change_counts_.try_emplace(tables.Text(i, 0), 0);
+  }
+  return writer_->WatchRowChanges([this](std::string_view table) {
+    auto it = change_counts_.find(std::string(table));
+    if (it == change_counts_.end()) return;
+    if (std::find(changed_.begin(), changed_.end(), &it->second) == changed_.end()) {
+      changed_.push_back(&it->second);
+    }
+  });
+}
+
+void SqliteStore::PublishChanges() {
+  for (std::atomic<uint64_t>* count : changed_) count->fetch_add(1, std::memory_order_acq_rel);
+  changed_.clear();
+}
+
+std::optional<uint64_t> SqliteStore::ChangeCount(std::string_view table) const {
+  auto it = change_counts_.find(std::string(table));
+  if (it == change_counts_.end()) return std::nullopt;
+  return it->second.load(std::memory_order_acquire);
 }
 
 Status SqliteStore::Write(const TxFn& fn) { return writers_.Write(fn); }
@@ -101,7 +134,9 @@ Status SqliteStore::Scrub() {
   return writers_.Exclusive([this]() -> Status {
     // Merging every segment drops the tokens of deleted and updated rows;
     // secure_delete zeroes the pages they leave.
-    CUSTOS_RETURN_IF_ERROR(writer_->Script("INSERT INTO records_fts(records_fts) VALUES ('optimize')"));
+    Status st = writer_->Script("INSERT INTO records_fts(records_fts) VALUES ('optimize')");
+    PublishChanges();
+    CUSTOS_RETURN_IF_ERROR(st);
     return writer_->Script("PRAGMA wal_checkpoint(TRUNCATE)");
   });
 }
@@ -112,6 +147,9 @@ Status SqliteStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batc
   CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN IMMEDIATE"));
   Status st = RunWriteBatch(s, *tail_, SqliteDialect(), options_.sealer, *signer_, batch);
   if (st.ok()) st = Control(s, "COMMIT");
+  // Committed or rolled back, the batch's tables count once more before any
+  // of its writers returns (ChangeCount).
+  PublishChanges();
   if (!st.ok()) {
     (void)Control(s, "ROLLBACK");
     // The in-memory tail may hold leaves that never committed: reload it.

@@ -10,12 +10,22 @@
 // Concurrency: one writer connection, used by whichever caller leads the
 // current group-commit batch (leveldb's writer queue); `read_connections`
 // reader connections for Read(), each on its own WAL snapshot.
+//
+// ChangeCount: the writer connection reports every row it changes
+// (sql::Connection::WatchRowChanges); after each batch the counts of the
+// tables it touched grow by one. The count is exact for this process, which
+// is the only writer: custosd holds the data directory's lock exclusively
+// on an SQLite archive (storage/data_dir.h). Tables WITHOUT ROWID and
+// virtual tables are not watched (nullopt).
 // Thread safety: all public methods may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "storage/group_commit.h"
 #include "storage/metadata_store.h"
@@ -54,6 +64,7 @@ class SqliteStore final : public MetadataStore {
   Status Read(const TxFn& fn) override;
   Status ReadUnchecked(const TxFn& fn) override;
   Status Scrub() override;
+  std::optional<uint64_t> ChangeCount(std::string_view table) const override;
 
   // The schema version after migrations.
   int schema_version() const { return schema_version_; }
@@ -64,6 +75,10 @@ class SqliteStore final : public MetadataStore {
   Status CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch);
   Status ReadWith(const RowSealer* sealer, const TxFn& fn);
   StatusOr<std::unique_ptr<sql::Connection>> Connect();
+  // Watches the writer's row changes into change_counts_ (end of Init).
+  Status WatchChanges();
+  // Counts the tables changed since the last call once more.
+  void PublishChanges();
 
   const SqliteOptions options_;
   CheckpointSigner* const signer_;
@@ -74,6 +89,13 @@ class SqliteStore final : public MetadataStore {
   std::unique_ptr<LogTail> tail_;                       // used only by the batch leader
 
   ConnectionPool readers_;
+
+  // One count per watched table; the map is filled in Init and never
+  // changes after, the counts are atomic (read by any thread).
+  std::unordered_map<std::string, std::atomic<uint64_t>> change_counts_;
+  // Counts of tables changed since PublishChanges; used only by the thread
+  // holding the writer (batch leader, Scrub).
+  std::vector<std::atomic<uint64_t>*> changed_;
 };
 
 }  // namespace custos::storage

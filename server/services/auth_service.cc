@@ -24,6 +24,10 @@ namespace {
 
 constexpr size_t kTokenBytes = 32;
 constexpr std::chrono::seconds kTouchGranularity{60};
+// The session cache (StoreCache): how many sessions, and how long one is
+// kept at most even when the store saw no change.
+constexpr size_t kSessionCacheEntries = 4096;
+constexpr std::chrono::milliseconds kSessionCacheMaxAge{10000};
 constexpr size_t kMaxUsernameLength = 64;
 
 // Set-up codes: 20 characters from an alphabet without look-alikes (no I,
@@ -258,7 +262,11 @@ std::string TokenHash(const std::string& token) { return Sha256Hex(token); }
 
 AuthService::AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options,
                          const SecondFactor* factors)
-    : store_(store), clock_(clock), options_(options), factors_(factors) {
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      factors_(factors),
+      sessions_(store, {"sessions", "users"}, kSessionCacheEntries, kSessionCacheMaxAge) {
   auto dummy = Hash("no such user, no such password");
   if (dummy.ok()) dummy_hash_ = *dummy;
 }
@@ -436,31 +444,54 @@ StatusOr<AuthenticatedSession> AuthService::Authenticate(const std::string& toke
   Status invalid = Unauthenticated("not signed in, or the session has expired", "session_invalid");
   if (token.size() != 2 * kTokenBytes) return invalid;
   std::string hash = TokenHash(token);
+  // Counts first, then the clock and the read (StoreCache).
+  std::optional<StoreCache<SessionRow>::Counts> counts = sessions_.Stamp();
   Time now = clock_.Now();
+  std::optional<SessionRow> row;
+  if (counts) row = sessions_.Get(hash, *counts);
+  if (!row) {
+    CUSTOS_ASSIGN_OR_RETURN(row, LoadSession(hash));
+    if (row && counts) sessions_.Put(hash, *row, *counts);
+  }
+  if (!row || row->disabled || now >= row->session.expires_at ||
+      now - row->session.last_seen_at >= options_.idle_timeout) {
+    return invalid;
+  }
+  CUSTOS_RETURN_IF_ERROR(row->credentials);
+  if (now - row->session.last_seen_at >= kTouchGranularity) {
+    // Changes the sessions table: the cached row is read again next time.
+    CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) { return tx.sessions().Touch(hash, now); }));
+  }
+  AuthenticatedSession out;
+  out.principal = row->principal;
+  out.must_change_password =
+      row->must_change_password || now - row->password_changed_at > options_.password_max_age;
+  out.must_enrol_second_factor = RoleNeedsFactor(options_, row->principal.role) && !row->has_second_factor;
+  out.token_hash = hash;
+  return out;
+}
+
+StatusOr<std::optional<AuthService::SessionRow>> AuthService::LoadSession(const std::string& token_hash) {
   std::optional<domain::Session> session;
   std::optional<User> user;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(session, tx.sessions().Find(hash));
+    CUSTOS_ASSIGN_OR_RETURN(session, tx.sessions().Find(token_hash));
     if (session) {
       CUSTOS_ASSIGN_OR_RETURN(user, tx.users().Find(session->username));
     }
     return Status::Ok();
   }));
-  if (!session || !user || user->disabled || now >= session->expires_at ||
-      now - session->last_seen_at >= options_.idle_timeout) {
-    return invalid;
-  }
-  CUSTOS_ASSIGN_OR_RETURN(Credentials c, ParseCredentials(user->credentials));
-  if (now - session->last_seen_at >= kTouchGranularity) {
-    CUSTOS_RETURN_IF_ERROR(store_.Write([&](Transaction& tx) { return tx.sessions().Touch(hash, now); }));
-  }
-  AuthenticatedSession out;
-  out.principal = Principal{user->username, user->role, user->department};
-  out.must_change_password =
-      user->must_change_password || now - user->password_changed_at > options_.password_max_age;
-  out.must_enrol_second_factor = RoleNeedsFactor(options_, user->role) && !c.HasSecondFactor();
-  out.token_hash = hash;
-  return out;
+  if (!session || !user) return std::optional<SessionRow>();
+  StatusOr<Credentials> c = ParseCredentials(user->credentials);
+  SessionRow row;
+  row.credentials = c.status();
+  row.session = std::move(*session);
+  row.principal = Principal{user->username, user->role, user->department};
+  row.disabled = user->disabled;
+  row.must_change_password = user->must_change_password;
+  row.password_changed_at = user->password_changed_at;
+  row.has_second_factor = c.ok() && c->HasSecondFactor();
+  return std::optional<SessionRow>(std::move(row));
 }
 
 Status AuthService::SignOut(const AuthenticatedSession& session) {

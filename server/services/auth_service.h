@@ -16,7 +16,14 @@
 //   (success or failure) is an event too. No event carries a password or a
 //   token.
 //
-// Thread safety: safe for concurrent use (state lives in the store).
+// * Authenticate() keeps what it read of a session and its user in a
+//   StoreCache (server/services/store_cache.h) while neither the sessions
+//   nor the users table changed: on an SQLite archive a request costs no
+//   read transaction, and a sign-out, a disabled or reset account or a new
+//   role still takes effect on the next request.
+//
+// Thread safety: safe for concurrent use (state lives in the store; the
+// session cache has its own lock).
 #pragma once
 
 #include <chrono>
@@ -29,6 +36,7 @@
 #include "server/services/clock.h"
 #include "server/services/principal.h"
 #include "server/services/second_factor.h"
+#include "server/services/store_cache.h"
 #include "storage/metadata_store.h"
 
 namespace custos::services {
@@ -237,6 +245,23 @@ class AuthService {
   const SecondFactor* const factors_;
   // Checked against for unknown users, so their sign-in costs the same.
   std::string dummy_hash_;
+
+  // What Authenticate() needs of a session and its user, as read together.
+  struct SessionRow {
+    domain::Session session;
+    Principal principal;
+    bool disabled = false;
+    bool must_change_password = false;
+    domain::Time password_changed_at;
+    bool has_second_factor = false;
+    Status credentials;  // a failure to read the user's credentials, reported once the session counts
+  };
+  // The SessionRow of a token hash, or nullopt when the token names no
+  // session of an existing user.
+  StatusOr<std::optional<SessionRow>> LoadSession(const std::string& token_hash);
+  // Keyed by token hash; sessions and users tables (no secret is kept:
+  // neither the password hash nor the second-factor credentials).
+  StoreCache<SessionRow> sessions_;
 };
 
 // Hex SHA-256 of a bearer token (what the sessions table keeps).

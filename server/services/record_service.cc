@@ -34,6 +34,10 @@ namespace {
 constexpr size_t kMaxText = 10000;
 constexpr size_t kMaxSignatureBytes = 1 << 20;
 constexpr size_t kHistoryLimit = 10000;
+// The version cache (StoreCache): how many versions, and how long one is
+// kept at most even when the store saw no change.
+constexpr size_t kVersionCacheEntries = 8192;
+constexpr std::chrono::milliseconds kVersionCacheMaxAge{10000};
 
 struct TypeSchema {
   std::vector<std::string> required;
@@ -240,7 +244,8 @@ RecordService::RecordService(storage::MetadataStore& store, storage::ContentStor
                              std::shared_ptr<const crypto::TrustStore> trust,
                              RecordOptions options)
     : store_(store), content_(content), blobs_(blobs), log_(log), clock_(clock),
-      trust_(std::move(trust)), options_(options) {}
+      trust_(std::move(trust)), options_(options),
+      versions_(store, {"records", "versions", "files"}, kVersionCacheEntries, kVersionCacheMaxAge) {}
 
 StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& who,
                                                                const RecordInput& in) {
@@ -612,14 +617,16 @@ Status RecordService::ContentDestroyed(const RecordId& id) {
 
 StatusOr<RecordService::LiveFile> RecordService::FindLiveFile(const Principal& who, const RecordId& id,
                                                               int version, const domain::FileId& file_id) {
-  CUSTOS_ASSIGN_OR_RETURN(Record r, LoadVisible(who, id));
+  if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
   // Only the version is needed here: not the record view (loans, retention,
   // tombstone) that GetVersion builds, on the path every download takes.
-  std::optional<Version> found;
-  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(found, tx.versions().Find(id, version));
-    return Status::Ok();
-  }));
+  CUSTOS_ASSIGN_OR_RETURN(VersionView view, LoadVersionView(id, version));
+  // A record the caller may not see is reported like one that does not exist.
+  if (!view.record || !MaySeeRecord(who, *view.record)) {
+    return NotFound("no record " + id.value, "record_not_found");
+  }
+  Record r = std::move(*view.record);
+  std::optional<Version>& found = view.version;
   if (!found) {
     return NotFound("record " + id.value + " has no version " + std::to_string(version),
                     "version_not_found");
@@ -630,6 +637,25 @@ StatusOr<RecordService::LiveFile> RecordService::FindLiveFile(const Principal& w
     return LiveFile{std::move(r), f};
   }
   return NotFound("no file " + file_id.value + " in that version", "file_not_found");
+}
+
+StatusOr<RecordService::VersionView> RecordService::LoadVersionView(const RecordId& id, int version) {
+  const std::string key = id.value + "\n" + std::to_string(version);
+  // Counts before the read (StoreCache).
+  std::optional<StoreCache<VersionView>::Counts> counts = versions_.Stamp();
+  if (counts) {
+    if (std::optional<VersionView> hit = versions_.Get(key, *counts)) return std::move(*hit);
+  }
+  VersionView view;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(view.record, tx.records().Find(id));
+    if (view.record) {
+      CUSTOS_ASSIGN_OR_RETURN(view.version, tx.versions().Find(id, version));
+    }
+    return Status::Ok();
+  }));
+  if (counts) versions_.Put(key, view, *counts);
+  return view;
 }
 
 LogEvent RecordService::ContentReadEvent(const Principal& who, const RecordId& id, Time now,

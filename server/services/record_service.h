@@ -31,6 +31,7 @@
 #include "server/services/log_service.h"
 #include "server/services/retention.h"
 #include "server/services/principal.h"
+#include "server/services/store_cache.h"
 #include "storage/content_store.h"
 #include "storage/metadata_store.h"
 #include "storage/text_diff.h"
@@ -362,6 +363,15 @@ class RecordService {
   };
   StatusOr<LiveFile> FindLiveFile(const Principal& who, const domain::RecordId& id, int version,
                                   const domain::FileId& file_id);
+  // A record's row and one of its versions as stored (nullopt: no such
+  // record, or no such version), read in one transaction or taken from
+  // versions_ (the same for every caller: who may see them is decided
+  // after).
+  struct VersionView {
+    std::optional<domain::Record> record;
+    std::optional<domain::Version> version;
+  };
+  StatusOr<VersionView> LoadVersionView(const domain::RecordId& id, int version);
   // Every read of a file's content or of data derived from it (`derived`:
   // its purpose, e.g. "text"; empty for the file itself): decides the
   // caller's right at this instant (MayReadContentNow), runs `first` (may
@@ -409,6 +419,10 @@ class RecordService {
   Clock& clock_;
   std::shared_ptr<const crypto::TrustStore> trust_;
   const RecordOptions options_;
+  // VersionViews by "<record id>\n<version>", while the records, versions
+  // and files tables are unchanged (StoreCache): a download then reads no
+  // catalogue row before its logging transaction.
+  StoreCache<VersionView> versions_;
 };
 
 // Validates the type-specific metadata of a record type: required fields,

@@ -484,6 +484,32 @@ TEST_F(ApiAuthz, ContentReadsFollowRoleAndRecordType) {
   }
 }
 
+// custosd keeps record rows and sessions in caches checked against the
+// store's change counts: a reclassification and a sign-out must still take
+// effect on the very next request after a run of reads that filled them.
+TEST_F(ApiAuthz, CachedRowsGiveWayToAChangeOnTheNextRequest) {
+  auto rec = S().CheckInOk("archivist", GeneralJson("Cache probe", "confidential"), {FilePart("p.pdf", "probe")});
+  ASSERT_TRUE(rec);
+  const std::string id = Str(rec, "id");
+  const std::string file = "/v1/records/" + id + "/versions/1/files/" +
+                           Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(S().As("archivist", "GET", file).status, 200);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(S().As("staff", "GET", "/v1/records/" + id).status, 200);
+  ASSERT_EQ(S().As("archivist", "PATCH", "/v1/records/" + id, "{\"classification\":\"secret\"}", kJson).status, 200);
+  HttpResult r = S().As("archivist", "GET", file);
+  EXPECT_EQ(r.status, 403) << "archivist, now secret: " << Describe(r);
+  EXPECT_EQ(ErrorCode(r), "content_forbidden");
+  EXPECT_EQ(S().As("staff", "GET", "/v1/records/" + id).status, 404);
+
+  // A session signed out is refused at once, though it was just used.
+  const std::string token = S().AddUserAndSignIn("cacheprobe", "cache probe passphrase", "staff", "sales");
+  ASSERT_FALSE(token.empty());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(S().Call(token, "GET", "/v1/departments").status, 200);
+  ASSERT_EQ(S().Call(token, "DELETE", "/v1/session").status, 204);
+  HttpResult after = S().Call(token, "GET", "/v1/departments");
+  EXPECT_EQ(after.status, 401) << Describe(after);
+}
+
 // None of the three administrative roles approves or rejects anything: a
 // loan, a shortened retention period or a destruction batch waiting for
 // approval stays as it was after each of them tries (403 forbidden).

@@ -164,5 +164,45 @@ TEST_F(AuthServiceTest, AdminRulesAndSeparationOfDuties) {
   EXPECT_FALSE(auth_->SignIn("alice", kPassword).ok());
 }
 
+TEST_F(AuthServiceTest, CachedSessionsFollowEveryChangeOnTheNextRequest) {
+  // Authenticate() keeps sessions in a StoreCache on this SQLite store: each
+  // change below must show on the very next call, the cache warm before it.
+  auto warm = [&](const std::string& token) {
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(auth_->Authenticate(token).ok());
+  };
+  auto s = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(s.ok());
+  warm(s->token);
+  UserPatch move;
+  move.department = "sales";
+  ASSERT_TRUE(auth_->CreateUserUnchecked("test", {"carol", kPassword, "staff", "sales", false}).ok());
+  ASSERT_TRUE(auth_->PatchUser(admin_, "alice", move).ok());
+  auto moved = auth_->Authenticate(s->token);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->principal.department, "sales");
+
+  // A role revoked (granted staff: at once) ends the session.
+  ASSERT_TRUE(auth_->CreateUserUnchecked("test", {"olga", kPassword, "security_officer", "it", false}).ok());
+  Principal officer{domain::Username{"olga"}, domain::Role::kSecurityOfficer, "it"};
+  warm(s->token);
+  ASSERT_TRUE(auth_->ProposeGrant(officer, "alice", "staff").ok());
+  EXPECT_EQ(auth_->Authenticate(s->token).status().reason(), "session_invalid");
+
+  // A sign-out through another service object on the same store counts too.
+  auto t = auth_->SignIn("alice", kPassword);
+  ASSERT_TRUE(t.ok());
+  warm(t->token);
+  auto now_staff = auth_->Authenticate(t->token);
+  ASSERT_TRUE(now_staff.ok());
+  EXPECT_EQ(now_staff->principal.role, domain::Role::kStaff);
+  AuthOptions o;
+  o.argon2_memory_kib = 64;
+  o.argon2_iterations = 1;
+  o.second_factor_roles = {};
+  AuthService other(*store_, clock_, o);
+  ASSERT_TRUE(other.SignOut(*now_staff).ok());
+  EXPECT_EQ(auth_->Authenticate(t->token).status().reason(), "session_invalid");
+}
+
 }  // namespace
 }  // namespace custos::services

@@ -169,6 +169,28 @@ TEST_P(BlobStoreContractTest, OddPiecesRoundTrip) {
   }
 }
 
+TEST_P(BlobStoreContractTest, SmallBlobsReadInOddPieces) {
+  // A blob below kBlobIoBufferSize is buffered in a buffer of its own size:
+  // reads smaller, equal to and larger than the blob, around a 64 KiB
+  // envelope chunk, must still give back every byte and then the end.
+  for (size_t size : {size_t{1}, size_t{4095}, size_t{4097}, size_t{65536 + 60}}) {
+    Bytes data = Pattern(size, static_cast<uint32_t>(size));
+    domain::BlobId id = PutBlob(*store_, data);
+    for (size_t piece : {size_t{1}, size_t{60}, size + 1, size, size - (size > 1 ? 1 : 0), size_t{65536 + 16}}) {
+      if (piece == 0) continue;
+      auto source = store_->Open(id);
+      ASSERT_TRUE(source.ok());
+      auto got = ReadAll(**source, piece);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_EQ(*got, data) << "size " << size << " piece " << piece;
+      uint8_t b;
+      auto after = (*source)->Read(&b, 1);
+      ASSERT_TRUE(after.ok());
+      EXPECT_EQ(*after, 0u) << "size " << size;
+    }
+  }
+}
+
 TEST_P(BlobStoreContractTest, AbortLeavesNothing) {
   domain::BlobId id;
   {

@@ -72,6 +72,37 @@ TEST_F(SqliteStoreTest, RowsAndEventsCommitTogether) {
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
+TEST_F(SqliteStoreTest, ChangeCountGrowsOnlyForTablesAWriteChanged) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto now = domain::TruncateToMillis(std::chrono::system_clock::now());
+  auto count = [&](const char* table) { return store->ChangeCount(table).value_or(999); };
+  ASSERT_TRUE(store->ChangeCount("sessions").has_value());
+  ASSERT_TRUE(store->ChangeCount("records").has_value());
+  EXPECT_FALSE(store->ChangeCount("search_postings").has_value());  // WITHOUT ROWID: not watched
+  EXPECT_FALSE(store->ChangeCount("no_such_table").has_value());
+  const uint64_t sessions0 = count("sessions"), records0 = count("records");
+  ASSERT_TRUE(store->Write([&](Transaction& tx) -> Status {
+                     CUSTOS_RETURN_IF_ERROR(tx.departments().Insert({"sales", now}));
+                     return tx.records().Insert(MakeRecord("CT-2026-000001", "Supply contract"));
+                   }).ok());
+  EXPECT_EQ(count("records"), records0 + 1);
+  EXPECT_EQ(count("sessions"), sessions0);
+  // A read changes nothing; a write that only reads changes nothing.
+  ASSERT_TRUE(store->Read([&](Transaction& tx) { return tx.records().Find(domain::RecordId{"CT-2026-000001"}).status(); }).ok());
+  ASSERT_TRUE(store->Write([&](Transaction& tx) { return tx.records().Find(domain::RecordId{"CT-2026-000001"}).status(); }).ok());
+  EXPECT_EQ(count("records"), records0 + 1);
+  // A write that fails after changing a row still counts (nothing stale can be kept).
+  Status failed = store->Write([&](Transaction& tx) -> Status {
+    domain::Record r = MakeRecord("CT-2026-000001", "Changed");
+    CUSTOS_RETURN_IF_ERROR(tx.records().Update(r));
+    return Internal("refused after the update");
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(count("records"), records0 + 2);
+  EXPECT_EQ(count("sessions"), sessions0);
+}
+
 TEST_F(SqliteStoreTest, FailedFunctionLeavesNoRowNoEventNoSequence) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
