@@ -34,8 +34,8 @@ namespace {
 constexpr size_t kMaxText = 10000;
 constexpr size_t kMaxSignatureBytes = 1 << 20;
 constexpr size_t kHistoryLimit = 10000;
-// The version cache (StoreCache): how many versions, and how long one is
-// kept at most even when the store saw no change.
+// The version and record caches (StoreCache): how many entries, and how
+// long one is kept at most even when the store saw no change.
 constexpr size_t kVersionCacheEntries = 8192;
 constexpr std::chrono::milliseconds kVersionCacheMaxAge{10000};
 
@@ -245,7 +245,8 @@ RecordService::RecordService(storage::MetadataStore& store, storage::ContentStor
                              RecordOptions options)
     : store_(store), content_(content), blobs_(blobs), log_(log), clock_(clock),
       trust_(std::move(trust)), options_(options),
-      versions_(store, {"records", "versions", "files"}, kVersionCacheEntries, kVersionCacheMaxAge) {}
+      versions_(store, {"records", "versions", "files"}, kVersionCacheEntries, kVersionCacheMaxAge),
+      records_(store, {"records"}, kVersionCacheEntries, kVersionCacheMaxAge) {}
 
 StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& who,
                                                                const RecordInput& in) {
@@ -391,11 +392,20 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
 
 StatusOr<Record> RecordService::LoadVisible(const Principal& who, const RecordId& id) {
   if (IsNonBusiness(who.role)) return Forbidden("read the catalogue");
+  // Counts before the read (StoreCache).
+  std::optional<StoreCache<std::optional<Record>>::Counts> counts = records_.Stamp();
+  std::optional<std::optional<Record>> cached;
+  if (counts) cached = records_.Get(id.value, *counts);
   std::optional<Record> r;
-  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(r, tx.records().Find(id));
-    return Status::Ok();
-  }));
+  if (cached) {
+    r = std::move(*cached);
+  } else {
+    CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(r, tx.records().Find(id));
+      return Status::Ok();
+    }));
+    if (counts) records_.Put(id.value, r, *counts);
+  }
   // A record the caller may not see is reported like one that does not exist.
   if (!r || !MaySeeRecord(who, *r)) return NotFound("no record " + id.value, "record_not_found");
   return *r;

@@ -423,6 +423,9 @@ class RecordService {
   // and files tables are unchanged (StoreCache): a download then reads no
   // catalogue row before its logging transaction.
   StoreCache<VersionView> versions_;
+  // Record rows by id (nullopt: none), while the records table is unchanged:
+  // LoadVisible, on the path of every catalogue GET.
+  StoreCache<std::optional<domain::Record>> records_;
 };
 
 // Validates the type-specific metadata of a record type: required fields,
