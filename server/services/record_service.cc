@@ -246,7 +246,8 @@ RecordService::RecordService(storage::MetadataStore& store, storage::ContentStor
     : store_(store), content_(content), blobs_(blobs), log_(log), clock_(clock),
       trust_(std::move(trust)), options_(options),
       versions_(store, {"records", "versions", "files"}, kVersionCacheEntries, kVersionCacheMaxAge),
-      records_(store, {"records"}, kVersionCacheEntries, kVersionCacheMaxAge) {}
+      records_(store, {"records"}, kVersionCacheEntries, kVersionCacheMaxAge),
+      views_(store, {"records", "versions", "files", "documents"}, kVersionCacheEntries, kVersionCacheMaxAge) {}
 
 StatusOr<std::unique_ptr<CheckIn>> RecordService::BeginCheckIn(const Principal& who,
                                                                const RecordInput& in) {
@@ -417,19 +418,39 @@ StatusOr<RecordDetail> RecordService::Get(const Principal& who, const RecordId& 
   RecordDetail d;
   d.record = r;
   d.at = now;
+  CUSTOS_ASSIGN_OR_RETURN(RecordRows rows, LoadRecordRows(r));
+  d.versions = std::move(rows.versions);
+  for (domain::Loan& l : rows.loans) {
+    if (domain::IsOpen(l, now) && MaySeeLoan(who, l)) d.open_loans.push_back(std::move(l));
+  }
+  d.disposition = ComputeDisposition(r, rows.disposition.rule, rows.disposition.source,
+                                     std::move(rows.disposition.holds), now);
+  d.tombstone_json = std::move(rows.tombstone_json);
+  // Not cached: the content pipeline writes file_texts all the time.
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
-    CUSTOS_ASSIGN_OR_RETURN(d.versions, tx.versions().List(id));
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::Loan> loans, LoansOfRecord(tx, id, "", domain::OpenStates()));
-    for (domain::Loan& l : loans) {
-      if (domain::IsOpen(l, now) && MaySeeLoan(who, l)) d.open_loans.push_back(std::move(l));
-    }
-    CUSTOS_ASSIGN_OR_RETURN(d.disposition, LoadDisposition(tx, r, now));
-    CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, id.value));
-    if (tomb) d.tombstone_json = tomb->body;
     CUSTOS_ASSIGN_OR_RETURN(d.texts, tx.texts().OfRecord(id));
     return Status::Ok();
   }));
   return d;
+}
+
+StatusOr<RecordService::RecordRows> RecordService::LoadRecordRows(const Record& r) {
+  // Counts before the read (StoreCache).
+  std::optional<StoreCache<RecordRows>::Counts> counts = views_.Stamp();
+  if (counts) {
+    if (std::optional<RecordRows> hit = views_.Get(r.id.value, *counts)) return std::move(*hit);
+  }
+  RecordRows rows;
+  CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(rows.versions, tx.versions().List(r.id));
+    CUSTOS_ASSIGN_OR_RETURN(rows.loans, LoansOfRecord(tx, r.id, "", domain::OpenStates()));
+    CUSTOS_ASSIGN_OR_RETURN(rows.disposition, LoadDispositionInputs(tx, r));
+    CUSTOS_ASSIGN_OR_RETURN(auto tomb, tx.documents().Find(kTombstoneDocument, r.id.value));
+    if (tomb) rows.tombstone_json = tomb->body;
+    return Status::Ok();
+  }));
+  if (counts) views_.Put(r.id.value, rows, *counts);
+  return rows;
 }
 
 // RecordService::Search and ReadText are in record_search.cc.

@@ -372,6 +372,17 @@ class RecordService {
     std::optional<domain::Version> version;
   };
   StatusOr<VersionView> LoadVersionView(const domain::RecordId& id, int version);
+  // What Get() shows of `r` besides its row and its files' pipeline state,
+  // as stored: read in one transaction or taken from views_. What depends
+  // on the caller or the instant (which loans are open and visible, the
+  // disposition) is decided from it per request.
+  struct RecordRows {
+    std::vector<domain::Version> versions;
+    std::vector<domain::Loan> loans;  // in an open state, every borrower's
+    DispositionInputs disposition;
+    std::string tombstone_json;
+  };
+  StatusOr<RecordRows> LoadRecordRows(const domain::Record& r);
   // Every read of a file's content or of data derived from it (`derived`:
   // its purpose, e.g. "text"; empty for the file itself): decides the
   // caller's right at this instant (MayReadContentNow), runs `first` (may
@@ -426,6 +437,9 @@ class RecordService {
   // Record rows by id (nullopt: none), while the records table is unchanged:
   // LoadVisible, on the path of every catalogue GET.
   StoreCache<std::optional<domain::Record>> records_;
+  // RecordRows by record id, while the records, versions, files and
+  // documents (loans, retention rules, holds, tombstones) are unchanged.
+  StoreCache<RecordRows> views_;
 };
 
 // Validates the type-specific metadata of a record type: required fields,

@@ -306,12 +306,23 @@ StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const d
   return out;
 }
 
-StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const Record& r, Time now) {
+StatusOr<DispositionInputs> LoadDispositionInputs(storage::Transaction& tx, const Record& r) {
+  DispositionInputs in;
   CUSTOS_ASSIGN_OR_RETURN(auto override_rule, StoredRule(tx, kOverrideDocument, r.id.value));
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<std::string> holds, ActiveHolds(tx, r.id));
-  if (override_rule) return ComputeDisposition(r, *override_rule, "record", std::move(holds), now);
-  CUSTOS_ASSIGN_OR_RETURN(RetentionRule schedule, LoadSchedule(tx, r.type));
-  return ComputeDisposition(r, schedule, "schedule", std::move(holds), now);
+  CUSTOS_ASSIGN_OR_RETURN(in.holds, ActiveHolds(tx, r.id));
+  if (override_rule) {
+    in.rule = *override_rule;
+    in.source = "record";
+    return in;
+  }
+  CUSTOS_ASSIGN_OR_RETURN(in.rule, LoadSchedule(tx, r.type));
+  in.source = "schedule";
+  return in;
+}
+
+StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const Record& r, Time now) {
+  CUSTOS_ASSIGN_OR_RETURN(DispositionInputs in, LoadDispositionInputs(tx, r));
+  return ComputeDisposition(r, in.rule, in.source, std::move(in.holds), now);
 }
 
 Status ReconcileRecordState(storage::Transaction& tx, Record& r, const std::string& actor, Time now) {

@@ -101,6 +101,15 @@ StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o);
 // default) and the ids of the active holds on it, then its disposition.
 StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const domain::Record& r,
                                       domain::Time now);
+// What LoadDisposition reads: the rule in force, its source ("record" for
+// the record's own override, else "schedule") and the active holds, for
+// ComputeDisposition at any instant.
+struct DispositionInputs {
+  RetentionRule rule;
+  std::string source;
+  std::vector<std::string> holds;
+};
+StatusOr<DispositionInputs> LoadDispositionInputs(storage::Transaction& tx, const domain::Record& r);
 // The schedule rule for a type (stored or default).
 StatusOr<RetentionRule> LoadSchedule(storage::Transaction& tx, domain::RecordType type);
 // Ids of the active holds on a record.

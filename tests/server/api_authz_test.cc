@@ -495,6 +495,20 @@ TEST_F(ApiAuthz, CachedRowsGiveWayToAChangeOnTheNextRequest) {
                            Str(rec->getArray("versions")->getObject(0)->getArray("files")->getObject(0), "id");
   for (int i = 0; i < 3; ++i) ASSERT_EQ(S().As("archivist", "GET", file).status, 200);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(S().As("staff", "GET", "/v1/records/" + id).status, 200);
+  // A loan requested (a document) shows in the record view at once.
+  auto loans_in_view = [&] {
+    HttpResult v = S().As("archivist", "GET", "/v1/records/" + id);
+    Poco::JSON::Object::Ptr o = v.status == 200 ? JsonObject(v.body) : nullptr;
+    return o && o->getArray("loans") ? o->getArray("loans")->size() : size_t{999};
+  };
+  ASSERT_EQ(loans_in_view(), 0u);
+  ASSERT_EQ(loans_in_view(), 0u);
+  const std::string due =
+      domain::FormatTime(std::chrono::system_clock::now() + std::chrono::hours(72));
+  HttpResult loan = S().As("staff", "POST", "/v1/loans",
+                           "{\"recordId\":\"" + id + "\",\"kind\":\"digital\",\"purpose\":\"audit\",\"dueAt\":\"" + due + "\"}", kJson);
+  ASSERT_EQ(loan.status, 201) << Describe(loan);
+  EXPECT_EQ(loans_in_view(), 1u);
   ASSERT_EQ(S().As("archivist", "PATCH", "/v1/records/" + id, "{\"classification\":\"secret\"}", kJson).status, 200);
   HttpResult r = S().As("archivist", "GET", file);
   EXPECT_EQ(r.status, 403) << "archivist, now secret: " << Describe(r);
