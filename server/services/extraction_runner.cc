@@ -38,6 +38,21 @@ constexpr bool kAddressSanitizer = false;
 constexpr bool kAddressSanitizer = false;
 #endif
 
+// Sanitizer runtimes intercept the calls the child makes (sigaction...)
+// and keep their state in memory a CLONE_VM child would share: under
+// either, StartChild forks.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
 // Exit codes of custos-extract (extract/extraction.h, kept in step by hand:
 // the server does not include the worker's headers).
 constexpr int kExitUnreadable = 3;
@@ -166,9 +181,10 @@ int ChildEntry(void* arg) {
 // signal blocked meanwhile. fork() would mark every page of the server
 // copy-on-write, and each later write of each of its threads would fault:
 // about a tenth of custosd's CPU during downloads while the pipeline ran
-// (docs/benchmarks.md "Logged reads"). Under AddressSanitizer, fork().
+// (docs/benchmarks.md "Logged reads and record GETs"). Under a sanitizer,
+// fork().
 pid_t StartChild(const ChildPlan& plan, int in, int out, int err) {
-  if (kAddressSanitizer) {
+  if (kAddressSanitizer || kThreadSanitizer) {
     pid_t pid = ::fork();
     if (pid == 0) ExecChild(plan, in, out, err);
     return pid;
