@@ -3,7 +3,8 @@
 // (storage::MetadataStore::ChangeCount), and never longer than a short
 // maximum age. It saves the read transactions that do not depend on the
 // request (a session's row, a record's row) on the paths every download and
-// catalogue GET take; docs/benchmarks.md "Logged reads" has the profile.
+// catalogue GET take; docs/benchmarks.md "Logged reads and
+// record GETs" has the profile.
 //
 // Why nothing stale is ever served: Stamp() takes the tables' change counts
 // before the caller's read transaction begins, and Put() files the value
