@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/openssl_util.h"
 namespace custos::crypto {
 namespace {
 
@@ -69,13 +70,6 @@ constexpr char kReasonContentUnreadable[] = "content_unreadable";
 constexpr char kReasonTrustStoreUnreadable[] = "trust_store_unreadable";
 constexpr char kReasonTrustStoreBadCertificate[] = "trust_store_bad_certificate";
 
-template <auto kFree>
-struct OpenSslFree {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
 struct X509StackFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };
@@ -92,16 +86,6 @@ using OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslFree<ASN1_OCTET
 Status OpensslFailure(std::string_view what) {
   return Internal("OpenSSL failed: " + std::string(what), kReasonOpensslFailure);
 }
-
-// Empties this thread's OpenSSL error queue on construction and destruction,
-// so that errors of one verification never leak into the next.
-class ErrorQueueScope {
- public:
-  ErrorQueueScope() { ERR_clear_error(); }
-  ~ErrorQueueScope() { ERR_clear_error(); }
-  ErrorQueueScope(const ErrorQueueScope&) = delete;
-  ErrorQueueScope& operator=(const ErrorQueueScope&) = delete;
-};
 
 // The drained OpenSSL error queue: codes for classification, text for people.
 struct OpenSslErrors {

@@ -20,6 +20,7 @@
 #include <optional>
 #include <utility>
 
+#include "crypto/openssl_util.h"
 #include "crypto/hash.h"
 #include "crypto/signed_note.h"
 
@@ -38,13 +39,6 @@ constexpr size_t kMaxBundleSize = 1 << 20;
 constexpr char kNewline = '\n';
 constexpr uint8_t kTypeUnassigned = note::kTypeUnassigned;
 
-template <auto kFree>
-struct OpenSslFree {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
 struct X509StackShallowFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
 };
@@ -62,16 +56,6 @@ using VerifyCtxPtr = std::unique_ptr<TS_VERIFY_CTX, OpenSslFree<TS_VERIFY_CTX_fr
 using StorePtr = std::unique_ptr<X509_STORE, OpenSslFree<X509_STORE_free>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslFree<X509_free>>;
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackShallowFree>;
-
-// Empties this thread's OpenSSL error queue on construction and destruction,
-// so that one call's errors never leak into the next.
-class ErrorQueueScope {
- public:
-  ErrorQueueScope() { ERR_clear_error(); }
-  ~ErrorQueueScope() { ERR_clear_error(); }
-  ErrorQueueScope(const ErrorQueueScope&) = delete;
-  ErrorQueueScope& operator=(const ErrorQueueScope&) = delete;
-};
 
 // The TS library reason codes now in the error queue (drained).
 std::vector<int> DrainTsReasons() {

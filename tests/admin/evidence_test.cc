@@ -35,6 +35,7 @@
 #include "storage/metadata_store.h"
 #include "tests/admin/in_process.h"
 #include "tests/admin/live_archive.h"
+#include "tests/admin/verdict.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/testutil.h"
 
@@ -113,34 +114,16 @@ void WriteEntries(const std::string& path, const std::string& bag, std::vector<E
   WriteFile(path, std::string(sink.data().begin(), sink.data().end()));
 }
 
-struct Verdict {
-  int exit_code = -1;
-  std::vector<std::pair<std::string, std::string>> findings;  // file, problem
-  std::string output;
-  bool Names(const std::string& file) const {
-    for (const auto& f : findings) {
-      if (f.first == file) return true;
-    }
-    return false;
-  }
-};
-
 Verdict Verify(const std::string& bundle) {
-  RunResult r = RunProgram({Ctl(), "verify-package", bundle, "--vkey", seed_->vkey, "--json"});
-  Verdict v;
-  v.exit_code = r.exit_code;
-  v.output = r.out + r.err;
-  try {
-    Poco::JSON::Parser parser;
-    auto o = parser.parse(r.out).extract<Poco::JSON::Object::Ptr>();
-    auto findings = o->getArray("findings");
-    for (size_t i = 0; i < findings->size(); ++i) {
-      auto f = findings->getObject(static_cast<unsigned>(i));
-      v.findings.emplace_back(f->getValue<std::string>("file"), f->getValue<std::string>("problem"));
-    }
-  } catch (const std::exception&) {
+  return RunVerdict({Ctl(), "verify-package", bundle, "--vkey", seed_->vkey, "--json"}, "file");
+}
+
+// Does a finding name `file`?
+bool Names(const Verdict& v, const std::string& file) {
+  for (const Finding& f : v.findings) {
+    if (f.object == file) return true;
   }
-  return v;
+  return false;
 }
 
 // The archive: a record with two files, a second version and a read of
@@ -468,7 +451,7 @@ TEST_F(Evidence, OneByteChangedInEachPartFailsNamingIt) {
       WriteEntries(path, seed_->bag, entries, remanifest);
       Verdict v = Verify(path);
       EXPECT_EQ(v.exit_code, 1) << v.output;
-      EXPECT_TRUE(v.Names(target->path)) << target->path << "\n" << v.output;
+      EXPECT_TRUE(Names(v, target->path)) << target->path << "\n" << v.output;
     }
   }
 }
@@ -497,8 +480,8 @@ TEST_F(Evidence, OriginalDroppedSilentlyIsNamed) {
   Verdict v = Verify(path);
   EXPECT_EQ(v.exit_code, 1) << v.output;
   ASSERT_EQ(v.findings.size(), 1u) << v.output;
-  EXPECT_EQ(v.findings[0].first, "bag-info.txt");
-  EXPECT_NE(v.findings[0].second.find("nor says why it is withheld"), std::string::npos) << v.output;
+  EXPECT_EQ(v.findings[0].object, "bag-info.txt");
+  EXPECT_NE(v.findings[0].problem.find("nor says why it is withheld"), std::string::npos) << v.output;
 }
 
 }  // namespace
