@@ -602,7 +602,7 @@ int main(int argc, char** argv) {
     custos::services::CheckpointAttester attester(archive->store(), clock, logger, metrics, *attester_options);
     exit_code = Serve(config, data_dir, health, metrics, logger,
                       {auth, records, log_service, loans, retention, destruction, audit, &verification,
-                       &row_integrity, &fresh_reads, &archive->store(), &attester, &evidence},
+                       &row_integrity, &fresh_reads, true, &attester, &evidence},
                       stop_signals, pipeline);
   }
   Poco::Net::uninitializeSSL();

@@ -868,9 +868,8 @@ void AddApiRoutes(Router& router, ApiServices api) {
   AddAuthRoutes(router, api.auth);
   AddRecordRoutes(router, api.auth, api.records);
   AddLogRoutes(router, api.auth, api.log);
-  if (api.tiles_store != nullptr) {
-    AddTileRoutes(router, *api.tiles_store, [&log = api.log] { return log.Checkpoint(); },
-                  api.public_tile_entries ? nullptr : &api.auth);
+  if (api.serve_tiles) {
+    AddTileRoutes(router, api.log, api.public_tile_entries ? nullptr : &api.auth);
   }
   AddLoanRoutes(router, api.auth, api.loans, api.verification, api.row_integrity, api.fresh_reads, api.attester);
   AddRetentionRoutes(router, api.auth, api.retention, api.destruction);

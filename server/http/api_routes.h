@@ -35,9 +35,8 @@ struct ApiServices {
   // Adds the content reads by fresh accounts (the security auditor's
   // "freshAccountReads") to GET /v1/alerts; may be null.
   const services::FreshReadLog* fresh_reads = nullptr;
-  // Serves the tlog-tiles read API under /log/ (tile_routes.h) from this
-  // store, bounded by log.Checkpoint(); none when null.
-  storage::MetadataStore* tiles_store = nullptr;
+  // Serves the tlog-tiles read API under /log/ (tile_routes.h) from `log`.
+  bool serve_tiles = false;
   // Adds its alert (a witness refused a checkpoint, …) to GET /v1/alerts;
   // null when no witness or time-stamping authority is configured.
   const services::CheckpointAttester* attester = nullptr;

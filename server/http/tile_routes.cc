@@ -87,101 +87,15 @@ StatusOr<uint64_t> ParseIndex(const std::vector<std::string_view>& elements,
   return n;
 }
 
-// Size of the tree the served checkpoint note commits to.
-StatusOr<uint64_t> ServedSize(const CheckpointSource& checkpoint) {
-  CUSTOS_ASSIGN_OR_RETURN(std::string note, checkpoint());
-  size_t blank = note.find("\n\n");
-  if (blank == std::string::npos) return Internal("served checkpoint is not a signed note", "checkpoint_malformed");
-  CUSTOS_ASSIGN_OR_RETURN(crypto::Checkpoint body, crypto::ParseCheckpointBody(note.substr(0, blank + 1)));
-  return body.size;
-}
-
-// The index of the first hash or entry of `t`, once checked that all of
-// its `t.width` hashes or entries exist in a tree of `size` leaves.
-StatusOr<uint64_t> FirstCovered(const TilePath& t, uint64_t size) {
-  uint32_t node_level = t.level * kTileHeight;
-  uint64_t count = node_level >= 64 ? 0 : size >> node_level;  // complete nodes at that level
-  bool exists = t.index <= count / kTileWidth && t.index * kTileWidth + t.width <= count;
-  if (!exists) {
-    return NotFound("tile " + FormatTilePath(t) + " is not covered by the checkpoint of size " + std::to_string(size),
-                    "tile_not_found");
-  }
-  return t.index * kTileWidth;
-}
-
-// An entry as a bundle carries it: the leaf, or for a redacted or
-// oversized one a JSON placeholder with its leaf hash (docs/formats/tiles.md).
-std::string BundleEntry(const storage::LogEntryView& e) {
-  if (e.redacted()) {
-    return "{\"index\":" + std::to_string(e.index) + ",\"leafHash\":\"" + crypto::Base64Encode(e.leaf_hash) +
-           "\",\"redacted\":true}";
-  }
-  if (e.leaf.size() > kMaxBundleEntryBytes) {
-    return "{\"index\":" + std::to_string(e.index) + ",\"leafBytes\":" + std::to_string(e.leaf.size()) +
-           ",\"leafHash\":\"" + crypto::Base64Encode(e.leaf_hash) + "\",\"tooLarge\":true}";
-  }
-  return std::string(e.leaf);
-}
-
-// A hash tile's bytes: `width` hashes of level 8·L from index `first`.
-StatusOr<std::string> ReadHashTile(storage::MetadataStore& store, const TilePath& t, uint64_t first) {
-  std::string body;
-  body.reserve(size_t{t.width} * sizeof(crypto::Digest32));
-  uint64_t next = first;
-  CUSTOS_RETURN_IF_ERROR(store.Read([&](storage::Transaction& tx) -> Status {
-    return tx.log().ScanNodesAtLevel(t.level * kTileHeight, first, t.width,
-                                     [&](uint64_t index, const crypto::Digest32& h) -> Status {
-                                       if (index != next) {
-                                         return DataLoss("log node " + std::to_string(index) + " follows " +
-                                                             std::to_string(next) + " in storage",
-                                                         "log_node_missing");
-                                       }
-                                       ++next;
-                                       body.append(reinterpret_cast<const char*>(h.data()), h.size());
-                                       return Status::Ok();
-                                     });
-  }));
-  if (next != first + t.width) {
-    return DataLoss("log node " + std::to_string(next) + " of level " + std::to_string(t.level * kTileHeight) +
-                        " is missing from storage",
-                    "log_node_missing");
-  }
-  return body;
-}
-
-// An entry bundle's bytes: `width` entries from `first`, each a big-endian
-// uint16 length and the entry.
-StatusOr<std::string> ReadEntryBundle(storage::MetadataStore& store, const TilePath& t, uint64_t first) {
-  std::string body;
-  uint64_t next = first;
-  CUSTOS_RETURN_IF_ERROR(store.Read([&](storage::Transaction& tx) -> Status {
-    return tx.log().ScanEntries(first, first + t.width, t.width, [&](const storage::LogEntryView& e) -> Status {
-      if (e.index != next) {
-        return DataLoss("log entry " + std::to_string(next) + " is missing from storage", "log_entry_missing");
-      }
-      ++next;
-      std::string entry = BundleEntry(e);
-      body += static_cast<char>((entry.size() >> 8) & 0xff);
-      body += static_cast<char>(entry.size() & 0xff);
-      body += entry;
-      return Status::Ok();
-    });
-  }));
-  if (next != first + t.width) {
-    return DataLoss("log entry " + std::to_string(next) + " is missing from storage", "log_entry_missing");
-  }
-  return body;
-}
-
-Response ServeCheckpoint(const CheckpointSource& checkpoint) {
-  auto note = checkpoint();
+Response ServeCheckpoint(services::LogService& log) {
+  auto note = log.Checkpoint();
   if (!note.ok()) return Response::Error(note.status());
   Response r = Response::Text(200, std::move(*note));
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
 
-Response ServeTile(storage::MetadataStore& store, const CheckpointSource& checkpoint, RequestContext& ctx) {
+Response ServeTile(services::LogService& log, RequestContext& ctx) {
   std::string_view uri = ctx.request.getURI();
   std::string_view path = uri.substr(0, uri.find('?'));
   if (path.substr(0, kTilePrefix.size()) != kTilePrefix) {
@@ -189,11 +103,7 @@ Response ServeTile(storage::MetadataStore& store, const CheckpointSource& checkp
   }
   auto tile = ParseTilePath(path.substr(kTilePrefix.size()));
   if (!tile.ok()) return Response::Error(tile.status());
-  auto size = ServedSize(checkpoint);
-  if (!size.ok()) return Response::Error(size.status());
-  auto first = FirstCovered(*tile, *size);
-  if (!first.ok()) return Response::Error(first.status());
-  auto body = tile->entries ? ReadEntryBundle(store, *tile, *first) : ReadHashTile(store, *tile, *first);
+  auto body = log.Tile({tile->entries, tile->level, tile->index, tile->width});
   if (!body.ok()) return Response::Error(body.status());
   Response r;
   r.content_type = kTileType;
@@ -257,9 +167,8 @@ StatusOr<TilePath> ParseTilePath(std::string_view path) {
   return t;
 }
 
-void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSource checkpoint,
-                   services::AuthService* entries_auth) {
-  router.Add("GET", "/log/checkpoint", [checkpoint](RequestContext&) { return ServeCheckpoint(checkpoint); });
+void AddTileRoutes(Router& router, services::LogService& log, services::AuthService* entries_auth) {
+  router.Add("GET", "/log/checkpoint", [&log](RequestContext&) { return ServeCheckpoint(log); });
   // <L> or "entries", up to 7 elements of <N> (64 bits) and <W>: the
   // handler parses the raw path itself, so only the segment count is
   // routed here (and the route label stays one of seven).
@@ -268,17 +177,16 @@ void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSour
     pattern += "/{s" + std::to_string(segments) + "}";
     Handler readers_only;
     if (entries_auth != nullptr) {
-      readers_only = WithSession(*entries_auth, [&store, checkpoint](RequestContext& ctx,
-                                                                     const services::AuthenticatedSession& s) {
+      readers_only = WithSession(*entries_auth, [&log](RequestContext& ctx, const services::AuthenticatedSession& s) {
         if (Status st = services::RequireLogReader(s.principal); !st.ok()) return Response::Error(st);
-        return ServeTile(store, checkpoint, ctx);
+        return ServeTile(log, ctx);
       });
     }
-    router.Add("GET", pattern, [&store, checkpoint, readers_only](RequestContext& ctx) {
+    router.Add("GET", pattern, [&log, readers_only](RequestContext& ctx) {
       if (readers_only && std::string_view(ctx.request.getURI()).starts_with("/log/tile/entries/")) {
         return readers_only(ctx);
       }
-      return ServeTile(store, checkpoint, ctx);
+      return ServeTile(log, ctx);
     });
   }
 }

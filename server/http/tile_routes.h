@@ -16,24 +16,21 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
 #include "server/http/router.h"
 #include "server/services/auth_service.h"
-#include "storage/metadata_store.h"
+#include "server/services/log_service.h"
 
 namespace custos::http {
 
-// Tile height (tlog-tiles: 8, i.e. 256 hashes or entries per full tile).
-inline constexpr uint32_t kTileHeight = 8;
-inline constexpr uint32_t kTileWidth = 256;
+// Tile height and width (services::LogService::Tile reads the tiles).
+using services::kTileHeight;
+using services::kTileWidth;
 // Largest tile level a path may name (tlog-tiles: 0 to 63).
 inline constexpr uint32_t kMaxTileLevel = 63;
-// Largest entry an entry bundle can carry: its length prefix is a uint16.
-inline constexpr size_t kMaxBundleEntryBytes = storage::kBundleLeafBytes;
 
 // A parsed tile path.
 struct TilePath {
@@ -61,16 +58,11 @@ std::string FormatTilePath(const TilePath& t);
 // included).
 StatusOr<TilePath> ParseTilePath(std::string_view path);
 
-// The served checkpoint's signed note. The tile bound is the size this
-// note names.
-using CheckpointSource = std::function<StatusOr<std::string>()>;
-
-// Registers the /log/ routes. `store` and whatever `checkpoint` uses must
-// outlive the router. With `entries_auth` (log.public_entries = false),
+// Registers the /log/ routes, served by `log` (LogService::Checkpoint and
+// LogService::Tile), which must outlive the router. With `entries_auth` (log.public_entries = false),
 // entry bundles need the session of a log reader (auditor, archivist,
 // security auditor: 401 without one, 403 for other roles); hash tiles and
 // the checkpoint stay public.
-void AddTileRoutes(Router& router, storage::MetadataStore& store, CheckpointSource checkpoint,
-                   services::AuthService* entries_auth = nullptr);
+void AddTileRoutes(Router& router, services::LogService& log, services::AuthService* entries_auth = nullptr);
 
 }  // namespace custos::http

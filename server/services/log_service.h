@@ -16,6 +16,20 @@ namespace custos::services {
 // At most this many entries per Entries() call.
 inline constexpr uint64_t kMaxEntriesPerPage = 1000;
 
+// C2SP tlog-tiles (docs/formats/tiles.md): tile level L holds the Merkle
+// nodes of level 8·L, 256 hashes or entries in a full tile.
+inline constexpr uint32_t kTileHeight = 8;
+inline constexpr uint32_t kTileWidth = 256;
+
+// One hash tile (level, index, width) or entry bundle (entries, index,
+// width); width 1–255 for a partial one.
+struct TileRequest {
+  bool entries = false;
+  uint32_t level = 0;
+  uint64_t index = 0;
+  uint32_t width = kTileWidth;
+};
+
 struct InclusionProofView {
   uint64_t index = 0;
   uint64_t size = 0;
@@ -42,6 +56,16 @@ class LogService {
   StatusOr<InclusionProofView> Inclusion(const Principal& who, uint64_t index, uint64_t size);
   StatusOr<std::vector<crypto::Digest32>> Consistency(const Principal& who, uint64_t from,
                                                       uint64_t to);
+
+  // The bytes of a hash tile (`width` 32-byte hashes) or an entry bundle
+  // (`width` entries, each a big-endian uint16 length and the leaf, a
+  // redacted or oversized one as a placeholder with its leaf hash), only
+  // when every hash or entry in it is covered by the newest checkpoint;
+  // both read in one snapshot. Public: leaves hold no content (callers
+  // decide who may read entry bundles). kNotFound "no_checkpoint" or
+  // "tile_not_found"; kDataLoss "log_node_missing" / "log_entry_missing"
+  // when storage lacks one.
+  StatusOr<std::string> Tile(const TileRequest& t);
 
   // The tlog-proof@v1 receipt for log entry `index`, against the newest
   // attested checkpoint that covers it (its cosignatures and timestamps

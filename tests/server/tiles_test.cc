@@ -197,7 +197,7 @@ class TilesTest : public ::testing::Test {
     WriteFile(tmp_.Sub("cert.pem"), pem->certificate_pem);
     WriteFile(tmp_.Sub("key.pem"), pem->private_key_pem);
     ASSERT_EQ(chmod(tmp_.Sub("key.pem").c_str(), 0600), 0);
-    http::AddTileRoutes(router_, store_, [this] { return log_.Checkpoint(); });
+    http::AddTileRoutes(router_, log_);
     config_.listen.port = 0;
     server_ = std::make_unique<http::HttpsServer>(config_, http::TlsFiles{tmp_.Sub("cert.pem"), tmp_.Sub("key.pem")},
                                                   router_, logger_, metrics_);
