@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <typeinfo>
 #include <utility>
@@ -58,6 +59,8 @@ bool IsValidAction(std::string_view action) {
 
 // Checks that `s` is valid UTF-8 without C0/C1 controls or DEL.
 bool IsPrintableUtf8(std::string_view s) {
+  // Printable ASCII throughout (the common case) needs no decoding.
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F; })) return true;
   if (!domain::IsValidUtf8(s)) return false;
   size_t i = 0;
   while (i < s.size()) {
@@ -405,7 +408,16 @@ class OnePassReader {
     return Literal(first ? "{\"" : ",\"") && Literal(key) && Literal("\":");
   }
   bool At(char c) const { return p_ < t_.size() && t_[p_] == c; }
-  bool String(std::string& out);
+  // A string value: `out` views its text, in the leaf when it holds no
+  // escape, else in `scratch`, which then holds it unescaped.
+  bool StringView(std::string_view& out, std::string& scratch);
+  bool String(std::string& out) {
+    std::string_view text;
+    if (!StringView(text, out)) return false;
+    if (text.data() != out.data()) out.assign(text);
+    return true;
+  }
+  bool PlainRun(bool& ascii);
   bool Escape(std::string& out);
   bool Integer(int64_t& out);
   bool Value(int depth, DetailValue& out);
@@ -416,30 +428,61 @@ class OnePassReader {
   size_t p_ = 0;
 };
 
-bool OnePassReader::String(std::string& out) {
+// Moves past the bytes of a string that need no attention (anything but
+// '"', '\\' and the controls below 0x20), eight at a time where it can;
+// `ascii` says whether all of them were below 0x80. False at the end of
+// the text.
+bool OnePassReader::PlainRun(bool& ascii) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  uint64_t high = 0;
+  while (t_.size() - p_ >= 8) {
+    uint64_t w;
+    std::memcpy(&w, t_.data() + p_, 8);
+    const uint64_t quote = w ^ (kOnes * '"');
+    const uint64_t backslash = w ^ (kOnes * '\\');
+    // Exact tests for "some byte is zero" and "some byte is below 0x20".
+    const uint64_t stop = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
+                          ((w - kOnes * kFirstPrintable) & ~w);
+    if ((stop & kHigh) != 0) break;
+    high |= w;
+    p_ += 8;
+  }
+  ascii = (high & kHigh) == 0;
+  while (p_ < t_.size()) {
+    const auto c = static_cast<unsigned char>(t_[p_]);
+    if (c == '"' || c == '\\' || c < kFirstPrintable) break;
+    ascii = ascii && c < 0x80;
+    ++p_;
+  }
+  return p_ < t_.size();
+}
+
+bool OnePassReader::StringView(std::string_view& out, std::string& scratch) {
   if (!At('"')) return false;
   ++p_;
-  out.clear();
+  const size_t first = p_;
+  bool escaped = false;  // the text is in scratch
   while (true) {
     const size_t start = p_;
     bool ascii = true;
-    while (p_ < t_.size()) {
-      const auto c = static_cast<unsigned char>(t_[p_]);
-      if (c == '"' || c == '\\' || c < kFirstPrintable) break;
-      ascii = ascii && c < 0x80;
-      ++p_;
-    }
-    if (p_ >= t_.size()) return false;
+    if (!PlainRun(ascii)) return false;
     // A run ends at an ASCII byte, never inside a UTF-8 sequence.
     const std::string_view run = t_.substr(start, p_ - start);
     if (!ascii && !domain::IsValidUtf8(run)) return false;
-    out.append(run);
+    if (escaped) scratch.append(run);
     const char c = t_[p_];
     if (c == '"') {
+      out = escaped ? std::string_view(scratch) : t_.substr(first, p_ - first);
       ++p_;
       return true;
     }
-    if (c != '\\' || !Escape(out)) return false;
+    if (c != '\\') return false;
+    if (!escaped) {
+      scratch.assign(t_.substr(first, p_ - first));
+      escaped = true;
+    }
+    if (!Escape(scratch)) return false;
   }
 }
 
@@ -514,9 +557,10 @@ bool OnePassReader::Value(int depth, DetailValue& out) {
       return true;
     }
     case '"': {
-      std::string s;
-      if (!String(s)) return false;
-      out = DetailValue(std::move(s));
+      std::string_view text;
+      std::string scratch;
+      if (!StringView(text, scratch)) return false;
+      out = DetailValue(text.data() == scratch.data() ? std::move(scratch) : std::string(text));
       return true;
     }
     case 't':
@@ -543,14 +587,24 @@ bool OnePassReader::ObjectOf(int depth, EventDetails& out) {
     ++p_;
     return true;
   }
-  std::string previous;
+  // Names are viewed in the leaf; only one with an escape is copied.
+  std::string_view previous;
+  std::string previous_scratch;
+  std::string name_scratch;
   for (bool first = true;; first = false) {
-    std::string name;
-    if (!String(name) || (!first && !NameBefore(previous, name)) || !Literal(":")) return false;
+    std::string_view name;
+    if (!StringView(name, name_scratch) || (!first && !NameBefore(previous, name)) || !Literal(":")) {
+      return false;
+    }
     DetailValue value;
     if (!Value(depth, value)) return false;
     out.Set(name, std::move(value));
-    previous = std::move(name);
+    if (name.data() == name_scratch.data()) {
+      std::swap(previous_scratch, name_scratch);
+      previous = previous_scratch;
+    } else {
+      previous = name;
+    }
     if (At(',')) {
       ++p_;
       continue;
@@ -581,16 +635,19 @@ bool OnePassReader::Read(DecodedLeaf& out) {
   if (t_.size() > kMaxLeafBytes) return false;
   // The leaf's own object is depth 1, its details object depth 2.
   constexpr int kDetailsDepth = 2;
-  std::string at;
-  std::string prev;
+  static const std::string kVersionText = std::to_string(kLeafFormatVersion);
+  std::string_view at;
+  std::string at_scratch;
+  std::string_view prev;
+  std::string prev_scratch;
   int64_t seq = 0;
   LogEvent& e = out.event;
   if (!Member(kLeafKeyAction, true) || !String(e.action) || !Member(kLeafKeyActor, false) ||
-      !String(e.actor) || !Member(kLeafKeyAt, false) || !String(at) ||
+      !String(e.actor) || !Member(kLeafKeyAt, false) || !StringView(at, at_scratch) ||
       !Member(kLeafKeyDetails, false) || !ObjectOf(kDetailsDepth, e.details) ||
-      !Member(kLeafKeyPrev, false) || !String(prev) || !Member(kLeafKeySeq, false) ||
+      !Member(kLeafKeyPrev, false) || !StringView(prev, prev_scratch) || !Member(kLeafKeySeq, false) ||
       !Integer(seq) || !Member(kLeafKeySubject, false) || !String(e.subject) ||
-      !Member(kLeafKeyVersion, false) || !Literal(std::to_string(kLeafFormatVersion)) ||
+      !Member(kLeafKeyVersion, false) || !Literal(kVersionText) ||
       !Literal("}") || p_ != t_.size() || seq < 0) {
     return false;
   }

@@ -207,9 +207,9 @@ class Checker {
 
   void Remember(uint64_t index, const DecodedLeaf& leaf) {
     const domain::EventDetails& d = leaf.event.details;
-    if (std::optional<std::string> record_hash = d.String(kDetailRecordHash)) {
+    if (const domain::DetailValue* v = d.Find(kDetailRecordHash); v != nullptr && v->AsString() != nullptr) {
       auto stored = facts_.record_hash.find(leaf.event.subject);
-      if (stored != facts_.record_hash.end()) stored->second = std::move(*record_hash);
+      if (stored != facts_.record_hash.end()) stored->second = *v->AsString();
     }
     if (leaf.event.action == "record.destroy") {
       if (const domain::DetailValue::Array* redacted = d.Array(kDetailRedacted)) {
