@@ -224,7 +224,12 @@ class FileBlobStore::Writer final : public BlobWriter {
       n -= take;
       CUSTOS_RETURN_IF_ERROR(Flush());
     }
-    if (n >= kBlobIoBufferSize) return Fail(WriteAll(fd_, p, n, temp_path_));
+    if (n >= kBlobIoBufferSize) {
+      CUSTOS_RETURN_IF_ERROR(Fail(WriteAll(fd_, p, n, temp_path_)));
+      written_ += n;
+      StartWriteback();
+      return Status::Ok();
+    }
     buffer_.assign(p, p + n);
     return Status::Ok();
   }
@@ -260,8 +265,23 @@ class FileBlobStore::Writer final : public BlobWriter {
 
   Status Flush() {
     Status s = WriteAll(fd_, buffer_.data(), buffer_.size(), temp_path_);
+    if (s.ok()) written_ += buffer_.size();
     buffer_.clear();
-    return Fail(s);
+    if (!s.ok()) return Fail(s);
+    StartWriteback();
+    return Status::Ok();
+  }
+
+  // Hands the kernel every kBlobWritebackStep written since the last call
+  // for writing out now (not waiting for it), so that Commit()'s fsync of a
+  // large blob waits for the last piece only instead of the whole file.
+  // Only a hint: durability still comes from that fsync, which also
+  // reports any write error.
+  void StartWriteback() {
+    if (fd_ < 0 || written_ - writeback_from_ < kBlobWritebackStep) return;
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                      SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = written_;
   }
 
   // Records the first failure and discards the partial blob at once.
@@ -292,6 +312,8 @@ class FileBlobStore::Writer final : public BlobWriter {
   std::string temp_path_;        // "" once removed
   std::vector<uint8_t> buffer_;  // bytes not yet handed to write(2)
   uint64_t size_ = 0;
+  uint64_t written_ = 0;         // bytes handed to write(2)
+  uint64_t writeback_from_ = 0;  // where the next StartWriteback() range begins
   bool committed_ = false;
   Status status_;  // first failure; sticky
 };

@@ -51,6 +51,10 @@ inline constexpr unsigned kBlobFileMode = 0600;
 inline constexpr unsigned kBlobDirMode = 0700;
 // FileBlobStore hands the kernel writes and reads of this size (or larger).
 inline constexpr size_t kBlobIoBufferSize = 256 * 1024;
+// FileBlobStore asks the kernel to start writing a blob out after every
+// this many bytes (sync_file_range), so that the fsync at commit has the
+// last piece left to wait for, not the whole blob.
+inline constexpr uint64_t kBlobWritebackStep = 1024 * 1024;
 
 // ---- Stable failure reasons (Status::reason()) ----
 

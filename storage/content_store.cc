@@ -1,7 +1,12 @@
 #include "storage/content_store.h"
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
 
 #include "crypto/bytes.h"
 #include "crypto/hash.h"
@@ -58,23 +63,157 @@ class PlaintextDigests {
   std::optional<crypto::Sm3> sm3_;
 };
 
-// Copies `source` to its end into `sink`; returns the byte count, or
-// kFileTooLarge once more than `max_bytes` arrived.
-StatusOr<uint64_t> CopyPlaintext(ByteSource& source, uint64_t max_bytes, ByteSink& sink) {
-  crypto::SecretBytes buffer(kContentCopyBufferSize);  // plaintext: wiped afterwards
-  uint64_t total = 0;
-  for (;;) {
-    CUSTOS_ASSIGN_OR_RETURN(size_t r, source.Read(buffer.data(), buffer.size()));
-    if (r == 0) return total;
-    total += r;
-    if (total > max_bytes) {
-      return TooLarge("file is larger than the limit of " + std::to_string(max_bytes) + " bytes",
-                      std::string(kFileTooLarge))
-          .WithParam("maxBytes", max_bytes);
+// Copies `source` to its end into `sink` (kFileTooLarge once more than
+// `max_bytes` arrived), in two stages for content larger than one buffer:
+// the calling thread reads (for an upload: TLS decryption and the multipart
+// scan) into one of kPipelineBuffers buffers of kPipelineBufferSize while a
+// second thread writes the buffers already filled into `sink` (hashing,
+// encryption and the blob's writes), so neither waits for the other.
+// Content that fits in the first buffer is written by the calling thread,
+// with no second thread. The buffers hold plaintext and are wiped before
+// they are freed. After the writer fails the reader stops at its next
+// buffer; after the reader fails the writer ends once the buffers already
+// filled are written (the caller then discards the blob). The sink is used
+// by one thread at a time: the writer thread, until it is joined.
+class PipelinedCopy {
+ public:
+  PipelinedCopy(ByteSource& source, uint64_t max_bytes, ByteSink& sink)
+      : source_(source), max_bytes_(max_bytes), sink_(sink) {}
+  ~PipelinedCopy() {
+    Stop();
+    for (Buffer& b : buffers_) {
+      if (b.data) crypto::SecureZero(b.data.get(), b.used_peak);
     }
-    CUSTOS_RETURN_IF_ERROR(sink.Write(buffer.data(), r));
   }
-}
+  PipelinedCopy(const PipelinedCopy&) = delete;
+  PipelinedCopy& operator=(const PipelinedCopy&) = delete;
+
+  Status Run() {
+    Buffer& first = Take(0);
+    bool end = false;
+    CUSTOS_RETURN_IF_ERROR(Fill(first, end));
+    if (end) return first.used ? sink_.Write(first.data.get(), first.used) : Status::Ok();
+    try {
+      writer_ = std::thread([this] { WriteLoop(); });
+    } catch (const std::system_error&) {
+      return Serial(first);  // no thread to be had: one stage
+    }
+    Push(0);
+    for (size_t next = 1; !end; next = (next + 1) % kPipelineBuffers) {
+      Buffer* b = Acquire(next);
+      if (b == nullptr) break;  // the writer failed
+      Status filled = Fill(*b, end);
+      if (!filled.ok()) {
+        Stop();
+        return filled;
+      }
+      Push(next);
+    }
+    Stop();
+    std::lock_guard<std::mutex> lock(mu_);
+    return write_status_;
+  }
+
+ private:
+  static constexpr size_t kPipelineBufferSize = 256 * 1024;
+  static constexpr size_t kPipelineBuffers = 4;
+
+  struct Buffer {
+    std::unique_ptr<uint8_t[]> data;
+    size_t used = 0;
+    size_t used_peak = 0;  // how much of it ever held plaintext
+    bool full = false;     // filled, not yet written (GUARDED_BY(mu_))
+  };
+
+  Buffer& Take(size_t i) {
+    if (!buffers_[i].data) buffers_[i].data.reset(new uint8_t[kPipelineBufferSize]);
+    return buffers_[i];
+  }
+
+  // Reads into `b` until it is full or the source ends (`end`).
+  Status Fill(Buffer& b, bool& end) {
+    b.used = 0;
+    while (b.used < kPipelineBufferSize) {
+      CUSTOS_ASSIGN_OR_RETURN(size_t r, source_.Read(b.data.get() + b.used, kPipelineBufferSize - b.used));
+      if (r == 0) {
+        end = true;
+        break;
+      }
+      b.used += r;
+      b.used_peak = std::max(b.used_peak, b.used);
+      total_ += r;
+      if (total_ > max_bytes_) {
+        return TooLarge("file is larger than the limit of " + std::to_string(max_bytes_) + " bytes",
+                        std::string(kFileTooLarge))
+            .WithParam("maxBytes", max_bytes_);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // The one-stage copy, after the first buffer was filled.
+  Status Serial(Buffer& b) {
+    bool end = false;
+    while (true) {
+      CUSTOS_RETURN_IF_ERROR(sink_.Write(b.data.get(), b.used));
+      if (end) return Status::Ok();
+      CUSTOS_RETURN_IF_ERROR(Fill(b, end));
+    }
+  }
+
+  // Waits until buffer i is free (written); nullptr once the writer failed.
+  Buffer* Acquire(size_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !buffers_[i].full || !write_status_.ok(); });
+    if (!write_status_.ok()) return nullptr;
+    lock.unlock();
+    return &Take(i);
+  }
+
+  void Push(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    buffers_[i].full = true;
+    cv_.notify_all();
+  }
+
+  // Ends the writer thread once it has written every buffer pushed, or
+  // at once after it failed.
+  void Stop() {
+    if (!writer_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      cv_.notify_all();
+    }
+    writer_.join();
+  }
+
+  void WriteLoop() {
+    for (size_t i = 0;; i = (i + 1) % kPipelineBuffers) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return buffers_[i].full || done_; });
+      if (!buffers_[i].full) return;  // done_ and nothing more to write
+      lock.unlock();
+      Status s = sink_.Write(buffers_[i].data.get(), buffers_[i].used);
+      lock.lock();
+      buffers_[i].full = false;
+      if (!s.ok()) write_status_ = s;
+      cv_.notify_all();
+      if (!s.ok()) return;
+    }
+  }
+
+  ByteSource& source_;
+  const uint64_t max_bytes_;
+  ByteSink& sink_;
+  uint64_t total_ = 0;
+  std::array<Buffer, kPipelineBuffers> buffers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;    // GUARDED_BY(mu_): no more buffers will be pushed
+  Status write_status_;  // GUARDED_BY(mu_): the writer's first failure
+  std::thread writer_;
+};
 
 // The one ContentWriter: plaintext → digests and envelope → blob.
 class EncryptingWriter final : public ContentWriter {
@@ -201,7 +340,8 @@ StatusOr<std::unique_ptr<ContentWriter>> ContentStore::Create() {
 
 StatusOr<StoredContent> ContentStore::Put(ByteSource& plaintext, uint64_t max_bytes) {
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ContentWriter> writer, Create());
-  CUSTOS_RETURN_IF_ERROR(CopyPlaintext(plaintext, max_bytes, *writer).status());
+  PipelinedCopy copy(plaintext, max_bytes, *writer);
+  CUSTOS_RETURN_IF_ERROR(copy.Run());
   return writer->Commit();
 }
 

@@ -14,7 +14,11 @@
 // Fixity() decrypts and hashes a whole blob without returning content.
 //
 // Memory: every operation streams through one kContentCopyBufferSize buffer
-// (plus the envelope's one-chunk buffer); nothing grows with the file size.
+// (plus the envelope's one-chunk buffer); Put() of content larger than
+// 256 KiB through four buffers of 256 KiB, which a second thread hashes,
+// encrypts and writes while the caller's thread fills the next (one such
+// thread per Put() at a time, for its duration). Nothing grows with the
+// file size.
 //
 // Thread safety: a ContentStore holds no mutable state; it is safe for
 // concurrent use as long as its BlobStore and KeyProvider are (both

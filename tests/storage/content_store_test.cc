@@ -385,11 +385,21 @@ TEST_P(ContentStoreTest, TooLarge) {
   EXPECT_EQ(stored->size, 200000u);
   MemorySource one(data.data(), 1);
   ExpectStatus(content_->Put(one, 0).status(), ErrorCode::kTooLarge, kFileTooLarge);
+  // Past the first 256 KiB the copy runs in two stages (a writer thread):
+  // the limit is caught there too and nothing of the blob remains.
+  Bytes big = Pattern((1u << 20) + 1, 19);
+  MemorySource big_over(big);
+  ExpectStatus(content_->Put(big_over, 1u << 20).status(), ErrorCode::kTooLarge, kFileTooLarge);
+  EXPECT_EQ(blobs_->List()->size(), 1u);  // the 200000-byte one
 }
 
 TEST_P(ContentStoreTest, PlaintextSourceFails) {
   FailingSource source(150000);
   ExpectStatus(content_->Put(source, kNoLimit).status(), ErrorCode::kUnavailable, "client_gone");
+  ExpectStoreEmpty();
+  // Failing after the writer thread has started.
+  FailingSource later(700000);
+  ExpectStatus(content_->Put(later, kNoLimit).status(), ErrorCode::kUnavailable, "client_gone");
   ExpectStoreEmpty();
 }
 
