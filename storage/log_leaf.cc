@@ -143,30 +143,44 @@ std::optional<domain::Time> CanonicalLeafTime(std::string_view text) {
 // one '='); nullopt otherwise, and then the caller decides through
 // Base64Decode and Base64Encode, which accept nothing this accepts
 // differently.
+// The value of each Base64 character (standard alphabet), -1 for others.
+constexpr std::array<int8_t, 256> kBase64Values = [] {
+  std::array<int8_t, 256> values{};
+  values.fill(-1);
+  for (int i = 0; i < 26; ++i) {
+    values[static_cast<size_t>('A' + i)] = static_cast<int8_t>(i);
+    values[static_cast<size_t>('a' + i)] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) values[static_cast<size_t>('0' + i)] = static_cast<int8_t>(52 + i);
+  values[static_cast<size_t>('+')] = 62;
+  values[static_cast<size_t>('/')] = 63;
+  return values;
+}();
+
 std::optional<crypto::Digest32> CanonicalBase64Digest(std::string_view text) {
   crypto::Digest32 out;
+  static_assert(sizeof(out) == 32, "43 characters: ten groups of four, then three");
   constexpr size_t kChars = (8 * sizeof(out) + 5) / 6;  // 43
   if (text.size() != kChars + 1 || text[kChars] != '=') return std::nullopt;
-  uint32_t bits = 0;
-  int held = 0;
+  uint32_t bad = 0;  // the sign bits of the values: set for a character outside the alphabet
+  auto value = [&](size_t i) {
+    const int8_t v = kBase64Values[static_cast<unsigned char>(text[i])];
+    bad |= static_cast<uint8_t>(v);
+    return static_cast<uint32_t>(static_cast<uint8_t>(v) & 0x3F);
+  };
   size_t o = 0;
-  for (size_t i = 0; i < kChars; ++i) {
-    const char c = text[i];
-    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-            : c >= 'a' && c <= 'z' ? c - 'a' + 26
-            : c >= '0' && c <= '9' ? c - '0' + 52
-            : c == '+'             ? 62
-            : c == '/'             ? 63
-                                   : -1;
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<uint32_t>(v);
-    held += 6;
-    if (held >= 8) {
-      held -= 8;
-      out[o++] = static_cast<uint8_t>(bits >> held);
-    }
+  for (size_t i = 0; i < 40; i += 4) {
+    const uint32_t w = value(i) << 18 | value(i + 1) << 12 | value(i + 2) << 6 | value(i + 3);
+    out[o++] = static_cast<uint8_t>(w >> 16);
+    out[o++] = static_cast<uint8_t>(w >> 8);
+    out[o++] = static_cast<uint8_t>(w);
   }
-  if ((bits & ((1u << held) - 1)) != 0) return std::nullopt;  // a second spelling of the same bytes
+  // The last three characters: 16 bits of the last two bytes, then two
+  // bits that must be zero (else a second spelling of the same bytes).
+  const uint32_t w = value(40) << 12 | value(41) << 6 | value(42);
+  if ((bad & 0x80) != 0 || (w & 3) != 0) return std::nullopt;
+  out[30] = static_cast<uint8_t>(w >> 10);
+  out[31] = static_cast<uint8_t>(w >> 2);
   return out;
 }
 
@@ -405,7 +419,15 @@ class OnePassReader {
   }
   // `{"key":` for the first member, `,"key":` for the others.
   bool Member(std::string_view key, bool first) {
-    return Literal(first ? "{\"" : ",\"") && Literal(key) && Literal("\":");
+    const size_t n = key.size() + 4;
+    if (t_.size() - p_ < n) return false;
+    const char* q = t_.data() + p_;
+    if (q[0] != (first ? '{' : ',') || q[1] != '"' || std::memcmp(q + 2, key.data(), key.size()) != 0 ||
+        q[n - 2] != '"' || q[n - 1] != ':') {
+      return false;
+    }
+    p_ += n;
+    return true;
   }
   bool At(char c) const { return p_ < t_.size() && t_[p_] == c; }
   // A string value: `out` views its text, in the leaf when it holds no
