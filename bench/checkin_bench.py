@@ -15,10 +15,13 @@ crypto pipeline bound (`openssl speed`, AES-256-GCM + SHA-256 on one core)
 and to the fsync rate, both measured in the same run (`section_bounds`).
 --profile-large S: custosd's pid is written to $WORK/pid and the script
 waits S seconds before the large check-ins (for perf or strace -p).
+--rss-mib M: last, one upload of M MiB with curl, custosd's peak RSS over
+it (`measure_rss`, as the custos section's "rss" figure).
 """
 import argparse
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -36,6 +39,7 @@ ap.add_argument("--rounds", type=int, default=1)
 ap.add_argument("--no-bounds", action="store_true")
 ap.add_argument("--profile-large", type=int, default=0)
 ap.add_argument("--profile-small", type=int, default=0)
+ap.add_argument("--rss-mib", type=int, default=0, help="then one upload of this many MiB, custosd's peak RSS")
 a = ap.parse_args()
 
 b = R.Bench(types.SimpleNamespace(bin=a.bin, quick=True, content_scale=None,
@@ -78,6 +82,22 @@ try:
         s, _, _ = c.wrk_check_ins(small["files"], 16, 2, f"small{r}")
         s["cpu_us_per_checkin"] = (cpu(pid) - c0) * 1e6 / s["count"]
         out["small"].append({k: s[k] for k in ("per_s", "p99_ms", "cpu_us_per_checkin")})
+    if a.rss_mib:
+        big = os.path.join(root, "big.bin")
+        corpus_mod._write(big, random.Random(corpus_mod.SEED + 2), a.rss_mib << 20)
+        meta = os.path.join(c.dir, "big-meta.json")
+        with open(meta, "w") as f:
+            json.dump({"type": "general", "title": "bench big file", "department": "sales",
+                       "classification": "internal"}, f)
+        up = R.measure_rss(pid, ["curl", "-sS", "--max-time", "1800", "--cacert", c.cafile,
+                                 "-H", f"@{c.header_file()}", "-H", "Expect:",
+                                 "-F", f"metadata=<{meta};type=application/json",
+                                 "-F", f"file=@{big};type=application/octet-stream",
+                                 "-o", "/dev/null", "-w", "%{http_code} %{speed_upload}",
+                                 f"{c.url}/v1/records"])
+        code, speed = up.pop("curl_out").split()
+        out["rss_upload"] = {"status": code, "MBps": float(speed) / 1e6, "peak_MiB": up["peak_MiB"],
+                             "rss_before_MiB": up["rss_before_MiB"]}
     c.stop()
 finally:
     b.stop_all()

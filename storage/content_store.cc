@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -194,7 +195,12 @@ class PipelinedCopy {
       cv_.wait(lock, [&] { return buffers_[i].full || done_; });
       if (!buffers_[i].full) return;  // done_ and nothing more to write
       lock.unlock();
-      Status s = sink_.Write(buffers_[i].data.get(), buffers_[i].used);
+      Status s;
+      try {
+        s = sink_.Write(buffers_[i].data.get(), buffers_[i].used);
+      } catch (const std::exception& e) {  // e.g. bad_alloc: not to end the process here
+        s = Internal(std::string("content writer: ") + e.what());
+      }
       lock.lock();
       buffers_[i].full = false;
       if (!s.ok()) write_status_ = s;
