@@ -133,32 +133,45 @@ Status PostgresStore::Scrub() {
 Status PostgresStore::CommitBatch(const std::vector<GroupCommitQueue::Item*>& batch) {
   if (signer_ == nullptr) return Internal("store opened without a checkpoint signer");
   sql::Connection& s = *writer_;
-  Status st = Begin(s, "BEGIN");
-  if (!st.ok()) {
-    tail_valid_ = false;
-    return st;
-  }
-  st = [&]() -> Status {
+  // The batch's writes are pipelined (sql::Connection::SetDeferred): they
+  // go to the server with the next query that needs an answer, and each
+  // function's outcome is known before its item's status is set
+  // (RunWriteBatch syncs at its savepoint's release). BEGIN, the lock and
+  // the log size travel in one round trip, the checkpoint with COMMIT in
+  // another, which is waited for before anyone is answered.
+  s.SetDeferred(true);
+  Status st = [&]() -> Status {
     // Batches of all nodes take turns here; what earlier turns committed is
     // visible to every statement after the lock (READ COMMITTED).
-    CUSTOS_RETURN_IF_ERROR(sql::Query(s, kLockLog).status());
-    CUSTOS_ASSIGN_OR_RETURN(sql::Rows r,
-                            sql::Query(s, "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_leaves"));
-    if (!tail_valid_ || static_cast<uint64_t>(r.Int(0, 0)) != tail_->range.size()) {
+    const char* kSize = "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_leaves";
+    auto begin = [&]() -> StatusOr<sql::Rows> {
+      CUSTOS_RETURN_IF_ERROR(s.EnsureConnected());
+      CUSTOS_RETURN_IF_ERROR(sql::Exec(s, "BEGIN"));
+      CUSTOS_RETURN_IF_ERROR(sql::Exec(s, kLockLog));
+      return sql::Query(s, kSize);
+    };
+    StatusOr<sql::Rows> r = begin();
+    // A connection the server dropped while it sat idle is only noticed
+    // when used: then nothing has happened yet, so begin once more.
+    if (!r.ok() && r.status().reason() == "database_unavailable") r = begin();
+    CUSTOS_RETURN_IF_ERROR(r.status());
+    if (!tail_valid_ || static_cast<uint64_t>(r->Int(0, 0)) != tail_->range.size()) {
       CUSTOS_ASSIGN_OR_RETURN(*tail_, LoadLogTail(s));
       tail_valid_ = true;
     }
     CUSTOS_RETURN_IF_ERROR(RunWriteBatch(s, *tail_, PostgresDialect(), options_.sealer, *signer_, batch));
-    return sql::Exec(s, "COMMIT");
+    CUSTOS_RETURN_IF_ERROR(sql::Exec(s, "COMMIT"));
+    return s.Sync();
   }();
   if (!st.ok()) {
     // The tail may hold leaves that never committed (or, if COMMIT was cut
     // off, that did): the next batch reloads it under the lock.
     tail_valid_ = false;
     (void)sql::Exec(s, "ROLLBACK");
-    return st;
+    (void)s.Sync();
   }
-  return Status::Ok();
+  s.SetDeferred(false);
+  return st;
 }
 
 Status PostgresStore::Read(const TxFn& fn) { return ReadWith(options_.sealer, fn); }

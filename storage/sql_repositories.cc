@@ -2077,12 +2077,15 @@ Status RunWriteBatch(sql::Connection& s, LogTail& tail, const SqlDialect& dialec
       }
     }
     if (st.ok()) st = tx->Flush();
-    if (st.ok()) {
-      st = sql::Exec(s, "RELEASE SAVEPOINT w");
-    } else {
+    if (st.ok()) st = sql::Exec(s, "RELEASE SAVEPOINT w");
+    // Writes the connection deferred (sql::Connection::SetDeferred) count
+    // for the function only once they are known to have run.
+    if (st.ok()) st = s.Sync();
+    if (!st.ok()) {
       tx->Discard();
       Status undo = sql::Exec(s, "ROLLBACK TO SAVEPOINT w");
       if (undo.ok()) undo = sql::Exec(s, "RELEASE SAVEPOINT w");
+      if (undo.ok()) undo = s.Sync();
       tail = std::move(saved);
       // Without the savepoint the transaction holds the failed work.
       if (!undo.ok()) return undo;

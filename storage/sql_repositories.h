@@ -142,8 +142,9 @@ class ConnectionPool {
 
 // The body of a group-commit batch, shared by the SQL stores: runs each
 // function in its own savepoint inside the transaction `connection` is in
-// (setting its item's status; a failing function is rolled back alone,
-// `tail` with it), then, if the log grew, signs a checkpoint for the new
+// (setting its item's status once the connection has synced what it
+// deferred, sql::Connection::SetDeferred; a failing function is rolled
+// back alone, `tail` with it), then, if the log grew, signs a checkpoint for the new
 // size and stores it. Returns a failure that must roll back the whole
 // transaction. The caller begins and commits the transaction.
 Status RunWriteBatch(sql::Connection& connection, LogTail& tail, const SqlDialect& dialect,

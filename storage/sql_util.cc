@@ -304,6 +304,14 @@ Status PgError(PGconn* conn, const std::string& message, const std::string& sqls
 
 Status PgResultError(PGconn* conn, const PGresult* r, const std::string& what) {
   const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  // A FATAL or PANIC error ends the session (an administrator's or a
+  // shutdown's termination, class 57P): in pipeline mode libpq has not
+  // noticed the closed connection yet when the error arrives.
+  const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity != nullptr && (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0)) {
+    return Unavailable("database unreachable while " + what + ": " + OneLine(PQresultErrorMessage(r)),
+                       "database_unavailable");
+  }
   return PgError(conn, PQresultErrorMessage(r), state ? state : "", what);
 }
 
@@ -383,6 +391,11 @@ bool AppendRows(const PGresult* r, Rows& out) {
   return true;
 }
 
+// Every statement goes through libpq's pipeline mode: Send queues the
+// messages (a first use's Parse before its Bind/Execute), Sync sends them
+// with a Sync message and reads every result in order. A statement that
+// waits for its outcome is Send then Sync: one round trip for it and for
+// whatever SetDeferred(true) queued before it.
 class PostgresConnection final : public Connection {
  public:
   explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
@@ -391,26 +404,51 @@ class PostgresConnection final : public Connection {
   PostgresConnection& operator=(const PostgresConnection&) = delete;
 
   Status Run(const std::string& statement, const Params& params, Rows* out) override {
-    const std::string what = What(statement, out != nullptr);
-    PgParams p(params);
-    std::string name;
-    CUSTOS_RETURN_IF_ERROR(Prepared(statement, p.types, what, name));
-    PGresult* r = PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
-                                 p.values.data(), p.lengths.data(), p.formats.data(),
-                                 /*resultFormat=*/0);
-    ExecStatusType status = PQresultStatus(r);
-    Status result;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      result = PgResultError(conn_, r, what);
-    } else if (out != nullptr && status == PGRES_TUPLES_OK && !AppendRows(r, *out)) {
-      result =
-          Internal("database error while " + what + ": bytea does not decode", "database_error");
+    Status sent = Send(statement, params, out);
+    if (deferred_ && out == nullptr && sent.ok()) return Status::Ok();
+    Status synced = Sync();
+    return sent.ok() ? synced : sent;
+  }
+
+  void SetDeferred(bool on) override { deferred_ = on; }
+
+  Status Sync() override {
+    if (pending_.empty()) return Status::Ok();
+    std::vector<Pending> pending = std::move(pending_);
+    pending_.clear();
+    if (PQpipelineSync(conn_) != 1) {
+      return PgError(conn_, PQerrorMessage(conn_), "", What(pending.front().statement, false));
     }
+    Status first;
+    for (const Pending& p : pending) {
+      // The results of one statement end with a null result; a broken
+      // connection answers nothing more.
+      while (PGresult* r = PQgetResult(conn_)) {
+        Status st = Outcome(p, r);
+        PQclear(r);
+        if (!st.ok() && first.ok()) first = st;
+      }
+      if (PQstatus(conn_) != CONNECTION_OK) break;
+    }
+    // Then the Sync's own result; anything else means the connection broke.
+    PGresult* r = PQstatus(conn_) == CONNECTION_OK ? PQgetResult(conn_) : nullptr;
+    const bool synced = r != nullptr && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
     PQclear(r);
-    return result;
+    if (!synced && first.ok()) {
+      first = Unavailable("database unreachable while " + What(pending.back().statement, false) + ": " +
+                              OneLine(PQerrorMessage(conn_)),
+                          "database_unavailable");
+    }
+    return first;
   }
 
   Status Script(const std::string& statements) override {
+    // Simple-query strings (several statements) are not allowed in
+    // pipeline mode: leave it while they run.
+    CUSTOS_RETURN_IF_ERROR(Sync());
+    if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn_) != 1) {
+      return PgError(conn_, PQerrorMessage(conn_), "", What(statements, false));
+    }
     PGresult* r = PQexec(conn_, statements.c_str());
     ExecStatusType status = PQresultStatus(r);
     Status result = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
@@ -422,6 +460,7 @@ class PostgresConnection final : public Connection {
 
   Status EnsureConnected() override {
     if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+    pending_.clear();
     statements_.clear();  // the server forgot them with the session
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
@@ -432,32 +471,75 @@ class PostgresConnection final : public Connection {
   }
 
  private:
-  // Sets `name` to the prepared statement for `statement` with parameter
-  // types `types`, preparing it on first use.
-  Status Prepared(const std::string& statement, const std::vector<Oid>& types,
-                  const std::string& what, std::string& name) {
-    auto it = statements_.find(statement);
-    if (it != statements_.end()) {
-      name = it->second;
+  // A statement sent and not yet answered.
+  struct Pending {
+    std::string statement;
+    Rows* out = nullptr;      // where its rows go
+    bool prepare = false;     // its Parse (then `statement` is forgotten if that fails)
+  };
+
+  // The outcome of one result of `p`.
+  Status Outcome(const Pending& p, const PGresult* r) {
+    const ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      if (p.out != nullptr && status == PGRES_TUPLES_OK && !AppendRows(r, *p.out)) {
+        return Internal("database error while " + What(p.statement, true) + ": bytea does not decode",
+                        "database_error");
+      }
+      // COMMIT of a transaction an earlier statement aborted answers
+      // "ROLLBACK" without an error: that is a failed commit.
+      if (p.statement == "COMMIT" && std::strcmp(PQcmdStatus(const_cast<PGresult*>(r)), "ROLLBACK") == 0) {
+        return Internal("database error while committing: the transaction was rolled back",
+                        "database_error");
+      }
       return Status::Ok();
     }
-    if (statements_.size() >= kMaxStatements) {
-      PQclear(PQexec(conn_, "DEALLOCATE ALL"));
-      statements_.clear();
+    if (p.prepare) statements_.erase(p.statement);
+    if (status == PGRES_PIPELINE_ABORTED) {
+      return Internal("database error while " + What(p.statement, p.out != nullptr) +
+                          ": not run after an earlier statement failed",
+                      "database_error");
     }
-    name = "c" + std::to_string(next_++);
-    PGresult* r = PQprepare(conn_, name.c_str(), statement.c_str(), static_cast<int>(types.size()),
-                            types.empty() ? nullptr : types.data());
-    Status result =
-        PQresultStatus(r) == PGRES_COMMAND_OK ? Status::Ok() : PgResultError(conn_, r, what);
-    PQclear(r);
-    if (result.ok()) statements_.emplace(statement, name);
-    return result;
+    return PgResultError(conn_, r, What(p.statement, p.out != nullptr));
+  }
+
+  // Queues `statement` (with its Parse on first use) in the pipeline.
+  Status Send(const std::string& statement, const Params& params, Rows* out) {
+    const std::string what = What(statement, out != nullptr);
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
+      return PgError(conn_, PQerrorMessage(conn_), "", what);
+    }
+    PgParams p(params);
+    auto it = statements_.find(statement);
+    if (it == statements_.end()) {
+      if (statements_.size() >= kMaxStatements) {
+        if (PQsendQueryParams(conn_, "DEALLOCATE ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+          return PgError(conn_, PQerrorMessage(conn_), "", what);
+        }
+        pending_.push_back({"DEALLOCATE ALL", nullptr, false});
+        statements_.clear();
+      }
+      const std::string name = "c" + std::to_string(next_++);
+      if (PQsendPrepare(conn_, name.c_str(), statement.c_str(), static_cast<int>(p.types.size()),
+                        p.types.empty() ? nullptr : p.types.data()) != 1) {
+        return PgError(conn_, PQerrorMessage(conn_), "", what);
+      }
+      pending_.push_back({statement, nullptr, true});
+      it = statements_.emplace(statement, name).first;
+    }
+    if (PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), p.values.data(),
+                            p.lengths.data(), p.formats.data(), /*resultFormat=*/0) != 1) {
+      return PgError(conn_, PQerrorMessage(conn_), "", what);
+    }
+    pending_.push_back({statement, out, false});
+    return Status::Ok();
   }
 
   PGconn* const conn_;
   std::unordered_map<std::string, std::string> statements_;  // text → prepared name
   uint64_t next_ = 0;
+  bool deferred_ = false;
+  std::vector<Pending> pending_;  // in the order sent
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
 #include "storage/postgres_store.h"
+#include "storage/sql_util.h"
 #include "tests/storage/store_test_util.h"
 #include "tests/testutil/testutil.h"
 
@@ -281,6 +282,49 @@ TEST(PostgresStoreTest, ScrubLeavesNoCopyOfAShreddedKeyInTheFilesTable) {
                      EXPECT_TRUE(found && found->files.size() == 1 && found->files[0].wrapped_dek.empty());
                      return Status::Ok();
                    }).ok());
+}
+
+// The write batch's pipelining (sql::Connection::SetDeferred): a deferred
+// write that fails is reported by the next statement that waits, the ones
+// queued after it do not run, and the COMMIT of the transaction it aborted
+// is a failure, not a silent rollback.
+TEST(PostgresStoreTest, DeferredWriteFailureIsReportedAndItsTransactionDoesNotCommit) {
+  const std::string dsn = custos::testing::NewPostgresDatabase();
+  CUSTOS_REQUIRE_POSTGRES(dsn);
+  auto normalized = NormalizePostgresDsn(dsn);
+  ASSERT_TRUE(normalized.ok()) << normalized.status().ToString();
+  auto opened = sql::OpenPostgres(*normalized);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  sql::Connection& c = **opened;
+  ASSERT_TRUE(sql::Exec(c, "CREATE TABLE t (x bigint PRIMARY KEY)").ok());
+
+  c.SetDeferred(true);
+  ASSERT_TRUE(sql::Exec(c, "BEGIN").ok());
+  EXPECT_TRUE(sql::Exec(c, "INSERT INTO t(x) VALUES ($1)", {sql::P(1)}).ok());
+  EXPECT_TRUE(sql::Exec(c, "INSERT INTO t(x) VALUES ($1)", {sql::P(1)}).ok());  // queued, fails
+  EXPECT_TRUE(sql::Exec(c, "INSERT INTO t(x) VALUES ($1)", {sql::P(2)}).ok());  // queued, not run
+  auto counted = sql::Query(c, "SELECT count(*) FROM t");
+  ASSERT_FALSE(counted.ok());
+  EXPECT_EQ(counted.status().reason(), "database_error");
+  EXPECT_NE(counted.status().message().find("duplicate key"), std::string::npos) << counted.status().ToString();
+  EXPECT_TRUE(sql::Exec(c, "COMMIT").ok());  // queued
+  Status committed = c.Sync();
+  EXPECT_FALSE(committed.ok());
+  EXPECT_NE(committed.message().find("rolled back"), std::string::npos) << committed.ToString();
+  c.SetDeferred(false);
+
+  // Nothing of the transaction stayed; the connection works on.
+  auto rows = sql::Query(c, "SELECT count(*) FROM t");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->Int(0, 0), 0);
+  // Deferred writes that succeed are in place for the query after them.
+  c.SetDeferred(true);
+  EXPECT_TRUE(sql::Exec(c, "INSERT INTO t(x) VALUES ($1)", {sql::P(3)}).ok());
+  rows = sql::Query(c, "SELECT x FROM t");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->Int(0, 0), 3);
+  EXPECT_TRUE(c.Sync().ok());
 }
 
 TEST(PostgresStoreTest, UnreachableServerIsUnavailableAndBadStringsAreRefused) {
