@@ -1221,8 +1221,8 @@ namespace {
 
 class SqlLog final : public LogRepository {
  public:
-  SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes)
-      : s_(s), tail_(tail), changes_(changes) {}
+  SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes, bool rowid_order)
+      : s_(s), tail_(tail), changes_(changes), rowid_order_(rowid_order) {}
 
   // The event stays open (not yet encoded) until the next Append, a read
   // of the log or the end of the write function: the row images the
@@ -1323,6 +1323,11 @@ class SqlLog final : public LogRepository {
     limit = std::min<size_t>(limit, kMaxRows);
     if (start >= end || limit == 0) return Status::Ok();
     end = std::min<uint64_t>(end, start + limit);  // as in Entries
+    if (rowid_order_) {
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t visited, ScanEntriesInRowidOrder(start, end, visit));
+      start += visited;
+      if (start >= end) return Status::Ok();
+    }
     return s_.Scan(kEntriesInRange, {P(start), P(end)}, [&](const sql::RowView& row) -> Status {
       LogEntryView e;
       e.index = static_cast<uint64_t>(row.Int(0));
@@ -1331,6 +1336,64 @@ class SqlLog final : public LogRepository {
       e.subject = row.Bytes(3);
       return visit(e);
     });
+  }
+
+  // SQLite (SqlDialect::log_rowid_order): ScanEntries' rows read in rowid
+  // order, without a seek through each table's key per row. The level-0
+  // nodes of [start, end) are read first; unless they are exactly the
+  // nodes start, start+1, … (integer indexes, 32-byte hashes), nothing is
+  // visited. Then the leaves are visited while they come as entries
+  // start, start+1, …; the first row out of that order ends it. Returns
+  // how many entries it visited; ScanEntries reads the rest through the
+  // indexed join. An entry visited here is the one row with its seq and
+  // has its level-0 node, so the whole walk visits what the join alone
+  // would; a log whose rows were deleted, moved or altered only costs the
+  // join more of the walk. (NOT INDEXED: otherwise SQLite walks log_nodes'
+  // key for level 0 and sorts the whole level by rowid for every page.)
+  StatusOr<uint64_t> ScanEntriesInRowidOrder(uint64_t start, uint64_t end,
+                                             const std::function<Status(const LogEntryView&)>& visit) {
+    const uint64_t n = end - start;
+    CUSTOS_ASSIGN_OR_RETURN(Rows first_node,
+                            sql::Query(s_, "SELECT rowid FROM log_nodes WHERE level = 0 AND idx = $1", {P(start)}));
+    if (first_node.size() != 1) return uint64_t{0};
+    level0_.clear();
+    bool in_order = true;
+    CUSTOS_RETURN_IF_ERROR(s_.Scan(
+        "SELECT idx, hash, typeof(idx) = 'integer' FROM log_nodes NOT INDEXED WHERE rowid >= $1 AND level = 0 "
+        "ORDER BY rowid LIMIT $2",
+        {P(first_node.Int(0, 0)), P(n)}, [&](const sql::RowView& row) -> Status {
+          const std::string_view hash = row.Bytes(1);
+          if (!in_order || row.Int(2) != 1 || static_cast<uint64_t>(row.Int(0)) != start + level0_.size() ||
+              hash.size() != crypto::Digest32().size()) {
+            in_order = false;
+            return Status::Ok();
+          }
+          level0_.emplace_back();
+          std::memcpy(level0_.back().data(), hash.data(), hash.size());
+          return Status::Ok();
+        }));
+    if (!in_order || level0_.size() != n) return uint64_t{0};
+    CUSTOS_ASSIGN_OR_RETURN(Rows first_leaf, sql::Query(s_, "SELECT rowid FROM log_leaves WHERE seq = $1", {P(start)}));
+    if (first_leaf.size() != 1) return uint64_t{0};
+    uint64_t visited = 0;
+    in_order = true;
+    CUSTOS_RETURN_IF_ERROR(s_.Scan(
+        "SELECT seq, leaf, subject, typeof(seq) = 'integer' FROM log_leaves NOT INDEXED WHERE rowid >= $1 "
+        "ORDER BY rowid LIMIT $2",
+        {P(first_leaf.Int(0, 0)), P(n)}, [&](const sql::RowView& row) -> Status {
+          if (!in_order || row.Int(3) != 1 || static_cast<uint64_t>(row.Int(0)) != start + visited) {
+            in_order = false;
+            return Status::Ok();
+          }
+          LogEntryView e;
+          e.index = start + visited;
+          e.leaf = row.Bytes(1);
+          e.leaf_hash = level0_[visited];
+          e.subject = row.Bytes(2);
+          ++visited;
+          return visit(e);
+        }));
+    return visited;
   }
 
   Status ScanNodesAtLevel(uint32_t level, uint64_t from_index, size_t limit,
@@ -1594,6 +1657,8 @@ class SqlLog final : public LogRepository {
   sql::Connection& s_;
   LogTail* tail_;
   RowChanges& changes_;  // the transaction's row changes (row_changes())
+  const bool rowid_order_;  // SqlDialect::log_rowid_order
+  std::vector<crypto::Digest32> level0_;  // ScanEntriesInRowidOrder's level-0 hashes
   // The newest appended event, not yet encoded (Append); its index is
   // tail_->range.size().
   std::optional<LogEvent> open_;
@@ -1940,7 +2005,7 @@ class SqlTransactionImpl final : public SqlTransaction {
         versions_(s, tail != nullptr, changes_, sealer),
         documents_(s, tail != nullptr, changes_, sealer),
         exports_(s, tail != nullptr, changes_, sealer),
-        log_(s, tail, changes_),
+        log_(s, tail, changes_, d.log_rowid_order),
         search_(s, tail != nullptr),
         texts_(MakeSqlFileTexts(s, tail != nullptr)),
         derived_(MakeSqlDerivedCache(s, tail != nullptr)) {}

@@ -49,6 +49,10 @@ struct SqlDialect {
   // The text value of the top-level member `key` of records.metadata_json
   // (NULL when absent); `key` is one of domain::IsMetadataSortKey.
   std::function<std::string(const std::string& key)> metadata_value;
+  // SQLite: log_leaves and log_nodes are rowid tables filled in log order,
+  // so LogRepository::ScanEntries reads them in rowid order (checking that
+  // order row by row) rather than seeking each row through its key.
+  bool log_rowid_order = false;
 };
 
 // `s` escaped for LIKE … ESCAPE '!'.

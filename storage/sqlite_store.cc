@@ -34,7 +34,8 @@ const SqlDialect& SqliteDialect() {
       "records_fts.rowid DESC",
       [](const std::string& text) { return "\"" + ReplaceAll(text, "\"", "\"\"") + "\""; },
       3,
-      [](const std::string& key) { return "json_extract(records.metadata_json, '$." + key + "')"; }};
+      [](const std::string& key) { return "json_extract(records.metadata_json, '$." + key + "')"; },
+      /*log_rowid_order=*/true};
   return *d;
 }
 

@@ -292,6 +292,38 @@ TEST_F(VerifierTest, DeletedLeafIsNamed) {
   EXPECT_TRUE(Names(r, "log entry 4", "log_entry_missing")) << Dump(r);
 }
 
+// On SQLite the walk reads the log's rows in rowid order while they come in
+// log order (SqlDialect::log_rowid_order): a leaf and a level-0 node moved
+// to the end of their tables still verify clean, and a seq that is not an
+// integer is not read as the entry it rounds to.
+TEST_F(VerifierTest, RowsOutOfLogOrderAreReadAsStored) {
+  std::string dir = Copy("reordered");
+  uint64_t entries = 0;
+  {
+    Archive a(dir, &signer_, kek_);
+    VerifyReport clean = a.Verify();
+    ASSERT_TRUE(clean.clean()) << Dump(clean);
+    entries = clean.log_entries;
+    ASSERT_GT(entries, 4u);
+  }
+  ExecSql(dir + "/custos.db",
+          "CREATE TEMP TABLE l AS SELECT * FROM log_leaves WHERE seq = 2;"
+          "DELETE FROM log_leaves WHERE seq = 2; INSERT INTO log_leaves SELECT * FROM l;"
+          "CREATE TEMP TABLE n AS SELECT * FROM log_nodes WHERE level = 0 AND idx = 3;"
+          "DELETE FROM log_nodes WHERE level = 0 AND idx = 3; INSERT INTO log_nodes SELECT * FROM n");
+  {
+    Archive a(dir, &signer_, kek_);
+    VerifyReport r = a.Verify();
+    EXPECT_TRUE(r.clean()) << Dump(r);
+    EXPECT_EQ(r.log_entries, entries);
+  }
+  std::string real = Copy("real_seq");
+  ExecSql(real + "/custos.db", "UPDATE log_leaves SET seq = 1.5 WHERE seq = 1");
+  Archive a(real, &signer_, kek_);
+  VerifyReport r = a.Verify();
+  EXPECT_TRUE(Names(r, "log entry 1", "log_entry_missing")) << Dump(r);
+}
+
 // Each version's event is read back at its log index (nothing of it is
 // kept from the walk): an index naming another record's entry, one past
 // the log, or a redacted entry records no manifest.
