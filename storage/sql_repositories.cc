@@ -1340,9 +1340,11 @@ class SqlLog final : public LogRepository {
 
   // SQLite (SqlDialect::log_rowid_order): ScanEntries' rows read in rowid
   // order, without a seek through each table's key per row. The level-0
-  // nodes of [start, end) are read first; unless they are exactly the
-  // nodes start, start+1, … (integer indexes, 32-byte hashes), nothing is
-  // visited. Then the leaves are visited while they come as entries
+  // nodes of [start, end) are read first, in a window of log_nodes that
+  // also holds the interior nodes their appends completed (kept for
+  // ScanNodesAtLevel: KeepInterior); unless the level-0 ones are exactly
+  // the nodes start, start+1, … (integer indexes, 32-byte hashes), nothing
+  // is visited. Then the leaves are visited while they come as entries
   // start, start+1, …; the first row out of that order ends it. Returns
   // how many entries it visited; ScanEntries reads the rest through the
   // indexed join. An entry visited here is the one row with its seq and
@@ -1356,15 +1358,27 @@ class SqlLog final : public LogRepository {
     CUSTOS_ASSIGN_OR_RETURN(Rows first_node,
                             sql::Query(s_, "SELECT rowid FROM log_nodes WHERE level = 0 AND idx = $1", {P(start)}));
     if (first_node.size() != 1) return uint64_t{0};
+    // The window ends before the next page's first level-0 node, so it
+    // holds the interior nodes this page's appends completed as well.
+    CUSTOS_ASSIGN_OR_RETURN(Rows next_node,
+                            sql::Query(s_, "SELECT rowid FROM log_nodes WHERE level = 0 AND idx = $1", {P(end)}));
+    const int64_t window_end = next_node.size() == 1 ? next_node.Int(0, 0) : INT64_MAX;
+    const bool keep_interior = tail_ == nullptr;  // a read snapshot: they are still there when asked for
     level0_.clear();
     bool in_order = true;
     CUSTOS_RETURN_IF_ERROR(s_.Scan(
-        "SELECT idx, hash, typeof(idx) = 'integer' FROM log_nodes NOT INDEXED WHERE rowid >= $1 AND level = 0 "
-        "ORDER BY rowid LIMIT $2",
-        {P(first_node.Int(0, 0)), P(n)}, [&](const sql::RowView& row) -> Status {
-          const std::string_view hash = row.Bytes(1);
-          if (!in_order || row.Int(2) != 1 || static_cast<uint64_t>(row.Int(0)) != start + level0_.size() ||
-              hash.size() != crypto::Digest32().size()) {
+        "SELECT level, idx, hash, typeof(level) = 'integer' AND typeof(idx) = 'integer' FROM log_nodes NOT INDEXED "
+        "WHERE rowid >= $1 AND rowid < $2 ORDER BY rowid LIMIT $3",
+        {P(first_node.Int(0, 0)), P(window_end), P(4 * n)}, [&](const sql::RowView& row) -> Status {
+          const int64_t level = row.Int(0);
+          const uint64_t idx = static_cast<uint64_t>(row.Int(1));
+          const std::string_view hash = row.Bytes(2);
+          const bool well_formed = row.Int(3) == 1 && hash.size() == crypto::Digest32().size();
+          if (level != 0) {
+            if (keep_interior && well_formed && level > 0 && level <= kMaxInteriorLevel) KeepInterior(level, idx, hash);
+            return Status::Ok();
+          }
+          if (!in_order || !well_formed || idx != start + level0_.size()) {
             in_order = false;
             return Status::Ok();
           }
@@ -1396,11 +1410,39 @@ class SqlLog final : public LogRepository {
     return visited;
   }
 
+  // Appends an interior node met in a window of ScanEntriesInRowidOrder to
+  // its level's run of consecutive indexes (a node out of sequence starts
+  // the run anew).
+  void KeepInterior(int64_t level, uint64_t idx, std::string_view hash) {
+    if (runs_.size() <= static_cast<size_t>(level)) runs_.resize(static_cast<size_t>(level) + 1);
+    NodeRun& run = runs_[static_cast<size_t>(level)];
+    if (run.hashes.empty() || idx != run.first + run.hashes.size()) {
+      run.first = idx;
+      run.hashes.clear();
+    }
+    if (run.hashes.size() >= kMaxRunNodes) return;
+    run.hashes.emplace_back();
+    std::memcpy(run.hashes.back().data(), hash.data(), hash.size());
+  }
+
   Status ScanNodesAtLevel(uint32_t level, uint64_t from_index, size_t limit,
                           const std::function<Status(uint64_t, const crypto::Digest32&)>& visit) override {
     CUSTOS_RETURN_IF_ERROR(Flush());
     limit = std::min<size_t>(limit, kMaxRows);
     if (from_index > static_cast<uint64_t>(INT64_MAX)) return Status::Ok();
+    // Nodes [from_index, from_index + limit) all met in the walk's windows
+    // (the same snapshot) are exactly what the query returns: one row per
+    // (level, idx), and LIMIT stops at the last of them.
+    if (tail_ == nullptr && limit > 0 && level < runs_.size()) {
+      NodeRun& run = runs_[level];
+      if (from_index >= run.first && from_index - run.first + limit <= run.hashes.size()) {
+        const size_t skip = static_cast<size_t>(from_index - run.first);
+        for (size_t i = 0; i < limit; ++i) CUSTOS_RETURN_IF_ERROR(visit(from_index + i, run.hashes[skip + i]));
+        run.hashes.erase(run.hashes.begin(), run.hashes.begin() + static_cast<std::ptrdiff_t>(skip + limit));
+        run.first = from_index + limit;
+        return Status::Ok();
+      }
+    }
     return s_.Scan(NodesAtLevelStatement(limit), {P(static_cast<int64_t>(level)), P(from_index)},
                    [&](const sql::RowView& row) -> Status {
                      CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 h, DigestOf(row.Bytes(1)));
@@ -1659,6 +1701,18 @@ class SqlLog final : public LogRepository {
   RowChanges& changes_;  // the transaction's row changes (row_changes())
   const bool rowid_order_;  // SqlDialect::log_rowid_order
   std::vector<crypto::Digest32> level0_;  // ScanEntriesInRowidOrder's level-0 hashes
+  // Interior nodes met in ScanEntriesInRowidOrder's windows (read
+  // transactions only), by level, until ScanNodesAtLevel asks for them: a
+  // run of consecutive indexes each. The verifier asks for a level's page
+  // once the pages below it are walked, so a run stays within about two
+  // pages; kMaxRunNodes bounds it whatever the caller does.
+  struct NodeRun {
+    uint64_t first = 0;
+    std::vector<crypto::Digest32> hashes;
+  };
+  static constexpr int64_t kMaxInteriorLevel = 63;
+  static constexpr size_t kMaxRunNodes = 1 << 16;
+  std::vector<NodeRun> runs_;
   // The newest appended event, not yet encoded (Append); its index is
   // tail_->range.size().
   std::optional<LogEvent> open_;

@@ -293,9 +293,9 @@ TEST_F(VerifierTest, DeletedLeafIsNamed) {
 }
 
 // On SQLite the walk reads the log's rows in rowid order while they come in
-// log order (SqlDialect::log_rowid_order): a leaf and a level-0 node moved
-// to the end of their tables still verify clean, and a seq that is not an
-// integer is not read as the entry it rounds to.
+// log order (SqlDialect::log_rowid_order): a leaf, a level-0 node and a
+// level-1 node moved to the end of their tables still verify clean, and a
+// seq that is not an integer is not read as the entry it rounds to.
 TEST_F(VerifierTest, RowsOutOfLogOrderAreReadAsStored) {
   std::string dir = Copy("reordered");
   uint64_t entries = 0;
@@ -316,6 +316,25 @@ TEST_F(VerifierTest, RowsOutOfLogOrderAreReadAsStored) {
     VerifyReport r = a.Verify();
     EXPECT_TRUE(r.clean()) << Dump(r);
     EXPECT_EQ(r.log_entries, entries);
+  }
+  // Interior nodes come from the same windows when they are consecutive:
+  // one moved out of its place is read through the key instead.
+  std::string interior = Copy("moved_interior");
+  {
+    Archive a(interior, &signer_, kek_);
+    Status s = a.store().Write([&](Transaction& tx) -> Status {
+      for (int i = 0; i < 8; ++i) CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("record.view", "CT-2026-000001", i)).status());
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  ExecSql(interior + "/custos.db",
+          "CREATE TEMP TABLE n AS SELECT * FROM log_nodes WHERE level = 1 AND idx = 1;"
+          "DELETE FROM log_nodes WHERE level = 1 AND idx = 1; INSERT INTO log_nodes SELECT * FROM n");
+  {
+    Archive a(interior, &signer_, kek_);
+    VerifyReport r = a.Verify();
+    EXPECT_TRUE(r.clean()) << Dump(r);
   }
   std::string real = Copy("real_seq");
   ExecSql(real + "/custos.db", "UPDATE log_leaves SET seq = 1.5 WHERE seq = 1");
