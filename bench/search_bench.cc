@@ -12,7 +12,15 @@
 //     texts, from which bench/run.py extrapolates to the scale.
 //
 //   search_bench --dir DIR --records N --with-text M [--rounds R] [--json OUT]
-//                [--dsn DSN]
+//                [--dsn DSN] [--keep 1] [--reuse 1] [--dump FILE]
+//
+// --keep 1 leaves the built archive in DIR; --reuse 1 measures an archive
+// left there by --keep with the same N and M, without building it (so that
+// two builds of the service can be measured on one archive, in turns). All
+// keys of the bench are fixed, so a kept archive opens again. --dump FILE
+// writes what every search of the warm-up pass answered (pages 1 and 5:
+// total, records, where each matched, snippets) and each query's median
+// times, to compare two builds' answers line by line.
 //
 // The store is the one custosd runs (storage::SqliteStore in DIR, durable,
 // rows sealed and checked; with --dsn, storage::PostgresStore in that
@@ -51,6 +59,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -63,7 +72,6 @@
 
 #include "common/byte_stream.h"
 #include "crypto/key_provider.h"
-#include "crypto/random.h"
 #include "crypto/signature.h"
 #include "crypto/signed_note.h"
 #include "server/services/content_pipeline.h"
@@ -211,6 +219,14 @@ std::vector<Query> Queries(const Corpus& c) {
   return q;
 }
 
+// CPU time of the calling thread, in ms: the steady figure on a shared
+// machine (a search runs in its caller's thread, its commit too).
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -273,7 +289,8 @@ class Bench {
       signer_ = std::make_unique<crypto::note::KeySigner>(std::move(s));
       checkpoints_ = std::make_unique<storage::NoteCheckpointSigner>(
           "bench/search", std::vector<const crypto::note::Signer*>{signer_.get()});
-      CUSTOS_ASSIGN_OR_RETURN(crypto::Bytes k, crypto::RandomBytes(crypto::kKekSize));
+      // Fixed, as the other keys here: a kept archive (--keep) opens again.
+      crypto::Bytes k(crypto::kKekSize, 0x4b);
       CUSTOS_ASSIGN_OR_RETURN(crypto::Kek kek, crypto::MakeKek(crypto::SecretBytes(std::move(k))));
       CUSTOS_ASSIGN_OR_RETURN(keys_, crypto::LocalKeyProvider::Create(std::move(kek)));
       std::filesystem::create_directories(dir_ + "/blobs");
@@ -479,6 +496,35 @@ class Bench {
     return page.records.size();
   }
 
+  // Pages 1 and 5 of `text` for `who`, as text lines, to tell two builds'
+  // answers apart.
+  StatusOr<std::string> Answer(const services::Principal& who, const std::string& text) {
+    std::string out;
+    for (int page : {1, 5}) {
+      domain::RecordQuery q;
+      q.text = text;
+      q.page_size = kPageSize;
+      q.page = page;
+      CUSTOS_ASSIGN_OR_RETURN(domain::RecordPage p, records_service_->Search(who, q));
+      out += who.username.value + " " + text + " page " + std::to_string(page) + ": total " +
+             std::to_string(p.total) + (p.total_exact ? "" : "+") + "\n";
+      for (size_t i = 0; i < p.records.size(); ++i) {
+        out += "  " + p.records[i].id.value;
+        for (const domain::FieldMatch& m : p.matches.at(i)) {
+          out += " " + m.field + ":" + std::to_string(m.version) + ":" + m.file_id.value + ":" +
+                 m.file_name;
+          if (!m.snippet.empty()) {
+            out += "[";
+            for (const std::string& seg : m.snippet) out += seg + "|";
+            out += "]";
+          }
+        }
+        out += "\n";
+      }
+    }
+    return out;
+  }
+
   // The postings alone: the query's keyed tokens matched as the service
   // does (at most 2,000), in a read transaction; returns the matches.
   StatusOr<size_t> MatchOnly(const std::string& text) {
@@ -493,7 +539,8 @@ class Bench {
     return n;
   }
 
-  Status Measure(int rounds, std::ostringstream& classes_json, std::map<std::string, double>& fig) {
+  Status Measure(int rounds, std::ostringstream& classes_json, std::map<std::string, double>& fig,
+                 const std::string& dump) {
     std::vector<Query> queries = Queries(corpus_);
     struct Who {
       const char* name;
@@ -504,35 +551,70 @@ class Bench {
     std::map<std::string, size_t> matched_min, matched_max;
     std::vector<double> all;
     // One warm-up pass: the figure is of a server that has been running.
+    std::string answers;
     for (const Query& q : queries) {
-      for (const Who& w : callers) CUSTOS_RETURN_IF_ERROR(Search(*w.p, q.text).status());
+      for (const Who& w : callers) {
+        CUSTOS_RETURN_IF_ERROR(Search(*w.p, q.text).status());
+        if (!dump.empty()) {
+          CUSTOS_ASSIGN_OR_RETURN(std::string a, Answer(*w.p, q.text));
+          answers += a;
+        }
+      }
     }
+    std::map<std::string, std::vector<double>> by_query, match_by_query;  // CPU
+    std::map<std::string, std::vector<double>> cpu_by_class, match_cpu_by_class, cpu_by_caller;
+    std::vector<double> cpu_all;
     for (int r = 0; r < rounds; ++r) {
       for (const Query& q : queries) {
         auto m0 = Clock::now();
+        const double mc0 = ThreadCpuMs();
         CUSTOS_ASSIGN_OR_RETURN(size_t matched, MatchOnly(q.text));
+        match_cpu_by_class[q.cls].push_back(ThreadCpuMs() - mc0);
         match_by_class[q.cls].push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - m0).count());
+        match_by_query[q.cls + " " + q.text].push_back(match_cpu_by_class[q.cls].back());
         if (!matched_min.count(q.cls) || matched < matched_min[q.cls]) matched_min[q.cls] = matched;
         matched_max[q.cls] = std::max(matched_max[q.cls], matched);
         for (const Who& w : callers) {
           auto t0 = Clock::now();
+          const double c0 = ThreadCpuMs();
           CUSTOS_RETURN_IF_ERROR(Search(*w.p, q.text).status());
+          const double cpu = ThreadCpuMs() - c0;
           double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
           all.push_back(ms);
+          cpu_all.push_back(cpu);
           by_class[q.cls].push_back(ms);
+          cpu_by_class[q.cls].push_back(cpu);
           by_caller[w.name].push_back(ms);
+          cpu_by_caller[w.name].push_back(cpu);
+          by_query[q.cls + " " + q.text + " " + w.name].push_back(cpu);
         }
       }
+    }
+    if (!dump.empty()) {
+      std::ofstream f(dump);
+      f << answers;
+      for (const auto& [k, v] : match_by_query)
+        f << "match " << k << " cpu p50 " << Percentile(v, 50) << " ms\n";
+      for (const auto& [k, v] : by_query)
+        f << "search " << k << " cpu p50 " << Percentile(v, 50) << " ms\n";
+      if (!f) return Status::Ok();
     }
     fig["queries"] = double(all.size());
     fig["distinct_queries"] = double(queries.size());
     fig["p50_ms"] = Percentile(all, 50);
     fig["p99_ms"] = Percentile(all, 99);
     fig["max_ms"] = Percentile(all, 100);
+    fig["cpu_p50_ms"] = Percentile(cpu_all, 50);
+    fig["cpu_p99_ms"] = Percentile(cpu_all, 99);
+    double cpu_sum = 0;
+    for (double c : cpu_all) cpu_sum += c;
+    fig["cpu_mean_ms"] = cpu_all.empty() ? 0 : cpu_sum / double(cpu_all.size());
     for (const auto& [name, v] : by_caller) {
       fig[std::string(name) + "_p50_ms"] = Percentile(v, 50);
       fig[std::string(name) + "_p99_ms"] = Percentile(v, 99);
+      fig[std::string(name) + "_cpu_p50_ms"] = Percentile(cpu_by_caller[name], 50);
+      fig[std::string(name) + "_cpu_p99_ms"] = Percentile(cpu_by_caller[name], 99);
     }
     bool first = true;
     classes_json << "{";
@@ -541,6 +623,10 @@ class Bench {
                    << ", \"p99_ms\": " << Percentile(v, 99)
                    << ", \"match_p50_ms\": " << Percentile(match_by_class[cls], 50)
                    << ", \"match_p99_ms\": " << Percentile(match_by_class[cls], 99)
+                   << ", \"cpu_p50_ms\": " << Percentile(cpu_by_class[cls], 50)
+                   << ", \"cpu_p99_ms\": " << Percentile(cpu_by_class[cls], 99)
+                   << ", \"match_cpu_p50_ms\": " << Percentile(match_cpu_by_class[cls], 50)
+                   << ", \"match_cpu_p99_ms\": " << Percentile(match_cpu_by_class[cls], 99)
                    << ", \"matched_min\": " << matched_min[cls]
                    << ", \"matched_max\": " << matched_max[cls] << "}";
       first = false;
@@ -613,6 +699,8 @@ int main(int argc, char** argv) {
   std::string dir, json, dsn;
   uint64_t records = 0, with_text = 0;
   int rounds = 20;
+  bool keep = false, reuse = false;
+  std::string dump;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--dir")
@@ -627,52 +715,69 @@ int main(int argc, char** argv) {
       json = v;
     else if (a == "--dsn")
       dsn = v;
+    else if (a == "--keep")
+      keep = v == "1";
+    else if (a == "--reuse")
+      reuse = v == "1";
+    else if (a == "--dump")
+      dump = v;
   }
   if (dir.empty() || records == 0 || with_text > records || rounds < 1) {
     std::fprintf(stderr,
                  "usage: search_bench --dir DIR --records N --with-text M<=N [--rounds R] "
-                 "[--json OUT] [--dsn DSN]\n");
+                 "[--json OUT] [--dsn DSN] [--keep 1] [--reuse 1] [--dump FILE]\n");
+    return 2;
+  }
+  if (reuse && !dsn.empty()) {
+    std::fprintf(stderr, "search_bench: --reuse is for SQLite only\n");
     return 2;
   }
   if (Status s = storage::TextTokensReady(); !s.ok()) return Fail("text tokens", s);
   std::filesystem::create_directories(dir);
   Bench bench(dir, dsn, records, with_text);
-  bench.RemoveFiles();
-
   std::map<std::string, double> fig;
   fig["records"] = double(records);
-  // Sizes on disk after closing the store (the WAL checkpointed): after
-  // the catalogue and check-ins, after the sealed texts, after the content
-  // postings.
-  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
-  if (Status s = bench.FillCatalogue(fig); !s.ok()) return Fail("catalogue", s);
-  if (Status s = bench.CheckIns(fig); !s.ok()) return Fail("check-in", s);
-  if (Status s = bench.IndexStats(fig, "catalogue_"); !s.ok()) return Fail("stats", s);
-  bench.Close();
-  const uint64_t catalogue_bytes = DbBytes(bench.db());
-  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
-  if (Status s = bench.SealTexts(fig); !s.ok()) return Fail("seal", s);
-  bench.Close();
-  const uint64_t sealed_bytes = DbBytes(bench.db());
-  if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
-  if (Status s = bench.IndexTexts(fig); !s.ok()) return Fail("index", s);
-  if (Status s = bench.IndexStats(fig, ""); !s.ok()) return Fail("stats", s);
-  bench.Close();
-  const uint64_t full_bytes = DbBytes(bench.db());
-  fig["content_postings"] = fig["postings"] - fig["catalogue_postings"];
-  if (dsn.empty()) {
-    fig["db_bytes_catalogue"] = double(catalogue_bytes);
-    fig["db_bytes_sealed_texts"] = double(sealed_bytes - catalogue_bytes);
-    fig["db_bytes"] = double(full_bytes);
+  if (reuse && !std::filesystem::exists(bench.db())) {
+    std::fprintf(stderr, "search_bench: --reuse: no archive in %s (build one with --keep 1)\n",
+                 dir.c_str());
+    return 2;
   }
-  if (dsn.empty() && fig["text_bytes"] > 0) {
-    fig["index_bytes_per_text_byte"] = double(full_bytes - sealed_bytes) / fig["text_bytes"];
-    fig["sealed_bytes_per_text_byte"] = double(sealed_bytes - catalogue_bytes) / fig["text_bytes"];
+  if (!reuse) {
+    bench.RemoveFiles();
+    // Sizes on disk after closing the store (the WAL checkpointed): after
+    // the catalogue and check-ins, after the sealed texts, after the content
+    // postings.
+    if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+    if (Status s = bench.FillCatalogue(fig); !s.ok()) return Fail("catalogue", s);
+    if (Status s = bench.CheckIns(fig); !s.ok()) return Fail("check-in", s);
+    if (Status s = bench.IndexStats(fig, "catalogue_"); !s.ok()) return Fail("stats", s);
+    bench.Close();
+    const uint64_t catalogue_bytes = DbBytes(bench.db());
+    if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+    if (Status s = bench.SealTexts(fig); !s.ok()) return Fail("seal", s);
+    bench.Close();
+    const uint64_t sealed_bytes = DbBytes(bench.db());
+    if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
+    if (Status s = bench.IndexTexts(fig); !s.ok()) return Fail("index", s);
+    if (Status s = bench.IndexStats(fig, ""); !s.ok()) return Fail("stats", s);
+    bench.Close();
+    const uint64_t full_bytes = DbBytes(bench.db());
+    fig["content_postings"] = fig["postings"] - fig["catalogue_postings"];
+    if (dsn.empty()) {
+      fig["db_bytes_catalogue"] = double(catalogue_bytes);
+      fig["db_bytes_sealed_texts"] = double(sealed_bytes - catalogue_bytes);
+      fig["db_bytes"] = double(full_bytes);
+    }
+    if (dsn.empty() && fig["text_bytes"] > 0) {
+      fig["index_bytes_per_text_byte"] = double(full_bytes - sealed_bytes) / fig["text_bytes"];
+      fig["sealed_bytes_per_text_byte"] =
+          double(sealed_bytes - catalogue_bytes) / fig["text_bytes"];
+    }
   }
 
   if (Status s = bench.Open(); !s.ok()) return Fail("open", s);
   std::ostringstream classes;
-  if (Status s = bench.Measure(rounds, classes, fig); !s.ok()) return Fail("search", s);
+  if (Status s = bench.Measure(rounds, classes, fig, dump); !s.ok()) return Fail("search", s);
   bench.Close();
 
   std::ostringstream out;
@@ -694,6 +799,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  bench.RemoveFiles();
+  if (!keep) bench.RemoveFiles();
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "storage/row_set.h"
 #include "storage/sql_derived_cache.h"
 #include "storage/sql_file_texts.h"
+#include "storage/sql_search_match.h"
 #include "storage/sql_util.h"
 
 namespace custos::storage {
@@ -1964,59 +1965,7 @@ class SqlSearchIndex final : public SearchIndexRepository {
       return InvalidArgument("a search may hold at most " + std::to_string(kMaxMatchTokens) + " tokens",
                              "too_many_tokens");
     }
-    std::vector<PostingMatch> out;
-    if (tokens.empty() || limit == 0) return out;
-    // The rarest token drives the match and every other one is a primary
-    // key lookup on its row: the cost follows the rarest token's postings,
-    // not the sum of all of them. How rare is counted up to a cap (a range
-    // of the primary key, cheap), so a very common token costs no more
-    // than the cap to rank.
-    std::vector<std::pair<int64_t, size_t>> rarity;
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      CUSTOS_ASSIGN_OR_RETURN(
-          Rows c, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1 FROM search_postings WHERE token = $1 LIMIT " +
-                                     std::to_string(kRarityCap) + ") AS capped",
-                             {P(tokens[i])}));
-      if (c.Int(0, 0) == 0) return out;  // a token in no posting: nothing holds them all
-      rarity.push_back({c.Int(0, 0), i});
-    }
-    std::sort(rarity.begin(), rarity.end());
-    // "p0 CROSS JOIN p1 ..." keeps SQLite's join order as written (the
-    // rarest first); PostgreSQL plans it as an inner join.
-    std::string from = "search_postings p0";
-    std::string where = "p0.token = $1";
-    std::string score = "p0.tf";
-    Params params{P(tokens[rarity[0].second])};
-    for (size_t k = 1; k < rarity.size(); ++k) {
-      const std::string t = "p" + std::to_string(k);
-      params.push_back(P(tokens[rarity[k].second]));
-      from += " CROSS JOIN search_postings " + t;
-      where += " AND " + t + ".token = $" + std::to_string(params.size()) + " AND " + t + ".record_id = p0.record_id AND " +
-               t + ".field = p0.field AND " + t + ".file_id = p0.file_id";
-      score += " + " + t + ".tf";
-    }
-    params.push_back(P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
-    CUSTOS_ASSIGN_OR_RETURN(
-        Rows rows, sql::Query(s_,
-                              "SELECT m.record_id, m.field, m.file_id, m.score, COALESCE(r.type, ''), "
-                              "COALESCE(r.classification, ''), COALESCE(r.department, ''), COALESCE(r.state, '') "
-                              "FROM (SELECT p0.record_id, p0.field, p0.file_id, CAST(" + score + " AS BIGINT) AS score FROM " +
-                                  from + " WHERE " + where +
-                                  " ORDER BY score DESC, p0.record_id, p0.field, p0.file_id LIMIT $" +
-                                  std::to_string(params.size()) +
-                                  ") AS m LEFT JOIN records r ON r.id = m.record_id "
-                                  "ORDER BY m.score DESC, m.record_id, m.field, m.file_id",
-                              params));
-    for (size_t i = 0; i < rows.size(); ++i) {
-      PostingMatch m{domain::RecordId{rows.Text(i, 0)}, rows.Text(i, 1), domain::FileId{rows.Text(i, 2)},
-                     static_cast<uint64_t>(rows.Int(i, 3))};
-      m.record_type = rows.Text(i, 4);
-      m.record_classification = rows.Text(i, 5);
-      m.record_department = rows.Text(i, 6);
-      m.record_state = rows.Text(i, 7);
-      out.push_back(std::move(m));
-    }
-    return out;
+    return MatchPostings(s_, tokens, limit);
   }
 
   StatusOr<SearchIndexStats> Stats() override {
@@ -2026,8 +1975,6 @@ class SqlSearchIndex final : public SearchIndexRepository {
 
  private:
   static constexpr size_t kInsertChunk = 64;
-  // Postings counted per token to find the rarest (Match).
-  static constexpr int64_t kRarityCap = 20000;
 
   // INSERT of `rows` postings, five parameters each. (Each parameter
   // appears once and in order: SQLite numbers "$n" by first appearance.)

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -201,6 +202,65 @@ TEST_P(SearchIndexStore, BestScoreFirstThenRecordOrderAndLimit) {
   EXPECT_EQ(Find("PENALTY 违约"), Strings({"CT-3/content/:2"}));
   EXPECT_TRUE(Find("penalty", 0).empty());
   EXPECT_TRUE(Find("，。").empty());  // no token, no match
+}
+
+TEST_P(SearchIndexStore, RareAndCommonTokensMatchByScanAndByLookupAlike) {
+  // "aa" in 600 records, "bb" in 130 of them (and in the title of 10
+  // others), "cc" in 87: "aa bb" looks "aa" (600 postings, more than 4
+  // per record of "bb") up for the 140 records of "bb", in two batches;
+  // "bb cc" scans "bb". Scores repeat, so ties are broken by record id;
+  // limits cut inside a tie.
+  std::map<std::string, std::map<std::string, uint32_t>> content;  // record → token → tf
+  std::map<std::string, uint32_t> titles;                          // record → tf of "bb"
+  for (int i = 0; i < 600; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "CT-%04d", (i * 7919) % 600);  // not in id order
+    content[id]["aa"] = 1 + static_cast<uint32_t>(i % 5);
+    if (i % 4 == 0 && i < 520) content[id]["bb"] = 1 + static_cast<uint32_t>(i % 3);
+    if (i % 60 == 1) titles[id] = 2;
+    if (i % 4 == 0 && i % 3 != 0 && i < 520) content[id]["cc"] = 1;
+  }
+  Status s = store_->Write([&](Transaction& tx) -> Status {
+    for (const auto& [id, tf] : content) {
+      std::map<std::string, uint32_t> keyed;
+      for (const auto& [token, n] : tf) keyed[key_.KeyedToken(token)] = n;
+      CUSTOS_RETURN_IF_ERROR(
+          tx.search().Replace(domain::RecordId{id}, "content", domain::FileId{"f"}, keyed));
+    }
+    for (const auto& [id, n] : titles) {
+      CUSTOS_RETURN_IF_ERROR(tx.search().Replace(domain::RecordId{id}, "title", domain::FileId{""},
+                                                 {{key_.KeyedToken("bb"), n}}));
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto expected = [&](const Strings& tokens, size_t limit) {
+    std::vector<std::pair<uint64_t, std::string>> all;  // (score, record)
+    for (const auto& [id, tf] : content) {
+      uint64_t score = 0;
+      bool every = true;
+      for (const std::string& t : tokens) {
+        auto it = tf.find(t);
+        every = every && it != tf.end();
+        if (it != tf.end()) score += it->second;
+      }
+      if (every) all.push_back({score, id});
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    Strings out;
+    for (size_t i = 0; i < all.size() && i < limit; ++i) {
+      out.push_back(all[i].second + "/content/f:" + std::to_string(all[i].first));
+    }
+    return out;
+  };
+  EXPECT_EQ(Find("aa bb", 1000), expected({"aa", "bb"}, 1000));
+  EXPECT_EQ(Find("aa bb", 50), expected({"aa", "bb"}, 50));
+  EXPECT_EQ(Find("bb cc", 1000), expected({"bb", "cc"}, 1000));
+  EXPECT_EQ(Find("aa bb cc", 7), expected({"aa", "bb", "cc"}, 7));
+  EXPECT_EQ(Find("aa", 30), expected({"aa"}, 30));
+  EXPECT_EQ(Find("aa bb", 1000).size(), 130u);
 }
 
 TEST_P(SearchIndexStore, ReplaceReplacesAndEmptyDeletes) {
