@@ -181,7 +181,17 @@ Status PostgresStore::ReadUnchecked(const TxFn& fn) { return ReadWith(nullptr, f
 Status PostgresStore::ReadWith(const RowSealer* sealer, const TxFn& fn) {
   return readers_.With([&](sql::Connection& s) -> Status {
     CUSTOS_RETURN_IF_ERROR(Begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    return RunReadFunction(s, PostgresDialect(), sealer, fn);
+    // The closing ROLLBACK is sent without waiting for its answer, which
+    // the next use of the connection reads with its BEGIN (and a lost
+    // connection makes that BEGIN reconnect, as above). Statements of `fn`
+    // itself are not deferred.
+    Status st = RunReadFunction(s, PostgresDialect(), sealer, [&](Transaction& tx) {
+      Status result = fn(tx);
+      s.SetDeferred(true);
+      return result;
+    });
+    s.SetDeferred(false);
+    return st;
   });
 }
 

@@ -56,19 +56,53 @@ StatusOr<Summary> FromKeys(sql::Connection& s, const RowSealer& sealer, const st
 
 // The stored summary of `table`: nullopt when there is none; `*sealed`
 // tells whether its seal verifies.
+// The summary in row `i` of `r` (row_count, digest, mac from column
+// `first` on) for `table`; `*sealed` tells whether its seal verifies.
+Summary SummaryOfRow(const sql::Rows& r, size_t i, size_t first, const RowSealer& sealer, const std::string& table,
+                     bool* sealed) {
+  Summary out;
+  out.count = r.Int(i, first);
+  auto digest = crypto::HexDecode(r.Text(i, first + 1));
+  if (digest.has_value() && digest->size() == out.digest.size()) {
+    std::copy(digest->begin(), digest->end(), out.digest.begin());
+  }
+  *sealed = digest.has_value() && sealer.Check(SummaryImage(table, out), r.Text(i, first + 2));
+  return out;
+}
+
 StatusOr<std::optional<Summary>> Stored(sql::Connection& s, const RowSealer& sealer, const std::string& table,
                                         bool* sealed) {
   CUSTOS_ASSIGN_OR_RETURN(sql::Rows r, sql::Query(s, "SELECT row_count, digest, mac FROM row_sets WHERE table_name = $1",
                                                   {P(table)}));
   if (r.empty()) return std::optional<Summary>();
-  Summary out;
-  out.count = r.Int(0, 0);
-  auto digest = crypto::HexDecode(r.Text(0, 1));
-  if (digest.has_value() && digest->size() == out.digest.size()) {
-    std::copy(digest->begin(), digest->end(), out.digest.begin());
+  return std::optional<Summary>(SummaryOfRow(r, 0, 0, sealer, table, sealed));
+}
+
+// A stored summary as Stored gives it, with its seal's verdict.
+struct StoredSummary {
+  std::optional<Summary> summary;
+  bool sealed = false;
+};
+
+// Stored for every table of `tables` in one query (a write's row-set
+// changes read their tables' summaries in one round trip).
+StatusOr<std::map<std::string, StoredSummary>> StoredOf(sql::Connection& s, const RowSealer& sealer,
+                                                        const std::vector<std::string>& tables) {
+  std::string query = "SELECT table_name, row_count, digest, mac FROM row_sets WHERE table_name IN (";
+  sql::Params params;
+  for (const std::string& table : tables) {
+    params.push_back(P(table));
+    query += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
   }
-  *sealed = digest.has_value() && sealer.Check(SummaryImage(table, out), r.Text(0, 2));
-  return std::optional<Summary>(out);
+  CUSTOS_ASSIGN_OR_RETURN(sql::Rows r, sql::Query(s, query + ")", params));
+  std::map<std::string, StoredSummary> out;
+  for (const std::string& table : tables) out[table];
+  for (size_t i = 0; i < r.size(); ++i) {
+    StoredSummary& x = out[r.Text(i, 0)];
+    if (x.summary.has_value()) continue;  // the first row, as Stored
+    x.summary = SummaryOfRow(r, i, 1, sealer, r.Text(i, 0), &x.sealed);
+  }
+  return out;
 }
 
 Status Store(sql::Connection& s, const RowSealer& sealer, const std::string& table, const Summary& summary) {
@@ -94,10 +128,13 @@ Status ApplyRowSetChanges(sql::Connection& connection, const RowSealer& sealer,
     XorInto(d.digest, MemberHash(sealer, m.table, m.key));
     d.count += m.inserted ? 1 : -1;
   }
+  if (delta.empty()) return Status::Ok();
+  std::vector<std::string> tables;
+  for (const auto& [table, d] : delta) tables.push_back(table);
+  CUSTOS_ASSIGN_OR_RETURN(auto summaries, StoredOf(connection, sealer, tables));
   for (const auto& [table, d] : delta) {
-    bool sealed = false;
-    CUSTOS_ASSIGN_OR_RETURN(std::optional<Summary> stored, Stored(connection, sealer, table, &sealed));
-    if (!stored.has_value() || !sealed) return RowIntegrityError("row_sets", table);
+    std::optional<Summary>& stored = summaries[table].summary;
+    if (!stored.has_value() || !summaries[table].sealed) return RowIntegrityError("row_sets", table);
     stored->count += d.count;
     XorInto(stored->digest, d.digest);
     const RowImage image = SummaryImage(table, *stored);

@@ -410,7 +410,13 @@ class PostgresConnection final : public Connection {
     return sent.ok() ? synced : sent;
   }
 
-  void SetDeferred(bool on) override { deferred_ = on; }
+  void SetDeferred(bool on) override {
+    deferred_ = on;
+    // What stays queued goes to the server now, closed by a Sync message
+    // (a read transaction's ROLLBACK ends it there at once and the session
+    // is idle again); its answers are read by the next Sync().
+    if (!on && !pending_.empty() && PQpipelineSync(conn_) == 1) pending_.push_back({"", nullptr, false, true});
+  }
 
   Status Sync() override {
     if (pending_.empty()) return Status::Ok();
@@ -421,6 +427,16 @@ class PostgresConnection final : public Connection {
     }
     Status first;
     for (const Pending& p : pending) {
+      if (p.sync) {  // an earlier Sync message: its own result, nothing after it
+        PGresult* r = PQgetResult(conn_);
+        if (r != nullptr && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+          Status st = PgResultError(conn_, r, "reading a pipeline");
+          if (first.ok()) first = st;
+        }
+        PQclear(r);
+        if (PQstatus(conn_) != CONNECTION_OK) break;
+        continue;
+      }
       // The results of one statement end with a null result; a broken
       // connection answers nothing more.
       while (PGresult* r = PQgetResult(conn_)) {
@@ -476,6 +492,7 @@ class PostgresConnection final : public Connection {
     std::string statement;
     Rows* out = nullptr;      // where its rows go
     bool prepare = false;     // its Parse (then `statement` is forgotten if that fails)
+    bool sync = false;        // not a statement: a Sync message SetDeferred(false) sent
   };
 
   // The outcome of one result of `p`.

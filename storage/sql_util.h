@@ -107,7 +107,9 @@ class Connection {
   // instead of its own outcome; on PostgreSQL the statements after a
   // failure are not run). Queued statements run in order, so a write
   // function sees its own writes. PostgreSQL only: SQLite runs every
-  // statement at once (the default, which ignores this).
+  // statement at once (the default, which ignores this). Turning it off
+  // sends what is still queued without waiting: the next call that waits
+  // reports its outcome.
   virtual void SetDeferred(bool on) { (void)on; }
   // Waits for every queued statement; returns the first failure (as Run).
   // OK at once when nothing is queued.
