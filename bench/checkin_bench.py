@@ -73,7 +73,7 @@ try:
         c0 = cpu(pid)
         s, _ = c.check_in_curl(large["files"], 1, f"large{r}")
         s["cpu_ms_per_checkin"] = (cpu(pid) - c0) * 1e3 / s["count"]
-        out["large"].append({k: s[k] for k in ("MBps", "seconds", "cpu_ms_per_checkin")})
+        out["large"].append({k: s[k] for k in ("MBps", "seconds", "cpu_ms_per_checkin", "client_cpu_s")})
         if a.profile_small:
             open(b.path("pid"), "w").write(str(pid))
             R.log(f"custosd pid {pid} (in {b.path('pid')}); small check-ins in {a.profile_small} s")
