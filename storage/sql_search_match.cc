@@ -226,13 +226,13 @@ StatusOr<std::vector<PostingMatch>> MatchPostings(sql::Connection& c,
                  const uint64_t tf = static_cast<uint64_t>(row.Int(3));
                  if (all.size() == limit && tf < all.front().score) return Status::Ok();
                  KeyOf(row, key);
-                 Candidate c{key, tf, 1};
+                 Candidate posting{key, tf, 1};
                  if (all.size() < limit) {
-                   all.push_back(std::move(c));
+                   all.push_back(std::move(posting));
                    std::push_heap(all.begin(), all.end(), better);
-                 } else if (better(c, all.front())) {
+                 } else if (better(posting, all.front())) {
                    std::pop_heap(all.begin(), all.end(), better);
-                   all.back() = std::move(c);
+                   all.back() = std::move(posting);
                    std::push_heap(all.begin(), all.end(), better);
                  }
                  return Status::Ok();
