@@ -10,6 +10,13 @@
 // Archive numbers come from the same locked transactions (gap-free,
 // unique). Reads run on REPEATABLE READ READ ONLY snapshots.
 //
+// Round trips: statements run in libpq's pipeline mode. A batch's writes
+// are deferred (sql::Connection::SetDeferred) and travel with its next
+// query; each write function's outcome is synced before its status is set,
+// and COMMIT is waited for before any write is answered. A read
+// transaction's closing ROLLBACK is not waited for: the connection's next
+// BEGIN reads its answer.
+//
 // Durability is PostgreSQL's: a commit returns after its WAL is flushed
 // (synchronous_commit must stay on; with a synchronous standby, after the
 // standby has it too). A lost connection is reset on next use; a write
