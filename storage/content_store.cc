@@ -92,7 +92,7 @@ class PipelinedCopy {
   Status Run() {
     Buffer& first = Take(0);
     bool end = false;
-    CUSTOS_RETURN_IF_ERROR(Fill(first, end));
+    CUSTOS_RETURN_IF_ERROR(Fill(first, end, /*whole=*/true));
     if (end) return first.used ? sink_.Write(first.data.get(), first.used) : Status::Ok();
     try {
       writer_ = std::thread([this] { WriteLoop(); });
@@ -118,6 +118,7 @@ class PipelinedCopy {
  private:
   static constexpr size_t kPipelineBufferSize = 256 * 1024;
   static constexpr size_t kPipelineBuffers = 4;
+  static constexpr size_t kMinRead = 64 * 1024;
 
   struct Buffer {
     std::unique_ptr<uint8_t[]> data;
@@ -131,10 +132,14 @@ class PipelinedCopy {
     return buffers_[i];
   }
 
-  // Reads into `b` until it is full or the source ends (`end`).
-  Status Fill(Buffer& b, bool& end) {
+  // Reads into `b` until the source ends (`end`), or until it is full
+  // (`whole`) or has less than kMinRead left: a smaller Read() may cost the
+  // source a copy (MultipartReader reads large ones straight into the
+  // buffer). The first buffer is filled whole, so content that fits in it
+  // is never handed to a second thread.
+  Status Fill(Buffer& b, bool& end, bool whole = false) {
     b.used = 0;
-    while (b.used < kPipelineBufferSize) {
+    while (b.used < kPipelineBufferSize && (whole || kPipelineBufferSize - b.used >= kMinRead)) {
       CUSTOS_ASSIGN_OR_RETURN(size_t r, source_.Read(b.data.get() + b.used, kPipelineBufferSize - b.used));
       if (r == 0) {
         end = true;

@@ -189,8 +189,40 @@ StatusOr<size_t> MultipartReader::Read(uint8_t* p, size_t n) {
       return k;
     }
     if (at != std::string::npos) return size_t{0};  // the part ends here
+    if (n >= kBlock && !eof_) {
+      size_t got = ReadDirect(p, n);
+      if (got > 0) return got;
+      continue;
+    }
     if (!Fill()) return Truncated();
   }
+}
+
+// Called when none of the unread bytes can be handed out yet (fewer than
+// the delimiter's length, all of which might start one): reads the body
+// straight into the caller's buffer behind them, so a large read copies
+// each byte once instead of through buf_. What may not be handed out (a
+// delimiter and all after it, or a tail that might start one) goes back
+// into buf_ and is cleared from the caller's buffer.
+size_t MultipartReader::ReadDirect(uint8_t* p, size_t n) {
+  const size_t kept = Available();
+  std::memcpy(p, buf_.data() + pos_, kept);
+  in_.read(reinterpret_cast<char*>(p) + kept, static_cast<std::streamsize>(n - kept));
+  const size_t len = kept + static_cast<size_t>(in_.gcount());
+  if (len == kept) {
+    eof_ = true;
+    std::memset(p, 0, kept);
+    return 0;
+  }
+  std::string_view got(reinterpret_cast<const char*>(p), len);
+  size_t at = got.find(delimiter_);
+  size_t tail = delimiter_.size() - 1;
+  size_t give = at != std::string_view::npos ? at : (len > tail ? len - tail : 0);
+  buf_.assign(got.substr(give));
+  pos_ = 0;
+  clear_until_ = 0;
+  std::memset(p + give, 0, len - give);
+  return give;
 }
 
 StatusOr<ContentDisposition> ParseContentDisposition(std::string_view value) {

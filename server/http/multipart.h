@@ -1,7 +1,9 @@
 // A streaming multipart/form-data reader (RFC 7578, RFC 2046 §5.1) for
 // uploads of any size: it reads the body in 64 KiB blocks and finds each
 // delimiter ("\r\n--" boundary) with a substring search, so a part's bytes
-// are copied once and never inspected one by one.
+// are copied once and never inspected one by one. A Read() of 64 KiB or more
+// reads the body straight into the caller's buffer when the reader's own
+// holds nothing it may hand out.
 //
 // Usage:
 //   MultipartReader reader(body, boundary);
@@ -61,6 +63,9 @@ class MultipartReader final : public ByteSource {
   bool Fill();
   // Makes at least `n` unread bytes available if the input has them.
   void Want(size_t n);
+  // Reads into the caller's buffer directly (see multipart.cc); returns the
+  // bytes of the part it may hand out, possibly 0.
+  size_t ReadDirect(uint8_t* p, size_t n);
   // The offset of the next delimiter at or after pos_, or npos; remembers
   // how far the buffer is known to hold none (clear_until_).
   size_t FindDelimiter();

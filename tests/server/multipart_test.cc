@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <sstream>
 #include <string>
@@ -99,6 +100,45 @@ TEST(MultipartReader, DelimiterAcrossReadBlocks) {
     ASSERT_EQ(got.size(), 2u) << size;
     EXPECT_EQ(got[0].body, parts[0].body) << size;
     EXPECT_EQ(got[1].body, "end") << size;
+  }
+}
+
+// Reads of 64 KiB or more go straight into the caller's buffer: a
+// delimiter anywhere in such a read, or split between two, ends the part
+// in the right place; the next part's bytes read past it are handed out
+// with that part and not left in the caller's buffer past the count.
+TEST(MultipartReader, LargeReadsEndPartsExactlyAndLeaveNothingPastTheCount) {
+  const size_t kRead = 256 * 1024;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{65536}, kRead - 20, kRead - 1, kRead, kRead + 7,
+                      2 * kRead - 10, 3 * kRead + 1}) {
+    std::vector<Part> parts = {{"file", Random(size, static_cast<uint32_t>(size))},
+                               {"file", Random(size / 2 + 100, 7)},
+                               {"tail", "end"}};
+    std::string body = Body(parts);
+    std::istringstream in(body);
+    MultipartReader reader(in, kBoundary);
+    std::vector<uint8_t> buf(kRead);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      Poco::Net::MessageHeader header;
+      auto more = reader.NextPart(header);
+      ASSERT_TRUE(more.ok() && *more) << size << " part " << i;
+      std::string got;
+      while (true) {
+        std::fill(buf.begin(), buf.end(), uint8_t{0});
+        auto n = reader.Read(buf.data(), buf.size());
+        ASSERT_TRUE(n.ok()) << n.status().ToString();
+        if (*n == 0) break;
+        got.append(reinterpret_cast<const char*>(buf.data()), *n);
+        EXPECT_TRUE(std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(*n), buf.end(),
+                                [](uint8_t b) { return b == 0; }))
+            << size << " part " << i;
+      }
+      EXPECT_EQ(got, parts[i].body) << size << " part " << i;
+    }
+    Poco::Net::MessageHeader header;
+    auto more = reader.NextPart(header);
+    ASSERT_TRUE(more.ok());
+    EXPECT_FALSE(*more);
   }
 }
 
