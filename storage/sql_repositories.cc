@@ -1140,7 +1140,9 @@ class SqlExports final : public ExportRepository {
 
 class SqlNodeReader final : public crypto::merkle::NodeReader {
  public:
-  explicit SqlNodeReader(sql::Connection& s) : s_(s) {}
+  // `cache`, if set, serves the nodes it holds and keeps those read that it
+  // may hold (read-only transactions only: LogNodeCache).
+  explicit SqlNodeReader(sql::Connection& s, LogNodeCache* cache = nullptr) : s_(s), cache_(cache) {}
   StatusOr<crypto::Digest32> Node(crypto::merkle::NodeId id) override {
     CUSTOS_ASSIGN_OR_RETURN(auto v, Nodes({id}));
     return v.front();
@@ -1149,24 +1151,30 @@ class SqlNodeReader final : public crypto::merkle::NodeReader {
       const std::vector<crypto::merkle::NodeId>& ids) override {
     std::vector<crypto::Digest32> out(ids.size());
     if (ids.empty()) return out;
+    std::vector<bool> found(ids.size(), false);
+    if (cache_ != nullptr) cache_->Get(ids, out, found);
     std::string where;
     Params p;
-    for (const auto& id : ids) {
+    for (size_t k = 0; k < ids.size(); ++k) {
+      if (found[k]) continue;
+      const auto& id = ids[k];
       p.push_back(P(static_cast<int64_t>(id.level)));
       p.push_back(P(id.index));
       where += (where.empty() ? "" : " OR ") + std::string("(level = $") +
                std::to_string(p.size() - 1) + " AND idx = $" + std::to_string(p.size()) + ")";
     }
+    if (where.empty()) return out;  // all from the cache
     CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, "SELECT level, idx, hash FROM log_nodes WHERE " + where, p));
-    std::vector<bool> found(ids.size(), false);
+    std::vector<std::pair<crypto::merkle::NodeId, crypto::Digest32>> keep;
     for (size_t i = 0; i < r.size(); ++i) {
       uint32_t level = static_cast<uint32_t>(r.Int(i, 0));
       uint64_t index = static_cast<uint64_t>(r.Int(i, 1));
       CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 h, sql::ToDigest(r.Bytes(i, 2)));
       for (size_t k = 0; k < ids.size(); ++k) {
-        if (ids[k].level == level && ids[k].index == index) {
+        if (!found[k] && ids[k].level == level && ids[k].index == index) {
           out[k] = h;
           found[k] = true;
+          if (cache_ != nullptr && LogNodeCache::Holds(ids[k])) keep.emplace_back(ids[k], h);
         }
       }
     }
@@ -1177,11 +1185,13 @@ class SqlNodeReader final : public crypto::merkle::NodeReader {
                         "log_node_missing");
       }
     }
+    if (!keep.empty()) cache_->Put(keep);
     return out;
   }
 
  private:
   sql::Connection& s_;
+  LogNodeCache* const cache_;
 };
 
 StatusOr<uint64_t> StoredLogSize(sql::Connection& s) {
@@ -1222,8 +1232,12 @@ namespace {
 
 class SqlLog final : public LogRepository {
  public:
-  SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes, bool rowid_order)
-      : s_(s), tail_(tail), changes_(changes), rowid_order_(rowid_order) {}
+  SqlLog(sql::Connection& s, LogTail* tail, RowChanges& changes, bool rowid_order, LogNodeCache* node_cache)
+      : s_(s),
+        tail_(tail),
+        changes_(changes),
+        rowid_order_(rowid_order),
+        node_cache_(tail == nullptr ? node_cache : nullptr) {}
 
   // The event stays open (not yet encoded) until the next Append, a read
   // of the log or the end of the write function: the row images the
@@ -1554,14 +1568,14 @@ class SqlLog final : public LogRepository {
   StatusOr<std::vector<crypto::Digest32>> InclusionProof(uint64_t index, uint64_t size) override {
     CUSTOS_RETURN_IF_ERROR(Flush());
     CUSTOS_RETURN_IF_ERROR(CheckSize(size));
-    SqlNodeReader reader(s_);
+    SqlNodeReader reader(s_, node_cache_);
     return crypto::merkle::InclusionProof(index, size, reader);
   }
 
   StatusOr<std::vector<crypto::Digest32>> ConsistencyProof(uint64_t from, uint64_t to) override {
     CUSTOS_RETURN_IF_ERROR(Flush());
     CUSTOS_RETURN_IF_ERROR(CheckSize(to));
-    SqlNodeReader reader(s_);
+    SqlNodeReader reader(s_, node_cache_);
     return crypto::merkle::ConsistencyProof(from, to, reader);
   }
 
@@ -1701,6 +1715,8 @@ class SqlLog final : public LogRepository {
   LogTail* tail_;
   RowChanges& changes_;  // the transaction's row changes (row_changes())
   const bool rowid_order_;  // SqlDialect::log_rowid_order
+  // The proofs' upper nodes; null in write transactions (LogNodeCache).
+  LogNodeCache* const node_cache_;
   std::vector<crypto::Digest32> level0_;  // ScanEntriesInRowidOrder's level-0 hashes
   // Interior nodes met in ScanEntriesInRowidOrder's windows (read
   // transactions only), by level, until ScanNodesAtLevel asks for them: a
@@ -1995,7 +2011,8 @@ class SqlSearchIndex final : public SearchIndexRepository {
 
 class SqlTransactionImpl final : public SqlTransaction {
  public:
-  SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d, const RowSealer* sealer)
+  SqlTransactionImpl(sql::Connection& s, LogTail* tail, const SqlDialect& d, const RowSealer* sealer,
+                     LogNodeCache* node_cache)
       : s_(s),
         tail_(tail),
         sealer_(sealer),
@@ -2006,7 +2023,7 @@ class SqlTransactionImpl final : public SqlTransaction {
         versions_(s, tail != nullptr, changes_, sealer),
         documents_(s, tail != nullptr, changes_, sealer),
         exports_(s, tail != nullptr, changes_, sealer),
-        log_(s, tail, changes_, d.log_rowid_order),
+        log_(s, tail, changes_, d.log_rowid_order, node_cache),
         search_(s, tail != nullptr),
         texts_(MakeSqlFileTexts(s, tail != nullptr)),
         derived_(MakeSqlDerivedCache(s, tail != nullptr)) {}
@@ -2084,8 +2101,52 @@ StatusOr<LogTail> LoadLogTail(sql::Connection& connection) {
 }
 
 std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& connection, LogTail* tail,
-                                                   const SqlDialect& dialect, const RowSealer* sealer) {
-  return std::make_unique<SqlTransactionImpl>(connection, tail, dialect, sealer);
+                                                   const SqlDialect& dialect, const RowSealer* sealer,
+                                                   LogNodeCache* node_cache) {
+  return std::make_unique<SqlTransactionImpl>(connection, tail, dialect, sealer, node_cache);
+}
+
+void LogNodeCache::Get(const std::vector<crypto::merkle::NodeId>& ids, std::vector<crypto::Digest32>& out,
+                       std::vector<bool>& found) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (!Holds(ids[k])) continue;
+    const size_t l = ids[k].level - kMinLevel;
+    if (l >= levels_.size()) continue;
+    const Level& level = levels_[l];
+    if (ids[k].index < level.held.size() && level.held[ids[k].index]) {
+      out[k] = level.hash[ids[k].index];
+      found[k] = true;
+    }
+  }
+}
+
+void LogNodeCache::Put(const std::vector<std::pair<crypto::merkle::NodeId, crypto::Digest32>>& nodes) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  for (const auto& [id, hash] : nodes) {
+    if (!Holds(id)) continue;
+    const size_t l = id.level - kMinLevel;
+    if (l >= levels_.size()) levels_.resize(l + 1);
+    Level& level = levels_[l];
+    if (id.index >= level.held.size()) {
+      // Grows by doubling, never past the level's slots.
+      const uint64_t want = std::min<uint64_t>(SlotsAt(id.level),
+                                               std::max<uint64_t>(id.index + 1, 2 * level.held.size()));
+      level.hash.reserve(want);
+      level.hash.resize(want);
+      level.held.resize(want, false);
+    }
+    if (!level.held[id.index]) {
+      level.hash[id.index] = hash;
+      level.held[id.index] = true;
+      ++count_;
+    }
+  }
+}
+
+size_t LogNodeCache::size() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return count_;
 }
 
 Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp) {
@@ -2095,8 +2156,8 @@ Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp)
 }
 
 Status RunReadFunction(sql::Connection& s, const SqlDialect& dialect, const RowSealer* sealer,
-                       const MetadataStore::TxFn& fn) {
-  auto tx = MakeSqlTransaction(s, nullptr, dialect, sealer);
+                       const MetadataStore::TxFn& fn, LogNodeCache* node_cache) {
+  auto tx = MakeSqlTransaction(s, nullptr, dialect, sealer, node_cache);
   Status st;
   try {
     st = fn(*tx);

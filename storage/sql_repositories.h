@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <vector>
 
 #include "crypto/merkle.h"
@@ -89,14 +90,60 @@ class SqlTransaction : public Transaction {
   virtual RowChanges& row_changes() = 0;
 };
 
+// The hashes of the log tree's upper nodes (level >= kMinLevel), kept in
+// memory for the inclusion and consistency proofs of a store's read
+// transactions, so that a proof at 10 million entries reads 8 nodes from
+// the database instead of about 24. A stored node is the root of a
+// complete subtree, which never changes in an append-only log once
+// committed; only read-only transactions (which see committed rows only)
+// fill the cache, and a proof asks only for nodes below the size its own
+// transaction sees (on PostgreSQL with several nodes too). RootAt, and so
+// re-verification, never reads it. Bounded: level L keeps at most
+// kSlotBudget >> (L - kMinLevel + 1) nodes (at least one), the first
+// 2^24 leaves' worth up to level 24, 4 MiB of hashes in all. Thread safety:
+// all methods may be called from any thread.
+class LogNodeCache {
+ public:
+  static constexpr uint32_t kMinLevel = 8;
+  static constexpr uint64_t kSlotBudget = uint64_t{1} << 17;
+
+  // Whether `id` is one the cache may keep.
+  static bool Holds(const crypto::merkle::NodeId& id) {
+    return id.level >= kMinLevel && id.level < 64 && id.index < SlotsAt(id.level);
+  }
+  // For each ids[k] held, sets out[k] and found[k] (sizes as ids).
+  void Get(const std::vector<crypto::merkle::NodeId>& ids, std::vector<crypto::Digest32>& out,
+           std::vector<bool>& found) const;
+  // Keeps each node that Holds(); ignores the others.
+  void Put(const std::vector<std::pair<crypto::merkle::NodeId, crypto::Digest32>>& nodes);
+  // How many nodes are kept.
+  size_t size() const;
+
+ private:
+  static uint64_t SlotsAt(uint32_t level) {
+    const uint32_t shift = level - kMinLevel + 1;
+    return shift >= 17 ? 1 : kSlotBudget >> shift;
+  }
+  struct Level {
+    std::vector<crypto::Digest32> hash;
+    std::vector<bool> held;
+  };
+  mutable std::shared_mutex mu_;
+  std::vector<Level> levels_;  // GUARDED_BY(mu_); [L - kMinLevel]
+  size_t count_ = 0;           // GUARDED_BY(mu_)
+};
+
 // A SqlTransaction over `connection`, which must already be inside a database
 // transaction. `tail` is non-null for write transactions (appends update
 // it) and null for read-only ones. `sealer` seals every row the
 // repositories write and checks every row they read (storage/row_seal.h);
 // null, rows are written with an empty mac and read unchecked (tools that
-// open a store without its keys: backup, promote, copies).
+// open a store without its keys: backup, promote, copies). `node_cache`,
+// if set, serves and keeps the upper nodes of the log's proofs; it is used
+// only when `tail` is null (a read-only transaction).
 std::unique_ptr<SqlTransaction> MakeSqlTransaction(sql::Connection& connection, LogTail* tail,
-                                                   const SqlDialect& dialect, const RowSealer* sealer);
+                                                   const SqlDialect& dialect, const RowSealer* sealer,
+                                                   LogNodeCache* node_cache = nullptr);
 
 // Checks the seal of every stored row of the authority tables named in
 // `tables` (all of them when empty), reading rows as stored; calls `bad`
@@ -123,7 +170,7 @@ Status InsertCheckpoint(sql::Connection& connection, const StoredCheckpoint& cp)
 // SqlTransaction over `connection`, which the caller has begun, and ends the
 // transaction with ROLLBACK whatever `fn` tried.
 Status RunReadFunction(sql::Connection& connection, const SqlDialect& dialect, const RowSealer* sealer,
-                       const MetadataStore::TxFn& fn);
+                       const MetadataStore::TxFn& fn, LogNodeCache* node_cache = nullptr);
 
 // The read connections of a SQL store. Thread safety: all methods may be
 // called from any thread; With() waits while every connection is in use.
@@ -137,8 +184,12 @@ class ConnectionPool {
   void Add(std::unique_ptr<sql::Connection> connection);
   // Runs `fn` on a connection of the pool, which is its alone meanwhile.
   Status With(const std::function<Status(sql::Connection&)>& fn);
+  // The proofs' node cache shared by the read transactions on these
+  // connections (one database).
+  LogNodeCache& node_cache() { return node_cache_; }
 
  private:
+  LogNodeCache node_cache_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<sql::Connection>> idle_;  // GUARDED_BY(mu_)

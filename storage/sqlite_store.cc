@@ -168,7 +168,7 @@ Status SqliteStore::ReadUnchecked(const TxFn& fn) { return ReadWith(nullptr, fn)
 Status SqliteStore::ReadWith(const RowSealer* sealer, const TxFn& fn) {
   return readers_.With([&](sql::Connection& s) -> Status {
     CUSTOS_RETURN_IF_ERROR(Control(s, "BEGIN"));
-    return RunReadFunction(s, SqliteDialect(), sealer, fn);
+    return RunReadFunction(s, SqliteDialect(), sealer, fn, &readers_.node_cache());
   });
 }
 

@@ -259,6 +259,69 @@ TEST_F(SqliteStoreTest, ProofsFromStoredNodesVerifyAndSurviveReopen) {
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
+// Read transactions keep the proofs' upper nodes (level >= 8) in memory:
+// a node altered in the file afterwards still gives the stored proofs (they
+// are served from memory), while RootAt (which re-verification uses) and a
+// store opened afresh read the altered row.
+TEST_F(SqliteStoreTest, ProofsKeepUpperNodesInMemoryButRootAtReadsTheFile) {
+  constexpr uint64_t kLeaves = 600;  // 512 + 64 + 16 + 8: node (9, 0) is complete
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([&](Transaction& tx) -> Status {
+    for (uint64_t i = 0; i < kLeaves; ++i) CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("test.append", "s", i)).status());
+    return Status::Ok();
+  }).ok());
+  std::vector<crypto::Digest32> leaves;
+  crypto::Digest32 root{};
+  std::vector<crypto::Digest32> first_proof;
+  auto check = [&](Transaction& tx) -> Status {
+    for (uint64_t index : {0, 255, 300, 511, 550, 599}) {
+      CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(index, kLeaves));
+      EXPECT_TRUE(merkle::VerifyInclusion(index, kLeaves, leaves[index], merkle::ProofToBytes(proof), root).ok())
+          << index;
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto consistency, tx.log().ConsistencyProof(300, kLeaves));
+    EXPECT_FALSE(consistency.empty());
+    return Status::Ok();
+  };
+  ASSERT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(auto entries, tx.log().Entries(0, kLeaves, 1000));
+    merkle::MemoryTree tree;
+    for (const auto& e : entries) {
+      leaves.push_back(e.leaf_hash);
+      tree.AppendLeafHash(e.leaf_hash);
+    }
+    root = tree.Root();
+    CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 stored_root, tx.log().RootAt(kLeaves));
+    EXPECT_EQ(stored_root, root);
+    return check(tx);
+  }).ok());
+  {
+    auto c = sql::OpenSqlite(tmp_.Sub("custos.db"));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    ASSERT_TRUE(sql::Exec(**c, "UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 9 AND idx = 0").ok());
+  }
+  ASSERT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 stored_root, tx.log().RootAt(kLeaves));
+    EXPECT_NE(stored_root, root);  // read from the file
+    return check(tx);              // (9, 0) from memory (550 and 599 name it)
+  }).ok());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  // Afresh, the proofs of the leaves beyond 512, which name (9, 0), carry
+  // the altered row and no longer verify.
+  ASSERT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    for (uint64_t index : {0, 300, 550}) {
+      CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(index, kLeaves));
+      EXPECT_EQ(merkle::VerifyInclusion(index, kLeaves, leaves[index], merkle::ProofToBytes(proof), root).ok(),
+                index < 512)
+          << index;
+    }
+    return Status::Ok();
+  }).ok());
+}
+
 TEST_F(SqliteStoreTest, ReadTransactionsCannotAppend) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
