@@ -1916,7 +1916,8 @@ std::optional<crypto::Bytes> TokenBytes(const std::string& keyed_token) {
 // data; see the header).
 class SqlSearchIndex final : public SearchIndexRepository {
  public:
-  SqlSearchIndex(sql::Connection& s, bool writable) : s_(s), writable_(writable) {}
+  SqlSearchIndex(sql::Connection& s, bool writable, MatchPlace place)
+      : s_(s), writable_(writable), place_(place) {}
 
   Status Replace(const domain::RecordId& record_id, const std::string& field, const domain::FileId& file_id,
                  const std::map<std::string, uint32_t>& keyed_tf) override {
@@ -1981,7 +1982,7 @@ class SqlSearchIndex final : public SearchIndexRepository {
       return InvalidArgument("a search may hold at most " + std::to_string(kMaxMatchTokens) + " tokens",
                              "too_many_tokens");
     }
-    return MatchPostings(s_, tokens, limit);
+    return MatchPostings(s_, tokens, limit, place_);
   }
 
   StatusOr<SearchIndexStats> Stats() override {
@@ -2007,6 +2008,7 @@ class SqlSearchIndex final : public SearchIndexRepository {
 
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
+  const MatchPlace place_;
 };
 
 class SqlTransactionImpl final : public SqlTransaction {
@@ -2024,7 +2026,8 @@ class SqlTransactionImpl final : public SqlTransaction {
         documents_(s, tail != nullptr, changes_, sealer),
         exports_(s, tail != nullptr, changes_, sealer),
         log_(s, tail, changes_, d.log_rowid_order, node_cache),
-        search_(s, tail != nullptr),
+        search_(s, tail != nullptr,
+                d.match_postings_in_client ? MatchPlace::kInClient : MatchPlace::kInServer),
         texts_(MakeSqlFileTexts(s, tail != nullptr)),
         derived_(MakeSqlDerivedCache(s, tail != nullptr)) {}
   bool writable() const override { return tail_ != nullptr; }

@@ -54,6 +54,10 @@ struct SqlDialect {
   // so LogRepository::ScanEntries reads them in rowid order (checking that
   // order row by row) rather than seeking each row through its key.
   bool log_rowid_order = false;
+  // Where the postings match intersects a query's tokens
+  // (storage/sql_search_match.h): SQLite in the client, where reading a row
+  // is a function call; PostgreSQL in the server, in one statement.
+  bool match_postings_in_client = false;
 };
 
 // `s` escaped for LIKE … ESCAPE '!'.

@@ -35,7 +35,8 @@ const SqlDialect& SqliteDialect() {
       [](const std::string& text) { return "\"" + ReplaceAll(text, "\"", "\"\"") + "\""; },
       3,
       [](const std::string& key) { return "json_extract(records.metadata_json, '$." + key + "')"; },
-      /*log_rowid_order=*/true};
+      /*log_rowid_order=*/true,
+      /*match_postings_in_client=*/true};
   return *d;
 }
 
