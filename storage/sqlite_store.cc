@@ -83,6 +83,10 @@ Status SqliteStore::Init() {
   CUSTOS_ASSIGN_OR_RETURN(writer_, Connect());
   sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA journal_mode = WAL"));
+  // The writer's statement journals (each savepoint of a batch) stay in
+  // memory: on disk each write transaction created and unlinked a file
+  // under the temp directory.
+  CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA temp_store = MEMORY"));
   int from_version = 0;
   CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite, &from_version));
   if (options_.seal_existing_rows && options_.sealer != nullptr) {
