@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include "storage/replay.h"
 #include "storage/row_seal.h"
@@ -446,11 +448,28 @@ std::string EscapeLike(const std::string& s) {
 
 namespace {
 
+// The records a write transaction inserted, and the (record, field, file)
+// postings written for them since. Such a record had no postings before its
+// row (postings are only written for a stored record, and records rows are
+// never deleted), so SqlSearchIndex::Replace needs no DELETE for a field's
+// first postings. Cleared when a write function is rolled back (which only
+// makes Replace delete again).
+struct NewRecords {
+  std::set<std::string> ids;
+  std::set<std::tuple<std::string, std::string, std::string>> indexed;
+  void Clear() {
+    ids.clear();
+    indexed.clear();
+  }
+};
+
 class SqlRecords final : public RecordRepository {
  public:
   SqlRecords(sql::Connection& s, const SqlDialect& d, bool writable, RowChanges& changes,
              const RowSealer* sealer)
       : s_(s), dialect_(d), writable_(writable), changes_(changes), sealer_(sealer) {}
+
+  void set_new_records(NewRecords* n) { new_records_ = n; }
 
   StatusOr<uint64_t> NextSequence(domain::RecordType type, int year) override {
     return NextCounter(s_, writable_, std::string(domain::Prefix(type)), year);
@@ -467,6 +486,7 @@ class SqlRecords final : public RecordRepository {
                                     "$16, $17)",
                                 p));
     changes_.AddInserted(ImageOf(x, ImageUse::kLog));
+    if (new_records_ != nullptr) new_records_->ids.insert(x.id.value);
     return Status::Ok();
   }
 
@@ -717,6 +737,7 @@ class SqlRecords final : public RecordRepository {
   const bool writable_;  // false in Read(): every write is refused
   RowChanges& changes_;  // the transaction's; kLog images of the rows written
   const RowSealer* const sealer_;  // null: rows are neither sealed nor checked
+  NewRecords* new_records_ = nullptr;  // the write transaction's
 };
 
 // ------------------------------------------------------------ versions, files
@@ -1934,9 +1955,15 @@ class SqlSearchIndex final : public SearchIndexRepository {
       }
       raw.push_back(std::move(*bytes));
     }
-    CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
-                                "DELETE FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
-                                {P(record_id.value), P(field), P(file_id.value)}));
+    // A record inserted in this transaction has only the postings written
+    // here since (NewRecords).
+    const bool first = new_records_ != nullptr && new_records_->ids.count(record_id.value) != 0 &&
+                       new_records_->indexed.emplace(record_id.value, field, file_id.value).second;
+    if (!first) {
+      CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                  "DELETE FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
+                                  {P(record_id.value), P(field), P(file_id.value)}));
+    }
     // Multi-row INSERTs of 64, 32, …, 1 rows: few statements per field and
     // only seven statement texts in the connection's cache.
     auto it = keyed_tf.begin();
@@ -1990,6 +2017,8 @@ class SqlSearchIndex final : public SearchIndexRepository {
     return SearchIndexStats{static_cast<uint64_t>(r.Int(0, 0)), static_cast<uint64_t>(r.Int(0, 1))};
   }
 
+  void set_new_records(NewRecords* n) { new_records_ = n; }
+
  private:
   static constexpr size_t kInsertChunk = 64;
 
@@ -2009,6 +2038,7 @@ class SqlSearchIndex final : public SearchIndexRepository {
   sql::Connection& s_;
   const bool writable_;  // false in Read(): every write is refused
   const MatchPlace place_;
+  NewRecords* new_records_ = nullptr;  // the write transaction's
 };
 
 class SqlTransactionImpl final : public SqlTransaction {
@@ -2029,7 +2059,12 @@ class SqlTransactionImpl final : public SqlTransaction {
         search_(s, tail != nullptr,
                 d.match_postings_in_client ? MatchPlace::kInClient : MatchPlace::kInServer),
         texts_(MakeSqlFileTexts(s, tail != nullptr)),
-        derived_(MakeSqlDerivedCache(s, tail != nullptr)) {}
+        derived_(MakeSqlDerivedCache(s, tail != nullptr)) {
+    if (tail != nullptr) {
+      records_.set_new_records(&new_records_);
+      search_.set_new_records(&new_records_);
+    }
+  }
   bool writable() const override { return tail_ != nullptr; }
   DepartmentRepository& departments() override { return departments_; }
   UserRepository& users() override { return users_; }
@@ -2052,6 +2087,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   void Discard() override {
     log_.Discard();
     changes_.Clear();
+    new_records_.Clear();
   }
   RowChanges& row_changes() override { return changes_; }
   Status ForEachLogImage(const std::function<Status(const RowImage&)>& visit) override {
@@ -2076,6 +2112,7 @@ class SqlTransactionImpl final : public SqlTransaction {
   LogTail* tail_;
   const RowSealer* const sealer_;
   RowChanges changes_;  // declared before the repositories, which hold it
+  NewRecords new_records_;  // write transactions only
   SqlDepartments departments_;
   SqlUsers users_;
   SqlSessions sessions_;

@@ -275,6 +275,27 @@ TEST_P(SearchIndexStore, ReplaceReplacesAndEmptyDeletes) {
   EXPECT_EQ(Find("旧的"), Strings({"CT-1/title/:1"}));
 }
 
+TEST_P(SearchIndexStore, ANewRecordsFieldIndexedTwiceInItsTransactionHoldsTheSecond) {
+  // The record's first postings go in without a DELETE; a second Replace
+  // of the same field in the same transaction still replaces.
+  Status s = store_->Write([&](Transaction& tx) -> Status {
+    CUSTOS_RETURN_IF_ERROR(tx.records().Insert(testing::MakeRecord("CT-2026-000001", "t")));
+    auto& index = tx.search();
+    const domain::RecordId id{"CT-2026-000001"};
+    CUSTOS_RETURN_IF_ERROR(index.Replace(id, "title", {}, key_.KeyedFrequencies(TermFrequencies("旧的标题"))));
+    CUSTOS_RETURN_IF_ERROR(index.Replace(id, "content", domain::FileId{"f1"},
+                                         key_.KeyedFrequencies(TermFrequencies("old text"))));
+    return index.Replace(id, "title", {}, key_.KeyedFrequencies(TermFrequencies("新的标题")));
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(Find("旧的").empty());
+  EXPECT_EQ(Find("新的"), Strings({"CT-2026-000001/title/:1"}));
+  EXPECT_EQ(Find("old"), Strings({"CT-2026-000001/content/f1:1"}));
+  Index("CT-2026-000001", "content", "new text", "f1");  // a later transaction replaces too
+  EXPECT_TRUE(Find("old").empty());
+  EXPECT_EQ(Stats().rows, TermFrequencies("新的标题").size() + TermFrequencies("new text").size());
+}
+
 TEST_P(SearchIndexStore, ManyTokensInOneReplace) {
   // 127 = 64 + 32 + 16 + 8 + 4 + 2 + 1: every INSERT size once.
   std::map<std::string, uint32_t> tf;
