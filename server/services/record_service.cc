@@ -369,7 +369,9 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     CUSTOS_RETURN_IF_ERROR(tx.versions().Insert(v));
     // New activity (and, for a new record, its first rule) can change the
     // record's disposition.
-    CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, c.who_.username.value, now));
+    // Read once: nothing below writes the documents they come from.
+    CUSTOS_ASSIGN_OR_RETURN(DispositionInputs inputs, LoadDispositionInputs(tx, r));
+    CUSTOS_RETURN_IF_ERROR(ReconcileRecordState(tx, r, c.who_.username.value, now, inputs));
     CUSTOS_ASSIGN_OR_RETURN(result.detail.versions, tx.versions().List(r.id));
     if (options_.index_key != nullptr) {
       // Catalogue postings now; the content waits for the pipeline.
@@ -378,7 +380,7 @@ StatusOr<CheckInResult> RecordService::CommitCheckIn(CheckIn& c) {
     }
     result.detail.record = r;
     result.detail.at = now;
-    CUSTOS_ASSIGN_OR_RETURN(result.detail.disposition, LoadDisposition(tx, r, now));
+    result.detail.disposition = ComputeDisposition(r, inputs.rule, inputs.source, inputs.holds, now);
     result.version = v.number;
     result.log_index = v.log_index;
     return Status::Ok();

@@ -275,9 +275,9 @@ StatusOr<RetentionRule> RuleFromJson(const Poco::JSON::Object::Ptr& o) {
 
 namespace {
 
-StatusOr<std::optional<RetentionRule>> StoredRule(storage::Transaction& tx, const char* kind,
-                                                  const std::string& id) {
-  CUSTOS_ASSIGN_OR_RETURN(auto doc, tx.documents().Find(kind, id));
+// The rule of a stored schedule or override document, if there is one.
+StatusOr<std::optional<RetentionRule>> RuleOf(const char* kind, const std::string& id,
+                                              const std::optional<storage::Document>& doc) {
   if (!doc) return std::optional<RetentionRule>();
   auto parsed = domain::ParseJsonStrict(doc->body);
   if (!parsed.ok() || parsed->type() != typeid(Poco::JSON::Object::Ptr)) {
@@ -286,6 +286,12 @@ StatusOr<std::optional<RetentionRule>> StoredRule(storage::Transaction& tx, cons
   auto rule = RuleFromJson(parsed->extract<Poco::JSON::Object::Ptr>()->getObject("rule"));
   if (!rule.ok()) return DataLoss(std::string(kind) + " " + id + " does not decode", "retention_corrupt");
   return std::optional<RetentionRule>(*rule);
+}
+
+StatusOr<std::optional<RetentionRule>> StoredRule(storage::Transaction& tx, const char* kind,
+                                                  const std::string& id) {
+  CUSTOS_ASSIGN_OR_RETURN(auto doc, tx.documents().Find(kind, id));
+  return RuleOf(kind, id, doc);
 }
 
 }  // namespace
@@ -320,6 +326,47 @@ StatusOr<DispositionInputs> LoadDispositionInputs(storage::Transaction& tx, cons
   return in;
 }
 
+StatusOr<DispositionDocuments> DispositionDocuments::Load(storage::Transaction& tx) {
+  DispositionDocuments out;
+  storage::DocumentQuery q;
+  q.kind = kOverrideDocument;
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> overrides, ListAllDocuments(tx, q));
+  for (storage::Document& d : overrides) {
+    std::string id = d.id;
+    out.overrides_.emplace(std::move(id), std::move(d));
+  }
+  q = storage::DocumentQuery();
+  q.kind = kHoldItemDocument;
+  q.states = {"active"};
+  // In id order, as ActiveHolds reads each record's.
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::Document> items, ListAllDocuments(tx, q));
+  for (const storage::Document& d : items) out.holds_[d.subject].push_back(d.id.substr(0, d.id.find('/')));
+  return out;
+}
+
+StatusOr<DispositionInputs> DispositionDocuments::For(storage::Transaction& tx, const Record& r) {
+  DispositionInputs in;
+  auto o = overrides_.find(r.id.value);
+  CUSTOS_ASSIGN_OR_RETURN(
+      auto override_rule,
+      RuleOf(kOverrideDocument, r.id.value,
+             o == overrides_.end() ? std::optional<storage::Document>() : std::optional<storage::Document>(o->second)));
+  if (auto h = holds_.find(r.id.value); h != holds_.end()) in.holds = h->second;
+  if (override_rule) {
+    in.rule = *override_rule;
+    in.source = "record";
+    return in;
+  }
+  auto s = schedules_.find(r.type);
+  if (s == schedules_.end()) {
+    CUSTOS_ASSIGN_OR_RETURN(RetentionRule rule, LoadSchedule(tx, r.type));
+    s = schedules_.emplace(r.type, rule).first;
+  }
+  in.rule = s->second;
+  in.source = "schedule";
+  return in;
+}
+
 StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const Record& r, Time now) {
   CUSTOS_ASSIGN_OR_RETURN(DispositionInputs in, LoadDispositionInputs(tx, r));
   return ComputeDisposition(r, in.rule, in.source, std::move(in.holds), now);
@@ -327,7 +374,14 @@ StatusOr<Disposition> LoadDisposition(storage::Transaction& tx, const Record& r,
 
 Status ReconcileRecordState(storage::Transaction& tx, Record& r, const std::string& actor, Time now) {
   if (r.state == RecordState::kDestroyed) return Status::Ok();
-  CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));
+  CUSTOS_ASSIGN_OR_RETURN(DispositionInputs in, LoadDispositionInputs(tx, r));
+  return ReconcileRecordState(tx, r, actor, now, in);
+}
+
+Status ReconcileRecordState(storage::Transaction& tx, Record& r, const std::string& actor, Time now,
+                            const DispositionInputs& in) {
+  if (r.state == RecordState::kDestroyed) return Status::Ok();
+  Disposition d = ComputeDisposition(r, in.rule, in.source, in.holds, now);
   RecordState want = !d.holds.empty() ? RecordState::kOnHold
                      : d.due          ? RecordState::kDispositionDue
                                       : RecordState::kActive;

@@ -16,6 +16,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +111,20 @@ struct DispositionInputs {
   std::vector<std::string> holds;
 };
 StatusOr<DispositionInputs> LoadDispositionInputs(storage::Transaction& tx, const domain::Record& r);
+// LoadDispositionInputs for a pass over many records in one read
+// transaction: the overrides and active hold items are read once (a few
+// queries in all), the schedules once per record type met.
+class DispositionDocuments {
+ public:
+  static StatusOr<DispositionDocuments> Load(storage::Transaction& tx);
+  // What LoadDispositionInputs(tx, r) gives, from the documents read.
+  StatusOr<DispositionInputs> For(storage::Transaction& tx, const domain::Record& r);
+
+ private:
+  std::map<std::string, storage::Document> overrides_;            // by record id
+  std::map<std::string, std::vector<std::string>> holds_;          // record id -> hold ids
+  std::map<domain::RecordType, RetentionRule> schedules_;          // read as met
+};
 // The schedule rule for a type (stored or default).
 StatusOr<RetentionRule> LoadSchedule(storage::Transaction& tx, domain::RecordType type);
 // Ids of the active holds on a record.
@@ -121,5 +136,9 @@ StatusOr<std::vector<std::string>> ActiveHolds(storage::Transaction& tx, const d
 // is the user whose action caused it, or the system actor.
 Status ReconcileRecordState(storage::Transaction& tx, domain::Record& r, const std::string& actor,
                             domain::Time now);
+// The same with the record's inputs already read in this transaction (no
+// documents read again).
+Status ReconcileRecordState(storage::Transaction& tx, domain::Record& r, const std::string& actor,
+                            domain::Time now, const DispositionInputs& in);
 
 }  // namespace custos::services

@@ -620,9 +620,12 @@ StatusOr<int> RetentionService::SweepStates() {
   // in small write transactions (a long write would stall every writer).
   std::vector<RecordId> stale;
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
+    // The documents once for the pass, not three lookups per record.
+    CUSTOS_ASSIGN_OR_RETURN(DispositionDocuments documents, DispositionDocuments::Load(tx));
     return tx.records().ForEach([&](const Record& r) -> Status {
       if (r.state == domain::RecordState::kDestroyed) return Status::Ok();
-      CUSTOS_ASSIGN_OR_RETURN(Disposition d, LoadDisposition(tx, r, now));
+      CUSTOS_ASSIGN_OR_RETURN(DispositionInputs in, documents.For(tx, r));
+      Disposition d = ComputeDisposition(r, in.rule, in.source, std::move(in.holds), now);
       domain::RecordState want = !d.holds.empty() ? domain::RecordState::kOnHold
                                   : d.due          ? domain::RecordState::kDispositionDue
                                                    : domain::RecordState::kActive;
