@@ -1331,7 +1331,13 @@ class SqlLog final : public LogRepository {
 
   StatusOr<uint64_t> Size() override {
     if (tail_ != nullptr) return tail_->range.size() + (open_ ? 1 : 0);
-    return StoredLogSize(s_);
+    // A read transaction reads one snapshot (REPEATABLE READ on PostgreSQL,
+    // one read transaction on SQLite): its log size is read once.
+    if (!read_size_) {
+      CUSTOS_ASSIGN_OR_RETURN(uint64_t size, StoredLogSize(s_));
+      read_size_ = size;
+    }
+    return *read_size_;
   }
 
   StatusOr<std::vector<LogEntry>> Entries(uint64_t start, uint64_t end, size_t limit) override {
@@ -1738,6 +1744,7 @@ class SqlLog final : public LogRepository {
   const bool rowid_order_;  // SqlDialect::log_rowid_order
   // The proofs' upper nodes; null in write transactions (LogNodeCache).
   LogNodeCache* const node_cache_;
+  std::optional<uint64_t> read_size_;  // Size() in a read transaction
   std::vector<crypto::Digest32> level0_;  // ScanEntriesInRowidOrder's level-0 hashes
   // Interior nodes met in ScanEntriesInRowidOrder's windows (read
   // transactions only), by level, until ScanNodesAtLevel asks for them: a
