@@ -24,6 +24,7 @@
 #include "domain/canonical_json.h"
 #include "storage/data_dir.h"
 #include "storage/integrity.h"
+#include "storage/row_image.h"
 
 using namespace custos;
 
@@ -112,6 +113,9 @@ int main(int argc, char** argv) {
         r.created_at = r.updated_at = now;
         CUSTOS_ASSIGN_OR_RETURN(uint64_t seq, tx.records().NextSequence(r.type, year));
         r.id = domain::MakeArchiveNumber(r.type, year, seq);
+        // Salted as a check-in salts it: custosd would otherwise salt every
+        // seeded record at start-up, all in one transaction (a migration).
+        CUSTOS_ASSIGN_OR_RETURN(r.salt, storage::NewRecordSalt());
         CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
         storage::LogEvent e;
         e.action = "record.checkin";
