@@ -1967,9 +1967,28 @@ class SqlSearchIndex final : public SearchIndexRepository {
     const bool first = new_records_ != nullptr && new_records_->ids.count(record_id.value) != 0 &&
                        new_records_->indexed.emplace(record_id.value, field, file_id.value).second;
     if (!first) {
-      CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
-                                  "DELETE FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
-                                  {P(record_id.value), P(field), P(file_id.value)}));
+      // Re-indexing mostly writes what is there (the content pipeline
+      // re-indexes a record's catalogue when it finishes it): one read then,
+      // instead of a DELETE and the INSERTs; no DELETE when there is none.
+      CUSTOS_ASSIGN_OR_RETURN(
+          Rows old, sql::Query(s_, "SELECT token, tf FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
+                               {P(record_id.value), P(field), P(file_id.value)}));
+      if (old.size() == keyed_tf.size()) {
+        std::map<crypto::Bytes, int64_t> want;
+        auto tf = keyed_tf.begin();
+        for (const crypto::Bytes& b : raw) want.emplace(b, static_cast<int64_t>((tf++)->second));
+        bool same = want.size() == keyed_tf.size();
+        for (size_t i = 0; same && i < old.size(); ++i) {
+          auto w = want.find(old.Bytes(i, 0));
+          same = w != want.end() && w->second == old.Int(i, 1);
+        }
+        if (same) return Status::Ok();
+      }
+      if (!old.empty()) {
+        CUSTOS_RETURN_IF_ERROR(Exec(s_, writable_,
+                                    "DELETE FROM search_postings WHERE record_id = $1 AND field = $2 AND file_id = $3",
+                                    {P(record_id.value), P(field), P(file_id.value)}));
+      }
     }
     // Multi-row INSERTs of 64, 32, …, 1 rows: few statements per field and
     // only seven statement texts in the connection's cache.

@@ -294,6 +294,11 @@ TEST_P(SearchIndexStore, ANewRecordsFieldIndexedTwiceInItsTransactionHoldsTheSec
   Index("CT-2026-000001", "content", "new text", "f1");  // a later transaction replaces too
   EXPECT_TRUE(Find("old").empty());
   EXPECT_EQ(Stats().rows, TermFrequencies("新的标题").size() + TermFrequencies("new text").size());
+  Index("CT-2026-000001", "content", "new text", "f1");  // the same postings again: unchanged
+  EXPECT_EQ(Find("new"), Strings({"CT-2026-000001/content/f1:1"}));
+  EXPECT_EQ(Stats().rows, TermFrequencies("新的标题").size() + TermFrequencies("new text").size());
+  Index("CT-2026-000001", "content", "new new text", "f1");  // same tokens, another tf
+  EXPECT_EQ(Find("new"), Strings({"CT-2026-000001/content/f1:2"}));
 }
 
 TEST_P(SearchIndexStore, ManyTokensInOneReplace) {
