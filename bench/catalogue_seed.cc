@@ -23,6 +23,7 @@
 #include "admin/open_archive.h"
 #include "domain/canonical_json.h"
 #include "storage/data_dir.h"
+#include "server/services/content_pipeline.h"
 #include "storage/integrity.h"
 #include "storage/row_image.h"
 
@@ -82,6 +83,10 @@ int main(int argc, char** argv) {
   auto archive = admin::OpenArchive(data);
   if (!archive.ok()) return Fail(archive.status());
   storage::MetadataStore& store = (*archive)->store();
+  // The catalogue fields are searched through the index, as custosd writes
+  // it at check-in: without postings every search would find nothing.
+  auto index_key = storage::IndexKey::LoadOrCreate(dir);
+  if (!index_key.ok()) return Fail(index_key.status());
 
   auto start = std::chrono::steady_clock::now();
   domain::Time now = domain::TruncateToMillis(std::chrono::system_clock::now());
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
         // seeded record at start-up, all in one transaction (a migration).
         CUSTOS_ASSIGN_OR_RETURN(r.salt, storage::NewRecordSalt());
         CUSTOS_RETURN_IF_ERROR(tx.records().Insert(r));
+        CUSTOS_RETURN_IF_ERROR(services::IndexCatalogue(tx, **index_key, r, {}));
         storage::LogEvent e;
         e.action = "record.checkin";
         e.actor = "archivist";
