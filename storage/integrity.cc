@@ -1,5 +1,8 @@
 #include "storage/integrity.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
@@ -40,31 +43,45 @@ StatusOr<std::string> RecordCanonical(const domain::Record& r) {
 }
 
 StatusOr<uint64_t> SaltUnsaltedRecords(MetadataStore& store, domain::Time now) {
-  uint64_t salted = 0;
-  CUSTOS_RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> Status {
-    salted = 0;
-    CUSTOS_ASSIGN_OR_RETURN(std::vector<domain::RecordId> unsalted, tx.records().Unsalted());
-    for (const domain::RecordId& id : unsalted) {
-      StatusOr<std::optional<domain::Record>> found = tx.records().Find(id);
-      // A row whose seal fails is never acted on; verify names it.
-      if (!found.ok() && found.status().reason() == "row_integrity") continue;
-      CUSTOS_RETURN_IF_ERROR(found.status());
-      if (!*found) continue;
-      domain::Record r = **found;
-      CUSTOS_ASSIGN_OR_RETURN(r.salt, NewRecordSalt());
-      CUSTOS_RETURN_IF_ERROR(tx.records().Update(r));
-      LogEvent e;
-      e.action = kRecordSaltAction;
-      e.actor = "system:custos";
-      e.subject = r.id.value;
-      e.at = now;
-      CUSTOS_ASSIGN_OR_RETURN(std::string digest, RecordDigest(r));
-      e.details.Set(kDetailRecordHash, digest);
-      CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
-      ++salted;
-    }
+  std::vector<domain::RecordId> unsalted;
+  CUSTOS_RETURN_IF_ERROR(store.Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(unsalted, tx.records().Unsalted());
     return Status::Ok();
   }));
+  // In write transactions of kSaltBatch records: an archive of a million
+  // older records is not salted in one transaction that holds the writer
+  // (and custosd's start) for its whole length. What a batch salted stays
+  // salted if the next one fails; the next start goes on from there.
+  constexpr size_t kSaltBatch = 1000;
+  uint64_t salted = 0;
+  for (size_t from = 0; from < unsalted.size(); from += kSaltBatch) {
+    const size_t to = std::min(unsalted.size(), from + kSaltBatch);
+    uint64_t in_batch = 0;
+    CUSTOS_RETURN_IF_ERROR(store.Write([&](Transaction& tx) -> Status {
+      in_batch = 0;
+      for (size_t i = from; i < to; ++i) {
+        StatusOr<std::optional<domain::Record>> found = tx.records().Find(unsalted[i]);
+        // A row whose seal fails is never acted on; verify names it.
+        if (!found.ok() && found.status().reason() == "row_integrity") continue;
+        CUSTOS_RETURN_IF_ERROR(found.status());
+        if (!*found || !(*found)->salt.empty()) continue;
+        domain::Record r = **found;
+        CUSTOS_ASSIGN_OR_RETURN(r.salt, NewRecordSalt());
+        CUSTOS_RETURN_IF_ERROR(tx.records().Update(r));
+        LogEvent e;
+        e.action = kRecordSaltAction;
+        e.actor = "system:custos";
+        e.subject = r.id.value;
+        e.at = now;
+        CUSTOS_ASSIGN_OR_RETURN(std::string digest, RecordDigest(r));
+        e.details.Set(kDetailRecordHash, digest);
+        CUSTOS_RETURN_IF_ERROR(tx.log().Append(e).status());
+        ++in_batch;
+      }
+      return Status::Ok();
+    }));
+    salted += in_batch;
+  }
   return salted;
 }
 

@@ -45,12 +45,13 @@ StatusOr<std::string> RecordDigest(const domain::Record& r);
 inline constexpr const char* kRecordSaltAction = "record.salt";
 
 // Gives every record without a salt (written before salts; destroyed
-// records excepted, which keep none) a new salt, in one write, and logs one
-// record.salt event per record (actor "system:custos", subject the record,
-// details.recordHash the salted digest), so that the newest recordHash
-// still matches the row. The row's updated_at is kept: a salt is no
-// activity. A record whose row fails its seal (storage/row_seal.h) is
-// left as it is: never acted on, and named by verify. Returns how many
+// records excepted, which keep none) a new salt, in writes of 1,000
+// records each, and logs one record.salt event per record (actor
+// "system:custos", subject the record, details.recordHash the salted
+// digest), so that the newest recordHash still matches the row. The
+// row's updated_at is kept: a salt is no activity. A record whose row
+// fails its seal (storage/row_seal.h) is left as it is: never acted on,
+// and named by verify. Returns how many
 // records it salted (0: nothing was written). custosd runs it at start.
 // Errors: the store's.
 StatusOr<uint64_t> SaltUnsaltedRecords(MetadataStore& store, domain::Time now);
