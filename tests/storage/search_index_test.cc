@@ -205,20 +205,20 @@ TEST_P(SearchIndexStore, BestScoreFirstThenRecordOrderAndLimit) {
 }
 
 TEST_P(SearchIndexStore, RareAndCommonTokensMatchByScanAndByLookupAlike) {
-  // "aa" in 600 records, "bb" in 130 of them (and in the title of 10
-  // others), "cc" in 87: "aa bb" looks "aa" (600 postings, more than 4
-  // per record of "bb") up for the 140 records of "bb", in two batches;
-  // "bb cc" scans "bb". Scores repeat, so ties are broken by record id;
+  // "合同" in 600 records, "甲方" in 130 of them (and in the title of 10
+  // others), "price" in 87: "合同 甲方" looks "合同" (600 postings, more than 4
+  // per record of "甲方") up for the 140 records of "甲方", in two batches;
+  // "甲方 price" scans "甲方". Scores repeat, so ties are broken by record id;
   // limits cut inside a tie.
   std::map<std::string, std::map<std::string, uint32_t>> content;  // record → token → tf
-  std::map<std::string, uint32_t> titles;                          // record → tf of "bb"
+  std::map<std::string, uint32_t> titles;                          // record → tf of "甲方"
   for (int i = 0; i < 600; ++i) {
     char id[16];
     std::snprintf(id, sizeof id, "CT-%04d", (i * 7919) % 600);  // not in id order
-    content[id]["aa"] = 1 + static_cast<uint32_t>(i % 5);
-    if (i % 4 == 0 && i < 520) content[id]["bb"] = 1 + static_cast<uint32_t>(i % 3);
+    content[id]["合同"] = 1 + static_cast<uint32_t>(i % 5);
+    if (i % 4 == 0 && i < 520) content[id]["甲方"] = 1 + static_cast<uint32_t>(i % 3);
     if (i % 60 == 1) titles[id] = 2;
-    if (i % 4 == 0 && i % 3 != 0 && i < 520) content[id]["cc"] = 1;
+    if (i % 4 == 0 && i % 3 != 0 && i < 520) content[id]["price"] = 1;
   }
   Status s = store_->Write([&](Transaction& tx) -> Status {
     for (const auto& [id, tf] : content) {
@@ -229,7 +229,7 @@ TEST_P(SearchIndexStore, RareAndCommonTokensMatchByScanAndByLookupAlike) {
     }
     for (const auto& [id, n] : titles) {
       CUSTOS_RETURN_IF_ERROR(tx.search().Replace(domain::RecordId{id}, "title", domain::FileId{""},
-                                                 {{key_.KeyedToken("bb"), n}}));
+                                                 {{key_.KeyedToken("甲方"), n}}));
     }
     return Status::Ok();
   });
@@ -255,12 +255,12 @@ TEST_P(SearchIndexStore, RareAndCommonTokensMatchByScanAndByLookupAlike) {
     }
     return out;
   };
-  EXPECT_EQ(Find("aa bb", 1000), expected({"aa", "bb"}, 1000));
-  EXPECT_EQ(Find("aa bb", 50), expected({"aa", "bb"}, 50));
-  EXPECT_EQ(Find("bb cc", 1000), expected({"bb", "cc"}, 1000));
-  EXPECT_EQ(Find("aa bb cc", 7), expected({"aa", "bb", "cc"}, 7));
-  EXPECT_EQ(Find("aa", 30), expected({"aa"}, 30));
-  EXPECT_EQ(Find("aa bb", 1000).size(), 130u);
+  EXPECT_EQ(Find("合同 甲方", 1000), expected({"合同", "甲方"}, 1000));
+  EXPECT_EQ(Find("合同 甲方", 50), expected({"合同", "甲方"}, 50));
+  EXPECT_EQ(Find("甲方 price", 1000), expected({"甲方", "price"}, 1000));
+  EXPECT_EQ(Find("合同 甲方 price", 7), expected({"合同", "甲方", "price"}, 7));
+  EXPECT_EQ(Find("合同", 30), expected({"合同"}, 30));
+  EXPECT_EQ(Find("合同 甲方", 1000).size(), 130u);
 }
 
 TEST_P(SearchIndexStore, ReplaceReplacesAndEmptyDeletes) {
