@@ -83,10 +83,11 @@ Status SqliteStore::Init() {
   CUSTOS_ASSIGN_OR_RETURN(writer_, Connect());
   sql::Connection& s = *writer_;
   CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA journal_mode = WAL"));
-  // The writer's statement journals (each savepoint of a batch) stay in
-  // memory: on disk each write transaction created and unlinked a file
-  // under the temp directory.
-  CUSTOS_RETURN_IF_ERROR(s.Script("PRAGMA temp_store = MEMORY"));
+  // temp_store stays FILE: a statement journal stays in memory up to 64 KiB
+  // and goes to a temporary file beyond. Kept in memory without a bound
+  // (temp_store = MEMORY), a large transaction's journal is a list of 1 KiB
+  // chunks that SQLite walks from its start at the end of every statement:
+  // 1,000 catalogue records in one transaction took 24 s instead of 1.
   int from_version = 0;
   CUSTOS_ASSIGN_OR_RETURN(schema_version_, ApplyMigrations(s, SqlEngine::kSqlite, &from_version));
   if (options_.seal_existing_rows && options_.sealer != nullptr) {
