@@ -92,6 +92,14 @@ struct PostingMatch {
   std::string record_state;
 };
 
+// What SearchIndexRepository::Match found.
+struct PostingMatches : std::vector<PostingMatch> {
+  // false: more triples may hold every token than were returned: the limit
+  // cut them, or the rarest token had more postings than the candidates
+  // read (SearchIndexRepository::kMatchCandidates).
+  bool complete = true;
+};
+
 // Sizes of the index, for documentation and benchmarks.
 struct SearchIndexStats {
   uint64_t rows = 0;             // postings
@@ -106,6 +114,8 @@ class SearchIndexRepository {
   // At most this many tokens in one Match (kInvalidArgument
   // "too_many_tokens" beyond).
   static constexpr size_t kMaxMatchTokens = 64;
+  // The postings of a query's rarest token that Match reads, its best.
+  static constexpr size_t kMatchCandidates = 4096;
 
   virtual ~SearchIndexRepository() = default;
 
@@ -124,13 +134,17 @@ class SearchIndexRepository {
   // The (record, field, file) triples that hold every one of
   // `keyed_tokens` (AND; repeats count once), best first: score
   // descending, then record id, field and file id ascending; at most
-  // `limit`. Nothing for no tokens. kInvalidArgument "bad_token" for a
+  // `limit`. The work is bounded whatever the tokens' frequencies: the
+  // candidates are the kMatchCandidates best postings of the token with
+  // the fewest (its tf descending, then record id, field and file id
+  // ascending), and the other tokens are looked for among them only; a
+  // single token's answer is exact. `complete` false when the limit or
+  // the candidates cut the answer. Nothing for no tokens. kInvalidArgument "bad_token" for a
   // keyed token that is not 32 hex digits. The tokens need not be adjacent in the
   // text: 价格调整 as 价格, 格调, 调整 also matches a text holding the three
   // bigrams apart (docs/search.md "Index"). Each match carries its
   // record's type, classification, department and state.
-  virtual StatusOr<std::vector<PostingMatch>> Match(const std::vector<std::string>& keyed_tokens,
-                                                    size_t limit) = 0;
+  virtual StatusOr<PostingMatches> Match(const std::vector<std::string>& keyed_tokens, size_t limit) = 0;
 
   // Counts of the whole table.
   virtual StatusOr<SearchIndexStats> Stats() = 0;

@@ -2021,7 +2021,7 @@ class SqlSearchIndex final : public SearchIndexRepository {
     return static_cast<uint64_t>(n.Int(0, 0));
   }
 
-  StatusOr<std::vector<PostingMatch>> Match(const std::vector<std::string>& keyed_tokens, size_t limit) override {
+  StatusOr<PostingMatches> Match(const std::vector<std::string>& keyed_tokens, size_t limit) override {
     std::vector<crypto::Bytes> tokens;
     tokens.reserve(keyed_tokens.size());
     for (const std::string& keyed : keyed_tokens) {

@@ -18,8 +18,14 @@ using sql::Rows;
 namespace {
 
 // Postings counted per token to find the rarest (a range of the primary
-// key, cheap); a token at the cap counts as common.
+// key, cheap); a token at the cap counts as common. Above the candidates
+// read, so that a cut of them is seen.
 constexpr int64_t kRarityCap = 20000;
+static_assert(kRarityCap > static_cast<int64_t>(SearchIndexRepository::kMatchCandidates));
+// The best postings of a token, from search_postings_by_impact: $2 at most.
+constexpr const char* kBestPostings =
+    "SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1 "
+    "ORDER BY tf DESC, record_id, field, file_id LIMIT $2";
 // A token whose postings number at most this many per candidate record is
 // read in one range scan; a commoner one is looked up for the candidates'
 // records only (a scanned row costs a fraction of a lookup).
@@ -199,13 +205,19 @@ StatusOr<std::unordered_map<std::string, RightsColumns>> ReadRights(
 // postings joined to each other token's by primary key, ranked and cut
 // there, with the records' rights columns (PostgreSQL: one round trip, no
 // postings sent to the client).
-StatusOr<std::vector<PostingMatch>> JoinInServer(
-    sql::Connection& c, const std::vector<crypto::Bytes>& tokens,
-    const std::vector<std::pair<int64_t, size_t>>& rarity, size_t limit) {
-  std::string from = "search_postings p0";
-  std::string where = "p0.token = $1";
+StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<crypto::Bytes>& tokens,
+                                      const std::vector<std::pair<int64_t, size_t>>& rarity, size_t limit) {
+  std::string from =
+      "(SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1 "
+      "ORDER BY tf DESC, record_id, field, file_id LIMIT $2) AS p0";
+  std::string where = "1 = 1";
   std::string score = "p0.tf";
-  Params params{P(tokens[rarity[0].second])};
+  // A single token's candidates are its answer: the limit, and one more
+  // to know whether it cut.
+  const int64_t one_more = static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1);
+  const bool single = rarity.size() == 1;
+  Params params{P(tokens[rarity[0].second]),
+                P(single ? one_more : static_cast<int64_t>(SearchIndexRepository::kMatchCandidates))};
   for (size_t k = 1; k < rarity.size(); ++k) {
     const std::string t = "p" + std::to_string(k);
     params.push_back(P(tokens[rarity[k].second]));
@@ -215,7 +227,7 @@ StatusOr<std::vector<PostingMatch>> JoinInServer(
              ".file_id = p0.file_id";
     score += " + " + t + ".tf";
   }
-  params.push_back(P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+  params.push_back(P(one_more));
   CUSTOS_ASSIGN_OR_RETURN(
       Rows rows,
       sql::Query(
@@ -229,8 +241,10 @@ StatusOr<std::vector<PostingMatch>> JoinInServer(
               ") AS m LEFT JOIN records r ON r.id = m.record_id "
               "ORDER BY m.score DESC, m.record_id, m.field, m.file_id",
           params));
-  std::vector<PostingMatch> out;
-  for (size_t i = 0; i < rows.size(); ++i) {
+  PostingMatches out;
+  out.complete = rows.size() <= limit &&
+                 (single || rarity[0].first <= static_cast<int64_t>(SearchIndexRepository::kMatchCandidates));
+  for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     PostingMatch m;
     m.record_id = domain::RecordId{rows.Text(i, 0)};
     m.field = rows.Text(i, 1);
@@ -247,10 +261,9 @@ StatusOr<std::vector<PostingMatch>> JoinInServer(
 
 }  // namespace
 
-StatusOr<std::vector<PostingMatch>> MatchPostings(sql::Connection& c,
-                                                  const std::vector<crypto::Bytes>& tokens,
-                                                  size_t limit, MatchPlace place) {
-  std::vector<PostingMatch> out;
+StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<crypto::Bytes>& tokens,
+                                       size_t limit, MatchPlace place) {
+  PostingMatches out;
   if (tokens.empty() || limit == 0) return out;
   // Rarest first: the rarest token's postings bound the candidates.
   std::vector<std::pair<int64_t, size_t>> rarity;
@@ -269,37 +282,29 @@ StatusOr<std::vector<PostingMatch>> MatchPostings(sql::Connection& c,
     return a.score != b.score ? a.score > b.score : a.key < b.key;
   };
   std::vector<Candidate> all;
+  std::string key;
   if (rarity.size() == 1) {
-    // One token: its best `limit` postings, kept in a heap whose top is
-    // the worst kept; a posting that cannot displace it costs no copy.
-    std::string key;
-    CUSTOS_RETURN_IF_ERROR(
-        c.Scan("SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1",
-               {P(tokens[0])}, [&](const sql::RowView& row) {
-                 const uint64_t tf = static_cast<uint64_t>(row.Int(3));
-                 if (all.size() == limit && tf < all.front().score) return Status::Ok();
-                 KeyOf(row, key);
-                 Candidate posting{key, tf, 1};
-                 if (all.size() < limit) {
-                   all.push_back(std::move(posting));
-                   std::push_heap(all.begin(), all.end(), better);
-                 } else if (better(posting, all.front())) {
-                   std::pop_heap(all.begin(), all.end(), better);
-                   all.back() = std::move(posting);
-                   std::push_heap(all.begin(), all.end(), better);
-                 }
-                 return Status::Ok();
-               }));
+    // One token: its best `limit` postings, in order (one more, to know
+    // whether the limit cut).
+    CUSTOS_RETURN_IF_ERROR(c.Scan(
+        kBestPostings, {P(tokens[0]), P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1))},
+        [&](const sql::RowView& row) {
+          KeyOf(row, key);
+          all.push_back({key, static_cast<uint64_t>(row.Int(3)), 1});
+          return Status::Ok();
+        }));
   } else {
+    // The candidates: the rarest token's best postings.
+    if (rarity[0].first > static_cast<int64_t>(SearchIndexRepository::kMatchCandidates)) out.complete = false;
     Candidates candidates;
-    std::string key;
-    CUSTOS_RETURN_IF_ERROR(
-        c.Scan("SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1",
-               {P(tokens[rarity[0].second])}, [&](const sql::RowView& row) {
-                 KeyOf(row, key);
-                 candidates.Add(key, static_cast<uint64_t>(row.Int(3)));
-                 return Status::Ok();
-               }));
+    CUSTOS_RETURN_IF_ERROR(c.Scan(
+        kBestPostings,
+        {P(tokens[rarity[0].second]), P(static_cast<int64_t>(SearchIndexRepository::kMatchCandidates))},
+        [&](const sql::RowView& row) {
+          KeyOf(row, key);
+          candidates.Add(key, static_cast<uint64_t>(row.Int(3)));
+          return Status::Ok();
+        }));
     candidates.Seal();
     for (size_t k = 1; k < rarity.size() && !candidates.empty(); ++k) {
       CUSTOS_RETURN_IF_ERROR(
@@ -313,6 +318,7 @@ StatusOr<std::vector<PostingMatch>> MatchPostings(sql::Connection& c,
   std::vector<size_t> order(all.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   const size_t n = std::min(limit, order.size());
+  if (order.size() > limit) out.complete = false;
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
                     [&](size_t a, size_t b) { return better(all[a], all[b]); });
   order.resize(n);

@@ -3,20 +3,23 @@
 // statements over search_postings and records.
 //
 // The match is an intersection of the query tokens' postings, rarest token
-// first, done in one of two places (MatchPlace):
-//   - in the client (SQLite, where reading a row is a function call): the
-//     rarest token's postings are read in one range scan and become the
-//     candidates; each other token either is read in one range scan too
-//     (when it has few postings per candidate record) and intersected in
-//     memory, or is looked up for the candidates' records only, a batch of
-//     records per statement. A join probes the primary key once per
-//     candidate and token; a range scan reads a row for a fraction of a
-//     probe's cost. The best `limit` candidates are then ranked in memory,
-//     and their records' rights columns read in batches;
+// first. Its work is bounded whatever the tokens' frequencies: the
+// candidates are the rarest token's kMatchCandidates best postings (tf
+// descending, read from the index search_postings_by_impact, one range
+// scan), and each other token is only looked for among them. The
+// intersection is done in one of two places (MatchPlace):
+//   - in the client (SQLite, where reading a row is a function call): each
+//     other token either is read in one range scan (when it has few
+//     postings per candidate record) and intersected in memory, or is
+//     looked up for the candidates' records only, a batch of records per
+//     statement. A join probes the primary key once per candidate and
+//     token; a range scan reads a row for a fraction of a probe's cost.
+//     The best `limit` candidates are then ranked in memory, and their
+//     records' rights columns read in batches;
 //   - in the server (PostgreSQL, where every statement is a round trip and
 //     every row crosses the socket): one statement joins the rarest token's
-//     postings to the others' by primary key, ranks, cuts and reads the
-//     rights columns.
+//     best postings to the others' by primary key, ranks, cuts and reads
+//     the rights columns.
 // Both give the same answer.
 #pragma once
 
@@ -35,16 +38,16 @@ enum class MatchPlace { kInClient, kInServer };
 
 // The (record, field, file) triples whose postings hold every one of
 // `tokens` (distinct keyed tokens as their kKeyedTokenBytes raw bytes, at
-// most SearchIndexRepository::kMaxMatchTokens), best first: score (the sum
-// of their tf) descending, then record id, field and file id ascending,
-// compared byte by byte; at most `limit`, each with its record's type,
-// classification, department and state ("" without a record row). Nothing
-// for no tokens or a `limit` of 0. `place`: where the postings are
-// intersected (above). Runs its statements on `connection`,
-// inside the caller's transaction, which must outlive the call; database
-// failures are those of storage/sql_util.h.
-StatusOr<std::vector<PostingMatch>> MatchPostings(sql::Connection& connection,
-                                                  const std::vector<crypto::Bytes>& tokens,
-                                                  size_t limit, MatchPlace place);
+// most SearchIndexRepository::kMaxMatchTokens), among the candidates above,
+// best first: score (the sum of their tf) descending, then record id,
+// field and file id ascending, compared byte by byte; at most `limit`,
+// each with its record's type, classification, department and state (""
+// without a record row); `complete` false when the limit or the
+// candidates cut the answer. Nothing for no tokens or a `limit` of 0.
+// `place`: where the postings are intersected (above). Runs its statements
+// on `connection`, inside the caller's transaction, which must outlive the
+// call; database failures are those of storage/sql_util.h.
+StatusOr<PostingMatches> MatchPostings(sql::Connection& connection, const std::vector<crypto::Bytes>& tokens,
+                                       size_t limit, MatchPlace place);
 
 }  // namespace custos::storage

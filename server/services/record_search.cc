@@ -34,8 +34,9 @@ using storage::Transaction;
 
 namespace {
 
-// At most this many (record, field, file) triples are read from the
-// postings per search: the best-scored ones.
+// At most this many (record, field, file) triples are taken from the
+// postings per search: the best-scored ones among the rarest token's best
+// postings (SearchIndexRepository::Match).
 constexpr size_t kMaxPostingMatches = 2000;
 
 // Whether a query token is one ideograph (a unigram): the postings only
@@ -158,10 +159,12 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
   std::set<std::string> copies_only;                     // readable through a loan of stamped copies: no snippet
   std::optional<std::set<std::string>> loaned;           // records the caller's loans open now
   std::vector<PendingContent> pending;
+  bool index_complete = true;  // false: the postings match was cut (more may match)
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     if (indexed && !tokens.empty()) {
-      CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::PostingMatch> found,
+      CUSTOS_ASSIGN_OR_RETURN(storage::PostingMatches found,
                               tx.search().Match(options_.index_key->KeyedTokens(tokens), kMaxPostingMatches));
+      index_complete = found.complete;
       for (storage::PostingMatch& m : found) {
         if (m.field == kFieldContent) {
           auto it = may_read.find(m.record_id.value);
@@ -198,6 +201,8 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
       for (const auto& [id, ms] : hits.by_record) query.text_matched_ids.push_back(RecordId{id});
     }
     CUSTOS_ASSIGN_OR_RETURN(page, tx.records().Search(query));
+    // A cut match leaves records out of the count: "more than".
+    if (!index_complete) page.total_exact = false;
     if (query.text.empty()) return Status::Ok();
     for (const Record& r : page.records) {
       if (hits.by_record.count(r.id.value) == 0) continue;

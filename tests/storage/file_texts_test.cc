@@ -431,7 +431,7 @@ TEST_P(Migration9, QueuesLiveRecordsNotDestroyedOnesAndRemakesPostings) {
     options.dsn = dsn;
     auto s = PostgresStore::Open(options, &signer.checkpoint);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    EXPECT_EQ((*s)->schema_version(), 11);  // 9, then 10 (derived_cache) and 11 (checkpoint_signatures)
+    EXPECT_EQ((*s)->schema_version(), 12);  // 9, then 10 (derived_cache), 11 (checkpoint_signatures) and 12 (search_postings_by_impact)
     store = std::move(s).value();
   } else {
     {
@@ -445,7 +445,7 @@ TEST_P(Migration9, QueuesLiveRecordsNotDestroyedOnesAndRemakesPostings) {
     options.durable = false;
     auto s = SqliteStore::Open(options, &signer.checkpoint);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    EXPECT_EQ((*s)->schema_version(), 11);  // 9, then 10 (derived_cache) and 11 (checkpoint_signatures)
+    EXPECT_EQ((*s)->schema_version(), 12);  // 9, then 10 (derived_cache), 11 (checkpoint_signatures) and 12 (search_postings_by_impact)
     store = std::move(s).value();
   }
   std::vector<domain::RecordId> queued;

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -261,6 +262,61 @@ TEST_P(SearchIndexStore, RareAndCommonTokensMatchByScanAndByLookupAlike) {
   EXPECT_EQ(Find("合同 甲方 price", 7), expected({"合同", "甲方", "price"}, 7));
   EXPECT_EQ(Find("合同", 30), expected({"合同"}, 30));
   EXPECT_EQ(Find("合同 甲方", 1000).size(), 130u);
+}
+
+TEST_P(SearchIndexStore, TheRarestTokensBestPostingsBoundTheCandidatesAndACutIsSaid) {
+  // Fault: a common word whose postings a search would read to the end.
+  // "合同" is in 5,000 records, "甲方" in 4,600 of them (the rarest, yet
+  // more than the candidates): with tf 2 in records 0-999 and 1 elsewhere,
+  // its best postings are those 1,000 and then the lowest ids of the rest,
+  // so the 504 highest records holding both are not looked at, and the
+  // answer says it was cut. A single token is exact, and cut only by the
+  // limit.
+  const size_t candidates = SearchIndexRepository::kMatchCandidates;
+  ASSERT_EQ(candidates, 4096u);
+  auto id = [](int i) {
+    char out[16];
+    std::snprintf(out, sizeof out, "CT-%05d", i);
+    return std::string(out);
+  };
+  Status s = store_->Write([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 5000; ++i) {
+      std::map<std::string, uint32_t> keyed{{key_.KeyedToken("合同"), 1 + static_cast<uint32_t>(i % 3)}};
+      if (i < 4600) keyed[key_.KeyedToken("甲方")] = i < 1000 ? 2 : 1;
+      CUSTOS_RETURN_IF_ERROR(tx.search().Replace(domain::RecordId{id(i)}, "content", domain::FileId{"f"}, keyed));
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto match = [&](const std::string& query, size_t limit) {
+    PostingMatches found;
+    Status st = store_->Read([&](Transaction& tx) -> Status {
+      CUSTOS_ASSIGN_OR_RETURN(found, tx.search().Match(key_.KeyedTokens(QueryTokens(query)), limit));
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return found;
+  };
+  PostingMatches both = match("合同 甲方", 10000);
+  EXPECT_FALSE(both.complete);
+  ASSERT_EQ(both.size(), candidates);
+  std::set<std::string> records;
+  for (const PostingMatch& m : both) records.insert(m.record_id.value);
+  EXPECT_EQ(records.size(), candidates);
+  EXPECT_EQ(*records.begin(), id(0));
+  EXPECT_EQ(*records.rbegin(), id(static_cast<int>(candidates) - 1));  // 1,000 of tf 2, then the lowest ids
+  EXPECT_EQ(both.front().score, 5u);                                    // 甲方 2 + 合同 3 (record 2)
+  EXPECT_EQ(both.front().record_id.value, id(2));
+
+  PostingMatches one = match("合同", 10000);
+  EXPECT_TRUE(one.complete);
+  EXPECT_EQ(one.size(), 5000u);
+  PostingMatches top = match("合同", 30);
+  EXPECT_FALSE(top.complete);
+  ASSERT_EQ(top.size(), 30u);
+  EXPECT_EQ(top.front().record_id.value, id(2));  // tf 3: records 2, 5, 8, …
+  EXPECT_EQ(top.back().record_id.value, id(89));
+  EXPECT_TRUE(match("甲方", 5000).complete);
 }
 
 TEST_P(SearchIndexStore, ReplaceReplacesAndEmptyDeletes) {

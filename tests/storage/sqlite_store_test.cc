@@ -35,11 +35,11 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndFileIsPrivate) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schema_version(), 11);
+    EXPECT_EQ(store->schema_version(), 12);
   }
   auto again = Open();
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(again->schema_version(), 11);
+  EXPECT_EQ(again->schema_version(), 12);
   struct stat st {};
   ASSERT_EQ(::stat(tmp_.Sub("custos.db").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
