@@ -363,6 +363,37 @@ TEST_F(SearchServiceTest, PostingsReplaceTheCatalogueScanForBigramsAndWords) {
   EXPECT_EQ(Ids(Find(arch_, "案")), std::vector<std::string>{a.id.value});
 }
 
+TEST_F(SearchServiceTest, AMatchCutByTheCandidatesAnswersTotalNotExact) {
+  // Fault: a search that reads a bounded share of a common word's postings
+  // and still says its count is exact. Two records hold 合同 and 甲方 in
+  // their titles; 4,200 postings of other (record-less) ids hold both too,
+  // more than the candidates a search reads.
+  Checked a = CheckIn("采购合同 甲方");
+  Checked b = CheckIn("销售合同 甲方");
+  Status s = store_.Write([&](storage::Transaction& tx) -> Status {
+    const auto keyed = index_key_.KeyedFrequencies({{"合同", 1}, {"甲方", 1}});
+    for (int i = 0; i < 4200; ++i) {
+      CUSTOS_RETURN_IF_ERROR(tx.search().Replace(RecordId{"ZZ-" + std::to_string(100000 + i)}, kFieldTitle,
+                                                 FileId{""}, keyed));
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_GT(4200u, storage::SearchIndexRepository::kMatchCandidates);
+  domain::RecordPage p = Find(arch_, "合同 甲方");
+  std::vector<std::string> ids = Ids(p);
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> want{a.id.value, b.id.value};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids, want);  // the lowest ids come first among equal counts
+  EXPECT_EQ(p.total, 2u);
+  EXPECT_FALSE(p.total_exact);
+  // A word of the two records only: the whole answer, counted exactly.
+  domain::RecordPage q = Find(arch_, "采购");
+  EXPECT_EQ(Ids(q), std::vector<std::string>{a.id.value});
+  EXPECT_TRUE(q.total_exact);
+}
+
 TEST_F(SearchServiceTest, NoSnippetNoEventAndBadQueriesChangeNothing) {
   Checked a = CheckIn("合同汇编");
   Extracted(a.id, 1, a.file, "正文没有那个词");
