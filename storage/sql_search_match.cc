@@ -22,10 +22,18 @@ namespace {
 // read, so that a cut of them is seen.
 constexpr int64_t kRarityCap = 20000;
 static_assert(kRarityCap > static_cast<int64_t>(SearchIndexRepository::kMatchCandidates));
-// The best postings of a token, from search_postings_by_impact: $2 at most.
-constexpr const char* kBestPostings =
-    "SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1 "
+// A token's best postings, $2 at most, in two ranges: those of a tf above 1
+// from the partial index search_postings_by_impact, best first, then those
+// of tf 1 in primary key order (most postings have a tf of 1, so the index
+// holds only the others: it costs a fraction of the writes and bytes of a
+// full one, and the two ranges together are the order tf descending, then
+// record id, field and file id).
+constexpr const char* kBestAboveOne =
+    "SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1 AND tf > 1 "
     "ORDER BY tf DESC, record_id, field, file_id LIMIT $2";
+constexpr const char* kBestOfOne =
+    "SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1 AND tf = 1 "
+    "ORDER BY record_id, field, file_id LIMIT $2";
 // A token whose postings number at most this many per candidate record is
 // read in one range scan; a commoner one is looked up for the candidates'
 // records only (a scanned row costs a fraction of a lookup).
@@ -181,6 +189,20 @@ Status Intersect(sql::Connection& c, const crypto::Bytes& token, int64_t posting
   return Status::Ok();
 }
 
+// Calls `visit` for the best `n` postings of `token`, best first (above).
+Status ForEachBest(sql::Connection& c, const crypto::Bytes& token, int64_t n,
+                   const std::function<void(const sql::RowView&)>& visit) {
+  int64_t seen = 0;
+  auto each = [&](const sql::RowView& row) {
+    ++seen;
+    visit(row);
+    return Status::Ok();
+  };
+  CUSTOS_RETURN_IF_ERROR(c.Scan(kBestAboveOne, {P(token), P(n)}, each));
+  if (seen < n) CUSTOS_RETURN_IF_ERROR(c.Scan(kBestOfOne, {P(token), P(n - seen)}, each));
+  return Status::Ok();
+}
+
 // The columns rights depend on, of each of `ids` that has a record row.
 struct RightsColumns {
   std::string type, classification, department, state;
@@ -207,9 +229,8 @@ StatusOr<std::unordered_map<std::string, RightsColumns>> ReadRights(
 // postings sent to the client).
 StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<crypto::Bytes>& tokens,
                                       const std::vector<std::pair<int64_t, size_t>>& rarity, size_t limit) {
-  std::string from =
-      "(SELECT record_id, field, file_id, tf FROM search_postings WHERE token = $1 "
-      "ORDER BY tf DESC, record_id, field, file_id LIMIT $2) AS p0";
+  std::string from = std::string("(SELECT * FROM ((") + kBestAboveOne + ") UNION ALL (" + kBestOfOne +
+                     ")) AS best ORDER BY tf DESC, record_id, field, file_id LIMIT $2) AS p0";
   std::string where = "1 = 1";
   std::string score = "p0.tf";
   // A single token's candidates are its answer: the limit, and one more
@@ -286,25 +307,21 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
   if (rarity.size() == 1) {
     // One token: its best `limit` postings, in order (one more, to know
     // whether the limit cut).
-    CUSTOS_RETURN_IF_ERROR(c.Scan(
-        kBestPostings, {P(tokens[0]), P(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1))},
-        [&](const sql::RowView& row) {
-          KeyOf(row, key);
-          all.push_back({key, static_cast<uint64_t>(row.Int(3)), 1});
-          return Status::Ok();
-        }));
+    CUSTOS_RETURN_IF_ERROR(ForEachBest(c, tokens[0], static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1),
+                                       [&](const sql::RowView& row) {
+                                         KeyOf(row, key);
+                                         all.push_back({key, static_cast<uint64_t>(row.Int(3)), 1});
+                                       }));
   } else {
     // The candidates: the rarest token's best postings.
     if (rarity[0].first > static_cast<int64_t>(SearchIndexRepository::kMatchCandidates)) out.complete = false;
     Candidates candidates;
-    CUSTOS_RETURN_IF_ERROR(c.Scan(
-        kBestPostings,
-        {P(tokens[rarity[0].second]), P(static_cast<int64_t>(SearchIndexRepository::kMatchCandidates))},
-        [&](const sql::RowView& row) {
-          KeyOf(row, key);
-          candidates.Add(key, static_cast<uint64_t>(row.Int(3)));
-          return Status::Ok();
-        }));
+    CUSTOS_RETURN_IF_ERROR(ForEachBest(c, tokens[rarity[0].second],
+                                       static_cast<int64_t>(SearchIndexRepository::kMatchCandidates),
+                                       [&](const sql::RowView& row) {
+                                         KeyOf(row, key);
+                                         candidates.Add(key, static_cast<uint64_t>(row.Int(3)));
+                                       }));
     candidates.Seal();
     for (size_t k = 1; k < rarity.size() && !candidates.empty(); ++k) {
       CUSTOS_RETURN_IF_ERROR(
