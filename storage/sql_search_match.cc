@@ -21,7 +21,12 @@ namespace {
 // key, cheap); a token at the cap counts as common. Above the candidates
 // read, so that a cut of them is seen.
 constexpr int64_t kRarityCap = 20000;
-static_assert(kRarityCap > static_cast<int64_t>(SearchIndexRepository::kMatchCandidates));
+// The candidates a match reads (SearchIndexRepository::kMatchCandidates).
+constexpr int64_t kCandidates = static_cast<int64_t>(SearchIndexRepository::kMatchCandidates);
+static_assert(kRarityCap > kCandidates);
+
+// One more row than `limit`, to know whether the limit cut.
+int64_t OneMore(size_t limit) { return static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1); }
 // A token's best postings, $2 at most, in two ranges: those of a tf above 1
 // from the partial index search_postings_by_impact, best first, then those
 // of tf 1 in primary key order (most postings have a tf of 1, so the index
@@ -235,10 +240,10 @@ StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<cryp
   std::string score = "p0.tf";
   // A single token's candidates are its answer: the limit, and one more
   // to know whether it cut.
-  const int64_t one_more = static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1);
+  const int64_t one_more = OneMore(limit);
   const bool single = rarity.size() == 1;
   Params params{P(tokens[rarity[0].second]),
-                P(single ? one_more : static_cast<int64_t>(SearchIndexRepository::kMatchCandidates))};
+                P(single ? one_more : kCandidates)};
   for (size_t k = 1; k < rarity.size(); ++k) {
     const std::string t = "p" + std::to_string(k);
     params.push_back(P(tokens[rarity[k].second]));
@@ -264,7 +269,7 @@ StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<cryp
           params));
   PostingMatches out;
   out.complete = rows.size() <= limit &&
-                 (single || rarity[0].first <= static_cast<int64_t>(SearchIndexRepository::kMatchCandidates));
+                 (single || rarity[0].first <= kCandidates);
   for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     PostingMatch m;
     m.record_id = domain::RecordId{rows.Text(i, 0)};
@@ -307,17 +312,16 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
   if (rarity.size() == 1) {
     // One token: its best `limit` postings, in order (one more, to know
     // whether the limit cut).
-    CUSTOS_RETURN_IF_ERROR(ForEachBest(c, tokens[0], static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX - 1) + 1),
+    CUSTOS_RETURN_IF_ERROR(ForEachBest(c, tokens[0], OneMore(limit),
                                        [&](const sql::RowView& row) {
                                          KeyOf(row, key);
                                          all.push_back({key, static_cast<uint64_t>(row.Int(3)), 1});
                                        }));
   } else {
     // The candidates: the rarest token's best postings.
-    if (rarity[0].first > static_cast<int64_t>(SearchIndexRepository::kMatchCandidates)) out.complete = false;
+    if (rarity[0].first > kCandidates) out.complete = false;
     Candidates candidates;
-    CUSTOS_RETURN_IF_ERROR(ForEachBest(c, tokens[rarity[0].second],
-                                       static_cast<int64_t>(SearchIndexRepository::kMatchCandidates),
+    CUSTOS_RETURN_IF_ERROR(ForEachBest(c, tokens[rarity[0].second], kCandidates,
                                        [&](const sql::RowView& row) {
                                          KeyOf(row, key);
                                          candidates.Add(key, static_cast<uint64_t>(row.Int(3)));
