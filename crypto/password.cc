@@ -102,6 +102,22 @@ StatusOr<std::string> HashPassword(std::string_view password, const PasswordPara
   return std::string(encoded.data());
 }
 
+StatusOr<std::string> UnmatchableHash(const PasswordParams& params) {
+  if (!ParamsWithinBounds(params)) {
+    return InvalidArgument("Argon2id parameters out of bounds", "password_params_invalid");
+  }
+  CUSTOS_ASSIGN_OR_RETURN(Bytes salt, RandomBytes(kPasswordSaltSize));
+  CUSTOS_ASSIGN_OR_RETURN(Bytes hash, RandomBytes(kPasswordHashSize));
+  auto unpadded = [](const Bytes& b) {
+    std::string text = Base64Encode(b);
+    text.erase(text.find_last_not_of('=') + 1);
+    return text;
+  };
+  return std::string(kArgon2idPrefix) + "v=" + std::to_string(kArgon2Version) +
+         "$m=" + std::to_string(params.memory_kib) + ",t=" + std::to_string(params.time_cost) +
+         ",p=" + std::to_string(params.parallelism) + "$" + unpadded(salt) + "$" + unpadded(hash);
+}
+
 bool VerifyPassword(std::string_view password, std::string_view encoded) {
   std::optional<ParsedHash> parsed = Parse(encoded);
   if (!parsed) return false;

@@ -52,6 +52,14 @@ struct PasswordParams {
 // libargon2 fails (e.g. out of memory).
 StatusOr<std::string> HashPassword(std::string_view password, const PasswordParams& params = {});
 
+// A PHC string under `params` with a fresh random salt and a random hash in
+// place of one computed: VerifyPassword against it costs what a real
+// verification under `params` costs, and no password matches it (but with
+// probability 2^-256). For checks that must take the same time whether or
+// not an account exists, without hashing anything to get there. Fails as
+// HashPassword does for parameters out of bounds or a failed RNG.
+StatusOr<std::string> UnmatchableHash(const PasswordParams& params = {});
+
 // True if `encoded` is a well-formed Argon2id v19 PHC string within the
 // bounds above and `password` hashes to it. The final comparison is constant
 // time. False for a wrong password and for any malformed encoding (wrong

@@ -260,6 +260,18 @@ Status RequireGrantDecider(const Principal& p) {
 
 std::string TokenHash(const std::string& token) { return Sha256Hex(token); }
 
+namespace {
+
+// The Argon2id parameters new hashes are made with.
+crypto::PasswordParams HashParams(const AuthOptions& options) {
+  crypto::PasswordParams params;
+  params.memory_kib = options.argon2_memory_kib;
+  params.time_cost = options.argon2_iterations;
+  return params;
+}
+
+}  // namespace
+
 AuthService::AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options,
                          const SecondFactor* factors)
     : store_(store),
@@ -267,7 +279,9 @@ AuthService::AuthService(storage::MetadataStore& store, Clock& clock, AuthOption
       options_(options),
       factors_(factors),
       sessions_(store, {"sessions", "users"}, kSessionCacheEntries, kSessionCacheMaxAge) {
-  auto dummy = Hash("no such user, no such password");
+  // Checked against in place of a missing account's hash: the same cost as
+  // a real check, with nothing hashed at start-up to make it.
+  auto dummy = crypto::UnmatchableHash(HashParams(options_));
   if (dummy.ok()) dummy_hash_ = *dummy;
 }
 
@@ -288,10 +302,7 @@ Status AuthService::ValidatePassword(const std::string& username,
 }
 
 StatusOr<std::string> AuthService::Hash(const std::string& password) const {
-  crypto::PasswordParams params;
-  params.memory_kib = options_.argon2_memory_kib;
-  params.time_cost = options_.argon2_iterations;
-  return crypto::HashPassword(password, params);
+  return crypto::HashPassword(password, HashParams(options_));
 }
 
 namespace {

@@ -145,5 +145,30 @@ TEST(PasswordHash, ParametersOutOfBounds) {
   }
 }
 
+// The stand-in for a missing account's hash: well formed under the given
+// parameters (so a check against it costs what a real one does), fresh
+// each time, never rehashed, matched by no password, and refused for
+// parameters out of bounds as HashPassword refuses them.
+TEST(PasswordHash, UnmatchableHashHasTheCostOfARealOneAndMatchesNothing) {
+  StatusOr<std::string> a = UnmatchableHash({2, 128, 2});
+  StatusOr<std::string> b = UnmatchableHash({2, 128, 2});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(a->rfind("$argon2id$v=19$m=128,t=2,p=2$", 0), 0u) << *a;
+  EXPECT_EQ(PasswordParamsOf(*a), (PasswordParams{2, 128, 2}));
+  EXPECT_FALSE(NeedsRehash(*a, {2, 128, 2}));
+  const size_t hash_sep = a->rfind('$');
+  const size_t salt_sep = a->rfind('$', hash_sep - 1);
+  EXPECT_EQ(hash_sep - salt_sep - 1, 22u);  // 16 bytes, unpadded
+  EXPECT_EQ(a->size() - hash_sep - 1, 43u);  // 32 bytes, unpadded
+  for (const char* pw : {"", "pw", "no such user, no such password"}) EXPECT_FALSE(VerifyPassword(pw, *a)) << pw;
+  StatusOr<std::string> defaults = UnmatchableHash();
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->rfind("$argon2id$v=19$m=65536,t=3,p=1$", 0), 0u) << *defaults;
+  EXPECT_EQ(UnmatchableHash({0, 64, 1}).status().reason(), "password_params_invalid");
+  EXPECT_EQ(UnmatchableHash({1, kMaxPasswordMemoryKiB + 1, 1}).status().reason(), "password_params_invalid");
+}
+
 }  // namespace
 }  // namespace custos::crypto
