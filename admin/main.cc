@@ -169,7 +169,8 @@ int RunInit(const std::vector<std::string>& args) {
   std::string error;
   auto opts = ParseOptions(args,
                            {"--data", "--origin", "--suite", "--listen", "--backend", "--dsn",
-                            "--admin-password-file", "--security-officer-password-file"},
+                            "--admin-password-file", "--security-officer-password-file",
+                           "--password-memory-kib"},
                            error);
   if (!opts) return Fail("init: " + error);
   if (!opts->count("--data")) return Fail("init: --data DIR is required");
@@ -180,7 +181,8 @@ int RunInit(const std::vector<std::string>& args) {
                                                    {"--suite", "archive.suite"},
                                                    {"--listen", "server.listen"},
                                                    {"--backend", "storage.backend"},
-                                                   {"--dsn", "storage.dsn"}};
+                                                   {"--dsn", "storage.dsn"},
+                                                   {"--password-memory-kib", "auth.password_memory_kib"}};
   for (const auto& [flag, key] : keys) {
     if (!opts->count(flag)) continue;
     if (auto s = custos::SetConfigValue(init.config, key, opts->at(flag)); !s.ok()) {

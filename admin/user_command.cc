@@ -53,7 +53,11 @@ StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
   if (archive->custody().held) {
     CUSTOS_RETURN_IF_ERROR(storage::AppendStateBaseline(archive->store(), clock.Now()).status());
   }
-  services::AuthService auth(archive->store(), clock);
+  // Hashed at the archive's configured cost (auth.password_memory_kib), as
+  // custosd hashes.
+  services::AuthOptions auth_options;
+  auth_options.argon2_memory_kib = config.password_memory_kib;
+  services::AuthService auth(archive->store(), clock, auth_options);
   if (auth.GetUser(options.username).ok()) return UserExists(options.username);
 
   services::NewUser user;

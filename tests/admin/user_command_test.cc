@@ -97,6 +97,40 @@ TEST(CustosctlInitAdmin, GeneratedPasswordIsPrintedOnceAndMustBeChanged) {
   ExpectLogVerifies(data);
 }
 
+// --password-memory-kib sets auth.password_memory_kib in the written
+// configuration, and the first accounts are hashed at it, as custosctl
+// user add then hashes at the archive's setting; a value below the floor
+// is refused and creates nothing.
+TEST(CustosctlInitAdmin, PasswordMemoryIsWrittenAndEveryAccountIsHashedAtIt) {
+  TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  RunResult r = RunProgram({Ctl(), "init", "--data", data, "--password-memory-kib", "20480"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto config = ParseConfig(ReadFileOrDie(data + "/custos.conf"));
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->password_memory_kib, 20480u);
+  for (std::string_view name : {admin::kFirstAdminName, admin::kFirstSecurityOfficerName}) {
+    Stored stored = ReadBack(data, std::string(name), std::string(admin::kFirstAdminDepartment));
+    ASSERT_TRUE(stored.user.has_value()) << name;
+    EXPECT_EQ(crypto::PasswordParamsOf(stored.user->password_hash), (crypto::PasswordParams{3, 20480, 1}))
+        << stored.user->password_hash;
+  }
+  RunResult add = RunProgram({Ctl(), "user", "add", "alice", "--role", "archivist", "--department", "sales",
+                              "--data", data});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  std::optional<std::string> password = LineValue(add.out, "password for alice: ");
+  ASSERT_TRUE(password.has_value()) << add.out;
+  Stored alice = ReadBack(data, "alice", "sales");
+  ASSERT_TRUE(alice.user.has_value());
+  EXPECT_EQ(crypto::PasswordParamsOf(alice.user->password_hash), (crypto::PasswordParams{3, 20480, 1}));
+  EXPECT_TRUE(crypto::VerifyPassword(*password, alice.user->password_hash));
+
+  RunResult low = RunProgram({Ctl(), "init", "--data", tmp.Sub("low"), "--password-memory-kib", "19455"});
+  EXPECT_EQ(low.exit_code, 2);
+  EXPECT_NE(low.err.find("auth.password_memory_kib"), std::string::npos) << low.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("low")));
+}
+
 TEST(CustosctlInitAdmin, TwoInitsGenerateDifferentPasswords) {
   TempDir tmp;
   RunResult a = RunProgram({Ctl(), "init", "--data", tmp.Sub("a")});
