@@ -40,7 +40,7 @@ inline constexpr char kBoundary[] = "----CustosAdminTestBoundary41c9";
 // (tests/server covers the factors). False (after ADD_FAILURE) if a step
 // fails.
 inline bool InitWithArchivist(const TempDir& tmp, const std::string& data) {
-  RunResult init = RunProgram({Ctl(), "init", "--data", data});
+  RunResult init = RunProgram({Ctl(), "init", "--data", data, "--password-memory-kib", "19456"});
   if (init.exit_code != 0) {
     ADD_FAILURE() << "init: " << init.err;
     return false;

@@ -724,7 +724,9 @@ class ApiServer {
     WriteFile(security_file, std::string(kSecurityPassword) + "\n");
     RunResult init = RunProgram({BinDir() + "/custosctl", "init", "--data", data_dir_,
                                  "--admin-password-file", admin_file,
-                                 "--security-officer-password-file", security_file});
+                                 "--security-officer-password-file", security_file,
+                                 // hashed at the floor, as the server's sign-ins (RelaxedConfig)
+                                 "--password-memory-kib", "19456"});
     if (init.exit_code != 0) {
       ADD_FAILURE() << "custosctl init failed (" << init.exit_code << "): " << init.err;
       return false;

@@ -164,7 +164,8 @@ class Cluster {
     WriteFile(security_file, std::string(api::kSecurityPassword) + "\n");
     RunResult init = RunProgram({BinDir() + "/custosctl", "init", "--data", data_dir_, "--backend",
                                  "postgresql", "--dsn", dsn_, "--admin-password-file", pw_file,
-                                 "--security-officer-password-file", security_file});
+                                 "--security-officer-password-file", security_file,
+                                 "--password-memory-kib", "19456"});
     if (init.exit_code != 0) {
       ADD_FAILURE() << "custosctl init failed (" << init.exit_code << "): " << init.err;
       return false;

@@ -105,7 +105,9 @@ void SetConfigLines(const std::string& conf_path, const std::string& lines) {
 bool ServerProcess::Start(const std::string& data_dir, const std::string& extra_config) {
   data_dir_ = data_dir;
   if (!std::filesystem::exists(data_dir)) {
-    RunResult init = RunProgram({BinDir() + "/custosctl", "init", "--data", data_dir});
+    // The first accounts hashed at the floor too (below).
+    RunResult init =
+        RunProgram({BinDir() + "/custosctl", "init", "--data", data_dir, "--password-memory-kib", "19456"});
     if (init.exit_code != 0) {
       ADD_FAILURE() << "custosctl init failed: " << init.err;
       return false;
