@@ -157,8 +157,21 @@ export async function startServer(dataDir, logPath) {
   };
 }
 
+// How long a page's wait (waitForFunction, a locator's action) may take
+// before it fails: 90 s instead of 30. On a 2-core machine that also runs
+// other suites beside a sanitizer build of custosd, a comparison page once
+// took longer than 30 s to appear; each test keeps its own overall limit.
+const PAGE_WAIT_MS = 90000;
+
 export async function launchBrowser() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.setDefaultTimeout(PAGE_WAIT_MS);
+    return context;
+  };
+  return browser;
 }
 
 // Screenshots numbered in the order taken, under artifactsDir/<suite>/.
