@@ -185,11 +185,17 @@ Status PostgresStore::ReadWith(const RowSealer* sealer, const TxFn& fn) {
     // the next use of the connection reads with its BEGIN (and a lost
     // connection makes that BEGIN reconnect, as above). Statements of `fn`
     // itself are not deferred.
-    Status st = RunReadFunction(s, PostgresDialect(), sealer, [&](Transaction& tx) {
-      Status result = fn(tx);
-      s.SetDeferred(true);
-      return result;
-    });
+    // The proofs' upper nodes come from the pool's LogNodeCache, as on
+    // SQLite: a stored node of level 8 or more is the root of a complete
+    // subtree, which no node of a shared database changes once committed.
+    Status st = RunReadFunction(
+        s, PostgresDialect(), sealer,
+        [&](Transaction& tx) {
+          Status result = fn(tx);
+          s.SetDeferred(true);
+          return result;
+        },
+        &readers_.node_cache());
     s.SetDeferred(false);
     return st;
   });

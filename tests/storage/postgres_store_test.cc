@@ -195,6 +195,85 @@ TEST(PostgresStoreTest, AStoreThatMissedOtherAppendsContinuesTheSameLog) {
   EXPECT_EQ(last->seq, 6u);
 }
 
+// The proofs' upper nodes are kept in memory on PostgreSQL too, with two
+// stores on one database: a proof read by one store after the other
+// appended still verifies, RootAt reads the table, and an altered upper
+// node is served from memory by the store that cached it but read, and
+// caught, by a store opened afterwards.
+TEST(PostgresStoreTest, ProofsKeepUpperNodesInMemoryAcrossNodesButRootAtReadsTheTable) {
+  const std::string dsn = custos::testing::NewPostgresDatabase();
+  CUSTOS_REQUIRE_POSTGRES(dsn);
+  TestSigner signer;
+  auto a = Open(dsn, &signer.checkpoint);
+  auto b = Open(dsn, &signer.checkpoint);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto append = [&](uint64_t from, uint64_t to) {
+    Status st = a->Write([&](Transaction& tx) -> Status {
+      for (uint64_t i = from; i < to; ++i) CUSTOS_RETURN_IF_ERROR(tx.log().Append(Event("test.append", "s", i)).status());
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  };
+  auto leaves_and_root = [&](uint64_t size, std::vector<crypto::Digest32>& leaves, crypto::Digest32& root) {
+    leaves.clear();
+    merkle::MemoryTree tree;
+    for (const LogEntry& e : AllEntries(*a)) {
+      if (leaves.size() == size) break;
+      leaves.push_back(e.leaf_hash);
+      tree.AppendLeafHash(e.leaf_hash);
+    }
+    root = tree.Root();
+  };
+  // Whether each proof `store` serves at `size` verifies against `root`.
+  auto proofs_verify = [&](MetadataStore& store, uint64_t size, const std::vector<crypto::Digest32>& leaves,
+                           const crypto::Digest32& root, std::initializer_list<uint64_t> indices) {
+    std::vector<bool> out;
+    Status st = store.Read([&](Transaction& tx) -> Status {
+      for (uint64_t index : indices) {
+        CUSTOS_ASSIGN_OR_RETURN(auto proof, tx.log().InclusionProof(index, size));
+        out.push_back(merkle::VerifyInclusion(index, size, leaves[index], merkle::ProofToBytes(proof), root).ok());
+      }
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  };
+  constexpr uint64_t kFirst = 600;  // 512 + 64 + 16 + 8: node (9, 0) is complete
+  append(0, kFirst);
+  std::vector<crypto::Digest32> leaves;
+  crypto::Digest32 root{};
+  leaves_and_root(kFirst, leaves, root);
+  EXPECT_EQ(proofs_verify(*b, kFirst, leaves, root, {0, 300, 511, 550, 599}), std::vector<bool>(5, true));
+  const crypto::Digest32 first_root = root;  // its left child is (9, 0)
+  // a appends past 1,024 (nodes (9, 1) and (10, 0) complete): b's cached
+  // nodes stay right, and the new ones come from the table.
+  append(kFirst, 1100);
+  leaves_and_root(1100, leaves, root);
+  EXPECT_EQ(proofs_verify(*b, 1100, leaves, root, {0, 550, 700, 1023, 1099}), std::vector<bool>(5, true));
+  {
+    PGconn* conn = PQconnectdb(dsn.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    PGresult* r = PQexec(conn, "UPDATE log_nodes SET hash = decode(repeat('00', 32), 'hex') WHERE level = 9 AND idx = 0");
+    ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+    EXPECT_STREQ(PQcmdTuples(r), "1");
+    PQclear(r);
+    PQfinish(conn);
+  }
+  Status st = b->Read([&](Transaction& tx) -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(crypto::Digest32 stored_root, tx.log().RootAt(kFirst));
+    EXPECT_NE(stored_root, first_root);  // (9, 0) read from the table
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  // b serves (9, 0) from memory; a store opened now reads the altered row,
+  // and the proofs that name it (leaves 512 to 1,023 do) fail.
+  EXPECT_EQ(proofs_verify(*b, 1100, leaves, root, {0, 700, 1099}), std::vector<bool>(3, true));
+  auto c = Open(dsn, &signer.checkpoint);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(proofs_verify(*c, 1100, leaves, root, {0, 700}), (std::vector<bool>{true, false}));
+}
+
 TEST(PostgresStoreTest, DroppedConnectionsAreReopenedOnNextUse) {
   const std::string dsn = custos::testing::NewPostgresDatabase();
   CUSTOS_REQUIRE_POSTGRES(dsn);
