@@ -529,6 +529,7 @@ class SqlRecords final : public RecordRepository {
       for (size_t at; (at = c.find("$?")) != std::string::npos;) c.replace(at, 2, n);
       where += " AND " + c;
     };
+    bool ids_only = false;  // the match is bounded by q.text_matched_ids alone
     size_t characters = 0;
     for (unsigned char c : q.text) characters += (c & 0xC0) != 0x80;  // UTF-8 code points
     const bool engine_match = !dialect_.text_match_where.empty() && characters >= dialect_.min_text_match_chars;
@@ -566,6 +567,8 @@ class SqlRecords final : public RecordRepository {
         for (const domain::RecordId& id : q.text_matched_ids) in += (in.empty() ? "" : ", ") + param(P(id.value));
         alternatives.push_back("records.id IN (" + in + ")");
       }
+      // The index's ids alone: at most that many rows can match.
+      ids_only = alternatives.size() == 1 && !q.text_matched_ids.empty();
       std::string any;
       for (const std::string& a : alternatives) any += (any.empty() ? "(" : " OR (") + a + ")";
       where += " AND (" + (any.empty() ? std::string("1 = 0") : any) + ")";
@@ -631,21 +634,29 @@ class SqlRecords final : public RecordRepository {
       }
       order = SortOrder(q.sort, q.descending);
     }
-    // Counting stops past kMaxCountedMatches: an exact count of a common
-    // word's matches in a large catalogue would read all of them.
-    CUSTOS_ASSIGN_OR_RETURN(
-        Rows count, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT " +
-                                       std::to_string(domain::kMaxCountedMatches + 1) + ") AS matches",
-                               params));
     int page_size = std::clamp(q.page_size, 1, 500);
     int64_t offset = static_cast<int64_t>(std::max(q.page, 1) - 1) * page_size;
+    // Matches bounded by the index's ids are counted with the page
+    // (COUNT(*) OVER (), one pass over rows the page reads anyway); other
+    // counts stop past kMaxCountedMatches, since an exact count of a common
+    // word's matches in a large catalogue would read all of them.
     CUSTOS_ASSIGN_OR_RETURN(
         Rows r, sql::Query(s_,
-                           "SELECT " + QualifiedRecordColumns() + from + where + " ORDER BY " + order +
-                               " LIMIT " + std::to_string(page_size) + " OFFSET " + std::to_string(offset),
+                           "SELECT " + QualifiedRecordColumns() + (ids_only ? ", COUNT(*) OVER ()" : "") + from +
+                               where + " ORDER BY " + order + " LIMIT " + std::to_string(page_size) + " OFFSET " +
+                               std::to_string(offset),
                            params));
+    uint64_t counted = 0;
+    if (ids_only && !r.empty()) {
+      counted = static_cast<uint64_t>(r.Int(0, kRecordMac + 1));
+    } else if (!ids_only || offset > 0) {  // no row of the page to carry the count
+      CUSTOS_ASSIGN_OR_RETURN(
+          Rows count, sql::Query(s_, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT " +
+                                         std::to_string(domain::kMaxCountedMatches + 1) + ") AS matches",
+                                 params));
+      counted = static_cast<uint64_t>(count.Int(0, 0));
+    }
     domain::RecordPage page;
-    uint64_t counted = static_cast<uint64_t>(count.Int(0, 0));
     page.total = std::min<uint64_t>(counted, domain::kMaxCountedMatches);
     page.total_exact = counted <= domain::kMaxCountedMatches;
     for (size_t i = 0; i < r.size(); ++i) {

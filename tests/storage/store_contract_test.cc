@@ -536,6 +536,51 @@ TEST_P(StoreContract, SearchOrsContentIndexMatchesAndSkipsTheScanWhenTold) {
             (V{"GN-2026-000005", "CT-2026-000002", "CT-2026-000001"}));
 }
 
+// Bounded by the index's ids alone, the count comes with the page
+// (COUNT(*) OVER ()): the same total on every page, past the last page
+// too, an id without a record not counted, and the filters applied first.
+TEST_P(StoreContract, SearchByIndexIdsAloneCountsTheSameOnEveryPage) {
+  std::vector<domain::Record> catalogue = Catalogue();
+  catalogue[2].type = domain::RecordType::kCustomerFile;
+  catalogue[5].type = domain::RecordType::kCustomerFile;
+  InsertRecords(catalogue);
+  const size_t n = catalogue.size();
+  domain::RecordQuery q;
+  q.text = "zz";
+  q.text_scan = false;
+  for (const domain::Record& r : catalogue) q.text_matched_ids.push_back(r.id);
+  q.text_matched_ids.push_back(domain::RecordId{"XX-2026-000009"});  // no such record
+  q.page_size = 2;
+  std::vector<std::string> seen;
+  for (int page = 1; page <= static_cast<int>(n / 2) + 2; ++page) {
+    q.page = page;
+    domain::RecordPage p = Search(q);
+    EXPECT_EQ(p.total, n) << "page " << page;
+    EXPECT_TRUE(p.total_exact) << "page " << page;
+    const size_t first = static_cast<size_t>(page - 1) * 2;
+    EXPECT_EQ(p.records.size(), first >= n ? 0 : std::min<size_t>(2, n - first)) << "page " << page;
+    for (const std::string& id : Ids(p)) seen.push_back(id);
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen.size(), n);
+  EXPECT_EQ(std::unique(seen.begin(), seen.end()), seen.end());
+  q.page = 1;
+  q.department = "hr";  // every catalogue record is of "sales"
+  domain::RecordPage none = Search(q);
+  EXPECT_EQ(none.total, 0u);
+  EXPECT_TRUE(none.records.empty());
+  q.department.clear();
+  q.type = domain::RecordType::kContract;
+  q.page_size = 1;
+  q.page = 1;
+  domain::RecordPage contracts = Search(q);
+  size_t expected = 0;
+  for (const domain::Record& r : catalogue) expected += r.type == domain::RecordType::kContract;
+  ASSERT_EQ(expected, n - 2);
+  EXPECT_EQ(contracts.total, expected);
+  EXPECT_EQ(contracts.records.size(), 1u);
+}
+
 TEST_P(StoreContract, SearchFiltersAndClearance) {
   std::vector<domain::Record> records = Catalogue();
   records[0].type = domain::RecordType::kContract;
