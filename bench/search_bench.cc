@@ -533,7 +533,7 @@ class Bench {
     size_t n = 0;
     CUSTOS_RETURN_IF_ERROR(store_->Read([&](storage::Transaction& tx) -> Status {
       CUSTOS_ASSIGN_OR_RETURN(std::vector<storage::PostingMatch> hits,
-                              tx.search().Match(keyed, 2000));
+                              tx.search().Match(keyed, 2000, services::kFieldContent));
       n = hits.size();
       return Status::Ok();
     }));

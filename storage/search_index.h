@@ -142,9 +142,13 @@ class SearchIndexRepository {
   // the candidates cut the answer. Nothing for no tokens. kInvalidArgument "bad_token" for a
   // keyed token that is not 32 hex digits. The tokens need not be adjacent in the
   // text: 价格调整 as 价格, 格调, 调整 also matches a text holding the three
-  // bigrams apart (docs/search.md "Index"). Each match carries its
-  // record's type, classification, department and state.
-  virtual StatusOr<PostingMatches> Match(const std::vector<std::string>& keyed_tokens, size_t limit) = 0;
+  // bigrams apart (docs/search.md "Index"). Each match of the field
+  // `rights_field` (of every field when it is empty) carries its record's
+  // type, classification, department and state; the others carry "" (the
+  // caller decides rights only for that field's matches, and the records
+  // shown are read anyway).
+  virtual StatusOr<PostingMatches> Match(const std::vector<std::string>& keyed_tokens, size_t limit,
+                                         const std::string& rights_field = "") = 0;
 
   // Counts of the whole table.
   virtual StatusOr<SearchIndexStats> Stats() = 0;

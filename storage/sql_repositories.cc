@@ -637,15 +637,21 @@ class SqlRecords final : public RecordRepository {
     int page_size = std::clamp(q.page_size, 1, 500);
     int64_t offset = static_cast<int64_t>(std::max(q.page, 1) - 1) * page_size;
     // Matches bounded by the index's ids are counted with the page
-    // (COUNT(*) OVER (), one pass over rows the page reads anyway); other
+    // (COUNT(*) OVER (), one pass over the rows the page sorts); other
     // counts stop past kMaxCountedMatches, since an exact count of a common
     // word's matches in a large catalogue would read all of them.
-    CUSTOS_ASSIGN_OR_RETURN(
-        Rows r, sql::Query(s_,
-                           "SELECT " + QualifiedRecordColumns() + (ids_only ? ", COUNT(*) OVER ()" : "") + from +
-                               where + " ORDER BY " + order + " LIMIT " + std::to_string(page_size) + " OFFSET " +
-                               std::to_string(offset),
-                           params));
+    const std::string limit = " LIMIT " + std::to_string(page_size) + " OFFSET " + std::to_string(offset);
+    std::string statement = "SELECT " + QualifiedRecordColumns() + from + where + " ORDER BY " + order + limit;
+    if (ids_only) {
+      // The page's ids and the count from narrow rows, then the page's
+      // rows by id: the window keeps no more than an id and the sort keys
+      // of each match (with every column it was slower than two
+      // statements; docs/benchmarks.md).
+      statement = "SELECT " + QualifiedRecordColumns() + ", m.total FROM (SELECT records.id AS page_id, " +
+                  "COUNT(*) OVER () AS total" + from + where + " ORDER BY " + order + limit +
+                  ") AS m JOIN records ON records.id = m.page_id ORDER BY " + order;
+    }
+    CUSTOS_ASSIGN_OR_RETURN(Rows r, sql::Query(s_, statement, params));
     uint64_t counted = 0;
     if (ids_only && !r.empty()) {
       counted = static_cast<uint64_t>(r.Int(0, kRecordMac + 1));
@@ -2032,7 +2038,8 @@ class SqlSearchIndex final : public SearchIndexRepository {
     return static_cast<uint64_t>(n.Int(0, 0));
   }
 
-  StatusOr<PostingMatches> Match(const std::vector<std::string>& keyed_tokens, size_t limit) override {
+  StatusOr<PostingMatches> Match(const std::vector<std::string>& keyed_tokens, size_t limit,
+                                 const std::string& rights_field) override {
     std::vector<crypto::Bytes> tokens;
     tokens.reserve(keyed_tokens.size());
     for (const std::string& keyed : keyed_tokens) {
@@ -2046,7 +2053,7 @@ class SqlSearchIndex final : public SearchIndexRepository {
       return InvalidArgument("a search may hold at most " + std::to_string(kMaxMatchTokens) + " tokens",
                              "too_many_tokens");
     }
-    return MatchPostings(s_, tokens, limit, place_);
+    return MatchPostings(s_, tokens, limit, place_, rights_field);
   }
 
   StatusOr<SearchIndexStats> Stats() override {

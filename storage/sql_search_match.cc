@@ -233,7 +233,8 @@ StatusOr<std::unordered_map<std::string, RightsColumns>> ReadRights(
 // there, with the records' rights columns (PostgreSQL: one round trip, no
 // postings sent to the client).
 StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<crypto::Bytes>& tokens,
-                                      const std::vector<std::pair<int64_t, size_t>>& rarity, size_t limit) {
+                                      const std::vector<std::pair<int64_t, size_t>>& rarity, size_t limit,
+                                      const std::string& rights_field) {
   std::string from = std::string("(SELECT * FROM ((") + kBestAboveOne + ") UNION ALL (" + kBestOfOne +
                      ")) AS best ORDER BY tf DESC, record_id, field, file_id LIMIT $2) AS p0";
   std::string where = "1 = 1";
@@ -254,6 +255,9 @@ StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<cryp
     score += " + " + t + ".tf";
   }
   params.push_back(P(one_more));
+  const std::string limit_param = "$" + std::to_string(params.size());
+  params.push_back(P(rights_field));
+  const std::string field_param = "$" + std::to_string(params.size());
   CUSTOS_ASSIGN_OR_RETURN(
       Rows rows,
       sql::Query(
@@ -262,9 +266,9 @@ StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<cryp
           "COALESCE(r.classification, ''), COALESCE(r.department, ''), COALESCE(r.state, '') "
           "FROM (SELECT p0.record_id, p0.field, p0.file_id, CAST(" +
               score + " AS BIGINT) AS score FROM " + from + " WHERE " + where +
-              " ORDER BY score DESC, p0.record_id, p0.field, p0.file_id LIMIT $" +
-              std::to_string(params.size()) +
-              ") AS m LEFT JOIN records r ON r.id = m.record_id "
+              " ORDER BY score DESC, p0.record_id, p0.field, p0.file_id LIMIT " + limit_param +
+              ") AS m LEFT JOIN records r ON r.id = m.record_id AND (" + field_param + " = '' OR m.field = " +
+              field_param + ") "
               "ORDER BY m.score DESC, m.record_id, m.field, m.file_id",
           params));
   PostingMatches out;
@@ -288,7 +292,7 @@ StatusOr<PostingMatches> JoinInServer(sql::Connection& c, const std::vector<cryp
 }  // namespace
 
 StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<crypto::Bytes>& tokens,
-                                       size_t limit, MatchPlace place) {
+                                       size_t limit, MatchPlace place, const std::string& rights_field) {
   PostingMatches out;
   if (tokens.empty() || limit == 0) return out;
   // Rarest first: the rarest token's postings bound the candidates.
@@ -301,7 +305,7 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
     rarity.push_back({n, i});
   }
   std::sort(rarity.begin(), rarity.end());
-  if (!in_client) return JoinInServer(c, tokens, rarity, limit);
+  if (!in_client) return JoinInServer(c, tokens, rarity, limit, rights_field);
   // Ranked as the contract says: score descending, then key (record id,
   // field, file id) ascending.
   auto better = [](const Candidate& a, const Candidate& b) {
@@ -344,8 +348,16 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
                     [&](size_t a, size_t b) { return better(all[a], all[b]); });
   order.resize(n);
 
+  // The field of a key (record id, field, file id joined by NULs).
+  auto field_of = [](const std::string& key) {
+    const size_t a = key.find('\0');
+    return std::string_view(key).substr(a + 1, key.find('\0', a + 1) - a - 1);
+  };
+  auto wants_rights = [&](const std::string& key) { return rights_field.empty() || field_of(key) == rights_field; };
   std::vector<std::string> ids;
-  for (size_t i : order) ids.emplace_back(Candidates::RecordOf(all[i].key));
+  for (size_t i : order) {
+    if (wants_rights(all[i].key)) ids.emplace_back(Candidates::RecordOf(all[i].key));
+  }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   CUSTOS_ASSIGN_OR_RETURN(auto rights, ReadRights(c, ids));
@@ -360,7 +372,7 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
     m.field = key.substr(a + 1, b - a - 1);
     m.file_id = domain::FileId{key.substr(b + 1)};
     m.score = all[i].score;
-    auto r = rights.find(m.record_id.value);
+    auto r = wants_rights(key) ? rights.find(m.record_id.value) : rights.end();
     if (r != rights.end()) {
       m.record_type = r->second.type;
       m.record_classification = r->second.classification;

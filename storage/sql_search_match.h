@@ -41,13 +41,14 @@ enum class MatchPlace { kInClient, kInServer };
 // most SearchIndexRepository::kMaxMatchTokens), among the candidates above,
 // best first: score (the sum of their tf) descending, then record id,
 // field and file id ascending, compared byte by byte; at most `limit`,
-// each with its record's type, classification, department and state (""
-// without a record row); `complete` false when the limit or the
+// each of the field `rights_field` (of any field when it is empty) with
+// its record's type, classification, department and state ("" without a
+// record row, and for other fields); `complete` false when the limit or the
 // candidates cut the answer. Nothing for no tokens or a `limit` of 0.
 // `place`: where the postings are intersected (above). Runs its statements
 // on `connection`, inside the caller's transaction, which must outlive the
 // call; database failures are those of storage/sql_util.h.
 StatusOr<PostingMatches> MatchPostings(sql::Connection& connection, const std::vector<crypto::Bytes>& tokens,
-                                       size_t limit, MatchPlace place);
+                                       size_t limit, MatchPlace place, const std::string& rights_field = "");
 
 }  // namespace custos::storage

@@ -163,14 +163,16 @@ StatusOr<domain::RecordPage> RecordService::Search(const Principal& who, domain:
   CUSTOS_RETURN_IF_ERROR(store_.Read([&](Transaction& tx) -> Status {
     if (indexed && !tokens.empty()) {
       CUSTOS_ASSIGN_OR_RETURN(storage::PostingMatches found,
-                              tx.search().Match(options_.index_key->KeyedTokens(tokens), kMaxPostingMatches));
+                              tx.search().Match(options_.index_key->KeyedTokens(tokens), kMaxPostingMatches,
+                                                kFieldContent));
       index_complete = found.complete;
       for (storage::PostingMatch& m : found) {
         if (m.field == kFieldContent) {
           auto it = may_read.find(m.record_id.value);
           if (it == may_read.end()) {
-            // The rights' columns came with the match (no read of the
-            // record per candidate); the page's records are read sealed.
+            // The rights' columns came with the content matches (no read
+            // of the record per candidate); the page's records are read
+            // sealed.
             std::optional<Record> r = RightsColumns(m);
             bool readable = false;
             if (r && r->state != domain::RecordState::kDestroyed && MaySeeRecord(who, *r)) {

@@ -319,6 +319,41 @@ TEST_P(SearchIndexStore, TheRarestTokensBestPostingsBoundTheCandidatesAndACutIsS
   EXPECT_TRUE(match("甲方", 5000).complete);
 }
 
+// Only the matches of the field the caller decides rights for carry the
+// record's rights columns (each such read is a lookup of the record); with
+// no field named, every match does. One token and two (the candidates'
+// path) alike.
+TEST_P(SearchIndexStore, RightsColumnsComeWithTheNamedFieldsMatchesOnly) {
+  domain::Record r = testing::MakeRecord("CT-2026-000001", "t");
+  r.type = domain::RecordType::kQualification;
+  r.classification = domain::Classification::kConfidential;
+  r.department = "legal";
+  r.state = domain::RecordState::kOnHold;
+  Status st = store_->Write([&](Transaction& tx) { return tx.records().Insert(r); });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Index(r.id.value, "title", "合同 甲方");
+  Index(r.id.value, "content", "合同 甲方", "f1");
+  for (const std::string query : {"合同", "合同 甲方"}) {
+    for (const std::string rights_field : {"content", ""}) {
+      std::vector<PostingMatch> found;
+      st = store_->Read([&](Transaction& tx) -> Status {
+        CUSTOS_ASSIGN_OR_RETURN(found, tx.search().Match(key_.KeyedTokens(QueryTokens(query)), 10, rights_field));
+        return Status::Ok();
+      });
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      ASSERT_EQ(found.size(), 2u) << query;
+      for (const PostingMatch& m : found) {
+        const bool carries = rights_field.empty() || m.field == rights_field;
+        const std::string at = query + " " + m.field + " rights for '" + rights_field + "'";
+        EXPECT_EQ(m.record_type, carries ? domain::Name(r.type) : "") << at;
+        EXPECT_EQ(m.record_classification, carries ? domain::Name(r.classification) : "") << at;
+        EXPECT_EQ(m.record_department, carries ? "legal" : "") << at;
+        EXPECT_EQ(m.record_state, carries ? domain::Name(r.state) : "") << at;
+      }
+    }
+  }
+}
+
 TEST_P(SearchIndexStore, ReplaceReplacesAndEmptyDeletes) {
   Index("CT-1", "content", "旧的文本 old text", "f1");
   Index("CT-1", "title", "旧的标题");
