@@ -348,20 +348,8 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
                     [&](size_t a, size_t b) { return better(all[a], all[b]); });
   order.resize(n);
 
-  // The field of a key (record id, field, file id joined by NULs).
-  auto field_of = [](const std::string& key) {
-    const size_t a = key.find('\0');
-    return std::string_view(key).substr(a + 1, key.find('\0', a + 1) - a - 1);
-  };
-  auto wants_rights = [&](const std::string& key) { return rights_field.empty() || field_of(key) == rights_field; };
-  std::vector<std::string> ids;
-  for (size_t i : order) {
-    if (wants_rights(all[i].key)) ids.emplace_back(Candidates::RecordOf(all[i].key));
-  }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  CUSTOS_ASSIGN_OR_RETURN(auto rights, ReadRights(c, ids));
-
+  // The matches, each key (record id, field, file id joined by NULs) split
+  // once; then the rights columns of those of `rights_field`.
   out.reserve(n);
   for (size_t i : order) {
     const std::string& key = all[i].key;
@@ -372,14 +360,23 @@ StatusOr<PostingMatches> MatchPostings(sql::Connection& c, const std::vector<cry
     m.field = key.substr(a + 1, b - a - 1);
     m.file_id = domain::FileId{key.substr(b + 1)};
     m.score = all[i].score;
-    auto r = wants_rights(key) ? rights.find(m.record_id.value) : rights.end();
-    if (r != rights.end()) {
-      m.record_type = r->second.type;
-      m.record_classification = r->second.classification;
-      m.record_department = r->second.department;
-      m.record_state = r->second.state;
-    }
     out.push_back(std::move(m));
+  }
+  auto wants_rights = [&](const PostingMatch& m) { return rights_field.empty() || m.field == rights_field; };
+  std::vector<std::string> ids;
+  for (const PostingMatch& m : out) {
+    if (wants_rights(m)) ids.push_back(m.record_id.value);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  CUSTOS_ASSIGN_OR_RETURN(auto rights, ReadRights(c, ids));
+  for (PostingMatch& m : out) {
+    auto r = wants_rights(m) ? rights.find(m.record_id.value) : rights.end();
+    if (r == rights.end()) continue;
+    m.record_type = r->second.type;
+    m.record_classification = r->second.classification;
+    m.record_department = r->second.department;
+    m.record_state = r->second.state;
   }
   return out;
 }
