@@ -41,9 +41,7 @@ Status CreateFirstAccounts(const storage::DataDir& dir, const Config& config,
   CUSTOS_ASSIGN_OR_RETURN(auto archive, storage::ArchiveStorage::Open(dir, config));
   services::SystemClock clock;
   // The first accounts are hashed at the cost custosd will use.
-  services::AuthOptions auth_options;
-  auth_options.argon2_memory_kib = config.password_memory_kib;
-  services::AuthService auth(archive->store(), clock, auth_options);
+  services::AuthService auth(archive->store(), clock, services::AuthOptionsOf(config));
   for (const FirstAccount* account : accounts) {
     services::NewUser user;
     user.username = std::string(account->username);

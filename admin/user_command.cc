@@ -55,9 +55,7 @@ StatusOr<AddUserResult> AddUser(const AddUserOptions& options) {
   }
   // Hashed at the archive's configured cost (auth.password_memory_kib), as
   // custosd hashes.
-  services::AuthOptions auth_options;
-  auth_options.argon2_memory_kib = config.password_memory_kib;
-  services::AuthService auth(archive->store(), clock, auth_options);
+  services::AuthService auth(archive->store(), clock, services::AuthOptionsOf(config));
   if (auth.GetUser(options.username).ok()) return UserExists(options.username);
 
   services::NewUser user;

@@ -165,23 +165,6 @@ custos::StatusOr<std::shared_ptr<const custos::crypto::TrustStore>> LoadTrustSto
   return trust;
 }
 
-custos::services::AuthOptions AuthOptionsOf(const custos::Config& config) {
-  custos::services::AuthOptions o;
-  o.password_max_age = std::chrono::hours(24) * config.password_max_age_days;
-  o.idle_timeout = std::chrono::minutes(config.session_idle_minutes);
-  o.absolute_timeout = std::chrono::hours(config.session_absolute_hours);
-  o.max_failed_logins = config.max_failed_logins;
-  o.lockout = std::chrono::minutes(config.lockout_minutes);
-  o.argon2_memory_kib = config.password_memory_kib;
-  // ParseConfig has checked every name.
-  o.second_factor_roles.clear();
-  for (const std::string& role : config.second_factor_roles) {
-    o.second_factor_roles.push_back(*custos::domain::ParseRole(role));
-  }
-  o.setup_code_lifetime = std::chrono::hours(config.setup_code_hours);
-  return o;
-}
-
 // The time rules on accounts that changed hands (auth.approver_cooling_days,
 // auth.fresh_account_days).
 custos::services::AccountPolicyOptions AccountPolicyOf(const custos::Config& config) {
@@ -518,7 +501,7 @@ int main(int argc, char** argv) {
     logger.Warn("second factors are off: auth.second_factor_roles is empty, every role signs in "
                 "with a password alone");
   }
-  custos::services::AuthService auth(archive->store(), clock, AuthOptionsOf(config), &factors);
+  custos::services::AuthService auth(archive->store(), clock, custos::services::AuthOptionsOf(config), &factors);
   // The pre-split "admin" accounts become system administrators before
   // anyone signs in; a copy without custody writes nothing (its original
   // has done it).

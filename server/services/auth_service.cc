@@ -272,6 +272,22 @@ crypto::PasswordParams HashParams(const AuthOptions& options) {
 
 }  // namespace
 
+AuthOptions AuthOptionsOf(const Config& config) {
+  AuthOptions o;
+  o.password_max_age = std::chrono::hours(24) * config.password_max_age_days;
+  o.idle_timeout = std::chrono::minutes(config.session_idle_minutes);
+  o.absolute_timeout = std::chrono::hours(config.session_absolute_hours);
+  o.max_failed_logins = config.max_failed_logins;
+  o.lockout = std::chrono::minutes(config.lockout_minutes);
+  o.argon2_memory_kib = config.password_memory_kib;
+  o.second_factor_roles.clear();
+  for (const std::string& role : config.second_factor_roles) {
+    o.second_factor_roles.push_back(*domain::ParseRole(role));
+  }
+  o.setup_code_lifetime = std::chrono::hours(config.setup_code_hours);
+  return o;
+}
+
 AuthService::AuthService(storage::MetadataStore& store, Clock& clock, AuthOptions options,
                          const SecondFactor* factors)
     : store_(store),

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "server/services/account_policy.h"
 #include "server/services/account_state.h"
 #include "server/services/clock.h"
@@ -57,6 +58,11 @@ struct AuthOptions {
       domain::Role::kArchivist, domain::Role::kApprover,     domain::Role::kLegal};
   std::chrono::hours setup_code_lifetime{72};
 };
+
+// The options a configuration sets (the auth.* keys of common/config.h),
+// as custosd and custosctl both use them. The configuration must be one
+// ParseConfig accepted (its role names are checked there).
+AuthOptions AuthOptionsOf(const Config& config);
 
 // What a sign-in offers besides the password: at most one is used.
 struct SignInFactor {
